@@ -1,0 +1,241 @@
+#include "commands.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "di/ledger/catalog.h"
+#include "di/ledger/civil_date.h"
+#include "di/ledger/event_store.h"
+#include "di/ledger/json_codec.h"
+
+namespace di::cli {
+namespace {
+
+using ledger::EventStore;
+using ledger::EventStoreOptions;
+using ledger::Status;
+
+Status OpenExisting(const std::string& data_dir, std::unique_ptr<EventStore>* store) {
+  EventStoreOptions options;
+  options.create_if_missing = false;
+  return EventStore::Open(options, data_dir, store);
+}
+
+int ReportError(const Status& status) {
+  std::cerr << "error: " << status.ToString() << "\n";
+  return status.code() == ledger::StatusCode::kInvalidArgument ||
+                 status.code() == ledger::StatusCode::kConflict ||
+                 status.code() == ledger::StatusCode::kDuplicateId
+             ? 1
+             : 2;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+int RunInit(const std::string& data_dir) {
+  std::unique_ptr<EventStore> store;
+  Status status = EventStore::Open(EventStoreOptions{}, data_dir, &store);
+  if (!status.ok()) return ReportError(status);
+  std::cout << "event store ready at " << data_dir << " (head position " << store->Head().position << ")\n";
+  return 0;
+}
+
+int RunImport(const ImportOptions& options) {
+  std::unique_ptr<EventStore> store;
+  Status status = OpenExisting(options.data_dir, &store);
+  if (!status.ok()) return ReportError(status);
+  std::ifstream file;
+  std::istream* input = &std::cin;
+  if (options.input != "-") {
+    file.open(options.input);
+    if (!file) {
+      std::cerr << "error: cannot read '" << options.input << "'\n";
+      return 2;
+    }
+    input = &file;
+  }
+  const bool progress = isatty(STDERR_FILENO) != 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_progress = start;
+  uint64_t lines_read = 0, events_read = 0, appended = 0, batches = 0;
+  std::vector<ledger::NewEvent> batch;
+  std::vector<uint64_t> batch_lines;  // line number of each event of the batch
+
+  auto flush = [&]() -> int {
+    if (batch.empty()) return 0;
+    ledger::AppendResult result;
+    Status append_status = store->Append(batch, &result);
+    if (!append_status.ok()) {
+      uint64_t line = 0;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].id() == append_status.event_id()) line = batch_lines[i];
+      }
+      if (progress) std::cerr << "\n";
+      std::cerr << "error: " << (line ? "line " + std::to_string(line) + ": " : "") << append_status.ToString()
+                << "\n"
+                << "nothing of lines " << batch_lines.front() << ".." << batch_lines.back()
+                << " was appended; " << appended << " events of earlier lines were.\n";
+      return ReportError(append_status) ? 1 : 1;
+    }
+    appended += result.appended;
+    ++batches;
+    batch.clear();
+    batch_lines.clear();
+    return 0;
+  };
+
+  std::string line;
+  while (std::getline(*input, line)) {
+    ++lines_read;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are allowed
+    ledger::NewEvent event;
+    Status parse_status = ledger::EventFromJsonText(line, &event);
+    if (!parse_status.ok()) {
+      if (progress) std::cerr << "\n";
+      std::cerr << "error: line " << lines_read << ": " << parse_status.ToString() << "\n";
+      if (!batch.empty()) {
+        std::cerr << "nothing of lines " << batch_lines.front() << ".." << lines_read << " was appended; "
+                  << appended << " events of earlier lines were.\n";
+      }
+      return 1;
+    }
+    ++events_read;
+    batch.push_back(std::move(event));
+    batch_lines.push_back(lines_read);
+    if (batch.size() >= options.batch_events) {
+      if (int code = flush(); code != 0) return code;
+      if (progress && SecondsSince(last_progress) > 0.25) {
+        last_progress = std::chrono::steady_clock::now();
+        std::fprintf(stderr, "\rimported %llu events (%.0f events/s)", static_cast<unsigned long long>(appended),
+                     appended / std::max(SecondsSince(start), 1e-9));
+      }
+    }
+  }
+  if (int code = flush(); code != 0) return code;
+  const double seconds = SecondsSince(start);
+  if (progress) std::cerr << "\r\033[K";
+  std::printf("imported %llu events (%llu already present) from %llu lines in %llu batches, %.2f s, %.0f events/s\n",
+              static_cast<unsigned long long>(appended), static_cast<unsigned long long>(events_read - appended),
+              static_cast<unsigned long long>(lines_read), static_cast<unsigned long long>(batches), seconds,
+              appended / std::max(seconds, 1e-9));
+  std::printf("head position %llu\n", static_cast<unsigned long long>(store->Head().position));
+  return 0;
+}
+
+int RunExport(const std::string& data_dir, uint64_t from_position, uint64_t max_events, const std::string& output) {
+  std::unique_ptr<EventStore> store;
+  Status status = OpenExisting(data_dir, &store);
+  if (!status.ok()) return ReportError(status);
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (output != "-") {
+    file.open(output);
+    if (!file) {
+      std::cerr << "error: cannot write '" << output << "'\n";
+      return 2;
+    }
+    out = &file;
+  }
+  status = store->ReadLog(from_position, max_events, [&](const ledger::StoredEvent& event) {
+    *out << ledger::StoredEventToJson(event).dump() << '\n';
+    return static_cast<bool>(*out);
+  });
+  if (!status.ok()) return ReportError(status);
+  out->flush();
+  if (!*out) {
+    std::cerr << "error: write failed\n";
+    return 2;
+  }
+  return 0;
+}
+
+int RunVerify(const std::string& data_dir) {
+  std::unique_ptr<EventStore> store;
+  Status status = OpenExisting(data_dir, &store);
+  if (!status.ok()) return ReportError(status);
+  ledger::VerifyReport report;
+  const auto start = std::chrono::steady_clock::now();
+  status = store->Verify(&report);
+  if (!status.ok()) return ReportError(status);
+  if (report.first_bad_position != 0) {
+    std::cout << "FAILED at position " << report.first_bad_position << ": " << report.problem << "\n";
+    std::cout << report.events_checked << " events before it verified\n";
+    return 1;
+  }
+  std::printf("OK: %llu events, hash chain verified in %.2f s\nhead position %llu hash %s\n",
+              static_cast<unsigned long long>(report.events_checked), SecondsSince(start),
+              static_cast<unsigned long long>(report.head.position), ledger::HashToHex(report.head.hash).c_str());
+  return 0;
+}
+
+int RunStats(const std::string& data_dir, bool json) {
+  std::unique_ptr<EventStore> store;
+  Status status = OpenExisting(data_dir, &store);
+  if (!status.ok()) return ReportError(status);
+  ledger::StoreStats stats;
+  status = store->GetStats(&stats);
+  if (!status.ok()) return ReportError(status);
+  const bool has_events = stats.head.position > 0;
+  if (json) {
+    nlohmann::ordered_json out;
+    out["events"] = stats.head.position;
+    out["streams"] = stats.streams;
+    out["head_hash"] = ledger::HashToHex(stats.head.hash);
+    if (has_events) {
+      out["last_recorded_at"] = ledger::FormatUtcMicros(stats.head.recorded_at_micros);
+      out["first_effective_date"] = ledger::FormatDate(stats.first_effective_date);
+      out["last_effective_date"] = ledger::FormatDate(stats.last_effective_date);
+    }
+    out["disk_bytes"] = stats.disk_bytes;
+    nlohmann::ordered_json by_type = nlohmann::ordered_json::object();
+    for (const auto& [type, count] : stats.events_by_type) by_type[std::string(ledger::EventTypeName(type))] = count;
+    out["events_by_type"] = by_type;
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("store            %s\n", data_dir.c_str());
+  std::printf("events           %llu\n", static_cast<unsigned long long>(stats.head.position));
+  std::printf("streams          %llu\n", static_cast<unsigned long long>(stats.streams));
+  if (has_events) {
+    std::printf("effective dates  %s .. %s\n", ledger::FormatDate(stats.first_effective_date).c_str(),
+                ledger::FormatDate(stats.last_effective_date).c_str());
+    std::printf("last recorded    %s\n", ledger::FormatUtcMicros(stats.head.recorded_at_micros).c_str());
+  }
+  std::printf("head hash        %s\n", ledger::HashToHex(stats.head.hash).c_str());
+  std::printf("disk             %.1f MiB (%.0f bytes/event)\n", stats.disk_bytes / 1048576.0,
+              has_events ? static_cast<double>(stats.disk_bytes) / stats.head.position : 0.0);
+  std::printf("\n%-32s %10s\n", "event type", "count");
+  for (const auto& [type, count] : stats.events_by_type) {
+    std::printf("%-32s %10llu\n", std::string(ledger::EventTypeName(type)).c_str(),
+                static_cast<unsigned long long>(count));
+  }
+  return 0;
+}
+
+int RunSimulate(const SimulateOptions& options, const std::string& output) {
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (output != "-") {
+    file.open(output);
+    if (!file) {
+      std::cerr << "error: cannot write '" << output << "'\n";
+      return 2;
+    }
+    out = &file;
+  }
+  const SimulateSummary summary = WriteSimulatedHistory(options, *out);
+  out->flush();
+  std::cerr << "simulated " << summary.events << " events: " << summary.persons << " persons, " << summary.deliveries
+            << " deliveries, " << summary.claims << " claims\n";
+  return *out ? 0 : 2;
+}
+
+}  // namespace di::cli

@@ -1,0 +1,66 @@
+// di-ledger: the command-line interface. Argument parsing only; every verb is a function in commands.cc.
+// CLI11 (Debian libcli11-dev) gives --help on every verb, typed options and clear usage errors.
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"di-ledger: event-sourced service ledger for EU co-financed social services (ESF 9.2.2.1)"};
+  app.require_subcommand(1);
+  std::string data_dir = "./data";
+  auto add_data = [&](CLI::App* command) {
+    command->add_option("--data", data_dir, "store directory")->capture_default_str();
+  };
+  int exit_code = 0;
+
+  CLI::App* init = app.add_subcommand("init", "create an empty event store");
+  add_data(init);
+  init->callback([&] { exit_code = di::cli::RunInit(data_dir); });
+
+  di::cli::ImportOptions import_options;
+  CLI::App* import = app.add_subcommand("import", "append events from a JSON Lines file (one event per line)");
+  add_data(import);
+  import->add_option("file", import_options.input, "JSON Lines file, or - for standard input")->required();
+  import->add_option("--batch", import_options.batch_events, "events per atomic batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  import->callback([&] {
+    import_options.data_dir = data_dir;
+    exit_code = di::cli::RunImport(import_options);
+  });
+
+  uint64_t from_position = 1, max_events = 0;
+  std::string output = "-";
+  CLI::App* export_command = app.add_subcommand("export", "write the log as JSON Lines");
+  add_data(export_command);
+  export_command->add_option("--from", from_position, "first global position")->capture_default_str();
+  export_command->add_option("--limit", max_events, "at most this many events (0: all)")->capture_default_str();
+  export_command->add_option("--output,-o", output, "output file, - for standard output")->capture_default_str();
+  export_command->callback([&] { exit_code = di::cli::RunExport(data_dir, from_position, max_events, output); });
+
+  CLI::App* verify = app.add_subcommand("verify", "walk the hash chain; exit 1 naming the first bad position");
+  add_data(verify);
+  verify->callback([&] { exit_code = di::cli::RunVerify(data_dir); });
+
+  bool json = false;
+  CLI::App* stats = app.add_subcommand("stats", "summary of the store");
+  add_data(stats);
+  stats->add_flag("--json", json, "machine-readable output");
+  stats->callback([&] { exit_code = di::cli::RunStats(data_dir, json); });
+
+  di::cli::SimulateOptions simulate_options;
+  std::string simulate_output = "-";
+  CLI::App* simulate = app.add_subcommand("simulate", "write a seeded, realistic JSON Lines history of a region");
+  simulate->add_option("--seed", simulate_options.seed, "random seed (same seed, same bytes)")->capture_default_str();
+  simulate->add_option("--persons", simulate_options.persons, "persons enrolled")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  simulate->add_option("--years", simulate_options.years, "years simulated from 2016")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 8));
+  simulate->add_option("--output,-o", simulate_output, "output file, - for standard output")->capture_default_str();
+  simulate->callback([&] { exit_code = di::cli::RunSimulate(simulate_options, simulate_output); });
+
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

@@ -1,0 +1,78 @@
+// The two shapes of an event: as a client submits it (NewEvent) and as the ledger stores it (StoredEvent).
+//
+// Both own canonical Cap'n Proto bytes (single segment, no segment table; capnp::canonicalize): canonical
+// bytes are what idempotent retries compare and what the hash chain covers, so "same content" has exactly
+// one byte representation.
+#ifndef DI_LEDGER_EVENT_H_
+#define DI_LEDGER_EVENT_H_
+
+#include <capnp/message.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "events.capnp.h"
+
+namespace di::ledger {
+
+using Hash = std::array<uint8_t, 32>;
+
+// Read-only view of canonical Cap'n Proto bytes holding a struct of type T.
+template <typename T>
+class CanonicalMessage {
+ public:
+  CanonicalMessage() = default;
+  explicit CanonicalMessage(kj::Array<capnp::word> words);
+  CanonicalMessage(CanonicalMessage&&) noexcept = default;
+  CanonicalMessage& operator=(CanonicalMessage&&) noexcept = default;
+
+  bool empty() const { return words_.size() == 0; }
+  typename T::Reader reader() const;
+  std::string_view bytes() const {
+    return {reinterpret_cast<const char*>(words_.begin()), words_.size() * sizeof(capnp::word)};
+  }
+
+ private:
+  kj::Array<capnp::word> words_;
+  // Heap-held so the reader's pointer to the segment table survives moves.
+  std::unique_ptr<kj::ArrayPtr<const capnp::word>> segment_;
+  std::unique_ptr<capnp::SegmentArrayMessageReader> message_;
+};
+
+// An event as submitted by a client, before the ledger has assigned position, stream and time.
+struct NewEvent {
+  CanonicalMessage<schema::Event> event;
+  // When set: the version the event's stream must have just before this event is appended
+  // (0 = the stream must not exist yet). A precondition, not part of the event's content.
+  std::optional<uint64_t> expected_version;
+
+  schema::Event::Reader reader() const { return event.reader(); }
+  std::string id() const { return reader().getId().cStr(); }
+
+  // Canonicalises a built event.
+  static NewEvent FromReader(schema::Event::Reader event);
+};
+
+// An event as recorded at a global position: hash + canonical RecordedEvent.
+struct StoredEvent {
+  uint64_t position = 0;
+  Hash hash{};
+  CanonicalMessage<schema::RecordedEvent> body;
+
+  schema::RecordedEvent::Reader reader() const { return body.reader(); }
+};
+
+// Copies arbitrary bytes into word-aligned storage (RocksDB values are not 8-byte aligned).
+// Returns an empty array if the size is not a multiple of 8.
+kj::Array<capnp::word> CopyToWords(std::string_view bytes);
+
+// Lowercase hexadecimal.
+std::string HashToHex(const Hash& hash);
+
+}  // namespace di::ledger
+
+#endif  // DI_LEDGER_EVENT_H_

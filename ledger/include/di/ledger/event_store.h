@@ -1,0 +1,125 @@
+// EventStore: the durable, append-only, tamper-evident log of di-ledger.
+//
+//   std::unique_ptr<EventStore> store;
+//   Status s = EventStore::Open(EventStoreOptions{}, "./data", &store);
+//   AppendResult result;
+//   s = store->Append(batch, &result);        // atomic: all events of the batch, or none
+//
+// Guarantees:
+//   * Append is atomic per batch, validated before anything is written (unknown references, impossible
+//     dates, bad quantities... -> kInvalidArgument naming the event and the field; nothing appended).
+//   * Idempotent: an event id already recorded with identical content returns its original position;
+//     with different content the batch fails with kDuplicateId.
+//   * Optional expected stream versions (optimistic concurrency): mismatch -> kConflict, nothing appended.
+//   * Durable when acknowledged: the WAL is fsynced before Append returns (options.sync). Concurrent
+//     appenders are grouped into one write + one sync (group commit) by a single writer thread, which is
+//     also what makes positions dense and the hash chain sequential.
+//   * Positions are strictly increasing from 1 with no holes; recorded times never decrease.
+//   * hash(n) = SHA-256(hash(n-1) || canonical bytes of RecordedEvent n), hash(0) = 32 zero bytes.
+//
+// Thread-safe: any number of threads may Append and read concurrently.
+#ifndef DI_LEDGER_EVENT_STORE_H_
+#define DI_LEDGER_EVENT_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "di/ledger/catalog.h"
+#include "di/ledger/event.h"
+#include "di/ledger/status.h"
+
+namespace di::ledger {
+
+struct EventStoreOptions {
+  // Create the store if the directory holds none. Default: true.
+  bool create_if_missing = true;
+  // Fsync the write-ahead log before acknowledging an append. Default: true. Turning it off is for
+  // benchmarks that measure the cost of syncing; an unsynced append can be lost in a crash.
+  bool sync = true;
+  // Largest batch one Append accepts, in events. Default: 10000. Bigger batches get kInvalidArgument.
+  size_t max_batch_events = 10000;
+  // Largest number of events the writer groups into one RocksDB write + sync. Default: 20000.
+  size_t max_group_events = 20000;
+  // Appends waiting for the writer before new ones get kBusy (backpressure). Default: 4096.
+  size_t max_pending_appends = 4096;
+  // Source of recorded time (UTC microseconds). Default: the system clock. Tests inject a fake clock.
+  std::function<int64_t()> clock_micros;
+  // Fault injection for crash tests: called after the group's write is durable and before the appenders
+  // are acknowledged. Default: none.
+  std::function<void()> after_durable_write_for_testing;
+};
+
+struct AppendResult {
+  // Global position of each event of the batch, in batch order (the original position for an
+  // idempotent retry).
+  std::vector<uint64_t> positions;
+  // Number of events actually appended by this call (0 for a pure retry).
+  size_t appended = 0;
+  // Head of the log after the append.
+  uint64_t last_position = 0;
+};
+
+struct LogHead {
+  uint64_t position = 0;  // 0: empty store
+  Hash hash{};
+  int64_t recorded_at_micros = 0;
+};
+
+struct VerifyReport {
+  uint64_t events_checked = 0;
+  // 0 if everything verified; else the first position that did not (a hole, a bad decode, a position
+  // mismatch or a hash mismatch), with the reason.
+  uint64_t first_bad_position = 0;
+  std::string problem;
+  LogHead head;
+};
+
+struct StoreStats {
+  LogHead head;
+  uint64_t streams = 0;
+  std::vector<std::pair<EventType, uint64_t>> events_by_type;  // every type, in schema order
+  int32_t first_effective_date = 0;  // kNoDate when empty
+  int32_t last_effective_date = 0;
+  uint64_t disk_bytes = 0;  // live SST + WAL bytes reported by RocksDB
+};
+
+// Called for each event of a read, in order; return false to stop early.
+using EventVisitor = std::function<bool(const StoredEvent&)>;
+
+class EventStore {
+ public:
+  static Status Open(const EventStoreOptions& options, const std::string& path,
+                     std::unique_ptr<EventStore>* store);
+  virtual ~EventStore() = default;
+
+  // Appends `batch` atomically (see guarantees above). Blocks until durable or failed.
+  virtual Status Append(const std::vector<NewEvent>& batch, AppendResult* result) = 0;
+
+  // Reads --------------------------------------------------------------------------------------------
+  // The global log from `from_position` (inclusive), at most `max_events` (0 = no limit).
+  virtual Status ReadLog(uint64_t from_position, uint64_t max_events, const EventVisitor& visit) = 0;
+  // One stream ("person/P-0001") from `from_version` (1-based, inclusive).
+  virtual Status ReadStream(const std::string& stream, uint64_t from_version, uint64_t max_events,
+                            const EventVisitor& visit) = 0;
+  // Events of one type, in position order, from `from_position`.
+  virtual Status ReadByType(EventType type, uint64_t from_position, uint64_t max_events,
+                            const EventVisitor& visit) = 0;
+  // Events whose effective date lies in [from_date, to_date], ordered by (effective date, position).
+  virtual Status ReadByEffectiveDate(int32_t from_date, int32_t to_date, uint64_t max_events,
+                                     const EventVisitor& visit) = 0;
+  virtual Status GetByEventId(const std::string& event_id, StoredEvent* event) = 0;
+  // Current version of a stream (0 if it does not exist).
+  virtual Status GetStreamVersion(const std::string& stream, uint64_t* version) = 0;
+
+  virtual LogHead Head() const = 0;
+  // Walks the whole hash chain from position 1 (read-only; safe while appending).
+  virtual Status Verify(VerifyReport* report) = 0;
+  virtual Status GetStats(StoreStats* stats) = 0;
+};
+
+}  // namespace di::ledger
+
+#endif  // DI_LEDGER_EVENT_STORE_H_

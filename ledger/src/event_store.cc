@@ -1,0 +1,709 @@
+// RocksDB implementation of EventStore.
+//
+// Write path (one thread, so positions and the hash chain are assigned sequentially without locks):
+//   Append() enqueues the batch and waits. The writer thread takes every queued batch (up to
+//   max_group_events), validates each batch on its own against committed state plus the batches
+//   accepted before it in the group, builds ONE rocksdb::WriteBatch for all accepted batches, writes it
+//   with sync=true (one fsync for the whole group), and only then acknowledges. A failed batch leaves no
+//   trace; a failed write fails every batch of the group and leaves memory state untouched.
+// Read path: plain RocksDB reads; they never block appends.
+#include "di/ledger/event_store.h"
+
+#include <capnp/message.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "di/ledger/civil_date.h"
+#include "keys.h"
+#include "validator.h"
+
+namespace di::ledger {
+namespace {
+
+constexpr size_t kHeadValueSize = 8 + 32 + 8;
+constexpr size_t kMaxEventTypes = 64;
+
+int64_t SystemClockMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Hash ChainHash(const Hash& previous, std::string_view body) {
+  Hash hash;
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  crypto_hash_sha256_update(&state, previous.data(), previous.size());
+  crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+  crypto_hash_sha256_final(&state, hash.data());
+  return hash;
+}
+
+Status FromRocks(const rocksdb::Status& status, std::string_view what) {
+  if (status.ok()) return Status::Ok();
+  if (status.IsCorruption()) return Status::Corruption(std::string(what) + ": " + status.ToString());
+  return Status::IOError(std::string(what) + ": " + status.ToString());
+}
+
+// Decodes a `log` value. Returns false if it is too short or not word-aligned in length.
+bool DecodeLogValue(uint64_t position, std::string_view value, StoredEvent* event) {
+  if (value.size() < 32 + 8 || (value.size() - 32) % 8 != 0) return false;
+  event->position = position;
+  std::memcpy(event->hash.data(), value.data(), 32);
+  event->body = CanonicalMessage<schema::RecordedEvent>(CopyToWords(value.substr(32)));
+  return true;
+}
+
+std::string EncodeHead(const LogHead& head) {
+  std::string value;
+  keys::AppendBigEndian64(&value, head.position);
+  value.append(reinterpret_cast<const char*>(head.hash.data()), head.hash.size());
+  keys::AppendBigEndian64(&value, static_cast<uint64_t>(head.recorded_at_micros));
+  return value;
+}
+
+bool DecodeHead(std::string_view value, LogHead* head) {
+  if (value.size() != kHeadValueSize) return false;
+  head->position = keys::ReadBigEndian64(value);
+  std::memcpy(head->hash.data(), value.data() + 8, 32);
+  head->recorded_at_micros = static_cast<int64_t>(keys::ReadBigEndian64(value.substr(40)));
+  return true;
+}
+
+// Counters kept in meta so `stats` needs no scan: events per type and number of streams.
+struct Counters {
+  std::array<uint64_t, kMaxEventTypes> by_type{};
+  uint64_t streams = 0;
+
+  std::string Encode() const {
+    std::string value;
+    keys::AppendBigEndian64(&value, streams);
+    for (uint64_t count : by_type) keys::AppendBigEndian64(&value, count);
+    return value;
+  }
+  bool Decode(std::string_view value) {
+    if (value.size() != 8 * (1 + kMaxEventTypes)) return false;
+    streams = keys::ReadBigEndian64(value);
+    for (size_t i = 0; i < kMaxEventTypes; ++i) by_type[i] = keys::ReadBigEndian64(value.substr(8 + 8 * i));
+    return true;
+  }
+};
+
+constexpr char kCountersKey[] = "counters";
+
+struct PendingAppend {
+  const std::vector<NewEvent>* batch = nullptr;
+  AppendResult* result = nullptr;
+  Status status;
+  bool done = false;
+};
+
+class RocksEventStore final : public EventStore {
+ public:
+  RocksEventStore(const EventStoreOptions& options, std::string path) : options_(options), path_(std::move(path)) {
+    if (!options_.clock_micros) options_.clock_micros = SystemClockMicros;
+  }
+
+  ~RocksEventStore() override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      closing_ = true;
+    }
+    queue_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
+    handles_.clear();
+    db_.reset();
+  }
+
+  Status Init() {
+    if (sodium_init() < 0) return Status::IOError("libsodium failed to initialise");
+    rocksdb::Options db_options;
+    db_options.create_if_missing = options_.create_if_missing;
+    db_options.create_missing_column_families = options_.create_if_missing;
+    db_options.paranoid_checks = true;  // refuse to open on detected corruption
+    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;  // a torn tail is unacked
+    db_options.max_background_jobs = 2;
+    db_options.keep_log_file_num = 5;
+
+    rocksdb::BlockBasedTableOptions table_options;
+    table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table_options.block_cache = rocksdb::NewLRUCache(64 << 20);
+    rocksdb::ColumnFamilyOptions family_options;
+    family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+
+    if (!options_.create_if_missing && !std::filesystem::exists(std::filesystem::path(path_) / "CURRENT")) {
+      return Status::NotFound("no event store at '" + path_ + "' (run `di-ledger init --data " + path_ + "`)");
+    }
+    const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, keys::kLogFamily,
+                                            keys::kEventIdFamily, keys::kStreamFamily, keys::kTypeFamily,
+                                            keys::kEffectiveFamily, keys::kEntityFamily, keys::kMetaFamily};
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : names) descriptors.emplace_back(name, family_options);
+    rocksdb::DB* db = nullptr;
+    Status status = FromRocks(rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &db), "open " + path_);
+    if (!status.ok()) return status;
+    db_.reset(db);
+    log_ = handles_[1];
+    event_id_ = handles_[2];
+    stream_ = handles_[3];
+    type_ = handles_[4];
+    effective_ = handles_[5];
+    entity_ = handles_[6];
+    meta_ = handles_[7];
+
+    status = LoadMeta();
+    if (!status.ok()) return status;
+    writer_ = std::thread([this] { WriterLoop(); });
+    return Status::Ok();
+  }
+
+  Status Append(const std::vector<NewEvent>& batch, AppendResult* result) override {
+    if (batch.empty()) return Status::InvalidArgument("a batch must hold at least one event");
+    if (batch.size() > options_.max_batch_events) {
+      return Status::InvalidArgument("a batch holds at most " + std::to_string(options_.max_batch_events) +
+                                     " events; got " + std::to_string(batch.size()));
+    }
+    for (const NewEvent& event : batch) {
+      if (event.event.empty()) return Status::InvalidArgument("an event of the batch is empty");
+    }
+    PendingAppend pending;
+    pending.batch = &batch;
+    pending.result = result;
+    std::unique_lock<std::mutex> lock(queue_mutex_);
+    if (closing_) return Status::Shutdown();
+    if (queue_.size() >= options_.max_pending_appends) {
+      return Status::Busy("too many appends waiting (" + std::to_string(queue_.size()) + "); retry");
+    }
+    queue_.push_back(&pending);
+    queue_cv_.notify_all();
+    done_cv_.wait(lock, [&] { return pending.done; });
+    return pending.status;
+  }
+
+  Status ReadLog(uint64_t from_position, uint64_t max_events, const EventVisitor& visit) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_));
+    uint64_t count = 0;
+    for (it->Seek(keys::PositionKey(std::max<uint64_t>(from_position, 1))); it->Valid(); it->Next()) {
+      if (max_events != 0 && count >= max_events) break;
+      StoredEvent event;
+      const uint64_t position = keys::ReadBigEndian64(it->key().ToStringView());
+      if (!DecodeLogValue(position, it->value().ToStringView(), &event)) {
+        return Status::Corruption("undecodable event at position " + std::to_string(position));
+      }
+      ++count;
+      if (!visit(event)) break;
+    }
+    return FromRocks(it->status(), "read log");
+  }
+
+  Status ReadStream(const std::string& stream, uint64_t from_version, uint64_t max_events,
+                    const EventVisitor& visit) override {
+    return ReadIndex(stream_, keys::StreamKey(stream, std::max<uint64_t>(from_version, 1)), keys::StreamPrefix(stream),
+                     max_events, /*position_in_value=*/true, visit);
+  }
+
+  Status ReadByType(EventType type, uint64_t from_position, uint64_t max_events, const EventVisitor& visit) override {
+    const std::string start = keys::TypeKey(static_cast<uint16_t>(type), from_position);
+    return ReadIndex(type_, start, start.substr(0, 2), max_events, /*position_in_value=*/false, visit);
+  }
+
+  Status ReadByEffectiveDate(int32_t from_date, int32_t to_date, uint64_t max_events,
+                             const EventVisitor& visit) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), effective_));
+    uint64_t count = 0;
+    for (it->Seek(keys::EffectiveKey(from_date, 0)); it->Valid(); it->Next()) {
+      if (max_events != 0 && count >= max_events) break;
+      const std::string_view key = it->key().ToStringView();
+      if (keys::EffectiveKeyDate(key) > to_date) break;
+      StoredEvent event;
+      Status status = ReadPosition(keys::KeyTrailingPosition(key), &event);
+      if (!status.ok()) return status;
+      ++count;
+      if (!visit(event)) break;
+    }
+    return FromRocks(it->status(), "read by effective date");
+  }
+
+  Status GetByEventId(const std::string& event_id, StoredEvent* event) override {
+    std::string value;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), event_id_, event_id, &value);
+    if (status.IsNotFound()) return Status::NotFound("no event with id '" + event_id + "'");
+    if (!status.ok()) return FromRocks(status, "read event id");
+    return ReadPosition(keys::ReadBigEndian64(value), event);
+  }
+
+  Status GetStreamVersion(const std::string& stream, uint64_t* version) override {
+    return ReadStreamVersion(stream, version);
+  }
+
+  LogHead Head() const override {
+    std::lock_guard<std::mutex> lock(head_mutex_);
+    return head_;
+  }
+
+  Status Verify(VerifyReport* report) override {
+    *report = VerifyReport{};
+    const LogHead head = Head();  // verify up to the head as of now; later appends are not our business
+    report->head = head;
+    Hash previous{};
+    uint64_t expected = 1;
+    rocksdb::ReadOptions read_options;
+    read_options.verify_checksums = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, log_));
+    for (it->SeekToFirst(); it->Valid() && expected <= head.position; it->Next(), ++expected) {
+      const uint64_t position = keys::ReadBigEndian64(it->key().ToStringView());
+      auto fail = [&](uint64_t at, std::string problem) {
+        report->first_bad_position = at;
+        report->problem = std::move(problem);
+        return Status::Ok();
+      };
+      if (position != expected) {
+        return fail(expected, "position " + std::to_string(expected) + " is missing (next stored: " +
+                                  std::to_string(position) + ")");
+      }
+      StoredEvent event;
+      if (!DecodeLogValue(position, it->value().ToStringView(), &event)) {
+        return fail(position, "stored value has an impossible size");
+      }
+      const Hash computed = ChainHash(previous, event.body.bytes());
+      if (computed != event.hash) {
+        return fail(position, "hash mismatch: stored " + HashToHex(event.hash) + ", computed " + HashToHex(computed));
+      }
+      try {
+        if (event.reader().getPosition() != position) {
+          return fail(position, "the event says position " + std::to_string(event.reader().getPosition()));
+        }
+      } catch (const kj::Exception& exception) {
+        return fail(position, std::string("undecodable: ") + exception.getDescription().cStr());
+      }
+      previous = computed;
+      ++report->events_checked;
+    }
+    if (!it->status().ok()) {
+      report->first_bad_position = expected;
+      report->problem = "storage error: " + it->status().ToString();
+      return Status::Ok();
+    }
+    if (expected <= head.position) {
+      report->first_bad_position = expected;
+      report->problem = "the log ends at " + std::to_string(expected - 1) + " but the head is " +
+                        std::to_string(head.position);
+    } else if (head.position > 0 && previous != head.hash) {
+      report->first_bad_position = head.position;
+      report->problem = "the chain does not end in the recorded head hash";
+    }
+    return Status::Ok();
+  }
+
+  Status GetStats(StoreStats* stats) override {
+    *stats = StoreStats{};
+    Counters counters;
+    {
+      std::lock_guard<std::mutex> lock(head_mutex_);
+      stats->head = head_;
+      counters = counters_;
+    }
+    stats->streams = counters.streams;
+    for (EventType type : AllEventTypes()) {
+      stats->events_by_type.emplace_back(type, counters.by_type[static_cast<size_t>(type)]);
+    }
+    stats->first_effective_date = kNoDate;
+    stats->last_effective_date = kNoDate;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), effective_));
+    it->SeekToFirst();
+    if (it->Valid()) stats->first_effective_date = keys::EffectiveKeyDate(it->key().ToStringView());
+    it->SeekToLast();
+    if (it->Valid()) stats->last_effective_date = keys::EffectiveKeyDate(it->key().ToStringView());
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(path_, error)) {
+      if (entry.is_regular_file(error)) stats->disk_bytes += entry.file_size(error);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // -------------------------------------------------------------------------------------------------
+  // Reads
+  // -------------------------------------------------------------------------------------------------
+  Status ReadPosition(uint64_t position, StoredEvent* event) {
+    std::string value;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), log_, keys::PositionKey(position), &value);
+    if (status.IsNotFound()) return Status::Corruption("index points at missing position " + std::to_string(position));
+    if (!status.ok()) return FromRocks(status, "read log");
+    if (!DecodeLogValue(position, value, event)) {
+      return Status::Corruption("undecodable event at position " + std::to_string(position));
+    }
+    return Status::Ok();
+  }
+
+  Status ReadIndex(rocksdb::ColumnFamilyHandle* family, const std::string& start, const std::string& prefix,
+                   uint64_t max_events, bool position_in_value, const EventVisitor& visit) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family));
+    uint64_t count = 0;
+    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (max_events != 0 && count >= max_events) break;
+      const uint64_t position = position_in_value ? keys::ReadBigEndian64(it->value().ToStringView())
+                                                  : keys::KeyTrailingPosition(it->key().ToStringView());
+      StoredEvent event;
+      Status status = ReadPosition(position, &event);
+      if (!status.ok()) return status;
+      ++count;
+      if (!visit(event)) break;
+    }
+    return FromRocks(it->status(), "read index");
+  }
+
+  Status ReadStreamVersion(const std::string& stream, uint64_t* version) {
+    *version = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), stream_));
+    it->SeekForPrev(keys::StreamKey(stream, UINT64_MAX));
+    const std::string prefix = keys::StreamPrefix(stream);
+    if (it->Valid() && it->key().starts_with(prefix) && it->key().size() == prefix.size() + 8) {
+      *version = keys::KeyTrailingPosition(it->key().ToStringView());
+    }
+    return FromRocks(it->status(), "read stream version");
+  }
+
+  Status LoadMeta() {
+    std::string value;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), meta_, keys::kFormatKey, &value);
+    std::unique_ptr<rocksdb::Iterator> log_it(db_->NewIterator(rocksdb::ReadOptions(), log_));
+    log_it->SeekToLast();
+    if (status.IsNotFound()) {
+      if (log_it->Valid()) return Status::Corruption("store holds events but no format marker");
+      return FromRocks(db_->Put(SyncedWrite(), meta_, keys::kFormatKey, keys::kFormatValue), "write format");
+    }
+    if (!status.ok()) return FromRocks(status, "read format");
+    if (value != keys::kFormatValue) return Status::Corruption("unknown store format '" + value + "'");
+
+    status = db_->Get(rocksdb::ReadOptions(), meta_, keys::kHeadKey, &value);
+    if (status.ok()) {
+      if (!DecodeHead(value, &head_)) return Status::Corruption("undecodable head record");
+    } else if (!status.IsNotFound()) {
+      return FromRocks(status, "read head");
+    }
+    // Pair assertion: the head and the log's last key are written in one atomic batch.
+    const uint64_t last_key = log_it->Valid() ? keys::ReadBigEndian64(log_it->key().ToStringView()) : 0;
+    if (last_key != head_.position) {
+      return Status::Corruption("head says position " + std::to_string(head_.position) + " but the log ends at " +
+                                std::to_string(last_key));
+    }
+    status = db_->Get(rocksdb::ReadOptions(), meta_, kCountersKey, &value);
+    if (status.ok() && !counters_.Decode(value)) return Status::Corruption("undecodable counters");
+    return Status::Ok();
+  }
+
+  rocksdb::WriteOptions SyncedWrite() const {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync;
+    return write_options;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Writer
+  // -------------------------------------------------------------------------------------------------
+  void WriterLoop() {
+    for (;;) {
+      std::vector<PendingAppend*> group;
+      {
+        std::unique_lock<std::mutex> lock(queue_mutex_);
+        queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // closing, and everything acknowledged
+        size_t events = 0;
+        while (!queue_.empty() &&
+               (group.empty() || events + queue_.front()->batch->size() <= options_.max_group_events)) {
+          events += queue_.front()->batch->size();
+          group.push_back(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      ProcessGroup(group);
+      {
+        std::lock_guard<std::mutex> lock(queue_mutex_);
+        for (PendingAppend* pending : group) pending->done = true;
+      }
+      done_cv_.notify_all();
+    }
+  }
+
+  // State of a group being built: what the accepted batches so far have changed.
+  struct GroupState {
+    uint64_t next_position = 0;
+    Hash previous_hash{};
+    int64_t recorded_at = 0;
+    std::unordered_map<std::string, EntityState> entities;  // key: keys::EntityKey
+    std::unordered_map<std::string, std::pair<uint64_t, std::string>> new_ids;  // id -> position, bytes
+    std::unordered_map<std::string, uint64_t> stream_versions;
+    Counters counters;
+  };
+
+  // Lookup through: the batch's own changes, then the group's, then RocksDB.
+  class LayeredLookup final : public EntityLookup {
+   public:
+    LayeredLookup(RocksEventStore* store, const GroupState& group, const std::unordered_map<std::string, EntityState>& batch)
+        : store_(store), group_(group), batch_(batch) {}
+    bool Find(EntityKind kind, const std::string& id, EntityState* state) override {
+      const std::string key = keys::EntityKey(static_cast<uint8_t>(kind), id);
+      if (auto it = batch_.find(key); it != batch_.end()) {
+        *state = it->second;
+        return true;
+      }
+      if (auto it = group_.entities.find(key); it != group_.entities.end()) {
+        *state = it->second;
+        return true;
+      }
+      std::string value;
+      rocksdb::Status status = store_->db_->Get(rocksdb::ReadOptions(), store_->entity_, key, &value);
+      // A read error is reported as "not found": the batch then fails validation, which is safe.
+      if (!status.ok()) return false;
+      return DecodeEntity(value, state);
+    }
+
+   private:
+    RocksEventStore* store_;
+    const GroupState& group_;
+    const std::unordered_map<std::string, EntityState>& batch_;
+  };
+
+  Status LookupStreamVersion(const GroupState& group, const std::unordered_map<std::string, uint64_t>& batch,
+                             const std::string& stream, uint64_t* version) {
+    if (auto it = batch.find(stream); it != batch.end()) {
+      *version = it->second;
+      return Status::Ok();
+    }
+    if (auto it = group.stream_versions.find(stream); it != group.stream_versions.end()) {
+      *version = it->second;
+      return Status::Ok();
+    }
+    if (auto it = stream_version_cache_.find(stream); it != stream_version_cache_.end()) {
+      *version = it->second;
+      return Status::Ok();
+    }
+    return ReadStreamVersion(stream, version);
+  }
+
+  // Validates one batch and, if it is accepted, adds it to `group` and `write_batch`.
+  Status ProcessBatch(const std::vector<NewEvent>& batch, GroupState& group, rocksdb::WriteBatch& write_batch,
+                      AppendResult* result) {
+    GroupState* g = &group;
+    uint64_t position = g->next_position;
+    Hash previous_hash = g->previous_hash;
+    std::unordered_map<std::string, EntityState> entities;
+    std::unordered_map<std::string, std::pair<uint64_t, std::string>> new_ids;
+    std::unordered_map<std::string, uint64_t> stream_versions;
+    Counters counters = g->counters;
+    std::vector<uint64_t> positions;
+    positions.reserve(batch.size());
+    rocksdb::WriteBatch& writes = write_batch;
+    LayeredLookup lookup(this, group, entities);
+    ValidatedEvent validated;
+
+    for (const NewEvent& event : batch) {
+      const schema::Event::Reader reader = event.reader();
+      const std::string id = reader.getId().cStr();
+      const std::string_view bytes = event.event.bytes();
+      // 1. Idempotency: the same id again.
+      uint64_t existing_position = 0;
+      bool identical = false;
+      if (auto it = new_ids.find(id); it != new_ids.end()) {
+        existing_position = it->second.first;
+        identical = it->second.second == bytes;
+      } else if (auto it = g->new_ids.find(id); it != g->new_ids.end()) {
+        existing_position = it->second.first;
+        identical = it->second.second == bytes;
+      } else {
+        std::string value;
+        rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), event_id_, id, &value);
+        if (status.ok()) {
+          existing_position = keys::ReadBigEndian64(value);
+          StoredEvent stored;
+          Status read = ReadPosition(existing_position, &stored);
+          if (!read.ok()) return read;
+          const kj::Array<capnp::word> original = capnp::canonicalize(stored.reader().getEvent());
+          identical = std::string_view(reinterpret_cast<const char*>(original.begin()),
+                                       original.size() * sizeof(capnp::word)) == bytes;
+        } else if (!status.IsNotFound()) {
+          return FromRocks(status, "read event id");
+        }
+      }
+      if (existing_position != 0) {
+        if (!identical) {
+          return Status::DuplicateId("event id already recorded at position " + std::to_string(existing_position) +
+                                         " with different content",
+                                     id);
+        }
+        positions.push_back(existing_position);
+        continue;
+      }
+
+      // 2. Validation against the reference index.
+      Status status = ValidateEvent(reader, position, lookup, &validated);
+      if (!status.ok()) return status;
+
+      // 3. Optimistic concurrency.
+      uint64_t stream_version = 0;
+      status = LookupStreamVersion(group, stream_versions, validated.stream, &stream_version);
+      if (!status.ok()) return status;
+      if (event.expected_version && *event.expected_version != stream_version) {
+        return Status::Conflict("stream '" + validated.stream + "' is at version " + std::to_string(stream_version) +
+                                    ", expected " + std::to_string(*event.expected_version),
+                                id);
+      }
+      if (stream_version == 0) ++counters.streams;
+      ++stream_version;
+
+      // 4. Record: position, time, stream, chained hash.
+      capnp::MallocMessageBuilder message;
+      auto recorded = message.initRoot<schema::RecordedEvent>();
+      recorded.setPosition(position);
+      recorded.setRecordedAtMicros(g->recorded_at);
+      recorded.setStream(validated.stream);
+      recorded.setStreamVersion(stream_version);
+      recorded.setEvent(reader);
+      const kj::Array<capnp::word> body_words = capnp::canonicalize(recorded.asReader());
+      const std::string_view body(reinterpret_cast<const char*>(body_words.begin()),
+                                  body_words.size() * sizeof(capnp::word));
+      const Hash hash = ChainHash(previous_hash, body);
+      std::string log_value(reinterpret_cast<const char*>(hash.data()), hash.size());
+      log_value.append(body);
+
+      const std::string position_value = keys::PositionKey(position);
+      writes.Put(log_, position_value, log_value);
+      writes.Put(event_id_, id, position_value);
+      writes.Put(stream_, keys::StreamKey(validated.stream, stream_version), position_value);
+      const auto type = static_cast<uint16_t>(reader.getPayload().which());
+      writes.Put(type_, keys::TypeKey(type, position), rocksdb::Slice());
+      writes.Put(effective_, keys::EffectiveKey(reader.getEffectiveDate(), position), rocksdb::Slice());
+      for (EntityUpdate& update : validated.updates) {
+        entities[keys::EntityKey(static_cast<uint8_t>(update.kind), update.id)] = std::move(update.state);
+      }
+      new_ids.emplace(id, std::make_pair(position, std::string(bytes)));
+      stream_versions[validated.stream] = stream_version;
+      if (type < kMaxEventTypes) ++counters.by_type[type];
+      positions.push_back(position);
+      previous_hash = hash;
+      ++position;
+    }
+
+    // Accepted: fold the batch into the group.
+    for (auto& [key, state] : entities) g->entities[key] = std::move(state);
+    for (auto& [id, entry] : new_ids) g->new_ids.emplace(id, std::move(entry));
+    for (auto& [stream, version] : stream_versions) g->stream_versions[stream] = version;
+    g->counters = counters;
+    result->appended = position - g->next_position;
+    g->next_position = position;
+    g->previous_hash = previous_hash;
+    result->positions = std::move(positions);
+    return Status::Ok();
+  }
+
+  void ProcessGroup(const std::vector<PendingAppend*>& group) {
+    GroupState state;
+    LogHead head;
+    {
+      std::lock_guard<std::mutex> lock(head_mutex_);
+      head = head_;
+      state.counters = counters_;
+    }
+    state.next_position = head.position + 1;
+    state.previous_hash = head.hash;
+    // Recorded time never decreases, so "known at time T" and "known at position P" agree.
+    state.recorded_at = std::max(options_.clock_micros(), head.recorded_at_micros);
+
+    rocksdb::WriteBatch write_batch;
+    std::vector<PendingAppend*> accepted;
+    for (PendingAppend* pending : group) {
+      *pending->result = AppendResult{};
+      write_batch.SetSavePoint();
+      pending->status = ProcessBatch(*pending->batch, state, write_batch, pending->result);
+      if (pending->status.ok()) {
+        write_batch.PopSavePoint();
+        accepted.push_back(pending);
+      } else {
+        write_batch.RollbackToSavePoint();  // the rejected batch leaves no trace
+      }
+    }
+    if (state.next_position == head.position + 1) {
+      // Nothing new (all rejected, or pure idempotent retries): no write, no sync.
+      for (PendingAppend* pending : accepted) pending->result->last_position = head.position;
+      return;
+    }
+    for (const auto& [key, entity] : state.entities) write_batch.Put(entity_, key, EncodeEntity(entity));
+    LogHead new_head{state.next_position - 1, state.previous_hash, state.recorded_at};
+    write_batch.Put(meta_, keys::kHeadKey, EncodeHead(new_head));
+    write_batch.Put(meta_, kCountersKey, state.counters.Encode());
+
+    const rocksdb::Status written = db_->Write(SyncedWrite(), &write_batch);
+    if (!written.ok()) {
+      // Nothing of the group is acknowledged and memory state is unchanged: the next group starts
+      // again from the durable head.
+      const Status failure = FromRocks(written, "append");
+      for (PendingAppend* pending : accepted) {
+        pending->status = failure;
+        *pending->result = AppendResult{};
+      }
+      return;
+    }
+    if (options_.after_durable_write_for_testing) options_.after_durable_write_for_testing();
+    for (const auto& [stream, version] : state.stream_versions) stream_version_cache_[stream] = version;
+    {
+      std::lock_guard<std::mutex> lock(head_mutex_);
+      assert(new_head.position > head_.position);
+      head_ = new_head;
+      counters_ = state.counters;
+    }
+    for (PendingAppend* pending : accepted) pending->result->last_position = new_head.position;
+  }
+
+  EventStoreOptions options_;
+  std::string path_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* log_ = nullptr;
+  rocksdb::ColumnFamilyHandle* event_id_ = nullptr;
+  rocksdb::ColumnFamilyHandle* stream_ = nullptr;
+  rocksdb::ColumnFamilyHandle* type_ = nullptr;
+  rocksdb::ColumnFamilyHandle* effective_ = nullptr;
+  rocksdb::ColumnFamilyHandle* entity_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::condition_variable done_cv_;
+  std::deque<PendingAppend*> queue_;
+  bool closing_ = false;
+  std::thread writer_;
+
+  mutable std::mutex head_mutex_;
+  LogHead head_;
+  Counters counters_;
+  // Writer thread only.
+  std::unordered_map<std::string, uint64_t> stream_version_cache_;
+};
+
+}  // namespace
+
+Status EventStore::Open(const EventStoreOptions& options, const std::string& path, std::unique_ptr<EventStore>* store) {
+  auto rocks_store = std::make_unique<RocksEventStore>(options, path);
+  Status status = rocks_store->Init();
+  if (!status.ok()) return status;
+  *store = std::move(rocks_store);
+  return Status::Ok();
+}
+
+}  // namespace di::ledger

@@ -1,0 +1,450 @@
+// Generic JSON <-> Cap'n Proto conversion driven by the event schema.
+//
+// Why reflection instead of 28 hand-written converters: the schema is the single source of truth for
+// field names, types and optionality, so adding a field to events.capnp is all it takes to accept and
+// emit it in JSON, and the round trip cannot drift between the two directions. Per-type *semantic*
+// validation (references, date order, sums) lives in validator.cc.
+#include "di/ledger/json_codec.h"
+
+#include <capnp/dynamic.h>
+#include <capnp/message.h>
+#include <capnp/schema.h>
+#include <kj/exception.h>
+
+#include <limits>
+
+#include "di/ledger/catalog.h"
+#include "di/ledger/civil_date.h"
+
+namespace di::ledger {
+namespace {
+
+// Annotation ids from events.capnp.
+constexpr uint64_t kDateAnnotation = 0xc1ee1c4af1afba75ULL;
+constexpr uint64_t kOptionalAnnotation = 0xb098f3f31427a1c2ULL;
+constexpr uint64_t kEntityIdAnnotation = 0x81b42589fbd8c6d7ULL;
+constexpr uint64_t kJsonDocumentAnnotation = 0xa5dc518a54eccb5cULL;
+
+// Bounds on outside input (every loop over it is bounded).
+constexpr size_t kMaxTextLength = 4096;
+constexpr size_t kMaxActorLength = 128;
+constexpr size_t kMaxDocumentLength = 1 << 20;
+constexpr size_t kMaxListLength = 100000;
+
+using capnp::DynamicStruct;
+using capnp::DynamicValue;
+using capnp::StructSchema;
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+using TypeWhich = capnp::schema::Type::Which;
+
+bool HasAnnotation(StructSchema::Field field, uint64_t id) {
+  for (auto annotation : field.getProto().getAnnotations()) {
+    if (annotation.getId() == id) return true;
+  }
+  return false;
+}
+
+std::string JsonName(StructSchema::Field field) { return CamelToSnake(field.getProto().getName().cStr()); }
+
+std::string JoinPath(const std::string& path, std::string_view name) {
+  return path.empty() ? std::string(name) : path + "." + std::string(name);
+}
+
+std::string_view JsonTypeName(const Json& value) {
+  if (value.is_null()) return "null";
+  if (value.is_boolean()) return "a boolean";
+  if (value.is_number_float()) return "a fractional number";
+  if (value.is_number()) return "a number";
+  if (value.is_string()) return "a string";
+  if (value.is_array()) return "an array";
+  return "an object";
+}
+
+Status TypeError(const std::string& path, std::string_view expected, const Json& value) {
+  return Status::InvalidArgument("must be " + std::string(expected) + ", got " + std::string(JsonTypeName(value)),
+                                 path);
+}
+
+// Range of each integer type, and the schema default (the "absent" value of optional scalars).
+struct IntegerRange {
+  int64_t min;
+  uint64_t max;
+};
+
+IntegerRange RangeOf(TypeWhich which) {
+  switch (which) {
+    case TypeWhich::INT8: return {INT8_MIN, INT8_MAX};
+    case TypeWhich::INT16: return {INT16_MIN, INT16_MAX};
+    case TypeWhich::INT32: return {INT32_MIN, INT32_MAX};
+    case TypeWhich::INT64: return {INT64_MIN, INT64_MAX};
+    case TypeWhich::UINT8: return {0, UINT8_MAX};
+    case TypeWhich::UINT16: return {0, UINT16_MAX};
+    case TypeWhich::UINT32: return {0, UINT32_MAX};
+    case TypeWhich::UINT64: return {0, UINT64_MAX};
+    default: return {0, 0};
+  }
+}
+
+bool IsInteger(TypeWhich which) {
+  return which == TypeWhich::INT8 || which == TypeWhich::INT16 || which == TypeWhich::INT32 ||
+         which == TypeWhich::INT64 || which == TypeWhich::UINT8 || which == TypeWhich::UINT16 ||
+         which == TypeWhich::UINT32 || which == TypeWhich::UINT64;
+}
+
+Status TextFromJson(const Json& value, const std::string& path, bool entity_id, bool document,
+                    std::string* out) {
+  if (document) {
+    if (!value.is_object()) return TypeError(path, "a JSON object", value);
+    *out = value.dump();
+    if (out->size() > kMaxDocumentLength) return Status::InvalidArgument("document is larger than 1 MiB", path);
+    return Status::Ok();
+  }
+  if (!value.is_string()) return TypeError(path, "a string", value);
+  *out = value.get<std::string>();
+  if (out->empty()) return Status::InvalidArgument("must not be empty", path);
+  if (entity_id && !IsValidId(*out)) {
+    return Status::InvalidArgument("'" + *out + "' is not a valid id (1..64 chars of A-Z a-z 0-9 . _ : -)", path);
+  }
+  if (out->size() > kMaxTextLength) return Status::InvalidArgument("longer than 4096 bytes", path);
+  return Status::Ok();
+}
+
+Status EnumFromJson(const Json& value, capnp::EnumSchema schema, const std::string& path, uint16_t* out) {
+  if (!value.is_string()) return TypeError(path, "a string", value);
+  const std::string name = value.get<std::string>();
+  std::string allowed;
+  for (auto enumerant : schema.getEnumerants()) {
+    const std::string json_name = CamelToSnake(enumerant.getProto().getName().cStr());
+    if (json_name == name) {
+      *out = enumerant.getOrdinal();
+      return Status::Ok();
+    }
+    if (!allowed.empty()) allowed += ", ";
+    allowed += json_name;
+  }
+  return Status::InvalidArgument("unknown value '" + name + "' (one of: " + allowed + ")", path);
+}
+
+Status StructFromJson(const Json& object, DynamicStruct::Builder builder, const std::string& path);
+
+// Sets one field of `builder` from `value`.
+Status FieldFromJson(const Json& value, StructSchema::Field field, DynamicStruct::Builder builder,
+                     const std::string& path) {
+  const capnp::Type type = field.getType();
+  const bool optional = HasAnnotation(field, kOptionalAnnotation);
+  const TypeWhich which = type.which();
+  if (HasAnnotation(field, kDateAnnotation)) {
+    if (!value.is_string()) return TypeError(path, "a date string YYYY-MM-DD", value);
+    int32_t days;
+    if (!ParseDate(value.get<std::string>(), &days)) {
+      return Status::InvalidArgument("'" + value.get<std::string>() +
+                                         "' is not a valid date YYYY-MM-DD in years 1900..2199",
+                                     path);
+    }
+    builder.set(field, days);
+    return Status::Ok();
+  }
+  if (IsInteger(which)) {
+    if (!value.is_number_integer()) return TypeError(path, "an integer", value);
+    const IntegerRange range = RangeOf(which);
+    if (value.is_number_unsigned()) {
+      const uint64_t number = value.get<uint64_t>();
+      if (number > range.max) return Status::InvalidArgument("out of range", path);
+      builder.set(field, number);
+    } else {
+      const int64_t number = value.get<int64_t>();
+      if (number < range.min || (number > 0 && static_cast<uint64_t>(number) > range.max)) {
+        return Status::InvalidArgument("out of range", path);
+      }
+      builder.set(field, number);
+    }
+  } else if (which == TypeWhich::BOOL) {
+    if (!value.is_boolean()) return TypeError(path, "a boolean", value);
+    builder.set(field, value.get<bool>());
+  } else if (which == TypeWhich::TEXT) {
+    std::string text;
+    Status status = TextFromJson(value, path, HasAnnotation(field, kEntityIdAnnotation),
+                                 HasAnnotation(field, kJsonDocumentAnnotation), &text);
+    if (!status.ok()) return status;
+    builder.set(field, capnp::Text::Reader(text.c_str(), text.size()));
+  } else if (which == TypeWhich::ENUM) {
+    uint16_t ordinal;
+    Status status = EnumFromJson(value, type.asEnum(), path, &ordinal);
+    if (!status.ok()) return status;
+    builder.set(field, capnp::DynamicEnum(type.asEnum(), ordinal));
+  } else if (which == TypeWhich::STRUCT) {
+    if (!value.is_object()) return TypeError(path, "an object", value);
+    return StructFromJson(value, builder.init(field).as<DynamicStruct>(), path);
+  } else if (which == TypeWhich::LIST) {
+    if (!value.is_array()) return TypeError(path, "an array", value);
+    if (value.size() > kMaxListLength) return Status::InvalidArgument("more than 100000 elements", path);
+    const capnp::Type element_type = type.asList().getElementType();
+    auto list = builder.init(field, static_cast<unsigned>(value.size())).as<capnp::DynamicList>();
+    for (size_t i = 0; i < value.size(); ++i) {
+      const std::string element_path = path + "[" + std::to_string(i) + "]";
+      const Json& element = value[i];
+      if (element_type.which() == TypeWhich::TEXT) {
+        std::string text;
+        Status status = TextFromJson(element, element_path, /*entity_id=*/true, false, &text);
+        if (!status.ok()) return status;
+        list.set(static_cast<unsigned>(i), capnp::Text::Reader(text.c_str(), text.size()));
+      } else if (element_type.which() == TypeWhich::ENUM) {
+        uint16_t ordinal;
+        Status status = EnumFromJson(element, element_type.asEnum(), element_path, &ordinal);
+        if (!status.ok()) return status;
+        list.set(static_cast<unsigned>(i), capnp::DynamicEnum(element_type.asEnum(), ordinal));
+      } else if (element_type.which() == TypeWhich::STRUCT) {
+        if (!element.is_object()) return TypeError(element_path, "an object", element);
+        Status status =
+            StructFromJson(element, list[static_cast<unsigned>(i)].as<DynamicStruct>(), element_path);
+        if (!status.ok()) return status;
+      } else {
+        return Status::InvalidArgument("unsupported list element type in schema", element_path);
+      }
+    }
+    return Status::Ok();
+  } else {
+    return Status::InvalidArgument("unsupported field type in schema", path);
+  }
+  // An optional scalar spelled out with its "absent" value would not survive the round trip.
+  if (optional && !builder.has(field, capnp::HasMode::NON_DEFAULT)) {
+    return Status::InvalidArgument("this value means 'absent' for an optional field: omit the field", path);
+  }
+  return Status::Ok();
+}
+
+Status StructFromJson(const Json& object, DynamicStruct::Builder builder, const std::string& path) {
+  const StructSchema schema = builder.getSchema();
+  // Unknown keys are errors: a misspelt optional field must not silently vanish.
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    bool known = false;
+    for (StructSchema::Field field : schema.getNonUnionFields()) {
+      if (JsonName(field) == it.key()) {
+        known = true;
+        break;
+      }
+    }
+    if (!known) return Status::InvalidArgument("unknown field", JoinPath(path, it.key()));
+  }
+  for (StructSchema::Field field : schema.getNonUnionFields()) {
+    const std::string name = JsonName(field);
+    const std::string field_path = JoinPath(path, name);
+    auto it = object.find(name);
+    if (it == object.end()) {
+      if (HasAnnotation(field, kOptionalAnnotation)) continue;
+      return Status::InvalidArgument("is required", field_path);
+    }
+    Status status = FieldFromJson(*it, field, builder, field_path);
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+OrderedJson StructToJson(DynamicStruct::Reader reader);
+
+OrderedJson FieldToJson(DynamicStruct::Reader reader, StructSchema::Field field) {
+  const capnp::Type type = field.getType();
+  const DynamicValue::Reader value = reader.get(field);
+  if (HasAnnotation(field, kDateAnnotation)) return FormatDate(value.as<int32_t>());
+  switch (type.which()) {
+    case TypeWhich::BOOL: return value.as<bool>();
+    case TypeWhich::INT8:
+    case TypeWhich::INT16:
+    case TypeWhich::INT32:
+    case TypeWhich::INT64: return value.as<int64_t>();
+    case TypeWhich::UINT8:
+    case TypeWhich::UINT16:
+    case TypeWhich::UINT32:
+    case TypeWhich::UINT64: return value.as<uint64_t>();
+    case TypeWhich::TEXT: {
+      const capnp::Text::Reader text = value.as<capnp::Text>();
+      if (HasAnnotation(field, kJsonDocumentAnnotation)) {
+        return OrderedJson::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+      }
+      return std::string(text.cStr(), text.size());
+    }
+    case TypeWhich::ENUM: {
+      const capnp::DynamicEnum enum_value = value.as<capnp::DynamicEnum>();
+      KJ_IF_MAYBE(enumerant, enum_value.getEnumerant()) {
+        return CamelToSnake(enumerant->getProto().getName().cStr());
+      }
+      return enum_value.getRaw();  // written by a newer schema: keep the number
+    }
+    case TypeWhich::STRUCT: return StructToJson(value.as<DynamicStruct>());
+    case TypeWhich::LIST: {
+      OrderedJson array = OrderedJson::array();
+      const capnp::DynamicList::Reader list = value.as<capnp::DynamicList>();
+      const capnp::Type element_type = type.asList().getElementType();
+      for (unsigned i = 0; i < list.size(); ++i) {
+        const DynamicValue::Reader element = list[i];
+        if (element_type.which() == TypeWhich::TEXT) {
+          const capnp::Text::Reader text = element.as<capnp::Text>();
+          array.push_back(std::string(text.cStr(), text.size()));
+        } else if (element_type.which() == TypeWhich::ENUM) {
+          const capnp::DynamicEnum enum_value = element.as<capnp::DynamicEnum>();
+          KJ_IF_MAYBE(enumerant, enum_value.getEnumerant()) {
+            array.push_back(CamelToSnake(enumerant->getProto().getName().cStr()));
+          } else {
+            array.push_back(enum_value.getRaw());
+          }
+        } else if (element_type.which() == TypeWhich::STRUCT) {
+          array.push_back(StructToJson(element.as<DynamicStruct>()));
+        }
+      }
+      return array;
+    }
+    default: return nullptr;
+  }
+}
+
+OrderedJson StructToJson(DynamicStruct::Reader reader) {
+  OrderedJson object = OrderedJson::object();
+  for (StructSchema::Field field : reader.getSchema().getNonUnionFields()) {
+    if (HasAnnotation(field, kOptionalAnnotation)) {
+      const bool pointer = field.getType().isText() || field.getType().isList() || field.getType().isStruct();
+      if (!reader.has(field, pointer ? capnp::HasMode::NON_NULL : capnp::HasMode::NON_DEFAULT)) continue;
+    }
+    object[JsonName(field)] = FieldToJson(reader, field);
+  }
+  return object;
+}
+
+StructSchema::Field PayloadMemberField(EventType type) {
+  static const std::vector<StructSchema::Field> fields = [] {
+    std::vector<StructSchema::Field> result;
+    const StructSchema payload =
+        capnp::Schema::from<schema::Event>().getFieldByName("payload").getType().asStruct();
+    for (StructSchema::Field field : payload.getUnionFields()) {
+      const auto discriminant = field.getProto().getDiscriminantValue();
+      if (result.size() <= discriminant) result.resize(discriminant + 1);
+      result[discriminant] = field;
+    }
+    return result;
+  }();
+  return fields.at(static_cast<size_t>(type));
+}
+
+bool IsLedgerAssignedKey(std::string_view key) {
+  return key == "position" || key == "recorded_at" || key == "stream" || key == "stream_version" ||
+         key == "hash";
+}
+
+Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out) {
+  if (!json.is_object()) return Status::InvalidArgument("an event must be a JSON object, got " +
+                                                        std::string(JsonTypeName(json)));
+  auto id_it = json.find("id");
+  if (id_it == json.end()) return Status::InvalidArgument("is required", "id");
+  if (!id_it->is_string()) return TypeError("id", "a string", *id_it);
+  const std::string id = id_it->get<std::string>();
+  if (!IsValidId(id)) {
+    return Status::InvalidArgument("'" + id + "' is not a valid event id (1..64 chars of A-Z a-z 0-9 . _ : -)",
+                                   "id");
+  }
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    const std::string& key = it.key();
+    if (key != "id" && key != "type" && key != "effective_date" && key != "actor" && key != "causation_id" &&
+        key != "expected_version" && key != "data" && !IsLedgerAssignedKey(key)) {
+      return Status::InvalidArgument("unknown field", key, id);
+    }
+  }
+  capnp::MallocMessageBuilder message;
+  schema::Event::Builder event = message.initRoot<schema::Event>();
+  event.setId(id);
+
+  auto type_it = json.find("type");
+  if (type_it == json.end()) return Status::InvalidArgument("is required", "type", id);
+  if (!type_it->is_string()) return TypeError("type", "a string", *type_it).WithEventId(id);
+  EventType type;
+  if (!ParseEventTypeName(type_it->get<std::string>(), &type)) {
+    return Status::InvalidArgument("unknown event type '" + type_it->get<std::string>() + "'", "type", id);
+  }
+
+  auto date_it = json.find("effective_date");
+  if (date_it == json.end()) return Status::InvalidArgument("is required", "effective_date", id);
+  int32_t effective_date;
+  if (!date_it->is_string() || !ParseDate(date_it->get<std::string>(), &effective_date)) {
+    return Status::InvalidArgument("must be a valid date YYYY-MM-DD in years 1900..2199", "effective_date", id);
+  }
+  event.setEffectiveDate(effective_date);
+
+  auto actor_it = json.find("actor");
+  if (actor_it == json.end()) return Status::InvalidArgument("is required", "actor", id);
+  if (!actor_it->is_string()) return TypeError("actor", "a string", *actor_it).WithEventId(id);
+  const std::string actor = actor_it->get<std::string>();
+  if (actor.empty() || actor.size() > kMaxActorLength) {
+    return Status::InvalidArgument("must be 1..128 characters", "actor", id);
+  }
+  event.setActor(actor);
+
+  if (auto it = json.find("causation_id"); it != json.end()) {
+    if (!it->is_string() || !IsValidId(it->get<std::string>())) {
+      return Status::InvalidArgument("must be a valid event id", "causation_id", id);
+    }
+    event.setCausationId(it->get<std::string>());
+  }
+
+  out->expected_version.reset();
+  if (auto it = json.find("expected_version"); it != json.end()) {
+    if (!it->is_number_integer() || (!it->is_number_unsigned() && it->get<int64_t>() < 0)) {
+      return Status::InvalidArgument("must be a non-negative integer", "expected_version", id);
+    }
+    out->expected_version = it->get<uint64_t>();
+  }
+
+  auto data_it = json.find("data");
+  if (data_it == json.end()) return Status::InvalidArgument("is required", "data", id);
+  if (!data_it->is_object()) return TypeError("data", "an object", *data_it).WithEventId(id);
+  DynamicStruct::Builder payload = capnp::toDynamic(event).get("payload").as<DynamicStruct>();
+  DynamicStruct::Builder data = payload.init(PayloadMemberField(type)).as<DynamicStruct>();
+  Status status = StructFromJson(*data_it, data, "data");
+  if (!status.ok()) return status.WithEventId(id);
+
+  out->event = NewEvent::FromReader(event.asReader()).event;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status EventFromJson(const nlohmann::json& json, NewEvent* out) {
+  try {
+    return ParseEnvelopeAndPayload(json, out);
+  } catch (const kj::Exception& exception) {
+    return Status::InvalidArgument(std::string("could not encode event: ") + exception.getDescription().cStr());
+  } catch (const std::exception& exception) {
+    return Status::InvalidArgument(std::string("could not encode event: ") + exception.what());
+  }
+}
+
+Status EventFromJsonText(std::string_view text, NewEvent* out) {
+  Json json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return Status::InvalidArgument("not valid JSON");
+  return EventFromJson(json, out);
+}
+
+nlohmann::ordered_json EventToJson(schema::Event::Reader event) {
+  OrderedJson json = OrderedJson::object();
+  json["id"] = std::string(event.getId().cStr());
+  const EventType type = event.getPayload().which();
+  json["type"] = std::string(EventTypeName(type));
+  json["effective_date"] = FormatDate(event.getEffectiveDate());
+  json["actor"] = std::string(event.getActor().cStr());
+  if (event.hasCausationId()) json["causation_id"] = std::string(event.getCausationId().cStr());
+  const DynamicStruct::Reader payload = capnp::toDynamic(event).get("payload").as<DynamicStruct>();
+  json["data"] = StructToJson(payload.get(PayloadMemberField(type)).as<DynamicStruct>());
+  return json;
+}
+
+nlohmann::ordered_json StoredEventToJson(const StoredEvent& stored) {
+  const schema::RecordedEvent::Reader recorded = stored.reader();
+  OrderedJson json = OrderedJson::object();
+  json["position"] = recorded.getPosition();
+  json["recorded_at"] = FormatUtcMicros(recorded.getRecordedAtMicros());
+  json["stream"] = std::string(recorded.getStream().cStr());
+  json["stream_version"] = recorded.getStreamVersion();
+  for (auto& [key, value] : EventToJson(recorded.getEvent()).items()) json[key] = value;
+  json["hash"] = HashToHex(stored.hash);
+  return json;
+}
+
+}  // namespace di::ledger

@@ -1,0 +1,88 @@
+// Semantic validation of events before append, and the reference-index updates each event implies.
+//
+// The validator checks facts, not rules: references exist (person, grant, provider, project,
+// municipality, claim, delivery...), dates are possible (end before start, delivery outside its grant),
+// quantities and amounts are positive and bounded, sums add up. Whether a delivery respects a cap is a
+// rule question answered by the projections: a delivery above a cap is still a fact and is recorded.
+#ifndef DI_LEDGER_VALIDATOR_H_
+#define DI_LEDGER_VALIDATOR_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "di/ledger/civil_date.h"
+#include "di/ledger/status.h"
+#include "entities.capnp.h"
+#include "events.capnp.h"
+
+namespace di::ledger {
+
+using EntityKind = schema::EntityKind;
+
+// Largest money amount in any single field: 10^12 cents (10 billion EUR). Keeps sums of up to a million
+// lines far from int64 overflow.
+inline constexpr int64_t kMaxAmountCents = 1'000'000'000'000LL;
+
+// Decoded EntityRecord (see entities.capnp for the meaning of each field).
+struct EntityState {
+  EntityKind kind = EntityKind::PROJECT;
+  uint64_t created_at = 0;
+  int32_t created_on = 0;
+  std::string person_id;
+  std::string grant_id;
+  std::string municipality_id;
+  std::string merged_into;
+  schema::TargetGroup target_group = schema::TargetGroup::ADULT_MENTAL_DISABILITY;
+  int32_t birth_date = 0;
+  int32_t valid_from = 0;
+  int32_t valid_until = 0;
+  int32_t ended_on = kNoDate;
+  int32_t suspended_on = kNoDate;
+  bool voided = false;
+  bool decided = false;
+  schema::Decision decision = schema::Decision::GRANTED;
+  std::vector<schema::Service> services;
+  schema::Service service = schema::Service::CHILD_CARE;
+  schema::CostBasis cost_basis = schema::CostBasis::ACTUAL_COST;
+  int32_t last_date = 0;
+  std::vector<std::pair<std::string, int64_t>> claim_lines;
+  bool reviewed = false;
+  int64_t approved_total_cents = 0;
+  int64_t paid_total_cents = 0;
+  int32_t period_start = 0;
+};
+
+std::string EncodeEntity(const EntityState& state);
+bool DecodeEntity(std::string_view bytes, EntityState* state);
+std::string_view EntityKindName(EntityKind kind);
+
+// Read access to the reference index as the validator must see it: what is committed plus the events
+// of the same group validated before this one.
+class EntityLookup {
+ public:
+  virtual ~EntityLookup() = default;
+  // Returns true and fills `state` if the entity exists.
+  virtual bool Find(EntityKind kind, const std::string& id, EntityState* state) = 0;
+};
+
+struct EntityUpdate {
+  EntityKind kind;
+  std::string id;
+  EntityState state;
+};
+
+struct ValidatedEvent {
+  std::string stream;                  // derived from the entity the event is about
+  std::vector<EntityUpdate> updates;   // new or changed entities
+};
+
+// Validates one event that would be recorded at `position`. On success fills `out`; on failure returns
+// kInvalidArgument naming the event id and the field.
+Status ValidateEvent(schema::Event::Reader event, uint64_t position, EntityLookup& lookup,
+                     ValidatedEvent* out);
+
+}  // namespace di::ledger
+
+#endif  // DI_LEDGER_VALIDATOR_H_

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# README command (a): install, build, and run the main job on ./data with the demo data set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh di-ledger
+DATA=${DATA:-./data}
+if [ ! -d "$DATA" ] || [ -z "$(ls -A "$DATA" 2>/dev/null)" ]; then
+  ./build/di-ledger init --data "$DATA"
+  ./build/di-ledger simulate --seed 1 --persons 300 --years 8 > build/demo.jsonl
+  ./build/di-ledger import build/demo.jsonl --data "$DATA"
+fi
+./build/di-ledger verify --data "$DATA"
+./build/di-ledger stats --data "$DATA"

@@ -1,0 +1,51 @@
+// Shared test helpers: temporary directories and a minimal valid world of events to build on.
+#ifndef DI_TESTS_TEST_UTIL_H_
+#define DI_TESTS_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "di/ledger/event_store.h"
+#include "di/ledger/json_codec.h"
+
+namespace di::testing {
+
+// A fresh directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Parses JSON text into a NewEvent; fails the test on error.
+ledger::NewEvent Event(const nlohmann::json& json);
+std::vector<ledger::NewEvent> Events(const std::vector<nlohmann::json>& jsons);
+
+// Opens a store in `dir` (created), asserting success.
+std::unique_ptr<ledger::EventStore> OpenStore(const std::string& dir, ledger::EventStoreOptions options = {});
+
+// A small valid world, in order: project PR-1, municipalities M-1 and M-2, provider PV-1, a child P-C1
+// (FT, born 2018-03-15, residence M-1) with a parent P-P1, an adult P-A1 with assessment AS-1 and plan PL-1,
+// application AP-1 (child_care for P-C1, granted), grant G-1 (child_care, P-C1, M-1, 2021-01-01..2023-08-31).
+std::vector<nlohmann::json> BaseWorld();
+
+// A delivery of `minutes` child care on `date` under G-1 with the given event and delivery id.
+nlohmann::json Delivery(const std::string& event_id, const std::string& delivery_id, const std::string& date,
+                        int64_t minutes = 120, int64_t cost_cents = 1400);
+
+// Appends `jsons` as one batch; returns the status.
+ledger::Status AppendJson(ledger::EventStore& store, const std::vector<nlohmann::json>& jsons,
+                          ledger::AppendResult* result = nullptr);
+
+}  // namespace di::testing
+
+#endif  // DI_TESTS_TEST_UTIL_H_
