@@ -1,0 +1,245 @@
+// End-to-end tests of the di-ledger binary: the same commands a user types, on real stores in temp dirs.
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "simulate.h"
+#include "test_util.h"
+
+namespace di::cli {
+namespace {
+
+using di::testing::BaseWorld;
+using di::testing::Delivery;
+using di::testing::TempDir;
+using nlohmann::json;
+
+struct Output {
+  int exit_code = -1;
+  std::string text;  // stdout and stderr
+};
+
+Output Run(const std::string& arguments) {
+  const std::string command = std::string(DI_CLI_BINARY) + " " + arguments + " 2>&1";
+  Output output;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return output;
+  char buffer[4096];
+  size_t read;
+  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.text.append(buffer, read);
+  const int status = pclose(pipe);
+  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return output;
+}
+
+std::string WriteLines(const TempDir& dir, const std::string& name, const std::vector<json>& events) {
+  const std::string path = dir.Sub(name);
+  std::ofstream file(path);
+  for (const json& event : events) file << event.dump() << "\n";
+  return path;
+}
+
+std::vector<json> ReadLines(const std::string& text) {
+  std::vector<json> lines;
+  std::istringstream stream(text);
+  std::string line;
+  while (std::getline(stream, line)) {
+    if (!line.empty()) lines.push_back(json::parse(line));
+  }
+  return lines;
+}
+
+std::vector<json> World() {
+  std::vector<json> events = BaseWorld();
+  events.push_back(Delivery("d1", "D-1", "2021-03-01"));
+  events.push_back(Delivery("d2", "D-2", "2021-03-02"));
+  return events;
+}
+
+TEST(CliTest, HelpOnEveryVerb) {
+  for (const char* verb : {"", "init", "import", "export", "verify", "stats", "simulate"}) {
+    Output output = Run(std::string(verb) + " --help");
+    EXPECT_EQ(output.exit_code, 0) << verb;
+    EXPECT_NE(output.text.find("--"), std::string::npos) << verb;
+  }
+}
+
+TEST(CliTest, ImportExportVerifyStats) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_EQ(Run("init --data " + data).exit_code, 0);
+  const std::string file = WriteLines(dir, "world.jsonl", World());
+  Output imported = Run("import " + file + " --batch 5 --data " + data);
+  ASSERT_EQ(imported.exit_code, 0) << imported.text;
+  EXPECT_NE(imported.text.find("imported 14 events (0 already present)"), std::string::npos) << imported.text;
+
+  // Importing again appends nothing: event ids are idempotent.
+  Output again = Run("import " + file + " --data " + data);
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_NE(again.text.find("imported 0 events (14 already present)"), std::string::npos) << again.text;
+
+  Output verified = Run("verify --data " + data);
+  EXPECT_EQ(verified.exit_code, 0);
+  EXPECT_NE(verified.text.find("OK: 14 events"), std::string::npos) << verified.text;
+
+  Output stats = Run("stats --json --data " + data);
+  ASSERT_EQ(stats.exit_code, 0);
+  const json summary = json::parse(stats.text);
+  EXPECT_EQ(summary["events"], 14);
+  EXPECT_EQ(summary["events_by_type"]["service_delivered"], 2);
+  EXPECT_EQ(summary["events_by_type"]["person_enrolled"], 3);
+  EXPECT_EQ(summary["first_effective_date"], "2015-12-08");
+
+  // Export, then import the export into a new store: the same events at the same positions and streams.
+  Output exported = Run("export --from 1 --data " + data);
+  ASSERT_EQ(exported.exit_code, 0);
+  const std::vector<json> lines = ReadLines(exported.text);
+  ASSERT_EQ(lines.size(), 14u);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["position"], i + 1);
+    json original = World()[i];
+    for (const char* key : {"id", "type", "effective_date", "actor", "data"}) EXPECT_EQ(lines[i][key], original[key]);
+  }
+  const std::string copy = dir.Sub("copy");
+  ASSERT_EQ(Run("init --data " + copy).exit_code, 0);
+  const std::string export_file = dir.Sub("export.jsonl");
+  ASSERT_EQ(Run("export --data " + data + " -o " + export_file).exit_code, 0);
+  ASSERT_EQ(Run("import " + export_file + " --data " + copy).exit_code, 0);
+  const std::vector<json> copied = ReadLines(Run("export --data " + copy).text);
+  ASSERT_EQ(copied.size(), lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    json a = lines[i], b = copied[i];
+    for (json* line : {&a, &b}) {  // transaction time differs, and with it the hash
+      line->erase("recorded_at");
+      line->erase("hash");
+    }
+    EXPECT_EQ(a, b);
+  }
+  // Export from a later position.
+  EXPECT_EQ(ReadLines(Run("export --from 13 --data " + data).text).size(), 2u);
+}
+
+TEST(CliTest, BadLineIsReportedAndItsBatchAppendsNothing) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_EQ(Run("init --data " + data).exit_code, 0);
+  std::vector<json> events = World();
+  events[12]["data"]["quantity"] = 0;  // line 13, in the second batch of 10
+  const std::string file = WriteLines(dir, "bad.jsonl", events);
+  Output output = Run("import " + file + " --batch 10 --data " + data);
+  EXPECT_EQ(output.exit_code, 1);
+  EXPECT_NE(output.text.find("line 13: invalid_argument: event 'd1': field 'data.quantity': must be greater than 0"),
+            std::string::npos)
+      << output.text;
+  EXPECT_NE(output.text.find("nothing of lines 11..14 was appended; 10 events of earlier lines were"),
+            std::string::npos)
+      << output.text;
+  EXPECT_NE(Run("stats --json --data " + data).text.find("\"events\": 10"), std::string::npos);
+
+  // Malformed JSON: the line number, and nothing of the batch.
+  std::ofstream(dir.Sub("broken.jsonl")) << World()[0].dump() << "\n{\"id\": \"x\"\n";
+  const std::string other = dir.Sub("other");
+  ASSERT_EQ(Run("init --data " + other).exit_code, 0);
+  output = Run("import " + dir.Sub("broken.jsonl") + " --data " + other);
+  EXPECT_EQ(output.exit_code, 1);
+  EXPECT_NE(output.text.find("line 2: invalid_argument: not valid JSON"), std::string::npos) << output.text;
+  EXPECT_NE(Run("stats --json --data " + other).text.find("\"events\": 0"), std::string::npos);
+}
+
+TEST(CliTest, VerifyNamesATamperedPosition) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_EQ(Run("init --data " + data).exit_code, 0);
+  ASSERT_EQ(Run("import " + WriteLines(dir, "world.jsonl", World()) + " --data " + data).exit_code, 0);
+  {
+    // Change one byte of the stored event at position 7, directly in RocksDB.
+    rocksdb::DBOptions options;
+    std::vector<std::string> families;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, data, &families).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, data, descriptors, &handles, &raw).ok());
+    rocksdb::ColumnFamilyHandle* log = nullptr;
+    for (size_t i = 0; i < families.size(); ++i) {
+      if (families[i] == "log") log = handles[i];
+    }
+    ASSERT_NE(log, nullptr);
+    const std::string key("\0\0\0\0\0\0\0\x07", 8);
+    std::string value;
+    ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), log, key, &value).ok());
+    value[value.size() - 20] ^= 0x01;
+    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), log, key, value).ok());
+    for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
+    delete raw;
+  }
+  Output output = Run("verify --data " + data);
+  EXPECT_EQ(output.exit_code, 1);
+  EXPECT_NE(output.text.find("FAILED at position 7: hash mismatch"), std::string::npos) << output.text;
+  EXPECT_NE(output.text.find("6 events before it verified"), std::string::npos) << output.text;
+}
+
+TEST(CliTest, CommandsOnAMissingStoreFailClearly) {
+  TempDir dir;
+  Output output = Run("stats --data " + dir.Sub("nope"));
+  EXPECT_EQ(output.exit_code, 2);
+  EXPECT_NE(output.text.find("no event store at"), std::string::npos) << output.text;
+  output = Run("import /nonexistent/file.jsonl --data " + dir.Sub("nope"));
+  EXPECT_EQ(output.exit_code, 2);
+}
+
+TEST(SimulateTest, SameSeedSameBytesAndTheHistoryIsValid) {
+  SimulateOptions options;
+  options.seed = 7;
+  options.persons = 40;
+  options.years = 8;
+  std::ostringstream first, second, other;
+  const SimulateSummary summary = WriteSimulatedHistory(options, first);
+  WriteSimulatedHistory(options, second);
+  options.seed = 8;
+  WriteSimulatedHistory(options, other);
+  EXPECT_EQ(first.str(), second.str());
+  EXPECT_NE(first.str(), other.str());
+  EXPECT_GT(summary.deliveries, 0u);
+  EXPECT_GT(summary.claims, 0u);
+
+  // Every event type a region produces is there, and the ledger accepts the whole history.
+  std::set<std::string> types;
+  for (const json& line : ReadLines(first.str())) types.insert(line["type"].get<std::string>());
+  for (const char* type : {"project_registered", "budget_amended", "municipality_registered", "municipalities_merged",
+                           "provider_registered", "provider_contracted", "person_enrolled", "needs_assessed",
+                           "support_plan_approved", "application_submitted", "application_decided",
+                           "service_granted", "service_delivered", "reimbursement_claimed", "claim_reviewed",
+                           "reimbursement_paid"}) {
+    EXPECT_TRUE(types.count(type)) << "simulation has no " << type;
+  }
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_EQ(Run("init --data " + data).exit_code, 0);
+  std::ofstream(dir.Sub("sim.jsonl")) << first.str();
+  Output imported = Run("import " + dir.Sub("sim.jsonl") + " --data " + data);
+  ASSERT_EQ(imported.exit_code, 0) << imported.text;
+  EXPECT_NE(imported.text.find("imported " + std::to_string(summary.events) + " events"), std::string::npos)
+      << imported.text;
+  EXPECT_EQ(Run("verify --data " + data).exit_code, 0);
+}
+
+TEST(SimulateTest, CliWritesTheSameBytesAsTheLibrary) {
+  SimulateOptions options;
+  options.seed = 3;
+  options.persons = 20;
+  options.years = 2;
+  std::ostringstream library;
+  WriteSimulatedHistory(options, library);
+  Output cli = Run("simulate --seed 3 --persons 20 --years 2");
+  ASSERT_EQ(cli.exit_code, 0);
+  // The CLI prints its summary on stderr, which Run() merges: the history is everything before it.
+  EXPECT_EQ(cli.text.substr(0, library.str().size()), library.str());
+}
+
+}  // namespace
+}  // namespace di::cli
