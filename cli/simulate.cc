@@ -238,7 +238,7 @@ enum class Unit : uint8_t { kMinutes, kDays, kSessions };
 // How deliveries of a service are spread over a month.
 enum class Pattern : uint8_t {
   kVisits,          // on fixed weekdays (care visits, day-centre days, sessions)
-  kHalfMonthStays,  // continuous residence, entered per half month with a last date (group homes)
+  kWeeklyStays,     // continuous residence, entered per week with a last date (group homes)
   kBlocks,          // occasional multi-day stays (respite)
 };
 
@@ -262,25 +262,25 @@ struct ServiceProfile {
 
 // Indexed by Service. Rates are typical 2016-2023 municipal prices in Zemgale.
 constexpr ServiceProfile kProfiles[kServiceCount] = {
-    {"child_care", Unit::kMinutes, Pattern::kVisits, 2, 5, 60, 480, 500, 850, 0, 0, 0, 0, false, false},
+    {"child_care", Unit::kMinutes, Pattern::kVisits, 3, 5, 60, 480, 500, 850, 0, 0, 0, 0, false, false},
     {"respite", Unit::kDays, Pattern::kBlocks, 0, 0, 0, 0, 2500, 4500, 0, 350, 1, 5, true, false},
-    {"child_rehabilitation", Unit::kSessions, Pattern::kVisits, 1, 2, 0, 0, 2000, 4500, 300, 0, 0, 0, false,
+    {"child_rehabilitation", Unit::kSessions, Pattern::kVisits, 1, 3, 0, 0, 2000, 4500, 150, 0, 0, 0, false,
      true},
-    {"child_day_centre", Unit::kDays, Pattern::kVisits, 2, 5, 0, 0, 1500, 3000, 0, 0, 0, 0, true, false},
-    {"parent_rehabilitation", Unit::kSessions, Pattern::kVisits, 1, 1, 0, 0, 2000, 4000, 400, 0, 0, 0, false,
+    {"child_day_centre", Unit::kDays, Pattern::kVisits, 3, 5, 0, 0, 1500, 3000, 0, 0, 0, 0, true, false},
+    {"parent_rehabilitation", Unit::kSessions, Pattern::kVisits, 1, 2, 0, 0, 2000, 4000, 300, 0, 0, 0, false,
      true},
     {"adult_home_care", Unit::kMinutes, Pattern::kVisits, 3, 5, 30, 240, 600, 800, 0, 0, 0, 0, false, false},
-    {"adult_day_centre", Unit::kDays, Pattern::kVisits, 3, 5, 0, 0, 1500, 3000, 0, 0, 0, 0, true, false},
-    {"adult_specialised_workshop", Unit::kDays, Pattern::kVisits, 2, 4, 0, 0, 1500, 2500, 0, 0, 0, 0, true,
+    {"adult_day_centre", Unit::kDays, Pattern::kVisits, 4, 5, 0, 0, 1500, 3000, 0, 0, 0, 0, true, false},
+    {"adult_specialised_workshop", Unit::kDays, Pattern::kVisits, 3, 5, 0, 0, 1500, 2500, 0, 0, 0, 0, true,
      false},
-    {"adult_group_home", Unit::kDays, Pattern::kHalfMonthStays, 0, 0, 0, 0, 1800, 3500, 0, 0, 0, 0, false,
+    {"adult_group_home", Unit::kDays, Pattern::kWeeklyStays, 0, 0, 0, 0, 1800, 3500, 0, 0, 0, 0, false,
      false},
     {"adult_respite", Unit::kDays, Pattern::kBlocks, 0, 0, 0, 0, 2500, 4500, 0, 200, 3, 10, true, false},
-    {"adult_specialist_consultation", Unit::kSessions, Pattern::kVisits, 1, 1, 0, 0, 2500, 4500, 400, 0, 0, 0,
+    {"adult_specialist_consultation", Unit::kSessions, Pattern::kVisits, 1, 2, 0, 0, 2500, 4500, 300, 0, 0, 0,
      false, true},
     {"adult_psychologist_consultation", Unit::kSessions, Pattern::kVisits, 1, 1, 0, 0, 3000, 3000, 300, 0, 0,
      0, false, true},
-    {"adult_support_group", Unit::kSessions, Pattern::kVisits, 1, 1, 0, 0, 1000, 2000, 0, 0, 0, 0, true,
+    {"adult_support_group", Unit::kSessions, Pattern::kVisits, 1, 2, 0, 0, 1000, 2000, 0, 0, 0, 0, true,
      false},
     {"social_mentor", Unit::kMinutes, Pattern::kVisits, 1, 2, 60, 180, 800, 1200, 0, 0, 0, 0, false, true},
     {"family_assistant", Unit::kMinutes, Pattern::kVisits, 2, 3, 120, 240, 600, 800, 0, 0, 0, 0, false,
@@ -1245,14 +1245,25 @@ std::vector<Household> Simulator::PlanHouseholds() {
   const int adults = std::min(persons - candidates, persons * 37 / 100);
   const int ft_children = std::min(persons - candidates - adults, persons * 43 / 100);
   const int children_in_care = persons - candidates - adults - ft_children;
-  const int32_t window = enrol_last_ - services_start_;
+  // Enrolment is front-loaded: by the end of 2019 about 70 % of the GRT adults eventually assessed had
+  // been assessed (domain brief §6.2), with a steady trickle until the last months of services.
+  struct YearWindow {
+    int32_t first, last;
+    int weight;
+  };
+  std::vector<YearWindow> years;
+  std::vector<int> weights;
+  for (int year = CivilFromDays(services_start_).year; year <= CivilFromDays(enrol_last_).year; ++year) {
+    static constexpr int kWeightByYear[] = {13, 16, 17, 16, 11, 11, 10, 6};  // 2016..2023
+    const int weight = year >= 2016 && year <= 2023 ? kWeightByYear[year - 2016] : 10;
+    years.push_back(YearWindow{std::max(Date(year, 1, 1), services_start_), std::min(Date(year, 12, 31), enrol_last_),
+                               weight});
+    weights.push_back(weight);
+  }
   auto add = [&](HouseholdKind kind, int children) {
-    // Enrolment picks up after the first months of 2016 and continues steadily: the later half of the
-    // window gets slightly more, as the sources report growing participation after 2019.
-    int32_t offset = static_cast<int32_t>(rng.Between(0, window));
-    if (rng.Chance(250)) offset = std::max(offset, static_cast<int32_t>(rng.Between(0, window)));
-    const int32_t day = std::min(Workday(services_start_ + offset), std::max(enrol_last_, services_start_));
-    households.push_back(Household{kind, children, day, households.size()});
+    const YearWindow& year = years[rng.Weighted(weights)];
+    const int32_t day = std::min(Workday(static_cast<int32_t>(rng.Between(year.first, year.last))), enrol_last_);
+    households.push_back(Household{kind, children, std::max(day, services_start_), households.size()});
   };
   for (int i = 0; i < adults; ++i) add(HouseholdKind::kAdult, 0);
   for (int remaining = ft_children; remaining > 0;) {
@@ -1332,7 +1343,7 @@ void Simulator::RecordDisabilities(int person_index, int32_t on, bool child, Rng
              "disability:" + person.id + ":" + std::to_string(++person.disability_records), recorded_on,
              Clerk(ResidenceOn(person_index, recorded_on), recorded_on), std::move(data));
     if (valid_until == kNoDate || valid_until >= end) return;
-    recorded_on = std::max(recorded_on + 1, valid_until - static_cast<int32_t>(rng.Between(10, 40)));
+    recorded_on = std::max(recorded_on + 1, Workday(valid_until - static_cast<int32_t>(rng.Between(10, 40))));
     valid_from = valid_until + 1;
   }
 }
@@ -1361,7 +1372,7 @@ int32_t Simulator::RecordOpinions(int person_index, int32_t on, Rng& rng) {
              "opinion:" + person.id + ":" + std::to_string(++person.opinion_records), recorded_on,
              Clerk(ResidenceOn(person_index, recorded_on), recorded_on), std::move(data));
     if (valid_until >= end || !rng.Chance(800)) return std::min(valid_until, end);
-    recorded_on = std::max(recorded_on + 1, valid_until - static_cast<int32_t>(rng.Between(10, 40)));
+    recorded_on = std::max(recorded_on + 1, Workday(valid_until - static_cast<int32_t>(rng.Between(10, 40))));
     valid_from = valid_until + 1;
   }
 }
@@ -1446,14 +1457,14 @@ void Simulator::PlanAdult(Rng& rng, int32_t enrol_on) {
     int per_mille;
   };
   static constexpr Choice kChoices[] = {
-      {Service::kAdultDayCentre, 380},
+      {Service::kAdultDayCentre, 450},
       {Service::kAdultSpecialisedWorkshop, 140},
       {Service::kAdultGroupHome, 90},
-      {Service::kAdultHomeCare, 150},
+      {Service::kAdultHomeCare, 180},
       {Service::kAdultRespite, 60},
-      {Service::kAdultSpecialistConsultation, 480},
-      {Service::kAdultPsychologistConsultation, 280},
-      {Service::kAdultSupportGroup, 220},
+      {Service::kAdultSpecialistConsultation, 550},
+      {Service::kAdultPsychologistConsultation, 320},
+      {Service::kAdultSupportGroup, 280},
       {Service::kSocialMentor, 80},
   };
   CareerPlan plan;
@@ -1463,7 +1474,7 @@ void Simulator::PlanAdult(Rng& rng, int32_t enrol_on) {
   plan.first_assessment_on = Workday(enrol_on + static_cast<int32_t>(rng.Between(7, 60)));
   plan.planned_end = services_end_;
   plan.departure = departure;
-  plan.receives_services = rng.Chance(720);
+  plan.receives_services = rng.Chance(850);
   plan.adult = true;
   for (const Choice& choice : kChoices) {
     if (rng.Chance(choice.per_mille)) {
@@ -1524,7 +1535,7 @@ void Simulator::PlanFamily(Rng& rng, int32_t enrol_on, int child_count) {
     if (opinion_until[i] != kNoDate) {
       BlockRequest request;
       request.person = child;
-      if (rng.Chance(750)) request.services.push_back(Service::kChildCare);
+      if (rng.Chance(800)) request.services.push_back(Service::kChildCare);
       if (rng.Chance(300) || request.services.empty()) request.services.push_back(Service::kRespite);
       request.apply_on = Workday(enrol_on + static_cast<int32_t>(rng.Between(5, 40)));
       request.start_on = request.apply_on;
@@ -1533,7 +1544,7 @@ void Simulator::PlanFamily(Rng& rng, int32_t enrol_on, int child_count) {
       if (rng.Chance(900)) PlanBlockAroundDeparture(request, departure, rng);
     }
     // Rehabilitation needs a disability, an assessment and a support plan.
-    if (disabled[i] && rng.Chance(550)) {
+    if (disabled[i] && rng.Chance(700)) {
       CareerPlan plan;
       plan.person = child;
       plan.method = "child_needs_assessment";
@@ -1541,7 +1552,7 @@ void Simulator::PlanFamily(Rng& rng, int32_t enrol_on, int child_count) {
       plan.first_assessment_on = Workday(enrol_on + static_cast<int32_t>(rng.Between(10, 90)));
       plan.planned_end = last_as_child;
       plan.departure = departure;
-      plan.receives_services = rng.Chance(850);
+      plan.receives_services = rng.Chance(900);
       plan.services = {Service::kChildRehabilitation};
       if (rng.Chance(120)) plan.services.push_back(Service::kChildDayCentre);
       plan.optional_services = {Service::kChildDayCentre};
@@ -1549,7 +1560,7 @@ void Simulator::PlanFamily(Rng& rng, int32_t enrol_on, int child_count) {
       plan.adult = false;
       const CareerResult result = PlanAssessedCareer(plan, rng);
       if (plan.receives_services && result.first_plan_on != kNoDate && parent_services_from == kNoDate &&
-          rng.Chance(650)) {
+          rng.Chance(800)) {
         parent_services_from = result.first_plan_on;
         parent_services_until = result.services_until;
       }
@@ -1591,7 +1602,7 @@ void Simulator::PlanChildInCare(Rng& rng, int32_t enrol_on) {
     plan.departure = Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, last_as_child - 60)),
                                "no_longer_eligible", "Bērns ievietots audžuģimenē"};
   }
-  plan.receives_services = rng.Chance(400);
+  plan.receives_services = rng.Chance(650);
   plan.services = {Service::kChildRehabilitation};
   if (rng.Chance(100)) plan.services.push_back(Service::kChildDayCentre);
   plan.optional_services = {Service::kChildDayCentre};
@@ -2084,7 +2095,7 @@ void Simulator::PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequ
     resume_on = lockdown_end_;
     reason = "Ārkārtējā situācija (COVID-19): pakalpojuma sniegšana klātienē pārtraukta";
   } else if (span > 150 && rng.Chance(20)) {
-    suspend_on = static_cast<int32_t>(rng.Between(grant.valid_from + 30, last_day - 90));
+    suspend_on = Workday(static_cast<int32_t>(rng.Between(grant.valid_from + 30, last_day - 90)));
     resume_on = suspend_on + static_cast<int32_t>(rng.Between(14, 56));
     reason = rng.Pick(kIndividualSuspensionReasons);
   }
@@ -2148,7 +2159,7 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end, std::vector
           if ((grant.weekdays >> weekday & 1) == 0) continue;
           if (grant.fortnightly && WeekIndex(day) % 2 == 1) continue;
           if (grant.SuspendedOn(day)) continue;
-          if (rng.Chance(70)) continue;  // illness, holidays, cancelled visits
+          if (rng.Chance(50)) continue;  // illness, holidays, cancelled visits
           if (grant.weekly_entries) {
             if (week_days == 0) week_first = day;
             week_last = day;
@@ -2166,11 +2177,12 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end, std::vector
         flush_week();
         break;
       }
-      case Pattern::kHalfMonthStays: {
-        const int32_t halves[2][2] = {{month_start, month_start + 14}, {month_start + 15, month_end}};
-        for (const auto& half : halves) {
-          int32_t first = std::max(half[0], from);
-          int32_t last = std::min(half[1], to);
+      case Pattern::kWeeklyStays: {
+        // Monday-to-Sunday stays, cut at the month's edges so each entry belongs to one month's claim.
+        for (int32_t week_start = from; week_start <= to;) {
+          int32_t first = week_start;
+          int32_t last = std::min(to, week_start + (6 - Weekday(week_start)));
+          week_start = last + 1;
           if (grant.suspended_from != kNoDate && first < grant.resumed_on && last >= grant.suspended_from) {
             if (first < grant.suspended_from) {
               last = grant.suspended_from - 1;
@@ -2182,7 +2194,7 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end, std::vector
           }
           if (first > last) continue;
           const int64_t days = last - first + 1;
-          const int64_t away = days > 3 && rng.Chance(300) ? rng.Between(1, 2) : 0;  // home visits, hospital
+          const int64_t away = days > 3 && rng.Chance(150) ? rng.Between(1, 2) : 0;  // home visits, hospital
           RecordDelivery(grant, first, last > first ? last : kNoDate, days - away, month_end, rng, claimable);
         }
         break;

@@ -22,7 +22,7 @@ struct Output {
   std::string text;  // stdout and stderr
 };
 
-Output Run(const std::string& arguments) {
+Output RunCli(const std::string& arguments) {
   const std::string command = std::string(DI_CLI_BINARY) + " " + arguments + " 2>&1";
   Output output;
   FILE* pipe = popen(command.c_str(), "r");
@@ -61,7 +61,7 @@ std::vector<json> World() {
 
 TEST(CliTest, HelpOnEveryVerb) {
   for (const char* verb : {"", "init", "import", "export", "verify", "stats", "simulate"}) {
-    Output output = Run(std::string(verb) + " --help");
+    Output output = RunCli(std::string(verb) + " --help");
     EXPECT_EQ(output.exit_code, 0) << verb;
     EXPECT_NE(output.text.find("--"), std::string::npos) << verb;
   }
@@ -70,22 +70,22 @@ TEST(CliTest, HelpOnEveryVerb) {
 TEST(CliTest, ImportExportVerifyStats) {
   TempDir dir;
   const std::string data = dir.Sub("data");
-  ASSERT_EQ(Run("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
   const std::string file = WriteLines(dir, "world.jsonl", World());
-  Output imported = Run("import " + file + " --batch 5 --data " + data);
+  Output imported = RunCli("import " + file + " --batch 5 --data " + data);
   ASSERT_EQ(imported.exit_code, 0) << imported.text;
   EXPECT_NE(imported.text.find("imported 14 events (0 already present)"), std::string::npos) << imported.text;
 
   // Importing again appends nothing: event ids are idempotent.
-  Output again = Run("import " + file + " --data " + data);
+  Output again = RunCli("import " + file + " --data " + data);
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_NE(again.text.find("imported 0 events (14 already present)"), std::string::npos) << again.text;
 
-  Output verified = Run("verify --data " + data);
+  Output verified = RunCli("verify --data " + data);
   EXPECT_EQ(verified.exit_code, 0);
   EXPECT_NE(verified.text.find("OK: 14 events"), std::string::npos) << verified.text;
 
-  Output stats = Run("stats --json --data " + data);
+  Output stats = RunCli("stats --json --data " + data);
   ASSERT_EQ(stats.exit_code, 0);
   const json summary = json::parse(stats.text);
   EXPECT_EQ(summary["events"], 14);
@@ -94,7 +94,7 @@ TEST(CliTest, ImportExportVerifyStats) {
   EXPECT_EQ(summary["first_effective_date"], "2015-12-08");
 
   // Export, then import the export into a new store: the same events at the same positions and streams.
-  Output exported = Run("export --from 1 --data " + data);
+  Output exported = RunCli("export --from 1 --data " + data);
   ASSERT_EQ(exported.exit_code, 0);
   const std::vector<json> lines = ReadLines(exported.text);
   ASSERT_EQ(lines.size(), 14u);
@@ -104,11 +104,11 @@ TEST(CliTest, ImportExportVerifyStats) {
     for (const char* key : {"id", "type", "effective_date", "actor", "data"}) EXPECT_EQ(lines[i][key], original[key]);
   }
   const std::string copy = dir.Sub("copy");
-  ASSERT_EQ(Run("init --data " + copy).exit_code, 0);
+  ASSERT_EQ(RunCli("init --data " + copy).exit_code, 0);
   const std::string export_file = dir.Sub("export.jsonl");
-  ASSERT_EQ(Run("export --data " + data + " -o " + export_file).exit_code, 0);
-  ASSERT_EQ(Run("import " + export_file + " --data " + copy).exit_code, 0);
-  const std::vector<json> copied = ReadLines(Run("export --data " + copy).text);
+  ASSERT_EQ(RunCli("export --data " + data + " -o " + export_file).exit_code, 0);
+  ASSERT_EQ(RunCli("import " + export_file + " --data " + copy).exit_code, 0);
+  const std::vector<json> copied = ReadLines(RunCli("export --data " + copy).text);
   ASSERT_EQ(copied.size(), lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
     json a = lines[i], b = copied[i];
@@ -119,17 +119,17 @@ TEST(CliTest, ImportExportVerifyStats) {
     EXPECT_EQ(a, b);
   }
   // Export from a later position.
-  EXPECT_EQ(ReadLines(Run("export --from 13 --data " + data).text).size(), 2u);
+  EXPECT_EQ(ReadLines(RunCli("export --from 13 --data " + data).text).size(), 2u);
 }
 
 TEST(CliTest, BadLineIsReportedAndItsBatchAppendsNothing) {
   TempDir dir;
   const std::string data = dir.Sub("data");
-  ASSERT_EQ(Run("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
   std::vector<json> events = World();
   events[12]["data"]["quantity"] = 0;  // line 13, in the second batch of 10
   const std::string file = WriteLines(dir, "bad.jsonl", events);
-  Output output = Run("import " + file + " --batch 10 --data " + data);
+  Output output = RunCli("import " + file + " --batch 10 --data " + data);
   EXPECT_EQ(output.exit_code, 1);
   EXPECT_NE(output.text.find("line 13: invalid_argument: event 'd1': field 'data.quantity': must be greater than 0"),
             std::string::npos)
@@ -137,23 +137,23 @@ TEST(CliTest, BadLineIsReportedAndItsBatchAppendsNothing) {
   EXPECT_NE(output.text.find("nothing of lines 11..14 was appended; 10 events of earlier lines were"),
             std::string::npos)
       << output.text;
-  EXPECT_NE(Run("stats --json --data " + data).text.find("\"events\": 10"), std::string::npos);
+  EXPECT_NE(RunCli("stats --json --data " + data).text.find("\"events\": 10"), std::string::npos);
 
   // Malformed JSON: the line number, and nothing of the batch.
   std::ofstream(dir.Sub("broken.jsonl")) << World()[0].dump() << "\n{\"id\": \"x\"\n";
   const std::string other = dir.Sub("other");
-  ASSERT_EQ(Run("init --data " + other).exit_code, 0);
-  output = Run("import " + dir.Sub("broken.jsonl") + " --data " + other);
+  ASSERT_EQ(RunCli("init --data " + other).exit_code, 0);
+  output = RunCli("import " + dir.Sub("broken.jsonl") + " --data " + other);
   EXPECT_EQ(output.exit_code, 1);
   EXPECT_NE(output.text.find("line 2: invalid_argument: not valid JSON"), std::string::npos) << output.text;
-  EXPECT_NE(Run("stats --json --data " + other).text.find("\"events\": 0"), std::string::npos);
+  EXPECT_NE(RunCli("stats --json --data " + other).text.find("\"events\": 0"), std::string::npos);
 }
 
 TEST(CliTest, VerifyNamesATamperedPosition) {
   TempDir dir;
   const std::string data = dir.Sub("data");
-  ASSERT_EQ(Run("init --data " + data).exit_code, 0);
-  ASSERT_EQ(Run("import " + WriteLines(dir, "world.jsonl", World()) + " --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("import " + WriteLines(dir, "world.jsonl", World()) + " --data " + data).exit_code, 0);
   {
     // Change one byte of the stored event at position 7, directly in RocksDB.
     rocksdb::DBOptions options;
@@ -177,7 +177,7 @@ TEST(CliTest, VerifyNamesATamperedPosition) {
     for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
     delete raw;
   }
-  Output output = Run("verify --data " + data);
+  Output output = RunCli("verify --data " + data);
   EXPECT_EQ(output.exit_code, 1);
   EXPECT_NE(output.text.find("FAILED at position 7: hash mismatch"), std::string::npos) << output.text;
   EXPECT_NE(output.text.find("6 events before it verified"), std::string::npos) << output.text;
@@ -185,10 +185,10 @@ TEST(CliTest, VerifyNamesATamperedPosition) {
 
 TEST(CliTest, CommandsOnAMissingStoreFailClearly) {
   TempDir dir;
-  Output output = Run("stats --data " + dir.Sub("nope"));
+  Output output = RunCli("stats --data " + dir.Sub("nope"));
   EXPECT_EQ(output.exit_code, 2);
   EXPECT_NE(output.text.find("no event store at"), std::string::npos) << output.text;
-  output = Run("import /nonexistent/file.jsonl --data " + dir.Sub("nope"));
+  output = RunCli("import /nonexistent/file.jsonl --data " + dir.Sub("nope"));
   EXPECT_EQ(output.exit_code, 2);
 }
 
@@ -219,13 +219,13 @@ TEST(SimulateTest, SameSeedSameBytesAndTheHistoryIsValid) {
   }
   TempDir dir;
   const std::string data = dir.Sub("data");
-  ASSERT_EQ(Run("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
   std::ofstream(dir.Sub("sim.jsonl")) << first.str();
-  Output imported = Run("import " + dir.Sub("sim.jsonl") + " --data " + data);
+  Output imported = RunCli("import " + dir.Sub("sim.jsonl") + " --data " + data);
   ASSERT_EQ(imported.exit_code, 0) << imported.text;
   EXPECT_NE(imported.text.find("imported " + std::to_string(summary.events) + " events"), std::string::npos)
       << imported.text;
-  EXPECT_EQ(Run("verify --data " + data).exit_code, 0);
+  EXPECT_EQ(RunCli("verify --data " + data).exit_code, 0);
 }
 
 TEST(SimulateTest, CliWritesTheSameBytesAsTheLibrary) {
@@ -235,9 +235,9 @@ TEST(SimulateTest, CliWritesTheSameBytesAsTheLibrary) {
   options.years = 2;
   std::ostringstream library;
   WriteSimulatedHistory(options, library);
-  Output cli = Run("simulate --seed 3 --persons 20 --years 2");
+  Output cli = RunCli("simulate --seed 3 --persons 20 --years 2");
   ASSERT_EQ(cli.exit_code, 0);
-  // The CLI prints its summary on stderr, which Run() merges: the history is everything before it.
+  // The CLI prints its summary on stderr, which RunCli() merges: the history is everything before it.
   EXPECT_EQ(cli.text.substr(0, library.str().size()), library.str());
 }
 

@@ -52,4 +52,7 @@ struct EntityRecord {
   approvedTotalCents @22 :Int64;   # claim
   paidTotalCents @23 :Int64;       # claim
   periodStart @24 :Int32;          # project
+  costCents @25 :Int64;            # delivery: cost after corrections
+  claimId @26 :Text;               # delivery: the claim it is in (cleared when a review rejects the line)
+  reviewedOn @27 :Int32;           # claim: effective date of the review
 }

@@ -149,6 +149,11 @@ class RocksEventStore final : public EventStore {
     if (!options_.create_if_missing && !std::filesystem::exists(std::filesystem::path(path_) / "CURRENT")) {
       return Status::NotFound("no event store at '" + path_ + "' (run `di-ledger init --data " + path_ + "`)");
     }
+    if (options_.create_if_missing) {
+      std::error_code error;
+      std::filesystem::create_directories(path_, error);
+      if (error) return Status::IOError("cannot create directory '" + path_ + "': " + error.message());
+    }
     const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, keys::kLogFamily,
                                             keys::kEventIdFamily, keys::kStreamFamily, keys::kTypeFamily,
                                             keys::kEffectiveFamily, keys::kEntityFamily, keys::kMetaFamily};

@@ -373,7 +373,7 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out) {
   if (!actor_it->is_string()) return TypeError("actor", "a string", *actor_it).WithEventId(id);
   const std::string actor = actor_it->get<std::string>();
   if (actor.empty() || actor.size() > kMaxActorLength) {
-    return Status::InvalidArgument("must be 1..128 characters", "actor", id);
+    return Status::InvalidArgument("must be 1..128 bytes of UTF-8", "actor", id);
   }
   event.setActor(actor);
 
@@ -442,7 +442,8 @@ nlohmann::ordered_json StoredEventToJson(const StoredEvent& stored) {
   json["recorded_at"] = FormatUtcMicros(recorded.getRecordedAtMicros());
   json["stream"] = std::string(recorded.getStream().cStr());
   json["stream_version"] = recorded.getStreamVersion();
-  for (auto& [key, value] : EventToJson(recorded.getEvent()).items()) json[key] = value;
+  OrderedJson event = EventToJson(recorded.getEvent());  // named: items() must not outlive its object
+  for (auto& [key, value] : event.items()) json[key] = std::move(value);
   json["hash"] = HashToHex(stored.hash);
   return json;
 }

@@ -102,6 +102,15 @@ class Context {
   ValidatedEvent* out_;
 };
 
+// An event about an entity cannot take effect before the entity's own effective date.
+Status NeedNotBefore(int32_t date, int32_t earliest, std::string_view what) {
+  if (date < earliest) {
+    return Status::InvalidArgument(FormatDate(date) + " is before " + std::string(what) + " on " + FormatDate(earliest),
+                                   "effective_date");
+  }
+  return Status::Ok();
+}
+
 Status NeedPositive(int64_t value, const std::string& field) {
   if (value <= 0) return Invalid(field, "must be greater than 0");
   return Status::Ok();
@@ -534,6 +543,7 @@ Status GrantAmended(Context& ctx, schema::GrantAmended::Reader data) {
   const std::string grant_id = Str(data.getGrantId());
   EntityState grant;
   DI_RETURN_IF_ERROR(NeedOpenGrant(ctx, grant_id, &grant));
+  DI_RETURN_IF_ERROR(NeedNotBefore(ctx.date(), grant.created_on, "the grant was recorded"));
   const bool has_until = data.getValidUntil() != kNoDate;
   if (data.getQuantity() == 0 && !has_until && data.getUnitCostCents() == 0 && !data.hasProviderId()) {
     return Invalid("quantity", "an amendment must change at least one of quantity, valid_until, "
@@ -566,6 +576,7 @@ Status GrantEnded(Context& ctx, schema::GrantEnded::Reader data) {
                                    "effective_date");
   }
   grant.ended_on = ctx.date();
+  grant.suspended_on = kNoDate;  // an ended grant is no longer suspended: it is over
   ctx.Put(EntityKind::GRANT, grant_id, std::move(grant));
   ctx.SetStream("grant", grant_id);
   return Status::Ok();
@@ -592,7 +603,7 @@ Status ServiceSuspended(Context& ctx, schema::ServiceSuspended::Reader data) {
 Status ServiceResumed(Context& ctx, schema::ServiceResumed::Reader data) {
   const std::string grant_id = Str(data.getGrantId());
   EntityState grant;
-  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::GRANT, grant_id, "grant_id", &grant));
+  DI_RETURN_IF_ERROR(NeedOpenGrant(ctx, grant_id, &grant));
   if (grant.suspended_on == kNoDate) return Invalid("grant_id", "grant '" + grant_id + "' is not suspended");
   if (ctx.date() < grant.suspended_on) {
     return Status::InvalidArgument("resumed " + FormatDate(ctx.date()) + ", before the suspension on " +
@@ -666,6 +677,7 @@ Status ServiceDelivered(Context& ctx, schema::ServiceDelivered::Reader data) {
   delivery.grant_id = grant_id;
   delivery.service = grant.service;
   delivery.last_date = last_date;
+  delivery.cost_cents = data.getCostCents();
   ctx.Put(EntityKind::DELIVERY, delivery_id, std::move(delivery));
   ctx.SetStream("grant", grant_id);
   return Status::Ok();
@@ -681,13 +693,17 @@ Status DeliveryCorrected(Context& ctx, schema::DeliveryCorrected::Reader data) {
   const std::string delivery_id = Str(data.getDeliveryId());
   EntityState delivery;
   DI_RETURN_IF_ERROR(NeedLiveDelivery(ctx, delivery_id, &delivery));
+  DI_RETURN_IF_ERROR(NeedNotBefore(ctx.date(), delivery.created_on, "the delivery"));
   DI_RETURN_IF_ERROR(CheckQuantityForSpan(delivery.service, data.getQuantity(),
                                           delivery.last_date - delivery.created_on + 1, "quantity"));
   DI_RETURN_IF_ERROR(NeedAmount(data.getCostCents(), "cost_cents", true));
   if (data.getPurpose() != schema::DeliveryPurpose::UNSPECIFIED && delivery.service != Service::CHILD_CARE) {
     return Invalid("purpose", "a purpose (care/leisure) applies to child_care only");
   }
-  ctx.SetStream("grant", delivery.grant_id);
+  delivery.cost_cents = data.getCostCents();
+  const std::string grant_id = delivery.grant_id;
+  ctx.Put(EntityKind::DELIVERY, delivery_id, std::move(delivery));
+  ctx.SetStream("grant", grant_id);
   return Status::Ok();
 }
 
@@ -695,6 +711,7 @@ Status DeliveryVoided(Context& ctx, schema::DeliveryVoided::Reader data) {
   const std::string delivery_id = Str(data.getDeliveryId());
   EntityState delivery;
   DI_RETURN_IF_ERROR(NeedLiveDelivery(ctx, delivery_id, &delivery));
+  DI_RETURN_IF_ERROR(NeedNotBefore(ctx.date(), delivery.created_on, "the delivery"));
   delivery.voided = true;
   const std::string grant_id = delivery.grant_id;
   ctx.Put(EntityKind::DELIVERY, delivery_id, std::move(delivery));
@@ -704,7 +721,7 @@ Status DeliveryVoided(Context& ctx, schema::DeliveryVoided::Reader data) {
 
 // True if `municipality_id` is `claimant_id` or was merged (transitively) into it.
 bool BelongsToClaimant(Context& ctx, std::string municipality_id, const std::string& claimant_id) {
-  for (int depth = 0; depth < kMaxMergeDepth; ++depth) {
+  for (int depth = 0; depth <= kMaxMergeDepth; ++depth) {
     if (municipality_id == claimant_id) return true;
     EntityState municipality;
     if (!ctx.Find(EntityKind::MUNICIPALITY, municipality_id, &municipality) || municipality.merged_into.empty()) {
@@ -724,6 +741,10 @@ Status ReimbursementClaimed(Context& ctx, schema::ReimbursementClaimed::Reader d
   DI_RETURN_IF_ERROR(NeedDateOrder(data.getPeriodStart(), data.getPeriodEnd(), "period_end", "period_start"));
   const auto lines = data.getLines();
   if (lines.size() == 0) return Invalid("lines", "a claim must have at least one line");
+  if (data.getPeriodEnd() > ctx.date()) {
+    return Invalid("period_end", "the claim period ends " + FormatDate(data.getPeriodEnd()) +
+                                     ", after the claim date " + FormatDate(ctx.date()));
+  }
   EntityState claim = ctx.Create(EntityKind::CLAIM);
   claim.municipality_id = municipality_id;
   std::set<std::string> seen;
@@ -750,7 +771,18 @@ Status ReimbursementClaimed(Context& ctx, schema::ReimbursementClaimed::Reader d
                                                  grant.municipality_id + "', not by '" + municipality_id +
                                                  "' or a predecessor");
     }
+    if (!delivery.claim_id.empty()) {
+      return Invalid(prefix + "delivery_id", "delivery '" + delivery_id + "' is already claimed in claim '" +
+                                                 delivery.claim_id + "'");
+    }
     DI_RETURN_IF_ERROR(NeedAmount(lines[i].getAmountCents(), prefix + "amount_cents", false));
+    if (lines[i].getAmountCents() > delivery.cost_cents) {
+      return Invalid(prefix + "amount_cents", "claims " + std::to_string(lines[i].getAmountCents()) +
+                                                  " cents for delivery '" + delivery_id + "' that cost " +
+                                                  std::to_string(delivery.cost_cents));
+    }
+    delivery.claim_id = claim_id;
+    ctx.Put(EntityKind::DELIVERY, delivery_id, std::move(delivery));
     total += lines[i].getAmountCents();
     claim.claim_lines.emplace_back(delivery_id, lines[i].getAmountCents());
   }
@@ -768,6 +800,7 @@ Status ClaimReviewed(Context& ctx, schema::ClaimReviewed::Reader data) {
   EntityState claim;
   DI_RETURN_IF_ERROR(ctx.Need(EntityKind::CLAIM, claim_id, "claim_id", &claim));
   if (claim.reviewed) return Invalid("claim_id", "claim '" + claim_id + "' is already reviewed");
+  DI_RETURN_IF_ERROR(NeedNotBefore(ctx.date(), claim.created_on, "the claim"));
   const auto lines = data.getLines();
   if (lines.size() != claim.claim_lines.size()) {
     return Invalid("lines", "the review has " + std::to_string(lines.size()) + " line(s); the claim has " +
@@ -795,6 +828,17 @@ Status ClaimReviewed(Context& ctx, schema::ClaimReviewed::Reader data) {
     if (!lines[i].getAccepted() && approved != 0) {
       return Invalid(prefix + "approved_cents", "must be 0 for a rejected line");
     }
+    if (lines[i].getAccepted() && approved == 0) {
+      return Invalid(prefix + "approved_cents", "an accepted line approves more than 0 (reject it instead)");
+    }
+    if (!lines[i].getAccepted()) {
+      // A rejected line frees its delivery: the municipality may claim it again (e.g. with evidence).
+      EntityState delivery;
+      if (ctx.Find(EntityKind::DELIVERY, delivery_id, &delivery) && delivery.claim_id == claim_id) {
+        delivery.claim_id.clear();
+        ctx.Put(EntityKind::DELIVERY, delivery_id, std::move(delivery));
+      }
+    }
     if ((!lines[i].getAccepted() || approved < claimed->second) && !lines[i].hasReason()) {
       return Invalid(prefix + "reason", "is required for a rejected or partly approved line");
     }
@@ -805,6 +849,7 @@ Status ClaimReviewed(Context& ctx, schema::ClaimReviewed::Reader data) {
                                                " but the approved lines sum to " + std::to_string(approved_total));
   }
   claim.reviewed = true;
+  claim.reviewed_on = ctx.date();
   claim.approved_total_cents = approved_total;
   ctx.Put(EntityKind::CLAIM, claim_id, std::move(claim));
   ctx.SetStream("claim", claim_id);
@@ -817,6 +862,7 @@ Status ReimbursementPaid(Context& ctx, schema::ReimbursementPaid::Reader data) {
   EntityState claim;
   DI_RETURN_IF_ERROR(ctx.Need(EntityKind::CLAIM, claim_id, "claim_id", &claim));
   if (!claim.reviewed) return Invalid("claim_id", "claim '" + claim_id + "' is not reviewed yet");
+  DI_RETURN_IF_ERROR(NeedNotBefore(ctx.date(), claim.reviewed_on, "the claim's review"));
   DI_RETURN_IF_ERROR(ctx.NeedNew(EntityKind::PAYMENT, payment_id, "payment_id"));
   DI_RETURN_IF_ERROR(CheckBudget(data.getAmountCents(), data.getEsfCents(), data.getStateCents(), "amount_cents",
                                  "esf_cents", "state_cents"));
@@ -936,6 +982,9 @@ std::string EncodeEntity(const EntityState& state) {
   record.setApprovedTotalCents(state.approved_total_cents);
   record.setPaidTotalCents(state.paid_total_cents);
   record.setPeriodStart(state.period_start);
+  record.setCostCents(state.cost_cents);
+  if (!state.claim_id.empty()) record.setClaimId(state.claim_id);
+  record.setReviewedOn(state.reviewed_on);
   const kj::Array<capnp::word> words = capnp::canonicalize(record.asReader());
   return std::string(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
 }
@@ -973,6 +1022,9 @@ bool DecodeEntity(std::string_view bytes, EntityState* state) {
   state->approved_total_cents = record.getApprovedTotalCents();
   state->paid_total_cents = record.getPaidTotalCents();
   state->period_start = record.getPeriodStart();
+  state->cost_cents = record.getCostCents();
+  state->claim_id = Str(record.getClaimId());
+  state->reviewed_on = record.getReviewedOn();
   return true;
 }
 

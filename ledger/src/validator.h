@@ -52,6 +52,9 @@ struct EntityState {
   int64_t approved_total_cents = 0;
   int64_t paid_total_cents = 0;
   int32_t period_start = 0;
+  int64_t cost_cents = 0;
+  std::string claim_id;
+  int32_t reviewed_on = 0;
 };
 
 std::string EncodeEntity(const EntityState& state);
