@@ -636,6 +636,7 @@ struct Grant {
   bool fortnightly = false;
   bool weekly_entries = false;  // day services entered once a week with a last date
   int visit_quantity = 1;
+  int stay_per_mille = 0;  // kBlocks: chance of a stay starting in a given month
   bool leisure_only = false;
   int leisure_per_mille = 0;
   int amendments = 0;
@@ -1956,6 +1957,8 @@ int Simulator::CreateGrant(int person_index, Service service, int municipality, 
   for (int i = 0; i < visits_per_week && i < 5; ++i) grant.weekdays |= static_cast<uint8_t>(1u << weekdays[i]);
   grant.fortnightly = rng.Chance(profile.fortnightly_per_mille);
   grant.weekly_entries = profile.unit == Unit::kDays && profile.pattern == Pattern::kVisits && rng.Chance(200);
+  // A few families rely on respite heavily and go past the 30 days a year.
+  grant.stay_per_mille = rng.Chance(100) ? 750 : profile.stay_per_mille;
   if (profile.unit == Unit::kMinutes && visits_per_week > 0) {
     const int64_t monthly = period == Period::kWeek ? grant.quantity * 13 / 3 : grant.quantity;
     const int64_t target = monthly * rng.Between(75, 115) / 100;
@@ -2200,7 +2203,7 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end, std::vector
         break;
       }
       case Pattern::kBlocks: {
-        if (!rng.Chance(profile.stay_per_mille) || from > to) break;
+        if (!rng.Chance(grant.stay_per_mille) || from > to) break;
         const int32_t length = static_cast<int32_t>(rng.Between(profile.min_stay_days, profile.max_stay_days));
         const int32_t first = static_cast<int32_t>(rng.Between(from, std::max(from, to - length + 1)));
         const int32_t last = std::min(to, first + length - 1);
