@@ -154,7 +154,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"BadDateInData", [](json& e) { e["data"]["last_date"] = "07/07/2021"; }, "data.last_date",
                  "valid date"},
         BadInput{"OptionalSpelledAsAbsent", [](json& e) { e["data"]["purpose"] = "unspecified"; },
-                 "data.purpose", "omit the field"}));
+                 "data.purpose", "omit the field"}),
+    [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
 TEST(JsonCodecTest, ErrorsInsideListsNameTheElement) {
   json event = json::parse(SampleLines().at(25));  // reimbursement_claimed
