@@ -31,6 +31,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <queue>
 #include <stdexcept>
@@ -38,8 +39,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "di/ledger/civil_date.h"
 
@@ -237,9 +236,9 @@ enum class Unit : uint8_t { kMinutes, kDays, kSessions };
 
 // How deliveries of a service are spread over a month.
 enum class Pattern : uint8_t {
-  kVisits,          // on fixed weekdays (care visits, day-centre days, sessions)
-  kWeeklyStays,     // continuous residence, entered per week with a last date (group homes)
-  kBlocks,          // occasional multi-day stays (respite)
+  kVisits,       // on fixed weekdays (care visits, day-centre days, sessions)
+  kWeeklyStays,  // continuous residence, entered per week with a last date (group homes)
+  kBlocks,       // occasional multi-day stays (respite)
 };
 
 struct ServiceProfile {
@@ -256,8 +255,8 @@ struct ServiceProfile {
   int stay_per_mille;         // kBlocks: chance of a stay in a month
   int min_stay_days;
   int max_stay_days;
-  bool closes_in_lockdown;    // suspended during the COVID-19 emergency of spring 2020
-  bool remote_in_lockdown;    // delivered remotely during the emergency
+  bool closes_in_lockdown;  // suspended during the COVID-19 emergency of spring 2020
+  bool remote_in_lockdown;  // delivered remotely during the emergency
 };
 
 // Indexed by Service. Rates are typical 2016-2023 municipal prices in Zemgale.
@@ -342,15 +341,33 @@ enum class EventType : uint8_t {
   kReimbursementPaid,
 };
 constexpr const char* kEventTypeNames[] = {
-    "project_registered",     "budget_amended",        "project_expense_recorded",
-    "municipality_registered", "municipalities_merged", "provider_registered",
-    "provider_contracted",    "person_enrolled",       "residence_changed",
-    "disability_recorded",    "special_care_opinion_recorded", "parent_activity_recorded",
-    "needs_assessed",         "support_plan_approved", "application_submitted",
-    "application_decided",    "service_granted",       "grant_amended",
-    "grant_ended",            "service_suspended",     "service_resumed",
-    "service_delivered",      "delivery_corrected",    "delivery_voided",
-    "reimbursement_claimed",  "claim_reviewed",        "reimbursement_paid",
+    "project_registered",
+    "budget_amended",
+    "project_expense_recorded",
+    "municipality_registered",
+    "municipalities_merged",
+    "provider_registered",
+    "provider_contracted",
+    "person_enrolled",
+    "residence_changed",
+    "disability_recorded",
+    "special_care_opinion_recorded",
+    "parent_activity_recorded",
+    "needs_assessed",
+    "support_plan_approved",
+    "application_submitted",
+    "application_decided",
+    "service_granted",
+    "grant_amended",
+    "grant_ended",
+    "service_suspended",
+    "service_resumed",
+    "service_delivered",
+    "delivery_corrected",
+    "delivery_voided",
+    "reimbursement_claimed",
+    "claim_reviewed",
+    "reimbursement_paid",
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -463,8 +480,13 @@ constexpr MunicipalitySeed kPreReform[] = {
 };
 constexpr int kPreReformCount = static_cast<int>(std::size(kPreReform));
 
-enum class Register : uint8_t { kNone, kSocialServiceProviders, kMedicalPractitioners, kMedicalInstitutions,
-                                kPsychologists };
+enum class Register : uint8_t {
+  kNone,
+  kSocialServiceProviders,
+  kMedicalPractitioners,
+  kMedicalInstitutions,
+  kPsychologists
+};
 constexpr const char* kRegisterNames[] = {"", "social_service_providers", "medical_practitioners",
                                           "medical_institutions", "psychologists"};
 
@@ -503,10 +525,17 @@ class EventLog {
       out_ << top.line << '\n';
       ++summary_.events;
       switch (top.type) {
-        case EventType::kPersonEnrolled: ++summary_.persons; break;
-        case EventType::kServiceDelivered: ++summary_.deliveries; break;
-        case EventType::kReimbursementClaimed: ++summary_.claims; break;
-        default: break;
+        case EventType::kPersonEnrolled:
+          ++summary_.persons;
+          break;
+        case EventType::kServiceDelivered:
+          ++summary_.deliveries;
+          break;
+        case EventType::kReimbursementClaimed:
+          ++summary_.claims;
+          break;
+        default:
+          break;
       }
       pending_.pop();
     }
@@ -601,11 +630,11 @@ struct Person {
   TargetGroup group;
   int32_t birth_date;
   int32_t enrolled_on;
-  int home;                   // pre-reform municipality of the declared residence
+  int home;                    // pre-reform municipality of the declared residence
   int32_t moved_on = kNoDate;  // a move to another municipality, if any
   int moved_to = -1;
-  int parent = -1;            // FT children: the enrolled parent
-  int carer = -1;             // child care by a natural person chosen by the family (provider index)
+  int parent = -1;  // FT children: the enrolled parent
+  int carer = -1;   // child care by a natural person chosen by the family (provider index)
   int residence_changes = 0;
   int disability_records = 0;
   int opinion_records = 0;
@@ -659,7 +688,7 @@ struct Household {
   HouseholdKind kind;
   int children = 0;  // kFamily: FT children sharing one enrolled parent
   int32_t enrol_on;
-  uint64_t index;    // stable identity for the household's random stream
+  uint64_t index;  // stable identity for the household's random stream
 };
 
 // An application for one or more services and the grants that follow it.
@@ -782,8 +811,8 @@ class Simulator {
   void PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequest& request, Rng& rng);
   std::string SubmitApplication(int person, const std::vector<Service>& services, int32_t on,
                                 int submitted_by, Rng& rng);
-  std::string DecideApplication(const std::string& application_id, int municipality, int32_t submitted_on,
-                                int32_t on, const char* refusal_reason);
+  std::string DecideApplication(const std::string& application_id, int municipality, int32_t on,
+                                const char* refusal_reason);
   void AmendGrant(Grant& grant, int32_t on, Json changes, const char* reason);
   bool ParentActiveOn(int child, int32_t day) const;
 
@@ -797,8 +826,9 @@ class Simulator {
 
   // Helpers.
   int SuccessorOf(int municipality) const {
-    return municipality >= kPreReformCount ? municipality
-                                           : kPreReformCount + static_cast<int>(municipalities_[municipality].region);
+    return municipality >= kPreReformCount
+               ? municipality
+               : kPreReformCount + static_cast<int>(municipalities_[municipality].region);
   }
   int MunicipalityOn(int pre_reform, int32_t day) const {
     return day >= reform_ ? SuccessorOf(pre_reform) : pre_reform;
@@ -975,7 +1005,8 @@ void Simulator::RecordProjectExpenses() {
   };
   // Project-level activities named in the sources (domain brief §6.5, §4), with plausible costs.
   static constexpr PlannedExpense kPlanned[] = {
-      {2016, 3, 15, "information_event", 400, 1200, "Informatīvais seminārs pašvaldību sociālajiem dienestiem"},
+      {2016, 3, 15, "information_event", 400, 1200,
+       "Informatīvais seminārs pašvaldību sociālajiem dienestiem"},
       {2016, 6, 20, "planning", 8000, 15000, "Zemgales reģiona DI plāna izstrāde, 1. posms"},
       {2016, 10, 12, "training", 3000, 6000, "Apmācības atbalsta intensitātes skalas lietošanā"},
       {2017, 2, 28, "planning", 15000, 25000, "Zemgales reģiona DI plāns 2017-2020"},
@@ -983,8 +1014,10 @@ void Simulator::RecordProjectExpenses() {
       {2017, 9, 21, "training", 2500, 6000, "Apmācības sociālajiem darbiniekiem darbam ar bērniem ar FT"},
       {2017, 11, 15, "planning", 20000, 40000, "Bērnu sociālās aprūpes centru reorganizācijas plāni"},
       {2018, 3, 22, "information_event", 300, 900, "Informatīvais vakars potenciālajām audžuģimenēm"},
-      {2018, 8, 6, "camp", 8000, 11000, "Integrējošā nometne jauniešiem \"Satekas\" (30 dalībnieki, 13-17 g.)"},
-      {2018, 10, 17, "exchange_trip", 2000, 5000, "Pieredzes apmaiņas brauciens uz Kurzemes plānošanas reģionu"},
+      {2018, 8, 6, "camp", 8000, 11000,
+       "Integrējošā nometne jauniešiem \"Satekas\" (30 dalībnieki, 13-17 g.)"},
+      {2018, 10, 17, "exchange_trip", 2000, 5000,
+       "Pieredzes apmaiņas brauciens uz Kurzemes plānošanas reģionu"},
       {2019, 4, 11, "information_event", 300, 900, "Informatīvais vakars potenciālajiem aizbildņiem"},
       {2019, 7, 15, "camp", 8000, 10500, "Nometne \"Dimantu kalns\" (28 dalībnieki)"},
       {2019, 9, 10, "transition_preparation", 10000, 25000,
@@ -1042,8 +1075,8 @@ void Simulator::RecordProjectExpenses() {
     data["category"] = expense.category;
     data["amount_cents"] = expense.cents;
     data["description"] = expense.description;
-    log_.Add(expense.on, EventType::kProjectExpenseRecorded, "expense:" + expense_id, expense.on, kProjectActor,
-             std::move(data));
+    log_.Add(expense.on, EventType::kProjectExpenseRecorded, "expense:" + expense_id, expense.on,
+             kProjectActor, std::move(data));
   }
 }
 
@@ -1066,8 +1099,8 @@ int Simulator::AddProvider(Provider provider, int32_t registered_on) {
     }
     data["registers"] = std::move(registers);
   }
-  log_.Add(registered_on, EventType::kProviderRegistered, "provider:" + provider.id, registered_on, kProjectActor,
-           std::move(data));
+  log_.Add(registered_on, EventType::kProviderRegistered, "provider:" + provider.id, registered_on,
+           kProjectActor, std::move(data));
   provider.available_from = std::max(provider.available_from, registered_on);
   providers_.push_back(std::move(provider));
   return static_cast<int>(providers_.size()) - 1;
@@ -1114,62 +1147,173 @@ void Simulator::RegisterProviders() {
   // Service sites named in domain brief §7.3, plus a few region-wide providers (the two synthetic
   // "SIA"/"biedrība" names stand for the many small providers the sources do not name).
   const std::vector<ProviderSeed> seeds = {
-      {"PR-SPROGU-SKOLA", "Sociālā dienesta grupu dzīvokļi \"Sproģu skola\"", kAizkraukle, 2016, 1, 4,
+      {"PR-SPROGU-SKOLA",
+       "Sociālā dienesta grupu dzīvokļi \"Sproģu skola\"",
+       kAizkraukle,
+       2016,
+       1,
+       4,
        {S::kAdultGroupHome}},
       {"PR-VIGANTE", "Grupu māja \"Vīgante\"", kAizkraukle, 2018, 9, 3, {S::kAdultGroupHome}},
       {"PR-VIETALVA", "Vietalvas grupu dzīvoklis", kAizkraukle, 2019, 5, 2, {S::kAdultGroupHome}},
-      {"PR-PLAVINAS-DAC", "Pļaviņu dienas aprūpes centrs", kAizkraukle, 2020, 9, 1,
+      {"PR-PLAVINAS-DAC",
+       "Pļaviņu dienas aprūpes centrs",
+       kAizkraukle,
+       2020,
+       9,
+       1,
        {S::kAdultDayCentre, S::kChildDayCentre, S::kAdultGroupHome}},
       {"PR-SPROGI-DAC", "Sproģu dienas aprūpes centrs", kAizkraukle, 2016, 1, 4, {S::kAdultDayCentre}},
       {"PR-NERETA-GD", "Neretas grupu dzīvokļi", kAizkraukle, 2020, 11, 2, {S::kAdultGroupHome}},
-      {"PR-SARKANA-SKOLA", "Multifunkcionālais centrs \"Sarkanā skola\"", kBauska, 2016, 1, 4,
+      {"PR-SARKANA-SKOLA",
+       "Multifunkcionālais centrs \"Sarkanā skola\"",
+       kBauska,
+       2016,
+       1,
+       4,
        {S::kAdultDayCentre, S::kChildDayCentre}},
-      {"PR-RUNDALE-DAC", "Rundāles dienas aprūpes centrs \"Saulaine\"", kBauska, 2020, 6, 15,
+      {"PR-RUNDALE-DAC",
+       "Rundāles dienas aprūpes centrs \"Saulaine\"",
+       kBauska,
+       2020,
+       6,
+       15,
        {S::kAdultDayCentre, S::kChildDayCentre}},
-      {"PR-BAUSKA-DAC", "Bauskas sociālā dienesta dienas aprūpes centrs", kBauska, 2016, 1, 4,
+      {"PR-BAUSKA-DAC",
+       "Bauskas sociālā dienesta dienas aprūpes centrs",
+       kBauska,
+       2016,
+       1,
+       4,
        {S::kAdultDayCentre, S::kAdultSpecialisedWorkshop}},
-      {"PR-IECAVA-APRUPE", "Sociālā dienesta aprūpe mājās (Iecava)", kBauska, 2016, 1, 4, {S::kAdultHomeCare}},
+      {"PR-IECAVA-APRUPE",
+       "Sociālā dienesta aprūpe mājās (Iecava)",
+       kBauska,
+       2016,
+       1,
+       4,
+       {S::kAdultHomeCare}},
       {"PR-SOLIS", "Dienas aprūpes centrs \"Solis\"", kDobele, 2016, 1, 4, {S::kAdultDayCentre}},
-      {"PR-DOBELE-GD", "Sociālais pakalpojums \"Grupu dzīvokļi\" (Dobele)", kDobele, 2016, 1, 4,
+      {"PR-DOBELE-GD",
+       "Sociālais pakalpojums \"Grupu dzīvokļi\" (Dobele)",
+       kDobele,
+       2016,
+       1,
+       4,
        {S::kAdultGroupHome}},
-      {"PR-DARE-AUDEAMUS", "SIA \"Dare Audeamus\"", kDobele, 2017, 3, 1,
+      {"PR-DARE-AUDEAMUS",
+       "SIA \"Dare Audeamus\"",
+       kDobele,
+       2017,
+       3,
+       1,
        {S::kAdultSpecialisedWorkshop, S::kAdultDayCentre}},
       {"PR-BENE-DAC", "Bēnes dienas aprūpes centrs bērniem", kDobele, 2020, 9, 1, {S::kChildDayCentre}},
-      {"PR-LAIPA", "Multifunkcionālais sociālo pakalpojumu centrs \"Laipa\"", kJelgavaCounty, 2020, 2, 3,
+      {"PR-LAIPA",
+       "Multifunkcionālais sociālo pakalpojumu centrs \"Laipa\"",
+       kJelgavaCounty,
+       2020,
+       2,
+       3,
        {S::kAdultDayCentre, S::kAdultGroupHome, S::kAdultSpecialisedWorkshop}},
-      {"PR-ZILE", "Sociālo pakalpojumu centrs \"Zīle\"", kJelgavaCounty, 2020, 9, 1,
+      {"PR-ZILE",
+       "Sociālo pakalpojumu centrs \"Zīle\"",
+       kJelgavaCounty,
+       2020,
+       9,
+       1,
        {S::kAdultDayCentre, S::kChildDayCentre, S::kChildRehabilitation}},
       {"PR-UPE", "Dienas aprūpes centrs \"Upe\"", kJelgavaCounty, 2016, 1, 4, {S::kAdultDayCentre}},
-      {"PR-CERIBA", "Biedrības \"Cerību sala\" dienas aprūpes centrs \"Cerība\"", kJekabpils, 2016, 1, 4,
+      {"PR-CERIBA",
+       "Biedrības \"Cerību sala\" dienas aprūpes centrs \"Cerība\"",
+       kJekabpils,
+       2016,
+       1,
+       4,
        {S::kAdultDayCentre}},
       {"PR-SAKA", "Grupu māja \"Saka\"", kJekabpils, 2016, 1, 4, {S::kAdultGroupHome}},
-      {"PR-ROSME", "Multifunkcionālais centrs \"Rosme\"", kJekabpils, 2018, 1, 2,
+      {"PR-ROSME",
+       "Multifunkcionālais centrs \"Rosme\"",
+       kJekabpils,
+       2018,
+       1,
+       2,
        {S::kAdultDayCentre, S::kAdultSpecialisedWorkshop}},
       {"PR-RAKSTI", "Dienas aprūpes centrs \"Raksti\"", kJekabpils, 2019, 1, 2, {S::kAdultDayCentre}},
       {"PR-DIENVIDI", "Grupu dzīvokļi \"Dienvidi\"", kJekabpils, 2019, 1, 2, {S::kAdultGroupHome}},
       {"PR-RITI", "Grupu dzīvokļi \"Rīti\"", kJekabpils, 2017, 4, 3, {S::kAdultGroupHome}},
-      {"PR-CF-BIEDRIBA", "Cistiskās fibrozes biedrība", kJekabpils, 2016, 1, 4,
+      {"PR-CF-BIEDRIBA",
+       "Cistiskās fibrozes biedrība",
+       kJekabpils,
+       2016,
+       1,
+       4,
        {S::kChildRehabilitation, S::kParentRehabilitation}},
-      {"PR-ATBALSTS", "Dienas aprūpes centrs \"Atbalsts\"", kJelgavaCity, 2016, 1, 4,
+      {"PR-ATBALSTS",
+       "Dienas aprūpes centrs \"Atbalsts\"",
+       kJelgavaCity,
+       2016,
+       1,
+       4,
        {S::kAdultDayCentre, S::kAdultSpecialisedWorkshop}},
-      {"PR-JELGAVA-GD", "Jelgavas sociālo lietu pārvaldes grupu dzīvokļi", kJelgavaCity, 2016, 1, 4,
+      {"PR-JELGAVA-GD",
+       "Jelgavas sociālo lietu pārvaldes grupu dzīvokļi",
+       kJelgavaCity,
+       2016,
+       1,
+       4,
        {S::kAdultGroupHome}},
-      {"PR-HARMONIJA", "Dienas aprūpes centrs \"Harmonija\"", kJelgavaCity, 2016, 1, 4,
+      {"PR-HARMONIJA",
+       "Dienas aprūpes centrs \"Harmonija\"",
+       kJelgavaCity,
+       2016,
+       1,
+       4,
        {S::kAdultDayCentre, S::kChildDayCentre}},
-      {"PR-JELGAVA-DI-GD", "DI grupu dzīvokļi, Stacijas iela 13, Jelgava", kJelgavaCity, 2022, 10, 3,
+      {"PR-JELGAVA-DI-GD",
+       "DI grupu dzīvokļi, Stacijas iela 13, Jelgava",
+       kJelgavaCity,
+       2022,
+       10,
+       3,
        {S::kAdultGroupHome}},
-      {"PR-IESPEJA", "Sociālais uzņēmums \"Iespēja izaugsmei\"", kJelgavaCity, 2017, 9, 1,
+      {"PR-IESPEJA",
+       "Sociālais uzņēmums \"Iespēja izaugsmei\"",
+       kJelgavaCity,
+       2017,
+       9,
+       1,
        {S::kChildRehabilitation, S::kParentRehabilitation, S::kFamilyAssistant, S::kParentSupportGroup,
         S::kSocialMentor, S::kAdultSupportGroup}},
-      {"PR-POGA", "Rehabilitācijas centrs \"Poga\"", -1, 2016, 1, 4,
+      {"PR-POGA",
+       "Rehabilitācijas centrs \"Poga\"",
+       -1,
+       2016,
+       1,
+       4,
        {S::kChildRehabilitation, S::kParentRehabilitation}},
-      {"PR-APRUPE-ZEMGALE", "SIA \"Aprūpes birojs Zemgalē\"", -1, 2016, 1, 4,
+      {"PR-APRUPE-ZEMGALE",
+       "SIA \"Aprūpes birojs Zemgalē\"",
+       -1,
+       2016,
+       1,
+       4,
        {S::kChildCare, S::kAdultHomeCare, S::kSocialMentor, S::kFamilyAssistant}},
-      {"PR-ATELPA-ZEMGALE", "Biedrība \"Atelpas māja Zemgalē\"", -1, 2016, 1, 4,
+      {"PR-ATELPA-ZEMGALE",
+       "Biedrība \"Atelpas māja Zemgalē\"",
+       -1,
+       2016,
+       1,
+       4,
        {S::kRespite, S::kAdultRespite}},
-      {"PR-SPECIALISTI-ZEMGALE", "SIA \"Speciālistu prakse Zemgalē\"", -1, 2016, 1, 4,
-       {S::kAdultSpecialistConsultation, S::kAdultSupportGroup, S::kParentSupportGroup, S::kChildRehabilitation,
-        S::kParentRehabilitation}},
+      {"PR-SPECIALISTI-ZEMGALE",
+       "SIA \"Speciālistu prakse Zemgalē\"",
+       -1,
+       2016,
+       1,
+       4,
+       {S::kAdultSpecialistConsultation, S::kAdultSupportGroup, S::kParentSupportGroup,
+        S::kChildRehabilitation, S::kParentRehabilitation}},
   };
   Rng rng(options_.seed, Stream::kSetup);
   std::vector<int> created;
@@ -1257,13 +1401,14 @@ std::vector<Household> Simulator::PlanHouseholds() {
   for (int year = CivilFromDays(services_start_).year; year <= CivilFromDays(enrol_last_).year; ++year) {
     static constexpr int kWeightByYear[] = {13, 16, 17, 16, 11, 11, 10, 6};  // 2016..2023
     const int weight = year >= 2016 && year <= 2023 ? kWeightByYear[year - 2016] : 10;
-    years.push_back(YearWindow{std::max(Date(year, 1, 1), services_start_), std::min(Date(year, 12, 31), enrol_last_),
-                               weight});
+    years.push_back(YearWindow{std::max(Date(year, 1, 1), services_start_),
+                               std::min(Date(year, 12, 31), enrol_last_), weight});
     weights.push_back(weight);
   }
   auto add = [&](HouseholdKind kind, int children) {
     const YearWindow& year = years[rng.Weighted(weights)];
-    const int32_t day = std::min(Workday(static_cast<int32_t>(rng.Between(year.first, year.last))), enrol_last_);
+    const int32_t day =
+        std::min(Workday(static_cast<int32_t>(rng.Between(year.first, year.last))), enrol_last_);
     households.push_back(Household{kind, children, std::max(day, services_start_), households.size()});
   };
   for (int i = 0; i < adults; ++i) add(HouseholdKind::kAdult, 0);
@@ -1283,10 +1428,18 @@ std::vector<Household> Simulator::PlanHouseholds() {
 void Simulator::EnrolHousehold(const Household& household) {
   Rng rng(options_.seed, Stream::kHousehold, household.index);
   switch (household.kind) {
-    case HouseholdKind::kAdult: PlanAdult(rng, household.enrol_on); break;
-    case HouseholdKind::kFamily: PlanFamily(rng, household.enrol_on, household.children); break;
-    case HouseholdKind::kChildInCare: PlanChildInCare(rng, household.enrol_on); break;
-    case HouseholdKind::kCandidate: PlanCandidate(rng, household.enrol_on); break;
+    case HouseholdKind::kAdult:
+      PlanAdult(rng, household.enrol_on);
+      break;
+    case HouseholdKind::kFamily:
+      PlanFamily(rng, household.enrol_on, household.children);
+      break;
+    case HouseholdKind::kChildInCare:
+      PlanChildInCare(rng, household.enrol_on);
+      break;
+    case HouseholdKind::kCandidate:
+      PlanCandidate(rng, household.enrol_on);
+      break;
   }
 }
 
@@ -1312,7 +1465,8 @@ int Simulator::EnrolPerson(TargetGroup group, int32_t birth_date, int home, int3
     representative["child_ids"] = std::move(child_ids);
     data["representative"] = std::move(representative);
   }
-  log_.Add(enrol_on, EventType::kPersonEnrolled, "enrol:" + person.id, enrol_on, kProjectActor, std::move(data));
+  log_.Add(enrol_on, EventType::kPersonEnrolled, "enrol:" + person.id, enrol_on, kProjectActor,
+           std::move(data));
   persons_.push_back(std::move(person));
   return static_cast<int>(persons_.size()) - 1;
 }
@@ -1328,11 +1482,13 @@ void Simulator::RecordDisabilities(int person_index, int32_t on, bool child, Rng
   while (true) {
     int32_t valid_until = kNoDate;
     if (child) {
-      valid_until = std::min(LastDayAsChild(birth), AddYears(valid_from, static_cast<int>(rng.Between(1, 5))) - 1);
+      valid_until =
+          std::min(LastDayAsChild(birth), AddYears(valid_from, static_cast<int>(rng.Between(1, 5))) - 1);
     } else if (rng.Chance(500)) {
       valid_until = AddYears(valid_from, static_cast<int>(rng.Between(2, 5))) - 1;
     }
-    if (valid_until != kNoDate && valid_until < recorded_on + 60) valid_until = child ? LastDayAsChild(birth) : kNoDate;
+    if (valid_until != kNoDate && valid_until < recorded_on + 60)
+      valid_until = child ? LastDayAsChild(birth) : kNoDate;
     Person& person = persons_[person_index];
     Json data;
     data["person_id"] = person.id;
@@ -1440,7 +1596,8 @@ void Simulator::PlanAdult(Rng& rng, int32_t enrol_on) {
   const int32_t latest = services_end_ - 60;
   if (enrol_on + 150 < latest) {
     if (fate < 40) {
-      departure = Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, latest)), "person_deceased", nullptr};
+      departure =
+          Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, latest)), "person_deceased", nullptr};
     } else if (fate < 110) {
       departure = Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, latest)), "withdrawn_by_person",
                             "Klients atteicās no pakalpojuma"};
@@ -1486,7 +1643,13 @@ void Simulator::PlanAdult(Rng& rng, int32_t enrol_on) {
       plan.optional_services.push_back(choice.service);
     }
   }
-  if (plan.services.empty()) plan.services.push_back(Service::kAdultSpecialistConsultation);
+  if (plan.services.empty()) {
+    // Everyone assessed is offered at least individual consultations.
+    const Service fallback = Service::kAdultSpecialistConsultation;
+    plan.services.push_back(fallback);
+    std::erase(plan.also_recommended, fallback);
+    std::erase(plan.optional_services, fallback);
+  }
   PlanAssessedCareer(plan, rng);
 }
 
@@ -1659,14 +1822,20 @@ Simulator::CareerResult Simulator::PlanAssessedCareer(const CareerPlan& plan, Rn
     }
     if (!first) {
       // At a re-assessment the plan may drop a service or add one.
-      if (services.size() > 1 && rng.Chance(200)) services.erase(services.begin() + rng.Between(0, services.size() - 1));
+      if (services.size() > 1 && rng.Chance(200))
+        services.erase(services.begin() + rng.Between(0, services.size() - 1));
       if (!plan.optional_services.empty() && rng.Chance(200)) {
         const Service added = plan.optional_services[rng.Between(0, plan.optional_services.size() - 1)];
         if (std::find(services.begin(), services.end(), added) == services.end()) services.push_back(added);
       }
     }
     std::vector<Service> recommended = services;
-    for (const Service extra : plan.also_recommended) recommended.push_back(extra);
+    for (const Service extra : plan.also_recommended) {
+      // The ledger rejects a service listed twice.
+      if (std::find(recommended.begin(), recommended.end(), extra) == recommended.end()) {
+        recommended.push_back(extra);
+      }
+    }
     const std::string plan_id = NumberedId("IAP-", ++plans_, 6);
     {
       Json data;
@@ -1679,18 +1848,21 @@ Simulator::CareerResult Simulator::PlanAssessedCareer(const CareerPlan& plan, Rn
       log_.Add(plan_on, EventType::kSupportPlanApproved, "plan:" + plan_id, plan_on, kProjectActor,
                std::move(data), "assessment:" + assessment_id);
     }
-    const int32_t cycle_end = plan_until == kNoDate ? plan.planned_end : std::min(plan_until, plan.planned_end);
+    const int32_t cycle_end =
+        plan_until == kNoDate ? plan.planned_end : std::min(plan_until, plan.planned_end);
     if (plan.receives_services) {
       BlockRequest request;
       request.person = plan.person;
       request.services = services;
-      request.apply_on = Workday(plan_on + static_cast<int32_t>(first ? rng.Between(5, 30) : rng.Between(0, 5)));
+      request.apply_on =
+          Workday(plan_on + static_cast<int32_t>(first ? rng.Between(5, 30) : rng.Between(0, 5)));
       request.start_on = first ? request.apply_on : plan_from;
       request.stop_on = cycle_end;
       request.plan_id = plan_id;
       request.submitted_by = plan.submitted_by;
       PlanBlockAroundDeparture(request, plan.departure, rng);
-      result.services_until = plan.departure.on != kNoDate ? std::min(cycle_end, plan.departure.on) : cycle_end;
+      result.services_until =
+          plan.departure.on != kNoDate ? std::min(cycle_end, plan.departure.on) : cycle_end;
     }
     if (!plan.receives_services || plan_until == kNoDate || plan_until >= plan.planned_end) break;
     if (plan.departure.on != kNoDate && plan.departure.on <= plan_until) break;
@@ -1711,7 +1883,8 @@ void Simulator::PlanBlockAroundDeparture(BlockRequest request, const Departure& 
     request.end_note = departure.note;
   }
   const Person& person = persons_[request.person];
-  if (person.moved_on != kNoDate && request.apply_on < person.moved_on && person.moved_on <= request.stop_on) {
+  if (person.moved_on != kNoDate && request.apply_on < person.moved_on &&
+      person.moved_on <= request.stop_on) {
     BlockRequest before = request;
     before.stop_on = person.moved_on - 1;
     before.stop_is_break = true;
@@ -1749,8 +1922,8 @@ std::string Simulator::SubmitApplication(int person, const std::vector<Service>&
 }
 
 // Returns the decision's event id.
-std::string Simulator::DecideApplication(const std::string& application_id, int municipality,
-                                         int32_t submitted_on, int32_t on, const char* refusal_reason) {
+std::string Simulator::DecideApplication(const std::string& application_id, int municipality, int32_t on,
+                                         const char* refusal_reason) {
   Json data;
   data["application_id"] = application_id;
   data["decision"] = refusal_reason == nullptr ? "granted" : "refused";
@@ -1769,7 +1942,7 @@ void Simulator::PlanServiceBlock(const BlockRequest& request, Rng& rng) {
   const int32_t decided_on = Workday(apply_on + static_cast<int32_t>(rng.Between(5, 25)));
   const int municipality = ResidenceOn(request.person, decided_on);
   if (request.may_be_refused && rng.Chance(45)) {
-    DecideApplication(application_id, municipality, apply_on, decided_on, rng.Pick(kRefusalReasons));
+    DecideApplication(application_id, municipality, decided_on, rng.Pick(kRefusalReasons));
     if (rng.Chance(600)) {
       // The family completes the documents and applies again.
       BlockRequest again = request;
@@ -1780,7 +1953,7 @@ void Simulator::PlanServiceBlock(const BlockRequest& request, Rng& rng) {
     }
     return;
   }
-  const std::string decision = DecideApplication(application_id, municipality, apply_on, decided_on, nullptr);
+  const std::string decision = DecideApplication(application_id, municipality, decided_on, nullptr);
   for (const Service service : request.services) {
     const int32_t valid_from =
         std::max(request.start_on, decided_on + static_cast<int32_t>(rng.Between(0, 10)));
@@ -1791,12 +1964,16 @@ void Simulator::PlanServiceBlock(const BlockRequest& request, Rng& rng) {
 // A grant normally runs for a year (or to the end of the calendar year for yearly entitlements), and
 // never past the last day services are paid.
 int32_t Simulator::NaturalGrantEnd(Service service, int32_t valid_from, Rng& rng) const {
+  // Decisions "until the end of the year" are only taken when most of a quarter remains.
+  const bool year_end_is_far = YearEnd(valid_from) - valid_from >= 90;
   int32_t end;
-  if (service == Service::kRespite || service == Service::kAdultRespite) {
+  if ((service == Service::kRespite || service == Service::kAdultRespite) && year_end_is_far) {
     end = YearEnd(valid_from);
+  } else if (service == Service::kRespite || service == Service::kAdultRespite) {
+    end = Date(CivilFromDays(valid_from).year + 1, 12, 31);
   } else if (rng.Chance(300)) {
     end = AddMonths(valid_from, 6) - 1;
-  } else if (rng.Chance(300)) {
+  } else if (rng.Chance(300) && year_end_is_far) {
     end = YearEnd(valid_from);
   } else {
     end = AddYears(valid_from, 1) - 1;
@@ -1848,9 +2025,10 @@ int Simulator::ChooseProvider(int person_index, Service service, int municipalit
     // Municipalities prefer their own sites, then region-wide providers, and otherwise buy the service
     // from a neighbouring municipality's provider (domain brief §5.3).
     const std::vector<int>& pool = !regional.empty() && (region_wide.empty() || rng.Chance(800)) ? regional
-                                   : !region_wide.empty()                                       ? region_wide
-                                                                                                : elsewhere;
-    if (pool.empty()) throw std::logic_error(std::string("simulate: no provider offers ") + ProfileOf(service).name);
+                                   : !region_wide.empty()                                        ? region_wide
+                                                                                                 : elsewhere;
+    if (pool.empty())
+      throw std::logic_error(std::string("simulate: no provider offers ") + ProfileOf(service).name);
     chosen = pool[static_cast<size_t>(rng.Between(0, static_cast<int64_t>(pool.size()) - 1))];
   }
   EnsureContract(chosen, municipality, on);
@@ -1954,9 +2132,11 @@ int Simulator::CreateGrant(int person_index, Service service, int municipality, 
       static_cast<int>(rng.Between(profile.min_visits_per_week, profile.max_visits_per_week));
   std::array<int, 5> weekdays = {0, 1, 2, 3, 4};
   for (int i = 4; i > 0; --i) std::swap(weekdays[i], weekdays[rng.Between(0, i)]);
-  for (int i = 0; i < visits_per_week && i < 5; ++i) grant.weekdays |= static_cast<uint8_t>(1u << weekdays[i]);
+  for (int i = 0; i < visits_per_week && i < 5; ++i)
+    grant.weekdays |= static_cast<uint8_t>(1u << weekdays[i]);
   grant.fortnightly = rng.Chance(profile.fortnightly_per_mille);
-  grant.weekly_entries = profile.unit == Unit::kDays && profile.pattern == Pattern::kVisits && rng.Chance(200);
+  grant.weekly_entries =
+      profile.unit == Unit::kDays && profile.pattern == Pattern::kVisits && rng.Chance(200);
   // A few families rely on respite heavily and go past the 30 days a year.
   grant.stay_per_mille = rng.Chance(100) ? 750 : profile.stay_per_mille;
   if (profile.unit == Unit::kMinutes && visits_per_week > 0) {
@@ -1993,8 +2173,8 @@ void Simulator::AmendGrant(Grant& grant, int32_t on, Json changes, const char* r
   data["grant_id"] = grant.id;
   for (auto& [key, value] : changes.items()) data[key] = value;
   data["reason"] = reason;
-  log_.Add(on, EventType::kGrantAmended, "amendment:" + grant.id + ":" + std::to_string(++grant.amendments), on,
-           Clerk(grant.municipality, on), std::move(data));
+  log_.Add(on, EventType::kGrantAmended, "amendment:" + grant.id + ":" + std::to_string(++grant.amendments),
+           on, Clerk(grant.municipality, on), std::move(data));
 }
 
 // A chain of grants for one service: the first from the block's decision, then renewals either by
@@ -2009,15 +2189,18 @@ void Simulator::PlanGrantChain(const BlockRequest& request, Service service, int
     if (valid_until < valid_from) return;
     const int index = CreateGrant(request.person, service, municipality, decided_on, valid_from, valid_until,
                                   application_id, request.plan_id, causation, rng);
-    // Renewals by amendment keep the same grant.
-    while (valid_until < request.stop_on && valid_until < services_end_ && !MustRegrant(service, valid_until) &&
-           rng.Chance(450)) {
-      const int32_t extended_to = request.stop_is_break ? NaturalGrantEnd(service, valid_until + 1, rng)
-                                                        : std::min(NaturalGrantEnd(service, valid_until + 1, rng),
-                                                                   request.stop_on);
-      const int32_t amend_on = std::max(grants_[index].decided_on,
-                                        Workday(valid_until - static_cast<int32_t>(rng.Between(10, 30))));
+    // Renewals by amendment keep the same grant. Each extension is dated after the previous one, so the
+    // ledger applies them in the planned order.
+    int32_t last_amended_on = grants_[index].decided_on;
+    while (valid_until < request.stop_on && valid_until < services_end_ &&
+           !MustRegrant(service, valid_until) && rng.Chance(450)) {
+      const int32_t extended_to =
+          request.stop_is_break ? NaturalGrantEnd(service, valid_until + 1, rng)
+                                : std::min(NaturalGrantEnd(service, valid_until + 1, rng), request.stop_on);
+      const int32_t amend_on =
+          std::max(last_amended_on + 1, Workday(valid_until - static_cast<int32_t>(rng.Between(10, 30))));
       if (amend_on > valid_until) break;
+      last_amended_on = amend_on;
       Json changes;
       changes["valid_until"] = FormatDate(extended_to);
       AmendGrant(grants_[index], amend_on, std::move(changes), "Pagarināts pakalpojuma saņemšanas termiņš");
@@ -2028,16 +2211,17 @@ void Simulator::PlanGrantChain(const BlockRequest& request, Service service, int
     if (valid_until >= request.stop_on || valid_until >= services_end_) return;
     // Renewal by a new application (single service) decided before the grant expires.
     const Grant& previous = grants_[index];
-    int32_t apply_on = std::max(previous.decided_on, Workday(valid_until - static_cast<int32_t>(rng.Between(15, 40))));
+    int32_t apply_on =
+        std::max(previous.decided_on, Workday(valid_until - static_cast<int32_t>(rng.Between(15, 40))));
     if (apply_on > valid_until) apply_on = std::max(previous.decided_on, valid_until - 3);
     application_id = SubmitApplication(request.person, {service}, apply_on, request.submitted_by, rng);
     decided_on = std::min(valid_until, apply_on + static_cast<int32_t>(rng.Between(3, 14)));
     municipality = ResidenceOn(request.person, decided_on);
     if (rng.Chance(10)) {
-      DecideApplication(application_id, municipality, apply_on, decided_on, rng.Pick(kRefusalReasons));
+      DecideApplication(application_id, municipality, decided_on, rng.Pick(kRefusalReasons));
       return;
     }
-    causation = DecideApplication(application_id, municipality, apply_on, decided_on, nullptr);
+    causation = DecideApplication(application_id, municipality, decided_on, nullptr);
     valid_from = valid_until + 1;
   }
 }
@@ -2114,15 +2298,16 @@ void Simulator::PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequ
     Json resumed;
     resumed["grant_id"] = grant.id;
     log_.Add(resume_on, EventType::kServiceResumed, "resumption:" + grant.id + ":" + number, resume_on,
-             Clerk(grant.municipality, resume_on), std::move(resumed), "suspension:" + grant.id + ":" + number);
+             Clerk(grant.municipality, resume_on), std::move(resumed),
+             "suspension:" + grant.id + ":" + number);
   }
   if (ends_early) {
     Json data;
     data["grant_id"] = grant.id;
     data["reason"] = request.end_reason;
     if (request.end_note != nullptr) data["note"] = request.end_note;
-    log_.Add(last_day, EventType::kGrantEnded, "end:" + grant.id, last_day, Clerk(grant.municipality, last_day),
-             std::move(data));
+    log_.Add(last_day, EventType::kGrantEnded, "end:" + grant.id, last_day,
+             Clerk(grant.municipality, last_day), std::move(data));
   }
 }
 
@@ -2132,10 +2317,12 @@ void Simulator::PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequ
 
 int64_t Simulator::DeliveryCost(const Grant& grant, int64_t quantity, int32_t day) const {
   const int64_t rate = grant.RateOn(day);
-  return ProfileOf(grant.service).unit == Unit::kMinutes ? DivideHalfUp(quantity * rate, 60) : quantity * rate;
+  return ProfileOf(grant.service).unit == Unit::kMinutes ? DivideHalfUp(quantity * rate, 60)
+                                                         : quantity * rate;
 }
 
-void Simulator::DeliverMonth(int32_t month_start, int32_t month_end, std::vector<ClaimableDelivery>* claimable) {
+void Simulator::DeliverMonth(int32_t month_start, int32_t month_end,
+                             std::vector<ClaimableDelivery>* claimable) {
   const CivilDate month = CivilFromDays(month_start);
   const uint64_t month_key = static_cast<uint64_t>(month.year * 12 + month.month);
   for (Grant& grant : grants_) {
@@ -2151,8 +2338,8 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end, std::vector
         int64_t week_days = 0;
         auto flush_week = [&]() {
           if (week_days > 0) {
-            RecordDelivery(grant, week_first, week_last > week_first ? week_last : kNoDate, week_days, month_end,
-                           rng, claimable);
+            RecordDelivery(grant, week_first, week_last > week_first ? week_last : kNoDate, week_days,
+                           month_end, rng, claimable);
           }
           week_days = 0;
         };
@@ -2204,11 +2391,14 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end, std::vector
       }
       case Pattern::kBlocks: {
         if (!rng.Chance(grant.stay_per_mille) || from > to) break;
-        const int32_t length = static_cast<int32_t>(rng.Between(profile.min_stay_days, profile.max_stay_days));
+        const int32_t length =
+            static_cast<int32_t>(rng.Between(profile.min_stay_days, profile.max_stay_days));
         const int32_t first = static_cast<int32_t>(rng.Between(from, std::max(from, to - length + 1)));
         const int32_t last = std::min(to, first + length - 1);
-        if (grant.suspended_from != kNoDate && first < grant.resumed_on && last >= grant.suspended_from) break;
-        RecordDelivery(grant, first, last > first ? last : kNoDate, last - first + 1, month_end, rng, claimable);
+        if (grant.suspended_from != kNoDate && first < grant.resumed_on && last >= grant.suspended_from)
+          break;
+        RecordDelivery(grant, first, last > first ? last : kNoDate, last - first + 1, month_end, rng,
+                       claimable);
         break;
       }
     }
@@ -2250,13 +2440,15 @@ void Simulator::RecordDelivery(Grant& grant, int32_t first, int32_t last, int64_
   const std::string actor = !providers_[provider].natural_person && rng.Chance(450)
                                 ? "provider:" + providers_[provider].id
                                 : Clerk(grant.municipality, recorded_on);
-  log_.Add(recorded_on, EventType::kServiceDelivered, "delivery:" + delivery_id, first, actor, std::move(data));
+  log_.Add(recorded_on, EventType::kServiceDelivered, "delivery:" + delivery_id, first, actor,
+           std::move(data));
 
   // A few entries are corrected or voided before the month's claim is filed (month end + 14 days at
   // the earliest), so the claim lists the corrected amounts.
   const int64_t fate = rng.Between(0, 999);
   if (fate < 25) {
-    const int32_t fixed_on = static_cast<int32_t>(rng.Between(recorded_on + 1, std::max(recorded_on + 1, month_end + 12)));
+    const int32_t fixed_on =
+        static_cast<int32_t>(rng.Between(recorded_on + 1, std::max(recorded_on + 1, month_end + 12)));
     if (fate < 10) {
       Json voided;
       voided["delivery_id"] = delivery_id;

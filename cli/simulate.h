@@ -15,8 +15,8 @@ namespace di::cli {
 
 struct SimulateOptions {
   uint64_t seed = 1;
-  int persons = 300;      // total persons across target groups (parents of FT children come on top)
-  int years = 8;          // simulated years starting 2016-01-01 (services stop at 2023-08-31)
+  int persons = 300;  // total persons across target groups (parents of FT children come on top)
+  int years = 8;      // simulated years starting 2016-01-01 (services stop at 2023-08-31)
   int first_year = 2016;
 };
 
