@@ -34,6 +34,17 @@ int ReportError(const Status& status) {
              : 2;
 }
 
+// Standard output for "-", else `file` opened on `path`; nullptr (reported) if it cannot be written.
+std::ostream* OpenOutput(const std::string& path, std::ofstream* file) {
+  if (path == "-") return &std::cout;
+  file->open(path);
+  if (!*file) {
+    std::cerr << "error: cannot write '" << path << "'\n";
+    return nullptr;
+  }
+  return file;
+}
+
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -135,15 +146,8 @@ int RunExport(const std::string& data_dir, uint64_t from_position, uint64_t max_
   Status status = OpenExisting(data_dir, &store);
   if (!status.ok()) return ReportError(status);
   std::ofstream file;
-  std::ostream* out = &std::cout;
-  if (output != "-") {
-    file.open(output);
-    if (!file) {
-      std::cerr << "error: cannot write '" << output << "'\n";
-      return 2;
-    }
-    out = &file;
-  }
+  std::ostream* out = OpenOutput(output, &file);
+  if (out == nullptr) return 2;
   status = store->ReadLog(from_position, max_events, [&](const ledger::StoredEvent& event) {
     *out << ledger::StoredEventToJson(event).dump() << '\n';
     return static_cast<bool>(*out);
@@ -222,15 +226,8 @@ int RunStats(const std::string& data_dir, bool json) {
 
 int RunSimulate(const SimulateOptions& options, const std::string& output) {
   std::ofstream file;
-  std::ostream* out = &std::cout;
-  if (output != "-") {
-    file.open(output);
-    if (!file) {
-      std::cerr << "error: cannot write '" << output << "'\n";
-      return 2;
-    }
-    out = &file;
-  }
+  std::ostream* out = OpenOutput(output, &file);
+  if (out == nullptr) return 2;
   const SimulateSummary summary = WriteSimulatedHistory(options, *out);
   out->flush();
   std::cerr << "simulated " << summary.events << " events: " << summary.persons << " persons, " << summary.deliveries

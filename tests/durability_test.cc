@@ -806,6 +806,22 @@ TEST(Concurrency, AppendsQueuedBehindAWriteShareTheNextDurableWrite) {
 // 4. Concurrent idempotent retries
 // ---------------------------------------------------------------------------------------------------------
 
+// Two threads released together append `first` and `second` to the same store.
+void RaceTwoAppends(EventStore& store, const std::vector<NewEvent>& first, const std::vector<NewEvent>& second,
+                    Status* status_a, AppendResult* result_a, Status* status_b, AppendResult* result_b) {
+  std::latch start(2);
+  std::thread a([&] {
+    start.arrive_and_wait();
+    *status_a = store.Append(first, result_a);
+  });
+  std::thread b([&] {
+    start.arrive_and_wait();
+    *status_b = store.Append(second, result_b);
+  });
+  a.join();
+  b.join();
+}
+
 // Two clients submit the same batch at the same moment (a retry racing the original). Depending on the
 // scheduler both land in one group (the second sees the first's ids in the group) or in two (the second
 // sees them in RocksDB); either way both succeed with the same positions and the events exist once.
@@ -827,17 +843,7 @@ TEST(IdempotentRetries, SameBatchFromTwoThreadsAtOnceIsAppendedOnce) {
     std::vector<NewEvent> first = Events(jsons), second = Events(jsons);
     AppendResult result_a, result_b;
     Status status_a, status_b;
-    std::latch start(2);
-    std::thread a([&] {
-      start.arrive_and_wait();
-      status_a = store->Append(first, &result_a);
-    });
-    std::thread b([&] {
-      start.arrive_and_wait();
-      status_b = store->Append(second, &result_b);
-    });
-    a.join();
-    b.join();
+    RaceTwoAppends(*store, first, second, &status_a, &result_a, &status_b, &result_b);
     ASSERT_TRUE(status_a.ok()) << status_a.ToString();
     ASSERT_TRUE(status_b.ok()) << status_b.ToString();
     EXPECT_EQ(result_a.positions, result_b.positions);
@@ -876,17 +882,7 @@ TEST(IdempotentRetries, SameIdWithDifferentContentFromTwoThreadsHasExactlyOneWin
     std::vector<NewEvent> first = Events(Deliveries(prefix, 3, 60)), second = Events(Deliveries(prefix, 3, 90));
     AppendResult result_a, result_b;
     Status status_a, status_b;
-    std::latch start(2);
-    std::thread a([&] {
-      start.arrive_and_wait();
-      status_a = store->Append(first, &result_a);
-    });
-    std::thread b([&] {
-      start.arrive_and_wait();
-      status_b = store->Append(second, &result_b);
-    });
-    a.join();
-    b.join();
+    RaceTwoAppends(*store, first, second, &status_a, &result_a, &status_b, &result_b);
     ASSERT_NE(status_a.ok(), status_b.ok()) << status_a.ToString() << " / " << status_b.ToString();
     const Status& loser = status_a.ok() ? status_b : status_a;
     EXPECT_EQ(loser.code(), StatusCode::kDuplicateId) << loser.ToString();
