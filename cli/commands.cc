@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <iostream>
 
 #include "di/ledger/catalog.h"
@@ -25,13 +26,18 @@ Status OpenExisting(const std::string& data_dir, std::unique_ptr<EventStore>* st
   return EventStore::Open(options, data_dir, store);
 }
 
-int ReportError(const Status& status) {
-  std::cerr << "error: " << status.ToString() << "\n";
+// 1: the input was refused (validation, conflict, duplicate id); 2: the store or the system failed.
+int ExitCodeFor(const Status& status) {
   return status.code() == ledger::StatusCode::kInvalidArgument ||
                  status.code() == ledger::StatusCode::kConflict ||
                  status.code() == ledger::StatusCode::kDuplicateId
              ? 1
              : 2;
+}
+
+int ReportError(const Status& status) {
+  std::cerr << "error: " << status.ToString() << "\n";
+  return ExitCodeFor(status);
 }
 
 // Standard output for "-", else `file` opened on `path`; nullptr (reported) if it cannot be written.
@@ -80,27 +86,43 @@ int RunImport(const ImportOptions& options) {
   std::vector<ledger::NewEvent> batch;
   std::vector<uint64_t> batch_lines;  // line number of each event of the batch
 
-  auto flush = [&]() -> int {
-    if (batch.empty()) return 0;
+  // Parsing the next batch overlaps the append (and fsync) of the previous one. A batch is submitted only
+  // after the one before it succeeded, so nothing after a failed batch is ever appended.
+  struct InFlight {
+    std::vector<ledger::NewEvent> events;
+    std::vector<uint64_t> lines;
     ledger::AppendResult result;
-    Status append_status = store->Append(batch, &result);
+    std::future<Status> status;
+    bool active = false;
+  } in_flight;
+
+  auto finish = [&]() -> int {
+    if (!in_flight.active) return 0;
+    in_flight.active = false;
+    const Status append_status = in_flight.status.get();
     if (!append_status.ok()) {
       uint64_t line = 0;
-      for (size_t i = 0; i < batch.size(); ++i) {
-        if (batch[i].id() == append_status.event_id()) line = batch_lines[i];
+      for (size_t i = 0; i < in_flight.events.size(); ++i) {
+        if (in_flight.events[i].id() == append_status.event_id()) line = in_flight.lines[i];
       }
       if (progress) std::cerr << "\n";
       std::cerr << "error: " << (line ? "line " + std::to_string(line) + ": " : "") << append_status.ToString()
-                << "\n"
-                << "nothing of lines " << batch_lines.front() << ".." << batch_lines.back()
+                << "\nnothing of lines " << in_flight.lines.front() << ".." << in_flight.lines.back()
                 << " was appended; " << appended << " events of earlier lines were.\n";
-      return ReportError(append_status) ? 1 : 1;
+      return ExitCodeFor(append_status);
     }
-    appended += result.appended;
+    appended += in_flight.result.appended;
     ++batches;
+    return 0;
+  };
+  auto submit = [&]() {
+    in_flight.events = std::move(batch);
+    in_flight.lines = std::move(batch_lines);
     batch.clear();
     batch_lines.clear();
-    return 0;
+    in_flight.active = true;
+    in_flight.status =
+        std::async(std::launch::async, [&] { return store->Append(in_flight.events, &in_flight.result); });
   };
 
   std::string line;
@@ -110,6 +132,7 @@ int RunImport(const ImportOptions& options) {
     ledger::NewEvent event;
     Status parse_status = ledger::EventFromJsonText(line, &event);
     if (!parse_status.ok()) {
+      if (int code = finish(); code != 0) return code;  // an earlier line's error comes first
       if (progress) std::cerr << "\n";
       std::cerr << "error: line " << lines_read << ": " << parse_status.ToString() << "\n";
       if (!batch.empty()) {
@@ -122,7 +145,8 @@ int RunImport(const ImportOptions& options) {
     batch.push_back(std::move(event));
     batch_lines.push_back(lines_read);
     if (batch.size() >= options.batch_events) {
-      if (int code = flush(); code != 0) return code;
+      if (int code = finish(); code != 0) return code;
+      submit();
       if (progress && SecondsSince(last_progress) > 0.25) {
         last_progress = std::chrono::steady_clock::now();
         std::fprintf(stderr, "\rimported %llu events (%.0f events/s)", static_cast<unsigned long long>(appended),
@@ -130,7 +154,11 @@ int RunImport(const ImportOptions& options) {
       }
     }
   }
-  if (int code = flush(); code != 0) return code;
+  if (int code = finish(); code != 0) return code;
+  if (!batch.empty()) {
+    submit();
+    if (int code = finish(); code != 0) return code;
+  }
   const double seconds = SecondsSince(start);
   if (progress) std::cerr << "\r\033[K";
   std::printf("imported %llu events (%llu already present) from %llu lines in %llu batches, %.2f s, %.0f events/s\n",
