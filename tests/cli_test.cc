@@ -3,7 +3,9 @@
 #include <rocksdb/db.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "simulate.h"
@@ -57,6 +59,31 @@ std::vector<json> World() {
   events.push_back(Delivery("d1", "D-1", "2021-03-01"));
   events.push_back(Delivery("d2", "D-2", "2021-03-02"));
   return events;
+}
+
+// Rewrites the `log` value stored at `position`, directly in RocksDB (what a tamperer or a bad disk does).
+void RewriteLogValue(const std::string& data, uint64_t position, const std::function<void(std::string*)>& change) {
+  rocksdb::DBOptions options;
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, data, &families).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, data, descriptors, &handles, &raw).ok());
+  rocksdb::ColumnFamilyHandle* log = nullptr;
+  for (size_t i = 0; i < families.size(); ++i) {
+    if (families[i] == "log") log = handles[i];
+  }
+  ASSERT_NE(log, nullptr);
+  std::string key;
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
+  std::string value;
+  ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), log, key, &value).ok());
+  change(&value);
+  ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), log, key, value).ok());
+  for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
+  delete raw;
 }
 
 TEST(CliTest, HelpOnEveryVerb) {
@@ -154,33 +181,28 @@ TEST(CliTest, VerifyNamesATamperedPosition) {
   const std::string data = dir.Sub("data");
   ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
   ASSERT_EQ(RunCli("import " + WriteLines(dir, "world.jsonl", World()) + " --data " + data).exit_code, 0);
-  {
-    // Change one byte of the stored event at position 7, directly in RocksDB.
-    rocksdb::DBOptions options;
-    std::vector<std::string> families;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, data, &families).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, data, descriptors, &handles, &raw).ok());
-    rocksdb::ColumnFamilyHandle* log = nullptr;
-    for (size_t i = 0; i < families.size(); ++i) {
-      if (families[i] == "log") log = handles[i];
-    }
-    ASSERT_NE(log, nullptr);
-    const std::string key("\0\0\0\0\0\0\0\x07", 8);
-    std::string value;
-    ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), log, key, &value).ok());
-    value[value.size() - 20] ^= 0x01;
-    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), log, key, value).ok());
-    for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
-    delete raw;
-  }
+  // Change one byte of the stored event at position 7, directly in RocksDB.
+  RewriteLogValue(data, 7, [](std::string* value) { (*value)[value->size() - 20] ^= 0x01; });
   Output output = RunCli("verify --data " + data);
   EXPECT_EQ(output.exit_code, 1);
   EXPECT_NE(output.text.find("FAILED at position 7: hash mismatch"), std::string::npos) << output.text;
   EXPECT_NE(output.text.find("6 events before it verified"), std::string::npos) << output.text;
+}
+
+TEST(CliTest, GarbledEventIsCorruptionNotACrash) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("import " + WriteLines(dir, "world.jsonl", World()) + " --data " + data).exit_code, 0);
+  // Keep the 32-byte hash, replace the body by words of 0xff: not a valid Cap'n Proto message.
+  RewriteLogValue(data, 5, [](std::string* value) { std::fill(value->begin() + 32, value->end(), '\xff'); });
+  Output exported = RunCli("export --data " + data);
+  EXPECT_EQ(exported.exit_code, 2);
+  EXPECT_NE(exported.text.find("error: corruption: position 5: "), std::string::npos) << exported.text;
+  EXPECT_EQ(ReadLines(exported.text.substr(0, exported.text.find("error:"))).size(), 4u);  // 1..4 were fine
+  Output verified = RunCli("verify --data " + data);
+  EXPECT_EQ(verified.exit_code, 1);
+  EXPECT_NE(verified.text.find("FAILED at position 5"), std::string::npos) << verified.text;
 }
 
 TEST(CliTest, CommandsOnAMissingStoreFailClearly) {

@@ -2,7 +2,7 @@
 
 #include <capnp/schema.h>
 
-#include <cassert>
+#include "invariant.h"
 #include <map>
 #include <mutex>
 
@@ -53,7 +53,7 @@ std::string CamelToSnake(std::string_view camel) {
 std::string_view EventTypeName(EventType type) {
   const auto& names = Tables().names;
   const auto index = static_cast<size_t>(type);
-  assert(index < names.size());
+  DI_ASSERT(index < names.size());
   return names[index];
 }
 

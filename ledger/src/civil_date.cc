@@ -1,6 +1,6 @@
 #include "di/ledger/civil_date.h"
 
-#include <cassert>
+#include "invariant.h"
 #include <cstdio>
 
 namespace di::ledger {
@@ -33,7 +33,7 @@ bool IsLeapYear(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 
 
 int DaysInMonth(int year, int month) {
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  assert(month >= 1 && month <= 12);
+  DI_ASSERT(month >= 1 && month <= 12);
   return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
 }
 
@@ -62,7 +62,7 @@ bool ParseDate(std::string_view text, int32_t* days) {
 }
 
 std::string FormatDate(int32_t days) {
-  assert(days != kNoDate);
+  DI_ASSERT(days != kNoDate);
   const CivilDate date = CivilFromDays(days);
   char buffer[16];
   std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02d", date.year, date.month, date.day);

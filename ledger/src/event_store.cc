@@ -17,7 +17,7 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <cassert>
+#include "invariant.h"
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -36,6 +36,8 @@ namespace {
 
 constexpr size_t kHeadValueSize = 8 + 32 + 8;
 constexpr size_t kMaxEventTypes = 64;
+// Stream versions the writer keeps in memory (about 100 bytes each).
+constexpr size_t kMaxCachedStreams = 1 << 20;
 
 int64_t SystemClockMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -66,6 +68,19 @@ bool DecodeLogValue(uint64_t position, std::string_view value, StoredEvent* even
   std::memcpy(event->hash.data(), value.data(), 32);
   event->body = CanonicalMessage<schema::RecordedEvent>(CopyToWords(value.substr(32)));
   return true;
+}
+
+// Read-back pair assertion: the stored body is canonical Cap'n Proto and states the position it is
+// stored under. Returns a description of the problem, or "" if the event is sound.
+std::string CheckStoredEvent(const StoredEvent& event) {
+  if (!event.body.IsWellFormedCanonical()) return "the stored event is not a well-formed canonical message";
+  try {
+    const uint64_t stated = event.reader().getPosition();
+    if (stated != event.position) return "the event says position " + std::to_string(stated);
+  } catch (const kj::Exception& exception) {
+    return std::string("undecodable: ") + exception.getDescription().cStr();
+  }
+  return "";
 }
 
 std::string EncodeHead(const LogHead& head) {
@@ -210,6 +225,9 @@ class RocksEventStore final : public EventStore {
       if (!DecodeLogValue(position, it->value().ToStringView(), &event)) {
         return Status::Corruption("undecodable event at position " + std::to_string(position));
       }
+      if (std::string problem = CheckStoredEvent(event); !problem.empty()) {
+        return Status::Corruption("position " + std::to_string(position) + ": " + problem);
+      }
       ++count;
       if (!visit(event)) break;
     }
@@ -289,13 +307,7 @@ class RocksEventStore final : public EventStore {
       if (computed != event.hash) {
         return fail(position, "hash mismatch: stored " + HashToHex(event.hash) + ", computed " + HashToHex(computed));
       }
-      try {
-        if (event.reader().getPosition() != position) {
-          return fail(position, "the event says position " + std::to_string(event.reader().getPosition()));
-        }
-      } catch (const kj::Exception& exception) {
-        return fail(position, std::string("undecodable: ") + exception.getDescription().cStr());
-      }
+      if (std::string problem = CheckStoredEvent(event); !problem.empty()) return fail(position, problem);
       previous = computed;
       ++report->events_checked;
     }
@@ -352,6 +364,9 @@ class RocksEventStore final : public EventStore {
     if (!status.ok()) return FromRocks(status, "read log");
     if (!DecodeLogValue(position, value, event)) {
       return Status::Corruption("undecodable event at position " + std::to_string(position));
+    }
+    if (std::string problem = CheckStoredEvent(*event); !problem.empty()) {
+      return Status::Corruption("position " + std::to_string(position) + ": " + problem);
     }
     return Status::Ok();
   }
@@ -556,6 +571,8 @@ class RocksEventStore final : public EventStore {
         continue;
       }
 
+      // Dense positions: this event lands right after the group's and this batch's earlier new events.
+      DI_ASSERT(position == g->next_position + new_ids.size());
       // 2. Validation against the reference index.
       Status status = ValidateEvent(reader, position, lookup, &validated);
       if (!status.ok()) return status;
@@ -650,6 +667,8 @@ class RocksEventStore final : public EventStore {
     }
     for (const auto& [key, entity] : state.entities) write_batch.Put(entity_, key, EncodeEntity(entity));
     LogHead new_head{state.next_position - 1, state.previous_hash, state.recorded_at};
+    DI_ASSERT(new_head.position > head.position);
+    DI_ASSERT(new_head.recorded_at_micros >= head.recorded_at_micros);
     write_batch.Put(meta_, keys::kHeadKey, EncodeHead(new_head));
     write_batch.Put(meta_, kCountersKey, state.counters.Encode());
 
@@ -665,10 +684,12 @@ class RocksEventStore final : public EventStore {
       return;
     }
     if (options_.after_durable_write_for_testing) options_.after_durable_write_for_testing();
+    // Bounded: past the limit the cache starts over (a miss costs one RocksDB seek, not correctness).
+    if (stream_version_cache_.size() + state.stream_versions.size() > kMaxCachedStreams) stream_version_cache_.clear();
     for (const auto& [stream, version] : state.stream_versions) stream_version_cache_[stream] = version;
     {
       std::lock_guard<std::mutex> lock(head_mutex_);
-      assert(new_head.position > head_.position);
+      DI_ASSERT(new_head.position > head_.position);
       head_ = new_head;
       counters_ = state.counters;
     }

@@ -1,6 +1,6 @@
 #include "keys.h"
 
-#include <cassert>
+#include "invariant.h"
 
 namespace di::ledger::keys {
 
@@ -9,7 +9,7 @@ void AppendBigEndian64(std::string* out, uint64_t value) {
 }
 
 uint64_t ReadBigEndian64(std::string_view bytes) {
-  assert(bytes.size() >= 8);
+  DI_ASSERT(bytes.size() >= 8);
   uint64_t value = 0;
   for (int i = 0; i < 8; ++i) value = (value << 8) | static_cast<uint8_t>(bytes[i]);
   return value;

@@ -1,5 +1,7 @@
 #include <capnp/message.h>
 
+#include <kj/exception.h>
+
 #include <cstring>
 
 #include "di/ledger/event.h"
@@ -18,6 +20,16 @@ CanonicalMessage<T>::CanonicalMessage(kj::Array<capnp::word> words) : words_(kj:
 template <typename T>
 typename T::Reader CanonicalMessage<T>::reader() const {
   return message_->getRoot<T>();
+}
+
+template <typename T>
+bool CanonicalMessage<T>::IsWellFormedCanonical() const {
+  if (empty()) return false;
+  try {
+    return message_->isCanonical();
+  } catch (const kj::Exception&) {
+    return false;
+  }
 }
 
 template class CanonicalMessage<schema::Event>;

@@ -3,7 +3,7 @@
 #include <capnp/message.h>
 
 #include <algorithm>
-#include <cassert>
+#include "invariant.h"
 #include <set>
 
 #include "di/ledger/catalog.h"
@@ -922,7 +922,7 @@ Status ValidateEvent(schema::Event::Reader event, uint64_t position, EntityLooku
   Status status = Dispatch(ctx, event.getPayload());
   if (!status.ok()) return status.WithEventId(event.getId().cStr());
   // Every event type names its stream; an empty one would be a bug in this file.
-  assert(!out->stream.empty());
+  DI_ASSERT(!out->stream.empty());
   return Status::Ok();
 }
 

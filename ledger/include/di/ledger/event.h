@@ -31,6 +31,9 @@ class CanonicalMessage {
   CanonicalMessage& operator=(CanonicalMessage&&) noexcept = default;
 
   bool empty() const { return words_.size() == 0; }
+  // True if the bytes are a well-formed message in canonical form (every stored event is written that
+  // way). Never throws: damaged bytes answer false.
+  bool IsWellFormedCanonical() const;
   typename T::Reader reader() const;
   std::string_view bytes() const {
     return {reinterpret_cast<const char*>(words_.begin()), words_.size() * sizeof(capnp::word)};
