@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   di::cli::SimulateOptions simulate_options;
   std::string simulate_output = "-";
   CLI::App* simulate = app.add_subcommand("simulate", "write a seeded, realistic JSON Lines history of a region");
+  simulate->add_option("--data", data_dir, "accepted like on every verb; simulate reads no store")->capture_default_str();
   simulate->add_option("--seed", simulate_options.seed, "random seed (same seed, same bytes)")->capture_default_str();
   simulate->add_option("--persons", simulate_options.persons, "persons enrolled")
       ->capture_default_str()
