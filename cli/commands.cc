@@ -57,11 +57,17 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-int RunInit(const std::string& data_dir) {
+int RunInit(const InitOptions& options) {
   std::unique_ptr<EventStore> store;
-  Status status = EventStore::Open(EventStoreOptions{}, data_dir, &store);
+  Status status = EventStore::Open(EventStoreOptions{}, options.data_dir, &store);
   if (!status.ok()) return ReportError(status);
-  std::cout << "event store ready at " << data_dir << " (head position " << store->Head().position << ")\n";
+  if (options.enact_rules && store->Head().position == 0) {
+    uint64_t position = 0;
+    status = EnactRules(*store, options.rules_file, options.rule_parameters, &position);
+    if (!status.ok()) return ReportError(status);
+    std::cout << "rules enacted at position " << position << "\n";
+  }
+  std::cout << "event store ready at " << options.data_dir << " (head position " << store->Head().position << ")\n";
   return 0;
 }
 

@@ -5,12 +5,20 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "di/ledger/event_store.h"
 #include "simulate.h"
 
 namespace di::cli {
 
-int RunInit(const std::string& data_dir);
+struct InitOptions {
+  std::string data_dir;
+  bool enact_rules = true;             // enact the default rule set (or `rules_file`) on a new store
+  std::string rules_file;              // a rules document to enact instead of the default one
+  std::vector<std::string> rule_parameters;  // NAME=YYYY-MM-DD overrides of the document's parameters
+};
+int RunInit(const InitOptions& options);
 struct ImportOptions {
   std::string data_dir;
   std::string input;          // a file, or "-" for standard input
@@ -20,6 +28,20 @@ int RunImport(const ImportOptions& options);
 int RunExport(const std::string& data_dir, uint64_t from_position, uint64_t max_events, const std::string& output);
 int RunVerify(const std::string& data_dir);
 int RunStats(const std::string& data_dir, bool json);
+struct EntitlementsOptions {
+  std::string data_dir;
+  std::string person_id;
+  std::string valid_at;   // YYYY-MM-DD; empty: the last effective date in the store
+  std::string known_at;   // position or UTC time; empty: the head
+  std::string format = "table";
+  bool explain = false;   // list the deliveries (and their events) behind the figures
+};
+int RunEntitlements(const EntitlementsOptions& options);
+
+// Appends a `rules_enacted` event with the default rule set (or `rules_file`), parameters overridden.
+ledger::Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
+                          const std::vector<std::string>& parameters, uint64_t* position);
+
 int RunSimulate(const SimulateOptions& options, const std::string& output);
 
 }  // namespace di::cli

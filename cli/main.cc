@@ -13,9 +13,19 @@ int main(int argc, char** argv) {
   };
   int exit_code = 0;
 
-  CLI::App* init = app.add_subcommand("init", "create an empty event store");
+  di::cli::InitOptions init_options;
+  bool no_rules = false;
+  CLI::App* init = app.add_subcommand("init", "create an event store and enact the default rule set (MK 313)");
   add_data(init);
-  init->callback([&] { exit_code = di::cli::RunInit(data_dir); });
+  init->add_flag("--no-rules", no_rules, "create an empty store, enact no rules");
+  init->add_option("--rules", init_options.rules_file, "enact this rules document instead of the default one");
+  init->add_option("--rules-parameter", init_options.rule_parameters,
+                   "override a dated parameter of the rules, NAME=YYYY-MM-DD (repeatable)");
+  init->callback([&] {
+    init_options.data_dir = data_dir;
+    init_options.enact_rules = !no_rules;
+    exit_code = di::cli::RunInit(init_options);
+  });
 
   di::cli::ImportOptions import_options;
   CLI::App* import = app.add_subcommand("import", "append events from a JSON Lines file (one event per line)");
@@ -47,6 +57,21 @@ int main(int argc, char** argv) {
   add_data(stats);
   stats->add_flag("--json", json, "machine-readable output");
   stats->callback([&] { exit_code = di::cli::RunStats(data_dir, json); });
+
+  di::cli::EntitlementsOptions entitlements_options;
+  CLI::App* entitlements = app.add_subcommand(
+      "entitlements", "granted, used and remaining per service for a person, as of a date, as known at a time");
+  add_data(entitlements);
+  entitlements->add_option("person", entitlements_options.person_id, "person id")->required();
+  entitlements->add_option("--valid-at", entitlements_options.valid_at, "valid date YYYY-MM-DD (default: the latest)");
+  entitlements->add_option("--known-at", entitlements_options.known_at,
+                           "as known at a global position or a UTC time (default: now)");
+  entitlements->add_option("--format", entitlements_options.format, "table or json")->capture_default_str();
+  entitlements->add_flag("--explain", entitlements_options.explain, "list the deliveries and events behind the figures");
+  entitlements->callback([&] {
+    entitlements_options.data_dir = data_dir;
+    exit_code = di::cli::RunEntitlements(entitlements_options);
+  });
 
   di::cli::SimulateOptions simulate_options;
   std::string simulate_output = "-";

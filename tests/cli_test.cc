@@ -97,7 +97,7 @@ TEST(CliTest, HelpOnEveryVerb) {
 TEST(CliTest, ImportExportVerifyStats) {
   TempDir dir;
   const std::string data = dir.Sub("data");
-  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("init --no-rules --data " + data).exit_code, 0);
   const std::string file = WriteLines(dir, "world.jsonl", World());
   Output imported = RunCli("import " + file + " --batch 5 --data " + data);
   ASSERT_EQ(imported.exit_code, 0) << imported.text;
@@ -131,7 +131,7 @@ TEST(CliTest, ImportExportVerifyStats) {
     for (const char* key : {"id", "type", "effective_date", "actor", "data"}) EXPECT_EQ(lines[i][key], original[key]);
   }
   const std::string copy = dir.Sub("copy");
-  ASSERT_EQ(RunCli("init --data " + copy).exit_code, 0);
+  ASSERT_EQ(RunCli("init --no-rules --data " + copy).exit_code, 0);
   const std::string export_file = dir.Sub("export.jsonl");
   ASSERT_EQ(RunCli("export --data " + data + " -o " + export_file).exit_code, 0);
   ASSERT_EQ(RunCli("import " + export_file + " --data " + copy).exit_code, 0);
@@ -152,7 +152,7 @@ TEST(CliTest, ImportExportVerifyStats) {
 TEST(CliTest, BadLineIsReportedAndItsBatchAppendsNothing) {
   TempDir dir;
   const std::string data = dir.Sub("data");
-  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("init --no-rules --data " + data).exit_code, 0);
   std::vector<json> events = World();
   events[12]["data"]["quantity"] = 0;  // line 13, in the second batch of 10
   const std::string file = WriteLines(dir, "bad.jsonl", events);
@@ -169,7 +169,7 @@ TEST(CliTest, BadLineIsReportedAndItsBatchAppendsNothing) {
   // Malformed JSON: the line number, and nothing of the batch.
   std::ofstream(dir.Sub("broken.jsonl")) << World()[0].dump() << "\n{\"id\": \"x\"\n";
   const std::string other = dir.Sub("other");
-  ASSERT_EQ(RunCli("init --data " + other).exit_code, 0);
+  ASSERT_EQ(RunCli("init --no-rules --data " + other).exit_code, 0);
   output = RunCli("import " + dir.Sub("broken.jsonl") + " --data " + other);
   EXPECT_EQ(output.exit_code, 1);
   EXPECT_NE(output.text.find("line 2: invalid_argument: not valid JSON"), std::string::npos) << output.text;
@@ -179,7 +179,7 @@ TEST(CliTest, BadLineIsReportedAndItsBatchAppendsNothing) {
 TEST(CliTest, VerifyNamesATamperedPosition) {
   TempDir dir;
   const std::string data = dir.Sub("data");
-  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("init --no-rules --data " + data).exit_code, 0);
   ASSERT_EQ(RunCli("import " + WriteLines(dir, "world.jsonl", World()) + " --data " + data).exit_code, 0);
   // Change one byte of the stored event at position 7, directly in RocksDB.
   RewriteLogValue(data, 7, [](std::string* value) { (*value)[value->size() - 20] ^= 0x01; });
@@ -192,7 +192,7 @@ TEST(CliTest, VerifyNamesATamperedPosition) {
 TEST(CliTest, GarbledEventIsCorruptionNotACrash) {
   TempDir dir;
   const std::string data = dir.Sub("data");
-  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("init --no-rules --data " + data).exit_code, 0);
   ASSERT_EQ(RunCli("import " + WriteLines(dir, "world.jsonl", World()) + " --data " + data).exit_code, 0);
   // Keep the 32-byte hash, replace the body by words of 0xff: not a valid Cap'n Proto message.
   RewriteLogValue(data, 5, [](std::string* value) { std::fill(value->begin() + 32, value->end(), '\xff'); });
@@ -241,7 +241,7 @@ TEST(SimulateTest, SameSeedSameBytesAndTheHistoryIsValid) {
   }
   TempDir dir;
   const std::string data = dir.Sub("data");
-  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("init --no-rules --data " + data).exit_code, 0);
   std::ofstream(dir.Sub("sim.jsonl")) << first.str();
   Output imported = RunCli("import " + dir.Sub("sim.jsonl") + " --data " + data);
   ASSERT_EQ(imported.exit_code, 0) << imported.text;

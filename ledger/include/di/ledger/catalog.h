@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include <capnp/schema.h>
+
 #include "events.capnp.h"
 
 namespace di::ledger {
@@ -37,6 +39,34 @@ bool IsValidId(std::string_view id);
 
 // camelCase <-> snake_case, as used for every JSON name.
 std::string CamelToSnake(std::string_view camel);
+
+// JSON names of the values of any schema enum (TargetGroup, Service, ...), as in the canonical JSON.
+template <typename Enum>
+bool ParseEnumValue(std::string_view name, Enum* value) {
+  for (auto enumerant : capnp::Schema::from<Enum>().getEnumerants()) {
+    if (CamelToSnake(enumerant.getProto().getName().cStr()) == name) {
+      *value = static_cast<Enum>(enumerant.getOrdinal());
+      return true;
+    }
+  }
+  return false;
+}
+template <typename Enum>
+std::string EnumValueName(Enum value) {
+  auto enumerants = capnp::Schema::from<Enum>().getEnumerants();
+  const auto index = static_cast<unsigned>(value);
+  return index < enumerants.size() ? CamelToSnake(enumerants[index].getProto().getName().cStr()) : "unknown";
+}
+// "a, b, c": every JSON name of an enum, for error messages.
+template <typename Enum>
+std::string EnumValueList() {
+  std::string list;
+  for (auto enumerant : capnp::Schema::from<Enum>().getEnumerants()) {
+    if (!list.empty()) list += ", ";
+    list += CamelToSnake(enumerant.getProto().getName().cStr());
+  }
+  return list;
+}
 
 }  // namespace di::ledger
 

@@ -1,0 +1,75 @@
+// Eligibility: for every delivery, eligible / partly eligible / ineligible under the rules, with the
+// rule and a human-readable reason, and the eligible cost to the cent.
+//
+// Deliveries are decided in valid-time order (date, then position). A delivery that crosses a cap is
+// split: the part inside is eligible, the rest is not, and its cost is prorated half-up to the cent
+// (eligible_cost = round_half_up(cost * eligible_quantity / quantity)). Only eligible quantities use up
+// an entitlement; voided deliveries use none, corrected ones use their corrected quantity.
+#ifndef DI_PROJECTIONS_ELIGIBILITY_H_
+#define DI_PROJECTIONS_ELIGIBILITY_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "di/projections/ledger_model.h"
+
+namespace di::projections {
+
+enum class Verdict { kEligible, kPartlyEligible, kIneligible };
+std::string_view VerdictName(Verdict verdict);
+
+struct DeliveryDecision {
+  std::string delivery_id;
+  std::string person_id;
+  std::string grant_id;
+  std::string municipality_id;
+  schema::Service service = schema::Service::CHILD_CARE;
+  int32_t date = 0;
+  int64_t quantity = 0;
+  int64_t cost_cents = 0;
+  int64_t eligible_quantity = 0;
+  int64_t eligible_cost_cents = 0;
+  Verdict verdict = Verdict::kIneligible;
+  std::string rule_id;   // the rule that decided it ("" when none applies)
+  std::string reason;    // why it is not (fully) eligible; empty when eligible
+  std::vector<uint64_t> positions;  // the events behind this decision (delivery, corrections)
+};
+
+// Usage of one cap instance: cap id, scope key, period instance ("2021-07", "2021-W26", "2021", ...).
+struct CapUsage {
+  std::string cap_id;
+  std::string scope_key;
+  std::string period_label;
+  int64_t limit = 0;
+  int64_t used = 0;
+};
+
+struct EligibilityResult {
+  std::vector<DeliveryDecision> decisions;  // valid-time order
+  // Key: cap id | scope key | period label.
+  std::map<std::string, CapUsage> usage;
+};
+
+// Decides every live (not voided) delivery with date <= `valid_until` (kNoDate: all) in `model`.
+EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until = ledger::kNoDate);
+
+// Quantity in words in the service's unit: "3 h 30 min", "4 days", "12 sessions".
+std::string FormatQuantity(schema::Service service, int64_t quantity);
+
+// round_half_up(amount * part / whole), exact for the amounts of this domain (int128 intermediate).
+int64_t ProrateHalfUp(int64_t amount, int64_t part, int64_t whole);
+
+// The period instance of `date` for a cap: its label and first/last day.
+struct PeriodInstance {
+  std::string label;
+  int32_t first_day = 0;
+  int32_t last_day = 0;
+};
+bool CapPeriodInstance(const Cap& cap, int32_t date, const std::string& plan_id, const PlanFacts* plan,
+                       PeriodInstance* instance);
+
+}  // namespace di::projections
+
+#endif  // DI_PROJECTIONS_ELIGIBILITY_H_

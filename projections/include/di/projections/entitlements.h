@@ -1,0 +1,53 @@
+// Entitlements: per person and service, what is granted, used and remaining in the period that contains
+// the valid date asked, under the rule in force on that date, as known at the model's last position.
+#ifndef DI_PROJECTIONS_ENTITLEMENTS_H_
+#define DI_PROJECTIONS_ENTITLEMENTS_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "di/projections/eligibility.h"
+
+namespace di::projections {
+
+struct EntitlementCap {
+  std::string cap_id;       // a rule cap id, or "grant:<id>" for the grant's own quantity
+  std::string description;  // "cap child-care-month of 200 h per month (rule ...)"
+  std::string period_label; // "2021-07"
+  int64_t limit = 0;
+  int64_t used = 0;         // eligible quantity delivered in the period up to the valid date
+  int64_t remaining = 0;
+};
+
+struct EntitlementLine {
+  std::string grant_id;
+  schema::Service service = schema::Service::CHILD_CARE;
+  int64_t granted_quantity = 0;
+  schema::Period granted_period = schema::Period::MONTH;
+  int32_t grant_valid_from = 0;
+  int32_t grant_last_day = 0;
+  std::string rule_id;
+  std::string problem;  // why a delivery on the valid date would not be eligible ("" if it would)
+  std::vector<EntitlementCap> caps;
+  int64_t remaining = 0;  // the smallest remaining over the caps
+};
+
+struct Entitlements {
+  std::string person_id;
+  schema::TargetGroup target_group = schema::TargetGroup::ADULT_MENTAL_DISABILITY;
+  int age = 0;
+  int32_t valid_date = 0;
+  uint64_t known_at_position = 0;
+  std::string rules_version;
+  std::vector<EntitlementLine> lines;  // one per grant in force on the valid date
+};
+
+Status ComputeEntitlements(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
+                           Entitlements* out);
+nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements);
+
+}  // namespace di::projections
+
+#endif  // DI_PROJECTIONS_ENTITLEMENTS_H_

@@ -1,0 +1,116 @@
+// LedgerModel: the facts the rules need, folded from the event stream (pure: Apply() does no I/O).
+//
+// It keeps what each event says, in valid time (dates) and transaction time (positions), so that
+// eligibility can be decided for any valid date as known at any position: the caller simply applies
+// the events up to the known-at position.
+#ifndef DI_PROJECTIONS_LEDGER_MODEL_H_
+#define DI_PROJECTIONS_LEDGER_MODEL_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "di/ledger/civil_date.h"
+#include "di/ledger/event.h"
+#include "di/projections/rules.h"
+
+namespace di::projections {
+
+// A dated fact with a validity interval [from, until] (until kNoDate: open-ended).
+template <typename Value>
+struct Validity {
+  Value value;
+  int32_t from = ledger::kNoDate;
+  int32_t until = ledger::kNoDate;
+  uint64_t position = 0;  // the event that recorded it
+  bool CoversDate(int32_t date) const { return date >= from && (until == ledger::kNoDate || date <= until); }
+};
+
+struct PersonFacts {
+  std::string id;
+  schema::TargetGroup target_group = schema::TargetGroup::ADULT_MENTAL_DISABILITY;
+  int32_t birth_date = 0;
+  std::string residence_municipality_id;
+  std::vector<std::string> represented_child_ids;  // for parents
+  std::vector<std::string> representative_ids;     // for children: their parents / representatives
+  std::vector<Validity<bool>> special_care_opinions;
+  std::vector<Validity<schema::DisabilityGroup>> disabilities;
+  std::vector<Validity<schema::ParentActivity>> parent_activities;
+  std::vector<std::string> plan_ids;
+  bool assessed = false;
+};
+
+struct PlanFacts {
+  std::string id;
+  std::string person_id;
+  std::vector<schema::Service> services;
+  int32_t valid_from = 0;
+  int32_t valid_until = ledger::kNoDate;
+};
+
+struct GrantFacts {
+  std::string id;
+  std::string person_id;
+  std::string municipality_id;
+  schema::Service service = schema::Service::CHILD_CARE;
+  int64_t quantity = 0;  // per period, after amendments
+  schema::Period period = schema::Period::MONTH;
+  int32_t valid_from = 0;
+  int32_t valid_until = 0;            // after amendments
+  int32_t ended_on = ledger::kNoDate;
+  schema::CostBasis cost_basis = schema::CostBasis::ACTUAL_COST;
+  int64_t unit_cost_cents = 0;
+  std::vector<std::pair<int32_t, int32_t>> suspensions;  // [from, until] (until kNoDate: not resumed)
+  std::vector<uint64_t> positions;    // events that shaped it
+};
+
+struct DeliveryFacts {
+  std::string id;
+  std::string grant_id;
+  std::string provider_id;
+  int32_t date = 0;
+  int32_t last_date = 0;
+  int64_t quantity = 0;      // after corrections
+  int64_t cost_cents = 0;    // after corrections
+  schema::DeliveryPurpose purpose = schema::DeliveryPurpose::UNSPECIFIED;
+  schema::DeliveryMode mode = schema::DeliveryMode::IN_PERSON;
+  bool voided = false;
+  uint64_t position = 0;                 // the service_delivered event
+  std::vector<uint64_t> correction_positions;  // delivery_corrected / delivery_voided events
+};
+
+class LedgerModel {
+ public:
+  // Folds one recorded event in (events must come in position order).
+  void Apply(const ledger::StoredEvent& event);
+
+  uint64_t last_position() const { return last_position_; }
+  const std::map<std::string, PersonFacts>& persons() const { return persons_; }
+  const std::map<std::string, PlanFacts>& plans() const { return plans_; }
+  const std::map<std::string, GrantFacts>& grants() const { return grants_; }
+  const std::map<std::string, DeliveryFacts>& deliveries() const { return deliveries_; }
+  // The rule set in force: the last recorded `rules_enacted` (as known); null before any.
+  const RuleSet* rules() const { return rules_.get(); }
+  const std::string& rules_problem() const { return rules_problem_; }
+  uint64_t rules_position() const { return rules_position_; }
+
+  const PersonFacts* FindPerson(const std::string& id) const;
+  const GrantFacts* FindGrant(const std::string& id) const;
+
+ private:
+  uint64_t last_position_ = 0;
+  std::map<std::string, PersonFacts> persons_;
+  std::map<std::string, PlanFacts> plans_;
+  std::map<std::string, GrantFacts> grants_;
+  std::map<std::string, DeliveryFacts> deliveries_;
+  std::map<std::string, std::string> assessment_person_;
+  std::shared_ptr<const RuleSet> rules_;
+  uint64_t rules_position_ = 0;
+  std::string rules_problem_;  // a recorded rules document that did not parse (kept, reported)
+};
+
+}  // namespace di::projections
+
+#endif  // DI_PROJECTIONS_LEDGER_MODEL_H_

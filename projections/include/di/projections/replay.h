@@ -1,0 +1,22 @@
+// As-of replay: the state of the ledger as known at a position (transaction time), folded from the log.
+#ifndef DI_PROJECTIONS_REPLAY_H_
+#define DI_PROJECTIONS_REPLAY_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "di/ledger/event_store.h"
+#include "di/projections/ledger_model.h"
+
+namespace di::projections {
+
+// Folds events 1..known_at_position (0: up to the head) into `model`.
+Status ReplayInto(ledger::EventStore& store, uint64_t known_at_position, LedgerModel* model);
+
+// "1234" (a global position) or "2021-07-01T00:00:00Z" (UTC; the last event recorded at or before it).
+// Empty: the head. Positions beyond the head are refused.
+Status ResolveKnownAt(ledger::EventStore& store, std::string_view known_at, uint64_t* position);
+
+}  // namespace di::projections
+
+#endif  // DI_PROJECTIONS_REPLAY_H_

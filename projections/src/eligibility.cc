@@ -1,0 +1,345 @@
+#include "di/projections/eligibility.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "di/ledger/catalog.h"
+#include "eligibility_internal.h"
+
+namespace di::projections {
+
+using ledger::FormatDate;
+using ledger::kNoDate;
+
+std::string_view VerdictName(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kEligible: return "eligible";
+    case Verdict::kPartlyEligible: return "partly_eligible";
+    case Verdict::kIneligible: return "ineligible";
+  }
+  return "unknown";
+}
+
+std::string FormatQuantity(schema::Service service, int64_t quantity) {
+  switch (ledger::ServiceUnit(service)) {
+    case schema::Unit::MINUTES: {
+      const int64_t hours = quantity / 60, minutes = quantity % 60;
+      if (hours == 0) return std::to_string(minutes) + " min";
+      return std::to_string(hours) + " h" + (minutes ? " " + std::to_string(minutes) + " min" : std::string());
+    }
+    case schema::Unit::DAYS: return std::to_string(quantity) + (quantity == 1 ? " day" : " days");
+    case schema::Unit::SESSIONS: return std::to_string(quantity) + (quantity == 1 ? " session" : " sessions");
+  }
+  return std::to_string(quantity);
+}
+
+int64_t ProrateHalfUp(int64_t amount, int64_t part, int64_t whole) {
+  if (whole <= 0 || part <= 0) return 0;
+  if (part >= whole) return amount;
+  const __int128 numerator = static_cast<__int128>(amount) * part * 2 + whole;
+  return static_cast<int64_t>(numerator / (static_cast<__int128>(whole) * 2));
+}
+
+namespace internal {
+
+int32_t AddYears(int32_t date, int years) {
+  ledger::CivilDate civil = ledger::CivilFromDays(date);
+  civil.year += years;
+  if (civil.month == 2 && civil.day == 29 && !ledger::IsLeapYear(civil.year)) return ledger::DaysFromCivil(civil.year, 3, 1);
+  return ledger::DaysFromCivil(civil.year, civil.month, civil.day);
+}
+
+schema::ParentActivity ParentActivityOn(const LedgerModel& model, const PersonFacts& person, int32_t date) {
+  // A child's entitlement follows its representatives' activity; a parent's, their own. With two
+  // representatives, one active parent is enough (the sources speak of "the parent").
+  std::vector<const PersonFacts*> parents;
+  if (person.target_group == schema::TargetGroup::PARENT_OF_CHILD) parents.push_back(&person);
+  for (const std::string& id : person.representative_ids) {
+    if (const PersonFacts* parent = model.FindPerson(id)) parents.push_back(parent);
+  }
+  for (const PersonFacts* parent : parents) {
+    // The latest recorded activity covering the date wins (a later record corrects an earlier one).
+    const Validity<schema::ParentActivity>* found = nullptr;
+    for (const auto& activity : parent->parent_activities) {
+      if (activity.CoversDate(date)) found = &activity;
+    }
+    if (found && found->value != schema::ParentActivity::NOT_ACTIVE) return found->value;
+  }
+  return schema::ParentActivity::NOT_ACTIVE;
+}
+
+const PlanFacts* PlanOn(const LedgerModel& model, const PersonFacts& person, schema::Service service, int32_t date) {
+  const PlanFacts* found = nullptr;
+  for (const std::string& id : person.plan_ids) {
+    auto it = model.plans().find(id);
+    if (it == model.plans().end()) continue;
+    const PlanFacts& plan = it->second;
+    const bool covers = date >= plan.valid_from && (plan.valid_until == kNoDate || date <= plan.valid_until);
+    if (covers && std::find(plan.services.begin(), plan.services.end(), service) != plan.services.end()) found = &plan;
+  }
+  return found;
+}
+
+// Checks the requirements of `rule`; returns "" or the reason the delivery fails them.
+std::string CheckRequirements(const LedgerModel& model, const Rule& rule, const PersonFacts& person,
+                              schema::Service service, int32_t date, schema::DeliveryPurpose purpose,
+                              const PlanFacts** plan) {
+  const Requirements& required = rule.requirements;
+  const std::string service_name(ledger::ServiceName(service));
+  if (required.special_care_opinion) {
+    const bool valid = std::any_of(person.special_care_opinions.begin(), person.special_care_opinions.end(),
+                                   [&](const auto& opinion) { return opinion.CoversDate(date); });
+    if (!valid) return service_name + ": no special-care opinion (VDEĀK) valid on " + FormatDate(date);
+  }
+  if (!required.disability_groups.empty()) {
+    const bool valid = std::any_of(person.disabilities.begin(), person.disabilities.end(), [&](const auto& disability) {
+      return disability.CoversDate(date) && std::find(required.disability_groups.begin(), required.disability_groups.end(),
+                                                      disability.value) != required.disability_groups.end();
+    });
+    if (!valid) {
+      std::string groups;
+      for (auto group : required.disability_groups) groups += (groups.empty() ? "" : "/") + ledger::EnumValueName(group);
+      return service_name + ": no disability of group " + groups + " valid on " + FormatDate(date);
+    }
+  }
+  *plan = PlanOn(model, person, service, date);
+  if (required.support_plan && *plan == nullptr) {
+    return service_name + ": no support plan valid on " + FormatDate(date) + " lists this service";
+  }
+  if (required.years_after_plan) {
+    int32_t first_plan = kNoDate;
+    for (const std::string& id : person.plan_ids) {
+      auto it = model.plans().find(id);
+      if (it != model.plans().end() && (first_plan == kNoDate || it->second.valid_from < first_plan)) {
+        first_plan = it->second.valid_from;
+      }
+    }
+    if (first_plan == kNoDate) return service_name + ": no support plan to count the free period from";
+    const int32_t free_until = AddYears(first_plan, *required.years_after_plan) - 1;
+    if (date > free_until) {
+      return service_name + ": free for " + std::to_string(*required.years_after_plan) + " years after the plan of " +
+             FormatDate(first_plan) + ", that is until " + FormatDate(free_until);
+    }
+  }
+  if (!required.purposes.empty() &&
+      std::find(required.purposes.begin(), required.purposes.end(), purpose) == required.purposes.end()) {
+    std::string purposes;
+    for (auto allowed : required.purposes) purposes += (purposes.empty() ? "" : "/") + ledger::EnumValueName(allowed);
+    return service_name + ": rule " + rule.id + " covers only " + purposes + " (delivery purpose: " +
+           ledger::EnumValueName(purpose) + ")";
+  }
+  return "";
+}
+
+std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule, const GrantFacts& grant,
+                                     const PersonFacts& person, int32_t date, const PlanFacts* plan,
+                                     std::optional<schema::DeliveryPurpose> purpose) {
+  std::vector<ResolvedCap> caps;
+  for (const Cap& cap : rule.caps) {
+    if (purpose && cap.purpose && *cap.purpose != *purpose) continue;  // a sub-cap of another purpose
+    PeriodInstance instance;
+    if (!CapPeriodInstance(cap, date, plan ? plan->id : std::string(), plan, &instance)) continue;
+    ResolvedCap resolved;
+    resolved.cap_id = cap.id;
+    resolved.period_label = instance.label;
+    resolved.limit = cap.quantity;
+    std::string scope_key = person.id;
+    if (cap.scope == CapScope::kFamily && !person.representative_ids.empty()) {
+      scope_key = "family:" + *std::min_element(person.representative_ids.begin(), person.representative_ids.end());
+    } else if (cap.scope == CapScope::kPerRepresentedChild) {
+      int64_t assessed_children = 0;
+      for (const std::string& child_id : person.represented_child_ids) {
+        const PersonFacts* child = model.FindPerson(child_id);
+        if (child && child->assessed) ++assessed_children;
+      }
+      resolved.limit = cap.quantity * assessed_children;
+    }
+    resolved.scope_key = scope_key;
+    resolved.description = "cap " + cap.id + " of " + FormatQuantity(grant.service, resolved.limit) + " per " +
+                           std::string(CapPeriodName(cap.period)) + (cap.purpose ? " (" + ledger::EnumValueName(*cap.purpose) + ")" : "") +
+                           " (rule " + rule.id + ")";
+    caps.push_back(std::move(resolved));
+  }
+  // The grant itself limits what is reimbursed: its quantity per its period.
+  Cap grant_cap;
+  grant_cap.id = "grant:" + grant.id;
+  grant_cap.quantity = grant.quantity;
+  switch (grant.period) {
+    case schema::Period::WEEK: grant_cap.period = CapPeriod::kWeek; break;
+    case schema::Period::MONTH: grant_cap.period = CapPeriod::kMonth; break;
+    case schema::Period::YEAR: grant_cap.period = CapPeriod::kYear; break;
+    case schema::Period::GRANT_PERIOD:
+      grant_cap.period = CapPeriod::kWindow;
+      grant_cap.window_from = grant.valid_from;
+      grant_cap.window_until = grant.valid_until;
+      break;
+  }
+  PeriodInstance instance;
+  if (CapPeriodInstance(grant_cap, date, "", nullptr, &instance)) {
+    caps.push_back(ResolvedCap{grant_cap.id, person.id, instance.label, grant.quantity,
+                               "granted " + FormatQuantity(grant.service, grant.quantity) + " per " +
+                                   std::string(CapPeriodName(grant_cap.period)) + " (grant " + grant.id + ")"});
+  }
+  return caps;
+}
+
+std::string UsageKey(const ResolvedCap& cap) { return cap.cap_id + "|" + cap.scope_key + "|" + cap.period_label; }
+
+}  // namespace internal
+
+bool CapPeriodInstance(const Cap& cap, int32_t date, const std::string& plan_id, const PlanFacts* plan,
+                       PeriodInstance* instance) {
+  const ledger::CivilDate civil = ledger::CivilFromDays(date);
+  char label[32];
+  switch (cap.period) {
+    case CapPeriod::kWeek: {
+      const int weekday = ((date % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday; 0 = Monday
+      instance->first_day = date - weekday;
+      instance->last_day = instance->first_day + 6;
+      instance->label = "week of " + FormatDate(instance->first_day);
+      return true;
+    }
+    case CapPeriod::kMonth:
+      std::snprintf(label, sizeof(label), "%04d-%02d", civil.year, civil.month);
+      instance->label = label;
+      instance->first_day = ledger::DaysFromCivil(civil.year, civil.month, 1);
+      instance->last_day = instance->first_day + ledger::DaysInMonth(civil.year, civil.month) - 1;
+      return true;
+    case CapPeriod::kYear:
+      instance->label = std::to_string(civil.year);
+      instance->first_day = ledger::DaysFromCivil(civil.year, 1, 1);
+      instance->last_day = ledger::DaysFromCivil(civil.year, 12, 31);
+      return true;
+    case CapPeriod::kWindow:
+      if (date < cap.window_from || date > cap.window_until) return false;
+      instance->first_day = cap.window_from;
+      instance->last_day = cap.window_until;
+      instance->label = FormatDate(cap.window_from) + ".." + FormatDate(cap.window_until);
+      return true;
+    case CapPeriod::kSupportPlan:
+      if (plan == nullptr) return false;
+      instance->first_day = plan->valid_from;
+      instance->last_day = plan->valid_until;
+      instance->label = "plan " + plan_id;
+      return true;
+  }
+  return false;
+}
+
+EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until) {
+  EligibilityResult result;
+  std::vector<const DeliveryFacts*> deliveries;
+  for (const auto& [id, delivery] : model.deliveries()) {
+    if (delivery.voided || delivery.position == 0) continue;
+    if (valid_until != kNoDate && delivery.date > valid_until) continue;
+    deliveries.push_back(&delivery);
+  }
+  std::sort(deliveries.begin(), deliveries.end(), [](const DeliveryFacts* a, const DeliveryFacts* b) {
+    return a->date != b->date ? a->date < b->date : a->position < b->position;
+  });
+  const RuleSet* rules = model.rules();
+  result.decisions.reserve(deliveries.size());
+  for (const DeliveryFacts* delivery : deliveries) {
+    DeliveryDecision decision;
+    decision.delivery_id = delivery->id;
+    decision.grant_id = delivery->grant_id;
+    decision.date = delivery->date;
+    decision.quantity = delivery->quantity;
+    decision.cost_cents = delivery->cost_cents;
+    decision.positions.push_back(delivery->position);
+    decision.positions.insert(decision.positions.end(), delivery->correction_positions.begin(),
+                              delivery->correction_positions.end());
+    const GrantFacts* grant = model.FindGrant(delivery->grant_id);
+    const PersonFacts* person = grant ? model.FindPerson(grant->person_id) : nullptr;
+    auto ineligible = [&](std::string reason) {
+      decision.verdict = Verdict::kIneligible;
+      decision.reason = std::move(reason);
+      result.decisions.push_back(std::move(decision));
+    };
+    if (grant == nullptr || person == nullptr) {
+      ineligible("delivery of unknown grant or person");  // impossible for a validated ledger
+      continue;
+    }
+    decision.person_id = person->id;
+    decision.municipality_id = grant->municipality_id;
+    decision.service = grant->service;
+    const std::string service_name(ledger::ServiceName(grant->service));
+    if (rules == nullptr) {
+      ineligible("no rules enacted");
+      continue;
+    }
+    if (delivery->date > rules->services_paid_until) {
+      ineligible(service_name + ": services are paid until " + FormatDate(rules->services_paid_until));
+      continue;
+    }
+    SelectorFacts facts;
+    facts.age = ledger::AgeInYears(person->birth_date, delivery->date);
+    facts.parent_activity = internal::ParentActivityOn(model, *person, delivery->date);
+    const Rule* rule = FindRule(*rules, grant->service, person->target_group, delivery->date, facts);
+    if (rule == nullptr) {
+      ineligible(service_name + ": no rule in force on " + FormatDate(delivery->date) + " for " +
+                 ledger::EnumValueName(person->target_group) + " aged " + std::to_string(facts.age));
+      continue;
+    }
+    decision.rule_id = rule->id;
+    const PlanFacts* plan = nullptr;
+    if (std::string problem = internal::CheckRequirements(model, *rule, *person, grant->service, delivery->date,
+                                                          delivery->purpose, &plan);
+        !problem.empty()) {
+      ineligible(std::move(problem));
+      continue;
+    }
+    bool suspended = false;
+    for (const auto& [from, until] : grant->suspensions) {
+      if (delivery->date >= from && (until == kNoDate || delivery->date <= until)) {
+        ineligible(service_name + ": grant " + grant->id + " is suspended from " + FormatDate(from));
+        suspended = true;
+        break;
+      }
+    }
+    if (suspended) continue;
+
+    // Caps: the eligible part is what every applicable cap still has room for.
+    const std::vector<internal::ResolvedCap> caps =
+        internal::ResolveCaps(model, *rule, *grant, *person, delivery->date, plan, delivery->purpose);
+    int64_t eligible = delivery->quantity;
+    const internal::ResolvedCap* binding = nullptr;
+    for (const internal::ResolvedCap& cap : caps) {
+      const auto usage = result.usage.find(internal::UsageKey(cap));
+      const int64_t used = usage == result.usage.end() ? 0 : usage->second.used;
+      const int64_t room = std::max<int64_t>(0, cap.limit - used);
+      if (room < eligible) {
+        eligible = room;
+        binding = &cap;
+      }
+    }
+    for (const internal::ResolvedCap& cap : caps) {
+      CapUsage& usage = result.usage[internal::UsageKey(cap)];
+      usage.cap_id = cap.cap_id;
+      usage.scope_key = cap.scope_key;
+      usage.period_label = cap.period_label;
+      usage.limit = cap.limit;
+      usage.used += eligible;
+    }
+    decision.eligible_quantity = eligible;
+    if (binding != nullptr) {
+      const int64_t over = delivery->quantity - eligible;
+      decision.reason = service_name + ": " + binding->description + " in " + binding->period_label +
+                        (eligible > 0 ? " reached on " + FormatDate(delivery->date) + "; " : " already used up; ") +
+                        FormatQuantity(grant->service, over) + " over";
+    }
+    // Cost: actual cost prorated to the eligible part, or units at the grant's unit rate.
+    if (rule->cost_basis == schema::CostBasis::UNIT_COST && grant->unit_cost_cents > 0) {
+      decision.eligible_cost_cents = eligible * grant->unit_cost_cents;
+    } else {
+      decision.eligible_cost_cents = ProrateHalfUp(delivery->cost_cents, eligible, delivery->quantity);
+    }
+    decision.verdict = eligible == delivery->quantity ? Verdict::kEligible
+                       : eligible == 0               ? Verdict::kIneligible
+                                                     : Verdict::kPartlyEligible;
+    result.decisions.push_back(std::move(decision));
+  }
+  return result;
+}
+
+}  // namespace di::projections

@@ -1,0 +1,126 @@
+#include "di/projections/entitlements.h"
+
+#include <algorithm>
+
+#include "di/ledger/catalog.h"
+#include "eligibility_internal.h"
+
+namespace di::projections {
+
+using ledger::FormatDate;
+using ledger::kNoDate;
+
+Status ComputeEntitlements(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
+                           Entitlements* out) {
+  const PersonFacts* person = model.FindPerson(person_id);
+  if (person == nullptr || person->birth_date == 0) return Status::NotFound("no person '" + person_id + "'");
+  *out = Entitlements{};
+  out->person_id = person_id;
+  out->target_group = person->target_group;
+  out->age = ledger::AgeInYears(person->birth_date, valid_date);
+  out->valid_date = valid_date;
+  out->known_at_position = model.last_position();
+  const RuleSet* rules = model.rules();
+  if (rules != nullptr) out->rules_version = rules->version;
+  // Usage up to and including the valid date, as known.
+  const EligibilityResult eligibility = DecideEligibility(model, valid_date);
+  for (const auto& [grant_id, grant] : model.grants()) {
+    if (grant.person_id != person_id) continue;
+    const int32_t last_day = grant.ended_on != kNoDate ? grant.ended_on : grant.valid_until;
+    if (valid_date < grant.valid_from || valid_date > last_day) continue;
+    EntitlementLine line;
+    line.grant_id = grant_id;
+    line.service = grant.service;
+    line.granted_quantity = grant.quantity;
+    line.granted_period = grant.period;
+    line.grant_valid_from = grant.valid_from;
+    line.grant_last_day = last_day;
+    const Rule* rule = nullptr;
+    const PlanFacts* plan = nullptr;
+    if (rules == nullptr) {
+      line.problem = "no rules enacted";
+    } else if (valid_date > rules->services_paid_until) {
+      line.problem = "services are paid until " + FormatDate(rules->services_paid_until);
+    } else {
+      SelectorFacts facts;
+      facts.age = out->age;
+      facts.parent_activity = internal::ParentActivityOn(model, *person, valid_date);
+      rule = FindRule(*rules, grant.service, person->target_group, valid_date, facts);
+      if (rule == nullptr) {
+        line.problem = "no rule in force for " + std::string(ledger::ServiceName(grant.service)) + " on " +
+                       FormatDate(valid_date);
+      } else {
+        line.rule_id = rule->id;
+        // Requirements other than purpose: a purpose-restricted rule still gives an entitlement.
+        line.problem = internal::CheckRequirements(model, *rule, *person, grant.service, valid_date,
+                                                   rule->requirements.purposes.empty()
+                                                       ? schema::DeliveryPurpose::UNSPECIFIED
+                                                       : rule->requirements.purposes.front(),
+                                                   &plan);
+      }
+    }
+    std::vector<internal::ResolvedCap> caps;
+    if (rule != nullptr) {
+      caps = internal::ResolveCaps(model, *rule, grant, *person, valid_date, plan, std::nullopt);
+    } else {
+      Rule no_rule;  // the grant's own quantity still applies
+      caps = internal::ResolveCaps(model, no_rule, grant, *person, valid_date, nullptr, std::nullopt);
+    }
+    line.remaining = -1;
+    for (const internal::ResolvedCap& cap : caps) {
+      EntitlementCap entitlement;
+      entitlement.cap_id = cap.cap_id;
+      entitlement.description = cap.description;
+      entitlement.period_label = cap.period_label;
+      entitlement.limit = cap.limit;
+      auto usage = eligibility.usage.find(internal::UsageKey(cap));
+      entitlement.used = usage == eligibility.usage.end() ? 0 : usage->second.used;
+      entitlement.remaining = std::max<int64_t>(0, cap.limit - entitlement.used);
+      // A purpose sub-cap limits only that purpose; the line's remaining is the overall room.
+      const bool sub_cap = rule != nullptr && std::any_of(rule->caps.begin(), rule->caps.end(), [&](const Cap& c) {
+                             return c.id == cap.cap_id && c.purpose.has_value();
+                           });
+      if (!sub_cap && (line.remaining < 0 || entitlement.remaining < line.remaining)) line.remaining = entitlement.remaining;
+      line.caps.push_back(std::move(entitlement));
+    }
+    if (line.remaining < 0) line.remaining = 0;
+    out->lines.push_back(std::move(line));
+  }
+  return Status::Ok();
+}
+
+nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements) {
+  nlohmann::ordered_json json;
+  json["person_id"] = entitlements.person_id;
+  json["target_group"] = ledger::EnumValueName(entitlements.target_group);
+  json["age"] = entitlements.age;
+  json["valid_at"] = FormatDate(entitlements.valid_date);
+  json["known_at_position"] = entitlements.known_at_position;
+  json["rules_version"] = entitlements.rules_version;
+  json["entitlements"] = nlohmann::ordered_json::array();
+  for (const EntitlementLine& line : entitlements.lines) {
+    nlohmann::ordered_json item;
+    item["service"] = std::string(ledger::ServiceName(line.service));
+    item["unit"] = std::string(ledger::UnitName(ledger::ServiceUnit(line.service)));
+    item["grant_id"] = line.grant_id;
+    item["granted"] = line.granted_quantity;
+    item["granted_per"] = ledger::EnumValueName(line.granted_period);
+    item["grant_valid"] = FormatDate(line.grant_valid_from) + ".." + FormatDate(line.grant_last_day);
+    item["rule_id"] = line.rule_id;
+    if (!line.problem.empty()) item["problem"] = line.problem;
+    item["remaining"] = line.remaining;
+    item["caps"] = nlohmann::ordered_json::array();
+    for (const EntitlementCap& cap : line.caps) {
+      item["caps"].push_back({{"cap_id", cap.cap_id},
+                              {"period", cap.period_label},
+                              {"limit", cap.limit},
+                              {"used", cap.used},
+                              {"remaining", cap.remaining},
+                              {"description", cap.description}});
+    }
+    json["entitlements"].push_back(std::move(item));
+  }
+  return json;
+}
+
+}  // namespace di::projections

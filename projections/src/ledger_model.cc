@@ -1,0 +1,181 @@
+#include "di/projections/ledger_model.h"
+
+#include <algorithm>
+
+namespace di::projections {
+namespace {
+std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+}  // namespace
+
+const PersonFacts* LedgerModel::FindPerson(const std::string& id) const {
+  auto it = persons_.find(id);
+  return it == persons_.end() ? nullptr : &it->second;
+}
+
+const GrantFacts* LedgerModel::FindGrant(const std::string& id) const {
+  auto it = grants_.find(id);
+  return it == grants_.end() ? nullptr : &it->second;
+}
+
+void LedgerModel::Apply(const ledger::StoredEvent& stored) {
+  const auto recorded = stored.reader();
+  const uint64_t position = recorded.getPosition();
+  last_position_ = position;
+  const auto event = recorded.getEvent();
+  const int32_t date = event.getEffectiveDate();
+  const auto payload = event.getPayload();
+  using P = schema::Event::Payload;
+  switch (payload.which()) {
+    case P::PERSON_ENROLLED: {
+      const auto data = payload.getPersonEnrolled();
+      PersonFacts& person = persons_[Str(data.getPersonId())];
+      person.id = Str(data.getPersonId());
+      person.target_group = data.getTargetGroup();
+      person.birth_date = data.getBirthDate();
+      person.residence_municipality_id = Str(data.getResidenceMunicipalityId());
+      if (data.hasRepresentative()) {
+        for (auto child : data.getRepresentative().getChildIds()) {
+          person.represented_child_ids.push_back(Str(child));
+          persons_[Str(child)].representative_ids.push_back(person.id);
+        }
+      }
+      break;
+    }
+    case P::RESIDENCE_CHANGED: {
+      const auto data = payload.getResidenceChanged();
+      persons_[Str(data.getPersonId())].residence_municipality_id = Str(data.getMunicipalityId());
+      break;
+    }
+    case P::DISABILITY_RECORDED: {
+      const auto data = payload.getDisabilityRecorded();
+      persons_[Str(data.getPersonId())].disabilities.push_back(
+          {data.getGroup(), data.getValidFrom(), data.getValidUntil(), position});
+      break;
+    }
+    case P::SPECIAL_CARE_OPINION_RECORDED: {
+      const auto data = payload.getSpecialCareOpinionRecorded();
+      persons_[Str(data.getPersonId())].special_care_opinions.push_back(
+          {true, data.getValidFrom(), data.getValidUntil(), position});
+      break;
+    }
+    case P::PARENT_ACTIVITY_RECORDED: {
+      const auto data = payload.getParentActivityRecorded();
+      persons_[Str(data.getPersonId())].parent_activities.push_back(
+          {data.getActivity(), data.getValidFrom(), data.getValidUntil(), position});
+      break;
+    }
+    case P::NEEDS_ASSESSED: {
+      const auto data = payload.getNeedsAssessed();
+      assessment_person_[Str(data.getAssessmentId())] = Str(data.getPersonId());
+      persons_[Str(data.getPersonId())].assessed = true;
+      break;
+    }
+    case P::SUPPORT_PLAN_APPROVED: {
+      const auto data = payload.getSupportPlanApproved();
+      PlanFacts& plan = plans_[Str(data.getPlanId())];
+      plan.id = Str(data.getPlanId());
+      plan.person_id = Str(data.getPersonId());
+      for (auto service : data.getRecommendedServices()) plan.services.push_back(service);
+      plan.valid_from = data.getValidFrom();
+      plan.valid_until = data.getValidUntil();
+      persons_[plan.person_id].plan_ids.push_back(plan.id);
+      break;
+    }
+    case P::SERVICE_GRANTED: {
+      const auto data = payload.getServiceGranted();
+      GrantFacts& grant = grants_[Str(data.getGrantId())];
+      grant.id = Str(data.getGrantId());
+      grant.person_id = Str(data.getPersonId());
+      grant.municipality_id = Str(data.getMunicipalityId());
+      grant.service = data.getService();
+      grant.quantity = data.getQuantity();
+      grant.period = data.getPeriod();
+      grant.valid_from = data.getValidFrom();
+      grant.valid_until = data.getValidUntil();
+      grant.cost_basis = data.getCostBasis();
+      grant.unit_cost_cents = data.getUnitCostCents();
+      grant.positions.push_back(position);
+      break;
+    }
+    case P::GRANT_AMENDED: {
+      const auto data = payload.getGrantAmended();
+      GrantFacts& grant = grants_[Str(data.getGrantId())];
+      if (data.getQuantity() != 0) grant.quantity = data.getQuantity();
+      if (data.getValidUntil() != ledger::kNoDate) grant.valid_until = data.getValidUntil();
+      if (data.getUnitCostCents() != 0) grant.unit_cost_cents = data.getUnitCostCents();
+      grant.positions.push_back(position);
+      break;
+    }
+    case P::GRANT_ENDED: {
+      GrantFacts& grant = grants_[Str(payload.getGrantEnded().getGrantId())];
+      grant.ended_on = date;
+      grant.positions.push_back(position);
+      break;
+    }
+    case P::SERVICE_SUSPENDED: {
+      GrantFacts& grant = grants_[Str(payload.getServiceSuspended().getGrantId())];
+      grant.suspensions.emplace_back(date, ledger::kNoDate);
+      grant.positions.push_back(position);
+      break;
+    }
+    case P::SERVICE_RESUMED: {
+      GrantFacts& grant = grants_[Str(payload.getServiceResumed().getGrantId())];
+      // Resumed on `date`: the suspension covered the days before it.
+      if (!grant.suspensions.empty() && grant.suspensions.back().second == ledger::kNoDate) {
+        grant.suspensions.back().second = date - 1;
+      }
+      grant.positions.push_back(position);
+      break;
+    }
+    case P::SERVICE_DELIVERED: {
+      const auto data = payload.getServiceDelivered();
+      DeliveryFacts& delivery = deliveries_[Str(data.getDeliveryId())];
+      delivery.id = Str(data.getDeliveryId());
+      delivery.grant_id = Str(data.getGrantId());
+      delivery.provider_id = Str(data.getProviderId());
+      delivery.date = date;
+      delivery.last_date = data.getLastDate() == ledger::kNoDate ? date : data.getLastDate();
+      delivery.quantity = data.getQuantity();
+      delivery.cost_cents = data.getCostCents();
+      delivery.purpose = data.getPurpose();
+      delivery.mode = data.getMode();
+      delivery.position = position;
+      break;
+    }
+    case P::DELIVERY_CORRECTED: {
+      const auto data = payload.getDeliveryCorrected();
+      DeliveryFacts& delivery = deliveries_[Str(data.getDeliveryId())];
+      delivery.quantity = data.getQuantity();
+      delivery.cost_cents = data.getCostCents();
+      if (data.getPurpose() != schema::DeliveryPurpose::UNSPECIFIED) delivery.purpose = data.getPurpose();
+      delivery.correction_positions.push_back(position);
+      break;
+    }
+    case P::DELIVERY_VOIDED: {
+      DeliveryFacts& delivery = deliveries_[Str(payload.getDeliveryVoided().getDeliveryId())];
+      delivery.voided = true;
+      delivery.correction_positions.push_back(position);
+      break;
+    }
+    case P::RULES_ENACTED: {
+      const auto data = payload.getRulesEnacted();
+      const auto text = data.getDocument();
+      const nlohmann::json document = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+      auto rule_set = std::make_shared<RuleSet>();
+      Status status = ParseRuleSet(document, rule_set.get());
+      if (status.ok()) {
+        rules_ = std::move(rule_set);
+        rules_position_ = position;
+        rules_problem_.clear();
+      } else {
+        // A document that does not parse is a recorded fact too; the previous rules stay in force.
+        rules_problem_ = "rules at position " + std::to_string(position) + " ignored: " + status.ToString();
+      }
+      break;
+    }
+    default:
+      break;  // events the rules do not need (projects, claims...) are folded by other projections
+  }
+}
+
+}  // namespace di::projections
