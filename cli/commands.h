@@ -38,6 +38,18 @@ struct EntitlementsOptions {
 };
 int RunEntitlements(const EntitlementsOptions& options);
 
+struct ReportOptions {
+  std::string data_dir;
+  std::string kind;            // funding
+  std::string project_id;
+  std::string municipality_id;
+  std::string valid_at;        // YYYY-MM-DD; empty: the last effective date in the store
+  std::string known_at;        // position or UTC time; empty: the head
+  std::string group_by;        // comma-separated dimensions
+  std::string format = "table";
+};
+int RunReport(const ReportOptions& options);
+
 // Appends a `rules_enacted` event with the default rule set (or `rules_file`), parameters overridden.
 ledger::Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
                           const std::vector<std::string>& parameters, uint64_t* position);

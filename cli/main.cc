@@ -73,6 +73,23 @@ int main(int argc, char** argv) {
     exit_code = di::cli::RunEntitlements(entitlements_options);
   });
 
+  di::cli::ReportOptions report_options;
+  CLI::App* report = app.add_subcommand("report", "funding report as of a date, as known at a time");
+  add_data(report);
+  report->add_option("kind", report_options.kind, "funding")->required()->check(CLI::IsMember({"funding"}));
+  report->add_option("--project", report_options.project_id, "only this project");
+  report->add_option("--municipality", report_options.municipality_id,
+                     "only this municipality (the granting one, or its post-reform territory)");
+  report->add_option("--valid-at", report_options.valid_at, "valid date YYYY-MM-DD (default: the latest)");
+  report->add_option("--known-at", report_options.known_at, "as known at a global position or a UTC time");
+  report->add_option("--group-by", report_options.group_by,
+                     "dimensions to keep, comma-separated: project,territory,municipality,service,month (default: all)");
+  report->add_option("--format", report_options.format, "table, json or csv")->capture_default_str();
+  report->callback([&] {
+    report_options.data_dir = data_dir;
+    exit_code = di::cli::RunReport(report_options);
+  });
+
   di::cli::SimulateOptions simulate_options;
   std::string simulate_output = "-";
   CLI::App* simulate = app.add_subcommand("simulate", "write a seeded, realistic JSON Lines history of a region");

@@ -11,6 +11,7 @@
 #include "di/ledger/json_codec.h"
 #include "di/projections/default_rules.h"
 #include "di/projections/entitlements.h"
+#include "di/projections/funding.h"
 #include "di/projections/replay.h"
 #include "di/projections/rules.h"
 
@@ -71,48 +72,65 @@ Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
 
 namespace {
 
-std::string Quantity(schema::Service service, int64_t quantity) { return projections::FormatQuantity(service, quantity); }
-
-}  // namespace
-
-int RunEntitlements(const EntitlementsOptions& options) {
+// Opens the store and folds it as known at `known_at`; resolves the valid date (default: latest).
+int LoadModel(const std::string& data_dir, const std::string& known_at_text, const std::string& valid_at,
+              projections::LedgerModel* model, uint64_t* known_at, int32_t* valid_date) {
   std::unique_ptr<ledger::EventStore> store;
   ledger::EventStoreOptions store_options;
   store_options.create_if_missing = false;
-  Status status = ledger::EventStore::Open(store_options, options.data_dir, &store);
+  Status status = ledger::EventStore::Open(store_options, data_dir, &store);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return 2;
   }
-  if (options.format != "table" && options.format != "json") {
-    std::cerr << "error: --format must be table or json\n";
-    return 2;
-  }
-  uint64_t known_at = 0;
-  status = projections::ResolveKnownAt(*store, options.known_at, &known_at);
+  status = projections::ResolveKnownAt(*store, known_at_text, known_at);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return 1;
   }
-  projections::LedgerModel model;
-  if (known_at > 0) {
-    status = projections::ReplayInto(*store, known_at, &model);
+  if (*known_at > 0) {
+    status = projections::ReplayInto(*store, *known_at, model);
     if (!status.ok()) {
       std::cerr << "error: " << status.ToString() << "\n";
       return 2;
     }
   }
-  int32_t valid_date;
-  if (options.valid_at.empty()) {
+  if (valid_at.empty()) {
     ledger::StoreStats stats;
     store->GetStats(&stats);
-    valid_date = stats.last_effective_date;
-  } else if (!ledger::ParseDate(options.valid_at, &valid_date)) {
+    *valid_date = stats.last_effective_date == ledger::kNoDate ? 0 : stats.last_effective_date;
+  } else if (!ledger::ParseDate(valid_at, valid_date)) {
     std::cerr << "error: --valid-at must be a date YYYY-MM-DD\n";
     return 2;
   }
+  return 0;
+}
+
+std::string Euros(int64_t cents) {
+  char buffer[32];
+  const int64_t magnitude = cents < 0 ? -cents : cents;
+  std::snprintf(buffer, sizeof(buffer), "%s%lld.%02lld", cents < 0 ? "-" : "", static_cast<long long>(magnitude / 100),
+                static_cast<long long>(magnitude % 100));
+  return buffer;
+}
+
+std::string Quantity(schema::Service service, int64_t quantity) { return projections::FormatQuantity(service, quantity); }
+
+}  // namespace
+
+int RunEntitlements(const EntitlementsOptions& options) {
+  if (options.format != "table" && options.format != "json") {
+    std::cerr << "error: --format must be table or json\n";
+    return 2;
+  }
+  projections::LedgerModel model;
+  uint64_t known_at = 0;
+  int32_t valid_date = 0;
+  if (int code = LoadModel(options.data_dir, options.known_at, options.valid_at, &model, &known_at, &valid_date)) {
+    return code;
+  }
   projections::Entitlements entitlements;
-  status = projections::ComputeEntitlements(model, options.person_id, valid_date, &entitlements);
+  Status status = projections::ComputeEntitlements(model, options.person_id, valid_date, &entitlements);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << " (as known at position " << known_at << ")\n";
     return 1;
@@ -181,6 +199,68 @@ int RunEntitlements(const EntitlementsOptions& options) {
     }
   }
   if (!model.rules_problem().empty()) std::printf("\nwarning: %s\n", model.rules_problem().c_str());
+  return 0;
+}
+
+int RunReport(const ReportOptions& options) {
+  if (options.kind != "funding") {
+    std::cerr << "error: unknown report '" << options.kind << "' (available: funding)\n";
+    return 2;
+  }
+  if (options.format != "table" && options.format != "json" && options.format != "csv") {
+    std::cerr << "error: --format must be table, json or csv\n";
+    return 2;
+  }
+  projections::LedgerModel model;
+  uint64_t known_at = 0;
+  int32_t valid_date = 0;
+  if (int code = LoadModel(options.data_dir, options.known_at, options.valid_at, &model, &known_at, &valid_date)) {
+    return code;
+  }
+  projections::FundingQuery query;
+  query.project_id = options.project_id;
+  query.municipality_id = options.municipality_id;
+  std::stringstream dimensions(options.group_by);
+  for (std::string dimension; std::getline(dimensions, dimension, ',');) {
+    if (!dimension.empty()) query.group_by.push_back(dimension);
+  }
+  projections::FundingReport report;
+  Status status = projections::ComputeFunding(model, valid_date, query, &report);
+  if (!status.ok()) {
+    std::cerr << "error: " << status.ToString() << "\n";
+    return 1;
+  }
+  if (options.format == "json") {
+    std::cout << projections::FundingToJson(report).dump(2) << "\n";
+    return 0;
+  }
+  if (options.format == "csv") {
+    std::cout << projections::FundingToCsv(report);
+    return 0;
+  }
+  std::printf("funding on %s, as known at position %llu (EUR; ESF/state split of approved and paid)\n\n",
+              ledger::FormatDate(valid_date).c_str(), static_cast<unsigned long long>(known_at));
+  std::printf("%-18s %-18s %-18s %-30s %-7s %8s %13s %13s %13s %13s %13s %13s %13s\n", "project", "territory",
+              "municipality", "service", "month", "count", "delivered", "eligible", "claimed", "approved", "approved ESF",
+              "paid", "paid ESF");
+  auto print = [](const std::string& project, const std::string& territory, const std::string& municipality,
+                  const std::string& service, const std::string& month, const projections::FundingFigures& f) {
+    std::printf("%-18s %-18s %-18s %-30s %-7s %8lld %13s %13s %13s %13s %13s %13s %13s\n", project.c_str(),
+                territory.c_str(), municipality.c_str(), service.c_str(), month.c_str(),
+                static_cast<long long>(f.deliveries), Euros(f.delivered_cents).c_str(), Euros(f.eligible_cents).c_str(),
+                Euros(f.claimed_cents).c_str(), Euros(f.approved_cents).c_str(), Euros(f.approved_esf_cents).c_str(),
+                Euros(f.paid_cents).c_str(), Euros(f.paid_esf_cents).c_str());
+  };
+  for (const auto& row : report.rows) print(row.project_id, row.territory_id, row.municipality_id, row.service, row.month, row.figures);
+  print("total", "", "", "", "", report.totals);
+  std::printf("\n%-18s %-12s %15s %15s %15s %15s %15s\n", "budget of", "in force", "total", "ESF", "state",
+              "approved", "remaining");
+  for (const auto& budget : report.budgets) {
+    std::printf("%-18s %-12s %15s %15s %15s %15s %15s\n", budget.project_id.c_str(),
+                ledger::FormatDate(budget.in_force_from).c_str(), Euros(budget.total_cents).c_str(),
+                Euros(budget.esf_cents).c_str(), Euros(budget.state_cents).c_str(), Euros(budget.approved_cents).c_str(),
+                Euros(budget.remaining_cents).c_str());
+  }
   return 0;
 }
 

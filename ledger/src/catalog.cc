@@ -2,7 +2,7 @@
 
 #include <capnp/schema.h>
 
-#include "invariant.h"
+#include "di/ledger/invariant.h"
 #include <map>
 #include <mutex>
 

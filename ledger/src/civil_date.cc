@@ -1,6 +1,6 @@
 #include "di/ledger/civil_date.h"
 
-#include "invariant.h"
+#include "di/ledger/invariant.h"
 #include <cstdio>
 
 namespace di::ledger {

@@ -17,7 +17,7 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include "invariant.h"
+#include "di/ledger/invariant.h"
 #include <chrono>
 #include <condition_variable>
 #include <cstring>

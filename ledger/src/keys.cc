@@ -1,6 +1,6 @@
 #include "keys.h"
 
-#include "invariant.h"
+#include "di/ledger/invariant.h"
 
 namespace di::ledger::keys {
 

@@ -3,7 +3,7 @@
 #include <capnp/message.h>
 
 #include <algorithm>
-#include "invariant.h"
+#include "di/ledger/invariant.h"
 #include <set>
 
 #include "di/ledger/catalog.h"

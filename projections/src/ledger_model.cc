@@ -17,6 +17,16 @@ const GrantFacts* LedgerModel::FindGrant(const std::string& id) const {
   return it == grants_.end() ? nullptr : &it->second;
 }
 
+std::string LedgerModel::TerritoryOf(const std::string& id) const {
+  std::string current = id;
+  for (int depth = 0; depth < 16; ++depth) {  // reform chains are one step; the bound stops a cycle
+    auto it = municipalities_.find(current);
+    if (it == municipalities_.end() || it->second.merged_into.empty()) return current;
+    current = it->second.merged_into;
+  }
+  return current;
+}
+
 void LedgerModel::Apply(const ledger::StoredEvent& stored) {
   const auto recorded = stored.reader();
   const uint64_t position = recorded.getPosition();
@@ -173,8 +183,83 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       }
       break;
     }
+    case P::PROJECT_REGISTERED: {
+      const auto data = payload.getProjectRegistered();
+      ProjectFacts& project = projects_[Str(data.getProjectId())];
+      project.id = Str(data.getProjectId());
+      project.name = Str(data.getName());
+      project.services_paid_until = data.getServicesPaidUntil();
+      project.budgets.push_back(
+          {date, data.getBudgetTotalCents(), data.getBudgetEsfCents(), data.getBudgetStateCents(), position});
+      break;
+    }
+    case P::BUDGET_AMENDED: {
+      const auto data = payload.getBudgetAmended();
+      projects_[Str(data.getProjectId())].budgets.push_back(
+          {date, data.getTotalCents(), data.getEsfCents(), data.getStateCents(), position});
+      break;
+    }
+    case P::PROJECT_EXPENSE_RECORDED: {
+      const auto data = payload.getProjectExpenseRecorded();
+      projects_[Str(data.getProjectId())].expenses_cents += data.getAmountCents();
+      break;
+    }
+    case P::MUNICIPALITY_REGISTERED: {
+      const auto data = payload.getMunicipalityRegistered();
+      MunicipalityFacts& municipality = municipalities_[Str(data.getMunicipalityId())];
+      municipality.id = Str(data.getMunicipalityId());
+      municipality.name = Str(data.getName());
+      municipality.project_id = Str(data.getProjectId());
+      break;
+    }
+    case P::MUNICIPALITIES_MERGED: {
+      const auto data = payload.getMunicipalitiesMerged();
+      MunicipalityFacts& successor = municipalities_[Str(data.getSuccessorId())];
+      successor.id = Str(data.getSuccessorId());
+      successor.name = Str(data.getSuccessorName());
+      successor.project_id = Str(data.getProjectId());
+      for (auto predecessor : data.getPredecessorIds()) {
+        MunicipalityFacts& merged = municipalities_[Str(predecessor)];
+        merged.merged_into = successor.id;
+        merged.merged_on = date;
+      }
+      break;
+    }
+    case P::REIMBURSEMENT_CLAIMED: {
+      const auto data = payload.getReimbursementClaimed();
+      ClaimFacts& claim = claims_[Str(data.getClaimId())];
+      claim.id = Str(data.getClaimId());
+      claim.project_id = Str(data.getProjectId());
+      claim.municipality_id = Str(data.getMunicipalityId());
+      claim.date = date;
+      claim.period_start = data.getPeriodStart();
+      claim.period_end = data.getPeriodEnd();
+      for (auto line : data.getLines()) claim.lines.emplace_back(Str(line.getDeliveryId()), line.getAmountCents());
+      claim.positions.push_back(position);
+      break;
+    }
+    case P::CLAIM_REVIEWED: {
+      const auto data = payload.getClaimReviewed();
+      ClaimFacts& claim = claims_[Str(data.getClaimId())];
+      claim.reviewed = true;
+      claim.reviewed_on = date;
+      for (auto line : data.getLines()) {
+        claim.approved[Str(line.getDeliveryId())] = line.getApprovedCents();
+        if (line.hasReason()) claim.review_reasons[Str(line.getDeliveryId())] = Str(line.getReason());
+      }
+      claim.positions.push_back(position);
+      break;
+    }
+    case P::REIMBURSEMENT_PAID: {
+      const auto data = payload.getReimbursementPaid();
+      ClaimFacts& claim = claims_[Str(data.getClaimId())];
+      claim.payments.push_back({Str(data.getPaymentId()), date, data.getAmountCents(), data.getEsfCents(),
+                                data.getStateCents(), position});
+      claim.positions.push_back(position);
+      break;
+    }
     default:
-      break;  // events the rules do not need (projects, claims...) are folded by other projections
+      break;  // provider registrations and contracts, applications: not needed by these projections
   }
 }
 

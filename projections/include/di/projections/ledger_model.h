@@ -81,6 +81,55 @@ struct DeliveryFacts {
   std::vector<uint64_t> correction_positions;  // delivery_corrected / delivery_voided events
 };
 
+struct BudgetVersion {
+  int32_t from = 0;          // in force from (effective date of the registration or amendment)
+  int64_t total_cents = 0;
+  int64_t esf_cents = 0;
+  int64_t state_cents = 0;
+  uint64_t position = 0;
+};
+
+struct ProjectFacts {
+  std::string id;
+  std::string name;
+  int32_t services_paid_until = ledger::kNoDate;
+  std::vector<BudgetVersion> budgets;  // in recording order
+  int64_t expenses_cents = 0;          // project-side costs (camps, training...), outside claims
+};
+
+struct MunicipalityFacts {
+  std::string id;
+  std::string name;
+  std::string project_id;
+  std::string merged_into;             // successor after the territorial reform
+  int32_t merged_on = ledger::kNoDate;
+};
+
+struct PaymentFacts {
+  std::string id;
+  int32_t date = 0;
+  int64_t amount_cents = 0;
+  int64_t esf_cents = 0;
+  int64_t state_cents = 0;
+  uint64_t position = 0;
+};
+
+struct ClaimFacts {
+  std::string id;
+  std::string project_id;
+  std::string municipality_id;
+  int32_t date = 0;
+  int32_t period_start = 0;
+  int32_t period_end = 0;
+  std::vector<std::pair<std::string, int64_t>> lines;  // delivery id, claimed cents
+  bool reviewed = false;
+  int32_t reviewed_on = ledger::kNoDate;
+  std::map<std::string, int64_t> approved;             // delivery id -> approved cents
+  std::map<std::string, std::string> review_reasons;   // delivery id -> reason (rejected / partly approved)
+  std::vector<PaymentFacts> payments;
+  std::vector<uint64_t> positions;                     // claim, review, payments
+};
+
 class LedgerModel {
  public:
   // Folds one recorded event in (events must come in position order).
@@ -96,7 +145,13 @@ class LedgerModel {
   const std::string& rules_problem() const { return rules_problem_; }
   uint64_t rules_position() const { return rules_position_; }
 
+  const std::map<std::string, ProjectFacts>& projects() const { return projects_; }
+  const std::map<std::string, MunicipalityFacts>& municipalities() const { return municipalities_; }
+  const std::map<std::string, ClaimFacts>& claims() const { return claims_; }
+
   const PersonFacts* FindPerson(const std::string& id) const;
+  // The municipality `id` became through mergers (itself if never merged).
+  std::string TerritoryOf(const std::string& id) const;
   const GrantFacts* FindGrant(const std::string& id) const;
 
  private:
@@ -106,6 +161,9 @@ class LedgerModel {
   std::map<std::string, GrantFacts> grants_;
   std::map<std::string, DeliveryFacts> deliveries_;
   std::map<std::string, std::string> assessment_person_;
+  std::map<std::string, ProjectFacts> projects_;
+  std::map<std::string, MunicipalityFacts> municipalities_;
+  std::map<std::string, ClaimFacts> claims_;
   std::shared_ptr<const RuleSet> rules_;
   uint64_t rules_position_ = 0;
   std::string rules_problem_;  // a recorded rules document that did not parse (kept, reported)

@@ -1,0 +1,265 @@
+#include "di/projections/funding.h"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include "di/ledger/catalog.h"
+#include "di/ledger/invariant.h"
+
+namespace di::projections {
+
+using ledger::FormatDate;
+
+void FundingFigures::Add(const FundingFigures& other) {
+  deliveries += other.deliveries;
+  delivered_cents += other.delivered_cents;
+  eligible_cents += other.eligible_cents;
+  claimed_cents += other.claimed_cents;
+  approved_cents += other.approved_cents;
+  approved_esf_cents += other.approved_esf_cents;
+  approved_state_cents += other.approved_state_cents;
+  paid_cents += other.paid_cents;
+  paid_esf_cents += other.paid_esf_cents;
+  paid_state_cents += other.paid_state_cents;
+}
+
+const BudgetVersion* BudgetInForce(const ProjectFacts& project, int32_t date) {
+  const BudgetVersion* found = nullptr;
+  for (const BudgetVersion& budget : project.budgets) {
+    // Latest "in force from" on or before the date; among equal dates, the later recorded one.
+    if (budget.from <= date && (found == nullptr || budget.from >= found->from)) found = &budget;
+  }
+  if (found == nullptr && !project.budgets.empty()) found = &project.budgets.front();
+  return found;
+}
+
+std::vector<int64_t> AllocateLargestRemainder(int64_t total, const std::vector<int64_t>& weights) {
+  std::vector<int64_t> shares(weights.size(), 0);
+  const __int128 weight_sum = std::accumulate(weights.begin(), weights.end(), static_cast<__int128>(0));
+  if (weight_sum <= 0 || total == 0) return shares;
+  std::vector<std::pair<__int128, size_t>> remainders;
+  int64_t allocated = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const __int128 product = static_cast<__int128>(total) * weights[i];
+    shares[i] = static_cast<int64_t>(product / weight_sum);
+    allocated += shares[i];
+    remainders.emplace_back(product % weight_sum, i);
+  }
+  std::stable_sort(remainders.begin(), remainders.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t k = 0; allocated < total && k < remainders.size(); ++k, ++allocated) ++shares[remainders[k].second];
+  DI_ASSERT(allocated == total);
+  return shares;
+}
+
+namespace {
+
+struct RowKey {
+  std::string project_id, territory_id, municipality_id, service, month;
+  auto Tie() const { return std::tie(project_id, territory_id, municipality_id, service, month); }
+  bool operator<(const RowKey& other) const { return Tie() < other.Tie(); }
+};
+
+std::string MonthOf(int32_t date) { return FormatDate(date).substr(0, 7); }
+
+}  // namespace
+
+Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out) {
+  *out = FundingReport{};
+  out->valid_date = valid_date;
+  out->known_at_position = model.last_position();
+  std::set<std::string> keep;
+  for (const std::string& dimension : query.group_by) {
+    if (dimension != "project" && dimension != "territory" && dimension != "municipality" && dimension != "service" &&
+        dimension != "month") {
+      return Status::InvalidArgument("unknown dimension '" + dimension +
+                                         "' (one of: project, territory, municipality, service, month)",
+                                     "group_by");
+    }
+    keep.insert(dimension);
+  }
+  if (!query.project_id.empty() && !model.projects().count(query.project_id)) {
+    return Status::NotFound("no project '" + query.project_id + "'");
+  }
+  if (!query.municipality_id.empty() && !model.municipalities().count(query.municipality_id)) {
+    return Status::NotFound("no municipality '" + query.municipality_id + "'");
+  }
+
+  // The row of a delivery, by its grant's municipality. Returns false if the filter excludes it.
+  auto row_key = [&](const DeliveryFacts& delivery, RowKey* key) {
+    const GrantFacts* grant = model.FindGrant(delivery.grant_id);
+    if (grant == nullptr) return false;
+    key->municipality_id = grant->municipality_id;
+    key->territory_id = model.TerritoryOf(grant->municipality_id);
+    auto municipality = model.municipalities().find(grant->municipality_id);
+    key->project_id = municipality == model.municipalities().end() ? "" : municipality->second.project_id;
+    key->service = std::string(ledger::ServiceName(grant->service));
+    key->month = MonthOf(delivery.date);
+    if (!query.project_id.empty() && key->project_id != query.project_id) return false;
+    if (!query.municipality_id.empty() && key->municipality_id != query.municipality_id &&
+        key->territory_id != query.municipality_id) {
+      return false;
+    }
+    return true;
+  };
+
+  std::map<RowKey, FundingFigures> rows;
+  const EligibilityResult eligibility = DecideEligibility(model, valid_date);
+  for (const DeliveryDecision& decision : eligibility.decisions) {
+    const DeliveryFacts& delivery = model.deliveries().at(decision.delivery_id);
+    RowKey key;
+    if (!row_key(delivery, &key)) continue;
+    FundingFigures& figures = rows[key];
+    figures.deliveries += 1;
+    figures.delivered_cents += decision.cost_cents;
+    figures.eligible_cents += decision.eligible_cost_cents;
+  }
+
+  std::map<std::string, int64_t> approved_by_claim;  // for budgets
+  for (const auto& [claim_id, claim] : model.claims()) {
+    if (claim.date > valid_date) continue;
+    auto project = model.projects().find(claim.project_id);
+    const BudgetVersion* budget = project == model.projects().end() ? nullptr : BudgetInForce(project->second, claim.date);
+    const bool reviewed = claim.reviewed && claim.reviewed_on <= valid_date;
+    // Lines in delivery id order: the order of the largest-remainder tie-break.
+    std::vector<std::pair<std::string, int64_t>> lines = claim.lines;
+    std::sort(lines.begin(), lines.end());
+    std::vector<int64_t> approved(lines.size(), 0);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      auto it = claim.approved.find(lines[i].first);
+      if (reviewed && it != claim.approved.end()) approved[i] = it->second;
+    }
+    int64_t paid = 0, paid_esf = 0;
+    for (const PaymentFacts& payment : claim.payments) {
+      if (payment.date <= valid_date) {
+        paid += payment.amount_cents;
+        paid_esf += payment.esf_cents;
+      }
+    }
+    const std::vector<int64_t> paid_shares = AllocateLargestRemainder(paid, approved);
+    const std::vector<int64_t> paid_esf_shares = AllocateLargestRemainder(paid_esf, paid_shares);
+    approved_by_claim[claim_id] = std::accumulate(approved.begin(), approved.end(), int64_t{0});
+    for (size_t i = 0; i < lines.size(); ++i) {
+      auto delivery = model.deliveries().find(lines[i].first);
+      if (delivery == model.deliveries().end()) continue;
+      RowKey key;
+      if (!row_key(delivery->second, &key)) continue;
+      FundingFigures& figures = rows[key];
+      figures.claimed_cents += lines[i].second;
+      figures.approved_cents += approved[i];
+      const int64_t esf = budget == nullptr ? 0 : ProrateHalfUp(approved[i], budget->esf_cents, budget->total_cents);
+      figures.approved_esf_cents += esf;
+      figures.approved_state_cents += approved[i] - esf;
+      figures.paid_cents += paid_shares[i];
+      figures.paid_esf_cents += paid_esf_shares[i];
+      figures.paid_state_cents += paid_shares[i] - paid_esf_shares[i];
+    }
+  }
+
+  // Aggregate to the kept dimensions.
+  std::map<RowKey, FundingFigures> grouped;
+  for (const auto& [key, figures] : rows) {
+    RowKey kept;
+    if (keep.empty() || keep.count("project")) kept.project_id = key.project_id;
+    if (keep.empty() || keep.count("territory")) kept.territory_id = key.territory_id;
+    if (keep.empty() || keep.count("municipality")) kept.municipality_id = key.municipality_id;
+    if (keep.empty() || keep.count("service")) kept.service = key.service;
+    if (keep.empty() || keep.count("month")) kept.month = key.month;
+    grouped[kept].Add(figures);
+    out->totals.Add(figures);
+  }
+  for (const auto& [key, figures] : grouped) {
+    out->rows.push_back({key.project_id, key.territory_id, key.municipality_id, key.service, key.month, figures});
+  }
+  // Pair assertions: parts sum to wholes.
+  DI_ASSERT(out->totals.approved_esf_cents + out->totals.approved_state_cents == out->totals.approved_cents);
+  DI_ASSERT(out->totals.paid_esf_cents + out->totals.paid_state_cents == out->totals.paid_cents);
+
+  // Budgets: each version, and what remains of it given the claims approved while it was in force.
+  for (const auto& [project_id, project] : model.projects()) {
+    if (!query.project_id.empty() && project_id != query.project_id) continue;
+    std::vector<BudgetVersion> versions = project.budgets;
+    std::stable_sort(versions.begin(), versions.end(),
+                     [](const BudgetVersion& a, const BudgetVersion& b) { return a.from < b.from; });
+    for (size_t i = 0; i < versions.size(); ++i) {
+      if (versions[i].from > valid_date) break;
+      const int32_t until = i + 1 < versions.size() ? std::min(valid_date, versions[i + 1].from - 1) : valid_date;
+      BudgetLine line{project_id, versions[i].from, versions[i].total_cents, versions[i].esf_cents,
+                      versions[i].state_cents, versions[i].position, 0, 0};
+      for (const auto& [claim_id, claim] : model.claims()) {
+        if (claim.project_id == project_id && claim.date <= until && approved_by_claim.count(claim_id)) {
+          line.approved_cents += approved_by_claim.at(claim_id);
+        }
+      }
+      line.remaining_cents = line.total_cents - line.approved_cents;
+      out->budgets.push_back(line);
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+nlohmann::ordered_json FiguresToJson(const FundingFigures& figures) {
+  return {{"deliveries", figures.deliveries},
+          {"delivered_cents", figures.delivered_cents},
+          {"eligible_cents", figures.eligible_cents},
+          {"claimed_cents", figures.claimed_cents},
+          {"approved_cents", figures.approved_cents},
+          {"approved_esf_cents", figures.approved_esf_cents},
+          {"approved_state_cents", figures.approved_state_cents},
+          {"paid_cents", figures.paid_cents},
+          {"paid_esf_cents", figures.paid_esf_cents},
+          {"paid_state_cents", figures.paid_state_cents}};
+}
+}  // namespace
+
+nlohmann::ordered_json FundingToJson(const FundingReport& report) {
+  nlohmann::ordered_json json;
+  json["valid_at"] = FormatDate(report.valid_date);
+  json["known_at_position"] = report.known_at_position;
+  json["rows"] = nlohmann::ordered_json::array();
+  for (const FundingRow& row : report.rows) {
+    nlohmann::ordered_json item;
+    if (!row.project_id.empty()) item["project_id"] = row.project_id;
+    if (!row.territory_id.empty()) item["territory_id"] = row.territory_id;
+    if (!row.municipality_id.empty()) item["municipality_id"] = row.municipality_id;
+    if (!row.service.empty()) item["service"] = row.service;
+    if (!row.month.empty()) item["month"] = row.month;
+    for (auto& [key, value] : FiguresToJson(row.figures).items()) item[key] = value;
+    json["rows"].push_back(std::move(item));
+  }
+  json["totals"] = FiguresToJson(report.totals);
+  json["budgets"] = nlohmann::ordered_json::array();
+  for (const BudgetLine& budget : report.budgets) {
+    json["budgets"].push_back({{"project_id", budget.project_id},
+                               {"in_force_from", FormatDate(budget.in_force_from)},
+                               {"total_cents", budget.total_cents},
+                               {"esf_cents", budget.esf_cents},
+                               {"state_cents", budget.state_cents},
+                               {"approved_cents", budget.approved_cents},
+                               {"remaining_cents", budget.remaining_cents},
+                               {"position", budget.position}});
+  }
+  return json;
+}
+
+std::string FundingToCsv(const FundingReport& report) {
+  std::ostringstream csv;
+  csv << "project_id,territory_id,municipality_id,service,month,deliveries,delivered_cents,eligible_cents,"
+         "claimed_cents,approved_cents,approved_esf_cents,approved_state_cents,paid_cents,paid_esf_cents,"
+         "paid_state_cents\n";
+  for (const FundingRow& row : report.rows) {
+    const FundingFigures& f = row.figures;
+    csv << row.project_id << ',' << row.territory_id << ',' << row.municipality_id << ',' << row.service << ','
+        << row.month << ',' << f.deliveries << ',' << f.delivered_cents << ',' << f.eligible_cents << ','
+        << f.claimed_cents << ',' << f.approved_cents << ',' << f.approved_esf_cents << ','
+        << f.approved_state_cents << ',' << f.paid_cents << ',' << f.paid_esf_cents << ',' << f.paid_state_cents
+        << '\n';
+  }
+  return csv.str();
+}
+
+}  // namespace di::projections
