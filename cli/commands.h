@@ -40,7 +40,8 @@ int RunEntitlements(const EntitlementsOptions& options);
 
 struct ReportOptions {
   std::string data_dir;
-  std::string kind;            // funding
+  std::string kind;            // funding, reconciliation, indicators
+  std::string claim_id;        // reconciliation: one claim
   std::string project_id;
   std::string municipality_id;
   std::string valid_at;        // YYYY-MM-DD; empty: the last effective date in the store

@@ -74,12 +74,17 @@ int main(int argc, char** argv) {
   });
 
   di::cli::ReportOptions report_options;
-  CLI::App* report = app.add_subcommand("report", "funding report as of a date, as known at a time");
+  CLI::App* report = app.add_subcommand(
+      "report", "funding, reconciliation or indicators report, as of a valid date, as known at a time");
   add_data(report);
-  report->add_option("kind", report_options.kind, "funding")->required()->check(CLI::IsMember({"funding"}));
+  report->add_option("kind", report_options.kind, "funding | reconciliation | indicators")
+      ->required()
+      ->check(CLI::IsMember({"funding", "reconciliation", "indicators"}));
+  report->add_option("--claim", report_options.claim_id, "reconciliation: one claim, with its lines and payments");
   report->add_option("--project", report_options.project_id, "only this project");
   report->add_option("--municipality", report_options.municipality_id,
-                     "only this municipality (the granting one, or its post-reform territory)");
+                     "only this municipality (funding: granting one or its territory; reconciliation: claimant; "
+                     "indicators: residence or its territory)");
   report->add_option("--valid-at", report_options.valid_at, "valid date YYYY-MM-DD (default: the latest)");
   report->add_option("--known-at", report_options.known_at, "as known at a global position or a UTC time");
   report->add_option("--group-by", report_options.group_by,

@@ -12,6 +12,8 @@
 #include "di/projections/default_rules.h"
 #include "di/projections/entitlements.h"
 #include "di/projections/funding.h"
+#include "di/projections/indicators.h"
+#include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
 #include "di/projections/rules.h"
 
@@ -202,9 +204,97 @@ int RunEntitlements(const EntitlementsOptions& options) {
   return 0;
 }
 
+int ReportReconciliation(const ReportOptions& options, const projections::LedgerModel& model, int32_t valid_date,
+                         uint64_t known_at) {
+  projections::ReconciliationQuery query{options.project_id, options.municipality_id, options.claim_id};
+  std::vector<projections::ClaimReconciliation> claims;
+  Status status = projections::ComputeReconciliation(model, valid_date, query, &claims);
+  if (!status.ok()) {
+    std::cerr << "error: " << status.ToString() << "\n";
+    return 1;
+  }
+  if (options.format == "json") {
+    std::cout << projections::ReconciliationToJson(claims, valid_date, known_at).dump(2) << "\n";
+    return 0;
+  }
+  if (options.format == "csv") {
+    std::cout << projections::ReconciliationToCsv(claims);
+    return 0;
+  }
+  std::printf("reconciliation on %s, as known at position %llu (EUR)\n\n", ledger::FormatDate(valid_date).c_str(),
+              static_cast<unsigned long long>(known_at));
+  std::printf("%-28s %-18s %-10s %6s %13s %13s %13s %13s %13s %13s %8s\n", "claim", "municipality", "date", "lines",
+              "claimed", "eligible", "approved", "approved ESF", "paid", "outstanding", "findings");
+  for (const auto& claim : claims) {
+    std::printf("%-28s %-18s %-10s %6zu %13s %13s %13s %13s %13s %13s %8lld\n", claim.claim_id.c_str(),
+                claim.municipality_id.c_str(), ledger::FormatDate(claim.claim_date).c_str(), claim.lines.size(),
+                Euros(claim.claimed_cents).c_str(), Euros(claim.eligible_cents).c_str(),
+                Euros(claim.approved_cents).c_str(), Euros(claim.approved_esf_cents).c_str(),
+                Euros(claim.paid_cents).c_str(), Euros(claim.outstanding_cents).c_str(),
+                static_cast<long long>(claim.lines_with_findings));
+  }
+  if (!options.claim_id.empty()) {
+    for (const auto& claim : claims) {
+      std::printf("\n%-16s %-30s %-10s %11s %11s %11s  %s\n", "delivery", "service", "date", "claimed", "eligible",
+                  "approved", "findings");
+      for (const auto& line : claim.lines) {
+        std::string findings;
+        for (const auto& finding : line.findings) findings += (findings.empty() ? "" : "; ") + finding;
+        std::printf("%-16s %-30s %-10s %11s %11s %11s  %s\n", line.delivery_id.c_str(), line.service.c_str(),
+                    line.delivery_date ? ledger::FormatDate(line.delivery_date).c_str() : "", Euros(line.claimed_cents).c_str(),
+                    Euros(line.eligible_cents).c_str(), Euros(line.approved_cents).c_str(), findings.c_str());
+      }
+      for (const auto& payment : claim.payments) {
+        std::printf("payment %s on %s: %s (ESF %s, state %s)\n", payment.id.c_str(), ledger::FormatDate(payment.date).c_str(),
+                    Euros(payment.amount_cents).c_str(), Euros(payment.esf_cents).c_str(), Euros(payment.state_cents).c_str());
+      }
+    }
+  }
+  return 0;
+}
+
+int ReportIndicators(const ReportOptions& options, const projections::LedgerModel& model, int32_t valid_date,
+                     uint64_t known_at) {
+  projections::IndicatorsReport report;
+  Status status = projections::ComputeIndicators(model, valid_date, options.project_id, options.municipality_id, &report);
+  if (!status.ok()) {
+    std::cerr << "error: " << status.ToString() << "\n";
+    return 1;
+  }
+  if (options.format == "json") {
+    std::cout << projections::IndicatorsToJson(report).dump(2) << "\n";
+    return 0;
+  }
+  if (options.format == "csv") {
+    std::cout << projections::IndicatorsToCsv(report);
+    return 0;
+  }
+  std::printf("indicators on %s, as known at position %llu (distinct persons)\n\n", ledger::FormatDate(valid_date).c_str(),
+              static_cast<unsigned long long>(known_at));
+  std::printf("%-18s %-30s %-18s %9s %9s %9s %10s\n", "project", "target group", "territory", "enrolled", "assessed",
+              "with plan", "receiving");
+  for (const auto& rows : {report.rows, report.totals}) {
+    for (const auto& row : rows) {
+      std::printf("%-18s %-30s %-18s %9lld %9lld %9lld %10lld\n", row.project_id.c_str(), row.target_group.c_str(),
+                  row.municipality_id.empty() ? "(all)" : row.municipality_id.c_str(),
+                  static_cast<long long>(row.persons_enrolled), static_cast<long long>(row.persons_assessed),
+                  static_cast<long long>(row.persons_with_plan), static_cast<long long>(row.persons_receiving_services));
+    }
+  }
+  if (!report.targets.empty()) {
+    std::printf("\n%-18s %-30s %-30s %9s %9s\n", "project", "indicator", "target group", "target", "achieved");
+    for (const auto& target : report.targets) {
+      std::printf("%-18s %-30s %-30s %9lld %9lld\n", target.project_id.c_str(), target.indicator.c_str(),
+                  target.target_group.c_str(), static_cast<long long>(target.target),
+                  static_cast<long long>(target.achieved));
+    }
+  }
+  return 0;
+}
+
 int RunReport(const ReportOptions& options) {
-  if (options.kind != "funding") {
-    std::cerr << "error: unknown report '" << options.kind << "' (available: funding)\n";
+  if (options.kind != "funding" && options.kind != "reconciliation" && options.kind != "indicators") {
+    std::cerr << "error: unknown report '" << options.kind << "' (available: funding, reconciliation, indicators)\n";
     return 2;
   }
   if (options.format != "table" && options.format != "json" && options.format != "csv") {
@@ -217,6 +307,8 @@ int RunReport(const ReportOptions& options) {
   if (int code = LoadModel(options.data_dir, options.known_at, options.valid_at, &model, &known_at, &valid_date)) {
     return code;
   }
+  if (options.kind == "reconciliation") return ReportReconciliation(options, model, valid_date, known_at);
+  if (options.kind == "indicators") return ReportIndicators(options, model, valid_date, known_at);
   projections::FundingQuery query;
   query.project_id = options.project_id;
   query.municipality_id = options.municipality_id;

@@ -5,6 +5,16 @@
 namespace di::projections {
 namespace {
 std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+
+TargetsVersion ReadTargets(capnp::List<schema::IndicatorTarget>::Reader targets, int32_t date, uint64_t position) {
+  TargetsVersion version;
+  version.from = date;
+  version.position = position;
+  for (auto target : targets) {
+    version.targets.push_back({target.getIndicator(), target.getTargetGroup(), target.getCount()});
+  }
+  return version;
+}
 }  // namespace
 
 const PersonFacts* LedgerModel::FindPerson(const std::string& id) const {
@@ -43,6 +53,7 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       person.target_group = data.getTargetGroup();
       person.birth_date = data.getBirthDate();
       person.residence_municipality_id = Str(data.getResidenceMunicipalityId());
+      person.project_id = Str(data.getProjectId());
       if (data.hasRepresentative()) {
         for (auto child : data.getRepresentative().getChildIds()) {
           person.represented_child_ids.push_back(Str(child));
@@ -78,6 +89,7 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       const auto data = payload.getNeedsAssessed();
       assessment_person_[Str(data.getAssessmentId())] = Str(data.getPersonId());
       persons_[Str(data.getPersonId())].assessed = true;
+      persons_[Str(data.getPersonId())].assessment_dates.push_back(date);
       break;
     }
     case P::SUPPORT_PLAN_APPROVED: {
@@ -85,6 +97,7 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       PlanFacts& plan = plans_[Str(data.getPlanId())];
       plan.id = Str(data.getPlanId());
       plan.person_id = Str(data.getPersonId());
+      plan.approved_on = date;
       for (auto service : data.getRecommendedServices()) plan.services.push_back(service);
       plan.valid_from = data.getValidFrom();
       plan.valid_until = data.getValidUntil();
@@ -191,12 +204,15 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       project.services_paid_until = data.getServicesPaidUntil();
       project.budgets.push_back(
           {date, data.getBudgetTotalCents(), data.getBudgetEsfCents(), data.getBudgetStateCents(), position});
+      if (data.hasTargets()) project.targets.push_back(ReadTargets(data.getTargets(), date, position));
       break;
     }
     case P::BUDGET_AMENDED: {
       const auto data = payload.getBudgetAmended();
-      projects_[Str(data.getProjectId())].budgets.push_back(
-          {date, data.getTotalCents(), data.getEsfCents(), data.getStateCents(), position});
+      ProjectFacts& project = projects_[Str(data.getProjectId())];
+      project.budgets.push_back({date, data.getTotalCents(), data.getEsfCents(), data.getStateCents(), position});
+      // Targets in an amendment replace the earlier ones from its date on.
+      if (data.hasTargets()) project.targets.push_back(ReadTargets(data.getTargets(), date, position));
       break;
     }
     case P::PROJECT_EXPENSE_RECORDED: {

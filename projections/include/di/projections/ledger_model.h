@@ -40,10 +40,13 @@ struct PersonFacts {
   std::vector<Validity<schema::ParentActivity>> parent_activities;
   std::vector<std::string> plan_ids;
   bool assessed = false;
+  std::vector<int32_t> assessment_dates;  // effective dates of needs_assessed
+  std::string project_id;
 };
 
 struct PlanFacts {
   std::string id;
+  int32_t approved_on = 0;
   std::string person_id;
   std::vector<schema::Service> services;
   int32_t valid_from = 0;
@@ -89,8 +92,21 @@ struct BudgetVersion {
   uint64_t position = 0;
 };
 
+struct IndicatorTargetFacts {
+  schema::Indicator indicator = schema::Indicator::PERSONS_ASSESSED;
+  schema::TargetGroup target_group = schema::TargetGroup::ADULT_MENTAL_DISABILITY;
+  int64_t count = 0;
+};
+
+struct TargetsVersion {
+  int32_t from = 0;  // in force from (registration or amendment date)
+  std::vector<IndicatorTargetFacts> targets;
+  uint64_t position = 0;
+};
+
 struct ProjectFacts {
   std::string id;
+  std::vector<TargetsVersion> targets;  // versions in recording order
   std::string name;
   int32_t services_paid_until = ledger::kNoDate;
   std::vector<BudgetVersion> budgets;  // in recording order

@@ -1,0 +1,131 @@
+#include "di/projections/indicators.h"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "di/ledger/catalog.h"
+
+namespace di::projections {
+
+using ledger::FormatDate;
+
+Status ComputeIndicators(const LedgerModel& model, int32_t valid_date, const std::string& project_id,
+                         const std::string& municipality_id, IndicatorsReport* out) {
+  *out = IndicatorsReport{};
+  out->valid_date = valid_date;
+  out->known_at_position = model.last_position();
+  if (!project_id.empty() && !model.projects().count(project_id)) return Status::NotFound("no project '" + project_id + "'");
+  // Persons who received a service: at least one live delivery dated on or before the valid date.
+  std::set<std::string> receiving;
+  for (const auto& [id, delivery] : model.deliveries()) {
+    if (delivery.voided || delivery.position == 0 || delivery.date > valid_date) continue;
+    if (const GrantFacts* grant = model.FindGrant(delivery.grant_id)) receiving.insert(grant->person_id);
+  }
+  using Key = std::tuple<std::string, std::string, std::string>;  // project, group, territory
+  std::map<Key, IndicatorRow> rows;
+  std::map<std::pair<std::string, std::string>, IndicatorRow> totals;
+  for (const auto& [person_id, person] : model.persons()) {
+    if (person.birth_date == 0) continue;  // referenced but not enrolled (as known)
+    if (!project_id.empty() && person.project_id != project_id) continue;
+    const std::string territory = model.TerritoryOf(person.residence_municipality_id);
+    if (!municipality_id.empty() && territory != municipality_id && person.residence_municipality_id != municipality_id) {
+      continue;
+    }
+    const std::string group = ledger::EnumValueName(person.target_group);
+    bool assessed = false, planned = false;
+    for (int32_t date : person.assessment_dates) assessed = assessed || date <= valid_date;
+    for (const std::string& plan_id : person.plan_ids) {
+      auto plan = model.plans().find(plan_id);
+      planned = planned || (plan != model.plans().end() && plan->second.approved_on <= valid_date);
+    }
+    const bool served = receiving.count(person_id) > 0;
+    for (IndicatorRow* row : {&rows[{person.project_id, group, territory}], &totals[{person.project_id, group}]}) {
+      row->persons_enrolled += 1;
+      row->persons_assessed += assessed;
+      row->persons_with_plan += planned;
+      row->persons_receiving_services += served;
+    }
+  }
+  for (auto& [key, row] : rows) {
+    row.project_id = std::get<0>(key);
+    row.target_group = std::get<1>(key);
+    row.municipality_id = std::get<2>(key);
+    out->rows.push_back(row);
+  }
+  for (auto& [key, row] : totals) {
+    row.project_id = key.first;
+    row.target_group = key.second;
+    out->totals.push_back(row);
+  }
+  // Targets in force on the valid date: the latest version from on or before it.
+  for (const auto& [id, project] : model.projects()) {
+    if (!project_id.empty() && id != project_id) continue;
+    const TargetsVersion* in_force = nullptr;
+    for (const TargetsVersion& version : project.targets) {
+      if (version.from <= valid_date && (in_force == nullptr || version.from >= in_force->from)) in_force = &version;
+    }
+    if (in_force == nullptr) continue;
+    for (const IndicatorTargetFacts& target : in_force->targets) {
+      IndicatorTargetRow row;
+      row.project_id = id;
+      row.indicator = ledger::EnumValueName(target.indicator);
+      row.target_group = ledger::EnumValueName(target.target_group);
+      row.target = target.count;
+      auto total = totals.find({id, row.target_group});
+      if (total != totals.end()) {
+        switch (target.indicator) {
+          case schema::Indicator::PERSONS_ASSESSED: row.achieved = total->second.persons_assessed; break;
+          case schema::Indicator::SUPPORT_PLANS: row.achieved = total->second.persons_with_plan; break;
+          case schema::Indicator::PERSONS_RECEIVING_SERVICES: row.achieved = total->second.persons_receiving_services; break;
+          case schema::Indicator::PERSONS_PREPARED_FOR_TRANSITION: row.achieved = 0; break;  // not recorded as events yet
+        }
+      }
+      out->targets.push_back(row);
+    }
+  }
+  return Status::Ok();
+}
+
+nlohmann::ordered_json IndicatorsToJson(const IndicatorsReport& report) {
+  auto row_json = [](const IndicatorRow& row) {
+    nlohmann::ordered_json item;
+    item["project_id"] = row.project_id;
+    item["target_group"] = row.target_group;
+    if (!row.municipality_id.empty()) item["municipality_id"] = row.municipality_id;
+    item["persons_enrolled"] = row.persons_enrolled;
+    item["persons_assessed"] = row.persons_assessed;
+    item["persons_with_plan"] = row.persons_with_plan;
+    item["persons_receiving_services"] = row.persons_receiving_services;
+    return item;
+  };
+  nlohmann::ordered_json json;
+  json["valid_at"] = FormatDate(report.valid_date);
+  json["known_at_position"] = report.known_at_position;
+  json["rows"] = nlohmann::ordered_json::array();
+  for (const auto& row : report.rows) json["rows"].push_back(row_json(row));
+  json["totals"] = nlohmann::ordered_json::array();
+  for (const auto& row : report.totals) json["totals"].push_back(row_json(row));
+  json["targets"] = nlohmann::ordered_json::array();
+  for (const auto& target : report.targets) {
+    json["targets"].push_back({{"project_id", target.project_id},
+                               {"indicator", target.indicator},
+                               {"target_group", target.target_group},
+                               {"target", target.target},
+                               {"achieved", target.achieved}});
+  }
+  return json;
+}
+
+std::string IndicatorsToCsv(const IndicatorsReport& report) {
+  std::ostringstream csv;
+  csv << "project_id,target_group,municipality_id,persons_enrolled,persons_assessed,persons_with_plan,"
+         "persons_receiving_services\n";
+  for (const auto& row : report.rows) {
+    csv << row.project_id << ',' << row.target_group << ',' << row.municipality_id << ',' << row.persons_enrolled << ','
+        << row.persons_assessed << ',' << row.persons_with_plan << ',' << row.persons_receiving_services << '\n';
+  }
+  return csv.str();
+}
+
+}  // namespace di::projections
