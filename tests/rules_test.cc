@@ -333,14 +333,18 @@ TEST(ParseRuleSetTest, ANonObjectDocumentIsInvalid) {
   }
 }
 
-TEST(ParseRuleSetTest, AFailedParseLeavesNoPartialRuleSet) {
+TEST(ParseRuleSetTest, AFailedParseLeavesTheOutputUntouched) {
   RuleSet rules = LoadDefault();
   ASSERT_FALSE(rules.rules.empty());
+  const std::string version = rules.version;
+  const size_t count = rules.rules.size();
   Json document = MinimalDocument();
   document["rules"][1]["services"] = {"nope"};
   ASSERT_FALSE(ParseRuleSet(document, &rules).ok());
-  // The first rule may have been read, but never a rule of the previous rule set.
-  EXPECT_EQ(RuleById(rules, "respite"), nullptr);
+  // Neither half of the new document nor an emptied rule set: the previous rules, whole.
+  EXPECT_EQ(rules.version, version);
+  EXPECT_EQ(rules.rules.size(), count);
+  EXPECT_NE(RuleById(rules, "respite"), nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ constexpr size_t kMaxRules = 1000;
 constexpr size_t kMaxCapsPerRule = 16;
 
 Status Invalid(const std::string& path, const std::string& message) {
-  return Status::InvalidArgument(message, "document." + path);
+  return Status::InvalidArgument(message, path.empty() ? "document" : "document." + path);
 }
 
 #define DI_RETURN_IF_ERROR(expression)           \
@@ -131,7 +131,8 @@ Status ParseCap(Reader& reader, const Json& json, const std::string& path, Cap* 
     DI_RETURN_IF_ERROR(reader.Date(json, path, "window_until", true, &cap->window_until));
     if (cap->window_until < cap->window_from) return Invalid(Reader::Join(path, "window_until"), "is before window_from");
   } else if (json.contains("window_from") || json.contains("window_until")) {
-    return Invalid(Reader::Join(path, "window_from"), "only a period of type window has window dates");
+    return Invalid(Reader::Join(path, json.contains("window_from") ? "window_from" : "window_until"),
+                   "only a period of type window has window dates");
   }
   std::string scope = "person";
   DI_RETURN_IF_ERROR(reader.Text(json, path, "scope", false, &scope));
@@ -208,12 +209,16 @@ bool Contains(const auto& list, const auto& value) { return std::find(list.begin
 
 }  // namespace
 
-Status ParseRuleSet(const nlohmann::json& document, RuleSet* rule_set, const std::map<std::string, int32_t>& overrides) {
-  *rule_set = RuleSet{};
+Status ParseRuleSet(const nlohmann::json& document, RuleSet* out, const std::map<std::string, int32_t>& overrides) {
+  // Parsed into a local: a failed parse leaves `out` untouched, never half-filled.
+  RuleSet parsed;
+  RuleSet* rule_set = &parsed;
   std::map<std::string, int32_t> parameters;
   Reader no_parameters(parameters);
   DI_RETURN_IF_ERROR(no_parameters.Keys(document, "", {"format", "rule_set", "version", "parameters",
                                                        "services_paid_until", "rules", "note"}));
+  std::string note;
+  DI_RETURN_IF_ERROR(no_parameters.Text(document, "", "note", false, &note));
   std::string format;
   DI_RETURN_IF_ERROR(no_parameters.Text(document, "", "format", true, &format));
   if (format != kFormat) return Invalid("format", "must be \"" + std::string(kFormat) + "\"");
@@ -261,6 +266,7 @@ Status ParseRuleSet(const nlohmann::json& document, RuleSet* rule_set, const std
       }
     }
   }
+  *out = std::move(parsed);
   return Status::Ok();
 }
 
