@@ -13,7 +13,7 @@ using ledger::kNoDate;
 Status ComputeEntitlements(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
                            Entitlements* out) {
   const PersonFacts* person = model.FindPerson(person_id);
-  if (person == nullptr || person->birth_date == 0) return Status::NotFound("no person '" + person_id + "'");
+  if (person == nullptr || !person->enrolled) return Status::NotFound("no person '" + person_id + "'");
   *out = Entitlements{};
   out->person_id = person_id;
   out->target_group = person->target_group;

@@ -26,7 +26,7 @@ Status ComputeIndicators(const LedgerModel& model, int32_t valid_date, const std
   std::map<Key, IndicatorRow> rows;
   std::map<std::pair<std::string, std::string>, IndicatorRow> totals;
   for (const auto& [person_id, person] : model.persons()) {
-    if (person.birth_date == 0) continue;  // referenced but not enrolled (as known)
+    if (!person.enrolled) continue;  // referenced but not enrolled (as known)
     if (!project_id.empty() && person.project_id != project_id) continue;
     const std::string territory = model.TerritoryOf(person.residence_municipality_id);
     if (!municipality_id.empty() && territory != municipality_id && person.residence_municipality_id != municipality_id) {

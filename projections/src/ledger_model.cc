@@ -50,6 +50,7 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       const auto data = payload.getPersonEnrolled();
       PersonFacts& person = persons_[Str(data.getPersonId())];
       person.id = Str(data.getPersonId());
+      person.enrolled = true;
       person.target_group = data.getTargetGroup();
       person.birth_date = data.getBirthDate();
       person.residence_municipality_id = Str(data.getResidenceMunicipalityId());

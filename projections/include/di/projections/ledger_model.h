@@ -30,6 +30,7 @@ struct Validity {
 
 struct PersonFacts {
   std::string id;
+  bool enrolled = false;  // false for a person only referenced so far (as a represented child, say)
   schema::TargetGroup target_group = schema::TargetGroup::ADULT_MENTAL_DISABILITY;
   int32_t birth_date = 0;
   std::string residence_municipality_id;
