@@ -117,7 +117,9 @@ std::string CheckRequirements(const LedgerModel& model, const Rule& rule, const 
     if (first_plan == kNoDate) return service_name + ": no support plan to count the free period from";
     const int32_t free_until = AddYears(first_plan, *required.years_after_plan) - 1;
     if (date > free_until) {
-      return service_name + ": free for " + std::to_string(*required.years_after_plan) + " years after the plan of " +
+      const int years = *required.years_after_plan;
+      return service_name + ": free for " + std::to_string(years) + (years == 1 ? " year" : " years") +
+             " after the plan of " +
              FormatDate(first_plan) + ", that is until " + FormatDate(free_until);
     }
   }
@@ -144,13 +146,12 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
     resolved.period_label = instance.label;
     resolved.limit = cap.quantity;
     std::string scope_key = person.id;
-    if (cap.scope == CapScope::kFamily && !person.representative_ids.empty()) {
-      scope_key = "family:" + *std::min_element(person.representative_ids.begin(), person.representative_ids.end());
+    if (cap.scope == CapScope::kFamily) {
+      scope_key = "family:" + model.FamilyOf(person.id);
     } else if (cap.scope == CapScope::kPerRepresentedChild) {
       int64_t assessed_children = 0;
       for (const std::string& child_id : person.represented_child_ids) {
-        const PersonFacts* child = model.FindPerson(child_id);
-        if (child && child->assessed) ++assessed_children;
+        if (model.AssessedBy(child_id, date)) ++assessed_children;
       }
       resolved.limit = cap.quantity * assessed_children;
     }
@@ -163,7 +164,8 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
   // The grant itself limits what is reimbursed: its quantity per its period.
   Cap grant_cap;
   grant_cap.id = "grant:" + grant.id;
-  grant_cap.quantity = grant.quantity;
+  const int64_t granted = grant.QuantityOn(date);
+  grant_cap.quantity = granted;
   switch (grant.period) {
     case schema::Period::WEEK: grant_cap.period = CapPeriod::kWeek; break;
     case schema::Period::MONTH: grant_cap.period = CapPeriod::kMonth; break;
@@ -176,8 +178,8 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
   }
   PeriodInstance instance;
   if (CapPeriodInstance(grant_cap, date, "", nullptr, &instance)) {
-    caps.push_back(ResolvedCap{grant_cap.id, person.id, instance.label, grant.quantity,
-                               "granted " + FormatQuantity(grant.service, grant.quantity) + " per " +
+    caps.push_back(ResolvedCap{grant_cap.id, person.id, instance.label, granted,
+                               "granted " + FormatQuantity(grant.service, granted) + " per " +
                                    std::string(CapPeriodName(grant_cap.period)) + " (grant " + grant.id + ")"});
   }
   return caps;
@@ -226,6 +228,92 @@ bool CapPeriodInstance(const Cap& cap, int32_t date, const std::string& plan_id,
   return false;
 }
 
+namespace {
+
+struct UnitOutcome {
+  int64_t eligible = 0;
+  std::string rule_id;
+  std::string reason;  // empty when all of `quantity` is eligible
+  const Rule* rule = nullptr;
+  std::string binding_cap;  // "<service>: <cap description> in <period>" when a cap cut it short
+};
+
+// Decides `quantity` units of `delivery` delivered on `date`: one day of a stay, or a whole single-day
+// delivery. Eligible units are added to the usage of every applicable cap.
+UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const DeliveryFacts& delivery,
+                     const GrantFacts& grant, const PersonFacts& person, int32_t date, int64_t quantity,
+                     EligibilityResult* result) {
+  UnitOutcome outcome;
+  const std::string service_name(ledger::ServiceName(grant.service));
+  if (date > rules.services_paid_until) {
+    outcome.reason = service_name + ": services are paid until " + FormatDate(rules.services_paid_until);
+    return outcome;
+  }
+  SelectorFacts facts;
+  facts.age = ledger::AgeInYears(person.birth_date, date);
+  facts.parent_activity = internal::ParentActivityOn(model, person, date);
+  const Rule* rule = FindRule(rules, grant.service, person.target_group, date, facts);
+  if (rule == nullptr) {
+    outcome.reason = service_name + ": no rule in force on " + FormatDate(date) + " for " +
+                     ledger::EnumValueName(person.target_group) + " aged " + std::to_string(facts.age);
+    return outcome;
+  }
+  outcome.rule = rule;
+  outcome.rule_id = rule->id;
+  if (date < grant.valid_from || date > grant.LastDay()) {
+    // The ledger checked the date against the grant when the delivery was recorded; a later end or a
+    // shortened validity can still leave it outside.
+    outcome.reason = service_name + ": " + FormatDate(date) + " is outside grant " + grant.id + " (" +
+                     FormatDate(grant.valid_from) + ".." + FormatDate(grant.LastDay()) + ")";
+    return outcome;
+  }
+  const PlanFacts* plan = nullptr;
+  if (std::string problem =
+          internal::CheckRequirements(model, *rule, person, grant.service, date, delivery.purpose, &plan);
+      !problem.empty()) {
+    outcome.reason = std::move(problem);
+    return outcome;
+  }
+  for (const auto& [from, until] : grant.suspensions) {
+    if (date >= from && (until == kNoDate || date <= until)) {
+      outcome.reason = service_name + ": grant " + grant.id + " is suspended from " + FormatDate(from);
+      return outcome;
+    }
+  }
+  // Caps: the eligible part is what every applicable cap still has room for.
+  const std::vector<internal::ResolvedCap> caps =
+      internal::ResolveCaps(model, *rule, grant, person, date, plan, delivery.purpose);
+  int64_t eligible = quantity;
+  const internal::ResolvedCap* binding = nullptr;
+  for (const internal::ResolvedCap& cap : caps) {
+    const auto usage = result->usage.find(internal::UsageKey(cap));
+    const int64_t used = usage == result->usage.end() ? 0 : usage->second.used;
+    const int64_t room = std::max<int64_t>(0, cap.limit - used);
+    if (room < eligible) {
+      eligible = room;
+      binding = &cap;
+    }
+  }
+  for (const internal::ResolvedCap& cap : caps) {
+    CapUsage& usage = result->usage[internal::UsageKey(cap)];
+    usage.cap_id = cap.cap_id;
+    usage.scope_key = cap.scope_key;
+    usage.period_label = cap.period_label;
+    usage.limit = cap.limit;
+    usage.used += eligible;
+  }
+  outcome.eligible = eligible;
+  if (binding != nullptr) {
+    outcome.binding_cap = service_name + ": " + binding->description + " in " + binding->period_label;
+    outcome.reason = service_name + ": " + binding->description + " in " + binding->period_label +
+                     (eligible > 0 ? " reached on " + FormatDate(date) + "; " : " already used up; ") +
+                     FormatQuantity(grant.service, quantity - eligible) + " over";
+  }
+  return outcome;
+}
+
+}  // namespace
+
 EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until) {
   EligibilityResult result;
   std::vector<const DeliveryFacts*> deliveries;
@@ -251,85 +339,53 @@ EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_unti
                               delivery->correction_positions.end());
     const GrantFacts* grant = model.FindGrant(delivery->grant_id);
     const PersonFacts* person = grant ? model.FindPerson(grant->person_id) : nullptr;
-    auto ineligible = [&](std::string reason) {
+    if (grant == nullptr || person == nullptr || rules == nullptr) {
       decision.verdict = Verdict::kIneligible;
-      decision.reason = std::move(reason);
+      decision.reason = rules == nullptr ? "no rules enacted" : "delivery of an unknown grant or person";
+      if (grant != nullptr) decision.service = grant->service;
       result.decisions.push_back(std::move(decision));
-    };
-    if (grant == nullptr || person == nullptr) {
-      ineligible("delivery of unknown grant or person");  // impossible for a validated ledger
       continue;
     }
     decision.person_id = person->id;
     decision.municipality_id = grant->municipality_id;
     decision.service = grant->service;
-    const std::string service_name(ledger::ServiceName(grant->service));
-    if (rules == nullptr) {
-      ineligible("no rules enacted");
-      continue;
-    }
-    if (delivery->date > rules->services_paid_until) {
-      ineligible(service_name + ": services are paid until " + FormatDate(rules->services_paid_until));
-      continue;
-    }
-    SelectorFacts facts;
-    facts.age = ledger::AgeInYears(person->birth_date, delivery->date);
-    facts.parent_activity = internal::ParentActivityOn(model, *person, delivery->date);
-    const Rule* rule = FindRule(*rules, grant->service, person->target_group, delivery->date, facts);
-    if (rule == nullptr) {
-      ineligible(service_name + ": no rule in force on " + FormatDate(delivery->date) + " for " +
-                 ledger::EnumValueName(person->target_group) + " aged " + std::to_string(facts.age));
-      continue;
-    }
-    decision.rule_id = rule->id;
-    const PlanFacts* plan = nullptr;
-    if (std::string problem = internal::CheckRequirements(model, *rule, *person, grant->service, delivery->date,
-                                                          delivery->purpose, &plan);
-        !problem.empty()) {
-      ineligible(std::move(problem));
-      continue;
-    }
-    bool suspended = false;
-    for (const auto& [from, until] : grant->suspensions) {
-      if (delivery->date >= from && (until == kNoDate || delivery->date <= until)) {
-        ineligible(service_name + ": grant " + grant->id + " is suspended from " + FormatDate(from));
-        suspended = true;
-        break;
-      }
-    }
-    if (suspended) continue;
 
-    // Caps: the eligible part is what every applicable cap still has room for.
-    const std::vector<internal::ResolvedCap> caps =
-        internal::ResolveCaps(model, *rule, *grant, *person, delivery->date, plan, delivery->purpose);
-    int64_t eligible = delivery->quantity;
-    const internal::ResolvedCap* binding = nullptr;
-    for (const internal::ResolvedCap& cap : caps) {
-      const auto usage = result.usage.find(internal::UsageKey(cap));
-      const int64_t used = usage == result.usage.end() ? 0 : usage->second.used;
-      const int64_t room = std::max<int64_t>(0, cap.limit - used);
-      if (room < eligible) {
-        eligible = room;
-        binding = &cap;
+    // A stay of several days is decided day by day: each day in its own period, under the rule, the
+    // requirements and the last paid day in force on it. A stay of fewer days than its span counts its
+    // first `quantity` days (the ledger does not record which days of the span were used).
+    const bool stay = delivery->last_date > delivery->date && ledger::ServiceUnit(grant->service) == schema::Unit::DAYS;
+    const int64_t units_per_step = stay ? 1 : delivery->quantity;
+    const int64_t steps = stay ? delivery->quantity : 1;
+    int64_t eligible = 0, days_short = 0;
+    const Rule* cost_rule = nullptr;
+    std::string first_binding_cap;  // for a stay cut short by a cap: the cap, summarised below
+    for (int64_t step = 0; step < steps; ++step) {
+      const int32_t date = delivery->date + static_cast<int32_t>(step);
+      UnitOutcome outcome = DecideOn(model, *rules, *delivery, *grant, *person, date, units_per_step, &result);
+      eligible += outcome.eligible;
+      if (cost_rule == nullptr && outcome.rule != nullptr) cost_rule = outcome.rule;
+      if (decision.rule_id.empty()) decision.rule_id = outcome.rule_id;
+      if (!outcome.reason.empty()) {
+        ++days_short;
+        if (decision.reason.empty()) {
+          decision.reason = std::move(outcome.reason);
+          first_binding_cap = std::move(outcome.binding_cap);
+        }
       }
     }
-    for (const internal::ResolvedCap& cap : caps) {
-      CapUsage& usage = result.usage[internal::UsageKey(cap)];
-      usage.cap_id = cap.cap_id;
-      usage.scope_key = cap.scope_key;
-      usage.period_label = cap.period_label;
-      usage.limit = cap.limit;
-      usage.used += eligible;
+    if (stay && days_short > 0) {
+      if (!first_binding_cap.empty()) {
+        // Worded like a single delivery: the stay reached the cap; how much of it is over.
+        decision.reason = first_binding_cap +
+                          (eligible > 0 ? " reached on " + FormatDate(delivery->date) + "; " : " already used up; ") +
+                          FormatQuantity(grant->service, delivery->quantity - eligible) + " over";
+      } else {
+        decision.reason += " (" + std::to_string(days_short) + " of " + std::to_string(steps) + " days)";
+      }
     }
     decision.eligible_quantity = eligible;
-    if (binding != nullptr) {
-      const int64_t over = delivery->quantity - eligible;
-      decision.reason = service_name + ": " + binding->description + " in " + binding->period_label +
-                        (eligible > 0 ? " reached on " + FormatDate(delivery->date) + "; " : " already used up; ") +
-                        FormatQuantity(grant->service, over) + " over";
-    }
     // Cost: actual cost prorated to the eligible part, or units at the grant's unit rate.
-    if (rule->cost_basis == schema::CostBasis::UNIT_COST && grant->unit_cost_cents > 0) {
+    if (cost_rule != nullptr && cost_rule->cost_basis == schema::CostBasis::UNIT_COST && grant->unit_cost_cents > 0) {
       decision.eligible_cost_cents = eligible * grant->unit_cost_cents;
     } else {
       decision.eligible_cost_cents = ProrateHalfUp(delivery->cost_cents, eligible, delivery->quantity);

@@ -26,12 +26,12 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
   const EligibilityResult eligibility = DecideEligibility(model, valid_date);
   for (const auto& [grant_id, grant] : model.grants()) {
     if (grant.person_id != person_id) continue;
-    const int32_t last_day = grant.ended_on != kNoDate ? grant.ended_on : grant.valid_until;
+    const int32_t last_day = grant.LastDay();
     if (valid_date < grant.valid_from || valid_date > last_day) continue;
     EntitlementLine line;
     line.grant_id = grant_id;
     line.service = grant.service;
-    line.granted_quantity = grant.quantity;
+    line.granted_quantity = grant.QuantityOn(valid_date);
     line.granted_period = grant.period;
     line.grant_valid_from = grant.valid_from;
     line.grant_last_day = last_day;
@@ -77,8 +77,11 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
       entitlement.used = usage == eligibility.usage.end() ? 0 : usage->second.used;
       entitlement.remaining = std::max<int64_t>(0, cap.limit - entitlement.used);
       // A purpose sub-cap limits only that purpose; the line's remaining is the overall room.
+      // ...unless the rule covers only that purpose (leisure only): then the sub-cap is the real limit.
       const bool sub_cap = rule != nullptr && std::any_of(rule->caps.begin(), rule->caps.end(), [&](const Cap& c) {
-                             return c.id == cap.cap_id && c.purpose.has_value();
+                             const auto& only = rule->requirements.purposes;
+                             return c.id == cap.cap_id && c.purpose.has_value() &&
+                                    std::find(only.begin(), only.end(), *c.purpose) == only.end();
                            });
       if (!sub_cap && (line.remaining < 0 || entitlement.remaining < line.remaining)) line.remaining = entitlement.remaining;
       line.caps.push_back(std::move(entitlement));

@@ -1,6 +1,7 @@
 #include "di/projections/ledger_model.h"
 
 #include <algorithm>
+#include <set>
 
 namespace di::projections {
 namespace {
@@ -25,6 +26,51 @@ const PersonFacts* LedgerModel::FindPerson(const std::string& id) const {
 const GrantFacts* LedgerModel::FindGrant(const std::string& id) const {
   auto it = grants_.find(id);
   return it == grants_.end() ? nullptr : &it->second;
+}
+
+int64_t GrantFacts::QuantityOn(int32_t date) const {
+  int64_t in_force = quantity;
+  int32_t in_force_from = valid_from;
+  for (const auto& [from, amended] : quantity_changes) {
+    if (from <= date && from >= in_force_from) {
+      in_force = amended;
+      in_force_from = from;
+    }
+  }
+  return in_force;
+}
+
+std::string LedgerModel::FamilyOf(const std::string& person_id) const {
+  // Breadth-first over representation links; bounded because families are small and the graph is finite.
+  std::set<std::string> seen = {person_id};
+  std::vector<std::string> frontier = {person_id};
+  constexpr size_t kMaxFamily = 64;
+  while (!frontier.empty() && seen.size() < kMaxFamily) {
+    std::vector<std::string> next;
+    for (const std::string& id : frontier) {
+      const PersonFacts* person = FindPerson(id);
+      if (person == nullptr) continue;
+      for (const auto* links : {&person->representative_ids, &person->represented_child_ids}) {
+        for (const std::string& linked : *links) {
+          if (seen.insert(linked).second) next.push_back(linked);
+        }
+      }
+    }
+    frontier = std::move(next);
+  }
+  // Named after its smallest representative (a parent), or the person when nobody represents anyone.
+  for (const std::string& id : seen) {
+    const PersonFacts* member = FindPerson(id);
+    if (member != nullptr && !member->represented_child_ids.empty()) return id;
+  }
+  return *seen.begin();
+}
+
+bool LedgerModel::AssessedBy(const std::string& person_id, int32_t date) const {
+  const PersonFacts* person = FindPerson(person_id);
+  if (person == nullptr) return false;
+  return std::any_of(person->assessment_dates.begin(), person->assessment_dates.end(),
+                     [&](int32_t assessed_on) { return assessed_on <= date; });
 }
 
 std::string LedgerModel::TerritoryOf(const std::string& id) const {
@@ -124,7 +170,7 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
     case P::GRANT_AMENDED: {
       const auto data = payload.getGrantAmended();
       GrantFacts& grant = grants_[Str(data.getGrantId())];
-      if (data.getQuantity() != 0) grant.quantity = data.getQuantity();
+      if (data.getQuantity() != 0) grant.quantity_changes.emplace_back(date, data.getQuantity());
       if (data.getValidUntil() != ledger::kNoDate) grant.valid_until = data.getValidUntil();
       if (data.getUnitCostCents() != 0) grant.unit_cost_cents = data.getUnitCostCents();
       grant.positions.push_back(position);

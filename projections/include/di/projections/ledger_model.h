@@ -59,7 +59,9 @@ struct GrantFacts {
   std::string person_id;
   std::string municipality_id;
   schema::Service service = schema::Service::CHILD_CARE;
-  int64_t quantity = 0;  // per period, after amendments
+  int64_t quantity = 0;  // per period, as granted (see QuantityOn for amendments)
+  // Amendments of the quantity, in force from their effective date: (from, quantity), recording order.
+  std::vector<std::pair<int32_t, int64_t>> quantity_changes;
   schema::Period period = schema::Period::MONTH;
   int32_t valid_from = 0;
   int32_t valid_until = 0;            // after amendments
@@ -68,6 +70,11 @@ struct GrantFacts {
   int64_t unit_cost_cents = 0;
   std::vector<std::pair<int32_t, int32_t>> suspensions;  // [from, until] (until kNoDate: not resumed)
   std::vector<uint64_t> positions;    // events that shaped it
+
+  // The quantity per period in force on `date`: the latest amendment in force on or before it.
+  int64_t QuantityOn(int32_t date) const;
+  // The last day services can be delivered under it: the day it ended, else its (amended) validity.
+  int32_t LastDay() const { return ended_on != ledger::kNoDate ? ended_on : valid_until; }
 };
 
 struct DeliveryFacts {
@@ -169,6 +176,12 @@ class LedgerModel {
   const PersonFacts* FindPerson(const std::string& id) const;
   // The municipality `id` became through mergers (itself if never merged).
   std::string TerritoryOf(const std::string& id) const;
+  // A family: everyone connected to `person_id` through representation (parents and the children they
+  // represent, transitively), named by its smallest representative's id (else the person's). Siblings with one
+  // parent in common share it.
+  std::string FamilyOf(const std::string& person_id) const;
+  // True if the person has an assessment dated on or before `date`.
+  bool AssessedBy(const std::string& person_id, int32_t date) const;
   const GrantFacts* FindGrant(const std::string& id) const;
 
  private:
