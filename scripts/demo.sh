@@ -12,3 +12,7 @@ if [ ! -d "$DATA" ] || [ -z "$(ls -A "$DATA" 2>/dev/null)" ]; then
 fi
 ./build/di-ledger verify --data "$DATA"
 ./build/di-ledger stats --data "$DATA"
+echo
+./build/di-ledger report funding --group-by territory --data "$DATA"
+echo
+./build/di-ledger report indicators --data "$DATA" | tail -n 12
