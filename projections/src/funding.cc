@@ -228,7 +228,8 @@ nlohmann::ordered_json FundingToJson(const FundingReport& report) {
     if (!row.municipality_id.empty()) item["municipality_id"] = row.municipality_id;
     if (!row.service.empty()) item["service"] = row.service;
     if (!row.month.empty()) item["month"] = row.month;
-    for (auto& [key, value] : FiguresToJson(row.figures).items()) item[key] = value;
+    const nlohmann::ordered_json figures = FiguresToJson(row.figures);  // named: items() must not dangle
+    for (const auto& [key, value] : figures.items()) item[key] = value;
     json["rows"].push_back(std::move(item));
   }
   json["totals"] = FiguresToJson(report.totals);
