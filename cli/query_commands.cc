@@ -1,5 +1,6 @@
 // CLI verbs over the projections: enacting rules, entitlements as of a date.
 #include <cstdio>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -116,6 +117,25 @@ std::string Euros(int64_t cents) {
   return buffer;
 }
 
+// Prints the report as JSON or CSV when that is the format asked for; returns true if it did.
+bool PrintMachineReadable(const std::string& format, const std::function<nlohmann::ordered_json()>& json,
+                          const std::function<std::string()>& csv) {
+  if (format == "json") {
+    std::cout << json().dump(2) << "\n";
+    return true;
+  }
+  if (format == "csv") {
+    std::cout << csv();
+    return true;
+  }
+  return false;
+}
+
+int ReportFailure(const Status& status) {
+  std::cerr << "error: " << status.ToString() << "\n";
+  return 1;
+}
+
 std::string Quantity(schema::Service service, int64_t quantity) { return projections::FormatQuantity(service, quantity); }
 
 }  // namespace
@@ -209,16 +229,10 @@ int ReportReconciliation(const ReportOptions& options, const projections::Ledger
   projections::ReconciliationQuery query{options.project_id, options.municipality_id, options.claim_id};
   std::vector<projections::ClaimReconciliation> claims;
   Status status = projections::ComputeReconciliation(model, valid_date, query, &claims);
-  if (!status.ok()) {
-    std::cerr << "error: " << status.ToString() << "\n";
-    return 1;
-  }
-  if (options.format == "json") {
-    std::cout << projections::ReconciliationToJson(claims, valid_date, known_at).dump(2) << "\n";
-    return 0;
-  }
-  if (options.format == "csv") {
-    std::cout << projections::ReconciliationToCsv(claims);
+  if (!status.ok()) return ReportFailure(status);
+  if (PrintMachineReadable(
+          options.format, [&] { return projections::ReconciliationToJson(claims, valid_date, known_at); },
+          [&] { return projections::ReconciliationToCsv(claims); })) {
     return 0;
   }
   std::printf("reconciliation on %s, as known at position %llu (EUR)\n\n", ledger::FormatDate(valid_date).c_str(),
@@ -257,16 +271,10 @@ int ReportIndicators(const ReportOptions& options, const projections::LedgerMode
                      uint64_t known_at) {
   projections::IndicatorsReport report;
   Status status = projections::ComputeIndicators(model, valid_date, options.project_id, options.municipality_id, &report);
-  if (!status.ok()) {
-    std::cerr << "error: " << status.ToString() << "\n";
-    return 1;
-  }
-  if (options.format == "json") {
-    std::cout << projections::IndicatorsToJson(report).dump(2) << "\n";
-    return 0;
-  }
-  if (options.format == "csv") {
-    std::cout << projections::IndicatorsToCsv(report);
+  if (!status.ok()) return ReportFailure(status);
+  if (PrintMachineReadable(
+          options.format, [&] { return projections::IndicatorsToJson(report); },
+          [&] { return projections::IndicatorsToCsv(report); })) {
     return 0;
   }
   std::printf("indicators on %s, as known at position %llu (distinct persons)\n\n", ledger::FormatDate(valid_date).c_str(),
@@ -318,16 +326,10 @@ int RunReport(const ReportOptions& options) {
   }
   projections::FundingReport report;
   Status status = projections::ComputeFunding(model, valid_date, query, &report);
-  if (!status.ok()) {
-    std::cerr << "error: " << status.ToString() << "\n";
-    return 1;
-  }
-  if (options.format == "json") {
-    std::cout << projections::FundingToJson(report).dump(2) << "\n";
-    return 0;
-  }
-  if (options.format == "csv") {
-    std::cout << projections::FundingToCsv(report);
+  if (!status.ok()) return ReportFailure(status);
+  if (PrintMachineReadable(
+          options.format, [&] { return projections::FundingToJson(report); },
+          [&] { return projections::FundingToCsv(report); })) {
     return 0;
   }
   std::printf("funding on %s, as known at position %llu (EUR; ESF/state split of approved and paid)\n\n",

@@ -20,7 +20,7 @@ using di::testing::TempDir;
 using nlohmann::json;
 
 json E(const std::string& id, const std::string& type, const std::string& date, json data) {
-  return {{"id", id}, {"type", type}, {"effective_date", date}, {"actor", "test"}, {"data", std::move(data)}};
+  return di::testing::MakeEvent(id, type, date, std::move(data));
 }
 int32_t D(const char* text) {
   int32_t days = 0;

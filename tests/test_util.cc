@@ -37,9 +37,13 @@ std::unique_ptr<ledger::EventStore> OpenStore(const std::string& dir, ledger::Ev
   return store;
 }
 
+nlohmann::json MakeEvent(const std::string& id, const std::string& type, const std::string& date, nlohmann::json data) {
+  return {{"id", id}, {"type", type}, {"effective_date", date}, {"actor", "test"}, {"data", std::move(data)}};
+}
+
 namespace {
 nlohmann::json Make(const std::string& id, const std::string& type, const std::string& date, nlohmann::json data) {
-  return {{"id", id}, {"type", type}, {"effective_date", date}, {"actor", "test"}, {"data", std::move(data)}};
+  return MakeEvent(id, type, date, std::move(data));
 }
 }  // namespace
 

@@ -26,6 +26,9 @@ class TempDir {
   std::string path_;
 };
 
+// {"id", "type", "effective_date", "actor": "test", "data"}: one event in canonical JSON.
+nlohmann::json MakeEvent(const std::string& id, const std::string& type, const std::string& date, nlohmann::json data);
+
 // Parses JSON text into a NewEvent; fails the test on error.
 ledger::NewEvent Event(const nlohmann::json& json);
 std::vector<ledger::NewEvent> Events(const std::vector<nlohmann::json>& jsons);

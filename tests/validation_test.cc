@@ -16,7 +16,7 @@ using di::testing::TempDir;
 using nlohmann::json;
 
 json E(const std::string& id, const std::string& type, const std::string& date, json data) {
-  return {{"id", id}, {"type", type}, {"effective_date", date}, {"actor", "test"}, {"data", std::move(data)}};
+  return di::testing::MakeEvent(id, type, date, std::move(data));
 }
 
 json With(json event, const std::string& key, json value) {
