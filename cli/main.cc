@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"funding", "reconciliation", "indicators"}));
   report->add_option("--claim", report_options.claim_id, "reconciliation: one claim, with its lines and payments");
+  report->add_flag("--explain", report_options.explain,
+                   "funding: list the positions of the events behind each row (export --from P --limit 1 shows one)");
   report->add_option("--project", report_options.project_id, "only this project");
   report->add_option("--municipality", report_options.municipality_id,
                      "only this municipality (funding: granting one or its territory; reconciliation: claimant; "

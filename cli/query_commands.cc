@@ -320,6 +320,7 @@ int RunReport(const ReportOptions& options) {
   projections::FundingQuery query;
   query.project_id = options.project_id;
   query.municipality_id = options.municipality_id;
+  query.explain = options.explain;
   std::stringstream dimensions(options.group_by);
   for (std::string dimension; std::getline(dimensions, dimension, ',');) {
     if (!dimension.empty()) query.group_by.push_back(dimension);
@@ -345,7 +346,14 @@ int RunReport(const ReportOptions& options) {
                 Euros(f.claimed_cents).c_str(), Euros(f.approved_cents).c_str(), Euros(f.approved_esf_cents).c_str(),
                 Euros(f.paid_cents).c_str(), Euros(f.paid_esf_cents).c_str());
   };
-  for (const auto& row : report.rows) print(row.project_id, row.territory_id, row.municipality_id, row.service, row.month, row.figures);
+  for (const auto& row : report.rows) {
+    print(row.project_id, row.territory_id, row.municipality_id, row.service, row.month, row.figures);
+    if (options.explain) {
+      std::string positions;
+      for (uint64_t position : row.positions) positions += (positions.empty() ? "" : " ") + std::to_string(position);
+      std::printf("  events: %s\n", positions.c_str());
+    }
+  }
   print("total", "", "", "", "", report.totals);
   std::printf("\n%-18s %-12s %15s %15s %15s %15s %15s\n", "budget of", "in force", "total", "ESF", "state",
               "approved", "remaining");

@@ -152,6 +152,26 @@ TEST_F(ReportsTest, FundingRowsAtFinestGrainAddUpToTheTotals) {
   EXPECT_EQ(coarse.rows[0].figures, fine.totals);
 }
 
+TEST_F(ReportsTest, FundingExplainNamesTheEventsBehindEachRow) {
+  FundingQuery query;
+  query.group_by = {"month"};
+  query.explain = true;
+  FundingReport report;
+  ASSERT_TRUE(ComputeFunding(Model(), D("2021-12-31"), query, &report).ok());
+  ASSERT_EQ(report.rows.size(), 2u);
+  // June: the delivery, its claim and review, and the budget version used for the ESF split.
+  std::vector<std::string> ids;
+  for (uint64_t position : report.rows[1].positions) {
+    ASSERT_TRUE(store_->ReadLog(position, 1, [&](const ledger::StoredEvent& event) {
+                          ids.push_back(event.reader().getEvent().getId().cStr());
+                          return false;
+                        }).ok());
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"b2", "d4", "c2", "r2"}));
+  // Without explain, no positions.
+  EXPECT_TRUE(Funding(Model(), "2021-12-31", {"month"}).rows[1].positions.empty());
+}
+
 TEST_F(ReportsTest, PaymentAllocationByLargestRemainder) {
   EXPECT_EQ(AllocateLargestRemainder(6000, {1400, 1001, 4200}), (std::vector<int64_t>{1272, 910, 3818}));
   EXPECT_EQ(AllocateLargestRemainder(5100, {1272, 910, 3818}), (std::vector<int64_t>{1081, 774, 3245}));

@@ -107,6 +107,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
   };
 
   std::map<RowKey, FundingFigures> rows;
+  std::map<RowKey, std::set<uint64_t>> row_positions;  // with query.explain
   const EligibilityResult eligibility = DecideEligibility(model, valid_date);
   for (const DeliveryDecision& decision : eligibility.decisions) {
     const DeliveryFacts& delivery = model.deliveries().at(decision.delivery_id);
@@ -116,6 +117,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
     figures.deliveries += 1;
     figures.delivered_cents += decision.cost_cents;
     figures.eligible_cents += decision.eligible_cost_cents;
+    if (query.explain) row_positions[key].insert(decision.positions.begin(), decision.positions.end());
   }
 
   std::map<std::string, int64_t> approved_by_claim;  // for budgets
@@ -148,6 +150,12 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
       RowKey key;
       if (!row_key(delivery->second, &key)) continue;
       FundingFigures& figures = rows[key];
+      if (query.explain) {
+        std::set<uint64_t>& positions = row_positions[key];
+        positions.insert(claim.positions.begin(), claim.positions.end());  // claim, review, payments
+        positions.insert(delivery->second.position);
+        if (budget != nullptr) positions.insert(budget->position);
+      }
       figures.claimed_cents += lines[i].second;
       figures.approved_cents += approved[i];
       const int64_t esf = budget == nullptr ? 0 : ProrateHalfUp(approved[i], budget->esf_cents, budget->total_cents);
@@ -161,6 +169,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
 
   // Aggregate to the kept dimensions.
   std::map<RowKey, FundingFigures> grouped;
+  std::map<RowKey, std::set<uint64_t>> grouped_positions;
   for (const auto& [key, figures] : rows) {
     RowKey kept;
     if (keep.empty() || keep.count("project")) kept.project_id = key.project_id;
@@ -170,9 +179,12 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
     if (keep.empty() || keep.count("month")) kept.month = key.month;
     grouped[kept].Add(figures);
     out->totals.Add(figures);
+    if (query.explain) grouped_positions[kept].insert(row_positions[key].begin(), row_positions[key].end());
   }
   for (const auto& [key, figures] : grouped) {
-    out->rows.push_back({key.project_id, key.territory_id, key.municipality_id, key.service, key.month, figures});
+    FundingRow row{key.project_id, key.territory_id, key.municipality_id, key.service, key.month, figures, {}};
+    if (query.explain) row.positions.assign(grouped_positions[key].begin(), grouped_positions[key].end());
+    out->rows.push_back(std::move(row));
   }
   // Pair assertions: parts sum to wholes.
   DI_ASSERT(out->totals.approved_esf_cents + out->totals.approved_state_cents == out->totals.approved_cents);
@@ -230,6 +242,7 @@ nlohmann::ordered_json FundingToJson(const FundingReport& report) {
     if (!row.month.empty()) item["month"] = row.month;
     const nlohmann::ordered_json figures = FiguresToJson(row.figures);  // named: items() must not dangle
     for (const auto& [key, value] : figures.items()) item[key] = value;
+    if (!row.positions.empty()) item["positions"] = row.positions;
     json["rows"].push_back(std::move(item));
   }
   json["totals"] = FiguresToJson(report.totals);

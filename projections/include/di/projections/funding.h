@@ -41,6 +41,9 @@ struct FundingRow {
   std::string service;
   std::string month;            // YYYY-MM of the delivery date
   FundingFigures figures;
+  // With FundingQuery::explain: the positions of every event behind the row's figures (deliveries,
+  // corrections, voids, claims, reviews, payments, budget versions used for the split), ascending.
+  std::vector<uint64_t> positions;
 };
 
 struct BudgetLine {
@@ -59,6 +62,7 @@ struct FundingQuery {
   std::string municipality_id;  // empty: every municipality; else the granting one or its territory
   // Dimensions kept in the rows, of: project, territory, municipality, service, month. Empty: all.
   std::vector<std::string> group_by;
+  bool explain = false;  // fill FundingRow::positions
 };
 
 struct FundingReport {
