@@ -21,6 +21,25 @@
 // generated later can be recorded earlier, which the log checks. Memory therefore holds the planned
 // careers and roughly two months of deliveries, not the whole history.
 //
+// Entitlements follow the default rule set (projections/rules/mk313.json, docs/rules.md), so that most
+// of the delivered cost is eligible, as in a project whose municipalities know the rules:
+//   - a grant ends with the entitlement it was decided under (the 2021-07-01 amendments, the abolition of
+//     the count caps in 2022, a child's fifth birthday and, for child care, the parent's activity), and
+//     what follows is a new decision under the new terms;
+//   - a grant for a number of sessions covers the sessions its rhythm needs, within what is left of the
+//     rules' count cap over the support plan or the rules' window (drawn down grant by grant); an
+//     extension adds the sessions for the extra months; while a cap is used up the chain of grants pauses
+//     until the next entitlement starts;
+//   - GRT services stop when the two free years after the first plan run out before 2021-07-01, and
+//     resume with a new plan once the amendment lifts the limit; children in care (BSAC) are assessed
+//     and planned for but get none of the reimbursed services, for which the rules have no rule;
+//   - providers keep each delivery within the grant's quantity per period and the rules' caps per person
+//     (the weekly/monthly care hours and their 40 h leisure part, the 30 respite days a year).
+// A deliberate few percent of the cost is not: providers that deliver beyond the grant or the caps, care
+// for a parent's changed activity that was not re-decided, GRT services that went on for some months past
+// the free period, late special-care opinions and late plan reviews. These are the findings the
+// eligibility and funding reports show.
+//
 // Determinism: one xoshiro256** generator per purpose (household, grant-month, claim...), seeded from the
 // options' seed by SplitMix64, with an unbiased integer range reduction written here. No floating point,
 // no clock, no hash-ordered containers.
@@ -31,6 +50,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <queue>
@@ -640,7 +660,40 @@ struct Person {
   int opinion_records = 0;
   int activity_records = 0;
   std::vector<ActivitySpan> activities;  // parents
+  std::vector<int> children;             // parents: the represented FT children
+  int32_t first_assessed_on = kNoDate;
+  // Usage of the rules' person-level caps over a week, month or year, keyed by CapKey().
+  std::map<int64_t, int64_t> cap_usage;
 };
+
+// A cap of the rules that counts a person's deliveries over a week, month or year across grants; the
+// generator keeps deliveries under it, as the municipality's social service does when it plans the care.
+// The first three values match Period, so a periodic grant's own quantity is counted the same way.
+enum class CapPeriodKind : uint8_t { kWeek, kMonth, kYear };
+struct PersonCap {
+  uint8_t id = 0;  // one per cap id of the rule set
+  CapPeriodKind period = CapPeriodKind::kMonth;
+  bool leisure_only = false;  // counts deliveries for leisure only (the 40 h sub-cap of child care)
+  int64_t limit = 0;
+};
+
+int64_t CapInstance(CapPeriodKind period, int32_t day) {
+  switch (period) {
+    case CapPeriodKind::kWeek:
+      return WeekIndex(day);
+    case CapPeriodKind::kMonth: {
+      const CivilDate date = CivilFromDays(day);
+      return static_cast<int64_t>(date.year) * 12 + date.month;
+    }
+    case CapPeriodKind::kYear:
+      return CivilFromDays(day).year;
+  }
+  return 0;
+}
+
+int64_t CapKey(const PersonCap& cap, int32_t day) {
+  return (static_cast<int64_t>(cap.id) << 40) + CapInstance(cap.period, day);
+}
 
 struct Grant {
   uint32_t number;
@@ -660,7 +713,18 @@ struct Grant {
   int64_t rate_cents = 0;  // actual price per hour/day/session, or the unit cost
   int64_t rate_after_cents = 0;
   int32_t rate_changes_on = kNoDate;
-  int64_t quantity = 0;
+  int64_t quantity = 0;  // per period; for kGrantPeriod the total after the planned amendments
+  Period period = Period::kGrantPeriod;
+  // The quantity in force from a day on (ascending days; planned amendments only ever raise it, so the
+  // ledger's "quantity after amendments" never falls below what was delivered under an earlier value).
+  std::vector<std::pair<int32_t, int64_t>> quantity_steps;
+  // Most providers keep within the granted quantity and the rules' caps; the others deliver as usual and
+  // leave the excess to the eligibility check (the findings a report must show).
+  bool keeps_limits = true;
+  int64_t period_instance = INT64_MIN;  // the grant's current week/month/year (0 for kGrantPeriod)
+  int64_t period_used = 0;
+  std::array<PersonCap, 2> person_caps{};
+  int person_cap_count = 0;
   uint8_t weekdays = 0;  // bit 0 = Monday
   bool fortnightly = false;
   bool weekly_entries = false;  // day services entered once a week with a last date
@@ -679,6 +743,16 @@ struct Grant {
   }
   int64_t RateOn(int32_t day) const {
     return rate_changes_on != kNoDate && day >= rate_changes_on ? rate_after_cents : rate_cents;
+  }
+  int64_t QuantityOn(int32_t day) const {
+    int64_t in_force = quantity_steps.empty() ? quantity : quantity_steps.front().second;
+    for (const auto& [from, value] : quantity_steps) {
+      if (day >= from) in_force = value;
+    }
+    return in_force;
+  }
+  void AddPersonCap(uint8_t id, CapPeriodKind period, bool leisure_only, int64_t limit) {
+    person_caps[static_cast<size_t>(person_cap_count++)] = PersonCap{id, period, leisure_only, limit};
   }
 };
 
@@ -802,11 +876,25 @@ class Simulator {
   void PlanServiceBlock(const BlockRequest& request, Rng& rng);
   void PlanGrantChain(const BlockRequest& request, Service service, int municipality, int32_t decided_on,
                       int32_t valid_from, std::string application_id, std::string causation, Rng& rng);
-  int32_t NaturalGrantEnd(Service service, int32_t valid_from, Rng& rng) const;
-  bool MustRegrant(Service service, int32_t valid_until) const;
+  int32_t NaturalGrantEnd(int person, Service service, int32_t valid_from, Rng& rng) const;
+  bool MustRegrant(int person, Service service, int32_t valid_until) const;
+  int32_t EntitlementEnd(int person, Service service, int32_t day, bool follow_activity) const;
+  int32_t ActivityChange(int child, int32_t day) const;
+  // A count cap of the rules over a support plan or a dated window, as the person's remaining quantity.
+  struct CountCap {
+    std::string key;        // person, cap and instance (plan or window)
+    int64_t limit = 0;
+    std::string share_key;  // when several granted services share the cap: this service's share
+    int share_of = 1;
+  };
+  bool CountCapOn(const BlockRequest& request, Service service, int32_t day, CountCap* cap) const;
+  int64_t CountCapRoom(const CountCap& cap) const;
+  void TakeFromCountCap(const CountCap& cap, int64_t quantity);
+  bool HasEntitlement(const BlockRequest& request, Service service, int32_t day) const;
+  int64_t SessionsFor(const Grant& grant, int32_t from, int32_t until) const;
   int ChooseProvider(int person, Service service, int municipality, int32_t on, Rng& rng);
-  int CreateGrant(int person, Service service, int municipality, int32_t decided_on, int32_t valid_from,
-                  int32_t valid_until, const std::string& application_id, const std::string& plan_id,
+  int CreateGrant(const BlockRequest& request, Service service, int municipality, int32_t decided_on,
+                  int32_t valid_from, int32_t valid_until, const std::string& application_id,
                   const std::string& causation, Rng& rng);
   void PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequest& request, Rng& rng);
   std::string SubmitApplication(int person, const std::vector<Service>& services, int32_t on,
@@ -818,8 +906,10 @@ class Simulator {
 
   // Monthly work.
   void DeliverMonth(int32_t month_start, int32_t month_end, std::vector<ClaimableDelivery>* claimable);
-  void RecordDelivery(Grant& grant, int32_t first, int32_t last, int64_t quantity, int32_t month_end,
-                      Rng& rng, std::vector<ClaimableDelivery>* claimable);
+  int64_t Room(const Grant& grant, int32_t day, bool leisure) const;
+  void UseCaps(Grant& grant, int32_t day, int64_t quantity, bool leisure);
+  void RecordDelivery(Grant& grant, int32_t first, int32_t last, int64_t quantity, const char* purpose,
+                      int32_t month_end, Rng& rng, std::vector<ClaimableDelivery>* claimable);
   int64_t DeliveryCost(const Grant& grant, int64_t quantity, int32_t day) const;
   void ClaimMonth(int32_t month_start, int32_t month_end, const std::vector<ClaimableDelivery>& deliveries);
   const BudgetVersion& BudgetOn(int32_t day) const;
@@ -873,6 +963,7 @@ class Simulator {
   int general_care_provider_ = -1;
   std::vector<Person> persons_;
   std::vector<Grant> grants_;
+  std::map<std::string, int64_t> count_caps_;  // CountCap key -> remaining quantity
 
   uint64_t contracts_ = 0;
   uint64_t assessments_ = 0;
@@ -1531,6 +1622,12 @@ int32_t Simulator::RecordOpinions(int person_index, int32_t on, Rng& rng) {
     if (valid_until >= end || !rng.Chance(800)) return std::min(valid_until, end);
     recorded_on = std::max(recorded_on + 1, Workday(valid_until - static_cast<int32_t>(rng.Between(10, 40))));
     valid_from = valid_until + 1;
+    if (valid_from + 90 < end && rng.Chance(100)) {
+      // The renewal comes late: the family goes on with care and respite for some weeks without a valid
+      // opinion (a finding of the eligibility check), and the new opinion is recorded when it arrives.
+      valid_from += static_cast<int32_t>(rng.Between(14, 60));
+      recorded_on = std::max(recorded_on, Workday(valid_from + static_cast<int32_t>(rng.Between(0, 10))));
+    }
   }
 }
 
@@ -1675,6 +1772,7 @@ void Simulator::PlanFamily(Rng& rng, int32_t enrol_on, int child_count) {
   const int parent =
       EnrolPerson(TargetGroup::kParentOfChild, parent_birth, home, enrol_on, relation, children);
   for (const int child : children) persons_[child].parent = parent;
+  persons_[parent].children = children;
   RecordParentActivities(parent, enrol_on, family_end, rng);
 
   for (const int child : children) {
@@ -1766,7 +1864,10 @@ void Simulator::PlanChildInCare(Rng& rng, int32_t enrol_on) {
     plan.departure = Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, last_as_child - 60)),
                                "no_longer_eligible", "Bērns ievietots audžuģimenē"};
   }
-  plan.receives_services = rng.Chance(650);
+  // BSAC children are assessed and get a support plan for their move to family care; the reimbursed
+  // services of the project (child care, respite, rehabilitation, day centres) are for FT children and
+  // their parents, so the plan's recommendations are not granted from the project (no rule covers them).
+  plan.receives_services = false;
   plan.services = {Service::kChildRehabilitation};
   if (rng.Chance(100)) plan.services.push_back(Service::kChildDayCentre);
   plan.optional_services = {Service::kChildDayCentre};
@@ -1790,10 +1891,17 @@ Simulator::CareerResult Simulator::PlanAssessedCareer(const CareerPlan& plan, Rn
   int32_t plan_from = kNoDate;
   std::vector<Service> services = plan.services;
   bool first = true;
+  // Before the 2021 amendments GRT services were free for two years after the first plan. Municipalities
+  // stopped them then and resumed them once the amendment of 2021-07-01 lifted the limit; some renewed the
+  // plan first and went on for a few months before they stopped (deliveries the eligibility check finds
+  // outside the free period).
+  bool past_free_period = false;
+  bool stopped_past_free_period = false;
   while (true) {
     if (assess_on >= plan.planned_end - 30) break;
     if (plan.departure.on != kNoDate && assess_on >= plan.departure.on) break;
-    const Person& person = persons_[plan.person];
+    Person& person = persons_[plan.person];
+    if (person.first_assessed_on == kNoDate) person.first_assessed_on = assess_on;
     const std::string assessment_id = NumberedId("A-", ++assessments_, 6);
     {
       Json data;
@@ -1850,6 +1958,13 @@ Simulator::CareerResult Simulator::PlanAssessedCareer(const CareerPlan& plan, Rn
     }
     const int32_t cycle_end =
         plan_until == kNoDate ? plan.planned_end : std::min(plan_until, plan.planned_end);
+    // Now and then a child's review comes late: services go on for some weeks after the plan expired
+    // (without a plan that lists them: a finding), and the next plan starts when the review is done.
+    int32_t review_delay = 0;
+    if (!plan.adult && plan.receives_services && plan_until != kNoDate && plan_until + 120 < plan.planned_end &&
+        rng.Chance(120)) {
+      review_delay = static_cast<int32_t>(rng.Between(14, 60));
+    }
     if (plan.receives_services) {
       BlockRequest request;
       request.person = plan.person;
@@ -1857,7 +1972,12 @@ Simulator::CareerResult Simulator::PlanAssessedCareer(const CareerPlan& plan, Rn
       request.apply_on =
           Workday(plan_on + static_cast<int32_t>(first ? rng.Between(5, 30) : rng.Between(0, 5)));
       request.start_on = first ? request.apply_on : plan_from;
-      request.stop_on = cycle_end;
+      request.stop_on = cycle_end + review_delay;
+      if (past_free_period) {
+        request.stop_on = std::min(cycle_end, plan_from + static_cast<int32_t>(rng.Between(30, 240)));
+        request.stop_is_break = true;
+        request.end_note = "Beidzies bezmaksas pakalpojumu periods (divi gadi pēc pirmā atbalsta plāna)";
+      }
       request.plan_id = plan_id;
       request.submitted_by = plan.submitted_by;
       PlanBlockAroundDeparture(request, plan.departure, rng);
@@ -1866,8 +1986,20 @@ Simulator::CareerResult Simulator::PlanAssessedCareer(const CareerPlan& plan, Rn
     }
     if (!plan.receives_services || plan_until == kNoDate || plan_until >= plan.planned_end) break;
     if (plan.departure.on != kNoDate && plan.departure.on <= plan_until) break;
-    assess_on = Workday(std::max(plan_on + 1, plan_until - static_cast<int32_t>(rng.Between(25, 60))));
-    plan_from = plan_until + 1;
+    int32_t next_from = plan_until + 1 + review_delay;
+    const bool stopped_in_this_plan = past_free_period;
+    past_free_period = plan.adult && next_from < reform_ && !stopped_past_free_period && rng.Chance(400);
+    stopped_past_free_period = stopped_past_free_period || past_free_period;
+    if (plan.adult && (next_from < reform_ || stopped_in_this_plan) && !past_free_period) {
+      // The two free years are over: services stop, and most persons are re-assessed for a new plan once
+      // the limit is lifted on 2021-07-01 (which replaces a plan still in force).
+      if (!rng.Chance(750)) break;
+      next_from = Workday(reform_ + static_cast<int32_t>(rng.Between(0, 90)));
+      if (next_from >= plan.planned_end - 60) break;
+      if (plan.departure.on != kNoDate && plan.departure.on <= next_from) break;
+    }
+    assess_on = Workday(std::max(plan_on + 1, next_from - static_cast<int32_t>(rng.Between(25, 60))));
+    plan_from = next_from;
     first = false;
   }
   return result;
@@ -1936,9 +2068,22 @@ std::string Simulator::DecideApplication(const std::string& application_id, int 
 
 void Simulator::PlanServiceBlock(const BlockRequest& request, Rng& rng) {
   if (request.services.empty() || request.apply_on > request.stop_on - 10) return;
+  // Services whose entitlement under the rules in force is used up (a count cap over the plan or the
+  // rules' window) are applied for again when the next entitlement starts.
+  std::vector<Service> now;
+  std::vector<Service> later;
+  for (const Service service : request.services) {
+    (HasEntitlement(request, service, request.start_on) ? now : later).push_back(service);
+  }
   const int32_t apply_on = request.apply_on;
-  const std::string application_id =
-      SubmitApplication(request.person, request.services, apply_on, request.submitted_by, rng);
+  if (now.empty()) {
+    for (const Service service : later) {
+      PlanGrantChain(request, service, ResidenceOn(request.person, apply_on), apply_on, request.start_on, {}, {},
+                     rng);
+    }
+    return;
+  }
+  const std::string application_id = SubmitApplication(request.person, now, apply_on, request.submitted_by, rng);
   const int32_t decided_on = Workday(apply_on + static_cast<int32_t>(rng.Between(5, 25)));
   const int municipality = ResidenceOn(request.person, decided_on);
   if (request.may_be_refused && rng.Chance(45)) {
@@ -1954,16 +2099,19 @@ void Simulator::PlanServiceBlock(const BlockRequest& request, Rng& rng) {
     return;
   }
   const std::string decision = DecideApplication(application_id, municipality, decided_on, nullptr);
-  for (const Service service : request.services) {
+  for (const Service service : now) {
     const int32_t valid_from =
         std::max(request.start_on, decided_on + static_cast<int32_t>(rng.Between(0, 10)));
     PlanGrantChain(request, service, municipality, decided_on, valid_from, application_id, decision, rng);
   }
+  for (const Service service : later) {
+    PlanGrantChain(request, service, municipality, decided_on, request.start_on, {}, {}, rng);
+  }
 }
 
-// A grant normally runs for a year (or to the end of the calendar year for yearly entitlements), and
-// never past the last day services are paid.
-int32_t Simulator::NaturalGrantEnd(Service service, int32_t valid_from, Rng& rng) const {
+// A grant normally runs for a year (or to the end of the calendar year for yearly entitlements), never
+// past the end of the entitlement it was decided under, and never past the last day services are paid.
+int32_t Simulator::NaturalGrantEnd(int person, Service service, int32_t valid_from, Rng& rng) const {
   // Decisions "until the end of the year" are only taken when most of a quarter remains.
   const bool year_end_is_far = YearEnd(valid_from) - valid_from >= 90;
   int32_t end;
@@ -1978,15 +2126,147 @@ int32_t Simulator::NaturalGrantEnd(Service service, int32_t valid_from, Rng& rng
   } else {
     end = AddYears(valid_from, 1) - 1;
   }
-  // The 2021 amendments changed child care from weekly to monthly caps and moved specialist consultations
-  // from unit cost to actual cost: such grants stop at the reform and are granted anew.
-  if (MustRegrant(service, reform_ - 1) && valid_from < reform_) end = std::min(end, reform_ - 1);
+  // A change of the parent's activity changes the child-care entitlement; now and then the social
+  // service misses it and the grant runs on under the old terms.
+  const bool follows_activity = service != Service::kChildCare || !rng.Chance(200);
+  end = std::min(end, EntitlementEnd(person, service, valid_from, follows_activity));
   return std::min(end, services_end_);
 }
 
-bool Simulator::MustRegrant(Service service, int32_t valid_until) const {
-  return (service == Service::kChildCare || service == Service::kAdultSpecialistConsultation) &&
-         valid_until == reform_ - 1;
+// Whether a grant ending on `valid_until` ends with its entitlement, so that what follows is a new
+// decision under the new terms rather than an extension.
+bool Simulator::MustRegrant(int person, Service service, int32_t valid_until) const {
+  return valid_until < services_end_ && EntitlementEnd(person, service, valid_until, true) == valid_until;
+}
+
+// The last day of the entitlement that `day` falls in. The 2021-07-01 amendments changed child care from
+// weekly to monthly caps, consultations from unit cost to actual cost and the count caps of rehabilitation,
+// consultations and support groups; the count caps were abolished in 2022. Child care also depends on the
+// child's age band (the fifth birthday) and, from 2021-07-01, on the parent's activity.
+int32_t Simulator::EntitlementEnd(int person, Service service, int32_t day, bool follow_activity) const {
+  int32_t end = INT32_MAX;
+  auto ends_before = [&](int32_t boundary) {
+    if (boundary > day) end = std::min(end, boundary - 1);
+  };
+  switch (service) {
+    case Service::kChildCare: {
+      ends_before(reform_);
+      const int32_t birth = persons_[person].birth_date;
+      int32_t fifth_birthday = AddYears(birth, 5) - 1;
+      while (AgeInYears(birth, fifth_birthday) < 5) ++fifth_birthday;
+      ends_before(fifth_birthday);
+      if (day >= reform_ && follow_activity) ends_before(ActivityChange(person, day));
+      break;
+    }
+    case Service::kChildRehabilitation:
+    case Service::kParentRehabilitation:
+    case Service::kAdultSpecialistConsultation:
+    case Service::kAdultPsychologistConsultation:
+    case Service::kAdultSupportGroup:
+      ends_before(reform_);
+      ends_before(rules_unlimited_);
+      break;
+    default:
+      break;
+  }
+  return end;
+}
+
+// The first day after `day` on which the child's parent is active when not active on `day`, or the other
+// way round (INT32_MAX if that never changes).
+int32_t Simulator::ActivityChange(int child, int32_t day) const {
+  const int parent = persons_[child].parent;
+  if (parent < 0) return INT32_MAX;
+  const bool active = ParentActiveOn(child, day);
+  int32_t change = INT32_MAX;
+  for (const ActivitySpan& span : persons_[parent].activities) {
+    for (const int32_t boundary : {span.from, span.until == INT32_MAX ? INT32_MAX : span.until + 1}) {
+      if (boundary > day && boundary < change && ParentActiveOn(child, boundary) != active) change = boundary;
+    }
+  }
+  return change;
+}
+
+// The count cap of the rules in force on `day` that grants of `service` draw on, if any: the rules
+// before 2022-06-16 limit rehabilitation, consultations and support groups per support plan or over a
+// dated window (domain brief §4; projections/rules/mk313.json).
+bool Simulator::CountCapOn(const BlockRequest& request, Service service, int32_t day, CountCap* cap) const {
+  if (day >= rules_unlimited_) return false;
+  const bool v1 = day >= reform_;
+  const Person& person = persons_[request.person];
+  switch (service) {
+    case Service::kChildRehabilitation:
+      // 10 sessions of at most 4 therapies per plan, then 100 sessions per plan.
+      cap->key = person.id + (v1 ? "|child-rehab-100|" : "|child-rehab-v0|") + request.plan_id;
+      cap->limit = v1 ? 100 : 40;
+      return true;
+    case Service::kParentRehabilitation: {
+      if (!v1) {
+        cap->key = person.id + "|parent-rehab-v0";
+        cap->limit = 20;
+        return true;
+      }
+      // 40 sessions for each assessed child over the rest of the project.
+      int64_t assessed = 0;
+      for (const int child : person.children) {
+        const int32_t on = persons_[child].first_assessed_on;
+        if (on != kNoDate && on <= horizon_) ++assessed;
+      }
+      cap->key = person.id + "|parent-rehab-2021";
+      cap->limit = 40 * assessed;
+      return true;
+    }
+    case Service::kAdultSpecialistConsultation:
+    case Service::kAdultPsychologistConsultation: {
+      if (!v1) return false;
+      // One cap of 100 for psychologist and specialist consultations: each has its share.
+      cap->key = person.id + "|grt-consultations-2021";
+      cap->limit = 100;
+      cap->share_key = cap->key + "|" + ProfileOf(service).name;
+      cap->share_of = 0;
+      for (const Service other : request.services) {
+        if (other == Service::kAdultSpecialistConsultation || other == Service::kAdultPsychologistConsultation) {
+          ++cap->share_of;
+        }
+      }
+      cap->share_of = std::max(cap->share_of, 1);
+      return true;
+    }
+    case Service::kAdultSupportGroup:
+      if (!v1) return false;
+      cap->key = person.id + "|grt-support-groups-2021";
+      cap->limit = 100;
+      return true;
+    default:
+      return false;
+  }
+}
+
+int64_t Simulator::CountCapRoom(const CountCap& cap) const {
+  const auto it = count_caps_.find(cap.key);
+  const int64_t left = it == count_caps_.end() ? cap.limit : it->second;
+  if (cap.share_key.empty()) return left;
+  const auto share = count_caps_.find(cap.share_key);
+  return std::min(left, share == count_caps_.end() ? left / cap.share_of : share->second);
+}
+
+void Simulator::TakeFromCountCap(const CountCap& cap, int64_t quantity) {
+  auto it = count_caps_.try_emplace(cap.key, cap.limit).first;
+  if (!cap.share_key.empty()) count_caps_.try_emplace(cap.share_key, it->second / cap.share_of).first->second -= quantity;
+  it->second -= quantity;
+}
+
+bool Simulator::HasEntitlement(const BlockRequest& request, Service service, int32_t day) const {
+  CountCap cap;
+  return !CountCapOn(request, service, day, &cap) || CountCapRoom(cap) > 0;
+}
+
+// The most sessions the grant's rhythm produces from `from` to `until` (double sessions included).
+int64_t Simulator::SessionsFor(const Grant& grant, int32_t from, int32_t until) const {
+  if (until < from) return 0;
+  const int64_t weeks = (until - from) / 7 + 1;
+  const int64_t visits = std::popcount(grant.weekdays) * (grant.fortnightly ? (weeks + 1) / 2 : weeks);
+  return visits + visits / 10 + 1;
 }
 
 int Simulator::ChooseProvider(int person_index, Service service, int municipality, int32_t on, Rng& rng) {
@@ -2035,83 +2315,101 @@ int Simulator::ChooseProvider(int person_index, Service service, int municipalit
   return chosen;
 }
 
-int Simulator::CreateGrant(int person_index, Service service, int municipality, int32_t decided_on,
+int Simulator::CreateGrant(const BlockRequest& request, Service service, int municipality, int32_t decided_on,
                            int32_t valid_from, int32_t valid_until, const std::string& application_id,
-                           const std::string& plan_id, const std::string& causation, Rng& rng) {
+                           const std::string& causation, Rng& rng) {
+  const int person_index = request.person;
   const ServiceProfile& profile = ProfileOf(service);
   Grant grant;
-  grant.number = static_cast<uint32_t>(grants_.size() + 1);
-  grant.id = NumberedId("G-", grant.number, 7);
   grant.person = person_index;
   grant.service = service;
   grant.municipality = municipality;
   grant.decided_on = decided_on;
   grant.valid_from = valid_from;
   grant.last_day = valid_until;
-  grant.provider = ChooseProvider(person_index, service, municipality, decided_on, rng);
-  grant.rate_cents = rng.Between(profile.min_rate_cents / 10, profile.max_rate_cents / 10) * 10;
-  if (providers_[grant.provider].personal_carer) grant.rate_cents = rng.Between(50, 65) * 10;
 
-  // Entitled quantity per period under the rules in force when the grant starts (domain brief §3, §4).
+  // Delivery rhythm: fixed weekdays (in a random order of preference), some sessions every other week.
+  int visits_per_week = static_cast<int>(rng.Between(profile.min_visits_per_week, profile.max_visits_per_week));
+  std::array<int, 5> weekdays = {0, 1, 2, 3, 4};
+  for (int i = 4; i > 0; --i) std::swap(weekdays[i], weekdays[rng.Between(0, i)]);
+  auto set_weekdays = [&]() {
+    grant.weekdays = 0;
+    for (int i = 0; i < visits_per_week && i < 5; ++i) grant.weekdays |= static_cast<uint8_t>(1u << weekdays[i]);
+  };
+  set_weekdays();
+  grant.fortnightly = rng.Chance(profile.fortnightly_per_mille);
+  grant.weekly_entries =
+      profile.unit == Unit::kDays && profile.pattern == Pattern::kVisits && rng.Chance(200);
+  // Most providers keep within the granted quantity; a few deliver more than granted or than the rules
+  // allow (child care by the hours the family needs, sessions beyond the course), which the eligibility
+  // check reports.
+  static constexpr int kOverrunPerMille[kServiceCount] = {
+      200,  // child_care
+      0,    // respite: see below
+      120, 40, 120,     // child_rehabilitation, child_day_centre, parent_rehabilitation
+      150, 40, 40, 20,  // adult_home_care, adult_day_centre, adult_specialised_workshop, adult_group_home
+      40, 80, 80, 80,   // adult_respite, adult_specialist_consultation, adult_psychologist_consultation,
+                        // adult_support_group
+      150, 150, 80,     // social_mentor, family_assistant, parent_support_group
+  };
+  grant.keeps_limits = !rng.Chance(kOverrunPerMille[static_cast<int>(service)]);
+  // A few families rely on respite heavily; some of them go past the 30 days a year.
+  const bool heavy_respite = rng.Chance(100);
+  grant.stay_per_mille = heavy_respite ? 800 : profile.stay_per_mille;
+  if (service == Service::kRespite) grant.keeps_limits = !(heavy_respite && rng.Chance(600));
+
+  // Entitled quantity per period under the rules in force when the grant starts (domain brief §3, §4;
+  // grants end with the entitlement they were decided under, see EntitlementEnd).
   const bool v1 = valid_from >= reform_;
-  const bool unlimited = valid_from >= rules_unlimited_;
   Period period = Period::kGrantPeriod;
   switch (service) {
     case Service::kChildCare: {
       const int age = AgeInYears(persons_[person_index].birth_date, valid_from);
+      const bool young = age <= 4;
       if (!v1) {
         period = Period::kWeek;
-        grant.quantity = (age <= 4 ? 50 : 10) * 60;
+        grant.quantity = (young ? 50 : 10) * 60;
+        grant.AddPersonCap(young ? 1 : 2, CapPeriodKind::kWeek, false, grant.quantity);
+        grant.leisure_per_mille = 100;
       } else {
+        // 200 h (age 0-4) or 80 h a month when the parent works, studies or attends a measure, of which
+        // at most 40 h leisure; otherwise 40 h of leisure only.
         const bool active = ParentActiveOn(person_index, valid_from);
         period = Period::kMonth;
-        grant.quantity = (!active ? 40 : age <= 4 ? 200 : 80) * 60;
+        grant.quantity = (!active ? 40 : young ? 200 : 80) * 60;
         grant.leisure_only = !active;
+        if (active) grant.AddPersonCap(young ? 3 : 4, CapPeriodKind::kMonth, false, grant.quantity);
+        grant.AddPersonCap(5, CapPeriodKind::kMonth, true, 40 * 60);
+        grant.leisure_per_mille = (young ? 120 : 200) * (grant.keeps_limits ? 1 : 2);
       }
-      grant.leisure_per_mille = v1 ? 250 : 100;
       break;
     }
     case Service::kRespite:
+      period = Period::kYear;
+      grant.quantity = 30;
+      grant.AddPersonCap(6, CapPeriodKind::kYear, false, 30);
+      break;
     case Service::kAdultRespite:
       period = Period::kYear;
       grant.quantity = 30;
-      break;
-    case Service::kChildRehabilitation:
-      grant.quantity = !v1 ? 10 * rng.Between(1, 4) : !unlimited ? 100 : rng.Between(40, 120);
       break;
     case Service::kChildDayCentre:
     case Service::kAdultDayCentre:
       period = Period::kMonth;
       grant.quantity = 22;
       break;
-    case Service::kParentRehabilitation:
-      grant.quantity = !v1 ? 20 : !unlimited ? 40 : rng.Between(40, 80);
-      break;
     case Service::kAdultHomeCare:
       period = Period::kMonth;
       grant.quantity = 60 * rng.Between(20, 40);
       break;
     case Service::kAdultSpecialisedWorkshop:
+      // Days a month for the weekly rhythm (a month has at most five of each weekday).
       period = Period::kMonth;
-      grant.quantity = rng.Between(12, 22);
+      grant.quantity = std::min(22, visits_per_week * 4 + static_cast<int>(rng.Between(2, 3)));
       break;
     case Service::kAdultGroupHome:
       period = Period::kMonth;
       grant.quantity = 31;
-      break;
-    case Service::kAdultSpecialistConsultation:
-      grant.quantity = !v1 ? rng.Between(10, 50) : !unlimited ? 100 : rng.Between(50, 150);
-      // Unit-cost methodology until 2021-06-30, actual cost afterwards.
-      grant.unit_cost = !v1;
-      if (grant.unit_cost) grant.rate_cents = 2500;
-      break;
-    case Service::kAdultPsychologistConsultation:
-      grant.quantity = !v1 ? rng.Between(10, 30) : !unlimited ? 100 : rng.Between(20, 60);
-      grant.unit_cost = true;  // psychologists stay on the unit cost after 2021-07-01
-      grant.rate_cents = valid_from >= unit_cost_update_ ? 3600 : 3000;
-      break;
-    case Service::kAdultSupportGroup:
-      grant.quantity = !v1 ? rng.Between(20, 50) : !unlimited ? 100 : rng.Between(50, 120);
       break;
     case Service::kSocialMentor:
       period = Period::kMonth;
@@ -2121,27 +2419,67 @@ int Simulator::CreateGrant(int person_index, Service service, int municipality, 
       period = Period::kMonth;
       grant.quantity = 60 * rng.Between(20, 40);
       break;
+    case Service::kAdultSpecialistConsultation:
+      // Unit-cost methodology until 2021-06-30, actual cost afterwards.
+      grant.unit_cost = !v1;
+      if (grant.unit_cost) grant.rate_cents = 2500;
+      break;
+    case Service::kAdultPsychologistConsultation:
+      grant.unit_cost = true;  // psychologists stay on the unit cost after 2021-07-01
+      grant.rate_cents = valid_from >= unit_cost_update_ ? 3600 : 3000;
+      break;
+    case Service::kChildRehabilitation:
+    case Service::kParentRehabilitation:
+    case Service::kAdultSupportGroup:
     case Service::kParentSupportGroup:
-      grant.quantity = rng.Between(10, 24);
       break;
   }
+  if (period == Period::kGrantPeriod) {
+    // Sessions for the whole validity: what the rhythm needs, within what is left of the rules' count cap
+    // (per support plan, or over the rules' window); a smaller entitlement is spread out over the grant
+    // with fewer sessions a week or every other week.
+    CountCap cap;
+    const bool capped = CountCapOn(request, service, valid_from, &cap);
+    const int64_t room = capped ? CountCapRoom(cap) : INT64_MAX;
+    if (room <= 0) return -1;
+    int64_t quantity = SessionsFor(grant, valid_from, valid_until);
+    if (service == Service::kChildRehabilitation && !v1) {
+      quantity = std::min<int64_t>(quantity, 10 * rng.Between(2, 4));  // courses of 10 sessions per therapy
+    }
+    quantity = std::min(quantity, room);
+    if (grant.keeps_limits) {
+      while (SessionsFor(grant, valid_from, valid_until) > quantity + quantity / 5 &&
+             (visits_per_week > 1 || !grant.fortnightly)) {
+        if (visits_per_week > 1) {
+          --visits_per_week;
+          set_weekdays();
+        } else {
+          grant.fortnightly = true;
+        }
+      }
+    }
+    if (capped) {
+      TakeFromCountCap(cap, quantity);
+    } else {
+      if (!grant.keeps_limits) quantity = std::max<int64_t>(1, quantity * rng.Between(70, 90) / 100);
+      quantity = (quantity + 4) / 5 * 5;
+    }
+    grant.quantity = quantity;
+  }
+  grant.period = period;
+  grant.quantity_steps.emplace_back(valid_from, grant.quantity);
 
-  // Delivery pattern: fixed weekdays; minutes per visit sized so that a month's visits land around the
-  // entitlement (75-115 %: some months exceed the cap, which the projections must flag).
-  const int visits_per_week =
-      static_cast<int>(rng.Between(profile.min_visits_per_week, profile.max_visits_per_week));
-  std::array<int, 5> weekdays = {0, 1, 2, 3, 4};
-  for (int i = 4; i > 0; --i) std::swap(weekdays[i], weekdays[rng.Between(0, i)]);
-  for (int i = 0; i < visits_per_week && i < 5; ++i)
-    grant.weekdays |= static_cast<uint8_t>(1u << weekdays[i]);
-  grant.fortnightly = rng.Chance(profile.fortnightly_per_mille);
-  grant.weekly_entries =
-      profile.unit == Unit::kDays && profile.pattern == Pattern::kVisits && rng.Chance(200);
-  // A few families rely on respite heavily and go past the 30 days a year.
-  grant.stay_per_mille = rng.Chance(100) ? 750 : profile.stay_per_mille;
+  grant.number = static_cast<uint32_t>(grants_.size() + 1);
+  grant.id = NumberedId("G-", grant.number, 7);
+  grant.provider = ChooseProvider(person_index, service, municipality, decided_on, rng);
+  if (!grant.unit_cost) grant.rate_cents = rng.Between(profile.min_rate_cents / 10, profile.max_rate_cents / 10) * 10;
+  if (providers_[grant.provider].personal_carer) grant.rate_cents = rng.Between(50, 65) * 10;
+
+  // Minutes per visit sized so that a month's visits land a little under the entitlement (providers that
+  // overrun: around or over it).
   if (profile.unit == Unit::kMinutes && visits_per_week > 0) {
     const int64_t monthly = period == Period::kWeek ? grant.quantity * 13 / 3 : grant.quantity;
-    const int64_t target = monthly * rng.Between(75, 115) / 100;
+    const int64_t target = monthly * (grant.keeps_limits ? rng.Between(70, 95) : rng.Between(110, 140)) / 100;
     int64_t per_visit = target * 3 / (13 * visits_per_week);
     per_visit = (per_visit + 7) / 15 * 15;
     grant.visit_quantity = static_cast<int>(
@@ -2160,7 +2498,7 @@ int Simulator::CreateGrant(int person_index, Service service, int municipality, 
   data["cost_basis"] = grant.unit_cost ? "unit_cost" : "actual_cost";
   if (grant.unit_cost) data["unit_cost_cents"] = grant.rate_cents;
   if (!application_id.empty()) data["application_id"] = application_id;
-  if (!plan_id.empty()) data["plan_id"] = plan_id;
+  if (!request.plan_id.empty()) data["plan_id"] = request.plan_id;
   data["provider_id"] = providers_[grant.provider].id;
   log_.Add(decided_on, EventType::kServiceGranted, "grant:" + grant.id, decided_on,
            Clerk(municipality, decided_on), std::move(data), causation);
@@ -2179,49 +2517,90 @@ void Simulator::AmendGrant(Grant& grant, int32_t on, Json changes, const char* r
 
 // A chain of grants for one service: the first from the block's decision, then renewals either by
 // extending the grant (grant_amended valid_until) or by a new application and grant, until the block
-// stops. An unplanned stop ends the running grant early (grant_ended).
+// stops. A grant ends with the entitlement it was decided under; while a count cap of the rules is used
+// up the chain pauses, and the person applies again when the next entitlement starts. An unplanned stop
+// ends the running grant early (grant_ended). Without an application, the chain starts with one.
 void Simulator::PlanGrantChain(const BlockRequest& request, Service service, int municipality,
                                int32_t decided_on, int32_t valid_from, std::string application_id,
                                std::string causation, Rng& rng) {
-  while (valid_from <= request.stop_on) {
-    const int32_t natural_end = NaturalGrantEnd(service, valid_from, rng);
+  int32_t last_decision = decided_on;
+  while (valid_from <= request.stop_on && valid_from <= services_end_) {
+    if (application_id.empty()) {
+      if (!HasEntitlement(request, service, valid_from)) {
+        const int32_t end = EntitlementEnd(request.person, service, valid_from, true);
+        if (end == INT32_MAX) return;
+        valid_from = end + 1;
+        continue;
+      }
+      // A new application (single service) decided before the grant starts. When the entitlement starts
+      // before the block's own decision, the grant starts after the new decision.
+      const int32_t previous_end = valid_from - 1;
+      int32_t apply_on =
+          std::max(last_decision, Workday(previous_end - static_cast<int32_t>(rng.Between(15, 40))));
+      if (apply_on > previous_end) apply_on = std::max(last_decision, previous_end - 3);
+      decided_on = apply_on + static_cast<int32_t>(rng.Between(3, 14));
+      if (apply_on <= previous_end) {
+        decided_on = std::min(previous_end, decided_on);
+      } else {
+        valid_from = decided_on + static_cast<int32_t>(rng.Between(0, 10));
+        if (valid_from > request.stop_on || valid_from > services_end_) return;
+      }
+      application_id = SubmitApplication(request.person, {service}, apply_on, request.submitted_by, rng);
+      municipality = ResidenceOn(request.person, decided_on);
+      if (rng.Chance(10)) {
+        DecideApplication(application_id, municipality, decided_on, rng.Pick(kRefusalReasons));
+        return;
+      }
+      causation = DecideApplication(application_id, municipality, decided_on, nullptr);
+      last_decision = decided_on;
+    }
+    const int32_t natural_end = NaturalGrantEnd(request.person, service, valid_from, rng);
     int32_t valid_until = request.stop_is_break ? natural_end : std::min(natural_end, request.stop_on);
     if (valid_until < valid_from) return;
-    const int index = CreateGrant(request.person, service, municipality, decided_on, valid_from, valid_until,
-                                  application_id, request.plan_id, causation, rng);
+    const int index = CreateGrant(request, service, municipality, decided_on, valid_from, valid_until,
+                                  application_id, causation, rng);
+    if (index < 0) return;
     // Renewals by amendment keep the same grant. Each extension is dated after the previous one, so the
-    // ledger applies them in the planned order.
+    // ledger applies them in the planned order; a grant for a number of sessions gets the sessions for
+    // the extension with it.
     int32_t last_amended_on = grants_[index].decided_on;
     while (valid_until < request.stop_on && valid_until < services_end_ &&
-           !MustRegrant(service, valid_until) && rng.Chance(450)) {
+           !MustRegrant(request.person, service, valid_until) && rng.Chance(450)) {
       const int32_t extended_to =
-          request.stop_is_break ? NaturalGrantEnd(service, valid_until + 1, rng)
-                                : std::min(NaturalGrantEnd(service, valid_until + 1, rng), request.stop_on);
+          request.stop_is_break
+              ? NaturalGrantEnd(request.person, service, valid_until + 1, rng)
+              : std::min(NaturalGrantEnd(request.person, service, valid_until + 1, rng), request.stop_on);
       const int32_t amend_on =
           std::max(last_amended_on + 1, Workday(valid_until - static_cast<int32_t>(rng.Between(10, 30))));
       if (amend_on > valid_until) break;
-      last_amended_on = amend_on;
+      Grant& grant = grants_[index];
       Json changes;
       changes["valid_until"] = FormatDate(extended_to);
-      AmendGrant(grants_[index], amend_on, std::move(changes), "Pagarināts pakalpojuma saņemšanas termiņš");
+      const char* reason = "Pagarināts pakalpojuma saņemšanas termiņš";
+      if (grant.period == Period::kGrantPeriod) {
+        int64_t more = SessionsFor(grant, valid_until + 1, extended_to);
+        CountCap cap;
+        if (CountCapOn(request, service, valid_until + 1, &cap)) {
+          more = std::min(more, CountCapRoom(cap));
+          if (more <= 0) break;
+          TakeFromCountCap(cap, more);
+        } else {
+          more = (more + 4) / 5 * 5;
+        }
+        grant.quantity += more;
+        grant.quantity_steps.emplace_back(amend_on, grant.quantity);
+        changes["quantity"] = grant.quantity;
+        reason = "Pagarināts pakalpojuma saņemšanas termiņš un piešķirtas papildu reizes";
+      }
+      last_amended_on = amend_on;
+      AmendGrant(grant, amend_on, std::move(changes), reason);
       valid_until = extended_to;
     }
     PlanGrantLife(grants_[index], valid_until, request, rng);
     if (grants_[index].last_day < valid_until) return;  // ended early
     if (valid_until >= request.stop_on || valid_until >= services_end_) return;
-    // Renewal by a new application (single service) decided before the grant expires.
-    const Grant& previous = grants_[index];
-    int32_t apply_on =
-        std::max(previous.decided_on, Workday(valid_until - static_cast<int32_t>(rng.Between(15, 40))));
-    if (apply_on > valid_until) apply_on = std::max(previous.decided_on, valid_until - 3);
-    application_id = SubmitApplication(request.person, {service}, apply_on, request.submitted_by, rng);
-    decided_on = std::min(valid_until, apply_on + static_cast<int32_t>(rng.Between(3, 14)));
-    municipality = ResidenceOn(request.person, decided_on);
-    if (rng.Chance(10)) {
-      DecideApplication(application_id, municipality, decided_on, rng.Pick(kRefusalReasons));
-      return;
-    }
-    causation = DecideApplication(application_id, municipality, decided_on, nullptr);
+    last_decision = std::max(last_decision, grants_[index].decided_on);
+    application_id.clear();
     valid_from = valid_until + 1;
   }
 }
@@ -2235,10 +2614,19 @@ void Simulator::PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequ
   grant.last_day = last_day;
   const int32_t span = last_day - grant.valid_from;
 
-  if (span > 60 && rng.Chance(80)) {
+  // A re-assessment raises the hours of home care, mentoring or family assistance, or the workshop days, of
+  // a monthly grant (child care hours are set by the rules). The ledger applies a grant's quantity to its
+  // whole validity, so a reduction would turn earlier deliveries into excess: that is decided as a new
+  // grant instead.
+  const bool adjustable = (profile.unit == Unit::kMinutes && grant.service != Service::kChildCare) ||
+                          grant.service == Service::kAdultSpecialisedWorkshop;
+  if (span > 60 && adjustable && grant.period != Period::kGrantPeriod && rng.Chance(80)) {
     const int32_t on = static_cast<int32_t>(rng.Between(grant.valid_from + 30, last_day - 10));
+    grant.quantity = std::max<int64_t>(grant.quantity + 1, grant.quantity * rng.Between(110, 150) / 100);
+    if (grant.service == Service::kAdultSpecialisedWorkshop) grant.quantity = std::min<int64_t>(grant.quantity, 23);
+    grant.quantity_steps.emplace_back(on, grant.quantity);
     Json changes;
-    changes["quantity"] = std::max<int64_t>(1, grant.quantity * rng.Between(80, 150) / 100);
+    changes["quantity"] = grant.quantity;
     AmendGrant(grant, on, std::move(changes), "Pārskatīts pakalpojuma apjoms pēc atkārtota izvērtējuma");
   }
   if (span > 90 && grant.service != Service::kChildCare && rng.Chance(30)) {
@@ -2321,6 +2709,37 @@ int64_t Simulator::DeliveryCost(const Grant& grant, int64_t quantity, int32_t da
                                                          : quantity * rate;
 }
 
+// What is left of the grant's quantity for its period on `day` and of the rules' person-level caps that
+// count the delivery (the leisure sub-cap only for leisure).
+int64_t Simulator::Room(const Grant& grant, int32_t day, bool leisure) const {
+  const int64_t instance =
+      grant.period == Period::kGrantPeriod ? 0 : CapInstance(static_cast<CapPeriodKind>(grant.period), day);
+  int64_t room = grant.QuantityOn(day) - (instance == grant.period_instance ? grant.period_used : 0);
+  const Person& person = persons_[grant.person];
+  for (int i = 0; i < grant.person_cap_count; ++i) {
+    const PersonCap& cap = grant.person_caps[static_cast<size_t>(i)];
+    if (cap.leisure_only && !leisure) continue;
+    const auto used = person.cap_usage.find(CapKey(cap, day));
+    room = std::min(room, cap.limit - (used == person.cap_usage.end() ? 0 : used->second));
+  }
+  return std::max<int64_t>(0, room);
+}
+
+void Simulator::UseCaps(Grant& grant, int32_t day, int64_t quantity, bool leisure) {
+  const int64_t instance =
+      grant.period == Period::kGrantPeriod ? 0 : CapInstance(static_cast<CapPeriodKind>(grant.period), day);
+  if (instance != grant.period_instance) {
+    grant.period_instance = instance;
+    grant.period_used = 0;
+  }
+  grant.period_used += quantity;
+  Person& person = persons_[grant.person];
+  for (int i = 0; i < grant.person_cap_count; ++i) {
+    const PersonCap& cap = grant.person_caps[static_cast<size_t>(i)];
+    if (!cap.leisure_only || leisure) person.cap_usage[CapKey(cap, day)] += quantity;
+  }
+}
+
 void Simulator::DeliverMonth(int32_t month_start, int32_t month_end,
                              std::vector<ClaimableDelivery>* claimable) {
   const CivilDate month = CivilFromDays(month_start);
@@ -2331,6 +2750,14 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end,
     Rng rng(options_.seed, Stream::kDeliveries, grant.number, month_key);
     const int32_t from = std::max(month_start, grant.valid_from);
     const int32_t to = std::min(std::min(month_end, grant.last_day), services_end_);
+    // The quantity the provider records: within the grant and the rules' caps when it keeps to them.
+    auto within_limits = [&](int32_t day, int64_t quantity, bool leisure) {
+      if (!grant.keeps_limits) return quantity;
+      const int64_t room = Room(grant, day, leisure);
+      if (profile.unit != Unit::kMinutes) return std::min(quantity, room);
+      const int64_t minutes = std::min(quantity, room / 15 * 15);
+      return minutes >= std::min<int64_t>(30, quantity) ? minutes : 0;  // no visits of a few minutes
+    };
     switch (profile.pattern) {
       case Pattern::kVisits: {
         int32_t week_first = kNoDate;
@@ -2338,8 +2765,12 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end,
         int64_t week_days = 0;
         auto flush_week = [&]() {
           if (week_days > 0) {
-            RecordDelivery(grant, week_first, week_last > week_first ? week_last : kNoDate, week_days,
-                           month_end, rng, claimable);
+            const int64_t days = within_limits(week_first, week_days, false);
+            if (days > 0) {
+              RecordDelivery(grant, week_first, week_last > week_first ? week_last : kNoDate, days, nullptr,
+                             month_end, rng, claimable);
+              UseCaps(grant, week_first, days, false);
+            }
           }
           week_days = 0;
         };
@@ -2362,7 +2793,18 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end,
           } else if (profile.unit == Unit::kSessions && rng.Chance(50)) {
             quantity = 2;  // a double session
           }
-          RecordDelivery(grant, day, kNoDate, quantity, month_end, rng, claimable);
+          // Child care is for care or for meaningful leisure; the leisure hours have a sub-cap.
+          const bool child_care = grant.service == Service::kChildCare;
+          bool leisure = child_care && (grant.leisure_only || rng.Chance(grant.leisure_per_mille));
+          int64_t delivered = within_limits(day, quantity, leisure);
+          if (leisure && delivered < quantity && !grant.leisure_only) {
+            leisure = false;
+            delivered = within_limits(day, quantity, false);
+          }
+          if (delivered <= 0) continue;
+          RecordDelivery(grant, day, kNoDate, delivered, child_care ? (leisure ? "leisure" : "care") : nullptr,
+                         month_end, rng, claimable);
+          UseCaps(grant, day, delivered, leisure);
         }
         flush_week();
         break;
@@ -2385,28 +2827,36 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end,
           if (first > last) continue;
           const int64_t days = last - first + 1;
           const int64_t away = days > 3 && rng.Chance(150) ? rng.Between(1, 2) : 0;  // home visits, hospital
-          RecordDelivery(grant, first, last > first ? last : kNoDate, days - away, month_end, rng, claimable);
+          const int64_t delivered = within_limits(first, days - away, false);
+          if (delivered <= 0) continue;
+          RecordDelivery(grant, first, last > first ? last : kNoDate, delivered, nullptr, month_end, rng,
+                         claimable);
+          UseCaps(grant, first, delivered, false);
         }
         break;
       }
       case Pattern::kBlocks: {
         if (!rng.Chance(grant.stay_per_mille) || from > to) break;
-        const int32_t length =
-            static_cast<int32_t>(rng.Between(profile.min_stay_days, profile.max_stay_days));
+        const int32_t length = static_cast<int32_t>(rng.Between(profile.min_stay_days, profile.max_stay_days)) +
+                               (grant.keeps_limits ? 0 : 1);
         const int32_t first = static_cast<int32_t>(rng.Between(from, std::max(from, to - length + 1)));
-        const int32_t last = std::min(to, first + length - 1);
+        int32_t last = std::min(to, first + length - 1);
         if (grant.suspended_from != kNoDate && first < grant.resumed_on && last >= grant.suspended_from)
           break;
-        RecordDelivery(grant, first, last > first ? last : kNoDate, last - first + 1, month_end, rng,
-                       claimable);
+        // A stay is booked within the days left for the year.
+        const int64_t days = within_limits(first, last - first + 1, false);
+        if (days <= 0) break;
+        last = first + static_cast<int32_t>(days) - 1;
+        RecordDelivery(grant, first, last > first ? last : kNoDate, days, nullptr, month_end, rng, claimable);
+        UseCaps(grant, first, days, false);
         break;
       }
     }
   }
 }
 
-void Simulator::RecordDelivery(Grant& grant, int32_t first, int32_t last, int64_t quantity, int32_t month_end,
-                               Rng& rng, std::vector<ClaimableDelivery>* claimable) {
+void Simulator::RecordDelivery(Grant& grant, int32_t first, int32_t last, int64_t quantity, const char* purpose,
+                               int32_t month_end, Rng& rng, std::vector<ClaimableDelivery>* claimable) {
   const ServiceProfile& profile = ProfileOf(grant.service);
   const uint32_t number = static_cast<uint32_t>(++deliveries_);
   const std::string delivery_id = NumberedId("D-", number, 8);
@@ -2417,10 +2867,6 @@ void Simulator::RecordDelivery(Grant& grant, int32_t first, int32_t last, int64_
   if ((lockdown && profile.remote_in_lockdown && rng.Chance(800)) ||
       (profile.unit == Unit::kSessions && first >= lockdown_end_ && rng.Chance(30))) {
     mode = "remote";
-  }
-  const char* purpose = nullptr;
-  if (grant.service == Service::kChildCare) {
-    purpose = grant.leisure_only || rng.Chance(grant.leisure_per_mille) ? "leisure" : "care";
   }
   Json data;
   data["delivery_id"] = delivery_id;
