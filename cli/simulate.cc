@@ -1961,8 +1961,8 @@ Simulator::CareerResult Simulator::PlanAssessedCareer(const CareerPlan& plan, Rn
     // Now and then a child's review comes late: services go on for some weeks after the plan expired
     // (without a plan that lists them: a finding), and the next plan starts when the review is done.
     int32_t review_delay = 0;
-    if (!plan.adult && plan.receives_services && plan_until != kNoDate && plan_until + 120 < plan.planned_end &&
-        rng.Chance(120)) {
+    if (!plan.adult && plan.receives_services && plan_until != kNoDate &&
+        plan_until + 120 < plan.planned_end && rng.Chance(120)) {
       review_delay = static_cast<int32_t>(rng.Between(14, 60));
     }
     if (plan.receives_services) {
@@ -1974,7 +1974,7 @@ Simulator::CareerResult Simulator::PlanAssessedCareer(const CareerPlan& plan, Rn
       request.start_on = first ? request.apply_on : plan_from;
       request.stop_on = cycle_end + review_delay;
       if (past_free_period) {
-        request.stop_on = std::min(cycle_end, plan_from + static_cast<int32_t>(rng.Between(30, 240)));
+        request.stop_on = std::min(cycle_end, plan_from + static_cast<int32_t>(rng.Between(30, 180)));
         request.stop_is_break = true;
         request.end_note = "Beidzies bezmaksas pakalpojumu periods (divi gadi pēc pirmā atbalsta plāna)";
       }
@@ -1988,7 +1988,7 @@ Simulator::CareerResult Simulator::PlanAssessedCareer(const CareerPlan& plan, Rn
     if (plan.departure.on != kNoDate && plan.departure.on <= plan_until) break;
     int32_t next_from = plan_until + 1 + review_delay;
     const bool stopped_in_this_plan = past_free_period;
-    past_free_period = plan.adult && next_from < reform_ && !stopped_past_free_period && rng.Chance(400);
+    past_free_period = plan.adult && next_from < reform_ && !stopped_past_free_period && rng.Chance(450);
     stopped_past_free_period = stopped_past_free_period || past_free_period;
     if (plan.adult && (next_from < reform_ || stopped_in_this_plan) && !past_free_period) {
       // The two free years are over: services stop, and most persons are re-assessed for a new plan once
@@ -2078,12 +2078,13 @@ void Simulator::PlanServiceBlock(const BlockRequest& request, Rng& rng) {
   const int32_t apply_on = request.apply_on;
   if (now.empty()) {
     for (const Service service : later) {
-      PlanGrantChain(request, service, ResidenceOn(request.person, apply_on), apply_on, request.start_on, {}, {},
-                     rng);
+      PlanGrantChain(request, service, ResidenceOn(request.person, apply_on), apply_on, request.start_on, {},
+                     {}, rng);
     }
     return;
   }
-  const std::string application_id = SubmitApplication(request.person, now, apply_on, request.submitted_by, rng);
+  const std::string application_id =
+      SubmitApplication(request.person, now, apply_on, request.submitted_by, rng);
   const int32_t decided_on = Workday(apply_on + static_cast<int32_t>(rng.Between(5, 25)));
   const int municipality = ResidenceOn(request.person, decided_on);
   if (request.may_be_refused && rng.Chance(45)) {
@@ -2225,7 +2226,8 @@ bool Simulator::CountCapOn(const BlockRequest& request, Service service, int32_t
       cap->share_key = cap->key + "|" + ProfileOf(service).name;
       cap->share_of = 0;
       for (const Service other : request.services) {
-        if (other == Service::kAdultSpecialistConsultation || other == Service::kAdultPsychologistConsultation) {
+        if (other == Service::kAdultSpecialistConsultation ||
+            other == Service::kAdultPsychologistConsultation) {
           ++cap->share_of;
         }
       }
@@ -2252,7 +2254,9 @@ int64_t Simulator::CountCapRoom(const CountCap& cap) const {
 
 void Simulator::TakeFromCountCap(const CountCap& cap, int64_t quantity) {
   auto it = count_caps_.try_emplace(cap.key, cap.limit).first;
-  if (!cap.share_key.empty()) count_caps_.try_emplace(cap.share_key, it->second / cap.share_of).first->second -= quantity;
+  if (!cap.share_key.empty()) {
+    count_caps_.try_emplace(cap.share_key, it->second / cap.share_of).first->second -= quantity;
+  }
   it->second -= quantity;
 }
 
@@ -2329,12 +2333,15 @@ int Simulator::CreateGrant(const BlockRequest& request, Service service, int mun
   grant.last_day = valid_until;
 
   // Delivery rhythm: fixed weekdays (in a random order of preference), some sessions every other week.
-  int visits_per_week = static_cast<int>(rng.Between(profile.min_visits_per_week, profile.max_visits_per_week));
+  int visits_per_week =
+      static_cast<int>(rng.Between(profile.min_visits_per_week, profile.max_visits_per_week));
   std::array<int, 5> weekdays = {0, 1, 2, 3, 4};
   for (int i = 4; i > 0; --i) std::swap(weekdays[i], weekdays[rng.Between(0, i)]);
   auto set_weekdays = [&]() {
     grant.weekdays = 0;
-    for (int i = 0; i < visits_per_week && i < 5; ++i) grant.weekdays |= static_cast<uint8_t>(1u << weekdays[i]);
+    for (int i = 0; i < visits_per_week && i < 5; ++i) {
+      grant.weekdays |= static_cast<uint8_t>(1u << weekdays[i]);
+    }
   };
   set_weekdays();
   grant.fortnightly = rng.Chance(profile.fortnightly_per_mille);
@@ -2344,13 +2351,13 @@ int Simulator::CreateGrant(const BlockRequest& request, Service service, int mun
   // allow (child care by the hours the family needs, sessions beyond the course), which the eligibility
   // check reports.
   static constexpr int kOverrunPerMille[kServiceCount] = {
-      200,  // child_care
+      250,  // child_care
       0,    // respite: see below
-      120, 40, 120,     // child_rehabilitation, child_day_centre, parent_rehabilitation
+      250, 40, 250,     // child_rehabilitation, child_day_centre, parent_rehabilitation
       150, 40, 40, 20,  // adult_home_care, adult_day_centre, adult_specialised_workshop, adult_group_home
-      40, 80, 80, 80,   // adult_respite, adult_specialist_consultation, adult_psychologist_consultation,
-                        // adult_support_group
-      150, 150, 80,     // social_mentor, family_assistant, parent_support_group
+      40, 150, 150, 150,  // adult_respite, adult_specialist_consultation, adult_psychologist_consultation,
+                          // adult_support_group
+      150, 150, 150,    // social_mentor, family_assistant, parent_support_group
   };
   grant.keeps_limits = !rng.Chance(kOverrunPerMille[static_cast<int>(service)]);
   // A few families rely on respite heavily; some of them go past the 30 days a year.
@@ -2447,8 +2454,10 @@ int Simulator::CreateGrant(const BlockRequest& request, Service service, int mun
       quantity = std::min<int64_t>(quantity, 10 * rng.Between(2, 4));  // courses of 10 sessions per therapy
     }
     quantity = std::min(quantity, room);
-    if (grant.keeps_limits) {
-      while (SessionsFor(grant, valid_from, valid_until) > quantity + quantity / 5 &&
+    // (A provider that overruns keeps a rhythm of up to about two thirds as many sessions again.)
+    const int64_t tolerance = grant.keeps_limits ? quantity / 5 : quantity * 2 / 3;
+    {
+      while (SessionsFor(grant, valid_from, valid_until) > quantity + tolerance &&
              (visits_per_week > 1 || !grant.fortnightly)) {
         if (visits_per_week > 1) {
           --visits_per_week;
@@ -2472,14 +2481,16 @@ int Simulator::CreateGrant(const BlockRequest& request, Service service, int mun
   grant.number = static_cast<uint32_t>(grants_.size() + 1);
   grant.id = NumberedId("G-", grant.number, 7);
   grant.provider = ChooseProvider(person_index, service, municipality, decided_on, rng);
-  if (!grant.unit_cost) grant.rate_cents = rng.Between(profile.min_rate_cents / 10, profile.max_rate_cents / 10) * 10;
+  if (!grant.unit_cost) {
+    grant.rate_cents = rng.Between(profile.min_rate_cents / 10, profile.max_rate_cents / 10) * 10;
+  }
   if (providers_[grant.provider].personal_carer) grant.rate_cents = rng.Between(50, 65) * 10;
 
   // Minutes per visit sized so that a month's visits land a little under the entitlement (providers that
   // overrun: around or over it).
   if (profile.unit == Unit::kMinutes && visits_per_week > 0) {
     const int64_t monthly = period == Period::kWeek ? grant.quantity * 13 / 3 : grant.quantity;
-    const int64_t target = monthly * (grant.keeps_limits ? rng.Between(70, 95) : rng.Between(110, 140)) / 100;
+    const int64_t target = monthly * (grant.keeps_limits ? rng.Between(70, 95) : rng.Between(115, 145)) / 100;
     int64_t per_visit = target * 3 / (13 * visits_per_week);
     per_visit = (per_visit + 7) / 15 * 15;
     grant.visit_quantity = static_cast<int>(
@@ -2623,7 +2634,9 @@ void Simulator::PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequ
   if (span > 60 && adjustable && grant.period != Period::kGrantPeriod && rng.Chance(80)) {
     const int32_t on = static_cast<int32_t>(rng.Between(grant.valid_from + 30, last_day - 10));
     grant.quantity = std::max<int64_t>(grant.quantity + 1, grant.quantity * rng.Between(110, 150) / 100);
-    if (grant.service == Service::kAdultSpecialisedWorkshop) grant.quantity = std::min<int64_t>(grant.quantity, 23);
+    if (grant.service == Service::kAdultSpecialisedWorkshop) {
+      grant.quantity = std::min<int64_t>(grant.quantity, 23);
+    }
     grant.quantity_steps.emplace_back(on, grant.quantity);
     Json changes;
     changes["quantity"] = grant.quantity;
@@ -2802,8 +2815,8 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end,
             delivered = within_limits(day, quantity, false);
           }
           if (delivered <= 0) continue;
-          RecordDelivery(grant, day, kNoDate, delivered, child_care ? (leisure ? "leisure" : "care") : nullptr,
-                         month_end, rng, claimable);
+          const char* purpose = child_care ? (leisure ? "leisure" : "care") : nullptr;
+          RecordDelivery(grant, day, kNoDate, delivered, purpose, month_end, rng, claimable);
           UseCaps(grant, day, delivered, leisure);
         }
         flush_week();
@@ -2837,8 +2850,10 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end,
       }
       case Pattern::kBlocks: {
         if (!rng.Chance(grant.stay_per_mille) || from > to) break;
-        const int32_t length = static_cast<int32_t>(rng.Between(profile.min_stay_days, profile.max_stay_days)) +
-                               (grant.keeps_limits ? 0 : 1);
+        // Families that go past the 30 days a year book longer stays.
+        const int32_t length =
+            static_cast<int32_t>(rng.Between(profile.min_stay_days, profile.max_stay_days)) +
+            (grant.keeps_limits ? 0 : 1);
         const int32_t first = static_cast<int32_t>(rng.Between(from, std::max(from, to - length + 1)));
         int32_t last = std::min(to, first + length - 1);
         if (grant.suspended_from != kNoDate && first < grant.resumed_on && last >= grant.suspended_from)
@@ -2855,8 +2870,9 @@ void Simulator::DeliverMonth(int32_t month_start, int32_t month_end,
   }
 }
 
-void Simulator::RecordDelivery(Grant& grant, int32_t first, int32_t last, int64_t quantity, const char* purpose,
-                               int32_t month_end, Rng& rng, std::vector<ClaimableDelivery>* claimable) {
+void Simulator::RecordDelivery(Grant& grant, int32_t first, int32_t last, int64_t quantity,
+                               const char* purpose, int32_t month_end, Rng& rng,
+                               std::vector<ClaimableDelivery>* claimable) {
   const ServiceProfile& profile = ProfileOf(grant.service);
   const uint32_t number = static_cast<uint32_t>(++deliveries_);
   const std::string delivery_id = NumberedId("D-", number, 8);

@@ -5,6 +5,11 @@
 // providers and contracts, persons of every target group with their assessments, support plans,
 // applications, decisions, grants, deliveries (with corrections and voids), and the monthly
 // reimbursement claims with their reviews and ESF / state-budget payments.
+//
+// Grants, sessions and deliveries follow the default rule set (projections/rules/mk313.json): most of the
+// delivered cost is eligible, and a deliberate few percent is not (deliveries beyond the granted quantity
+// or the rules' caps, GRT services past the two free years, late opinions and plan reviews), so that the
+// eligibility and funding reports have real findings to show.
 #ifndef DI_CLI_SIMULATE_H_
 #define DI_CLI_SIMULATE_H_
 
