@@ -1086,6 +1086,22 @@ TEST(AsOfTest, ALateRecordedDeliveryChangesDecisionsOnlyAsKnownAfterIt) {
 // ---------------------------------------------------------------------------------------------------------
 // Cost: a rule with cost_basis unit_cost pays eligible units x the grant's unit_cost_cents.
 
+// An amended unit rate applies from the amendment's date: earlier sessions keep the rate of their day.
+TEST(UnitCostTest, AnAmendedRateAppliesFromItsDate) {
+  Ledger ledger;
+  ledger.EnactRules(CustomRules(R"([
+      {"id": "unit-rule", "services": ["adult_psychologist_consultation"],
+       "target_groups": ["adult_mental_disability"], "effective_from": "2015-07-01", "cost_basis": "unit_cost"}])"));
+  ledger.Adult("A-1");
+  ledger.Grant("G-U", "A-1", "adult_psychologist_consultation", 100, "month", 3000);
+  ledger.Deliver("BEFORE", "G-U", "2021-07-01", 2, "", 1);
+  ledger.Add("grant_amended", "2021-07-15", {{"grant_id", "G-U"}, {"unit_cost_cents", 3600}, {"reason", "tariff"}});
+  ledger.Deliver("AFTER", "G-U", "2021-07-20", 2, "", 1);
+  const Decisions decisions = ledger.Decide();
+  ExpectDecision(decisions, "BEFORE", Verdict::kEligible, 2, 2 * 3000, "unit-rule");
+  ExpectDecision(decisions, "AFTER", Verdict::kEligible, 2, 2 * 3600, "unit-rule");
+}
+
 TEST(UnitCostTest, EligibleCostIsEligibleUnitsTimesTheGrantsRate) {
   Ledger ledger;
   ledger.EnactRules(CustomRules(R"([

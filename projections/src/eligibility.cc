@@ -385,8 +385,9 @@ EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_unti
     }
     decision.eligible_quantity = eligible;
     // Cost: actual cost prorated to the eligible part, or units at the grant's unit rate.
-    if (cost_rule != nullptr && cost_rule->cost_basis == schema::CostBasis::UNIT_COST && grant->unit_cost_cents > 0) {
-      decision.eligible_cost_cents = eligible * grant->unit_cost_cents;
+    const int64_t unit_rate = grant->UnitCostOn(delivery->date);  // the rate in force on the delivery date
+    if (cost_rule != nullptr && cost_rule->cost_basis == schema::CostBasis::UNIT_COST && unit_rate > 0) {
+      decision.eligible_cost_cents = eligible * unit_rate;
     } else {
       decision.eligible_cost_cents = ProrateHalfUp(delivery->cost_cents, eligible, delivery->quantity);
     }

@@ -40,6 +40,18 @@ int64_t GrantFacts::QuantityOn(int32_t date) const {
   return in_force;
 }
 
+int64_t GrantFacts::UnitCostOn(int32_t date) const {
+  int64_t in_force = unit_cost_cents;
+  int32_t in_force_from = valid_from;
+  for (const auto& [from, amended] : unit_cost_changes) {
+    if (from <= date && from >= in_force_from) {
+      in_force = amended;
+      in_force_from = from;
+    }
+  }
+  return in_force;
+}
+
 std::string LedgerModel::FamilyOf(const std::string& person_id) const {
   // Breadth-first over representation links; bounded because families are small and the graph is finite.
   std::set<std::string> seen = {person_id};
@@ -172,7 +184,7 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       GrantFacts& grant = grants_[Str(data.getGrantId())];
       if (data.getQuantity() != 0) grant.quantity_changes.emplace_back(date, data.getQuantity());
       if (data.getValidUntil() != ledger::kNoDate) grant.valid_until = data.getValidUntil();
-      if (data.getUnitCostCents() != 0) grant.unit_cost_cents = data.getUnitCostCents();
+      if (data.getUnitCostCents() != 0) grant.unit_cost_changes.emplace_back(date, data.getUnitCostCents());
       grant.positions.push_back(position);
       break;
     }

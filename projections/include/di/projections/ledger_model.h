@@ -67,12 +67,15 @@ struct GrantFacts {
   int32_t valid_until = 0;            // after amendments
   int32_t ended_on = ledger::kNoDate;
   schema::CostBasis cost_basis = schema::CostBasis::ACTUAL_COST;
-  int64_t unit_cost_cents = 0;
+  int64_t unit_cost_cents = 0;       // as granted (see UnitCostOn for amendments)
+  std::vector<std::pair<int32_t, int64_t>> unit_cost_changes;  // (from, rate), recording order
   std::vector<std::pair<int32_t, int32_t>> suspensions;  // [from, until] (until kNoDate: not resumed)
   std::vector<uint64_t> positions;    // events that shaped it
 
   // The quantity per period in force on `date`: the latest amendment in force on or before it.
   int64_t QuantityOn(int32_t date) const;
+  // The unit rate in force on `date`, likewise.
+  int64_t UnitCostOn(int32_t date) const;
   // The last day services can be delivered under it: the day it ended, else its (amended) validity.
   int32_t LastDay() const { return ended_on != ledger::kNoDate ? ended_on : valid_until; }
 };
