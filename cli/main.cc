@@ -66,7 +66,9 @@ int main(int argc, char** argv) {
   entitlements->add_option("--valid-at", entitlements_options.valid_at, "valid date YYYY-MM-DD (default: the latest)");
   entitlements->add_option("--known-at", entitlements_options.known_at,
                            "as known at a global position or a UTC time (default: now)");
-  entitlements->add_option("--format", entitlements_options.format, "table or json")->capture_default_str();
+  entitlements->add_option("--format", entitlements_options.format, "table or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "json"}));
   entitlements->add_flag("--explain", entitlements_options.explain, "list the deliveries and events behind the figures");
   entitlements->callback([&] {
     entitlements_options.data_dir = data_dir;
@@ -91,7 +93,9 @@ int main(int argc, char** argv) {
   report->add_option("--known-at", report_options.known_at, "as known at a global position or a UTC time");
   report->add_option("--group-by", report_options.group_by,
                      "dimensions to keep, comma-separated: project,territory,municipality,service,month (default: all)");
-  report->add_option("--format", report_options.format, "table, json or csv")->capture_default_str();
+  report->add_option("--format", report_options.format, "table, json or csv")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "json", "csv"}));
   report->callback([&] {
     report_options.data_dir = data_dir;
     exit_code = di::cli::RunReport(report_options);
@@ -111,6 +115,11 @@ int main(int argc, char** argv) {
   simulate->add_option("--output,-o", simulate_output, "output file, - for standard output")->capture_default_str();
   simulate->callback([&] { exit_code = di::cli::RunSimulate(simulate_options, simulate_output); });
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // CLI11 prints the message (or the help). Usage errors exit 2, as documented (docs/operations.md).
+    return app.exit(error) == 0 ? 0 : 2;
+  }
   return exit_code;
 }

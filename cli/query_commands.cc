@@ -141,10 +141,6 @@ std::string Quantity(schema::Service service, int64_t quantity) { return project
 }  // namespace
 
 int RunEntitlements(const EntitlementsOptions& options) {
-  if (options.format != "table" && options.format != "json") {
-    std::cerr << "error: --format must be table or json\n";
-    return 2;
-  }
   projections::LedgerModel model;
   uint64_t known_at = 0;
   int32_t valid_date = 0;
@@ -303,10 +299,6 @@ int ReportIndicators(const ReportOptions& options, const projections::LedgerMode
 int RunReport(const ReportOptions& options) {
   if (options.kind != "funding" && options.kind != "reconciliation" && options.kind != "indicators") {
     std::cerr << "error: unknown report '" << options.kind << "' (available: funding, reconciliation, indicators)\n";
-    return 2;
-  }
-  if (options.format != "table" && options.format != "json" && options.format != "csv") {
-    std::cerr << "error: --format must be table, json or csv\n";
     return 2;
   }
   projections::LedgerModel model;

@@ -86,8 +86,17 @@ void RewriteLogValue(const std::string& data, uint64_t position, const std::func
   delete raw;
 }
 
+TEST(CliTest, UsageErrorsExitTwo) {
+  for (const char* arguments : {"bogus", "report funding --format xml", "entitlements P-1 --format csv",
+                                "report budgets", "import", "simulate --years 99"}) {
+    Output output = RunCli(arguments);
+    EXPECT_EQ(output.exit_code, 2) << arguments << "\n" << output.text;
+    EXPECT_FALSE(output.text.empty()) << arguments;
+  }
+}
+
 TEST(CliTest, HelpOnEveryVerb) {
-  for (const char* verb : {"", "init", "import", "export", "verify", "stats", "simulate"}) {
+  for (const char* verb : {"", "init", "import", "export", "verify", "stats", "simulate", "entitlements", "report"}) {
     Output output = RunCli(std::string(verb) + " --help");
     EXPECT_EQ(output.exit_code, 0) << verb;
     EXPECT_NE(output.text.find("--"), std::string::npos) << verb;
