@@ -91,12 +91,10 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
     std::cerr << "error: " << status.ToString() << "\n";
     return 1;
   }
-  if (*known_at > 0) {
-    status = projections::ReplayInto(*store, *known_at, model);
-    if (!status.ok()) {
-      std::cerr << "error: " << status.ToString() << "\n";
-      return 2;
-    }
+  status = projections::ReplayInto(*store, *known_at, model);
+  if (!status.ok()) {
+    std::cerr << "error: " << status.ToString() << "\n";
+    return 2;
   }
   if (valid_at.empty()) {
     ledger::StoreStats stats;

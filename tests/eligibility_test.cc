@@ -215,9 +215,9 @@ class Ledger {
     Add("grant_amended", date, {{"grant_id", grant}, {"quantity", quantity}, {"reason", "reassessed"}});
   }
 
-  // --- Queries (as known at `known_at`; 0: the head).
+  // --- Queries (as known at `known_at`; kKnownNow: the head).
 
-  LedgerModel Model(uint64_t known_at = 0) {
+  LedgerModel Model(uint64_t known_at = kKnownNow) {
     Flush();
     LedgerModel model;
     const Status status = ReplayInto(*store_, known_at, &model);
@@ -225,9 +225,9 @@ class Ledger {
     EXPECT_EQ(model.rules_problem(), "");
     return model;
   }
-  EligibilityResult Result(uint64_t known_at = 0) { return DecideEligibility(Model(known_at)); }
-  Decisions Decide(uint64_t known_at = 0) { return ByDelivery(Result(known_at)); }
-  Entitlements EntitlementsOf(const std::string& person, const std::string& valid_date, uint64_t known_at = 0) {
+  EligibilityResult Result(uint64_t known_at = kKnownNow) { return DecideEligibility(Model(known_at)); }
+  Decisions Decide(uint64_t known_at = kKnownNow) { return ByDelivery(Result(known_at)); }
+  Entitlements EntitlementsOf(const std::string& person, const std::string& valid_date, uint64_t known_at = kKnownNow) {
     Entitlements entitlements;
     const Status status = ComputeEntitlements(Model(known_at), person, D(valid_date), &entitlements);
     EXPECT_TRUE(status.ok()) << status.ToString();
@@ -1065,7 +1065,7 @@ TEST(AsOfTest, ALateRecordedDeliveryChangesDecisionsOnlyAsKnownAfterIt) {
     EXPECT_TRUE(status.ok()) << known_at << ": " << status.ToString();
     return position;
   };
-  EXPECT_EQ(resolve("2021-06-30T23:59:59Z"), 0u);  // before anything (note: ReplayInto(0) means the head)
+  EXPECT_EQ(resolve("2021-06-30T23:59:59Z"), 0u);  // before anything: ReplayInto(0) folds nothing
   EXPECT_EQ(resolve("2021-07-01T08:00:00Z"), world);
   EXPECT_EQ(resolve("2021-07-21T09:59:59.999999Z"), world);
   EXPECT_EQ(resolve("2021-07-21T10:00:00Z"), before);

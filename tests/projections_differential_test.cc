@@ -115,7 +115,7 @@ TEST_P(DifferentialTest, KnownAtPrefixEqualsAShorterLogAndReplaysAreIdentical) {
     auto shorter = OpenStore(short_dir.path());
     AppendAll(*shorter, events, known_at);
     LedgerModel whole;
-    ASSERT_TRUE(ReplayInto(*shorter, 0, &whole).ok());
+    ASSERT_TRUE(ReplayInto(*shorter, kKnownNow, &whole).ok());
     EXPECT_EQ(from_prefix, AllReports(whole, valid_date, person)) << "prefix of a longer log != shorter log";
   }
 }

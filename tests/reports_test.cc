@@ -93,7 +93,7 @@ class ReportsTest : public ::testing::Test {
     ledger::Status status = AppendJson(*store_, events);
     ASSERT_TRUE(status.ok()) << status.ToString();
   }
-  LedgerModel Model(uint64_t known_at = 0) {
+  LedgerModel Model(uint64_t known_at = kKnownNow) {
     LedgerModel model;
     EXPECT_TRUE(ReplayInto(*store_, known_at, &model).ok());
     return model;
@@ -204,6 +204,17 @@ TEST_F(ReportsTest, AsOfValidDateAndKnownAt) {
   EXPECT_EQ(before.totals.approved_cents, 0);
   EXPECT_EQ(before.totals.delivered_cents, 9800);
   EXPECT_EQ(before.known_at_position, position_before_review_);
+}
+
+TEST_F(ReportsTest, KnownBeforeAnythingWasRecordedIsNothing) {
+  uint64_t position = 99;
+  ASSERT_TRUE(ResolveKnownAt(*store_, "2000-01-01T00:00:00Z", &position).ok());
+  EXPECT_EQ(position, 0u);
+  const LedgerModel nothing = Model(position);
+  EXPECT_EQ(nothing.last_position(), 0u);
+  EXPECT_TRUE(nothing.deliveries().empty());
+  EXPECT_EQ(nothing.rules(), nullptr);
+  EXPECT_EQ(Model(kKnownNow).last_position(), store_->Head().position);
 }
 
 TEST_F(ReportsTest, ReconciliationFindingsAndOutstanding) {

@@ -7,7 +7,9 @@
 namespace di::projections {
 
 Status ReplayInto(ledger::EventStore& store, uint64_t known_at_position, LedgerModel* model) {
-  const uint64_t limit = known_at_position == 0 ? 0 : known_at_position;
+  if (known_at_position == 0) return Status::Ok();  // known before anything was recorded: nothing
+  // Positions are dense from 1, so "up to position P" is "the first P events" (ReadLog: 0 = no limit).
+  const uint64_t limit = known_at_position == kKnownNow ? 0 : known_at_position;
   return store.ReadLog(1, limit, [&](const ledger::StoredEvent& event) {
     model->Apply(event);
     return true;

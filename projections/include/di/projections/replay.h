@@ -10,11 +10,15 @@
 
 namespace di::projections {
 
-// Folds events 1..known_at_position (0: up to the head) into `model`.
+// "As known now": every event recorded so far.
+inline constexpr uint64_t kKnownNow = UINT64_MAX;
+
+// Folds events 1..known_at_position into `model`: 0 folds nothing (known before anything was recorded),
+// kKnownNow folds up to the head.
 Status ReplayInto(ledger::EventStore& store, uint64_t known_at_position, LedgerModel* model);
 
-// "1234" (a global position) or "2021-07-01T00:00:00Z" (UTC; the last event recorded at or before it).
-// Empty: the head. Positions beyond the head are refused.
+// "1234" (a global position) or "2021-07-01T00:00:00Z" (UTC; the last event recorded at or before it, 0 if
+// none was). Empty: the head. Positions beyond the head are refused. The result goes to ReplayInto as is.
 Status ResolveKnownAt(ledger::EventStore& store, std::string_view known_at, uint64_t* position);
 
 }  // namespace di::projections
