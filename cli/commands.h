@@ -51,6 +51,8 @@ struct ReportOptions {
   bool explain = false;        // funding: the positions of the events behind each row
 };
 int RunReport(const ReportOptions& options);
+// Recomputes the projection checkpoints (<data>/projections) from the whole log.
+int RunRebuild(const std::string& data_dir, uint64_t interval_events);
 
 // Appends a `rules_enacted` event with the default rule set (or `rules_file`), parameters overridden.
 ledger::Status EnactRules(ledger::EventStore& store, const std::string& rules_file,

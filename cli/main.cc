@@ -101,6 +101,15 @@ int main(int argc, char** argv) {
     exit_code = di::cli::RunReport(report_options);
   });
 
+  uint64_t rebuild_interval = 50000;
+  CLI::App* rebuild = app.add_subcommand(
+      "rebuild", "recompute the projection checkpoints from scratch; prints the state digest of each snapshot");
+  add_data(rebuild);
+  rebuild->add_option("--interval", rebuild_interval, "a snapshot every this many events")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  rebuild->callback([&] { exit_code = di::cli::RunRebuild(data_dir, rebuild_interval); });
+
   di::cli::SimulateOptions simulate_options;
   std::string simulate_output = "-";
   CLI::App* simulate = app.add_subcommand("simulate", "write a seeded, realistic JSON Lines history of a region");

@@ -1,4 +1,5 @@
 // CLI verbs over the projections: enacting rules, entitlements as of a date.
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "di/ledger/civil_date.h"
 #include "di/ledger/event_store.h"
 #include "di/ledger/json_codec.h"
+#include "di/projections/checkpoint.h"
 #include "di/projections/default_rules.h"
 #include "di/projections/entitlements.h"
 #include "di/projections/funding.h"
@@ -91,7 +93,15 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
     std::cerr << "error: " << status.ToString() << "\n";
     return 1;
   }
-  status = projections::ReplayInto(*store, *known_at, model);
+  // Resume from the nearest projection checkpoint (<data>/projections) rather than replaying everything.
+  // The checkpoints are a cache: if they cannot be opened, the answer comes from a full replay instead.
+  std::unique_ptr<projections::CheckpointStore> checkpoints;
+  status = projections::CheckpointStore::Open(projections::CheckpointStore::PathFor(data_dir), {}, &checkpoints);
+  if (!status.ok()) {
+    std::cerr << "warning: projection checkpoints unavailable, replaying the log: " << status.ToString() << "\n";
+    checkpoints.reset();
+  }
+  status = projections::LoadModel(*store, checkpoints.get(), *known_at, model);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return 2;
@@ -146,19 +156,13 @@ int RunEntitlements(const EntitlementsOptions& options) {
     return code;
   }
   projections::Entitlements entitlements;
-  Status status = projections::ComputeEntitlements(model, options.person_id, valid_date, &entitlements);
+  Status status = projections::ComputeEntitlements(model, options.person_id, valid_date, &entitlements, options.explain);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << " (as known at position " << known_at << ")\n";
     return 1;
   }
-  // The deliveries behind the figures: every decision of this person's grants in each cap's period.
-  std::vector<projections::DeliveryDecision> behind;
-  if (options.explain) {
-    const projections::EligibilityResult eligibility = projections::DecideEligibility(model, valid_date);
-    for (const auto& decision : eligibility.decisions) {
-      if (decision.person_id == options.person_id) behind.push_back(decision);
-    }
-  }
+  // The deliveries behind the figures: every decision about this person's deliveries.
+  const std::vector<projections::DeliveryDecision>& behind = entitlements.deliveries;
   if (options.format == "json") {
     nlohmann::ordered_json json = projections::EntitlementsToJson(entitlements);
     if (!model.rules_problem().empty()) json["rules_problem"] = model.rules_problem();
@@ -352,6 +356,51 @@ int RunReport(const ReportOptions& options) {
                 ledger::FormatDate(budget.in_force_from).c_str(), Euros(budget.total_cents).c_str(),
                 Euros(budget.esf_cents).c_str(), Euros(budget.state_cents).c_str(), Euros(budget.approved_cents).c_str(),
                 Euros(budget.remaining_cents).c_str());
+  }
+  return 0;
+}
+
+int RunRebuild(const std::string& data_dir, uint64_t interval_events) {
+  std::unique_ptr<ledger::EventStore> store;
+  ledger::EventStoreOptions store_options;
+  store_options.create_if_missing = false;
+  Status status = ledger::EventStore::Open(store_options, data_dir, &store);
+  if (!status.ok()) {
+    std::cerr << "error: " << status.ToString() << "\n";
+    return 2;
+  }
+  projections::CheckpointOptions options;
+  options.interval_events = interval_events;
+  std::unique_ptr<projections::CheckpointStore> checkpoints;
+  status = projections::CheckpointStore::Open(projections::CheckpointStore::PathFor(data_dir), options, &checkpoints);
+  if (!status.ok()) {
+    std::cerr << "error: " << status.ToString() << "\n";
+    return 2;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  projections::CheckpointInfo head;
+  projections::LoadReport report;
+  status = projections::Rebuild(*store, *checkpoints, &head, &report);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!status.ok()) {
+    std::cerr << "error: " << status.ToString() << "\n";
+    return 1;
+  }
+  std::printf("rebuilt the projections from %llu events in %.2f s (%.0f events/s), %llu snapshots written\n",
+              static_cast<unsigned long long>(report.events_folded), seconds,
+              seconds > 0 ? static_cast<double>(report.events_folded) / seconds : 0.0,
+              static_cast<unsigned long long>(report.snapshots_written));
+  std::vector<projections::CheckpointInfo> all;
+  status = checkpoints->List(&all);
+  if (!status.ok()) return ReportFailure(status);
+  std::printf("%12s  %12s  %-64s\n", "position", "bytes", "state digest (SHA-256 of the snapshot)");
+  for (const auto& info : all) {
+    std::printf("%12llu  %12llu  %s\n", static_cast<unsigned long long>(info.position),
+                static_cast<unsigned long long>(info.snapshot_bytes), ledger::HashToHex(info.snapshot_digest).c_str());
+  }
+  if (head.position != 0) {
+    std::printf("head %llu state digest %s\n", static_cast<unsigned long long>(head.position),
+                ledger::HashToHex(head.snapshot_digest).c_str());
   }
   return 0;
 }

@@ -314,12 +314,29 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
 
 }  // namespace
 
-EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until) {
+std::set<std::string> ScopeOfPerson(const LedgerModel& model, const std::string& person_id) {
+  std::set<std::string> scope = {person_id};
+  const std::string family = model.FamilyOf(person_id);
+  std::map<std::string, std::string> family_of;  // memo: one family walk per grant holder
+  for (const auto& [grant_id, grant] : model.grants()) {
+    auto [it, inserted] = family_of.try_emplace(grant.person_id);
+    if (inserted) it->second = model.FamilyOf(grant.person_id);
+    if (it->second == family) scope.insert(grant.person_id);
+  }
+  return scope;
+}
+
+EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until, const std::set<std::string>* persons) {
   EligibilityResult result;
   std::vector<const DeliveryFacts*> deliveries;
   for (const auto& [id, delivery] : model.deliveries()) {
     if (delivery.voided || delivery.position == 0) continue;
     if (valid_until != kNoDate && delivery.date > valid_until) continue;
+    if (persons != nullptr) {
+      const GrantFacts* grant = model.FindGrant(delivery.grant_id);
+      // A delivery of an unknown grant concerns nobody's entitlement; outside every person scope.
+      if (grant == nullptr || persons->count(grant->person_id) == 0) continue;
+    }
     deliveries.push_back(&delivery);
   }
   std::sort(deliveries.begin(), deliveries.end(), [](const DeliveryFacts* a, const DeliveryFacts* b) {

@@ -11,7 +11,7 @@ using ledger::FormatDate;
 using ledger::kNoDate;
 
 Status ComputeEntitlements(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
-                           Entitlements* out) {
+                           Entitlements* out, bool explain) {
   const PersonFacts* person = model.FindPerson(person_id);
   if (person == nullptr || !person->enrolled) return Status::NotFound("no person '" + person_id + "'");
   *out = Entitlements{};
@@ -23,7 +23,13 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
   const RuleSet* rules = model.rules();
   if (rules != nullptr) out->rules_version = rules->version;
   // Usage up to and including the valid date, as known.
-  const EligibilityResult eligibility = DecideEligibility(model, valid_date);
+  const std::set<std::string> scope = ScopeOfPerson(model, person_id);
+  EligibilityResult eligibility = DecideEligibility(model, valid_date, &scope);
+  if (explain) {
+    for (DeliveryDecision& decision : eligibility.decisions) {
+      if (decision.person_id == person_id) out->deliveries.push_back(std::move(decision));
+    }
+  }
   for (const auto& [grant_id, grant] : model.grants()) {
     if (grant.person_id != person_id) continue;
     const int32_t last_day = grant.LastDay();

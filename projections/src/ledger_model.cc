@@ -53,6 +53,16 @@ int64_t GrantFacts::UnitCostOn(int32_t date) const {
 }
 
 std::string LedgerModel::FamilyOf(const std::string& person_id) const {
+  const std::set<std::string> seen = FamilyMembers(person_id);
+  // Named after its smallest representative (a parent), or the person when nobody represents anyone.
+  for (const std::string& id : seen) {
+    const PersonFacts* member = FindPerson(id);
+    if (member != nullptr && !member->represented_child_ids.empty()) return id;
+  }
+  return *seen.begin();
+}
+
+std::set<std::string> LedgerModel::FamilyMembers(const std::string& person_id) const {
   // Breadth-first over representation links; bounded because families are small and the graph is finite.
   std::set<std::string> seen = {person_id};
   std::vector<std::string> frontier = {person_id};
@@ -70,12 +80,7 @@ std::string LedgerModel::FamilyOf(const std::string& person_id) const {
     }
     frontier = std::move(next);
   }
-  // Named after its smallest representative (a parent), or the person when nobody represents anyone.
-  for (const std::string& id : seen) {
-    const PersonFacts* member = FindPerson(id);
-    if (member != nullptr && !member->represented_child_ids.empty()) return id;
-  }
-  return *seen.begin();
+  return seen;
 }
 
 bool LedgerModel::AssessedBy(const std::string& person_id, int32_t date) const {
@@ -248,6 +253,7 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       if (status.ok()) {
         rules_ = std::move(rule_set);
         rules_position_ = position;
+        rules_document_.assign(text.begin(), text.end());
         rules_problem_.clear();
       } else {
         // A document that does not parse is a recorded fact too; the previous rules stay in force.

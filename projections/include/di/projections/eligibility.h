@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,7 +54,15 @@ struct EligibilityResult {
 };
 
 // Decides every live (not voided) delivery with date <= `valid_until` (kNoDate: all) in `model`.
-EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until = ledger::kNoDate);
+// `persons` (optional) restricts it to the deliveries of those persons. Usage is shared only within a
+// person or a family (cap scopes), so deciding a set closed under "same family" gives the same decisions
+// for its members as deciding everything; ScopeOfPerson gives that set.
+EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until = ledger::kNoDate,
+                                    const std::set<std::string>* persons = nullptr);
+
+// The persons whose deliveries can change a decision about `person_id`: the person and everyone with a
+// grant whose family is the person's.
+std::set<std::string> ScopeOfPerson(const LedgerModel& model, const std::string& person_id);
 
 // Quantity in words in the service's unit: "3 h 30 min", "4 days", "12 sessions".
 std::string FormatQuantity(schema::Service service, int64_t quantity);

@@ -42,10 +42,14 @@ struct Entitlements {
   uint64_t known_at_position = 0;
   std::string rules_version;
   std::vector<EntitlementLine> lines;  // one per grant in force on the valid date
+  // With `explain`: the decisions about this person's deliveries up to the valid date (the figures'
+  // events), in valid-time order.
+  std::vector<DeliveryDecision> deliveries;
 };
 
+// Decides only the deliveries of the person's family (ScopeOfPerson), which is all their usage depends on.
 Status ComputeEntitlements(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
-                           Entitlements* out);
+                           Entitlements* out, bool explain = false);
 nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements);
 
 }  // namespace di::projections

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "di/ledger/civil_date.h"
@@ -183,9 +185,17 @@ class LedgerModel {
   // represent, transitively), named by its smallest representative's id (else the person's). Siblings with one
   // parent in common share it.
   std::string FamilyOf(const std::string& person_id) const;
+  // The members of that family (the person included).
+  std::set<std::string> FamilyMembers(const std::string& person_id) const;
   // True if the person has an assessment dated on or before `date`.
   bool AssessedBy(const std::string& person_id, int32_t date) const;
   const GrantFacts* FindGrant(const std::string& id) const;
+
+  // Snapshots (projections/src/model_snapshot.cc): a deterministic binary image of the folded state, for
+  // projection checkpoints. Decoding gives a model that answers every query as the encoded one did and
+  // folds on from its position. DecodeSnapshot replaces *this; on failure *this is empty.
+  std::string EncodeSnapshot() const;
+  Status DecodeSnapshot(std::string_view bytes);
 
  private:
   uint64_t last_position_ = 0;
@@ -199,6 +209,7 @@ class LedgerModel {
   std::map<std::string, ClaimFacts> claims_;
   std::shared_ptr<const RuleSet> rules_;
   uint64_t rules_position_ = 0;
+  std::string rules_document_;  // the text of the rules in force (re-parsed when a snapshot is decoded)
   std::string rules_problem_;  // a recorded rules document that did not parse (kept, reported)
 };
 

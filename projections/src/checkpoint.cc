@@ -1,0 +1,268 @@
+#include "di/projections/checkpoint.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "di/ledger/invariant.h"
+#include "di/projections/replay.h"
+
+namespace di::projections {
+namespace {
+
+// Key: "snapshot/" + big-endian position (so keys sort by position).
+// Value: event hash (32) | snapshot digest (32) | snapshot bytes.
+constexpr std::string_view kSnapshotPrefix = "snapshot/";
+constexpr size_t kValueHeader = 64;
+
+std::string SnapshotKey(uint64_t position) {
+  std::string key(kSnapshotPrefix);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
+  return key;
+}
+
+bool ParseSnapshotKey(std::string_view key, uint64_t* position) {
+  if (key.size() != kSnapshotPrefix.size() + 8 || key.substr(0, kSnapshotPrefix.size()) != kSnapshotPrefix) return false;
+  *position = 0;
+  for (size_t i = kSnapshotPrefix.size(); i < key.size(); ++i) *position = (*position << 8) | static_cast<uint8_t>(key[i]);
+  return true;
+}
+
+Status FromRocks(const rocksdb::Status& status, const std::string& what) {
+  if (status.ok()) return Status::Ok();
+  if (status.IsCorruption()) return Status::Corruption(what + ": " + status.ToString());
+  return Status::IOError(what + ": " + status.ToString());
+}
+
+class RocksCheckpointStore final : public CheckpointStore {
+ public:
+  RocksCheckpointStore(const CheckpointOptions& options, std::unique_ptr<rocksdb::DB> db)
+      : CheckpointStore(options), db_(std::move(db)) {}
+
+  Status Save(const LedgerModel& model, const ledger::Hash& event_hash, CheckpointInfo* info) override {
+    const std::string snapshot = model.EncodeSnapshot();
+    CheckpointInfo saved;
+    saved.position = model.last_position();
+    saved.event_hash = event_hash;
+    saved.snapshot_digest = SnapshotDigest(snapshot);
+    saved.snapshot_bytes = snapshot.size();
+    std::string value;
+    value.reserve(kValueHeader + snapshot.size());
+    value.append(reinterpret_cast<const char*>(event_hash.data()), event_hash.size());
+    value.append(reinterpret_cast<const char*>(saved.snapshot_digest.data()), saved.snapshot_digest.size());
+    value.append(snapshot);
+    // Not synced: a snapshot lost in a crash is replayed, and the WAL's checksums reject a torn one.
+    Status status = FromRocks(db_->Put(rocksdb::WriteOptions(), SnapshotKey(saved.position), value), "save snapshot");
+    if (!status.ok()) return status;
+    status = Thin();
+    if (!status.ok()) return status;
+    if (info != nullptr) *info = saved;
+    return Status::Ok();
+  }
+
+  Status LoadAtOrBefore(ledger::EventStore& store, uint64_t position, LedgerModel* model, bool* found,
+                        LoadReport* report) override {
+    *found = false;
+    const uint64_t head = store.Head().position;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->SeekForPrev(SnapshotKey(position)); it->Valid(); it->Prev()) {
+      uint64_t snapshot_position = 0;
+      if (!ParseSnapshotKey(it->key().ToStringView(), &snapshot_position)) break;  // before the snapshots
+      const std::string_view value = it->value().ToStringView();
+      std::string problem;
+      if (value.size() < kValueHeader) {
+        problem = "short value";
+      } else if (snapshot_position == 0 || snapshot_position > head) {
+        problem = "beyond the store's head";
+      } else {
+        ledger::Hash hash{};
+        Status status = store.ReadLog(snapshot_position, 1, [&](const ledger::StoredEvent& event) {
+          hash = event.hash;
+          return false;
+        });
+        if (!status.ok()) return status;  // the store itself is damaged: say so, do not paper over it
+        const std::string_view snapshot = value.substr(kValueHeader);
+        if (std::memcmp(hash.data(), value.data(), hash.size()) != 0) {
+          problem = "the store has another event at that position";
+        } else if (std::memcmp(SnapshotDigest(std::string(snapshot)).data(), value.data() + 32, 32) != 0) {
+          problem = "digest mismatch";
+        } else if (Status decoded = model->DecodeSnapshot(snapshot); !decoded.ok()) {
+          problem = decoded.ToString();
+        } else {
+          DI_ASSERT(model->last_position() == snapshot_position);
+          if (report != nullptr) report->snapshot_position = snapshot_position;
+          *found = true;
+          return Status::Ok();
+        }
+      }
+      // Stale or unreadable: never used, removed so it is not examined again.
+      (void)problem;
+      Status status = FromRocks(db_->Delete(rocksdb::WriteOptions(), it->key()), "discard snapshot");
+      if (!status.ok()) return status;
+      if (report != nullptr) ++report->snapshots_discarded;
+    }
+    *model = LedgerModel();
+    return FromRocks(it->status(), "read snapshots");
+  }
+
+  Status List(std::vector<CheckpointInfo>* checkpoints) override {
+    checkpoints->clear();
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(std::string(kSnapshotPrefix)); it->Valid(); it->Next()) {
+      CheckpointInfo info;
+      if (!ParseSnapshotKey(it->key().ToStringView(), &info.position)) break;
+      const std::string_view value = it->value().ToStringView();
+      if (value.size() < kValueHeader) continue;
+      std::memcpy(info.event_hash.data(), value.data(), 32);
+      std::memcpy(info.snapshot_digest.data(), value.data() + 32, 32);
+      info.snapshot_bytes = value.size() - kValueHeader;
+      checkpoints->push_back(info);
+    }
+    return FromRocks(it->status(), "list snapshots");
+  }
+
+  Status Clear() override {
+    std::vector<CheckpointInfo> all;
+    Status status = List(&all);
+    if (!status.ok()) return status;
+    rocksdb::WriteBatch batch;
+    for (const CheckpointInfo& info : all) batch.Delete(SnapshotKey(info.position));
+    return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "clear snapshots");
+  }
+
+ private:
+  // Keeps at most max_snapshots: drops the one (never the newest) whose removal leaves the smallest gap
+  // between its neighbours, so snapshots stay spread over the history.
+  Status Thin() {
+    std::vector<CheckpointInfo> all;
+    Status status = List(&all);
+    if (!status.ok()) return status;
+    while (all.size() > std::max<size_t>(options_.max_snapshots, 1)) {
+      size_t drop = 0;
+      uint64_t smallest_gap = UINT64_MAX;
+      for (size_t i = 0; i + 1 < all.size(); ++i) {
+        const uint64_t before = i == 0 ? 0 : all[i - 1].position;
+        const uint64_t gap = all[i + 1].position - before;
+        if (gap < smallest_gap) {
+          smallest_gap = gap;
+          drop = i;
+        }
+      }
+      status = FromRocks(db_->Delete(rocksdb::WriteOptions(), SnapshotKey(all[drop].position)), "thin snapshots");
+      if (!status.ok()) return status;
+      all.erase(all.begin() + static_cast<std::ptrdiff_t>(drop));
+    }
+    return Status::Ok();
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace
+
+ledger::Hash SnapshotDigest(const std::string& snapshot) {
+  ledger::Hash digest{};
+  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(snapshot.data()), snapshot.size());
+  return digest;
+}
+
+std::string CheckpointStore::PathFor(const std::string& data_dir) {
+  return (std::filesystem::path(data_dir) / "projections").string();
+}
+
+Status CheckpointStore::Open(const std::string& path, const CheckpointOptions& options,
+                             std::unique_ptr<CheckpointStore>* out) {
+  if (options.interval_events == 0) return Status::InvalidArgument("must be at least 1", "interval_events");
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.compression = rocksdb::kLZ4Compression;
+  // Snapshots are large values written rarely: a small memtable keeps them from lingering in memory.
+  db_options.write_buffer_size = 16 << 20;
+  db_options.max_open_files = 64;
+  rocksdb::DB* db = nullptr;
+  Status status = FromRocks(rocksdb::DB::Open(db_options, path, &db), "open checkpoints at " + path);
+  if (!status.ok()) return status;
+  *out = std::make_unique<RocksCheckpointStore>(options, std::unique_ptr<rocksdb::DB>(db));
+  return Status::Ok();
+}
+
+Status FoldForward(ledger::EventStore& store, CheckpointStore* checkpoints, uint64_t to_position, LedgerModel* model,
+                   LoadReport* report) {
+  const uint64_t from = model->last_position() + 1;
+  if (to_position < from) return Status::Ok();
+  const uint64_t interval = checkpoints ? checkpoints->options().interval_events : 0;
+  Status save_status = Status::Ok();
+  Status status = store.ReadLog(from, to_position - from + 1, [&](const ledger::StoredEvent& event) {
+    model->Apply(event);
+    if (report != nullptr) ++report->events_folded;
+    if (interval != 0 && model->last_position() % interval == 0) {
+      save_status = checkpoints->Save(*model, event.hash, nullptr);
+      if (!save_status.ok()) return false;
+      if (report != nullptr) ++report->snapshots_written;
+    }
+    return true;
+  });
+  if (!status.ok()) return status;
+  if (!save_status.ok()) return save_status;
+  if (model->last_position() != to_position) {
+    return Status::Corruption("the log ends at " + std::to_string(model->last_position()) + ", expected " +
+                              std::to_string(to_position));
+  }
+  return Status::Ok();
+}
+
+Status LoadModel(ledger::EventStore& store, CheckpointStore* checkpoints, uint64_t known_at_position,
+                 LedgerModel* model, LoadReport* report) {
+  *model = LedgerModel();
+  const uint64_t head = store.Head().position;
+  const uint64_t target = known_at_position == kKnownNow ? head : known_at_position;
+  if (target > head) {
+    return Status::InvalidArgument("position " + std::to_string(target) + " is beyond the head " + std::to_string(head),
+                                   "known_at");
+  }
+  if (target == 0) return Status::Ok();
+  if (checkpoints != nullptr) {
+    bool found = false;
+    Status status = checkpoints->LoadAtOrBefore(store, target, model, &found, report);
+    if (!status.ok()) return status;
+  }
+  const uint64_t start = model->last_position();
+  Status status = FoldForward(store, checkpoints, target, model, report);
+  if (!status.ok()) return status;
+  // A long fold ending between interval multiples: keep its end too, so the next query starts here.
+  if (checkpoints != nullptr && target - start >= checkpoints->options().interval_events &&
+      target % checkpoints->options().interval_events != 0) {
+    ledger::Hash hash{};
+    status = store.ReadLog(target, 1, [&](const ledger::StoredEvent& event) {
+      hash = event.hash;
+      return false;
+    });
+    if (!status.ok()) return status;
+    status = checkpoints->Save(*model, hash, nullptr);
+    if (!status.ok()) return status;
+    if (report != nullptr) ++report->snapshots_written;
+  }
+  return Status::Ok();
+}
+
+Status Rebuild(ledger::EventStore& store, CheckpointStore& checkpoints, CheckpointInfo* head_info, LoadReport* report) {
+  Status status = checkpoints.Clear();
+  if (!status.ok()) return status;
+  LedgerModel model;
+  const ledger::LogHead head = store.Head();
+  status = FoldForward(store, &checkpoints, head.position, &model, report);
+  if (!status.ok()) return status;
+  *head_info = CheckpointInfo{};
+  if (head.position == 0) return Status::Ok();
+  // The head snapshot (FoldForward already wrote it if the head is an interval multiple; the same bytes).
+  status = checkpoints.Save(model, head.hash, head_info);
+  if (!status.ok()) return status;
+  if (report != nullptr && head.position % checkpoints.options().interval_events != 0) ++report->snapshots_written;
+  return Status::Ok();
+}
+
+}  // namespace di::projections

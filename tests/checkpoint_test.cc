@@ -1,0 +1,409 @@
+// Projection checkpoints: the answers must not depend on the path that built the model.
+//   * a snapshot decodes to a model that re-encodes byte for byte and gives identical reports;
+//   * incremental (snapshot at P1 + fold to P2) == rebuild (fold 1..P2), byte for byte;
+//   * rebuild twice == the same digests; LoadModel with checkpoints == the naive full replay for random
+//     known-at positions;
+//   * a restart resumes from the newest snapshot and folds only what came after;
+//   * stale snapshots (another store, a store restored to an earlier head) and damaged ones are discarded;
+//   * the family-scoped eligibility behind `entitlements` equals deciding every delivery.
+#include <rocksdb/db.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+#include "di/ledger/civil_date.h"
+#include "di/projections/checkpoint.h"
+#include "di/projections/default_rules.h"
+#include "di/projections/entitlements.h"
+#include "di/projections/funding.h"
+#include "di/projections/indicators.h"
+#include "di/projections/reconciliation.h"
+#include "di/projections/replay.h"
+#include "simulate.h"
+#include "test_util.h"
+
+namespace di::projections {
+namespace {
+
+using di::testing::OpenStore;
+using di::testing::TempDir;
+
+std::vector<ledger::NewEvent> SimulatedHistory(uint64_t seed, int persons) {
+  std::vector<ledger::NewEvent> events;
+  nlohmann::json rules = {{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
+                          {"actor", "test"},
+                          {"data", {{"rule_set_id", "MK313"}, {"title", "default"},
+                                    {"document", nlohmann::json::parse(DefaultRulesDocument())}}}};
+  events.push_back(di::testing::Event(rules));
+  cli::SimulateOptions options;
+  options.seed = seed;
+  options.persons = persons;
+  options.years = 8;
+  std::stringstream history;
+  cli::WriteSimulatedHistory(options, history);
+  for (std::string line; std::getline(history, line);) {
+    ledger::NewEvent event;
+    EXPECT_TRUE(ledger::EventFromJsonText(line, &event).ok());
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+void Append(ledger::EventStore& store, const std::vector<ledger::NewEvent>& events, size_t begin, size_t end) {
+  for (size_t first = begin; first < end; first += 1000) {
+    std::vector<ledger::NewEvent> batch;
+    for (size_t i = first; i < std::min(end, first + 1000); ++i) {
+      ledger::NewEvent copy;
+      copy.event = ledger::CanonicalMessage<schema::Event>(ledger::CopyToWords(events[i].event.bytes()));
+      batch.push_back(std::move(copy));
+    }
+    ledger::AppendResult result;
+    ledger::Status status = store.Append(batch, &result);
+    ASSERT_TRUE(status.ok()) << status.ToString() << " (events " << first << ".." << std::min(end, first + 1000) << ")";
+  }
+}
+
+// Every report a user can ask for, as one string, plus the full eligibility decisions.
+std::string AllAnswers(const LedgerModel& model, int32_t valid_date, const std::string& person_id) {
+  std::string out;
+  FundingReport funding;
+  EXPECT_TRUE(ComputeFunding(model, valid_date, {}, &funding).ok());
+  out += FundingToJson(funding).dump();
+  std::vector<ClaimReconciliation> claims;
+  EXPECT_TRUE(ComputeReconciliation(model, valid_date, {}, &claims).ok());
+  out += ReconciliationToJson(claims, valid_date, model.last_position()).dump();
+  IndicatorsReport indicators;
+  EXPECT_TRUE(ComputeIndicators(model, valid_date, "", "", &indicators).ok());
+  out += IndicatorsToJson(indicators).dump();
+  Entitlements entitlements;
+  if (ComputeEntitlements(model, person_id, valid_date, &entitlements).ok()) out += EntitlementsToJson(entitlements).dump();
+  for (const DeliveryDecision& decision : DecideEligibility(model, valid_date).decisions) {
+    out += decision.delivery_id + ":" + std::to_string(decision.eligible_quantity) + ":" +
+           std::to_string(decision.eligible_cost_cents) + ":" + decision.reason + "\n";
+  }
+  return out;
+}
+
+std::string PersonId(uint64_t number) {
+  std::string digits = std::to_string(number);
+  return "P-" + std::string(6 - digits.size(), '0') + digits;
+}
+
+CheckpointOptions SmallInterval(uint64_t interval) {
+  CheckpointOptions options;
+  options.interval_events = interval;
+  options.max_snapshots = 6;
+  return options;
+}
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { history_ = new std::vector<ledger::NewEvent>(SimulatedHistory(21, 25)); }
+  static void TearDownTestSuite() {
+    delete history_;
+    history_ = nullptr;
+  }
+  static const std::vector<ledger::NewEvent>& history() { return *history_; }
+
+  static std::vector<ledger::NewEvent>* history_;
+};
+std::vector<ledger::NewEvent>* CheckpointTest::history_ = nullptr;
+
+TEST_F(CheckpointTest, SnapshotRoundTripIsByteIdenticalAndAnswersTheSame) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Append(*store, history(), 0, history().size());
+  const uint64_t head = store->Head().position;
+  ASSERT_GT(head, 5000u);
+  for (uint64_t position : {uint64_t{1}, uint64_t{2}, head / 3, head / 2 + 7, head}) {
+    SCOPED_TRACE("position " + std::to_string(position));
+    LedgerModel folded;
+    ASSERT_TRUE(ReplayInto(*store, position, &folded).ok());
+    const std::string snapshot = folded.EncodeSnapshot();
+    LedgerModel decoded;
+    ASSERT_TRUE(decoded.DecodeSnapshot(snapshot).ok());
+    EXPECT_EQ(decoded.last_position(), position);
+    EXPECT_EQ(decoded.EncodeSnapshot(), snapshot);
+    EXPECT_EQ(decoded.rules() != nullptr, folded.rules() != nullptr);
+    for (int32_t valid : {ledger::DaysFromCivil(2019, 6, 30), ledger::DaysFromCivil(2023, 12, 31)}) {
+      EXPECT_EQ(AllAnswers(decoded, valid, PersonId(3)), AllAnswers(folded, valid, PersonId(3)));
+    }
+  }
+}
+
+TEST_F(CheckpointTest, DamagedSnapshotBytesAreRefusedNotMisread) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Append(*store, history(), 0, 3000);
+  LedgerModel folded;
+  ASSERT_TRUE(ReplayInto(*store, kKnownNow, &folded).ok());
+  const std::string snapshot = folded.EncodeSnapshot();
+  LedgerModel decoded;
+  EXPECT_FALSE(decoded.DecodeSnapshot(snapshot.substr(0, snapshot.size() - 1)).ok()) << "truncated";
+  EXPECT_FALSE(decoded.DecodeSnapshot(snapshot + "x").ok()) << "trailing bytes";
+  EXPECT_FALSE(decoded.DecodeSnapshot("DIMODEL2" + snapshot.substr(8)).ok()) << "another magic";
+  EXPECT_FALSE(decoded.DecodeSnapshot("").ok());
+  EXPECT_EQ(decoded.last_position(), 0u) << "a failed decode leaves an empty model";
+  // Every single-byte truncation point fails cleanly (no crash, no partial model).
+  std::mt19937_64 random(5);
+  for (int i = 0; i < 200; ++i) {
+    const size_t cut = random() % snapshot.size();
+    EXPECT_FALSE(decoded.DecodeSnapshot(snapshot.substr(0, cut)).ok()) << "cut at " << cut;
+  }
+}
+
+TEST_F(CheckpointTest, IncrementalEqualsRebuildByteForByte) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Append(*store, history(), 0, history().size());
+  const uint64_t head = store->Head().position;
+  std::mt19937_64 random(77);
+  for (int round = 0; round < 6; ++round) {
+    const uint64_t first = 1 + random() % head;
+    const uint64_t second = first + random() % (head - first + 1);
+    SCOPED_TRACE("fold to " + std::to_string(first) + ", snapshot, fold on to " + std::to_string(second));
+    LedgerModel incremental;
+    ASSERT_TRUE(ReplayInto(*store, first, &incremental).ok());
+    LedgerModel resumed;
+    ASSERT_TRUE(resumed.DecodeSnapshot(incremental.EncodeSnapshot()).ok());
+    ASSERT_TRUE(FoldForward(*store, nullptr, second, &resumed).ok());
+    LedgerModel rebuilt;
+    ASSERT_TRUE(ReplayInto(*store, second, &rebuilt).ok());
+    EXPECT_EQ(resumed.EncodeSnapshot(), rebuilt.EncodeSnapshot());
+  }
+}
+
+TEST_F(CheckpointTest, RebuildTwiceGivesTheSameSnapshotsAndAgreesWithTheIncrementalPath) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Append(*store, history(), 0, history().size());
+  std::unique_ptr<CheckpointStore> checkpoints;
+  ASSERT_TRUE(CheckpointStore::Open(dir.Sub("projections"), SmallInterval(2000), &checkpoints).ok());
+  CheckpointInfo first, second;
+  LoadReport report;
+  ASSERT_TRUE(Rebuild(*store, *checkpoints, &first, &report).ok());
+  EXPECT_EQ(report.events_folded, store->Head().position);
+  std::vector<CheckpointInfo> first_list, second_list;
+  ASSERT_TRUE(checkpoints->List(&first_list).ok());
+  ASSERT_TRUE(Rebuild(*store, *checkpoints, &second).ok());
+  ASSERT_TRUE(checkpoints->List(&second_list).ok());
+  EXPECT_EQ(first.snapshot_digest, second.snapshot_digest);
+  ASSERT_EQ(first_list.size(), second_list.size());
+  for (size_t i = 0; i < first_list.size(); ++i) {
+    EXPECT_EQ(first_list[i].position, second_list[i].position);
+    EXPECT_EQ(first_list[i].snapshot_digest, second_list[i].snapshot_digest);
+  }
+  EXPECT_LE(first_list.size(), 6u) << "thinned to max_snapshots";
+  // The incremental path: an empty checkpoint store, models loaded at rising known-at positions (each
+  // resuming from the snapshots the previous ones wrote), ends at the same state as the rebuild.
+  TempDir other;
+  std::unique_ptr<CheckpointStore> incremental;
+  ASSERT_TRUE(CheckpointStore::Open(other.path(), SmallInterval(2000), &incremental).ok());
+  const uint64_t head = store->Head().position;
+  for (uint64_t known_at : {head / 5, head / 2, head - 1, head}) {
+    LedgerModel model;
+    ASSERT_TRUE(LoadModel(*store, incremental.get(), known_at, &model).ok());
+  }
+  LedgerModel from_snapshots;
+  LoadReport resumed;
+  ASSERT_TRUE(LoadModel(*store, incremental.get(), kKnownNow, &from_snapshots, &resumed).ok());
+  EXPECT_GT(resumed.snapshot_position, 0u);
+  EXPECT_EQ(SnapshotDigest(from_snapshots.EncodeSnapshot()), first.snapshot_digest);
+}
+
+TEST_F(CheckpointTest, CheckpointedAnswersEqualTheNaiveReplayForRandomAsOfPairs) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Append(*store, history(), 0, history().size());
+  std::unique_ptr<CheckpointStore> checkpoints;
+  ASSERT_TRUE(CheckpointStore::Open(dir.Sub("projections"), SmallInterval(1500), &checkpoints).ok());
+  const uint64_t head = store->Head().position;
+  std::mt19937_64 random(2024);
+  const int32_t first_day = ledger::DaysFromCivil(2016, 1, 1), last_day = ledger::DaysFromCivil(2023, 12, 31);
+  uint64_t resumed_from_snapshot = 0;
+  for (int pair = 0; pair < 10; ++pair) {
+    const uint64_t known_at = pair == 0 ? kKnownNow : 1 + random() % head;
+    const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day + 1));
+    const std::string person = PersonId(1 + random() % 25);
+    SCOPED_TRACE("known_at " + std::to_string(known_at) + " valid " + ledger::FormatDate(valid_date) + " " + person);
+    LedgerModel fast, naive;
+    LoadReport report;
+    ASSERT_TRUE(LoadModel(*store, checkpoints.get(), known_at, &fast, &report).ok());
+    ASSERT_TRUE(ReplayInto(*store, known_at, &naive).ok());
+    if (report.snapshot_position != 0) ++resumed_from_snapshot;
+    EXPECT_EQ(fast.last_position(), naive.last_position());
+    EXPECT_EQ(AllAnswers(fast, valid_date, person), AllAnswers(naive, valid_date, person));
+  }
+  EXPECT_GT(resumed_from_snapshot, 5u) << "the fast path was hardly exercised";
+}
+
+TEST_F(CheckpointTest, RestartResumesFromTheNewestSnapshotAndFoldsOnlyTheTail) {
+  TempDir dir;
+  const size_t split = history().size() * 2 / 3;
+  {
+    auto store = OpenStore(dir.path());
+    Append(*store, history(), 0, split);
+    std::unique_ptr<CheckpointStore> checkpoints;
+    ASSERT_TRUE(CheckpointStore::Open(dir.Sub("projections"), SmallInterval(1000), &checkpoints).ok());
+    LedgerModel model;
+    LoadReport report;
+    ASSERT_TRUE(LoadModel(*store, checkpoints.get(), kKnownNow, &model, &report).ok());
+    EXPECT_EQ(report.snapshot_position, 0u);
+    EXPECT_GT(report.snapshots_written, 1u);
+  }
+  const uint64_t first_head = split;  // positions are dense from 1
+  {
+    auto store = OpenStore(dir.path());
+    Append(*store, history(), split, history().size());
+  }
+  auto store = OpenStore(dir.path());
+  std::unique_ptr<CheckpointStore> checkpoints;
+  ASSERT_TRUE(CheckpointStore::Open(dir.Sub("projections"), SmallInterval(1000), &checkpoints).ok());
+  LedgerModel resumed;
+  LoadReport report;
+  const uint64_t head = store->Head().position;
+  ASSERT_TRUE(LoadModel(*store, checkpoints.get(), kKnownNow, &resumed, &report).ok());
+  // The newest snapshot is at the last multiple of 1000 at or below the new head (written while folding
+  // before the restart or at the first head); only what follows it is folded.
+  EXPECT_GE(report.snapshot_position, first_head - first_head % 1000);
+  EXPECT_EQ(report.events_folded, head - report.snapshot_position);
+  EXPECT_LT(report.events_folded, head - first_head + 1000);
+  LedgerModel naive;
+  ASSERT_TRUE(ReplayInto(*store, kKnownNow, &naive).ok());
+  EXPECT_EQ(resumed.EncodeSnapshot(), naive.EncodeSnapshot());
+}
+
+TEST_F(CheckpointTest, SnapshotsOfAnotherHistoryOrBeyondTheHeadAreDiscarded) {
+  // Chain hashes include the recording time, so stores that share a history are copies of one store:
+  // A at 1000 events is copied to B (an operator's copy) and to C; then each goes its own way.
+  TempDir dir_a, dir_b, dir_c;
+  {
+    auto store_a = OpenStore(dir_a.path());
+    Append(*store_a, history(), 0, 1000);
+  }
+  std::filesystem::copy(dir_a.path(), dir_b.path(), std::filesystem::copy_options::recursive);
+  {
+    auto store_a = OpenStore(dir_a.path());
+    Append(*store_a, history(), 1000, 2200);
+  }
+  std::filesystem::copy(dir_a.path(), dir_c.path(), std::filesystem::copy_options::recursive);
+  auto store_a = OpenStore(dir_a.path());
+  Append(*store_a, history(), 2200, 4000);
+  // B: one event A does not have at position 1001, then A's events 1001.. one place later.
+  auto store_b = OpenStore(dir_b.path());
+  std::vector<ledger::NewEvent> divergence;
+  divergence.push_back(di::testing::Event(
+      {{"id", "rules-again"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"}, {"actor", "test"},
+       {"data", {{"rule_set_id", "MK313"}, {"title", "again"},
+                 {"document", nlohmann::json::parse(DefaultRulesDocument())}}}}));
+  Append(*store_b, divergence, 0, 1);
+  Append(*store_b, history(), 1000, 4000);
+  // C: A as it was at 2200 events, as if restored from a backup taken then.
+  auto store_c = OpenStore(dir_c.path());
+
+  TempDir checkpoints_dir;
+  std::unique_ptr<CheckpointStore> checkpoints;
+  ASSERT_TRUE(CheckpointStore::Open(checkpoints_dir.path(), SmallInterval(500), &checkpoints).ok());
+  LedgerModel model;
+  ASSERT_TRUE(LoadModel(*store_a, checkpoints.get(), kKnownNow, &model).ok());  // A's snapshots up to 4000
+  std::vector<CheckpointInfo> listed;
+  ASSERT_TRUE(checkpoints->List(&listed).ok());
+  ASSERT_EQ(listed.size(), 6u);
+  EXPECT_EQ(listed.front().position, 1000u) << "thinning keeps the spread: 1000, 2000, 2500, 3000, 3500, 4000";
+
+  // Against C, the snapshots beyond its head (2200) are discarded; 2000 is confirmed and used.
+  LedgerModel on_c;
+  LoadReport c_report;
+  ASSERT_TRUE(LoadModel(*store_c, checkpoints.get(), kKnownNow, &on_c, &c_report).ok());
+  EXPECT_EQ(c_report.snapshot_position, 2000u);
+  LedgerModel naive_c;
+  ASSERT_TRUE(ReplayInto(*store_c, kKnownNow, &naive_c).ok());
+  EXPECT_EQ(on_c.EncodeSnapshot(), naive_c.EncodeSnapshot());
+  // ...and once the restored store records new events, A's later snapshots name other events there.
+  Append(*store_c, history(), 2200, 3100);
+  LoadReport c_later;
+  ASSERT_TRUE(LoadModel(*store_c, checkpoints.get(), kKnownNow, &on_c, &c_later).ok());
+  EXPECT_EQ(c_later.snapshot_position, 2000u);
+  EXPECT_EQ(c_later.snapshots_discarded, 2u) << "A's 3000 and 2500: C recorded other events there";
+  ASSERT_TRUE(ReplayInto(*store_c, kKnownNow, &(naive_c = LedgerModel())).ok());
+  EXPECT_EQ(on_c.EncodeSnapshot(), naive_c.EncodeSnapshot());
+
+  // Against B, the 2000 snapshot names another event: discarded; 1000 (the shared past) is used.
+  LedgerModel on_b;
+  LoadReport b_report;
+  ASSERT_TRUE(LoadModel(*store_b, checkpoints.get(), 3500, &on_b, &b_report).ok());
+  EXPECT_EQ(b_report.snapshot_position, 1000u);
+  EXPECT_GE(b_report.snapshots_discarded, 1u);
+  LedgerModel naive_b;
+  ASSERT_TRUE(ReplayInto(*store_b, 3500, &naive_b).ok());
+  EXPECT_EQ(on_b.EncodeSnapshot(), naive_b.EncodeSnapshot());
+}
+
+TEST_F(CheckpointTest, ADamagedSnapshotInTheDatabaseIsDiscardedAndTheAnswerStaysRight) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Append(*store, history(), 0, 3000);
+  const std::string path = dir.Sub("projections");
+  {
+    std::unique_ptr<CheckpointStore> checkpoints;
+    ASSERT_TRUE(CheckpointStore::Open(path, SmallInterval(1000), &checkpoints).ok());
+    LedgerModel model;
+    ASSERT_TRUE(LoadModel(*store, checkpoints.get(), kKnownNow, &model).ok());
+  }
+  {
+    // Flip one byte inside the newest snapshot's bytes, behind the checkpoint store's back.
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    it->SeekToLast();
+    ASSERT_TRUE(it->Valid());
+    std::string key = it->key().ToString(), value = it->value().ToString();
+    value[64 + value.size() / 2 - 32] ^= 0x01;
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, value).ok());
+  }
+  std::unique_ptr<CheckpointStore> checkpoints;
+  ASSERT_TRUE(CheckpointStore::Open(path, SmallInterval(1000), &checkpoints).ok());
+  LedgerModel model;
+  LoadReport report;
+  ASSERT_TRUE(LoadModel(*store, checkpoints.get(), kKnownNow, &model, &report).ok());
+  EXPECT_EQ(report.snapshots_discarded, 1u);
+  EXPECT_EQ(report.snapshot_position, 2000u);
+  LedgerModel naive;
+  ASSERT_TRUE(ReplayInto(*store, kKnownNow, &naive).ok());
+  EXPECT_EQ(model.EncodeSnapshot(), naive.EncodeSnapshot());
+}
+
+TEST_F(CheckpointTest, FamilyScopedEligibilityEqualsDecidingEveryDelivery) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Append(*store, history(), 0, history().size());
+  LedgerModel model;
+  ASSERT_TRUE(ReplayInto(*store, kKnownNow, &model).ok());
+  for (int32_t valid : {ledger::DaysFromCivil(2018, 2, 28), ledger::DaysFromCivil(2021, 7, 4), ledger::kNoDate}) {
+    const EligibilityResult all = DecideEligibility(model, valid);
+    std::map<std::string, const DeliveryDecision*> by_delivery;
+    for (const DeliveryDecision& decision : all.decisions) by_delivery[decision.delivery_id] = &decision;
+    size_t compared = 0, scoped_persons = 0;
+    for (const auto& [person_id, person] : model.persons()) {
+      const std::set<std::string> scope = ScopeOfPerson(model, person_id);
+      if (scope.size() > 1) ++scoped_persons;
+      const EligibilityResult scoped = DecideEligibility(model, valid, &scope);
+      for (const DeliveryDecision& decision : scoped.decisions) {
+        const DeliveryDecision& reference = *by_delivery.at(decision.delivery_id);
+        ASSERT_EQ(decision.eligible_quantity, reference.eligible_quantity) << decision.delivery_id;
+        ASSERT_EQ(decision.eligible_cost_cents, reference.eligible_cost_cents) << decision.delivery_id;
+        ASSERT_EQ(decision.reason, reference.reason) << decision.delivery_id;
+        ++compared;
+      }
+    }
+    EXPECT_GT(compared, all.decisions.size() / 2);
+    EXPECT_GT(scoped_persons, 0u) << "no family with more than one member: the scope was not exercised";
+  }
+}
+
+}  // namespace
+}  // namespace di::projections
