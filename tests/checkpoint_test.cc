@@ -17,17 +17,16 @@
 #include "di/ledger/civil_date.h"
 #include "di/projections/checkpoint.h"
 #include "di/projections/default_rules.h"
-#include "di/projections/entitlements.h"
-#include "di/projections/funding.h"
-#include "di/projections/indicators.h"
-#include "di/projections/reconciliation.h"
+#include "di/projections/eligibility.h"
 #include "di/projections/replay.h"
+#include "projection_answers.h"
 #include "simulate.h"
 #include "test_util.h"
 
 namespace di::projections {
 namespace {
 
+using di::testing::AllAnswers;
 using di::testing::OpenStore;
 using di::testing::TempDir;
 
@@ -64,27 +63,6 @@ void Append(ledger::EventStore& store, const std::vector<ledger::NewEvent>& even
     ledger::Status status = store.Append(batch, &result);
     ASSERT_TRUE(status.ok()) << status.ToString() << " (events " << first << ".." << std::min(end, first + 1000) << ")";
   }
-}
-
-// Every report a user can ask for, as one string, plus the full eligibility decisions.
-std::string AllAnswers(const LedgerModel& model, int32_t valid_date, const std::string& person_id) {
-  std::string out;
-  FundingReport funding;
-  EXPECT_TRUE(ComputeFunding(model, valid_date, {}, &funding).ok());
-  out += FundingToJson(funding).dump();
-  std::vector<ClaimReconciliation> claims;
-  EXPECT_TRUE(ComputeReconciliation(model, valid_date, {}, &claims).ok());
-  out += ReconciliationToJson(claims, valid_date, model.last_position()).dump();
-  IndicatorsReport indicators;
-  EXPECT_TRUE(ComputeIndicators(model, valid_date, "", "", &indicators).ok());
-  out += IndicatorsToJson(indicators).dump();
-  Entitlements entitlements;
-  if (ComputeEntitlements(model, person_id, valid_date, &entitlements).ok()) out += EntitlementsToJson(entitlements).dump();
-  for (const DeliveryDecision& decision : DecideEligibility(model, valid_date).decisions) {
-    out += decision.delivery_id + ":" + std::to_string(decision.eligible_quantity) + ":" +
-           std::to_string(decision.eligible_cost_cents) + ":" + decision.reason + "\n";
-  }
-  return out;
 }
 
 std::string PersonId(uint64_t number) {

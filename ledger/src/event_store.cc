@@ -151,7 +151,10 @@ class RocksEventStore final : public EventStore {
     db_options.create_if_missing = options_.create_if_missing;
     db_options.create_missing_column_families = options_.create_if_missing;
     db_options.paranoid_checks = true;  // refuse to open on detected corruption
-    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;  // a torn tail is unacked
+    // A torn last record (a crash while writing it) was never acknowledged and is dropped; damage anywhere
+    // else in the WAL is an error. kPointInTimeRecovery would silently stop at the damage and drop every
+    // acknowledged batch after it (tests/storage_corruption_test.cc).
+    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     db_options.max_background_jobs = 2;
     db_options.keep_log_file_num = 5;
 

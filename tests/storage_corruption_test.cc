@@ -1,0 +1,145 @@
+// Damage below the ledger: a flipped byte in an SST file or in the write-ahead log must be detected and
+// reported (RocksDB block checksums, WAL record checksums, the ledger's own chain), never read as data and
+// never crash the process. (Tampering with values through RocksDB — a re-hashed forgery, a deleted key — is
+// in durability_test.cc; this file damages the files themselves, like a bad disk.)
+#include <rocksdb/db.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "di/ledger/event_store.h"
+#include "test_util.h"
+
+namespace di::ledger {
+namespace {
+
+using di::testing::TempDir;
+
+std::vector<nlohmann::json> ManyDeliveries(int count) {
+  std::vector<nlohmann::json> events = di::testing::BaseWorld();
+  for (int i = 0; i < count; ++i) {
+    const int day = 1 + i % 28, month = 1 + (i / 28) % 12;
+    char date[16];
+    std::snprintf(date, sizeof(date), "2022-%02d-%02d", month, day);
+    events.push_back(di::testing::Delivery("d" + std::to_string(i), "D-" + std::to_string(i), date, 30, 350));
+  }
+  return events;
+}
+
+// Fills a store, then (optionally) flushes every column family to SST files with a raw RocksDB handle.
+uint64_t FillStore(const std::string& path, bool flush_to_sst) {
+  uint64_t head = 0;
+  {
+    auto store = di::testing::OpenStore(path);
+    const std::vector<nlohmann::json> events = ManyDeliveries(3000);
+    for (size_t begin = 0; begin < events.size(); begin += 500) {
+      std::vector<nlohmann::json> batch(events.begin() + begin, events.begin() + std::min(events.size(), begin + 500));
+      EXPECT_TRUE(di::testing::AppendJson(*store, batch).ok());
+    }
+    head = store->Head().position;
+  }
+  if (flush_to_sst) {
+    rocksdb::DBOptions options;
+    std::vector<std::string> families;
+    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(options, path, &families).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    EXPECT_TRUE(rocksdb::DB::Open(options, path, descriptors, &handles, &raw).ok());
+    EXPECT_TRUE(raw->Flush(rocksdb::FlushOptions(), handles).ok());
+    for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
+    delete raw;
+  }
+  return head;
+}
+
+// The largest file of the directory with this extension.
+std::string LargestFile(const std::string& dir, const std::string& extension) {
+  std::string largest;
+  uintmax_t size = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == extension && entry.file_size() > size) {
+      size = entry.file_size();
+      largest = entry.path().string();
+    }
+  }
+  return largest;
+}
+
+void FlipByte(const std::string& path, uintmax_t offset) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(file.good()) << path;
+  file.seekg(static_cast<std::streamoff>(offset));
+  char byte = 0;
+  file.read(&byte, 1);
+  byte = static_cast<char>(byte ^ 0x5a);
+  file.seekp(static_cast<std::streamoff>(offset));
+  file.write(&byte, 1);
+}
+
+// What a user sees: opening fails with a corruption/IO status naming the problem, or the store opens and
+// `verify` (or a read) reports corruption. Reading past the damage as if nothing happened is the failure.
+void ExpectDamageReported(const std::string& path, uint64_t head_before) {
+  std::unique_ptr<EventStore> store;
+  EventStoreOptions options;
+  options.create_if_missing = false;
+  Status opened = EventStore::Open(options, path, &store);
+  if (!opened.ok()) {
+    EXPECT_TRUE(opened.code() == StatusCode::kCorruption || opened.code() == StatusCode::kIOError) << opened.ToString();
+    EXPECT_FALSE(opened.message().empty());
+    return;
+  }
+  VerifyReport report;
+  Status verified = store->Verify(&report);
+  const bool reported = !verified.ok() || report.first_bad_position != 0;
+  EXPECT_TRUE(reported) << "a damaged file went unnoticed: verify says OK over " << report.events_checked
+                        << " events (head before the damage " << head_before << ", now " << store->Head().position << ")";
+  if (!verified.ok()) EXPECT_EQ(verified.code(), StatusCode::kCorruption) << verified.ToString();
+}
+
+TEST(StorageCorruption, AFlippedByteInAnSstFileIsReportedNotRead) {
+  TempDir dir;
+  const std::string path = dir.Sub("store");
+  const uint64_t head = FillStore(path, /*flush_to_sst=*/true);
+  const std::string sst = LargestFile(path, ".sst");
+  ASSERT_FALSE(sst.empty());
+  FlipByte(sst, std::filesystem::file_size(sst) / 3);  // inside a data block, away from the footer
+  ExpectDamageReported(path, head);
+}
+
+TEST(StorageCorruption, AFlippedByteInTheMiddleOfTheWriteAheadLogIsReportedNotSilentlyTruncated) {
+  TempDir dir;
+  const std::string path = dir.Sub("store");
+  const uint64_t head = FillStore(path, /*flush_to_sst=*/false);
+  const std::string wal = LargestFile(path, ".log");
+  ASSERT_FALSE(wal.empty());
+  FlipByte(wal, std::filesystem::file_size(wal) / 2);
+  ExpectDamageReported(path, head);
+}
+
+// The other side of the same setting: a WAL whose last record was cut short (a crash or power loss while
+// writing it; that batch was never acknowledged) opens, without that batch, and verifies.
+TEST(StorageCorruption, ATornLastRecordOfTheWriteAheadLogIsDroppedAndTheStoreOpens) {
+  TempDir dir;
+  const std::string path = dir.Sub("store");
+  const uint64_t head = FillStore(path, /*flush_to_sst=*/false);
+  const std::string wal = LargestFile(path, ".log");
+  ASSERT_FALSE(wal.empty());
+  std::filesystem::resize_file(wal, std::filesystem::file_size(wal) - 100);  // inside the last batch's record
+  auto store = di::testing::OpenStore(path);
+  const uint64_t last_batch = head % 500 == 0 ? 500 : head % 500;  // FillStore appends in batches of 500
+  EXPECT_EQ(store->Head().position, head - last_batch) << "exactly the last (torn) batch is gone";
+  VerifyReport report;
+  ASSERT_TRUE(store->Verify(&report).ok());
+  EXPECT_EQ(report.first_bad_position, 0u) << report.problem;
+  EXPECT_EQ(report.events_checked, head - last_batch);
+  // And it takes appends again, continuing the chain.
+  EXPECT_TRUE(di::testing::AppendJson(*store, {di::testing::Delivery("again", "D-again", "2022-12-30")}).ok());
+  EXPECT_EQ(store->Head().position, head - last_batch + 1);
+}
+
+}  // namespace
+}  // namespace di::ledger
