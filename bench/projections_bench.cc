@@ -1,0 +1,266 @@
+// projections_bench: rebuild throughput against the raw ceiling, and as-of query latency (issue #6, items
+// 3, 4 and 6).
+//
+// Workload: `simulate --persons N --years Y` imported into a store (built once; --reuse keeps it between
+// runs). Then, in the same run:
+//   rebuild   raw RocksDB scan of the log column family + Cap'n Proto decode of every event (the ceiling),
+//             the ledger's ReadLog (adds the canonical-form and position checks), the LedgerModel fold
+//             (ReadLog + Apply), and `rebuild` (the fold + writing snapshots); events/s and the ratio to raw.
+//   as-of     Q random (valid date, known-at) pairs: entitlements of a random person, and the funding report
+//             of the month of the valid date; the model comes from the nearest checkpoint (LoadModel); p50/p99
+//             of the load, of each query, and of load + query.
+//   memory    peak RSS of the process; bytes on disk per event.
+//
+//   build/bench/projections_bench [--persons 2500] [--years 8] [--queries 40] [--dir /tmp/x] [--reuse]
+#include <capnp/message.h>
+#include <rocksdb/db.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "di/ledger/civil_date.h"
+#include "di/ledger/event_store.h"
+#include "di/ledger/json_codec.h"
+#include "di/projections/checkpoint.h"
+#include "di/projections/default_rules.h"
+#include "di/projections/entitlements.h"
+#include "di/projections/funding.h"
+#include "di/projections/replay.h"
+#include "events.capnp.h"
+#include "simulate.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+void Die(const std::string& what) {
+  std::fprintf(stderr, "projections_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void Check(const di::ledger::Status& status, const char* what) {
+  if (!status.ok()) Die(std::string(what) + ": " + status.ToString());
+}
+
+// Builds the store: the default rules, then the simulated history, in batches of 1000 (not measured).
+void BuildStore(const std::string& path, int persons, int years) {
+  std::filesystem::remove_all(path);
+  std::unique_ptr<di::ledger::EventStore> store;
+  di::ledger::EventStoreOptions options;
+  options.sync = false;  // building the workload is not what is measured
+  Check(di::ledger::EventStore::Open(options, path, &store), "open");
+  nlohmann::json rules = {{"id", "rules:MK313"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
+                          {"actor", "bench"},
+                          {"data", {{"rule_set_id", "MK313"}, {"title", "default"},
+                                    {"document", nlohmann::json::parse(di::projections::DefaultRulesDocument())}}}};
+  std::vector<di::ledger::NewEvent> batch(1);
+  Check(di::ledger::EventFromJson(rules, &batch[0]), "rules");
+  di::ledger::AppendResult result;
+  Check(store->Append(batch, &result), "append rules");
+  di::cli::SimulateOptions simulate;
+  simulate.seed = 1;
+  simulate.persons = persons;
+  simulate.years = years;
+  std::stringstream history;
+  di::cli::WriteSimulatedHistory(simulate, history);
+  batch.clear();
+  for (std::string line; std::getline(history, line);) {
+    batch.emplace_back();
+    Check(di::ledger::EventFromJsonText(line, &batch.back()), "parse");
+    if (batch.size() == 1000) {
+      Check(store->Append(batch, &result), "append");
+      batch.clear();
+    }
+  }
+  if (!batch.empty()) Check(store->Append(batch, &result), "append");
+}
+
+// The ceiling: iterate the log column family and decode each event's Cap'n Proto body, nothing else.
+// `*seconds` times the scan only (opening replays the WAL, which the ledger's open does too, untimed).
+uint64_t RawScan(const std::string& path, double* seconds) {
+  std::vector<std::string> families;
+  if (!rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &families).ok()) Die("list column families");
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, descriptors, &handles, &raw).ok()) Die("open raw");
+  rocksdb::ColumnFamilyHandle* log = nullptr;
+  for (size_t i = 0; i < families.size(); ++i) {
+    if (families[i] == "log") log = handles[i];
+  }
+  uint64_t events = 0, checksum = 0;
+  std::vector<capnp::word> aligned;
+  const auto started = Clock::now();
+  {
+    std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), log));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const rocksdb::Slice value = it->value();
+      const size_t words = (value.size() - 32) / sizeof(capnp::word);
+      aligned.resize(words);
+      std::memcpy(aligned.data(), value.data() + 32, words * sizeof(capnp::word));
+      // The stored body is one canonical segment (no framing), as the ledger reads it.
+      const kj::ArrayPtr<const capnp::word> segment(aligned.data(), words);
+      capnp::SegmentArrayMessageReader reader(kj::arrayPtr(&segment, 1));
+      const auto recorded = reader.getRoot<di::schema::RecordedEvent>();
+      checksum += recorded.getPosition() + static_cast<uint64_t>(recorded.getEvent().getPayload().which());
+      ++events;
+    }
+  }
+  *seconds = Seconds(started);
+  for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
+  delete raw;
+  if (checksum == 0) Die("empty log");
+  return events;
+}
+
+struct Percentiles {
+  double p50 = 0, p99 = 0, max = 0;
+};
+Percentiles Summarise(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  Percentiles result;
+  if (values.empty()) return result;
+  result.p50 = values[values.size() / 2];
+  result.p99 = values[std::min(values.size() - 1, values.size() * 99 / 100)];
+  result.max = values.back();
+  return result;
+}
+
+long PeakRssMegabytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int persons = 2500, years = 8, queries = 40;
+  bool reuse = false;
+  std::string dir = "/tmp/di-ledger-projections-bench";
+  for (int i = 1; i < argc; ++i) {
+    auto next = [&] { return i + 1 < argc ? argv[++i] : (Die(std::string("missing value after ") + argv[i]), ""); };
+    if (std::strcmp(argv[i], "--persons") == 0) persons = std::atoi(next());
+    else if (std::strcmp(argv[i], "--years") == 0) years = std::atoi(next());
+    else if (std::strcmp(argv[i], "--queries") == 0) queries = std::atoi(next());
+    else if (std::strcmp(argv[i], "--dir") == 0) dir = next();
+    else if (std::strcmp(argv[i], "--reuse") == 0) reuse = true;
+    else Die(std::string("unknown option ") + argv[i]);
+  }
+  const std::string path = dir + "/store";
+  auto started = Clock::now();
+  if (!reuse || !std::filesystem::exists(path + "/CURRENT")) BuildStore(path, persons, years);
+  std::filesystem::remove_all(di::projections::CheckpointStore::PathFor(path));
+  std::printf("workload: simulate --seed 1 --persons %d --years %d (store ready in %.1f s)\n", persons, years,
+              Seconds(started));
+
+  // --- rebuild -------------------------------------------------------------------------------------------
+  double raw_seconds = 0;
+  RawScan(path, &raw_seconds);  // warm the page cache for every contender alike
+  const uint64_t raw_events = RawScan(path, &raw_seconds);
+
+  std::unique_ptr<di::ledger::EventStore> store;
+  di::ledger::EventStoreOptions options;
+  options.create_if_missing = false;
+  Check(di::ledger::EventStore::Open(options, path, &store), "open");
+  const uint64_t head = store->Head().position;
+  di::ledger::StoreStats stats;
+  Check(store->GetStats(&stats), "stats");
+
+  started = Clock::now();
+  uint64_t read_events = 0;
+  Check(store->ReadLog(1, 0, [&](const di::ledger::StoredEvent&) { return ++read_events > 0; }), "read log");
+  const double read_seconds = Seconds(started);
+
+  started = Clock::now();
+  di::projections::LedgerModel folded;
+  Check(di::projections::ReplayInto(*store, di::projections::kKnownNow, &folded), "fold");
+  const double fold_seconds = Seconds(started);
+
+  std::unique_ptr<di::projections::CheckpointStore> checkpoints;
+  Check(di::projections::CheckpointStore::Open(di::projections::CheckpointStore::PathFor(path), {}, &checkpoints),
+        "checkpoints");
+  started = Clock::now();
+  di::projections::CheckpointInfo head_snapshot;
+  di::projections::LoadReport rebuild_report;
+  Check(di::projections::Rebuild(*store, *checkpoints, &head_snapshot, &rebuild_report), "rebuild");
+  const double rebuild_seconds = Seconds(started);
+
+  started = Clock::now();
+  di::projections::LedgerModel loaded;
+  Check(di::projections::LoadModel(*store, checkpoints.get(), di::projections::kKnownNow, &loaded), "load");
+  const double load_seconds = Seconds(started);
+
+  std::printf("\nrebuild: %llu events (%llu deliveries), %.0f bytes on disk per event\n",
+              static_cast<unsigned long long>(head), static_cast<unsigned long long>(folded.deliveries().size()),
+              static_cast<double>(stats.disk_bytes) / static_cast<double>(std::max<uint64_t>(head, 1)));
+  std::printf("%-46s %10s %14s %8s\n", "", "seconds", "events/s", "vs raw");
+  auto row = [&](const char* what, uint64_t events, double seconds) {
+    const double rate = events / seconds, raw_rate = raw_events / raw_seconds;
+    std::printf("%-46s %10.3f %14.0f %7.0f%%\n", what, seconds, rate, 100.0 * rate / raw_rate);
+  };
+  row("raw RocksDB scan + Cap'n Proto decode (ceiling)", raw_events, raw_seconds);
+  row("ledger ReadLog (checks, no fold)", read_events, read_seconds);
+  row("LedgerModel fold (ReadLog + Apply)", head, fold_seconds);
+  row("rebuild (fold + snapshots)", head, rebuild_seconds);
+  std::printf("%-46s %10.3f %14s %8s  (snapshot %.1f MB)\n", "load the head snapshot", load_seconds, "", "",
+              head_snapshot.snapshot_bytes / 1e6);
+
+  // --- as-of queries -----------------------------------------------------------------------------------------
+  std::vector<std::string> persons_with_grants;
+  for (const auto& [id, grant] : folded.grants()) persons_with_grants.push_back(grant.person_id);
+  std::sort(persons_with_grants.begin(), persons_with_grants.end());
+  persons_with_grants.erase(std::unique(persons_with_grants.begin(), persons_with_grants.end()), persons_with_grants.end());
+  if (persons_with_grants.empty()) Die("no grants in the workload");
+  std::mt19937_64 random(42);
+  const int32_t first_day = stats.first_effective_date, last_day = stats.last_effective_date;
+  std::vector<double> load_ms, entitlements_ms, funding_ms, entitlements_total_ms, funding_total_ms;
+  for (int q = 0; q < queries; ++q) {
+    const uint64_t known_at = 1 + random() % head;
+    const int32_t valid = first_day + static_cast<int32_t>(random() % (last_day - first_day + 1));
+    const std::string& person = persons_with_grants[random() % persons_with_grants.size()];
+    auto begin = Clock::now();
+    di::projections::LedgerModel model;
+    Check(di::projections::LoadModel(*store, checkpoints.get(), known_at, &model), "load as of");
+    const double load = Seconds(begin) * 1000;
+    begin = Clock::now();
+    di::projections::Entitlements entitlements;
+    di::projections::ComputeEntitlements(model, person, valid, &entitlements);  // not enrolled yet: an answer too
+    const double entitlement = Seconds(begin) * 1000;
+    begin = Clock::now();
+    di::projections::FundingQuery funding_query;
+    funding_query.group_by = {"month"};
+    di::projections::FundingReport funding;
+    Check(di::projections::ComputeFunding(model, valid, funding_query, &funding), "funding");
+    const double funding_time = Seconds(begin) * 1000;
+    load_ms.push_back(load);
+    entitlements_ms.push_back(entitlement);
+    funding_ms.push_back(funding_time);
+    entitlements_total_ms.push_back(load + entitlement);
+    funding_total_ms.push_back(load + funding_time);
+  }
+  std::printf("\nas-of queries: %d random (valid date, known-at) pairs, model from the nearest checkpoint\n", queries);
+  std::printf("%-46s %10s %10s %10s\n", "milliseconds", "p50", "p99", "max");
+  auto latency = [](const char* what, const std::vector<double>& values) {
+    const Percentiles p = Summarise(values);
+    std::printf("%-46s %10.1f %10.1f %10.1f\n", what, p.p50, p.p99, p.max);
+  };
+  latency("load the model as known at K", load_ms);
+  latency("entitlements of one person (model loaded)", entitlements_ms);
+  latency("funding by month (model loaded)", funding_ms);
+  latency("entitlements, load + query", entitlements_total_ms);
+  latency("funding by month, load + query", funding_total_ms);
+  std::printf("\npeak RSS %ld MB\n", PeakRssMegabytes());
+  return 0;
+}
