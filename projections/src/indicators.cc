@@ -27,11 +27,11 @@ Status ComputeIndicators(const LedgerModel& model, int32_t valid_date, const std
   std::map<std::pair<std::string, std::string>, IndicatorRow> totals;
   for (const auto& [person_id, person] : model.persons()) {
     if (!person.enrolled) continue;  // referenced but not enrolled (as known)
+    if (person.enrolled_on > valid_date) continue;  // not yet enrolled on the valid date
     if (!project_id.empty() && person.project_id != project_id) continue;
-    const std::string territory = model.TerritoryOf(person.residence_municipality_id);
-    if (!municipality_id.empty() && territory != municipality_id && person.residence_municipality_id != municipality_id) {
-      continue;
-    }
+    const std::string& residence = person.ResidenceOn(valid_date);
+    const std::string territory = model.TerritoryOf(residence);
+    if (!municipality_id.empty() && territory != municipality_id && residence != municipality_id) continue;
     const std::string group = ledger::EnumValueName(person.target_group);
     bool assessed = false, planned = false;
     for (int32_t date : person.assessment_dates) assessed = assessed || date <= valid_date;

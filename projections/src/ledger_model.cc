@@ -28,9 +28,20 @@ const GrantFacts* LedgerModel::FindGrant(const std::string& id) const {
   return it == grants_.end() ? nullptr : &it->second;
 }
 
+const std::string& PersonFacts::ResidenceOn(int32_t date) const {
+  if (residences.empty()) return residence_municipality_id;
+  const std::pair<int32_t, std::string>* in_force = &residences.front();
+  for (const auto& residence : residences) {
+    if (residence.first <= date && (in_force->first > date || residence.first >= in_force->first)) in_force = &residence;
+  }
+  return in_force->second;
+}
+
+// Amendments are in force from their effective date, also one dated before the grant starts (it then
+// governs from the start): the search starts below every date, not at valid_from.
 int64_t GrantFacts::QuantityOn(int32_t date) const {
   int64_t in_force = quantity;
-  int32_t in_force_from = valid_from;
+  int32_t in_force_from = ledger::kNoDate;
   for (const auto& [from, amended] : quantity_changes) {
     if (from <= date && from >= in_force_from) {
       in_force = amended;
@@ -42,7 +53,7 @@ int64_t GrantFacts::QuantityOn(int32_t date) const {
 
 int64_t GrantFacts::UnitCostOn(int32_t date) const {
   int64_t in_force = unit_cost_cents;
-  int32_t in_force_from = valid_from;
+  int32_t in_force_from = ledger::kNoDate;
   for (const auto& [from, amended] : unit_cost_changes) {
     if (from <= date && from >= in_force_from) {
       in_force = amended;
@@ -117,6 +128,8 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       person.target_group = data.getTargetGroup();
       person.birth_date = data.getBirthDate();
       person.residence_municipality_id = Str(data.getResidenceMunicipalityId());
+      person.enrolled_on = date;
+      person.residences.emplace_back(date, person.residence_municipality_id);
       person.project_id = Str(data.getProjectId());
       if (data.hasRepresentative()) {
         for (auto child : data.getRepresentative().getChildIds()) {
@@ -128,7 +141,9 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
     }
     case P::RESIDENCE_CHANGED: {
       const auto data = payload.getResidenceChanged();
-      persons_[Str(data.getPersonId())].residence_municipality_id = Str(data.getMunicipalityId());
+      PersonFacts& person = persons_[Str(data.getPersonId())];
+      person.residence_municipality_id = Str(data.getMunicipalityId());
+      person.residences.emplace_back(date, person.residence_municipality_id);
       break;
     }
     case P::DISABILITY_RECORDED: {

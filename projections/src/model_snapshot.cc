@@ -16,7 +16,7 @@ namespace di::projections {
 namespace {
 
 constexpr char kSnapshotMagic[8] = {'D', 'I', 'M', 'O', 'D', 'E', 'L', '1'};
-constexpr uint32_t kSnapshotFormat = 1;
+constexpr uint32_t kSnapshotFormat = 2;  // 2: enrolment date and dated residences
 
 class SnapshotWriter {
  public:
@@ -177,8 +177,8 @@ void VisitFields(Archive& a, const Validity<T>& v) { VisitFields(a, const_cast<V
     VisitFields(a, const_cast<Type&>(x)); /* the writer only reads through it */           \
   }
 
-DI_SNAPSHOT_FIELDS(PersonFacts, a(x.id); a(x.enrolled); a(x.target_group); a(x.birth_date);
-                   a(x.residence_municipality_id); a(x.represented_child_ids); a(x.representative_ids);
+DI_SNAPSHOT_FIELDS(PersonFacts, a(x.id); a(x.enrolled); a(x.target_group); a(x.birth_date); a(x.enrolled_on);
+                   a(x.residence_municipality_id); a(x.residences); a(x.represented_child_ids); a(x.representative_ids);
                    a(x.special_care_opinions); a(x.disabilities); a(x.parent_activities); a(x.plan_ids);
                    a(x.assessed); a(x.assessment_dates); a(x.project_id))
 DI_SNAPSHOT_FIELDS(PlanFacts, a(x.id); a(x.approved_on); a(x.person_id); a(x.services); a(x.valid_from);

@@ -35,7 +35,10 @@ struct PersonFacts {
   bool enrolled = false;  // false for a person only referenced so far (as a represented child, say)
   schema::TargetGroup target_group = schema::TargetGroup::ADULT_MENTAL_DISABILITY;
   int32_t birth_date = 0;
-  std::string residence_municipality_id;
+  int32_t enrolled_on = ledger::kNoDate;  // effective date of person_enrolled (kNoDate: not enrolled)
+  std::string residence_municipality_id;  // as last recorded (the current residence, as known)
+  // Residences in valid time: (from, municipality), in recording order (enrolment, then residence changes).
+  std::vector<std::pair<int32_t, std::string>> residences;
   std::vector<std::string> represented_child_ids;  // for parents
   std::vector<std::string> representative_ids;     // for children: their parents / representatives
   std::vector<Validity<bool>> special_care_opinions;
@@ -45,6 +48,10 @@ struct PersonFacts {
   bool assessed = false;
   std::vector<int32_t> assessment_dates;  // effective dates of needs_assessed
   std::string project_id;
+
+  // The residence in force on `date`: the latest residence from on or before it (of equal dates, the one
+  // recorded last); before the first, the first.
+  const std::string& ResidenceOn(int32_t date) const;
 };
 
 struct PlanFacts {
