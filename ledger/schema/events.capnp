@@ -429,6 +429,29 @@ struct ReimbursementPaid {          # stream claim/<claimId>
   paymentReference @5 :Text $optional;
 }
 
+# Audit events: recorded by the ledger itself (`di-ledger audit checkpoint` / `audit rotate-key`, or the
+# store option checkpoint_every), never accepted from a client. Hashes, keys and signatures are lowercase
+# hex. The signed statements and the verification procedure are in docs/audit.md.
+
+struct CheckpointSigned {           # stream audit/checkpoints; a signed Merkle tree head
+  treeSize @0 :UInt64;              # covers positions 1..treeSize, i.e. every event before this one
+  rootHash @1 :Text;                # RFC 6962 Merkle tree hash of those events (64 hex)
+  keyId @2 :Text;                   # first 8 bytes of SHA-256(publicKey) (16 hex)
+  publicKey @3 :Text;               # Ed25519 public key (64 hex)
+  signature @4 :Text;               # Ed25519 signature of the checkpoint statement (128 hex)
+}
+
+struct SigningKeyRotated {          # stream audit/signing_keys; also a signed tree head, by both keys
+  treeSize @0 :UInt64;              # as in CheckpointSigned
+  rootHash @1 :Text;
+  oldKeyId @2 :Text;                # the key in use until now
+  oldPublicKey @3 :Text;
+  newKeyId @4 :Text;                # the key that signs from now on
+  newPublicKey @5 :Text;
+  oldKeySignature @6 :Text;         # both sign the rotation statement: the old key authorises the new
+  newKeySignature @7 :Text;         # one, the new key proves it is held and vouches for the old one
+}
+
 # ---------------------------------------------------------------------------------------------------------
 # Envelope
 # ---------------------------------------------------------------------------------------------------------
@@ -468,6 +491,8 @@ struct Event {
     reimbursementClaimed @29 :ReimbursementClaimed;
     claimReviewed @30 :ClaimReviewed;
     reimbursementPaid @31 :ReimbursementPaid;
+    checkpointSigned @32 :CheckpointSigned;
+    signingKeyRotated @33 :SigningKeyRotated;
   }
 }
 

@@ -6,6 +6,7 @@
 #include "di/ledger/invariant.h"
 #include <set>
 
+#include "di/ledger/audit.h"
 #include "di/ledger/catalog.h"
 #include "di/ledger/event.h"
 
@@ -878,7 +879,34 @@ Status ReimbursementPaid(Context& ctx, schema::ReimbursementPaid::Reader data) {
   return Status::Ok();
 }
 
-Status Dispatch(Context& ctx, schema::Event::Payload::Reader payload) {
+// Audit events (docs/audit.md). The store accepts them only from its own writer; these checks are the
+// facts any such event must satisfy: it covers exactly the events before it, and it is well-formed and
+// validly signed by the keys it names. Key continuity and the root itself are checked by the writer.
+Status CheckSignedTreeHead(Context& ctx, schema::Event::Reader event, uint64_t tree_size) {
+  SignedTreeHead head;
+  const std::string problem = CheckAuditEvent(event, &head);
+  if (!problem.empty()) return Invalid("signature", problem);
+  if (tree_size != ctx.position() - 1) {
+    return Invalid("tree_size", "must be " + std::to_string(ctx.position() - 1) +
+                                    ": a signed tree head covers exactly the events before it");
+  }
+  return Status::Ok();
+}
+
+Status CheckpointSigned(Context& ctx, schema::Event::Reader event) {
+  DI_RETURN_IF_ERROR(CheckSignedTreeHead(ctx, event, event.getPayload().getCheckpointSigned().getTreeSize()));
+  ctx.SetStream("audit", "checkpoints");
+  return Status::Ok();
+}
+
+Status SigningKeyRotated(Context& ctx, schema::Event::Reader event) {
+  DI_RETURN_IF_ERROR(CheckSignedTreeHead(ctx, event, event.getPayload().getSigningKeyRotated().getTreeSize()));
+  ctx.SetStream("audit", "signing_keys");
+  return Status::Ok();
+}
+
+Status Dispatch(Context& ctx, schema::Event::Reader event) {
+  const schema::Event::Payload::Reader payload = event.getPayload();
   using P = schema::Event::Payload;
   switch (payload.which()) {
     case P::PROJECT_REGISTERED: return ProjectRegistered(ctx, payload.getProjectRegistered());
@@ -909,6 +937,8 @@ Status Dispatch(Context& ctx, schema::Event::Payload::Reader payload) {
     case P::REIMBURSEMENT_CLAIMED: return ReimbursementClaimed(ctx, payload.getReimbursementClaimed());
     case P::CLAIM_REVIEWED: return ClaimReviewed(ctx, payload.getClaimReviewed());
     case P::REIMBURSEMENT_PAID: return ReimbursementPaid(ctx, payload.getReimbursementPaid());
+    case P::CHECKPOINT_SIGNED: return CheckpointSigned(ctx, event);
+    case P::SIGNING_KEY_ROTATED: return SigningKeyRotated(ctx, event);
   }
   return Status::InvalidArgument("unknown event type (written by a newer schema?)", "type");
 }
@@ -919,7 +949,7 @@ Status ValidateEvent(schema::Event::Reader event, uint64_t position, EntityLooku
   out->stream.clear();
   out->updates.clear();
   Context ctx(event, position, lookup, out);
-  Status status = Dispatch(ctx, event.getPayload());
+  Status status = Dispatch(ctx, event);
   if (!status.ok()) return status.WithEventId(event.getId().cStr());
   // Every event type names its stream; an empty one would be a bug in this file.
   DI_ASSERT(!out->stream.empty());

@@ -16,6 +16,8 @@
 //     also what makes positions dense and the hash chain sequential.
 //   * Positions are strictly increasing from 1 with no holes; recorded times never decrease.
 //   * hash(n) = SHA-256(hash(n-1) || canonical bytes of RecordedEvent n), hash(0) = 32 zero bytes.
+//   * A Merkle tree (RFC 6962, merkle.h) over the same bytes is kept current on every append; signed
+//     checkpoints of its root and proofs against them are in audit.h and docs/audit.md.
 //
 // Thread-safe: any number of threads may Append and read concurrently.
 #ifndef DI_LEDGER_EVENT_STORE_H_
@@ -32,6 +34,9 @@
 #include "di/ledger/status.h"
 
 namespace di::ledger {
+
+class SigningKey;     // audit.h
+struct BackupResult;  // backup.h
 
 struct EventStoreOptions {
   // Create the store if the directory holds none. Default: true.
@@ -50,6 +55,19 @@ struct EventStoreOptions {
   // Fault injection for crash tests: called after the group's write is durable and before the appenders
   // are acknowledged. Default: none.
   std::function<void()> after_durable_write_for_testing;
+  // Automatic signed checkpoints: after a group commit that crosses a multiple of this many positions, the
+  // writer appends a `checkpoint_signed` event (same group, same fsync) signed with `checkpoint_key`.
+  // Default: 0, checkpoints only on demand (AppendCheckpoint). Open fails if it is set without a key or with
+  // a key that is not the ledger's current signing key.
+  uint64_t checkpoint_every = 0;
+  std::shared_ptr<const SigningKey> checkpoint_key;
+};
+
+// A checkpoint or key rotation the ledger recorded.
+struct CheckpointResult {
+  uint64_t position = 0;   // of the audit event
+  uint64_t tree_size = 0;  // = position - 1
+  Hash root{};
 };
 
 struct AppendResult {
@@ -115,9 +133,29 @@ class EventStore {
   virtual Status GetStreamVersion(const std::string& stream, uint64_t* version) = 0;
 
   virtual LogHead Head() const = 0;
-  // Walks the whole hash chain from position 1 (read-only; safe while appending).
+  // Walks the whole hash chain from position 1, recomputing the Merkle tree and checking every audit event
+  // (read-only; safe while appending).
   virtual Status Verify(VerifyReport* report) = 0;
   virtual Status GetStats(StoreStats* stats) = 0;
+
+  // Audit (audit.h, docs/audit.md) -------------------------------------------------------------------
+  // Appends `checkpoint_signed` over every event before it, signed with `key`. The first checkpoint makes
+  // `key` the ledger's signing key; later ones must use that key (kInvalidArgument otherwise).
+  virtual Status AppendCheckpoint(const SigningKey& key, CheckpointResult* result) = 0;
+  // Appends `signing_key_rotated`, signed by `current_key` (the ledger's key) and `new_key`, which signs
+  // every later checkpoint.
+  virtual Status RotateSigningKey(const SigningKey& current_key, const SigningKey& new_key,
+                                  CheckpointResult* result) = 0;
+  // Merkle root of positions 1..tree_size (tree_size <= head).
+  virtual Status GetMerkleRoot(uint64_t tree_size, Hash* root) = 0;
+  // RFC 6962 audit path of position leaf_index + 1 in the tree of positions 1..tree_size.
+  virtual Status GetInclusionProof(uint64_t leaf_index, uint64_t tree_size, std::vector<Hash>* proof) = 0;
+  // RFC 6962 consistency proof between the trees of sizes first_size <= second_size <= head.
+  virtual Status GetConsistencyProof(uint64_t first_size, uint64_t second_size, std::vector<Hash>* proof) = 0;
+
+  // Backup (backup.h) ---------------------------------------------------------------------------------
+  // Online backup into the RocksDB BackupEngine directory `backup_dir` while appends and reads go on.
+  virtual Status CreateBackup(const std::string& backup_dir, BackupResult* result) = 0;
 };
 
 }  // namespace di::ledger
