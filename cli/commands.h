@@ -60,6 +60,56 @@ ledger::Status EnactRules(ledger::EventStore& store, const std::string& rules_fi
 
 int RunSimulate(const SimulateOptions& options, const std::string& output);
 
+// serve, token (server/): the HTTP API over a store (serve_command.cc).
+struct ServeOptions {
+  std::string data_dir;
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;             // 0: any free port (printed)
+  std::string tokens_file;          // required unless --demo
+  bool demo = false;                // import the demo region into an empty store; demo tokens
+  int threads = 4;
+  uint64_t body_limit_bytes = 16 * 1024 * 1024;
+  int64_t read_timeout_ms = 30000;
+  int64_t write_timeout_ms = 30000;
+  int64_t stall_timeout_ms = 15000;  // a subscriber taking no data this long is dropped
+  int64_t heartbeat_ms = 5000;
+  int binary_port = -1;             // the Cap'n Proto endpoint (docs/protocol.md): -1 off, 0 any free port
+};
+int RunServe(const ServeOptions& options);
+struct TokenOptions {
+  std::string name;
+  std::string role;
+  std::string municipality;
+};
+// Prints a new random token once, and its entry (with the token's SHA-256) for the tokens file.
+int RunToken(const TokenOptions& options);
+
+// audit, backup, restore (audit_commands.cc; formats and procedures in docs/audit.md, docs/operations.md).
+struct AuditOptions {
+  std::string data_dir;
+  std::string key_file;                    // keygen: the file to create; checkpoint, rotate-key: the ledger's key
+  std::string new_key_file;                // rotate-key: the key that signs from now on
+  std::string public_key;                  // verify-export, check-proof: 64 hex chars or a .pub file
+  std::string input;                       // verify-export: the export; check-proof: the proof ("-": stdin)
+  std::string output = "-";                // prove
+  std::string event_id;                    // prove: inclusion of this event
+  uint64_t checkpoint_position = 0;        // prove: the checkpoint proven against (0: the latest)
+  uint64_t first_checkpoint_position = 0;  // prove: consistency of this checkpoint with the other one
+};
+int RunAuditKeygen(const AuditOptions& options);
+int RunAuditCheckpoint(const AuditOptions& options);
+int RunAuditRotateKey(const AuditOptions& options);
+int RunAuditList(const AuditOptions& options);
+int RunAuditProve(const AuditOptions& options);
+int RunAuditCheckProof(const AuditOptions& options);
+int RunAuditVerifyExport(const AuditOptions& options);
+int RunBackup(const std::string& data_dir, const std::string& backup_dir, bool list_only);
+int RunRestore(const std::string& backup_dir, uint32_t backup_id, const std::string& data_dir);
+
+// import --server HOST:PORT --token T: the same import through a server's binary endpoint (remote_import.cc).
+// `token` empty: $DI_LEDGER_TOKEN.
+int RunRemoteImport(const ImportOptions& options, const std::string& server_address, const std::string& token);
+
 }  // namespace di::cli
 
 #endif  // DI_CLI_COMMANDS_H_

@@ -34,8 +34,16 @@ int main(int argc, char** argv) {
   import->add_option("--batch", import_options.batch_events, "events per atomic batch")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
+  std::string import_server, import_token;
+  import->add_option("--server", import_server,
+                     "append through a running server's binary endpoint, HOST:PORT (docs/protocol.md), not --data");
+  import->add_option("--token", import_token, "with --server: bearer token (default: $DI_LEDGER_TOKEN)");
   import->callback([&] {
     import_options.data_dir = data_dir;
+    if (!import_server.empty()) {
+      exit_code = di::cli::RunRemoteImport(import_options, import_server, import_token);
+      return;
+    }
     exit_code = di::cli::RunImport(import_options);
   });
 
@@ -123,6 +131,123 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 8));
   simulate->add_option("--output,-o", simulate_output, "output file, - for standard output")->capture_default_str();
   simulate->callback([&] { exit_code = di::cli::RunSimulate(simulate_options, simulate_output); });
+
+  // serve, token (server/)
+  di::cli::ServeOptions serve_options;
+  CLI::App* serve = app.add_subcommand("serve", "serve the HTTP/JSON API (docs/api.md) until SIGTERM/SIGINT");
+  add_data(serve);
+  serve->add_option("--address", serve_options.address, "address to bind")->capture_default_str();
+  serve->add_option("--port", serve_options.port, "port to bind (0: any free port)")->capture_default_str();
+  serve->add_option("--tokens", serve_options.tokens_file, "tokens file (JSON array; see `di-ledger token`)");
+  serve->add_flag("--demo", serve_options.demo,
+                  "import the demo region into an empty store first; without --tokens, make demo tokens");
+  serve->add_option("--threads", serve_options.threads, "server threads")->capture_default_str()->check(CLI::Range(1, 256));
+  serve->add_option("--body-limit", serve_options.body_limit_bytes, "largest request body, bytes (413 beyond)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{1} << 32));
+  serve->add_option("--read-timeout-ms", serve_options.read_timeout_ms, "a request must arrive whole within this")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{3600000}));
+  serve->add_option("--write-timeout-ms", serve_options.write_timeout_ms, "a response must be taken within this")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{3600000}));
+  serve->add_option("--stall-timeout-ms", serve_options.stall_timeout_ms,
+                    "a subscriber taking no data for this long is dropped (it resumes)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{3600000}));
+  serve->add_option("--heartbeat-ms", serve_options.heartbeat_ms, "blank line to idle subscribers this often")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{3600000}));
+  serve->add_option("--binary-port", serve_options.binary_port,
+                    "also serve the Cap'n Proto binary endpoint on this port (docs/protocol.md); 0: any free "
+                    "port; default -1: off")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 65535));
+  serve->callback([&] {
+    serve_options.data_dir = data_dir;
+    exit_code = di::cli::RunServe(serve_options);
+  });
+  di::cli::TokenOptions token_options;
+  CLI::App* token = app.add_subcommand("token", "make a bearer token: prints it once, and its tokens-file entry");
+  token->add_option("--name", token_options.name, "the token's name (unique in the file)")->required();
+  token->add_option("--role", token_options.role, "clerk, project, finance, auditor or reader")
+      ->required()
+      ->check(CLI::IsMember({"clerk", "project", "finance", "auditor", "reader"}));
+  token->add_option("--municipality", token_options.municipality, "clerks: the municipality id they serve");
+  token->callback([&] { exit_code = di::cli::RunToken(token_options); });
+
+  // audit, backup, restore
+  di::cli::AuditOptions audit_options;
+  CLI::App* audit = app.add_subcommand("audit", "signed Merkle checkpoints, proofs, offline verification (docs/audit.md)");
+  audit->require_subcommand(1);
+  CLI::App* keygen = audit->add_subcommand("keygen", "make an Ed25519 signing key: FILE (secret, 0600) and FILE.pub");
+  keygen->add_option("--out", audit_options.key_file, "the secret key file to create (never overwritten)")->required();
+  keygen->callback([&] { exit_code = di::cli::RunAuditKeygen(audit_options); });
+  CLI::App* checkpoint = audit->add_subcommand("checkpoint", "append a signed checkpoint of every event so far");
+  add_data(checkpoint);
+  checkpoint->add_option("--key", audit_options.key_file, "the ledger's signing key file")->required();
+  checkpoint->callback([&] {
+    audit_options.data_dir = data_dir;
+    exit_code = di::cli::RunAuditCheckpoint(audit_options);
+  });
+  CLI::App* rotate = audit->add_subcommand("rotate-key", "hand signing over to a new key (event signed by both)");
+  add_data(rotate);
+  rotate->add_option("--key", audit_options.key_file, "the ledger's current signing key file")->required();
+  rotate->add_option("--new-key", audit_options.new_key_file, "the key that signs from now on")->required();
+  rotate->callback([&] {
+    audit_options.data_dir = data_dir;
+    exit_code = di::cli::RunAuditRotateKey(audit_options);
+  });
+  CLI::App* checkpoints = audit->add_subcommand("checkpoints", "list the checkpoints and key rotations");
+  add_data(checkpoints);
+  checkpoints->callback([&] {
+    audit_options.data_dir = data_dir;
+    exit_code = di::cli::RunAuditList(audit_options);
+  });
+  CLI::App* prove = audit->add_subcommand(
+      "prove", "write a proof: --event ID (inclusion) or --first-checkpoint P (consistency with --checkpoint)");
+  add_data(prove);
+  auto* prove_event = prove->add_option("--event", audit_options.event_id, "prove this event is in a checkpoint");
+  auto* prove_first = prove->add_option("--first-checkpoint", audit_options.first_checkpoint_position,
+                                        "prove the checkpoint at this position is a prefix of --checkpoint");
+  prove_event->excludes(prove_first);
+  prove->add_option("--checkpoint", audit_options.checkpoint_position,
+                    "position of the checkpoint proven against (default: the latest)");
+  prove->add_option("--output,-o", audit_options.output, "proof file, - for standard output")->capture_default_str();
+  prove->callback([&] {
+    audit_options.data_dir = data_dir;
+    if (audit_options.event_id.empty() && audit_options.first_checkpoint_position == 0) {
+      std::cerr << "audit prove: give --event ID or --first-checkpoint POSITION\n";
+      exit_code = 2;
+      return;
+    }
+    exit_code = di::cli::RunAuditProve(audit_options);
+  });
+  CLI::App* check_proof = audit->add_subcommand("check-proof", "check a proof offline with a public key");
+  check_proof->add_option("proof", audit_options.input, "proof file, - for standard input")->required();
+  check_proof->add_option("--pubkey", audit_options.public_key, "public key: 64 hex chars or a .pub file")->required();
+  check_proof->callback([&] { exit_code = di::cli::RunAuditCheckProof(audit_options); });
+  CLI::App* verify_export = audit->add_subcommand(
+      "verify-export", "verify an export (from position 1) offline: chain, Merkle roots, signatures");
+  verify_export->add_option("export", audit_options.input, "JSON Lines of `di-ledger export`, - for standard input")
+      ->required();
+  verify_export->add_option("--pubkey", audit_options.public_key, "public key: 64 hex chars or a .pub file")->required();
+  verify_export->callback([&] { exit_code = di::cli::RunAuditVerifyExport(audit_options); });
+
+  std::string backup_dir;
+  bool list_backups = false;
+  CLI::App* backup = app.add_subcommand("backup", "online backup of a store (RocksDB BackupEngine, incremental)");
+  add_data(backup);
+  backup->add_option("--to", backup_dir, "backup directory (created; later backups share its files)")->required();
+  backup->add_flag("--list", list_backups, "list the backups in --to instead of taking one");
+  backup->callback([&] { exit_code = di::cli::RunBackup(data_dir, backup_dir, list_backups); });
+  uint32_t restore_id = 0;
+  std::string restore_data;
+  CLI::App* restore = app.add_subcommand("restore", "restore a backup into a new directory, then verify it");
+  restore->add_option("--from", backup_dir, "backup directory")->required();
+  restore->add_option("--data", restore_data, "the new store directory (must not hold a store)")->required();
+  restore->add_option("--backup-id", restore_id, "which backup (default: the latest)");
+  restore->callback([&] { exit_code = di::cli::RunRestore(backup_dir, restore_id, restore_data); });
 
   try {
     app.parse(argc, argv);

@@ -16,3 +16,8 @@ echo
 ./build/di-ledger report funding --group-by territory --data "$DATA"
 echo
 ./build/di-ledger report indicators --data "$DATA" | tail -n 12
+echo
+# The main job: the HTTP API on the demo store (already imported above, so --demo imports nothing again; it
+# prints one token per role and ready-to-paste curl lines). Stop with Ctrl-C or SIGTERM.
+echo "serving http://127.0.0.1:8080 (docs/api.md)"
+exec ./build/di-ledger serve --data "$DATA" --demo

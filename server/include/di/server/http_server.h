@@ -1,0 +1,85 @@
+// HttpServer: the HTTP/1.1 JSON API of di-ledger (Boost.Asio + Beast), a thin shell over LedgerService.
+//
+//   HttpServer server(&service, &tokens, &metrics, HttpServerOptions{});
+//   ServiceStatus s = server.Start();      // binds; server.port() is the bound port (0 asks for any)
+//   ...
+//   server.Stop();                         // graceful: stop accepting, finish in-flight requests, close
+//
+// One io_context run by `threads` threads; one strand per connection. Every connection has a read deadline
+// (a request must arrive whole within read_timeout, so a slow or stalled client only holds its own socket),
+// a body limit (413) and a header limit (431). Requests are handled on the io threads: appends block one
+// thread until their group commit is durable, which is what lets concurrent appenders share an fsync.
+// Subscriptions (GET /v1/subscribe) stream chunked NDJSON: see docs/api.md and subscription.cc.
+// Routes, error codes and limits: docs/api.md.
+#ifndef DI_SERVER_HTTP_SERVER_H_
+#define DI_SERVER_HTTP_SERVER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "di/server/ledger_service.h"
+#include "di/server/metrics.h"
+
+namespace di::server {
+
+struct HttpServerOptions {
+  // Address to bind. Default: 127.0.0.1 (loopback only; put a TLS-terminating proxy in front for a network).
+  std::string address = "127.0.0.1";
+  // Port to bind; 0 picks a free one (tests). Default: 8080.
+  uint16_t port = 8080;
+  // Threads running the io_context. Default: 4. Appends block a thread for their fsync (~0.2-2 ms), so
+  // more threads let more appenders share one group commit.
+  int threads = 4;
+  // Largest request body, bytes. Default: 16 MiB (a batch of 10 000 events of ~1 KiB fits). Larger: 413.
+  uint64_t body_limit_bytes = 16 * 1024 * 1024;
+  // Largest request header block, bytes. Default: 16 KiB. Larger: 431.
+  uint32_t header_limit_bytes = 16 * 1024;
+  // A request (header and body) must arrive within this time from its first byte awaited, also between
+  // keep-alive requests (idle connections are closed then). Default: 30 s.
+  std::chrono::milliseconds read_timeout{30000};
+  // A response must be taken by the client within this time. Default: 30 s.
+  std::chrono::milliseconds write_timeout{30000};
+  // Open connections beyond this get 503 and are closed. Default: 1024.
+  size_t max_connections = 1024;
+  // Subscriptions: a subscriber whose socket accepts no byte for this long is dropped. Default: 15 s.
+  std::chrono::milliseconds subscription_stall_timeout{15000};
+  // After the drop decision, time allowed to deliver the final {"error":{"code":"slow_consumer",...}} line
+  // before the socket is closed. Default: 2 s.
+  std::chrono::milliseconds subscription_drop_grace{2000};
+  // A blank line is sent to an idle (caught-up) subscriber this often. Default: 5 s.
+  std::chrono::milliseconds heartbeat_interval{5000};
+  // Subscriptions open at once; more get 503. Default: 256.
+  size_t max_subscribers = 256;
+  // SO_SNDBUF of accepted sockets, bytes; 0 keeps the kernel's default (tests set a small one to stall fast).
+  int socket_send_buffer_bytes = 0;
+  // Graceful stop: in-flight requests get this long to finish before the io_context is stopped. Default: 10 s.
+  std::chrono::milliseconds stop_timeout{10000};
+};
+
+class HttpServer {
+ public:
+  // `service`, `tokens` and `metrics` must outlive the server.
+  HttpServer(LedgerService* service, const TokenRegistry* tokens, Metrics* metrics, HttpServerOptions options);
+  ~HttpServer();  // Stop()s if running
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts the threads. Fails (io_error) if the address cannot be bound.
+  ServiceStatus Start();
+  // The bound port (after Start).
+  uint16_t port() const;
+  // Stops accepting, lets in-flight requests finish (up to stop_timeout), ends subscriptions, joins the
+  // threads. Idempotent.
+  void Stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace di::server
+
+#endif  // DI_SERVER_HTTP_SERVER_H_

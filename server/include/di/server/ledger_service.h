@@ -1,0 +1,306 @@
+// LedgerService: the transport-independent, thread-safe facade of di-ledger's network endpoints.
+//
+//   TokenRegistry tokens;
+//   ServiceStatus s = TokenRegistry::LoadFile("tokens.json", &tokens);
+//   LedgerService service(store.get(), ServiceOptions{...});
+//   s = service.Start();                                 // folds the live model up to the head
+//   Principal who;
+//   s = tokens.Authenticate(bearer_token, &who);         // unauthenticated -> 401
+//   s = service.Append(who, std::move(batch), &result);  // forbidden -> 403, conflict -> 409, ...
+//
+// The HTTP server (server/src/http_server.cc) and the later Cap'n Proto endpoint are thin shells over this
+// class: every role check, scope check, pseudonymisation and as-of resolution lives here, so both transports
+// answer the same question the same way. The ledger (EventStore) knows nothing of roles; the projections know
+// nothing of transports.
+//
+// Roles (docs/api.md has the full matrix):
+//   clerk    scoped to one municipality: writes the events of its residents' cases (applications, decisions,
+//            grants, deliveries, corrections, person attributes); reads its residents' records, its claims and
+//            the reference data (projects, municipalities, providers, rules).
+//   project  enrolment, assessments, plans, claim review, project / municipality / provider / rules set-up.
+//   finance  reimbursement claims, payments, budgets, project expenses; every read and report.
+//   auditor  reads everything, writes nothing.
+//   reader   subscriptions only, with pseudonymised events (person-linked ids replaced by keyed hashes, birth
+//            dates cut to the year, free-text fields and chain hashes dropped).
+// A clerk's municipality covers the municipalities merged into it (transitively): after the 2021 territorial
+// reform, a clerk of the new municipality sees the residents of its predecessors.
+#ifndef DI_SERVER_LEDGER_SERVICE_H_
+#define DI_SERVER_LEDGER_SERVICE_H_
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "di/ledger/event_store.h"
+#include "di/ledger/status.h"
+#include "di/projections/checkpoint.h"
+#include "di/projections/entitlements.h"
+#include "di/projections/funding.h"
+#include "di/projections/indicators.h"
+#include "di/projections/ledger_model.h"
+#include "di/projections/reconciliation.h"
+
+namespace di::server {
+
+class Metrics;
+
+// ---------------------------------------------------------------------------------------------------------
+// ServiceStatus: ledger::Status plus the two outcomes only a network service has (who are you, may you).
+// ---------------------------------------------------------------------------------------------------------
+enum class ServiceCode {
+  kOk = 0,
+  kInvalidArgument,  // malformed or invalid input (also: not JSON, empty batch, bad query parameter)
+  kNotFound,
+  kConflict,         // expected stream version mismatch
+  kDuplicateId,      // event id already recorded with different content
+  kCorruption,
+  kIOError,
+  kBusy,             // the store's append queue is full: retry later
+  kShutdown,         // the service is stopping
+  kUnauthenticated,  // no token, or a token no entry matches
+  kForbidden,        // the principal's role or scope does not allow it; the message says why
+};
+
+class ServiceStatus {
+ public:
+  ServiceStatus() = default;
+  ServiceStatus(const ledger::Status& status);  // NOLINT: implicit, so ledger statuses pass through unchanged
+  static ServiceStatus Ok() { return {}; }
+  static ServiceStatus Make(ServiceCode code, std::string message, std::string field = {}, std::string event_id = {});
+  static ServiceStatus Unauthenticated(std::string message) { return Make(ServiceCode::kUnauthenticated, std::move(message)); }
+  static ServiceStatus Forbidden(std::string message, std::string field = {}, std::string event_id = {}) {
+    return Make(ServiceCode::kForbidden, std::move(message), std::move(field), std::move(event_id));
+  }
+  static ServiceStatus InvalidArgument(std::string message, std::string field = {}) {
+    return Make(ServiceCode::kInvalidArgument, std::move(message), std::move(field));
+  }
+  static ServiceStatus NotFound(std::string message, std::string field = {}) {
+    return Make(ServiceCode::kNotFound, std::move(message), std::move(field));
+  }
+
+  bool ok() const { return code_ == ServiceCode::kOk; }
+  ServiceCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+  const std::string& field() const { return field_; }
+  const std::string& event_id() const { return event_id_; }
+  // Stable machine-readable name: "invalid_argument", "forbidden", "unauthenticated", ...
+  std::string_view CodeName() const;
+  std::string ToString() const;
+
+ private:
+  ServiceCode code_ = ServiceCode::kOk;
+  std::string message_;
+  std::string field_;
+  std::string event_id_;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Principals and tokens
+// ---------------------------------------------------------------------------------------------------------
+enum class Role { kClerk, kProject, kFinance, kAuditor, kReader };
+std::string_view RoleName(Role role);
+bool ParseRoleName(std::string_view name, Role* role);
+
+struct Principal {
+  std::string name;             // the token's name ("bauska-clerk-1"), for logs and metrics
+  Role role = Role::kReader;
+  std::string municipality_id;  // clerks only: the municipality whose residents they serve
+};
+
+// Bearer tokens from a config file, hashed at rest. File format (docs/api.md, "Tokens"):
+//   [{"name": "jelgava-clerk", "role": "clerk", "municipality": "M-JELGAVA", "token_sha256": "<64 hex>"}, ...]
+// token_sha256 is SHA-256 of the token text as sent after "Bearer ". `di-ledger token` makes both.
+class TokenRegistry {
+ public:
+  static ServiceStatus LoadFile(const std::string& path, TokenRegistry* out);
+  static ServiceStatus FromJson(const nlohmann::json& entries, TokenRegistry* out);
+  // Constant-time comparison of the presented token's hash against every entry.
+  ServiceStatus Authenticate(std::string_view token, Principal* principal) const;
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    Principal principal;
+    std::array<unsigned char, 32> token_sha256{};
+  };
+  std::vector<Entry> entries_;
+};
+
+// A new random token: "dil_" + 43 chars of URL-safe base64 (32 random bytes, libsodium randombytes_buf).
+std::string NewRandomToken();
+// Lowercase hex SHA-256 of a token: the "token_sha256" of its entry.
+std::string TokenSha256Hex(std::string_view token);
+// The JSON entry of a token ({"name","role",["municipality"],"token_sha256"}).
+nlohmann::json TokenEntryJson(const Principal& principal, std::string_view token);
+
+// ---------------------------------------------------------------------------------------------------------
+// The service
+// ---------------------------------------------------------------------------------------------------------
+struct ServiceOptions {
+  // Key of the reader pseudonyms (crypto_generichash, 32 bytes). Default: empty, which makes Start() fail
+  // for a service with readers; the CLI keeps one in <data>/pseudonym-key (created 0600 on first start).
+  std::string pseudonym_key;
+  // Largest page of one read (events returned). Default: 1000. Also the subscription chunk: at most this
+  // many events are held in memory per subscriber at a time.
+  size_t max_read_events = 1000;
+  // Largest number of log positions one filtered read scans before returning (the page then ends early,
+  // with `next_after` telling the client where to continue). Default: 20000. Bounds the work of a request
+  // whose filter matches little.
+  size_t max_scan_events = 20000;
+  // Largest range one audit verification walks. Default: 1 000 000 events (about 1 s).
+  uint64_t max_verify_events = 1000000;
+  // Past known-at queries fold a fresh model (~3 us per event); at most this many run at once, more get
+  // kBusy (429). Default: 2 (the machine's cores).
+  int max_concurrent_replays = 2;
+  // Projection checkpoints (<data>/projections), not owned; null: none. With them, Start() resumes the live
+  // model from the newest confirmed snapshot instead of replaying the log, the live model is snapshotted as
+  // it passes every `interval_events` positions, and past known-at queries start from the nearest snapshot.
+  projections::CheckpointStore* checkpoints = nullptr;
+};
+
+// Which events a read or subscription returns.
+struct EventFilter {
+  std::vector<ledger::EventType> types;  // empty: every type
+  std::string stream_prefix;            // "" : every stream; "person/" : every person stream
+  // Parses "service_delivered,delivery_voided"; names the bad name in the error.
+  static ServiceStatus Parse(std::string_view types, std::string_view stream_prefix, EventFilter* out);
+};
+
+// One page of a read: the events as the principal may see them (JSON, one object per event).
+struct ReadPage {
+  std::vector<nlohmann::ordered_json> events;
+  // Continue after this position (log reads) or version (stream reads): the last one scanned, which can be
+  // beyond the last event returned when a filter skipped events.
+  uint64_t next_after = 0;
+  uint64_t head = 0;  // the position reads are served up to (the live model's position)
+};
+
+// Valid date and known-at of a query, as the client wrote them ("" = default: the latest effective date
+// in the store; the head).
+struct AsOf {
+  std::string valid_at;  // YYYY-MM-DD
+  std::string known_at;  // a global position or a UTC time "2021-07-15T00:00:00Z"
+};
+
+struct RangeVerifyReport {
+  uint64_t from = 0, to = 0;
+  uint64_t events_checked = 0;
+  uint64_t first_bad_position = 0;  // 0: every event verified
+  std::string problem;
+  ledger::Hash last_hash{};         // the chain hash at `to`
+};
+
+class LedgerService {
+ public:
+  // `store` must outlive the service. `metrics` may be null.
+  LedgerService(ledger::EventStore* store, ServiceOptions options, Metrics* metrics = nullptr);
+  ~LedgerService();
+  LedgerService(const LedgerService&) = delete;
+  LedgerService& operator=(const LedgerService&) = delete;
+
+  // Folds the live model up to the head. Call once before serving.
+  ServiceStatus Start();
+  // From now on every call answers kShutdown; appends already inside the store complete.
+  void BeginShutdown();
+
+  // Writes -------------------------------------------------------------------------------------------------
+  // Role and scope checks of every event, then one atomic store append, then the live model is folded up to
+  // the new head and head listeners are told. Forbidden -> nothing appended, the status names the event and
+  // field and says why.
+  ServiceStatus Append(const Principal& principal, std::vector<ledger::NewEvent> batch, ledger::AppendResult* result);
+
+  // Reads (the JSON of ledger::StoredEventToJson; pseudonymised for readers) --------------------------------
+  // Events with position > `after`, at most max_read_events, scanning at most max_scan_events positions.
+  ServiceStatus ReadLog(const Principal& principal, uint64_t after, size_t max_events, const EventFilter& filter,
+                        ReadPage* page);
+  // One stream from version > `after_version`.
+  ServiceStatus ReadStream(const Principal& principal, const std::string& stream, uint64_t after_version,
+                           size_t max_events, ReadPage* page);
+  ServiceStatus GetEvent(const Principal& principal, const std::string& event_id, nlohmann::ordered_json* event);
+
+  // Queries and reports (as of a valid date, as known at a position) -----------------------------------------
+  ServiceStatus QueryEntitlements(const Principal& principal, const std::string& person_id, const AsOf& as_of,
+                                  bool explain, projections::Entitlements* out);
+  // A clerk's reports are restricted to its municipality (asking for another one is forbidden).
+  ServiceStatus QueryFunding(const Principal& principal, const AsOf& as_of, projections::FundingQuery query,
+                             projections::FundingReport* out);
+  ServiceStatus QueryReconciliation(const Principal& principal, const AsOf& as_of, projections::ReconciliationQuery query,
+                                    std::vector<projections::ClaimReconciliation>* out, int32_t* valid_date,
+                                    uint64_t* known_at_position);
+  ServiceStatus QueryIndicators(const Principal& principal, const AsOf& as_of, const std::string& project_id,
+                                std::string municipality_id, projections::IndicatorsReport* out);
+
+  // Runs `fn` on the model as known at `known_at_position` (projections::kKnownNow: the head). "Known now"
+  // uses the live model under a shared lock (no replay); a past position folds a fresh model (the place where
+  // projection checkpoints plug in). `fn` must not keep references to the model.
+  using ModelFunction = std::function<ServiceStatus(const projections::LedgerModel& model, uint64_t known_at_position)>;
+  ServiceStatus WithModel(uint64_t known_at_position, const ModelFunction& fn);
+
+  // Audit ------------------------------------------------------------------------------------------------------
+  ServiceStatus ChainHead(const Principal& principal, ledger::LogHead* head);
+  // Recomputes the hash chain over [from, to] (to 0: the head) from the stored hash at from - 1.
+  ServiceStatus VerifyRange(const Principal& principal, uint64_t from, uint64_t to, RangeVerifyReport* report);
+
+  // Subscriptions ------------------------------------------------------------------------------------------------
+  // May the principal subscribe at all (reader, auditor, project, finance, clerk-in-scope)?
+  ServiceStatus AuthorizeSubscribe(const Principal& principal) const;
+  // The position reads and subscriptions are served up to: the live model's position (events are visible
+  // once folded, so a clerk's scope filter always knows the person an event is about).
+  uint64_t VisiblePosition() const;
+  // Called (from the appending thread, so it must only hand off, e.g. post to an executor) with the new
+  // visible position after each append. Returns an id for RemoveHeadListener.
+  uint64_t AddHeadListener(std::function<void(uint64_t visible_position)> listener);
+  void RemoveHeadListener(uint64_t id);
+  // Blocks until the visible position is > `after` or `deadline` passes; returns the visible position.
+  uint64_t WaitForHead(uint64_t after, std::chrono::steady_clock::time_point deadline);
+
+  ledger::EventStore& store() { return *store_; }
+  Metrics* metrics() { return metrics_; }
+
+  // The pseudonymised JSON of one event, as a reader sees it (exposed for tests and documentation).
+  nlohmann::ordered_json PseudonymisedEvent(const ledger::StoredEvent& event) const;
+  // The keyed pseudonym of an id of a kind ("person", "grant", ...): "ps-" + 32 hex chars.
+  std::string Pseudonym(std::string_view kind, std::string_view id) const;
+
+ private:
+  ServiceStatus CheckWritable(const Principal& principal, const std::vector<ledger::NewEvent>& batch) const;
+  bool MayRead(const Principal& principal, const ledger::StoredEvent& event) const;  // model lock held
+  bool MunicipalityInScope(const std::string& clerk_municipality, const std::string& municipality) const;
+  std::string ResidenceOfPerson(const std::string& person_id) const;  // model lock held
+  nlohmann::ordered_json Render(const Principal& principal, const ledger::StoredEvent& event) const;
+  ServiceStatus CatchUp();  // folds the live model up to the store head
+  ServiceStatus Resolve(const AsOf& as_of, int32_t* valid_date, uint64_t* known_at_position);
+  ServiceStatus CheckRunning() const;
+
+  ledger::EventStore* store_;
+  ServiceOptions options_;
+  Metrics* metrics_;
+  std::atomic<bool> shutting_down_{false};
+
+  // The live model and the one index it lacks (application -> person), folded together.
+  mutable std::shared_mutex model_mutex_;
+  projections::LedgerModel live_model_;
+  std::map<std::string, std::string> application_person_;
+  std::atomic<uint64_t> visible_position_{0};
+  std::atomic<int> replays_in_flight_{0};
+
+  mutable std::mutex listeners_mutex_;
+  std::condition_variable head_changed_;
+  std::map<uint64_t, std::function<void(uint64_t)>> listeners_;
+  uint64_t next_listener_id_ = 1;
+};
+
+}  // namespace di::server
+
+#endif  // DI_SERVER_LEDGER_SERVICE_H_

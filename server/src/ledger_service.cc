@@ -1,0 +1,871 @@
+// LedgerService: role and scope checks, reads as each role may see them, the live projection model.
+#include "di/server/ledger_service.h"
+
+#include <sodium.h>
+
+#include <chrono>
+#include <set>
+
+#include "di/ledger/catalog.h"
+#include "di/ledger/civil_date.h"
+#include "di/ledger/invariant.h"
+#include "di/ledger/json_codec.h"
+#include "di/projections/checkpoint.h"
+#include "di/projections/replay.h"
+#include "di/server/metrics.h"
+
+namespace di::server {
+namespace {
+
+using ledger::EventType;
+using Payload = schema::Event::Payload;
+
+std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+
+// Event types each role may append. Clerks are further limited to their municipality's residents.
+// The matrix is documented in docs/api.md ("Roles"); keep the two in step.
+bool RoleMayWrite(Role role, EventType type) {
+  switch (role) {
+    case Role::kClerk:
+      switch (type) {
+        case Payload::RESIDENCE_CHANGED:
+        case Payload::DISABILITY_RECORDED:
+        case Payload::SPECIAL_CARE_OPINION_RECORDED:
+        case Payload::PARENT_ACTIVITY_RECORDED:
+        case Payload::APPLICATION_SUBMITTED:
+        case Payload::APPLICATION_DECIDED:
+        case Payload::SERVICE_GRANTED:
+        case Payload::GRANT_AMENDED:
+        case Payload::GRANT_ENDED:
+        case Payload::SERVICE_SUSPENDED:
+        case Payload::SERVICE_RESUMED:
+        case Payload::SERVICE_DELIVERED:
+        case Payload::DELIVERY_CORRECTED:
+        case Payload::DELIVERY_VOIDED:
+          return true;
+        default:
+          return false;
+      }
+    case Role::kProject:
+      switch (type) {
+        case Payload::PROJECT_REGISTERED:
+        case Payload::BUDGET_AMENDED:
+        case Payload::PROJECT_EXPENSE_RECORDED:
+        case Payload::MUNICIPALITY_REGISTERED:
+        case Payload::MUNICIPALITIES_MERGED:
+        case Payload::PROVIDER_REGISTERED:
+        case Payload::PROVIDER_CONTRACTED:
+        case Payload::RULES_ENACTED:
+        case Payload::PERSON_ENROLLED:
+        case Payload::RESIDENCE_CHANGED:
+        case Payload::DISABILITY_RECORDED:
+        case Payload::SPECIAL_CARE_OPINION_RECORDED:
+        case Payload::PARENT_ACTIVITY_RECORDED:
+        case Payload::NEEDS_ASSESSED:
+        case Payload::SUPPORT_PLAN_APPROVED:
+        case Payload::CLAIM_REVIEWED:
+          return true;
+        default:
+          return false;
+      }
+    case Role::kFinance:
+      switch (type) {
+        case Payload::BUDGET_AMENDED:
+        case Payload::PROJECT_EXPENSE_RECORDED:
+        case Payload::REIMBURSEMENT_CLAIMED:
+        case Payload::REIMBURSEMENT_PAID:
+          return true;
+        default:
+          return false;
+      }
+    case Role::kAuditor:
+    case Role::kReader:
+      return false;
+  }
+  return false;
+}
+
+std::string_view StreamKind(std::string_view stream) { return stream.substr(0, stream.find('/')); }
+std::string StreamId(std::string_view stream) {
+  const size_t slash = stream.find('/');
+  return slash == std::string_view::npos ? std::string() : std::string(stream.substr(slash + 1));
+}
+
+bool FilterMatches(const EventFilter& filter, const ledger::StoredEvent& event) {
+  auto reader = event.reader();
+  if (!filter.types.empty()) {
+    const EventType type = reader.getEvent().getPayload().which();
+    bool found = false;
+    for (EventType wanted : filter.types) found = found || wanted == type;
+    if (!found) return false;
+  }
+  if (!filter.stream_prefix.empty()) {
+    const auto stream = reader.getStream();
+    if (std::string_view(stream.cStr(), stream.size()).substr(0, filter.stream_prefix.size()) != filter.stream_prefix) {
+      return false;
+    }
+  }
+  return true;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+ServiceStatus EventFilter::Parse(std::string_view types, std::string_view stream_prefix, EventFilter* out) {
+  EventFilter filter;
+  size_t start = 0;
+  while (start < types.size()) {
+    size_t comma = types.find(',', start);
+    if (comma == std::string_view::npos) comma = types.size();
+    const std::string_view name = types.substr(start, comma - start);
+    if (!name.empty()) {
+      EventType type;
+      if (!ledger::ParseEventTypeName(name, &type)) {
+        return ServiceStatus::InvalidArgument("unknown event type '" + std::string(name) + "'", "types");
+      }
+      filter.types.push_back(type);
+    }
+    start = comma + 1;
+  }
+  filter.stream_prefix = std::string(stream_prefix);
+  *out = std::move(filter);
+  return ServiceStatus::Ok();
+}
+
+LedgerService::LedgerService(ledger::EventStore* store, ServiceOptions options, Metrics* metrics)
+    : store_(store), options_(std::move(options)), metrics_(metrics) {
+  DI_ASSERT(store_ != nullptr);
+  if (metrics_ != nullptr) {
+    metrics_->AddCollector([this](Metrics& m) {
+      const uint64_t head = store_->Head().position;
+      const uint64_t folded = visible_position_.load();
+      m.Set("di_head_position", {}, static_cast<double>(head));
+      m.Set("di_projection_position", {}, static_cast<double>(folded));
+      m.Set("di_projection_lag_events", {}, static_cast<double>(head > folded ? head - folded : 0));
+    });
+  }
+}
+
+LedgerService::~LedgerService() = default;
+
+ServiceStatus LedgerService::Start() {
+  if (sodium_init() < 0) return ServiceStatus::Make(ServiceCode::kIOError, "libsodium failed to initialise");
+  if (options_.pseudonym_key.size() != crypto_generichash_KEYBYTES) {
+    return ServiceStatus::InvalidArgument("the pseudonym key must be 32 bytes", "pseudonym_key");
+  }
+  if (options_.checkpoints != nullptr) {
+    // Resume from the newest snapshot the store confirms; the application index (not in the model) is
+    // rebuilt from the type index, which reads only application_submitted events.
+    std::unique_lock lock(model_mutex_);
+    const uint64_t head = store_->Head().position;
+    projections::LoadReport report;
+    ledger::Status status = projections::LoadModel(*store_, options_.checkpoints, head, &live_model_, &report);
+    if (!status.ok()) return status;
+    status = store_->ReadByType(Payload::APPLICATION_SUBMITTED, 1, 0, [&](const ledger::StoredEvent& event) {
+      if (event.position > live_model_.last_position()) return false;
+      auto data = event.reader().getEvent().getPayload().getApplicationSubmitted();
+      application_person_[Str(data.getApplicationId())] = Str(data.getPersonId());
+      return true;
+    });
+    if (!status.ok()) return status;
+    visible_position_ = live_model_.last_position();
+    if (metrics_ != nullptr) {
+      metrics_->Set("di_model_resumed_from_snapshot_position", {}, static_cast<double>(report.snapshot_position));
+    }
+  }
+  return CatchUp();
+}
+
+void LedgerService::BeginShutdown() {
+  shutting_down_ = true;
+  head_changed_.notify_all();
+}
+
+ServiceStatus LedgerService::CheckRunning() const {
+  if (shutting_down_) return ServiceStatus::Make(ServiceCode::kShutdown, "the server is shutting down");
+  return ServiceStatus::Ok();
+}
+
+uint64_t LedgerService::VisiblePosition() const { return visible_position_.load(); }
+
+ServiceStatus LedgerService::CatchUp() {
+  uint64_t folded = 0;
+  {
+    std::unique_lock lock(model_mutex_);
+    const uint64_t from = live_model_.last_position() + 1;
+    if (from > store_->Head().position) return ServiceStatus::Ok();
+    const uint64_t interval = options_.checkpoints ? options_.checkpoints->options().interval_events : 0;
+    bool passed_interval = false;
+    ledger::Hash last_hash{};
+    ledger::Status status = store_->ReadLog(from, 0, [&](const ledger::StoredEvent& event) {
+      live_model_.Apply(event);
+      last_hash = event.hash;
+      if (interval != 0 && event.position % interval == 0) passed_interval = true;
+      auto envelope = event.reader().getEvent();
+      if (envelope.getPayload().which() == Payload::APPLICATION_SUBMITTED) {
+        auto data = envelope.getPayload().getApplicationSubmitted();
+        application_person_[Str(data.getApplicationId())] = Str(data.getPersonId());
+      }
+      return true;
+    });
+    folded = live_model_.last_position();
+    visible_position_ = folded;
+    if (!status.ok()) return status;
+    if (passed_interval) {
+      // A snapshot of the live model where it stands now, so a restart resumes from here. A failure only
+      // costs replay time later; the answer is the same, so it is counted, not returned.
+      ledger::Status saved = options_.checkpoints->Save(live_model_, last_hash, nullptr);
+      if (metrics_ != nullptr) metrics_->Add(saved.ok() ? "di_model_snapshots_total" : "di_model_snapshot_failures_total");
+    }
+  }
+  std::lock_guard lock(listeners_mutex_);
+  head_changed_.notify_all();
+  // Listeners only hand off (post to their connection's strand), so calling them under the mutex is cheap
+  // and guarantees that none runs after RemoveHeadListener returned.
+  for (auto& [id, listener] : listeners_) listener(folded);
+  return ServiceStatus::Ok();
+}
+
+uint64_t LedgerService::AddHeadListener(std::function<void(uint64_t)> listener) {
+  std::lock_guard lock(listeners_mutex_);
+  const uint64_t id = next_listener_id_++;
+  listeners_[id] = std::move(listener);
+  return id;
+}
+
+void LedgerService::RemoveHeadListener(uint64_t id) {
+  std::lock_guard lock(listeners_mutex_);
+  listeners_.erase(id);
+}
+
+uint64_t LedgerService::WaitForHead(uint64_t after, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(listeners_mutex_);
+  head_changed_.wait_until(lock, deadline, [&] { return visible_position_.load() > after || shutting_down_.load(); });
+  return visible_position_.load();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Scope
+// ---------------------------------------------------------------------------------------------------------
+
+bool LedgerService::MunicipalityInScope(const std::string& clerk_municipality, const std::string& municipality) const {
+  // The municipality itself, or one merged (transitively) into it. Bounded like the validator's chain walk.
+  std::string current = municipality;
+  const auto& municipalities = live_model_.municipalities();
+  for (int depth = 0; depth <= 16 && !current.empty(); ++depth) {
+    if (current == clerk_municipality) return true;
+    auto it = municipalities.find(current);
+    if (it == municipalities.end()) return false;
+    current = it->second.merged_into;
+  }
+  return false;
+}
+
+std::string LedgerService::ResidenceOfPerson(const std::string& person_id) const {
+  const projections::PersonFacts* person = live_model_.FindPerson(person_id);
+  return person == nullptr || !person->enrolled ? std::string() : person->residence_municipality_id;
+}
+
+bool LedgerService::MayRead(const Principal& principal, const ledger::StoredEvent& event) const {
+  if (principal.role != Role::kClerk) return true;
+  const auto stream = event.reader().getStream();
+  const std::string_view name(stream.cStr(), stream.size());
+  const std::string_view kind = StreamKind(name);
+  const std::string id = StreamId(name);
+  if (kind == "person") return MunicipalityInScope(principal.municipality_id, ResidenceOfPerson(id));
+  if (kind == "grant") {
+    const projections::GrantFacts* grant = live_model_.FindGrant(id);
+    return grant != nullptr && MunicipalityInScope(principal.municipality_id, ResidenceOfPerson(grant->person_id));
+  }
+  if (kind == "claim") {
+    auto it = live_model_.claims().find(id);
+    return it != live_model_.claims().end() && MunicipalityInScope(principal.municipality_id, it->second.municipality_id);
+  }
+  return true;  // projects, municipalities, providers, rules: reference data, no personal data
+}
+
+ServiceStatus LedgerService::CheckWritable(const Principal& principal, const std::vector<ledger::NewEvent>& batch) const {
+  // Facts established by earlier events of the same batch (the store validates them the same way).
+  std::map<std::string, std::string> residence_overlay, application_overlay, grant_overlay, delivery_overlay;
+  auto residence = [&](const std::string& person_id) {
+    auto it = residence_overlay.find(person_id);
+    return it != residence_overlay.end() ? it->second : ResidenceOfPerson(person_id);
+  };
+  auto grant_person = [&](const std::string& grant_id) -> std::string {
+    auto it = grant_overlay.find(grant_id);
+    if (it != grant_overlay.end()) return it->second;
+    const projections::GrantFacts* grant = live_model_.FindGrant(grant_id);
+    return grant == nullptr ? std::string() : grant->person_id;
+  };
+  auto delivery_grant = [&](const std::string& delivery_id) -> std::string {
+    auto it = delivery_overlay.find(delivery_id);
+    if (it != delivery_overlay.end()) return it->second;
+    auto found = live_model_.deliveries().find(delivery_id);
+    return found == live_model_.deliveries().end() ? std::string() : found->second.grant_id;
+  };
+  auto application_person = [&](const std::string& application_id) -> std::string {
+    auto it = application_overlay.find(application_id);
+    if (it != application_overlay.end()) return it->second;
+    auto found = application_person_.find(application_id);
+    return found == application_person_.end() ? std::string() : found->second;
+  };
+
+  for (const ledger::NewEvent& new_event : batch) {
+    auto event = new_event.reader();
+    const std::string event_id = Str(event.getId());
+    const EventType type = event.getPayload().which();
+    const std::string type_name(ledger::EventTypeName(type));
+    if (!RoleMayWrite(principal.role, type)) {
+      return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append '" +
+                                          type_name + "' events",
+                                      "type", event_id);
+    }
+    if (principal.role != Role::kClerk) continue;
+
+    // Which person the event concerns, and the field that names it (for the error).
+    std::string person_id, field, named_municipality, named_municipality_field;
+    auto payload = event.getPayload();
+    switch (type) {
+      case Payload::RESIDENCE_CHANGED:
+        person_id = Str(payload.getResidenceChanged().getPersonId());
+        field = "data.person_id";
+        break;
+      case Payload::DISABILITY_RECORDED:
+        person_id = Str(payload.getDisabilityRecorded().getPersonId());
+        field = "data.person_id";
+        break;
+      case Payload::SPECIAL_CARE_OPINION_RECORDED:
+        person_id = Str(payload.getSpecialCareOpinionRecorded().getPersonId());
+        field = "data.person_id";
+        break;
+      case Payload::PARENT_ACTIVITY_RECORDED:
+        person_id = Str(payload.getParentActivityRecorded().getPersonId());
+        field = "data.person_id";
+        break;
+      case Payload::APPLICATION_SUBMITTED: {
+        auto data = payload.getApplicationSubmitted();
+        person_id = Str(data.getPersonId());
+        field = "data.person_id";
+        named_municipality = Str(data.getMunicipalityId());
+        named_municipality_field = "data.municipality_id";
+        break;
+      }
+      case Payload::APPLICATION_DECIDED:
+        person_id = application_person(Str(payload.getApplicationDecided().getApplicationId()));
+        field = "data.application_id";
+        break;
+      case Payload::SERVICE_GRANTED: {
+        auto data = payload.getServiceGranted();
+        person_id = Str(data.getPersonId());
+        field = "data.person_id";
+        named_municipality = Str(data.getMunicipalityId());
+        named_municipality_field = "data.municipality_id";
+        break;
+      }
+      case Payload::GRANT_AMENDED:
+        person_id = grant_person(Str(payload.getGrantAmended().getGrantId()));
+        field = "data.grant_id";
+        break;
+      case Payload::GRANT_ENDED:
+        person_id = grant_person(Str(payload.getGrantEnded().getGrantId()));
+        field = "data.grant_id";
+        break;
+      case Payload::SERVICE_SUSPENDED:
+        person_id = grant_person(Str(payload.getServiceSuspended().getGrantId()));
+        field = "data.grant_id";
+        break;
+      case Payload::SERVICE_RESUMED:
+        person_id = grant_person(Str(payload.getServiceResumed().getGrantId()));
+        field = "data.grant_id";
+        break;
+      case Payload::SERVICE_DELIVERED:
+        person_id = grant_person(Str(payload.getServiceDelivered().getGrantId()));
+        field = "data.grant_id";
+        break;
+      case Payload::DELIVERY_CORRECTED:
+        person_id = grant_person(delivery_grant(Str(payload.getDeliveryCorrected().getDeliveryId())));
+        field = "data.delivery_id";
+        break;
+      case Payload::DELIVERY_VOIDED:
+        person_id = grant_person(delivery_grant(Str(payload.getDeliveryVoided().getDeliveryId())));
+        field = "data.delivery_id";
+        break;
+      default:
+        DI_ASSERT(false);  // RoleMayWrite admits no other type for a clerk
+    }
+    // Unknown references are refused here rather than left to the validator: the model may lag a
+    // concurrent append by another client, and "not known to be ours" must never pass as "ours".
+    const std::string home = person_id.empty() ? std::string() : residence(person_id);
+    if (home.empty()) {
+      return ServiceStatus::Forbidden(type_name + ": the person it concerns is not a known resident of '" +
+                                          principal.municipality_id + "'",
+                                      field, event_id);
+    }
+    if (!MunicipalityInScope(principal.municipality_id, home)) {
+      return ServiceStatus::Forbidden(type_name + ": person '" + person_id + "' is a resident of '" + home +
+                                          "', not of '" + principal.municipality_id + "'",
+                                      field, event_id);
+    }
+    if (!named_municipality.empty() && !MunicipalityInScope(principal.municipality_id, named_municipality)) {
+      return ServiceStatus::Forbidden(type_name + ": a clerk of '" + principal.municipality_id +
+                                          "' may not act for municipality '" + named_municipality + "'",
+                                      named_municipality_field, event_id);
+    }
+    switch (type) {
+      case Payload::RESIDENCE_CHANGED:
+        residence_overlay[person_id] = Str(payload.getResidenceChanged().getMunicipalityId());
+        break;
+      case Payload::APPLICATION_SUBMITTED:
+        application_overlay[Str(payload.getApplicationSubmitted().getApplicationId())] = person_id;
+        break;
+      case Payload::SERVICE_GRANTED:
+        grant_overlay[Str(payload.getServiceGranted().getGrantId())] = person_id;
+        break;
+      case Payload::SERVICE_DELIVERED: {
+        auto data = payload.getServiceDelivered();
+        delivery_overlay[Str(data.getDeliveryId())] = Str(data.getGrantId());
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return ServiceStatus::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------------------------------------
+
+ServiceStatus LedgerService::Append(const Principal& principal, std::vector<ledger::NewEvent> batch,
+                                    ledger::AppendResult* result) {
+  auto count = [&](const ServiceStatus& status) {
+    if (metrics_ != nullptr) metrics_->Add("di_appends_total", {{"code", std::string(status.CodeName())}});
+    return status;
+  };
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return count(running);
+  if (principal.role == Role::kAuditor || principal.role == Role::kReader) {
+    return count(ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append"));
+  }
+  if (batch.empty()) return count(ServiceStatus::InvalidArgument("a batch holds at least one event", "events"));
+  if (principal.role == Role::kClerk) {
+    // The scope check reads the live model; fold in whatever other clients appended first.
+    if (ServiceStatus status = CatchUp(); !status.ok()) return count(status);
+  }
+  {
+    std::shared_lock lock(model_mutex_);
+    if (ServiceStatus status = CheckWritable(principal, batch); !status.ok()) return count(status);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const ledger::Status status = store_->Append(batch, result);
+  if (metrics_ != nullptr && status.ok()) {
+    metrics_->Observe("di_append_sync_seconds", {}, SecondsSince(started));
+    metrics_->Observe("di_append_batch_events", {}, static_cast<double>(batch.size()));
+    metrics_->Add("di_appended_events_total", {}, static_cast<double>(result->appended));
+  }
+  if (!status.ok()) return count(status);
+  // The acknowledgement is durable already; the fold only makes it visible to queries and subscribers.
+  if (ServiceStatus folded = CatchUp(); !folded.ok()) return count(folded);
+  return count(ServiceStatus::Ok());
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reads
+// ---------------------------------------------------------------------------------------------------------
+
+std::string LedgerService::Pseudonym(std::string_view kind, std::string_view id) const {
+  std::string input(kind);
+  input.push_back('\0');
+  input.append(id);
+  unsigned char hash[16];
+  crypto_generichash(hash, sizeof(hash), reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+                     reinterpret_cast<const unsigned char*>(options_.pseudonym_key.data()),
+                     options_.pseudonym_key.size());
+  char hex[33];
+  sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+  return std::string("ps-") + hex;
+}
+
+nlohmann::ordered_json LedgerService::PseudonymisedEvent(const ledger::StoredEvent& event) const {
+  nlohmann::ordered_json json = ledger::StoredEventToJson(event);
+  // Ids that lead to a person: pseudonymised with the kind of entity they name, so that the same person,
+  // grant or delivery has the same pseudonym in every event (read models can still join), but the ledger's
+  // ids cannot be recovered or matched without the key.
+  static const std::map<std::string, std::string> kIdKinds = {
+      {"person_id", "person"},         {"submitted_by_id", "person"}, {"child_ids", "person"},
+      {"grant_id", "grant"},           {"application_id", "application"},
+      {"assessment_id", "assessment"}, {"plan_id", "plan"},           {"delivery_id", "delivery"}};
+  // Free text that may describe a person or name staff; not needed by a read model.
+  static const std::set<std::string> kDropped = {"assessor", "opinion_number", "reason", "note"};
+  std::function<void(nlohmann::ordered_json&)> walk = [&](nlohmann::ordered_json& node) {
+    if (node.is_array()) {
+      for (auto& element : node) walk(element);
+      return;
+    }
+    if (!node.is_object()) return;
+    nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    for (auto& [key, value] : node.items()) {
+      if (kDropped.count(key)) continue;
+      if (key == "document") {  // a rules document: no personal data, kept exactly as recorded
+        out[key] = value;
+        continue;
+      }
+      auto kind = kIdKinds.find(key);
+      if (kind != kIdKinds.end() && value.is_string()) {
+        out[key] = Pseudonym(kind->second, value.get<std::string>());
+      } else if (kind != kIdKinds.end() && value.is_array()) {
+        nlohmann::ordered_json list = nlohmann::ordered_json::array();
+        for (const auto& element : value) {
+          list.push_back(element.is_string() ? nlohmann::ordered_json(Pseudonym(kind->second, element.get<std::string>()))
+                                             : element);
+        }
+        out[key] = std::move(list);
+      } else if (key == "birth_date" && value.is_string()) {
+        out[key] = value.get<std::string>().substr(0, 4);  // the year: enough for age groups
+      } else {
+        nlohmann::ordered_json copy = value;
+        walk(copy);
+        out[key] = std::move(copy);
+      }
+    }
+    node = std::move(out);
+  };
+  nlohmann::ordered_json result = nlohmann::ordered_json::object();
+  for (auto& [key, value] : json.items()) {
+    if (key == "hash") continue;  // a hash of the real content would let a guess be confirmed
+    if (key == "id" || key == "causation_id") {
+      result[key] = Pseudonym("event", value.get<std::string>());  // event ids often embed entity ids
+    } else if (key == "stream") {
+      const std::string stream = value.get<std::string>();
+      const std::string kind(StreamKind(stream));
+      result[key] = kind == "person" || kind == "grant" ? kind + "/" + Pseudonym(kind, StreamId(stream)) : stream;
+    } else if (key == "data") {
+      nlohmann::ordered_json data = value;
+      walk(data);
+      result[key] = std::move(data);
+    } else {
+      result[key] = value;
+    }
+  }
+  return result;
+}
+
+nlohmann::ordered_json LedgerService::Render(const Principal& principal, const ledger::StoredEvent& event) const {
+  return principal.role == Role::kReader ? PseudonymisedEvent(event) : ledger::StoredEventToJson(event);
+}
+
+ServiceStatus LedgerService::ReadLog(const Principal& principal, uint64_t after, size_t max_events,
+                                     const EventFilter& filter, ReadPage* page) {
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  page->events.clear();
+  page->head = VisiblePosition();
+  page->next_after = after;
+  if (after >= page->head) return ServiceStatus::Ok();
+  const size_t limit = max_events == 0 ? options_.max_read_events : std::min(max_events, options_.max_read_events);
+  const uint64_t scan = std::min<uint64_t>(options_.max_scan_events, page->head - after);
+  ledger::Status status = store_->ReadLog(after + 1, scan, [&](const ledger::StoredEvent& event) {
+    page->next_after = event.position;
+    if (FilterMatches(filter, event)) {
+      bool visible = true;
+      if (principal.role == Role::kClerk) {
+        std::shared_lock lock(model_mutex_);
+        visible = MayRead(principal, event);
+      }
+      if (visible) page->events.push_back(Render(principal, event));
+    }
+    return page->events.size() < limit;
+  });
+  return status;
+}
+
+ServiceStatus LedgerService::ReadStream(const Principal& principal, const std::string& stream, uint64_t after_version,
+                                        size_t max_events, ReadPage* page) {
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  if (principal.role == Role::kReader) {
+    return ServiceStatus::Forbidden("role 'reader' reads pseudonymised events through subscriptions only");
+  }
+  page->events.clear();
+  page->head = VisiblePosition();
+  page->next_after = after_version;
+  uint64_t version = 0;
+  ledger::Status status = store_->GetStreamVersion(stream, &version);
+  if (!status.ok()) return status;
+  if (version == 0) return ServiceStatus::NotFound("no stream '" + stream + "'", "stream");
+  const size_t limit = max_events == 0 ? options_.max_read_events : std::min(max_events, options_.max_read_events);
+  bool denied = false;
+  status = store_->ReadStream(stream, after_version + 1, limit, [&](const ledger::StoredEvent& event) {
+    if (event.position > page->head) return false;  // not folded yet: not visible
+    if (principal.role == Role::kClerk) {
+      std::shared_lock lock(model_mutex_);
+      if (!MayRead(principal, event)) {
+        denied = true;
+        return false;
+      }
+    }
+    page->next_after = event.reader().getStreamVersion();
+    page->events.push_back(Render(principal, event));
+    return true;
+  });
+  if (!status.ok()) return status;
+  if (denied) {
+    return ServiceStatus::Forbidden("stream '" + stream + "' is not about a resident of '" + principal.municipality_id +
+                                        "'",
+                                    "stream");
+  }
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus LedgerService::GetEvent(const Principal& principal, const std::string& event_id,
+                                      nlohmann::ordered_json* json) {
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  if (principal.role == Role::kReader) {
+    return ServiceStatus::Forbidden("role 'reader' reads pseudonymised events through subscriptions only");
+  }
+  ledger::StoredEvent event;
+  ledger::Status status = store_->GetByEventId(event_id, &event);
+  if (status.code() == ledger::StatusCode::kNotFound || (status.ok() && event.position > VisiblePosition())) {
+    return ServiceStatus::NotFound("no event '" + event_id + "'", "id");
+  }
+  if (!status.ok()) return status;
+  if (principal.role == Role::kClerk) {
+    std::shared_lock lock(model_mutex_);
+    if (!MayRead(principal, event)) {
+      return ServiceStatus::Forbidden("event '" + event_id + "' is not about a resident of '" +
+                                          principal.municipality_id + "'",
+                                      "id");
+    }
+  }
+  *json = Render(principal, event);
+  return ServiceStatus::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Queries
+// ---------------------------------------------------------------------------------------------------------
+
+ServiceStatus LedgerService::Resolve(const AsOf& as_of, int32_t* valid_date, uint64_t* known_at_position) {
+  if (as_of.known_at.empty()) {
+    *known_at_position = projections::kKnownNow;
+  } else {
+    ledger::Status status = projections::ResolveKnownAt(*store_, as_of.known_at, known_at_position);
+    if (!status.ok()) return status;
+  }
+  if (as_of.valid_at.empty()) {
+    // As the CLI: the latest effective date in the store.
+    ledger::StoreStats stats;
+    ledger::Status status = store_->GetStats(&stats);
+    if (!status.ok()) return status;
+    *valid_date = stats.last_effective_date == ledger::kNoDate ? 0 : stats.last_effective_date;
+  } else if (!ledger::ParseDate(as_of.valid_at, valid_date)) {
+    return ServiceStatus::InvalidArgument("must be a date YYYY-MM-DD", "valid_at");
+  }
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus LedgerService::WithModel(uint64_t known_at_position, const ModelFunction& fn) {
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  if (known_at_position != projections::kKnownNow && known_at_position > VisiblePosition()) {
+    if (ServiceStatus status = CatchUp(); !status.ok()) return status;
+  }
+  if (known_at_position == projections::kKnownNow || known_at_position >= VisiblePosition()) {
+    std::shared_lock lock(model_mutex_);
+    return fn(live_model_, live_model_.last_position());
+  }
+  // A past known-at: the nearest projection checkpoint at or before it, plus the events after it (a full
+  // replay when there are no checkpoints).
+  if (replays_in_flight_.fetch_add(1) >= options_.max_concurrent_replays) {
+    replays_in_flight_.fetch_sub(1);
+    return ServiceStatus::Make(ServiceCode::kBusy, "too many past known-at queries at once; retry later");
+  }
+  projections::LedgerModel model;
+  ledger::Status status = projections::LoadModel(*store_, options_.checkpoints, known_at_position, &model);
+  replays_in_flight_.fetch_sub(1);
+  if (metrics_ != nullptr) metrics_->Add("di_model_replays_total");
+  if (!status.ok()) return status;
+  return fn(model, known_at_position);
+}
+
+ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const std::string& person_id,
+                                               const AsOf& as_of, bool explain, projections::Entitlements* out) {
+  if (principal.role == Role::kReader) return ServiceStatus::Forbidden("role 'reader' may not query entitlements");
+  {
+    std::shared_lock lock(model_mutex_);
+    if (live_model_.FindPerson(person_id) == nullptr) {
+      return ServiceStatus::NotFound("no person '" + person_id + "'", "person_id");
+    }
+    if (principal.role == Role::kClerk &&
+        !MunicipalityInScope(principal.municipality_id, ResidenceOfPerson(person_id))) {
+      return ServiceStatus::Forbidden("person '" + person_id + "' is not a resident of '" +
+                                          principal.municipality_id + "'",
+                                      "person_id");
+    }
+  }
+  int32_t valid_date = 0;
+  uint64_t known_at = 0;
+  if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
+  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
+    ledger::Status status = projections::ComputeEntitlements(model, person_id, valid_date, out, explain);
+    out->known_at_position = position;
+    return status;
+  });
+}
+
+namespace {
+// A clerk's report covers its own municipality: the default, and the only one it may name.
+ServiceStatus ScopeReport(const Principal& principal, std::string* municipality_id,
+                          const std::function<bool(const std::string&)>& in_scope) {
+  if (principal.role == Role::kReader) return ServiceStatus::Forbidden("role 'reader' may not query reports");
+  if (principal.role != Role::kClerk) return ServiceStatus::Ok();
+  if (municipality_id->empty()) {
+    *municipality_id = principal.municipality_id;
+  } else if (!in_scope(*municipality_id)) {
+    return ServiceStatus::Forbidden("a clerk of '" + principal.municipality_id + "' may not report on '" +
+                                        *municipality_id + "'",
+                                    "municipality");
+  }
+  return ServiceStatus::Ok();
+}
+}  // namespace
+
+ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of,
+                                          projections::FundingQuery query, projections::FundingReport* out) {
+  {
+    std::shared_lock lock(model_mutex_);
+    ServiceStatus scoped = ScopeReport(principal, &query.municipality_id, [&](const std::string& municipality) {
+      return MunicipalityInScope(principal.municipality_id, municipality);
+    });
+    if (!scoped.ok()) return scoped;
+  }
+  int32_t valid_date = 0;
+  uint64_t known_at = 0;
+  if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
+  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
+    ledger::Status status = projections::ComputeFunding(model, valid_date, query, out);
+    out->known_at_position = position;
+    return status;
+  });
+}
+
+ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, const AsOf& as_of,
+                                                 projections::ReconciliationQuery query,
+                                                 std::vector<projections::ClaimReconciliation>* out,
+                                                 int32_t* valid_date, uint64_t* known_at_position) {
+  {
+    std::shared_lock lock(model_mutex_);
+    ServiceStatus scoped = ScopeReport(principal, &query.municipality_id, [&](const std::string& municipality) {
+      return MunicipalityInScope(principal.municipality_id, municipality);
+    });
+    if (!scoped.ok()) return scoped;
+  }
+  uint64_t known_at = 0;
+  if (ServiceStatus status = Resolve(as_of, valid_date, &known_at); !status.ok()) return status;
+  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
+    *known_at_position = position;
+    return projections::ComputeReconciliation(model, *valid_date, query, out);
+  });
+}
+
+ServiceStatus LedgerService::QueryIndicators(const Principal& principal, const AsOf& as_of,
+                                             const std::string& project_id, std::string municipality_id,
+                                             projections::IndicatorsReport* out) {
+  {
+    std::shared_lock lock(model_mutex_);
+    ServiceStatus scoped = ScopeReport(principal, &municipality_id, [&](const std::string& municipality) {
+      return MunicipalityInScope(principal.municipality_id, municipality);
+    });
+    if (!scoped.ok()) return scoped;
+  }
+  int32_t valid_date = 0;
+  uint64_t known_at = 0;
+  if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
+  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
+    ledger::Status status = projections::ComputeIndicators(model, valid_date, project_id, municipality_id, out);
+    out->known_at_position = position;
+    return status;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Audit and subscriptions
+// ---------------------------------------------------------------------------------------------------------
+
+ServiceStatus LedgerService::ChainHead(const Principal& principal, ledger::LogHead* head) {
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  *head = store_->Head();
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus LedgerService::VerifyRange(const Principal& principal, uint64_t from, uint64_t to,
+                                         RangeVerifyReport* report) {
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  if (principal.role != Role::kAuditor && principal.role != Role::kProject && principal.role != Role::kFinance) {
+    return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) +
+                                    "' may not verify the chain (auditor, project, finance may)");
+  }
+  const uint64_t head = store_->Head().position;
+  if (to == 0) to = head;
+  if (from == 0) from = 1;
+  if (to > head) return ServiceStatus::InvalidArgument("beyond the head " + std::to_string(head), "to");
+  if (from > to) return ServiceStatus::InvalidArgument("must be at most 'to' (" + std::to_string(to) + ")", "from");
+  if (to - from + 1 > options_.max_verify_events) {
+    return ServiceStatus::InvalidArgument("a range holds at most " + std::to_string(options_.max_verify_events) +
+                                              " events; verify it in parts",
+                                          "to");
+  }
+  *report = RangeVerifyReport{};
+  report->from = from;
+  report->to = to;
+  ledger::Hash previous{};  // hash(0): 32 zero bytes
+  if (from > 1) {
+    // The range starts from the stored hash before it: verifying [a, b] and then [b + 1, c] checks [a, c].
+    ledger::Status status = store_->ReadLog(from - 1, 1, [&](const ledger::StoredEvent& event) {
+      previous = event.hash;
+      return false;
+    });
+    if (!status.ok()) return status;
+  }
+  uint64_t expected = from;
+  ledger::Status status = store_->ReadLog(from, to - from + 1, [&](const ledger::StoredEvent& event) {
+    auto fail = [&](std::string problem) {
+      report->first_bad_position = expected;
+      report->problem = std::move(problem);
+      return false;
+    };
+    if (event.position != expected) return fail("position " + std::to_string(expected) + " is missing");
+    if (!event.body.IsWellFormedCanonical()) return fail("the stored event is not canonical Cap'n Proto");
+    if (event.reader().getPosition() != expected) return fail("the stored event states another position");
+    ledger::Hash hash{};
+    crypto_hash_sha256_state state;
+    crypto_hash_sha256_init(&state);
+    crypto_hash_sha256_update(&state, previous.data(), previous.size());
+    crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(event.body.bytes().data()),
+                              event.body.bytes().size());
+    crypto_hash_sha256_final(&state, hash.data());
+    if (hash != event.hash) return fail("the chain hash does not match the event's content");
+    previous = hash;
+    ++report->events_checked;
+    ++expected;
+    return true;
+  });
+  if (!status.ok() && status.code() != ledger::StatusCode::kCorruption) return status;
+  if (!status.ok() && report->first_bad_position == 0) {
+    report->first_bad_position = expected;
+    report->problem = status.message();
+  }
+  if (report->first_bad_position == 0 && expected != to + 1) {
+    report->first_bad_position = expected;
+    report->problem = "position " + std::to_string(expected) + " is missing";
+  }
+  report->last_hash = previous;
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus LedgerService::AuthorizeSubscribe(const Principal& principal) const {
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  return ServiceStatus::Ok();  // every role: readers pseudonymised, clerks filtered to their scope
+}
+
+}  // namespace di::server

@@ -1,0 +1,581 @@
+// The routes of the HTTP API (docs/api.md): parse the request, call LedgerService, render JSON or CSV.
+// Nothing here decides who may do what: LedgerService does, so every transport answers the same way.
+#include <charconv>
+#include <sstream>
+
+#include "di/ledger/catalog.h"
+#include "di/ledger/civil_date.h"
+#include "di/ledger/event.h"
+#include "di/ledger/json_codec.h"
+#include "di/projections/eligibility.h"
+#include "http_internal.h"
+
+namespace di::server::internal {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct Target {
+  std::string path;
+  std::map<std::string, std::string> query;
+};
+
+bool ParseTarget(std::string_view target, Target* out, std::string* problem) {
+  const size_t question = target.find('?');
+  if (!UrlDecode(target.substr(0, question), &out->path)) {
+    *problem = "bad percent-escape in the path";
+    return false;
+  }
+  if (question == std::string_view::npos) return true;
+  std::string_view rest = target.substr(question + 1);
+  while (!rest.empty()) {
+    const size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const size_t equals = pair.find('=');
+    std::string key, value;
+    if (!UrlDecode(pair.substr(0, equals), &key) ||
+        (equals != std::string_view::npos && !UrlDecode(pair.substr(equals + 1), &value))) {
+      *problem = "bad percent-escape in the query";
+      return false;
+    }
+    if (!key.empty()) out->query[key] = value;
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return true;
+}
+
+Reply JsonReply(unsigned status, const Json& json) {
+  Reply reply;
+  reply.status = status;
+  reply.body = json.dump() + "\n";
+  return reply;
+}
+
+Reply CsvReply(std::string csv) {
+  Reply reply;
+  reply.content_type = "text/csv; charset=utf-8";
+  reply.body = std::move(csv);
+  return reply;
+}
+
+// The query parameters a route accepts; anything else is a 400 naming it (a typo must not silently
+// change the answer, e.g. "valid_on" for "valid_at").
+ServiceStatus CheckParameters(const Target& target, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : target.query) {
+    bool known = false;
+    for (std::string_view name : allowed) known = known || key == name;
+    if (!known) return ServiceStatus::InvalidArgument("unknown query parameter", key);
+  }
+  return ServiceStatus::Ok();
+}
+
+std::string Parameter(const Target& target, const std::string& name) {
+  auto it = target.query.find(name);
+  return it == target.query.end() ? std::string() : it->second;
+}
+
+ServiceStatus NumberParameter(const Target& target, const std::string& name, uint64_t fallback, uint64_t* out) {
+  const std::string text = Parameter(target, name);
+  if (text.empty()) {
+    *out = fallback;
+    return ServiceStatus::Ok();
+  }
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    return ServiceStatus::InvalidArgument("must be a non-negative integer", name);
+  }
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus BoolParameter(const Target& target, const std::string& name, bool* out) {
+  const std::string text = Parameter(target, name);
+  if (text.empty() || text == "false" || text == "0") {
+    *out = false;
+  } else if (text == "true" || text == "1") {
+    *out = true;
+  } else {
+    return ServiceStatus::InvalidArgument("must be true or false", name);
+  }
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus FormatParameter(const Target& target, bool csv_allowed, std::string* format) {
+  *format = Parameter(target, "format");
+  if (format->empty()) *format = "json";
+  if (*format == "json" || (csv_allowed && *format == "csv")) return ServiceStatus::Ok();
+  return ServiceStatus::InvalidArgument(csv_allowed ? "must be json or csv" : "must be json", "format");
+}
+
+std::string CsvField(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+std::string EntitlementsToCsv(const projections::Entitlements& entitlements) {
+  std::ostringstream csv;
+  csv << "person_id,service,unit,grant_id,granted,granted_per,rule_id,cap_id,period,limit,used,remaining,problem\n";
+  for (const auto& line : entitlements.lines) {
+    auto row = [&](const std::string& cap, const std::string& period, int64_t limit, int64_t used, int64_t remaining) {
+      csv << CsvField(entitlements.person_id) << ',' << ledger::ServiceName(line.service) << ','
+          << ledger::UnitName(ledger::ServiceUnit(line.service)) << ',' << CsvField(line.grant_id) << ','
+          << line.granted_quantity << ',' << ledger::EnumValueName(line.granted_period) << ','
+          << CsvField(line.rule_id) << ',' << CsvField(cap) << ',' << CsvField(period) << ',' << limit << ','
+          << used << ',' << remaining << ',' << CsvField(line.problem) << '\n';
+    };
+    if (line.caps.empty()) row("", "", 0, 0, line.remaining);
+    for (const auto& cap : line.caps) row(cap.cap_id, cap.period_label, cap.limit, cap.used, cap.remaining);
+  }
+  return csv.str();
+}
+
+Json DecisionToJson(const projections::DeliveryDecision& decision) {
+  Json json;
+  json["delivery_id"] = decision.delivery_id;
+  json["grant_id"] = decision.grant_id;
+  json["service"] = std::string(ledger::ServiceName(decision.service));
+  json["date"] = ledger::FormatDate(decision.date);
+  json["quantity"] = decision.quantity;
+  json["cost_cents"] = decision.cost_cents;
+  json["eligible_quantity"] = decision.eligible_quantity;
+  json["eligible_cost_cents"] = decision.eligible_cost_cents;
+  json["verdict"] = std::string(projections::VerdictName(decision.verdict));
+  json["rule_id"] = decision.rule_id;
+  if (!decision.reason.empty()) json["reason"] = decision.reason;
+  json["positions"] = decision.positions;
+  return json;
+}
+
+Json PageToJson(const ReadPage& page) {
+  Json json;
+  json["events"] = page.events;
+  json["next_after"] = page.next_after;
+  json["head"] = page.head;
+  return json;
+}
+
+class Router {
+ public:
+  Router(Context& context, const Request& request, std::string* route) : context_(context), request_(request), route_(route) {}
+
+  bool Dispatch(Reply* reply, SubscriptionPlan* subscription) {
+    std::string problem;
+    if (!ParseTarget(std::string_view(request_.target().data(), request_.target().size()), &target_, &problem)) {
+      *route_ = "invalid";
+      *reply = ErrorReply(400, "invalid_argument", problem, "path");
+      return false;
+    }
+    const std::string& path = target_.path;
+    const bool get = request_.method() == http::verb::get;
+    const bool post = request_.method() == http::verb::post;
+
+    // Unauthenticated: health and metrics (no personal data, for probes and scrapers).
+    if (path == "/healthz") return Only(get, "GET", "/healthz", reply, [&] { return Health(); });
+    if (path == "/metrics") return Only(get, "GET", "/metrics", reply, [&] { return MetricsText(); });
+
+    if (path == "/v1/events") {
+      if (post) return Authenticated("/v1/events", reply, [&] { return Append(); });
+      return Only(get, "GET, POST", "/v1/events", reply, [&] { return ReadLog(); });
+    }
+    if (path.rfind("/v1/events/", 0) == 0) {
+      const std::string id = path.substr(std::string("/v1/events/").size());
+      return Only(get, "GET", "/v1/events/{id}", reply, [&] { return GetEvent(id); });
+    }
+    if (path.rfind("/v1/streams/", 0) == 0) {
+      const std::string stream = path.substr(std::string("/v1/streams/").size());
+      return Only(get, "GET", "/v1/streams/{stream}", reply, [&] { return ReadStream(stream); });
+    }
+    if (path == "/v1/subscribe") {
+      *route_ = "/v1/subscribe";
+      if (!get) {
+        *reply = MethodNotAllowed("GET");
+        return false;
+      }
+      if (ServiceStatus status = Authenticate(); !status.ok()) {
+        *reply = Error(status);
+        return false;
+      }
+      ServiceStatus status = Subscribe(subscription);
+      if (!status.ok()) {
+        *reply = Error(status);
+        return false;
+      }
+      return true;
+    }
+    if (path.rfind("/v1/entitlements/", 0) == 0) {
+      const std::string person = path.substr(std::string("/v1/entitlements/").size());
+      return Only(get, "GET", "/v1/entitlements/{person_id}", reply, [&] { return Entitlements(person); });
+    }
+    if (path == "/v1/reports/funding") return Only(get, "GET", path, reply, [&] { return Funding(); });
+    if (path == "/v1/reports/reconciliation") return Only(get, "GET", path, reply, [&] { return Reconciliation(); });
+    if (path == "/v1/reports/indicators") return Only(get, "GET", path, reply, [&] { return Indicators(); });
+    if (path == "/v1/audit/head") return Only(get, "GET", path, reply, [&] { return AuditHead(); });
+    if (path == "/v1/audit/verify") return Only(get, "GET", path, reply, [&] { return AuditVerify(); });
+    if (path == "/v1/whoami") return Only(get, "GET", path, reply, [&] { return WhoAmI(); });
+    *route_ = "unknown";
+    *reply = ErrorReply(404, "not_found", "no route " + path + " (see docs/api.md)", "path");
+    return false;
+  }
+
+ private:
+  // Runs `handler` for a GET-only (or listed-methods) route; authenticated unless it is health/metrics.
+  template <typename Handler>
+  bool Only(bool method_ok, const char* allow, const std::string& route, Reply* reply, Handler handler) {
+    *route_ = route;
+    if (!method_ok) {
+      *reply = MethodNotAllowed(allow);
+      return false;
+    }
+    if (route == "/healthz" || route == "/metrics") {
+      *reply = handler();
+      return false;
+    }
+    return Authenticated(route, reply, handler);
+  }
+
+  template <typename Handler>
+  bool Authenticated(const std::string& route, Reply* reply, Handler handler) {
+    *route_ = route;
+    if (ServiceStatus status = Authenticate(); !status.ok()) {
+      *reply = Error(status);
+      return false;
+    }
+    *reply = handler();
+    return false;
+  }
+
+  Reply MethodNotAllowed(const char* allow) {
+    Reply reply = ErrorReply(405, "method_not_allowed",
+                             "method " + std::string(request_.method_string()) + " is not allowed here (allowed: " +
+                                 allow + ")");
+    reply.headers.emplace_back("Allow", allow);
+    return reply;
+  }
+
+  ServiceStatus Authenticate() {
+    const auto header = request_.find(http::field::authorization);
+    std::string_view value =
+        header == request_.end() ? std::string_view() : std::string_view(header->value().data(), header->value().size());
+    constexpr std::string_view kBearer = "Bearer ";
+    if (value.substr(0, kBearer.size()) != kBearer) {
+      return ServiceStatus::Unauthenticated("an Authorization: Bearer <token> header is required");
+    }
+    return context_.tokens->Authenticate(value.substr(kBearer.size()), &principal_);
+  }
+
+  // Error replies, counting denials (every 403 is counted by route and role).
+  Reply Error(const ServiceStatus& status) {
+    if (status.code() == ServiceCode::kForbidden && context_.metrics != nullptr) {
+      context_.metrics->Add("di_http_denied_total", {{"route", *route_}, {"role", std::string(RoleName(principal_.role))}});
+    }
+    return ErrorReply(status);
+  }
+
+  Reply Health() {
+    Json json;
+    json["status"] = context_.stopping ? "stopping" : "ok";
+    json["head_position"] = context_.service->store().Head().position;
+    json["visible_position"] = context_.service->VisiblePosition();
+    return JsonReply(context_.stopping ? 503 : 200, json);
+  }
+
+  Reply MetricsText() {
+    Reply reply;
+    reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    reply.body = context_.metrics != nullptr ? context_.metrics->Render() : std::string();
+    return reply;
+  }
+
+  Reply WhoAmI() {
+    Json json;
+    json["name"] = principal_.name;
+    json["role"] = std::string(RoleName(principal_.role));
+    if (principal_.role == Role::kClerk) json["municipality"] = principal_.municipality_id;
+    return JsonReply(200, json);
+  }
+
+  Reply Append() {
+    if (ServiceStatus status = CheckParameters(target_, {}); !status.ok()) return Error(status);
+    const nlohmann::json body = nlohmann::json::parse(request_.body(), nullptr, false);
+    if (body.is_discarded()) return Error(ServiceStatus::InvalidArgument("the body is not valid JSON", "body"));
+    if (!body.is_object() || !body.contains("events") || !body["events"].is_array()) {
+      return Error(ServiceStatus::InvalidArgument("the body must be an object {\"events\": [...]}", "events"));
+    }
+    for (const auto& [key, value] : body.items()) {
+      if (key != "events") return Error(ServiceStatus::InvalidArgument("unknown field", key));
+    }
+    const nlohmann::json& events = body["events"];
+    std::vector<ledger::NewEvent> batch;
+    batch.reserve(events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      ledger::NewEvent event;
+      const ledger::Status status = ledger::EventFromJson(events[i], &event);
+      if (!status.ok()) return Error(ServiceStatus(status.WithFieldPrefix("events[" + std::to_string(i) + "]")));
+      batch.push_back(std::move(event));
+    }
+    std::vector<std::string> ids;
+    for (const auto& event : batch) ids.push_back(event.id());
+    ledger::AppendResult result;
+    ServiceStatus status = context_.service->Append(principal_, std::move(batch), &result);
+    if (!status.ok()) {
+      // Name the batch index of the event the error is about.
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (!status.event_id().empty() && ids[i] == status.event_id()) {
+          const std::string prefix = "events[" + std::to_string(i) + "]";
+          status = ServiceStatus::Make(status.code(), status.message(),
+                                       status.field().empty() ? prefix : prefix + "." + status.field(),
+                                       status.event_id());
+          break;
+        }
+      }
+      Reply reply = Error(status);
+      if (status.code() == ServiceCode::kBusy) reply.headers.emplace_back("Retry-After", "1");
+      return reply;
+    }
+    Json json;
+    json["positions"] = result.positions;
+    json["appended"] = result.appended;
+    json["last_position"] = result.last_position;
+    // 201: something was created; 200: a pure retry, everything was already recorded.
+    return JsonReply(result.appended > 0 ? 201 : 200, json);
+  }
+
+  Reply ReadLog() {
+    if (ServiceStatus status = CheckParameters(target_, {"after", "limit", "types", "stream_prefix"}); !status.ok()) {
+      return Error(status);
+    }
+    uint64_t after = 0, limit = 0;
+    EventFilter filter;
+    ServiceStatus status = NumberParameter(target_, "after", 0, &after);
+    if (status.ok()) status = NumberParameter(target_, "limit", 0, &limit);
+    if (status.ok()) status = EventFilter::Parse(Parameter(target_, "types"), Parameter(target_, "stream_prefix"), &filter);
+    ReadPage page;
+    if (status.ok()) status = context_.service->ReadLog(principal_, after, limit, filter, &page);
+    if (!status.ok()) return Error(status);
+    return JsonReply(200, PageToJson(page));
+  }
+
+  Reply GetEvent(const std::string& id) {
+    if (ServiceStatus status = CheckParameters(target_, {}); !status.ok()) return Error(status);
+    Json event;
+    ServiceStatus status = context_.service->GetEvent(principal_, id, &event);
+    if (!status.ok()) return Error(status);
+    return JsonReply(200, event);
+  }
+
+  Reply ReadStream(const std::string& stream) {
+    if (ServiceStatus status = CheckParameters(target_, {"after_version", "limit"}); !status.ok()) return Error(status);
+    uint64_t after = 0, limit = 0;
+    ServiceStatus status = NumberParameter(target_, "after_version", 0, &after);
+    if (status.ok()) status = NumberParameter(target_, "limit", 0, &limit);
+    ReadPage page;
+    if (status.ok()) status = context_.service->ReadStream(principal_, stream, after, limit, &page);
+    if (!status.ok()) return Error(status);
+    Json json;
+    json["stream"] = stream;
+    json["events"] = page.events;
+    json["next_after_version"] = page.next_after;
+    json["head"] = page.head;
+    return JsonReply(200, json);
+  }
+
+  ServiceStatus Subscribe(SubscriptionPlan* plan) {
+    ServiceStatus status = CheckParameters(target_, {"after", "types", "stream_prefix"});
+    if (status.ok()) status = NumberParameter(target_, "after", 0, &plan->after);
+    if (status.ok()) status = EventFilter::Parse(Parameter(target_, "types"), Parameter(target_, "stream_prefix"), &plan->filter);
+    if (status.ok()) status = context_.service->AuthorizeSubscribe(principal_);
+    if (status.ok() && context_.subscribers.load() >= context_.options.max_subscribers) {
+      status = ServiceStatus::Make(ServiceCode::kShutdown, "too many subscriptions open; retry later");
+    }
+    plan->principal = principal_;
+    return status;
+  }
+
+  AsOf ReadAsOf() { return AsOf{Parameter(target_, "valid_at"), Parameter(target_, "known_at")}; }
+
+  Reply Entitlements(const std::string& person) {
+    ServiceStatus status = CheckParameters(target_, {"valid_at", "known_at", "explain", "format"});
+    bool explain = false;
+    std::string format;
+    if (status.ok()) status = BoolParameter(target_, "explain", &explain);
+    if (status.ok()) status = FormatParameter(target_, true, &format);
+    projections::Entitlements entitlements;
+    if (status.ok()) status = context_.service->QueryEntitlements(principal_, person, ReadAsOf(), explain, &entitlements);
+    if (!status.ok()) return Error(status);
+    if (format == "csv") return CsvReply(EntitlementsToCsv(entitlements));
+    Json json = projections::EntitlementsToJson(entitlements);
+    if (explain) {
+      Json deliveries = Json::array();
+      for (const auto& decision : entitlements.deliveries) deliveries.push_back(DecisionToJson(decision));
+      json["deliveries"] = std::move(deliveries);
+    }
+    return JsonReply(200, json);
+  }
+
+  Reply Funding() {
+    ServiceStatus status = CheckParameters(
+        target_, {"valid_at", "known_at", "project", "municipality", "group_by", "explain", "format"});
+    projections::FundingQuery query;
+    std::string format;
+    if (status.ok()) status = BoolParameter(target_, "explain", &query.explain);
+    if (status.ok()) status = FormatParameter(target_, true, &format);
+    query.project_id = Parameter(target_, "project");
+    query.municipality_id = Parameter(target_, "municipality");
+    std::stringstream dimensions(Parameter(target_, "group_by"));
+    for (std::string dimension; std::getline(dimensions, dimension, ',');) {
+      if (dimension.empty()) continue;
+      if (dimension != "project" && dimension != "territory" && dimension != "municipality" && dimension != "service" &&
+          dimension != "month") {
+        status = ServiceStatus::InvalidArgument(
+            "unknown dimension '" + dimension + "' (project, territory, municipality, service, month)", "group_by");
+      }
+      query.group_by.push_back(dimension);
+    }
+    projections::FundingReport report;
+    if (status.ok()) status = context_.service->QueryFunding(principal_, ReadAsOf(), query, &report);
+    if (!status.ok()) return Error(status);
+    if (format == "csv") return CsvReply(projections::FundingToCsv(report));
+    return JsonReply(200, projections::FundingToJson(report));
+  }
+
+  Reply Reconciliation() {
+    ServiceStatus status =
+        CheckParameters(target_, {"valid_at", "known_at", "project", "municipality", "claim", "format"});
+    std::string format;
+    if (status.ok()) status = FormatParameter(target_, true, &format);
+    projections::ReconciliationQuery query;
+    query.project_id = Parameter(target_, "project");
+    query.municipality_id = Parameter(target_, "municipality");
+    query.claim_id = Parameter(target_, "claim");
+    std::vector<projections::ClaimReconciliation> claims;
+    int32_t valid_date = 0;
+    uint64_t known_at = 0;
+    if (status.ok()) {
+      status = context_.service->QueryReconciliation(principal_, ReadAsOf(), query, &claims, &valid_date, &known_at);
+    }
+    if (!status.ok()) return Error(status);
+    if (format == "csv") return CsvReply(projections::ReconciliationToCsv(claims));
+    return JsonReply(200, projections::ReconciliationToJson(claims, valid_date, known_at));
+  }
+
+  Reply Indicators() {
+    ServiceStatus status = CheckParameters(target_, {"valid_at", "known_at", "project", "municipality", "format"});
+    std::string format;
+    if (status.ok()) status = FormatParameter(target_, true, &format);
+    projections::IndicatorsReport report;
+    if (status.ok()) {
+      status = context_.service->QueryIndicators(principal_, ReadAsOf(), Parameter(target_, "project"),
+                                                 Parameter(target_, "municipality"), &report);
+    }
+    if (!status.ok()) return Error(status);
+    if (format == "csv") return CsvReply(projections::IndicatorsToCsv(report));
+    return JsonReply(200, projections::IndicatorsToJson(report));
+  }
+
+  Reply AuditHead() {
+    if (ServiceStatus status = CheckParameters(target_, {}); !status.ok()) return Error(status);
+    ledger::LogHead head;
+    ServiceStatus status = context_.service->ChainHead(principal_, &head);
+    if (!status.ok()) return Error(status);
+    Json json;
+    json["position"] = head.position;
+    json["hash"] = ledger::HashToHex(head.hash);
+    json["recorded_at"] = head.position == 0 ? "" : ledger::FormatUtcMicros(head.recorded_at_micros);
+    return JsonReply(200, json);
+  }
+
+  Reply AuditVerify() {
+    ServiceStatus status = CheckParameters(target_, {"from", "to"});
+    uint64_t from = 0, to = 0;
+    if (status.ok()) status = NumberParameter(target_, "from", 1, &from);
+    if (status.ok()) status = NumberParameter(target_, "to", 0, &to);
+    RangeVerifyReport report;
+    if (status.ok()) status = context_.service->VerifyRange(principal_, from, to, &report);
+    if (!status.ok()) return Error(status);
+    Json json;
+    json["from"] = report.from;
+    json["to"] = report.to;
+    json["events_checked"] = report.events_checked;
+    json["ok"] = report.first_bad_position == 0;
+    if (report.first_bad_position != 0) {
+      json["first_bad_position"] = report.first_bad_position;
+      json["problem"] = report.problem;
+    } else {
+      json["hash"] = ledger::HashToHex(report.last_hash);
+    }
+    return JsonReply(200, json);
+  }
+
+  Context& context_;
+  const Request& request_;
+  std::string* route_;
+  Target target_;
+  Principal principal_;
+};
+
+}  // namespace
+
+unsigned HttpStatusFor(ServiceCode code) {
+  switch (code) {
+    case ServiceCode::kOk: return 200;
+    case ServiceCode::kInvalidArgument: return 400;
+    case ServiceCode::kUnauthenticated: return 401;
+    case ServiceCode::kForbidden: return 403;
+    case ServiceCode::kNotFound: return 404;
+    case ServiceCode::kConflict: return 409;
+    case ServiceCode::kDuplicateId: return 409;
+    case ServiceCode::kBusy: return 429;
+    case ServiceCode::kShutdown: return 503;
+    case ServiceCode::kIOError: return 503;
+    case ServiceCode::kCorruption: return 500;
+  }
+  return 500;
+}
+
+Reply ErrorReply(unsigned http_status, std::string_view code, std::string message, std::string field) {
+  Json error;
+  error["code"] = std::string(code);
+  error["message"] = std::move(message);
+  error["field"] = std::move(field);
+  return JsonReply(http_status, Json{{"error", std::move(error)}});
+}
+
+Reply ErrorReply(const ServiceStatus& status) {
+  Json error;
+  error["code"] = std::string(status.CodeName());
+  error["message"] = status.message();
+  error["field"] = status.field();
+  if (!status.event_id().empty()) error["event_id"] = status.event_id();
+  Reply reply = JsonReply(HttpStatusFor(status.code()), Json{{"error", std::move(error)}});
+  if (status.code() == ServiceCode::kUnauthenticated) reply.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return reply;
+}
+
+bool Route(Context& context, const Request& request, Reply* reply, SubscriptionPlan* subscription, std::string* route) {
+  Router router(context, request, route);
+  return router.Dispatch(reply, subscription);
+}
+
+bool UrlDecode(std::string_view text, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out->push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size()) return false;  // "%" or "%4" at the end
+    int value = 0;
+    const auto [end, error] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+    if (error != std::errc() || end != text.data() + i + 3) return false;
+    out->push_back(static_cast<char>(value));
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace di::server::internal

@@ -1,0 +1,193 @@
+// ServiceStatus, roles and the bearer-token registry.
+#include <sodium.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "di/server/ledger_service.h"
+
+namespace di::server {
+
+ServiceStatus::ServiceStatus(const ledger::Status& status)
+    : message_(status.message()), field_(status.field()), event_id_(status.event_id()) {
+  switch (status.code()) {
+    case ledger::StatusCode::kOk: code_ = ServiceCode::kOk; break;
+    case ledger::StatusCode::kInvalidArgument: code_ = ServiceCode::kInvalidArgument; break;
+    case ledger::StatusCode::kNotFound: code_ = ServiceCode::kNotFound; break;
+    case ledger::StatusCode::kConflict: code_ = ServiceCode::kConflict; break;
+    case ledger::StatusCode::kDuplicateId: code_ = ServiceCode::kDuplicateId; break;
+    case ledger::StatusCode::kCorruption: code_ = ServiceCode::kCorruption; break;
+    case ledger::StatusCode::kIOError: code_ = ServiceCode::kIOError; break;
+    case ledger::StatusCode::kBusy: code_ = ServiceCode::kBusy; break;
+    case ledger::StatusCode::kShutdown: code_ = ServiceCode::kShutdown; break;
+  }
+}
+
+ServiceStatus ServiceStatus::Make(ServiceCode code, std::string message, std::string field, std::string event_id) {
+  ServiceStatus status;
+  status.code_ = code;
+  status.message_ = std::move(message);
+  status.field_ = std::move(field);
+  status.event_id_ = std::move(event_id);
+  return status;
+}
+
+std::string_view ServiceStatus::CodeName() const {
+  switch (code_) {
+    case ServiceCode::kOk: return "ok";
+    case ServiceCode::kInvalidArgument: return "invalid_argument";
+    case ServiceCode::kNotFound: return "not_found";
+    case ServiceCode::kConflict: return "conflict";
+    case ServiceCode::kDuplicateId: return "duplicate_id";
+    case ServiceCode::kCorruption: return "corruption";
+    case ServiceCode::kIOError: return "io_error";
+    case ServiceCode::kBusy: return "busy";
+    case ServiceCode::kShutdown: return "shutdown";
+    case ServiceCode::kUnauthenticated: return "unauthenticated";
+    case ServiceCode::kForbidden: return "forbidden";
+  }
+  return "unknown";
+}
+
+std::string ServiceStatus::ToString() const {
+  if (ok()) return "ok";
+  std::string text(CodeName());
+  text += ": ";
+  if (!event_id_.empty()) text += "event '" + event_id_ + "': ";
+  if (!field_.empty()) text += "field '" + field_ + "': ";
+  return text + message_;
+}
+
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kClerk: return "clerk";
+    case Role::kProject: return "project";
+    case Role::kFinance: return "finance";
+    case Role::kAuditor: return "auditor";
+    case Role::kReader: return "reader";
+  }
+  return "unknown";
+}
+
+bool ParseRoleName(std::string_view name, Role* role) {
+  for (Role candidate : {Role::kClerk, Role::kProject, Role::kFinance, Role::kAuditor, Role::kReader}) {
+    if (RoleName(candidate) == name) {
+      *role = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+bool InitSodium() {
+  static const bool ready = sodium_init() >= 0;
+  return ready;
+}
+
+std::array<unsigned char, 32> Sha256(std::string_view text) {
+  std::array<unsigned char, 32> hash{};
+  crypto_hash_sha256(hash.data(), reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  return hash;
+}
+
+}  // namespace
+
+std::string TokenSha256Hex(std::string_view token) {
+  const auto hash = Sha256(token);
+  char hex[65];
+  sodium_bin2hex(hex, sizeof(hex), hash.data(), hash.size());
+  return hex;
+}
+
+std::string NewRandomToken() {
+  if (!InitSodium()) std::abort();  // no entropy source: refuse to make guessable tokens
+  unsigned char bytes[32];
+  randombytes_buf(bytes, sizeof(bytes));
+  char encoded[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(encoded, sizeof(encoded), bytes, sizeof(bytes), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  return std::string("dil_") + encoded;
+}
+
+nlohmann::json TokenEntryJson(const Principal& principal, std::string_view token) {
+  nlohmann::json entry = {{"name", principal.name}, {"role", std::string(RoleName(principal.role))}};
+  if (principal.role == Role::kClerk) entry["municipality"] = principal.municipality_id;
+  entry["token_sha256"] = TokenSha256Hex(token);
+  return entry;
+}
+
+ServiceStatus TokenRegistry::FromJson(const nlohmann::json& entries, TokenRegistry* out) {
+  if (!InitSodium()) return ServiceStatus::Make(ServiceCode::kIOError, "libsodium failed to initialise");
+  if (!entries.is_array()) return ServiceStatus::InvalidArgument("the tokens file must hold a JSON array", "tokens");
+  TokenRegistry registry;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const nlohmann::json& entry = entries[i];
+    const std::string at = "tokens[" + std::to_string(i) + "]";
+    if (!entry.is_object()) return ServiceStatus::InvalidArgument("must be an object", at);
+    for (const auto& [key, value] : entry.items()) {
+      if (key != "name" && key != "role" && key != "municipality" && key != "token_sha256") {
+        return ServiceStatus::InvalidArgument("unknown field", at + "." + key);
+      }
+      if (!value.is_string()) return ServiceStatus::InvalidArgument("must be a string", at + "." + key);
+    }
+    Entry parsed;
+    if (!entry.contains("name") || entry["name"].get<std::string>().empty()) {
+      return ServiceStatus::InvalidArgument("is required", at + ".name");
+    }
+    parsed.principal.name = entry["name"].get<std::string>();
+    if (!entry.contains("role") || !ParseRoleName(entry["role"].get<std::string>(), &parsed.principal.role)) {
+      return ServiceStatus::InvalidArgument("must be one of clerk, project, finance, auditor, reader", at + ".role");
+    }
+    if (parsed.principal.role == Role::kClerk) {
+      if (!entry.contains("municipality") || entry["municipality"].get<std::string>().empty()) {
+        return ServiceStatus::InvalidArgument("a clerk needs its municipality", at + ".municipality");
+      }
+      parsed.principal.municipality_id = entry["municipality"].get<std::string>();
+    } else if (entry.contains("municipality")) {
+      return ServiceStatus::InvalidArgument("only a clerk has a municipality", at + ".municipality");
+    }
+    const std::string hex = entry.value("token_sha256", "");
+    size_t decoded = 0;
+    if (hex.size() != 64 || sodium_hex2bin(parsed.token_sha256.data(), parsed.token_sha256.size(), hex.data(),
+                                           hex.size(), nullptr, &decoded, nullptr) != 0 ||
+        decoded != 32) {
+      return ServiceStatus::InvalidArgument("must be 64 hex characters (SHA-256 of the token)", at + ".token_sha256");
+    }
+    for (const Entry& other : registry.entries_) {
+      if (other.principal.name == parsed.principal.name) {
+        return ServiceStatus::InvalidArgument("name '" + parsed.principal.name + "' is used twice", at + ".name");
+      }
+    }
+    registry.entries_.push_back(std::move(parsed));
+  }
+  *out = std::move(registry);
+  return ServiceStatus::Ok();
+}
+
+ServiceStatus TokenRegistry::LoadFile(const std::string& path, TokenRegistry* out) {
+  std::ifstream file(path);
+  if (!file) return ServiceStatus::Make(ServiceCode::kIOError, "cannot read the tokens file '" + path + "'");
+  std::stringstream text;
+  text << file.rdbuf();
+  nlohmann::json entries = nlohmann::json::parse(text.str(), nullptr, false);
+  if (entries.is_discarded()) return ServiceStatus::InvalidArgument("'" + path + "' is not valid JSON", "tokens");
+  return FromJson(entries, out);
+}
+
+ServiceStatus TokenRegistry::Authenticate(std::string_view token, Principal* principal) const {
+  if (token.empty()) return ServiceStatus::Unauthenticated("an Authorization: Bearer <token> header is required");
+  const auto presented = Sha256(token);
+  // Compare with every entry in constant time and without stopping early: the time taken says nothing
+  // about which entry (if any) matched.
+  const Entry* match = nullptr;
+  for (const Entry& entry : entries_) {
+    if (sodium_memcmp(entry.token_sha256.data(), presented.data(), presented.size()) == 0) match = &entry;
+  }
+  if (match == nullptr) return ServiceStatus::Unauthenticated("the bearer token is not valid");
+  *principal = match->principal;
+  return ServiceStatus::Ok();
+}
+
+}  // namespace di::server

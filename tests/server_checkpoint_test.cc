@@ -1,0 +1,112 @@
+// The server's live model and projection checkpoints: a restart resumes from the newest snapshot instead
+// of replaying the log, and answers are the same whichever path built the model.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "di/ledger/json_codec.h"
+#include "di/projections/checkpoint.h"
+#include "di/projections/default_rules.h"
+#include "di/projections/replay.h"
+#include "di/server/ledger_service.h"
+#include "di/server/metrics.h"
+#include "simulate.h"
+#include "test_util.h"
+
+namespace di::server {
+namespace {
+
+using di::testing::TempDir;
+
+void FillStore(ledger::EventStore& store) {
+  std::vector<ledger::NewEvent> batch(1);
+  nlohmann::json rules = {{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
+                          {"actor", "test"},
+                          {"data", {{"rule_set_id", "MK313"}, {"title", "default"},
+                                    {"document", nlohmann::json::parse(projections::DefaultRulesDocument())}}}};
+  ASSERT_TRUE(ledger::EventFromJson(rules, &batch[0]).ok());
+  ledger::AppendResult result;
+  ASSERT_TRUE(store.Append(batch, &result).ok());
+  cli::SimulateOptions options;
+  options.seed = 5;
+  options.persons = 15;
+  options.years = 8;
+  std::stringstream history;
+  cli::WriteSimulatedHistory(options, history);
+  batch.clear();
+  for (std::string line; std::getline(history, line);) {
+    batch.emplace_back();
+    ASSERT_TRUE(ledger::EventFromJsonText(line, &batch.back()).ok());
+    if (batch.size() == 500) {
+      ASSERT_TRUE(store.Append(batch, &result).ok());
+      batch.clear();
+    }
+  }
+  if (!batch.empty()) ASSERT_TRUE(store.Append(batch, &result).ok());
+}
+
+std::string Answers(LedgerService& service, const AsOf& as_of) {
+  const Principal auditor{"auditor", Role::kAuditor, ""};
+  std::string out;
+  for (const char* person : {"P-000001", "P-000004", "P-000009"}) {
+    projections::Entitlements entitlements;
+    ServiceStatus status = service.QueryEntitlements(auditor, person, as_of, false, &entitlements);
+    out += status.ok() ? projections::EntitlementsToJson(entitlements).dump() : status.ToString();
+  }
+  projections::FundingReport funding;
+  ServiceStatus status = service.QueryFunding(auditor, as_of, {}, &funding);
+  out += status.ok() ? projections::FundingToJson(funding).dump() : status.ToString();
+  return out;
+}
+
+TEST(ServerCheckpointTest, ARestartResumesTheLiveModelFromASnapshotWithTheSameAnswers) {
+  TempDir dir;
+  auto store = di::testing::OpenStore(dir.Sub("store"));
+  FillStore(*store);
+  const uint64_t head = store->Head().position;
+  ASSERT_GT(head, 2000u);
+  projections::CheckpointOptions checkpoint_options;
+  checkpoint_options.interval_events = 500;
+  std::unique_ptr<projections::CheckpointStore> checkpoints;
+  ASSERT_TRUE(projections::CheckpointStore::Open(dir.Sub("projections"), checkpoint_options, &checkpoints).ok());
+  ServiceOptions options;
+  options.pseudonym_key = std::string(32, 'k');
+  options.checkpoints = checkpoints.get();
+  const AsOf now{"2021-07-15", ""};
+  const AsOf past{"2019-12-31", std::to_string(head / 2)};
+
+  std::string first_now, first_past;
+  {
+    Metrics metrics;
+    DeclareServerMetrics(metrics);
+    LedgerService service(store.get(), options, &metrics);
+    ASSERT_TRUE(service.Start().ok());  // no snapshot yet: folds the log, writing snapshots as it passes them
+    EXPECT_NE(metrics.Render().find("di_model_resumed_from_snapshot_position 0"), std::string::npos);
+    first_now = Answers(service, now);
+    first_past = Answers(service, past);
+  }
+  std::vector<projections::CheckpointInfo> snapshots;
+  ASSERT_TRUE(checkpoints->List(&snapshots).ok());
+  ASSERT_FALSE(snapshots.empty());
+  EXPECT_EQ(snapshots.back().position, head) << "the live model was snapshotted where it stood";
+
+  Metrics metrics;
+  DeclareServerMetrics(metrics);
+  LedgerService restarted(store.get(), options, &metrics);
+  ASSERT_TRUE(restarted.Start().ok());
+  EXPECT_NE(metrics.Render().find("di_model_resumed_from_snapshot_position " + std::to_string(head)), std::string::npos)
+      << metrics.Render().substr(0, 2000);
+  EXPECT_EQ(Answers(restarted, now), first_now);
+  EXPECT_EQ(Answers(restarted, past), first_past);
+
+  // And the same as a service that never saw a checkpoint.
+  ServiceOptions plain = options;
+  plain.checkpoints = nullptr;
+  LedgerService replayed(store.get(), plain, nullptr);
+  ASSERT_TRUE(replayed.Start().ok());
+  EXPECT_EQ(Answers(replayed, now), first_now);
+  EXPECT_EQ(Answers(replayed, past), first_past);
+}
+
+}  // namespace
+}  // namespace di::server

@@ -1,0 +1,888 @@
+// The HTTP server end to end: a real server on 127.0.0.1 (ephemeral port) over a real store in a temp dir,
+// real sockets, bounded loops. No timing thresholds: timeouts in the options are small so that "dropped" or
+// "timed out" happens quickly, and every wait is bounded by a generous deadline.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <utility>  // before Asio (Boost 1.74 + C++20)
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "di/projections/default_rules.h"
+#include "di/server/http_server.h"
+#include "di/server/ledger_service.h"
+#include "di/server/metrics.h"
+#include "test_util.h"
+
+extern char** environ;
+
+namespace di::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using di::testing::BaseWorld;
+using di::testing::Delivery;
+using di::testing::MakeEvent;
+using di::testing::TempDir;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// The default rules (so entitlements have caps), then the small world of test_util: 13 events.
+std::vector<json> World() {
+  std::vector<json> world = {{{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
+                              {"actor", "test"},
+                              {"data", {{"rule_set_id", "MK313"}, {"title", "default rules"},
+                                        {"document", json::parse(projections::DefaultRulesDocument())}}}}};
+  for (json& event : BaseWorld()) world.push_back(std::move(event));
+  return world;
+}
+
+// Tokens of the test world (plain text; the registry holds their SHA-256).
+const char* kClerk1 = "tok-clerk-m1";    // clerk of M-1 (P-C1, P-P1 live there)
+const char* kClerk2 = "tok-clerk-m2";    // clerk of M-2 (P-A1 lives there)
+const char* kProject = "tok-project";
+const char* kFinance = "tok-finance";
+const char* kAuditor = "tok-auditor";
+const char* kReader = "tok-reader";
+
+json TokensJson() {
+  return json::array({TokenEntryJson({"clerk-m1", Role::kClerk, "M-1"}, kClerk1),
+                      TokenEntryJson({"clerk-m2", Role::kClerk, "M-2"}, kClerk2),
+                      TokenEntryJson({"project", Role::kProject, ""}, kProject),
+                      TokenEntryJson({"finance", Role::kFinance, ""}, kFinance),
+                      TokenEntryJson({"auditor", Role::kAuditor, ""}, kAuditor),
+                      TokenEntryJson({"reader", Role::kReader, ""}, kReader)});
+}
+
+struct Response {
+  unsigned status = 0;
+  std::string body;
+  json Json() const { return json::parse(body, nullptr, false); }
+  std::string header_allow;
+  std::string content_type;
+};
+
+// One request on a fresh connection (Beast, synchronous, bounded by a deadline).
+Response Send(uint16_t port, http::verb verb, const std::string& target, const char* token = nullptr,
+              const std::string& body = {}) {
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> request{verb, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  if (token != nullptr) request.set(http::field::authorization, std::string("Bearer ") + token);
+  if (!body.empty()) {
+    request.set(http::field::content_type, "application/json");
+    request.body() = body;
+  }
+  request.prepare_payload();
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1ull << 30);
+  http::read(stream, buffer, parser);
+  Response response;
+  response.status = parser.get().result_int();
+  response.body = parser.get().body();
+  response.header_allow = std::string(parser.get()[http::field::allow]);
+  response.content_type = std::string(parser.get()[http::field::content_type]);
+  return response;
+}
+
+Response Get(uint16_t port, const std::string& target, const char* token = nullptr) {
+  return Send(port, http::verb::get, target, token);
+}
+
+Response Post(uint16_t port, const std::vector<json>& events, const char* token) {
+  return Send(port, http::verb::post, "/v1/events", token, json{{"events", events}}.dump());
+}
+
+// A raw TCP connection: for malformed, slow and streaming clients.
+class RawClient {
+ public:
+  RawClient(uint16_t port, int receive_buffer_bytes = 0) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer_bytes > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof(receive_buffer_bytes));
+    }
+    timeval timeout{10, 0};  // every recv is bounded
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  }
+  ~RawClient() { ::close(fd_); }
+  bool connected() const { return connected_; }
+
+  bool Write(const std::string& bytes) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  // Reads what arrives until the peer closes (or 10 s pass with nothing). Returns everything read.
+  std::string ReadToEnd() {
+    std::string all;
+    char buffer[65536];
+    while (true) {
+      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) break;
+      all.append(buffer, static_cast<size_t>(n));
+    }
+    return all;
+  }
+  // True if the peer closed the connection (recv returns 0 or a reset) within the socket's timeout.
+  bool PeerClosed() {
+    char buffer[4096];
+    while (true) {
+      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+      if (n == 0) return true;
+      if (n < 0) return errno == ECONNRESET;
+    }
+  }
+
+  // Streaming (chunked NDJSON) -----------------------------------------------------------------------
+  // Sends the subscription request and reads the response header.
+  bool Subscribe(const std::string& target, const char* token, unsigned* status) {
+    if (!Write("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n")) {
+      return false;
+    }
+    while (buffer_.find("\r\n\r\n") == std::string::npos) {
+      if (!Fill()) return false;
+    }
+    const size_t end = buffer_.find("\r\n\r\n");
+    *status = static_cast<unsigned>(std::stoi(buffer_.substr(9, 3)));
+    buffer_.erase(0, end + 4);
+    return true;
+  }
+  // The next non-blank NDJSON line; false when the stream ended (closed, or the last chunk).
+  bool NextLine(std::string* line) {
+    while (true) {
+      const size_t newline = body_.find('\n');
+      if (newline != std::string::npos) {
+        *line = body_.substr(0, newline);
+        body_.erase(0, newline + 1);
+        if (line->empty()) continue;  // heartbeat
+        return true;
+      }
+      if (!NextChunk()) return false;
+    }
+  }
+
+ private:
+  bool Fill() {
+    char buffer[65536];
+    const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+    if (n <= 0) return false;
+    buffer_.append(buffer, static_cast<size_t>(n));
+    return true;
+  }
+  bool NextChunk() {
+    while (buffer_.find("\r\n") == std::string::npos) {
+      if (!Fill()) return false;
+    }
+    const size_t line_end = buffer_.find("\r\n");
+    const size_t size = std::stoul(buffer_.substr(0, line_end), nullptr, 16);
+    if (size == 0) return false;
+    while (buffer_.size() < line_end + 2 + size + 2) {
+      if (!Fill()) return false;
+    }
+    body_.append(buffer_, line_end + 2, size);
+    buffer_.erase(0, line_end + 2 + size + 2);
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buffer_;  // raw bytes not yet decoded
+  std::string body_;    // decoded chunk data not yet split into lines
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = di::testing::OpenStore(dir_.Sub("data"));
+    ASSERT_TRUE(di::testing::AppendJson(*store_, World()).ok());
+    ASSERT_TRUE(TokenRegistry::FromJson(TokensJson(), &tokens_).ok());
+    DeclareServerMetrics(metrics_);
+  }
+  void TearDown() override {
+    server_.reset();
+    service_.reset();
+  }
+
+  void StartServer(HttpServerOptions options = {}) {
+    ServiceOptions service_options;
+    service_options.pseudonym_key = std::string(32, 'k');
+    service_ = std::make_unique<LedgerService>(store_.get(), service_options, &metrics_);
+    ASSERT_TRUE(service_->Start().ok());
+    options.port = 0;
+    server_ = std::make_unique<HttpServer>(service_.get(), &tokens_, &metrics_, options);
+    ASSERT_TRUE(server_->Start().ok());
+    port_ = server_->port();
+  }
+
+  // `count` deliveries under G-1 (child P-C1, municipality M-1), ids prefixed.
+  static std::vector<json> Deliveries(const std::string& prefix, int count) {
+    std::vector<json> events;
+    for (int i = 0; i < count; ++i) {
+      char date[16];
+      std::snprintf(date, sizeof(date), "2021-%02d-%02d", 1 + (i / 28) % 12, 1 + i % 28);
+      events.push_back(Delivery(prefix + "-e" + std::to_string(i), prefix + "-d" + std::to_string(i), date));
+    }
+    return events;
+  }
+
+  // Every event id in the log, in position order, through the API (auditor).
+  std::vector<std::string> AllIds() {
+    std::vector<std::string> ids;
+    uint64_t after = 0;
+    for (int page = 0; page < 10000; ++page) {
+      const json body = Get(port_, "/v1/events?after=" + std::to_string(after), kAuditor).Json();
+      for (const auto& event : body["events"]) ids.push_back(event["id"]);
+      if (body["next_after"].get<uint64_t>() == after) break;
+      after = body["next_after"];
+    }
+    return ids;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ledger::EventStore> store_;
+  TokenRegistry tokens_;
+  Metrics metrics_;
+  std::unique_ptr<LedgerService> service_;
+  std::unique_ptr<HttpServer> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(ServerTest, HealthAndMetricsNeedNoToken) {
+  StartServer();
+  Response health = Get(port_, "/healthz");
+  EXPECT_EQ(health.status, 200u);
+  EXPECT_EQ(health.Json()["head_position"], 13);
+  EXPECT_EQ(health.Json()["visible_position"], 13);
+  Response metrics = Get(port_, "/metrics");
+  EXPECT_EQ(metrics.status, 200u);
+  EXPECT_NE(metrics.content_type.find("text/plain"), std::string::npos);
+  EXPECT_NE(metrics.body.find("di_head_position 13"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("di_projection_lag_events 0"), std::string::npos);
+  EXPECT_NE(metrics.body.find("di_http_requests_total{route=\"/healthz\",status=\"200\"} 1"), std::string::npos);
+}
+
+TEST_F(ServerTest, MissingOrBadTokenIs401) {
+  StartServer();
+  for (const char* token : {static_cast<const char*>(nullptr), "nope"}) {
+    Response response = Get(port_, "/v1/events", token);
+    EXPECT_EQ(response.status, 401u);
+    EXPECT_EQ(response.Json()["error"]["code"], "unauthenticated");
+  }
+  Response whoami = Get(port_, "/v1/whoami", kClerk1);
+  EXPECT_EQ(whoami.status, 200u);
+  EXPECT_EQ(whoami.Json(), (json{{"name", "clerk-m1"}, {"role", "clerk"}, {"municipality", "M-1"}}));
+}
+
+TEST_F(ServerTest, AppendIs201ThenRetryIs200WithTheSamePositions) {
+  StartServer();
+  const std::vector<json> batch = Deliveries("a", 3);
+  Response first = Post(port_, batch, kClerk1);
+  ASSERT_EQ(first.status, 201u) << first.body;
+  EXPECT_EQ(first.Json()["positions"], json({14, 15, 16}));
+  EXPECT_EQ(first.Json()["appended"], 3);
+  EXPECT_EQ(first.Json()["last_position"], 16);
+  Response retry = Post(port_, batch, kClerk1);
+  ASSERT_EQ(retry.status, 200u) << retry.body;
+  EXPECT_EQ(retry.Json()["positions"], json({14, 15, 16}));
+  EXPECT_EQ(retry.Json()["appended"], 0);
+  EXPECT_EQ(store_->Head().position, 16u);
+  EXPECT_EQ(metrics_.Value("di_appended_events_total"), 3);
+  EXPECT_EQ(metrics_.Value("di_appends_total", {{"code", "ok"}}), 2);
+}
+
+TEST_F(ServerTest, AppendErrorsNameCodeAndField) {
+  StartServer();
+  // Invalid: a zero quantity, second event of the batch. Nothing of the batch is appended.
+  std::vector<json> batch = Deliveries("b", 2);
+  batch[1]["data"]["quantity"] = 0;
+  Response invalid = Post(port_, batch, kClerk1);
+  EXPECT_EQ(invalid.status, 400u);
+  EXPECT_EQ(invalid.Json()["error"]["code"], "invalid_argument");
+  EXPECT_EQ(invalid.Json()["error"]["field"], "events[1].data.quantity");
+  EXPECT_EQ(invalid.Json()["error"]["event_id"], "b-e1");
+  // Codec error (unknown key) names the index too.
+  batch = Deliveries("c", 1);
+  batch[0]["data"]["colour"] = "red";
+  Response unknown = Post(port_, batch, kClerk1);
+  EXPECT_EQ(unknown.status, 400u);
+  EXPECT_EQ(unknown.Json()["error"]["field"], "events[0].data.colour");
+  // Not JSON; not the expected shape; empty.
+  Response malformed = Send(port_, http::verb::post, "/v1/events", kClerk1, "{\"events\": [");
+  EXPECT_EQ(malformed.status, 400u);
+  EXPECT_EQ(malformed.Json()["error"]["field"], "body");
+  Response shape = Send(port_, http::verb::post, "/v1/events", kClerk1, "[1,2]");
+  EXPECT_EQ(shape.status, 400u);
+  EXPECT_EQ(shape.Json()["error"]["field"], "events");
+  Response empty = Send(port_, http::verb::post, "/v1/events", kClerk1, "{\"events\":[]}");
+  EXPECT_EQ(empty.status, 400u);
+  // Same id, different content: 409 duplicate_id.
+  ASSERT_EQ(Post(port_, Deliveries("d", 1), kClerk1).status, 201u);
+  batch = Deliveries("d", 1);
+  batch[0]["data"]["cost_cents"] = 999;
+  Response duplicate = Post(port_, batch, kClerk1);
+  EXPECT_EQ(duplicate.status, 409u);
+  EXPECT_EQ(duplicate.Json()["error"]["code"], "duplicate_id");
+  // Wrong expected version: 409 conflict.
+  batch = Deliveries("e", 1);
+  batch[0]["expected_version"] = 1;  // grant/G-1 is at version 2 or more
+  Response conflict = Post(port_, batch, kClerk1);
+  EXPECT_EQ(conflict.status, 409u);
+  EXPECT_EQ(conflict.Json()["error"]["code"], "conflict");
+  EXPECT_EQ(conflict.Json()["error"]["field"], "events[0].expected_version");
+  EXPECT_EQ(store_->Head().position, 14u);  // only d-e0 went in
+}
+
+TEST_F(ServerTest, ReadsLogStreamAndEvent) {
+  StartServer();
+  ASSERT_EQ(Post(port_, Deliveries("r", 3), kClerk1).status, 201u);
+  json page = Get(port_, "/v1/events?after=10&limit=2", kAuditor).Json();
+  ASSERT_EQ(page["events"].size(), 2u);
+  EXPECT_EQ(page["events"][0]["position"], 11);
+  EXPECT_EQ(page["next_after"], 12);
+  EXPECT_EQ(page["head"], 16);
+  json filtered = Get(port_, "/v1/events?after=0&types=service_delivered", kAuditor).Json();
+  EXPECT_EQ(filtered["events"].size(), 3u);
+  json prefixed = Get(port_, "/v1/events?stream_prefix=person/", kAuditor).Json();
+  EXPECT_EQ(prefixed["events"].size(), 7u);  // 3 enrolments, assessment, plan, application, decision
+  EXPECT_EQ(Get(port_, "/v1/events?types=nope", kAuditor).status, 400u);
+  EXPECT_EQ(Get(port_, "/v1/events?after=x", kAuditor).status, 400u);
+  EXPECT_EQ(Get(port_, "/v1/events?colour=red", kAuditor).Json()["error"]["field"], "colour");
+
+  json stream = Get(port_, "/v1/streams/grant/G-1?after_version=1", kAuditor).Json();
+  EXPECT_EQ(stream["stream"], "grant/G-1");
+  ASSERT_EQ(stream["events"].size(), 3u);
+  EXPECT_EQ(stream["events"][0]["stream_version"], 2);
+  EXPECT_EQ(stream["next_after_version"], 4);
+  EXPECT_EQ(Get(port_, "/v1/streams/grant/G-404", kAuditor).status, 404u);
+
+  Response event = Get(port_, "/v1/events/r-e1", kAuditor);
+  ASSERT_EQ(event.status, 200u);
+  EXPECT_EQ(event.Json()["position"], 15);
+  EXPECT_EQ(event.Json()["data"]["delivery_id"], "r-d1");
+  EXPECT_EQ(event.Json()["hash"].get<std::string>().size(), 64u);
+  Response missing = Get(port_, "/v1/events/none", kAuditor);
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_EQ(missing.Json()["error"]["code"], "not_found");
+}
+
+TEST_F(ServerTest, UnknownRouteIs404AndWrongMethodIs405) {
+  StartServer();
+  Response unknown = Get(port_, "/v2/nothing", kAuditor);
+  EXPECT_EQ(unknown.status, 404u);
+  EXPECT_EQ(unknown.Json()["error"]["field"], "path");
+  Response method = Send(port_, http::verb::delete_, "/v1/events", kAuditor);
+  EXPECT_EQ(method.status, 405u);
+  EXPECT_EQ(method.header_allow, "GET, POST");
+  EXPECT_EQ(method.Json()["error"]["code"], "method_not_allowed");
+  EXPECT_EQ(Send(port_, http::verb::post, "/v1/audit/head", kAuditor).status, 405u);
+}
+
+TEST_F(ServerTest, QueriesAndReportsInJsonAndCsvAsOfAValidDateAndAKnownAt) {
+  StartServer();
+  // Child care needs a special-care opinion (VDEAK); then three deliveries, 2021-01-01..03, 120 min each.
+  const json opinion = MakeEvent("op-1", "special_care_opinion_recorded", "2020-06-01",
+                                 {{"person_id", "P-C1"}, {"valid_from", "2020-06-01"}});
+  ASSERT_EQ(Post(port_, {opinion}, kClerk1).status, 201u);  // position 14
+  ASSERT_EQ(Post(port_, Deliveries("q", 3), kClerk1).status, 201u);  // 15..17
+  json now = Get(port_, "/v1/entitlements/P-C1?valid_at=2021-01-15", kClerk1).Json();
+  ASSERT_EQ(now["entitlements"].size(), 1u) << now.dump();
+  EXPECT_EQ(now["known_at_position"], 17);
+  const json& cap_now = now["entitlements"][0]["caps"];
+  json before = Get(port_, "/v1/entitlements/P-C1?valid_at=2021-01-15&known_at=13", kClerk1).Json();
+  EXPECT_EQ(before["known_at_position"], 13);
+  // As known before the deliveries were recorded, nothing was used yet.
+  int64_t used_now = 0, used_before = 0;
+  for (const auto& cap : cap_now) used_now += cap["used"].get<int64_t>();
+  for (const auto& cap : before["entitlements"][0]["caps"]) used_before += cap["used"].get<int64_t>();
+  EXPECT_GT(used_now, 0) << now.dump();
+  EXPECT_EQ(used_before, 0);
+  Response csv = Get(port_, "/v1/entitlements/P-C1?valid_at=2021-01-15&format=csv", kClerk1);
+  EXPECT_EQ(csv.status, 200u);
+  EXPECT_EQ(csv.content_type, "text/csv; charset=utf-8");
+  EXPECT_EQ(csv.body.rfind("person_id,service,unit,grant_id", 0), 0u) << csv.body;
+  EXPECT_NE(csv.body.find("P-C1,child_care,minutes,G-1"), std::string::npos);
+  json explained = Get(port_, "/v1/entitlements/P-C1?valid_at=2021-01-15&explain=true", kClerk1).Json();
+  EXPECT_EQ(explained["deliveries"].size(), 3u);
+
+  for (const std::string report : {"funding", "reconciliation", "indicators"}) {
+    Response json_report = Get(port_, "/v1/reports/" + report + "?valid_at=2021-02-01", kFinance);
+    EXPECT_EQ(json_report.status, 200u) << report << ": " << json_report.body;
+    EXPECT_FALSE(json_report.Json().is_discarded());
+    Response csv_report = Get(port_, "/v1/reports/" + report + "?valid_at=2021-02-01&format=csv", kFinance);
+    EXPECT_EQ(csv_report.status, 200u) << report;
+    EXPECT_EQ(csv_report.content_type, "text/csv; charset=utf-8");
+  }
+  json funding = Get(port_, "/v1/reports/funding?valid_at=2021-02-01&group_by=municipality", kFinance).Json();
+  EXPECT_EQ(funding["totals"]["delivered_cents"], 3 * 1400) << funding.dump();
+  json funding_before =
+      Get(port_, "/v1/reports/funding?valid_at=2021-02-01&group_by=municipality&known_at=13", kFinance).Json();
+  EXPECT_EQ(funding_before["totals"]["delivered_cents"], 0);
+  // Parameter errors.
+  EXPECT_EQ(Get(port_, "/v1/entitlements/P-C1?valid_at=2021-02-30", kClerk1).Json()["error"]["field"], "valid_at");
+  EXPECT_EQ(Get(port_, "/v1/entitlements/P-C1?known_at=999", kClerk1).Json()["error"]["field"], "known_at");
+  EXPECT_EQ(Get(port_, "/v1/entitlements/P-C1?format=xml", kClerk1).status, 400u);
+  EXPECT_EQ(Get(port_, "/v1/reports/funding?group_by=colour", kFinance).Json()["error"]["field"], "group_by");
+  EXPECT_EQ(Get(port_, "/v1/entitlements/P-NOBODY", kAuditor).status, 404u);
+  EXPECT_GE(metrics_.Value("di_model_replays_total"), 2);
+}
+
+TEST_F(ServerTest, AuditHeadAndVerifyRange) {
+  StartServer();
+  json head = Get(port_, "/v1/audit/head", kReader).Json();
+  EXPECT_EQ(head["position"], 13);
+  EXPECT_EQ(head["hash"], ledger::HashToHex(store_->Head().hash));
+  json all = Get(port_, "/v1/audit/verify", kAuditor).Json();
+  EXPECT_EQ(all["ok"], true);
+  EXPECT_EQ(all["events_checked"], 13);
+  EXPECT_EQ(all["hash"], head["hash"]);
+  json part = Get(port_, "/v1/audit/verify?from=5&to=13", kAuditor).Json();
+  EXPECT_EQ(part["events_checked"], 9);
+  EXPECT_EQ(part["hash"], head["hash"]);
+  EXPECT_EQ(Get(port_, "/v1/audit/verify?from=5&to=14", kAuditor).Json()["error"]["field"], "to");
+  EXPECT_EQ(Get(port_, "/v1/audit/verify?from=9&to=3", kAuditor).Json()["error"]["field"], "from");
+  EXPECT_EQ(Get(port_, "/v1/audit/verify", kClerk1).status, 403u);
+}
+
+TEST_F(ServerTest, ClerkWritesAndReadsOnlyItsOwnResidents) {
+  StartServer();
+  // M-1's clerk records a delivery for P-C1 (resident of M-1); M-2's clerk may not.
+  EXPECT_EQ(Post(port_, Deliveries("own", 1), kClerk1).status, 201u);
+  Response denied = Post(port_, Deliveries("other", 1), kClerk2);
+  EXPECT_EQ(denied.status, 403u);
+  EXPECT_EQ(denied.Json()["error"]["code"], "forbidden");
+  EXPECT_EQ(denied.Json()["error"]["field"], "events[0].data.grant_id");
+  EXPECT_NE(denied.Json()["error"]["message"].get<std::string>().find("P-C1"), std::string::npos);
+  // A grant to P-A1 (resident of M-2) in M-1's name: M-1's clerk is refused for the person, M-2's for the
+  // municipality it names.
+  json grant = MakeEvent("g2", "service_granted", "2021-01-05",
+                         {{"grant_id", "G-2"}, {"person_id", "P-A1"}, {"municipality_id", "M-1"},
+                          {"service", "adult_day_centre"}, {"quantity", 20}, {"period", "month"},
+                          {"valid_from", "2021-01-05"}, {"valid_until", "2021-12-31"}, {"cost_basis", "actual_cost"}});
+  EXPECT_EQ(Post(port_, {grant}, kClerk1).Json()["error"]["field"], "events[0].data.person_id");
+  EXPECT_EQ(Post(port_, {grant}, kClerk2).Json()["error"]["field"], "events[0].data.municipality_id");
+  grant["data"]["municipality_id"] = "M-2";
+  // Within one batch: a grant to their resident, then a delivery under it (resolved from the batch).
+  json delivery = Delivery("g2-d1", "G2-D1", "2021-01-06");
+  delivery["data"]["grant_id"] = "G-2";
+  delivery["data"].erase("purpose");
+  delivery["data"]["quantity"] = 1;
+  Response batch = Post(port_, {grant, delivery}, kClerk2);
+  EXPECT_EQ(batch.status, 201u) << batch.body;
+  // Unknown references are refused (never "not known to be ours" passes as ours).
+  json stray = Delivery("stray", "S-1", "2021-01-07");
+  stray["data"]["grant_id"] = "G-404";
+  EXPECT_EQ(Post(port_, {stray}, kClerk1).status, 403u);
+  // Not a clerk's event type at all.
+  json expense = MakeEvent("x1", "project_expense_recorded", "2021-01-01",
+                           {{"project_id", "PR-1"}, {"expense_id", "X-1"}, {"category", "camp"}, {"amount_cents", 100}});
+  Response type_denied = Post(port_, {expense}, kClerk1);
+  EXPECT_EQ(type_denied.Json()["error"]["field"], "events[0].type");
+
+  // Reads: M-2's clerk sees neither P-C1's records nor grant G-1's deliveries.
+  EXPECT_EQ(Get(port_, "/v1/streams/person/P-C1", kClerk2).status, 403u);
+  EXPECT_EQ(Get(port_, "/v1/streams/grant/G-1", kClerk2).status, 403u);
+  EXPECT_EQ(Get(port_, "/v1/events/own-e0", kClerk2).status, 403u);
+  EXPECT_EQ(Get(port_, "/v1/events/own-e0", kClerk1).status, 200u);
+  EXPECT_EQ(Get(port_, "/v1/entitlements/P-C1", kClerk2).status, 403u);
+  EXPECT_EQ(Get(port_, "/v1/entitlements/P-A1", kClerk2).status, 200u);
+  EXPECT_EQ(Get(port_, "/v1/reports/funding?municipality=M-1", kClerk2).status, 403u);
+  EXPECT_EQ(Get(port_, "/v1/reports/funding", kClerk2).status, 200u);
+  std::set<std::string> seen_by_m2;
+  const Response log = Get(port_, "/v1/events", kClerk2);
+  ASSERT_EQ(log.status, 200u) << log.body;
+  const json log_json = log.Json();  // named: a range-for over a temporary's member would dangle
+  for (const auto& event : log_json["events"]) seen_by_m2.insert(event["id"].get<std::string>());
+  EXPECT_TRUE(seen_by_m2.count("e-adult") && seen_by_m2.count("g2") && seen_by_m2.count("e-m1"))  // own + reference
+      << json(seen_by_m2).dump();
+  EXPECT_FALSE(seen_by_m2.count("e-child") || seen_by_m2.count("e-g1") || seen_by_m2.count("own-e0") ||
+               seen_by_m2.count("e-ap1"));
+  // Every 403 was counted.
+  EXPECT_EQ(metrics_.Value("di_http_denied_total", {{"route", "/v1/events"}, {"role", "clerk"}}), 5);
+  EXPECT_GE(metrics_.Value("di_http_denied_total", {{"route", "/v1/streams/{stream}"}, {"role", "clerk"}}), 2);
+}
+
+TEST_F(ServerTest, RolesWriteOnlyTheirEventTypes) {
+  StartServer();
+  const json enrol = MakeEvent("enrol-9", "person_enrolled", "2021-01-01",
+                               {{"person_id", "P-9"}, {"project_id", "PR-1"}, {"target_group", "adult_mental_disability"},
+                                {"birth_date", "1980-01-01"}, {"residence_municipality_id", "M-2"}});
+  EXPECT_EQ(Post(port_, {enrol}, kAuditor).status, 403u);
+  EXPECT_EQ(Post(port_, {enrol}, kReader).status, 403u);
+  EXPECT_EQ(Post(port_, {enrol}, kFinance).status, 403u);
+  EXPECT_EQ(Post(port_, {enrol}, kClerk2).status, 403u);
+  EXPECT_EQ(Post(port_, {enrol}, kProject).status, 201u);
+  EXPECT_EQ(Post(port_, Deliveries("p", 1), kProject).status, 403u);  // deliveries are the clerk's
+  EXPECT_EQ(Get(port_, "/v1/streams/person/P-9", kReader).status, 403u);
+  EXPECT_EQ(Get(port_, "/v1/reports/funding", kReader).status, 403u);
+  EXPECT_EQ(Get(port_, "/v1/events/enrol-9", kAuditor).status, 200u);
+}
+
+TEST_F(ServerTest, ReaderGetsPseudonymisedEvents) {
+  StartServer();
+  json page = Get(port_, "/v1/events?after=0", kReader).Json();
+  ASSERT_EQ(page["events"].size(), 13u);
+  std::string text;
+  for (size_t i = 1; i < page["events"].size(); ++i) text += page["events"][i].dump();  // [0]: the rules
+  for (const char* secret : {"P-C1", "P-P1", "P-A1", "G-1", "AP-1", "AS-1", "PL-1", "2018-03-15", "e-child"}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret << " leaked: " << text;
+  }
+  const json& child = page["events"][5];
+  ASSERT_EQ(child["type"], "person_enrolled");
+  EXPECT_EQ(child["data"]["birth_date"], "2018");
+  EXPECT_EQ(child["data"]["residence_municipality_id"], "M-1");
+  EXPECT_FALSE(child.contains("hash"));
+  // The same person has the same pseudonym everywhere (read models can join), never the ledger's id.
+  const std::string child_pseudonym = child["data"]["person_id"];
+  EXPECT_EQ(child_pseudonym, service_->Pseudonym("person", "P-C1"));
+  EXPECT_EQ(page["events"][6]["data"]["representative"]["child_ids"][0], child_pseudonym);
+  EXPECT_EQ(page["events"][12]["data"]["person_id"], child_pseudonym);  // the grant
+  EXPECT_EQ(child["stream"], "person/" + child_pseudonym);
+  EXPECT_EQ(page["events"][1]["data"]["project_id"], "PR-1");  // not personal: kept
+}
+
+TEST_F(ServerTest, ConcurrentAppendersWithRetriesLoseAndDuplicateNothing) {
+  HttpServerOptions options;
+  options.threads = 4;
+  StartServer(options);
+  constexpr int kClients = 6, kBatches = 15, kEvents = 10;
+  std::atomic<int> failures{0}, retries_ok{0};
+  std::vector<std::thread> clients;
+  for (int client = 0; client < kClients; ++client) {
+    clients.emplace_back([&, client] {
+      for (int batch = 0; batch < kBatches; ++batch) {
+        const std::vector<json> events = Deliveries("c" + std::to_string(client) + "b" + std::to_string(batch), kEvents);
+        json first_positions;
+        bool done = false;
+        // Send until acknowledged (bounded); every third batch is sent again as if the ack had been lost.
+        for (int attempt = 0; attempt < 20 && !done; ++attempt) {
+          Response response = Post(port_, events, kClerk1);
+          if (response.status == 201 || response.status == 200) {
+            first_positions = response.Json()["positions"];
+            done = true;
+          } else if (response.status != 429 && response.status != 503) {
+            ++failures;
+            return;
+          }
+        }
+        if (!done) {
+          ++failures;
+          continue;
+        }
+        if (batch % 3 == 0) {
+          Response again = Post(port_, events, kClerk1);
+          if (again.status == 200 && again.Json()["positions"] == first_positions) ++retries_ok;
+        }
+      }
+    });
+  }
+  for (auto& thread : clients) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(retries_ok.load(), kClients * 5);
+  const std::vector<std::string> ids = AllIds();
+  EXPECT_EQ(ids.size(), 13u + kClients * kBatches * kEvents);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());  // no duplicates
+  EXPECT_EQ(store_->Head().position, ids.size());                              // dense, nothing lost
+}
+
+TEST_F(ServerTest, SubscriberResumesAndSeesEveryEventExactlyOnceInOrder) {
+  HttpServerOptions options;
+  options.heartbeat_interval = std::chrono::milliseconds(100);
+  StartServer(options);
+  ASSERT_EQ(Post(port_, Deliveries("s1", 20), kClerk1).status, 201u);  // head 33
+  std::vector<uint64_t> seen;
+  {
+    RawClient client(port_);
+    unsigned status = 0;
+    ASSERT_TRUE(client.Subscribe("/v1/subscribe?after=0", kAuditor, &status));
+    ASSERT_EQ(status, 200u);
+    std::string line;
+    while (seen.size() < 10 && client.NextLine(&line)) seen.push_back(json::parse(line)["position"]);
+    // Disconnect after 10 events.
+  }
+  ASSERT_EQ(seen.size(), 10u);
+  ASSERT_EQ(Post(port_, Deliveries("s2", 5), kClerk1).status, 201u);  // appended while away: head 38
+  RawClient resumed(port_);
+  unsigned status = 0;
+  ASSERT_TRUE(resumed.Subscribe("/v1/subscribe?after=" + std::to_string(seen.back()), kAuditor, &status));
+  ASSERT_EQ(status, 200u);
+  std::string line;
+  while (seen.size() < 38 && resumed.NextLine(&line)) seen.push_back(json::parse(line)["position"]);
+  // Live: appended after the subscriber caught up.
+  std::thread writer([&] { Post(port_, Deliveries("s3", 4), kClerk1); });
+  while (seen.size() < 42 && resumed.NextLine(&line)) seen.push_back(json::parse(line)["position"]);
+  writer.join();
+  ASSERT_EQ(seen.size(), 42u);
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i + 1) << "at " << i;
+  EXPECT_GE(metrics_.Value("di_subscription_events_total"), 42);
+}
+
+TEST_F(ServerTest, SubscriptionFiltersByTypeAndStreamPrefix) {
+  StartServer();
+  ASSERT_EQ(Post(port_, Deliveries("f", 3), kClerk1).status, 201u);
+  RawClient client(port_);
+  unsigned status = 0;
+  ASSERT_TRUE(client.Subscribe("/v1/subscribe?after=0&types=person_enrolled,service_delivered&stream_prefix=person/",
+                               kAuditor, &status));
+  std::string line;
+  std::vector<std::string> types;
+  while (types.size() < 3 && client.NextLine(&line)) types.push_back(json::parse(line)["type"]);
+  EXPECT_EQ(types, (std::vector<std::string>{"person_enrolled", "person_enrolled", "person_enrolled"}));
+  RawClient bad(port_);
+  ASSERT_TRUE(bad.Subscribe("/v1/subscribe?types=nope", kAuditor, &status));
+  EXPECT_EQ(status, 400u);
+}
+
+TEST_F(ServerTest, StalledSubscriberIsDroppedWhileAppendsContinueAndResumes) {
+  // ~3000 events of ~400 bytes: far more than the socket buffers below hold.
+  for (int chunk = 0; chunk < 3; ++chunk) {
+    ASSERT_TRUE(di::testing::AppendJson(*store_, Deliveries("bulk" + std::to_string(chunk), 1000)).ok());
+  }
+  HttpServerOptions options;
+  options.subscription_stall_timeout = std::chrono::milliseconds(300);
+  options.subscription_drop_grace = std::chrono::milliseconds(300);
+  options.socket_send_buffer_bytes = 4096;
+  StartServer(options);
+  RawClient stalled(port_, 4096);
+  unsigned status = 0;
+  ASSERT_TRUE(stalled.Subscribe("/v1/subscribe?after=0", kAuditor, &status));
+  ASSERT_EQ(status, 200u);
+  // The subscriber reads nothing now. Writers are not held up by it.
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  int appended = 0;
+  while (metrics_.Value("di_subscriptions_dropped_total", {{"reason", "slow_consumer"}}) == 0 && Clock::now() < deadline) {
+    ASSERT_EQ(Post(port_, Deliveries("live" + std::to_string(appended), 1), kClerk1).status, 201u);
+    ++appended;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(metrics_.Value("di_subscriptions_dropped_total", {{"reason", "slow_consumer"}}), 1);
+  EXPECT_GT(appended, 0);
+  // What it did get is a prefix of the log; it resumes after its last complete line.
+  std::vector<uint64_t> seen;
+  std::string line;
+  while (stalled.NextLine(&line)) {
+    json parsed = json::parse(line, nullptr, false);
+    if (parsed.is_discarded() || parsed.contains("error")) break;
+    seen.push_back(parsed["position"]);
+  }
+  ASSERT_FALSE(seen.empty());
+  const uint64_t head = store_->Head().position;
+  ASSERT_LT(seen.size(), head);
+  RawClient resumed(port_);
+  ASSERT_TRUE(resumed.Subscribe("/v1/subscribe?after=" + std::to_string(seen.back()), kAuditor, &status));
+  while (seen.size() < head && resumed.NextLine(&line)) seen.push_back(json::parse(line)["position"]);
+  ASSERT_EQ(seen.size(), head);
+  for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], i + 1) << "at " << i;
+}
+
+TEST_F(ServerTest, OversizedBodyIs413AndTheServerKeepsServing) {
+  HttpServerOptions options;
+  options.body_limit_bytes = 64 * 1024;
+  StartServer(options);
+  Response big = Send(port_, http::verb::post, "/v1/events", kClerk1, std::string(100 * 1024, ' '));
+  EXPECT_EQ(big.status, 413u);
+  EXPECT_EQ(big.Json()["error"]["code"], "payload_too_large");
+  EXPECT_EQ(Get(port_, "/healthz").status, 200u);
+  EXPECT_EQ(metrics_.Value("di_http_rejected_connections_total", {{"reason", "body_limit"}}), 1);
+}
+
+TEST_F(ServerTest, MalformedRequestAndOversizedHeadersAreRefused) {
+  StartServer();
+  RawClient garbage(port_);
+  ASSERT_TRUE(garbage.Write("HELLO THERE\r\n\r\n"));
+  const std::string answer = garbage.ReadToEnd();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
+  EXPECT_NE(answer.find("malformed_request"), std::string::npos);
+  RawClient huge(port_);
+  ASSERT_TRUE(huge.Write("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
+  EXPECT_EQ(huge.ReadToEnd().rfind("HTTP/1.1 431", 0), 0u);
+  EXPECT_EQ(Get(port_, "/healthz").status, 200u);
+}
+
+TEST_F(ServerTest, SlowClientTimesOutWithoutBlockingOthers) {
+  HttpServerOptions options;
+  options.read_timeout = std::chrono::milliseconds(300);
+  options.threads = 1;  // even with a single thread, the stalled client holds no thread
+  StartServer(options);
+  RawClient slow(port_);
+  ASSERT_TRUE(slow.Write("GET /healthz HTTP/1.1\r\nHost: x\r\n"));  // the header never ends
+  EXPECT_EQ(Get(port_, "/healthz").status, 200u);
+  EXPECT_EQ(Post(port_, Deliveries("t", 1), kClerk1).status, 201u);
+  EXPECT_TRUE(slow.PeerClosed());
+  // The count follows the close on the server's thread: wait for it (bounded).
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (metrics_.Value("di_http_rejected_connections_total", {{"reason", "timeout"}}) < 1 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(metrics_.Value("di_http_rejected_connections_total", {{"reason", "timeout"}}), 1);
+}
+
+TEST_F(ServerTest, StopFinishesAndLeavesSubscribersAFinalLine) {
+  StartServer();
+  RawClient subscriber(port_);
+  unsigned status = 0;
+  ASSERT_TRUE(subscriber.Subscribe("/v1/subscribe?after=0", kAuditor, &status));
+  std::string line;
+  std::vector<json> lines;
+  while (lines.size() < 13 && subscriber.NextLine(&line)) lines.push_back(json::parse(line));
+  server_->Stop();
+  ASSERT_TRUE(subscriber.NextLine(&line));
+  const json final_line = json::parse(line);
+  EXPECT_EQ(final_line["error"]["code"], "shutdown");
+  EXPECT_EQ(final_line["error"]["resume_from"], 13);
+  EXPECT_FALSE(subscriber.NextLine(&line));
+}
+
+TEST(TokenRegistryTest, AuthenticatesByHashAndRejectsBadFiles) {
+  TokenRegistry registry;
+  ASSERT_TRUE(TokenRegistry::FromJson(TokensJson(), &registry).ok());
+  Principal who;
+  ASSERT_TRUE(registry.Authenticate(kClerk2, &who).ok());
+  EXPECT_EQ(who.name, "clerk-m2");
+  EXPECT_EQ(who.municipality_id, "M-2");
+  EXPECT_EQ(registry.Authenticate("tok-clerk-m", &who).code(), ServiceCode::kUnauthenticated);
+  EXPECT_EQ(TokenSha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string token = NewRandomToken();
+  EXPECT_EQ(token.size(), 4u + 43u);
+  EXPECT_NE(token, NewRandomToken());
+  auto field_of = [](json entries) {
+    TokenRegistry ignored;
+    return TokenRegistry::FromJson(entries, &ignored).field();
+  };
+  const std::string hash(64, 'a');
+  EXPECT_EQ(field_of(json::object()), "tokens");
+  EXPECT_EQ(field_of(json::array({{{"name", "x"}, {"role", "boss"}, {"token_sha256", hash}}})), "tokens[0].role");
+  EXPECT_EQ(field_of(json::array({{{"name", "x"}, {"role", "clerk"}, {"token_sha256", hash}}})),
+            "tokens[0].municipality");
+  EXPECT_EQ(field_of(json::array({{{"name", "x"}, {"role", "reader"}, {"token_sha256", "zz"}}})),
+            "tokens[0].token_sha256");
+  EXPECT_EQ(field_of(json::array({{{"name", "x"}, {"role", "reader"}, {"token_sha256", hash}, {"extra", "1"}}})),
+            "tokens[0].extra");
+  EXPECT_EQ(field_of(json::array({{{"name", "x"}, {"role", "reader"}, {"token_sha256", hash}},
+                                  {{"name", "x"}, {"role", "auditor"}, {"token_sha256", hash}}})),
+            "tokens[1].name");
+}
+
+// `di-ledger serve` as a child process: SIGTERM under load loses no acknowledged event.
+TEST(ServeProcessTest, SigtermDuringLoadLosesNoAcknowledgedEvent) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  {
+    auto store = di::testing::OpenStore(data);
+    ASSERT_TRUE(di::testing::AppendJson(*store, World()).ok());
+  }
+  const std::string tokens_path = dir.Sub("tokens.json");
+  std::ofstream(tokens_path) << TokensJson().dump();
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  std::vector<std::string> arguments = {DI_CLI_BINARY, "serve", "--data", data, "--port", "0", "--tokens", tokens_path,
+                                        "--threads", "4"};
+  std::vector<char*> argv;
+  for (auto& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  pid_t child = 0;
+  ASSERT_EQ(posix_spawn(&child, DI_CLI_BINARY, &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  // Wait (bounded) for "listening on http://127.0.0.1:PORT".
+  FILE* output = ::fdopen(out[0], "r");
+  uint16_t port = 0;
+  char text[512];
+  for (int line = 0; line < 50 && port == 0 && std::fgets(text, sizeof(text), output) != nullptr; ++line) {
+    const char* found = std::strstr(text, "listening on http://127.0.0.1:");
+    if (found != nullptr) port = static_cast<uint16_t>(std::atoi(found + std::strlen("listening on http://127.0.0.1:")));
+  }
+  ASSERT_NE(port, 0) << "the server did not start";
+
+  std::mutex mutex;
+  std::vector<std::string> acknowledged;
+  std::atomic<int> batches{0};
+  std::atomic<bool> server_gone{false};
+  std::vector<std::thread> clients;
+  for (int client = 0; client < 4; ++client) {
+    clients.emplace_back([&, client] {
+      for (int batch = 0; batch < 100000 && !server_gone; ++batch) {
+        const std::string prefix = "k" + std::to_string(client) + "-" + std::to_string(batch);
+        std::vector<json> events;
+        for (int i = 0; i < 5; ++i) {
+          events.push_back(Delivery(prefix + "-" + std::to_string(i), prefix + "-d" + std::to_string(i),
+                                    "2021-0" + std::to_string(1 + i) + "-1" + std::to_string(client)));
+        }
+        try {
+          Response response = Post(port, events, kClerk1);
+          if (response.status == 201 || response.status == 200) {
+            std::lock_guard lock(mutex);
+            for (const auto& event : events) acknowledged.push_back(event["id"]);
+            ++batches;
+          } else if (response.status == 503) {
+            server_gone = true;
+          }
+        } catch (const std::exception&) {
+          server_gone = true;  // refused or reset: the server has stopped listening
+        }
+      }
+    });
+  }
+  for (int i = 0; i < 2000 && batches.load() < 40; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_GE(batches.load(), 40) << "no load reached the server";
+  ASSERT_EQ(::kill(child, SIGTERM), 0);
+  int status = 0;
+  pid_t waited = 0;
+  for (int i = 0; i < 3000 && waited == 0; ++i) {  // at most 30 s
+    waited = ::waitpid(child, &status, WNOHANG);
+    if (waited == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  server_gone = true;
+  for (auto& thread : clients) thread.join();
+  std::fclose(output);
+  if (waited == 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &status, 0);
+    FAIL() << "the server did not stop within 30 s of SIGTERM";
+  }
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+
+  auto store = di::testing::OpenStore(data);
+  ledger::VerifyReport report;
+  ASSERT_TRUE(store->Verify(&report).ok());
+  EXPECT_EQ(report.first_bad_position, 0u);
+  for (const std::string& id : acknowledged) {
+    ledger::StoredEvent event;
+    EXPECT_TRUE(store->GetByEventId(id, &event).ok()) << "acknowledged event " << id << " is missing";
+  }
+  EXPECT_GE(store->Head().position, 13u + acknowledged.size());
+}
+
+}  // namespace
+}  // namespace di::server
