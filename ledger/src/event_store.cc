@@ -184,6 +184,11 @@ class RocksEventStore final : public EventStore {
     // acknowledged batch after it (tests/storage_corruption_test.cc).
     db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     db_options.max_background_jobs = 2;
+    if (options_.env_for_testing != nullptr) db_options.env = options_.env_for_testing;
+    // After a failed write the writer calls Resume() itself before the next write (ProcessGroup), so the
+    // store recovers exactly when a write is wanted and answers at once while the disk is still full;
+    // RocksDB's own background retries would only make Resume() answer "busy".
+    db_options.max_bgerror_resume_count = 0;
     db_options.keep_log_file_num = 5;
 
     rocksdb::BlockBasedTableOptions table_options;
@@ -968,11 +973,41 @@ class RocksEventStore final : public EventStore {
                       rocksdb::Slice(reinterpret_cast<const char*>(state.signing_key.data()), state.signing_key.size()));
     }
 
+    // After a failed write (a full disk, an fsync error) RocksDB refuses writes until Resume(), which flushes
+    // the memtables — holding only acknowledged writes — so the write-ahead log that may hold the failed
+    // group's record is never replayed. Until Resume() succeeds (the operator freed space) every group fails
+    // with the reason, and nothing is written.
+    if (write_failed_) {
+      // A full disk is a recoverable error: RocksDB may be recovering by itself (Busy) for a moment. A failed
+      // fsync is not: the kernel may have dropped the dirty pages, so only reopening the store (replaying
+      // what is really on disk) re-establishes the truth — the PostgreSQL lesson of 2018 ("fsyncgate").
+      rocksdb::Status resumed = db_->Resume();
+      for (int wait = 0; resumed.IsBusy() && wait < 50; ++wait) {  // a recovery in progress: briefly
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        resumed = db_->Resume();
+      }
+      if (!resumed.ok()) {
+        const bool recoverable = write_failure_.find("No space") != std::string::npos || resumed.IsBusy();
+        const Status failure = Status::IOError(
+            "the store cannot write since a failed write (" + write_failure_ + "); " +
+            (recoverable ? "it resumes by itself once space is freed: "
+                         : "reopen the store (restart the server) to recover; nothing acknowledged is lost: ") +
+            resumed.ToString());
+        for (PendingAppend* pending : accepted) {
+          pending->status = failure;
+          *pending->result = AppendResult{};
+        }
+        return;
+      }
+      write_failed_ = false;
+    }
     const rocksdb::Status written = db_->Write(SyncedWrite(), &write_batch);
     if (!written.ok()) {
       // Nothing of the group is acknowledged and memory state is unchanged: the next group starts
-      // again from the durable head.
+      // again from the durable head (after Resume(), above).
       const Status failure = FromRocks(written, "append");
+      write_failed_ = true;
+      write_failure_ = written.ToString();
       for (PendingAppend* pending : accepted) {
         pending->status = failure;
         *pending->result = AppendResult{};
@@ -1013,6 +1048,9 @@ class RocksEventStore final : public EventStore {
   std::deque<PendingAppend*> queue_;
   bool closing_ = false;
   std::thread writer_;
+  // Writer thread only: a write failed and RocksDB must Resume() before the next one.
+  bool write_failed_ = false;
+  std::string write_failure_;
 
   mutable std::mutex head_mutex_;
   LogHead head_;

@@ -33,6 +33,10 @@
 #include "di/ledger/event.h"
 #include "di/ledger/status.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace di::ledger {
 
 class SigningKey;     // audit.h
@@ -55,6 +59,8 @@ struct EventStoreOptions {
   // Fault injection for crash tests: called after the group's write is durable and before the appenders
   // are acknowledged. Default: none.
   std::function<void()> after_durable_write_for_testing;
+  // Fault injection for disk-fault tests: the RocksDB Env (file system) to use. Default: null, the real one.
+  rocksdb::Env* env_for_testing = nullptr;
   // Automatic signed checkpoints: after a group commit that crosses a multiple of this many positions, the
   // writer appends a `checkpoint_signed` event (same group, same fsync) signed with `checkpoint_key`.
   // Default: 0, checkpoints only on demand (AppendCheckpoint). Open fails if it is set without a key or with
