@@ -1,7 +1,8 @@
 // Deterministic simulation of the ledger + projections (issue #5): a seeded driver appends a nasty history
 // (tests/fuzzy_history.h: valid events, ~3 % invalid ones, idempotent retries) in random batches, and
 // interleaves identical retries of acknowledged batches, stale expected versions, restarts of the store and
-// of the projection checkpoints, as-of queries and chain verification. After every step it checks:
+// of the projection checkpoints, as-of queries, chain verification, and injected storage faults (a failing
+// fsync, after which the store is reopened; once per run a full disk, until space returns). After every step it checks:
 //   * the head is exactly the number of events acknowledged; the last acknowledged event is where it was;
 //   * a refused batch appended nothing, and the refusal names the code and field the generator expects;
 // and at query steps: checkpointed answers == a naive full replay (byte for byte), with money conserved
@@ -11,16 +12,18 @@
 // Everything random comes from one std::mt19937_64 per seed, so a failing seed reproduces exactly:
 //   DI_SIM_SEED=1234 build/tests/deterministic_simulation_test      (one seed)
 //   DI_SIM_SEEDS=200 build/tests/deterministic_simulation_test      (seeds 1..200; CI runs a few)
-// (Fault injection into the storage layer joins this driver when the ledger exposes a test file system.)
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <random>
+#include <thread>
 
 #include "di/ledger/civil_date.h"
 #include "di/ledger/json_codec.h"
 #include "di/projections/checkpoint.h"
 #include "di/projections/replay.h"
+#include "full_disk_file_system.h"
 #include "fuzzy_history.h"
 #include "projection_answers.h"
 #include "test_util.h"
@@ -32,13 +35,16 @@ using Outcome = FuzzyHistoryInfo::Outcome;
 
 struct SimulationCounts {
   int64_t steps = 0, batches = 0, events_appended = 0, refusals = 0, retries = 0, conflicts = 0, restarts = 0,
-          queries = 0, queries_from_snapshot = 0, verifies = 0;
+          queries = 0, queries_from_snapshot = 0, verifies = 0, fsync_faults = 0, fsync_faulted_batches_kept = 0,
+          full_disks = 0;
   std::string Summary() const {
     return "steps " + std::to_string(steps) + ", batches " + std::to_string(batches) + ", events " +
            std::to_string(events_appended) + ", refusals " + std::to_string(refusals) + ", retries " +
            std::to_string(retries) + ", conflicts " + std::to_string(conflicts) + ", restarts " +
            std::to_string(restarts) + ", queries " + std::to_string(queries) + " (" +
-           std::to_string(queries_from_snapshot) + " from a snapshot), verifies " + std::to_string(verifies);
+           std::to_string(queries_from_snapshot) + " from a snapshot), verifies " + std::to_string(verifies) +
+           ", fsync faults " + std::to_string(fsync_faults) + " (" + std::to_string(fsync_faulted_batches_kept) +
+           " batches on disk after the restart), full disks " + std::to_string(full_disks);
   }
 };
 
@@ -59,6 +65,7 @@ class Simulation {
     parsed_.resize(history_.size());
     parse_status_.resize(history_.size());
     for (size_t i = 0; i < history_.size(); ++i) parse_status_[i] = ledger::EventFromJson(history_[i], &parsed_[i]);
+    full_disk_step_ = 20 + static_cast<int64_t>(random_() % 200);
     Open();
   }
 
@@ -68,9 +75,11 @@ class Simulation {
       SCOPED_TRACE("seed " + std::to_string(seed_) + " step " + std::to_string(counts_.steps) + " cursor " +
                    std::to_string(cursor_));
       const uint64_t dice = random_() % 100;
-      if (dice < 62) AppendBatch();
+      if (counts_.steps == full_disk_step_) FullDisk();
+      else if (dice < 62) AppendBatch();
       else if (dice < 70) RetryLastBatch();
       else if (dice < 74) StaleExpectedVersion();
+      else if (dice < 76) FsyncFault();
       else if (dice < 78) Restart();
       else if (dice < 95) Query();
       else Verify();
@@ -93,7 +102,9 @@ class Simulation {
 
  private:
   void Open() {
-    store_ = OpenStore(dir_ + "/store");
+    ledger::EventStoreOptions store_options;
+    store_options.env_for_testing = env_.get();  // the real file system, with faults on command
+    store_ = OpenStore(dir_ + "/store", store_options);
     projections::CheckpointOptions options;
     options.interval_events = 200 + random_() % 400;  // small, so snapshots are written and used
     options.max_snapshots = 4;
@@ -106,6 +117,100 @@ class Simulation {
     store_.reset();
     Open();
     ASSERT_EQ(store_->Head().position, acknowledged_) << "a restart lost or invented events";
+  }
+
+  // The next events up to the next one the ledger must refuse (at most `wanted`).
+  std::vector<size_t> NextValidEvents(size_t wanted) const {
+    std::vector<size_t> indexes;
+    for (size_t i = cursor_; i < history_.size() && indexes.size() < wanted; ++i) {
+      if (info_.expectations[i].outcome == Outcome::kRefused) break;
+      indexes.push_back(i);
+    }
+    return indexes;
+  }
+
+  size_t NewEventsIn(const std::vector<size_t>& indexes) const {
+    size_t count = 0;
+    for (size_t i : indexes) count += info_.expectations[i].outcome == Outcome::kAppended;
+    return count;
+  }
+
+  // Takes `indexes` as appended at positions acknowledged_ + 1.. (their new events, in order).
+  void TakeAsAppended(const std::vector<size_t>& indexes) {
+    for (size_t i : indexes) {
+      if (info_.expectations[i].outcome != Outcome::kAppended) continue;
+      last_id_ = history_[i]["id"].get<std::string>();
+      last_position_ = ++acknowledged_;
+      ++counts_.events_appended;
+    }
+    last_batch_.clear();  // their positions as a retry would report them are not tracked here
+    cursor_ = indexes.back() + 1;
+  }
+
+  // An fsync fails during an append: it is not acknowledged, later appends are refused until the store is
+  // reopened, and after the reopen the batch is on disk whole or not at all.
+  void FsyncFault() {
+    const std::vector<size_t> indexes = NextValidEvents(1 + random_() % 8);
+    if (indexes.empty() || NewEventsIn(indexes) == 0) return;
+    ++counts_.fsync_faults;
+    std::vector<ledger::NewEvent> batch;
+    for (size_t i : indexes) batch.push_back(Copy(parsed_[i]));
+    file_system_->SetSyncsFail(true);
+    ledger::AppendResult result;
+    ledger::Status status = store_->Append(batch, &result);
+    file_system_->SetSyncsFail(false);
+    ASSERT_FALSE(status.ok()) << "an append whose fsync failed was acknowledged";
+    ASSERT_EQ(status.CodeName(), "io_error") << status.ToString();
+    ASSERT_EQ(store_->Head().position, acknowledged_);
+    checkpoints_.reset();
+    store_.reset();
+    Open();
+    const uint64_t head = store_->Head().position;
+    if (head == acknowledged_ + NewEventsIn(indexes)) {
+      ++counts_.fsync_faulted_batches_kept;
+      TakeAsAppended(indexes);
+    } else {
+      ASSERT_EQ(head, acknowledged_) << "a failed batch is on disk in part";
+    }
+  }
+
+  // Once per run: the disk fills up. Appends fail with "No space" and change nothing; once space returns, the
+  // same batch goes in (bounded wait for RocksDB's recovery).
+  void FullDisk() {
+    ++counts_.full_disks;
+    // A little space left: batches go in until one does not fit.
+    file_system_->SetSpaceLeft(static_cast<int64_t>(random_() % 4096));
+    std::vector<size_t> indexes;
+    std::vector<ledger::NewEvent> batch;
+    ledger::AppendResult result;
+    ledger::Status status;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      indexes = NextValidEvents(12);
+      if (indexes.empty() || NewEventsIn(indexes) == 0) break;
+      batch.clear();
+      for (size_t i : indexes) batch.push_back(Copy(parsed_[i]));
+      status = store_->Append(batch, &result);
+      if (!status.ok()) break;
+      TakeAsAppended(indexes);
+    }
+    if (status.ok()) {  // never filled up (the history ran out of valid events first)
+      file_system_->SetUnlimited();
+      return;
+    }
+    EXPECT_NE(status.message().find("No space"), std::string::npos) << status.ToString();
+    ASSERT_EQ(store_->Head().position, acknowledged_) << "a refused append on a full disk moved the head";
+    Query();  // reads and projections go on while the disk is full
+    file_system_->SetUnlimited();
+    for (int attempt = 0; attempt < 150; ++attempt) {
+      batch.clear();
+      for (size_t i : indexes) batch.push_back(Copy(parsed_[i]));
+      status = store_->Append(batch, &result);
+      if (status.ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(status.ok()) << "the store did not take appends again after space returned: " << status.ToString();
+    ASSERT_EQ(result.appended, NewEventsIn(indexes));
+    TakeAsAppended(indexes);
   }
 
   // Takes 1..12 next events as one batch. A batch holding an event the ledger must refuse is refused whole:
@@ -244,6 +349,10 @@ class Simulation {
     return persons_[pick % persons_.size()];
   }
 
+  // Faults on command under the store (tests/full_disk_file_system.h). Declared first so that the Env is
+  // destroyed last, after every store opened on it.
+  std::shared_ptr<FullDiskFileSystem> file_system_ = std::make_shared<FullDiskFileSystem>();
+  std::unique_ptr<rocksdb::Env> env_ = FullDiskFileSystem::NewEnv(file_system_);
   const uint64_t seed_;
   std::mt19937_64 random_;
   const std::string dir_;
@@ -261,6 +370,7 @@ class Simulation {
   std::vector<uint64_t> last_positions_;
   std::vector<std::string> persons_;
   SimulationCounts counts_;
+  int64_t full_disk_step_ = -1;  // the step at which the disk fills up (once per run)
 };
 
 std::vector<uint64_t> Seeds() {
