@@ -74,6 +74,10 @@ struct ServeOptions {
   int64_t stall_timeout_ms = 15000;  // a subscriber taking no data this long is dropped
   int64_t heartbeat_ms = 5000;
   int binary_port = -1;             // the Cap'n Proto endpoint (docs/protocol.md): -1 off, 0 any free port
+  // The chain is verified at every start; a store that does not verify is served only with this (reads,
+  // no appends). Also makes a verified store read-only.
+  bool read_only = false;
+  std::string backup_dir;           // POST /v1/admin/backup writes online backups here ("": off)
 };
 int RunServe(const ServeOptions& options);
 struct TokenOptions {

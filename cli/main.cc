@@ -158,11 +158,15 @@ int main(int argc, char** argv) {
   serve->add_option("--heartbeat-ms", serve_options.heartbeat_ms, "blank line to idle subscribers this often")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{10}, int64_t{3600000}));
+  serve->add_option("--backup-dir", serve_options.backup_dir,
+                    "enable POST /v1/admin/backup: online backups into this BackupEngine directory");
   serve->add_option("--binary-port", serve_options.binary_port,
                     "also serve the Cap'n Proto binary endpoint on this port (docs/protocol.md); 0: any free "
                     "port; default -1: off")
       ->capture_default_str()
       ->check(CLI::Range(-1, 65535));
+  serve->add_flag("--read-only", serve_options.read_only,
+                  "serve reads only, refusing appends (403); needed to start on a store whose chain does not verify");
   serve->callback([&] {
     serve_options.data_dir = data_dir;
     exit_code = di::cli::RunServe(serve_options);

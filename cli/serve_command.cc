@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -205,6 +206,39 @@ int RunServe(const ServeOptions& options) {
   if (!opened.ok()) return Fail(opened.ToString() + " (create a store with `di-ledger init --data DIR`, or use --demo)");
 
   server::ServiceOptions service_options;
+  // The whole chain (hashes, Merkle frontier, audit events) is verified before anything is served: appending
+  // on top of a history that does not verify would bury the damage under new, validly chained events.
+  // Always on (about 5 s per million events, docs/operations.md); a store that fails is served only with
+  // --read-only.
+  {
+    const auto started = std::chrono::steady_clock::now();
+    ledger::VerifyReport report;
+    const ledger::Status verified = store->Verify(&report);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::string problem;
+    if (!verified.ok()) {
+      problem = "the chain could not be verified: " + verified.ToString();
+    } else if (report.first_bad_position != 0) {
+      problem = "the chain does not verify at position " + std::to_string(report.first_bad_position) + ": " +
+                report.problem + " (" + std::to_string(report.events_checked) + " events before it verified)";
+    }
+    if (problem.empty()) {
+      std::printf("verified %llu events in %.2f s\n", static_cast<unsigned long long>(report.events_checked), seconds);
+      std::fflush(stdout);
+      if (options.read_only) {
+        service_options.read_only = true;
+        service_options.read_only_reason = "the store is read-only (started with --read-only)";
+      }
+    } else if (!options.read_only) {
+      return Fail(problem + "; refusing to start (`di-ledger verify` shows the same; --read-only serves reads)", 1);
+    } else {
+      std::fprintf(stderr, "warning: %s; serving read-only\n", problem.c_str());
+      service_options.read_only = true;
+      service_options.read_only_reason = "the store is read-only because " + problem;
+    }
+  }
+  service_options.backup_dir = options.backup_dir;
   if (!LoadPseudonymKey(options.data_dir, &service_options.pseudonym_key)) {
     return Fail("cannot read or create " + options.data_dir + "/pseudonym-key (32 bytes)");
   }
@@ -221,8 +255,23 @@ int RunServe(const ServeOptions& options) {
   server::Metrics metrics;
   server::DeclareServerMetrics(metrics);
   server::LedgerService service(store.get(), service_options, &metrics);
-  ServiceStatus status = service.Start();
-  if (!status.ok()) return Fail(status.ToString());
+  ServiceStatus status = ServiceStatus::Ok();
+  try {
+    status = service.Start();
+  } catch (const std::exception& exception) {
+    // A garbled event (one that does not verify and no longer decodes) throws from Cap'n Proto while the
+    // live model folds over it; --read-only cannot serve a model past it. Exit with the reason, not abort().
+    return Fail(std::string("cannot fold the live model over the log: ") + exception.what() +
+                    (service_options.read_only ? " (the store does not decode; restore a backup)" : ""),
+                1);
+  }
+  if (!status.ok()) {
+    // A store whose events do not decode cannot be served even read-only: a failed check (exit 1).
+    const bool damaged = status.code() == server::ServiceCode::kCorruption;
+    return Fail("cannot fold the live model over the log: " + status.ToString() +
+                    (damaged ? " (the store does not decode; restore a backup)" : ""),
+                damaged ? 1 : 2);
+  }
 
   server::TokenRegistry tokens;
   std::vector<DemoToken> demo_tokens;
@@ -267,7 +316,8 @@ int RunServe(const ServeOptions& options) {
   if (options.demo) PrintDemoHelp(base, demo_tokens, sample_person);
   // One line scripts and tests wait for; the port is the bound one (also with --port 0).
   std::cout << "listening on " << base << " (head position " << store->Head().position << ", " << tokens.size()
-            << " tokens, " << http.threads << " threads)" << std::endl;
+            << " tokens, " << http.threads << " threads" << (service_options.read_only ? ", read-only" : "") << ")"
+            << std::endl;
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

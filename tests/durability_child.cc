@@ -1,17 +1,23 @@
 // Child process of the crash-safety test (durability_test.cc, CrashSafety.*).
 //
-//   durability_child <data dir> <round> <seed>
+//   durability_child <data dir> <round> <seed> [<key file> <checkpoint every> <snapshot interval>]
 //
 // Opens the event store in <data dir> (the parent has already appended BaseWorld(), so deliveries under
 // grant G-1 validate) and appends batches of 1..50 deliveries until the parent SIGKILLs it. It is a
 // separate executable, started with posix_spawn, because fork()ing a process that has used RocksDB
 // copies its background threads' locks in an arbitrary state.
 //
+// With the three optional arguments the store also writes signed Merkle checkpoints (checkpoint_every,
+// signed with the key in <key file>) inside the appenders' groups, and one more thread folds the
+// projections over and over with a CheckpointStore in <data dir>/projections whose interval is <snapshot
+// interval>, so that snapshots (written without fsync) are being written when the kill lands.
+//
 // Protocol on stdout, one line per write(2) (unbuffered and shorter than PIPE_BUF, so each line reaches
 // the pipe whole or not at all, even with several appender threads):
 //   "ready\n"                                   the store is open
 //   "ack <batch-id> <first-position> <count>\n" written only AFTER Append returned ok for that batch
 //   "fail <status>\n"                           an append or the open failed (the parent fails the test)
+//   "fold <snapshots written> <events folded>\n" one LoadModel of the folding thread returned ok
 //
 // Event ids encode everything the parent needs to check a batch without any other record:
 //   r<round>-t<thread>-b<batch>-n<batch size>-i<index in batch>      (batch id = up to "-i")
@@ -27,6 +33,9 @@
 #include <thread>
 #include <vector>
 
+#include "di/ledger/audit.h"
+#include "di/projections/checkpoint.h"
+#include "di/projections/replay.h"
 #include "test_util.h"
 
 namespace {
@@ -83,11 +92,31 @@ void AppendLoop(EventStore* store, int round, int thread, uint64_t seed) {
   }
 }
 
+// Folds the projections from the newest snapshot up to the head, again and again, saving snapshots at every
+// interval multiple passed, until the parent SIGKILLs the process. Bounded like AppendLoop.
+void FoldLoop(EventStore* store, di::projections::CheckpointStore* checkpoints) {
+  for (int fold = 0; fold < 10000000; ++fold) {
+    di::projections::LedgerModel model;
+    di::projections::LoadReport report;
+    const Status status = di::projections::LoadModel(*store, checkpoints, di::projections::kKnownNow, &model, &report);
+    if (!status.ok()) {
+      WriteLine("fail fold " + status.ToString() + "\n");
+      std::_Exit(3);
+    }
+    if (report.events_folded == 0) {
+      std::this_thread::yield();  // nothing new yet: leave the core to the appenders
+      continue;
+    }
+    WriteLine("fold " + std::to_string(report.snapshots_written) + " " + std::to_string(report.events_folded) + "\n");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s <data dir> <round> <seed>\n", argv[0]);
+  if (argc != 4 && argc != 7) {
+    std::fprintf(stderr, "usage: %s <data dir> <round> <seed> [<key file> <checkpoint every> <snapshot interval>]\n",
+                 argv[0]);
     return 1;
   }
   const std::string dir = argv[1];
@@ -97,6 +126,26 @@ int main(int argc, char** argv) {
   EventStoreOptions options;
   options.create_if_missing = false;  // round 0 of the parent created it: never start an empty store
   options.sync = true;                // as in production: the point is what an acknowledgement promises
+  const bool with_checkpoints = argc == 7;
+  std::unique_ptr<di::projections::CheckpointStore> checkpoints;
+  if (with_checkpoints) {
+    auto key = std::make_shared<di::ledger::SigningKey>();
+    const Status loaded = di::ledger::SigningKey::Load(argv[4], key.get());
+    if (!loaded.ok()) {
+      WriteLine("fail key " + loaded.ToString() + "\n");
+      return 2;
+    }
+    options.checkpoint_key = key;
+    options.checkpoint_every = std::strtoull(argv[5], nullptr, 10);
+    di::projections::CheckpointOptions checkpoint_options;
+    checkpoint_options.interval_events = std::strtoull(argv[6], nullptr, 10);
+    const Status opened = di::projections::CheckpointStore::Open(di::projections::CheckpointStore::PathFor(dir),
+                                                                 checkpoint_options, &checkpoints);
+    if (!opened.ok()) {
+      WriteLine("fail open checkpoints " + opened.ToString() + "\n");
+      return 2;
+    }
+  }
   std::unique_ptr<EventStore> store;
   const Status status = EventStore::Open(options, dir, &store);
   if (!status.ok()) {
@@ -106,8 +155,9 @@ int main(int argc, char** argv) {
   WriteLine("ready\n");
 
   const int threads = (round % 2 == 1) ? 2 : 1;
-  std::vector<std::thread> appenders;
-  for (int t = 0; t < threads; ++t) appenders.emplace_back(AppendLoop, store.get(), round, t, seed);
-  for (auto& appender : appenders) appender.join();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) workers.emplace_back(AppendLoop, store.get(), round, t, seed);
+  if (checkpoints) workers.emplace_back(FoldLoop, store.get(), checkpoints.get());
+  for (auto& worker : workers) worker.join();
   return 0;
 }

@@ -37,6 +37,9 @@
 #include <thread>
 #include <vector>
 
+#include "di/ledger/audit.h"
+#include "di/projections/checkpoint.h"
+#include "di/projections/replay.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -187,6 +190,8 @@ struct ChildOutcome {
   std::string torn;                           // bytes after the last newline: must be none
   int wait_status = 0;
   int delay_ms = 0;
+  uint64_t folds = 0;                // "fold" lines: LoadModel calls of the child's folding thread that folded
+  uint64_t snapshots_written = 0;    // by those calls
 };
 
 // When the kill timer starts: right at spawn (the kill may then land in Open / WAL recovery), when the
@@ -196,7 +201,9 @@ enum class Anchor { kSpawn, kReady, kFirstAck };
 
 // Spawns the child with its stdout on a pipe, lets it run `delay_ms` after `anchor`, SIGKILLs it and
 // collects every line it wrote. posix_spawn, not fork: this process has RocksDB background threads.
-ChildOutcome RunChildAndKill(const std::string& dir, int round, uint64_t seed, int delay_ms, Anchor anchor) {
+// `extra_args` go to the child after <dir> <round> <seed> (the checkpoint options, see durability_child.cc).
+ChildOutcome RunChildAndKill(const std::string& dir, int round, uint64_t seed, int delay_ms, Anchor anchor,
+                             std::vector<std::string> extra_args = {}) {
   ChildOutcome outcome;
   outcome.delay_ms = delay_ms;
   int fds[2];
@@ -209,9 +216,11 @@ ChildOutcome RunChildAndKill(const std::string& dir, int round, uint64_t seed, i
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);  // dup2 clears O_CLOEXEC on fd 1
   std::string path = DI_DURABILITY_CHILD, round_arg = std::to_string(round), seed_arg = std::to_string(seed);
   std::string dir_arg = dir;
-  char* argv[] = {path.data(), dir_arg.data(), round_arg.data(), seed_arg.data(), nullptr};
+  std::vector<char*> argv = {path.data(), dir_arg.data(), round_arg.data(), seed_arg.data()};
+  for (std::string& arg : extra_args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
   pid_t pid = 0;
-  const int spawn_error = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, argv, environ);
+  const int spawn_error = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[1]);
   if (spawn_error != 0) {
@@ -238,12 +247,16 @@ ChildOutcome RunChildAndKill(const std::string& dir, int round, uint64_t seed, i
       std::string word;
       in >> word;
       Ack ack;
+      uint64_t snapshots = 0, folded = 0;
       if (line == "ready") {
         outcome.ready = true;
         if (anchor == Anchor::kReady && !kill_at) kill_at = Clock::now() + delay;
       } else if (word == "ack" && (in >> ack.batch_id >> ack.first >> ack.count) && in.eof()) {
         outcome.acks.push_back(ack);
         if (anchor == Anchor::kFirstAck && !kill_at) kill_at = Clock::now() + delay;
+      } else if (word == "fold" && (in >> snapshots >> folded) && in.eof()) {
+        ++outcome.folds;
+        outcome.snapshots_written += snapshots;
       } else {
         outcome.unexpected_lines.push_back(line);
       }
@@ -296,7 +309,10 @@ struct CrashTotals {
 
 // Reopens the store after a kill and checks every promise an acknowledgement made, cumulatively over
 // all rounds so far (a later crash or recovery must not lose an earlier acknowledged batch either).
-void CheckStoreAfterCrash(const std::string& dir, const std::vector<Ack>& all_acks, CrashTotals* totals) {
+// With `with_checkpoints` the log also holds the store's own `checkpoint-<n>` events (checked by
+// CheckAuditAndProjectionsAfterCrash); they are set aside here.
+void CheckStoreAfterCrash(const std::string& dir, const std::vector<Ack>& all_acks, CrashTotals* totals,
+                          bool with_checkpoints = false) {
   EventStoreOptions options;
   options.create_if_missing = false;
   std::unique_ptr<EventStore> store;
@@ -326,6 +342,7 @@ void CheckStoreAfterCrash(const std::string& dir, const std::vector<Ack>& all_ac
   std::map<std::string, std::set<int>> visible_by_appender;  // "r<round>-t<thread>" -> batch numbers
   uint64_t grant_stream_events = 0, child_events = 0;
   for (size_t i = base_ids.size(); i < rows.size(); ++i) {
+    if (with_checkpoints && rows[i].id.rfind("checkpoint-", 0) == 0) continue;
     ChildId id;
     ASSERT_TRUE(ParseChildId(rows[i].id, /*with_index=*/true, &id)) << "unexpected event id " << rows[i].id;
     batches[id.batch_id].emplace_back(id.index, rows[i].position);
@@ -455,6 +472,213 @@ TEST(CrashSafety, AcknowledgedBatchesSurviveSigkillAndNoBatchIsEverPartial) {
   RecordProperty("acked_events", std::to_string(totals.acked_events));
   EXPECT_EQ(rounds_survived, kRounds);
   EXPECT_GT(totals.acked_events, 0u);
+}
+
+// The same crash loop with the store writing signed Merkle checkpoints inside its groups (checkpoint_every)
+// and a second thread of the child folding the projections again and again with a CheckpointStore of a
+// small interval, so that the kill lands while audit events and projection snapshots are being written.
+
+struct CheckpointCrashTotals {
+  uint64_t folds = 0;                 // LoadModel calls of the children that folded something
+  uint64_t snapshots_written = 0;     // by those calls (reported before the kill)
+  uint64_t snapshots_found = 0;       // snapshots present when the parent reopened, summed over rounds
+  uint64_t snapshots_discarded = 0;   // of those, discarded as stale or unreadable (LoadReport)
+  uint64_t snapshots_resumed = 0;     // rounds whose resumed model started from a snapshot
+  uint64_t audit_checkpoints = 0;     // checkpoint_signed events in the final log
+};
+
+// After a kill (and after CheckStoreAfterCrash): the audit events are where checkpoint_every puts them and the
+// last one verifies against the log and our key; the projections resumed from the child's snapshots equal a
+// naive replay, byte for byte, now and at a past position; and a Rebuild from scratch gives the same bytes.
+void CheckAuditAndProjectionsAfterCrash(const std::string& dir, const std::string& scratch_dir,
+                                        const ledger::PublicKey& public_key, uint64_t checkpoint_every,
+                                        uint64_t snapshot_interval, CheckpointCrashTotals* totals) {
+  EventStoreOptions options;
+  options.create_if_missing = false;
+  std::unique_ptr<EventStore> store;
+  const Status open = EventStore::Open(options, dir, &store);
+  ASSERT_TRUE(open.ok()) << open.ToString();
+  const LogHead head = store->Head();
+
+  // The writer appends checkpoint_signed after each group that crosses a multiple of checkpoint_every, in
+  // the same write. So from one checkpoint (or the parent's BaseWorld) to the next a multiple is crossed,
+  // and after the last one none is: a checkpoint lost or invented by the crash breaks this.
+  std::vector<uint64_t> audit_positions;
+  Status status = store->ReadByType(EventType::CHECKPOINT_SIGNED, 1, 0, [&](const StoredEvent& event) {
+    EXPECT_EQ(std::string(event.reader().getEvent().getId().cStr()),
+              "checkpoint-" + std::to_string(event.position - 1));
+    audit_positions.push_back(event.position);
+    return true;
+  });
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  uint64_t previous = BaseWorld().size();
+  for (const uint64_t position : audit_positions) {
+    EXPECT_GT((position - 1) / checkpoint_every, previous / checkpoint_every)
+        << "checkpoint at " << position << " without crossing a multiple of " << checkpoint_every << " since "
+        << previous;
+    previous = position;
+  }
+  EXPECT_EQ(head.position / checkpoint_every, previous / checkpoint_every)
+      << "the head " << head.position << " crossed a multiple of " << checkpoint_every
+      << " after the last checkpoint at " << previous;
+  totals->audit_checkpoints = audit_positions.size();
+  if (!audit_positions.empty()) {
+    // The last checkpoint, checked on its own: decodes, signed by our key, over the log's Merkle root.
+    ledger::SignedTreeHead tree_head;
+    std::string problem = "not read";
+    std::string signature_hex;
+    status = store->ReadLog(audit_positions.back(), 1, [&](const StoredEvent& event) {
+      problem = ledger::CheckAuditEvent(event.reader().getEvent(), &tree_head);
+      signature_hex = event.reader().getEvent().getPayload().getCheckpointSigned().getSignature().cStr();
+      return false;
+    });
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    EXPECT_EQ(problem, "");
+    EXPECT_FALSE(tree_head.rotation);
+    EXPECT_EQ(tree_head.tree_size, audit_positions.back() - 1);
+    EXPECT_EQ(tree_head.key, public_key) << "signed with another key";
+    ledger::Hash root{};
+    ASSERT_TRUE(store->GetMerkleRoot(tree_head.tree_size, &root).ok());
+    EXPECT_EQ(root, tree_head.root) << "the signed root is not the log's Merkle root at " << tree_head.tree_size;
+    // And independently of CheckAuditEvent: our public key, the statement over the log's root, the signature.
+    ledger::Signature signature{};
+    ASSERT_TRUE(ledger::ParseHexBytes(signature_hex, signature.data(), signature.size()));
+    EXPECT_TRUE(ledger::VerifySignature(public_key, ledger::CheckpointStatement(tree_head.tree_size, root), signature));
+  }
+
+  // Projections: the child's snapshots (some possibly written as the kill landed) against a naive replay.
+  projections::CheckpointOptions checkpoint_options;
+  checkpoint_options.interval_events = snapshot_interval;
+  std::unique_ptr<projections::CheckpointStore> checkpoints;
+  const Status opened =
+      projections::CheckpointStore::Open(projections::CheckpointStore::PathFor(dir), checkpoint_options, &checkpoints);
+  ASSERT_TRUE(opened.ok()) << "the checkpoint database does not reopen after SIGKILL: " << opened.ToString();
+  std::vector<projections::CheckpointInfo> listed;
+  ASSERT_TRUE(checkpoints->List(&listed).ok());
+  totals->snapshots_found += listed.size();
+
+  projections::LedgerModel naive;
+  ASSERT_TRUE(projections::ReplayInto(*store, projections::kKnownNow, &naive).ok());
+  const std::string naive_bytes = naive.EncodeSnapshot();
+  projections::LedgerModel resumed;
+  projections::LoadReport report;
+  status = projections::LoadModel(*store, checkpoints.get(), projections::kKnownNow, &resumed, &report);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  totals->snapshots_discarded += report.snapshots_discarded;
+  if (report.snapshot_position != 0) ++totals->snapshots_resumed;
+  EXPECT_EQ(resumed.last_position(), head.position);
+  EXPECT_TRUE(resumed.EncodeSnapshot() == naive_bytes)
+      << "the model resumed from snapshot " << report.snapshot_position << " differs from a replay";
+
+  // A past known-at position: resumed from an older snapshot, same bytes as a replay up to there.
+  const uint64_t past = head.position / 2 + 1;
+  projections::LedgerModel naive_past, resumed_past;
+  ASSERT_TRUE(projections::ReplayInto(*store, past, &naive_past).ok());
+  projections::LoadReport past_report;
+  status = projections::LoadModel(*store, checkpoints.get(), past, &resumed_past, &past_report);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  totals->snapshots_discarded += past_report.snapshots_discarded;
+  EXPECT_TRUE(resumed_past.EncodeSnapshot() == naive_past.EncodeSnapshot()) << "at known-at position " << past;
+
+  // Rebuild from scratch (into a scratch database, so the child's snapshots stay for the next round). Every
+  // snapshot encodes the whole model, so a Rebuild at interval 50 costs O(head^2 / 50): a coarser interval
+  // keeps the long variant linear enough.
+  projections::CheckpointOptions rebuild_options;
+  rebuild_options.interval_events = 1000;
+  std::unique_ptr<projections::CheckpointStore> rebuilt;
+  ASSERT_TRUE(projections::CheckpointStore::Open(scratch_dir, rebuild_options, &rebuilt).ok());
+  projections::CheckpointInfo head_info;
+  status = projections::Rebuild(*store, *rebuilt, &head_info);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(head_info.position, head.position);
+  EXPECT_EQ(head_info.event_hash, head.hash);
+  EXPECT_EQ(head_info.snapshot_digest, projections::SnapshotDigest(naive_bytes)) << "Rebuild differs from a replay";
+}
+
+TEST(CrashSafety, SigkillDuringCheckpointsAndProjectionSnapshots) {
+  // ~20 rounds keep this under a minute on 2 cores; DI_CRASH_CHECKPOINT_ROUNDS runs a longer variant.
+  int rounds = 20;
+  if (const char* env = std::getenv("DI_CRASH_CHECKPOINT_ROUNDS")) rounds = std::max(1, std::atoi(env));
+  constexpr uint64_t kCheckpointEvery = 50;
+  constexpr uint64_t kSnapshotInterval = 50;
+  uint64_t base_seed = 20261125;
+  if (const char* env = std::getenv("DI_DURABILITY_SEED")) base_seed = std::strtoull(env, nullptr, 10);
+  std::printf("[ crash-cp ] seed %llu, %d rounds (DI_DURABILITY_SEED, DI_CRASH_CHECKPOINT_ROUNDS)\n",
+              static_cast<unsigned long long>(base_seed), rounds);
+  std::mt19937_64 rng(base_seed);
+
+  ASSERT_GE(sodium_init(), 0);
+  TempDir temp;
+  const std::string dir = temp.Sub("store");
+  const std::string key_file = temp.Sub("ledger.key");
+  ledger::SigningKey key;
+  ASSERT_TRUE(ledger::SigningKey::Generate(&key).ok());
+  ASSERT_TRUE(key.SaveNew(key_file).ok());
+  {
+    auto store = StoreWithBaseWorld(dir);
+    ASSERT_TRUE(store);
+  }
+  const std::vector<std::string> extra_args = {key_file, std::to_string(kCheckpointEvery),
+                                               std::to_string(kSnapshotInterval)};
+
+  std::vector<Ack> all_acks;
+  CrashTotals totals;
+  CheckpointCrashTotals checkpoint_totals;
+  int rounds_survived = 0, rounds_without_acks = 0;
+  for (int round = 0; round < rounds; ++round) {
+    const int delay_ms = 5 + static_cast<int>(rng() % 76);  // 5..80 ms
+    const Anchor anchor = round % 5 == 4 ? Anchor::kSpawn : round % 5 == 3 ? Anchor::kReady : Anchor::kFirstAck;
+    ChildOutcome outcome =
+        RunChildAndKill(dir, round, base_seed + static_cast<uint64_t>(round), delay_ms, anchor, extra_args);
+    ASSERT_TRUE(outcome.spawned);
+    SCOPED_TRACE("round " + std::to_string(round) + ", killed " + std::to_string(delay_ms) + " ms after " +
+                 (anchor == Anchor::kSpawn ? "spawn" : anchor == Anchor::kReady ? "open" : "the first ack"));
+    for (const std::string& line : outcome.unexpected_lines) ADD_FAILURE() << "child said: " << line;
+    EXPECT_EQ(outcome.torn, "") << "a partial protocol line";
+    EXPECT_TRUE(WIFSIGNALED(outcome.wait_status) && WTERMSIG(outcome.wait_status) == SIGKILL)
+        << "the child was not killed by us (wait status " << outcome.wait_status << ")";
+    if (anchor != Anchor::kSpawn) {
+      EXPECT_TRUE(outcome.ready);
+    }
+    if (anchor == Anchor::kFirstAck) {
+      EXPECT_FALSE(outcome.acks.empty());
+    }
+    if (outcome.acks.empty()) ++rounds_without_acks;
+    checkpoint_totals.folds += outcome.folds;
+    checkpoint_totals.snapshots_written += outcome.snapshots_written;
+    for (const Ack& ack : outcome.acks) {
+      ++totals.acked_batches;
+      totals.acked_events += ack.count;
+      all_acks.push_back(ack);
+    }
+
+    CheckStoreAfterCrash(dir, all_acks, &totals, /*with_checkpoints=*/true);
+    if (HasFailure()) break;
+    CheckAuditAndProjectionsAfterCrash(dir, temp.Sub("rebuild"), key.public_key(),
+                                       kCheckpointEvery, kSnapshotInterval, &checkpoint_totals);
+    if (HasFailure()) break;  // later rounds would only repeat the first failure
+    ++rounds_survived;
+  }
+
+  std::printf(
+      "[ crash-cp ] %d/%d rounds survived (%d killed before any ack); %llu batches / %llu events acknowledged; "
+      "%llu events in the log, %llu checkpoint_signed; child folds %llu, snapshots written %llu; snapshots found "
+      "after kills %llu, discarded %llu; %llu rounds resumed from a snapshot\n",
+      rounds_survived, rounds, rounds_without_acks, static_cast<unsigned long long>(totals.acked_batches),
+      static_cast<unsigned long long>(totals.acked_events), static_cast<unsigned long long>(totals.log_events),
+      static_cast<unsigned long long>(checkpoint_totals.audit_checkpoints),
+      static_cast<unsigned long long>(checkpoint_totals.folds),
+      static_cast<unsigned long long>(checkpoint_totals.snapshots_written),
+      static_cast<unsigned long long>(checkpoint_totals.snapshots_found),
+      static_cast<unsigned long long>(checkpoint_totals.snapshots_discarded),
+      static_cast<unsigned long long>(checkpoint_totals.snapshots_resumed));
+  RecordProperty("crash_rounds_survived", rounds_survived);
+  RecordProperty("acked_events", std::to_string(totals.acked_events));
+  RecordProperty("snapshots_discarded", std::to_string(checkpoint_totals.snapshots_discarded));
+  EXPECT_EQ(rounds_survived, rounds);
+  EXPECT_GT(totals.acked_events, 0u);
+  EXPECT_GT(checkpoint_totals.audit_checkpoints, 0u) << "no checkpoint was ever written: the test tested nothing";
+  EXPECT_GT(checkpoint_totals.snapshots_written, 0u) << "no snapshot was ever written: the test tested nothing";
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 // of replaying the log, and answers are the same whichever path built the model.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <sstream>
+#include <thread>
 
+#include "di/ledger/backup.h"
 #include "di/ledger/json_codec.h"
 #include "di/projections/checkpoint.h"
 #include "di/projections/default_rules.h"
@@ -106,6 +109,45 @@ TEST(ServerCheckpointTest, ARestartResumesTheLiveModelFromASnapshotWithTheSameAn
   ASSERT_TRUE(replayed.Start().ok());
   EXPECT_EQ(Answers(replayed, now), first_now);
   EXPECT_EQ(Answers(replayed, past), first_past);
+}
+
+// POST /v1/admin/backup's service call: an online backup of the live store while appends go on, into the
+// operator's directory; only project, finance and auditor may; off without a directory.
+TEST(ServerBackupTest, BackupWhileServingRestoresToTheBackedUpHead) {
+  TempDir dir;
+  auto store = di::testing::OpenStore(dir.Sub("store"));
+  ASSERT_TRUE(di::testing::AppendJson(*store, di::testing::BaseWorld()).ok());
+  ServiceOptions options;
+  options.pseudonym_key = std::string(32, 'k');
+  {
+    LedgerService no_directory(store.get(), options, nullptr);
+    ASSERT_TRUE(no_directory.Start().ok());
+    ledger::BackupResult result;
+    EXPECT_EQ(no_directory.Backup({"a", Role::kAuditor, ""}, &result).code(), ServiceCode::kShutdown);
+  }
+  options.backup_dir = dir.Sub("backups");
+  LedgerService service(store.get(), options, nullptr);
+  ASSERT_TRUE(service.Start().ok());
+  ledger::BackupResult result;
+  EXPECT_EQ(service.Backup({"c", Role::kClerk, "M-1"}, &result).code(), ServiceCode::kForbidden);
+  EXPECT_EQ(service.Backup({"r", Role::kReader, ""}, &result).code(), ServiceCode::kForbidden);
+  std::atomic<bool> stop{false};
+  std::thread appender([&] {
+    for (int i = 0; i < 200 && !stop; ++i) {
+      (void)di::testing::AppendJson(*store, {di::testing::Delivery("bk" + std::to_string(i), "D-bk" + std::to_string(i),
+                                                                   "2021-05-" + std::string(i % 28 < 9 ? "0" : "") +
+                                                                       std::to_string(1 + i % 28))});
+    }
+  });
+  ServiceStatus status = service.Backup({"a", Role::kAuditor, ""}, &result);
+  stop = true;
+  appender.join();
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_GE(result.head.position, result.head_before.position);
+  ledger::RestoreResult restored;
+  ASSERT_TRUE(ledger::RestoreBackup(dir.Sub("backups"), result.backup_id, dir.Sub("restored"), &restored).ok());
+  EXPECT_EQ(restored.head.position, result.head.position);
+  EXPECT_EQ(restored.head.hash, result.head.hash);
 }
 
 }  // namespace

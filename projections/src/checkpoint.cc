@@ -204,7 +204,7 @@ Status FoldForward(ledger::EventStore& store, CheckpointStore* checkpoints, uint
   const uint64_t interval = checkpoints ? checkpoints->options().interval_events : 0;
   Status save_status = Status::Ok();
   Status status = store.ReadLog(from, to_position - from + 1, [&](const ledger::StoredEvent& event) {
-    model->Apply(event);
+    if (!ApplyOrReport(event, model, &save_status)) return false;
     if (report != nullptr) ++report->events_folded;
     if (interval != 0 && model->last_position() % interval == 0) {
       save_status = checkpoints->Save(*model, event.hash, nullptr);

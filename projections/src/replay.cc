@@ -1,5 +1,7 @@
 #include "di/projections/replay.h"
 
+#include <kj/exception.h>
+
 #include <charconv>
 
 #include "di/ledger/civil_date.h"
@@ -10,10 +12,24 @@ Status ReplayInto(ledger::EventStore& store, uint64_t known_at_position, LedgerM
   if (known_at_position == 0) return Status::Ok();  // known before anything was recorded: nothing
   // Positions are dense from 1, so "up to position P" is "the first P events" (ReadLog: 0 = no limit).
   const uint64_t limit = known_at_position == kKnownNow ? 0 : known_at_position;
-  return store.ReadLog(1, limit, [&](const ledger::StoredEvent& event) {
+  Status undecodable = Status::Ok();
+  Status status = store.ReadLog(1, limit, [&](const ledger::StoredEvent& event) {
+    return ApplyOrReport(event, model, &undecodable);
+  });
+  return status.ok() ? undecodable : status;
+}
+
+bool ApplyOrReport(const ledger::StoredEvent& event, LedgerModel* model, Status* status) {
+  // The store checks each body's canonical form as it reads it, but a field can still fail to decode
+  // lazily (a text without its terminator): that is damage to report with its position, not a crash.
+  try {
     model->Apply(event);
     return true;
-  });
+  } catch (const kj::Exception& exception) {
+    *status = Status::Corruption("the event at position " + std::to_string(event.position) +
+                                 " cannot be decoded: " + std::string(exception.getDescription().cStr()));
+    return false;
+  }
 }
 
 namespace {

@@ -200,8 +200,9 @@ ServiceStatus LedgerService::CatchUp() {
     const uint64_t interval = options_.checkpoints ? options_.checkpoints->options().interval_events : 0;
     bool passed_interval = false;
     ledger::Hash last_hash{};
+    ledger::Status undecodable = ledger::Status::Ok();
     ledger::Status status = store_->ReadLog(from, 0, [&](const ledger::StoredEvent& event) {
-      live_model_.Apply(event);
+      if (!projections::ApplyOrReport(event, &live_model_, &undecodable)) return false;
       last_hash = event.hash;
       if (interval != 0 && event.position % interval == 0) passed_interval = true;
       auto envelope = event.reader().getEvent();
@@ -214,6 +215,7 @@ ServiceStatus LedgerService::CatchUp() {
     folded = live_model_.last_position();
     visible_position_ = folded;
     if (!status.ok()) return status;
+    if (!undecodable.ok()) return undecodable;
     if (passed_interval) {
       // A snapshot of the live model where it stands now, so a restart resumes from here. A failure only
       // costs replay time later; the answer is the same, so it is counted, not returned.
@@ -447,6 +449,11 @@ ServiceStatus LedgerService::Append(const Principal& principal, std::vector<ledg
     return status;
   };
   if (ServiceStatus running = CheckRunning(); !running.ok()) return count(running);
+  if (options_.read_only) {
+    // Both transports end here, so HTTP and the binary endpoint refuse alike.
+    return count(ServiceStatus::Forbidden(options_.read_only_reason.empty() ? "the store is read-only"
+                                                                            : options_.read_only_reason));
+  }
   if (principal.role == Role::kAuditor || principal.role == Role::kReader) {
     return count(ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append"));
   }
@@ -796,6 +803,23 @@ ServiceStatus LedgerService::ChainHead(const Principal& principal, ledger::LogHe
   if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
   *head = store_->Head();
   return ServiceStatus::Ok();
+}
+
+ServiceStatus LedgerService::Backup(const Principal& principal, ledger::BackupResult* result) {
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  if (principal.role == Role::kClerk || principal.role == Role::kReader) {
+    return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) +
+                                    "' may not take backups (project, finance and auditor may)");
+  }
+  if (options_.backup_dir.empty()) {
+    return ServiceStatus::Make(ServiceCode::kShutdown,
+                               "backups through the server are off: start `serve` with --backup-dir DIR");
+  }
+  // One at a time: BackupEngine serialises anyway, and a second request would only queue behind it.
+  std::lock_guard lock(backup_mutex_);
+  ledger::Status status = store_->CreateBackup(options_.backup_dir, result);
+  if (metrics_ != nullptr) metrics_->Add("di_backups_total", {{"code", std::string(ServiceStatus(status).CodeName())}});
+  return status;
 }
 
 ServiceStatus LedgerService::VerifyRange(const Principal& principal, uint64_t from, uint64_t to,

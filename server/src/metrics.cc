@@ -163,6 +163,7 @@ void DeclareServerMetrics(Metrics& metrics) {
   metrics.Declare("di_model_resumed_from_snapshot_position", T::kGauge,
                   "Position of the checkpoint the live model resumed from at start (0: replayed from the start).");
   metrics.Declare("di_model_snapshots_total", T::kCounter, "Snapshots of the live model written to the checkpoints.");
+  metrics.Declare("di_backups_total", T::kCounter, "Online backups (POST /v1/admin/backup) by outcome code.");
   metrics.Declare("di_model_snapshot_failures_total", T::kCounter,
                   "Snapshots of the live model that could not be written (costs replay time after a restart only).");
 }

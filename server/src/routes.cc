@@ -1,5 +1,6 @@
 // The routes of the HTTP API (docs/api.md): parse the request, call LedgerService, render JSON or CSV.
 // Nothing here decides who may do what: LedgerService does, so every transport answers the same way.
+#include <chrono>
 #include <charconv>
 #include <sstream>
 
@@ -48,7 +49,10 @@ bool ParseTarget(std::string_view target, Target* out, std::string* problem) {
 Reply JsonReply(unsigned status, const Json& json) {
   Reply reply;
   reply.status = status;
-  reply.body = json.dump() + "\n";
+  // Error messages quote what the client sent (a path, an id, a query value), which need not be UTF-8:
+  // replace such bytes (U+FFFD) rather than let dump() throw out of the handler, which would end the
+  // server's io thread and with it the process (found by tests/fuzz/fuzz_http_request).
+  reply.body = json.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
   return reply;
 }
 
@@ -217,6 +221,7 @@ class Router {
     if (path == "/v1/audit/head") return Only(get, "GET", path, reply, [&] { return AuditHead(); });
     if (path == "/v1/audit/verify") return Only(get, "GET", path, reply, [&] { return AuditVerify(); });
     if (path == "/v1/whoami") return Only(get, "GET", path, reply, [&] { return WhoAmI(); });
+    if (path == "/v1/admin/backup") return Only(post, "POST", path, reply, [&] { return AdminBackup(); });
     *route_ = "unknown";
     *reply = ErrorReply(404, "not_found", "no route " + path + " (see docs/api.md)", "path");
     return false;
@@ -486,6 +491,24 @@ class Router {
     json["position"] = head.position;
     json["hash"] = ledger::HashToHex(head.hash);
     json["recorded_at"] = head.position == 0 ? "" : ledger::FormatUtcMicros(head.recorded_at_micros);
+    return JsonReply(200, json);
+  }
+
+  // POST /v1/admin/backup: an online backup into the directory the operator gave `serve --backup-dir`.
+  Reply AdminBackup() {
+    if (ServiceStatus status = CheckParameters(target_, {}); !status.ok()) return Error(status);
+    const auto started = std::chrono::steady_clock::now();
+    ledger::BackupResult result;
+    ServiceStatus status = context_.service->Backup(principal_, &result);
+    if (!status.ok()) return Error(status);
+    Json json;
+    json["backup_id"] = result.backup_id;
+    json["head_position"] = result.head.position;
+    json["head_hash"] = ledger::HashToHex(result.head.hash);
+    json["files"] = result.file_count;
+    json["bytes"] = result.size_bytes;
+    json["milliseconds"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     return JsonReply(200, json);
   }
 

@@ -17,6 +17,10 @@ inline constexpr uint64_t kKnownNow = UINT64_MAX;
 // kKnownNow folds up to the head.
 Status ReplayInto(ledger::EventStore& store, uint64_t known_at_position, LedgerModel* model);
 
+// Folds one event; an event that cannot be decoded sets *status to kCorruption naming its position and
+// returns false (stop), instead of throwing out of the fold.
+bool ApplyOrReport(const ledger::StoredEvent& event, LedgerModel* model, Status* status);
+
 // "1234" (a global position) or "2021-07-01T00:00:00Z" (UTC; the last event recorded at or before it, 0 if
 // none was). Empty: the head. Positions beyond the head are refused. The result goes to ReplayInto as is.
 Status ResolveKnownAt(ledger::EventStore& store, std::string_view known_at, uint64_t* position);

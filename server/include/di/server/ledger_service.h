@@ -42,6 +42,7 @@
 #include <string_view>
 #include <vector>
 
+#include "di/ledger/backup.h"
 #include "di/ledger/event_store.h"
 #include "di/ledger/status.h"
 #include "di/projections/checkpoint.h"
@@ -160,6 +161,9 @@ struct ServiceOptions {
   size_t max_scan_events = 20000;
   // Largest range one audit verification walks. Default: 1 000 000 events (about 1 s).
   uint64_t max_verify_events = 1000000;
+  // Online backups (POST /v1/admin/backup) go into this RocksDB BackupEngine directory, chosen by the operator
+  // at start, never by a client. Empty: backups through the server are disabled (503).
+  std::string backup_dir;
   // Past known-at queries fold a fresh model (~3 us per event); at most this many run at once, more get
   // kBusy (429). Default: 2 (the machine's cores).
   int max_concurrent_replays = 2;
@@ -167,6 +171,11 @@ struct ServiceOptions {
   // model from the newest confirmed snapshot instead of replaying the log, the live model is snapshotted as
   // it passes every `interval_events` positions, and past known-at queries start from the nearest snapshot.
   projections::CheckpointStore* checkpoints = nullptr;
+  // Serve reads, queries and subscriptions but refuse every append with kForbidden (403) and
+  // `read_only_reason` as the message. The CLI sets it when the chain does not verify at start and the
+  // operator asked for --read-only: a store whose history is in doubt must not grow on top of it.
+  bool read_only = false;
+  std::string read_only_reason;  // "" : "the store is read-only"
 };
 
 // Which events a read or subscription returns.
@@ -249,6 +258,9 @@ class LedgerService {
 
   // Audit ------------------------------------------------------------------------------------------------------
   ServiceStatus ChainHead(const Principal& principal, ledger::LogHead* head);
+  // An online backup of the live store into options.backup_dir while appends go on (ledger/backup.h).
+  // Roles project, finance and auditor (a backup copies the record, it writes nothing to it).
+  ServiceStatus Backup(const Principal& principal, ledger::BackupResult* result);
   // Recomputes the hash chain over [from, to] (to 0: the head) from the stored hash at from - 1.
   ServiceStatus VerifyRange(const Principal& principal, uint64_t from, uint64_t to, RangeVerifyReport* report);
 
@@ -295,6 +307,7 @@ class LedgerService {
   std::atomic<uint64_t> visible_position_{0};
   std::atomic<int> replays_in_flight_{0};
 
+  std::mutex backup_mutex_;
   mutable std::mutex listeners_mutex_;
   std::condition_variable head_changed_;
   std::map<uint64_t, std::function<void(uint64_t)>> listeners_;

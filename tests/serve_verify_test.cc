@@ -1,0 +1,410 @@
+// `di-ledger serve` verifies the chain before it serves (issue #5): on a tampered store it exits 1 naming the
+// first bad position, unless started with --read-only, in which case it serves reads and refuses every append,
+// over HTTP (403 forbidden) and over the binary endpoint alike, saying why. The server runs as a child process
+// (posix_spawn) on 127.0.0.1 with ephemeral ports; its tokens come from `di-ledger token`.
+#include <fcntl.h>
+#include <poll.h>
+#include <rocksdb/db.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>  // before Asio (Boost 1.74 + C++20)
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "di/server/binary_endpoint.h"
+#include "di/server/ledger_service.h"
+#include "test_util.h"
+
+extern char** environ;
+
+namespace di::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using di::testing::BaseWorld;
+using di::testing::Delivery;
+using di::testing::TempDir;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr uint64_t kTamperedPosition = 7;
+
+// Runs the CLI to completion (stdout and stderr together).
+struct CliOutput {
+  int exit_code = -1;
+  std::string text;
+};
+CliOutput RunCli(const std::string& arguments) {
+  const std::string command = std::string(DI_CLI_BINARY) + " " + arguments + " 2>&1";
+  CliOutput output;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return output;
+  char buffer[4096];
+  size_t read;
+  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.text.append(buffer, read);
+  const int status = pclose(pipe);
+  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return output;
+}
+
+// A token made by `di-ledger token`: the plain token it prints once, and the entry for the tokens file.
+struct MadeToken {
+  std::string token;
+  json entry;
+};
+MadeToken MakeToken(const std::string& arguments) {
+  MadeToken made;
+  const CliOutput output = RunCli("token " + arguments);
+  EXPECT_EQ(output.exit_code, 0) << output.text;
+  std::istringstream lines(output.text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("token ", 0) == 0 && line.find(": ") != std::string::npos) {
+      made.token = line.substr(line.rfind(": ") + 2);
+    } else if (!line.empty() && line[0] == '{') {
+      made.entry = json::parse(line, nullptr, false);
+    }
+  }
+  EXPECT_FALSE(made.token.empty()) << output.text;
+  EXPECT_TRUE(made.entry.is_object()) << output.text;
+  return made;
+}
+
+// Rewrites the `log` value stored at `position`, directly in RocksDB (what a tamperer or a bad disk does).
+void RewriteLogValue(const std::string& data, uint64_t position, const std::function<void(std::string*)>& change) {
+  rocksdb::DBOptions options;
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, data, &families).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, data, descriptors, &handles, &raw).ok());
+  rocksdb::ColumnFamilyHandle* log = nullptr;
+  for (size_t i = 0; i < families.size(); ++i) {
+    if (families[i] == "log") log = handles[i];
+  }
+  ASSERT_NE(log, nullptr);
+  std::string key;
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
+  std::string value;
+  ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), log, key, &value).ok());
+  change(&value);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  ASSERT_TRUE(raw->Put(write_options, log, key, value).ok());
+  for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
+  delete raw;
+}
+
+// A store, tokens from `di-ledger token` and (optionally) one event tampered with.
+class ServeVerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = dir_.Sub("data");
+    auto store = di::testing::OpenStore(data_);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(di::testing::AppendJson(*store, BaseWorld()).ok());
+    head_ = store->Head().position;
+    ASSERT_GT(head_, kTamperedPosition);
+    store.reset();
+    clerk_ = MakeToken("--name clerk-m1 --role clerk --municipality M-1");
+    auditor_ = MakeToken("--name auditor --role auditor");
+    tokens_path_ = dir_.Sub("tokens.json");
+    std::ofstream(tokens_path_) << json::array({clerk_.entry, auditor_.entry}).dump();
+  }
+
+  // One byte of the body (beyond the 32-byte stored hash), as cli_test's VerifyReportsTheTamperedPosition.
+  // Here it lands in a text's terminator: the event no longer decodes.
+  void TamperBody() {
+    RewriteLogValue(data_, kTamperedPosition, [](std::string* value) { (*value)[value->size() - 20] ^= 0x01; });
+  }
+  // One byte of the stored chain hash (the first 32 bytes): the chain breaks there, the event still decodes.
+  void TamperStoredHash() {
+    RewriteLogValue(data_, kTamperedPosition, [](std::string* value) { (*value)[5] ^= 0x5a; });
+  }
+
+  TempDir dir_;
+  std::string data_;
+  std::string tokens_path_;
+  uint64_t head_ = 0;
+  MadeToken clerk_, auditor_;
+};
+
+// `di-ledger serve` as a child; stdout and stderr on one pipe, read line by line with a bounded wait.
+class ServeProcess {
+ public:
+  bool Start(const std::vector<std::string>& extra) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return false;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+    std::vector<std::string> arguments = {DI_CLI_BINARY, "serve", "--port", "0", "--binary-port", "0"};
+    arguments.insert(arguments.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& argument : arguments) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+    const int error = ::posix_spawn(&pid_, DI_CLI_BINARY, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    if (error != 0) {
+      ::close(fds[0]);
+      return false;
+    }
+    fd_ = fds[0];
+    return true;
+  }
+
+  ~ServeProcess() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // Reads output until `text` appears (true) or the child closes its output or 60 s pass (false).
+  bool WaitFor(const std::string& text) {
+    const auto deadline = Clock::now() + std::chrono::seconds(60);  // hang guard, not a performance bound
+    while (output_.find(text) == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return false;
+      pollfd poll_fd{fd_, POLLIN, 0};
+      if (::poll(&poll_fd, 1, static_cast<int>(left)) <= 0) continue;
+      char chunk[4096];
+      const ssize_t got = ::read(fd_, chunk, sizeof chunk);
+      if (got <= 0) return false;
+      output_.append(chunk, static_cast<size_t>(got));
+    }
+    return true;
+  }
+
+  // Waits (bounded) for the child to exit; returns its wait status, or nullopt if it did not exit.
+  std::optional<int> WaitExit(std::chrono::seconds limit = std::chrono::seconds(60)) {
+    const auto deadline = Clock::now() + limit;
+    int status = 0;
+    while (Clock::now() < deadline) {
+      char chunk[4096];
+      pollfd poll_fd{fd_, POLLIN, 0};
+      if (::poll(&poll_fd, 1, 10) > 0) {
+        const ssize_t got = ::read(fd_, chunk, sizeof chunk);
+        if (got > 0) output_.append(chunk, static_cast<size_t>(got));
+      }
+      const pid_t waited = ::waitpid(pid_, &status, WNOHANG);
+      if (waited == pid_) {
+        exited_ = true;
+        ssize_t got;
+        while ((got = ::read(fd_, chunk, sizeof chunk)) > 0) output_.append(chunk, static_cast<size_t>(got));
+        return status;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // The port printed after `prefix` ("listening on http://127.0.0.1:", "binary endpoint on 127.0.0.1:").
+  uint16_t PortAfter(const std::string& prefix) const {
+    const size_t at = output_.find(prefix);
+    if (at == std::string::npos) return 0;
+    return static_cast<uint16_t>(std::atoi(output_.c_str() + at + prefix.size()));
+  }
+
+  void Terminate() { ::kill(pid_, SIGTERM); }
+  const std::string& output() const { return output_; }
+
+ private:
+  pid_t pid_ = 0;
+  int fd_ = -1;
+  bool exited_ = false;
+  std::string output_;
+};
+
+struct Response {
+  unsigned status = 0;
+  std::string body;
+  json Json() const { return json::parse(body, nullptr, false); }
+};
+
+Response Send(uint16_t port, http::verb verb, const std::string& target, const std::string& token,
+              const std::string& body = {}) {
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> request{verb, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  request.set(http::field::authorization, "Bearer " + token);
+  if (!body.empty()) {
+    request.set(http::field::content_type, "application/json");
+    request.body() = body;
+  }
+  request.prepare_payload();
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1ull << 30);
+  http::read(stream, buffer, parser);
+  return {parser.get().result_int(), parser.get().body()};
+}
+
+std::vector<json> OneDelivery(const std::string& id) { return {Delivery(id, "D-" + id, "2021-03-04", 60)}; }
+
+Response PostEvents(uint16_t port, const std::vector<json>& events, const std::string& token) {
+  return Send(port, http::verb::post, "/v1/events", token, json{{"events", events}}.dump());
+}
+
+uint64_t HeadOf(const std::string& data) {
+  auto store = di::testing::OpenStore(data);
+  return store ? store->Head().position : 0;
+}
+
+TEST_F(ServeVerifyTest, RefusesToStartOnATamperedChainNamingThePosition) {
+  TamperBody();
+  ServeProcess serve;
+  ASSERT_TRUE(serve.Start({"--data", data_, "--tokens", tokens_path_}));
+  const std::optional<int> status = serve.WaitExit();
+  ASSERT_TRUE(status.has_value()) << "serve did not exit on a tampered store:\n" << serve.output();
+  ASSERT_TRUE(WIFEXITED(*status)) << serve.output();
+  EXPECT_EQ(WEXITSTATUS(*status), 1) << serve.output();
+  EXPECT_NE(serve.output().find("the chain does not verify at position " + std::to_string(kTamperedPosition) +
+                                ": hash mismatch"),
+            std::string::npos)
+      << serve.output();
+  EXPECT_NE(serve.output().find("--read-only"), std::string::npos) << "the way out is named:\n" << serve.output();
+  EXPECT_EQ(serve.output().find("listening on"), std::string::npos) << serve.output();
+  EXPECT_EQ(HeadOf(data_), head_);
+}
+
+TEST_F(ServeVerifyTest, RefusesToStartOnATamperedStoredHash) {
+  TamperStoredHash();
+  ServeProcess serve;
+  ASSERT_TRUE(serve.Start({"--data", data_, "--tokens", tokens_path_}));
+  const std::optional<int> status = serve.WaitExit();
+  ASSERT_TRUE(status.has_value()) << "serve did not exit on a tampered store:\n" << serve.output();
+  ASSERT_TRUE(WIFEXITED(*status)) << serve.output();
+  EXPECT_EQ(WEXITSTATUS(*status), 1) << serve.output();
+  EXPECT_NE(serve.output().find("the chain does not verify at position " + std::to_string(kTamperedPosition) +
+                                ": hash mismatch"),
+            std::string::npos)
+      << serve.output();
+  EXPECT_EQ(serve.output().find("listening on"), std::string::npos) << serve.output();
+}
+
+// An event that does not even decode cannot be folded into the live model: --read-only then exits 1 with the
+// reason instead of aborting.
+TEST_F(ServeVerifyTest, ReadOnlyOnAnUndecodableEventExitsWithTheReason) {
+  TamperBody();
+  ServeProcess serve;
+  ASSERT_TRUE(serve.Start({"--data", data_, "--tokens", tokens_path_, "--read-only"}));
+  const std::optional<int> status = serve.WaitExit();
+  ASSERT_TRUE(status.has_value()) << serve.output();
+  ASSERT_TRUE(WIFEXITED(*status)) << "killed by a signal (abort?):\n" << serve.output();
+  EXPECT_EQ(WEXITSTATUS(*status), 1) << serve.output();
+  EXPECT_NE(serve.output().find("serving read-only"), std::string::npos) << serve.output();
+  EXPECT_NE(serve.output().find("cannot fold the live model"), std::string::npos) << serve.output();
+}
+
+TEST_F(ServeVerifyTest, ReadOnlyServesReadsAndRefusesAppendsOverHttpAndBinary) {
+  TamperStoredHash();
+  ServeProcess serve;
+  ASSERT_TRUE(serve.Start({"--data", data_, "--tokens", tokens_path_, "--read-only"}));
+  ASSERT_TRUE(serve.WaitFor("threads, read-only)")) << serve.output();
+  const uint16_t port = serve.PortAfter("listening on http://127.0.0.1:");
+  const uint16_t binary_port = serve.PortAfter("binary endpoint on 127.0.0.1:");
+  ASSERT_NE(port, 0) << serve.output();
+  ASSERT_NE(binary_port, 0) << serve.output();
+  const std::string reason =
+      "the store is read-only because the chain does not verify at position " + std::to_string(kTamperedPosition);
+
+  // Reads and queries are served.
+  Response head = Send(port, http::verb::get, "/v1/audit/head", auditor_.token);
+  EXPECT_EQ(head.status, 200u) << head.body;
+  EXPECT_EQ(head.Json().value("position", uint64_t{0}), head_) << head.body;
+  Response events = Send(port, http::verb::get, "/v1/events?after=0&limit=100", auditor_.token);
+  EXPECT_EQ(events.status, 200u) << events.body;
+  EXPECT_EQ(events.Json()["events"].size(), head_) << events.body;
+  Response entitlements = Send(port, http::verb::get, "/v1/entitlements/P-C1?valid_at=2021-06-01", clerk_.token);
+  EXPECT_EQ(entitlements.status, 200u) << entitlements.body;
+  // The audit route re-walks the chain and reports the same position.
+  Response verify = Send(port, http::verb::get, "/v1/audit/verify?from=1&to=" + std::to_string(head_), auditor_.token);
+  EXPECT_EQ(verify.status, 200u) << verify.body;
+  EXPECT_EQ(verify.Json().value("first_bad_position", uint64_t{0}), kTamperedPosition) << verify.body;
+
+  // Every append is refused, with the reason.
+  Response appended = PostEvents(port, OneDelivery("ro-http-1"), clerk_.token);
+  EXPECT_EQ(appended.status, 403u) << appended.body;
+  const json error = appended.Json()["error"];
+  EXPECT_EQ(error.value("code", ""), "forbidden") << appended.body;
+  EXPECT_NE(error.value("message", "").find(reason), std::string::npos) << appended.body;
+
+  // The binary endpoint is a shell over the same service: refused the same way.
+  BinaryClient client;
+  ServiceStatus connected = client.Connect("127.0.0.1", binary_port, clerk_.token);
+  ASSERT_TRUE(connected.ok()) << connected.ToString();
+  ledger::AppendResult result;
+  ServiceStatus binary = client.Append(di::testing::Events(OneDelivery("ro-binary-1")), &result);
+  EXPECT_EQ(binary.code(), ServiceCode::kForbidden) << binary.ToString();
+  EXPECT_NE(binary.message().find(reason), std::string::npos) << binary.ToString();
+
+  serve.Terminate();
+  const std::optional<int> status = serve.WaitExit();
+  ASSERT_TRUE(status.has_value()) << serve.output();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << serve.output();
+  EXPECT_EQ(HeadOf(data_), head_) << "nothing was appended";
+}
+
+// The same store untampered: serve verifies, starts and appends (the refusals above are the read-only
+// mode's, not the test's); with --read-only it refuses appends, naming the flag as the reason.
+TEST_F(ServeVerifyTest, VerifiedStoreStartsAndReadOnlyFlagAloneRefusesAppends) {
+  {
+    ServeProcess serve;
+    ASSERT_TRUE(serve.Start({"--data", data_, "--tokens", tokens_path_}));
+    ASSERT_TRUE(serve.WaitFor("threads)")) << serve.output();
+    EXPECT_NE(serve.output().find("verified " + std::to_string(head_) + " events in "), std::string::npos)
+        << serve.output();
+    const uint16_t port = serve.PortAfter("listening on http://127.0.0.1:");
+    ASSERT_NE(port, 0) << serve.output();
+    Response appended = PostEvents(port, OneDelivery("rw-http-1"), clerk_.token);
+    EXPECT_EQ(appended.status, 201u) << appended.body;
+    serve.Terminate();
+    ASSERT_TRUE(serve.WaitExit().has_value()) << serve.output();
+  }
+  const uint64_t head = HeadOf(data_);
+  EXPECT_EQ(head, head_ + 1);
+  {
+    ServeProcess serve;
+    ASSERT_TRUE(serve.Start({"--data", data_, "--tokens", tokens_path_, "--read-only"}));
+    ASSERT_TRUE(serve.WaitFor("threads, read-only)")) << serve.output();
+    const uint16_t port = serve.PortAfter("listening on http://127.0.0.1:");
+    ASSERT_NE(port, 0) << serve.output();
+    Response appended = PostEvents(port, OneDelivery("ro-http-2"), clerk_.token);
+    EXPECT_EQ(appended.status, 403u) << appended.body;
+    EXPECT_EQ(appended.Json()["error"].value("message", ""), "the store is read-only (started with --read-only)")
+        << appended.body;
+    serve.Terminate();
+    ASSERT_TRUE(serve.WaitExit().has_value()) << serve.output();
+  }
+  EXPECT_EQ(HeadOf(data_), head);
+}
+
+}  // namespace
+}  // namespace di::server
