@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev # tests
   libsodium-dev             # SHA-256 now, Ed25519 signatures for checkpoints
   libcli11-dev              # command-line parsing
+  clang libclang-rt-14-dev  # fuzzing: clang 14 and its libFuzzer, ASan and UBSan runtimes (scripts/fuzz.sh)
 )
 missing=()
 for package in "${PACKAGES[@]}"; do

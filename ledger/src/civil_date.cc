@@ -16,12 +16,13 @@ int32_t DaysFromCivil(int year, int month, int day) {
 }
 
 CivilDate CivilFromDays(int32_t days) {
-  const int32_t z = days + 719468;
-  const int32_t era = (z >= 0 ? z : z - 146096) / 146097;
+  // 64-bit: near INT32_MAX the shift by 719468 overflows 32 bits (every int32 day number is a year in int).
+  const int64_t z = int64_t{days} + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   const unsigned day_of_era = static_cast<unsigned>(z - era * 146097);
   const unsigned year_of_era =
       (day_of_era - day_of_era / 1460u + day_of_era / 36524u - day_of_era / 146096u) / 365u;
-  const int y = static_cast<int>(year_of_era) + era * 400;
+  const int y = static_cast<int>(static_cast<int64_t>(year_of_era) + era * 400);
   const unsigned day_of_year = day_of_era - (365u * year_of_era + year_of_era / 4u - year_of_era / 100u);
   const unsigned mp = (5u * day_of_year + 2u) / 153u;
   const unsigned d = day_of_year - (153u * mp + 2u) / 5u + 1u;

@@ -243,10 +243,18 @@ Status StructFromJson(const Json& object, DynamicStruct::Builder builder, const 
 
 OrderedJson StructToJson(DynamicStruct::Reader reader);
 
+// Events from the binary endpoint arrive here unvalidated: a day number outside the years a date may have
+// (kNoDate included, which FormatDate must not get) stays a number, which EventFromJson then refuses naming
+// the field (found by tests/fuzz/fuzz_capnp_frame).
+OrderedJson DateToJson(int32_t days) {
+  if (days < DaysFromCivil(kMinYear, 1, 1) || days > DaysFromCivil(kMaxYear, 12, 31)) return days;
+  return FormatDate(days);
+}
+
 OrderedJson FieldToJson(DynamicStruct::Reader reader, StructSchema::Field field) {
   const capnp::Type type = field.getType();
   const DynamicValue::Reader value = reader.get(field);
-  if (HasAnnotation(field, kDateAnnotation)) return FormatDate(value.as<int32_t>());
+  if (HasAnnotation(field, kDateAnnotation)) return DateToJson(value.as<int32_t>());
   switch (type.which()) {
     case TypeWhich::BOOL: return value.as<bool>();
     case TypeWhich::INT8:
@@ -427,7 +435,7 @@ nlohmann::ordered_json EventToJson(schema::Event::Reader event) {
   json["id"] = std::string(event.getId().cStr());
   const EventType type = event.getPayload().which();
   json["type"] = std::string(EventTypeName(type));
-  json["effective_date"] = FormatDate(event.getEffectiveDate());
+  json["effective_date"] = DateToJson(event.getEffectiveDate());
   json["actor"] = std::string(event.getActor().cStr());
   if (event.hasCausationId()) json["causation_id"] = std::string(event.getCausationId().cStr());
   const DynamicStruct::Reader payload = capnp::toDynamic(event).get("payload").as<DynamicStruct>();

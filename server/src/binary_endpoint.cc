@@ -17,6 +17,7 @@
 // consumer and is dropped with error(slow_consumer); every event up to the last EventBatch.lastPosition it
 // received was in the frames before, so it resumes from there and loses nothing, repeats nothing.
 #include "di/server/binary_endpoint.h"
+#include "di/server/binary_frame.h"
 
 #include <arpa/inet.h>
 #include <capnp/message.h>
@@ -82,14 +83,6 @@ uint32_t LittleEndian32(const unsigned char* bytes) {
 // Bytes of the segment table of a frame with `segments` segments: 4 + 4 * segments, padded to a word.
 uint64_t SegmentTableBytes(uint64_t segments) { return (4 + 4 * segments + 7) / 8 * 8; }
 
-// An AppendBatch as plain values: decoded (and every event passed through the JSON codec) before the
-// service is called, so that no Cap'n Proto reader of the frame is used across the append.
-struct DecodedAppend {
-  uint64_t request_id = 0;
-  std::vector<ledger::NewEvent> batch;
-  ServiceStatus decode_status;  // not ok: the batch is refused with this status, nothing is appended
-};
-
 // Event struct -> canonical JSON text -> NewEvent: exactly the checks (ids, dates, enums, required fields,
 // text limits, UTF-8) and the normalisation of an HTTP append, so both transports store the same bytes.
 ServiceStatus DecodeEvent(protocol::BatchEvent::Reader entry, size_t index, ledger::NewEvent* out) {
@@ -111,7 +104,130 @@ ServiceStatus DecodeEvent(protocol::BatchEvent::Reader entry, size_t index, ledg
   return ServiceStatus::Ok();
 }
 
+FrameError MakeFrameError(std::string code, std::string message) { return {std::move(code), std::move(message)}; }
+
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+// Frame decoding (binary_frame.h)
+// ---------------------------------------------------------------------------------------------------------
+
+FrameError ReadFrameHeader(const unsigned char* first_word, const FrameLimits& limits, uint64_t* table_bytes) {
+  const uint64_t segments = uint64_t{LittleEndian32(first_word)} + 1;
+  if (segments > limits.max_frame_segments) {
+    return MakeFrameError("malformed", "a frame of " + std::to_string(segments) + " segments (at most " +
+                                           std::to_string(limits.max_frame_segments) + ")");
+  }
+  *table_bytes = SegmentTableBytes(segments);
+  return {};
+}
+
+FrameError ReadSegmentTable(const unsigned char* table, uint64_t table_bytes, const FrameLimits& limits,
+                            std::vector<uint64_t>* segment_words) {
+  const uint64_t segments = uint64_t{LittleEndian32(table)} + 1;
+  DI_ASSERT(SegmentTableBytes(segments) == table_bytes);
+  segment_words->clear();
+  uint64_t total_words = 0;
+  for (uint64_t i = 0; i < segments; ++i) {
+    const uint64_t words = LittleEndian32(table + 4 + 4 * i);
+    segment_words->push_back(words);
+    total_words += words;
+  }
+  const uint64_t frame_bytes = table_bytes + total_words * kWordBytes;
+  if (frame_bytes > limits.max_frame_bytes) {
+    return MakeFrameError("frame_too_large", "a frame of " + std::to_string(frame_bytes) + " bytes (at most " +
+                                                 std::to_string(limits.max_frame_bytes) + ")");
+  }
+  return {};
+}
+
+FrameError DecodeClientMessage(const std::vector<uint64_t>& segment_words, const capnp::word* body,
+                               bool decode_append_events, DecodedClientMessage* out) {
+  std::vector<kj::ArrayPtr<const capnp::word>> segments;
+  uint64_t total_words = 0;
+  const capnp::word* cursor = body;
+  for (uint64_t words : segment_words) {
+    segments.emplace_back(cursor, words);
+    cursor += words;
+    total_words += words;
+  }
+  capnp::ReaderOptions reader_options;
+  // The frame is bounded already; this only stops a reader from following pointers in circles.
+  reader_options.traversalLimitInWords = std::max<uint64_t>(total_words * 4, 1024);
+  reader_options.nestingLimit = 64;
+  capnp::SegmentArrayMessageReader message(
+      kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>(segments.data(), segments.size()), reader_options);
+  using Kind = DecodedClientMessage::Kind;
+  try {
+    auto root = message.getRoot<protocol::ClientMessage>();
+    switch (root.which()) {
+      case protocol::ClientMessage::HELLO: {
+        out->kind = Kind::kHello;
+        auto hello = root.getHello();
+        out->token = Str(hello.getToken());
+        out->protocol_version = hello.getProtocolVersion();
+        out->client_name = Str(hello.getClientName());
+        break;
+      }
+      case protocol::ClientMessage::APPEND: {
+        out->kind = Kind::kAppend;
+        if (!decode_append_events) break;
+        auto request = root.getAppend();
+        out->request_id = request.getRequestId();
+        auto events = request.getEvents();
+        // Only a hint: a list of empty structs is nearly free on the wire (the traversal limit allows four
+        // per word of the frame), so the count alone must not size an allocation.
+        out->batch.reserve(std::min<size_t>(events.size(), 10000));
+        for (unsigned i = 0; i < events.size() && out->batch_status.ok(); ++i) {
+          ledger::NewEvent event;
+          out->batch_status = DecodeEvent(events[i], i, &event);
+          out->batch.push_back(std::move(event));
+        }
+        break;
+      }
+      case protocol::ClientMessage::SUBSCRIBE: {
+        out->kind = Kind::kSubscribe;
+        auto request = root.getSubscribe();
+        out->subscribe.after = request.getAfter();
+        for (auto type : request.getTypes()) out->subscribe.types.push_back(Str(type));
+        out->subscribe.stream_prefix = Str(request.getStreamPrefix());
+        out->subscribe.max_batch_events = request.getMaxBatchEvents();
+        out->subscribe.with_records = request.getWithRecords();
+        break;
+      }
+      case protocol::ClientMessage::GOODBYE:
+        out->kind = Kind::kGoodbye;
+        break;
+      default:
+        return MakeFrameError("protocol", "unknown client message (a newer protocol version?)");
+    }
+  } catch (const kj::Exception& exception) {
+    return MakeFrameError("malformed",
+                          std::string("not a readable ClientMessage: ") + exception.getDescription().cStr());
+  }
+  return {};
+}
+
+FrameError DecodeClientFrame(std::string_view bytes, const FrameLimits& limits, bool decode_append_events,
+                             DecodedClientMessage* out, uint64_t* frame_bytes) {
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < 8) return MakeFrameError("malformed", "a frame shorter than its first word");
+  uint64_t table_bytes = 0;
+  if (FrameError error = ReadFrameHeader(data, limits, &table_bytes); !error.ok()) return error;
+  if (bytes.size() < table_bytes) return MakeFrameError("malformed", "a frame shorter than its segment table");
+  std::vector<uint64_t> segment_words;
+  if (FrameError error = ReadSegmentTable(data, table_bytes, limits, &segment_words); !error.ok()) return error;
+  uint64_t total_words = 0;
+  for (uint64_t words : segment_words) total_words += words;
+  if (bytes.size() - table_bytes < total_words * kWordBytes) {
+    return MakeFrameError("malformed", "a frame shorter than its segments");
+  }
+  if (frame_bytes != nullptr) *frame_bytes = table_bytes + total_words * kWordBytes;
+  // Cap'n Proto reads words in place: copy the segments to word-aligned memory, as the endpoint reads them.
+  kj::Array<capnp::word> body = kj::heapArray<capnp::word>(total_words);
+  if (total_words > 0) std::memcpy(body.begin(), data + table_bytes, total_words * kWordBytes);
+  return DecodeClientMessage(segment_words, body.begin(), decode_append_events, out);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Shared state
@@ -234,12 +350,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnHeader(error_code error) {
     reading_ = false;
     if (error || ending_) return OnReadEnded(error);
-    const uint64_t segments = uint64_t{LittleEndian32(header_.data())} + 1;
-    if (segments > impl_.options.max_frame_segments) {
-      return Refuse("malformed", "a frame of " + std::to_string(segments) + " segments (at most " +
-                                     std::to_string(impl_.options.max_frame_segments) + ")");
+    uint64_t table_bytes = 0;
+    if (FrameError refused = ReadFrameHeader(header_.data(), Limits(), &table_bytes); !refused.ok()) {
+      return Refuse(refused.code, refused.message);
     }
-    const uint64_t table_bytes = SegmentTableBytes(segments);
     header_.resize(table_bytes);
     if (table_bytes == 8) return OnTable(error_code());
     reading_ = true;
@@ -250,19 +364,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnTable(error_code error) {
     reading_ = false;
     if (error || ending_) return OnReadEnded(error);
-    const uint64_t segments = uint64_t{LittleEndian32(header_.data())} + 1;
-    segment_words_.clear();
+    if (FrameError refused = ReadSegmentTable(header_.data(), header_.size(), Limits(), &segment_words_);
+        !refused.ok()) {
+      return Refuse(refused.code, refused.message);
+    }
     uint64_t total_words = 0;
-    for (uint64_t i = 0; i < segments; ++i) {
-      const uint64_t words = LittleEndian32(header_.data() + 4 + 4 * i);
-      segment_words_.push_back(words);
-      total_words += words;
-    }
-    const uint64_t frame_bytes = header_.size() + total_words * kWordBytes;
-    if (frame_bytes > impl_.options.max_frame_bytes) {
-      return Refuse("frame_too_large", "a frame of " + std::to_string(frame_bytes) + " bytes (at most " +
-                                           std::to_string(impl_.options.max_frame_bytes) + ")");
-    }
+    for (uint64_t words : segment_words_) total_words += words;
     body_ = kj::heapArray<capnp::word>(total_words);
     if (total_words == 0) return OnBody(error_code());
     reading_ = true;
@@ -270,84 +377,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
                     [self = shared_from_this()](error_code error, size_t) { self->OnBody(error); });
   }
 
+  FrameLimits Limits() const { return {impl_.options.max_frame_bytes, impl_.options.max_frame_segments}; }
+
   void OnBody(error_code error) {
     reading_ = false;
     if (error || ending_) return OnReadEnded(error);
     deadline_.cancel();
-    std::vector<kj::ArrayPtr<const capnp::word>> segments;
-    const capnp::word* cursor = body_.begin();
-    for (uint64_t words : segment_words_) {
-      segments.emplace_back(cursor, words);
-      cursor += words;
-    }
-    capnp::ReaderOptions reader_options;
-    // The frame is bounded already; this only stops a reader from following pointers in circles.
-    reader_options.traversalLimitInWords = std::max<uint64_t>(body_.size() * 4, 1024);
-    reader_options.nestingLimit = 64;
-    capnp::SegmentArrayMessageReader message(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>(
-                                                 segments.data(), segments.size()),
-                                             reader_options);
     if (impl_.metrics != nullptr) impl_.metrics->Add("di_binary_frames_total");
-    // Decode inside the try; act (append, subscribe) outside it, on plain values.
-    enum class Kind { kHello, kAppend, kSubscribe, kGoodbye } kind = Kind::kGoodbye;
-    std::string token, client_name;
-    uint32_t version = 0;
-    DecodedAppend append;
-    SubscribeRequest subscribe;
-    try {
-      auto root = message.getRoot<protocol::ClientMessage>();
-      switch (root.which()) {
-        case protocol::ClientMessage::HELLO: {
-          kind = Kind::kHello;
-          auto hello = root.getHello();
-          token = Str(hello.getToken());
-          version = hello.getProtocolVersion();
-          client_name = Str(hello.getClientName());
-          break;
-        }
-        case protocol::ClientMessage::APPEND: {
-          kind = Kind::kAppend;
-          if (phase_ != Phase::kRequests) break;  // refused below, without decoding
-          auto request = root.getAppend();
-          append.request_id = request.getRequestId();
-          auto events = request.getEvents();
-          append.batch.reserve(events.size());
-          for (unsigned i = 0; i < events.size() && append.decode_status.ok(); ++i) {
-            ledger::NewEvent event;
-            append.decode_status = DecodeEvent(events[i], i, &event);
-            append.batch.push_back(std::move(event));
-          }
-          break;
-        }
-        case protocol::ClientMessage::SUBSCRIBE: {
-          kind = Kind::kSubscribe;
-          auto request = root.getSubscribe();
-          subscribe.after = request.getAfter();
-          for (auto type : request.getTypes()) subscribe.types.push_back(Str(type));
-          subscribe.stream_prefix = Str(request.getStreamPrefix());
-          subscribe.max_batch_events = request.getMaxBatchEvents();
-          subscribe.with_records = request.getWithRecords();
-          break;
-        }
-        case protocol::ClientMessage::GOODBYE:
-          kind = Kind::kGoodbye;
-          break;
-        default:
-          return Refuse("protocol", "unknown client message (a newer protocol version?)");
-      }
-    } catch (const kj::Exception& exception) {
-      return Refuse("malformed", std::string("not a readable ClientMessage: ") + exception.getDescription().cStr());
+    // Decode to plain values first; act (append, subscribe) on them, with no reader of the frame alive.
+    using Kind = DecodedClientMessage::Kind;
+    DecodedClientMessage decoded;
+    if (FrameError refused = DecodeClientMessage(segment_words_, body_.begin(), phase_ == Phase::kRequests, &decoded);
+        !refused.ok()) {
+      return Refuse(refused.code, refused.message);
     }
+    const Kind kind = decoded.kind;
     body_ = nullptr;
 
     if (phase_ == Phase::kHello) {
       if (kind != Kind::kHello) return End("unauthenticated", "the first message must be hello (with a token)");
-      return OnHello(token, version, client_name);
+      return OnHello(decoded.token, decoded.protocol_version, decoded.client_name);
     }
     switch (kind) {
       case Kind::kHello: return Refuse("protocol", "hello was already sent on this connection");
-      case Kind::kAppend: return OnAppend(std::move(append));
-      case Kind::kSubscribe: return OnSubscribe(subscribe);
+      case Kind::kAppend: return OnAppend(std::move(decoded));
+      case Kind::kSubscribe: return OnSubscribe(decoded.subscribe);
       case Kind::kGoodbye: return End("", "");
     }
   }
@@ -384,12 +438,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     WriteReply(EncodeFrame(message));
   }
 
-  void OnAppend(DecodedAppend request) {
+  void OnAppend(DecodedClientMessage request) {
     capnp::MallocMessageBuilder message;
     auto reply = message.initRoot<protocol::ServerMessage>().initAppendResult();
     reply.setRequestId(request.request_id);
-    if (!request.decode_status.ok()) {
-      const ServiceStatus& status = request.decode_status;
+    if (!request.batch_status.ok()) {
+      const ServiceStatus& status = request.batch_status;
       FillError(reply.initError(), status.CodeName(), status.message(), status.field(), status.event_id());
       return WriteReply(EncodeFrame(message));
     }

@@ -41,6 +41,28 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The answer to a request that could not be read (`error` from the parser), with the reason of the
+// rejected-connection metric; nullopt: close without an answer.
+std::optional<Reply> RequestErrorReply(const Context& context, beast::error_code error, const char** reason) {
+  if (error == http::error::body_limit) {
+    *reason = "body_limit";
+    return ErrorReply(413, "payload_too_large",
+                      "the request body is larger than " + std::to_string(context.options.body_limit_bytes) + " bytes",
+                      "body");
+  }
+  if (error == http::error::header_limit) {
+    *reason = "header_limit";
+    return ErrorReply(431, "headers_too_large",
+                      "the request headers are larger than " + std::to_string(context.options.header_limit_bytes) +
+                          " bytes");
+  }
+  if (error.category() == http::make_error_code(http::error::bad_target).category()) {
+    *reason = "malformed";
+    return ErrorReply(400, "malformed_request", "not a valid HTTP/1.1 request: " + error.message());
+  }
+  return std::nullopt;
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Context& context, tcp::socket socket, bool reject)
@@ -99,25 +121,11 @@ class Session : public std::enable_shared_from_this<Session> {
       Count("timeout");
       return;  // the stream closed the socket when the deadline passed
     }
-    if (error == http::error::body_limit) {
-      Count("body_limit");
-      return Send(ErrorReply(413, "payload_too_large",
-                             "the request body is larger than " + std::to_string(context_.options.body_limit_bytes) +
-                                 " bytes",
-                             "body"),
-                  false);
-    }
-    if (error == http::error::header_limit) {
-      Count("header_limit");
-      return Send(ErrorReply(431, "headers_too_large",
-                             "the request headers are larger than " +
-                                 std::to_string(context_.options.header_limit_bytes) + " bytes"),
-                  false);
-    }
     if (error) {
-      if (error.category() == http::make_error_code(http::error::bad_target).category()) {
-        Count("malformed");
-        return Send(ErrorReply(400, "malformed_request", "not a valid HTTP/1.1 request: " + error.message()), false);
+      const char* reason = "";
+      if (std::optional<Reply> reply = RequestErrorReply(context_, error, &reason)) {
+        Count(reason);
+        return Send(std::move(*reply), false);
       }
       return Close();
     }
@@ -276,6 +284,57 @@ void HttpServer::Stop() {
     for (auto& thread : impl.threads) thread.join();
     impl.threads.clear();
   });
+}
+
+RawHttpExchange HandleRawRequestForTesting(LedgerService* service, const TokenRegistry* tokens, Metrics* metrics,
+                                           const HttpServerOptions& options, std::string_view request_bytes) {
+  Context context;
+  context.service = service;
+  context.tokens = tokens;
+  context.metrics = metrics;
+  context.options = options;
+  // What http::async_read does with the bytes of a connection: feed the parser until the request is whole,
+  // then tell it the stream ended if it is not.
+  http::request_parser<http::string_body> parser;
+  parser.body_limit(options.body_limit_bytes);
+  parser.header_limit(options.header_limit_bytes);
+  parser.eager(true);
+  beast::error_code error;
+  net::const_buffer remaining(request_bytes.data(), request_bytes.size());
+  while (!parser.is_done() && remaining.size() > 0) {
+    const size_t used = parser.put(remaining, error);
+    remaining += used;
+    if (error == http::error::need_more) {
+      error = {};
+      if (used == 0) break;  // the parser needs bytes that are not there
+    } else if (error) {
+      break;
+    }
+  }
+  RawHttpExchange exchange;
+  if (!error && !parser.is_done()) {
+    if (!parser.got_some()) return exchange;  // no request at all: http::read's end_of_stream, closed
+    parser.put_eof(error);
+  }
+  if (error) {
+    const char* reason = "";
+    if (std::optional<Reply> reply = RequestErrorReply(context, error, &reason)) {
+      exchange.status = reply->status;
+      exchange.body = std::move(reply->body);
+    }
+    return exchange;
+  }
+  const Request request = parser.release();
+  Reply reply;
+  SubscriptionPlan plan;
+  std::string route;
+  if (Route(context, request, &reply, &plan, &route)) {
+    exchange.status = 200;
+    return exchange;
+  }
+  exchange.status = reply.status;
+  exchange.body = std::move(reply.body);
+  return exchange;
 }
 
 }  // namespace di::server

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
@@ -79,6 +80,18 @@ class HttpServer {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// One request as raw bytes (request line, headers, body) through the server's parser (with the options'
+// header and body limits), router and handlers, without sockets: for tests and fuzzing
+// (tests/fuzz/fuzz_http_request.cc). `status` 0: the server would close the connection without an answer
+// (no request at all, or an unreadable one it does not answer). An accepted subscription is `status` 200
+// with an empty body (nothing is streamed). Bytes after the first request are ignored.
+struct RawHttpExchange {
+  unsigned status = 0;
+  std::string body;
+};
+RawHttpExchange HandleRawRequestForTesting(LedgerService* service, const TokenRegistry* tokens, Metrics* metrics,
+                                           const HttpServerOptions& options, std::string_view request_bytes);
 
 }  // namespace di::server
 

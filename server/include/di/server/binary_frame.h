@@ -1,0 +1,77 @@
+// Frame decoding of the binary endpoint, apart from its sockets: the steps that turn untrusted bytes into a
+// decoded ClientMessage or a wire error. The endpoint runs them as the bytes arrive (first word, segment
+// table, segments); DecodeClientFrame runs all of them over one frame in a buffer, for the tests and the
+// fuzz target (tests/fuzz/fuzz_capnp_frame.cc).
+//
+//   DecodedClientMessage message;
+//   FrameError error = DecodeClientFrame(bytes, FrameLimits{}, /*decode_append_events=*/true, &message);
+//   if (!error.ok()) ... error.code is the wire code ("malformed", "frame_too_large", "protocol")
+#ifndef DI_SERVER_BINARY_FRAME_H_
+#define DI_SERVER_BINARY_FRAME_H_
+
+#include <capnp/common.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "di/ledger/event.h"
+#include "di/server/binary_endpoint.h"
+#include "di/server/ledger_service.h"
+
+namespace di::server {
+
+// BinaryEndpointOptions' limits on one frame.
+struct FrameLimits {
+  uint64_t max_frame_bytes = BinaryEndpointOptions{}.max_frame_bytes;
+  uint32_t max_frame_segments = BinaryEndpointOptions{}.max_frame_segments;
+};
+
+// A refused frame: the wire error code and its message. Empty code: no error.
+struct FrameError {
+  std::string code;
+  std::string message;
+  bool ok() const { return code.empty(); }
+};
+
+// A ClientMessage as plain values (no Cap'n Proto reader of the frame outlives the decoding).
+struct DecodedClientMessage {
+  enum class Kind { kHello, kAppend, kSubscribe, kGoodbye };
+  Kind kind = Kind::kGoodbye;
+  // hello
+  std::string token, client_name;
+  uint32_t protocol_version = 0;
+  // append: the events passed through the JSON codec, as an HTTP append; a bad event leaves batch_status
+  // not ok (the batch is then refused as a whole, the connection stays usable).
+  uint64_t request_id = 0;
+  std::vector<ledger::NewEvent> batch;
+  ServiceStatus batch_status;
+  // subscribe
+  SubscribeRequest subscribe;
+};
+
+// The first word of a frame (8 bytes): the segment count, checked against the limit, gives the bytes of
+// the whole segment table (a multiple of 8, at least 8, the first word included).
+FrameError ReadFrameHeader(const unsigned char* first_word, const FrameLimits& limits, uint64_t* table_bytes);
+
+// The whole segment table (`table_bytes` from ReadFrameHeader): the words of each segment, checked against
+// the frame size limit.
+FrameError ReadSegmentTable(const unsigned char* table, uint64_t table_bytes, const FrameLimits& limits,
+                            std::vector<uint64_t>* segment_words);
+
+// The segments (`body`: the words of ReadSegmentTable, in order, word-aligned) as a ClientMessage.
+// `decode_append_events` false: an append is recognised but its events are not decoded (out of phase, it
+// is refused without that work).
+FrameError DecodeClientMessage(const std::vector<uint64_t>& segment_words, const capnp::word* body,
+                               bool decode_append_events, DecodedClientMessage* out);
+
+// The three steps over one whole frame at the start of `bytes` (copied to aligned memory). Fewer bytes than
+// the frame's segment table announces: "malformed". Bytes after the frame are ignored; `*frame_bytes` (may
+// be null) gets the frame's size.
+FrameError DecodeClientFrame(std::string_view bytes, const FrameLimits& limits, bool decode_append_events,
+                             DecodedClientMessage* out, uint64_t* frame_bytes = nullptr);
+
+}  // namespace di::server
+
+#endif  // DI_SERVER_BINARY_FRAME_H_
