@@ -150,5 +150,26 @@ TEST(ServerBackupTest, BackupWhileServingRestoresToTheBackedUpHead) {
   EXPECT_EQ(restored.head.hash, result.head.hash);
 }
 
+// A Metrics registry that outlives a service no longer calls into it (the service removes its collector):
+// before, Render() after the service was gone read freed memory (found by the fuzzing harness).
+TEST(ServerMetricsTest, ARegistryOutlivingItsServiceRendersWithoutIt) {
+  TempDir dir;
+  auto store = di::testing::OpenStore(dir.Sub("store"));
+  ASSERT_TRUE(di::testing::AppendJson(*store, di::testing::BaseWorld()).ok());
+  Metrics metrics;
+  DeclareServerMetrics(metrics);
+  ServiceOptions options;
+  options.pseudonym_key = std::string(32, 'k');
+  {
+    LedgerService service(store.get(), options, &metrics);
+    ASSERT_TRUE(service.Start().ok());
+    EXPECT_NE(metrics.Render().find("di_projection_position " + std::to_string(store->Head().position)),
+              std::string::npos);
+  }
+  metrics.Set("di_projection_position", {}, 0);
+  const std::string text = metrics.Render();  // the gone service's collector would set it back
+  EXPECT_NE(text.find("di_projection_position 0"), std::string::npos) << text.substr(0, 1500);
+}
+
 }  // namespace
 }  // namespace di::server

@@ -139,7 +139,7 @@ LedgerService::LedgerService(ledger::EventStore* store, ServiceOptions options, 
     : store_(store), options_(std::move(options)), metrics_(metrics) {
   DI_ASSERT(store_ != nullptr);
   if (metrics_ != nullptr) {
-    metrics_->AddCollector([this](Metrics& m) {
+    metrics_collector_id_ = metrics_->AddCollector([this](Metrics& m) {
       const uint64_t head = store_->Head().position;
       const uint64_t folded = visible_position_.load();
       m.Set("di_head_position", {}, static_cast<double>(head));
@@ -149,7 +149,9 @@ LedgerService::LedgerService(ledger::EventStore* store, ServiceOptions options, 
   }
 }
 
-LedgerService::~LedgerService() = default;
+LedgerService::~LedgerService() {
+  if (metrics_ != nullptr) metrics_->RemoveCollector(metrics_collector_id_);
+}
 
 ServiceStatus LedgerService::Start() {
   if (sodium_init() < 0) return ServiceStatus::Make(ServiceCode::kIOError, "libsodium failed to initialise");

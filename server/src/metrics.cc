@@ -90,9 +90,16 @@ void Metrics::Observe(const std::string& name, const Labels& labels, double valu
   series.sum += value;
 }
 
-void Metrics::AddCollector(std::function<void(Metrics&)> collector) {
+uint64_t Metrics::AddCollector(std::function<void(Metrics&)> collector) {
   std::lock_guard lock(mutex_);
-  collectors_.push_back(std::move(collector));
+  const uint64_t id = next_collector_id_++;
+  collectors_.emplace(id, std::move(collector));
+  return id;
+}
+
+void Metrics::RemoveCollector(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  collectors_.erase(id);
 }
 
 double Metrics::Value(const std::string& name, const Labels& labels) const {
@@ -108,7 +115,7 @@ std::string Metrics::Render() {
   std::vector<std::function<void(Metrics&)>> collectors;
   {
     std::lock_guard lock(mutex_);
-    collectors = collectors_;
+    for (const auto& [id, collector] : collectors_) collectors.push_back(collector);
   }
   for (auto& collector : collectors) collector(*this);
   std::lock_guard lock(mutex_);

@@ -298,6 +298,7 @@ class LedgerService {
   ledger::EventStore* store_;
   ServiceOptions options_;
   Metrics* metrics_;
+  uint64_t metrics_collector_id_ = 0;  // removed in the destructor: the collector refers to this service
   std::atomic<bool> shutting_down_{false};
 
   // The live model and the one index it lacks (application -> person), folded together.

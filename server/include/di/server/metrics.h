@@ -29,8 +29,10 @@ class Metrics {
   void Add(const std::string& name, const Labels& labels = {}, double amount = 1);  // counter or gauge
   void Set(const std::string& name, const Labels& labels, double value);             // gauge
   void Observe(const std::string& name, const Labels& labels, double value);         // histogram
-  // Called at the start of every Render(), e.g. to Set gauges read from the store.
-  void AddCollector(std::function<void(Metrics&)> collector);
+  // Called at the start of every Render(), e.g. to Set gauges read from the store. Returns an id for
+  // RemoveCollector: whoever registers a collector that refers to itself removes it before it goes away.
+  uint64_t AddCollector(std::function<void(Metrics&)> collector);
+  void RemoveCollector(uint64_t id);
 
   // The exposition text format ("# HELP", "# TYPE", one line per series; histograms as _bucket/_sum/_count).
   std::string Render();
@@ -54,7 +56,8 @@ class Metrics {
 
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;
-  std::vector<std::function<void(Metrics&)>> collectors_;
+  std::map<uint64_t, std::function<void(Metrics&)>> collectors_;
+  uint64_t next_collector_id_ = 1;
 };
 
 // Declares every family the server uses (docs/api.md, "Metrics").
