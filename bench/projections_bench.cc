@@ -21,8 +21,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -71,8 +72,14 @@ void BuildStore(const std::string& path, int persons, int years) {
   simulate.seed = 1;
   simulate.persons = persons;
   simulate.years = years;
-  std::stringstream history;
-  di::cli::WriteSimulatedHistory(simulate, history);
+  // Through a file: at 10 M events the JSON text is ~3.5 GB, more than is worth holding in memory.
+  const std::string history_path = path + ".history.jsonl";
+  {
+    std::ofstream out(history_path);
+    di::cli::WriteSimulatedHistory(simulate, out);
+    if (!out) Die("cannot write " + history_path);
+  }
+  std::ifstream history(history_path);
   batch.clear();
   for (std::string line; std::getline(history, line);) {
     batch.emplace_back();
@@ -83,6 +90,7 @@ void BuildStore(const std::string& path, int persons, int years) {
     }
   }
   if (!batch.empty()) Check(store->Append(batch, &result), "append");
+  std::filesystem::remove(history_path);
 }
 
 // The ceiling: iterate the log column family and decode each event's Cap'n Proto body, nothing else.
@@ -162,6 +170,20 @@ int main(int argc, char** argv) {
   auto started = Clock::now();
   if (!reuse || !std::filesystem::exists(path + "/CURRENT")) BuildStore(path, persons, years);
   std::filesystem::remove_all(di::projections::CheckpointStore::PathFor(path));
+  std::string command = argv[0];
+  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+  std::string cpu = "unknown";
+  {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);) {
+      if (line.rfind("model name", 0) == 0) {
+        cpu = line.substr(line.find(':') + 2);
+        break;
+      }
+    }
+  }
+  std::printf("projections_bench: %s\nmachine: %u cores, %s\n", command.c_str(), std::thread::hardware_concurrency(),
+              cpu.c_str());
   std::printf("workload: simulate --seed 1 --persons %d --years %d (store ready in %.1f s)\n", persons, years,
               Seconds(started));
 

@@ -8,9 +8,11 @@ PACKAGES=(
   libboost-dev              # Asio/Beast (server)
   nlohmann-json3-dev        # JSON
   libgtest-dev libgmock-dev # tests
-  libsodium-dev             # SHA-256 now, Ed25519 signatures for checkpoints
+  libsodium-dev             # Ed25519 signatures for checkpoints, BLAKE2b pseudonyms
+  libssl-dev                # SHA-256 (libcrypto uses the CPU's SHA extensions): hash chain, Merkle tree
   libcli11-dev              # command-line parsing
   clang libclang-rt-14-dev  # fuzzing: clang 14 and its libFuzzer, ASan and UBSan runtimes (scripts/fuzz.sh)
+  postgresql-15 libpq-dev   # bench: the PostgreSQL baseline (bench/postgres_event_table.cc, pg_smoke)
 )
 missing=()
 for package in "${PACKAGES[@]}"; do

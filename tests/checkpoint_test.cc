@@ -383,5 +383,32 @@ TEST_F(CheckpointTest, FamilyScopedEligibilityEqualsDecidingEveryDelivery) {
   }
 }
 
+// Snapshots thin out as the log grows: the stride doubles so that at most max_snapshots strides fit below the
+// position, and every multiple of a larger stride is a multiple of the smaller ones.
+TEST(SnapshotStrideTest, DoublesSoThatAtMostMaxSnapshotsStridesFitBelowThePosition) {
+  CheckpointOptions options;
+  options.interval_events = 50000;
+  options.max_snapshots = 12;
+  EXPECT_EQ(SnapshotStride(options, 1), 50000u);
+  EXPECT_EQ(SnapshotStride(options, 600000), 50000u);   // 12 strides: the last one at the interval
+  EXPECT_EQ(SnapshotStride(options, 649999), 50000u);
+  EXPECT_EQ(SnapshotStride(options, 650000), 100000u);  // 13 would not fit
+  EXPECT_EQ(SnapshotStride(options, 1200000), 100000u);
+  EXPECT_EQ(SnapshotStride(options, 10000000), 800000u);
+  for (uint64_t position = 1; position < 20000000; position = position * 3 + 11) {
+    const uint64_t stride = SnapshotStride(options, position);
+    EXPECT_LE(position / stride, options.max_snapshots) << position;
+    EXPECT_EQ(stride % options.interval_events, 0u) << position;
+    if (stride > options.interval_events) EXPECT_GT(position / (stride / 2), options.max_snapshots) << position;
+  }
+  // A whole rebuild of 10 M events writes O(max_snapshots * log) snapshots, not 200.
+  uint64_t written = 0;
+  for (uint64_t position = options.interval_events; position <= 10000000; position += options.interval_events) {
+    if (position % SnapshotStride(options, position) == 0) ++written;
+  }
+  EXPECT_LE(written, 12u * 6u);
+  EXPECT_GE(written, 12u);
+}
+
 }  // namespace
 }  // namespace di::projections

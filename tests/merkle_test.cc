@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "di/ledger/merkle.h"
+#include "di/ledger/sha256.h"
 
 namespace di::ledger {
 namespace {
@@ -333,6 +334,30 @@ TEST_F(MerkleTest, HashHexIsStrict) {
   EXPECT_FALSE(ParseHashHex(std::string(64, 'A'), &hash));
   EXPECT_FALSE(ParseHashHex(std::string(63, 'a'), &hash));
   EXPECT_FALSE(ParseHashHex(std::string(64, 'g'), &hash));
+}
+
+// The ledger's SHA-256 (OpenSSL's, di/ledger/sha256.h) against the FIPS 180-2 vectors, and against libsodium's
+// implementation (which wrote every hash of stores made before the switch) over inputs of every size up to
+// three blocks, fed in pieces.
+TEST(Sha256Test, MatchesTheStandardVectorsAndLibsodium) {
+  EXPECT_EQ(HashToHex(Sha256Of("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(HashToHex(Sha256Of("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(HashToHex(Sha256Of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  ASSERT_GE(sodium_init(), 0);
+  std::string input;
+  for (size_t size = 0; size <= 3 * 64 + 1; ++size) {
+    Hash expected{};
+    crypto_hash_sha256(expected.data(), reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    Sha256 pieces;
+    for (size_t at = 0; at < size; at += 7) pieces.Update(std::string_view(input).substr(at, 7));
+    EXPECT_EQ(pieces.Finish(), expected) << "size " << size;
+    EXPECT_EQ(Sha256Of(input), expected) << "size " << size;
+    input.push_back(static_cast<char>(size * 31 + 7));
+  }
+  const Hash previous = Sha256Of("previous");
+  EXPECT_EQ(ChainHash(previous, "body"),
+            Sha256Of(std::string(reinterpret_cast<const char*>(previous.data()), previous.size()) + "body"));
 }
 
 }  // namespace

@@ -383,5 +383,33 @@ TEST(ValidationAcceptsTest, ValidHistoryOfEveryKindIsRecorded) {
   EXPECT_EQ(report.first_bad_position, 0u);
 }
 
+// The writer keeps the entity records validation has read in memory (event_store.cc, entity_cache_). A record
+// changed by a later append, left unchanged by a rejected batch, or read again after a reopen must be seen as the
+// store holds it.
+TEST(ValidationAcceptsTest, ValidationSeesEveryDurableChangeOfARecordItHasRead) {
+  TempDir dir;
+  const json end_in_june = E("c-end-june", "grant_ended", "2021-06-30", {{"grant_id", "G-1"}, {"reason", "completed"}});
+  const json end_in_july = E("c-end-july", "grant_ended", "2021-07-31", {{"grant_id", "G-1"}, {"reason", "completed"}});
+  {
+    auto store = OpenStore(dir.path());
+    ASSERT_TRUE(AppendJson(*store, BaseWorld()).ok());
+    ASSERT_TRUE(AppendJson(*store, {Delivery("c1", "D-C1", "2021-03-01")}).ok());  // reads grant G-1
+    // A batch that would end the grant in June, rejected as a whole (its second event reuses a delivery id).
+    const Status rejected = AppendJson(*store, {end_in_june, Delivery("c-dup", "D-C1", "2021-03-02")});
+    ASSERT_EQ(rejected.code(), StatusCode::kInvalidArgument) << rejected.ToString();
+    const Status july = AppendJson(*store, {Delivery("c2", "D-C2", "2021-07-05")});
+    ASSERT_TRUE(july.ok()) << "the rejected end must leave no trace: " << july.ToString();
+    ASSERT_TRUE(AppendJson(*store, {end_in_july}).ok());
+    const Status august = AppendJson(*store, {Delivery("c3", "D-C3", "2021-08-05")});
+    EXPECT_EQ(august.code(), StatusCode::kInvalidArgument) << "the grant ended on 2021-07-31: " << august.ToString();
+    EXPECT_EQ(august.field(), "effective_date");
+  }
+  auto reopened = OpenStore(dir.path());
+  const Status august = AppendJson(*reopened, {Delivery("c4", "D-C4", "2021-08-06")});
+  EXPECT_EQ(august.code(), StatusCode::kInvalidArgument) << august.ToString();
+  const Status within = AppendJson(*reopened, {Delivery("c5", "D-C5", "2021-07-20")});
+  EXPECT_TRUE(within.ok()) << within.ToString();
+}
+
 }  // namespace
 }  // namespace di::ledger

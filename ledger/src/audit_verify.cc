@@ -13,22 +13,13 @@
 #include "di/ledger/civil_date.h"
 #include "di/ledger/json_codec.h"
 #include "di/ledger/merkle.h"
+#include "di/ledger/sha256.h"
 
 namespace di::ledger {
 namespace {
 
 // The rules document (1 MiB at most) is the largest field; a longer line is not an event.
 constexpr size_t kMaxLineBytes = 4 << 20;
-
-Hash ChainHash(const Hash& previous, std::string_view body) {
-  Hash hash;
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  crypto_hash_sha256_update(&state, previous.data(), previous.size());
-  crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(body.data()), body.size());
-  crypto_hash_sha256_final(&state, hash.data());
-  return hash;
-}
 
 }  // namespace
 

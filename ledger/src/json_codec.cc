@@ -356,7 +356,8 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out) {
       return Status::InvalidArgument("unknown field", key, id);
     }
   }
-  capnp::MallocMessageBuilder message;
+  // Most events fit 128 words; the default first segment (8 KiB, zeroed) costs ~1 us per event decoded.
+  capnp::MallocMessageBuilder message(128);
   schema::Event::Builder event = message.initRoot<schema::Event>();
   event.setId(id);
 

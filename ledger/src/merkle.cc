@@ -7,12 +7,12 @@
 // O(log^2 n) source calls at worst, O(log n) in the common case.
 #include "di/ledger/merkle.h"
 
-#include <sodium.h>
 
 #include <bit>
 #include <cstring>
 
 #include "di/ledger/invariant.h"
+#include "di/ledger/sha256.h"
 #include "keys.h"
 
 namespace di::ledger {
@@ -97,13 +97,7 @@ int HexDigit(char c) {
 }  // namespace
 
 Hash MerkleLeafHash(std::string_view leaf_data) {
-  Hash hash;
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  crypto_hash_sha256_update(&state, &kLeafPrefix, 1);
-  crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(leaf_data.data()), leaf_data.size());
-  crypto_hash_sha256_final(&state, hash.data());
-  return hash;
+  return Sha256().Update(&kLeafPrefix, 1).Update(leaf_data).Finish();
 }
 
 Hash MerkleNodeHash(const Hash& left, const Hash& right) {
@@ -111,16 +105,10 @@ Hash MerkleNodeHash(const Hash& left, const Hash& right) {
   input[0] = kNodePrefix;
   std::memcpy(input + 1, left.data(), 32);
   std::memcpy(input + 33, right.data(), 32);
-  Hash hash;
-  crypto_hash_sha256(hash.data(), input, sizeof(input));
-  return hash;
+  return Sha256().Update(input, sizeof(input)).Finish();
 }
 
-Hash MerkleEmptyRoot() {
-  Hash hash;
-  crypto_hash_sha256(hash.data(), nullptr, 0);
-  return hash;
-}
+Hash MerkleEmptyRoot() { return Sha256().Finish(); }
 
 uint64_t MerkleSplit(uint64_t n) {
   DI_ASSERT(n >= 2);

@@ -976,7 +976,9 @@ std::string_view EntityKindName(EntityKind kind) {
 }
 
 std::string EncodeEntity(const EntityState& state) {
-  capnp::MallocMessageBuilder message;
+  // A record is ~40 words plus its ids and lists; the default first segment (8 KiB, zeroed) cost more than
+  // the encoding. A bigger record grows into a second segment and canonicalize() below flattens it.
+  capnp::MallocMessageBuilder message(128);
   auto record = message.initRoot<schema::EntityRecord>();
   record.setKind(state.kind);
   record.setCreatedAt(state.created_at);

@@ -2,13 +2,13 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 
 #include "di/ledger/invariant.h"
+#include "di/ledger/sha256.h"
 #include "di/projections/replay.h"
 
 namespace di::projections {
@@ -172,9 +172,7 @@ class RocksCheckpointStore final : public CheckpointStore {
 }  // namespace
 
 ledger::Hash SnapshotDigest(const std::string& snapshot) {
-  ledger::Hash digest{};
-  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(snapshot.data()), snapshot.size());
-  return digest;
+  return ledger::Sha256Of(snapshot);
 }
 
 std::string CheckpointStore::PathFor(const std::string& data_dir) {
@@ -197,16 +195,23 @@ Status CheckpointStore::Open(const std::string& path, const CheckpointOptions& o
   return Status::Ok();
 }
 
+uint64_t SnapshotStride(const CheckpointOptions& options, uint64_t position) {
+  DI_ASSERT(options.interval_events > 0 && options.max_snapshots > 0);
+  uint64_t stride = options.interval_events;
+  while (position / stride > options.max_snapshots) stride *= 2;
+  return stride;
+}
+
 Status FoldForward(ledger::EventStore& store, CheckpointStore* checkpoints, uint64_t to_position, LedgerModel* model,
                    LoadReport* report) {
   const uint64_t from = model->last_position() + 1;
   if (to_position < from) return Status::Ok();
-  const uint64_t interval = checkpoints ? checkpoints->options().interval_events : 0;
   Status save_status = Status::Ok();
   Status status = store.ReadLog(from, to_position - from + 1, [&](const ledger::StoredEvent& event) {
     if (!ApplyOrReport(event, model, &save_status)) return false;
     if (report != nullptr) ++report->events_folded;
-    if (interval != 0 && model->last_position() % interval == 0) {
+    const uint64_t position = model->last_position();
+    if (checkpoints != nullptr && position % SnapshotStride(checkpoints->options(), position) == 0) {
       save_status = checkpoints->Save(*model, event.hash, nullptr);
       if (!save_status.ok()) return false;
       if (report != nullptr) ++report->snapshots_written;
@@ -242,7 +247,7 @@ Status LoadModel(ledger::EventStore& store, CheckpointStore* checkpoints, uint64
   if (!status.ok()) return status;
   // A long fold ending between interval multiples: keep its end too, so the next query starts here.
   if (checkpoints != nullptr && target - start >= checkpoints->options().interval_events &&
-      target % checkpoints->options().interval_events != 0) {
+      target % SnapshotStride(checkpoints->options(), target) != 0) {
     ledger::Hash hash{};
     status = store.ReadLog(target, 1, [&](const ledger::StoredEvent& event) {
       hash = event.hash;
@@ -268,7 +273,9 @@ Status Rebuild(ledger::EventStore& store, CheckpointStore& checkpoints, Checkpoi
   // The head snapshot (FoldForward already wrote it if the head is an interval multiple; the same bytes).
   status = checkpoints.Save(model, head.hash, head_info);
   if (!status.ok()) return status;
-  if (report != nullptr && head.position % checkpoints.options().interval_events != 0) ++report->snapshots_written;
+  if (report != nullptr && head.position % SnapshotStride(checkpoints.options(), head.position) != 0) {
+    ++report->snapshots_written;
+  }
   return Status::Ok();
 }
 

@@ -10,6 +10,7 @@
 #include "di/ledger/civil_date.h"
 #include "di/ledger/invariant.h"
 #include "di/ledger/json_codec.h"
+#include "di/ledger/sha256.h"
 #include "di/projections/checkpoint.h"
 #include "di/projections/replay.h"
 #include "di/server/metrics.h"
@@ -863,13 +864,7 @@ ServiceStatus LedgerService::VerifyRange(const Principal& principal, uint64_t fr
     if (event.position != expected) return fail("position " + std::to_string(expected) + " is missing");
     if (!event.body.IsWellFormedCanonical()) return fail("the stored event is not canonical Cap'n Proto");
     if (event.reader().getPosition() != expected) return fail("the stored event states another position");
-    ledger::Hash hash{};
-    crypto_hash_sha256_state state;
-    crypto_hash_sha256_init(&state);
-    crypto_hash_sha256_update(&state, previous.data(), previous.size());
-    crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(event.body.bytes().data()),
-                              event.body.bytes().size());
-    crypto_hash_sha256_final(&state, hash.data());
+    const ledger::Hash hash = ledger::ChainHash(previous, event.body.bytes());
     if (hash != event.hash) return fail("the chain hash does not match the event's content");
     previous = hash;
     ++report->events_checked;
