@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "di/ledger/catalog.h"
+#include "di/ledger/invariant.h"
 #include "eligibility_internal.h"
 
 namespace di::projections {
@@ -315,13 +316,12 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
 }  // namespace
 
 std::set<std::string> ScopeOfPerson(const LedgerModel& model, const std::string& person_id) {
+  // The person and the grant holders of the person's family (FamilyMembers is the family; a member without
+  // grants has no usage to share). Only the family is walked, never the region's grants.
   std::set<std::string> scope = {person_id};
   const std::string family = model.FamilyOf(person_id);
-  std::map<std::string, std::string> family_of;  // memo: one family walk per grant holder
-  for (const auto& [grant_id, grant] : model.grants()) {
-    auto [it, inserted] = family_of.try_emplace(grant.person_id);
-    if (inserted) it->second = model.FamilyOf(grant.person_id);
-    if (it->second == family) scope.insert(grant.person_id);
+  for (const std::string& member : model.FamilyMembers(person_id)) {
+    if (!model.GrantsOfPerson(member).empty() && model.FamilyOf(member) == family) scope.insert(member);
   }
   return scope;
 }
@@ -329,15 +329,25 @@ std::set<std::string> ScopeOfPerson(const LedgerModel& model, const std::string&
 EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until, const std::set<std::string>* persons) {
   EligibilityResult result;
   std::vector<const DeliveryFacts*> deliveries;
-  for (const auto& [id, delivery] : model.deliveries()) {
-    if (delivery.voided || delivery.position == 0) continue;
-    if (valid_until != kNoDate && delivery.date > valid_until) continue;
-    if (persons != nullptr) {
-      const GrantFacts* grant = model.FindGrant(delivery.grant_id);
-      // A delivery of an unknown grant concerns nobody's entitlement; outside every person scope.
-      if (grant == nullptr || persons->count(grant->person_id) == 0) continue;
-    }
+  auto consider = [&](const DeliveryFacts& delivery) {
+    if (delivery.voided || delivery.position == 0) return;
+    if (valid_until != kNoDate && delivery.date > valid_until) return;
     deliveries.push_back(&delivery);
+  };
+  if (persons == nullptr) {
+    for (const auto& [id, delivery] : model.deliveries()) consider(delivery);
+  } else {
+    // Through the indexes: the scope's grants, then their deliveries. A delivery of an unknown grant concerns
+    // nobody's entitlement, so it is outside every person scope (it is on no person's grant list).
+    for (const std::string& person_id : *persons) {
+      for (const std::string& grant_id : model.GrantsOfPerson(person_id)) {
+        for (const std::string& delivery_id : model.DeliveriesOfGrant(grant_id)) {
+          auto found = model.deliveries().find(delivery_id);
+          DI_ASSERT(found != model.deliveries().end());
+          consider(found->second);
+        }
+      }
+    }
   }
   std::sort(deliveries.begin(), deliveries.end(), [](const DeliveryFacts* a, const DeliveryFacts* b) {
     return a->date != b->date ? a->date < b->date : a->position < b->position;

@@ -30,8 +30,8 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
       if (decision.person_id == person_id) out->deliveries.push_back(std::move(decision));
     }
   }
-  for (const auto& [grant_id, grant] : model.grants()) {
-    if (grant.person_id != person_id) continue;
+  for (const std::string& grant_id : model.GrantsOfPerson(person_id)) {
+    const GrantFacts& grant = *model.FindGrant(grant_id);
     const int32_t last_day = grant.LastDay();
     if (valid_date < grant.valid_from || valid_date > last_day) continue;
     EntitlementLine line;

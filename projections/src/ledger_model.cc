@@ -63,6 +63,59 @@ int64_t GrantFacts::UnitCostOn(int32_t date) const {
   return in_force;
 }
 
+namespace {
+
+const std::vector<std::string>& IdsIn(const std::map<std::string, std::vector<std::string>>& index,
+                                      const std::string& key) {
+  static const std::vector<std::string> kNone;
+  auto it = index.find(key);
+  return it == index.end() ? kNone : it->second;
+}
+
+// Inserts `id` keeping the list sorted and free of duplicates (ids mostly arrive in ascending order: O(1)).
+void InsertSorted(std::vector<std::string>* ids, const std::string& id) {
+  if (ids->empty() || ids->back() < id) {
+    ids->push_back(id);
+    return;
+  }
+  auto at = std::lower_bound(ids->begin(), ids->end(), id);
+  if (at == ids->end() || *at != id) ids->insert(at, id);
+}
+
+void EraseSorted(std::vector<std::string>* ids, const std::string& id) {
+  auto at = std::lower_bound(ids->begin(), ids->end(), id);
+  if (at != ids->end() && *at == id) ids->erase(at);
+}
+
+}  // namespace
+
+const std::vector<std::string>& LedgerModel::GrantsOfPerson(const std::string& person_id) const {
+  return IdsIn(grants_of_person_, person_id);
+}
+
+const std::vector<std::string>& LedgerModel::DeliveriesOfGrant(const std::string& grant_id) const {
+  return IdsIn(deliveries_of_grant_, grant_id);
+}
+
+void LedgerModel::IndexGrant(const std::string& person_id, const std::string& grant_id) {
+  InsertSorted(&grants_of_person_[person_id], grant_id);
+}
+
+void LedgerModel::IndexDelivery(const std::string& grant_id, const std::string& delivery_id) {
+  InsertSorted(&deliveries_of_grant_[grant_id], delivery_id);
+}
+
+void LedgerModel::RebuildIndexes() {
+  grants_of_person_.clear();
+  deliveries_of_grant_.clear();
+  for (const auto& [id, grant] : grants_) {
+    if (!grant.person_id.empty()) IndexGrant(grant.person_id, id);
+  }
+  for (const auto& [id, delivery] : deliveries_) {
+    if (delivery.position != 0) IndexDelivery(delivery.grant_id, id);
+  }
+}
+
 std::string LedgerModel::FamilyOf(const std::string& person_id) const {
   const std::set<std::string> seen = FamilyMembers(person_id);
   // Named after its smallest representative (a parent), or the person when nobody represents anyone.
@@ -187,7 +240,10 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       const auto data = payload.getServiceGranted();
       GrantFacts& grant = grants_[Str(data.getGrantId())];
       grant.id = Str(data.getGrantId());
+      // The ledger refuses a second grant with the same id; the model stays consistent regardless.
+      if (!grant.person_id.empty()) EraseSorted(&grants_of_person_[grant.person_id], grant.id);
       grant.person_id = Str(data.getPersonId());
+      IndexGrant(grant.person_id, grant.id);
       grant.municipality_id = Str(data.getMunicipalityId());
       grant.service = data.getService();
       grant.quantity = data.getQuantity();
@@ -233,7 +289,9 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
       const auto data = payload.getServiceDelivered();
       DeliveryFacts& delivery = deliveries_[Str(data.getDeliveryId())];
       delivery.id = Str(data.getDeliveryId());
+      if (delivery.position != 0) EraseSorted(&deliveries_of_grant_[delivery.grant_id], delivery.id);
       delivery.grant_id = Str(data.getGrantId());
+      IndexDelivery(delivery.grant_id, delivery.id);
       delivery.provider_id = Str(data.getProviderId());
       delivery.date = date;
       delivery.last_date = data.getLastDate() == ledger::kNoDate ? date : data.getLastDate();

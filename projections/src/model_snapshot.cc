@@ -258,6 +258,7 @@ Status LedgerModel::DecodeSnapshot(std::string_view bytes) {
     if (!status.ok()) return Status::Corruption("snapshot rules do not parse: " + status.ToString());
     model.rules_ = std::move(rule_set);
   }
+  model.RebuildIndexes();
   *this = std::move(model);
   return Status::Ok();
 }

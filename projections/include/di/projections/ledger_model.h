@@ -197,6 +197,12 @@ class LedgerModel {
   // True if the person has an assessment dated on or before `date`.
   bool AssessedBy(const std::string& person_id, int32_t date) const;
   const GrantFacts* FindGrant(const std::string& id) const;
+  // Derived indexes (kept by Apply, rebuilt by DecodeSnapshot, never encoded): the grants of a person and the
+  // deliveries recorded on a grant, ids in ascending order. They let a query about one person or family touch
+  // that family's records only: an entitlement query walked every delivery of the region before (22 ms at
+  // 444 000 events, growing with the store).
+  const std::vector<std::string>& GrantsOfPerson(const std::string& person_id) const;
+  const std::vector<std::string>& DeliveriesOfGrant(const std::string& grant_id) const;
 
   // Snapshots (projections/src/model_snapshot.cc): a deterministic binary image of the folded state, for
   // projection checkpoints. Decoding gives a model that answers every query as the encoded one did and
@@ -218,6 +224,11 @@ class LedgerModel {
   uint64_t rules_position_ = 0;
   std::string rules_document_;  // the text of the rules in force (re-parsed when a snapshot is decoded)
   std::string rules_problem_;  // a recorded rules document that did not parse (kept, reported)
+  std::map<std::string, std::vector<std::string>> grants_of_person_;    // derived, see GrantsOfPerson
+  std::map<std::string, std::vector<std::string>> deliveries_of_grant_;  // derived, see DeliveriesOfGrant
+  void IndexGrant(const std::string& person_id, const std::string& grant_id);
+  void IndexDelivery(const std::string& grant_id, const std::string& delivery_id);
+  void RebuildIndexes();
 };
 
 }  // namespace di::projections
