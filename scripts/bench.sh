@@ -6,6 +6,8 @@
 #   bash scripts/bench.sh append     one of: append, projections-1m, projections-10m, http
 #
 # Run it on a quiet machine: the programs measure wall time, and another build on the same cores halves them.
+# The projections runs keep their store in /tmp/di-bench-{1m,10m} (--reuse: building 11 M events takes ~10 min);
+# delete the directory to rebuild it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -25,10 +27,10 @@ if [ -z "$selected" ] || [ "$selected" = append ]; then
   run append build-bench/bench/append_bench --persons 2500 --seconds 5
 fi
 if [ -z "$selected" ] || [ "$selected" = projections-1m ]; then
-  run projections-1m build-bench/bench/projections_bench --persons 2500 --queries 40 --dir /tmp/di-bench-1m
+  run projections-1m build-bench/bench/projections_bench --persons 2500 --queries 40 --dir /tmp/di-bench-1m --reuse
 fi
 if [ -z "$selected" ] || [ "$selected" = projections-10m ]; then
-  run projections-10m build-bench/bench/projections_bench --persons 25000 --queries 20 --dir /tmp/di-bench-10m
+  run projections-10m build-bench/bench/projections_bench --persons 25000 --queries 20 --dir /tmp/di-bench-10m --reuse
 fi
 if [ -z "$selected" ] || [ "$selected" = http ]; then
   run http build-bench/bench/http_bench --cli build-bench/di-ledger
