@@ -33,5 +33,5 @@ if [ -z "$selected" ] || [ "$selected" = projections-10m ]; then
   run projections-10m build-bench/bench/projections_bench --persons 25000 --queries 20 --dir /tmp/di-bench-10m --reuse
 fi
 if [ -z "$selected" ] || [ "$selected" = http ]; then
-  run http build-bench/bench/http_bench --cli build-bench/di-ledger
+  run http build-bench/bench/http_bench --persons 2500 --cli build-bench/di-ledger
 fi
