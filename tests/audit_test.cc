@@ -475,23 +475,8 @@ TEST_F(AuditTest, MerkleStateIsRebuiltForAnOlderStore) {
 
 // ---- CLI end to end ------------------------------------------------------------------------------------
 
-struct Output {
-  int exit_code = -1;
-  std::string text;
-};
-
-Output RunCli(const std::string& arguments) {
-  const std::string command = std::string(DI_CLI_BINARY) + " " + arguments + " 2>&1";
-  Output output;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return output;
-  char buffer[4096];
-  size_t read;
-  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.text.append(buffer, read);
-  const int status = pclose(pipe);
-  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return output;
-}
+using Output = di::testing::CommandOutput;
+using di::testing::RunCli;
 
 TEST(AuditCliTest, KeygenCheckpointExportVerifyThenTamper) {
   TempDir dir;

@@ -155,13 +155,9 @@ TEST_F(BackupTest, DamagedBackupFileIsDetectedBeforeUse) {
 }
 
 int RunCli(const std::string& arguments, std::string* text) {
-  FILE* pipe = popen((std::string(DI_CLI_BINARY) + " " + arguments + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buffer[4096];
-  size_t read;
-  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) text->append(buffer, read);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const di::testing::CommandOutput output = di::testing::RunCli(arguments);
+  *text += output.text;
+  return output.exit_code;
 }
 
 TEST_F(BackupTest, CliBackupRestoreVerify) {

@@ -851,22 +851,8 @@ TEST_F(BinaryEndpointTest, ConnectionsBeyondTheLimitAreRefused) {
 // The CLI and the example, as separate processes
 // ---------------------------------------------------------------------------------------------------------
 
-struct Output {
-  int exit_code = -1;
-  std::string text;  // stdout and stderr
-};
-
-Output RunCommand(const std::string& command_line) {
-  Output output;
-  FILE* pipe = popen((command_line + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return output;
-  char buffer[4096];
-  size_t read;
-  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.text.append(buffer, read);
-  const int status = pclose(pipe);
-  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return output;
-}
+using Output = di::testing::CommandOutput;
+using di::testing::RunCommand;
 
 std::string WriteLines(const TempDir& dir, const std::string& name, const std::vector<json>& events) {
   const std::string path = dir.Sub(name);

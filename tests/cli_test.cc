@@ -20,23 +20,9 @@ using di::testing::Delivery;
 using di::testing::TempDir;
 using nlohmann::json;
 
-struct Output {
-  int exit_code = -1;
-  std::string text;  // stdout and stderr
-};
-
-Output RunCli(const std::string& arguments) {
-  const std::string command = std::string(DI_CLI_BINARY) + " " + arguments + " 2>&1";
-  Output output;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return output;
-  char buffer[4096];
-  size_t read;
-  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.text.append(buffer, read);
-  const int status = pclose(pipe);
-  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return output;
-}
+using Output = di::testing::CommandOutput;
+using di::testing::RunCli;
+using di::testing::RewriteLogValue;
 
 std::string WriteLines(const TempDir& dir, const std::string& name, const std::vector<json>& events) {
   const std::string path = dir.Sub(name);
@@ -62,30 +48,6 @@ std::vector<json> World() {
   return events;
 }
 
-// Rewrites the `log` value stored at `position`, directly in RocksDB (what a tamperer or a bad disk does).
-void RewriteLogValue(const std::string& data, uint64_t position, const std::function<void(std::string*)>& change) {
-  rocksdb::DBOptions options;
-  std::vector<std::string> families;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, data, &families).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(options, data, descriptors, &handles, &raw).ok());
-  rocksdb::ColumnFamilyHandle* log = nullptr;
-  for (size_t i = 0; i < families.size(); ++i) {
-    if (families[i] == "log") log = handles[i];
-  }
-  ASSERT_NE(log, nullptr);
-  std::string key;
-  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
-  std::string value;
-  ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), log, key, &value).ok());
-  change(&value);
-  ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), log, key, value).ok());
-  for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
-  delete raw;
-}
 
 TEST(CliTest, UsageErrorsExitTwo) {
   for (const char* arguments : {"bogus", "report funding --format xml", "entitlements P-1 --format csv",

@@ -46,23 +46,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kTamperedPosition = 7;
 
-// Runs the CLI to completion (stdout and stderr together).
-struct CliOutput {
-  int exit_code = -1;
-  std::string text;
-};
-CliOutput RunCli(const std::string& arguments) {
-  const std::string command = std::string(DI_CLI_BINARY) + " " + arguments + " 2>&1";
-  CliOutput output;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return output;
-  char buffer[4096];
-  size_t read;
-  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.text.append(buffer, read);
-  const int status = pclose(pipe);
-  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return output;
-}
+using CliOutput = di::testing::CommandOutput;
+using di::testing::RewriteLogValue;
+using di::testing::RunCli;
 
 // A token made by `di-ledger token`: the plain token it prints once, and the entry for the tokens file.
 struct MadeToken {
@@ -87,32 +73,6 @@ MadeToken MakeToken(const std::string& arguments) {
   return made;
 }
 
-// Rewrites the `log` value stored at `position`, directly in RocksDB (what a tamperer or a bad disk does).
-void RewriteLogValue(const std::string& data, uint64_t position, const std::function<void(std::string*)>& change) {
-  rocksdb::DBOptions options;
-  std::vector<std::string> families;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, data, &families).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(options, data, descriptors, &handles, &raw).ok());
-  rocksdb::ColumnFamilyHandle* log = nullptr;
-  for (size_t i = 0; i < families.size(); ++i) {
-    if (families[i] == "log") log = handles[i];
-  }
-  ASSERT_NE(log, nullptr);
-  std::string key;
-  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
-  std::string value;
-  ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), log, key, &value).ok());
-  change(&value);
-  rocksdb::WriteOptions write_options;
-  write_options.sync = true;
-  ASSERT_TRUE(raw->Put(write_options, log, key, value).ok());
-  for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
-  delete raw;
-}
 
 // A store, tokens from `di-ledger token` and (optionally) one event tampered with.
 class ServeVerifyTest : public ::testing::Test {

@@ -1,5 +1,9 @@
 #include "test_util.h"
 
+#include <rocksdb/db.h>
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -143,6 +147,46 @@ ledger::Status AppendJson(ledger::EventStore& store, const std::vector<nlohmann:
   }
   ledger::AppendResult ignored;
   return store.Append(events, result ? result : &ignored);
+}
+
+CommandOutput RunCommand(const std::string& command_line) {
+  CommandOutput output;
+  FILE* pipe = popen((command_line + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return output;
+  char buffer[4096];
+  size_t read;
+  while ((read = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.text.append(buffer, read);
+  const int status = pclose(pipe);
+  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return output;
+}
+
+CommandOutput RunCli(const std::string& arguments) { return RunCommand(std::string(DI_CLI_BINARY) + " " + arguments); }
+
+void RewriteLogValue(const std::string& data_dir, uint64_t position, const std::function<void(std::string*)>& change) {
+  rocksdb::DBOptions options;
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, data_dir, &families).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, data_dir, descriptors, &handles, &raw).ok());
+  rocksdb::ColumnFamilyHandle* log = nullptr;
+  for (size_t i = 0; i < families.size(); ++i) {
+    if (families[i] == "log") log = handles[i];
+  }
+  ASSERT_NE(log, nullptr);
+  std::string key;
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
+  std::string value;
+  ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), log, key, &value).ok());
+  change(&value);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  ASSERT_TRUE(raw->Put(write_options, log, key, value).ok());
+  for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
+  delete raw;
 }
 
 }  // namespace di::testing

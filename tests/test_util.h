@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -48,6 +50,20 @@ nlohmann::json Delivery(const std::string& event_id, const std::string& delivery
 // Appends `jsons` as one batch; returns the status.
 ledger::Status AppendJson(ledger::EventStore& store, const std::vector<nlohmann::json>& jsons,
                           ledger::AppendResult* result = nullptr);
+
+// A program run to completion through the shell: its exit code (-1 if it did not exit normally) and its
+// standard output and standard error together.
+struct CommandOutput {
+  int exit_code = -1;
+  std::string text;
+};
+CommandOutput RunCommand(const std::string& command_line);
+// The di-ledger binary of this build with `arguments`.
+CommandOutput RunCli(const std::string& arguments);
+
+// Rewrites the `log` value stored at `position` directly in RocksDB, bypassing the ledger (what a tamperer or a
+// bad disk does), and syncs it. The store must not be open.
+void RewriteLogValue(const std::string& data_dir, uint64_t position, const std::function<void(std::string*)>& change);
 
 }  // namespace di::testing
 
