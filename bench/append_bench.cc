@@ -46,6 +46,7 @@
 
 #include "di/ledger/event_store.h"
 #include "di/ledger/json_codec.h"
+#include "machine.h"
 #include "postgres_event_table.h"
 #include "simulate.h"
 
@@ -319,14 +320,6 @@ std::vector<size_t> ParseList(const std::string& text) {
   return values;
 }
 
-std::string Cpu() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -369,7 +362,7 @@ int main(int argc, char** argv) {
   const Workload workload = BuildWorkload(persons);
   const size_t total_events = workload.base.size() + workload.deliveries.size();
   std::printf("append_bench: %s\n", command.c_str());
-  std::printf("machine: %u cores, %s\n", std::thread::hardware_concurrency(), Cpu().c_str());
+  std::printf("machine: %u cores, %s\n", std::thread::hardware_concurrency(), di::bench::CpuModel().c_str());
   std::printf("workload: simulate --persons %d: %zu events loaded as base, %zu deliveries measured; mean %.0f bytes "
               "encoded (built in %.1f s)\n",
               persons, workload.base.size(), workload.deliveries.size(),

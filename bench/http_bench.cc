@@ -74,6 +74,7 @@
 #include "di/projections/checkpoint.h"
 #include "di/projections/entitlements.h"
 #include "di/projections/replay.h"
+#include "machine.h"
 
 namespace {
 
@@ -654,15 +655,7 @@ class ValidDates {
 };
 
 std::string MachineDescription() {
-  std::string model = "?";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  return "nproc " + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) + ", " + model;
+  return "nproc " + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) + ", " + di::bench::CpuModel();
 }
 
 std::string DefaultCli(const char* argv0) {

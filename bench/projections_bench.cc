@@ -37,6 +37,7 @@
 #include "di/projections/person_scope.h"
 #include "di/projections/replay.h"
 #include "events.capnp.h"
+#include "machine.h"
 #include "simulate.h"
 
 namespace {
@@ -181,16 +182,7 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(di::projections::CheckpointStore::PathFor(path));
   std::string command = argv[0];
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
-  std::string cpu = "unknown";
-  {
-    std::ifstream cpuinfo("/proc/cpuinfo");
-    for (std::string line; std::getline(cpuinfo, line);) {
-      if (line.rfind("model name", 0) == 0) {
-        cpu = line.substr(line.find(':') + 2);
-        break;
-      }
-    }
-  }
+  const std::string cpu = di::bench::CpuModel();
   std::printf("projections_bench: %s\nmachine: %u cores, %s\n", command.c_str(), std::thread::hardware_concurrency(),
               cpu.c_str());
   std::printf("workload: simulate --seed 1 --persons %d --years %d (store ready in %.1f s)\n", persons, years,
