@@ -208,6 +208,90 @@ TEST_F(EventStoreTest, ReadsByStreamTypeAndEffectiveDate) {
   EXPECT_TRUE(ids.empty());
 }
 
+// The index-only reads give exactly the positions the event reads visit, and the batched log read gives exactly
+// the events ReadLog gives at those positions, across MultiGet's slices of 256 keys.
+TEST_F(EventStoreTest, IndexOnlyReadsAndBatchedLogReadsAgreeWithEventReads) {
+  std::vector<nlohmann::json> deliveries;
+  for (int i = 0; i < 600; ++i) {
+    const std::string day = "2021-" + std::string(i % 12 < 9 ? "0" : "") + std::to_string(i % 12 + 1) + "-0" +
+                            std::to_string(i % 9 + 1);
+    deliveries.push_back(Delivery("dd" + std::to_string(i), "D-" + std::to_string(i), day, 30));
+  }
+  ASSERT_TRUE(AppendJson(*store_, deliveries).ok());
+  const auto log = ReadAll();
+  ASSERT_EQ(log.size(), base_events_ + 600);
+
+  std::vector<uint64_t> by_event, by_index;
+  ASSERT_TRUE(store_->ReadStream("grant/G-1", 2, 0, [&](const StoredEvent& e) {
+                        by_event.push_back(e.position);
+                        return true;
+                      }).ok());
+  ASSERT_TRUE(store_->ReadStreamPositions("grant/G-1", 2, [&](uint64_t position) {
+                        by_index.push_back(position);
+                        return true;
+                      }).ok());
+  ASSERT_EQ(by_index.size(), 600u);
+  EXPECT_EQ(by_index, by_event);
+  // A visitor that says stop is not called again.
+  std::vector<uint64_t> first_three;
+  ASSERT_TRUE(store_->ReadStreamPositions("grant/G-1", 1, [&](uint64_t position) {
+                        first_three.push_back(position);
+                        return first_three.size() < 3;
+                      }).ok());
+  EXPECT_EQ(first_three.size(), 3u);
+  // Unknown streams and prefixes of stream names hold nothing.
+  for (const char* stream : {"grant/G-404", "grant/G"}) {
+    ASSERT_TRUE(store_->ReadStreamPositions(stream, 1, [&](uint64_t) {
+                          ADD_FAILURE() << stream;
+                          return true;
+                        }).ok());
+  }
+  std::vector<uint64_t> by_type;
+  ASSERT_TRUE(store_->ReadTypePositions(EventType::SERVICE_DELIVERED, by_index[100], [&](uint64_t position) {
+                        by_type.push_back(position);
+                        return true;
+                      }).ok());
+  EXPECT_EQ(by_type, std::vector<uint64_t>(by_index.begin() + 100, by_index.end()));
+
+  // Every other delivery, plus the first event: 301 positions, more than one slice.
+  std::vector<uint64_t> wanted = {1};
+  for (size_t i = 0; i < by_index.size(); i += 2) wanted.push_back(by_index[i]);
+  std::vector<StoredEvent> events;
+  ASSERT_TRUE(store_->ReadPositions(wanted, &events).ok());
+  ASSERT_EQ(events.size(), wanted.size());
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    const StoredEvent& expected = log[wanted[i] - 1];
+    EXPECT_EQ(events[i].position, wanted[i]);
+    EXPECT_EQ(events[i].hash, expected.hash);
+    EXPECT_EQ(events[i].body.bytes(), expected.body.bytes()) << wanted[i];
+  }
+  events.clear();
+  ASSERT_TRUE(store_->ReadPositions({}, &events).ok());
+  EXPECT_TRUE(events.empty());
+  // A position the log does not hold is damage to report, not an empty answer.
+  const Status missing = store_->ReadPositions({2, store_->Head().position + 1}, &events);
+  EXPECT_EQ(missing.code(), StatusCode::kCorruption);
+  EXPECT_NE(missing.message().find(std::to_string(store_->Head().position + 1)), std::string::npos)
+      << missing.ToString();
+}
+
+// The batched log read checks each value as ReadLog does: a damaged body is refused with its position.
+TEST(EventStoreDamageTest, BatchedLogReadRefusesADamagedValueNamingItsPosition) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    ASSERT_TRUE(AppendJson(*store, BaseWorld()).ok());
+  }
+  di::testing::RewriteLogValue(dir.path(), 5, [](std::string* value) {
+    std::fill(value->begin() + 32, value->end(), '\xff');
+  });
+  auto store = OpenStore(dir.path());
+  std::vector<StoredEvent> events;
+  const Status status = store->ReadPositions({3, 4, 5, 6}, &events);
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("position 5"), std::string::npos) << status.ToString();
+}
+
 TEST_F(EventStoreTest, HashChainLinksEveryEvent) {
   const auto events = ReadAll();
   VerifyReport report;

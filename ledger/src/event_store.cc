@@ -354,6 +354,56 @@ class RocksEventStore final : public EventStore {
     return FromRocks(it->status(), "read by effective date");
   }
 
+  Status ReadStreamPositions(const std::string& stream, uint64_t from_version, const PositionVisitor& visit) override {
+    return ReadIndexPositions(stream_, keys::StreamKey(stream, std::max<uint64_t>(from_version, 1)),
+                              keys::StreamPrefix(stream), /*position_in_value=*/true, visit);
+  }
+
+  Status ReadTypePositions(EventType type, uint64_t from_position, const PositionVisitor& visit) override {
+    const std::string start = keys::TypeKey(static_cast<uint16_t>(type), from_position);
+    return ReadIndexPositions(type_, start, start.substr(0, 2), /*position_in_value=*/false, visit);
+  }
+
+  Status ReadPositions(const std::vector<uint64_t>& positions, std::vector<StoredEvent>* events) override {
+    // MultiGet takes a bounded number of keys well; larger requests go in slices.
+    constexpr size_t kSlice = 256;
+    std::vector<std::string> keys;
+    std::vector<rocksdb::Slice> key_slices;
+    std::vector<rocksdb::PinnableSlice> values(kSlice);
+    std::vector<rocksdb::Status> statuses(kSlice);
+    for (size_t begin = 0; begin < positions.size(); begin += kSlice) {
+      const size_t count = std::min(kSlice, positions.size() - begin);
+      keys.clear();
+      key_slices.clear();
+      for (size_t i = 0; i < count; ++i) {
+        DI_ASSERT(begin + i == 0 || positions[begin + i - 1] < positions[begin + i]);
+        keys.push_back(keys::PositionKey(positions[begin + i]));
+      }
+      for (const std::string& key : keys) key_slices.emplace_back(key);
+      rocksdb::ReadOptions read_options;
+      read_options.fill_cache = false;
+      db_->MultiGet(read_options, log_, count, key_slices.data(), values.data(), statuses.data(),
+                    /*sorted_input=*/true);
+      for (size_t i = 0; i < count; ++i) {
+        const uint64_t position = positions[begin + i];
+        if (statuses[i].IsNotFound()) {
+          return Status::Corruption("index points at missing position " + std::to_string(position));
+        }
+        if (!statuses[i].ok()) return FromRocks(statuses[i], "read log");
+        StoredEvent event;
+        if (!DecodeLogValue(position, values[i].ToStringView(), &event)) {
+          return Status::Corruption("undecodable event at position " + std::to_string(position));
+        }
+        if (std::string problem = CheckStoredEvent(event); !problem.empty()) {
+          return Status::Corruption("position " + std::to_string(position) + ": " + problem);
+        }
+        events->push_back(std::move(event));
+        values[i].Reset();
+      }
+    }
+    return Status::Ok();
+  }
+
   Status GetByEventId(const std::string& event_id, StoredEvent* event) override {
     std::string value;
     rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), event_id_, event_id, &value);
@@ -607,6 +657,18 @@ class RocksEventStore final : public EventStore {
       if (!status.ok()) return status;
       ++count;
       if (!visit(event)) break;
+    }
+    return FromRocks(it->status(), "read index");
+  }
+
+  Status ReadIndexPositions(rocksdb::ColumnFamilyHandle* family, const std::string& start, const std::string& prefix,
+                            bool position_in_value, const PositionVisitor& visit) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family));
+    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (position_in_value && it->value().size() != 8) return Status::Corruption("stream index entry is not a position");
+      const uint64_t position = position_in_value ? keys::ReadBigEndian64(it->value().ToStringView())
+                                                  : keys::KeyTrailingPosition(it->key().ToStringView());
+      if (!visit(position)) break;
     }
     return FromRocks(it->status(), "read index");
   }

@@ -112,6 +112,8 @@ struct StoreStats {
 
 // Called for each event of a read, in order; return false to stop early.
 using EventVisitor = std::function<bool(const StoredEvent&)>;
+// Called for each position an index holds, in order; return false to stop early.
+using PositionVisitor = std::function<bool(uint64_t position)>;
 
 class EventStore {
  public:
@@ -135,6 +137,18 @@ class EventStore {
   virtual Status ReadByEffectiveDate(int32_t from_date, int32_t to_date, uint64_t max_events,
                                      const EventVisitor& visit) = 0;
   virtual Status GetByEventId(const std::string& event_id, StoredEvent* event) = 0;
+
+  // Index-only reads and batched log reads, for a reader that gathers the events of several streams (a
+  // person's family, projections/person_scope.h): it walks the indexes first, then reads the log once, in
+  // position order, instead of one log lookup per index entry.
+  // The positions of a stream's events from `from_version`, ascending, without reading the events.
+  virtual Status ReadStreamPositions(const std::string& stream, uint64_t from_version,
+                                     const PositionVisitor& visit) = 0;
+  // The positions of the events of one type from `from_position`, ascending, without reading the events.
+  virtual Status ReadTypePositions(EventType type, uint64_t from_position, const PositionVisitor& visit) = 0;
+  // Appends to `events` the events at `positions` (strictly ascending, each at most the head), checked as
+  // ReadLog checks them, read in one batch (RocksDB MultiGet): positions in the same block share its read.
+  virtual Status ReadPositions(const std::vector<uint64_t>& positions, std::vector<StoredEvent>* events) = 0;
   // Current version of a stream (0 if it does not exist).
   virtual Status GetStreamVersion(const std::string& stream, uint64_t* version) = 0;
 

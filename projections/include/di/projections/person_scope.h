@@ -32,12 +32,20 @@ struct PersonScope {
 // The streams of `person_id`'s family as `current` knows them (cheap: the family and its grants only).
 PersonScope ScopeStreamsOf(const LedgerModel& current, const std::string& person_id);
 
+// Where a scoped load spent its time (for benchmarks and metrics; steady-clock seconds).
+struct ScopedLoadStats {
+  uint64_t events = 0;          // events folded
+  double index_seconds = 0;     // walking the stream and type indexes for positions
+  double log_seconds = 0;       // reading those positions from the log
+  double fold_seconds = 0;      // applying them to the model
+};
+
 // Folds into `model` (which must be empty) the events at or before `known_at_position` of the rule sets and of
 // `scope`'s streams, in position order. `known_at_position` must not be beyond what `current` had folded when
 // the scope was taken. ComputeEntitlements(model, scope.person_id, ...) then answers as on the full model as
 // known at that position (tests/person_scope_test.cc); other reports need the full model.
 Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint64_t known_at_position,
-                       LedgerModel* model);
+                       LedgerModel* model, ScopedLoadStats* stats = nullptr);
 
 }  // namespace di::projections
 
