@@ -48,10 +48,11 @@ class RocksCheckpointStore final : public CheckpointStore {
     if (wrote_) db_->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
   }
 
-  Status Save(const LedgerModel& model, const ledger::Hash& event_hash, CheckpointInfo* info) override {
-    const std::string snapshot = model.EncodeSnapshot();
+  Status SaveEncoded(uint64_t position, const ledger::Hash& event_hash, const std::string& snapshot,
+                     CheckpointInfo* info) override {
+    DI_ASSERT(position > 0);
     CheckpointInfo saved;
-    saved.position = model.last_position();
+    saved.position = position;
     saved.event_hash = event_hash;
     saved.snapshot_digest = SnapshotDigest(snapshot);
     saved.snapshot_bytes = snapshot.size();

@@ -57,7 +57,13 @@ class CheckpointStore {
   const CheckpointOptions& options() const { return options_; }
 
   // Writes a snapshot of `model` at model.last_position(), whose event has chain hash `event_hash`.
-  virtual Status Save(const LedgerModel& model, const ledger::Hash& event_hash, CheckpointInfo* info) = 0;
+  Status Save(const LedgerModel& model, const ledger::Hash& event_hash, CheckpointInfo* info) {
+    return SaveEncoded(model.last_position(), event_hash, model.EncodeSnapshot(), info);
+  }
+  // The same from `snapshot` = EncodeSnapshot() of a model at `position`. Only the encode needs the model: a
+  // holder of a live model encodes under its lock and digests and writes after releasing it.
+  virtual Status SaveEncoded(uint64_t position, const ledger::Hash& event_hash, const std::string& snapshot,
+                             CheckpointInfo* info) = 0;
   // Loads the newest snapshot at or before `position` that `store` confirms (same chain hash at its
   // position). Unconfirmed or unreadable snapshots are deleted and counted. *found false: none usable.
   virtual Status LoadAtOrBefore(ledger::EventStore& store, uint64_t position, LedgerModel* model, bool* found,

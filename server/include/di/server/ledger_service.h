@@ -40,6 +40,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "di/ledger/backup.h"
@@ -303,6 +304,15 @@ class LedgerService {
 
   // The live model and the one index it lacks (application -> person), folded together.
   mutable std::shared_mutex model_mutex_;
+  // Live-model snapshots are encoded and written by a thread of their own (SnapshotLoop), so that no request
+  // waits for one: CatchUp only records the position a snapshot is due at.
+  void ScheduleSnapshot();
+  void SnapshotLoop();
+  std::mutex snapshot_mutex_;
+  std::condition_variable snapshot_due_changed_;
+  bool snapshot_due_ = false;
+  bool snapshot_stop_ = false;
+  std::thread snapshot_thread_;
   projections::LedgerModel live_model_;
   std::map<std::string, std::string> application_person_;
   std::atomic<uint64_t> visible_position_{0};
