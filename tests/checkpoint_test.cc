@@ -5,7 +5,8 @@
 //     known-at positions;
 //   * a restart resumes from the newest snapshot and folds only what came after;
 //   * stale snapshots (another store, a store restored to an earlier head) and damaged ones are discarded;
-//   * the family-scoped eligibility behind `entitlements` equals deciding every delivery.
+//   * the family-scoped eligibility behind `entitlements` equals deciding every delivery;
+//   * a person-scoped model answers entitlements as the full model as known then, also under family-wide caps.
 #include <rocksdb/db.h>
 
 #include <gtest/gtest.h>
@@ -385,20 +386,75 @@ TEST_F(CheckpointTest, FamilyScopedEligibilityEqualsDecidingEveryDelivery) {
   }
 }
 
+// The default rules with two family-wide caps (scope "family", docs/rules.md §3.4), so that a person's
+// answer depends on the grants of the other members of the family:
+//   * respite-year per family instead of per child, the Kurzeme reading (KU 11) mk313.json names;
+//   * rehabilitation-family-year, a cap the rule set does not have: 12 sessions a calendar year for the
+//     child's and the parent's rehabilitation together (child-rehab-* and parent-rehab-* rules).
+// Respite alone is not enough in a small history: siblings who both receive respite are rare (no family in the
+// fixture's history; none in 40 simulated 25-person histories, seeds 1..40), while a child in rehabilitation
+// whose parent also attends it is common.
+constexpr const char* kPooledRehabilitationCap = "rehabilitation-family-year";
+constexpr const char* kFamilyRespiteCap = "respite-year";
+
+std::string FamilyCapRulesDocument() {
+  nlohmann::json document = nlohmann::json::parse(DefaultRulesDocument());
+  const nlohmann::json pooled = {
+      {"id", kPooledRehabilitationCap}, {"quantity", 12}, {"period", "year"}, {"scope", "family"}};
+  int respite_caps = 0, rehabilitation_rules = 0;
+  for (nlohmann::json& rule : document["rules"]) {
+    const nlohmann::json& services = rule["services"];
+    if (rule.contains("caps")) {
+      for (nlohmann::json& cap : rule["caps"]) {
+        if (cap["id"] == kFamilyRespiteCap) {
+          cap["scope"] = "family";
+          ++respite_caps;
+        }
+      }
+    }
+    if (services.size() == 1 &&
+        (services[0] == "child_rehabilitation" || services[0] == "parent_rehabilitation")) {
+      rule["caps"].push_back(pooled);  // creates the array on a rule without caps
+      ++rehabilitation_rules;
+    }
+  }
+  EXPECT_EQ(respite_caps, 1);
+  EXPECT_EQ(rehabilitation_rules, 6) << "child-rehab-{unlimited,100,v0}, parent-rehab-{unlimited,2021,v0}";
+  return document.dump();
+}
+
+// What ScopeStreamsOf would give if it left out the grants of the person's family: every member's person
+// stream, the person's own grants only.
+PersonScope OwnGrantsOnlyScope(const LedgerModel& current, const std::string& person_id) {
+  PersonScope scope;
+  scope.person_id = person_id;
+  for (const std::string& member : current.FamilyMembers(person_id)) scope.streams.push_back("person/" + member);
+  for (const std::string& grant_id : current.GrantsOfPerson(person_id)) scope.streams.push_back("grant/" + grant_id);
+  return scope;
+}
+
+struct ScopedComparison {
+  size_t compared = 0;         // (known-at, valid date, person) triples where the person is known
+  size_t with_deliveries = 0;  // ... whose explanation decides at least one delivery
+  // Only with `check_family_reach`:
+  std::set<std::string> pooled_persons;  // compared persons with another family member holding grants
+  size_t answers_needing_family_grants = 0;  // triples the person's own grants alone answer otherwise
+  std::set<std::string> persons_needing_family_grants;
+  // Deliveries of the person decided less eligible than on the own grants alone, cut short by a family cap.
+  std::map<std::string, std::set<std::string>> deliveries_cut_by_family_cap;  // cap id -> delivery ids
+};
+
 // A person-scoped model (the rules, the family's person streams and their grant streams, up to the known-at
 // position) answers a person's entitlements exactly as the full model as known then: for every person, at
 // known-at positions spread over the history (mid-batch ones included), at valid dates before, inside and after
 // their grants, with the explanation (every delivery decision, verdict, reason and position) compared too.
-// (The default rules have no family-wide cap, so here the other members' grants never change an answer; the
-// family scope itself is checked on the live model by FamilyScopedEligibilityEqualsDecidingEveryDelivery. A
-// scope without the rules, or without the person's own grants, fails this test.)
-TEST_F(CheckpointTest, PersonScopedModelsAnswerEntitlementsAsTheFullModelAsKnownThen) {
-  TempDir dir;
-  auto store = OpenStore(dir.path());
-  Append(*store, history(), 0, history().size());
+// `check_family_reach` also answers from the person's own grants alone (OwnGrantsOnlyScope) and counts where
+// that answer differs, i.e. where leaving out the family's grants would have made the comparison fail.
+void CompareScopedEntitlements(ledger::EventStore& store, bool check_family_reach,
+                               const std::vector<std::string>& family_cap_ids, ScopedComparison* out) {
   LedgerModel head;
-  ASSERT_TRUE(ReplayInto(*store, kKnownNow, &head).ok());
-  const uint64_t last = store->Head().position;
+  ASSERT_TRUE(ReplayInto(store, kKnownNow, &head).ok());
+  const uint64_t last = store.Head().position;
   std::mt19937_64 random(7);
   std::vector<uint64_t> known_ats = {1, 2, last};
   for (int i = 0; i < 10; ++i) known_ats.push_back(1 + random() % last);
@@ -407,14 +463,20 @@ TEST_F(CheckpointTest, PersonScopedModelsAnswerEntitlementsAsTheFullModelAsKnown
     valid_dates.emplace_back();
     ASSERT_TRUE(ledger::ParseDate(date, &valid_dates.back()));
   }
-  size_t compared = 0, with_deliveries = 0;
   for (uint64_t known_at : known_ats) {
     LedgerModel full;
-    ASSERT_TRUE(ReplayInto(*store, known_at, &full).ok());
+    ASSERT_TRUE(ReplayInto(store, known_at, &full).ok());
     for (const auto& [person_id, person] : head.persons()) {
-      LedgerModel scoped;
-      const Status loaded = LoadScopedModel(*store, ScopeStreamsOf(head, person_id), known_at, &scoped);
+      LedgerModel scoped, own_grants_only;
+      const Status loaded = LoadScopedModel(store, ScopeStreamsOf(head, person_id), known_at, &scoped);
       ASSERT_TRUE(loaded.ok()) << loaded.ToString();
+      bool pooled = false;
+      if (check_family_reach) {
+        ASSERT_TRUE(LoadScopedModel(store, OwnGrantsOnlyScope(head, person_id), known_at, &own_grants_only).ok());
+        for (const std::string& member : head.FamilyMembers(person_id)) {
+          if (member != person_id && !head.GrantsOfPerson(member).empty()) pooled = true;
+        }
+      }
       for (int32_t valid : valid_dates) {
         Entitlements expected, actual;
         const Status full_status = ComputeEntitlements(full, person_id, valid, &expected, /*explain=*/true);
@@ -422,15 +484,84 @@ TEST_F(CheckpointTest, PersonScopedModelsAnswerEntitlementsAsTheFullModelAsKnown
         ASSERT_EQ(full_status.code(), scoped_status.code()) << person_id << " at " << known_at;
         if (!full_status.ok()) continue;  // not enrolled yet as known then: both say so
         expected.known_at_position = actual.known_at_position = known_at;
-        ASSERT_EQ(EntitlementsToJson(expected).dump(), EntitlementsToJson(actual).dump())
+        const std::string expected_json = EntitlementsToJson(expected).dump();
+        ASSERT_EQ(expected_json, EntitlementsToJson(actual).dump())
             << person_id << " valid " << ledger::FormatDate(valid) << " known at " << known_at;
-        ++compared;
-        if (!expected.deliveries.empty()) ++with_deliveries;
+        ++out->compared;
+        if (!expected.deliveries.empty()) ++out->with_deliveries;
+        if (!check_family_reach) continue;
+        if (pooled) out->pooled_persons.insert(person_id);
+        Entitlements own;
+        ASSERT_TRUE(ComputeEntitlements(own_grants_only, person_id, valid, &own, /*explain=*/true).ok());
+        own.known_at_position = known_at;
+        if (EntitlementsToJson(own).dump() == expected_json) continue;
+        EXPECT_TRUE(pooled) << person_id << ": only another member's grants can change the answer";
+        ++out->answers_needing_family_grants;
+        out->persons_needing_family_grants.insert(person_id);
+        std::map<std::string, int64_t> own_eligible;
+        for (const DeliveryDecision& decision : own.deliveries) {
+          own_eligible[decision.delivery_id] = decision.eligible_quantity;
+        }
+        for (const DeliveryDecision& decision : expected.deliveries) {
+          const auto found = own_eligible.find(decision.delivery_id);
+          if (found == own_eligible.end() || decision.eligible_quantity >= found->second) continue;
+          for (const std::string& cap_id : family_cap_ids) {
+            if (decision.reason.find("cap " + cap_id + " of ") != std::string::npos) {
+              out->deliveries_cut_by_family_cap[cap_id].insert(decision.delivery_id);
+              break;
+            }
+          }
+        }
       }
     }
   }
-  EXPECT_GT(compared, 300u);
-  EXPECT_GT(with_deliveries, 100u) << "the comparison must cover decided deliveries, not only empty answers";
+}
+
+// (The default rules have no family-wide cap, so here the other members' grants never change an answer; the
+// family scope itself is checked on the live model by FamilyScopedEligibilityEqualsDecidingEveryDelivery and,
+// for scoped models, by the next test. A scope without the rules, or without the person's own grants, fails
+// this test.)
+TEST_F(CheckpointTest, PersonScopedModelsAnswerEntitlementsAsTheFullModelAsKnownThen) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Append(*store, history(), 0, history().size());
+  ScopedComparison comparison;
+  ASSERT_NO_FATAL_FAILURE(CompareScopedEntitlements(*store, /*check_family_reach=*/false, {}, &comparison));
+  EXPECT_GT(comparison.compared, 300u);
+  EXPECT_GT(comparison.with_deliveries, 100u)
+      << "the comparison must cover decided deliveries, not only empty answers";
+}
+
+// The same comparison under rules with family-wide caps (FamilyCapRulesDocument) on the fixture's history
+// (its first event, the rules, replaced): a scope that left out the grants of the person's family members
+// fails here. The counts make sure it can: answers that differ without the family's grants, and deliveries a
+// family cap cut short because of another member's usage.
+TEST_F(CheckpointTest, PersonScopedModelsAnswerAsTheFullModelUnderFamilyWideCaps) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  const nlohmann::json rules = {
+      {"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"}, {"actor", "test"},
+      {"data", {{"rule_set_id", "MK313"}, {"title", "family-wide caps"},
+                {"document", nlohmann::json::parse(FamilyCapRulesDocument())}}}};
+  std::vector<ledger::NewEvent> first;
+  first.push_back(di::testing::Event(rules));
+  Append(*store, first, 0, 1);
+  Append(*store, history(), 1, history().size());  // history()[0] is the default rules (SimulatedHistory)
+  ScopedComparison comparison;
+  ASSERT_NO_FATAL_FAILURE(CompareScopedEntitlements(*store, /*check_family_reach=*/true,
+                                                    {kPooledRehabilitationCap, kFamilyRespiteCap}, &comparison));
+  EXPECT_GT(comparison.compared, 300u);
+  EXPECT_GT(comparison.with_deliveries, 100u);
+  // Measured on this history (seed 21, 25 persons): 1216 triples compared, 503 with deliveries; 12 persons with
+  // another member holding grants; 16 answers from 3 persons (P-000004, P-000019, P-000020) differ without the
+  // family's grants; 54 of their deliveries cut short by rehabilitation-family-year, none by respite-year (no two
+  // members of one family receive respite here). The bounds are about half of that.
+  EXPECT_GE(comparison.pooled_persons.size(), 6u) << "too few families with more than one member holding grants";
+  EXPECT_GE(comparison.answers_needing_family_grants, 8u)
+      << "too few answers depend on the family's grants: leaving them out of the scope would hardly fail";
+  EXPECT_GE(comparison.persons_needing_family_grants.size(), 2u);
+  EXPECT_GE(comparison.deliveries_cut_by_family_cap[kPooledRehabilitationCap].size(), 20u)
+      << "the family-wide cap hardly ever bound because of another member's usage";
 }
 
 // Snapshots thin out as the log grows: the stride doubles so that at most max_snapshots strides fit below the
