@@ -761,8 +761,8 @@ int Run(const Options& options) {
       Check(di::projections::LoadModel(*store, nullptr, di::projections::kKnownNow, &folded), "fold");
       fold_seconds = SecondsSince(started);
       folded_seconds = query_for(folded, options.seconds / 2, &folded_compute_us, nullptr);
-      // What the server does under its exclusive model lock each time its live model passes a multiple of
-      // 50 000 positions (LedgerService::CatchUp): one snapshot of the whole model (same position: replaces it).
+      // What the server's snapshot thread does each time its live model passes a snapshot stride
+      // (LedgerService::SnapshotLoop): one snapshot of the whole model (same position: replaces it).
       started = Clock::now();
       di::projections::CheckpointInfo info;
       Check(checkpoints->Save(folded, store->Head().hash, &info), "save a snapshot");
@@ -822,8 +822,9 @@ int Run(const Options& options) {
               static_cast<int>(server.pid()), server.port(), options.server_threads, server.start_seconds());
   std::printf("latency: client-side, per request, 2xx answers only, microseconds. server p99: the server's own handling\n"
               "time (its di_http_request_seconds histogram: the bucket bound holding the 99th percentile). snaps: live-model\n"
-              "snapshots the server wrote (under its exclusive model lock). cores: CPU used during the phase by the server,\n"
-              "this load generator and everything else on the machine. RSS: the server's VmHWM at the end of the phase.\n\n");
+              "snapshots the server wrote (by its snapshot thread; appends wait for the encode only). cores: CPU used\n"
+              "during the phase by the server, this load generator and everything else on the machine. RSS: the server's\n"
+              "VmHWM at the end of the phase.\n\n");
   PrintHeader();
   PrintBaselineRow("in-process entitlements", compute_us, baseline_seconds);
   PrintBaselineRow("in-process entitlements + JSON", compute_json_us, baseline_seconds);
