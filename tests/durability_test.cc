@@ -300,6 +300,31 @@ ChildOutcome RunChildAndKill(const std::string& dir, int round, uint64_t seed, i
   return outcome;
 }
 
+// One round of a crash loop: a child appending from `seed`, killed 5..80 ms (from `rng`) after an anchor that
+// rotates with the round (spawn, open, first acknowledgement), and what every round must show: a whole
+// protocol, killed by us, ready and acknowledging when the anchor says so. *trace names the round for the
+// caller's SCOPED_TRACE.
+void RunCrashRound(const std::string& dir, int round, uint64_t seed, std::mt19937_64& rng,
+                   const std::vector<std::string>& extra_args, ChildOutcome* outcome, std::string* trace) {
+  const int delay_ms = 5 + static_cast<int>(rng() % 76);
+  const Anchor anchor = round % 5 == 4 ? Anchor::kSpawn : round % 5 == 3 ? Anchor::kReady : Anchor::kFirstAck;
+  *outcome = RunChildAndKill(dir, round, seed, delay_ms, anchor, extra_args);
+  ASSERT_TRUE(outcome->spawned);
+  *trace = "round " + std::to_string(round) + ", killed " + std::to_string(delay_ms) + " ms after " +
+           (anchor == Anchor::kSpawn ? "spawn" : anchor == Anchor::kReady ? "open" : "the first ack");
+  SCOPED_TRACE(*trace);
+  for (const std::string& line : outcome->unexpected_lines) ADD_FAILURE() << "child said: " << line;
+  EXPECT_EQ(outcome->torn, "") << "a partial protocol line";
+  EXPECT_TRUE(WIFSIGNALED(outcome->wait_status) && WTERMSIG(outcome->wait_status) == SIGKILL)
+      << "the child was not killed by us (wait status " << outcome->wait_status << ")";
+  if (anchor != Anchor::kSpawn) {
+    EXPECT_TRUE(outcome->ready);
+  }
+  if (anchor == Anchor::kFirstAck) {
+    EXPECT_FALSE(outcome->acks.empty());
+  }
+}
+
 struct CrashTotals {
   uint64_t acked_batches = 0;
   uint64_t acked_events = 0;
@@ -432,22 +457,11 @@ TEST(CrashSafety, AcknowledgedBatchesSurviveSigkillAndNoBatchIsEverPartial) {
   CrashTotals totals;
   int rounds_survived = 0, rounds_without_acks = 0;
   for (int round = 0; round < kRounds; ++round) {
-    const int delay_ms = 5 + static_cast<int>(rng() % 76);  // 5..80 ms
-    const Anchor anchor = round % 5 == 4 ? Anchor::kSpawn : round % 5 == 3 ? Anchor::kReady : Anchor::kFirstAck;
-    ChildOutcome outcome = RunChildAndKill(dir, round, base_seed + static_cast<uint64_t>(round), delay_ms, anchor);
-    ASSERT_TRUE(outcome.spawned);
-    SCOPED_TRACE("round " + std::to_string(round) + ", killed " + std::to_string(delay_ms) + " ms after " +
-                 (anchor == Anchor::kSpawn ? "spawn" : anchor == Anchor::kReady ? "open" : "the first ack"));
-    for (const std::string& line : outcome.unexpected_lines) ADD_FAILURE() << "child said: " << line;
-    EXPECT_EQ(outcome.torn, "") << "a partial protocol line";
-    EXPECT_TRUE(WIFSIGNALED(outcome.wait_status) && WTERMSIG(outcome.wait_status) == SIGKILL)
-        << "the child was not killed by us (wait status " << outcome.wait_status << ")";
-    if (anchor != Anchor::kSpawn) {
-      EXPECT_TRUE(outcome.ready);
-    }
-    if (anchor == Anchor::kFirstAck) {
-      EXPECT_FALSE(outcome.acks.empty());
-    }
+    ChildOutcome outcome;
+    std::string trace;
+    ASSERT_NO_FATAL_FAILURE(
+        RunCrashRound(dir, round, base_seed + static_cast<uint64_t>(round), rng, {}, &outcome, &trace));
+    SCOPED_TRACE(trace);
     if (outcome.acks.empty()) ++rounds_without_acks;
     for (const Ack& ack : outcome.acks) {
       ++totals.acked_batches;
@@ -626,23 +640,11 @@ TEST(CrashSafety, SigkillDuringCheckpointsAndProjectionSnapshots) {
   CheckpointCrashTotals checkpoint_totals;
   int rounds_survived = 0, rounds_without_acks = 0;
   for (int round = 0; round < rounds; ++round) {
-    const int delay_ms = 5 + static_cast<int>(rng() % 76);  // 5..80 ms
-    const Anchor anchor = round % 5 == 4 ? Anchor::kSpawn : round % 5 == 3 ? Anchor::kReady : Anchor::kFirstAck;
-    ChildOutcome outcome =
-        RunChildAndKill(dir, round, base_seed + static_cast<uint64_t>(round), delay_ms, anchor, extra_args);
-    ASSERT_TRUE(outcome.spawned);
-    SCOPED_TRACE("round " + std::to_string(round) + ", killed " + std::to_string(delay_ms) + " ms after " +
-                 (anchor == Anchor::kSpawn ? "spawn" : anchor == Anchor::kReady ? "open" : "the first ack"));
-    for (const std::string& line : outcome.unexpected_lines) ADD_FAILURE() << "child said: " << line;
-    EXPECT_EQ(outcome.torn, "") << "a partial protocol line";
-    EXPECT_TRUE(WIFSIGNALED(outcome.wait_status) && WTERMSIG(outcome.wait_status) == SIGKILL)
-        << "the child was not killed by us (wait status " << outcome.wait_status << ")";
-    if (anchor != Anchor::kSpawn) {
-      EXPECT_TRUE(outcome.ready);
-    }
-    if (anchor == Anchor::kFirstAck) {
-      EXPECT_FALSE(outcome.acks.empty());
-    }
+    ChildOutcome outcome;
+    std::string trace;
+    ASSERT_NO_FATAL_FAILURE(
+        RunCrashRound(dir, round, base_seed + static_cast<uint64_t>(round), rng, extra_args, &outcome, &trace));
+    SCOPED_TRACE(trace);
     if (outcome.acks.empty()) ++rounds_without_acks;
     checkpoint_totals.folds += outcome.folds;
     checkpoint_totals.snapshots_written += outcome.snapshots_written;
