@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace di::ledger {
 namespace {
 
@@ -19,6 +21,24 @@ TEST(CivilDateTest, RoundTripEveryDayOfThreeCenturies) {
     int32_t parsed;
     ASSERT_TRUE(ParseDate(FormatDate(days), &parsed));
     ASSERT_EQ(parsed, days);
+  }
+}
+
+// FormatDate writes the digits by hand for years 0..9999 and falls back to snprintf outside them: both give
+// what "%04d-%02d-%02d" gives.
+TEST(CivilDateTest, FormatsAsPrintfWouldAcrossTheYearRange) {
+  EXPECT_EQ(FormatDate(DaysFromCivil(2021, 7, 1)), "2021-07-01");
+  EXPECT_EQ(FormatDate(DaysFromCivil(1970, 1, 1)), "1970-01-01");
+  EXPECT_EQ(FormatDate(DaysFromCivil(0, 1, 1)), "0000-01-01");
+  EXPECT_EQ(FormatDate(DaysFromCivil(9, 12, 31)), "0009-12-31");
+  EXPECT_EQ(FormatDate(DaysFromCivil(9999, 12, 31)), "9999-12-31");
+  EXPECT_EQ(FormatDate(DaysFromCivil(10000, 1, 1)), "10000-01-01");
+  EXPECT_EQ(FormatDate(DaysFromCivil(-1, 12, 31)), "-001-12-31");
+  for (int32_t days = DaysFromCivil(-3, 1, 1); days <= DaysFromCivil(10003, 12, 31); days += 97) {
+    const CivilDate date = CivilFromDays(days);
+    char expected[24];
+    std::snprintf(expected, sizeof(expected), "%04d-%02d-%02d", date.year, date.month, date.day);
+    ASSERT_EQ(FormatDate(days), expected) << days;
   }
 }
 

@@ -86,11 +86,11 @@ std::string CheckRequirements(const LedgerModel& model, const Rule& rule, const 
                               schema::Service service, int32_t date, schema::DeliveryPurpose purpose,
                               const PlanFacts** plan) {
   const Requirements& required = rule.requirements;
-  const std::string service_name(ledger::ServiceName(service));
+  const std::string_view service_name = ledger::ServiceName(service);  // for the reasons only
   if (required.special_care_opinion) {
     const bool valid = std::any_of(person.special_care_opinions.begin(), person.special_care_opinions.end(),
                                    [&](const auto& opinion) { return opinion.CoversDate(date); });
-    if (!valid) return service_name + ": no special-care opinion (VDEĀK) valid on " + FormatDate(date);
+    if (!valid) return std::string(service_name) + ": no special-care opinion (VDEĀK) valid on " + FormatDate(date);
   }
   if (!required.disability_groups.empty()) {
     const bool valid = std::any_of(person.disabilities.begin(), person.disabilities.end(), [&](const auto& disability) {
@@ -100,12 +100,12 @@ std::string CheckRequirements(const LedgerModel& model, const Rule& rule, const 
     if (!valid) {
       std::string groups;
       for (auto group : required.disability_groups) groups += (groups.empty() ? "" : "/") + ledger::EnumValueName(group);
-      return service_name + ": no disability of group " + groups + " valid on " + FormatDate(date);
+      return std::string(service_name) + ": no disability of group " + groups + " valid on " + FormatDate(date);
     }
   }
   *plan = PlanOn(model, person, service, date);
   if (required.support_plan && *plan == nullptr) {
-    return service_name + ": no support plan valid on " + FormatDate(date) + " lists this service";
+    return std::string(service_name) + ": no support plan valid on " + FormatDate(date) + " lists this service";
   }
   if (required.years_after_plan) {
     int32_t first_plan = kNoDate;
@@ -115,11 +115,11 @@ std::string CheckRequirements(const LedgerModel& model, const Rule& rule, const 
         first_plan = it->second.valid_from;
       }
     }
-    if (first_plan == kNoDate) return service_name + ": no support plan to count the free period from";
+    if (first_plan == kNoDate) return std::string(service_name) + ": no support plan to count the free period from";
     const int32_t free_until = AddYears(first_plan, *required.years_after_plan) - 1;
     if (date > free_until) {
       const int years = *required.years_after_plan;
-      return service_name + ": free for " + std::to_string(years) + (years == 1 ? " year" : " years") +
+      return std::string(service_name) + ": free for " + std::to_string(years) + (years == 1 ? " year" : " years") +
              " after the plan of " +
              FormatDate(first_plan) + ", that is until " + FormatDate(free_until);
     }
@@ -128,15 +128,38 @@ std::string CheckRequirements(const LedgerModel& model, const Rule& rule, const 
       std::find(required.purposes.begin(), required.purposes.end(), purpose) == required.purposes.end()) {
     std::string purposes;
     for (auto allowed : required.purposes) purposes += (purposes.empty() ? "" : "/") + ledger::EnumValueName(allowed);
-    return service_name + ": rule " + rule.id + " covers only " + purposes + " (delivery purpose: " +
+    return std::string(service_name) + ": rule " + rule.id + " covers only " + purposes + " (delivery purpose: " +
            ledger::EnumValueName(purpose) + ")";
   }
   return "";
 }
 
+namespace {
+CapPeriod GrantCapPeriod(schema::Period period) {
+  switch (period) {
+    case schema::Period::WEEK: return CapPeriod::kWeek;
+    case schema::Period::MONTH: return CapPeriod::kMonth;
+    case schema::Period::YEAR: return CapPeriod::kYear;
+    case schema::Period::GRANT_PERIOD: return CapPeriod::kWindow;
+  }
+  return CapPeriod::kWindow;
+}
+}  // namespace
+
+std::string DescribeCap(const ResolvedCap& resolved, const Rule& rule, const GrantFacts& grant) {
+  if (resolved.rule_cap == nullptr) {
+    return "granted " + FormatQuantity(grant.service, resolved.limit) + " per " +
+           std::string(CapPeriodName(GrantCapPeriod(grant.period))) + " (grant " + grant.id + ")";
+  }
+  const Cap& cap = *resolved.rule_cap;
+  return "cap " + cap.id + " of " + FormatQuantity(grant.service, resolved.limit) + " per " +
+         std::string(CapPeriodName(cap.period)) + (cap.purpose ? " (" + ledger::EnumValueName(*cap.purpose) + ")" : "") +
+         " (rule " + rule.id + ")";
+}
+
 std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule, const GrantFacts& grant,
                                      const PersonFacts& person, int32_t date, const PlanFacts* plan,
-                                     std::optional<schema::DeliveryPurpose> purpose) {
+                                     std::optional<schema::DeliveryPurpose> purpose, bool with_descriptions) {
   std::vector<ResolvedCap> caps;
   for (const Cap& cap : rule.caps) {
     if (purpose && cap.purpose && *cap.purpose != *purpose) continue;  // a sub-cap of another purpose
@@ -157,9 +180,8 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
       resolved.limit = cap.quantity * assessed_children;
     }
     resolved.scope_key = scope_key;
-    resolved.description = "cap " + cap.id + " of " + FormatQuantity(grant.service, resolved.limit) + " per " +
-                           std::string(CapPeriodName(cap.period)) + (cap.purpose ? " (" + ledger::EnumValueName(*cap.purpose) + ")" : "") +
-                           " (rule " + rule.id + ")";
+    resolved.rule_cap = &cap;
+    if (with_descriptions) resolved.description = DescribeCap(resolved, rule, grant);
     caps.push_back(std::move(resolved));
   }
   // The grant itself limits what is reimbursed: its quantity per its period.
@@ -167,21 +189,16 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
   grant_cap.id = "grant:" + grant.id;
   const int64_t granted = grant.QuantityOn(date);
   grant_cap.quantity = granted;
-  switch (grant.period) {
-    case schema::Period::WEEK: grant_cap.period = CapPeriod::kWeek; break;
-    case schema::Period::MONTH: grant_cap.period = CapPeriod::kMonth; break;
-    case schema::Period::YEAR: grant_cap.period = CapPeriod::kYear; break;
-    case schema::Period::GRANT_PERIOD:
-      grant_cap.period = CapPeriod::kWindow;
-      grant_cap.window_from = grant.valid_from;
-      grant_cap.window_until = grant.valid_until;
-      break;
+  grant_cap.period = GrantCapPeriod(grant.period);
+  if (grant_cap.period == CapPeriod::kWindow) {
+    grant_cap.window_from = grant.valid_from;
+    grant_cap.window_until = grant.valid_until;
   }
   PeriodInstance instance;
   if (CapPeriodInstance(grant_cap, date, "", nullptr, &instance)) {
-    caps.push_back(ResolvedCap{grant_cap.id, person.id, instance.label, granted,
-                               "granted " + FormatQuantity(grant.service, granted) + " per " +
-                                   std::string(CapPeriodName(grant_cap.period)) + " (grant " + grant.id + ")"});
+    ResolvedCap resolved{grant_cap.id, person.id, instance.label, granted, "", nullptr};
+    if (with_descriptions) resolved.description = DescribeCap(resolved, rule, grant);
+    caps.push_back(std::move(resolved));
   }
   return caps;
 }
@@ -193,7 +210,6 @@ std::string UsageKey(const ResolvedCap& cap) { return cap.cap_id + "|" + cap.sco
 bool CapPeriodInstance(const Cap& cap, int32_t date, const std::string& plan_id, const PlanFacts* plan,
                        PeriodInstance* instance) {
   const ledger::CivilDate civil = ledger::CivilFromDays(date);
-  char label[32];
   switch (cap.period) {
     case CapPeriod::kWeek: {
       const int weekday = ((date % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday; 0 = Monday
@@ -203,8 +219,7 @@ bool CapPeriodInstance(const Cap& cap, int32_t date, const std::string& plan_id,
       return true;
     }
     case CapPeriod::kMonth:
-      std::snprintf(label, sizeof(label), "%04d-%02d", civil.year, civil.month);
-      instance->label = label;
+      instance->label = FormatDate(date).substr(0, 7);  // "YYYY-MM"
       instance->first_day = ledger::DaysFromCivil(civil.year, civil.month, 1);
       instance->last_day = instance->first_day + ledger::DaysInMonth(civil.year, civil.month) - 1;
       return true;
@@ -245,9 +260,10 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
                      const GrantFacts& grant, const PersonFacts& person, int32_t date, int64_t quantity,
                      EligibilityResult* result) {
   UnitOutcome outcome;
-  const std::string service_name(ledger::ServiceName(grant.service));
+  // Only the reasons name the service: most deliveries have none.
+  const std::string_view service_name = ledger::ServiceName(grant.service);
   if (date > rules.services_paid_until) {
-    outcome.reason = service_name + ": services are paid until " + FormatDate(rules.services_paid_until);
+    outcome.reason = std::string(service_name) + ": services are paid until " + FormatDate(rules.services_paid_until);
     return outcome;
   }
   SelectorFacts facts;
@@ -255,7 +271,7 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
   facts.parent_activity = internal::ParentActivityOn(model, person, date);
   const Rule* rule = FindRule(rules, grant.service, person.target_group, date, facts);
   if (rule == nullptr) {
-    outcome.reason = service_name + ": no rule in force on " + FormatDate(date) + " for " +
+    outcome.reason = std::string(service_name) + ": no rule in force on " + FormatDate(date) + " for " +
                      ledger::EnumValueName(person.target_group) + " aged " + std::to_string(facts.age);
     return outcome;
   }
@@ -264,7 +280,7 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
   if (date < grant.valid_from || date > grant.LastDay()) {
     // The ledger checked the date against the grant when the delivery was recorded; a later end or a
     // shortened validity can still leave it outside.
-    outcome.reason = service_name + ": " + FormatDate(date) + " is outside grant " + grant.id + " (" +
+    outcome.reason = std::string(service_name) + ": " + FormatDate(date) + " is outside grant " + grant.id + " (" +
                      FormatDate(grant.valid_from) + ".." + FormatDate(grant.LastDay()) + ")";
     return outcome;
   }
@@ -277,36 +293,40 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
   }
   for (const auto& [from, until] : grant.suspensions) {
     if (date >= from && (until == kNoDate || date <= until)) {
-      outcome.reason = service_name + ": grant " + grant.id + " is suspended from " + FormatDate(from);
+      outcome.reason = std::string(service_name) + ": grant " + grant.id + " is suspended from " + FormatDate(from);
       return outcome;
     }
   }
   // Caps: the eligible part is what every applicable cap still has room for.
   const std::vector<internal::ResolvedCap> caps =
-      internal::ResolveCaps(model, *rule, grant, person, date, plan, delivery.purpose);
+      internal::ResolveCaps(model, *rule, grant, person, date, plan, delivery.purpose, /*with_descriptions=*/false);
+  // Each cap's usage counter, looked up once: it is read for the room, then charged.
+  std::vector<CapUsage*> usages;
+  usages.reserve(caps.size());
   int64_t eligible = quantity;
   const internal::ResolvedCap* binding = nullptr;
   for (const internal::ResolvedCap& cap : caps) {
-    const auto usage = result->usage.find(internal::UsageKey(cap));
-    const int64_t used = usage == result->usage.end() ? 0 : usage->second.used;
-    const int64_t room = std::max<int64_t>(0, cap.limit - used);
+    CapUsage& usage = result->usage[internal::UsageKey(cap)];
+    usages.push_back(&usage);
+    const int64_t room = std::max<int64_t>(0, cap.limit - usage.used);
     if (room < eligible) {
       eligible = room;
       binding = &cap;
     }
   }
-  for (const internal::ResolvedCap& cap : caps) {
-    CapUsage& usage = result->usage[internal::UsageKey(cap)];
-    usage.cap_id = cap.cap_id;
-    usage.scope_key = cap.scope_key;
-    usage.period_label = cap.period_label;
-    usage.limit = cap.limit;
+  for (size_t i = 0; i < caps.size(); ++i) {
+    CapUsage& usage = *usages[i];
+    usage.cap_id = caps[i].cap_id;
+    usage.scope_key = caps[i].scope_key;
+    usage.period_label = caps[i].period_label;
+    usage.limit = caps[i].limit;
     usage.used += eligible;
   }
   outcome.eligible = eligible;
   if (binding != nullptr) {
-    outcome.binding_cap = service_name + ": " + binding->description + " in " + binding->period_label;
-    outcome.reason = service_name + ": " + binding->description + " in " + binding->period_label +
+    outcome.binding_cap = std::string(service_name) + ": " + internal::DescribeCap(*binding, *rule, grant) + " in " +
+                          binding->period_label;
+    outcome.reason = outcome.binding_cap +
                      (eligible > 0 ? " reached on " + FormatDate(date) + "; " : " already used up; ") +
                      FormatQuantity(grant.service, quantity - eligible) + " over";
   }
