@@ -369,9 +369,9 @@ int main(int argc, char** argv) {
     read_ms += perf.block_read_time / 1e6;
     checksum_ms += perf.block_checksum_time / 1e6;
     decompress_ms += perf.block_decompress_time / 1e6;
-    index_ms.push_back(load_stats.index_seconds * 1000);
-    log_ms.push_back(load_stats.log_seconds * 1000);
-    fold_ms.push_back(load_stats.fold_seconds * 1000);
+    index_ms.push_back(load_stats.index_nanoseconds / 1e6);
+    log_ms.push_back(load_stats.log_nanoseconds / 1e6);
+    fold_ms.push_back(load_stats.fold_nanoseconds / 1e6);
   }
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   std::printf("\nas-of queries: %d random (valid date, known-at) pairs, the whole model from the nearest checkpoint; "

@@ -27,7 +27,9 @@ Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint
   *stats = ScopedLoadStats{};
   if (known_at_position == 0) return Status::Ok();
   using Clock = std::chrono::steady_clock;
-  auto since = [](Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  auto since = [](Clock::time_point start) {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+  };
 
   // The positions first, from the indexes alone; then one batched log read in position order, which is also the
   // order to fold in. Streams and the type index are in position order: stop at the first position beyond the
@@ -48,7 +50,7 @@ Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint
   std::sort(positions.begin(), positions.end());
   // Each stream is read once, and a stream's events are its own: no position can come twice.
   DI_ASSERT(std::adjacent_find(positions.begin(), positions.end()) == positions.end());
-  stats->index_seconds = since(started);
+  stats->index_nanoseconds = since(started);
 
   // In slices, so that a family with a long history does not hold all its events at once.
   constexpr size_t kSlice = 1024;
@@ -62,12 +64,12 @@ Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint
     status = store.ReadPositions(slice, &events);
     if (!status.ok()) return status;
     DI_ASSERT(events.size() == slice.size());
-    stats->log_seconds += since(started);
+    stats->log_nanoseconds += since(started);
     started = Clock::now();
     for (const ledger::StoredEvent& event : events) {
       if (!ApplyOrReport(event, model, &undecodable)) return undecodable;
     }
-    stats->fold_seconds += since(started);
+    stats->fold_nanoseconds += since(started);
   }
   stats->events = positions.size();
   return Status::Ok();

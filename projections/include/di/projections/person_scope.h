@@ -32,12 +32,13 @@ struct PersonScope {
 // The streams of `person_id`'s family as `current` knows them (cheap: the family and its grants only).
 PersonScope ScopeStreamsOf(const LedgerModel& current, const std::string& person_id);
 
-// Where a scoped load spent its time (for benchmarks and metrics; steady-clock seconds).
+// Where a scoped load spent its time (for benchmarks and metrics; steady-clock nanoseconds: integers, as
+// everything in projections/ is, tests/no_floating_point.sh).
 struct ScopedLoadStats {
-  uint64_t events = 0;          // events folded
-  double index_seconds = 0;     // walking the stream and type indexes for positions
-  double log_seconds = 0;       // reading those positions from the log
-  double fold_seconds = 0;      // applying them to the model
+  uint64_t events = 0;           // events folded
+  uint64_t index_nanoseconds = 0;  // walking the stream and type indexes for positions
+  uint64_t log_nanoseconds = 0;    // reading those positions from the log
+  uint64_t fold_nanoseconds = 0;   // applying them to the model
 };
 
 // Folds into `model` (which must be empty) the events at or before `known_at_position` of the rule sets and of
