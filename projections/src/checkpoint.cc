@@ -188,6 +188,12 @@ Status CheckpointStore::Open(const std::string& path, const CheckpointOptions& o
   db_options.compression = rocksdb::kLZ4Compression;
   // Snapshots are large values written rarely: a small memtable keeps them from lingering in memory.
   db_options.write_buffer_size = 16 << 20;
+  // ... and they go to blob files, compressed once when flushed, instead of being cut into 4 KB blocks,
+  // compressed, and rewritten by every compaction that moves them (the keys move; the snapshots stay put).
+  db_options.enable_blob_files = true;
+  db_options.min_blob_size = 4096;
+  db_options.blob_compression_type = rocksdb::kLZ4Compression;
+  db_options.enable_blob_garbage_collection = true;
   db_options.max_open_files = 64;
   rocksdb::DB* db = nullptr;
   Status status = FromRocks(rocksdb::DB::Open(db_options, path, &db), "open checkpoints at " + path);
