@@ -358,6 +358,76 @@ TEST_F(CheckpointTest, ADamagedSnapshotInTheDatabaseIsDiscardedAndTheAnswerStays
   EXPECT_EQ(model.EncodeSnapshot(), naive.EncodeSnapshot());
 }
 
+// List reads each snapshot's small "info/" record, not the snapshot. A database from before those records (only
+// "snapshot/" keys) gets them when opened, with the same figures; Clear and thinning remove both keys.
+TEST_F(CheckpointTest, SnapshotInfoRecordsAreAddedToOlderDatabasesAndRemovedWithTheirSnapshots) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  Append(*store, history(), 0, 3500);
+  const std::string path = dir.Sub("projections");
+  std::vector<CheckpointInfo> listed;
+  {
+    std::unique_ptr<CheckpointStore> checkpoints;
+    ASSERT_TRUE(CheckpointStore::Open(path, SmallInterval(1000), &checkpoints).ok());
+    LedgerModel model;
+    ASSERT_TRUE(LoadModel(*store, checkpoints.get(), kKnownNow, &model).ok());
+    ASSERT_TRUE(checkpoints->List(&listed).ok());
+  }
+  ASSERT_GE(listed.size(), 3u);
+  auto count_keys = [&](std::string_view prefix) {
+    rocksdb::DB* raw = nullptr;
+    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    size_t count = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) count += it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));
+    return count;
+  };
+  EXPECT_EQ(count_keys("info/"), listed.size());
+  EXPECT_EQ(count_keys("snapshot/"), listed.size());
+  {
+    // The format before info records: delete them behind the store's back.
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->DeleteRange(rocksdb::WriteOptions(), db->DefaultColumnFamily(), "info/", "info0").ok());
+  }
+  EXPECT_EQ(count_keys("info/"), 0u);
+  std::unique_ptr<CheckpointStore> checkpoints;
+  ASSERT_TRUE(CheckpointStore::Open(path, SmallInterval(1000), &checkpoints).ok());
+  std::vector<CheckpointInfo> relisted;
+  ASSERT_TRUE(checkpoints->List(&relisted).ok());
+  ASSERT_EQ(relisted.size(), listed.size());
+  for (size_t i = 0; i < listed.size(); ++i) {
+    EXPECT_EQ(relisted[i].position, listed[i].position);
+    EXPECT_EQ(relisted[i].event_hash, listed[i].event_hash);
+    EXPECT_EQ(relisted[i].snapshot_digest, listed[i].snapshot_digest);
+    EXPECT_EQ(relisted[i].snapshot_bytes, listed[i].snapshot_bytes);
+    EXPECT_GT(listed[i].snapshot_bytes, 0u);
+  }
+  // Thinning to 2 removes the info of what it drops; Clear removes everything.
+  LedgerModel model;
+  ASSERT_TRUE(LoadModel(*store, checkpoints.get(), kKnownNow, &model).ok());
+  ledger::Hash head_hash{};
+  ASSERT_TRUE(store->ReadLog(model.last_position(), 1, [&](const ledger::StoredEvent& event) {
+                      head_hash = event.hash;
+                      return false;
+                    }).ok());
+  CheckpointOptions two = SmallInterval(1000);
+  two.max_snapshots = 2;
+  std::unique_ptr<CheckpointStore> thinning;
+  checkpoints.reset();
+  ASSERT_TRUE(CheckpointStore::Open(path, two, &thinning).ok());
+  ASSERT_TRUE(thinning->Save(model, head_hash, nullptr).ok());
+  std::vector<CheckpointInfo> thinned;
+  ASSERT_TRUE(thinning->List(&thinned).ok());
+  EXPECT_EQ(thinned.size(), 2u);
+  ASSERT_TRUE(thinning->Clear().ok());
+  thinning.reset();
+  EXPECT_EQ(count_keys("info/"), 0u);
+  EXPECT_EQ(count_keys("snapshot/"), 0u);
+}
+
 TEST_F(CheckpointTest, FamilyScopedEligibilityEqualsDecidingEveryDelivery) {
   TempDir dir;
   auto store = OpenStore(dir.path());

@@ -16,13 +16,35 @@ namespace {
 
 // Key: "snapshot/" + big-endian position (so keys sort by position).
 // Value: event hash (32) | snapshot digest (32) | snapshot bytes.
+// Beside each, key "info/" + big-endian position, value: event hash (32) | snapshot digest (32) | snapshot size
+// (8, big-endian): what List needs, without reading a snapshot (they live in blob files, which an iterator
+// reads as it passes them; Thin lists after every save).
 constexpr std::string_view kSnapshotPrefix = "snapshot/";
+constexpr std::string_view kInfoPrefix = "info/";
 constexpr size_t kValueHeader = 64;
+constexpr size_t kInfoSize = kValueHeader + 8;
 
-std::string SnapshotKey(uint64_t position) {
-  std::string key(kSnapshotPrefix);
+std::string PositionKey(std::string_view prefix, uint64_t position) {
+  std::string key(prefix);
   for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
   return key;
+}
+std::string SnapshotKey(uint64_t position) { return PositionKey(kSnapshotPrefix, position); }
+std::string InfoKey(uint64_t position) { return PositionKey(kInfoPrefix, position); }
+
+// The info value of a snapshot value's header and size.
+std::string InfoValue(std::string_view header, uint64_t snapshot_bytes) {
+  DI_ASSERT(header.size() == kValueHeader);
+  std::string value(header);
+  for (int shift = 56; shift >= 0; shift -= 8) value.push_back(static_cast<char>((snapshot_bytes >> shift) & 0xff));
+  return value;
+}
+
+bool ParseInfoKey(std::string_view key, uint64_t* position) {
+  if (key.size() != kInfoPrefix.size() + 8 || key.substr(0, kInfoPrefix.size()) != kInfoPrefix) return false;
+  *position = 0;
+  for (size_t i = kInfoPrefix.size(); i < key.size(); ++i) *position = (*position << 8) | static_cast<uint8_t>(key[i]);
+  return true;
 }
 
 bool ParseSnapshotKey(std::string_view key, uint64_t* position) {
@@ -61,9 +83,16 @@ class RocksCheckpointStore final : public CheckpointStore {
     value.append(reinterpret_cast<const char*>(event_hash.data()), event_hash.size());
     value.append(reinterpret_cast<const char*>(saved.snapshot_digest.data()), saved.snapshot_digest.size());
     value.append(snapshot);
-    // Not synced: a snapshot lost in a crash is replayed, and the WAL's checksums reject a torn one.
+    rocksdb::WriteBatch batch;
+    batch.Put(SnapshotKey(saved.position), value);
+    batch.Put(InfoKey(saved.position), InfoValue(std::string_view(value).substr(0, kValueHeader), snapshot.size()));
+    // Without the WAL: a snapshot is a cache, and writing 92 MB (1.1 M events) to the WAL and checksumming it in
+    // software cost more than the snapshot's own compression. Both keys reach the disk together when the memtable
+    // is flushed (when full, and when this store closes); a crash before loses both, and the next fold replays.
+    rocksdb::WriteOptions no_wal;
+    no_wal.disableWAL = true;
     wrote_ = true;
-    Status status = FromRocks(db_->Put(rocksdb::WriteOptions(), SnapshotKey(saved.position), value), "save snapshot");
+    Status status = FromRocks(db_->Write(no_wal, &batch), "save snapshot");
     if (!status.ok()) return status;
     status = Thin();
     if (!status.ok()) return status;
@@ -95,7 +124,7 @@ class RocksCheckpointStore final : public CheckpointStore {
         const std::string_view snapshot = value.substr(kValueHeader);
         if (std::memcmp(hash.data(), value.data(), hash.size()) != 0) {
           problem = "the store has another event at that position";
-        } else if (std::memcmp(SnapshotDigest(std::string(snapshot)).data(), value.data() + 32, 32) != 0) {
+        } else if (std::memcmp(SnapshotDigest(snapshot).data(), value.data() + 32, 32) != 0) {
           problem = "digest mismatch";
         } else if (Status decoded = model->DecodeSnapshot(snapshot); !decoded.ok()) {
           problem = decoded.ToString();
@@ -108,7 +137,7 @@ class RocksCheckpointStore final : public CheckpointStore {
       }
       // Stale or unreadable: never used, removed so it is not examined again.
       (void)problem;
-      Status status = FromRocks(db_->Delete(rocksdb::WriteOptions(), it->key()), "discard snapshot");
+      Status status = Remove(snapshot_position, "discard snapshot");
       if (!status.ok()) return status;
       if (report != nullptr) ++report->snapshots_discarded;
     }
@@ -119,17 +148,43 @@ class RocksCheckpointStore final : public CheckpointStore {
   Status List(std::vector<CheckpointInfo>* checkpoints) override {
     checkpoints->clear();
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(std::string(kSnapshotPrefix)); it->Valid(); it->Next()) {
+    for (it->Seek(std::string(kInfoPrefix)); it->Valid(); it->Next()) {
       CheckpointInfo info;
-      if (!ParseSnapshotKey(it->key().ToStringView(), &info.position)) break;
+      if (!ParseInfoKey(it->key().ToStringView(), &info.position)) break;
       const std::string_view value = it->value().ToStringView();
-      if (value.size() < kValueHeader) continue;
+      if (value.size() != kInfoSize) continue;
       std::memcpy(info.event_hash.data(), value.data(), 32);
       std::memcpy(info.snapshot_digest.data(), value.data() + 32, 32);
-      info.snapshot_bytes = value.size() - kValueHeader;
+      for (size_t i = kValueHeader; i < kInfoSize; ++i) {
+        info.snapshot_bytes = (info.snapshot_bytes << 8) | static_cast<uint8_t>(value[i]);
+      }
       checkpoints->push_back(info);
     }
     return FromRocks(it->status(), "list snapshots");
+  }
+
+  // Snapshots written before info keys existed get theirs (once, when the store is opened).
+  Status AddMissingInfo() {
+    std::vector<std::pair<uint64_t, std::string>> missing;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+      for (it->Seek(std::string(kSnapshotPrefix)); it->Valid(); it->Next()) {
+        uint64_t position = 0;
+        if (!ParseSnapshotKey(it->key().ToStringView(), &position)) break;
+        const std::string_view value = it->value().ToStringView();
+        if (value.size() < kValueHeader) continue;  // LoadAtOrBefore discards it when it meets it
+        std::string existing;
+        rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), InfoKey(position), &existing);
+        if (found.ok()) continue;
+        if (!found.IsNotFound()) return FromRocks(found, "read snapshot info");
+        missing.emplace_back(position, InfoValue(value.substr(0, kValueHeader), value.size() - kValueHeader));
+      }
+      Status status = FromRocks(it->status(), "list snapshots");
+      if (!status.ok()) return status;
+    }
+    rocksdb::WriteBatch batch;
+    for (const auto& [position, info] : missing) batch.Put(InfoKey(position), info);
+    return missing.empty() ? Status::Ok() : FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write snapshot info");
   }
 
   Status Clear() override {
@@ -137,7 +192,10 @@ class RocksCheckpointStore final : public CheckpointStore {
     Status status = List(&all);
     if (!status.ok()) return status;
     rocksdb::WriteBatch batch;
-    for (const CheckpointInfo& info : all) batch.Delete(SnapshotKey(info.position));
+    for (const CheckpointInfo& info : all) {
+      batch.Delete(SnapshotKey(info.position));
+      batch.Delete(InfoKey(info.position));
+    }
     return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "clear snapshots");
   }
 
@@ -159,11 +217,19 @@ class RocksCheckpointStore final : public CheckpointStore {
           drop = i;
         }
       }
-      status = FromRocks(db_->Delete(rocksdb::WriteOptions(), SnapshotKey(all[drop].position)), "thin snapshots");
+      status = Remove(all[drop].position, "thin snapshots");
       if (!status.ok()) return status;
       all.erase(all.begin() + static_cast<std::ptrdiff_t>(drop));
     }
     return Status::Ok();
+  }
+
+  // Deletes a snapshot and its info, together.
+  Status Remove(uint64_t position, const char* what) {
+    rocksdb::WriteBatch batch;
+    batch.Delete(SnapshotKey(position));
+    batch.Delete(InfoKey(position));
+    return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), what);
   }
 
   std::unique_ptr<rocksdb::DB> db_;
@@ -172,7 +238,7 @@ class RocksCheckpointStore final : public CheckpointStore {
 
 }  // namespace
 
-ledger::Hash SnapshotDigest(const std::string& snapshot) {
+ledger::Hash SnapshotDigest(std::string_view snapshot) {
   return ledger::Sha256Of(snapshot);
 }
 
@@ -198,7 +264,10 @@ Status CheckpointStore::Open(const std::string& path, const CheckpointOptions& o
   rocksdb::DB* db = nullptr;
   Status status = FromRocks(rocksdb::DB::Open(db_options, path, &db), "open checkpoints at " + path);
   if (!status.ok()) return status;
-  *out = std::make_unique<RocksCheckpointStore>(options, std::unique_ptr<rocksdb::DB>(db));
+  auto store = std::make_unique<RocksCheckpointStore>(options, std::unique_ptr<rocksdb::DB>(db));
+  status = store->AddMissingInfo();
+  if (!status.ok()) return status;
+  *out = std::move(store);
   return Status::Ok();
 }
 

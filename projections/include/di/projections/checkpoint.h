@@ -101,7 +101,7 @@ Status Rebuild(ledger::EventStore& store, CheckpointStore& checkpoints, Checkpoi
 uint64_t SnapshotStride(const CheckpointOptions& options, uint64_t position);
 
 // SHA-256 of a snapshot's bytes.
-ledger::Hash SnapshotDigest(const std::string& snapshot);
+ledger::Hash SnapshotDigest(std::string_view snapshot);
 
 }  // namespace di::projections
 
