@@ -359,7 +359,8 @@ TEST_F(CheckpointTest, ADamagedSnapshotInTheDatabaseIsDiscardedAndTheAnswerStays
 }
 
 // List reads each snapshot's small "info/" record, not the snapshot. A database from before those records (only
-// "snapshot/" keys) gets them when opened, with the same figures; Clear and thinning remove both keys.
+// "snapshot/" keys, no marker) gets them when opened, with the same figures, and only then: once the marker is
+// there, an open reads no snapshot. Clear and thinning remove both keys.
 TEST_F(CheckpointTest, SnapshotInfoRecordsAreAddedToOlderDatabasesAndRemovedWithTheirSnapshots) {
   TempDir dir;
   auto store = OpenStore(dir.path());
@@ -385,14 +386,26 @@ TEST_F(CheckpointTest, SnapshotInfoRecordsAreAddedToOlderDatabasesAndRemovedWith
   };
   EXPECT_EQ(count_keys("info/"), listed.size());
   EXPECT_EQ(count_keys("snapshot/"), listed.size());
-  {
-    // The format before info records: delete them behind the store's back.
+  auto delete_behind_the_back = [&](const std::string& from, const std::string& to) {
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
-    ASSERT_TRUE(db->DeleteRange(rocksdb::WriteOptions(), db->DefaultColumnFamily(), "info/", "info0").ok());
-  }
+    ASSERT_TRUE(db->DeleteRange(rocksdb::WriteOptions(), db->DefaultColumnFamily(), from, to).ok());
+  };
+  // Info records gone but the marker there: the open trusts the marker and does not scan the snapshots.
+  delete_behind_the_back("info/", "info0");
   EXPECT_EQ(count_keys("info/"), 0u);
+  EXPECT_EQ(count_keys("meta/info-records"), 1u);
+  {
+    std::unique_ptr<CheckpointStore> checkpoints;
+    ASSERT_TRUE(CheckpointStore::Open(path, SmallInterval(1000), &checkpoints).ok());
+    std::vector<CheckpointInfo> none;
+    ASSERT_TRUE(checkpoints->List(&none).ok());
+    EXPECT_TRUE(none.empty());
+  }
+  // The format before info records: no marker either.
+  delete_behind_the_back("meta/", "meta0");
+  EXPECT_EQ(count_keys("meta/info-records"), 0u);
   std::unique_ptr<CheckpointStore> checkpoints;
   ASSERT_TRUE(CheckpointStore::Open(path, SmallInterval(1000), &checkpoints).ok());
   std::vector<CheckpointInfo> relisted;
