@@ -385,18 +385,9 @@ class RocksEventStore final : public EventStore {
       db_->MultiGet(read_options, log_, count, key_slices.data(), values.data(), statuses.data(),
                     /*sorted_input=*/true);
       for (size_t i = 0; i < count; ++i) {
-        const uint64_t position = positions[begin + i];
-        if (statuses[i].IsNotFound()) {
-          return Status::Corruption("index points at missing position " + std::to_string(position));
-        }
-        if (!statuses[i].ok()) return FromRocks(statuses[i], "read log");
         StoredEvent event;
-        if (!DecodeLogValue(position, values[i].ToStringView(), &event)) {
-          return Status::Corruption("undecodable event at position " + std::to_string(position));
-        }
-        if (std::string problem = CheckStoredEvent(event); !problem.empty()) {
-          return Status::Corruption("position " + std::to_string(position) + ": " + problem);
-        }
+        Status status = DecodeLookedUp(positions[begin + i], statuses[i], values[i].ToStringView(), &event);
+        if (!status.ok()) return status;
         events->push_back(std::move(event));
         values[i].Reset();
       }
@@ -632,9 +623,17 @@ class RocksEventStore final : public EventStore {
   // -------------------------------------------------------------------------------------------------
   Status ReadPosition(uint64_t position, StoredEvent* event) {
     std::string value;
-    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), log_, keys::PositionKey(position), &value);
-    if (status.IsNotFound()) return Status::Corruption("index points at missing position " + std::to_string(position));
-    if (!status.ok()) return FromRocks(status, "read log");
+    const rocksdb::Status looked_up = db_->Get(rocksdb::ReadOptions(), log_, keys::PositionKey(position), &value);
+    return DecodeLookedUp(position, looked_up, value, event);
+  }
+
+  // A log lookup's result, decoded and checked as every read of the log checks it.
+  static Status DecodeLookedUp(uint64_t position, const rocksdb::Status& looked_up, std::string_view value,
+                               StoredEvent* event) {
+    if (looked_up.IsNotFound()) {
+      return Status::Corruption("index points at missing position " + std::to_string(position));
+    }
+    if (!looked_up.ok()) return FromRocks(looked_up, "read log");
     if (!DecodeLogValue(position, value, event)) {
       return Status::Corruption("undecodable event at position " + std::to_string(position));
     }
@@ -644,21 +643,20 @@ class RocksEventStore final : public EventStore {
     return Status::Ok();
   }
 
+  // The events an index points at, one log lookup each.
   Status ReadIndex(rocksdb::ColumnFamilyHandle* family, const std::string& start, const std::string& prefix,
                    uint64_t max_events, bool position_in_value, const EventVisitor& visit) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family));
     uint64_t count = 0;
-    for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (max_events != 0 && count >= max_events) break;
-      const uint64_t position = position_in_value ? keys::ReadBigEndian64(it->value().ToStringView())
-                                                  : keys::KeyTrailingPosition(it->key().ToStringView());
+    Status read = Status::Ok();
+    Status status = ReadIndexPositions(family, start, prefix, position_in_value, [&](uint64_t position) {
+      if (max_events != 0 && count >= max_events) return false;
       StoredEvent event;
-      Status status = ReadPosition(position, &event);
-      if (!status.ok()) return status;
+      read = ReadPosition(position, &event);
+      if (!read.ok()) return false;
       ++count;
-      if (!visit(event)) break;
-    }
-    return FromRocks(it->status(), "read index");
+      return visit(event);
+    });
+    return read.ok() ? status : read;
   }
 
   Status ReadIndexPositions(rocksdb::ColumnFamilyHandle* family, const std::string& start, const std::string& prefix,
