@@ -159,7 +159,7 @@ std::string DescribeCap(const ResolvedCap& resolved, const Rule& rule, const Gra
 
 std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule, const GrantFacts& grant,
                                      const PersonFacts& person, int32_t date, const PlanFacts* plan,
-                                     std::optional<schema::DeliveryPurpose> purpose, bool with_descriptions) {
+                                     std::optional<schema::DeliveryPurpose> purpose) {
   std::vector<ResolvedCap> caps;
   for (const Cap& cap : rule.caps) {
     if (purpose && cap.purpose && *cap.purpose != *purpose) continue;  // a sub-cap of another purpose
@@ -181,7 +181,6 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
     }
     resolved.scope_key = scope_key;
     resolved.rule_cap = &cap;
-    if (with_descriptions) resolved.description = DescribeCap(resolved, rule, grant);
     caps.push_back(std::move(resolved));
   }
   // The grant itself limits what is reimbursed: its quantity per its period.
@@ -196,9 +195,7 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
   }
   PeriodInstance instance;
   if (CapPeriodInstance(grant_cap, date, "", nullptr, &instance)) {
-    ResolvedCap resolved{grant_cap.id, person.id, instance.label, granted, "", nullptr};
-    if (with_descriptions) resolved.description = DescribeCap(resolved, rule, grant);
-    caps.push_back(std::move(resolved));
+    caps.push_back(ResolvedCap{grant_cap.id, person.id, instance.label, granted, nullptr});
   }
   return caps;
 }
@@ -299,7 +296,7 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
   }
   // Caps: the eligible part is what every applicable cap still has room for.
   const std::vector<internal::ResolvedCap> caps =
-      internal::ResolveCaps(model, *rule, grant, person, date, plan, delivery.purpose, /*with_descriptions=*/false);
+      internal::ResolveCaps(model, *rule, grant, person, date, plan, delivery.purpose);
   // Each cap's usage counter, looked up once: it is read for the room, then charged.
   std::vector<CapUsage*> usages;
   usages.reserve(caps.size());

@@ -16,7 +16,6 @@ struct ResolvedCap {
   std::string scope_key;
   std::string period_label;
   int64_t limit = 0;
-  std::string description;  // "cap child-care-month of 200 h per month (rule ...)"; see ResolveCaps
   const Cap* rule_cap = nullptr;  // the rule's cap it resolves; nullptr for the grant's own quantity
 };
 
@@ -27,12 +26,11 @@ std::string CheckRequirements(const LedgerModel& model, const Rule& rule, const 
                               schema::Service service, int32_t date, schema::DeliveryPurpose purpose,
                               const PlanFacts** plan);
 // Caps of `rule` plus the grant's own quantity, for a delivery with `purpose` (nullopt: every sub-cap).
-// Deciding a delivery needs a description only for the cap that binds, so with `with_descriptions` false they
-// are left empty: DescribeCap gives one on demand.
 std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule, const GrantFacts& grant,
                                      const PersonFacts& person, int32_t date, const PlanFacts* plan,
-                                     std::optional<schema::DeliveryPurpose> purpose, bool with_descriptions = true);
-// The description of a cap ResolveCaps resolved from `rule` and `grant`.
+                                     std::optional<schema::DeliveryPurpose> purpose);
+// "cap child-care-month of 200 h per month (rule ...)" for a cap ResolveCaps resolved from `rule` and `grant`:
+// made on demand, since deciding a delivery needs it only for the cap that binds.
 std::string DescribeCap(const ResolvedCap& cap, const Rule& rule, const GrantFacts& grant);
 std::string UsageKey(const ResolvedCap& cap);
 

@@ -65,18 +65,15 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
                                                    &plan);
       }
     }
-    std::vector<internal::ResolvedCap> caps;
-    if (rule != nullptr) {
-      caps = internal::ResolveCaps(model, *rule, grant, *person, valid_date, plan, std::nullopt);
-    } else {
-      Rule no_rule;  // the grant's own quantity still applies
-      caps = internal::ResolveCaps(model, no_rule, grant, *person, valid_date, nullptr, std::nullopt);
-    }
+    const Rule no_rule;  // without a rule, the grant's own quantity still applies
+    const Rule& applied = rule != nullptr ? *rule : no_rule;
+    const std::vector<internal::ResolvedCap> caps =
+        internal::ResolveCaps(model, applied, grant, *person, valid_date, rule != nullptr ? plan : nullptr, std::nullopt);
     line.remaining = -1;
     for (const internal::ResolvedCap& cap : caps) {
       EntitlementCap entitlement;
       entitlement.cap_id = cap.cap_id;
-      entitlement.description = cap.description;
+      entitlement.description = internal::DescribeCap(cap, applied, grant);
       entitlement.period_label = cap.period_label;
       entitlement.limit = cap.limit;
       auto usage = eligibility.usage.find(internal::UsageKey(cap));
