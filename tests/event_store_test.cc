@@ -266,10 +266,10 @@ TEST_F(EventStoreTest, IndexOnlyReadsAndBatchedLogReadsAgreeWithEventReads) {
     EXPECT_EQ(events[i].body.bytes(), expected.body.bytes()) << wanted[i];
   }
   events.clear();
-  ASSERT_TRUE(store_->ReadPositions({}, &events).ok());
+  ASSERT_TRUE(store_->ReadPositions(std::vector<uint64_t>{}, &events).ok());
   EXPECT_TRUE(events.empty());
   // A position the log does not hold is damage to report, not an empty answer.
-  const Status missing = store_->ReadPositions({2, store_->Head().position + 1}, &events);
+  const Status missing = store_->ReadPositions(std::vector<uint64_t>{2, store_->Head().position + 1}, &events);
   EXPECT_EQ(missing.code(), StatusCode::kCorruption);
   EXPECT_NE(missing.message().find(std::to_string(store_->Head().position + 1)), std::string::npos)
       << missing.ToString();
@@ -287,7 +287,7 @@ TEST(EventStoreDamageTest, BatchedLogReadRefusesADamagedValueNamingItsPosition) 
   });
   auto store = OpenStore(dir.path());
   std::vector<StoredEvent> events;
-  const Status status = store->ReadPositions({3, 4, 5, 6}, &events);
+  const Status status = store->ReadPositions(std::vector<uint64_t>{3, 4, 5, 6}, &events);
   EXPECT_EQ(status.code(), StatusCode::kCorruption);
   EXPECT_NE(status.message().find("position 5"), std::string::npos) << status.ToString();
 }

@@ -364,7 +364,7 @@ class RocksEventStore final : public EventStore {
     return ReadIndexPositions(type_, start, start.substr(0, 2), /*position_in_value=*/false, visit);
   }
 
-  Status ReadPositions(const std::vector<uint64_t>& positions, std::vector<StoredEvent>* events) override {
+  Status ReadPositions(std::span<const uint64_t> positions, std::vector<StoredEvent>* events) override {
     // MultiGet takes a bounded number of keys well; larger requests go in slices.
     constexpr size_t kSlice = 256;
     std::vector<std::string> keys;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <span>
 
 #include "di/ledger/invariant.h"
 #include "di/projections/replay.h"
@@ -54,12 +55,12 @@ Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint
 
   // In slices, so that a family with a long history does not hold all its events at once.
   constexpr size_t kSlice = 1024;
-  std::vector<uint64_t> slice;
   std::vector<ledger::StoredEvent> events;
   Status undecodable = Status::Ok();
   for (size_t begin = 0; begin < positions.size(); begin += kSlice) {
     started = Clock::now();
-    slice.assign(positions.begin() + begin, positions.begin() + std::min(positions.size(), begin + kSlice));
+    const std::span<const uint64_t> slice =
+        std::span<const uint64_t>(positions).subspan(begin, std::min(kSlice, positions.size() - begin));
     events.clear();
     status = store.ReadPositions(slice, &events);
     if (!status.ok()) return status;

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -148,7 +149,7 @@ class EventStore {
   virtual Status ReadTypePositions(EventType type, uint64_t from_position, const PositionVisitor& visit) = 0;
   // Appends to `events` the events at `positions` (strictly ascending, each at most the head), checked as
   // ReadLog checks them, read in one batch (RocksDB MultiGet): positions in the same block share its read.
-  virtual Status ReadPositions(const std::vector<uint64_t>& positions, std::vector<StoredEvent>* events) = 0;
+  virtual Status ReadPositions(std::span<const uint64_t> positions, std::vector<StoredEvent>* events) = 0;
   // Current version of a stream (0 if it does not exist).
   virtual Status GetStreamVersion(const std::string& stream, uint64_t* version) = 0;
 
