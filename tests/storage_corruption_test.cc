@@ -41,17 +41,10 @@ uint64_t FillStore(const std::string& path, bool flush_to_sst) {
     head = store->Head().position;
   }
   if (flush_to_sst) {
-    rocksdb::DBOptions options;
-    std::vector<std::string> families;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(options, path, &families).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& name : families) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    EXPECT_TRUE(rocksdb::DB::Open(options, path, descriptors, &handles, &raw).ok());
-    EXPECT_TRUE(raw->Flush(rocksdb::FlushOptions(), handles).ok());
-    for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
-    delete raw;
+    di::testing::WithRawStore(path, [](rocksdb::DB* raw, const std::vector<std::string>&,
+                                       const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+      EXPECT_TRUE(raw->Flush(rocksdb::FlushOptions(), handles).ok());
+    });
   }
   return head;
 }

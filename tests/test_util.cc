@@ -163,7 +163,7 @@ CommandOutput RunCommand(const std::string& command_line) {
 
 CommandOutput RunCli(const std::string& arguments) { return RunCommand(std::string(DI_CLI_BINARY) + " " + arguments); }
 
-void RewriteLogValue(const std::string& data_dir, uint64_t position, const std::function<void(std::string*)>& change) {
+void WithRawStore(const std::string& data_dir, const RawStoreUse& use) {
   rocksdb::DBOptions options;
   std::vector<std::string> families;
   ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, data_dir, &families).ok());
@@ -172,21 +172,28 @@ void RewriteLogValue(const std::string& data_dir, uint64_t position, const std::
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   ASSERT_TRUE(rocksdb::DB::Open(options, data_dir, descriptors, &handles, &raw).ok());
-  rocksdb::ColumnFamilyHandle* log = nullptr;
-  for (size_t i = 0; i < families.size(); ++i) {
-    if (families[i] == "log") log = handles[i];
-  }
-  ASSERT_NE(log, nullptr);
-  std::string key;
-  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
-  std::string value;
-  ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), log, key, &value).ok());
-  change(&value);
-  rocksdb::WriteOptions write_options;
-  write_options.sync = true;
-  ASSERT_TRUE(raw->Put(write_options, log, key, value).ok());
+  use(raw, families, handles);
   for (auto* handle : handles) raw->DestroyColumnFamilyHandle(handle);
   delete raw;
+}
+
+void RewriteLogValue(const std::string& data_dir, uint64_t position, const std::function<void(std::string*)>& change) {
+  WithRawStore(data_dir, [&](rocksdb::DB* raw, const std::vector<std::string>& names,
+                             const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+    rocksdb::ColumnFamilyHandle* log = nullptr;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "log") log = handles[i];
+    }
+    ASSERT_NE(log, nullptr);
+    std::string key;
+    for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
+    std::string value;
+    ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), log, key, &value).ok());
+    change(&value);
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    ASSERT_TRUE(raw->Put(write_options, log, key, value).ok());
+  });
 }
 
 }  // namespace di::testing

@@ -12,6 +12,11 @@
 #include <vector>
 
 #include "di/ledger/event_store.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
 #include "di/ledger/json_codec.h"
 
 namespace di::testing {
@@ -60,6 +65,12 @@ struct CommandOutput {
 CommandOutput RunCommand(const std::string& command_line);
 // The di-ledger binary of this build with `arguments`.
 CommandOutput RunCli(const std::string& arguments);
+
+// Opens the store at `data_dir` as plain RocksDB with every column family (handles in the order of `names`),
+// bypassing the ledger, and calls `use`. The store must not be open.
+using RawStoreUse = std::function<void(rocksdb::DB* db, const std::vector<std::string>& names,
+                                       const std::vector<rocksdb::ColumnFamilyHandle*>& handles)>;
+void WithRawStore(const std::string& data_dir, const RawStoreUse& use);
 
 // Rewrites the `log` value stored at `position` directly in RocksDB, bypassing the ledger (what a tamperer or a
 // bad disk does), and syncs it. The store must not be open.
