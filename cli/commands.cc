@@ -26,6 +26,15 @@ Status OpenExisting(const std::string& data_dir, std::unique_ptr<EventStore>* st
   return EventStore::Open(options, data_dir, store);
 }
 
+// For the commands that only read (export, verify, stats): a read-only open writes nothing, so they also work
+// on a full disk, where a read-write open fails (it must write a new write-ahead log and MANIFEST).
+Status OpenExistingReadOnly(const std::string& data_dir, std::unique_ptr<EventStore>* store) {
+  EventStoreOptions options;
+  options.create_if_missing = false;
+  options.read_only = true;
+  return EventStore::Open(options, data_dir, store);
+}
+
 // 1: the input was refused (validation, conflict, duplicate id); 2: the store or the system failed.
 int ExitCodeFor(const Status& status) {
   return status.code() == ledger::StatusCode::kInvalidArgument ||
@@ -115,6 +124,10 @@ int RunImport(const ImportOptions& options) {
       std::cerr << "error: " << (line ? "line " + std::to_string(line) + ": " : "") << append_status.ToString()
                 << "\nnothing of lines " << in_flight.lines.front() << ".." << in_flight.lines.back()
                 << " was appended; " << appended << " events of earlier lines were.\n";
+      if (append_status.code() == ledger::StatusCode::kIOError) {
+        std::cerr << "once the disk is fixed (space freed), run the same import again: the events already "
+                     "appended are skipped by their ids.\n";
+      }
       return ExitCodeFor(append_status);
     }
     appended += in_flight.result.appended;
@@ -177,7 +190,7 @@ int RunImport(const ImportOptions& options) {
 
 int RunExport(const std::string& data_dir, uint64_t from_position, uint64_t max_events, const std::string& output) {
   std::unique_ptr<EventStore> store;
-  Status status = OpenExisting(data_dir, &store);
+  Status status = OpenExistingReadOnly(data_dir, &store);
   if (!status.ok()) return ReportError(status);
   std::ofstream file;
   std::ostream* out = OpenOutput(output, &file);
@@ -197,7 +210,7 @@ int RunExport(const std::string& data_dir, uint64_t from_position, uint64_t max_
 
 int RunVerify(const std::string& data_dir) {
   std::unique_ptr<EventStore> store;
-  Status status = OpenExisting(data_dir, &store);
+  Status status = OpenExistingReadOnly(data_dir, &store);
   if (!status.ok()) return ReportError(status);
   ledger::VerifyReport report;
   const auto start = std::chrono::steady_clock::now();
@@ -216,7 +229,7 @@ int RunVerify(const std::string& data_dir) {
 
 int RunStats(const std::string& data_dir, bool json) {
   std::unique_ptr<EventStore> store;
-  Status status = OpenExisting(data_dir, &store);
+  Status status = OpenExistingReadOnly(data_dir, &store);
   if (!status.ok()) return ReportError(status);
   ledger::StoreStats stats;
   status = store->GetStats(&stats);

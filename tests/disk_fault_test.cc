@@ -93,8 +93,8 @@ TEST(DiskFault, AFullDiskFailsAppendsCleanlyAndTheStoreWorksAgainWhenSpaceReturn
     // Reads still work while the disk is full, and show exactly what was acknowledged.
     ExpectExactly(*faulty.store, acknowledged);
 
-    // Space returns: appends succeed again in the same process, once RocksDB's recovery has run (it polls
-    // for free space; the writer also resumes it itself before each write). Bounded wait.
+    // Space returns: appends succeed again in the same process (the writer resumes RocksDB itself before the
+    // next write; RocksDB's own recovery is off, see event_store.cc). Bounded wait.
     faulty.file_system->SetUnlimited();
     const std::vector<nlohmann::json> after = Deliveries(next, 50);
     Status status;

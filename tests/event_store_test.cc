@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <map>
+
+#include "di/ledger/audit.h"
 #include "di/ledger/civil_date.h"
 #include "test_util.h"
 
@@ -345,6 +349,62 @@ TEST(EventStoreOpenTest, MissingStoreIsNotFoundWithoutCreate) {
   Status status = EventStore::Open(options, dir.Sub("nothing-here"), &store);
   EXPECT_EQ(status.code(), StatusCode::kNotFound);
   EXPECT_NE(status.message().find("di-ledger init"), std::string::npos);
+}
+
+// A read-only open (verify, stats and export use it, so they work on a full disk) reads the store as it is on
+// disk, the write-ahead log included, writes nothing to its directory, and refuses appends: it has no writer.
+TEST_F(EventStoreTest, ReadOnlyOpenReadsEverythingWritesNothingAndRefusesAppends) {
+  ASSERT_TRUE(AppendJson(*store_, {Delivery("d1", "D-1", "2021-02-01")}).ok());
+  const LogHead head = store_->Head();
+  store_.reset();
+  auto listing = [&] {
+    std::map<std::string, uintmax_t> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+      files[entry.path().filename().string()] = entry.file_size();
+    }
+    return files;
+  };
+  const std::map<std::string, uintmax_t> before = listing();
+  {
+    EventStoreOptions options;
+    options.read_only = true;
+    std::unique_ptr<EventStore> store;
+    Status status = EventStore::Open(options, dir_.path(), &store);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    EXPECT_EQ(store->Head().position, head.position);
+    EXPECT_EQ(store->Head().hash, head.hash);
+    StoredEvent event;
+    ASSERT_TRUE(store->GetByEventId("d1", &event).ok());
+    EXPECT_EQ(event.position, head.position);
+    VerifyReport report;
+    ASSERT_TRUE(store->Verify(&report).ok());
+    EXPECT_EQ(report.first_bad_position, 0u) << report.problem;
+    EXPECT_EQ(report.events_checked, head.position);
+
+    status = AppendJson(*store, {Delivery("d2", "D-2", "2021-02-02")});
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
+    EXPECT_NE(status.message().find("read-only"), std::string::npos) << status.ToString();
+    SigningKey key;
+    ASSERT_TRUE(SigningKey::Generate(&key).ok());
+    CheckpointResult checkpoint;
+    status = store->AppendCheckpoint(key, &checkpoint);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
+    EXPECT_EQ(store->Head().position, head.position);
+  }
+  EXPECT_EQ(listing(), before) << "a read-only open wrote to the store's directory";
+
+  // Read-only never creates a store, whatever create_if_missing says.
+  EventStoreOptions options;
+  options.read_only = true;
+  options.create_if_missing = true;
+  std::unique_ptr<EventStore> missing;
+  EXPECT_EQ(EventStore::Open(options, dir_.Sub("nothing-here"), &missing).code(), StatusCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("nothing-here")));
+
+  // The store opens read-write as before.
+  store_ = OpenStore(dir_.path());
+  EXPECT_EQ(store_->Head().position, head.position);
+  EXPECT_TRUE(AppendJson(*store_, {Delivery("d2", "D-2", "2021-02-02")}).ok());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <capnp/message.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -36,6 +37,7 @@
 #include "di/ledger/civil_date.h"
 #include "di/ledger/invariant.h"
 #include "di/ledger/merkle.h"
+#include "di/ledger/rocksdb_info_log.h"
 #include "di/ledger/sha256.h"
 #include "keys.h"
 #include "validator.h"
@@ -68,6 +70,16 @@ class PrefixUpToSeparator final : public rocksdb::SliceTransform {
  private:
   char separator_;
   std::string name_;
+};
+
+// Turns RocksDB's automatic recovery from background errors off: the writer resumes the store itself before
+// the next write (RocksEventStore::Init, ProcessGroup).
+class ManualErrorRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status bg_error, bool* auto_recovery) override {
+    bg_error.PermitUncheckedError();
+    *auto_recovery = false;
+  }
 };
 
 int64_t SystemClockMicros() {
@@ -190,8 +202,9 @@ class RocksEventStore final : public EventStore {
   Status Init() {
     if (sodium_init() < 0) return Status::IOError("libsodium failed to initialise");
     rocksdb::Options db_options;
-    db_options.create_if_missing = options_.create_if_missing;
-    db_options.create_missing_column_families = options_.create_if_missing;
+    const bool create = options_.create_if_missing && !options_.read_only;
+    db_options.create_if_missing = create;
+    db_options.create_missing_column_families = create;
     db_options.paranoid_checks = true;  // refuse to open on detected corruption
     // A torn last record (a crash while writing it) was never acknowledged and is dropped; damage anywhere
     // else in the WAL is an error. kPointInTimeRecovery would silently stop at the damage and drop every
@@ -200,9 +213,14 @@ class RocksEventStore final : public EventStore {
     db_options.max_background_jobs = 2;
     if (options_.env_for_testing != nullptr) db_options.env = options_.env_for_testing;
     // After a failed write the writer calls Resume() itself before the next write (ProcessGroup), so the
-    // store recovers exactly when a write is wanted and answers at once while the disk is still full;
-    // RocksDB's own background retries would only make Resume() answer "busy".
+    // store recovers exactly when a write is wanted and answers at once while the disk is still full.
+    // RocksDB's own recoveries are off: while one runs, Resume() only answers "busy", and the one for a full
+    // disk (SstFileManager) waits for as much free space as a memtable may hold (64 MiB) before it even tries,
+    // so a store on a small or nearly full volume would never take appends again (issue #12). Its background
+    // retries of other I/O errors are off too (max_bgerror_resume_count); ManualErrorRecovery turns off the
+    // rest.
     db_options.max_bgerror_resume_count = 0;
+    db_options.listeners.push_back(std::make_shared<ManualErrorRecovery>());
     db_options.keep_log_file_num = 5;
     // One writer thread writes: concurrent memtable inserts buy nothing, and insert hints (below) are only
     // honoured on the non-concurrent path.
@@ -214,14 +232,17 @@ class RocksEventStore final : public EventStore {
     rocksdb::ColumnFamilyOptions family_options;
     family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
 
-    if (!options_.create_if_missing && !std::filesystem::exists(std::filesystem::path(path_) / "CURRENT")) {
+    if (!create && !std::filesystem::exists(std::filesystem::path(path_) / "CURRENT")) {
       return Status::NotFound("no event store at '" + path_ + "' (run `di-ledger init --data " + path_ + "`)");
     }
-    if (options_.create_if_missing) {
+    if (create) {
       std::error_code error;
       std::filesystem::create_directories(path_, error);
       if (error) return Status::IOError("cannot create directory '" + path_ + "': " + error.message());
     }
+    // RocksDB's own info log aborts the process once a line fails to be written on a full disk
+    // (rocksdb_info_log.h); this one drops the line instead. A read-only open writes nothing, not even a log.
+    if (!options_.read_only) db_options.info_log = NewDiskFullTolerantInfoLog(path_);
     const std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, keys::kLogFamily,
                                             keys::kEventIdFamily, keys::kStreamFamily, keys::kTypeFamily,
                                             keys::kEffectiveFamily, keys::kEntityFamily, keys::kMetaFamily};
@@ -257,7 +278,10 @@ class RocksEventStore final : public EventStore {
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     for (size_t i = 0; i < names.size(); ++i) descriptors.emplace_back(names[i], options_by_family[i]);
     rocksdb::DB* db = nullptr;
-    Status status = FromRocks(rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &db), "open " + path_);
+    Status status =
+        FromRocks(options_.read_only ? rocksdb::DB::OpenForReadOnly(db_options, path_, descriptors, &handles_, &db)
+                                     : rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &db),
+                  "open " + path_);
     if (!status.ok()) return status;
     db_.reset(db);
     log_ = handles_[1];
@@ -280,7 +304,7 @@ class RocksEventStore final : public EventStore {
                                        "checkpoint_key");
       }
     }
-    writer_ = std::thread([this] { WriterLoop(); });
+    if (!options_.read_only) writer_ = std::thread([this] { WriterLoop(); });
     return Status::Ok();
   }
 
@@ -293,6 +317,7 @@ class RocksEventStore final : public EventStore {
     for (const NewEvent& event : batch) {
       if (event.event.empty()) return Status::InvalidArgument("an event of the batch is empty");
     }
+    if (options_.read_only) return ReadOnlyRefusal();
     PendingAppend pending;
     pending.batch = &batch;
     pending.result = result;
@@ -568,8 +593,13 @@ class RocksEventStore final : public EventStore {
                                    "tree_size");
   }
 
+  static Status ReadOnlyRefusal() {
+    return Status::InvalidArgument("the store was opened read-only: nothing can be appended", "read_only");
+  }
+
   // Queues an audit event like an append: the writer builds it at its position (tree size = position - 1).
   Status AppendAuditEvent(AuditEventBuilder build, CheckpointResult* result) {
+    if (options_.read_only) return ReadOnlyRefusal();  // no writer thread would take it
     static const std::vector<NewEvent> kNoEvents;
     AppendResult append_result;
     PendingAppend pending;
@@ -689,6 +719,7 @@ class RocksEventStore final : public EventStore {
     log_it->SeekToLast();
     if (status.IsNotFound()) {
       if (log_it->Valid()) return Status::Corruption("store holds events but no format marker");
+      if (options_.read_only) return Status::Ok();  // an empty store; the first read-write open marks it
       return FromRocks(db_->Put(SyncedWrite(), meta_, keys::kFormatKey, keys::kFormatValue), "write format");
     }
     if (!status.ok()) return FromRocks(status, "read format");
@@ -745,7 +776,8 @@ class RocksEventStore final : public EventStore {
                                 std::to_string(head_.position));
     }
     batch.Put(meta_, kMerkleKey, frontier.Encode());
-    status = FromRocks(db_->Write(SyncedWrite(), &batch), "write Merkle state");
+    // Read-only: kept in memory for this open; the next read-write open stores it.
+    if (!options_.read_only) status = FromRocks(db_->Write(SyncedWrite(), &batch), "write Merkle state");
     if (status.ok()) frontier_ = std::move(frontier);
     return status;
   }
@@ -1092,21 +1124,18 @@ class RocksEventStore final : public EventStore {
     // group's record is never replayed. Until Resume() succeeds (the operator freed space) every group fails
     // with the reason, and nothing is written.
     if (write_failed_) {
-      // A full disk is a recoverable error: RocksDB may be recovering by itself (Busy) for a moment. A failed
-      // fsync is not: the kernel may have dropped the dirty pages, so only reopening the store (replaying
-      // what is really on disk) re-establishes the truth — the PostgreSQL lesson of 2018 ("fsyncgate").
-      rocksdb::Status resumed = db_->Resume();
-      for (int wait = 0; resumed.IsBusy() && wait < 50; ++wait) {  // a recovery in progress: briefly
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        resumed = db_->Resume();
-      }
+      // A full disk is recoverable: Resume()'s flush fails again while the disk is full and succeeds once
+      // space is freed. A failed fsync is not: the kernel may have dropped the dirty pages, so only reopening
+      // the store (replaying what is really on disk) re-establishes the truth — the PostgreSQL lesson of 2018
+      // ("fsyncgate"); RocksDB reports it as a fatal error, which Resume() refuses.
+      const rocksdb::Status resumed = db_->Resume();
       if (!resumed.ok()) {
-        const bool recoverable = write_failure_.find("No space") != std::string::npos || resumed.IsBusy();
+        const bool no_space = write_failed_no_space_ || resumed.IsNoSpace();
         const Status failure = Status::IOError(
             "the store cannot write since a failed write (" + write_failure_ + "); " +
-            (recoverable ? "it resumes by itself once space is freed: "
-                         : "reopen the store (restart the server) to recover; nothing acknowledged is lost: ") +
-            resumed.ToString());
+            (no_space ? "it takes appends again once disk space is freed (resume: "
+                      : "reopen the store (restart the server) to recover; nothing acknowledged is lost (resume: ") +
+            resumed.ToString() + ")");
         for (PendingAppend* pending : accepted) {
           pending->status = failure;
           *pending->result = AppendResult{};
@@ -1121,6 +1150,7 @@ class RocksEventStore final : public EventStore {
       // again from the durable head (after Resume(), above).
       const Status failure = FromRocks(written, "append");
       write_failed_ = true;
+      write_failed_no_space_ = written.IsNoSpace();
       write_failure_ = written.ToString();
       for (PendingAppend* pending : accepted) {
         pending->status = failure;
@@ -1170,6 +1200,7 @@ class RocksEventStore final : public EventStore {
   std::thread writer_;
   // Writer thread only: a write failed and RocksDB must Resume() before the next one.
   bool write_failed_ = false;
+  bool write_failed_no_space_ = false;  // ... because the disk was full
   std::string write_failure_;
 
   mutable std::mutex head_mutex_;

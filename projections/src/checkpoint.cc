@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "di/ledger/invariant.h"
+#include "di/ledger/rocksdb_info_log.h"
 #include "di/ledger/sha256.h"
 #include "di/projections/replay.h"
 
@@ -265,6 +266,12 @@ Status CheckpointStore::Open(const std::string& path, const CheckpointOptions& o
   db_options.blob_compression_type = rocksdb::kLZ4Compression;
   db_options.enable_blob_garbage_collection = true;
   db_options.max_open_files = 64;
+  // RocksDB's own info log aborts the process once a line fails to be written on a full disk
+  // (di/ledger/rocksdb_info_log.h); this one drops the line instead. It needs the directory first.
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error) return Status::IOError("cannot create directory '" + path + "': " + error.message());
+  db_options.info_log = ledger::NewDiskFullTolerantInfoLog(path);
   rocksdb::DB* db = nullptr;
   Status status = FromRocks(rocksdb::DB::Open(db_options, path, &db), "open checkpoints at " + path);
   if (!status.ok()) return status;

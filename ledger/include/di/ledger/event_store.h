@@ -14,6 +14,9 @@
 //   * Durable when acknowledged: the WAL is fsynced before Append returns (options.sync). Concurrent
 //     appenders are grouped into one write + one sync (group commit) by a single writer thread, which is
 //     also what makes positions dense and the hash chain sequential.
+//   * A write the disk refuses (full) fails the group with kIOError naming the reason ("No space left on
+//     device"), and so does every later append until one finds space again: the writer resumes RocksDB
+//     itself before it writes, in the same process. Reads go on meanwhile.
 //   * Positions are strictly increasing from 1 with no holes; recorded times never decrease.
 //   * hash(n) = SHA-256(hash(n-1) || canonical bytes of RecordedEvent n), hash(0) = 32 zero bytes.
 //   * A Merkle tree (RFC 6962, merkle.h) over the same bytes is kept current on every append; signed
@@ -46,6 +49,12 @@ struct BackupResult;  // backup.h
 struct EventStoreOptions {
   // Create the store if the directory holds none. Default: true.
   bool create_if_missing = true;
+  // Open without writing anything to the directory (RocksDB's read-only mode; create_if_missing is then
+  // ignored): reads see the store as it is on disk at open, and every append is refused (kInvalidArgument).
+  // For commands that only read (verify, stats, export): they work on a full disk, where a read-write open
+  // fails because it must write (a new write-ahead log and MANIFEST, the replayed log's table file).
+  // Default: false.
+  bool read_only = false;
   // Fsync the write-ahead log before acknowledging an append. Default: true. Turning it off is for
   // benchmarks that measure the cost of syncing; an unsynced append can be lost in a crash.
   bool sync = true;
