@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "commands.h"
 #include "di/ledger/audit.h"
@@ -164,8 +165,9 @@ int RunAuditCheckProof(const AuditOptions& options) {
     if (!file) return Fail(Status::IOError("cannot read '" + options.input + "'"));
     input = &file;
   }
-  const nlohmann::json proof = nlohmann::json::parse(*input, nullptr, /*allow_exceptions=*/false);
-  if (proof.is_discarded()) return Fail(Status::InvalidArgument("the proof is not JSON"));
+  const std::string text((std::istreambuf_iterator<char>(*input)), std::istreambuf_iterator<char>());
+  nlohmann::json proof;
+  if (status = ledger::ParseJson(text, "proof", &proof); !status.ok()) return Fail(status);
   ledger::ProofCheckReport report;
   status = ledger::CheckProof(proof, key, &report);
   if (!status.ok()) return Fail(status);

@@ -34,8 +34,8 @@ Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
     buffer << file.rdbuf();
     text = buffer.str();
   }
-  nlohmann::json document = nlohmann::json::parse(text, nullptr, false);
-  if (document.is_discarded()) return Status::InvalidArgument("the rules document is not valid JSON", "rules");
+  nlohmann::json document;
+  if (Status parsed = ledger::ParseJson(text, "rules", &document); !parsed.ok()) return parsed;
   // NAME=DATE overrides rewrite the document's parameters, so the ledger records the rules as applied.
   std::map<std::string, int32_t> overrides;
   for (const std::string& assignment : parameters) {

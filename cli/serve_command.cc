@@ -184,6 +184,35 @@ void PrintDemoHelp(const std::string& base, const std::vector<DemoToken>& tokens
   std::cout << "  curl -sS " << base << "/metrics\n\n";
 }
 
+// Refuses a tokens file whose clerks name a municipality the store does not know. Such an entry is almost
+// always a typo, and it would start a server whose clerk is refused everything, request by request (403),
+// with nothing said at start. Refusing costs no legitimate set-up: the municipality cannot serve a resident
+// before it is registered, and adding an entry to the tokens file needs a restart anyway, so the entry is
+// added once the municipality is registered. Every bad entry is named, not only the first.
+int CheckClerkMunicipalities(const std::string& tokens_file, server::LedgerService& service) {
+  std::ifstream file(tokens_file);
+  const nlohmann::json entries = nlohmann::json::parse(file, nullptr, false);  // TokenRegistry::LoadFile checked it
+  if (!entries.is_array()) return 0;
+  std::string problems;
+  service.WithModel(projections::kKnownNow, [&](const projections::LedgerModel& model, uint64_t) -> ServiceStatus {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const nlohmann::json& entry = entries[i];
+      if (!entry.is_object() || entry.value("role", nlohmann::json()) != "clerk") continue;
+      const nlohmann::json municipality = entry.value("municipality", nlohmann::json());
+      if (!municipality.is_string() || model.municipalities().count(municipality.get<std::string>()) != 0) continue;
+      const std::string name = entry.contains("name") && entry["name"].is_string() ? entry["name"].get<std::string>() : "";
+      problems += "tokens file '" + tokens_file + "': tokens[" + std::to_string(i) + "] (name '" + name +
+                  "') is a clerk of municipality '" +
+                  municipality.get<std::string>() + "', which the store does not know\n";
+    }
+    return ServiceStatus::Ok();
+  });
+  if (problems.empty()) return 0;
+  return Fail(problems +
+              "refusing to start: correct the entry, or register the municipality first (a municipality_registered "
+              "event, appended with a project token or `di-ledger import`) and then add the clerk's entry");
+}
+
 }  // namespace
 
 int RunServe(const ServeOptions& options) {
@@ -279,6 +308,7 @@ int RunServe(const ServeOptions& options) {
   if (!options.tokens_file.empty()) {
     status = server::TokenRegistry::LoadFile(options.tokens_file, &tokens);
     if (!status.ok()) return Fail(status.ToString());
+    if (int code = CheckClerkMunicipalities(options.tokens_file, service); code != 0) return code;
   } else if (options.demo) {
     if (int code = MakeDemoTokens(options.data_dir, service, &tokens, &demo_tokens, &sample_person); code != 0) {
       return code;

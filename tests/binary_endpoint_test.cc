@@ -306,7 +306,56 @@ TEST_F(BinaryEndpointTest, EventStructsAreCheckedLikeJson) {
   batch.push_back(ledger::NewEvent::FromReader(event.asReader()));
   status = clerk.Append(batch, &result);
   EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  // A NUL in the actor: refused, never stored cut short at it (what a reader taking cStr() would see).
+  event.setId("s-nul-actor");
+  event.setActor(capnp::Text::Reader("clerk\0hidden", 12));
+  batch.clear();
+  batch.push_back(ledger::NewEvent::FromReader(event.asReader()));
+  status = clerk.Append(batch, &result);
+  EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  EXPECT_EQ(status.field(), "events[0].actor");
   EXPECT_EQ(store_->Head().position, head);
+}
+
+// A rules document of 100 000 levels in a frame crashed the server (SIGSEGV) for any token: decoding ran before
+// the role check, and serialising the document recursed once per level.
+TEST_F(BinaryEndpointTest, DeeplyNestedDocumentIsRefusedAndAReadersBatchIsNeverDecoded) {
+  StartEndpoint();
+  const uint64_t head = store_->Head().position;
+  capnp::MallocMessageBuilder builder;
+  builder.setRoot(di::testing::Event(RulesEvent()).reader());
+  auto event = builder.getRoot<schema::Event>();
+  event.setId("deep-rules");
+  std::string document;
+  for (int i = 0; i < 100000; ++i) document += "{\"a\":";
+  document += "1" + std::string(100000, '}');
+  event.getPayload().getRulesEnacted().setDocument(document);
+  std::vector<ledger::NewEvent> batch;
+  batch.push_back(ledger::NewEvent::FromReader(event.asReader()));
+  ledger::AppendResult result;
+  for (const char* token : {kReader, kAuditor}) {
+    BinaryClient client;
+    ASSERT_TRUE(Connect(client, token).ok());
+    ServiceStatus status = client.Append(batch, &result);
+    EXPECT_EQ(status.code(), ServiceCode::kForbidden) << token << ": " << status.ToString();
+  }
+  BinaryClient project;
+  ASSERT_TRUE(Connect(project, kProject).ok());
+  ServiceStatus status = project.Append(batch, &result);
+  EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  EXPECT_EQ(status.field().rfind("events[0].data.document.a.a", 0), 0u) << status.field();
+  EXPECT_NE(status.message().find("deeper than 64 levels"), std::string::npos) << status.message();
+  // Not a JSON object at all.
+  event.getPayload().getRulesEnacted().setDocument("[1, 2]");
+  batch.clear();
+  batch.push_back(ledger::NewEvent::FromReader(event.asReader()));
+  status = project.Append(batch, &result);
+  EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  EXPECT_EQ(status.field(), "events[0].data.document");
+  EXPECT_EQ(store_->Head().position, head);
+  // The connection and the server go on.
+  ASSERT_TRUE(project.connected());
+  ASSERT_TRUE(project.Append(NewEvents({RulesEvent()}), &result).ok());
 }
 
 // The simulated region spans every role and municipality, and no single token may append all of it, so the

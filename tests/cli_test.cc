@@ -67,6 +67,28 @@ TEST(CliTest, HelpOnEveryVerb) {
   }
 }
 
+// `import` of a line whose rules document nests 100 000 levels died with SIGSEGV (rc 139); `audit verify-export`
+// of such a line would have too. Both now refuse it, naming the line and the field.
+TEST(CliTest, DeeplyNestedLinesAreRefusedNotACrash) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_EQ(RunCli("init --no-rules --data " + data).exit_code, 0);
+  std::string document;
+  for (int i = 0; i < 100000; ++i) document += "{\"a\":";
+  document += "1" + std::string(100000, '}');
+  const std::string file = dir.Sub("deep.jsonl");
+  std::ofstream(file) << "{\"id\":\"deep\",\"type\":\"rules_enacted\",\"effective_date\":\"2021-01-01\",\"actor\":\"t\","
+                         "\"data\":{\"rule_set_id\":\"R\",\"title\":\"t\",\"document\":"
+                      << document << "}}\n";
+  Output imported = RunCli("import " + file + " --data " + data);
+  EXPECT_EQ(imported.exit_code, 1) << imported.text;
+  EXPECT_NE(imported.text.find("line 1"), std::string::npos) << imported.text;
+  EXPECT_NE(imported.text.find("deeper than 64 levels"), std::string::npos) << imported.text;
+  Output verified = RunCli("audit verify-export --pubkey " + std::string(64, '0') + " " + file);
+  EXPECT_NE(verified.exit_code, 139) << verified.text;
+  EXPECT_NE(verified.text.find("deeper than 64 levels"), std::string::npos) << verified.text;
+}
+
 TEST(CliTest, ImportExportVerifyStats) {
   TempDir dir;
   const std::string data = dir.Sub("data");

@@ -200,6 +200,63 @@ TEST(JsonCodecTest, MalformedJsonText) {
   EXPECT_NE(status.message().find("must be a JSON object"), std::string::npos);
 }
 
+// Nesting is bounded at kMaxJsonDepth (64) levels: 64 parse, 65 are refused naming the path, and a document
+// of a million levels is refused without recursion (it would overflow the stack when serialised or copied).
+std::string Nested(int levels, std::string_view open, std::string_view close, std::string_view inner = "1") {
+  std::string text;
+  for (int i = 0; i < levels; ++i) text += open;
+  text += inner;
+  for (int i = 0; i < levels; ++i) text += close;
+  return text;
+}
+
+TEST(JsonCodecTest, NestingIsBoundedAtItsLimitAndNamesThePath) {
+  json parsed;
+  EXPECT_TRUE(ParseJson(Nested(kMaxJsonDepth, "[", "]"), "body", &parsed).ok());
+  EXPECT_TRUE(ParseJson(Nested(kMaxJsonDepth, "{\"k\":", "}"), "body", &parsed).ok());
+  Status status = ParseJson(Nested(kMaxJsonDepth + 1, "[", "]"), "body", &parsed);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.field(), "body[0][0][0][0][0]... (level 65)");  // the first levels, then the depth
+  EXPECT_NE(status.message().find("deeper than 64 levels"), std::string::npos) << status.message();
+  status = ParseJson("{\"events\":[{\"data\":" + Nested(100, "{\"a\":", "}") + "}]}", "", &parsed);
+  EXPECT_EQ(status.field().rfind("events[0].data.a.a...", 0), 0u) << status.field();
+  // Brackets inside strings are text, not structure (escaped quotes included).
+  EXPECT_TRUE(ParseJson("{\"s\":\"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\"}", "x", &parsed).ok());
+  // A million levels: refused, no crash, for every entry point that reads outside text.
+  const std::string deep = Nested(1000000, "[", "]");
+  EXPECT_FALSE(ParseJson(deep, "body", &parsed).ok());
+  nlohmann::ordered_json ordered;
+  EXPECT_FALSE(ParseJson(deep, "body", &ordered).ok());
+  json rules = json::parse(SampleLines().at(7));
+  rules["data"]["document"] = json::object();
+  std::string line = rules.dump();
+  line.replace(line.find("\"document\":{}"), 13, "\"document\":" + Nested(1000000, "{\"a\":", "}"));
+  NewEvent event;
+  status = EventFromJsonText(line, &event);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.field().rfind("data.document.a", 0), 0u) << status.field();
+  // Wide documents are fine: 100 000 keys in one object.
+  std::string wide = "{";
+  for (int i = 0; i < 100000; ++i) wide += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":[]";
+  EXPECT_TRUE(ParseJson(wide + "}", "x", &parsed).ok());
+  EXPECT_EQ(parsed.size(), 100000u);
+}
+
+TEST(JsonCodecTest, ControlCharactersAreRefusedWhereTheFieldCannotHoldThem) {
+  json event = json::parse(SampleLines().at(0));
+  NewEvent parsed;
+  event["actor"] = std::string("a\0b", 3);
+  Status status = EventFromJson(event, &parsed);
+  EXPECT_EQ(status.field(), "actor");
+  EXPECT_NE(status.message().find("U+0000"), std::string::npos);
+  for (const char* actor : {"a\tb", "a\nb", "a\x7f" "b", "a\x1b" "b"}) {
+    event["actor"] = actor;
+    EXPECT_EQ(EventFromJson(event, &parsed).field(), "actor") << actor;
+  }
+  event["actor"] = "an actor";
+  EXPECT_TRUE(EventFromJson(event, &parsed).ok());
+}
+
 TEST(CatalogTest, ServiceUnits) {
   EXPECT_EQ(ServiceUnit(schema::Service::CHILD_CARE), schema::Unit::MINUTES);
   EXPECT_EQ(ServiceUnit(schema::Service::RESPITE), schema::Unit::DAYS);

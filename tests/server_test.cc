@@ -399,7 +399,7 @@ TEST_F(ServerTest, UnknownRouteIs404AndWrongMethodIs405) {
   EXPECT_EQ(unknown.Json()["error"]["field"], "path");
   Response method = Send(port_, http::verb::delete_, "/v1/events", kAuditor);
   EXPECT_EQ(method.status, 405u);
-  EXPECT_EQ(method.header_allow, "GET, POST");
+  EXPECT_EQ(method.header_allow, "GET, HEAD, POST");
   EXPECT_EQ(method.Json()["error"]["code"], "method_not_allowed");
   EXPECT_EQ(Send(port_, http::verb::post, "/v1/audit/head", kAuditor).status, 405u);
 }
@@ -567,6 +567,160 @@ TEST_F(ServerTest, ReaderGetsPseudonymisedEvents) {
   EXPECT_EQ(page["events"][12]["data"]["person_id"], child_pseudonym);  // the grant
   EXPECT_EQ(child["stream"], "person/" + child_pseudonym);
   EXPECT_EQ(page["events"][1]["data"]["project_id"], "PR-1");  // not personal: kept
+}
+
+// A rules document nested ~100 000 levels deep (~400 KB) crashed the server (SIGSEGV: serialising it recursed once
+// per level) for any token, the reader's included, since the body was decoded before the role was checked.
+std::string DeeplyNestedRulesAppend(int levels) {
+  std::string document;
+  for (int i = 0; i < levels; ++i) document += "{\"a\":";
+  document += "1";
+  document.append(static_cast<size_t>(levels), '}');
+  return "{\"events\":[{\"id\":\"deep-1\",\"type\":\"rules_enacted\",\"effective_date\":\"2021-01-01\",\"actor\":\"t\","
+         "\"data\":{\"rule_set_id\":\"R-DEEP\",\"title\":\"deep\",\"document\":" +
+         document + "}}]}";
+}
+
+TEST_F(ServerTest, DeeplyNestedInputIsRefusedNamingTheFieldAndTheServerKeepsServing) {
+  StartServer();
+  const std::string deep = DeeplyNestedRulesAppend(100000);
+  // The reader may not append: refused before its body is parsed (the body here is not even JSON).
+  EXPECT_EQ(Send(port_, http::verb::post, "/v1/events", kReader, deep).status, 403u);
+  EXPECT_EQ(Send(port_, http::verb::post, "/v1/events", kReader, "{not json").status, 403u);
+  // The project role may enact rules: a 400 naming the document, and the server still answers.
+  const Response refused = Send(port_, http::verb::post, "/v1/events", kProject, deep);
+  ASSERT_EQ(refused.status, 400u) << refused.body;
+  const json error = refused.Json()["error"];
+  EXPECT_EQ(error["field"].get<std::string>().rfind("events[0].data.document.a", 0), 0u) << error.dump();
+  EXPECT_NE(error["message"].get<std::string>().find("deeper than 64 levels"), std::string::npos) << error.dump();
+  // A body that is only brackets, 4 MiB of them.
+  const Response brackets =
+      Send(port_, http::verb::post, "/v1/events", kProject, std::string(4 << 20, '[') + std::string(4 << 20, ']'));
+  EXPECT_EQ(brackets.status, 400u);
+  EXPECT_EQ(brackets.Json()["error"]["field"].get<std::string>().rfind("body[0][0]", 0), 0u) << brackets.body;
+  // Exactly at the bound: the body's own 4 levels (body, events, event, data) + the document's 60 = 64 levels;
+  // one more is refused. (Such a document is not a rule set: it is recorded, and the projections ignore it.)
+  EXPECT_EQ(Send(port_, http::verb::post, "/v1/events", kProject, DeeplyNestedRulesAppend(61)).status, 400u);
+  const Response at_bound = Send(port_, http::verb::post, "/v1/events", kProject, DeeplyNestedRulesAppend(60));
+  EXPECT_EQ(at_bound.status, 201u) << at_bound.body;
+  EXPECT_EQ(Get(port_, "/healthz").status, 200u);
+  EXPECT_EQ(Get(port_, "/v1/events/deep-1", kAuditor).status, 200u);  // the recorded one reads back
+}
+
+TEST_F(ServerTest, ActorWithAControlCharacterIsRefusedNeverStoredTruncated) {
+  StartServer();
+  json event = Deliveries("nul", 1)[0];
+  event["actor"] = std::string("clerk\0-hidden", 13);
+  Response refused = Post(port_, {event}, kClerk1);
+  ASSERT_EQ(refused.status, 400u) << refused.body;
+  EXPECT_EQ(refused.Json()["error"]["field"], "events[0].actor");
+  EXPECT_NE(refused.Json()["error"]["message"].get<std::string>().find("U+0000"), std::string::npos);
+  event["actor"] = "clerk\nsecond line";
+  EXPECT_EQ(Post(port_, {event}, kClerk1).Json()["error"]["field"], "events[0].actor");
+  event["actor"] = "clerk";
+  ASSERT_EQ(Post(port_, {event}, kClerk1).status, 201u);
+  // Free text may hold a line break, never a NUL.
+  json voided = MakeEvent("nul-void", "delivery_voided", "2021-02-01",
+                          {{"delivery_id", "nul-d0"}, {"reason", std::string("first\0second", 12)}});
+  EXPECT_EQ(Post(port_, {voided}, kClerk1).Json()["error"]["field"], "events[0].data.reason");
+  voided["data"]["reason"] = "first line\nsecond line";
+  ASSERT_EQ(Post(port_, {voided}, kClerk1).status, 201u);
+  EXPECT_EQ(Get(port_, "/v1/events/nul-void", kAuditor).Json()["data"]["reason"], "first line\nsecond line");
+}
+
+TEST_F(ServerTest, ReaderFiltersOnlyInPseudonymSpace) {
+  // A natural-person provider (its name and register number are personal data) and a grant it delivers under.
+  ASSERT_TRUE(di::testing::AppendJson(*store_, {MakeEvent("e-pv2", "provider_registered", "2016-01-10",
+                                                          {{"provider_id", "PV-JANIS"},
+                                                           {"name", "Jānis Bērziņš"},
+                                                           {"kind", "natural_person"},
+                                                           {"registers", {{{"register", "social_service_providers"},
+                                                                           {"registration_number", "SP-77777"}}}}})})
+                  .ok());
+  StartServer();
+  // A real id in the prefix is refused by its shape, whether or not the person exists: no answer depends on it.
+  for (const char* prefix : {"person/P-C1", "person/P-NOBODY", "grant/G-1", "provider/PV-JANIS", "person/ps-zz"}) {
+    const Response events = Get(port_, std::string("/v1/events?stream_prefix=") + prefix, kReader);
+    EXPECT_EQ(events.status, 400u) << prefix;
+    EXPECT_EQ(events.Json()["error"]["field"], "stream_prefix");
+    RawClient subscriber(port_);
+    unsigned status = 0;
+    ASSERT_TRUE(subscriber.Subscribe(std::string("/v1/subscribe?stream_prefix=") + prefix, kReader, &status));
+    EXPECT_EQ(status, 400u) << prefix;
+  }
+  // In pseudonym space the filter works: the child's pseudonymous stream, and every person stream.
+  const std::string child = "person/" + service_->Pseudonym("person", "P-C1");
+  const json own = Get(port_, "/v1/events?stream_prefix=" + child, kReader).Json();
+  ASSERT_EQ(own["events"].size(), 3u) << own.dump();  // enrolment, application, decision
+  for (const auto& event : own["events"]) EXPECT_EQ(event["stream"], child);
+  const size_t person_events = Get(port_, "/v1/events?stream_prefix=person/", kAuditor).Json()["events"].size();
+  EXPECT_EQ(person_events, 7u);
+  EXPECT_EQ(Get(port_, "/v1/events?stream_prefix=person/", kReader).Json()["events"].size(), person_events);
+  EXPECT_EQ(Get(port_, "/v1/events?stream_prefix=person/ps-", kReader).Json()["events"].size(), person_events);
+  // Other roles filter by the ledger's names as before.
+  EXPECT_EQ(Get(port_, "/v1/events?stream_prefix=person/P-C1", kAuditor).Json()["events"].size(), 3u);
+  // Providers: every provider id is pseudonymised; a natural person's name and register number are dropped, a
+  // legal person's kept.
+  const json page = Get(port_, "/v1/events?types=provider_registered,service_granted", kReader).Json();
+  const std::string text = page.dump();
+  for (const char* secret : {"PV-JANIS", "Jānis", "SP-77777", "PV-1"}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret << " leaked: " << text;
+  }
+  EXPECT_NE(text.find("Biedrība Cerību sala"), std::string::npos);
+  EXPECT_NE(text.find("SP-123"), std::string::npos);
+  EXPECT_EQ(page["events"][0]["data"]["provider_id"], service_->Pseudonym("provider", "PV-1"));
+  EXPECT_EQ(page["events"][0]["stream"], "provider/" + service_->Pseudonym("provider", "PV-1"));
+}
+
+TEST_F(ServerTest, ClerkScopeFollowsValidTimeThroughAMergerAndErrorsDoNotSayWhereAPersonLives) {
+  // M-1 merges into M-3 on 2021-07-01 (the 2021 reform): from that day on, only M-3's clerks write.
+  ASSERT_TRUE(di::testing::AppendJson(*store_, {MakeEvent("e-merge", "municipalities_merged", "2021-07-01",
+                                                          {{"successor_id", "M-3"},
+                                                           {"successor_name", "Jelgavas novads (2021)"},
+                                                           {"predecessor_ids", {"M-1"}},
+                                                           {"project_id", "PR-1"}})})
+                  .ok());
+  json tokens = TokensJson();
+  tokens.push_back(TokenEntryJson({"clerk-m3", Role::kClerk, "M-3"}, "tok-clerk-m3"));
+  ASSERT_TRUE(TokenRegistry::FromJson(tokens, &tokens_).ok());
+  StartServer();
+  json before = Delivery("m1-before", "D-M1-BEFORE", "2021-06-30");
+  json after = Delivery("m1-after", "D-M1-AFTER", "2021-07-01");
+  EXPECT_EQ(Post(port_, {before}, kClerk1).status, 201u);
+  const Response dissolved = Post(port_, {after}, kClerk1);
+  ASSERT_EQ(dissolved.status, 403u) << dissolved.body;
+  EXPECT_EQ(dissolved.Json()["error"]["field"], "events[0].effective_date");
+  EXPECT_NE(dissolved.Json()["error"]["message"].get<std::string>().find("M-3"), std::string::npos);
+  EXPECT_EQ(Post(port_, {after}, "tok-clerk-m3").status, 201u);
+  // A 403 says the person is out of scope, not where they live.
+  const Response denied = Post(port_, Deliveries("m2", 1), kClerk2);
+  ASSERT_EQ(denied.status, 403u);
+  const std::string message = denied.Json()["error"]["message"];
+  EXPECT_EQ(message.find("M-1"), std::string::npos) << message;
+  EXPECT_EQ(message.find("M-3"), std::string::npos) << message;
+  const std::string entitlements = Get(port_, "/v1/entitlements/P-C1", kClerk2).Json()["error"]["message"];
+  EXPECT_EQ(entitlements.find("M-1"), std::string::npos) << entitlements;
+}
+
+TEST_F(ServerTest, AClaimOutsideAClerksScopeIs403AndAnUnknownClaimIs404) {
+  ASSERT_TRUE(di::testing::AppendJson(*store_, {Delivery("c-d1", "D-C1", "2021-01-04")}).ok());
+  ASSERT_TRUE(di::testing::AppendJson(*store_, {MakeEvent("e-claim", "reimbursement_claimed", "2021-02-10",
+                                                          {{"claim_id", "C-2021-01-M1"},
+                                                           {"project_id", "PR-1"},
+                                                           {"municipality_id", "M-1"},
+                                                           {"period_start", "2021-01-01"},
+                                                           {"period_end", "2021-01-31"},
+                                                           {"lines", {{{"delivery_id", "D-C1"}, {"amount_cents", 1400}}}},
+                                                           {"total_cents", 1400}})})
+                  .ok());
+  StartServer();
+  const Response own = Get(port_, "/v1/reports/reconciliation?claim=C-2021-01-M1", kClerk1);
+  ASSERT_EQ(own.status, 200u) << own.body;
+  const Response other = Get(port_, "/v1/reports/reconciliation?claim=C-2021-01-M1", kClerk2);
+  EXPECT_EQ(other.status, 403u) << other.body;
+  EXPECT_EQ(other.Json()["error"]["field"], "claim");
+  EXPECT_EQ(Get(port_, "/v1/reports/reconciliation?claim=C-NONE", kFinance).status, 404u);
+  EXPECT_EQ(Get(port_, "/v1/reports/reconciliation?claim=C-2021-01-M1", kFinance).status, 200u);
 }
 
 TEST_F(ServerTest, ConcurrentAppendersWithRetriesLoseAndDuplicateNothing) {

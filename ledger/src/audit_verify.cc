@@ -87,8 +87,10 @@ Status VerifyExport(std::istream& input, const PublicKey& trusted_key, ExportVer
     const uint64_t expected = frontier.size() + 1;
     if (line.size() > kMaxLineBytes) return fail(expected, "line " + std::to_string(line_number) + " is longer than 4 MiB");
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (json.is_discarded()) return fail(expected, "line " + std::to_string(line_number) + " is not JSON");
+    nlohmann::json json;
+    if (Status parsed = ParseJson(line, "", &json); !parsed.ok()) {
+      return fail(expected, "line " + std::to_string(line_number) + " is not an exported event: " + parsed.ToString());
+    }
     uint64_t position = 0;
     Hash stated{};
     Status status = RecordedEventFromJson(json, &bytes, &position, &stated);

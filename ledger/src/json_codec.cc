@@ -11,10 +11,12 @@
 #include <capnp/schema.h>
 #include <kj/exception.h>
 
+#include <cstdio>
 #include <limits>
 
 #include "di/ledger/catalog.h"
 #include "di/ledger/civil_date.h"
+#include "di/ledger/invariant.h"
 
 namespace di::ledger {
 namespace {
@@ -66,6 +68,134 @@ Status TypeError(const std::string& path, std::string_view expected, const Json&
                                  path);
 }
 
+// Whether arrays and objects in `text` nest deeper than `limit`: one pass over the bytes, no recursion, strings
+// skipped (brackets in them are not structure). Exact for JSON; text that is not JSON is the parser's to refuse.
+bool NestsDeeperThan(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character never ends the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
+// The path of the first array or object nested deeper than kMaxJsonDepth, for the error only: a SAX pass that
+// keeps one small frame per open level (never more than the limit) and stops there.
+class DeepValueFinder : public nlohmann::json_sax<Json> {
+ public:
+  explicit DeepValueFinder(std::string_view field) : path_(field) {}
+  const std::string& path() const { return path_; }
+
+  bool null() override { return Value(); }
+  bool boolean(bool) override { return Value(); }
+  bool number_integer(number_integer_t) override { return Value(); }
+  bool number_unsigned(number_unsigned_t) override { return Value(); }
+  bool number_float(number_float_t, const string_t&) override { return Value(); }
+  bool string(string_t&) override { return Value(); }
+  bool binary(binary_t&) override { return Value(); }
+  bool start_object(std::size_t) override { return Open(false); }
+  bool key(string_t& key) override {
+    // Keys are client text: a long one is cut, so the error stays readable and bounded.
+    levels_.back().key = key.size() <= 64 ? key : key.substr(0, 64) + "...";
+    return true;
+  }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t) override { return Open(true); }
+  bool end_array() override { return Close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  struct Level {
+    bool array = false;
+    size_t next_index = 0;
+    std::string key;        // objects: the key of the value being read
+    std::string component;  // how this level is reached from its parent: ".key" or "[3]"
+  };
+
+  std::string ChildComponent() const {
+    if (levels_.empty()) return "";
+    const Level& parent = levels_.back();
+    if (parent.array) return "[" + std::to_string(parent.next_index) + "]";
+    return (levels_.size() == 1 && path_.empty() ? "" : ".") + parent.key;
+  }
+  bool Value() {
+    if (!levels_.empty() && levels_.back().array) ++levels_.back().next_index;
+    return true;
+  }
+  bool Open(bool array) {
+    std::string component = ChildComponent();
+    Value();
+    if (levels_.size() >= static_cast<size_t>(kMaxJsonDepth)) {
+      // Name the first levels and the depth: 64 components of a path would be unreadable.
+      constexpr size_t kNamedLevels = 6;
+      for (size_t i = 0; i < levels_.size() && i < kNamedLevels; ++i) path_ += levels_[i].component;
+      path_ += levels_.size() <= kNamedLevels ? component : "... (level " + std::to_string(levels_.size() + 1) + ")";
+      return false;
+    }
+    levels_.push_back(Level{array, 0, "", std::move(component)});
+    return true;
+  }
+  bool Close() {
+    levels_.pop_back();
+    return true;
+  }
+
+  std::string path_;
+  std::vector<Level> levels_;
+};
+
+template <typename JsonType>
+Status ParseBoundedJson(std::string_view text, std::string_view field, JsonType* out) {
+  if (NestsDeeperThan(text, kMaxJsonDepth)) {
+    DeepValueFinder finder(field);
+    Json::sax_parse(text.begin(), text.end(), &finder);
+    return Status::InvalidArgument("arrays and objects nest deeper than " + std::to_string(kMaxJsonDepth) + " levels",
+                                   finder.path());
+  }
+  try {
+    *out = JsonType::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::parse_error& error) {
+    // "[json.exception.parse_error.101] parse error at line 1, column 7: ..." -> "parse error at line 1, ..."
+    std::string_view what = error.what();
+    if (const size_t bracket = what.find("] "); bracket != std::string_view::npos) what.remove_prefix(bracket + 2);
+    return Status::InvalidArgument("not valid JSON: " + std::string(what), std::string(field));
+  }
+  return Status::Ok();
+}
+
+// The first control character (U+0000..U+001F, U+007F) in `text` that a field may not hold, or -1. Free text
+// (names, notes, reasons) may hold tabs and line breaks; single-line fields (the actor) none. A NUL is never
+// allowed: Cap'n Proto Text is NUL-terminated, and a reader that takes cStr() would see a shorter text than
+// the one acknowledged.
+int ForbiddenControlCharacter(std::string_view text, bool single_line) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte != 0x7f) continue;
+    if (!single_line && (c == '\t' || c == '\n' || c == '\r')) continue;
+    return byte;
+  }
+  return -1;
+}
+
+Status ControlCharacterError(int byte, const std::string& path) {
+  char code[8];
+  std::snprintf(code, sizeof(code), "%04X", byte);
+  return Status::InvalidArgument(std::string("must not contain the control character U+") + code, path);
+}
+
 // Range of each integer type, and the schema default (the "absent" value of optional scalars).
 struct IntegerRange {
   int64_t min;
@@ -107,6 +237,9 @@ Status TextFromJson(const Json& value, const std::string& path, bool entity_id, 
     return Status::InvalidArgument("'" + *out + "' is not a valid id (1..64 chars of A-Z a-z 0-9 . _ : -)", path);
   }
   if (out->size() > kMaxTextLength) return Status::InvalidArgument("longer than 4096 bytes", path);
+  if (int byte = ForbiddenControlCharacter(*out, /*single_line=*/false); byte >= 0) {
+    return ControlCharacterError(byte, path);
+  }
   return Status::Ok();
 }
 
@@ -268,7 +401,13 @@ OrderedJson FieldToJson(DynamicStruct::Reader reader, StructSchema::Field field)
     case TypeWhich::TEXT: {
       const capnp::Text::Reader text = value.as<capnp::Text>();
       if (HasAnnotation(field, kJsonDocumentAnnotation)) {
-        return OrderedJson::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+        // Recorded documents passed ParseJson's bounds when appended; a client's frame is checked first
+        // (EventFromReader). Should one still not parse, its text is shown as a string, never dropped.
+        OrderedJson document;
+        if (!ParseJson(std::string_view(text.begin(), text.size()), "", &document).ok()) {
+          return std::string(text.cStr(), text.size());
+        }
+        return document;
       }
       return std::string(text.cStr(), text.size());
     }
@@ -333,6 +472,36 @@ StructSchema::Field PayloadMemberField(EventType type) {
   return fields.at(static_cast<size_t>(type));
 }
 
+// Every $jsonDocument text in a client's struct parses as a JSON object within ParseJson's bounds. Walks the
+// schema's structs and lists of structs; `depth` is the schema's nesting, which no event type takes past 4.
+Status CheckDocuments(DynamicStruct::Reader reader, const std::string& path, int depth) {
+  DI_ASSERT(depth < 8);
+  for (StructSchema::Field field : reader.getSchema().getNonUnionFields()) {
+    const capnp::Type type = field.getType();
+    const std::string field_path = JoinPath(path, JsonName(field));
+    if (type.isText() && HasAnnotation(field, kJsonDocumentAnnotation) && reader.has(field)) {
+      const capnp::Text::Reader text = reader.get(field).as<capnp::Text>();
+      OrderedJson document;
+      if (Status status = ParseJson(std::string_view(text.begin(), text.size()), field_path, &document); !status.ok()) {
+        return status;
+      }
+      if (!document.is_object()) return TypeError(field_path, "a JSON object", document);
+    } else if (type.isStruct() && reader.has(field)) {
+      if (Status status = CheckDocuments(reader.get(field).as<DynamicStruct>(), field_path, depth + 1); !status.ok()) {
+        return status;
+      }
+    } else if (type.isList() && type.asList().getElementType().isStruct() && reader.has(field)) {
+      const capnp::DynamicList::Reader list = reader.get(field).as<capnp::DynamicList>();
+      for (unsigned i = 0; i < list.size(); ++i) {
+        Status status =
+            CheckDocuments(list[i].as<DynamicStruct>(), field_path + "[" + std::to_string(i) + "]", depth + 1);
+        if (!status.ok()) return status;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 bool IsLedgerAssignedKey(std::string_view key) {
   return key == "position" || key == "recorded_at" || key == "stream" || key == "stream_version" ||
          key == "hash";
@@ -384,6 +553,9 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out) {
   if (actor.empty() || actor.size() > kMaxActorLength) {
     return Status::InvalidArgument("must be 1..128 bytes of UTF-8", "actor", id);
   }
+  if (int byte = ForbiddenControlCharacter(actor, /*single_line=*/true); byte >= 0) {
+    return ControlCharacterError(byte, "actor").WithEventId(id);
+  }
   event.setActor(actor);
 
   if (auto it = json.find("causation_id"); it != json.end()) {
@@ -415,6 +587,14 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out) {
 
 }  // namespace
 
+Status ParseJson(std::string_view text, std::string_view field, nlohmann::json* out) {
+  return ParseBoundedJson(text, field, out);
+}
+
+Status ParseJson(std::string_view text, std::string_view field, nlohmann::ordered_json* out) {
+  return ParseBoundedJson(text, field, out);
+}
+
 Status EventFromJson(const nlohmann::json& json, NewEvent* out) {
   try {
     return ParseEnvelopeAndPayload(json, out);
@@ -426,19 +606,43 @@ Status EventFromJson(const nlohmann::json& json, NewEvent* out) {
 }
 
 Status EventFromJsonText(std::string_view text, NewEvent* out) {
-  Json json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return Status::InvalidArgument("not valid JSON");
+  Json json;
+  if (Status status = ParseJson(text, "", &json); !status.ok()) return status;
   return EventFromJson(json, out);
+}
+
+Status EventFromReader(schema::Event::Reader event, NewEvent* out) {
+  const std::string id(event.getId().cStr(), event.getId().size());
+  const EventType type = event.getPayload().which();
+  if (static_cast<size_t>(type) >= AllEventTypes().size()) {
+    return Status::InvalidArgument("unknown event type (written by a newer schema?)", "type", id);
+  }
+  // Documents are parsed into the JSON built below, so they are bounded first.
+  const DynamicStruct::Reader payload = capnp::toDynamic(event).get("payload").as<DynamicStruct>();
+  if (Status status = CheckDocuments(payload.get(PayloadMemberField(type)).as<DynamicStruct>(), "data", 0);
+      !status.ok()) {
+    return status.WithEventId(id);
+  }
+  std::string text;
+  try {
+    text = EventToJson(event).dump();  // throws on text that is not UTF-8
+  } catch (const nlohmann::json::exception&) {
+    return Status::InvalidArgument("a text field is not valid UTF-8", "", id);
+  }
+  return EventFromJsonText(text, out);
 }
 
 nlohmann::ordered_json EventToJson(schema::Event::Reader event) {
   OrderedJson json = OrderedJson::object();
-  json["id"] = std::string(event.getId().cStr());
+  // Sized copies throughout: a text with a NUL in it (a client's Cap'n Proto) must reach the checks whole.
+  json["id"] = std::string(event.getId().cStr(), event.getId().size());
   const EventType type = event.getPayload().which();
   json["type"] = std::string(EventTypeName(type));
   json["effective_date"] = DateToJson(event.getEffectiveDate());
-  json["actor"] = std::string(event.getActor().cStr());
-  if (event.hasCausationId()) json["causation_id"] = std::string(event.getCausationId().cStr());
+  json["actor"] = std::string(event.getActor().cStr(), event.getActor().size());
+  if (event.hasCausationId()) {
+    json["causation_id"] = std::string(event.getCausationId().cStr(), event.getCausationId().size());
+  }
   const DynamicStruct::Reader payload = capnp::toDynamic(event).get("payload").as<DynamicStruct>();
   json["data"] = StructToJson(payload.get(PayloadMemberField(type)).as<DynamicStruct>());
   return json;

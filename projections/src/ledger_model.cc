@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "di/ledger/json_codec.h"
+
 namespace di::projections {
 namespace {
 std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
@@ -320,9 +322,10 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
     case P::RULES_ENACTED: {
       const auto data = payload.getRulesEnacted();
       const auto text = data.getDocument();
-      const nlohmann::json document = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+      nlohmann::json document;
       auto rule_set = std::make_shared<RuleSet>();
-      Status status = ParseRuleSet(document, rule_set.get());
+      Status status = ledger::ParseJson(std::string_view(text.begin(), text.size()), "document", &document);
+      if (status.ok()) status = ParseRuleSet(document, rule_set.get());
       if (status.ok()) {
         rules_ = std::move(rule_set);
         rules_position_ = position;

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "di/ledger/invariant.h"
+#include "di/ledger/json_codec.h"
 #include "di/projections/ledger_model.h"
 
 namespace di::projections {
@@ -252,9 +253,10 @@ Status LedgerModel::DecodeSnapshot(std::string_view bytes) {
   if (!read.ok() || !read.at_end()) return Status::Corruption("truncated or malformed ledger model snapshot");
   if (!model.rules_document_.empty()) {
     // The rules were parsed when folded; parsing the same text again gives the same rule set.
-    const nlohmann::json document = nlohmann::json::parse(model.rules_document_, nullptr, false);
+    nlohmann::json document;
     auto rule_set = std::make_shared<RuleSet>();
-    Status status = ParseRuleSet(document, rule_set.get());
+    Status status = ledger::ParseJson(model.rules_document_, "document", &document);
+    if (status.ok()) status = ParseRuleSet(document, rule_set.get());
     if (!status.ok()) return Status::Corruption("snapshot rules do not parse: " + status.ToString());
     model.rules_ = std::move(rule_set);
   }

@@ -12,12 +12,15 @@
 //
 // Subscriptions read the log page by page through LedgerService::ReadLog (visibility, clerk scope and
 // pseudonymisation are the service's) and hold at most one encoded batch per subscriber: the next page is
-// read only after the previous frame was taken by the socket. Writers never wait for a subscriber: they only
-// post a wake-up to its strand. A socket that takes no byte for subscription_stall_timeout is a stalled
-// consumer and is dropped with error(slow_consumer); every event up to the last EventBatch.lastPosition it
-// received was in the frames before, so it resumes from there and loses nothing, repeats nothing.
+// read only after the previous frame was taken by the socket, and read and encoded by the page workers
+// (page_workers.h), never on the io threads, so a subscriber's catch-up never delays an append. Writers never
+// wait for a subscriber: they only post a wake-up to its strand. A socket that takes no byte for
+// subscription_stall_timeout is a stalled consumer and is dropped with error(slow_consumer); every event up to
+// the last EventBatch.lastPosition it received was in the frames before, so it resumes from there and loses
+// nothing, repeats nothing.
 #include "di/server/binary_endpoint.h"
 #include "di/server/binary_frame.h"
+#include "page_workers.h"
 
 #include <arpa/inet.h>
 #include <capnp/message.h>
@@ -83,22 +86,12 @@ uint32_t LittleEndian32(const unsigned char* bytes) {
 // Bytes of the segment table of a frame with `segments` segments: 4 + 4 * segments, padded to a word.
 uint64_t SegmentTableBytes(uint64_t segments) { return (4 + 4 * segments + 7) / 8 * 8; }
 
-// Event struct -> canonical JSON text -> NewEvent: exactly the checks (ids, dates, enums, required fields,
-// text limits, UTF-8) and the normalisation of an HTTP append, so both transports store the same bytes.
+// Event struct -> NewEvent through ledger::EventFromReader: exactly the checks (ids, dates, enums, required
+// fields, text limits, UTF-8, document depth) and the normalisation of an HTTP append, so both transports store
+// the same bytes.
 ServiceStatus DecodeEvent(protocol::BatchEvent::Reader entry, size_t index, ledger::NewEvent* out) {
   const std::string prefix = "events[" + std::to_string(index) + "]";
-  auto event = entry.getEvent();
-  if (static_cast<size_t>(event.getPayload().which()) >= ledger::AllEventTypes().size()) {
-    return ServiceStatus::InvalidArgument("unknown event type (written by a newer schema?)", prefix + ".type");
-  }
-  std::string text;
-  try {
-    text = ledger::EventToJson(event).dump();  // throws on text that is not UTF-8
-  } catch (const nlohmann::json::exception&) {
-    return ServiceStatus::Make(ServiceCode::kInvalidArgument, "a text field is not valid UTF-8", prefix,
-                               Str(event.getId()));
-  }
-  ledger::Status status = ledger::EventFromJsonText(text, out);
+  ledger::Status status = ledger::EventFromReader(entry.getEvent(), out);
   if (!status.ok()) return ServiceStatus(status.WithFieldPrefix(prefix));
   if (entry.getExpectedVersion().isVersion()) out->expected_version = entry.getExpectedVersion().getVersion();
   return ServiceStatus::Ok();
@@ -171,9 +164,9 @@ FrameError DecodeClientMessage(const std::vector<uint64_t>& segment_words, const
       }
       case protocol::ClientMessage::APPEND: {
         out->kind = Kind::kAppend;
-        if (!decode_append_events) break;
         auto request = root.getAppend();
-        out->request_id = request.getRequestId();
+        out->request_id = request.getRequestId();  // the answer names it, decoded or not
+        if (!decode_append_events) break;
         auto events = request.getEvents();
         // Only a hint: a list of empty structs is nearly free on the wire (the traversal limit allows four
         // per word of the frame), so the count alone must not size an allocation.
@@ -251,6 +244,10 @@ struct BinaryEndpoint::Impl {
   std::atomic<uint64_t> connections_open{0}, connections_total{0}, connections_refused{0};
   std::atomic<uint64_t> subscribers_open{0}, subscribers_dropped{0}, frames_refused{0}, events_sent{0};
   std::atomic<uint64_t> buffered_bytes_now{0}, buffered_bytes_max{0}, buffered_events_max{0};
+
+  // Subscribers' batches are made here, never on the io threads (page_workers.h says why). Started by the
+  // first subscription; stopped by Stop() once the io threads are joined.
+  internal::PageWorkers pages;
 
   // Declared last: destroyed first, so that handlers it still holds (and the connections they keep alive)
   // are destroyed while everything above is intact.
@@ -387,7 +384,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Decode to plain values first; act (append, subscribe) on them, with no reader of the frame alive.
     using Kind = DecodedClientMessage::Kind;
     DecodedClientMessage decoded;
-    if (FrameError refused = DecodeClientMessage(segment_words_, body_.begin(), phase_ == Phase::kRequests, &decoded);
+    // A batch is decoded (its documents parsed, its texts checked) only for a principal that may append: a
+    // reader's frame costs no more than its read. OnAppend answers the others.
+    const bool decode_append_events =
+        phase_ == Phase::kRequests && impl_.service->AuthorizeAppend(principal_).ok();
+    if (FrameError refused = DecodeClientMessage(segment_words_, body_.begin(), decode_append_events, &decoded);
         !refused.ok()) {
       return Refuse(refused.code, refused.message);
     }
@@ -442,6 +443,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     capnp::MallocMessageBuilder message;
     auto reply = message.initRoot<protocol::ServerMessage>().initAppendResult();
     reply.setRequestId(request.request_id);
+    if (ServiceStatus status = impl_.service->AuthorizeAppend(principal_); !status.ok()) {
+      FillError(reply.initError(), status.CodeName(), status.message(), status.field(), status.event_id());
+      return WriteReply(EncodeFrame(message));
+    }
     if (!request.batch_status.ok()) {
       const ServiceStatus& status = request.batch_status;
       FillError(reply.initError(), status.CodeName(), status.message(), status.field(), status.event_id());
@@ -485,12 +490,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Subscriptions ---------------------------------------------------------------------------------------------
 
   void OnSubscribe(const SubscribeRequest& request) {
-    if (ServiceStatus status = impl_.service->AuthorizeSubscribe(principal_); !status.ok()) {
-      return End(status.CodeName(), status.message());
-    }
     std::string types;
     for (const auto& type : request.types) types += (types.empty() ? "" : ",") + type;
     if (ServiceStatus status = EventFilter::Parse(types, request.stream_prefix, &filter_); !status.ok()) {
+      return End(status.CodeName(), status.message(), status.field());
+    }
+    if (ServiceStatus status = impl_.service->AuthorizeSubscribe(principal_, filter_); !status.ok()) {
       return End(status.CodeName(), status.message(), status.field());
     }
     phase_ = Phase::kSubscribed;
@@ -503,6 +508,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         ? impl_.options.subscription_batch_events
                         : std::min(request.max_batch_events, impl_.options.subscription_batch_events);
     with_records_ = request.with_records;
+    if (impl_.options.socket_send_buffer_bytes == 0 && impl_.options.subscription_send_buffer_bytes > 0) {
+      error_code ignored;  // the kernel's default buffer is a larger one, not a failure
+      socket_.set_option(net::socket_base::send_buffer_size(impl_.options.subscription_send_buffer_bytes), ignored);
+    }
     std::weak_ptr<Connection> weak = weak_from_this();
     auto executor = socket_.get_executor();
     listener_id_ = impl_.service->AddHeadListener([weak, executor](uint64_t) {
@@ -551,7 +560,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     heartbeat_.expires_after(impl_.options.heartbeat_interval);
     heartbeat_.async_wait([self = shared_from_this()](error_code error) {
       if (error || self->closed_ || self->ending_ || !self->idle_) return;
-      if (!self->writing_ && self->pending_.empty()) {
+      // Not while a batch is being made: it goes into pending_ when it arrives.
+      if (!self->writing_ && self->pending_.empty() && !self->batch_in_flight_) {
         self->SetPending(self->HeartbeatFrame(), 0);
         self->Pump();
       }
@@ -573,26 +583,42 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (idle_ && !ending_) Pump();
   }
 
-  // Reads the next page into one EventBatch frame. False: nothing to send (caught up, or all filtered).
-  bool NextBatch() {
+  // A batch as a page worker made it.
+  struct Batch {
+    ServiceStatus status;
+    uint64_t next_after = 0;     // the read's next_after: the position asked from when caught up
+    uint64_t head = 0;           // the visible position when the read began
+    uint64_t last_position = 0;  // the batch's lastPosition: the cursor once the batch is taken
+    size_t events = 0;
+    std::string frame;           // the EventBatch frame; empty: every scanned event was filtered out
+  };
+
+  // Queues the making of the batch after cursor_ behind the other subscribers' (page_workers.h: never on the
+  // io threads, one at a time per subscriber).
+  void AskForBatch() {
+    batch_in_flight_ = true;
+    // Weak: a subscriber that leaves while it waits is destroyed at once, and its batch is never made.
+    std::weak_ptr<Connection> weak = weak_from_this();
+    impl_.pages.Submit(impl_.options.subscription_threads, [weak, after = cursor_] {
+      std::shared_ptr<Connection> self = weak.lock();
+      if (self == nullptr || self->gone_.load()) return;
+      Batch batch = self->MakeBatch(after);
+      auto executor = self->executor_;
+      net::post(executor,
+                [self = std::move(self), batch = std::move(batch)]() mutable { self->OnBatch(std::move(batch)); });
+    });
+  }
+
+  // The next page after `after` as one EventBatch frame. On a page worker: reads only what OnSubscribe set before
+  // the first batch was asked for, which never changes after.
+  Batch MakeBatch(uint64_t after) const {
+    Batch made;
     ReadPage page;
-    ServiceStatus status = impl_.service->ReadLog(principal_, cursor_, batch_events_, filter_, &page);
-    if (!status.ok()) {
-      End(status.CodeName(), status.message(), status.field());
-      return false;
-    }
-    if (page.next_after == cursor_) {  // caught up
-      if (idle_) return false;
-      idle_ = true;
-      ArmHeartbeat();
-      // Say so at once when the client cannot tell from the last batch (none yet, or a filter skipped the
-      // events after it): a client waiting to be caught up then need not wait for the heartbeat interval.
-      if (framed_any_ && reported_position_ == cursor_) return false;
-      SetPending(HeartbeatFrame(), 0);
-      return true;
-    }
-    idle_ = false;
-    heartbeat_.cancel();
+    made.status = impl_.service->ReadLog(principal_, after, batch_events_, filter_, &page);
+    if (!made.status.ok()) return made;
+    made.next_after = page.next_after;
+    made.head = page.head;
+    if (page.next_after == after) return made;  // caught up
     // Records: only for events the service rendered unaltered. A pseudonymised event never carries its
     // chain hash (LedgerService::PseudonymisedEvent drops it), so "has a hash" is "may see the bytes".
     std::map<uint64_t, std::pair<std::string, std::string>> records;
@@ -614,8 +640,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
               return next < wanted.size();
             });
         if (!read.ok()) {
-          End(ServiceStatus(read).CodeName(), read.message());
-          return false;
+          made.status = read;
+          return made;
         }
       }
     }
@@ -634,14 +660,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       auto record = records.find(texts.back().first);
       if (record != records.end()) bytes += record->second.first.size() + record->second.second.size();
     }
-    const uint64_t last_position = truncated ? texts.back().first : page.next_after;
-    cursor_ = last_position;
-    if (texts.empty()) return false;  // every scanned event was filtered out
+    made.last_position = truncated ? texts.back().first : page.next_after;
+    if (texts.empty()) return made;  // every scanned event was filtered out
     capnp::MallocMessageBuilder message;
     auto batch = message.initRoot<protocol::ServerMessage>().initEventBatch();
-    framed_any_ = true;
-    reported_position_ = last_position;
-    batch.setLastPosition(last_position);
+    batch.setLastPosition(made.last_position);
     batch.setHead(page.head);
     auto events = batch.initEvents(static_cast<unsigned>(texts.size()));
     for (unsigned i = 0; i < texts.size(); ++i) {
@@ -654,8 +677,38 @@ class Connection : public std::enable_shared_from_this<Connection> {
         events[i].setHash(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(hash.data()), hash.size()));
       }
     }
-    SetPending(EncodeFrame(message), texts.size());
-    return true;
+    made.events = texts.size();
+    made.frame = EncodeFrame(message);
+    return made;
+  }
+
+  // Back on the strand: sends the batch, or idles when caught up, or asks for the next one.
+  void OnBatch(Batch batch) {
+    batch_in_flight_ = false;
+    if (closed_) return;
+    if (ending_) return Pump();  // unsent: the client resumes from the last batch it did get
+    if (!batch.status.ok()) return End(batch.status.CodeName(), batch.status.message(), batch.status.field());
+    if (batch.next_after == cursor_) {  // caught up
+      // An append made more visible while the batch was being made: its wake-up found a batch in flight.
+      if (impl_.service->VisiblePosition() > batch.head) return AskForBatch();
+      if (idle_) return;
+      idle_ = true;
+      ArmHeartbeat();
+      // Say so at once when the client cannot tell from the last batch (none yet, or a filter skipped the
+      // events after it): a client waiting to be caught up then need not wait for the heartbeat interval.
+      if (framed_any_ && reported_position_ == cursor_) return;
+      SetPending(HeartbeatFrame(), 0);
+      return WriteSome();
+    }
+    idle_ = false;
+    heartbeat_.cancel();
+    cursor_ = batch.last_position;
+    // Every scanned event was filtered out: scan on, behind the other subscribers.
+    if (batch.frame.empty()) return AskForBatch();
+    framed_any_ = true;
+    reported_position_ = batch.last_position;
+    SetPending(std::move(batch.frame), batch.events);
+    WriteSome();
   }
 
   // Writing ---------------------------------------------------------------------------------------------------
@@ -692,10 +745,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return WriteSome();
     }
     if (phase_ == Phase::kSubscribed) {
-      if (NextBatch()) return WriteSome();
-      // Filtered-out pages: scan on, letting other work run between pages.
-      if (!idle_ && !ending_) net::post(socket_.get_executor(), [self = shared_from_this()] { self->Pump(); });
-      return;  // (an error inside NextBatch called End, which pumped the final frame already)
+      if (!batch_in_flight_) AskForBatch();
+      return;
     }
     ReadFrame();
   }
@@ -776,6 +827,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close() {
     if (closed_) return;
     closed_ = true;
+    gone_ = true;
     deadline_.cancel();
     watchdog_.cancel();
     heartbeat_.cancel();
@@ -826,6 +878,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t reported_position_ = 0;  // the lastPosition of the last batch or heartbeat framed
   uint64_t listener_id_ = 0;
   Clock::time_point last_progress_;
+  bool batch_in_flight_ = false;  // a batch is queued or being made for this subscriber
+  std::atomic<bool> gone_{false};  // closed_, for the page workers: a batch for a closed socket is not made
+  net::any_io_executor executor_ = socket_.get_executor();  // the strand (copied once: the page workers post to it)
 
   net::steady_timer deadline_, watchdog_, heartbeat_, grace_;
 };
@@ -942,6 +997,8 @@ void BinaryEndpoint::Stop() {
   impl.io.stop();
   for (auto& thread : impl.threads) thread.join();
   impl.threads.clear();
+  // After the io threads: until they stopped, a subscription ending could still be waiting for its batch.
+  impl.pages.Stop();
 }
 
 BinaryEndpoint::Stats BinaryEndpoint::GetStats() const {

@@ -20,6 +20,7 @@
 #include "di/server/http_server.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
+#include "page_workers.h"
 
 namespace di::server::internal {
 
@@ -48,6 +49,10 @@ struct Context {
 
   uint64_t RegisterConnection(std::function<void()> stopper);
   void UnregisterConnection(uint64_t id);
+
+  // Subscribers' pages are read and encoded here, never on the io threads (page_workers.h says why). Started
+  // by the first subscription; stopped by HttpServer::Stop once the io threads are joined.
+  PageWorkers subscription_pages;
 };
 
 struct Reply {
@@ -72,6 +77,11 @@ Reply ErrorReply(unsigned http_status, std::string_view code, std::string messag
 // Routes one request. Fills `reply`, or, for an accepted subscription, fills `subscription` and returns true
 // (the connection then streams). `route` gets the route pattern for metrics ("/v1/events/{id}").
 bool Route(Context& context, const Request& request, Reply* reply, SubscriptionPlan* subscription, std::string* route);
+
+// For a request whose body has not been read yet ("Expect: 100-continue"): whether the header alone already
+// decides a refusal (unparseable target, HTTP version, no route, method, missing or unknown token). False:
+// `refusal` is the answer (and `route` the route for metrics); true: the body is worth sending.
+bool AcceptsBody(Context& context, const Request& header, Reply* refusal, std::string* route);
 
 // Takes over the connection and streams chunked NDJSON until the client leaves, stalls, or the server stops.
 void StartSubscription(Context& context, beast::tcp_stream stream, SubscriptionPlan plan);

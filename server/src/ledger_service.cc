@@ -93,7 +93,15 @@ std::string StreamId(std::string_view stream) {
   return slash == std::string_view::npos ? std::string() : std::string(stream.substr(slash + 1));
 }
 
-bool FilterMatches(const EventFilter& filter, const ledger::StoredEvent& event) {
+// Stream kinds whose ids lead to a natural person: readers see `kind/<pseudonym>` (PseudonymisedEvent).
+bool IsPseudonymisedStreamKind(std::string_view kind) {
+  return kind == "person" || kind == "grant" || kind == "provider";
+}
+
+// `visible_stream(event)`: the stream name as the caller sees it. A reader's filter is matched against the
+// pseudonymised name, so no answer of theirs can depend on a real id (a real-id prefix matches nothing).
+template <typename VisibleStream>
+bool FilterMatches(const EventFilter& filter, const ledger::StoredEvent& event, const VisibleStream& visible_stream) {
   auto reader = event.reader();
   if (!filter.types.empty()) {
     const EventType type = reader.getEvent().getPayload().which();
@@ -102,12 +110,30 @@ bool FilterMatches(const EventFilter& filter, const ledger::StoredEvent& event) 
     if (!found) return false;
   }
   if (!filter.stream_prefix.empty()) {
-    const auto stream = reader.getStream();
-    if (std::string_view(stream.cStr(), stream.size()).substr(0, filter.stream_prefix.size()) != filter.stream_prefix) {
-      return false;
-    }
+    const std::string stream = visible_stream(event);
+    if (std::string_view(stream).substr(0, filter.stream_prefix.size()) != filter.stream_prefix) return false;
   }
   return true;
+}
+
+// A reader's stream prefix lies in pseudonym space: "person/", "person/ps-3f…", never "person/P-000007". A prefix
+// that names a real id is refused by its shape alone (the answer must not depend on whether the id exists).
+ServiceStatus CheckReaderStreamPrefix(std::string_view prefix) {
+  const size_t slash = prefix.find('/');
+  if (slash == std::string_view::npos || !IsPseudonymisedStreamKind(prefix.substr(0, slash))) {
+    return ServiceStatus::Ok();
+  }
+  const std::string_view id = prefix.substr(slash + 1);
+  constexpr std::string_view kPseudonymStart = "ps-";
+  bool pseudonymous = id.size() <= kPseudonymStart.size() + 32;
+  for (size_t i = 0; pseudonymous && i < id.size(); ++i) {
+    const char c = id[i];
+    pseudonymous = i < kPseudonymStart.size() ? c == kPseudonymStart[i] : (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  }
+  if (pseudonymous) return ServiceStatus::Ok();
+  return ServiceStatus::InvalidArgument("readers filter pseudonymised streams: '" + std::string(prefix.substr(0, slash)) +
+                                            "/' or '" + std::string(prefix.substr(0, slash)) + "/ps-<32 hex digits>'",
+                                        "stream_prefix");
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
@@ -339,6 +365,21 @@ bool LedgerService::MayRead(const Principal& principal, const ledger::StoredEven
   return true;  // projects, municipalities, providers, rules: reference data, no personal data
 }
 
+ServiceStatus LedgerService::CheckClerkMunicipalityInForce(const Principal& principal, int32_t effective_date,
+                                                          const std::string& type_name,
+                                                          const std::string& event_id) const {
+  auto it = live_model_.municipalities().find(principal.municipality_id);
+  if (it == live_model_.municipalities().end() || it->second.merged_on == ledger::kNoDate ||
+      effective_date < it->second.merged_on) {
+    return ServiceStatus::Ok();
+  }
+  return ServiceStatus::Forbidden(type_name + ": '" + principal.municipality_id + "' was merged into '" +
+                                      it->second.merged_into + "' on " + ledger::FormatDate(it->second.merged_on) +
+                                      "; events dated from then on are recorded by a clerk of '" +
+                                      it->second.merged_into + "'",
+                                  "effective_date", event_id);
+}
+
 ServiceStatus LedgerService::CheckWritable(const Principal& principal, const std::vector<ledger::NewEvent>& batch) const {
   // Facts established by earlier events of the same batch (the store validates them the same way).
   std::map<std::string, std::string> residence_overlay, application_overlay, grant_overlay, delivery_overlay;
@@ -376,6 +417,12 @@ ServiceStatus LedgerService::CheckWritable(const Principal& principal, const std
                                       "type", event_id);
     }
     if (principal.role != Role::kClerk) continue;
+    // Scope follows valid time: once the clerk's municipality is merged into another, its successor's clerks
+    // record what happens from that day on.
+    if (ServiceStatus status = CheckClerkMunicipalityInForce(principal, event.getEffectiveDate(), type_name, event_id);
+        !status.ok()) {
+      return status;
+    }
 
     // Which person the event concerns, and the field that names it (for the error).
     std::string person_id, field, named_municipality, named_municipality_field;
@@ -457,8 +504,9 @@ ServiceStatus LedgerService::CheckWritable(const Principal& principal, const std
                                       field, event_id);
     }
     if (!MunicipalityInScope(principal.municipality_id, home)) {
-      return ServiceStatus::Forbidden(type_name + ": person '" + person_id + "' is a resident of '" + home +
-                                          "', not of '" + principal.municipality_id + "'",
+      // Says only that the person is out of scope: where they live is not the caller's to learn.
+      return ServiceStatus::Forbidden(type_name + ": person '" + person_id + "' is outside the scope of a clerk of '" +
+                                          principal.municipality_id + "'",
                                       field, event_id);
     }
     if (!named_municipality.empty() && !MunicipalityInScope(principal.municipality_id, named_municipality)) {
@@ -492,21 +540,26 @@ ServiceStatus LedgerService::CheckWritable(const Principal& principal, const std
 // Writes
 // ---------------------------------------------------------------------------------------------------------
 
+ServiceStatus LedgerService::AuthorizeAppend(const Principal& principal) const {
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  if (options_.read_only) {
+    // Both transports end here, so HTTP and the binary endpoint refuse alike.
+    return ServiceStatus::Forbidden(options_.read_only_reason.empty() ? "the store is read-only"
+                                                                      : options_.read_only_reason);
+  }
+  if (principal.role == Role::kAuditor || principal.role == Role::kReader) {
+    return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append");
+  }
+  return ServiceStatus::Ok();
+}
+
 ServiceStatus LedgerService::Append(const Principal& principal, std::vector<ledger::NewEvent> batch,
                                     ledger::AppendResult* result) {
   auto count = [&](const ServiceStatus& status) {
     if (metrics_ != nullptr) metrics_->Add("di_appends_total", {{"code", std::string(status.CodeName())}});
     return status;
   };
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return count(running);
-  if (options_.read_only) {
-    // Both transports end here, so HTTP and the binary endpoint refuse alike.
-    return count(ServiceStatus::Forbidden(options_.read_only_reason.empty() ? "the store is read-only"
-                                                                            : options_.read_only_reason));
-  }
-  if (principal.role == Role::kAuditor || principal.role == Role::kReader) {
-    return count(ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append"));
-  }
+  if (ServiceStatus authorized = AuthorizeAppend(principal); !authorized.ok()) return count(authorized);
   if (batch.empty()) return count(ServiceStatus::InvalidArgument("a batch holds at least one event", "events"));
   if (principal.role == Role::kClerk) {
     // The scope check reads the live model; fold in whatever other clients appended first.
@@ -554,7 +607,11 @@ nlohmann::ordered_json LedgerService::PseudonymisedEvent(const ledger::StoredEve
   static const std::map<std::string, std::string> kIdKinds = {
       {"person_id", "person"},         {"submitted_by_id", "person"}, {"child_ids", "person"},
       {"grant_id", "grant"},           {"application_id", "application"},
-      {"assessment_id", "assessment"}, {"plan_id", "plan"},           {"delivery_id", "delivery"}};
+      {"assessment_id", "assessment"}, {"plan_id", "plan"},           {"delivery_id", "delivery"},
+      // A provider may be a natural person (a registered carer), and only its registration says which: every
+      // provider id is pseudonymised, so that no other event names one; legal persons keep their names in
+      // their provider_registered event, which a read model joins on the pseudonym.
+      {"provider_id", "provider"},     {"contract_id", "contract"}};
   // Free text that may describe a person or name staff; not needed by a read model.
   static const std::set<std::string> kDropped = {"assessor", "opinion_number", "reason", "note"};
   std::function<void(nlohmann::ordered_json&)> walk = [&](nlohmann::ordered_json& node) {
@@ -596,18 +653,29 @@ nlohmann::ordered_json LedgerService::PseudonymisedEvent(const ledger::StoredEve
     if (key == "id" || key == "causation_id") {
       result[key] = Pseudonym("event", value.get<std::string>());  // event ids often embed entity ids
     } else if (key == "stream") {
-      const std::string stream = value.get<std::string>();
-      const std::string kind(StreamKind(stream));
-      result[key] = kind == "person" || kind == "grant" ? kind + "/" + Pseudonym(kind, StreamId(stream)) : stream;
+      result[key] = ReaderStream(value.get<std::string>());
     } else if (key == "data") {
       nlohmann::ordered_json data = value;
       walk(data);
+      if (json["type"] == "provider_registered" && data.value("kind", "") == "natural_person") {
+        // A natural person's name and register numbers are personal data (a legal person's are not).
+        data.erase("name");
+        if (data.contains("registers")) {
+          for (auto& entry : data["registers"]) entry.erase("registration_number");
+        }
+      }
       result[key] = std::move(data);
     } else {
       result[key] = value;
     }
   }
   return result;
+}
+
+std::string LedgerService::ReaderStream(std::string_view stream) const {
+  const std::string_view kind = StreamKind(stream);
+  if (!IsPseudonymisedStreamKind(kind)) return std::string(stream);
+  return std::string(kind) + "/" + Pseudonym(kind, StreamId(stream));
 }
 
 nlohmann::ordered_json LedgerService::Render(const Principal& principal, const ledger::StoredEvent& event) const {
@@ -623,9 +691,18 @@ ServiceStatus LedgerService::ReadLog(const Principal& principal, uint64_t after,
   if (after >= page->head) return ServiceStatus::Ok();
   const size_t limit = max_events == 0 ? options_.max_read_events : std::min(max_events, options_.max_read_events);
   const uint64_t scan = std::min<uint64_t>(options_.max_scan_events, page->head - after);
+  const bool reader = principal.role == Role::kReader;
+  if (reader) {
+    if (ServiceStatus status = CheckReaderStreamPrefix(filter.stream_prefix); !status.ok()) return status;
+  }
+  auto visible_stream = [&](const ledger::StoredEvent& event) {
+    const auto stream = event.reader().getStream();
+    const std::string_view name(stream.cStr(), stream.size());
+    return reader ? ReaderStream(name) : std::string(name);
+  };
   ledger::Status status = store_->ReadLog(after + 1, scan, [&](const ledger::StoredEvent& event) {
     page->next_after = event.position;
-    if (FilterMatches(filter, event)) {
+    if (FilterMatches(filter, event, visible_stream)) {
       bool visible = true;
       if (principal.role == Role::kClerk) {
         std::shared_lock lock(model_mutex_);
@@ -755,7 +832,7 @@ ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const
     }
     if (principal.role == Role::kClerk &&
         !MunicipalityInScope(principal.municipality_id, ResidenceOfPerson(person_id))) {
-      return ServiceStatus::Forbidden("person '" + person_id + "' is not a resident of '" +
+      return ServiceStatus::Forbidden("person '" + person_id + "' is outside the scope of a clerk of '" +
                                           principal.municipality_id + "'",
                                       "person_id");
     }
@@ -834,6 +911,18 @@ ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, con
       return MunicipalityInScope(principal.municipality_id, municipality);
     });
     if (!scoped.ok()) return scoped;
+    if (!query.claim_id.empty()) {
+      // One claim by id: a claim that does not exist is 404, another municipality's is 403, never an empty list
+      // that reads as "this claim has no lines". The live model knows every claim any known-at can.
+      auto claim = live_model_.claims().find(query.claim_id);
+      if (claim == live_model_.claims().end()) return ServiceStatus::NotFound("no claim '" + query.claim_id + "'", "claim");
+      if (principal.role == Role::kClerk &&
+          !MunicipalityInScope(principal.municipality_id, claim->second.municipality_id)) {
+        return ServiceStatus::Forbidden("claim '" + query.claim_id + "' is outside the scope of a clerk of '" +
+                                            principal.municipality_id + "'",
+                                        "claim");
+      }
+    }
   }
   uint64_t known_at = 0;
   if (ServiceStatus status = Resolve(as_of, valid_date, &known_at); !status.ok()) return status;
@@ -949,9 +1038,11 @@ ServiceStatus LedgerService::VerifyRange(const Principal& principal, uint64_t fr
   return ServiceStatus::Ok();
 }
 
-ServiceStatus LedgerService::AuthorizeSubscribe(const Principal& principal) const {
+ServiceStatus LedgerService::AuthorizeSubscribe(const Principal& principal, const EventFilter& filter) const {
   if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
-  return ServiceStatus::Ok();  // every role: readers pseudonymised, clerks filtered to their scope
+  // Every role: readers pseudonymised (and filtering in pseudonym space), clerks filtered to their scope.
+  if (principal.role == Role::kReader) return CheckReaderStreamPrefix(filter.stream_prefix);
+  return ServiceStatus::Ok();
 }
 
 }  // namespace di::server

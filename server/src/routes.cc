@@ -165,7 +165,12 @@ Json PageToJson(const ReadPage& page) {
 
 class Router {
  public:
-  Router(Context& context, const Request& request, std::string* route) : context_(context), request_(request), route_(route) {}
+  // `header_only`: the body has not been read (AcceptsBody): stop before the handler, at the checks that need
+  // no body (version, target, route, method, token), and say in accepted() whether they passed.
+  Router(Context& context, const Request& request, std::string* route, bool header_only = false)
+      : context_(context), request_(request), route_(route), header_only_(header_only) {}
+
+  bool accepted() const { return accepted_; }
 
   bool Dispatch(Reply* reply, SubscriptionPlan* subscription) {
     std::string problem;
@@ -175,33 +180,47 @@ class Router {
       return false;
     }
     const std::string& path = target_.path;
-    const bool get = request_.method() == http::verb::get;
+    // HEAD is GET without the body (the connection writes only the header), so it is allowed wherever GET is.
+    const bool get = request_.method() == http::verb::get || request_.method() == http::verb::head;
     const bool post = request_.method() == http::verb::post;
 
     // Unauthenticated: health and metrics (no personal data, for probes and scrapers).
-    if (path == "/healthz") return Only(get, "GET", "/healthz", reply, [&] { return Health(); });
-    if (path == "/metrics") return Only(get, "GET", "/metrics", reply, [&] { return MetricsText(); });
+    if (path == "/healthz") return Only(get, "GET, HEAD", "/healthz", reply, [&] { return Health(); });
+    if (path == "/metrics") return Only(get, "GET, HEAD", "/metrics", reply, [&] { return MetricsText(); });
 
     if (path == "/v1/events") {
       if (post) return Authenticated("/v1/events", reply, [&] { return Append(); });
-      return Only(get, "GET, POST", "/v1/events", reply, [&] { return ReadLog(); });
+      return Only(get, "GET, HEAD, POST", "/v1/events", reply, [&] { return ReadLog(); });
     }
     if (path.rfind("/v1/events/", 0) == 0) {
       const std::string id = path.substr(std::string("/v1/events/").size());
-      return Only(get, "GET", "/v1/events/{id}", reply, [&] { return GetEvent(id); });
+      return Only(get, "GET, HEAD", "/v1/events/{id}", reply, [&] { return GetEvent(id); });
     }
     if (path.rfind("/v1/streams/", 0) == 0) {
       const std::string stream = path.substr(std::string("/v1/streams/").size());
-      return Only(get, "GET", "/v1/streams/{stream}", reply, [&] { return ReadStream(stream); });
+      return Only(get, "GET, HEAD", "/v1/streams/{stream}", reply, [&] { return ReadStream(stream); });
     }
     if (path == "/v1/subscribe") {
       *route_ = "/v1/subscribe";
       if (!get) {
-        *reply = MethodNotAllowed("GET");
+        *reply = MethodNotAllowed("GET, HEAD");
+        return false;
+      }
+      // The stream is chunked NDJSON, and HTTP/1.0 has no chunked transfer coding (a 1.0 client could not
+      // tell a chunk size from an event). The connection answers this in HTTP/1.0.
+      if (request_.version() < 11) {
+        *reply = ErrorReply(400, "unsupported_http_version",
+                            "GET /v1/subscribe streams chunked NDJSON, which needs HTTP/1.1; this request is HTTP/1.0 "
+                            "(a proxy in front must speak HTTP/1.1 to the server, docs/api.md)",
+                            "http_version");
         return false;
       }
       if (ServiceStatus status = Authenticate(); !status.ok()) {
         *reply = Error(status);
+        return false;
+      }
+      if (header_only_) {
+        accepted_ = true;
         return false;
       }
       ServiceStatus status = Subscribe(subscription);
@@ -213,14 +232,14 @@ class Router {
     }
     if (path.rfind("/v1/entitlements/", 0) == 0) {
       const std::string person = path.substr(std::string("/v1/entitlements/").size());
-      return Only(get, "GET", "/v1/entitlements/{person_id}", reply, [&] { return Entitlements(person); });
+      return Only(get, "GET, HEAD", "/v1/entitlements/{person_id}", reply, [&] { return Entitlements(person); });
     }
-    if (path == "/v1/reports/funding") return Only(get, "GET", path, reply, [&] { return Funding(); });
-    if (path == "/v1/reports/reconciliation") return Only(get, "GET", path, reply, [&] { return Reconciliation(); });
-    if (path == "/v1/reports/indicators") return Only(get, "GET", path, reply, [&] { return Indicators(); });
-    if (path == "/v1/audit/head") return Only(get, "GET", path, reply, [&] { return AuditHead(); });
-    if (path == "/v1/audit/verify") return Only(get, "GET", path, reply, [&] { return AuditVerify(); });
-    if (path == "/v1/whoami") return Only(get, "GET", path, reply, [&] { return WhoAmI(); });
+    if (path == "/v1/reports/funding") return Only(get, "GET, HEAD", path, reply, [&] { return Funding(); });
+    if (path == "/v1/reports/reconciliation") return Only(get, "GET, HEAD", path, reply, [&] { return Reconciliation(); });
+    if (path == "/v1/reports/indicators") return Only(get, "GET, HEAD", path, reply, [&] { return Indicators(); });
+    if (path == "/v1/audit/head") return Only(get, "GET, HEAD", path, reply, [&] { return AuditHead(); });
+    if (path == "/v1/audit/verify") return Only(get, "GET, HEAD", path, reply, [&] { return AuditVerify(); });
+    if (path == "/v1/whoami") return Only(get, "GET, HEAD", path, reply, [&] { return WhoAmI(); });
     if (path == "/v1/admin/backup") return Only(post, "POST", path, reply, [&] { return AdminBackup(); });
     *route_ = "unknown";
     *reply = ErrorReply(404, "not_found", "no route " + path + " (see docs/api.md)", "path");
@@ -237,6 +256,10 @@ class Router {
       return false;
     }
     if (route == "/healthz" || route == "/metrics") {
+      if (header_only_) {
+        accepted_ = true;
+        return false;
+      }
       *reply = handler();
       return false;
     }
@@ -248,6 +271,18 @@ class Router {
     *route_ = route;
     if (ServiceStatus status = Authenticate(); !status.ok()) {
       *reply = Error(status);
+      return false;
+    }
+    // Who may write is settled before the body is read ("Expect: 100-continue") or parsed: a body that a role
+    // may not append costs the server nothing.
+    if (request_.method() == http::verb::post && route == "/v1/events") {
+      if (ServiceStatus status = context_.service->AuthorizeAppend(principal_); !status.ok()) {
+        *reply = Error(status);
+        return false;
+      }
+    }
+    if (header_only_) {
+      accepted_ = true;
       return false;
     }
     *reply = handler();
@@ -306,8 +341,13 @@ class Router {
 
   Reply Append() {
     if (ServiceStatus status = CheckParameters(target_, {}); !status.ok()) return Error(status);
-    const nlohmann::json body = nlohmann::json::parse(request_.body(), nullptr, false);
-    if (body.is_discarded()) return Error(ServiceStatus::InvalidArgument("the body is not valid JSON", "body"));
+    // The role may append (Authenticated asked LedgerService::AuthorizeAppend before the body was parsed).
+    nlohmann::json body;
+    if (ledger::Status parsed = ledger::ParseJson(request_.body(), "", &body); !parsed.ok()) {
+      // Fields name what is in the body ("events[0].data.document..."); the body itself is "body".
+      const bool names_body = parsed.field().empty() || parsed.field().front() == '[';
+      return Error(ServiceStatus(names_body ? parsed.WithFieldPrefix("body") : parsed));
+    }
     if (!body.is_object() || !body.contains("events") || !body["events"].is_array()) {
       return Error(ServiceStatus::InvalidArgument("the body must be an object {\"events\": [...]}", "events"));
     }
@@ -338,9 +378,7 @@ class Router {
           break;
         }
       }
-      Reply reply = Error(status);
-      if (status.code() == ServiceCode::kBusy) reply.headers.emplace_back("Retry-After", "1");
-      return reply;
+      return Error(status);  // a 429 carries Retry-After (ErrorReply)
     }
     Json json;
     json["positions"] = result.positions;
@@ -393,7 +431,7 @@ class Router {
     ServiceStatus status = CheckParameters(target_, {"after", "types", "stream_prefix"});
     if (status.ok()) status = NumberParameter(target_, "after", 0, &plan->after);
     if (status.ok()) status = EventFilter::Parse(Parameter(target_, "types"), Parameter(target_, "stream_prefix"), &plan->filter);
-    if (status.ok()) status = context_.service->AuthorizeSubscribe(principal_);
+    if (status.ok()) status = context_.service->AuthorizeSubscribe(principal_, plan->filter);
     if (status.ok() && context_.subscribers.load() >= context_.options.max_subscribers) {
       status = ServiceStatus::Make(ServiceCode::kShutdown, "too many subscriptions open; retry later");
     }
@@ -537,6 +575,8 @@ class Router {
   Context& context_;
   const Request& request_;
   std::string* route_;
+  bool header_only_ = false;
+  bool accepted_ = false;
   Target target_;
   Principal principal_;
 };
@@ -576,12 +616,22 @@ Reply ErrorReply(const ServiceStatus& status) {
   if (!status.event_id().empty()) error["event_id"] = status.event_id();
   Reply reply = JsonReply(HttpStatusFor(status.code()), Json{{"error", std::move(error)}});
   if (status.code() == ServiceCode::kUnauthenticated) reply.headers.emplace_back("WWW-Authenticate", "Bearer");
+  // Every 429 says when to try again (RFC 6585 section 4): the store's append queue drains within milliseconds,
+  // and a past-known-at model load (the other source of kBusy) takes about half a second (docs/performance.md).
+  if (status.code() == ServiceCode::kBusy) reply.headers.emplace_back("Retry-After", "1");
   return reply;
 }
 
 bool Route(Context& context, const Request& request, Reply* reply, SubscriptionPlan* subscription, std::string* route) {
   Router router(context, request, route);
   return router.Dispatch(reply, subscription);
+}
+
+bool AcceptsBody(Context& context, const Request& header, Reply* refusal, std::string* route) {
+  Router router(context, header, route, /*header_only=*/true);
+  SubscriptionPlan unused;
+  router.Dispatch(refusal, &unused);
+  return router.accepted();
 }
 
 bool UrlDecode(std::string_view text, std::string* out) {

@@ -1,15 +1,20 @@
 // Subscriptions: GET /v1/subscribe?after=P streams every visible event after P, in order, as chunked NDJSON
 // (one event per line, the JSON of export; pseudonymised for readers), then new events as they are folded.
 //
-// Memory is bounded per subscriber: the next page (at most max_read_events events) is read from the store
-// only after the previous one was taken by the socket, so a slow consumer holds one page, never a backlog,
-// and writers never wait for it (they only post a wake-up to its strand). Progress is measured per
-// write_some: a socket that accepts no byte for subscription_stall_timeout is a stalled consumer. It is
+// Pages are read and encoded by the server's page workers (page_workers.h), never on the io threads: the
+// strand asks for the next page, a worker reads it through LedgerService::ReadLog (visibility, clerk scope and
+// pseudonymisation are the service's; the model lock is taken only for a clerk's scope check, never while
+// encoding) and encodes it to NDJSON, and posts it back. Memory is bounded per subscriber: the next page (at
+// most subscription_page_events events and subscription_page_bytes bytes) is asked for only after the previous
+// one was taken by the socket, so a slow consumer holds one page, never a backlog, and has at most one job
+// in the workers' queue; writers never wait for it (they only post a wake-up to its strand). Progress is
+// measured per write_some: a socket that accepts no byte for subscription_stall_timeout is a stalled consumer. It is
 // dropped: the final line {"error":{"code":"slow_consumer",...,"resume_from":P}} is queued after the page in
 // flight and the socket closed after subscription_drop_grace whether or not it got through (a consumer that
 // reads again within the grace sees it). Every event before resume_from was in the bytes before that line,
 // so resuming from it loses nothing and repeats nothing. A caught-up subscriber gets a blank line every
 // heartbeat_interval, so it can tell an idle stream from a dead one (and the server notices a closed socket).
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 
@@ -36,6 +41,7 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
         socket_(std::move(stream.socket())),
         plan_(std::move(plan)),
         cursor_(plan_.after),
+        executor_(socket_.get_executor()),
         watchdog_(socket_.get_executor()),
         heartbeat_(socket_.get_executor()),
         grace_(socket_.get_executor()) {}
@@ -69,6 +75,10 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
     pending_ =
         "HTTP/1.1 200 OK\r\nServer: di-ledger\r\nContent-Type: application/x-ndjson\r\nCache-Control: no-store\r\n"
         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    if (context_.options.socket_send_buffer_bytes == 0 && context_.options.subscription_send_buffer_bytes > 0) {
+      beast::error_code ignored;  // the kernel's default buffer is a larger one, not a failure
+      socket_.set_option(net::socket_base::send_buffer_size(context_.options.subscription_send_buffer_bytes), ignored);
+    }
     last_progress_ = Clock::now();
     WatchClient();
     ArmWatchdog();
@@ -103,8 +113,9 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
     heartbeat_.expires_after(context_.options.heartbeat_interval);
     heartbeat_.async_wait([self = shared_from_this()](beast::error_code error) {
       if (error || self->closed_ || self->ending_ || !self->idle_) return;
-      // pending_ must not change under a write in flight (the write points into it).
-      if (!self->writing_ && self->pending_.empty()) {
+      // pending_ must not change under a write in flight (the write points into it), nor be taken while a page
+      // is being made (the page goes into pending_ when it arrives).
+      if (!self->writing_ && self->pending_.empty() && !self->page_in_flight_) {
         self->pending_ = Chunk("\n");
         self->Pump();
       }
@@ -116,7 +127,7 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
     if (idle_ && !ending_) Pump();
   }
 
-  // Writes what is pending, else reads the next page; idles when caught up.
+  // Writes what is pending, else asks for the next page (unless one is being made).
   void Pump() {
     if (closed_ || writing_) return;
     if (!pending_.empty()) return WriteSome();
@@ -126,10 +137,63 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
       tail_.clear();
       return WriteSome();
     }
+    if (!page_in_flight_) AskForPage();
+  }
+
+  // A page as a worker made it.
+  struct Page {
+    ServiceStatus status;
+    uint64_t next_after = 0;  // the page's last position (scanned or sent): the cursor once it is taken
+    uint64_t head = 0;        // the visible position when the read began
+    size_t events = 0;
+    std::string lines;        // NDJSON, one line per event
+  };
+
+  // Queues the making of the page after cursor_ behind the other subscribers' (one at a time per subscriber).
+  void AskForPage() {
+    page_in_flight_ = true;
+    // Weak: a subscriber that leaves while it waits is destroyed at once, and its page is never made.
+    std::weak_ptr<Subscription> weak = weak_from_this();
+    context_.subscription_pages.Submit(context_.options.subscription_threads, [weak, after = cursor_] {
+      std::shared_ptr<Subscription> self = weak.lock();
+      if (self == nullptr || self->gone_.load()) return;
+      Page page = MakePage(self->context_, self->plan_, after);
+      auto executor = self->executor_;
+      net::post(executor,
+                [self = std::move(self), page = std::move(page)]() mutable { self->OnPage(std::move(page)); });
+    });
+  }
+
+  // On a page worker: reads only what does not change after the subscription started (the plan, the options).
+  static Page MakePage(Context& context, const SubscriptionPlan& plan, uint64_t after) {
+    Page made;
     ReadPage page;
-    ServiceStatus status = context_.service->ReadLog(plan_.principal, cursor_, 0, plan_.filter, &page);
-    if (!status.ok()) return End(std::string(status.CodeName()), status.message());
+    made.status = context.service->ReadLog(plan.principal, after, context.options.subscription_page_events, plan.filter,
+                                           &page);
+    made.next_after = page.next_after;
+    made.head = page.head;
+    if (!made.status.ok()) return made;
+    for (const auto& event : page.events) {
+      if (made.events > 0 && made.lines.size() >= context.options.subscription_page_bytes) {
+        // Full: the rest of the read is read again for the next page (work bounded by one read's events).
+        made.next_after = event["position"].get<uint64_t>() - 1;
+        break;
+      }
+      made.lines += event.dump();
+      made.lines += '\n';
+      ++made.events;
+    }
+    return made;
+  }
+
+  void OnPage(Page page) {
+    page_in_flight_ = false;
+    if (closed_) return;
+    if (ending_) return Pump();  // unsent: the final line's resume_from (cursor_) was fixed before it
+    if (!page.status.ok()) return End(std::string(page.status.CodeName()), page.status.message());
     if (page.next_after == cursor_) {  // caught up
+      // An append made more visible while the page was being made: its wake-up found a page in flight.
+      if (context_.service->VisiblePosition() > page.head) return AskForPage();
       if (!idle_) {
         idle_ = true;
         ArmHeartbeat();
@@ -138,15 +202,11 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
     }
     idle_ = false;
     heartbeat_.cancel();
-    std::string lines;
-    for (const auto& event : page.events) lines += event.dump() + "\n";
     cursor_ = page.next_after;
-    events_in_pending_ = page.events.size();
-    if (lines.empty()) {  // every scanned event was filtered out: scan on, letting other work run between pages
-      net::post(socket_.get_executor(), [self = shared_from_this()] { self->Pump(); });
-      return;
-    }
-    pending_ = Chunk(lines);
+    // Every scanned event was filtered out: scan on, behind the other subscribers.
+    if (page.lines.empty()) return AskForPage();
+    events_in_pending_ = page.events;
+    pending_ = Chunk(page.lines);
     WriteSome();
   }
 
@@ -198,6 +258,7 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   void Close() {
     if (closed_) return;
     closed_ = true;
+    gone_ = true;
     watchdog_.cancel();
     heartbeat_.cancel();
     grace_.cancel();
@@ -215,7 +276,10 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   size_t offset_ = 0;
   size_t events_in_pending_ = 0;
   bool writing_ = false, idle_ = false, ending_ = false, closed_ = false;
+  bool page_in_flight_ = false;  // a page is queued or being made for this subscriber
+  std::atomic<bool> gone_{false};  // closed_, for the page workers: a page for a closed socket is not made
   Clock::time_point last_progress_;
+  net::any_io_executor executor_;  // the strand (copied once: the page workers post to it)
   net::steady_timer watchdog_, heartbeat_, grace_;
   char discard_[256];
   uint64_t connection_id_ = 0;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "di/ledger/json_codec.h"
 #include "di/server/ledger_service.h"
 
 namespace di::server {
@@ -171,8 +172,10 @@ ServiceStatus TokenRegistry::LoadFile(const std::string& path, TokenRegistry* ou
   if (!file) return ServiceStatus::Make(ServiceCode::kIOError, "cannot read the tokens file '" + path + "'");
   std::stringstream text;
   text << file.rdbuf();
-  nlohmann::json entries = nlohmann::json::parse(text.str(), nullptr, false);
-  if (entries.is_discarded()) return ServiceStatus::InvalidArgument("'" + path + "' is not valid JSON", "tokens");
+  nlohmann::json entries;
+  if (ledger::Status parsed = ledger::ParseJson(text.str(), "tokens", &entries); !parsed.ok()) {
+    return ServiceStatus::InvalidArgument("'" + path + "': " + parsed.message(), parsed.field());
+  }
   return FromJson(entries, out);
 }
 

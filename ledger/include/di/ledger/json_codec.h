@@ -17,12 +17,29 @@
 
 namespace di::ledger {
 
+// Bounds on JSON read from outside (HTTP bodies, JSON Lines files, rules documents in Cap'n Proto frames,
+// export and proof files, token files): nesting deeper than this is refused before any recursive work
+// (serialising, copying, walking) runs on it, since those recurse once per level and a document of ~80 000
+// levels (~300 KB) overflows a thread's stack. The deepest legitimate input is an append body: body, events
+// array, event, data, a list, its element, a rules document's own levels (docs/rules.md: at most 6).
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses JSON text into `out`, refusing (InvalidArgument) text that is not JSON, or whose arrays and objects
+// nest deeper than kMaxJsonDepth. `field` names the text in errors ("body", "line 3"); a value nested too
+// deep is named by its path within it ("body.events[0].data.document.a.a..."). Never recurses per level.
+Status ParseJson(std::string_view text, std::string_view field, nlohmann::json* out);
+Status ParseJson(std::string_view text, std::string_view field, nlohmann::ordered_json* out);
+
 // Parses one event object: {"id","type","effective_date","actor",["causation_id"],["expected_version"],
 // "data"}. Ledger-assigned keys ("position", "recorded_at", "stream", "stream_version", "hash") are
 // accepted and ignored, so an export can be re-imported into an empty store.
 Status EventFromJson(const nlohmann::json& json, NewEvent* out);
-// Same, from JSON text (one line of a JSON Lines file).
+// Same, from JSON text (one line of a JSON Lines file), parsed with ParseJson's bounds.
 Status EventFromJsonText(std::string_view text, NewEvent* out);
+// An event a client built in Cap'n Proto (the binary endpoint): the same checks and normalisation as
+// EventFromJson, so both transports store the same bytes; texts that are not UTF-8 and rules documents that
+// are not JSON objects within kMaxJsonDepth are refused naming the field.
+Status EventFromReader(schema::Event::Reader event, NewEvent* out);
 
 // The client-supplied part, keys in schema order.
 nlohmann::ordered_json EventToJson(schema::Event::Reader event);

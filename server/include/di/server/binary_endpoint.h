@@ -55,6 +55,12 @@ struct BinaryEndpointOptions {
   // Subscriptions: a batch is closed once its encoded events exceed this many bytes (a single event larger
   // than this still travels alone). With the batch size this bounds a subscriber's memory. Default: 4 MiB.
   uint64_t subscription_batch_bytes = 4 * 1024 * 1024;
+  // Subscriptions: threads that read and encode the batches, at a lower priority than the io threads, which
+  // never do (so no subscriber's catch-up delays an append; server/src/page_workers.h). Default: 1.
+  int subscription_threads = 1;
+  // Subscriptions: SO_SNDBUF of a subscriber's socket, bytes (unless socket_send_buffer_bytes sets every
+  // socket's): what the kernel holds for a subscriber besides its batch (as HttpServerOptions'). Default: 256 KiB.
+  int subscription_send_buffer_bytes = 256 * 1024;
   // A subscriber whose socket accepts no byte for this long is dropped with error(slow_consumer). Default: 15 s.
   std::chrono::milliseconds subscription_stall_timeout{15000};
   // After the drop (or shutdown) decision, time allowed to deliver the final error frame, and to drain what

@@ -61,8 +61,8 @@ FrameError ReadSegmentTable(const unsigned char* table, uint64_t table_bytes, co
                             std::vector<uint64_t>* segment_words);
 
 // The segments (`body`: the words of ReadSegmentTable, in order, word-aligned) as a ClientMessage.
-// `decode_append_events` false: an append is recognised but its events are not decoded (out of phase, it
-// is refused without that work).
+// `decode_append_events` false: an append is recognised (kind, request id) but its events are not decoded
+// (out of phase, or from a principal that may not append: it is refused without that work).
 FrameError DecodeClientMessage(const std::vector<uint64_t>& segment_words, const capnp::word* body,
                                bool decode_append_events, DecodedClientMessage* out);
 

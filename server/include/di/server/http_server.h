@@ -7,9 +7,12 @@
 //
 // One io_context run by `threads` threads; one strand per connection. Every connection has a read deadline
 // (a request must arrive whole within read_timeout, so a slow or stalled client only holds its own socket),
-// a body limit (413) and a header limit (431). Requests are handled on the io threads: appends block one
+// a body limit (413) and a header limit (431). "Expect: 100-continue" is answered before the body is read;
+// HEAD is answered wherever GET is; HTTP/1.0 requests are answered in HTTP/1.0 (not subscriptions: 400).
+// Requests are handled on the io threads: appends block one
 // thread until their group commit is durable, which is what lets concurrent appenders share an fsync.
-// Subscriptions (GET /v1/subscribe) stream chunked NDJSON: see docs/api.md and subscription.cc.
+// Subscriptions (GET /v1/subscribe) stream chunked NDJSON: see docs/api.md and subscription.cc; their pages
+// are made by threads of their own (subscription_threads), not the io threads.
 // Routes, error codes and limits: docs/api.md.
 #ifndef DI_SERVER_HTTP_SERVER_H_
 #define DI_SERVER_HTTP_SERVER_H_
@@ -37,6 +40,11 @@ struct HttpServerOptions {
   uint64_t body_limit_bytes = 16 * 1024 * 1024;
   // Largest request header block, bytes. Default: 16 KiB. Larger: 431.
   uint32_t header_limit_bytes = 16 * 1024;
+  // A request refused before its body was read (413, or an "Expect: 100-continue" refused on its header) is
+  // answered, then up to this many bytes of the body still coming are read and discarded (within
+  // read_timeout) before the connection is closed, so that a client still writing its body reads the answer
+  // instead of a reset. Default: 64 MiB.
+  uint64_t discard_limit_bytes = 64 * 1024 * 1024;
   // A request (header and body) must arrive within this time from its first byte awaited, also between
   // keep-alive requests (idle connections are closed then). Default: 30 s.
   std::chrono::milliseconds read_timeout{30000};
@@ -53,6 +61,20 @@ struct HttpServerOptions {
   std::chrono::milliseconds heartbeat_interval{5000};
   // Subscriptions open at once; more get 503. Default: 256.
   size_t max_subscribers = 256;
+  // Threads that read and encode subscribers' pages, at a lower priority than the io threads, which never do
+  // (so no subscriber's catch-up delays another request; server/src/page_workers.h). Default: 1.
+  int subscription_threads = 1;
+  // The largest page: what a subscriber is sent at once and all the server holds for it. At most this many
+  // events (and at most the service's max_read_events), closed once it holds this many bytes of NDJSON (the
+  // first event always goes). Default: 256 events, 256 KiB.
+  size_t subscription_page_events = 256;
+  size_t subscription_page_bytes = 256 * 1024;
+  // SO_SNDBUF of a subscription's socket, bytes (unless socket_send_buffer_bytes sets every socket's): what the
+  // kernel holds for a subscriber besides its page. Left alone, Linux grows the buffer of a subscriber that
+  // stopped reading up to net.ipv4.tcp_wmem's maximum (4 MiB by default), for each of max_subscribers, and the
+  // server spends the work of filling it. Default: 256 KiB (Linux doubles it for its bookkeeping): ~10 MB/s to
+  // a client 50 ms away.
+  int subscription_send_buffer_bytes = 256 * 1024;
   // SO_SNDBUF of accepted sockets, bytes; 0 keeps the kernel's default (tests set a small one to stall fast).
   int socket_send_buffer_bytes = 0;
   // Graceful stop: in-flight requests get this long to finish before the io_context is stopped. Default: 10 s.

@@ -153,8 +153,8 @@ struct ServiceOptions {
   // Key of the reader pseudonyms (crypto_generichash, 32 bytes). Default: empty, which makes Start() fail
   // for a service with readers; the CLI keeps one in <data>/pseudonym-key (created 0600 on first start).
   std::string pseudonym_key;
-  // Largest page of one read (events returned). Default: 1000. Also the subscription chunk: at most this
-  // many events are held in memory per subscriber at a time.
+  // Largest page of one read (events returned). Default: 1000. Subscriptions ask for smaller pages
+  // (HttpServerOptions::subscription_page_events); this is only their upper bound.
   size_t max_read_events = 1000;
   // Largest number of log positions one filtered read scans before returning (the page then ends early,
   // with `next_after` telling the client where to continue). Default: 20000. Bounds the work of a request
@@ -229,6 +229,9 @@ class LedgerService {
   // the new head and head listeners are told. Forbidden -> nothing appended, the status names the event and
   // field and says why.
   ServiceStatus Append(const Principal& principal, std::vector<ledger::NewEvent> batch, ledger::AppendResult* result);
+  // May the principal append at all (role, read-only store, shutdown)? Both transports ask before they decode a
+  // batch, so a role that may not write never makes the server parse (or pay for) a body. Append asks again.
+  ServiceStatus AuthorizeAppend(const Principal& principal) const;
 
   // Reads (the JSON of ledger::StoredEventToJson; pseudonymised for readers) --------------------------------
   // Events with position > `after`, at most max_read_events, scanning at most max_scan_events positions.
@@ -266,8 +269,8 @@ class LedgerService {
   ServiceStatus VerifyRange(const Principal& principal, uint64_t from, uint64_t to, RangeVerifyReport* report);
 
   // Subscriptions ------------------------------------------------------------------------------------------------
-  // May the principal subscribe at all (reader, auditor, project, finance, clerk-in-scope)?
-  ServiceStatus AuthorizeSubscribe(const Principal& principal) const;
+  // May the principal subscribe with this filter (every role; a reader's stream prefix must be pseudonymous)?
+  ServiceStatus AuthorizeSubscribe(const Principal& principal, const EventFilter& filter) const;
   // The position reads and subscriptions are served up to: the live model's position (events are visible
   // once folded, so a clerk's scope filter always knows the person an event is about).
   uint64_t VisiblePosition() const;
@@ -285,9 +288,14 @@ class LedgerService {
   nlohmann::ordered_json PseudonymisedEvent(const ledger::StoredEvent& event) const;
   // The keyed pseudonym of an id of a kind ("person", "grant", ...): "ps-" + 32 hex chars.
   std::string Pseudonym(std::string_view kind, std::string_view id) const;
+  // A stream's name as a reader sees it: `person/`, `grant/` and `provider/` streams with the pseudonym of the id.
+  std::string ReaderStream(std::string_view stream) const;
 
  private:
   ServiceStatus CheckWritable(const Principal& principal, const std::vector<ledger::NewEvent>& batch) const;
+  // A clerk of a municipality merged into another may record only events dated before the merger (model lock held).
+  ServiceStatus CheckClerkMunicipalityInForce(const Principal& principal, int32_t effective_date,
+                                              const std::string& type_name, const std::string& event_id) const;
   bool MayRead(const Principal& principal, const ledger::StoredEvent& event) const;  // model lock held
   bool MunicipalityInScope(const std::string& clerk_municipality, const std::string& municipality) const;
   std::string ResidenceOfPerson(const std::string& person_id) const;  // model lock held
