@@ -245,7 +245,10 @@ TEST_F(FuzzHttpRegressionTest, CorpusRequestsGetTheirAnswers) {
       {"subscribe.http", 200},         {"audit-head.http", 200},
       {"unauthenticated.http", 401},   {"method-not-allowed.http", 405},
       {"malformed.http", 400},         {"events-append-bad.http", 400},
-      {"crash-non-utf8-path.http", 404}};
+      {"crash-non-utf8-path.http", 404},
+      // Issue #12: a document nested past 64 levels is 400; a reader's append is 403 before its body is parsed.
+      {"events-append-deep-document.http", 400}, {"events-append-deep-reader.http", 403},
+      {"events-append-wide-document.http", 201}};
   for (const auto& [name, bytes] : corpus) {
     const RawHttpExchange exchange = Handle(bytes);
     EXPECT_NE(exchange.status, 0u) << name;  // every corpus file is a whole request (or a refused one)
@@ -268,6 +271,21 @@ TEST_F(FuzzHttpRegressionTest, IncompleteAndOversizedRequests) {
   EXPECT_EQ(Handle("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").status, 505);  // the HTTP/2 connection preface
   EXPECT_EQ(Handle("GET /healthz HTTP/1.1x\r\nHost: x\r\n\r\n").status, 400);
   EXPECT_EQ(Handle("GET /healthz HTTP/1.0\r\n\r\n").status, 200);
+}
+
+// Found by fuzz_json_event: a number too large for a double ("2e3444...") made the bounded parser (ledger::ParseJson)
+// throw out_of_range, not a parse_error; in the server that would have left an io thread, ending the process.
+// Corpus file: json_event/crash-number-overflow.json.
+TEST_F(FuzzHttpRegressionTest, NumbersTooLargeForADoubleAreRefusedNotThrown) {
+  const std::string crash = ReadFile(fs::path(DI_FUZZ_CORPUS_DIR) / "json_event" / "crash-number-overflow.json");
+  ledger::NewEvent event;
+  const ledger::Status line = ledger::EventFromJsonText(crash.substr(0, crash.find('\n')), &event);
+  EXPECT_EQ(line.code(), ledger::StatusCode::kInvalidArgument);
+  EXPECT_NE(line.message().find("number overflow"), std::string::npos) << line.ToString();
+  const std::string body = "{\"events\":[{\"id\":\"n\",\"quantity\":2e4444}]}";
+  const RawHttpExchange exchange = Handle("POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-project\r\n"
+                                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_EQ(exchange.status, 400u) << exchange.body;
 }
 
 // Found by fuzz_http_request: a path with a byte that is not UTF-8 got a 404 whose message quotes the path,
