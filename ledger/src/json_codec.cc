@@ -168,8 +168,9 @@ Status ParseBoundedJson(std::string_view text, std::string_view field, JsonType*
   try {
     *out = JsonType::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& error) {
-    // Every refusal of the parser, not only parse_error: a number too large for a double ("2e4444") is an
-    // out_of_range (406), which escaped an io thread and ended the process (found by fuzz_json_event).
+    // Every refusal of the parser, not only parse_error: a number beyond the range of any binary floating-point
+    // type ("2e4444") is an out_of_range (406), which escaped an io thread and ended the process (found by
+    // fuzz_json_event).
     // "[json.exception.parse_error.101] parse error at line 1, column 7: ..." -> "parse error at line 1, ..."
     std::string_view what = error.what();
     if (const size_t bracket = what.find("] "); bracket != std::string_view::npos) what.remove_prefix(bracket + 2);
