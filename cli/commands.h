@@ -48,6 +48,7 @@ struct ReportOptions {
   std::string known_at;        // position or UTC time; empty: the head
   std::string group_by;        // comma-separated dimensions
   std::string format = "table";
+  std::string table;           // reconciliation CSV: claims, lines (empty: lines) or payments
   bool explain = false;        // funding: the positions of the events behind each row
 };
 int RunReport(const ReportOptions& options);

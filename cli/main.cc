@@ -74,9 +74,9 @@ int main(int argc, char** argv) {
   entitlements->add_option("--valid-at", entitlements_options.valid_at, "valid date YYYY-MM-DD (default: the latest)");
   entitlements->add_option("--known-at", entitlements_options.known_at,
                            "as known at a global position or a UTC time (default: now)");
-  entitlements->add_option("--format", entitlements_options.format, "table or json")
+  entitlements->add_option("--format", entitlements_options.format, "table, json or csv")
       ->capture_default_str()
-      ->check(CLI::IsMember({"table", "json"}));
+      ->check(CLI::IsMember({"table", "json", "csv"}));
   entitlements->add_flag("--explain", entitlements_options.explain, "list the deliveries and events behind the figures");
   entitlements->callback([&] {
     entitlements_options.data_dir = data_dir;
@@ -104,6 +104,8 @@ int main(int argc, char** argv) {
   report->add_option("--format", report_options.format, "table, json or csv")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "json", "csv"}));
+  report->add_option("--table", report_options.table,
+                     "reconciliation with --format csv: claims, lines (default) or payments");
   report->callback([&] {
     report_options.data_dir = data_dir;
     exit_code = di::cli::RunReport(report_options);

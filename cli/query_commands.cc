@@ -161,30 +161,13 @@ int RunEntitlements(const EntitlementsOptions& options) {
     std::cerr << "error: " << status.ToString() << " (as known at position " << known_at << ")\n";
     return 1;
   }
-  // The deliveries behind the figures: every decision about this person's deliveries.
-  const std::vector<projections::DeliveryDecision>& behind = entitlements.deliveries;
-  if (options.format == "json") {
-    nlohmann::ordered_json json = projections::EntitlementsToJson(entitlements);
-    if (!model.rules_problem().empty()) json["rules_problem"] = model.rules_problem();
-    if (options.explain) {
-      json["deliveries"] = nlohmann::ordered_json::array();
-      for (const auto& decision : behind) {
-        json["deliveries"].push_back({{"delivery_id", decision.delivery_id},
-                                      {"grant_id", decision.grant_id},
-                                      {"date", ledger::FormatDate(decision.date)},
-                                      {"quantity", decision.quantity},
-                                      {"eligible_quantity", decision.eligible_quantity},
-                                      {"cost_cents", decision.cost_cents},
-                                      {"eligible_cost_cents", decision.eligible_cost_cents},
-                                      {"verdict", std::string(projections::VerdictName(decision.verdict))},
-                                      {"rule_id", decision.rule_id},
-                                      {"reason", decision.reason},
-                                      {"positions", decision.positions}});
-      }
-    }
-    std::cout << json.dump(2) << "\n";
+  if (PrintMachineReadable(
+          options.format, [&] { return projections::EntitlementsToJson(entitlements); },
+          [&] { return projections::EntitlementsToCsv(entitlements); })) {
     return 0;
   }
+  // The deliveries behind the figures: every decision about this person's deliveries.
+  const std::vector<projections::DeliveryDecision>& behind = entitlements.deliveries;
   std::printf("person %s (%s, age %d) on %s, as known at position %llu, rules %s\n", entitlements.person_id.c_str(),
               ledger::EnumValueName(entitlements.target_group).c_str(), entitlements.age,
               ledger::FormatDate(valid_date).c_str(), static_cast<unsigned long long>(known_at),
@@ -222,6 +205,27 @@ int RunEntitlements(const EntitlementsOptions& options) {
   return 0;
 }
 
+void PrintClaimDetail(const projections::ClaimReconciliation& claim) {
+  std::printf("\n%-16s %-30s %-10s %11s %11s %11s %11s %11s  %s\n", "delivery", "service", "date", "claimed",
+              "eligible", "approved", "approved ESF", "paid", "findings");
+  for (const auto& line : claim.lines) {
+    std::string findings;
+    for (const auto& finding : line.findings) findings += (findings.empty() ? "" : "; ") + finding;
+    std::printf("%-16s %-30s %-10s %11s %11s %11s %11s %11s  %s\n", line.delivery_id.c_str(), line.service.c_str(),
+                line.delivery_date ? ledger::FormatDate(line.delivery_date).c_str() : "",
+                Euros(line.claimed_cents).c_str(), Euros(line.eligible_cents).c_str(),
+                Euros(line.approved_cents).c_str(), Euros(line.approved_esf_cents).c_str(),
+                Euros(line.paid_cents).c_str(), findings.c_str());
+  }
+  for (const auto& item : claim.payments) {
+    const projections::PaymentFacts& payment = item.payment;
+    std::printf("payment %s on %s: %s (ESF %s, state %s)\n", payment.id.c_str(), ledger::FormatDate(payment.date).c_str(),
+                Euros(payment.amount_cents).c_str(), Euros(payment.esf_cents).c_str(), Euros(payment.state_cents).c_str());
+    for (const auto& finding : item.findings) std::printf("  finding: %s\n", finding.c_str());
+  }
+  for (const auto& finding : claim.findings) std::printf("finding: %s\n", finding.c_str());
+}
+
 int ReportReconciliation(const ReportOptions& options, const projections::LedgerModel& model, int32_t valid_date,
                          uint64_t known_at) {
   projections::ReconciliationQuery query{options.project_id, options.municipality_id, options.claim_id};
@@ -230,37 +234,27 @@ int ReportReconciliation(const ReportOptions& options, const projections::Ledger
   if (!status.ok()) return ReportFailure(status);
   if (PrintMachineReadable(
           options.format, [&] { return projections::ReconciliationToJson(claims, valid_date, known_at); },
-          [&] { return projections::ReconciliationToCsv(claims); })) {
+          [&] { return projections::ReconciliationToCsv(claims, options.table); })) {
     return 0;
   }
-  std::printf("reconciliation on %s, as known at position %llu (EUR)\n\n", ledger::FormatDate(valid_date).c_str(),
-              static_cast<unsigned long long>(known_at));
-  std::printf("%-28s %-18s %-10s %6s %13s %13s %13s %13s %13s %13s %8s\n", "claim", "municipality", "date", "lines",
-              "claimed", "eligible", "approved", "approved ESF", "paid", "outstanding", "findings");
+  std::printf("reconciliation on %s, as known at position %llu (EUR; ESF/state split of approved and paid)\n\n",
+              ledger::FormatDate(valid_date).c_str(), static_cast<unsigned long long>(known_at));
+  std::printf("%-28s %-18s %-10s %6s %13s %13s %13s %13s %13s %13s %13s %13s %13s %8s\n", "claim", "municipality",
+              "date", "lines", "claimed", "eligible", "approved", "approved ESF", "approved state", "paid", "paid ESF",
+              "paid state", "outstanding", "findings");
   for (const auto& claim : claims) {
-    std::printf("%-28s %-18s %-10s %6zu %13s %13s %13s %13s %13s %13s %8lld\n", claim.claim_id.c_str(),
+    const int64_t findings = claim.lines_with_findings + claim.payments_with_findings +
+                             static_cast<int64_t>(claim.findings.size());
+    std::printf("%-28s %-18s %-10s %6zu %13s %13s %13s %13s %13s %13s %13s %13s %13s %8lld\n", claim.claim_id.c_str(),
                 claim.municipality_id.c_str(), ledger::FormatDate(claim.claim_date).c_str(), claim.lines.size(),
-                Euros(claim.claimed_cents).c_str(), Euros(claim.eligible_cents).c_str(),
-                Euros(claim.approved_cents).c_str(), Euros(claim.approved_esf_cents).c_str(),
-                Euros(claim.paid_cents).c_str(), Euros(claim.outstanding_cents).c_str(),
-                static_cast<long long>(claim.lines_with_findings));
+                Euros(claim.claimed.total).c_str(), Euros(claim.eligible.total).c_str(),
+                Euros(claim.approved.total).c_str(), Euros(claim.approved.esf).c_str(),
+                Euros(claim.approved.state).c_str(), Euros(claim.paid.total).c_str(), Euros(claim.paid.esf).c_str(),
+                Euros(claim.paid.state).c_str(), Euros(claim.outstanding.total).c_str(),
+                static_cast<long long>(findings));
   }
   if (!options.claim_id.empty()) {
-    for (const auto& claim : claims) {
-      std::printf("\n%-16s %-30s %-10s %11s %11s %11s  %s\n", "delivery", "service", "date", "claimed", "eligible",
-                  "approved", "findings");
-      for (const auto& line : claim.lines) {
-        std::string findings;
-        for (const auto& finding : line.findings) findings += (findings.empty() ? "" : "; ") + finding;
-        std::printf("%-16s %-30s %-10s %11s %11s %11s  %s\n", line.delivery_id.c_str(), line.service.c_str(),
-                    line.delivery_date ? ledger::FormatDate(line.delivery_date).c_str() : "", Euros(line.claimed_cents).c_str(),
-                    Euros(line.eligible_cents).c_str(), Euros(line.approved_cents).c_str(), findings.c_str());
-      }
-      for (const auto& payment : claim.payments) {
-        std::printf("payment %s on %s: %s (ESF %s, state %s)\n", payment.id.c_str(), ledger::FormatDate(payment.date).c_str(),
-                    Euros(payment.amount_cents).c_str(), Euros(payment.esf_cents).c_str(), Euros(payment.state_cents).c_str());
-      }
-    }
+    for (const auto& claim : claims) PrintClaimDetail(claim);
   }
   return 0;
 }
@@ -303,6 +297,14 @@ int RunReport(const ReportOptions& options) {
     std::cerr << "error: unknown report '" << options.kind << "' (available: funding, reconciliation, indicators)\n";
     return 2;
   }
+  if (!options.table.empty() && (options.kind != "reconciliation" || options.format != "csv")) {
+    std::cerr << "error: --table is for the reconciliation report with --format csv (JSON holds every table)\n";
+    return 2;
+  }
+  if (Status status = projections::CheckReconciliationTable(options.table); !status.ok()) {
+    std::cerr << "error: --table: " << status.message() << "\n";
+    return 2;
+  }
   projections::LedgerModel model;
   uint64_t known_at = 0;
   int32_t valid_date = 0;
@@ -329,16 +331,17 @@ int RunReport(const ReportOptions& options) {
   }
   std::printf("funding on %s, as known at position %llu (EUR; ESF/state split of approved and paid)\n\n",
               ledger::FormatDate(valid_date).c_str(), static_cast<unsigned long long>(known_at));
-  std::printf("%-18s %-18s %-18s %-30s %-7s %8s %13s %13s %13s %13s %13s %13s %13s\n", "project", "territory",
-              "municipality", "service", "month", "count", "delivered", "eligible", "claimed", "approved", "approved ESF",
-              "paid", "paid ESF");
+  std::printf("%-18s %-18s %-18s %-30s %-7s %8s %13s %13s %13s %13s %13s %14s %13s %13s %13s\n", "project",
+              "territory", "municipality", "service", "month", "count", "delivered", "eligible", "claimed", "approved",
+              "approved ESF", "approved state", "paid", "paid ESF", "paid state");
   auto print = [](const std::string& project, const std::string& territory, const std::string& municipality,
                   const std::string& service, const std::string& month, const projections::FundingFigures& f) {
-    std::printf("%-18s %-18s %-18s %-30s %-7s %8lld %13s %13s %13s %13s %13s %13s %13s\n", project.c_str(),
-                territory.c_str(), municipality.c_str(), service.c_str(), month.c_str(),
+    std::printf("%-18s %-18s %-18s %-30s %-7s %8lld %13s %13s %13s %13s %13s %14s %13s %13s %13s\n",
+                project.c_str(), territory.c_str(), municipality.c_str(), service.c_str(), month.c_str(),
                 static_cast<long long>(f.deliveries), Euros(f.delivered_cents).c_str(), Euros(f.eligible_cents).c_str(),
                 Euros(f.claimed_cents).c_str(), Euros(f.approved_cents).c_str(), Euros(f.approved_esf_cents).c_str(),
-                Euros(f.paid_cents).c_str(), Euros(f.paid_esf_cents).c_str());
+                Euros(f.approved_state_cents).c_str(), Euros(f.paid_cents).c_str(), Euros(f.paid_esf_cents).c_str(),
+                Euros(f.paid_state_cents).c_str());
   };
   for (const auto& row : report.rows) {
     print(row.project_id, row.territory_id, row.municipality_id, row.service, row.month, row.figures);

@@ -3047,8 +3047,11 @@ void Simulator::ClaimMonth(int32_t month_start, int32_t month_end,
     if (approved_total <= 0) continue;
 
     // Payment, split ESF / state budget by the budget ratio in force on the claim's date (ESF rounded
-    // half-up to the cent, state = the rest); some claims are paid in two instalments.
+    // half-up to the cent, state = the rest); some claims are paid in two instalments, each carrying the
+    // split of the running paid total less what the earlier one carried, so that the claim paid in full
+    // carries exactly its approved split (docs/projections.md, reconciliation).
     const BudgetVersion& budget = BudgetOn(claimed_on);
+    int64_t paid_so_far = 0, esf_so_far = 0;
     std::vector<int64_t> instalments = {approved_total};
     if (approved_total >= 100 && rng.Chance(150)) {
       const int64_t first_part = approved_total * rng.Between(50, 90) / 100;
@@ -3057,7 +3060,9 @@ void Simulator::ClaimMonth(int32_t month_start, int32_t month_end,
     int32_t paid_on = Workday(reviewed_on + static_cast<int32_t>(rng.Between(7, 30)));
     for (const int64_t amount : instalments) {
       const std::string payment_id = NumberedId("PAY-", ++payments_, 6);
-      const int64_t esf = ShareHalfUp(amount, budget.esf_cents, budget.total_cents);
+      paid_so_far += amount;
+      const int64_t esf = ShareHalfUp(paid_so_far, budget.esf_cents, budget.total_cents) - esf_so_far;
+      esf_so_far += esf;
       Json payment;
       payment["claim_id"] = claim_id;
       payment["payment_id"] = payment_id;

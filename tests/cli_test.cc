@@ -50,8 +50,10 @@ std::vector<json> World() {
 
 
 TEST(CliTest, UsageErrorsExitTwo) {
-  for (const char* arguments : {"bogus", "report funding --format xml", "entitlements P-1 --format csv",
-                                "report budgets", "import", "simulate --years 99"}) {
+  for (const char* arguments : {"bogus", "report funding --format xml", "entitlements P-1 --format xml",
+                                "report budgets", "import", "simulate --years 99",
+                                "report reconciliation --format csv --table months",
+                                "report funding --format csv --table claims", "report reconciliation --table claims"}) {
     Output output = RunCli(arguments);
     EXPECT_EQ(output.exit_code, 2) << arguments << "\n" << output.text;
     EXPECT_FALSE(output.text.empty()) << arguments;
@@ -255,6 +257,8 @@ TEST(CliTest, RebuildIsDeterministicAndAnswersDoNotDependOnThePath) {
   ASSERT_EQ(RunCli("import " + dir.Sub("sim.jsonl") + " --data " + data).exit_code, 0);
   const std::string queries[] = {"entitlements P-000003 --valid-at 2021-07-15 --format json --explain",
                                  "report funding --format csv", "report reconciliation --format json",
+                                 "report reconciliation --format csv --table claims",
+                                 "report reconciliation --format csv --table payments", "report funding",
                                  "report indicators --known-at 2000 --format csv"};
   auto answers = [&] {
     std::string all;

@@ -693,8 +693,9 @@ TEST(RespiteTest, ThirtyDaysPerCalendarYearWithTheStaySplitAtTheCap) {
   const EligibilityResult result = ledger.Result();
   const Decisions decisions = Ledger::ByDelivery(result);
   ExpectDecision(decisions, "R-28", Verdict::kEligible, 28, 28000, "respite");
+  // The stay reached the cap on its second day (28 + 2 = 30), not on its first.
   ExpectDecision(decisions, "R-3", Verdict::kPartlyEligible, 2, 6667, "respite",
-                 "respite: cap respite-year of 30 days per year (rule respite) in 2021 reached on 2021-06-01; 1 day over");
+                 "respite: cap respite-year of 30 days per year (rule respite) in 2021 reached on 2021-06-02; 1 day over");
   ExpectDecision(decisions, "R-DEC", Verdict::kIneligible, 0, 0, "respite", "in 2021 already used up; 1 day over");
   ExpectDecision(decisions, "R-JAN", Verdict::kEligible, 30, 30000, "respite");
   ExpectDecision(decisions, "R-JAN-31", Verdict::kIneligible, 0, 0, "respite", "in 2022 already used up");
@@ -730,7 +731,7 @@ TEST(RespiteTest, FamilyScopeIsSharedBySiblingsPersonScopeIsNot) {
     ExpectEligible(decisions, "S-1", 20, "respite-test");
     ExpectEligible(decisions, "S-3", 30, "respite-test");
     if (scope == "family") {
-      ExpectPartly(decisions, "S-2", 10, "respite-test", "in 2021 reached on 2021-04-01; 5 days over");
+      ExpectPartly(decisions, "S-2", 10, "respite-test", "in 2021 reached on 2021-04-10; 5 days over");
       ExpectIneligible(decisions, "S-2B", "respite-test", "in 2021 already used up");
       EXPECT_EQ(Used(result, "respite-test-year", "family:P-F", "2021"), 30);
       EXPECT_EQ(Used(result, "respite-test-year", "family:P-OTHER", "2021"), 30);

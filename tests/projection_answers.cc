@@ -46,10 +46,10 @@ std::string AllAnswers(const LedgerModel& model, int32_t valid_date, const std::
   EXPECT_TRUE(ComputeReconciliation(model, valid_date, {}, &claims).ok());
   out += ReconciliationToJson(claims, valid_date, model.last_position()).dump();
   for (const ClaimReconciliation& claim : claims) {
-    EXPECT_EQ(claim.approved_esf_cents + claim.approved_state_cents, claim.approved_cents) << claim.claim_id;
-    EXPECT_EQ(claim.paid_esf_cents + claim.paid_state_cents, claim.paid_cents) << claim.claim_id;
-    EXPECT_LE(claim.paid_cents, claim.approved_cents) << claim.claim_id;
-    EXPECT_EQ(claim.outstanding_cents, claim.approved_cents - claim.paid_cents) << claim.claim_id;
+    EXPECT_EQ(claim.approved.esf + claim.approved.state, claim.approved.total) << claim.claim_id;
+    EXPECT_EQ(claim.paid.esf + claim.paid.state, claim.paid.total) << claim.claim_id;
+    EXPECT_LE(claim.paid.total, claim.approved.total) << claim.claim_id;
+    EXPECT_EQ(claim.outstanding.total, claim.approved.total - claim.paid.total) << claim.claim_id;
   }
 
   IndicatorsReport indicators;

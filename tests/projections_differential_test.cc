@@ -88,11 +88,11 @@ void CheckReconciliation(const std::vector<ClaimReconciliation>& claims, const F
   FundingFigures sum;
   for (const ClaimReconciliation& claim : claims) {
     SCOPED_TRACE("claim " + claim.claim_id);
-    EXPECT_EQ(claim.approved_esf_cents + claim.approved_state_cents, claim.approved_cents);
-    EXPECT_EQ(claim.paid_esf_cents + claim.paid_state_cents, claim.paid_cents);
-    EXPECT_LE(claim.paid_cents, claim.approved_cents);
-    EXPECT_LE(claim.approved_cents, claim.claimed_cents);
-    EXPECT_EQ(claim.outstanding_cents, claim.approved_cents - claim.paid_cents);
+    EXPECT_EQ(claim.approved.esf + claim.approved.state, claim.approved.total);
+    EXPECT_EQ(claim.paid.esf + claim.paid.state, claim.paid.total);
+    EXPECT_LE(claim.paid.total, claim.approved.total);
+    EXPECT_LE(claim.approved.total, claim.claimed.total);
+    EXPECT_EQ(claim.outstanding.total, claim.approved.total - claim.paid.total);
     int64_t claimed = 0, approved = 0, eligible = 0;
     for (const ReconciliationLine& line : claim.lines) {
       EXPECT_LE(line.approved_cents, line.claimed_cents) << line.delivery_id;
@@ -102,21 +102,120 @@ void CheckReconciliation(const std::vector<ClaimReconciliation>& claims, const F
       approved += line.approved_cents;
       eligible += line.eligible_cents;
     }
-    EXPECT_EQ(claimed, claim.claimed_cents);
-    EXPECT_EQ(approved, claim.approved_cents);
-    EXPECT_EQ(eligible, claim.eligible_cents);
-    sum.claimed_cents += claim.claimed_cents;
-    sum.approved_cents += claim.approved_cents;
-    sum.approved_esf_cents += claim.approved_esf_cents;
-    sum.paid_cents += claim.paid_cents;
-    sum.paid_esf_cents += claim.paid_esf_cents;
+    EXPECT_EQ(claimed, claim.claimed.total);
+    EXPECT_EQ(approved, claim.approved.total);
+    EXPECT_EQ(eligible, claim.eligible.total);
+    sum.claimed_cents += claim.claimed.total;
+    sum.approved_cents += claim.approved.total;
+    sum.approved_esf_cents += claim.approved.esf;
+    sum.approved_state_cents += claim.approved.state;
+    sum.paid_cents += claim.paid.total;
+    sum.paid_esf_cents += claim.paid.esf;
+    sum.paid_state_cents += claim.paid.state;
   }
   // Funding counts the same claim lines by delivery row: the totals agree to the cent.
   EXPECT_EQ(sum.claimed_cents, funding.totals.claimed_cents);
   EXPECT_EQ(sum.approved_cents, funding.totals.approved_cents);
   EXPECT_EQ(sum.approved_esf_cents, funding.totals.approved_esf_cents);
+  EXPECT_EQ(sum.approved_state_cents, funding.totals.approved_state_cents);
   EXPECT_EQ(sum.paid_cents, funding.totals.paid_cents);
   EXPECT_EQ(sum.paid_esf_cents, funding.totals.paid_esf_cents);
+  EXPECT_EQ(sum.paid_state_cents, funding.totals.paid_state_cents);
+}
+
+// The money of every claim is split once, at the claim, and its lines and payments are shares of it
+// (docs/projections.md §4): checked against the model's own facts, not against the engine's helpers.
+void CheckClaimSplits(const LedgerModel& model, const std::vector<ClaimReconciliation>& claims) {
+  for (const ClaimReconciliation& claim : claims) {
+    SCOPED_TRACE("claim " + claim.claim_id);
+    // The budget version in force on the claim's date: the latest "in force from" on or before it.
+    const ProjectFacts& project = model.projects().at(claim.project_id);
+    const BudgetVersion* budget = nullptr;
+    for (const BudgetVersion& version : project.budgets) {
+      if (version.from <= claim.claim_date && (budget == nullptr || version.from >= budget->from)) budget = &version;
+    }
+    if (budget == nullptr && !project.budgets.empty()) budget = &project.budgets.front();
+    if (budget != nullptr) {
+      // round_half_up(approved x ESF / total) with exact integers.
+      const __int128 scaled = static_cast<__int128>(claim.approved.total) * budget->esf_cents * 2 + budget->total_cents;
+      EXPECT_EQ(claim.approved.esf, static_cast<int64_t>(scaled / (2 * static_cast<__int128>(budget->total_cents))));
+      EXPECT_EQ(claim.budget_in_force_from, budget->from);
+    }
+    for (const SplitCents* split : {&claim.claimed, &claim.eligible, &claim.approved, &claim.paid, &claim.outstanding}) {
+      EXPECT_EQ(split->esf + split->state, split->total);
+    }
+    EXPECT_EQ(claim.outstanding.esf, claim.approved.esf - claim.paid.esf);
+    int64_t approved_esf = 0, paid = 0, paid_esf = 0;
+    for (const ReconciliationLine& line : claim.lines) {
+      SCOPED_TRACE("line " + line.delivery_id);
+      EXPECT_EQ(line.paid_esf_cents + line.paid_state_cents, line.paid_cents);
+      EXPECT_GE(line.approved_esf_cents, 0);
+      EXPECT_GE(line.approved_state_cents, 0);
+      // Largest remainder: a line's share is within one cent of its exact proportion of the claim's part.
+      const __int128 exact = static_cast<__int128>(claim.approved.esf) * line.approved_cents;
+      const __int128 given = static_cast<__int128>(line.approved_esf_cents) * claim.approved.total;
+      EXPECT_LT(given > exact ? given - exact : exact - given, static_cast<__int128>(claim.approved.total) + 1);
+      approved_esf += line.approved_esf_cents;
+      paid += line.paid_cents;
+      paid_esf += line.paid_esf_cents;
+    }
+    EXPECT_EQ(approved_esf, claim.approved.esf);
+    EXPECT_EQ(paid, claim.paid.total);
+    EXPECT_EQ(paid_esf, claim.paid.esf);
+    // Payments: each payment's expected parts sum to the approved split of what has been paid.
+    int64_t amount = 0, esf = 0, expected_esf = 0;
+    for (const PaymentReconciliation& item : claim.payments) {
+      amount += item.payment.amount_cents;
+      esf += item.payment.esf_cents;
+      expected_esf += item.expected.esf;
+      EXPECT_EQ(item.expected.esf + item.expected.state, item.payment.amount_cents);
+      const bool split_differs = budget != nullptr && item.payment.esf_cents != item.expected.esf;
+      EXPECT_EQ(split_differs, !item.findings.empty()) << "payment " << item.payment.id;
+    }
+    EXPECT_EQ(amount, claim.paid.total);
+    EXPECT_EQ(esf, claim.paid.esf);
+    if (budget != nullptr && amount == claim.approved.total) {
+      EXPECT_EQ(expected_esf, claim.approved.esf) << "paid in full: the payments should carry the approved split";
+    }
+  }
+}
+
+// Every grouping of the funding report (the 32 subsets of its dimensions) sums to the claims, to the cent.
+void CheckEveryGrouping(const LedgerModel& model, int32_t valid_date, const std::vector<ClaimReconciliation>& claims) {
+  FundingFigures claimed;
+  for (const ClaimReconciliation& claim : claims) {
+    claimed.claimed_cents += claim.claimed.total;
+    claimed.approved_cents += claim.approved.total;
+    claimed.approved_esf_cents += claim.approved.esf;
+    claimed.approved_state_cents += claim.approved.state;
+    claimed.paid_cents += claim.paid.total;
+    claimed.paid_esf_cents += claim.paid.esf;
+    claimed.paid_state_cents += claim.paid.state;
+  }
+  const std::vector<std::string> dimensions = {"project", "territory", "municipality", "service", "month"};
+  for (unsigned subset = 0; subset < (1u << dimensions.size()); ++subset) {
+    FundingQuery query;
+    for (size_t d = 0; d < dimensions.size(); ++d) {
+      if (subset & (1u << d)) query.group_by.push_back(dimensions[d]);
+    }
+    if (query.group_by.empty()) query.group_by = dimensions;  // empty means all: the same grouping
+    FundingReport report;
+    ASSERT_TRUE(ComputeFunding(model, valid_date, query, &report).ok());
+    FundingFigures rows;
+    for (const FundingRow& row : report.rows) {
+      rows.Add(row.figures);
+      EXPECT_EQ(row.figures.approved_esf_cents + row.figures.approved_state_cents, row.figures.approved_cents);
+      EXPECT_EQ(row.figures.paid_esf_cents + row.figures.paid_state_cents, row.figures.paid_cents);
+    }
+    SCOPED_TRACE("grouping " + std::to_string(subset));
+    for (auto [from_rows, from_claims] :
+         {std::pair{rows.claimed_cents, claimed.claimed_cents}, {rows.approved_cents, claimed.approved_cents},
+          {rows.approved_esf_cents, claimed.approved_esf_cents}, {rows.approved_state_cents, claimed.approved_state_cents},
+          {rows.paid_cents, claimed.paid_cents}, {rows.paid_esf_cents, claimed.paid_esf_cents},
+          {rows.paid_state_cents, claimed.paid_state_cents}}) {
+      EXPECT_EQ(from_rows, from_claims);
+    }
+  }
 }
 
 void CheckIndicators(const IndicatorsReport& indicators) {
@@ -241,17 +340,20 @@ std::string AllReports(const LedgerModel& model, int32_t valid_date, const std::
   const EligibilityResult all = DecideEligibility(model);
   CheckFunding(funding, until_valid_date);
   CheckReconciliation(claims, funding);
+  CheckClaimSplits(model, claims);
   CheckIndicators(indicators);
   CheckDecisions(until_valid_date, all, valid_date);
-  // Indicators count as receiving services exactly the persons of the decided deliveries.
+  // Indicators count as receiving services exactly the persons with an eligible (wholly or partly) delivery.
   std::set<std::string> receiving;
-  for (const DeliveryDecision& decision : until_valid_date.decisions) receiving.insert(decision.person_id);
+  for (const DeliveryDecision& decision : until_valid_date.decisions) {
+    if (decision.eligible_quantity > 0) receiving.insert(decision.person_id);
+  }
   int64_t counted = 0;
   for (const IndicatorRow& total : indicators.totals) counted += total.persons_receiving_services;
   EXPECT_EQ(counted, static_cast<int64_t>(receiving.size()));
   // The budget version in force on the valid date carries every approval of the project's claims so far.
   std::map<std::string, int64_t> approved_by_project;
-  for (const ClaimReconciliation& claim : claims) approved_by_project[claim.project_id] += claim.approved_cents;
+  for (const ClaimReconciliation& claim : claims) approved_by_project[claim.project_id] += claim.approved.total;
   std::map<std::string, const BudgetLine*> in_force;
   for (const BudgetLine& line : funding.budgets) in_force[line.project_id] = &line;
   for (const auto& [project_id, line] : in_force) {
@@ -329,6 +431,19 @@ TEST_P(DifferentialTest, KnownAtPrefixEqualsAShorterLogAndReplaysAreIdentical) {
   AppendRange(*full, events, 0, events.size());
   std::mt19937_64 random(seed);  // the test's own choices; the values are printed on failure
   const int32_t first_day = ledger::DaysFromCivil(2016, 1, 1), last_day = ledger::DaysFromCivil(2023, 12, 31);
+  {
+    LedgerModel head;
+    ASSERT_TRUE(ReplayInto(*full, kKnownNow, &head).ok());
+    std::vector<ClaimReconciliation> claims;
+    ASSERT_TRUE(ComputeReconciliation(head, last_day, {}, &claims).ok());
+    CheckClaimSplits(head, claims);
+    CheckEveryGrouping(head, last_day, claims);
+    // The simulator pays what was approved, split as approved: no payment differs (issue #13).
+    for (const ClaimReconciliation& claim : claims) {
+      EXPECT_EQ(claim.payments_with_findings, 0) << claim.claim_id;
+      if (claim.paid.total == claim.approved.total) EXPECT_EQ(claim.paid.esf, claim.approved.esf) << claim.claim_id;
+    }
+  }
   for (int pair = 0; pair < 3; ++pair) {
     const uint64_t known_at = 1 + random() % events.size();
     const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day + 1));
@@ -487,6 +602,11 @@ void RunFuzzySeed(uint64_t seed, const FuzzyHistoryOptions& options) {
   const int32_t end = ledger::DaysFromCivil(2023, 12, 31);
   const std::string at_head = AllReports(once, end, persons);
   ExpectSameReports(at_head, AllReports(twice, end, persons, false), "two folds of the same log differ");
+  {
+    std::vector<ClaimReconciliation> claims;
+    ASSERT_TRUE(ComputeReconciliation(once, end, {}, &claims).ok());
+    CheckEveryGrouping(once, end, claims);
+  }
 
   // What the history exercises, measured on the engine's own decisions.
   const EligibilityResult decided = DecideEligibility(once);

@@ -2,6 +2,8 @@
 // (in the comments), on a real store: money to the cent, ESF/state parts summing to wholes, as-of.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "di/ledger/civil_date.h"
 #include "di/projections/funding.h"
 #include "di/projections/indicators.h"
@@ -64,7 +66,8 @@ class ReportsTest : public ::testing::Test {
                           {{"delivery_id", "D-3"}, {"amount_cents", 7000}}}},
                {"total_cents", 9800}})});
     position_before_review_ = store_->Head().position;
-    // Approved 1400 + 1001 + 4200 = 6601. ESF at 85 %: 1190 + 851 (850.85 rounded half up) + 3570 = 5611.
+    // Approved 1400 + 1001 + 4200 = 6601. ESF at 85 %, split at the claim: 6601 * 0.85 = 5610.85 -> 5611;
+    // to the lines by largest remainder: 1190 + 850.85 + 3570 -> 1190 + 851 + 3570.
     Append({E("r1", "claim_reviewed", "2021-05-01",
               {{"claim_id", "C-1"},
                {"lines", {{{"delivery_id", "D-1"}, {"accepted", true}, {"approved_cents", 1400}},
@@ -222,12 +225,12 @@ TEST_F(ReportsTest, ReconciliationFindingsAndOutstanding) {
   ASSERT_TRUE(ComputeReconciliation(Model(), D("2021-12-31"), {"", "", "C-1"}, &claims).ok());
   ASSERT_EQ(claims.size(), 1u);
   const ClaimReconciliation& claim = claims[0];
-  EXPECT_EQ(claim.claimed_cents, 9800);
-  EXPECT_EQ(claim.eligible_cents, 7000);
-  EXPECT_EQ(claim.approved_cents, 6601);
-  EXPECT_EQ(claim.approved_esf_cents, 5611);
-  EXPECT_EQ(claim.paid_cents, 6000);
-  EXPECT_EQ(claim.outstanding_cents, 601);
+  EXPECT_EQ(claim.claimed.total, 9800);
+  EXPECT_EQ(claim.eligible.total, 7000);
+  EXPECT_EQ(claim.approved.total, 6601);
+  EXPECT_EQ(claim.approved.esf, 5611);
+  EXPECT_EQ(claim.paid.total, 6000);
+  EXPECT_EQ(claim.outstanding.total, 601);
   ASSERT_EQ(claim.lines.size(), 3u);
   EXPECT_TRUE(claim.lines[0].findings.empty());
   EXPECT_EQ(claim.lines[1].findings, std::vector<std::string>{"review: tariff"});
@@ -241,6 +244,100 @@ TEST_F(ReportsTest, ReconciliationFindingsAndOutstanding) {
   EXPECT_GE(claim.lines[2].positions.size(), 4u);
 }
 
+// Issue #13: the ESF part is split where money moves, at the claim. Budget 9 756 350.00 EUR with ESF
+// 8 457 897.43: a claim of two 500.00 lines has ESF round_half_up(1000.00 * 0.86691...) = 866.91 (rounding each
+// line gave 433.46 + 433.46 = 866.92). By largest remainder the tie goes to the first delivery id: 433.46 and
+// 433.45. A payment that carries 866.91 is in order; one that carries 866.92 is a finding.
+TEST_F(ReportsTest, TheEsfSplitIsMadeAtTheClaimAndAllocatedToItsLines) {
+  Append({E("b3", "budget_amended", "2023-01-15",
+            {{"project_id", "PR-1"}, {"total_cents", 975635000}, {"esf_cents", 845789743}, {"state_cents", 129845257}})});
+  Append({Delivery("d5", "D-5", "2023-02-01", 120, 50000), Delivery("d6", "D-6", "2023-02-02", 120, 50000)});
+  auto claim_and_review = [&](const std::string& claim_id, const std::string& first, const std::string& second) {
+    Append({E("c-" + claim_id, "reimbursement_claimed", "2023-03-05",
+              {{"claim_id", claim_id}, {"project_id", "PR-1"}, {"municipality_id", "M-1"},
+               {"period_start", "2023-02-01"}, {"period_end", "2023-02-28"},
+               {"lines", {{{"delivery_id", first}, {"amount_cents", 50000}}, {{"delivery_id", second}, {"amount_cents", 50000}}}},
+               {"total_cents", 100000}})});
+    Append({E("r-" + claim_id, "claim_reviewed", "2023-03-20",
+              {{"claim_id", claim_id},
+               {"lines", {{{"delivery_id", first}, {"accepted", true}, {"approved_cents", 50000}},
+                          {{"delivery_id", second}, {"accepted", true}, {"approved_cents", 50000}}}},
+               {"approved_total_cents", 100000}})});
+  };
+  claim_and_review("C-3", "D-5", "D-6");
+  Append({E("p3", "reimbursement_paid", "2023-04-03",
+            {{"claim_id", "C-3"}, {"payment_id", "PAY-3"}, {"amount_cents", 100000}, {"esf_cents", 86691}, {"state_cents", 13309}})});
+
+  std::vector<ClaimReconciliation> claims;
+  ASSERT_TRUE(ComputeReconciliation(Model(), D("2023-12-31"), {"", "", "C-3"}, &claims).ok());
+  const ClaimReconciliation& claim = claims.at(0);
+  EXPECT_EQ(claim.budget_in_force_from, D("2023-01-15"));
+  EXPECT_EQ(claim.approved.esf, 86691);
+  EXPECT_EQ(claim.approved.state, 13309);
+  EXPECT_EQ(claim.claimed.esf, 86691);
+  ASSERT_EQ(claim.lines.size(), 2u);
+  EXPECT_EQ(claim.lines[0].approved_esf_cents, 43346);  // D-5: the tie goes to the first delivery id
+  EXPECT_EQ(claim.lines[1].approved_esf_cents, 43345);
+  EXPECT_EQ(claim.lines[0].approved_state_cents, 6654);
+  EXPECT_EQ(claim.lines[1].approved_state_cents, 6655);
+  EXPECT_EQ(claim.lines[0].paid_esf_cents + claim.lines[1].paid_esf_cents, 86691);
+  EXPECT_EQ(claim.paid.esf, claim.approved.esf);
+  EXPECT_EQ(claim.outstanding.total, 0);
+  EXPECT_EQ(claim.outstanding.esf, 0);
+  ASSERT_EQ(claim.payments.size(), 1u);
+  EXPECT_EQ(claim.payments[0].expected.esf, 86691);
+  EXPECT_TRUE(claim.payments[0].findings.empty());
+  EXPECT_EQ(claim.payments_with_findings, 0);
+  EXPECT_TRUE(claim.findings.empty());
+
+  // The funding row of February 2023 carries the claim's figures exactly.
+  const FundingReport funding = Funding(Model(), "2023-12-31", {"month"});
+  const FundingRow& february = funding.rows.back();
+  EXPECT_EQ(february.month, "2023-02");
+  EXPECT_EQ(february.figures.approved_esf_cents, 86691);
+  EXPECT_EQ(february.figures.paid_esf_cents, 86691);
+  EXPECT_EQ(february.figures.paid_state_cents, 13309);
+
+  // The same claim again, paid with each line's ESF rounded on its own (866.92).
+  Append({Delivery("d7", "D-7", "2023-02-03", 120, 50000), Delivery("d8", "D-8", "2023-02-04", 120, 50000)});
+  claim_and_review("C-4", "D-7", "D-8");
+  Append({E("p4", "reimbursement_paid", "2023-04-03",
+            {{"claim_id", "C-4"}, {"payment_id", "PAY-4"}, {"amount_cents", 100000}, {"esf_cents", 86692}, {"state_cents", 13308}})});
+  // Paying above approved is refused by the ledger itself (reconciliation would flag it on the claim and the
+  // payment, but it cannot be recorded).
+  ledger::Status over = AppendJson(*store_, {E("p5", "reimbursement_paid", "2023-04-04",
+                                               {{"claim_id", "C-4"}, {"payment_id", "PAY-5"}, {"amount_cents", 1},
+                                                {"esf_cents", 1}, {"state_cents", 0}})});
+  EXPECT_EQ(over.field(), "data.amount_cents") << over.ToString();
+  ASSERT_TRUE(ComputeReconciliation(Model(), D("2023-12-31"), {"", "", "C-4"}, &claims).ok());
+  const ClaimReconciliation& wrong = claims.at(0);
+  EXPECT_EQ(wrong.approved.esf, 86691);
+  EXPECT_EQ(wrong.paid.esf, 86692);
+  EXPECT_EQ(wrong.outstanding.total, 0);
+  EXPECT_EQ(wrong.outstanding.esf, -1);
+  EXPECT_EQ(wrong.outstanding.state, 1);
+  ASSERT_EQ(wrong.payments.size(), 1u);
+  ASSERT_EQ(wrong.payments[0].findings.size(), 1u);
+  EXPECT_EQ(wrong.payments[0].findings[0],
+            "ESF part 86692 cents, state part 13308 cents; the approved split gives ESF 86691 cents, state 13309 "
+            "cents (budget in force from 2023-01-15)");
+  EXPECT_EQ(wrong.payments_with_findings, 1);
+  EXPECT_TRUE(wrong.findings.empty());
+
+  // CSV: the three tables, each with its header and one row per claim / line / payment.
+  const std::string claims_csv = ReconciliationToCsv(claims, "claims");
+  EXPECT_EQ(claims_csv.substr(0, claims_csv.find('\n')).find("claim_id,project_id,municipality_id,claim_date,"), 0u);
+  EXPECT_NE(claims_csv.find("\nC-4,PR-1,M-1,2023-03-05,2023-01-15,100000,86691,13309,"), std::string::npos) << claims_csv;
+  const std::string payments_csv = ReconciliationToCsv(claims, "payments");
+  EXPECT_NE(payments_csv.find("\nC-4,M-1,PAY-4,2023-04-03,100000,86692,13308,86691,13309,"), std::string::npos)
+      << payments_csv;
+  EXPECT_EQ(std::count(payments_csv.begin(), payments_csv.end(), '\n'), 2);
+  const std::string lines_csv = ReconciliationToCsv(claims, "lines");
+  EXPECT_EQ(std::count(lines_csv.begin(), lines_csv.end(), '\n'), 3);
+  EXPECT_FALSE(CheckReconciliationTable("months").ok());
+  EXPECT_EQ(CheckReconciliationTable("months").field(), "table");
+}
+
 TEST_F(ReportsTest, VoidAfterTheClaimIsAFindingAndFreesTheCap) {
   Append({E("v1", "delivery_voided", "2021-06-05", {{"delivery_id", "D-1"}, {"reason", "did not happen"}})});
   std::vector<ClaimReconciliation> claims;
@@ -251,6 +348,42 @@ TEST_F(ReportsTest, VoidAfterTheClaimIsAFindingAndFreesTheCap) {
   EXPECT_EQ(claim.lines[0].claimed_over_eligible_cents, 1400);
   // D-1's 120 minutes no longer count: D-3 gets 480 of its 600 minutes, 7000 * 480 / 600 = 5600.
   EXPECT_EQ(claim.lines[2].eligible_cents, 5600);
+}
+
+// "Persons receiving project-paid services" (docs/events.md) counts a person only with a delivery the rules
+// make eligible: the adult's day-centre days have no rule in the test rule set, so every one of them is
+// ineligible and the adult is not counted, however many there are.
+TEST_F(ReportsTest, APersonWhoseEveryDeliveryIsIneligibleIsNotReceivingServices) {
+  Append({E("g-a1", "service_granted", "2021-01-01",
+            {{"grant_id", "G-A1"}, {"person_id", "P-A1"}, {"municipality_id", "M-2"}, {"service", "adult_day_centre"},
+             {"quantity", 20}, {"period", "month"}, {"valid_from", "2021-01-01"}, {"valid_until", "2023-08-31"},
+             {"cost_basis", "actual_cost"}, {"provider_id", "PV-1"}})});
+  json day = Delivery("a1", "D-A1", "2021-03-10", 1, 2500);
+  day["data"]["grant_id"] = "G-A1";
+  day["data"].erase("purpose");
+  json another = day;
+  another["id"] = "a2";
+  another["effective_date"] = "2021-03-11";
+  another["data"]["delivery_id"] = "D-A2";
+  Append({day, another});
+  const LedgerModel model = Model();
+  int ineligible = 0;
+  for (const DeliveryDecision& decision : DecideEligibility(model, D("2021-12-31")).decisions) {
+    if (decision.person_id == "P-A1") {
+      EXPECT_EQ(decision.verdict, Verdict::kIneligible) << decision.delivery_id;
+      ++ineligible;
+    }
+  }
+  EXPECT_EQ(ineligible, 2);
+  IndicatorsReport report;
+  ASSERT_TRUE(ComputeIndicators(model, D("2021-12-31"), "", "", &report).ok());
+  for (const IndicatorRow& row : report.totals) {
+    if (row.target_group == "adult_mental_disability") {
+      EXPECT_EQ(row.persons_enrolled, 1);
+      EXPECT_EQ(row.persons_receiving_services, 0);
+    }
+    if (row.target_group == "child_functional_impairment") EXPECT_EQ(row.persons_receiving_services, 1);
+  }
 }
 
 TEST_F(ReportsTest, IndicatorsCountDistinctPersonsAgainstTargets) {

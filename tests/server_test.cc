@@ -439,6 +439,15 @@ TEST_F(ServerTest, QueriesAndReportsInJsonAndCsvAsOfAValidDateAndAKnownAt) {
     EXPECT_EQ(csv_report.status, 200u) << report;
     EXPECT_EQ(csv_report.content_type, "text/csv; charset=utf-8");
   }
+  // Reconciliation as CSV: one of three tables; JSON holds them all.
+  for (const std::string table : {"claims", "lines", "payments"}) {
+    Response csv_table = Get(port_, "/v1/reports/reconciliation?format=csv&table=" + table, kFinance);
+    EXPECT_EQ(csv_table.status, 200u) << table << ": " << csv_table.body;
+    EXPECT_EQ(csv_table.body.rfind(table == "payments" ? "claim_id,municipality_id,payment_id," : "claim_id,", 0), 0u)
+        << csv_table.body;
+  }
+  EXPECT_EQ(Get(port_, "/v1/reports/reconciliation?format=csv&table=months", kFinance).Json()["error"]["field"], "table");
+  EXPECT_EQ(Get(port_, "/v1/reports/reconciliation?table=claims", kFinance).Json()["error"]["field"], "table");
   json funding = Get(port_, "/v1/reports/funding?valid_at=2021-02-01&group_by=municipality", kFinance).Json();
   EXPECT_EQ(funding["totals"]["delivered_cents"], 3 * 1400) << funding.dump();
   json funding_before =
@@ -1040,5 +1049,51 @@ TEST(ServeProcessTest, SigtermDuringLoadLosesNoAcknowledgedEvent) {
   EXPECT_GE(store->Head().position, 13u + acknowledged.size());
 }
 
+
+// Issue #13: one definition, one answer. The same query gives the same document from the CLI and over HTTP:
+// JSON equal key for key and in the same order, CSV byte for byte.
+TEST_F(ServerTest, TheCliAndHttpGiveTheSameDocumentForTheSameQuery) {
+  StartServer();
+  const json opinion = MakeEvent("op-1", "special_care_opinion_recorded", "2020-06-01",
+                                 {{"person_id", "P-C1"}, {"valid_from", "2020-06-01"}});
+  ASSERT_EQ(Post(port_, {opinion}, kClerk1).status, 201u);
+  ASSERT_EQ(Post(port_, Deliveries("q", 3), kClerk1).status, 201u);
+  struct Query {
+    std::string http, cli, token;
+    bool csv;
+  };
+  const std::vector<Query> queries = {
+      {"/v1/entitlements/P-C1?valid_at=2021-01-15&explain=true", "entitlements P-C1 --valid-at 2021-01-15 --explain --format json", kClerk1, false},
+      {"/v1/entitlements/P-C1?valid_at=2021-01-15&format=csv", "entitlements P-C1 --valid-at 2021-01-15 --format csv", kClerk1, true},
+      {"/v1/entitlements/P-C1?valid_at=2021-01-15&known_at=13", "entitlements P-C1 --valid-at 2021-01-15 --known-at 13 --format json", kClerk1, false},
+      {"/v1/reports/funding?valid_at=2021-12-31", "report funding --valid-at 2021-12-31 --format json", kFinance, false},
+      {"/v1/reports/funding?valid_at=2021-12-31&format=csv&group_by=municipality,month", "report funding --valid-at 2021-12-31 --format csv --group-by municipality,month", kFinance, true},
+      {"/v1/reports/reconciliation?valid_at=2021-12-31", "report reconciliation --valid-at 2021-12-31 --format json", kFinance, false},
+      {"/v1/reports/reconciliation?valid_at=2021-12-31&format=csv&table=claims", "report reconciliation --valid-at 2021-12-31 --format csv --table claims", kFinance, true},
+      {"/v1/reports/indicators?valid_at=2021-12-31", "report indicators --valid-at 2021-12-31 --format json", kFinance, false},
+      {"/v1/reports/indicators?valid_at=2021-12-31&format=csv", "report indicators --valid-at 2021-12-31 --format csv", kFinance, true},
+  };
+  std::vector<std::string> over_http;
+  for (const Query& query : queries) {
+    Response response = Get(port_, query.http, query.token.c_str());
+    ASSERT_EQ(response.status, 200u) << query.http << ": " << response.body;
+    over_http.push_back(response.body);
+  }
+  server_.reset();  // the CLI opens the store itself
+  service_.reset();
+  store_.reset();
+  for (size_t i = 0; i < queries.size(); ++i) {
+    SCOPED_TRACE(queries[i].cli);
+    const di::testing::CommandOutput cli = di::testing::RunCli(queries[i].cli + " --data " + dir_.Sub("data"));
+    ASSERT_EQ(cli.exit_code, 0) << cli.text;
+    if (queries[i].csv) {
+      EXPECT_EQ(cli.text, over_http[i]);
+    } else {
+      const nlohmann::ordered_json from_cli = nlohmann::ordered_json::parse(cli.text);
+      const nlohmann::ordered_json from_http = nlohmann::ordered_json::parse(over_http[i]);
+      EXPECT_EQ(from_cli.dump(), from_http.dump());
+    }
+  }
+}
 }  // namespace
 }  // namespace di::server

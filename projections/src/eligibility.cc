@@ -403,10 +403,12 @@ EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_unti
     int64_t eligible = 0, days_short = 0;
     const Rule* cost_rule = nullptr;
     std::string first_binding_cap;  // for a stay cut short by a cap: the cap, summarised below
+    int32_t last_eligible_day = kNoDate, cap_reached_on = kNoDate;  // the day the stay filled that cap
     for (int64_t step = 0; step < steps; ++step) {
       const int32_t date = delivery->date + static_cast<int32_t>(step);
       UnitOutcome outcome = DecideOn(model, *rules, *delivery, *grant, *person, date, units_per_step, &result);
       eligible += outcome.eligible;
+      if (outcome.eligible > 0) last_eligible_day = date;
       if (cost_rule == nullptr && outcome.rule != nullptr) cost_rule = outcome.rule;
       if (decision.rule_id.empty()) decision.rule_id = outcome.rule_id;
       if (!outcome.reason.empty()) {
@@ -414,14 +416,17 @@ EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_unti
         if (decision.reason.empty()) {
           decision.reason = std::move(outcome.reason);
           first_binding_cap = std::move(outcome.binding_cap);
+          cap_reached_on = last_eligible_day;  // kNoDate: the cap was used up before the stay began
         }
       }
     }
     if (stay && days_short > 0) {
       if (!first_binding_cap.empty()) {
-        // Worded like a single delivery: the stay reached the cap; how much of it is over.
+        // Worded like a single delivery: the day of the stay that reached the cap (its last eligible day
+        // before the first day over), or "already used up"; how much of the stay is over.
         decision.reason = first_binding_cap +
-                          (eligible > 0 ? " reached on " + FormatDate(delivery->date) + "; " : " already used up; ") +
+                          (cap_reached_on != kNoDate ? " reached on " + FormatDate(cap_reached_on) + "; "
+                                                     : " already used up; ") +
                           FormatQuantity(grant->service, delivery->quantity - eligible) + " over";
       } else {
         decision.reason += " (" + std::to_string(days_short) + " of " + std::to_string(steps) + " days)";

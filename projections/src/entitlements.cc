@@ -1,8 +1,10 @@
 #include "di/projections/entitlements.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "di/ledger/catalog.h"
+#include "di/projections/csv.h"
 #include "eligibility_internal.h"
 
 namespace di::projections {
@@ -22,6 +24,8 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
   out->known_at_position = model.last_position();
   const RuleSet* rules = model.rules();
   if (rules != nullptr) out->rules_version = rules->version;
+  out->rules_problem = model.rules_problem();
+  out->explained = explain;
   // Usage up to and including the valid date, as known.
   const std::set<std::string> scope = ScopeOfPerson(model, person_id);
   EligibilityResult eligibility = DecideEligibility(model, valid_date, &scope);
@@ -126,7 +130,46 @@ nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements) {
     }
     json["entitlements"].push_back(std::move(item));
   }
+  if (!entitlements.rules_problem.empty()) json["rules_problem"] = entitlements.rules_problem;
+  if (entitlements.explained) {
+    json["deliveries"] = nlohmann::ordered_json::array();
+    for (const DeliveryDecision& decision : entitlements.deliveries) json["deliveries"].push_back(DecisionToJson(decision));
+  }
   return json;
+}
+
+nlohmann::ordered_json DecisionToJson(const DeliveryDecision& decision) {
+  nlohmann::ordered_json json;
+  json["delivery_id"] = decision.delivery_id;
+  json["grant_id"] = decision.grant_id;
+  json["service"] = std::string(ledger::ServiceName(decision.service));
+  json["date"] = FormatDate(decision.date);
+  json["quantity"] = decision.quantity;
+  json["cost_cents"] = decision.cost_cents;
+  json["eligible_quantity"] = decision.eligible_quantity;
+  json["eligible_cost_cents"] = decision.eligible_cost_cents;
+  json["verdict"] = std::string(VerdictName(decision.verdict));
+  json["rule_id"] = decision.rule_id;
+  if (!decision.reason.empty()) json["reason"] = decision.reason;
+  json["positions"] = decision.positions;
+  return json;
+}
+
+std::string EntitlementsToCsv(const Entitlements& entitlements) {
+  std::ostringstream csv;
+  csv << "person_id,service,unit,grant_id,granted,granted_per,rule_id,cap_id,period,limit,used,remaining,problem\n";
+  for (const EntitlementLine& line : entitlements.lines) {
+    auto row = [&](const std::string& cap, const std::string& period, int64_t limit, int64_t used, int64_t remaining) {
+      csv << CsvField(entitlements.person_id) << ',' << ledger::ServiceName(line.service) << ','
+          << ledger::UnitName(ledger::ServiceUnit(line.service)) << ',' << CsvField(line.grant_id) << ','
+          << line.granted_quantity << ',' << ledger::EnumValueName(line.granted_period) << ','
+          << CsvField(line.rule_id) << ',' << CsvField(cap) << ',' << CsvField(period) << ',' << limit << ','
+          << used << ',' << remaining << ',' << CsvField(line.problem) << '\n';
+    };
+    if (line.caps.empty()) row("", "", 0, 0, line.remaining);
+    for (const EntitlementCap& cap : line.caps) row(cap.cap_id, cap.period_label, cap.limit, cap.used, cap.remaining);
+  }
+  return csv.str();
 }
 
 }  // namespace di::projections

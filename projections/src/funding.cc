@@ -56,6 +56,41 @@ std::vector<int64_t> AllocateLargestRemainder(int64_t total, const std::vector<i
   return shares;
 }
 
+int64_t EsfPartOf(int64_t amount, const BudgetVersion* budget) {
+  return budget == nullptr ? 0 : ProrateHalfUp(amount, budget->esf_cents, budget->total_cents);
+}
+
+ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, int32_t valid_date) {
+  ClaimSplit split;
+  auto project = model.projects().find(claim.project_id);
+  split.budget = project == model.projects().end() ? nullptr : BudgetInForce(project->second, claim.date);
+  split.reviewed = claim.reviewed && claim.reviewed_on <= valid_date;
+  split.lines = claim.lines;
+  std::sort(split.lines.begin(), split.lines.end());  // delivery id order: the order of the tie-break
+  split.approved.assign(split.lines.size(), 0);
+  std::vector<int64_t> claimed(split.lines.size(), 0);
+  for (size_t i = 0; i < split.lines.size(); ++i) {
+    claimed[i] = split.lines[i].second;
+    split.claimed_cents += claimed[i];
+    auto it = claim.approved.find(split.lines[i].first);
+    if (split.reviewed && it != claim.approved.end()) split.approved[i] = it->second;
+    split.approved_cents += split.approved[i];
+  }
+  // The claim is split once; the lines get shares of its parts.
+  split.approved_esf_cents = EsfPartOf(split.approved_cents, split.budget);
+  split.approved_esf = AllocateLargestRemainder(split.approved_esf_cents, split.approved);
+  for (const PaymentFacts& payment : claim.payments) {
+    if (payment.date > valid_date) continue;
+    split.paid_cents += payment.amount_cents;
+    split.paid_esf_cents += payment.esf_cents;
+  }
+  // Paid with nothing approved cannot be recorded (the ledger refuses a payment above the approved total);
+  // should it ever be, it is spread over what was claimed rather than dropped from every grouping.
+  split.paid = AllocateLargestRemainder(split.paid_cents, split.approved_cents > 0 ? split.approved : claimed);
+  split.paid_esf = AllocateLargestRemainder(split.paid_esf_cents, split.paid);
+  return split;
+}
+
 namespace {
 
 struct RowKey {
@@ -140,29 +175,10 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
   std::map<std::string, int64_t> approved_by_claim;  // for budgets
   for (const auto& [claim_id, claim] : model.claims()) {
     if (claim.date > valid_date) continue;
-    auto project = model.projects().find(claim.project_id);
-    const BudgetVersion* budget = project == model.projects().end() ? nullptr : BudgetInForce(project->second, claim.date);
-    const bool reviewed = claim.reviewed && claim.reviewed_on <= valid_date;
-    // Lines in delivery id order: the order of the largest-remainder tie-break.
-    std::vector<std::pair<std::string, int64_t>> lines = claim.lines;
-    std::sort(lines.begin(), lines.end());
-    std::vector<int64_t> approved(lines.size(), 0);
-    for (size_t i = 0; i < lines.size(); ++i) {
-      auto it = claim.approved.find(lines[i].first);
-      if (reviewed && it != claim.approved.end()) approved[i] = it->second;
-    }
-    int64_t paid = 0, paid_esf = 0;
-    for (const PaymentFacts& payment : claim.payments) {
-      if (payment.date <= valid_date) {
-        paid += payment.amount_cents;
-        paid_esf += payment.esf_cents;
-      }
-    }
-    const std::vector<int64_t> paid_shares = AllocateLargestRemainder(paid, approved);
-    const std::vector<int64_t> paid_esf_shares = AllocateLargestRemainder(paid_esf, paid_shares);
-    approved_by_claim[claim_id] = std::accumulate(approved.begin(), approved.end(), int64_t{0});
-    for (size_t i = 0; i < lines.size(); ++i) {
-      auto delivery = model.deliveries().find(lines[i].first);
+    const ClaimSplit split = SplitClaim(model, claim, valid_date);
+    approved_by_claim[claim_id] = split.approved_cents;
+    for (size_t i = 0; i < split.lines.size(); ++i) {
+      auto delivery = model.deliveries().find(split.lines[i].first);
       if (delivery == model.deliveries().end()) continue;
       const size_t part = grant_part(delivery->second.grant_id);
       if (!grant_parts[part].included) continue;
@@ -172,16 +188,15 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
         std::set<uint64_t>& positions = cell_positions[cell];
         positions.insert(claim.positions.begin(), claim.positions.end());  // claim, review, payments
         positions.insert(delivery->second.position);
-        if (budget != nullptr) positions.insert(budget->position);
+        if (split.budget != nullptr) positions.insert(split.budget->position);
       }
-      figures.claimed_cents += lines[i].second;
-      figures.approved_cents += approved[i];
-      const int64_t esf = budget == nullptr ? 0 : ProrateHalfUp(approved[i], budget->esf_cents, budget->total_cents);
-      figures.approved_esf_cents += esf;
-      figures.approved_state_cents += approved[i] - esf;
-      figures.paid_cents += paid_shares[i];
-      figures.paid_esf_cents += paid_esf_shares[i];
-      figures.paid_state_cents += paid_shares[i] - paid_esf_shares[i];
+      figures.claimed_cents += split.lines[i].second;
+      figures.approved_cents += split.approved[i];
+      figures.approved_esf_cents += split.approved_esf[i];
+      figures.approved_state_cents += split.approved[i] - split.approved_esf[i];
+      figures.paid_cents += split.paid[i];
+      figures.paid_esf_cents += split.paid_esf[i];
+      figures.paid_state_cents += split.paid[i] - split.paid_esf[i];
     }
   }
 

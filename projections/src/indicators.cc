@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "di/ledger/catalog.h"
+#include "di/projections/eligibility.h"
 
 namespace di::projections {
 
@@ -16,11 +17,12 @@ Status ComputeIndicators(const LedgerModel& model, int32_t valid_date, const std
   out->valid_date = valid_date;
   out->known_at_position = model.last_position();
   if (!project_id.empty() && !model.projects().count(project_id)) return Status::NotFound("no project '" + project_id + "'");
-  // Persons who received a service: at least one live delivery dated on or before the valid date.
+  // Persons receiving project-paid services (docs/events.md, the indicator's definition): at least one live
+  // delivery dated on or before the valid date that the rules make eligible, wholly or in part. A person
+  // whose every delivery is ineligible received services, but none the project pays for.
   std::set<std::string> receiving;
-  for (const auto& [id, delivery] : model.deliveries()) {
-    if (delivery.voided || delivery.position == 0 || delivery.date > valid_date) continue;
-    if (const GrantFacts* grant = model.FindGrant(delivery.grant_id)) receiving.insert(grant->person_id);
+  for (const DeliveryDecision& decision : DecideEligibility(model, valid_date).decisions) {
+    if (decision.eligible_quantity > 0) receiving.insert(decision.person_id);
   }
   using Key = std::tuple<std::string, std::string, std::string>;  // project, group, territory
   std::map<Key, IndicatorRow> rows;

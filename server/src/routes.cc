@@ -111,48 +111,12 @@ ServiceStatus FormatParameter(const Target& target, bool csv_allowed, std::strin
   return ServiceStatus::InvalidArgument(csv_allowed ? "must be json or csv" : "must be json", "format");
 }
 
-std::string CsvField(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
-
-std::string EntitlementsToCsv(const projections::Entitlements& entitlements) {
-  std::ostringstream csv;
-  csv << "person_id,service,unit,grant_id,granted,granted_per,rule_id,cap_id,period,limit,used,remaining,problem\n";
-  for (const auto& line : entitlements.lines) {
-    auto row = [&](const std::string& cap, const std::string& period, int64_t limit, int64_t used, int64_t remaining) {
-      csv << CsvField(entitlements.person_id) << ',' << ledger::ServiceName(line.service) << ','
-          << ledger::UnitName(ledger::ServiceUnit(line.service)) << ',' << CsvField(line.grant_id) << ','
-          << line.granted_quantity << ',' << ledger::EnumValueName(line.granted_period) << ','
-          << CsvField(line.rule_id) << ',' << CsvField(cap) << ',' << CsvField(period) << ',' << limit << ','
-          << used << ',' << remaining << ',' << CsvField(line.problem) << '\n';
-    };
-    if (line.caps.empty()) row("", "", 0, 0, line.remaining);
-    for (const auto& cap : line.caps) row(cap.cap_id, cap.period_label, cap.limit, cap.used, cap.remaining);
-  }
-  return csv.str();
-}
-
-Json DecisionToJson(const projections::DeliveryDecision& decision) {
-  Json json;
-  json["delivery_id"] = decision.delivery_id;
-  json["grant_id"] = decision.grant_id;
-  json["service"] = std::string(ledger::ServiceName(decision.service));
-  json["date"] = ledger::FormatDate(decision.date);
-  json["quantity"] = decision.quantity;
-  json["cost_cents"] = decision.cost_cents;
-  json["eligible_quantity"] = decision.eligible_quantity;
-  json["eligible_cost_cents"] = decision.eligible_cost_cents;
-  json["verdict"] = std::string(projections::VerdictName(decision.verdict));
-  json["rule_id"] = decision.rule_id;
-  if (!decision.reason.empty()) json["reason"] = decision.reason;
-  json["positions"] = decision.positions;
-  return json;
+// Reconciliation's CSV comes as one of three tables (claims, lines, payments); JSON holds them all.
+ServiceStatus TableParameter(const std::string& format, const std::string& table) {
+  if (table.empty()) return ServiceStatus::Ok();
+  if (format != "csv") return ServiceStatus::InvalidArgument("is for format=csv (JSON holds every table)", "table");
+  ledger::Status status = projections::CheckReconciliationTable(table);
+  return status.ok() ? ServiceStatus::Ok() : ServiceStatus::InvalidArgument(status.message(), "table");
 }
 
 Json PageToJson(const ReadPage& page) {
@@ -450,14 +414,8 @@ class Router {
     projections::Entitlements entitlements;
     if (status.ok()) status = context_.service->QueryEntitlements(principal_, person, ReadAsOf(), explain, &entitlements);
     if (!status.ok()) return Error(status);
-    if (format == "csv") return CsvReply(EntitlementsToCsv(entitlements));
-    Json json = projections::EntitlementsToJson(entitlements);
-    if (explain) {
-      Json deliveries = Json::array();
-      for (const auto& decision : entitlements.deliveries) deliveries.push_back(DecisionToJson(decision));
-      json["deliveries"] = std::move(deliveries);
-    }
-    return JsonReply(200, json);
+    if (format == "csv") return CsvReply(projections::EntitlementsToCsv(entitlements));
+    return JsonReply(200, projections::EntitlementsToJson(entitlements));
   }
 
   Reply Funding() {
@@ -488,9 +446,11 @@ class Router {
 
   Reply Reconciliation() {
     ServiceStatus status =
-        CheckParameters(target_, {"valid_at", "known_at", "project", "municipality", "claim", "format"});
+        CheckParameters(target_, {"valid_at", "known_at", "project", "municipality", "claim", "format", "table"});
     std::string format;
     if (status.ok()) status = FormatParameter(target_, true, &format);
+    const std::string table = Parameter(target_, "table");
+    if (status.ok()) status = TableParameter(format, table);
     projections::ReconciliationQuery query;
     query.project_id = Parameter(target_, "project");
     query.municipality_id = Parameter(target_, "municipality");
@@ -502,7 +462,7 @@ class Router {
       status = context_.service->QueryReconciliation(principal_, ReadAsOf(), query, &claims, &valid_date, &known_at);
     }
     if (!status.ok()) return Error(status);
-    if (format == "csv") return CsvReply(projections::ReconciliationToCsv(claims));
+    if (format == "csv") return CsvReply(projections::ReconciliationToCsv(claims, table));
     return JsonReply(200, projections::ReconciliationToJson(claims, valid_date, known_at));
   }
 

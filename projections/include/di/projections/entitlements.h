@@ -41,7 +41,9 @@ struct Entitlements {
   int32_t valid_date = 0;
   uint64_t known_at_position = 0;
   std::string rules_version;
+  std::string rules_problem;           // the latest rules_enacted that could not be used, and why ("" if none)
   std::vector<EntitlementLine> lines;  // one per grant in force on the valid date
+  bool explained = false;              // computed with `explain`: `deliveries` is filled (and may be empty)
   // With `explain`: the decisions about this person's deliveries up to the valid date (the figures'
   // events), in valid-time order.
   std::vector<DeliveryDecision> deliveries;
@@ -50,7 +52,13 @@ struct Entitlements {
 // Decides only the deliveries of the person's family (ScopeOfPerson), which is all their usage depends on.
 Status ComputeEntitlements(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
                            Entitlements* out, bool explain = false);
+// The one JSON and CSV form of entitlements: the CLI and the HTTP API print these, byte for byte.
 nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements);
+// CSV with a header line: one row per cap of each grant (a grant without caps: one row).
+std::string EntitlementsToCsv(const Entitlements& entitlements);
+// One delivery's decision: quantity, cost, eligible parts, verdict, rule, reason (only when there is one) and
+// the positions of the events behind it.
+nlohmann::ordered_json DecisionToJson(const DeliveryDecision& decision);
 
 }  // namespace di::projections
 

@@ -2,11 +2,14 @@
 // service and month of delivery: delivered cost, eligible cost, claimed, approved, paid, each with its
 // ESF and state-budget parts; and each project's budget versions with what remains of them.
 //
-// Money is int64 cents. The ESF part of an approved claim line is round_half_up(amount * ESF budget /
-// total budget), with the budget in force on the claim's date; the state part is the rest, so the parts
-// sum to the whole on every line and therefore in every total. Payments (recorded per claim with their
-// own ESF/state split) are allocated to the claim's lines in proportion to the approved amounts by the
-// largest-remainder method (ties: delivery id order), which again keeps every sum exact.
+// Money is int64 cents, split where money moves: at the claim. A claim's approved ESF part is
+// round_half_up(approved * ESF budget / total budget), with the budget version in force on the claim's date,
+// and its state part is the rest; the ESF part is then allocated to the claim's lines in proportion to their
+// approved amounts by the largest-remainder method (ties: delivery id order), each line's state part being
+// the rest of the line. Payments (recorded per claim with their own ESF/state split) are allocated the same
+// way: the paid amount in proportion to the approved lines, the paid ESF part in proportion to the paid
+// lines. So every line, row and total is made of whole claims' parts, and each grouping of the funding
+// report sums to the claims' figures to the cent (docs/projections.md §4, with a worked example).
 #ifndef DI_PROJECTIONS_FUNDING_H_
 #define DI_PROJECTIONS_FUNDING_H_
 
@@ -75,6 +78,22 @@ struct FundingReport {
 
 // The budget version in force on `date` (the latest in force from on or before it; else the first).
 const BudgetVersion* BudgetInForce(const ProjectFacts& project, int32_t date);
+
+// The ESF part of `amount` under `budget`: round_half_up(amount * ESF / total); 0 without a budget.
+int64_t EsfPartOf(int64_t amount, const BudgetVersion* budget);
+
+// One claim's money as of a valid date: split at the claim, allocated to its lines (the rule above).
+// The funding report and reconciliation both use it, so they cannot disagree by a cent.
+struct ClaimSplit {
+  const BudgetVersion* budget = nullptr;  // in force on the claim's date; null if the project has none
+  bool reviewed = false;                  // a review dated on or before the valid date
+  std::vector<std::pair<std::string, int64_t>> lines;  // (delivery id, claimed cents), delivery id order
+  // Per line, in the order of `lines`:
+  std::vector<int64_t> approved, approved_esf, paid, paid_esf;
+  // The claim's figures; each is the sum of its lines' parts.
+  int64_t claimed_cents = 0, approved_cents = 0, approved_esf_cents = 0, paid_cents = 0, paid_esf_cents = 0;
+};
+ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, int32_t valid_date);
 
 Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out);
 nlohmann::ordered_json FundingToJson(const FundingReport& report);

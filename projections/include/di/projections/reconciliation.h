@@ -1,5 +1,11 @@
 // Reconciliation: per reimbursement claim, every line claimed against what the rules make eligible and
-// what the review approved, the difference with its reasons, and the payments received.
+// what the review approved, the difference with its reasons, and the payments received, each figure with
+// its ESF and state parts. The parts are split at the claim and allocated to the lines as funding.h says
+// (SplitClaim), so a claim's lines sum to the claim and the claims to the funding report, to the cent.
+//
+// Findings, in words a finance officer can act on: per line, what the rules or the review changed; per
+// payment, an ESF/state split that differs from the approved split (the cumulative paid amount split as the
+// approval was, minus what the earlier payments should have carried); per claim, paid above approved.
 #ifndef DI_PROJECTIONS_RECONCILIATION_H_
 #define DI_PROJECTIONS_RECONCILIATION_H_
 
@@ -19,11 +25,25 @@ struct ReconciliationLine {
   int64_t claimed_cents = 0;
   int64_t eligible_cents = 0;   // as the rules decide, as known (0 for a voided delivery)
   int64_t approved_cents = 0;   // 0 until reviewed
-  int64_t approved_esf_cents = 0;
+  int64_t approved_esf_cents = 0;    // the line's share of the claim's approved ESF part
   int64_t approved_state_cents = 0;
+  int64_t paid_cents = 0;            // the line's share of what was paid (in proportion to approved)
+  int64_t paid_esf_cents = 0;
+  int64_t paid_state_cents = 0;
   int64_t claimed_over_eligible_cents = 0;  // claimed - eligible (> 0: claimed more than the rules allow)
   std::vector<std::string> findings;        // the reasons behind every difference
   std::vector<uint64_t> positions;          // delivery, corrections, claim, review
+};
+
+// A figure with its parts; esf + state == total.
+struct SplitCents {
+  int64_t total = 0, esf = 0, state = 0;
+};
+
+struct PaymentReconciliation {
+  PaymentFacts payment;
+  SplitCents expected;                // the approved split of this payment's amount (see above)
+  std::vector<std::string> findings;  // the split differs; the payment takes the claim above approved
 };
 
 struct ClaimReconciliation {
@@ -34,12 +54,17 @@ struct ClaimReconciliation {
   int32_t period_start = 0;
   int32_t period_end = 0;
   bool reviewed = false;
+  int32_t budget_in_force_from = 0;   // the budget version that splits the claim (kNoDate: none)
+  uint64_t budget_position = 0;
   std::vector<ReconciliationLine> lines;
-  std::vector<PaymentFacts> payments;  // as of the valid date
-  int64_t claimed_cents = 0, eligible_cents = 0, approved_cents = 0, approved_esf_cents = 0,
-          approved_state_cents = 0, paid_cents = 0, paid_esf_cents = 0, paid_state_cents = 0;
-  int64_t outstanding_cents = 0;       // approved - paid
+  std::vector<PaymentReconciliation> payments;  // as of the valid date
+  // Claimed and eligible are split as approved is (the budget in force on the claim's date), to show
+  // what each would draw from the ESF; approved and paid are the claim's own figures; outstanding is
+  // approved - paid, part by part.
+  SplitCents claimed, eligible, approved, paid, outstanding;
   int64_t lines_with_findings = 0;
+  std::vector<std::string> findings;   // the claim's own: paid above approved
+  int64_t payments_with_findings = 0;
 };
 
 struct ReconciliationQuery {
@@ -53,7 +78,11 @@ Status ComputeReconciliation(const LedgerModel& model, int32_t valid_date, const
                              std::vector<ClaimReconciliation>* out);
 nlohmann::ordered_json ReconciliationToJson(const std::vector<ClaimReconciliation>& claims, int32_t valid_date,
                                             uint64_t known_at_position);
-std::string ReconciliationToCsv(const std::vector<ClaimReconciliation>& claims);
+// The CSV tables: "claims" (one row per claim), "lines" (one per claim line; also the empty name) or
+// "payments" (one per payment). kInvalidArgument naming the field `table` for any other name.
+Status CheckReconciliationTable(const std::string& table);
+// CSV with a header line, money in cents, of a table CheckReconciliationTable accepts.
+std::string ReconciliationToCsv(const std::vector<ClaimReconciliation>& claims, const std::string& table);
 
 }  // namespace di::projections
 
