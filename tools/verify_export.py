@@ -1231,6 +1231,10 @@ def main(argv):
     except Refused as refused:
         print("error: %s" % refused, file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of the output went away (`| head -1`): nothing more to say, and nothing to say it to.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 2
     except OSError as error:
         print("error: %s" % error, file=sys.stderr)
         return 2
