@@ -11,6 +11,7 @@ PACKAGES=(
   libsodium-dev             # Ed25519 signatures for checkpoints, BLAKE2b pseudonyms
   libssl-dev                # SHA-256 (libcrypto uses the CPU's SHA extensions): hash chain, Merkle tree
   libcli11-dev              # command-line parsing
+  python3                   # tools/verify_export.py, the auditor's verifier without our C++, and its test
   clang libclang-rt-14-dev  # fuzzing: clang 14 and its libFuzzer, ASan and UBSan runtimes (scripts/fuzz.sh)
   postgresql-15 libpq-dev   # bench: the PostgreSQL baseline (bench/postgres_event_table.cc, pg_smoke)
 )

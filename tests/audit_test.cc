@@ -338,6 +338,17 @@ TEST_F(AuditTest, ProofsFromTheStoreMatchTheDefinitionAndCheckOffline) {
   changed["audit_path"].erase(changed["audit_path"].size() - 1);
   ASSERT_TRUE(CheckProof(changed, key_.public_key(), &report).ok());
   EXPECT_NE(report.problem.find("needs another number"), std::string::npos) << report.problem;
+  // The sizes the file states for its reader must be the proven ones.
+  changed = proof;
+  const uint64_t position = proof["event"]["position"].get<uint64_t>();  // leaf position - 1
+  changed["leaf_index"] = position;
+  ASSERT_TRUE(CheckProof(changed, key_.public_key(), &report).ok());
+  EXPECT_EQ(report.problem, "leaf_index says " + std::to_string(position) + ", but the embedded events give " +
+                                std::to_string(position - 1));
+  changed = proof;
+  changed["tree_size"] = second.tree_size + 1;
+  ASSERT_TRUE(CheckProof(changed, key_.public_key(), &report).ok());
+  EXPECT_NE(report.problem.find("tree_size says"), std::string::npos) << report.problem;
   changed = proof;
   changed["checkpoint"]["data"]["tree_size"] = second.tree_size - 1;
   ASSERT_TRUE(CheckProof(changed, key_.public_key(), &report).ok());
@@ -351,6 +362,10 @@ TEST_F(AuditTest, ProofsFromTheStoreMatchTheDefinitionAndCheckOffline) {
   ASSERT_TRUE(CheckProof(proof, key_.public_key(), &report).ok());
   EXPECT_EQ(report.problem, "");
   EXPECT_EQ(report.kind, "consistency");
+  changed = proof;
+  changed["first_tree_size"] = first.tree_size + 1;
+  ASSERT_TRUE(CheckProof(changed, key_.public_key(), &report).ok());
+  EXPECT_NE(report.problem.find("first_tree_size says"), std::string::npos) << report.problem;
   changed = proof;
   element = changed["consistency_path"][0].get<std::string>();
   element[5] = element[5] == 'a' ? 'b' : 'a';

@@ -1,6 +1,7 @@
 // JSON <-> Cap'n Proto: lossless round trip of every event type, and every codec error path.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -255,6 +256,100 @@ TEST(JsonCodecTest, ControlCharactersAreRefusedWhereTheFieldCannotHoldThem) {
   }
   event["actor"] = "an actor";
   EXPECT_TRUE(EventFromJson(event, &parsed).ok());
+}
+
+// ---- $jsonDocument: stored in the RFC 8785 canonical form (docs/audit.md §1.3) ------------------------------
+
+// The text the ledger stores (and hashes) for a rules document.
+std::string StoredDocument(const json& document) {
+  json rules = json::parse(SampleLines().at(7));  // rules_enacted
+  rules["data"]["document"] = document;
+  NewEvent event;
+  Status status = EventFromJson(rules, &event);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  const capnp::Text::Reader text = event.reader().getPayload().getRulesEnacted().getDocument();
+  return std::string(text.cStr(), text.size());
+}
+
+Status DocumentRefusal(const json& document) {
+  json rules = json::parse(SampleLines().at(7));
+  rules["data"]["document"] = document;
+  NewEvent event;
+  return EventFromJson(rules, &event);
+}
+
+// RFC 8785 §3.2.3's own example: keys sort by UTF-16 code units, so U+1F600 (the surrogate pair D83D DE00) sorts
+// before U+FB33, although its UTF-8 bytes (F0 ...) sort after (EF ...): byte order would give another text.
+TEST(JsonDocumentTest, KeysSortByUtf16CodeUnitsAsRfc8785Says) {
+  const json document = json::parse(
+      R"({"\u20ac":"Euro Sign","\r":"Carriage Return","\ufb33":"Hebrew Letter Dalet With Dagesh","1":"One",)"
+      R"("\ud83d\ude00":"Emoji: Grinning Face","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis"})");
+  const std::string expected =
+      "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u0080\":\"Control\",\"\u00f6\":\"Latin Small Letter O With "
+      "Diaeresis\",\"\u20ac\":\"Euro Sign\",\"\U0001F600\":\"Emoji: Grinning Face\",\"\uFB33\":\"Hebrew Letter "
+      "Dalet With Dagesh\"}";
+  EXPECT_EQ(StoredDocument(document), expected);
+  EXPECT_NE(document.dump(), expected);  // std::map's byte order puts the emoji last
+  std::string canonical;
+  ASSERT_TRUE(CanonicalJsonDocument(document, "document", &canonical).ok());
+  EXPECT_EQ(canonical, expected);
+}
+
+// RFC 8785 §3.2.2.2's example string, plus the remaining two-character escapes, DEL and '/' (both literal).
+TEST(JsonDocumentTest, StringsAreEscapedAsRfc8785Says) {
+  const json document = json::parse(R"({"s":"\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/","t":"\b\f\t\u007f\u001f/"})");
+  EXPECT_EQ(StoredDocument(document),
+            "{\"s\":\"\u20ac$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\",\"t\":\"\\b\\f\\t\x7f\\u001f/\"}");
+}
+
+TEST(JsonDocumentTest, IntegersWithinTheExactRangeAreTheOnlyNumbers) {
+  EXPECT_EQ(StoredDocument(json::parse(R"({"n":[0,-0,-1,9007199254740991,-9007199254740991],"b":[true,false,null]})")),
+            R"({"b":[true,false,null],"n":[0,0,-1,9007199254740991,-9007199254740991]})");
+  for (const char* text : {R"({"caps":[1,{"x":2.5}]})", R"({"caps":[1,{"x":1.0}]})", R"({"caps":[1,{"x":1e2}]})"}) {
+    Status status = DocumentRefusal(json::parse(text));
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(status.field(), "data.document.caps[1].x") << text;
+    EXPECT_NE(status.message().find("must be integers"), std::string::npos) << status.ToString();
+  }
+  for (const char* text : {R"({"n":9007199254740992})", R"({"n":-9007199254740992})", R"({"n":18446744073709551615})"}) {
+    Status status = DocumentRefusal(json::parse(text));
+    EXPECT_EQ(status.field(), "data.document.n") << text;
+    EXPECT_NE(status.message().find("2^53-1"), std::string::npos) << status.ToString();
+  }
+  Status status = DocumentRefusal(json{{"k", std::string("\xff")}});
+  EXPECT_EQ(status.field(), "data.document.k");
+  EXPECT_NE(status.message().find("UTF-8"), std::string::npos) << status.ToString();
+}
+
+// Documents already recorded keep their bytes (their hashes are in chains): before RFC 8785 the ledger stored
+// nlohmann's dump() of the key-sorted object, and for every document the repository ships or its tests and
+// fuzz corpus feed the ledger, the canonical form is that same text.
+TEST(JsonDocumentTest, EveryDocumentTheRepositoryShipsKeepsItsStoredBytes) {
+  const std::filesystem::path data(DI_TEST_DATA_DIR);
+  std::vector<std::pair<std::string, json>> documents;
+  std::ifstream rules(data / "../../projections/rules/mk313.json");
+  documents.emplace_back("mk313.json", json::parse(rules));
+  for (const std::string& line : SampleLines()) {
+    const json event = json::parse(line);
+    if (event["type"] == "rules_enacted") documents.emplace_back("catalog_samples.jsonl", event["data"]["document"]);
+  }
+  // The corpus's rules events that the ledger accepts (the others never reach the store).
+  for (const auto& entry : std::filesystem::directory_iterator(data / "../fuzz/corpus/json_event")) {
+    std::ifstream file(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    NewEvent accepted;
+    if (!EventFromJsonText(text, &accepted).ok() || accepted.reader().getPayload().which() != EventType::RULES_ENACTED) {
+      continue;
+    }
+    documents.emplace_back(entry.path().filename().string(), json::parse(text)["data"]["document"]);
+  }
+  ASSERT_GE(documents.size(), 4u);  // mk313, the catalog sample, and the corpus's accepted rules events
+  for (const auto& [name, document] : documents) {
+    std::string canonical;
+    Status status = CanonicalJsonDocument(document, "document", &canonical);
+    ASSERT_TRUE(status.ok()) << name << ": " << status.ToString();
+    EXPECT_EQ(canonical, document.dump()) << name;
+  }
 }
 
 TEST(CatalogTest, ServiceUnits) {

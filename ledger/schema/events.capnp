@@ -14,7 +14,8 @@
 #              Optional dates use the sentinel default -2147483648 ("no date"). The default of an optional
 #              scalar is never a valid value, so JSON may not spell it out (lossless round trip).
 #   $entityId  Text holding an identifier: 1..64 chars of [A-Za-z0-9._:-] (same rule as event ids).
-#   $jsonDocument Text holding a compact JSON object; in JSON it is the object itself.
+#   $jsonDocument Text holding the RFC 8785 (JCS) text of a JSON object whose numbers are integers within
+#              ±(2^53-1) (docs/audit.md §1.3); in JSON it is the object itself.
 #   Money is Int64 euro cents, always named ...Cents. Quantities are in the unit of the service
 #   (minutes for hour-based services, days for day-based services, sessions for session-based ones).
 

@@ -118,6 +118,14 @@ Status ParsePath(const nlohmann::json& proof, const char* key, std::vector<Hash>
   return Status::Ok();
 }
 
+// The sizes a proof states for its reader (leaf_index, tree_size, ...) must be the ones its embedded events
+// give: whoever reads them from the file must not be shown other numbers than the ones proven. "" or the problem.
+std::string CheckStatedSize(const nlohmann::json& proof, const char* key, uint64_t derived) {
+  auto it = proof.find(key);
+  if (it == proof.end() || (it->is_number_unsigned() && it->get<uint64_t>() == derived)) return "";
+  return std::string(key) + " says " + it->dump() + ", but the embedded events give " + std::to_string(derived);
+}
+
 // The signed tree heads of the proof, in log order, through one key chain; then the trusted key must be in
 // it. Returns "" or the problem.
 std::string CheckKeys(const nlohmann::json& proof, std::vector<std::pair<uint64_t, SignedTreeHead>> heads,
@@ -168,6 +176,9 @@ Status CheckInclusion(const nlohmann::json& proof, const PublicKey& trusted_key,
   status = ParsePath(proof, "audit_path", &path);
   if (!status.ok()) return status;
   const uint64_t leaf_index = event.position - 1;
+  report->problem = CheckStatedSize(proof, "leaf_index", leaf_index);
+  if (report->problem.empty()) report->problem = CheckStatedSize(proof, "tree_size", head.tree_size);
+  if (!report->problem.empty()) return Status::Ok();
   const Hash leaf = MerkleLeafHash(event.bytes);
   if (proof.contains("leaf_hash") && proof["leaf_hash"] != HashToHex(leaf)) {
     report->problem = "leaf_hash is not the hash of the event's bytes (" + HashToHex(leaf) + ")";
@@ -209,6 +220,9 @@ Status CheckConsistency(const nlohmann::json& proof, const PublicKey& trusted_ke
   if (first_head.rotation || second_head.rotation) {
     return Status::InvalidArgument("the checkpoints of a proof are checkpoint_signed events");
   }
+  report->problem = CheckStatedSize(proof, "first_tree_size", first_head.tree_size);
+  if (report->problem.empty()) report->problem = CheckStatedSize(proof, "second_tree_size", second_head.tree_size);
+  if (!report->problem.empty()) return Status::Ok();
   std::vector<Hash> path;
   status = ParsePath(proof, "consistency_path", &path);
   if (!status.ok()) return status;

@@ -11,8 +11,10 @@
 #include <capnp/schema.h>
 #include <kj/exception.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <string>
 
 #include "di/ledger/catalog.h"
 #include "di/ledger/civil_date.h"
@@ -225,11 +227,135 @@ bool IsInteger(TypeWhich which) {
          which == TypeWhich::UINT32 || which == TypeWhich::UINT64;
 }
 
+// ---- RFC 8785 (JSON Canonicalization Scheme) for $jsonDocument texts --------------------------------------
+// A stored document's bytes are hashed into the chain, so an auditor must be able to rebuild them from the
+// exported object with any JSON library (docs/audit.md §1.3): RFC 8785 fixes every byte. Numbers are limited to
+// the integers within ±(2^53−1), which RFC 8785 (ECMAScript number formatting) writes as their plain decimal
+// digits: money is integer cents, and the rules format (docs/rules.md) holds no other kind of number.
+
+constexpr int64_t kMaxExactInteger = (int64_t{1} << 53) - 1;
+
+// UTF-8 `text` as UTF-16 code units, the order RFC 8785 sorts keys in; false if `text` is not valid UTF-8.
+bool ToUtf16(std::string_view text, std::u16string* out) {
+  static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};  // below it: an overlong form
+  out->clear();
+  for (size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    uint32_t code = length == 1 ? lead : lead & (0x7fu >> length);
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = code << 6 | (next & 0x3f);
+    }
+    if (code < kSmallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    if (code >= 0x10000) {
+      out->push_back(static_cast<char16_t>(0xd800 + ((code - 0x10000) >> 10)));
+      out->push_back(static_cast<char16_t>(0xdc00 + ((code - 0x10000) & 0x3ff)));
+    } else {
+      out->push_back(static_cast<char16_t>(code));
+    }
+    i += length;
+  }
+  return true;
+}
+
+// RFC 8785 §3.2.2.2: the two-character escapes, a six-character escape (lowercase hex) for the other controls,
+// every other character as its UTF-8 bytes.
+void AppendJcsString(std::string_view text, std::string* out) {
+  out->push_back('"');
+  for (const char c : text) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\b': *out += "\\b"; break;
+      case '\f': *out += "\\f"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escape[8];
+          std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned int>(c));
+          *out += escape;
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+Status AppendJcs(const Json& value, const std::string& path, int depth, std::string* out);
+
+Status AppendJcsObject(const Json& value, const std::string& path, int depth, std::string* out) {
+  std::vector<std::pair<std::u16string, Json::const_iterator>> members;
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    std::u16string units;
+    if (!ToUtf16(it.key(), &units)) return Status::InvalidArgument("a key is not valid UTF-8", path);
+    members.emplace_back(std::move(units), it);
+  }
+  std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  out->push_back('{');
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJcsString(members[i].second.key(), out);
+    out->push_back(':');
+    Status status = AppendJcs(members[i].second.value(), JoinPath(path, members[i].second.key()), depth + 1, out);
+    if (!status.ok()) return status;
+  }
+  out->push_back('}');
+  return Status::Ok();
+}
+
+Status AppendJcsArray(const Json& value, const std::string& path, int depth, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    Status status = AppendJcs(value[i], path + "[" + std::to_string(i) + "]", depth + 1, out);
+    if (!status.ok()) return status;
+  }
+  out->push_back(']');
+  return Status::Ok();
+}
+
+Status AppendJcs(const Json& value, const std::string& path, int depth, std::string* out) {
+  if (depth >= kMaxJsonDepth) {
+    return Status::InvalidArgument("arrays and objects nest deeper than " + std::to_string(kMaxJsonDepth) + " levels",
+                                   path);
+  }
+  std::u16string ignored;
+  switch (value.type()) {
+    case Json::value_t::null: *out += "null"; return Status::Ok();
+    case Json::value_t::boolean: *out += value.get<bool>() ? "true" : "false"; return Status::Ok();
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+      if (value.is_number_unsigned() ? value.get<uint64_t>() > static_cast<uint64_t>(kMaxExactInteger)
+                                     : value.get<int64_t>() < -kMaxExactInteger || value.get<int64_t>() > kMaxExactInteger) {
+        return Status::InvalidArgument("integers in a JSON document must be within -(2^53-1)..2^53-1 (RFC 8785)", path);
+      }
+      *out += value.dump();
+      return Status::Ok();
+    case Json::value_t::string:
+      if (!ToUtf16(value.get_ref<const std::string&>(), &ignored)) return Status::InvalidArgument("not valid UTF-8", path);
+      AppendJcsString(value.get_ref<const std::string&>(), out);
+      return Status::Ok();
+    case Json::value_t::array: return AppendJcsArray(value, path, depth, out);
+    case Json::value_t::object: return AppendJcsObject(value, path, depth, out);
+    default:
+      return Status::InvalidArgument("numbers in a JSON document must be integers (it is stored in RFC 8785 form, "
+                                     "docs/audit.md §1.3), got " + std::string(JsonTypeName(value)),
+                                     path);
+  }
+}
+
 Status TextFromJson(const Json& value, const std::string& path, bool entity_id, bool document,
                     std::string* out) {
   if (document) {
     if (!value.is_object()) return TypeError(path, "a JSON object", value);
-    *out = value.dump();
+    out->clear();
+    if (Status status = AppendJcs(value, path, 0, out); !status.ok()) return status;
     if (out->size() > kMaxDocumentLength) return Status::InvalidArgument("document is larger than 1 MiB", path);
     return Status::Ok();
   }
@@ -596,6 +722,11 @@ Status ParseJson(std::string_view text, std::string_view field, nlohmann::json* 
 
 Status ParseJson(std::string_view text, std::string_view field, nlohmann::ordered_json* out) {
   return ParseBoundedJson(text, field, out);
+}
+
+Status CanonicalJsonDocument(const nlohmann::json& document, const std::string& field, std::string* out) {
+  out->clear();
+  return AppendJcs(document, field, 0, out);
 }
 
 Status EventFromJson(const nlohmann::json& json, NewEvent* out) {

@@ -4,8 +4,9 @@
 // reflection; docs/events.md documents it field by field. Input is strict: unknown keys, wrong JSON
 // types, out-of-range integers, impossible dates, unknown enum values and missing required fields are
 // errors that name the field ("data.lines[2].amount_cents") and the event id when known.
-// The one normalisation: a $jsonDocument object (the rules document) is stored as compact JSON with its
-// object keys sorted, so its canonical bytes do not depend on the key order a client happened to use.
+// The one normalisation: a $jsonDocument object (the rules document) is stored in the RFC 8785 canonical form
+// (JCS: no whitespace, keys sorted by UTF-16 code units, fixed string escapes), with integers as its only
+// numbers, so its bytes do not depend on how a client spelled it and any JSON library can rebuild them.
 #ifndef DI_LEDGER_JSON_CODEC_H_
 #define DI_LEDGER_JSON_CODEC_H_
 
@@ -40,6 +41,10 @@ Status EventFromJsonText(std::string_view text, NewEvent* out);
 // EventFromJson, so both transports store the same bytes; texts that are not UTF-8 and rules documents that
 // are not JSON objects within kMaxJsonDepth are refused naming the field.
 Status EventFromReader(schema::Event::Reader event, NewEvent* out);
+
+// The RFC 8785 text of a $jsonDocument value. Refuses (InvalidArgument, naming the path below `field`) a number
+// that is not an integer within ±(2^53−1), text that is not UTF-8, nesting deeper than kMaxJsonDepth.
+Status CanonicalJsonDocument(const nlohmann::json& document, const std::string& field, std::string* out);
 
 // The client-supplied part, keys in schema order.
 nlohmann::ordered_json EventToJson(schema::Event::Reader event);
