@@ -1,6 +1,7 @@
 // Migration of history kept in an older system (issue #13 §2): an importer asserts each event's recorded time
 // (`import --keep-recorded-at`), the store keeps it if it neither goes back in time nor lies in the future, flags
-// the event as asserted, and the hash chain, the export and its offline verification cover the flag.
+// the event as asserted, and the hash chain, the export and its offline verification cover the flag. Queries as
+// known before anything (or before what they name) was recorded answer empty, and say why.
 // Real RocksDB in temp dirs; a fixed clock, so "the future" is well defined.
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -14,6 +15,7 @@
 #include "di/ledger/event_store.h"
 #include "di/ledger/json_codec.h"
 #include "di/ledger/sha256.h"
+#include "di/projections/replay.h"
 #include "test_util.h"
 
 namespace di::ledger {
@@ -410,6 +412,46 @@ TEST(MigrationTest, ExportsWithAndWithoutMigratedEventsVerifyAndTheFlagIsCovered
   for (const std::string& line : plain_lines) EXPECT_EQ(line.find("recorded_at_asserted"), std::string::npos);
   report = VerifyLines(plain_lines, key.public_key());
   EXPECT_EQ(report.first_bad_position, 0u) << report.problem;
+}
+
+// ---- Known at a time before what a query names was recorded ---------------------------------------------
+
+TEST(MigrationTest, KnownAtBeforeTheFirstEventOrBeforeASubjectExplainsTheEmptyAnswer) {
+  TempDir dir;
+  auto store = OpenStore(dir.path(), FixedClock());
+  ASSERT_TRUE(AppendMigrated(*store, MigratedWorld()).ok());
+  using projections::QuerySubject;
+  uint64_t position = 0;
+  std::string note;
+
+  // Before the first event: nothing was known; a municipality recorded later is no reason for a 404.
+  ASSERT_TRUE(projections::ResolveKnownAt(*store, "2020-12-31", &position).ok());
+  EXPECT_EQ(position, 0u);
+  ASSERT_TRUE(projections::ExplainNotYetKnown(*store, {{"municipality", "M-2"}}, "2020-12-31", position, &note).ok());
+  EXPECT_NE(note.find("known at '2020-12-31' is before the first recorded event (position 1, recorded at "
+                      "2021-01-04T09:00:00.000000Z); nothing was known yet"),
+            std::string::npos)
+      << note;
+  // An id the store never recorded stays an error, whatever the known-at.
+  const Status typo = projections::ExplainNotYetKnown(*store, {{"municipality", "M-22"}}, "2020-12-31", position, &note);
+  EXPECT_EQ(typo.code(), StatusCode::kNotFound);
+  EXPECT_NE(typo.message().find("no municipality 'M-22'"), std::string::npos);
+
+  // After e-m1 (09:01) and before e-m2 (09:02): M-1 is known, M-2 not yet.
+  ASSERT_TRUE(projections::ResolveKnownAt(*store, "2021-01-04T09:01:30Z", &position).ok());
+  EXPECT_EQ(position, 2u);
+  ASSERT_TRUE(projections::ExplainNotYetKnown(*store, {{"municipality", "M-1"}}, "2021-01-04T09:01:30Z", position, &note)
+                  .ok());
+  EXPECT_EQ(note, "");
+  ASSERT_TRUE(projections::ExplainNotYetKnown(*store, {{"project", ""}, {"municipality", "M-2"}},
+                                              "2021-01-04T09:01:30Z", position, &note)
+                  .ok());
+  EXPECT_EQ(note,
+            "municipality 'M-2' was not known yet as known at '2021-01-04T09:01:30Z' (position 2): it was first "
+            "recorded at position 3, recorded at 2021-01-04T09:02:00.000000Z");
+  // Known now: no note.
+  ASSERT_TRUE(projections::ExplainNotYetKnown(*store, {{"municipality", "M-2"}}, "", projections::kKnownNow, &note).ok());
+  EXPECT_EQ(note, "");
 }
 
 }  // namespace

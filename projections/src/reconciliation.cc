@@ -106,7 +106,7 @@ Status ComputeReconciliation(const LedgerModel& model, int32_t valid_date, const
 }
 
 nlohmann::ordered_json ReconciliationToJson(const std::vector<ClaimReconciliation>& claims, int32_t valid_date,
-                                            uint64_t known_at_position) {
+                                            uint64_t known_at_position, const std::string& note) {
   nlohmann::ordered_json json;
   json["valid_at"] = FormatDate(valid_date);
   json["known_at_position"] = known_at_position;
@@ -154,6 +154,7 @@ nlohmann::ordered_json ReconciliationToJson(const std::vector<ClaimReconciliatio
     }
     json["claims"].push_back(std::move(item));
   }
+  if (!note.empty()) json["note"] = note;
   return json;
 }
 

@@ -799,6 +799,11 @@ ServiceStatus LedgerService::Resolve(const AsOf& as_of, int32_t* valid_date, uin
   return ServiceStatus::Ok();
 }
 
+ServiceStatus LedgerService::ExplainNotYetKnown(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects,
+                                               uint64_t known_at_position, std::string* note) {
+  return projections::ExplainNotYetKnown(*store_, subjects, as_of.known_at, known_at_position, note);
+}
+
 ServiceStatus LedgerService::WithModel(uint64_t known_at_position, const ModelFunction& fn) {
   if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
   if (known_at_position != projections::kKnownNow && known_at_position > VisiblePosition()) {
@@ -840,6 +845,18 @@ ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
+  std::string note;
+  if (ServiceStatus status = ExplainNotYetKnown(as_of, {{"person", person_id}}, known_at, &note); !status.ok()) {
+    return status;
+  }
+  if (!note.empty()) {
+    *out = projections::Entitlements{};
+    out->person_id = person_id;
+    out->valid_date = valid_date;
+    out->known_at_position = known_at;
+    out->note = std::move(note);
+    return ServiceStatus::Ok();
+  }
   if (known_at != projections::kKnownNow && known_at < VisiblePosition()) {
     // A past known-at: only the person's family streams and the rules, folded up to it
     // (projections/person_scope.h): milliseconds, where loading the region's model as known then takes seconds
@@ -894,6 +911,19 @@ ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
+  std::string note;
+  if (ServiceStatus status = ExplainNotYetKnown(
+          as_of, {{"project", query.project_id}, {"municipality", query.municipality_id}}, known_at, &note);
+      !status.ok()) {
+    return status;
+  }
+  if (!note.empty()) {
+    *out = projections::FundingReport{};
+    out->valid_date = valid_date;
+    out->known_at_position = known_at;
+    out->note = std::move(note);
+    return ServiceStatus::Ok();
+  }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
     ledger::Status status = projections::ComputeFunding(model, valid_date, query, out);
     out->known_at_position = position;
@@ -904,7 +934,7 @@ ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf
 ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, const AsOf& as_of,
                                                  projections::ReconciliationQuery query,
                                                  std::vector<projections::ClaimReconciliation>* out,
-                                                 int32_t* valid_date, uint64_t* known_at_position) {
+                                                 int32_t* valid_date, uint64_t* known_at_position, std::string* note) {
   {
     std::shared_lock lock(model_mutex_);
     ServiceStatus scoped = ScopeReport(principal, &query.municipality_id, [&](const std::string& municipality) {
@@ -926,6 +956,14 @@ ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, con
   }
   uint64_t known_at = 0;
   if (ServiceStatus status = Resolve(as_of, valid_date, &known_at); !status.ok()) return status;
+  if (ServiceStatus status = ExplainNotYetKnown(as_of, {{"claim", query.claim_id}}, known_at, note); !status.ok()) {
+    return status;
+  }
+  if (!note->empty()) {
+    out->clear();
+    *known_at_position = known_at;
+    return ServiceStatus::Ok();
+  }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
     *known_at_position = position;
     return projections::ComputeReconciliation(model, *valid_date, query, out);
@@ -945,6 +983,17 @@ ServiceStatus LedgerService::QueryIndicators(const Principal& principal, const A
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
+  std::string note;
+  if (ServiceStatus status = ExplainNotYetKnown(as_of, {{"project", project_id}}, known_at, &note); !status.ok()) {
+    return status;
+  }
+  if (!note.empty()) {
+    *out = projections::IndicatorsReport{};
+    out->valid_date = valid_date;
+    out->known_at_position = known_at;
+    out->note = std::move(note);
+    return ServiceStatus::Ok();
+  }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
     ledger::Status status = projections::ComputeIndicators(model, valid_date, project_id, municipality_id, out);
     out->known_at_position = position;

@@ -498,12 +498,13 @@ class Router {
     std::vector<projections::ClaimReconciliation> claims;
     int32_t valid_date = 0;
     uint64_t known_at = 0;
+    std::string note;
     if (status.ok()) {
-      status = context_.service->QueryReconciliation(principal_, ReadAsOf(), query, &claims, &valid_date, &known_at);
+      status = context_.service->QueryReconciliation(principal_, ReadAsOf(), query, &claims, &valid_date, &known_at, &note);
     }
     if (!status.ok()) return Error(status);
     if (format == "csv") return CsvReply(projections::ReconciliationToCsv(claims));
-    return JsonReply(200, projections::ReconciliationToJson(claims, valid_date, known_at));
+    return JsonReply(200, projections::ReconciliationToJson(claims, valid_date, known_at, note));
   }
 
   Reply Indicators() {

@@ -51,8 +51,9 @@ struct ReconciliationQuery {
 // Claims dated on or before `valid_date`; their reviews and payments as of that date.
 Status ComputeReconciliation(const LedgerModel& model, int32_t valid_date, const ReconciliationQuery& query,
                              std::vector<ClaimReconciliation>* out);
+// `note`: why the answer is empty although the query is valid (ExplainNotYetKnown, replay.h); in JSON only when set.
 nlohmann::ordered_json ReconciliationToJson(const std::vector<ClaimReconciliation>& claims, int32_t valid_date,
-                                            uint64_t known_at_position);
+                                            uint64_t known_at_position, const std::string& note = {});
 std::string ReconciliationToCsv(const std::vector<ClaimReconciliation>& claims);
 
 }  // namespace di::projections

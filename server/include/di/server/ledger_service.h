@@ -52,6 +52,7 @@
 #include "di/projections/indicators.h"
 #include "di/projections/ledger_model.h"
 #include "di/projections/reconciliation.h"
+#include "di/projections/replay.h"
 
 namespace di::server {
 
@@ -243,14 +244,17 @@ class LedgerService {
   ServiceStatus GetEvent(const Principal& principal, const std::string& event_id, nlohmann::ordered_json* event);
 
   // Queries and reports (as of a valid date, as known at a position) -----------------------------------------
+  // As known at a position before what a query names was recorded (or before anything was), the answer is empty
+  // and says so in its `note` (projections::ExplainNotYetKnown); an id never recorded is kNotFound.
   ServiceStatus QueryEntitlements(const Principal& principal, const std::string& person_id, const AsOf& as_of,
                                   bool explain, projections::Entitlements* out);
   // A clerk's reports are restricted to its municipality (asking for another one is forbidden).
   ServiceStatus QueryFunding(const Principal& principal, const AsOf& as_of, projections::FundingQuery query,
                              projections::FundingReport* out);
+  // `note`: why the list is empty although the query is valid (projections::ExplainNotYetKnown), else "".
   ServiceStatus QueryReconciliation(const Principal& principal, const AsOf& as_of, projections::ReconciliationQuery query,
                                     std::vector<projections::ClaimReconciliation>* out, int32_t* valid_date,
-                                    uint64_t* known_at_position);
+                                    uint64_t* known_at_position, std::string* note);
   ServiceStatus QueryIndicators(const Principal& principal, const AsOf& as_of, const std::string& project_id,
                                 std::string municipality_id, projections::IndicatorsReport* out);
 
@@ -302,6 +306,9 @@ class LedgerService {
   nlohmann::ordered_json Render(const Principal& principal, const ledger::StoredEvent& event) const;
   ServiceStatus CatchUp();  // folds the live model up to the store head
   ServiceStatus Resolve(const AsOf& as_of, int32_t* valid_date, uint64_t* known_at_position);
+  // projections::ExplainNotYetKnown over this service's store.
+  ServiceStatus ExplainNotYetKnown(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects,
+                                   uint64_t known_at_position, std::string* note);
   ServiceStatus CheckRunning() const;
 
   ledger::EventStore* store_;
