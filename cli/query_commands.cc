@@ -25,7 +25,7 @@ namespace di::cli {
 using ledger::Status;
 
 Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
-                  const std::vector<std::string>& parameters, uint64_t* position) {
+                  const std::vector<std::string>& parameters, uint64_t* position, const std::string& recorded_at) {
   std::string text(projections::DefaultRulesDocument());
   if (!rules_file.empty()) {
     std::ifstream file(rules_file);
@@ -63,9 +63,15 @@ Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
     if (earliest == ledger::kNoDate || rule.effective_from < earliest) earliest = rule.effective_from;
   }
   event["effective_date"] = ledger::FormatDate(earliest);
+  // A store a migration goes into next: the rules are recorded when the migrated history knew them.
+  if (!recorded_at.empty()) event["recorded_at"] = recorded_at;
   ledger::NewEvent new_event;
-  status = ledger::EventFromJson(event, &new_event);
-  if (!status.ok()) return status;
+  ledger::EventJsonOptions parse_options;
+  parse_options.keep_recorded_at = !recorded_at.empty();
+  status = ledger::EventFromJson(event, &new_event, parse_options);
+  if (!status.ok()) return status.code() == ledger::StatusCode::kInvalidArgument && status.field() == "recorded_at"
+                              ? Status::InvalidArgument(status.message(), "rules-recorded-at")
+                              : status;
   std::vector<ledger::NewEvent> batch;
   batch.push_back(std::move(new_event));
   ledger::AppendResult result;

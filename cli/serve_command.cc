@@ -366,7 +366,7 @@ int RunToken(const TokenOptions& options) {
   Principal principal;
   principal.name = options.name;
   if (!server::ParseRoleName(options.role, &principal.role)) {
-    return Fail("--role must be one of clerk, project, finance, auditor, reader");
+    return Fail("--role must be one of clerk, project, finance, auditor, reader, migration");
   }
   if (principal.role == Role::kClerk && options.municipality.empty()) return Fail("a clerk needs --municipality");
   if (principal.role != Role::kClerk && !options.municipality.empty()) {

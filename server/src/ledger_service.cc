@@ -80,6 +80,11 @@ bool RoleMayWrite(Role role, EventType type) {
         default:
           return false;
       }
+    case Role::kMigration:
+      // A migration carries the whole history: every type some role may append, unscoped (audit events are the
+      // ledger's, and a type added later is nobody's until the matrix names it).
+      return RoleMayWrite(Role::kClerk, type) || RoleMayWrite(Role::kProject, type) ||
+             RoleMayWrite(Role::kFinance, type);
     case Role::kAuditor:
     case Role::kReader:
       return false;
@@ -540,7 +545,7 @@ ServiceStatus LedgerService::CheckWritable(const Principal& principal, const std
 // Writes
 // ---------------------------------------------------------------------------------------------------------
 
-ServiceStatus LedgerService::AuthorizeAppend(const Principal& principal) const {
+ServiceStatus LedgerService::AuthorizeAppend(const Principal& principal, bool keep_recorded_at) const {
   if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
   if (options_.read_only) {
     // Both transports end here, so HTTP and the binary endpoint refuse alike.
@@ -549,6 +554,12 @@ ServiceStatus LedgerService::AuthorizeAppend(const Principal& principal) const {
   }
   if (principal.role == Role::kAuditor || principal.role == Role::kReader) {
     return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append");
+  }
+  if (keep_recorded_at && principal.role != Role::kMigration) {
+    // A recorded time the ledger did not observe is a claim only a migration makes (docs/api.md, Roles).
+    return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) +
+                                        "' may not keep recorded times: only a migration token may",
+                                    "keep_recorded_at");
   }
   return ServiceStatus::Ok();
 }
@@ -559,7 +570,9 @@ ServiceStatus LedgerService::Append(const Principal& principal, std::vector<ledg
     if (metrics_ != nullptr) metrics_->Add("di_appends_total", {{"code", std::string(status.CodeName())}});
     return status;
   };
-  if (ServiceStatus authorized = AuthorizeAppend(principal); !authorized.ok()) return count(authorized);
+  bool keeps_recorded_at = false;
+  for (const ledger::NewEvent& event : batch) keeps_recorded_at = keeps_recorded_at || event.asserted_recorded_at_micros;
+  if (ServiceStatus authorized = AuthorizeAppend(principal, keeps_recorded_at); !authorized.ok()) return count(authorized);
   if (batch.empty()) return count(ServiceStatus::InvalidArgument("a batch holds at least one event", "events"));
   if (principal.role == Role::kClerk) {
     // The scope check reads the live model; fold in whatever other clients appended first.
@@ -1013,7 +1026,7 @@ ServiceStatus LedgerService::ChainHead(const Principal& principal, ledger::LogHe
 
 ServiceStatus LedgerService::Backup(const Principal& principal, ledger::BackupResult* result) {
   if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
-  if (principal.role == Role::kClerk || principal.role == Role::kReader) {
+  if (principal.role != Role::kProject && principal.role != Role::kFinance && principal.role != Role::kAuditor) {
     return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) +
                                     "' may not take backups (project, finance and auditor may)");
   }

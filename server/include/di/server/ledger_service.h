@@ -22,6 +22,10 @@
 //   auditor  reads everything, writes nothing.
 //   reader   subscriptions only, with pseudonymised events (person-linked ids replaced by keyed hashes, birth
 //            dates cut to the year, free-text fields and chain hashes dropped).
+//   migration  the importer of history kept in an older system: appends every event type a client may append,
+//            unscoped, and is the only role that may keep the recorded times of the events it appends
+//            (keep_recorded_at: NewEvent::asserted_recorded_at_micros); reads everything. A token the operator
+//            makes for the migration and removes after it.
 // A clerk's municipality covers the municipalities merged into it (transitively): after the 2021 territorial
 // reform, a clerk of the new municipality sees the residents of its predecessors.
 #ifndef DI_SERVER_LEDGER_SERVICE_H_
@@ -111,7 +115,7 @@ class ServiceStatus {
 // ---------------------------------------------------------------------------------------------------------
 // Principals and tokens
 // ---------------------------------------------------------------------------------------------------------
-enum class Role { kClerk, kProject, kFinance, kAuditor, kReader };
+enum class Role { kClerk, kProject, kFinance, kAuditor, kReader, kMigration };
 std::string_view RoleName(Role role);
 bool ParseRoleName(std::string_view name, Role* role);
 
@@ -229,10 +233,12 @@ class LedgerService {
   // Role and scope checks of every event, then one atomic store append, then the live model is folded up to
   // the new head and head listeners are told. Forbidden -> nothing appended, the status names the event and
   // field and says why.
+  // An event that asserts its recorded time (a migration) is forbidden to every role but migration.
   ServiceStatus Append(const Principal& principal, std::vector<ledger::NewEvent> batch, ledger::AppendResult* result);
-  // May the principal append at all (role, read-only store, shutdown)? Both transports ask before they decode a
-  // batch, so a role that may not write never makes the server parse (or pay for) a body. Append asks again.
-  ServiceStatus AuthorizeAppend(const Principal& principal) const;
+  // May the principal append at all (role, read-only store, shutdown), and keep recorded times if it asks to?
+  // Both transports ask before they decode a batch, so a role that may not write never makes the server parse
+  // (or pay for) a body. Append asks again.
+  ServiceStatus AuthorizeAppend(const Principal& principal, bool keep_recorded_at = false) const;
 
   // Reads (the JSON of ledger::StoredEventToJson; pseudonymised for readers) --------------------------------
   // Events with position > `after`, at most max_read_events, scanning at most max_scan_events positions.
