@@ -305,6 +305,38 @@ TEST(MigrationTest, ARetryMustAssertTheTimeThatWasRecorded) {
   EXPECT_EQ(store->Head().position, world.size());
 }
 
+// Verify checks the writer's promise on its own: a log whose recorded times go back fails at that position, even
+// with every chain hash recomputed (what a tamperer who rewrites a time without a signed checkpoint could do).
+TEST(MigrationTest, VerifyFindsARecordedTimeThatGoesBack) {
+  TempDir dir;
+  const uint64_t last = MigratedWorld().size();
+  Hash before_last{};
+  {
+    auto store = OpenStore(dir.path(), FixedClock());
+    ASSERT_TRUE(AppendMigrated(*store, MigratedWorld()).ok());
+    before_last = ById(*store, MigratedWorld()[last - 2]["id"]).hash;
+  }
+  di::testing::RewriteLogValue(dir.path(), last, [&](std::string* value) {
+    const CanonicalMessage<schema::RecordedEvent> body(CopyToWords(value->substr(32)));
+    capnp::MallocMessageBuilder message;
+    message.setRoot(body.reader());
+    auto recorded = message.getRoot<schema::RecordedEvent>();
+    recorded.setRecordedAtMicros(Utc("2021-01-04T08:00:00Z"));
+    const kj::Array<capnp::word> words = capnp::canonicalize(recorded.asReader());
+    const std::string_view bytes(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
+    const Hash hash = ChainHash(before_last, bytes);
+    value->assign(reinterpret_cast<const char*>(hash.data()), hash.size());
+    value->append(bytes);
+  });
+  auto store = OpenStore(dir.path(), FixedClock());
+  VerifyReport report;
+  ASSERT_TRUE(store->Verify(&report).ok());
+  EXPECT_EQ(report.first_bad_position, last);
+  EXPECT_NE(report.problem.find("recorded_at 2021-01-04T08:00:00.000000Z is before the previous event's"),
+            std::string::npos)
+      << report.problem;
+}
+
 // EVOLUTION RULES of events.capnp: a field added later must not change an old event's bytes. Golden values from
 // the schema before `recordedAtAsserted` existed (git show <before>:ledger/schema/events.capnp, then `capnp
 // convert text:canonical` of this record, and its chain hash after 32 zero bytes with sha256sum).
