@@ -72,7 +72,7 @@ int RunInit(const InitOptions& options) {
   if (!status.ok()) return ReportError(status);
   if (options.enact_rules && store->Head().position == 0) {
     uint64_t position = 0;
-    status = EnactRules(*store, options.rules_file, options.rule_parameters, &position);
+    status = EnactRules(*store, options.rules_file, options.rule_parameters, &position, options.rules_recorded_at);
     if (!status.ok()) return ReportError(status);
     std::cout << "rules enacted at position " << position << "\n";
   }
@@ -100,6 +100,8 @@ int RunImport(const ImportOptions& options) {
   uint64_t lines_read = 0, events_read = 0, appended = 0, batches = 0;
   std::vector<ledger::NewEvent> batch;
   std::vector<uint64_t> batch_lines;  // line number of each event of the batch
+  ledger::EventJsonOptions parse_options;
+  parse_options.keep_recorded_at = options.keep_recorded_at;
 
   // Parsing the next batch overlaps the append (and fsync) of the previous one. A batch is submitted only
   // after the one before it succeeded, so nothing after a failed batch is ever appended.
@@ -149,7 +151,7 @@ int RunImport(const ImportOptions& options) {
     ++lines_read;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are allowed
     ledger::NewEvent event;
-    Status parse_status = ledger::EventFromJsonText(line, &event);
+    Status parse_status = ledger::EventFromJsonText(line, &event, parse_options);
     if (!parse_status.ok()) {
       if (int code = finish(); code != 0) return code;  // an earlier line's error comes first
       if (progress) std::cerr << "\n";

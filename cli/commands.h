@@ -17,12 +17,18 @@ struct InitOptions {
   bool enact_rules = true;             // enact the default rule set (or `rules_file`) on a new store
   std::string rules_file;              // a rules document to enact instead of the default one
   std::vector<std::string> rule_parameters;  // NAME=YYYY-MM-DD overrides of the document's parameters
+  // A UTC time: enact the rules with this recorded time, asserted (a store that a migration of older history
+  // goes into next, docs/operations.md). Empty: recorded now, as every append.
+  std::string rules_recorded_at;
 };
 int RunInit(const InitOptions& options);
 struct ImportOptions {
   std::string data_dir;
   std::string input;          // a file, or "-" for standard input
   size_t batch_events = 1000; // events per atomic append
+  // Migration: keep each line's "recorded_at" (required on every line) instead of recording the events now
+  // (ledger::EventJsonOptions::keep_recorded_at; docs/operations.md "Migrating history").
+  bool keep_recorded_at = false;
 };
 int RunImport(const ImportOptions& options);
 int RunExport(const std::string& data_dir, uint64_t from_position, uint64_t max_events, const std::string& output);
@@ -56,8 +62,10 @@ int RunReport(const ReportOptions& options);
 int RunRebuild(const std::string& data_dir, uint64_t interval_events);
 
 // Appends a `rules_enacted` event with the default rule set (or `rules_file`), parameters overridden.
+// `recorded_at`: as InitOptions::rules_recorded_at.
 ledger::Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
-                          const std::vector<std::string>& parameters, uint64_t* position);
+                          const std::vector<std::string>& parameters, uint64_t* position,
+                          const std::string& recorded_at = {});
 
 int RunSimulate(const SimulateOptions& options, const std::string& output);
 

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   init->add_option("--rules", init_options.rules_file, "enact this rules document instead of the default one");
   init->add_option("--rules-parameter", init_options.rule_parameters,
                    "override a dated parameter of the rules, NAME=YYYY-MM-DD (repeatable)");
+  init->add_option("--rules-recorded-at", init_options.rules_recorded_at,
+                   "for a store that migrated history goes into: record the rules at this UTC time "
+                   "(YYYY-MM-DDTHH:MM:SSZ), asserted, instead of now");
   init->callback([&] {
     init_options.data_dir = data_dir;
     init_options.enact_rules = !no_rules;
@@ -38,6 +41,10 @@ int main(int argc, char** argv) {
   import->add_option("--server", import_server,
                      "append through a running server's binary endpoint, HOST:PORT (docs/protocol.md), not --data");
   import->add_option("--token", import_token, "with --server: bearer token (default: $DI_LEDGER_TOKEN)");
+  import->add_flag("--keep-recorded-at", import_options.keep_recorded_at,
+                   "migration: keep each line's recorded_at (required on every line, never decreasing, not before "
+                   "the store's last event, not in the future); recorded as asserted. With --server: a migration "
+                   "token");
   import->callback([&] {
     import_options.data_dir = data_dir;
     if (!import_server.empty()) {
@@ -176,9 +183,9 @@ int main(int argc, char** argv) {
   di::cli::TokenOptions token_options;
   CLI::App* token = app.add_subcommand("token", "make a bearer token: prints it once, and its tokens-file entry");
   token->add_option("--name", token_options.name, "the token's name (unique in the file)")->required();
-  token->add_option("--role", token_options.role, "clerk, project, finance, auditor or reader")
+  token->add_option("--role", token_options.role, "clerk, project, finance, auditor, reader or migration")
       ->required()
-      ->check(CLI::IsMember({"clerk", "project", "finance", "auditor", "reader"}));
+      ->check(CLI::IsMember({"clerk", "project", "finance", "auditor", "reader", "migration"}));
   token->add_option("--municipality", token_options.municipality, "clerks: the municipality id they serve");
   token->callback([&] { exit_code = di::cli::RunToken(token_options); });
 

@@ -25,7 +25,7 @@ namespace di::cli {
 using ledger::Status;
 
 Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
-                  const std::vector<std::string>& parameters, uint64_t* position) {
+                  const std::vector<std::string>& parameters, uint64_t* position, const std::string& recorded_at) {
   std::string text(projections::DefaultRulesDocument());
   if (!rules_file.empty()) {
     std::ifstream file(rules_file);
@@ -63,9 +63,15 @@ Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
     if (earliest == ledger::kNoDate || rule.effective_from < earliest) earliest = rule.effective_from;
   }
   event["effective_date"] = ledger::FormatDate(earliest);
+  // A store a migration goes into next: the rules are recorded when the migrated history knew them.
+  if (!recorded_at.empty()) event["recorded_at"] = recorded_at;
   ledger::NewEvent new_event;
-  status = ledger::EventFromJson(event, &new_event);
-  if (!status.ok()) return status;
+  ledger::EventJsonOptions parse_options;
+  parse_options.keep_recorded_at = !recorded_at.empty();
+  status = ledger::EventFromJson(event, &new_event, parse_options);
+  if (!status.ok()) return status.code() == ledger::StatusCode::kInvalidArgument && status.field() == "recorded_at"
+                              ? Status::InvalidArgument(status.message(), "rules-recorded-at")
+                              : status;
   std::vector<ledger::NewEvent> batch;
   batch.push_back(std::move(new_event));
   ledger::AppendResult result;
@@ -77,9 +83,12 @@ Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
 
 namespace {
 
-// Opens the store and folds it as known at `known_at`; resolves the valid date (default: latest).
+// Opens the store and folds it as known at `known_at`; resolves the valid date (default: latest). When the
+// answer cannot know `subjects` yet (projections::ExplainNotYetKnown), `note` says why and nothing is folded: the
+// answer is empty. A subject the store never recorded is an error (exit 1), as the server's 404.
 int LoadModel(const std::string& data_dir, const std::string& known_at_text, const std::string& valid_at,
-              projections::LedgerModel* model, uint64_t* known_at, int32_t* valid_date) {
+              const std::vector<projections::QuerySubject>& subjects, projections::LedgerModel* model,
+              uint64_t* known_at, int32_t* valid_date, std::string* note) {
   std::unique_ptr<ledger::EventStore> store;
   ledger::EventStoreOptions store_options;
   store_options.create_if_missing = false;
@@ -89,6 +98,7 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
     return 2;
   }
   status = projections::ResolveKnownAt(*store, known_at_text, known_at);
+  if (status.ok()) status = projections::ExplainNotYetKnown(*store, subjects, known_at_text, *known_at, note);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return 1;
@@ -101,7 +111,8 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
     std::cerr << "warning: projection checkpoints unavailable, replaying the log: " << status.ToString() << "\n";
     checkpoints.reset();
   }
-  status = projections::LoadModel(*store, checkpoints.get(), *known_at, model);
+  // Nothing to fold for an answer that is empty (and says why).
+  status = projections::LoadModel(*store, checkpoints.get(), note->empty() ? *known_at : 0, model);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return 2;
@@ -146,16 +157,38 @@ int ReportFailure(const Status& status) {
 
 std::string Quantity(schema::Service service, int64_t quantity) { return projections::FormatQuantity(service, quantity); }
 
+// Why a table is empty although the query is valid (projections::ExplainNotYetKnown).
+void PrintNote(const std::string& note) {
+  if (!note.empty()) std::printf("note: %s\n\n", note.c_str());
+}
+
 }  // namespace
 
 int RunEntitlements(const EntitlementsOptions& options) {
   projections::LedgerModel model;
   uint64_t known_at = 0;
   int32_t valid_date = 0;
-  if (int code = LoadModel(options.data_dir, options.known_at, options.valid_at, &model, &known_at, &valid_date)) {
+  std::string note;
+  if (int code = LoadModel(options.data_dir, options.known_at, options.valid_at, {{"person", options.person_id}},
+                           &model, &known_at, &valid_date, &note)) {
     return code;
   }
   projections::Entitlements entitlements;
+  if (!note.empty()) {
+    // Not known yet as known then: an empty answer that says why (the person's group and age are unknown).
+    entitlements.person_id = options.person_id;
+    entitlements.valid_date = valid_date;
+    entitlements.known_at_position = known_at;
+    entitlements.note = note;
+    if (!PrintMachineReadable(
+            options.format, [&] { return projections::EntitlementsToJson(entitlements); },
+            [&] { return projections::EntitlementsToCsv(entitlements); })) {
+      std::printf("person %s on %s, as known at position %llu: no entitlements\nnote: %s\n",
+                  options.person_id.c_str(), ledger::FormatDate(valid_date).c_str(),
+                  static_cast<unsigned long long>(known_at), note.c_str());
+    }
+    return 0;
+  }
   Status status = projections::ComputeEntitlements(model, options.person_id, valid_date, &entitlements, options.explain);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << " (as known at position " << known_at << ")\n";
@@ -227,18 +260,21 @@ void PrintClaimDetail(const projections::ClaimReconciliation& claim) {
 }
 
 int ReportReconciliation(const ReportOptions& options, const projections::LedgerModel& model, int32_t valid_date,
-                         uint64_t known_at) {
+                         uint64_t known_at, const std::string& note) {
   projections::ReconciliationQuery query{options.project_id, options.municipality_id, options.claim_id};
   std::vector<projections::ClaimReconciliation> claims;
-  Status status = projections::ComputeReconciliation(model, valid_date, query, &claims);
-  if (!status.ok()) return ReportFailure(status);
+  if (note.empty()) {
+    Status status = projections::ComputeReconciliation(model, valid_date, query, &claims);
+    if (!status.ok()) return ReportFailure(status);
+  }
   if (PrintMachineReadable(
-          options.format, [&] { return projections::ReconciliationToJson(claims, valid_date, known_at); },
+          options.format, [&] { return projections::ReconciliationToJson(claims, valid_date, known_at, note); },
           [&] { return projections::ReconciliationToCsv(claims, options.table); })) {
     return 0;
   }
   std::printf("reconciliation on %s, as known at position %llu (EUR; ESF/state split of approved and paid)\n\n",
               ledger::FormatDate(valid_date).c_str(), static_cast<unsigned long long>(known_at));
+  PrintNote(note);
   std::printf("%-28s %-18s %-10s %6s %13s %13s %13s %13s %13s %13s %13s %13s %13s %8s\n", "claim", "municipality",
               "date", "lines", "claimed", "eligible", "approved", "approved ESF", "approved state", "paid", "paid ESF",
               "paid state", "outstanding", "findings");
@@ -260,10 +296,17 @@ int ReportReconciliation(const ReportOptions& options, const projections::Ledger
 }
 
 int ReportIndicators(const ReportOptions& options, const projections::LedgerModel& model, int32_t valid_date,
-                     uint64_t known_at) {
+                     uint64_t known_at, const std::string& note) {
   projections::IndicatorsReport report;
-  Status status = projections::ComputeIndicators(model, valid_date, options.project_id, options.municipality_id, &report);
-  if (!status.ok()) return ReportFailure(status);
+  if (note.empty()) {
+    Status status =
+        projections::ComputeIndicators(model, valid_date, options.project_id, options.municipality_id, &report);
+    if (!status.ok()) return ReportFailure(status);
+  } else {
+    report.valid_date = valid_date;
+    report.known_at_position = known_at;
+    report.note = note;
+  }
   if (PrintMachineReadable(
           options.format, [&] { return projections::IndicatorsToJson(report); },
           [&] { return projections::IndicatorsToCsv(report); })) {
@@ -271,6 +314,7 @@ int ReportIndicators(const ReportOptions& options, const projections::LedgerMode
   }
   std::printf("indicators on %s, as known at position %llu (distinct persons)\n\n", ledger::FormatDate(valid_date).c_str(),
               static_cast<unsigned long long>(known_at));
+  PrintNote(note);
   std::printf("%-18s %-30s %-18s %9s %9s %9s %10s\n", "project", "target group", "territory", "enrolled", "assessed",
               "with plan", "receiving");
   for (const auto& rows : {report.rows, report.totals}) {
@@ -305,14 +349,26 @@ int RunReport(const ReportOptions& options) {
     std::cerr << "error: --table: " << status.message() << "\n";
     return 2;
   }
+  // What each report validates: an id the store never recorded is an error; one recorded after the known-at
+  // gives an empty report that says so.
+  std::vector<projections::QuerySubject> subjects;
+  if (options.kind == "reconciliation") {
+    subjects = {{"claim", options.claim_id}};
+  } else if (options.kind == "indicators") {
+    subjects = {{"project", options.project_id}};
+  } else {
+    subjects = {{"project", options.project_id}, {"municipality", options.municipality_id}};
+  }
   projections::LedgerModel model;
   uint64_t known_at = 0;
   int32_t valid_date = 0;
-  if (int code = LoadModel(options.data_dir, options.known_at, options.valid_at, &model, &known_at, &valid_date)) {
+  std::string note;
+  if (int code = LoadModel(options.data_dir, options.known_at, options.valid_at, subjects, &model, &known_at,
+                           &valid_date, &note)) {
     return code;
   }
-  if (options.kind == "reconciliation") return ReportReconciliation(options, model, valid_date, known_at);
-  if (options.kind == "indicators") return ReportIndicators(options, model, valid_date, known_at);
+  if (options.kind == "reconciliation") return ReportReconciliation(options, model, valid_date, known_at, note);
+  if (options.kind == "indicators") return ReportIndicators(options, model, valid_date, known_at, note);
   projections::FundingQuery query;
   query.project_id = options.project_id;
   query.municipality_id = options.municipality_id;
@@ -322,8 +378,14 @@ int RunReport(const ReportOptions& options) {
     if (!dimension.empty()) query.group_by.push_back(dimension);
   }
   projections::FundingReport report;
-  Status status = projections::ComputeFunding(model, valid_date, query, &report);
-  if (!status.ok()) return ReportFailure(status);
+  if (note.empty()) {
+    Status status = projections::ComputeFunding(model, valid_date, query, &report);
+    if (!status.ok()) return ReportFailure(status);
+  } else {
+    report.valid_date = valid_date;
+    report.known_at_position = known_at;
+    report.note = note;
+  }
   if (PrintMachineReadable(
           options.format, [&] { return projections::FundingToJson(report); },
           [&] { return projections::FundingToCsv(report); })) {
@@ -331,6 +393,7 @@ int RunReport(const ReportOptions& options) {
   }
   std::printf("funding on %s, as known at position %llu (EUR; ESF/state split of approved and paid)\n\n",
               ledger::FormatDate(valid_date).c_str(), static_cast<unsigned long long>(known_at));
+  PrintNote(note);
   std::printf("%-18s %-18s %-18s %-30s %-7s %8s %13s %13s %13s %13s %13s %14s %13s %13s %13s\n", "project",
               "territory", "municipality", "service", "month", "count", "delivered", "eligible", "claimed", "approved",
               "approved ESF", "approved state", "paid", "paid ESF", "paid state");

@@ -134,7 +134,9 @@ int RunRemoteImport(const ImportOptions& options, const std::string& server_addr
     ++lines_read;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are allowed
     ledger::NewEvent event;
-    ledger::Status parse_status = ledger::EventFromJsonText(line, &event);
+    ledger::EventJsonOptions parse_options;
+    parse_options.keep_recorded_at = options.keep_recorded_at;
+    ledger::Status parse_status = ledger::EventFromJsonText(line, &event, parse_options);
     if (!parse_status.ok()) {
       if (int code = finish(); code != 0) return code;  // an earlier line's error comes first
       if (progress) std::cerr << "\n";

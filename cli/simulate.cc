@@ -95,6 +95,7 @@ enum class Stream : uint64_t {
   kClaims,
   kSetup,
   kExpenses,
+  kRecordedTimes,
 };
 
 // xoshiro256** (Blackman & Vigna), seeded through SplitMix64.
@@ -516,7 +517,9 @@ constexpr const char* kRegisterNames[] = {"", "social_service_providers", "medic
 
 class EventLog {
  public:
-  explicit EventLog(std::ostream& out) : out_(out) {}
+  EventLog(std::ostream& out, uint64_t seed) : out_(out), times_(seed, Stream::kRecordedTimes) {
+    ledger::ParseUtcMicros(kLatestSimulatedRecordedAt, &latest_micros_);
+  }
 
   // Nothing may be recorded before `day` any more (its predecessors may already be written).
   void SetFloor(int32_t day) { floor_ = day; }
@@ -542,7 +545,9 @@ class EventLog {
   void WriteRecordedBefore(int32_t day) {
     while (!pending_.empty() && pending_.top().record_day < day) {
       const Pending& top = pending_.top();
-      out_ << top.line << '\n';
+      // The line is `{"id":...}`: "recorded_at" goes first, as in the ledger's recorded form.
+      out_ << "{\"recorded_at\":\"" << ledger::FormatUtcMicros(RecordedAt(top.record_day)) << "\","
+           << std::string_view(top.line).substr(1) << '\n';
       ++summary_.events;
       switch (top.type) {
         case EventType::kPersonEnrolled:
@@ -564,6 +569,25 @@ class EventLog {
   const SimulateSummary& summary() const { return summary_; }
 
  private:
+  static constexpr int64_t kMicrosPerSecond = 1000000;
+  static constexpr int64_t kMicrosPerDay = 86400 * kMicrosPerSecond;
+
+  // The recorded time of the next event written, recorded on `day`: the office opens between 07:30 and 09:00, and
+  // entries follow each other 20 s to 6 min apart (a clerk typing in a batch of timesheets), up to the end of the
+  // day. Events come in record-day order, so the times never decrease; the ceiling keeps them out of the future.
+  int64_t RecordedAt(int32_t day) {
+    const int64_t day_start = static_cast<int64_t>(day) * kMicrosPerDay;
+    if (day != last_day_) {
+      last_day_ = day;
+      last_micros_ = std::max(last_micros_, day_start + times_.Between(27000, 32400) * kMicrosPerSecond +
+                                                times_.Between(0, kMicrosPerSecond - 1));
+    } else {
+      last_micros_ = std::min(last_micros_ + times_.Between(20 * kMicrosPerSecond, 360 * kMicrosPerSecond),
+                              std::max(last_micros_, day_start + kMicrosPerDay - 1));
+    }
+    return std::min(last_micros_, latest_micros_);
+  }
+
   struct Pending {
     int32_t record_day;
     uint64_t sequence;
@@ -577,6 +601,10 @@ class EventLog {
   };
 
   std::ostream& out_;
+  Rng times_;                        // of the recorded times, a stream of its own: the events do not move
+  int64_t latest_micros_ = 0;        // kLatestSimulatedRecordedAt
+  int32_t last_day_ = kNoDate;       // record day of the last event written
+  int64_t last_micros_ = INT64_MIN;  // its recorded time
   std::priority_queue<Pending, std::vector<Pending>, RecordedLater> pending_;
   uint64_t next_sequence_ = 0;
   int32_t floor_ = INT32_MIN;
@@ -975,7 +1003,7 @@ class Simulator {
   uint64_t carers_ = 0;
 };
 
-Simulator::Simulator(const SimulateOptions& options, std::ostream& out) : options_(options), log_(out) {
+Simulator::Simulator(const SimulateOptions& options, std::ostream& out) : options_(options), log_(out, options.seed) {
   // The project starts services in 2016; earlier first years would precede the agreement.
   services_start_ = std::max(Date(std::max(options_.first_year, 1900), 1, 1), Date(2016, 1, 1));
   const int last_year = std::min(options_.first_year + std::max(options_.years, 0) - 1, 2199);

@@ -35,7 +35,20 @@ struct SimulateSummary {
 // Writes a realistic, valid JSON Lines history (one compact JSON object per line, '\n'-terminated) in an
 // order the ledger accepts (every referenced entity is recorded before it is referenced).
 // Same options -> same bytes.
+// Each line carries the time it was recorded in the region's systems, "recorded_at" (UTC, microseconds): on its
+// record day (a delivery some days after it happened, a claim after its month, a correction later still,
+// reference data on its effective date), at a seeded office-hours time, never decreasing along the output (the
+// output order is the record order) and never after kLatestSimulatedRecordedAt. `import --keep-recorded-at` keeps
+// them (a migration); a plain import ignores them and records the events now.
 SimulateSummary WriteSimulatedHistory(const SimulateOptions& options, std::ostream& out);
+
+// No simulated event is recorded later than this (the simulated years end on 2023-12-31 at the latest; a fixed
+// ceiling, not the wall clock, so the same options still give the same bytes), so a store whose clock is real
+// takes every recorded time as asserted.
+inline constexpr const char* kLatestSimulatedRecordedAt = "2024-01-01T00:00:00.000000Z";
+// The recorded time the demo enacts the default rules at (`init --rules-recorded-at`): the project's start,
+// before the first simulated event (the project's registration, 2015-12-08).
+inline constexpr const char* kSimulatedRulesRecordedAt = "2015-07-01T00:00:00Z";
 
 }  // namespace di::cli
 

@@ -55,13 +55,15 @@ const char* kClerk2 = "tok-clerk-m2";  // clerk of M-2
 const char* kProject = "tok-project";
 const char* kAuditor = "tok-auditor";
 const char* kReader = "tok-reader";
+const char* kMigration = "tok-migration";
 
 json TokensJson() {
   return json::array({TokenEntryJson({"clerk-m1", Role::kClerk, "M-1"}, kClerk1),
                       TokenEntryJson({"clerk-m2", Role::kClerk, "M-2"}, kClerk2),
                       TokenEntryJson({"project", Role::kProject, ""}, kProject),
                       TokenEntryJson({"auditor", Role::kAuditor, ""}, kAuditor),
-                      TokenEntryJson({"reader", Role::kReader, ""}, kReader)});
+                      TokenEntryJson({"reader", Role::kReader, ""}, kReader),
+                      TokenEntryJson({"migration", Role::kMigration, ""}, kMigration)});
 }
 
 // `count` deliveries under G-1 (valid 2021-01-01..2023-08-31), ids prefixed.
@@ -1113,6 +1115,71 @@ TEST_F(BinaryEndpointTest, DISABLED_MeasureImportAndCatchUp) {
                   records ? ", with records" : "", static_cast<unsigned long long>(head), seconds, head / seconds);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Migration (issue #13 §2): recorded times kept over the binary endpoint, by a migration token only
+// ---------------------------------------------------------------------------------------------------------
+
+class BinaryMigrationTest : public BinaryEndpointTest {
+ protected:
+  void SetUp() override {  // an empty store: migrated history goes in first
+    store_ = di::testing::OpenStore(dir_.Sub("data"));
+    ASSERT_TRUE(TokenRegistry::FromJson(TokensJson(), &tokens_).ok());
+    DeclareServerMetrics(metrics_);
+  }
+  // The world recorded a minute apart from 2021-01-04 09:00 UTC, as `import --keep-recorded-at` parses it.
+  static std::vector<ledger::NewEvent> MigratedWorld() {
+    std::vector<ledger::NewEvent> batch;
+    ledger::EventJsonOptions keep;
+    keep.keep_recorded_at = true;
+    int minute = 0;
+    for (const json& event : World()) {
+      char time[32];
+      std::snprintf(time, sizeof(time), "2021-01-04T09:%02d:00Z", minute++);
+      ledger::NewEvent parsed;
+      EXPECT_TRUE(ledger::EventFromJson(di::testing::Migrated(event, time), &parsed, keep).ok());
+      batch.push_back(std::move(parsed));
+    }
+    return batch;
+  }
+};
+
+TEST_F(BinaryMigrationTest, OnlyAMigrationTokenKeepsRecordedTimesAndImportServerKeepsThem) {
+  StartEndpoint();
+  BinaryClient project;
+  ASSERT_TRUE(Connect(project, kProject).ok());
+  ledger::AppendResult result;
+  ServiceStatus status = project.Append(MigratedWorld(), &result);
+  EXPECT_EQ(status.code(), ServiceCode::kForbidden) << status.ToString();
+  EXPECT_EQ(status.field(), "keep_recorded_at");
+  EXPECT_EQ(store_->Head().position, 0u);
+
+  BinaryClient migration;
+  ASSERT_TRUE(Connect(migration, kMigration).ok());
+  EXPECT_EQ(migration.welcome().role, "migration");
+  ASSERT_TRUE(migration.Append(MigratedWorld(), &result).ok());
+  ledger::StoredEvent event;
+  ASSERT_TRUE(store_->GetByEventId("e-m1", &event).ok());
+  EXPECT_EQ(ledger::FormatUtcMicros(event.reader().getRecordedAtMicros()), "2021-01-04T09:02:00.000000Z");
+  EXPECT_TRUE(event.reader().getRecordedAtAsserted());
+
+  // The CLI through the endpoint: the same parsing as a local import, the times travel with the events.
+  std::vector<json> deliveries;
+  for (int i = 0; i < 3; ++i) {
+    deliveries.push_back(di::testing::Migrated(Delivery("dm" + std::to_string(i), "D-M" + std::to_string(i), "2021-02-01"),
+                                               "2021-02-0" + std::to_string(2 + i) + "T10:00:00Z"));
+  }
+  const std::string file = WriteLines(dir_, "migrated.jsonl", deliveries);
+  const std::string server = " import --server 127.0.0.1:" + std::to_string(port_) + " --keep-recorded-at --token ";
+  Output output = RunCommand(std::string(DI_CLI_BINARY) + server + kClerk1 + " " + file);
+  EXPECT_EQ(output.exit_code, 1) << output.text;  // a clerk may append deliveries, not keep their times
+  EXPECT_NE(output.text.find("forbidden"), std::string::npos) << output.text;
+  output = RunCommand(std::string(DI_CLI_BINARY) + server + kMigration + " " + file);
+  ASSERT_EQ(output.exit_code, 0) << output.text;
+  ASSERT_TRUE(store_->GetByEventId("dm2", &event).ok());
+  EXPECT_EQ(ledger::FormatUtcMicros(event.reader().getRecordedAtMicros()), "2021-02-04T10:00:00.000000Z");
+  EXPECT_TRUE(event.reader().getRecordedAtAsserted());
 }
 
 }  // namespace

@@ -299,5 +299,136 @@ TEST(SimulateTest, CliWritesTheSameBytesAsTheLibrary) {
   EXPECT_EQ(cli.text.substr(0, library.str().size()), library.str());
 }
 
+// ---- Migration (issue #13 §2) ---------------------------------------------------------------------------
+
+// The demo's way in (scripts/demo.sh, serve --demo): the rules recorded at the project's start, the simulated
+// region imported keeping its recorded times. "Funding as known on 2021-07-15" then is what was known that day:
+// not empty, and not today's figures.
+TEST(MigrationCliTest, ASimulatedRegionImportedWithItsRecordedTimesAnswersAsKnownThen) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_EQ(RunCli("init --data " + data + " --rules-recorded-at " + kSimulatedRulesRecordedAt).exit_code, 0);
+  SimulateOptions options;
+  options.seed = 5;
+  options.persons = 15;
+  std::ostringstream history;
+  WriteSimulatedHistory(options, history);
+  const std::vector<json> lines = ReadLines(history.str());
+  // Every line carries its recorded time, never decreasing along the file, never after the fixed ceiling.
+  std::string previous;
+  for (const json& line : lines) {
+    const std::string recorded_at = line["recorded_at"];
+    ASSERT_GE(recorded_at, previous) << line.dump();
+    ASSERT_LE(recorded_at, std::string(kLatestSimulatedRecordedAt));
+    ASSERT_GE(recorded_at.substr(0, 10), line["effective_date"].get<std::string>()) << line.dump();
+    previous = recorded_at;
+  }
+  std::ofstream(dir.Sub("region.jsonl")) << history.str();
+  Output imported = RunCli("import " + dir.Sub("region.jsonl") + " --keep-recorded-at --data " + data);
+  ASSERT_EQ(imported.exit_code, 0) << imported.text;
+  ASSERT_EQ(RunCli("verify --data " + data).exit_code, 0);
+
+  // Exported as recorded: every line's time kept and flagged as asserted, the rules' included.
+  Output exported = RunCli("export --data " + data);
+  ASSERT_EQ(exported.exit_code, 0);
+  const std::vector<json> recorded = ReadLines(exported.text);
+  ASSERT_EQ(recorded.size(), lines.size() + 1);
+  EXPECT_EQ(recorded[0]["recorded_at"], "2015-07-01T00:00:00.000000Z");
+  for (size_t i = 0; i < lines.size(); ++i) {
+    ASSERT_EQ(recorded[i + 1]["id"], lines[i]["id"]);
+    EXPECT_EQ(recorded[i + 1]["recorded_at"].get<std::string>().substr(0, 19),
+              lines[i]["recorded_at"].get<std::string>().substr(0, 19));
+    EXPECT_EQ(recorded[i + 1]["recorded_at_asserted"], true);
+  }
+  // An auditor verifies the migrated export offline, signed after the migration.
+  ASSERT_EQ(RunCli("audit keygen --out " + dir.Sub("ledger.key")).exit_code, 0);
+  ASSERT_EQ(RunCli("audit checkpoint --key " + dir.Sub("ledger.key") + " --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("export --data " + data + " -o " + dir.Sub("export.jsonl")).exit_code, 0);
+  Output verified = RunCli("audit verify-export " + dir.Sub("export.jsonl") + " --pubkey " + dir.Sub("ledger.key.pub"));
+  EXPECT_EQ(verified.exit_code, 0) << verified.text;
+
+  auto funding = [&](const std::string& known_at) {
+    // Valid at the end of the project: every claim and payment ever dated counts, if it was known.
+    Output output = RunCli("report funding --valid-at 2023-12-31 --group-by month --format json --data " + data +
+                           (known_at.empty() ? "" : " --known-at " + known_at));
+    EXPECT_EQ(output.exit_code, 0) << output.text;
+    return json::parse(output.text);
+  };
+  const json then = funding("2021-07-15");
+  const json now = funding("");
+  EXPECT_FALSE(then.contains("note"));
+  EXPECT_GT(then["known_at_position"].get<uint64_t>(), 1u);
+  EXPECT_LT(then["known_at_position"].get<uint64_t>(), now["known_at_position"].get<uint64_t>());
+  auto june = [](const json& report) {
+    for (const json& row : report["rows"]) {
+      if (row["month"] == "2021-06") return row;
+    }
+    return json();
+  };
+  ASSERT_FALSE(june(then).is_null()) << then.dump();  // June's deliveries, typed in by mid-July
+  ASSERT_FALSE(june(now).is_null());
+  EXPECT_GT(june(then)["delivered_cents"].get<int64_t>(), 0);
+  // The June claims were filed from mid-July on, and paid weeks later: known now, (mostly) not then.
+  EXPECT_LT(june(then)["claimed_cents"].get<int64_t>(), june(now)["claimed_cents"].get<int64_t>());
+  EXPECT_EQ(june(then)["paid_cents"], 0);
+  EXPECT_GT(june(now)["paid_cents"].get<int64_t>(), 0);
+}
+
+TEST(MigrationCliTest, KeepingRecordedTimesRefusesBadTimesNamingTheLineAndAppendsNothingOfTheBatch) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_EQ(RunCli("init --no-rules --data " + data).exit_code, 0);
+  std::vector<json> world;
+  int minute = 0;
+  for (json& event : BaseWorld()) {
+    char time[32];
+    std::snprintf(time, sizeof(time), "2021-01-04T09:%02d:00Z", minute++);
+    world.push_back(di::testing::Migrated(std::move(event), time));
+  }
+  std::vector<json> missing = world;
+  missing[3].erase("recorded_at");
+  Output output = RunCli("import " + WriteLines(dir, "missing.jsonl", missing) + " --keep-recorded-at --data " + data);
+  EXPECT_EQ(output.exit_code, 1);
+  EXPECT_NE(output.text.find("line 4: invalid_argument: event 'e-pv1': field 'recorded_at': is required"),
+            std::string::npos)
+      << output.text;
+  std::vector<json> backwards = world;
+  backwards[5]["recorded_at"] = "2021-01-04T09:00:30Z";
+  output = RunCli("import " + WriteLines(dir, "backwards.jsonl", backwards) + " --keep-recorded-at --data " + data);
+  EXPECT_EQ(output.exit_code, 1);
+  EXPECT_NE(output.text.find("line 6: invalid_argument: event '" + backwards[5]["id"].get<std::string>() +
+                             "': field 'recorded_at'"),
+            std::string::npos)
+      << output.text;
+  EXPECT_NE(output.text.find("nothing of lines 1.."), std::string::npos) << output.text;
+  EXPECT_EQ(RunCli("export --data " + data).text, "");
+
+  // Into a store whose rules were recorded now, migrated history would go back in time: refused.
+  const std::string live = dir.Sub("live");
+  ASSERT_EQ(RunCli("init --data " + live).exit_code, 0);
+  output = RunCli("import " + WriteLines(dir, "world.jsonl", world) + " --keep-recorded-at --data " + live);
+  EXPECT_EQ(output.exit_code, 1);
+  EXPECT_NE(output.text.find("before the recorded_at of the event before it in the log"), std::string::npos)
+      << output.text;
+  EXPECT_EQ(ReadLines(RunCli("export --data " + live).text).size(), 1u);
+
+  ASSERT_EQ(RunCli("import " + dir.Sub("world.jsonl") + " --keep-recorded-at --data " + data).exit_code, 0);
+  // Known at a time before anything was recorded: an empty answer that says so; a typo is still an error.
+  output = RunCli("report funding --municipality M-2 --known-at 2020-12-31 --format json --data " + data);
+  ASSERT_EQ(output.exit_code, 0) << output.text;
+  const json report = json::parse(output.text);
+  EXPECT_EQ(report["known_at_position"], 0);
+  EXPECT_NE(report.value("note", "").find("is before the first recorded event"), std::string::npos) << output.text;
+  output = RunCli("report funding --municipality M-2 --known-at 2020-12-31 --data " + data);
+  EXPECT_NE(output.text.find("note: known at '2020-12-31' is before the first recorded event"), std::string::npos)
+      << output.text;
+  output = RunCli("entitlements P-C1 --known-at 2020-12-31 --data " + data);
+  EXPECT_EQ(output.exit_code, 0) << output.text;
+  EXPECT_NE(output.text.find("nothing was known yet"), std::string::npos) << output.text;
+  EXPECT_EQ(RunCli("report funding --municipality M-22 --known-at 2020-12-31 --data " + data).exit_code, 1);
+  EXPECT_EQ(RunCli("entitlements P-NOBODY --known-at 2020-12-31 --data " + data).exit_code, 1);
+  EXPECT_EQ(RunCli("init --rules-recorded-at 2015-07-01 --data " + dir.Sub("bad-time")).exit_code, 1);
+}
+
 }  // namespace
 }  // namespace di::cli

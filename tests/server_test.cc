@@ -36,6 +36,7 @@ namespace net = boost::asio;
 using di::testing::BaseWorld;
 using di::testing::Delivery;
 using di::testing::MakeEvent;
+using di::testing::Migrated;
 using di::testing::TempDir;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -57,6 +58,7 @@ const char* kProject = "tok-project";
 const char* kFinance = "tok-finance";
 const char* kAuditor = "tok-auditor";
 const char* kReader = "tok-reader";
+const char* kMigration = "tok-migration";  // the importer of a migration: keeps recorded times
 
 json TokensJson() {
   return json::array({TokenEntryJson({"clerk-m1", Role::kClerk, "M-1"}, kClerk1),
@@ -64,7 +66,8 @@ json TokensJson() {
                       TokenEntryJson({"project", Role::kProject, ""}, kProject),
                       TokenEntryJson({"finance", Role::kFinance, ""}, kFinance),
                       TokenEntryJson({"auditor", Role::kAuditor, ""}, kAuditor),
-                      TokenEntryJson({"reader", Role::kReader, ""}, kReader)});
+                      TokenEntryJson({"reader", Role::kReader, ""}, kReader),
+                      TokenEntryJson({"migration", Role::kMigration, ""}, kMigration)});
 }
 
 struct Response {
@@ -1095,5 +1098,130 @@ TEST_F(ServerTest, TheCliAndHttpGiveTheSameDocumentForTheSameQuery) {
     }
   }
 }
+
+// ---- Migration (issue #13 §2): recorded times kept by a migration token; known-at before anything was known --
+
+// The test world as a migration of older history: the rules recorded on 2015-07-01, then the base world a minute
+// apart from 2021-01-04 09:00 UTC.
+std::vector<json> MigratedWorld() {
+  std::vector<json> world = World();
+  world[0]["recorded_at"] = "2015-07-01T00:00:00Z";
+  for (size_t i = 1; i < world.size(); ++i) {
+    char time[32];
+    std::snprintf(time, sizeof(time), "2021-01-04T09:%02zu:00Z", i - 1);
+    world[i]["recorded_at"] = time;
+  }
+  return world;
+}
+
+Response PostKeeping(uint16_t port, const std::vector<json>& events, const char* token) {
+  return Send(port, http::verb::post, "/v1/events?keep_recorded_at=true", token, json{{"events", events}}.dump());
+}
+
+// An empty store (the server's clock is the real one), so that migrated history can go in first.
+class MigrationServerTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    store_ = di::testing::OpenStore(dir_.Sub("data"));
+    ASSERT_TRUE(TokenRegistry::FromJson(TokensJson(), &tokens_).ok());
+    DeclareServerMetrics(metrics_);
+  }
+};
+
+TEST_F(MigrationServerTest, OnlyAMigrationTokenKeepsRecordedTimesAndABadTimeAppendsNothing) {
+  StartServer();
+  const std::vector<json> world = MigratedWorld();
+  // Every other role that may append is refused before the body is read, naming the parameter.
+  for (const char* token : {kProject, kFinance, kClerk1}) {
+    const Response refused = PostKeeping(port_, world, token);
+    ASSERT_EQ(refused.status, 403u) << refused.body;
+    EXPECT_EQ(refused.Json()["error"]["field"], "keep_recorded_at");
+  }
+  EXPECT_EQ(PostKeeping(port_, world, kAuditor).status, 403u);
+  EXPECT_EQ(Send(port_, http::verb::post, "/v1/events?keep_recorded_at=maybe", kMigration,
+                 json{{"events", world}}.dump())
+                .Json()["error"]["field"],
+            "keep_recorded_at");
+
+  // A line without recorded_at, times going back, a time in the future: 400 naming the event's field, nothing
+  // appended.
+  std::vector<json> missing = world;
+  missing[5].erase("recorded_at");
+  std::vector<json> backwards = world;
+  backwards[6]["recorded_at"] = "2021-01-04T08:00:00Z";
+  std::vector<json> future = world;
+  future.back()["recorded_at"] = "2199-01-01T00:00:00Z";
+  for (const auto& [bad, field] : {std::pair{missing, "events[5].recorded_at"}, std::pair{backwards, "events[6].recorded_at"},
+                                   std::pair{future, "events[12].recorded_at"}}) {
+    const Response refused = PostKeeping(port_, bad, kMigration);
+    ASSERT_EQ(refused.status, 400u) << refused.body;
+    EXPECT_EQ(refused.Json()["error"]["code"], "invalid_argument");
+    EXPECT_EQ(refused.Json()["error"]["field"], field) << refused.body;
+  }
+  EXPECT_EQ(store_->Head().position, 0u);
+
+  const Response appended = PostKeeping(port_, world, kMigration);
+  ASSERT_EQ(appended.status, 201u) << appended.body;
+  const json moved = Get(port_, "/v1/events/e-m1", kAuditor).Json();
+  EXPECT_EQ(moved["recorded_at"], "2021-01-04T09:01:00.000000Z");
+  EXPECT_EQ(moved["recorded_at_asserted"], true);
+  // Before the log's last recorded time: refused by the writer, which names the event.
+  const Response late = PostKeeping(port_, {Migrated(Delivery("d-late", "D-LATE", "2021-01-02"), "2021-01-03T00:00:00Z")}, kMigration);
+  ASSERT_EQ(late.status, 400u) << late.body;
+  EXPECT_EQ(late.Json()["error"]["field"], "events[0].recorded_at");
+  EXPECT_EQ(late.Json()["error"]["event_id"], "d-late");
+  EXPECT_EQ(store_->Head().position, world.size());
+
+  // Without the parameter a migration token appends like anyone: recorded now, "recorded_at" ignored.
+  ASSERT_EQ(Post(port_, {Migrated(Delivery("d-now", "D-NOW", "2021-01-05"), "2021-01-05T00:00:00Z")}, kMigration).status,
+            201u);
+  const json observed = Get(port_, "/v1/events/d-now", kAuditor).Json();
+  EXPECT_FALSE(observed.contains("recorded_at_asserted")) << observed.dump();
+  EXPECT_NE(observed["recorded_at"], "2021-01-05T00:00:00.000000Z");
+}
+
+TEST_F(MigrationServerTest, KnownAtBeforeTheFirstEventOrBeforeAFilterExistedIsEmptyWithANoteNot404) {
+  StartServer();
+  ASSERT_EQ(PostKeeping(port_, MigratedWorld(), kMigration).status, 201u);
+  ASSERT_EQ(Post(port_, Deliveries("now", 2), kClerk1).status, 201u);  // recorded now
+
+  const json funding = Get(port_, "/v1/reports/funding?known_at=2015-01-01&municipality=M-1", kFinance).Json();
+  EXPECT_EQ(funding["known_at_position"], 0);
+  EXPECT_TRUE(funding["rows"].empty());
+  EXPECT_NE(funding.value("note", "").find("known at '2015-01-01' is before the first recorded event (position 1, "
+                                           "recorded at 2015-07-01T00:00:00.000000Z); nothing was known yet"),
+            std::string::npos)
+      << funding.dump();
+  // Known at a time after the rules and before M-2 was recorded: empty, and it says when M-2 came.
+  const json not_yet =
+      Get(port_, "/v1/reports/funding?known_at=2021-01-04T09:01:30Z&municipality=M-2", kFinance).Json();
+  EXPECT_EQ(not_yet["known_at_position"], 3);
+  EXPECT_NE(not_yet.value("note", "").find("municipality 'M-2' was not known yet"), std::string::npos) << not_yet.dump();
+  // A typo is still a 404, whatever the known-at.
+  const Response typo = Get(port_, "/v1/reports/funding?known_at=2015-01-01&municipality=M-22", kFinance);
+  EXPECT_EQ(typo.status, 404u);
+  EXPECT_EQ(typo.Json()["error"]["code"], "not_found");
+
+  const json entitlements = Get(port_, "/v1/entitlements/P-C1?known_at=2015-01-01", kClerk1).Json();
+  EXPECT_TRUE(entitlements["entitlements"].empty()) << entitlements.dump();
+  EXPECT_FALSE(entitlements.contains("target_group"));
+  EXPECT_NE(entitlements.value("note", "").find("nothing was known yet"), std::string::npos);
+  const json indicators = Get(port_, "/v1/reports/indicators?known_at=2015-01-01&project=PR-1", kFinance).Json();
+  EXPECT_TRUE(indicators["rows"].empty());
+  EXPECT_NE(indicators.value("note", "").find("nothing was known yet"), std::string::npos);
+  const json claims = Get(port_, "/v1/reports/reconciliation?known_at=2015-01-01", kFinance).Json();
+  EXPECT_TRUE(claims["claims"].empty());
+  EXPECT_NE(claims.value("note", "").find("nothing was known yet"), std::string::npos);
+
+  // Between the migration and today: the migrated history, without what was recorded since.
+  const json then =
+      Get(port_, "/v1/reports/funding?valid_at=2021-02-01&known_at=2021-07-15&group_by=municipality", kFinance).Json();
+  EXPECT_EQ(then["known_at_position"], MigratedWorld().size());
+  EXPECT_FALSE(then.contains("note"));
+  EXPECT_EQ(then["totals"]["delivered_cents"], 0);
+  const json now = Get(port_, "/v1/reports/funding?valid_at=2021-02-01&group_by=municipality", kFinance).Json();
+  EXPECT_EQ(now["totals"]["delivered_cents"], 2 * 1400);
+}
+
 }  // namespace
 }  // namespace di::server

@@ -136,6 +136,11 @@ nlohmann::json Delivery(const std::string& event_id, const std::string& delivery
                {"purpose", "care"}});
 }
 
+nlohmann::json Migrated(nlohmann::json event, const std::string& recorded_at) {
+  event["recorded_at"] = recorded_at;
+  return event;
+}
+
 ledger::Status AppendJson(ledger::EventStore& store, const std::vector<nlohmann::json>& jsons,
                           ledger::AppendResult* result) {
   std::vector<ledger::NewEvent> events;

@@ -52,6 +52,10 @@ std::vector<nlohmann::json> BaseWorld();
 nlohmann::json Delivery(const std::string& event_id, const std::string& delivery_id, const std::string& date,
                         int64_t minutes = 120, int64_t cost_cents = 1400);
 
+// `event` as a line of a migration (`import --keep-recorded-at`): recorded at `recorded_at` (UTC) in the system
+// it comes from.
+nlohmann::json Migrated(nlohmann::json event, const std::string& recorded_at);
+
 // Appends `jsons` as one batch; returns the status.
 ledger::Status AppendJson(ledger::EventStore& store, const std::vector<nlohmann::json>& jsons,
                           ledger::AppendResult* result = nullptr);

@@ -118,6 +118,26 @@ expect 0 '^OK: 35 events' "${VERIFY[@]}" catalog-export.jsonl --pubkey "$DEMO_PU
 summary out.txt >python.txt
 diff cpp.txt python.txt || fail "the verifiers disagree on the catalog history"
 
+# Migrated history (import --keep-recorded-at): recording times asserted by the importer, flagged on every
+# migrated line and covered by the hash (docs/audit.md §1.4). Dropping the flag from one line is caught there.
+"$CLI" init --data migrated --rules-recorded-at 2015-07-01T00:00:00Z >/dev/null
+"$CLI" import sim.jsonl --data migrated --keep-recorded-at >/dev/null
+"$CLI" audit checkpoint --data migrated --key demo.key >/dev/null
+"$CLI" export --data migrated -o migrated-export.jsonl
+asserted=$(grep -c '"recorded_at_asserted":true' migrated-export.jsonl || true)
+[ "$asserted" -eq "$total" ] || fail "$asserted migrated lines flagged, expected the $total simulated ones"
+migrated_events=$(wc -l <migrated-export.jsonl)
+expect 0 "^OK: $migrated_events events" "$CLI" audit verify-export migrated-export.jsonl --pubkey "$DEMO_PUB"
+summary out.txt >cpp.txt
+expect 0 "^OK: $migrated_events events" "${VERIFY[@]}" migrated-export.jsonl --pubkey "$DEMO_PUB"
+summary out.txt >python.txt
+diff cpp.txt python.txt || fail "the verifiers disagree on the migrated history"
+migrated_middle=$((migrated_events / 2))
+awk -v n="$migrated_middle" 'NR == n { sub(/"recorded_at_asserted":true,/, "") } { print }' migrated-export.jsonl >unflagged.jsonl
+cmp -s unflagged.jsonl migrated-export.jsonl && fail "line $migrated_middle had no flag to drop"
+expect 1 "FAILED at position $migrated_middle" "$CLI" audit verify-export unflagged.jsonl --pubkey "$DEMO_PUB"
+expect 1 "FAILED at position $migrated_middle \\(file line $migrated_middle\\): hash mismatch" "${VERIFY[@]}" unflagged.jsonl --pubkey "$DEMO_PUB"
+
 # ---- Proofs: inclusion before and after the rotation, consistency across it --------------------------------------
 "$CLI" audit prove --data data --event EDGE-2 -o inclusion-latest.json
 early_event=$(sed -n 2p export.jsonl | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')

@@ -552,11 +552,16 @@ class Encoder:
         set_bits(result.data, field.bit_offset, 64, micros & (2 ** 64 - 1))
         result.pointers[fields["stream"].pointer] = utf8(self.string(line.get("stream"), "stream"), "stream")
         result.pointers[fields["event"].pointer] = self.event(line)
+        if "recorded_at_asserted" in line:  # migrated events only (docs/audit.md §1.4)
+            if line["recorded_at_asserted"] is not True:
+                raise Refused("is only ever true (absent: the recorded time was observed)", "recorded_at_asserted")
+            field = fields["recordedAtAsserted"]
+            set_bits(result.data, field.bit_offset, 1, 1)
         return result
 
 
-ENVELOPE_KEYS = ("position", "recorded_at", "stream", "stream_version", "id", "type", "effective_date", "actor",
-                 "causation_id", "data", "hash")
+ENVELOPE_KEYS = ("position", "recorded_at", "recorded_at_asserted", "stream", "stream_version", "id", "type",
+                 "effective_date", "actor", "causation_id", "data", "hash")
 
 
 def check_envelope_keys(line):

@@ -506,4 +506,9 @@ struct RecordedEvent {
   stream @2 :Text;                  # derived from the entity, e.g. person/P-0001
   streamVersion @3 :UInt64;         # 1-based position within the stream
   event @4 :Event;
+  # True when recordedAtMicros was asserted by an importer (a migration of history kept in an older system:
+  # `import --keep-recorded-at`), false when the ledger observed it at append. Default false: an event
+  # recorded before this field existed is unchanged, to the byte (canonical form truncates trailing zero
+  # words of the data section), so its hash is unchanged too; a true flag is covered by the hash chain.
+  recordedAtAsserted @5 :Bool;
 }

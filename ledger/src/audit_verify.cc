@@ -39,6 +39,13 @@ Status RecordedEventFromJson(const nlohmann::json& line, std::string* canonical_
       !ParseUtcMicros(recorded_it->get<std::string>(), &recorded_at)) {
     return Status::InvalidArgument("must be a UTC time YYYY-MM-DDTHH:MM:SS.ffffffZ", "recorded_at", event.id());
   }
+  // Migrated events say so ("recorded_at_asserted": true); the flag is part of the hashed bytes, so an export
+  // that drops or adds it fails the chain at that line.
+  bool asserted = false;
+  if (auto asserted_it = line.find("recorded_at_asserted"); asserted_it != line.end()) {
+    if (!asserted_it->is_boolean()) return Status::InvalidArgument("must be true or false", "recorded_at_asserted", event.id());
+    asserted = asserted_it->get<bool>();
+  }
   auto stream_it = line.find("stream");
   if (stream_it == line.end() || !stream_it->is_string()) {
     return Status::InvalidArgument("must be a string", "stream", event.id());
@@ -62,6 +69,7 @@ Status RecordedEventFromJson(const nlohmann::json& line, std::string* canonical_
   recorded.setStream(stream_it->get<std::string>());
   recorded.setStreamVersion(version_it->get<uint64_t>());
   recorded.setEvent(event.reader());
+  if (asserted) recorded.setRecordedAtAsserted(true);
   const kj::Array<capnp::word> words = capnp::canonicalize(recorded.asReader());
   canonical_bytes->assign(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
   return Status::Ok();

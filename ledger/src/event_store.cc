@@ -170,6 +170,65 @@ std::string MerkleNodeKey(uint32_t level, uint64_t index) {
   return key;
 }
 
+// Recorded times asserted by an importer (NewEvent::asserted_recorded_at_micros): the batch as submitted must
+// not go back in time. Checked before the batch is queued: it needs nothing but the batch.
+Status CheckAssertedTimesAlongBatch(const std::vector<NewEvent>& batch) {
+  const NewEvent* previous = nullptr;
+  for (const NewEvent& event : batch) {
+    if (!event.asserted_recorded_at_micros) continue;
+    if (previous != nullptr && *event.asserted_recorded_at_micros < *previous->asserted_recorded_at_micros) {
+      return Status::InvalidArgument(FormatUtcMicros(*event.asserted_recorded_at_micros) +
+                                         " is before the recorded_at of the event before it in the batch ('" +
+                                         previous->id() + "', " +
+                                         FormatUtcMicros(*previous->asserted_recorded_at_micros) +
+                                         "): recorded times never decrease along the log",
+                                     "recorded_at", event.id());
+    }
+    previous = &event;
+  }
+  return Status::Ok();
+}
+
+// The recorded time of a new event, given the recorded time of the event before it in the log (`previous`)
+// and the clock of the group. Observed: the clock, but never before `previous` (a clock set back must not
+// make "known at time T" and "known at position P" disagree). Asserted by an importer: taken as asserted if it
+// is neither before `previous` nor after the clock (a time in the future is not yet a recorded fact), else
+// refused naming the event, the field and the reason. Runs in the writer, so `previous` is the real
+// predecessor: no concurrent append can slip an earlier time in between.
+Status RecordedTimeOf(const NewEvent& event, const std::string& id, int64_t previous, int64_t clock,
+                      int64_t* recorded_at) {
+  if (!event.asserted_recorded_at_micros) {
+    *recorded_at = std::max(clock, previous);
+    return Status::Ok();
+  }
+  const int64_t asserted = *event.asserted_recorded_at_micros;
+  if (asserted < previous) {
+    return Status::InvalidArgument(
+        FormatUtcMicros(asserted) + " is before the recorded_at of the event before it in the log (" +
+            FormatUtcMicros(previous) +
+            "): recorded times never decrease, so a migration appends in recording order into a store that holds "
+            "nothing recorded later (create it with `di-ledger init --no-rules` or `--rules-recorded-at`)",
+        "recorded_at", id);
+  }
+  if (asserted > clock) {
+    return Status::InvalidArgument(FormatUtcMicros(asserted) + " is after the ledger's clock (" +
+                                       FormatUtcMicros(clock) + "): a recorded time cannot be in the future",
+                                   "recorded_at", id);
+  }
+  *recorded_at = asserted;
+  return Status::Ok();
+}
+
+// An idempotent retry that asserts a recorded time must assert the one recorded: a different time for the same
+// event is a different claim about when it was known, which the ledger cannot take silently.
+Status CheckRetryRecordedTime(const NewEvent& event, const std::string& id, uint64_t position, int64_t recorded_at) {
+  if (!event.asserted_recorded_at_micros || *event.asserted_recorded_at_micros == recorded_at) return Status::Ok();
+  return Status::DuplicateId("event id already recorded at position " + std::to_string(position) +
+                                 " with recorded_at " + FormatUtcMicros(recorded_at) + ", not " +
+                                 FormatUtcMicros(*event.asserted_recorded_at_micros),
+                             id);
+}
+
 // Builds an audit event for the tree of `tree_size` events with root `root`, recorded at `recorded_at`.
 using AuditEventBuilder = std::function<NewEvent(uint64_t tree_size, const Hash& root, int64_t recorded_at)>;
 
@@ -317,6 +376,7 @@ class RocksEventStore final : public EventStore {
     for (const NewEvent& event : batch) {
       if (event.event.empty()) return Status::InvalidArgument("an event of the batch is empty");
     }
+    if (Status status = CheckAssertedTimesAlongBatch(batch); !status.ok()) return status;
     if (options_.read_only) return ReadOnlyRefusal();
     PendingAppend pending;
     pending.batch = &batch;
@@ -449,6 +509,7 @@ class RocksEventStore final : public EventStore {
     }
     report->head = head;
     Hash previous{};
+    int64_t previous_recorded_at = INT64_MIN;
     MerkleFrontier frontier;  // recomputed from the log
     SigningKeyChain keys;
     uint64_t expected = 1;
@@ -475,6 +536,14 @@ class RocksEventStore final : public EventStore {
         return fail(position, "hash mismatch: stored " + HashToHex(event.hash) + ", computed " + HashToHex(computed));
       }
       if (std::string problem = CheckStoredEvent(event); !problem.empty()) return fail(position, problem);
+      // The writer's promise, asserted or observed: "known at time T" and "known at position P" agree only
+      // while recorded times never decrease.
+      const int64_t recorded_at = event.reader().getRecordedAtMicros();
+      if (recorded_at < previous_recorded_at) {
+        return fail(position, "recorded_at " + FormatUtcMicros(recorded_at) + " is before the previous event's " +
+                                  FormatUtcMicros(previous_recorded_at));
+      }
+      previous_recorded_at = recorded_at;
       if (IsLedgerRecordedType(event.reader().getEvent().getPayload().which())) {
         SignedTreeHead signed_head;
         std::string problem = CheckAuditEvent(event.reader().getEvent(), &signed_head);
@@ -819,13 +888,23 @@ class RocksEventStore final : public EventStore {
     }
   }
 
+  // An event appended earlier in the group: what an idempotent retry of it is compared with.
+  struct NewId {
+    uint64_t position = 0;
+    std::string bytes;        // canonical Event
+    int64_t recorded_at = 0;
+  };
   // State of a group being built: what the accepted batches so far have changed.
   struct GroupState {
     uint64_t next_position = 0;
     Hash previous_hash{};
-    int64_t recorded_at = 0;
+    int64_t clock = 0;               // the store's clock, read once for the group
+    int64_t last_recorded_at = 0;    // of the last event so far (the head's before the first)
+    // What an event observed now is recorded at: all the group's observed events share it unless an asserted
+    // (migrated) event comes between them.
+    int64_t ObservedRecordedAt() const { return std::max(clock, last_recorded_at); }
     std::unordered_map<std::string, EntityState> entities;  // key: keys::EntityKey
-    std::unordered_map<std::string, std::pair<uint64_t, std::string>> new_ids;  // id -> position, bytes
+    std::unordered_map<std::string, NewId> new_ids;
     std::unordered_map<std::string, uint64_t> stream_versions;
     Counters counters;
     MerkleFrontier frontier;
@@ -893,8 +972,9 @@ class RocksEventStore final : public EventStore {
     uint64_t position = g->next_position;
     Hash previous_hash = g->previous_hash;
     std::unordered_map<std::string, EntityState> entities;
-    std::unordered_map<std::string, std::pair<uint64_t, std::string>> new_ids;
+    std::unordered_map<std::string, NewId> new_ids;
     std::unordered_map<std::string, uint64_t> stream_versions;
+    int64_t last_recorded_at = g->last_recorded_at;
     Counters counters = g->counters;
     MerkleFrontier frontier = g->frontier;
     PublicKey signing_key = g->signing_key;
@@ -911,13 +991,16 @@ class RocksEventStore final : public EventStore {
       const std::string_view bytes = event.event.bytes();
       // 1. Idempotency: the same id again.
       uint64_t existing_position = 0;
+      int64_t existing_recorded_at = 0;
       bool identical = false;
       if (auto it = new_ids.find(id); it != new_ids.end()) {
-        existing_position = it->second.first;
-        identical = it->second.second == bytes;
+        existing_position = it->second.position;
+        existing_recorded_at = it->second.recorded_at;
+        identical = it->second.bytes == bytes;
       } else if (auto it = g->new_ids.find(id); it != g->new_ids.end()) {
-        existing_position = it->second.first;
-        identical = it->second.second == bytes;
+        existing_position = it->second.position;
+        existing_recorded_at = it->second.recorded_at;
+        identical = it->second.bytes == bytes;
       } else {
         std::string value;
         rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), event_id_, id, &value);
@@ -929,6 +1012,7 @@ class RocksEventStore final : public EventStore {
           const kj::Array<capnp::word> original = capnp::canonicalize(stored.reader().getEvent());
           identical = std::string_view(reinterpret_cast<const char*>(original.begin()),
                                        original.size() * sizeof(capnp::word)) == bytes;
+          existing_recorded_at = stored.reader().getRecordedAtMicros();
         } else if (!status.IsNotFound()) {
           return FromRocks(status, "read event id");
         }
@@ -938,6 +1022,9 @@ class RocksEventStore final : public EventStore {
           return Status::DuplicateId("event id already recorded at position " + std::to_string(existing_position) +
                                          " with different content",
                                      id);
+        }
+        if (Status status = CheckRetryRecordedTime(event, id, existing_position, existing_recorded_at); !status.ok()) {
+          return status;
         }
         positions.push_back(existing_position);
         continue;
@@ -991,12 +1078,18 @@ class RocksEventStore final : public EventStore {
       ++stream_version;
 
       // 4. Record: position, time, stream, chained hash.
+      int64_t recorded_at = 0;
+      status = RecordedTimeOf(event, id, last_recorded_at, g->clock, &recorded_at);
+      if (!status.ok()) return status;
       // Sized to hold the event in one segment: the default first segment is 8 KiB, zeroed by calloc for
       // every event (callgrind: EncodeEntity's builder alike went from 1.20 G to 0.55 G instructions).
       capnp::MallocMessageBuilder message(static_cast<unsigned>(bytes.size() / sizeof(capnp::word)) + 32);
       auto recorded = message.initRoot<schema::RecordedEvent>();
       recorded.setPosition(position);
-      recorded.setRecordedAtMicros(g->recorded_at);
+      recorded.setRecordedAtMicros(recorded_at);
+      // Only set when true: an observed event's canonical bytes (and hash) are those of the schema before the
+      // flag existed.
+      if (event.asserted_recorded_at_micros) recorded.setRecordedAtAsserted(true);
       recorded.setStream(validated.stream);
       recorded.setStreamVersion(stream_version);
       recorded.setEvent(reader);
@@ -1020,7 +1113,8 @@ class RocksEventStore final : public EventStore {
       for (EntityUpdate& update : validated.updates) {
         entities[keys::EntityKey(static_cast<uint8_t>(update.kind), update.id)] = std::move(update.state);
       }
-      new_ids.emplace(id, std::make_pair(position, std::string(bytes)));
+      new_ids.emplace(id, NewId{position, std::string(bytes), recorded_at});
+      last_recorded_at = recorded_at;
       stream_versions[validated.stream] = stream_version;
       if (type < kMaxEventTypes) ++counters.by_type[type];
       positions.push_back(position);
@@ -1033,6 +1127,7 @@ class RocksEventStore final : public EventStore {
     for (auto& [id, entry] : new_ids) g->new_ids.emplace(id, std::move(entry));
     for (auto& [stream, version] : stream_versions) g->stream_versions[stream] = version;
     g->counters = counters;
+    g->last_recorded_at = last_recorded_at;
     g->frontier = std::move(frontier);
     if (has_signing_key && (!g->has_signing_key || signing_key != g->signing_key)) g->signing_key_changed = true;
     g->signing_key = signing_key;
@@ -1048,7 +1143,7 @@ class RocksEventStore final : public EventStore {
   Status ProcessAuditEvent(const AuditEventBuilder& build, GroupState& state, rocksdb::WriteBatch& write_batch,
                            AppendResult* result) {
     std::vector<NewEvent> batch;
-    batch.push_back(build(state.next_position - 1, state.frontier.Root(), state.recorded_at));
+    batch.push_back(build(state.next_position - 1, state.frontier.Root(), state.ObservedRecordedAt()));
     return ProcessBatch(batch, state, write_batch, result, /*audit_event=*/true);
   }
 
@@ -1065,8 +1160,9 @@ class RocksEventStore final : public EventStore {
     }
     state.next_position = head.position + 1;
     state.previous_hash = head.hash;
-    // Recorded time never decreases, so "known at time T" and "known at position P" agree.
-    state.recorded_at = std::max(options_.clock_micros(), head.recorded_at_micros);
+    // Recorded time never decreases, so "known at time T" and "known at position P" agree (RecordedTimeOf).
+    state.clock = options_.clock_micros();
+    state.last_recorded_at = head.recorded_at_micros;
 
     rocksdb::WriteBatch write_batch;
     std::vector<PendingAppend*> accepted;
@@ -1107,7 +1203,7 @@ class RocksEventStore final : public EventStore {
       return;
     }
     for (const auto& [key, entity] : state.entities) write_batch.Put(entity_, key, EncodeEntity(entity));
-    LogHead new_head{state.next_position - 1, state.previous_hash, state.recorded_at};
+    LogHead new_head{state.next_position - 1, state.previous_hash, state.last_recorded_at};
     DI_ASSERT(new_head.position > head.position);
     DI_ASSERT(new_head.recorded_at_micros >= head.recorded_at_micros);
     write_batch.Put(meta_, keys::kHeadKey, EncodeHead(new_head));

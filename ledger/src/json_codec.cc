@@ -632,11 +632,27 @@ Status CheckDocuments(DynamicStruct::Reader reader, const std::string& path, int
 }
 
 bool IsLedgerAssignedKey(std::string_view key) {
-  return key == "position" || key == "recorded_at" || key == "stream" || key == "stream_version" ||
-         key == "hash";
+  return key == "position" || key == "recorded_at" || key == "recorded_at_asserted" || key == "stream" ||
+         key == "stream_version" || key == "hash";
 }
 
-Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out) {
+// Migration mode: the importer asserts when the event was recorded (in the system the history comes from).
+Status ParseAssertedRecordedAt(const Json& json, const std::string& id, NewEvent* out) {
+  auto it = json.find("recorded_at");
+  if (it == json.end()) {
+    return Status::InvalidArgument(
+        "is required when recorded times are kept (a migration asserts the recorded time of every event)",
+        "recorded_at", id);
+  }
+  int64_t micros = 0;
+  if (!it->is_string() || !ParseUtcMicros(it->get<std::string>(), &micros)) {
+    return Status::InvalidArgument("must be a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z", "recorded_at", id);
+  }
+  out->asserted_recorded_at_micros = micros;
+  return Status::Ok();
+}
+
+Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out, const EventJsonOptions& options) {
   if (!json.is_object()) return Status::InvalidArgument("an event must be a JSON object, got " +
                                                         std::string(JsonTypeName(json)));
   auto id_it = json.find("id");
@@ -694,6 +710,11 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out) {
     event.setCausationId(it->get<std::string>());
   }
 
+  out->asserted_recorded_at_micros.reset();
+  if (options.keep_recorded_at) {
+    if (Status status = ParseAssertedRecordedAt(json, id, out); !status.ok()) return status;
+  }
+
   out->expected_version.reset();
   if (auto it = json.find("expected_version"); it != json.end()) {
     if (!it->is_number_integer() || (!it->is_number_unsigned() && it->get<int64_t>() < 0)) {
@@ -729,9 +750,9 @@ Status CanonicalJsonDocument(const nlohmann::json& document, const std::string& 
   return AppendJcs(document, field, 0, out);
 }
 
-Status EventFromJson(const nlohmann::json& json, NewEvent* out) {
+Status EventFromJson(const nlohmann::json& json, NewEvent* out, const EventJsonOptions& options) {
   try {
-    return ParseEnvelopeAndPayload(json, out);
+    return ParseEnvelopeAndPayload(json, out, options);
   } catch (const kj::Exception& exception) {
     return Status::InvalidArgument(std::string("could not encode event: ") + exception.getDescription().cStr());
   } catch (const std::exception& exception) {
@@ -739,10 +760,10 @@ Status EventFromJson(const nlohmann::json& json, NewEvent* out) {
   }
 }
 
-Status EventFromJsonText(std::string_view text, NewEvent* out) {
+Status EventFromJsonText(std::string_view text, NewEvent* out, const EventJsonOptions& options) {
   Json json;
   if (Status status = ParseJson(text, "", &json); !status.ok()) return status;
-  return EventFromJson(json, out);
+  return EventFromJson(json, out, options);
 }
 
 Status EventFromReader(schema::Event::Reader event, NewEvent* out) {
@@ -787,6 +808,8 @@ nlohmann::ordered_json StoredEventToJson(const StoredEvent& stored) {
   OrderedJson json = OrderedJson::object();
   json["position"] = recorded.getPosition();
   json["recorded_at"] = FormatUtcMicros(recorded.getRecordedAtMicros());
+  // Only on migrated events: the recorded time was asserted by the importer, not observed by the ledger.
+  if (recorded.getRecordedAtAsserted()) json["recorded_at_asserted"] = true;
   json["stream"] = std::string(recorded.getStream().cStr());
   json["stream_version"] = recorded.getStreamVersion();
   OrderedJson event = EventToJson(recorded.getEvent());  // named: items() must not outlive its object

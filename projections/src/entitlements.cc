@@ -102,8 +102,10 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
 nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements) {
   nlohmann::ordered_json json;
   json["person_id"] = entitlements.person_id;
-  json["target_group"] = ledger::EnumValueName(entitlements.target_group);
-  json["age"] = entitlements.age;
+  if (entitlements.note.empty()) {  // else the person was not known yet: no group, no age to tell
+    json["target_group"] = ledger::EnumValueName(entitlements.target_group);
+    json["age"] = entitlements.age;
+  }
   json["valid_at"] = FormatDate(entitlements.valid_date);
   json["known_at_position"] = entitlements.known_at_position;
   json["rules_version"] = entitlements.rules_version;
@@ -130,6 +132,7 @@ nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements) {
     }
     json["entitlements"].push_back(std::move(item));
   }
+  if (!entitlements.note.empty()) json["note"] = entitlements.note;
   if (!entitlements.rules_problem.empty()) json["rules_problem"] = entitlements.rules_problem;
   if (entitlements.explained) {
     json["deliveries"] = nlohmann::ordered_json::array();

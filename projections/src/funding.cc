@@ -306,6 +306,7 @@ nlohmann::ordered_json FundingToJson(const FundingReport& report) {
                                {"remaining_cents", budget.remaining_cents},
                                {"position", budget.position}});
   }
+  if (!report.note.empty()) json["note"] = report.note;
   return json;
 }
 

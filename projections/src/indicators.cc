@@ -116,6 +116,7 @@ nlohmann::ordered_json IndicatorsToJson(const IndicatorsReport& report) {
                                {"target", target.target},
                                {"achieved", target.achieved}});
   }
+  if (!report.note.empty()) json["note"] = report.note;
   return json;
 }
 

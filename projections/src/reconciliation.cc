@@ -212,7 +212,7 @@ void CsvSplit(std::ostringstream& csv, const SplitCents& split) {
 }  // namespace
 
 nlohmann::ordered_json ReconciliationToJson(const std::vector<ClaimReconciliation>& claims, int32_t valid_date,
-                                            uint64_t known_at_position) {
+                                            uint64_t known_at_position, const std::string& note) {
   nlohmann::ordered_json json;
   json["valid_at"] = FormatDate(valid_date);
   json["known_at_position"] = known_at_position;
@@ -240,6 +240,7 @@ nlohmann::ordered_json ReconciliationToJson(const std::vector<ClaimReconciliatio
     for (const PaymentReconciliation& payment : claim.payments) item["payments"].push_back(PaymentToJson(payment));
     json["claims"].push_back(std::move(item));
   }
+  if (!note.empty()) json["note"] = note;
   return json;
 }
 

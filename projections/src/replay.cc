@@ -81,4 +81,50 @@ Status ResolveKnownAt(ledger::EventStore& store, std::string_view known_at, uint
   return Status::Ok();
 }
 
+namespace {
+// The first event of a stream: where and when the entity it is about was first recorded (position 0: never).
+Status FirstRecorded(ledger::EventStore& store, const std::string& stream, uint64_t* position, int64_t* micros) {
+  *position = 0;
+  return store.ReadStream(stream, 1, 1, [&](const ledger::StoredEvent& event) {
+    *position = event.position;
+    *micros = event.reader().getRecordedAtMicros();
+    return false;
+  });
+}
+}  // namespace
+
+Status ExplainNotYetKnown(ledger::EventStore& store, const std::vector<QuerySubject>& subjects,
+                          std::string_view known_at, uint64_t known_at_position, std::string* note) {
+  note->clear();
+  std::string later;  // the first subject recorded after the position
+  for (const QuerySubject& subject : subjects) {
+    if (subject.id.empty()) continue;  // not a filter of this query
+    uint64_t first = 0;
+    int64_t micros = 0;
+    Status status = FirstRecorded(store, std::string(subject.kind) + "/" + std::string(subject.id), &first, &micros);
+    if (!status.ok()) return status;
+    if (first == 0) return Status::NotFound("no " + std::string(subject.kind) + " '" + std::string(subject.id) + "'");
+    if (later.empty() && known_at_position != kKnownNow && first > known_at_position) {
+      later = std::string(subject.kind) + " '" + std::string(subject.id) + "' was not known yet as known at '" +
+              std::string(known_at) + "' (position " + std::to_string(known_at_position) +
+              "): it was first recorded at position " + std::to_string(first) + ", recorded at " +
+              ledger::FormatUtcMicros(micros);
+    }
+  }
+  // An empty known-at means "now": whatever it answers, it is not "before anything was recorded".
+  if (known_at_position == 0 && !known_at.empty()) {
+    if (store.Head().position == 0) {
+      *note = "known at '" + std::string(known_at) + "': nothing has been recorded yet";
+      return Status::Ok();
+    }
+    int64_t first_micros = 0;
+    if (Status status = RecordedAt(store, 1, &first_micros); !status.ok()) return status;
+    *note = "known at '" + std::string(known_at) + "' is before the first recorded event (position 1, recorded at " +
+            ledger::FormatUtcMicros(first_micros) + "); nothing was known yet";
+    return Status::Ok();
+  }
+  *note = std::move(later);
+  return Status::Ok();
+}
+
 }  // namespace di::projections

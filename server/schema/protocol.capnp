@@ -59,6 +59,11 @@ struct BatchEvent {
     any @1 :Void;                 # no precondition (the default)
     version @2 :UInt64;           # the stream's version just before this event (0: must not exist yet)
   }
+  recordedAt :union {             # when the event was recorded (as POST /v1/events?keep_recorded_at=true)
+    observed @3 :Void;            # by the ledger, at append (the default)
+    asserted @4 :Int64;           # by the importer of a migration, UTC microseconds since the epoch: only a
+                                  # migration token may (forbidden otherwise), kept and flagged as asserted
+  }
 }
 
 # Start a subscription: every visible event with position > `after`, in order, exactly once, then live
@@ -89,7 +94,7 @@ struct ServerMessage {
 struct Welcome {
   protocolVersion @0 :UInt32;
   principal @1 :Text;             # the token's name
-  role @2 :Text;                  # clerk, project, finance, auditor, reader
+  role @2 :Text;                  # clerk, project, finance, auditor, reader, migration
   municipality @3 :Text;          # clerks: the municipality they serve
   head @4 :UInt64;                # the visible position (what reads and subscriptions are served up to)
   maxFrameBytes @5 :UInt64;       # the largest frame the server accepts

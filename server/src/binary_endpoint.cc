@@ -94,6 +94,8 @@ ServiceStatus DecodeEvent(protocol::BatchEvent::Reader entry, size_t index, ledg
   ledger::Status status = ledger::EventFromReader(entry.getEvent(), out);
   if (!status.ok()) return ServiceStatus(status.WithFieldPrefix(prefix));
   if (entry.getExpectedVersion().isVersion()) out->expected_version = entry.getExpectedVersion().getVersion();
+  // A migration's recorded time; LedgerService::Append forbids it to every role but migration.
+  if (entry.getRecordedAt().isAsserted()) out->asserted_recorded_at_micros = entry.getRecordedAt().getAsserted();
   return ServiceStatus::Ok();
 }
 
@@ -1226,6 +1228,7 @@ ServiceStatus BinaryClient::SendAppend(const std::vector<ledger::NewEvent>& batc
     } else {
       events[i].getExpectedVersion().setAny();
     }
+    if (batch[i].asserted_recorded_at_micros) events[i].getRecordedAt().setAsserted(*batch[i].asserted_recorded_at_micros);
   }
   return Send(EncodeFrame(message));
 }

@@ -80,6 +80,11 @@ bool RoleMayWrite(Role role, EventType type) {
         default:
           return false;
       }
+    case Role::kMigration:
+      // A migration carries the whole history: every type some role may append, unscoped (audit events are the
+      // ledger's, and a type added later is nobody's until the matrix names it).
+      return RoleMayWrite(Role::kClerk, type) || RoleMayWrite(Role::kProject, type) ||
+             RoleMayWrite(Role::kFinance, type);
     case Role::kAuditor:
     case Role::kReader:
       return false;
@@ -540,7 +545,7 @@ ServiceStatus LedgerService::CheckWritable(const Principal& principal, const std
 // Writes
 // ---------------------------------------------------------------------------------------------------------
 
-ServiceStatus LedgerService::AuthorizeAppend(const Principal& principal) const {
+ServiceStatus LedgerService::AuthorizeAppend(const Principal& principal, bool keep_recorded_at) const {
   if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
   if (options_.read_only) {
     // Both transports end here, so HTTP and the binary endpoint refuse alike.
@@ -549,6 +554,12 @@ ServiceStatus LedgerService::AuthorizeAppend(const Principal& principal) const {
   }
   if (principal.role == Role::kAuditor || principal.role == Role::kReader) {
     return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append");
+  }
+  if (keep_recorded_at && principal.role != Role::kMigration) {
+    // A recorded time the ledger did not observe is a claim only a migration makes (docs/api.md, Roles).
+    return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) +
+                                        "' may not keep recorded times: only a migration token may",
+                                    "keep_recorded_at");
   }
   return ServiceStatus::Ok();
 }
@@ -559,7 +570,9 @@ ServiceStatus LedgerService::Append(const Principal& principal, std::vector<ledg
     if (metrics_ != nullptr) metrics_->Add("di_appends_total", {{"code", std::string(status.CodeName())}});
     return status;
   };
-  if (ServiceStatus authorized = AuthorizeAppend(principal); !authorized.ok()) return count(authorized);
+  bool keeps_recorded_at = false;
+  for (const ledger::NewEvent& event : batch) keeps_recorded_at = keeps_recorded_at || event.asserted_recorded_at_micros;
+  if (ServiceStatus authorized = AuthorizeAppend(principal, keeps_recorded_at); !authorized.ok()) return count(authorized);
   if (batch.empty()) return count(ServiceStatus::InvalidArgument("a batch holds at least one event", "events"));
   if (principal.role == Role::kClerk) {
     // The scope check reads the live model; fold in whatever other clients appended first.
@@ -799,6 +812,11 @@ ServiceStatus LedgerService::Resolve(const AsOf& as_of, int32_t* valid_date, uin
   return ServiceStatus::Ok();
 }
 
+ServiceStatus LedgerService::ExplainNotYetKnown(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects,
+                                               uint64_t known_at_position, std::string* note) {
+  return projections::ExplainNotYetKnown(*store_, subjects, as_of.known_at, known_at_position, note);
+}
+
 ServiceStatus LedgerService::WithModel(uint64_t known_at_position, const ModelFunction& fn) {
   if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
   if (known_at_position != projections::kKnownNow && known_at_position > VisiblePosition()) {
@@ -840,6 +858,18 @@ ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
+  std::string note;
+  if (ServiceStatus status = ExplainNotYetKnown(as_of, {{"person", person_id}}, known_at, &note); !status.ok()) {
+    return status;
+  }
+  if (!note.empty()) {
+    *out = projections::Entitlements{};
+    out->person_id = person_id;
+    out->valid_date = valid_date;
+    out->known_at_position = known_at;
+    out->note = std::move(note);
+    return ServiceStatus::Ok();
+  }
   if (known_at != projections::kKnownNow && known_at < VisiblePosition()) {
     // A past known-at: only the person's family streams and the rules, folded up to it
     // (projections/person_scope.h): milliseconds, where loading the region's model as known then takes seconds
@@ -894,6 +924,19 @@ ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
+  std::string note;
+  if (ServiceStatus status = ExplainNotYetKnown(
+          as_of, {{"project", query.project_id}, {"municipality", query.municipality_id}}, known_at, &note);
+      !status.ok()) {
+    return status;
+  }
+  if (!note.empty()) {
+    *out = projections::FundingReport{};
+    out->valid_date = valid_date;
+    out->known_at_position = known_at;
+    out->note = std::move(note);
+    return ServiceStatus::Ok();
+  }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
     ledger::Status status = projections::ComputeFunding(model, valid_date, query, out);
     out->known_at_position = position;
@@ -904,7 +947,7 @@ ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf
 ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, const AsOf& as_of,
                                                  projections::ReconciliationQuery query,
                                                  std::vector<projections::ClaimReconciliation>* out,
-                                                 int32_t* valid_date, uint64_t* known_at_position) {
+                                                 int32_t* valid_date, uint64_t* known_at_position, std::string* note) {
   {
     std::shared_lock lock(model_mutex_);
     ServiceStatus scoped = ScopeReport(principal, &query.municipality_id, [&](const std::string& municipality) {
@@ -926,6 +969,14 @@ ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, con
   }
   uint64_t known_at = 0;
   if (ServiceStatus status = Resolve(as_of, valid_date, &known_at); !status.ok()) return status;
+  if (ServiceStatus status = ExplainNotYetKnown(as_of, {{"claim", query.claim_id}}, known_at, note); !status.ok()) {
+    return status;
+  }
+  if (!note->empty()) {
+    out->clear();
+    *known_at_position = known_at;
+    return ServiceStatus::Ok();
+  }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
     *known_at_position = position;
     return projections::ComputeReconciliation(model, *valid_date, query, out);
@@ -945,6 +996,17 @@ ServiceStatus LedgerService::QueryIndicators(const Principal& principal, const A
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
+  std::string note;
+  if (ServiceStatus status = ExplainNotYetKnown(as_of, {{"project", project_id}}, known_at, &note); !status.ok()) {
+    return status;
+  }
+  if (!note.empty()) {
+    *out = projections::IndicatorsReport{};
+    out->valid_date = valid_date;
+    out->known_at_position = known_at;
+    out->note = std::move(note);
+    return ServiceStatus::Ok();
+  }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
     ledger::Status status = projections::ComputeIndicators(model, valid_date, project_id, municipality_id, out);
     out->known_at_position = position;
@@ -964,7 +1026,7 @@ ServiceStatus LedgerService::ChainHead(const Principal& principal, ledger::LogHe
 
 ServiceStatus LedgerService::Backup(const Principal& principal, ledger::BackupResult* result) {
   if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
-  if (principal.role == Role::kClerk || principal.role == Role::kReader) {
+  if (principal.role != Role::kProject && principal.role != Role::kFinance && principal.role != Role::kAuditor) {
     return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) +
                                     "' may not take backups (project, finance and auditor may)");
   }

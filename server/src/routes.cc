@@ -240,7 +240,10 @@ class Router {
     // Who may write is settled before the body is read ("Expect: 100-continue") or parsed: a body that a role
     // may not append costs the server nothing.
     if (request_.method() == http::verb::post && route == "/v1/events") {
-      if (ServiceStatus status = context_.service->AuthorizeAppend(principal_); !status.ok()) {
+      bool keep_recorded_at = false;
+      ServiceStatus status = BoolParameter(target_, "keep_recorded_at", &keep_recorded_at);
+      if (status.ok()) status = context_.service->AuthorizeAppend(principal_, keep_recorded_at);
+      if (!status.ok()) {
         *reply = Error(status);
         return false;
       }
@@ -304,8 +307,13 @@ class Router {
   }
 
   Reply Append() {
-    if (ServiceStatus status = CheckParameters(target_, {}); !status.ok()) return Error(status);
-    // The role may append (Authenticated asked LedgerService::AuthorizeAppend before the body was parsed).
+    if (ServiceStatus status = CheckParameters(target_, {"keep_recorded_at"}); !status.ok()) return Error(status);
+    // A migration keeps each event's "recorded_at" (docs/api.md); the role may append, and keep recorded times if
+    // it asks to (Authenticated asked LedgerService::AuthorizeAppend before the body was parsed).
+    ledger::EventJsonOptions parse_options;
+    if (ServiceStatus status = BoolParameter(target_, "keep_recorded_at", &parse_options.keep_recorded_at); !status.ok()) {
+      return Error(status);
+    }
     nlohmann::json body;
     if (ledger::Status parsed = ledger::ParseJson(request_.body(), "", &body); !parsed.ok()) {
       // Fields name what is in the body ("events[0].data.document..."); the body itself is "body".
@@ -323,7 +331,7 @@ class Router {
     batch.reserve(events.size());
     for (size_t i = 0; i < events.size(); ++i) {
       ledger::NewEvent event;
-      const ledger::Status status = ledger::EventFromJson(events[i], &event);
+      const ledger::Status status = ledger::EventFromJson(events[i], &event, parse_options);
       if (!status.ok()) return Error(ServiceStatus(status.WithFieldPrefix("events[" + std::to_string(i) + "]")));
       batch.push_back(std::move(event));
     }
@@ -458,12 +466,13 @@ class Router {
     std::vector<projections::ClaimReconciliation> claims;
     int32_t valid_date = 0;
     uint64_t known_at = 0;
+    std::string note;
     if (status.ok()) {
-      status = context_.service->QueryReconciliation(principal_, ReadAsOf(), query, &claims, &valid_date, &known_at);
+      status = context_.service->QueryReconciliation(principal_, ReadAsOf(), query, &claims, &valid_date, &known_at, &note);
     }
     if (!status.ok()) return Error(status);
     if (format == "csv") return CsvReply(projections::ReconciliationToCsv(claims, table));
-    return JsonReply(200, projections::ReconciliationToJson(claims, valid_date, known_at));
+    return JsonReply(200, projections::ReconciliationToJson(claims, valid_date, known_at, note));
   }
 
   Reply Indicators() {

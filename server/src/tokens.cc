@@ -67,12 +67,13 @@ std::string_view RoleName(Role role) {
     case Role::kFinance: return "finance";
     case Role::kAuditor: return "auditor";
     case Role::kReader: return "reader";
+    case Role::kMigration: return "migration";
   }
   return "unknown";
 }
 
 bool ParseRoleName(std::string_view name, Role* role) {
-  for (Role candidate : {Role::kClerk, Role::kProject, Role::kFinance, Role::kAuditor, Role::kReader}) {
+  for (Role candidate : {Role::kClerk, Role::kProject, Role::kFinance, Role::kAuditor, Role::kReader, Role::kMigration}) {
     if (RoleName(candidate) == name) {
       *role = candidate;
       return true;
@@ -139,7 +140,8 @@ ServiceStatus TokenRegistry::FromJson(const nlohmann::json& entries, TokenRegist
     }
     parsed.principal.name = entry["name"].get<std::string>();
     if (!entry.contains("role") || !ParseRoleName(entry["role"].get<std::string>(), &parsed.principal.role)) {
-      return ServiceStatus::InvalidArgument("must be one of clerk, project, finance, auditor, reader", at + ".role");
+      return ServiceStatus::InvalidArgument("must be one of clerk, project, finance, auditor, reader, migration",
+                                            at + ".role");
     }
     if (parsed.principal.role == Role::kClerk) {
       if (!entry.contains("municipality") || entry["municipality"].get<std::string>().empty()) {

@@ -52,6 +52,13 @@ struct NewEvent {
   // When set: the version the event's stream must have just before this event is appended
   // (0 = the stream must not exist yet). A precondition, not part of the event's content.
   std::optional<uint64_t> expected_version;
+  // When set: the recorded time (UTC microseconds) an importer asserts for this event, instead of the time
+  // the ledger observes at append (a migration of history kept in an older system: `import
+  // --keep-recorded-at`). The store records it with `recordedAtAsserted = true` and refuses it (nothing of the
+  // batch appended) when it is before the previous event's recorded time or after the store's clock. Like
+  // expected_version it is not part of the event's content (the idempotency comparison), but a retry that
+  // asserts a different time than the one recorded is refused.
+  std::optional<int64_t> asserted_recorded_at_micros;
 
   schema::Event::Reader reader() const { return event.reader(); }
   std::string id() const { return reader().getId().cStr(); }

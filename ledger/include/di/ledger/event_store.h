@@ -18,6 +18,11 @@
 //     device"), and so does every later append until one finds space again: the writer resumes RocksDB
 //     itself before it writes, in the same process. Reads go on meanwhile.
 //   * Positions are strictly increasing from 1 with no holes; recorded times never decrease.
+//   * Recorded time is the store's clock at the group commit (never before the previous event's), unless the
+//     event asserts one (NewEvent::asserted_recorded_at_micros, a migration): then it is recorded as asserted,
+//     flagged `recordedAtAsserted`, if it is neither before the previous event's recorded time nor after the
+//     clock; otherwise kInvalidArgument on field `recorded_at`, nothing of the batch appended. The writer
+//     checks it against the real predecessor, so concurrent appends cannot break the order.
 //   * hash(n) = SHA-256(hash(n-1) || canonical bytes of RecordedEvent n), hash(0) = 32 zero bytes.
 //   * A Merkle tree (RFC 6962, merkle.h) over the same bytes is kept current on every append; signed
 //     checkpoints of its root and proofs against them are in audit.h and docs/audit.md.

@@ -31,12 +31,20 @@ inline constexpr int kMaxJsonDepth = 64;
 Status ParseJson(std::string_view text, std::string_view field, nlohmann::json* out);
 Status ParseJson(std::string_view text, std::string_view field, nlohmann::ordered_json* out);
 
+struct EventJsonOptions {
+  // Migration mode (`import --keep-recorded-at`, `POST /v1/events?keep_recorded_at=true`): every event must
+  // carry "recorded_at" (UTC, YYYY-MM-DDTHH:MM:SS[.ffffff]Z), which becomes NewEvent::asserted_recorded_at_micros.
+  // Default false: "recorded_at" is ignored like the other ledger-assigned keys.
+  bool keep_recorded_at = false;
+};
+
 // Parses one event object: {"id","type","effective_date","actor",["causation_id"],["expected_version"],
-// "data"}. Ledger-assigned keys ("position", "recorded_at", "stream", "stream_version", "hash") are
-// accepted and ignored, so an export can be re-imported into an empty store.
-Status EventFromJson(const nlohmann::json& json, NewEvent* out);
+// "data"}. Ledger-assigned keys ("position", "recorded_at", "recorded_at_asserted", "stream",
+// "stream_version", "hash") are accepted and ignored, so an export can be re-imported into an empty store;
+// with options.keep_recorded_at, "recorded_at" is required and kept (asserted by the importer).
+Status EventFromJson(const nlohmann::json& json, NewEvent* out, const EventJsonOptions& options = {});
 // Same, from JSON text (one line of a JSON Lines file), parsed with ParseJson's bounds.
-Status EventFromJsonText(std::string_view text, NewEvent* out);
+Status EventFromJsonText(std::string_view text, NewEvent* out, const EventJsonOptions& options = {});
 // An event a client built in Cap'n Proto (the binary endpoint): the same checks and normalisation as
 // EventFromJson, so both transports store the same bytes; texts that are not UTF-8 and rules documents that
 // are not JSON objects within kMaxJsonDepth are refused naming the field.
@@ -48,7 +56,8 @@ Status CanonicalJsonDocument(const nlohmann::json& document, const std::string& 
 
 // The client-supplied part, keys in schema order.
 nlohmann::ordered_json EventToJson(schema::Event::Reader event);
-// A recorded event: position, recorded_at, stream, stream_version, the event's keys, then hash.
+// A recorded event: position, recorded_at, recorded_at_asserted (only when true: a migrated event), stream,
+// stream_version, the event's keys, then hash.
 nlohmann::ordered_json StoredEventToJson(const StoredEvent& stored);
 
 }  // namespace di::ledger

@@ -47,6 +47,10 @@ struct Entitlements {
   // With `explain`: the decisions about this person's deliveries up to the valid date (the figures'
   // events), in valid-time order.
   std::vector<DeliveryDecision> deliveries;
+  // Why the answer is empty although the query is valid: it is as known at a position before anything it asks
+  // about was recorded (ExplainNotYetKnown, replay.h). Empty otherwise; in JSON only when set.
+  // The person's target group and age are then unknown and left out of the JSON.
+  std::string note;
 };
 
 // Decides only the deliveries of the person's family (ScopeOfPerson), which is all their usage depends on.

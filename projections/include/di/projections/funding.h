@@ -74,6 +74,9 @@ struct FundingReport {
   std::vector<FundingRow> rows;   // sorted by the kept dimensions
   std::vector<BudgetLine> budgets;
   FundingFigures totals;
+  // Why the answer is empty although the query is valid: it is as known at a position before anything it asks
+  // about was recorded (ExplainNotYetKnown, replay.h). Empty otherwise; in JSON only when set.
+  std::string note;
 };
 
 // The budget version in force on `date` (the latest in force from on or before it; else the first).

@@ -37,6 +37,9 @@ struct IndicatorsReport {
   std::vector<IndicatorRow> rows;            // per project, target group, municipality
   std::vector<IndicatorRow> totals;          // per project and target group
   std::vector<IndicatorTargetRow> targets;   // targets in force on the valid date vs achieved
+  // Why the answer is empty although the query is valid: it is as known at a position before anything it asks
+  // about was recorded (ExplainNotYetKnown, replay.h). Empty otherwise; in JSON only when set.
+  std::string note;
 };
 
 Status ComputeIndicators(const LedgerModel& model, int32_t valid_date, const std::string& project_id,

@@ -76,8 +76,9 @@ struct ReconciliationQuery {
 // Claims dated on or before `valid_date`; their reviews and payments as of that date.
 Status ComputeReconciliation(const LedgerModel& model, int32_t valid_date, const ReconciliationQuery& query,
                              std::vector<ClaimReconciliation>* out);
+// `note`: why the answer is empty although the query is valid (ExplainNotYetKnown, replay.h); in JSON only when set.
 nlohmann::ordered_json ReconciliationToJson(const std::vector<ClaimReconciliation>& claims, int32_t valid_date,
-                                            uint64_t known_at_position);
+                                            uint64_t known_at_position, const std::string& note = {});
 // The CSV tables: "claims" (one row per claim), "lines" (one per claim line; also the empty name) or
 // "payments" (one per payment). kInvalidArgument naming the field `table` for any other name.
 Status CheckReconciliationTable(const std::string& table);

@@ -3,7 +3,9 @@
 #define DI_PROJECTIONS_REPLAY_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "di/ledger/event_store.h"
 #include "di/projections/ledger_model.h"
@@ -24,6 +26,21 @@ bool ApplyOrReport(const ledger::StoredEvent& event, LedgerModel* model, Status*
 // "1234" (a global position) or "2021-07-01T00:00:00Z" (UTC; the last event recorded at or before it, 0 if
 // none was). Empty: the head. Positions beyond the head are refused. The result goes to ReplayInto as is.
 Status ResolveKnownAt(ledger::EventStore& store, std::string_view known_at, uint64_t* position);
+
+// Something a query names: {"municipality", "M-1"} is recorded in the stream municipality/M-1 (docs/events.md
+// §1.4: person, project, municipality, claim...).
+struct QuerySubject {
+  std::string_view kind;
+  std::string_view id;
+};
+
+// Why an answer as known at `known_at_position` (resolved from `known_at`, as the client wrote it) is empty,
+// when it cannot know what it is asked yet. Returns kNotFound for the first subject the store has never recorded
+// (a typo is still an error, whatever the known-at). Otherwise `note` is empty if the answer can be computed, or
+// says why the answer is empty: `known_at` is before the first recorded event (position 0), or a subject was first
+// recorded after the position. The CLI and the server both ask it, so both answer alike (docs/projections.md).
+Status ExplainNotYetKnown(ledger::EventStore& store, const std::vector<QuerySubject>& subjects,
+                          std::string_view known_at, uint64_t known_at_position, std::string* note);
 
 }  // namespace di::projections
 

@@ -22,6 +22,10 @@
 //   auditor  reads everything, writes nothing.
 //   reader   subscriptions only, with pseudonymised events (person-linked ids replaced by keyed hashes, birth
 //            dates cut to the year, free-text fields and chain hashes dropped).
+//   migration  the importer of history kept in an older system: appends every event type a client may append,
+//            unscoped, and is the only role that may keep the recorded times of the events it appends
+//            (keep_recorded_at: NewEvent::asserted_recorded_at_micros); reads everything. A token the operator
+//            makes for the migration and removes after it.
 // A clerk's municipality covers the municipalities merged into it (transitively): after the 2021 territorial
 // reform, a clerk of the new municipality sees the residents of its predecessors.
 #ifndef DI_SERVER_LEDGER_SERVICE_H_
@@ -52,6 +56,7 @@
 #include "di/projections/indicators.h"
 #include "di/projections/ledger_model.h"
 #include "di/projections/reconciliation.h"
+#include "di/projections/replay.h"
 
 namespace di::server {
 
@@ -110,7 +115,7 @@ class ServiceStatus {
 // ---------------------------------------------------------------------------------------------------------
 // Principals and tokens
 // ---------------------------------------------------------------------------------------------------------
-enum class Role { kClerk, kProject, kFinance, kAuditor, kReader };
+enum class Role { kClerk, kProject, kFinance, kAuditor, kReader, kMigration };
 std::string_view RoleName(Role role);
 bool ParseRoleName(std::string_view name, Role* role);
 
@@ -228,10 +233,12 @@ class LedgerService {
   // Role and scope checks of every event, then one atomic store append, then the live model is folded up to
   // the new head and head listeners are told. Forbidden -> nothing appended, the status names the event and
   // field and says why.
+  // An event that asserts its recorded time (a migration) is forbidden to every role but migration.
   ServiceStatus Append(const Principal& principal, std::vector<ledger::NewEvent> batch, ledger::AppendResult* result);
-  // May the principal append at all (role, read-only store, shutdown)? Both transports ask before they decode a
-  // batch, so a role that may not write never makes the server parse (or pay for) a body. Append asks again.
-  ServiceStatus AuthorizeAppend(const Principal& principal) const;
+  // May the principal append at all (role, read-only store, shutdown), and keep recorded times if it asks to?
+  // Both transports ask before they decode a batch, so a role that may not write never makes the server parse
+  // (or pay for) a body. Append asks again.
+  ServiceStatus AuthorizeAppend(const Principal& principal, bool keep_recorded_at = false) const;
 
   // Reads (the JSON of ledger::StoredEventToJson; pseudonymised for readers) --------------------------------
   // Events with position > `after`, at most max_read_events, scanning at most max_scan_events positions.
@@ -243,14 +250,17 @@ class LedgerService {
   ServiceStatus GetEvent(const Principal& principal, const std::string& event_id, nlohmann::ordered_json* event);
 
   // Queries and reports (as of a valid date, as known at a position) -----------------------------------------
+  // As known at a position before what a query names was recorded (or before anything was), the answer is empty
+  // and says so in its `note` (projections::ExplainNotYetKnown); an id never recorded is kNotFound.
   ServiceStatus QueryEntitlements(const Principal& principal, const std::string& person_id, const AsOf& as_of,
                                   bool explain, projections::Entitlements* out);
   // A clerk's reports are restricted to its municipality (asking for another one is forbidden).
   ServiceStatus QueryFunding(const Principal& principal, const AsOf& as_of, projections::FundingQuery query,
                              projections::FundingReport* out);
+  // `note`: why the list is empty although the query is valid (projections::ExplainNotYetKnown), else "".
   ServiceStatus QueryReconciliation(const Principal& principal, const AsOf& as_of, projections::ReconciliationQuery query,
                                     std::vector<projections::ClaimReconciliation>* out, int32_t* valid_date,
-                                    uint64_t* known_at_position);
+                                    uint64_t* known_at_position, std::string* note);
   ServiceStatus QueryIndicators(const Principal& principal, const AsOf& as_of, const std::string& project_id,
                                 std::string municipality_id, projections::IndicatorsReport* out);
 
@@ -302,6 +312,9 @@ class LedgerService {
   nlohmann::ordered_json Render(const Principal& principal, const ledger::StoredEvent& event) const;
   ServiceStatus CatchUp();  // folds the live model up to the store head
   ServiceStatus Resolve(const AsOf& as_of, int32_t* valid_date, uint64_t* known_at_position);
+  // projections::ExplainNotYetKnown over this service's store.
+  ServiceStatus ExplainNotYetKnown(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects,
+                                   uint64_t known_at_position, std::string* note);
   ServiceStatus CheckRunning() const;
 
   ledger::EventStore* store_;
