@@ -84,8 +84,22 @@ void CheckFunding(const FundingReport& funding, const EligibilityResult& eligibi
   EXPECT_EQ(funding.totals.eligible_cents, eligible);
 }
 
-void CheckReconciliation(const std::vector<ClaimReconciliation>& claims, const FundingReport& funding) {
+// The claims' money as funding figures: what every grouping of the funding report must sum to.
+FundingFigures SumOfClaims(const std::vector<ClaimReconciliation>& claims) {
   FundingFigures sum;
+  for (const ClaimReconciliation& claim : claims) {
+    sum.claimed_cents += claim.claimed.total;
+    sum.approved_cents += claim.approved.total;
+    sum.approved_esf_cents += claim.approved.esf;
+    sum.approved_state_cents += claim.approved.state;
+    sum.paid_cents += claim.paid.total;
+    sum.paid_esf_cents += claim.paid.esf;
+    sum.paid_state_cents += claim.paid.state;
+  }
+  return sum;
+}
+
+void CheckReconciliation(const std::vector<ClaimReconciliation>& claims, const FundingReport& funding) {
   for (const ClaimReconciliation& claim : claims) {
     SCOPED_TRACE("claim " + claim.claim_id);
     EXPECT_EQ(claim.approved.esf + claim.approved.state, claim.approved.total);
@@ -105,14 +119,8 @@ void CheckReconciliation(const std::vector<ClaimReconciliation>& claims, const F
     EXPECT_EQ(claimed, claim.claimed.total);
     EXPECT_EQ(approved, claim.approved.total);
     EXPECT_EQ(eligible, claim.eligible.total);
-    sum.claimed_cents += claim.claimed.total;
-    sum.approved_cents += claim.approved.total;
-    sum.approved_esf_cents += claim.approved.esf;
-    sum.approved_state_cents += claim.approved.state;
-    sum.paid_cents += claim.paid.total;
-    sum.paid_esf_cents += claim.paid.esf;
-    sum.paid_state_cents += claim.paid.state;
   }
+  const FundingFigures sum = SumOfClaims(claims);
   // Funding counts the same claim lines by delivery row: the totals agree to the cent.
   EXPECT_EQ(sum.claimed_cents, funding.totals.claimed_cents);
   EXPECT_EQ(sum.approved_cents, funding.totals.approved_cents);
@@ -182,16 +190,7 @@ void CheckClaimSplits(const LedgerModel& model, const std::vector<ClaimReconcili
 
 // Every grouping of the funding report (the 32 subsets of its dimensions) sums to the claims, to the cent.
 void CheckEveryGrouping(const LedgerModel& model, int32_t valid_date, const std::vector<ClaimReconciliation>& claims) {
-  FundingFigures claimed;
-  for (const ClaimReconciliation& claim : claims) {
-    claimed.claimed_cents += claim.claimed.total;
-    claimed.approved_cents += claim.approved.total;
-    claimed.approved_esf_cents += claim.approved.esf;
-    claimed.approved_state_cents += claim.approved.state;
-    claimed.paid_cents += claim.paid.total;
-    claimed.paid_esf_cents += claim.paid.esf;
-    claimed.paid_state_cents += claim.paid.state;
-  }
+  const FundingFigures claimed = SumOfClaims(claims);
   const std::vector<std::string> dimensions = {"project", "territory", "municipality", "service", "month"};
   for (unsigned subset = 0; subset < (1u << dimensions.size()); ++subset) {
     FundingQuery query;

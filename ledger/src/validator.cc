@@ -22,8 +22,6 @@ namespace {
 using schema::Service;
 using schema::TargetGroup;
 
-// Municipality successor chains are short (one reform); the bound stops a cycle from looping forever.
-constexpr int kMaxMergeDepth = 16;
 // Sanity bound on sessions per day of a delivery.
 constexpr int64_t kMaxSessionsPerDay = 50;
 
@@ -722,7 +720,7 @@ Status DeliveryVoided(Context& ctx, schema::DeliveryVoided::Reader data) {
 
 // True if `municipality_id` is `claimant_id` or was merged (transitively) into it.
 bool BelongsToClaimant(Context& ctx, std::string municipality_id, const std::string& claimant_id) {
-  for (int depth = 0; depth <= kMaxMergeDepth; ++depth) {
+  for (int step = 0; step <= kMaxMergerSteps; ++step) {
     if (municipality_id == claimant_id) return true;
     EntityState municipality;
     if (!ctx.Find(EntityKind::MUNICIPALITY, municipality_id, &municipality) || municipality.merged_into.empty()) {

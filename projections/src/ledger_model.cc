@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "di/ledger/catalog.h"
 #include "di/ledger/json_codec.h"
 
 namespace di::projections {
@@ -158,7 +159,7 @@ bool LedgerModel::AssessedBy(const std::string& person_id, int32_t date) const {
 
 std::string LedgerModel::TerritoryOf(const std::string& id) const {
   std::string current = id;
-  for (int depth = 0; depth < 16; ++depth) {  // reform chains are one step; the bound stops a cycle
+  for (int step = 0; step < ledger::kMaxMergerSteps; ++step) {
     auto it = municipalities_.find(current);
     if (it == municipalities_.end() || it->second.merged_into.empty()) return current;
     current = it->second.merged_into;

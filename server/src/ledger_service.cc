@@ -338,7 +338,7 @@ bool LedgerService::MunicipalityInScope(const std::string& clerk_municipality, c
   // The municipality itself, or one merged (transitively) into it. Bounded like the validator's chain walk.
   std::string current = municipality;
   const auto& municipalities = live_model_.municipalities();
-  for (int depth = 0; depth <= 16 && !current.empty(); ++depth) {
+  for (int step = 0; step <= ledger::kMaxMergerSteps && !current.empty(); ++step) {
     if (current == clerk_municipality) return true;
     auto it = municipalities.find(current);
     if (it == municipalities.end()) return false;

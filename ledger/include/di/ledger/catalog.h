@@ -22,6 +22,11 @@ using EventType = schema::Event::Payload::Which;
 // Maximum length of an event id or an entity id.
 inline constexpr size_t kMaxIdLength = 64;
 
+// The most successor steps any walk along municipality mergers (`merged_into`) takes. Real chains are one step
+// (the 2021 reform); the bound stops a walk on a cycle or a pathological chain. The validator, the projections'
+// territory and the server's clerk scope all walk with it, so they agree on where a chain ends.
+inline constexpr int kMaxMergerSteps = 16;
+
 // snake_case JSON name of an event type ("service_delivered").
 std::string_view EventTypeName(EventType type);
 // Parses a JSON type name; false if it names no event type.
