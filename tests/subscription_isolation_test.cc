@@ -33,6 +33,7 @@ using di::testing::Deliveries;
 using di::testing::kAuditor;
 using di::testing::kClerk1;
 using di::testing::kReader;
+using di::testing::TryPost;
 using di::testing::TrySend;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -170,8 +171,7 @@ class AppendingThread {
 // HTTP: one request on a fresh connection, bounded by kDeadline (di::testing::kRequestDeadline). Status 0: no
 // answer in time.
 unsigned PostDeliveries(uint16_t port, const std::string& prefix, int count) {
-  return TrySend(port, http::verb::post, "/v1/events", kClerk1, json{{"events", Deliveries(prefix, count)}}.dump())
-      .status;
+  return TryPost(port, Deliveries(prefix, count), kClerk1).status;
 }
 
 // A streaming HTTP subscriber on a raw socket: the response header, then chunked NDJSON.

@@ -89,6 +89,10 @@ Response Post(uint16_t port, const std::vector<nlohmann::json>& events, const st
   return Post(port, events, token.c_str());
 }
 
+Response TryPost(uint16_t port, const std::vector<nlohmann::json>& events, const std::string& token) {
+  return TrySend(port, http::verb::post, "/v1/events", token, nlohmann::json{{"events", events}}.dump());
+}
+
 // ---- RawClient ----------------------------------------------------------------------------------------------------
 
 RawClient::RawClient(uint16_t port, int receive_buffer_bytes, std::chrono::seconds receive_timeout) {

@@ -66,6 +66,8 @@ Response Get(uint16_t port, const std::string& target, const char* token = nullp
 // POST /v1/events {"events": events}.
 Response Post(uint16_t port, const std::vector<nlohmann::json>& events, const char* token);
 Response Post(uint16_t port, const std::vector<nlohmann::json>& events, const std::string& token);
+// The same, with status 0 instead of an exception on a transport error.
+Response TryPost(uint16_t port, const std::vector<nlohmann::json>& events, const std::string& token);
 
 // ---- A raw TCP connection to 127.0.0.1: malformed, slow and streaming clients -----------------------------------
 class RawClient {
@@ -88,8 +90,10 @@ class RawClient {
   // Streaming (chunked NDJSON) ---------------------------------------------------------------------------------
   // Sends the subscription request (GET `target` with `token`) and reads the response header.
   bool Subscribe(const std::string& target, const char* token, unsigned* status);
-  bool Subscribe(const std::string& target, const std::string& token, unsigned* status) {
-    return Subscribe(target, token.c_str(), status);
+  // The response status; 0 if none came.
+  unsigned Subscribe(const std::string& target, const std::string& token) {
+    unsigned status = 0;
+    return Subscribe(target, token.c_str(), &status) ? status : 0;
   }
   // The next non-blank NDJSON line; false when the stream ended (closed, or the last chunk).
   bool NextLine(std::string* line);
