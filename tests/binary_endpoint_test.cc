@@ -6,7 +6,6 @@
 #include <capnp/serialize.h>
 #include <kj/io.h>
 #include <netinet/in.h>
-#include <sodium.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "chain_oracle.h"
 #include "di/projections/default_rules.h"
 #include "di/server/binary_endpoint.h"
 #include "di/server/ledger_service.h"
@@ -579,12 +579,7 @@ TEST_F(BinaryEndpointTest, SubscriptionFromZeroThenLiveExactlyOnceInOrder) {
     EXPECT_EQ(parsed["position"], i + 1);
     // The record is the stored canonical RecordedEvent, and the hashes chain: SHA-256(previous || record).
     ASSERT_EQ(event.hash.size(), 32u);
-    ledger::Hash hash{};
-    crypto_hash_sha256_state state;
-    crypto_hash_sha256_init(&state);
-    crypto_hash_sha256_update(&state, previous.data(), previous.size());
-    crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(event.record.data()), event.record.size());
-    crypto_hash_sha256_final(&state, hash.data());
+    const ledger::Hash hash = di::testing::ChainHashOracle(previous, event.record);
     ASSERT_EQ(std::string(reinterpret_cast<const char*>(hash.data()), 32), event.hash) << "position " << i + 1;
     EXPECT_EQ(parsed["hash"], ledger::HashToHex(hash));
     previous = hash;
