@@ -133,8 +133,8 @@ class ServerFixture : public ::testing::Test {
   std::unique_ptr<server::HttpServer> server_;
   uint16_t port_ = 0;
 
- private:
-  server::ServiceStatus NewService(server::ServiceOptions options, ledger::EventStore* store);
+  // StartService without the assertion: the status of LedgerService::Start.
+  server::ServiceStatus NewService(server::ServiceOptions options, ledger::EventStore* store = nullptr);
 };
 
 }  // namespace di::testing
