@@ -39,9 +39,7 @@
 // --persons 1000 (444 273 events) keeps a run under 3 minutes on 2 cores. The working directory is a new
 // /tmp/di-ledger-http-bench-XXXXXX, removed after a successful run unless --keep; kept after a failure (its
 // server.log, import.log ... say why).
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +58,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -74,6 +73,8 @@
 #include "di/projections/checkpoint.h"
 #include "di/projections/entitlements.h"
 #include "di/projections/replay.h"
+#include "bench_util.h"
+#include "child_process.h"
 #include "machine.h"
 
 namespace {
@@ -83,18 +84,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
-
-double SecondsSince(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
-
 // Every failure unwinds to main, so the server child is always stopped (ServerProcess's destructor).
-struct BenchError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-[[noreturn]] void Fail(const std::string& what) { throw BenchError(what); }
-
-void Check(const di::ledger::Status& status, const std::string& what) {
-  if (!status.ok()) Fail(what + ": " + status.ToString());
-}
+using di::bench::Check;
+using di::bench::Fail;
+using di::bench::Percentile;
+using di::bench::SecondsSince;
 
 struct Options {
   int persons = 1000;
@@ -117,30 +111,6 @@ void OnSignal(int signal_number) {
   ::_exit(128 + signal_number);
 }
 
-// Starts `argv` with stdout and stderr appended to `output_path`; returns the pid.
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& output_path) {
-  std::vector<char*> args;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) Fail("fork failed");
-  if (pid == 0) {
-    const int fd = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-      ::close(fd);
-    }
-    // The bench blocks nothing, but a server must start with the default mask: it blocks its own signals.
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
@@ -149,9 +119,10 @@ std::string ReadFile(const std::string& path) {
 // Runs `argv` to completion; its output goes to `output_path`. A non-zero exit fails the bench with the output.
 void RunToCompletion(const std::vector<std::string>& argv, const std::string& output_path) {
   std::filesystem::remove(output_path);
-  const pid_t pid = Spawn(argv, output_path);
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  di::testing::ChildProcess child;
+  const bool started = child.Start(argv, output_path);
+  const int status = started ? child.Wait() : 0;
+  if (!started || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string command;
     for (const std::string& arg : argv) command += arg + " ";
     Fail("`" + command + "` failed:\n" + ReadFile(output_path));
@@ -170,63 +141,42 @@ class ServerProcess {
   void Start(const Options& options, const std::string& data_dir, const std::string& tokens_file,
              const std::string& log_path) {
     std::filesystem::remove(log_path);
-    pid_ = Spawn({options.cli, "serve", "--data", data_dir, "--address", "127.0.0.1", "--port", "0", "--tokens",
-                  tokens_file, "--threads", std::to_string(options.server_threads)},
-                 log_path);
-    server_pid_for_signal = pid_;
+    if (!child_.Start({options.cli, "serve", "--data", data_dir, "--address", "127.0.0.1", "--port", "0", "--tokens",
+                       tokens_file, "--threads", std::to_string(options.server_threads)},
+                      log_path)) {
+      Fail("cannot start " + options.cli);
+    }
+    server_pid_for_signal = child_.pid();
     // Starting verifies the whole chain and loads the live model: seconds for a million events. Bounded wait.
-    const std::string marker = "listening on http://127.0.0.1:";
     const auto started = Clock::now();
-    while (port_ == 0) {
-      if (SecondsSince(started) > 300) Fail("the server did not start within 300 s:\n" + ReadFile(log_path));
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        Fail("the server exited while starting:\n" + ReadFile(log_path));
-      }
-      const std::string log = ReadFile(log_path);
-      const size_t at = log.find(marker);
-      if (at != std::string::npos && log.find('\n', at) != std::string::npos) {
-        port_ = static_cast<uint16_t>(std::stoi(log.substr(at + marker.size())));
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
+    port_ = child_.WaitForPortAfter(di::testing::kServeListeningPrefix, std::chrono::seconds(300));
+    if (port_ == 0) {
+      if (!child_.Running()) Fail("the server exited while starting:\n" + ReadFile(log_path));
+      Fail("the server did not start within 300 s:\n" + ReadFile(log_path));
     }
     start_seconds_ = SecondsSince(started);
   }
 
   void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    const auto started = Clock::now();
-    while (::waitpid(pid_, &status, WNOHANG) != pid_) {
-      if (SecondsSince(started) > 30) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    pid_ = 0;
+    if (child_.Running()) child_.Stop(std::chrono::seconds(30));
     server_pid_for_signal = 0;
   }
 
   // Peak resident set of the server so far (VmHWM), MB; -1 if unreadable.
   double PeakRssMegabytes() const {
-    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    std::ifstream status("/proc/" + std::to_string(child_.pid()) + "/status");
     for (std::string line; std::getline(status, line);) {
       if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // "VmHWM:  123456 kB"
     }
     return -1;
   }
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
   uint16_t port() const { return port_; }
   double start_seconds() const { return start_seconds_; }
 
  private:
-  pid_t pid_ = 0;
+  di::testing::ChildProcess child_;
   uint16_t port_ = 0;
   double start_seconds_ = 0;
 };
@@ -312,14 +262,6 @@ struct PhaseResult {
   double server_cores = 0, bench_cores = 0, other_cores = 0;
   double server_peak_rss_mb = 0;
 };
-
-// Nearest-rank percentile of sorted values.
-uint32_t Percentile(const std::vector<uint32_t>& sorted, double fraction) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(fraction * static_cast<double>(sorted.size())));
-  rank = std::clamp<size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1];
-}
 
 // What one request of a phase is: fills `request`; `events` is how many events it appends (0 for queries).
 using RequestMaker = std::function<void(std::mt19937_64& random, Request* request, uint64_t* events)>;
@@ -556,11 +498,10 @@ Json MakeToken(const Options& options, const std::string& name, const std::strin
     argv.push_back(municipality);
   }
   const std::string output = CliOutput(options, argv);
-  const size_t at = output.find("dil_");
-  const size_t entry = output.find("\n{");
-  if (at == std::string::npos || entry == std::string::npos) Fail("unexpected `di-ledger token` output: " + output);
-  *token = output.substr(at, output.find('\n', at) - at);
-  return Json::parse(output.substr(entry + 1, output.find('\n', entry + 1) - entry - 1));
+  const di::testing::MadeToken made = di::testing::ParseMadeToken(output);
+  if (made.token.empty() || !made.entry.is_object()) Fail("unexpected `di-ledger token` output: " + output);
+  *token = made.token;
+  return made.entry;
 }
 
 // The deliveries of the history that a clerk may append again under new ids: inside their grant's validity as
@@ -599,22 +540,10 @@ void CollectDeliveryTemplates(const Options& options, const std::string& history
   const std::string kIdMark = "@@EVENT_ID@@", kDeliveryMark = "@@DELIVERY_ID@@";
   for (const std::string& line : sample) {
     nlohmann::ordered_json event = nlohmann::ordered_json::parse(line);  // keeps "id" before "data"
-    const std::string grant_id = event["data"]["grant_id"].get<std::string>();
-    auto grant = model.grants().find(grant_id);
-    if (grant == model.grants().end()) continue;
-    int32_t date = 0, last_date = 0;
-    if (!di::ledger::ParseDate(event["effective_date"].get<std::string>(), &date)) continue;
-    last_date = date;
-    if (event["data"].contains("last_date") &&
-        !di::ledger::ParseDate(event["data"]["last_date"].get<std::string>(), &last_date)) {
-      continue;
-    }
-    if (date < grant->second.valid_from || last_date > grant->second.LastDay()) continue;
-    const di::projections::PersonFacts* person = model.FindPerson(grant->second.person_id);
-    if (person == nullptr || !person->enrolled || person->residence_municipality_id.empty()) continue;
-    const std::string territory = model.TerritoryOf(person->residence_municipality_id);
-    auto [clerk, added] = clerk_of_territory->emplace(territory, workload->clerk_territories.size());
-    if (added) workload->clerk_territories.push_back(territory);
+    const std::optional<std::string> territory = di::bench::ClerkTerritoryOf(model, event);
+    if (!territory.has_value()) continue;
+    auto [clerk, added] = clerk_of_territory->emplace(*territory, workload->clerk_territories.size());
+    if (added) workload->clerk_territories.push_back(*territory);
     event["id"] = kIdMark;
     event["actor"] = "http-bench";
     event["data"]["delivery_id"] = kDeliveryMark;
@@ -932,30 +861,24 @@ int Run(const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options options;
-  std::string command_line;
-  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
-  try {
-    for (int i = 1; i < argc; ++i) {
-      auto next = [&]() -> std::string {
-        if (i + 1 >= argc) Fail(std::string("missing value after ") + argv[i]);
-        return argv[++i];
-      };
-      const std::string arg = argv[i];
-      if (arg == "--persons") options.persons = std::stoi(next());
-      else if (arg == "--years") options.years = std::stoi(next());
-      else if (arg == "--seconds") options.seconds = std::stod(next());
-      else if (arg == "--threads") options.server_threads = std::stoi(next());
-      else if (arg == "--seed") options.seed = std::stoull(next());
-      else if (arg == "--cli") options.cli = next();
-      else if (arg == "--dir") options.dir = next();
-      else if (arg == "--keep") options.keep = true;
-      else if (arg == "--help" || arg == "-h") {
+  return di::bench::Main("http_bench", [&] {
+    Options options;
+    di::bench::Flags flags(argc, argv);
+    while (flags.Next()) {
+      if (flags.Is("--persons")) options.persons = flags.Int();
+      else if (flags.Is("--years")) options.years = flags.Int();
+      else if (flags.Is("--seconds")) options.seconds = flags.Double();
+      else if (flags.Is("--threads")) options.server_threads = flags.Int();
+      else if (flags.Is("--seed")) options.seed = flags.Uint64();
+      else if (flags.Is("--cli")) options.cli = flags.Value();
+      else if (flags.Is("--dir")) options.dir = flags.Value();
+      else if (flags.Is("--keep")) options.keep = true;
+      else if (flags.Is("--help") || flags.Is("-h")) {
         std::printf("usage: http_bench [--persons 1000] [--years 8] [--seconds 10] [--threads 4 (server)] [--seed 1]\n"
                     "                  [--cli PATH/di-ledger] [--dir DIR] [--keep]\n");
         return 0;
       } else {
-        Fail("unknown option " + arg + " (--help)");
+        flags.Unknown();
       }
     }
     if (options.persons < 1 || options.seconds <= 0 || options.server_threads < 1) Fail("bad option value");
@@ -963,24 +886,16 @@ int main(int argc, char** argv) {
     if (options.cli.empty() || ::access(options.cli.c_str(), X_OK) != 0) {
       Fail("cannot find the di-ledger binary (give --cli PATH)");
     }
-    const bool temporary_dir = options.dir.empty();
-    if (temporary_dir) {
-      char pattern[] = "/tmp/di-ledger-http-bench-XXXXXX";
-      if (::mkdtemp(pattern) == nullptr) Fail("mkdtemp failed");
-      options.dir = pattern;
-    }
+    di::bench::WorkDir work_dir("di-ledger-http-bench", &options.dir);
     struct sigaction action {};
     action.sa_handler = OnSignal;
     ::sigaction(SIGINT, &action, nullptr);
     ::sigaction(SIGTERM, &action, nullptr);
-    std::printf("http_bench: %s\nmachine: %s\ncli: %s\ndir: %s\n", command_line.c_str(), MachineDescription().c_str(),
-                options.cli.c_str(), options.dir.c_str());
+    std::printf("http_bench: %s\nmachine: %s\ncli: %s\ndir: %s\n", flags.command_line().c_str(),
+                MachineDescription().c_str(), options.cli.c_str(), options.dir.c_str());
     std::fflush(stdout);
     const int code = Run(options);
-    if (temporary_dir && !options.keep) std::filesystem::remove_all(options.dir);
+    work_dir.Finish(options.keep);
     return code;
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "http_bench: %s\n", error.what());
-    return 1;
-  }
+  });
 }

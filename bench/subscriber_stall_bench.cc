@@ -44,6 +44,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -64,6 +65,7 @@
 #include "di/server/http_server.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
+#include "bench_util.h"
 #include "machine.h"
 #include "simulate.h"
 
@@ -76,18 +78,9 @@ using Clock = std::chrono::steady_clock;
 using di::server::Principal;
 using di::server::Role;
 
-struct BenchError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-[[noreturn]] void Fail(const std::string& what) { throw BenchError(what); }
-void Check(const di::ledger::Status& status, const std::string& what) {
-  if (!status.ok()) Fail(what + ": " + status.ToString());
-}
-void Check(const di::server::ServiceStatus& status, const std::string& what) {
-  if (!status.ok()) Fail(what + ": " + status.ToString());
-}
-
-double SecondsSince(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+using di::bench::Check;
+using di::bench::Fail;
+using di::bench::SecondsSince;
 
 // Every wait of the bench is bounded by one of these.
 constexpr auto kRequestTimeout = std::chrono::seconds(120);  // one probe request
@@ -165,21 +158,9 @@ Workload ChooseWorkload(di::server::LedgerService& service, const std::vector<st
                           [&](const di::projections::LedgerModel& model, uint64_t) {
                             for (const std::string& line : lines) {
                               nlohmann::ordered_json event = nlohmann::ordered_json::parse(line);
-                              auto grant = model.grants().find(event["data"]["grant_id"].get<std::string>());
-                              if (grant == model.grants().end()) continue;
-                              int32_t date = 0, last = 0;
-                              if (!di::ledger::ParseDate(event["effective_date"].get<std::string>(), &date)) continue;
-                              last = date;
-                              if (event["data"].contains("last_date") &&
-                                  !di::ledger::ParseDate(event["data"]["last_date"].get<std::string>(), &last)) {
-                                continue;
-                              }
-                              if (date < grant->second.valid_from || last > grant->second.LastDay()) continue;
-                              const auto* person = model.FindPerson(grant->second.person_id);
-                              if (person == nullptr || !person->enrolled || person->residence_municipality_id.empty()) {
-                                continue;
-                              }
-                              auto& list = by_territory[model.TerritoryOf(person->residence_municipality_id)];
+                              const std::optional<std::string> territory = di::bench::ClerkTerritoryOf(model, event);
+                              if (!territory.has_value()) continue;
+                              auto& list = by_territory[*territory];
                               if (list.size() < kMaxTemplates) list.push_back(std::move(event));
                             }
                             return di::server::ServiceStatus::Ok();
@@ -245,12 +226,10 @@ ProbeResult Probe(uint16_t port, const std::atomic<bool>& stop, std::chrono::mil
   return result;
 }
 
+// Nearest-rank percentile of the latencies (ms); NAN when there are none.
 double Percentile(std::vector<double> values, double fraction) {
-  if (values.empty()) return NAN;
   std::sort(values.begin(), values.end());
-  size_t rank = static_cast<size_t>(std::ceil(fraction * static_cast<double>(values.size())));
-  rank = std::clamp<size_t>(rank, 1, values.size());
-  return values[rank - 1];
+  return di::bench::Percentile(values, fraction, static_cast<double>(NAN));
 }
 
 // --- subscribers ---------------------------------------------------------------------------------------------------
@@ -514,64 +493,41 @@ int Run(const Options& options) {
   return 0;
 }
 
-std::vector<int> ParseList(const std::string& text) {
-  std::vector<int> values;
-  std::stringstream stream(text);
-  for (std::string item; std::getline(stream, item, ',');) {
-    if (!item.empty()) values.push_back(std::stoi(item));
-  }
-  return values;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options options;
-  std::string command_line;
-  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
-  try {
-    for (int i = 1; i < argc; ++i) {
-      auto next = [&]() -> std::string {
-        if (i + 1 >= argc) Fail(std::string("missing value after ") + argv[i]);
-        return argv[++i];
-      };
-      const std::string arg = argv[i];
-      if (arg == "--persons") options.persons = std::stoi(next());
-      else if (arg == "--seconds") options.seconds = std::stod(next());
-      else if (arg == "--threads") options.threads = std::stoi(next());
-      else if (arg == "--reading") options.reading = std::stoi(next());
-      else if (arg == "--stalled") options.stalled = ParseList(next());
-      else if (arg == "--rcvbuf-bytes") options.rcvbuf_bytes = std::stoi(next());
-      else if (arg == "--pause-ms") options.pause_ms = std::stoi(next());
-      else if (arg == "--stall-timeout-ms") options.stall_timeout_ms = std::stoi(next());
-      else if (arg == "--dir") options.dir = next();
-      else if (arg == "--keep") options.keep = true;
-      else if (arg == "--help" || arg == "-h") {
+  return di::bench::Main("subscriber_stall_bench", [&] {
+    Options options;
+    di::bench::Flags flags(argc, argv);
+    while (flags.Next()) {
+      if (flags.Is("--persons")) options.persons = flags.Int();
+      else if (flags.Is("--seconds")) options.seconds = flags.Double();
+      else if (flags.Is("--threads")) options.threads = flags.Int();
+      else if (flags.Is("--reading")) options.reading = flags.Int();
+      else if (flags.Is("--stalled")) options.stalled = flags.IntList();
+      else if (flags.Is("--rcvbuf-bytes")) options.rcvbuf_bytes = flags.Int();
+      else if (flags.Is("--pause-ms")) options.pause_ms = flags.Int();
+      else if (flags.Is("--stall-timeout-ms")) options.stall_timeout_ms = flags.Int();
+      else if (flags.Is("--dir")) options.dir = flags.Value();
+      else if (flags.Is("--keep")) options.keep = true;
+      else if (flags.Is("--help") || flags.Is("-h")) {
         std::printf("usage: subscriber_stall_bench [--persons 300] [--seconds 10] [--threads 4] [--reading 32]\n"
                     "         [--stalled 50,256] [--rcvbuf-bytes 4096] [--pause-ms 10] [--stall-timeout-ms 600000]\n"
                     "         [--dir DIR] [--keep]\n");
         return 0;
       } else {
-        Fail("unknown option " + arg + " (--help)");
+        flags.Unknown();
       }
     }
     if (options.persons < 1 || options.seconds <= 0 || options.threads < 1 || options.pause_ms < 0) {
       Fail("bad option value");
     }
-    const bool temporary_dir = options.dir.empty();
-    if (temporary_dir) {
-      char pattern[] = "/tmp/di-ledger-stall-bench-XXXXXX";
-      if (::mkdtemp(pattern) == nullptr) Fail("mkdtemp failed");
-      options.dir = pattern;
-    }
-    std::printf("subscriber_stall_bench: %s\nmachine: nproc %ld, %s\ndir: %s\n", command_line.c_str(),
+    di::bench::WorkDir work_dir("di-ledger-stall-bench", &options.dir);
+    std::printf("subscriber_stall_bench: %s\nmachine: nproc %ld, %s\ndir: %s\n", flags.command_line().c_str(),
                 ::sysconf(_SC_NPROCESSORS_ONLN), di::bench::CpuModel().c_str(), options.dir.c_str());
     std::fflush(stdout);
     const int code = Run(options);
-    if (temporary_dir && !options.keep) std::filesystem::remove_all(options.dir);
+    work_dir.Finish(options.keep);
     return code;
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "subscriber_stall_bench: %s\n", error.what());
-    return 1;
-  }
+  });
 }

@@ -6,7 +6,6 @@
 #include <capnp/serialize.h>
 #include <kj/io.h>
 #include <netinet/in.h>
-#include <sodium.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,11 +19,12 @@
 #include <sstream>
 #include <thread>
 
-#include "di/projections/default_rules.h"
+#include "chain_oracle.h"
 #include "di/server/binary_endpoint.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
 #include "protocol.capnp.h"
+#include "server_fixture.h"
 #include "simulate.h"
 #include "test_util.h"
 
@@ -32,39 +32,19 @@ namespace di::server {
 namespace {
 
 using di::testing::BaseWorld;
+using di::testing::DefaultRulesEvent;
 using di::testing::Delivery;
+using di::testing::kAuditor;
+using di::testing::kClerk1;
+using di::testing::kClerk2;
+using di::testing::kMigration;
+using di::testing::kProject;
+using di::testing::kReader;
 using di::testing::TempDir;
+using di::testing::TokensJson;
+using di::testing::World;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-json RulesEvent() {
-  return {{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"}, {"actor", "test"},
-          {"data", {{"rule_set_id", "MK313"}, {"title", "default rules"},
-                    {"document", json::parse(projections::DefaultRulesDocument())}}}};
-}
-
-// The default rules, then the small world of test_util: 13 events.
-std::vector<json> World() {
-  std::vector<json> world = {RulesEvent()};
-  for (json& event : BaseWorld()) world.push_back(std::move(event));
-  return world;
-}
-
-const char* kClerk1 = "tok-clerk-m1";  // clerk of M-1 (P-C1 and the grant G-1 live there)
-const char* kClerk2 = "tok-clerk-m2";  // clerk of M-2
-const char* kProject = "tok-project";
-const char* kAuditor = "tok-auditor";
-const char* kReader = "tok-reader";
-const char* kMigration = "tok-migration";
-
-json TokensJson() {
-  return json::array({TokenEntryJson({"clerk-m1", Role::kClerk, "M-1"}, kClerk1),
-                      TokenEntryJson({"clerk-m2", Role::kClerk, "M-2"}, kClerk2),
-                      TokenEntryJson({"project", Role::kProject, ""}, kProject),
-                      TokenEntryJson({"auditor", Role::kAuditor, ""}, kAuditor),
-                      TokenEntryJson({"reader", Role::kReader, ""}, kReader),
-                      TokenEntryJson({"migration", Role::kMigration, ""}, kMigration)});
-}
 
 // `count` deliveries under G-1 (valid 2021-01-01..2023-08-31), ids prefixed.
 std::vector<json> Deliveries(const std::string& prefix, int count) {
@@ -104,24 +84,15 @@ Collected CollectUntil(BinaryClient& client, uint64_t until, int max_frames = 10
   return collected;
 }
 
-class BinaryEndpointTest : public ::testing::Test {
+class BinaryEndpointTest : public di::testing::ServerFixture {
  protected:
-  void SetUp() override {
-    store_ = di::testing::OpenStore(dir_.Sub("data"));
-    ASSERT_TRUE(di::testing::AppendJson(*store_, World()).ok());
-    ASSERT_TRUE(TokenRegistry::FromJson(TokensJson(), &tokens_).ok());
-    DeclareServerMetrics(metrics_);
-  }
   void TearDown() override {
     endpoint_.reset();
-    service_.reset();
+    ServerFixture::TearDown();
   }
 
   void StartEndpoint(BinaryEndpointOptions options = {}) {
-    ServiceOptions service_options;
-    service_options.pseudonym_key = std::string(32, 'k');
-    service_ = std::make_unique<LedgerService>(store_.get(), service_options, &metrics_);
-    ASSERT_TRUE(service_->Start().ok());
+    ASSERT_TRUE(NewService({}).ok());
     endpoint_ = std::make_unique<BinaryEndpoint>(service_.get(), &tokens_, &metrics_, options);
     ASSERT_TRUE(endpoint_->Start("127.0.0.1", 0, &port_).ok());
     ASSERT_NE(port_, 0);
@@ -142,13 +113,7 @@ class BinaryEndpointTest : public ::testing::Test {
     return condition();
   }
 
-  TempDir dir_;
-  std::unique_ptr<ledger::EventStore> store_;
-  TokenRegistry tokens_;
-  Metrics metrics_;
-  std::unique_ptr<LedgerService> service_;
   std::unique_ptr<BinaryEndpoint> endpoint_;
-  uint16_t port_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -325,7 +290,7 @@ TEST_F(BinaryEndpointTest, DeeplyNestedDocumentIsRefusedAndAReadersBatchIsNeverD
   StartEndpoint();
   const uint64_t head = store_->Head().position;
   capnp::MallocMessageBuilder builder;
-  builder.setRoot(di::testing::Event(RulesEvent()).reader());
+  builder.setRoot(di::testing::Event(DefaultRulesEvent()).reader());
   auto event = builder.getRoot<schema::Event>();
   event.setId("deep-rules");
   std::string document;
@@ -357,7 +322,7 @@ TEST_F(BinaryEndpointTest, DeeplyNestedDocumentIsRefusedAndAReadersBatchIsNeverD
   EXPECT_EQ(store_->Head().position, head);
   // The connection and the server go on.
   ASSERT_TRUE(project.connected());
-  ASSERT_TRUE(project.Append(NewEvents({RulesEvent()}), &result).ok());
+  ASSERT_TRUE(project.Append(NewEvents({DefaultRulesEvent()}), &result).ok());
 }
 
 // The simulated region spans every role and municipality, and no single token may append all of it, so the
@@ -452,7 +417,7 @@ std::vector<RoutedBatch> RouteHistory(const std::vector<json>& history, std::set
 }
 
 TEST(BinaryEndpointHistoryTest, RoutedSimulatedHistoryEqualsLocalImport) {
-  std::vector<json> history = {RulesEvent()};
+  std::vector<json> history = {DefaultRulesEvent()};
   {
     cli::SimulateOptions options;
     options.seed = 7;
@@ -579,12 +544,7 @@ TEST_F(BinaryEndpointTest, SubscriptionFromZeroThenLiveExactlyOnceInOrder) {
     EXPECT_EQ(parsed["position"], i + 1);
     // The record is the stored canonical RecordedEvent, and the hashes chain: SHA-256(previous || record).
     ASSERT_EQ(event.hash.size(), 32u);
-    ledger::Hash hash{};
-    crypto_hash_sha256_state state;
-    crypto_hash_sha256_init(&state);
-    crypto_hash_sha256_update(&state, previous.data(), previous.size());
-    crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(event.record.data()), event.record.size());
-    crypto_hash_sha256_final(&state, hash.data());
+    const ledger::Hash hash = di::testing::ChainHashOracle(previous, event.record);
     ASSERT_EQ(std::string(reinterpret_cast<const char*>(hash.data()), 32), event.hash) << "position " << i + 1;
     EXPECT_EQ(parsed["hash"], ledger::HashToHex(hash));
     previous = hash;
@@ -1010,7 +970,7 @@ Principal PrincipalOf(const std::string& token) {
 TEST(BinaryEndpointExampleTest, ReadModelMatchesTheStoreAndResumesExactly) {
   // A simulated region (corrections and voids included), served to a reader: the example joins on
   // pseudonymised grant and delivery ids.
-  std::vector<json> history = {RulesEvent()};
+  std::vector<json> history = {DefaultRulesEvent()};
   {
     cli::SimulateOptions options;
     options.seed = 3;
@@ -1123,11 +1083,7 @@ TEST_F(BinaryEndpointTest, DISABLED_MeasureImportAndCatchUp) {
 
 class BinaryMigrationTest : public BinaryEndpointTest {
  protected:
-  void SetUp() override {  // an empty store: migrated history goes in first
-    store_ = di::testing::OpenStore(dir_.Sub("data"));
-    ASSERT_TRUE(TokenRegistry::FromJson(TokensJson(), &tokens_).ok());
-    DeclareServerMetrics(metrics_);
-  }
+  void SetUp() override { OpenEmptyStore(); }  // an empty store: migrated history goes in first
   // The world recorded a minute apart from 2021-01-04 09:00 UTC, as `import --keep-recorded-at` parses it.
   static std::vector<ledger::NewEvent> MigratedWorld() {
     std::vector<ledger::NewEvent> batch;

@@ -25,6 +25,7 @@
 #include "projection_answers.h"
 #include "simulate.h"
 #include "test_util.h"
+#include "world.h"
 
 namespace di::projections {
 namespace {
@@ -35,10 +36,7 @@ using di::testing::TempDir;
 
 std::vector<ledger::NewEvent> SimulatedHistory(uint64_t seed, int persons) {
   std::vector<ledger::NewEvent> events;
-  nlohmann::json rules = {{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
-                          {"actor", "test"},
-                          {"data", {{"rule_set_id", "MK313"}, {"title", "default"},
-                                    {"document", nlohmann::json::parse(DefaultRulesDocument())}}}};
+  const nlohmann::json rules = di::testing::DefaultRulesEvent("default");
   events.push_back(di::testing::Event(rules));
   cli::SimulateOptions options;
   options.seed = seed;

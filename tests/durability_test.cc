@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "chain_oracle.h"
 #include "di/ledger/audit.h"
 #include "di/projections/checkpoint.h"
 #include "di/projections/replay.h"
@@ -805,13 +806,8 @@ TEST(TamperDetection, RehashedForgeryIsCaughtByTheNextLinkOfTheChain) {
       const size_t actor = value.find("test", 32);
       ASSERT_NE(actor, std::string::npos);
       value[actor] = 'T';
-      unsigned char hash[crypto_hash_sha256_BYTES];
-      crypto_hash_sha256_state state;
-      crypto_hash_sha256_init(&state);
-      crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(previous.data()), 32);
-      crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(value.data()) + 32, value.size() - 32);
-      crypto_hash_sha256_final(&state, hash);
-      value.replace(0, 32, reinterpret_cast<const char*>(hash), 32);
+      const ledger::Hash hash = di::testing::ChainHashOracle(previous, std::string_view(value).substr(32));
+      value.replace(0, 32, di::testing::HashBytes(hash));
       PutRaw(db, log, position, value);
     });
     const VerifyReport report = VerifyReopened(dir);

@@ -20,7 +20,6 @@
 
 #include "di/ledger/civil_date.h"
 #include "di/ledger/json_codec.h"
-#include "di/projections/default_rules.h"
 #include "di/server/binary_frame.h"
 #include "di/server/http_server.h"
 #include "di/server/ledger_service.h"
@@ -28,6 +27,7 @@
 #include "fuzz_util.h"
 #include "protocol.capnp.h"
 #include "test_util.h"
+#include "world.h"
 
 namespace di::server {
 namespace {
@@ -202,12 +202,7 @@ TEST(FuzzRegressionTest, CivilFromDaysCoversEveryInt32) {
 class FuzzHttpRegressionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::vector<json> world = {{{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
-                                {"actor", "test"},
-                                {"data", {{"rule_set_id", "MK313"}, {"title", "default rules"},
-                                          {"document", json::parse(projections::DefaultRulesDocument())}}}}};
-    for (json& event : testing::BaseWorld()) world.push_back(std::move(event));
-    scratch_ = std::make_unique<fuzzing::ScratchStore>(std::move(world));
+    scratch_ = std::make_unique<fuzzing::ScratchStore>(testing::World());  // the default rules, then BaseWorld()
     const json tokens_json = json::array({TokenEntryJson({"clerk-m1", Role::kClerk, "M-1"}, "tok-clerk-m1"),
                                           TokenEntryJson({"clerk-m2", Role::kClerk, "M-2"}, "tok-clerk-m2"),
                                           TokenEntryJson({"project", Role::kProject, ""}, "tok-project"),

@@ -19,10 +19,10 @@
 
 #include <boost/asio.hpp>
 
-#include "di/projections/default_rules.h"
 #include "di/server/http_server.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
+#include "server_fixture.h"
 #include "test_util.h"
 
 namespace di::server {
@@ -30,34 +30,18 @@ namespace {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using di::testing::BaseWorld;
 using di::testing::Delivery;
+using di::testing::kAuditor;
+using di::testing::kClerk1;
+using di::testing::kFinance;
 using di::testing::TempDir;
+using di::testing::World;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 // The wait for an answer that should come at once; long enough for a loaded CI machine, short enough that a
 // server which never answers fails the test in seconds.
 constexpr auto kAnswerDeadline = std::chrono::seconds(10);
-
-std::vector<json> World() {
-  std::vector<json> world = {{{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
-                              {"actor", "test"},
-                              {"data", {{"rule_set_id", "MK313"}, {"title", "default rules"},
-                                        {"document", json::parse(projections::DefaultRulesDocument())}}}}};
-  for (json& event : BaseWorld()) world.push_back(std::move(event));
-  return world;
-}
-
-const char* kClerk1 = "tok-clerk-m1";
-const char* kAuditor = "tok-auditor";
-const char* kFinance = "tok-finance";
-
-json TokensJson() {
-  return json::array({TokenEntryJson({"clerk-m1", Role::kClerk, "M-1"}, kClerk1),
-                      TokenEntryJson({"auditor", Role::kAuditor, ""}, kAuditor),
-                      TokenEntryJson({"finance", Role::kFinance, ""}, kFinance)});
-}
 
 // One response as it came over the wire.
 struct RawResponse {
@@ -215,29 +199,8 @@ std::string RequestHead(const std::string& method, const std::string& target, co
   return head + extra_headers + "\r\n";
 }
 
-class HttpConformanceTest : public ::testing::Test {
+class HttpConformanceTest : public di::testing::ServerFixture {
  protected:
-  void SetUp() override {
-    store_ = di::testing::OpenStore(dir_.Sub("data"));
-    ASSERT_TRUE(di::testing::AppendJson(*store_, World()).ok());
-    ASSERT_TRUE(TokenRegistry::FromJson(TokensJson(), &tokens_).ok());
-    DeclareServerMetrics(metrics_);
-  }
-  void TearDown() override {
-    server_.reset();
-    service_.reset();
-  }
-
-  void StartServer(HttpServerOptions options = {}, ServiceOptions service_options = {}) {
-    service_options.pseudonym_key = std::string(32, 'k');
-    service_ = std::make_unique<LedgerService>(store_.get(), service_options, &metrics_);
-    ASSERT_TRUE(service_->Start().ok());
-    options.port = 0;
-    server_ = std::make_unique<HttpServer>(service_.get(), &tokens_, &metrics_, options);
-    ASSERT_TRUE(server_->Start().ok());
-    port_ = server_->port();
-  }
-
   static std::string Batch(const std::string& prefix, int count) {
     std::vector<json> events;
     for (int i = 0; i < count; ++i) {
@@ -246,14 +209,6 @@ class HttpConformanceTest : public ::testing::Test {
     }
     return json{{"events", events}}.dump();
   }
-
-  TempDir dir_;
-  std::unique_ptr<ledger::EventStore> store_;
-  TokenRegistry tokens_;
-  Metrics metrics_;
-  std::unique_ptr<LedgerService> service_;
-  std::unique_ptr<HttpServer> server_;
-  uint16_t port_ = 0;
 };
 
 // Item 8: a client that sends its whole body before it reads (Node's fetch, Python's http.client) must get

@@ -31,6 +31,7 @@
 #include "fuzzy_history.h"
 #include "simulate.h"
 #include "test_util.h"
+#include "world.h"
 
 namespace di::projections {
 namespace {
@@ -384,10 +385,7 @@ void ExpectSameReports(const std::string& expected, const std::string& actual, c
 
 std::vector<ledger::NewEvent> History(uint64_t seed) {
   std::vector<ledger::NewEvent> events;
-  nlohmann::json rules = {{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
-                          {"actor", "test"},
-                          {"data", {{"rule_set_id", "MK313"}, {"title", "default"},
-                                    {"document", nlohmann::json::parse(DefaultRulesDocument())}}}};
+  const nlohmann::json rules = di::testing::DefaultRulesEvent("default");
   events.push_back(di::testing::Event(rules));
   cli::SimulateOptions options;
   options.seed = seed;

@@ -11,12 +11,7 @@
 // Mounting needs root: otherwise (or if the mount fails) the tests are skipped, saying why.
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,26 +22,29 @@
 #include <fstream>
 #include <optional>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
+#include <utility>  // before Asio (Boost 1.74 + C++20)
 #include <vector>
 
-#include "di/ledger/event_store.h"
-#include "test_util.h"
+#include <boost/beast/http.hpp>
 
-extern char** environ;
+#include "child_process.h"
+#include "di/ledger/event_store.h"
+#include "server_fixture.h"
+#include "test_util.h"
 
 namespace di::ledger {
 namespace {
 
+namespace http = boost::beast::http;
 using di::testing::AppendJson;
 using di::testing::BaseWorld;
 using di::testing::Delivery;
+using di::testing::MakeToken;
 using di::testing::RunCli;
 using di::testing::TempDir;
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 // A tmpfs of a few MiB mounted on `path` by the test; unmounted (lazily, so a straggling file handle cannot
 // keep it) on destruction.
@@ -220,196 +218,17 @@ TEST_F(RealFullDiskTest, CliCommandsFailCleanlyReadOnAFullDiskAndImportResumesWh
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// `di-ledger serve` as a child process, and a plain HTTP/1.1 client over 127.0.0.1.
+// `di-ledger serve` as a child process (tests/testing/child_process.h), and HTTP/1.1 requests over 127.0.0.1.
 
-class ServeChild {
+class ServeChild : public di::testing::ChildProcess {
  public:
   bool Start(const std::vector<std::string>& extra) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return false;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-    std::vector<std::string> arguments = {DI_CLI_BINARY, "serve", "--port", "0"};
-    arguments.insert(arguments.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (std::string& argument : arguments) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    const int error = ::posix_spawn(&pid_, DI_CLI_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    if (error != 0) {
-      ::close(fds[0]);
-      return false;
-    }
-    fd_ = fds[0];
-    return true;
+    return ChildProcess::Start(di::testing::ServeCommand({"--port", "0"}, extra));
   }
-  ~ServeChild() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  // Reads the child's output until `text` appears (true), or it closes its output or 60 s pass (false).
-  bool WaitFor(const std::string& text) {
-    const auto deadline = Clock::now() + std::chrono::seconds(60);  // hang guard, not a performance bound
-    while (output_.find(text) == std::string::npos) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0 || !ReadSome(static_cast<int>(left))) return false;
-    }
-    return true;
-  }
-  // The child's wait status once it exited, or nullopt if it has not within 60 s.
-  std::optional<int> WaitExit() {
-    const auto deadline = Clock::now() + std::chrono::seconds(60);  // hang guard
-    while (!exited_ && Clock::now() < deadline) {
-      ReadSome(10);
-      Reap();
-    }
-    if (!exited_) return std::nullopt;
-    while (ReadSome(0)) {
-    }
-    return exit_status_;
-  }
-  bool Running() {
-    Reap();
-    return !exited_;
-  }
-  uint16_t Port() const {
-    const std::string prefix = "listening on http://127.0.0.1:";
-    const size_t at = output_.find(prefix);
-    return at == std::string::npos ? 0 : static_cast<uint16_t>(std::atoi(output_.c_str() + at + prefix.size()));
-  }
-  void Terminate() { ::kill(pid_, SIGTERM); }
-  const std::string& output() {
-    while (ReadSome(0)) {
-    }
-    return output_;
-  }
-
- private:
-  void Reap() {
-    int status = 0;
-    if (!exited_ && ::waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited_ = true;
-      exit_status_ = status;
-    }
-  }
-  // Reads what the child wrote within `timeout_ms`; false once nothing more can come (or, with 0, nothing is
-  // there now).
-  bool ReadSome(int timeout_ms) {
-    pollfd poll_fd{fd_, POLLIN, 0};
-    if (::poll(&poll_fd, 1, timeout_ms) <= 0) return timeout_ms > 0 && !exited_;
-    char chunk[4096];
-    const ssize_t got = ::read(fd_, chunk, sizeof chunk);
-    if (got <= 0) return false;
-    output_.append(chunk, static_cast<size_t>(got));
-    return true;
-  }
-
-  pid_t pid_ = 0;
-  int fd_ = -1;
-  bool exited_ = false;
-  int exit_status_ = 0;
-  std::string output_;
+  uint16_t Port() const { return PortAfter(di::testing::kServeListeningPrefix); }
 };
 
-// One HTTP/1.1 exchange or a subscription over a plain socket; every receive is bounded (10 s).
-class HttpClient {
- public:
-  explicit HttpClient(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval timeout{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  }
-  ~HttpClient() { ::close(fd_); }
-
-  // Sends a request and reads the head of the answer; returns the status (0 on a transport failure).
-  unsigned Request(const std::string& method, const std::string& target, const std::string& token,
-                   const std::string& body = {}) {
-    std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
-                          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-    if (!body.empty()) request += "Content-Type: application/json\r\n";
-    request += "\r\n" + body;
-    if (!connected_ || !Send(request)) return 0;
-    while (buffer_.find("\r\n\r\n") == std::string::npos) {
-      if (!Fill()) return 0;
-    }
-    const size_t end = buffer_.find("\r\n\r\n");
-    head_ = buffer_.substr(0, end);
-    buffer_.erase(0, end + 4);
-    return head_.size() > 12 ? static_cast<unsigned>(std::atoi(head_.c_str() + 9)) : 0;
-  }
-  // The whole body of a Content-Length answer.
-  std::string Body() {
-    std::smatch match;
-    if (!std::regex_search(head_, match, std::regex("[Cc]ontent-[Ll]ength: *(\\d+)"))) return "";
-    const size_t length = std::stoul(match[1]);
-    while (buffer_.size() < length) {
-      if (!Fill()) break;
-    }
-    std::string body = buffer_.substr(0, length);
-    buffer_.erase(0, std::min(length, buffer_.size()));
-    return body;
-  }
-  // The next non-blank line of a chunked NDJSON stream; false when it ended or 10 s passed without one.
-  bool NextLine(std::string* line) {
-    for (;;) {
-      const size_t newline = lines_.find('\n');
-      if (newline != std::string::npos) {
-        *line = lines_.substr(0, newline);
-        lines_.erase(0, newline + 1);
-        if (line->empty()) continue;  // a heartbeat
-        return true;
-      }
-      size_t size_end;
-      while ((size_end = buffer_.find("\r\n")) == std::string::npos) {
-        if (!Fill()) return false;
-      }
-      const size_t size = std::stoul(buffer_.substr(0, size_end), nullptr, 16);
-      if (size == 0) return false;
-      while (buffer_.size() < size_end + 2 + size + 2) {
-        if (!Fill()) return false;
-      }
-      lines_ += buffer_.substr(size_end + 2, size);
-      buffer_.erase(0, size_end + 2 + size + 2);
-    }
-  }
-
- private:
-  bool Send(const std::string& bytes) {
-    for (size_t sent = 0; sent < bytes.size();) {
-      const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  bool Fill() {
-    char chunk[65536];
-    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string buffer_;
-  std::string head_;
-  std::string lines_;
-};
-
+// An answer, its body parsed (discarded if not JSON); status 0 on a transport failure.
 struct Answer {
   unsigned status = 0;
   json body;
@@ -417,33 +236,12 @@ struct Answer {
 
 Answer Call(uint16_t port, const std::string& method, const std::string& target, const std::string& token,
             const std::string& body = {}) {
-  HttpClient client(port);
-  Answer answer;
-  answer.status = client.Request(method, target, token, body);
-  answer.body = json::parse(client.Body(), nullptr, /*allow_exceptions=*/false);
-  return answer;
+  const di::testing::Response response = di::testing::TrySend(port, http::string_to_verb(method), target, token, body);
+  return {response.status, response.Json()};
 }
 
 Answer Post(uint16_t port, const std::vector<json>& events, const std::string& token) {
   return Call(port, "POST", "/v1/events", token, json{{"events", events}}.dump());
-}
-
-// A token made by `di-ledger token`: the token it prints once, and its tokens-file entry.
-std::pair<std::string, json> MakeToken(const std::string& arguments) {
-  const di::testing::CommandOutput output = RunCli("token " + arguments);
-  EXPECT_EQ(output.exit_code, 0) << output.text;
-  std::pair<std::string, json> made;
-  std::istringstream lines(output.text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("token ", 0) == 0 && line.find(": ") != std::string::npos) {
-      made.first = line.substr(line.rfind(": ") + 2);
-    } else if (!line.empty() && line[0] == '{') {
-      made.second = json::parse(line, nullptr, false);
-    }
-  }
-  EXPECT_FALSE(made.first.empty()) << output.text;
-  return made;
 }
 
 // The server on a disk that fills up: appends answer 503 io_error naming the reason while reads, queries and a
@@ -469,8 +267,8 @@ TEST_F(RealFullDiskTest, ServerRefusesAppendsWhileFullServesReadsAndTakesAppends
   ASSERT_NE(port, 0) << serve.output();
 
   // A live subscription from the start, kept open throughout.
-  HttpClient subscriber(port);
-  ASSERT_EQ(subscriber.Request("GET", "/v1/subscribe?after=0", auditor), 200u);
+  di::testing::RawClient subscriber(port);
+  ASSERT_EQ(subscriber.Subscribe("/v1/subscribe?after=0", auditor), 200u);
   uint64_t seen = 0;  // the last position the subscription delivered
   auto read_subscription_to = [&](uint64_t position) {
     std::string line;

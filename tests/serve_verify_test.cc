@@ -2,77 +2,40 @@
 // first bad position, unless started with --read-only, in which case it serves reads and refuses every append,
 // over HTTP (403 forbidden) and over the binary endpoint alike, saying why. The server runs as a child process
 // (posix_spawn) on 127.0.0.1 with ephemeral ports; its tokens come from `di-ledger token`.
-#include <fcntl.h>
-#include <poll.h>
-#include <rocksdb/db.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <fstream>
-#include <functional>
 #include <optional>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <utility>  // before Asio (Boost 1.74 + C++20)
 #include <vector>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "child_process.h"
 #include "di/server/binary_endpoint.h"
 #include "di/server/ledger_service.h"
+#include "server_fixture.h"
 #include "test_util.h"
-
-extern char** environ;
 
 namespace di::server {
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
+namespace http = boost::beast::http;
 using di::testing::BaseWorld;
 using di::testing::Delivery;
+using di::testing::MadeToken;
+using di::testing::MakeToken;
+using di::testing::Post;
+using di::testing::Response;
+using di::testing::Send;
 using di::testing::TempDir;
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kTamperedPosition = 7;
 
-using CliOutput = di::testing::CommandOutput;
 using di::testing::RewriteLogValue;
-using di::testing::RunCli;
-
-// A token made by `di-ledger token`: the plain token it prints once, and the entry for the tokens file.
-struct MadeToken {
-  std::string token;
-  json entry;
-};
-MadeToken MakeToken(const std::string& arguments) {
-  MadeToken made;
-  const CliOutput output = RunCli("token " + arguments);
-  EXPECT_EQ(output.exit_code, 0) << output.text;
-  std::istringstream lines(output.text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("token ", 0) == 0 && line.find(": ") != std::string::npos) {
-      made.token = line.substr(line.rfind(": ") + 2);
-    } else if (!line.empty() && line[0] == '{') {
-      made.entry = json::parse(line, nullptr, false);
-    }
-  }
-  EXPECT_FALSE(made.token.empty()) << output.text;
-  EXPECT_TRUE(made.entry.is_object()) << output.text;
-  return made;
-}
-
 
 // A store, tokens from `di-ledger token` and (optionally) one event tampered with.
 class ServeVerifyTest : public ::testing::Test {
@@ -108,129 +71,16 @@ class ServeVerifyTest : public ::testing::Test {
   MadeToken clerk_, auditor_;
 };
 
-// `di-ledger serve` as a child; stdout and stderr on one pipe, read line by line with a bounded wait.
-class ServeProcess {
+// `di-ledger serve` as a child on ephemeral ports (HTTP and binary); stdout and stderr on one pipe, read with a
+// bounded wait.
+class ServeProcess : public di::testing::ChildProcess {
  public:
   bool Start(const std::vector<std::string>& extra) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return false;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-    std::vector<std::string> arguments = {DI_CLI_BINARY, "serve", "--port", "0", "--binary-port", "0"};
-    arguments.insert(arguments.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& argument : arguments) argv.push_back(argument.data());
-    argv.push_back(nullptr);
-    const int error = ::posix_spawn(&pid_, DI_CLI_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    if (error != 0) {
-      ::close(fds[0]);
-      return false;
-    }
-    fd_ = fds[0];
-    return true;
+    return ChildProcess::Start(di::testing::ServeCommand({"--port", "0", "--binary-port", "0"}, extra));
   }
-
-  ~ServeProcess() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  // Reads output until `text` appears (true) or the child closes its output or 60 s pass (false).
-  bool WaitFor(const std::string& text) {
-    const auto deadline = Clock::now() + std::chrono::seconds(60);  // hang guard, not a performance bound
-    while (output_.find(text) == std::string::npos) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return false;
-      pollfd poll_fd{fd_, POLLIN, 0};
-      if (::poll(&poll_fd, 1, static_cast<int>(left)) <= 0) continue;
-      char chunk[4096];
-      const ssize_t got = ::read(fd_, chunk, sizeof chunk);
-      if (got <= 0) return false;
-      output_.append(chunk, static_cast<size_t>(got));
-    }
-    return true;
-  }
-
-  // Waits (bounded) for the child to exit; returns its wait status, or nullopt if it did not exit.
-  std::optional<int> WaitExit(std::chrono::seconds limit = std::chrono::seconds(60)) {
-    const auto deadline = Clock::now() + limit;
-    int status = 0;
-    while (Clock::now() < deadline) {
-      char chunk[4096];
-      pollfd poll_fd{fd_, POLLIN, 0};
-      if (::poll(&poll_fd, 1, 10) > 0) {
-        const ssize_t got = ::read(fd_, chunk, sizeof chunk);
-        if (got > 0) output_.append(chunk, static_cast<size_t>(got));
-      }
-      const pid_t waited = ::waitpid(pid_, &status, WNOHANG);
-      if (waited == pid_) {
-        exited_ = true;
-        ssize_t got;
-        while ((got = ::read(fd_, chunk, sizeof chunk)) > 0) output_.append(chunk, static_cast<size_t>(got));
-        return status;
-      }
-    }
-    return std::nullopt;
-  }
-
-  // The port printed after `prefix` ("listening on http://127.0.0.1:", "binary endpoint on 127.0.0.1:").
-  uint16_t PortAfter(const std::string& prefix) const {
-    const size_t at = output_.find(prefix);
-    if (at == std::string::npos) return 0;
-    return static_cast<uint16_t>(std::atoi(output_.c_str() + at + prefix.size()));
-  }
-
-  void Terminate() { ::kill(pid_, SIGTERM); }
-  const std::string& output() const { return output_; }
-
- private:
-  pid_t pid_ = 0;
-  int fd_ = -1;
-  bool exited_ = false;
-  std::string output_;
 };
-
-struct Response {
-  unsigned status = 0;
-  std::string body;
-  json Json() const { return json::parse(body, nullptr, false); }
-};
-
-Response Send(uint16_t port, http::verb verb, const std::string& target, const std::string& token,
-              const std::string& body = {}) {
-  net::io_context io;
-  beast::tcp_stream stream(io);
-  stream.expires_after(std::chrono::seconds(30));
-  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> request{verb, target, 11};
-  request.set(http::field::host, "127.0.0.1");
-  request.set(http::field::authorization, "Bearer " + token);
-  if (!body.empty()) {
-    request.set(http::field::content_type, "application/json");
-    request.body() = body;
-  }
-  request.prepare_payload();
-  http::write(stream, request);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(1ull << 30);
-  http::read(stream, buffer, parser);
-  return {parser.get().result_int(), parser.get().body()};
-}
 
 std::vector<json> OneDelivery(const std::string& id) { return {Delivery(id, "D-" + id, "2021-03-04", 60)}; }
-
-Response PostEvents(uint16_t port, const std::vector<json>& events, const std::string& token) {
-  return Send(port, http::verb::post, "/v1/events", token, json{{"events", events}}.dump());
-}
 
 uint64_t HeadOf(const std::string& data) {
   auto store = di::testing::OpenStore(data);
@@ -310,7 +160,7 @@ TEST_F(ServeVerifyTest, ReadOnlyServesReadsAndRefusesAppendsOverHttpAndBinary) {
   EXPECT_EQ(verify.Json().value("first_bad_position", uint64_t{0}), kTamperedPosition) << verify.body;
 
   // Every append is refused, with the reason.
-  Response appended = PostEvents(port, OneDelivery("ro-http-1"), clerk_.token);
+  Response appended = Post(port, OneDelivery("ro-http-1"), clerk_.token);
   EXPECT_EQ(appended.status, 403u) << appended.body;
   const json error = appended.Json()["error"];
   EXPECT_EQ(error.value("code", ""), "forbidden") << appended.body;
@@ -343,7 +193,7 @@ TEST_F(ServeVerifyTest, VerifiedStoreStartsAndReadOnlyFlagAloneRefusesAppends) {
         << serve.output();
     const uint16_t port = serve.PortAfter("listening on http://127.0.0.1:");
     ASSERT_NE(port, 0) << serve.output();
-    Response appended = PostEvents(port, OneDelivery("rw-http-1"), clerk_.token);
+    Response appended = Post(port, OneDelivery("rw-http-1"), clerk_.token);
     EXPECT_EQ(appended.status, 201u) << appended.body;
     serve.Terminate();
     ASSERT_TRUE(serve.WaitExit().has_value()) << serve.output();
@@ -356,7 +206,7 @@ TEST_F(ServeVerifyTest, VerifiedStoreStartsAndReadOnlyFlagAloneRefusesAppends) {
     ASSERT_TRUE(serve.WaitFor("threads, read-only)")) << serve.output();
     const uint16_t port = serve.PortAfter("listening on http://127.0.0.1:");
     ASSERT_NE(port, 0) << serve.output();
-    Response appended = PostEvents(port, OneDelivery("ro-http-2"), clerk_.token);
+    Response appended = Post(port, OneDelivery("ro-http-2"), clerk_.token);
     EXPECT_EQ(appended.status, 403u) << appended.body;
     EXPECT_EQ(appended.Json()["error"].value("message", ""), "the store is read-only (started with --read-only)")
         << appended.body;

@@ -9,12 +9,12 @@
 #include "di/ledger/backup.h"
 #include "di/ledger/json_codec.h"
 #include "di/projections/checkpoint.h"
-#include "di/projections/default_rules.h"
 #include "di/projections/replay.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
 #include "simulate.h"
 #include "test_util.h"
+#include "world.h"
 
 namespace di::server {
 namespace {
@@ -23,10 +23,7 @@ using di::testing::TempDir;
 
 // The default rules, then 8 years of 15 simulated persons: one JSON event per line.
 std::vector<std::string> HistoryLines() {
-  nlohmann::json rules = {{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
-                          {"actor", "test"},
-                          {"data", {{"rule_set_id", "MK313"}, {"title", "default"},
-                                    {"document", nlohmann::json::parse(projections::DefaultRulesDocument())}}}};
+  const nlohmann::json rules = di::testing::DefaultRulesEvent("default");
   std::vector<std::string> lines = {rules.dump()};
   cli::SimulateOptions options;
   options.seed = 5;

@@ -1,260 +1,56 @@
 // The HTTP server end to end: a real server on 127.0.0.1 (ephemeral port) over a real store in a temp dir,
 // real sockets, bounded loops. No timing thresholds: timeouts in the options are small so that "dropped" or
 // "timed out" happens quickly, and every wait is bounded by a generous deadline.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <spawn.h>
-#include <sys/socket.h>
+#include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>  // before Asio (Boost 1.74 + C++20)
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "di/projections/default_rules.h"
+#include "child_process.h"
 #include "di/server/http_server.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
+#include "server_fixture.h"
 #include "test_util.h"
-
-extern char** environ;
 
 namespace di::server {
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
-using di::testing::BaseWorld;
+namespace http = boost::beast::http;
+using di::testing::ChildProcess;
+using di::testing::Deliveries;
 using di::testing::Delivery;
+using di::testing::Get;
+using di::testing::kAuditor;
+using di::testing::kClerk1;
+using di::testing::kClerk2;
+using di::testing::kFinance;
+using di::testing::kMigration;
+using di::testing::kProject;
+using di::testing::kReader;
 using di::testing::MakeEvent;
 using di::testing::Migrated;
+using di::testing::Post;
+using di::testing::RawClient;
+using di::testing::Response;
+using di::testing::Send;
 using di::testing::TempDir;
+using di::testing::TokensJson;
+using di::testing::World;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// The default rules (so entitlements have caps), then the small world of test_util: 13 events.
-std::vector<json> World() {
-  std::vector<json> world = {{{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
-                              {"actor", "test"},
-                              {"data", {{"rule_set_id", "MK313"}, {"title", "default rules"},
-                                        {"document", json::parse(projections::DefaultRulesDocument())}}}}};
-  for (json& event : BaseWorld()) world.push_back(std::move(event));
-  return world;
-}
-
-// Tokens of the test world (plain text; the registry holds their SHA-256).
-const char* kClerk1 = "tok-clerk-m1";    // clerk of M-1 (P-C1, P-P1 live there)
-const char* kClerk2 = "tok-clerk-m2";    // clerk of M-2 (P-A1 lives there)
-const char* kProject = "tok-project";
-const char* kFinance = "tok-finance";
-const char* kAuditor = "tok-auditor";
-const char* kReader = "tok-reader";
-const char* kMigration = "tok-migration";  // the importer of a migration: keeps recorded times
-
-json TokensJson() {
-  return json::array({TokenEntryJson({"clerk-m1", Role::kClerk, "M-1"}, kClerk1),
-                      TokenEntryJson({"clerk-m2", Role::kClerk, "M-2"}, kClerk2),
-                      TokenEntryJson({"project", Role::kProject, ""}, kProject),
-                      TokenEntryJson({"finance", Role::kFinance, ""}, kFinance),
-                      TokenEntryJson({"auditor", Role::kAuditor, ""}, kAuditor),
-                      TokenEntryJson({"reader", Role::kReader, ""}, kReader),
-                      TokenEntryJson({"migration", Role::kMigration, ""}, kMigration)});
-}
-
-struct Response {
-  unsigned status = 0;
-  std::string body;
-  json Json() const { return json::parse(body, nullptr, false); }
-  std::string header_allow;
-  std::string content_type;
-};
-
-// One request on a fresh connection (Beast, synchronous, bounded by a deadline).
-Response Send(uint16_t port, http::verb verb, const std::string& target, const char* token = nullptr,
-              const std::string& body = {}) {
-  net::io_context io;
-  beast::tcp_stream stream(io);
-  stream.expires_after(std::chrono::seconds(30));
-  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> request{verb, target, 11};
-  request.set(http::field::host, "127.0.0.1");
-  if (token != nullptr) request.set(http::field::authorization, std::string("Bearer ") + token);
-  if (!body.empty()) {
-    request.set(http::field::content_type, "application/json");
-    request.body() = body;
-  }
-  request.prepare_payload();
-  http::write(stream, request);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(1ull << 30);
-  http::read(stream, buffer, parser);
-  Response response;
-  response.status = parser.get().result_int();
-  response.body = parser.get().body();
-  response.header_allow = std::string(parser.get()[http::field::allow]);
-  response.content_type = std::string(parser.get()[http::field::content_type]);
-  return response;
-}
-
-Response Get(uint16_t port, const std::string& target, const char* token = nullptr) {
-  return Send(port, http::verb::get, target, token);
-}
-
-Response Post(uint16_t port, const std::vector<json>& events, const char* token) {
-  return Send(port, http::verb::post, "/v1/events", token, json{{"events", events}}.dump());
-}
-
-// A raw TCP connection: for malformed, slow and streaming clients.
-class RawClient {
- public:
-  RawClient(uint16_t port, int receive_buffer_bytes = 0) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (receive_buffer_bytes > 0) {
-      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof(receive_buffer_bytes));
-    }
-    timeval timeout{10, 0};  // every recv is bounded
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  }
-  ~RawClient() { ::close(fd_); }
-  bool connected() const { return connected_; }
-
-  bool Write(const std::string& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  // Reads what arrives until the peer closes (or 10 s pass with nothing). Returns everything read.
-  std::string ReadToEnd() {
-    std::string all;
-    char buffer[65536];
-    while (true) {
-      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-      if (n <= 0) break;
-      all.append(buffer, static_cast<size_t>(n));
-    }
-    return all;
-  }
-  // True if the peer closed the connection (recv returns 0 or a reset) within the socket's timeout.
-  bool PeerClosed() {
-    char buffer[4096];
-    while (true) {
-      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-      if (n == 0) return true;
-      if (n < 0) return errno == ECONNRESET;
-    }
-  }
-
-  // Streaming (chunked NDJSON) -----------------------------------------------------------------------
-  // Sends the subscription request and reads the response header.
-  bool Subscribe(const std::string& target, const char* token, unsigned* status) {
-    if (!Write("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n")) {
-      return false;
-    }
-    while (buffer_.find("\r\n\r\n") == std::string::npos) {
-      if (!Fill()) return false;
-    }
-    const size_t end = buffer_.find("\r\n\r\n");
-    *status = static_cast<unsigned>(std::stoi(buffer_.substr(9, 3)));
-    buffer_.erase(0, end + 4);
-    return true;
-  }
-  // The next non-blank NDJSON line; false when the stream ended (closed, or the last chunk).
-  bool NextLine(std::string* line) {
-    while (true) {
-      const size_t newline = body_.find('\n');
-      if (newline != std::string::npos) {
-        *line = body_.substr(0, newline);
-        body_.erase(0, newline + 1);
-        if (line->empty()) continue;  // heartbeat
-        return true;
-      }
-      if (!NextChunk()) return false;
-    }
-  }
-
- private:
-  bool Fill() {
-    char buffer[65536];
-    const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-    if (n <= 0) return false;
-    buffer_.append(buffer, static_cast<size_t>(n));
-    return true;
-  }
-  bool NextChunk() {
-    while (buffer_.find("\r\n") == std::string::npos) {
-      if (!Fill()) return false;
-    }
-    const size_t line_end = buffer_.find("\r\n");
-    const size_t size = std::stoul(buffer_.substr(0, line_end), nullptr, 16);
-    if (size == 0) return false;
-    while (buffer_.size() < line_end + 2 + size + 2) {
-      if (!Fill()) return false;
-    }
-    body_.append(buffer_, line_end + 2, size);
-    buffer_.erase(0, line_end + 2 + size + 2);
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string buffer_;  // raw bytes not yet decoded
-  std::string body_;    // decoded chunk data not yet split into lines
-};
-
-class ServerTest : public ::testing::Test {
+class ServerTest : public di::testing::ServerFixture {
  protected:
-  void SetUp() override {
-    store_ = di::testing::OpenStore(dir_.Sub("data"));
-    ASSERT_TRUE(di::testing::AppendJson(*store_, World()).ok());
-    ASSERT_TRUE(TokenRegistry::FromJson(TokensJson(), &tokens_).ok());
-    DeclareServerMetrics(metrics_);
-  }
-  void TearDown() override {
-    server_.reset();
-    service_.reset();
-  }
-
-  void StartServer(HttpServerOptions options = {}) {
-    ServiceOptions service_options;
-    service_options.pseudonym_key = std::string(32, 'k');
-    service_ = std::make_unique<LedgerService>(store_.get(), service_options, &metrics_);
-    ASSERT_TRUE(service_->Start().ok());
-    options.port = 0;
-    server_ = std::make_unique<HttpServer>(service_.get(), &tokens_, &metrics_, options);
-    ASSERT_TRUE(server_->Start().ok());
-    port_ = server_->port();
-  }
-
-  // `count` deliveries under G-1 (child P-C1, municipality M-1), ids prefixed.
-  static std::vector<json> Deliveries(const std::string& prefix, int count) {
-    std::vector<json> events;
-    for (int i = 0; i < count; ++i) {
-      char date[16];
-      std::snprintf(date, sizeof(date), "2021-%02d-%02d", 1 + (i / 28) % 12, 1 + i % 28);
-      events.push_back(Delivery(prefix + "-e" + std::to_string(i), prefix + "-d" + std::to_string(i), date));
-    }
-    return events;
-  }
-
   // Every event id in the log, in position order, through the API (auditor).
   std::vector<std::string> AllIds() {
     std::vector<std::string> ids;
@@ -267,14 +63,6 @@ class ServerTest : public ::testing::Test {
     }
     return ids;
   }
-
-  TempDir dir_;
-  std::unique_ptr<ledger::EventStore> store_;
-  TokenRegistry tokens_;
-  Metrics metrics_;
-  std::unique_ptr<LedgerService> service_;
-  std::unique_ptr<HttpServer> server_;
-  uint16_t port_ = 0;
 };
 
 TEST_F(ServerTest, HealthAndMetricsNeedNoToken) {
@@ -967,29 +755,13 @@ TEST(ServeProcessTest, SigtermDuringLoadLosesNoAcknowledgedEvent) {
   }
   const std::string tokens_path = dir.Sub("tokens.json");
   std::ofstream(tokens_path) << TokensJson().dump();
-  int out[2];
-  ASSERT_EQ(::pipe(out), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  std::vector<std::string> arguments = {DI_CLI_BINARY, "serve", "--data", data, "--port", "0", "--tokens", tokens_path,
-                                        "--threads", "4"};
-  std::vector<char*> argv;
-  for (auto& argument : arguments) argv.push_back(argument.data());
-  argv.push_back(nullptr);
-  pid_t child = 0;
-  ASSERT_EQ(posix_spawn(&child, DI_CLI_BINARY, &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
+  // stdout and stderr to a file: nobody reads them while the load runs.
+  ChildProcess serve;
+  ASSERT_TRUE(serve.Start({DI_CLI_BINARY, "serve", "--data", data, "--port", "0", "--tokens", tokens_path, "--threads",
+                           "4"},
+                          dir.Sub("serve.log")));
   // Wait (bounded) for "listening on http://127.0.0.1:PORT".
-  FILE* output = ::fdopen(out[0], "r");
-  uint16_t port = 0;
-  char text[512];
-  for (int line = 0; line < 50 && port == 0 && std::fgets(text, sizeof(text), output) != nullptr; ++line) {
-    const char* found = std::strstr(text, "listening on http://127.0.0.1:");
-    if (found != nullptr) port = static_cast<uint16_t>(std::atoi(found + std::strlen("listening on http://127.0.0.1:")));
-  }
+  const uint16_t port = serve.WaitForPortAfter(di::testing::kServeListeningPrefix);
   ASSERT_NE(port, 0) << "the server did not start";
 
   std::mutex mutex;
@@ -1023,23 +795,15 @@ TEST(ServeProcessTest, SigtermDuringLoadLosesNoAcknowledgedEvent) {
   }
   for (int i = 0; i < 2000 && batches.load() < 40; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_GE(batches.load(), 40) << "no load reached the server";
-  ASSERT_EQ(::kill(child, SIGTERM), 0);
-  int status = 0;
-  pid_t waited = 0;
-  for (int i = 0; i < 3000 && waited == 0; ++i) {  // at most 30 s
-    waited = ::waitpid(child, &status, WNOHANG);
-    if (waited == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_EQ(::kill(serve.pid(), SIGTERM), 0);
+  const std::optional<int> status = serve.WaitExit(std::chrono::seconds(30));
   server_gone = true;
   for (auto& thread : clients) thread.join();
-  std::fclose(output);
-  if (waited == 0) {
-    ::kill(child, SIGKILL);
-    ::waitpid(child, &status, 0);
-    FAIL() << "the server did not stop within 30 s of SIGTERM";
+  if (!status.has_value()) {
+    FAIL() << "the server did not stop within 30 s of SIGTERM";  // ~ChildProcess kills it
   }
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
 
   auto store = di::testing::OpenStore(data);
   ledger::VerifyReport report;
@@ -1121,11 +885,7 @@ Response PostKeeping(uint16_t port, const std::vector<json>& events, const char*
 // An empty store (the server's clock is the real one), so that migrated history can go in first.
 class MigrationServerTest : public ServerTest {
  protected:
-  void SetUp() override {
-    store_ = di::testing::OpenStore(dir_.Sub("data"));
-    ASSERT_TRUE(TokenRegistry::FromJson(TokensJson(), &tokens_).ok());
-    DeclareServerMetrics(metrics_);
-  }
+  void SetUp() override { OpenEmptyStore(); }
 };
 
 TEST_F(MigrationServerTest, OnlyAMigrationTokenKeepsRecordedTimesAndABadTimeAppendsNothing) {

@@ -8,11 +8,6 @@
 // gate: "the held read is not on the request thread" fails at once there, and /healthz and appends would not
 // be answered until the gate opens. No timing threshold: every wait is bounded by a generous deadline and fails
 // the test only when something never happens.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -21,61 +16,29 @@
 #include <utility>  // before Asio (Boost 1.74 + C++20)
 #include <vector>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "di/projections/default_rules.h"
 #include "di/server/binary_endpoint.h"
 #include "di/server/http_server.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
+#include "server_fixture.h"
 #include "test_util.h"
 
 namespace di::server {
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
-using di::testing::BaseWorld;
-using di::testing::Delivery;
-using di::testing::TempDir;
+namespace http = boost::beast::http;
+using di::testing::Deliveries;
+using di::testing::kAuditor;
+using di::testing::kClerk1;
+using di::testing::kReader;
+using di::testing::TryPost;
+using di::testing::TrySend;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kDeadline = std::chrono::seconds(30);  // every wait of this file
-
-const char* kClerk1 = "tok-clerk-m1";  // clerk of M-1: P-C1 and the grant G-1 of the deliveries live there
-const char* kAuditor = "tok-auditor";
-const char* kReader = "tok-reader";
-
-json TokensJson() {
-  return json::array({TokenEntryJson({"clerk-m1", Role::kClerk, "M-1"}, kClerk1),
-                      TokenEntryJson({"auditor", Role::kAuditor, ""}, kAuditor),
-                      TokenEntryJson({"reader", Role::kReader, ""}, kReader)});
-}
-
-// The default rules, then the small world of test_util (13 events).
-std::vector<json> World() {
-  std::vector<json> world = {{{"id", "rules"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
-                              {"actor", "test"},
-                              {"data", {{"rule_set_id", "MK313"}, {"title", "default rules"},
-                                        {"document", json::parse(projections::DefaultRulesDocument())}}}}};
-  for (json& event : BaseWorld()) world.push_back(std::move(event));
-  return world;
-}
-
-// `count` deliveries under G-1 (clerk-m1's scope), ids prefixed.
-std::vector<json> Deliveries(const std::string& prefix, int count) {
-  std::vector<json> events;
-  for (int i = 0; i < count; ++i) {
-    char date[16];
-    std::snprintf(date, sizeof(date), "2021-%02d-%02d", 1 + (i / 28) % 12, 1 + i % 28);
-    events.push_back(Delivery(prefix + "-e" + std::to_string(i), prefix + "-d" + std::to_string(i), date));
-  }
-  return events;
-}
 
 // A store whose bounded log reads (limit > 1: the pages of reads and subscriptions) stop before each event
 // while the gate is closed. Unbounded and single-event reads (the live model's fold after an append, a
@@ -205,66 +168,26 @@ class AppendingThread {
   std::thread::id thread_;
 };
 
-// HTTP: one request on a fresh connection, bounded by kDeadline. Status 0: no answer in time.
-unsigned Send(uint16_t port, http::verb verb, const std::string& target, const char* token = nullptr,
-              const std::string& body = {}) {
-  try {
-    net::io_context io;
-    beast::tcp_stream stream(io);
-    stream.expires_after(kDeadline);
-    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-    http::request<http::string_body> request{verb, target, 11};
-    request.set(http::field::host, "127.0.0.1");
-    if (token != nullptr) request.set(http::field::authorization, std::string("Bearer ") + token);
-    if (!body.empty()) {
-      request.set(http::field::content_type, "application/json");
-      request.body() = body;
-    }
-    request.prepare_payload();
-    http::write(stream, request);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    http::read(stream, buffer, response);
-    return response.result_int();
-  } catch (const std::exception&) {
-    return 0;
-  }
-}
-
+// HTTP: one request on a fresh connection, bounded by kDeadline (di::testing::kRequestDeadline). Status 0: no
+// answer in time.
 unsigned PostDeliveries(uint16_t port, const std::string& prefix, int count) {
-  return Send(port, http::verb::post, "/v1/events", kClerk1, json{{"events", Deliveries(prefix, count)}}.dump());
+  return TryPost(port, Deliveries(prefix, count), kClerk1).status;
 }
 
 // A streaming HTTP subscriber on a raw socket: the response header, then chunked NDJSON.
 class Subscriber {
  public:
-  Subscriber(uint16_t port, const std::string& target, const char* token) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval timeout{static_cast<time_t>(kDeadline.count()), 0};  // every recv is bounded
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return;
-    const std::string request =
-        "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n";
-    if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return;
-    while (buffer_.find("\r\n\r\n") == std::string::npos) {
-      if (!Fill()) return;
-    }
-    status_ = static_cast<unsigned>(std::stoi(buffer_.substr(9, 3)));
-    buffer_.erase(0, buffer_.find("\r\n\r\n") + 4);
+  Subscriber(uint16_t port, const std::string& target, const char* token) : client_(port, 0, kDeadline) {
+    if (!client_.Subscribe(target, token, &status_)) status_ = 0;
   }
-  ~Subscriber() { ::close(fd_); }
   unsigned status() const { return status_; }
-  size_t chunks() const { return chunks_; }
+  size_t chunks() const { return client_.chunks(); }
 
   // The positions of the events of the stream until one >= `until` (or the stream ends, or a recv times out).
   std::vector<uint64_t> PositionsUntil(uint64_t until) {
     std::vector<uint64_t> positions;
     std::string line;
-    while ((positions.empty() || positions.back() < until) && NextLine(&line)) {
+    while ((positions.empty() || positions.back() < until) && client_.NextLine(&line)) {
       json event = json::parse(line, nullptr, false);
       if (event.is_discarded() || !event.contains("position")) break;  // a final error line
       positions.push_back(event["position"].get<uint64_t>());
@@ -273,69 +196,27 @@ class Subscriber {
   }
 
  private:
-  bool NextLine(std::string* line) {
-    while (true) {
-      const size_t newline = body_.find('\n');
-      if (newline != std::string::npos) {
-        *line = body_.substr(0, newline);
-        body_.erase(0, newline + 1);
-        if (line->empty()) continue;  // heartbeat
-        return true;
-      }
-      if (!NextChunk()) return false;
-    }
-  }
-  bool Fill() {
-    char buffer[65536];
-    const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-    if (n <= 0) return false;
-    buffer_.append(buffer, static_cast<size_t>(n));
-    return true;
-  }
-  bool NextChunk() {
-    while (buffer_.find("\r\n") == std::string::npos) {
-      if (!Fill()) return false;
-    }
-    const size_t line_end = buffer_.find("\r\n");
-    const size_t size = std::stoul(buffer_.substr(0, line_end), nullptr, 16);
-    if (size == 0) return false;
-    while (buffer_.size() < line_end + 2 + size + 2) {
-      if (!Fill()) return false;
-    }
-    if (size > 1) ++chunks_;  // not a heartbeat's "\n"
-    body_.append(buffer_, line_end + 2, size);
-    buffer_.erase(0, line_end + 2 + size + 2);
-    return true;
-  }
-
-  int fd_ = -1;
+  di::testing::RawClient client_;
   unsigned status_ = 0;
-  size_t chunks_ = 0;
-  std::string buffer_;  // raw bytes not yet decoded
-  std::string body_;    // decoded chunk data not yet split into lines
 };
 
-class SubscriptionIsolationTest : public ::testing::Test {
+class SubscriptionIsolationTest : public di::testing::ServerFixture {
  protected:
   void SetUp() override {
-    store_ = di::testing::OpenStore(dir_.Sub("data"));
-    ASSERT_TRUE(di::testing::AppendJson(*store_, World()).ok());
+    ServerFixture::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(di::testing::AppendJson(*store_, Deliveries("history", 20)).ok());
-    ASSERT_TRUE(TokenRegistry::FromJson(TokensJson(), &tokens_).ok());
-    DeclareServerMetrics(metrics_);
     gated_ = std::make_unique<GatedStore>(store_.get());
-    ServiceOptions service_options;
-    service_options.pseudonym_key = std::string(32, 'k');
-    service_ = std::make_unique<LedgerService>(gated_.get(), service_options, &metrics_);
-    ASSERT_TRUE(service_->Start().ok());
+    StartService({}, gated_.get());
+    if (HasFatalFailure()) return;
     appending_ = std::make_unique<AppendingThread>(*service_);
   }
   void TearDown() override {
-    gated_->Open();  // a failed test may leave a read held: let it finish before the servers stop
+    if (gated_) gated_->Open();  // a failed test may leave a read held: let it finish before the servers stop
     http_.reset();
     binary_.reset();
     appending_.reset();
-    service_.reset();
+    ServerFixture::TearDown();
   }
 
   void StartHttp(HttpServerOptions options) {
@@ -346,12 +227,7 @@ class SubscriptionIsolationTest : public ::testing::Test {
 
   uint64_t Head() const { return store_->Head().position; }
 
-  TempDir dir_;
-  std::unique_ptr<ledger::EventStore> store_;
   std::unique_ptr<GatedStore> gated_;
-  TokenRegistry tokens_;
-  Metrics metrics_;
-  std::unique_ptr<LedgerService> service_;
   std::unique_ptr<AppendingThread> appending_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<BinaryEndpoint> binary_;
@@ -383,9 +259,9 @@ TEST_F(SubscriptionIsolationTest, HttpSubscribersCatchUpOffTheRequestThreadWitho
   }
 
   // Every subscriber's catch-up is stuck (one held, the others queued behind it); requests are answered.
-  EXPECT_EQ(Send(port, http::verb::get, "/healthz"), 200u);
+  EXPECT_EQ(TrySend(port, http::verb::get, "/healthz").status, 200u);
   EXPECT_EQ(PostDeliveries(port, "during", 2), 201u);  // the fold after it takes the model's exclusive lock
-  EXPECT_EQ(Send(port, http::verb::get, "/metrics"), 200u);
+  EXPECT_EQ(TrySend(port, http::verb::get, "/metrics").status, 200u);
 
   gated_->Open();
   const uint64_t head = Head();

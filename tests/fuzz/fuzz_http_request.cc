@@ -1,6 +1,6 @@
 // Fuzz target: the HTTP request path without sockets (di::server::HandleRawRequestForTesting): Beast's
 // request parser with the server's limits, the router and every handler, against a LedgerService over a
-// small store (the default rules and the test world of tests/test_util.h). The tokens below are the ones
+// small store (the default rules and the test world of tests/testing/test_util.h). The tokens below are the ones
 // the seed corpus uses (tests/fuzz/corpus/http_request/), one per role. Error answers (4xx) are expected; a crash,
 // an abort, a sanitizer report or a 5xx other than 503 and 505 is a bug. The store and the service are recreated
 // every kResetEvery executions so that appends do not grow the store without bound.

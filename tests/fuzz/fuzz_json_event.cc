@@ -1,7 +1,7 @@
 // Fuzz target: JSON event decoding (EventFromJsonText) and validation (EventStore::Append).
 //
 // The input is JSON Lines: up to 8 lines, each decoded as one event; the events that decode are appended
-// as one batch to a small store holding the test world (tests/test_util.h BaseWorld). Refusals are the
+// as one batch to a small store holding the test world (tests/testing/test_util.h BaseWorld). Refusals are the
 // expected outcome; a crash, a failed DI_ASSERT (abort) or a sanitizer report is a bug. The store is
 // recreated every kResetEvery executions so that it stays small.
 #include <cstddef>

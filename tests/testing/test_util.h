@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "child_process.h"
 #include "di/ledger/event_store.h"
 
 namespace rocksdb {
@@ -69,6 +70,14 @@ struct CommandOutput {
 CommandOutput RunCommand(const std::string& command_line);
 // The di-ledger binary of this build with `arguments`.
 CommandOutput RunCli(const std::string& arguments);
+
+// `di-ledger token <arguments>` of this build: the token it prints once and its tokens-file entry. Fails the test
+// (EXPECT) when the command fails or does not print both.
+MadeToken MakeToken(const std::string& arguments);
+
+// The command line of `di-ledger serve` of this build (for ChildProcess::Start): `arguments`, then `more`.
+std::vector<std::string> ServeCommand(const std::vector<std::string>& arguments,
+                                      const std::vector<std::string>& more = {});
 
 // Opens the store at `data_dir` as plain RocksDB with every column family (handles in the order of `names`),
 // bypassing the ledger, and calls `use`. The store must not be open.

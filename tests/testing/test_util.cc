@@ -168,6 +168,22 @@ CommandOutput RunCommand(const std::string& command_line) {
 
 CommandOutput RunCli(const std::string& arguments) { return RunCommand(std::string(DI_CLI_BINARY) + " " + arguments); }
 
+MadeToken MakeToken(const std::string& arguments) {
+  const CommandOutput output = RunCli("token " + arguments);
+  EXPECT_EQ(output.exit_code, 0) << output.text;
+  MadeToken made = ParseMadeToken(output.text);
+  EXPECT_FALSE(made.token.empty()) << output.text;
+  EXPECT_TRUE(made.entry.is_object()) << output.text;
+  return made;
+}
+
+std::vector<std::string> ServeCommand(const std::vector<std::string>& arguments, const std::vector<std::string>& more) {
+  std::vector<std::string> command = {DI_CLI_BINARY, "serve"};
+  command.insert(command.end(), arguments.begin(), arguments.end());
+  command.insert(command.end(), more.begin(), more.end());
+  return command;
+}
+
 void WithRawStore(const std::string& data_dir, const RawStoreUse& use) {
   rocksdb::DBOptions options;
   std::vector<std::string> families;
