@@ -118,8 +118,12 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
     return 2;
   }
   if (valid_at.empty()) {
+    // The default valid date: the latest effective date in the store.
     ledger::StoreStats stats;
-    store->GetStats(&stats);
+    if (Status stats_status = store->GetStats(&stats); !stats_status.ok()) {
+      std::cerr << "error: " << stats_status.ToString() << "\n";
+      return 2;
+    }
     *valid_date = stats.last_effective_date == ledger::kNoDate ? 0 : stats.last_effective_date;
   } else if (!ledger::ParseDate(valid_at, valid_date)) {
     std::cerr << "error: --valid-at must be a date YYYY-MM-DD\n";

@@ -807,7 +807,11 @@ class RocksEventStore final : public EventStore {
                                 std::to_string(last_key));
     }
     status = db_->Get(rocksdb::ReadOptions(), meta_, kCountersKey, &value);
-    if (status.ok() && !counters_.Decode(value)) return Status::Corruption("undecodable counters");
+    if (status.ok()) {
+      if (!counters_.Decode(value)) return Status::Corruption("undecodable counters");
+    } else if (!status.IsNotFound()) {  // absent: an empty store (the first group writes them)
+      return FromRocks(status, "read counters");
+    }
 
     status = db_->Get(rocksdb::ReadOptions(), meta_, kSigningKeyKey, &value);
     if (status.ok()) {
