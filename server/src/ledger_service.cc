@@ -24,6 +24,15 @@ using Payload = schema::Event::Payload;
 
 std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
 
+// An answer that is empty because what the query names was not recorded yet as known then, saying so.
+template <typename Answer>
+void EmptyWithNote(int32_t valid_date, uint64_t known_at, std::string note, Answer* out) {
+  *out = Answer{};
+  out->valid_date = valid_date;
+  out->known_at_position = known_at;
+  out->note = std::move(note);
+}
+
 // Event types each role may append. Clerks are further limited to their municipality's residents.
 // The matrix is documented in docs/api.md ("Roles"); keep the two in step.
 bool RoleMayWrite(Role role, EventType type) {
@@ -793,7 +802,8 @@ ServiceStatus LedgerService::GetEvent(const Principal& principal, const std::str
 // Queries
 // ---------------------------------------------------------------------------------------------------------
 
-ServiceStatus LedgerService::Resolve(const AsOf& as_of, int32_t* valid_date, uint64_t* known_at_position) {
+ServiceStatus LedgerService::Resolve(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects,
+                                     int32_t* valid_date, uint64_t* known_at_position, std::string* note) {
   if (as_of.known_at.empty()) {
     *known_at_position = projections::kKnownNow;
   } else {
@@ -809,12 +819,7 @@ ServiceStatus LedgerService::Resolve(const AsOf& as_of, int32_t* valid_date, uin
   } else if (!ledger::ParseDate(as_of.valid_at, valid_date)) {
     return ServiceStatus::InvalidArgument("must be a date YYYY-MM-DD", "valid_at");
   }
-  return ServiceStatus::Ok();
-}
-
-ServiceStatus LedgerService::ExplainNotYetKnown(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects,
-                                               uint64_t known_at_position, std::string* note) {
-  return projections::ExplainNotYetKnown(*store_, subjects, as_of.known_at, known_at_position, note);
+  return projections::ExplainNotYetKnown(*store_, subjects, as_of.known_at, *known_at_position, note);
 }
 
 ServiceStatus LedgerService::WithModel(uint64_t known_at_position, const ModelFunction& fn) {
@@ -857,17 +862,13 @@ ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const
   }
   int32_t valid_date = 0;
   uint64_t known_at = 0;
-  if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
   std::string note;
-  if (ServiceStatus status = ExplainNotYetKnown(as_of, {{"person", person_id}}, known_at, &note); !status.ok()) {
+  if (ServiceStatus status = Resolve(as_of, {{"person", person_id}}, &valid_date, &known_at, &note); !status.ok()) {
     return status;
   }
   if (!note.empty()) {
-    *out = projections::Entitlements{};
+    EmptyWithNote(valid_date, known_at, std::move(note), out);
     out->person_id = person_id;
-    out->valid_date = valid_date;
-    out->known_at_position = known_at;
-    out->note = std::move(note);
     return ServiceStatus::Ok();
   }
   if (known_at != projections::kKnownNow && known_at < VisiblePosition()) {
@@ -923,18 +924,14 @@ ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf
   }
   int32_t valid_date = 0;
   uint64_t known_at = 0;
-  if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
   std::string note;
-  if (ServiceStatus status = ExplainNotYetKnown(
-          as_of, {{"project", query.project_id}, {"municipality", query.municipality_id}}, known_at, &note);
+  if (ServiceStatus status = Resolve(as_of, {{"project", query.project_id}, {"municipality", query.municipality_id}},
+                                     &valid_date, &known_at, &note);
       !status.ok()) {
     return status;
   }
   if (!note.empty()) {
-    *out = projections::FundingReport{};
-    out->valid_date = valid_date;
-    out->known_at_position = known_at;
-    out->note = std::move(note);
+    EmptyWithNote(valid_date, known_at, std::move(note), out);
     return ServiceStatus::Ok();
   }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
@@ -968,8 +965,7 @@ ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, con
     }
   }
   uint64_t known_at = 0;
-  if (ServiceStatus status = Resolve(as_of, valid_date, &known_at); !status.ok()) return status;
-  if (ServiceStatus status = ExplainNotYetKnown(as_of, {{"claim", query.claim_id}}, known_at, note); !status.ok()) {
+  if (ServiceStatus status = Resolve(as_of, {{"claim", query.claim_id}}, valid_date, &known_at, note); !status.ok()) {
     return status;
   }
   if (!note->empty()) {
@@ -995,16 +991,12 @@ ServiceStatus LedgerService::QueryIndicators(const Principal& principal, const A
   }
   int32_t valid_date = 0;
   uint64_t known_at = 0;
-  if (ServiceStatus status = Resolve(as_of, &valid_date, &known_at); !status.ok()) return status;
   std::string note;
-  if (ServiceStatus status = ExplainNotYetKnown(as_of, {{"project", project_id}}, known_at, &note); !status.ok()) {
+  if (ServiceStatus status = Resolve(as_of, {{"project", project_id}}, &valid_date, &known_at, &note); !status.ok()) {
     return status;
   }
   if (!note.empty()) {
-    *out = projections::IndicatorsReport{};
-    out->valid_date = valid_date;
-    out->known_at_position = known_at;
-    out->note = std::move(note);
+    EmptyWithNote(valid_date, known_at, std::move(note), out);
     return ServiceStatus::Ok();
   }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {

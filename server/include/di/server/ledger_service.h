@@ -311,10 +311,10 @@ class LedgerService {
   std::string ResidenceOfPerson(const std::string& person_id) const;  // model lock held
   nlohmann::ordered_json Render(const Principal& principal, const ledger::StoredEvent& event) const;
   ServiceStatus CatchUp();  // folds the live model up to the store head
-  ServiceStatus Resolve(const AsOf& as_of, int32_t* valid_date, uint64_t* known_at_position);
-  // projections::ExplainNotYetKnown over this service's store.
-  ServiceStatus ExplainNotYetKnown(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects,
-                                   uint64_t known_at_position, std::string* note);
+  // The valid date and the known-at position of a query, and (projections::ExplainNotYetKnown) why its answer
+  // is empty when a subject it names was not recorded yet as known then ("" otherwise).
+  ServiceStatus Resolve(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects, int32_t* valid_date,
+                        uint64_t* known_at_position, std::string* note);
   ServiceStatus CheckRunning() const;
 
   ledger::EventStore* store_;
