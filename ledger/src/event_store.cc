@@ -234,6 +234,7 @@ using AuditEventBuilder = std::function<NewEvent(uint64_t tree_size, const Hash&
 
 struct PendingAppend {
   const std::vector<NewEvent>* batch = nullptr;  // empty for an audit event
+  const AppendOptions* options = nullptr;         // null for an audit event
   AuditEventBuilder build_audit_event;            // set for an audit event
   AppendResult* result = nullptr;
   Status status;
@@ -367,7 +368,8 @@ class RocksEventStore final : public EventStore {
     return Status::Ok();
   }
 
-  Status Append(const std::vector<NewEvent>& batch, AppendResult* result) override {
+  using EventStore::Append;
+  Status Append(const std::vector<NewEvent>& batch, const AppendOptions& options, AppendResult* result) override {
     if (batch.empty()) return Status::InvalidArgument("a batch must hold at least one event");
     if (batch.size() > options_.max_batch_events) {
       return Status::InvalidArgument("a batch holds at most " + std::to_string(options_.max_batch_events) +
@@ -380,6 +382,7 @@ class RocksEventStore final : public EventStore {
     if (options_.read_only) return ReadOnlyRefusal();
     PendingAppend pending;
     pending.batch = &batch;
+    pending.options = &options;
     pending.result = result;
     std::unique_lock<std::mutex> lock(queue_mutex_);
     if (closing_) return Status::Shutdown();
@@ -970,8 +973,9 @@ class RocksEventStore final : public EventStore {
 
   // Validates one batch and, if it is accepted, adds it to `group` and `write_batch`.
   // `audit_event`: the batch is one audit event built by the writer (the only way such events get in).
+  // `admit`: the batch's admission check (AppendOptions::admit), null or empty: none.
   Status ProcessBatch(const std::vector<NewEvent>& batch, GroupState& group, rocksdb::WriteBatch& write_batch,
-                      AppendResult* result, bool audit_event = false) {
+                      AppendResult* result, bool audit_event = false, const AdmissionCheck* admit = nullptr) {
     GroupState* g = &group;
     uint64_t position = g->next_position;
     Hash previous_hash = g->previous_hash;
@@ -993,6 +997,11 @@ class RocksEventStore final : public EventStore {
       const schema::Event::Reader reader = event.reader();
       const std::string id = reader.getId().cStr();
       const std::string_view bytes = event.event.bytes();
+      // 0. Admission, on the state this event is appended to (a retry too: it must not tell an outsider what
+      // was recorded).
+      if (admit != nullptr && *admit) {
+        if (Status admitted = AdmitEvent(*admit, reader, lookup); !admitted.ok()) return admitted;
+      }
       // 1. Idempotency: the same id again.
       uint64_t existing_position = 0;
       int64_t existing_recorded_at = 0;
@@ -1175,7 +1184,8 @@ class RocksEventStore final : public EventStore {
       write_batch.SetSavePoint();
       pending->status = pending->build_audit_event
                             ? ProcessAuditEvent(pending->build_audit_event, state, write_batch, pending->result)
-                            : ProcessBatch(*pending->batch, state, write_batch, pending->result);
+                            : ProcessBatch(*pending->batch, state, write_batch, pending->result,
+                                           /*audit_event=*/false, &pending->options->admit);
       if (pending->status.ok()) {
         write_batch.PopSavePoint();
         accepted.push_back(pending);
