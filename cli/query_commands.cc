@@ -97,12 +97,15 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
     std::cerr << "error: " << status.ToString() << "\n";
     return 2;
   }
-  status = projections::ResolveKnownAt(*store, known_at_text, known_at);
-  if (status.ok()) status = projections::ExplainNotYetKnown(*store, subjects, known_at_text, *known_at, note);
+  projections::ResolvedAsOf resolved;
+  status = projections::ResolveAsOf(*store, valid_at, known_at_text, store->Head().position, subjects, &resolved);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
-    return 1;
+    return status.field() == "valid_at" ? 2 : 1;
   }
+  *known_at = resolved.known_at_position;
+  *valid_date = resolved.valid_date;
+  *note = std::move(resolved.note);
   // Resume from the nearest projection checkpoint (<data>/projections) rather than replaying everything.
   // The checkpoints are a cache: if they cannot be opened, the answer comes from a full replay instead.
   std::unique_ptr<projections::CheckpointStore> checkpoints;
@@ -115,18 +118,6 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
   status = projections::LoadModel(*store, checkpoints.get(), note->empty() ? *known_at : 0, model);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
-    return 2;
-  }
-  if (valid_at.empty()) {
-    // The default valid date: the latest effective date in the store.
-    ledger::StoreStats stats;
-    if (Status stats_status = store->GetStats(&stats); !stats_status.ok()) {
-      std::cerr << "error: " << stats_status.ToString() << "\n";
-      return 2;
-    }
-    *valid_date = stats.last_effective_date == ledger::kNoDate ? 0 : stats.last_effective_date;
-  } else if (!ledger::ParseDate(valid_at, valid_date)) {
-    std::cerr << "error: --valid-at must be a date YYYY-MM-DD\n";
     return 2;
   }
   return 0;

@@ -127,4 +127,21 @@ Status ExplainNotYetKnown(ledger::EventStore& store, const std::vector<QuerySubj
   return Status::Ok();
 }
 
+Status ResolveAsOf(ledger::EventStore& store, std::string_view valid_at, std::string_view known_at,
+                   uint64_t known_now, const std::vector<QuerySubject>& subjects, ResolvedAsOf* out) {
+  *out = ResolvedAsOf{};
+  out->known_at_position = known_now;
+  if (!known_at.empty()) {
+    if (Status status = ResolveKnownAt(store, known_at, &out->known_at_position); !status.ok()) return status;
+  }
+  if (valid_at.empty()) {
+    ledger::StoreStats stats;
+    if (Status status = store.GetStats(&stats); !status.ok()) return status;
+    out->valid_date = stats.last_effective_date == ledger::kNoDate ? 0 : stats.last_effective_date;
+  } else if (!ledger::ParseDate(valid_at, &out->valid_date)) {
+    return Status::InvalidArgument("must be a date YYYY-MM-DD", "valid_at");
+  }
+  return ExplainNotYetKnown(store, subjects, known_at, out->known_at_position, &out->note);
+}
+
 }  // namespace di::projections

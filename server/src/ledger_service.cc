@@ -34,11 +34,6 @@ void EmptyWithNote(int32_t valid_date, uint64_t known_at, std::string note, Answ
   out->note = std::move(note);
 }
 
-// Stream kinds whose ids lead to a natural person: readers see `kind/<pseudonym>` (PseudonymisedEvent).
-bool IsPseudonymisedStreamKind(std::string_view kind) {
-  return kind == "person" || kind == "grant" || kind == "provider";
-}
-
 // `visible_stream(event)`: the stream name as the caller sees it. A reader's filter is matched against the
 // pseudonymised name, so no answer of theirs can depend on a real id (a real-id prefix matches nothing).
 template <typename VisibleStream>
@@ -55,26 +50,6 @@ bool FilterMatches(const EventFilter& filter, const ledger::StoredEvent& event, 
     if (std::string_view(stream).substr(0, filter.stream_prefix.size()) != filter.stream_prefix) return false;
   }
   return true;
-}
-
-// A reader's stream prefix lies in pseudonym space: "person/", "person/ps-3f…", never "person/P-000007". A prefix
-// that names a real id is refused by its shape alone (the answer must not depend on whether the id exists).
-ServiceStatus CheckReaderStreamPrefix(std::string_view prefix) {
-  const size_t slash = prefix.find('/');
-  if (slash == std::string_view::npos || !IsPseudonymisedStreamKind(prefix.substr(0, slash))) {
-    return ServiceStatus::Ok();
-  }
-  const std::string_view id = prefix.substr(slash + 1);
-  constexpr std::string_view kPseudonymStart = "ps-";
-  bool pseudonymous = id.size() <= kPseudonymStart.size() + 32;
-  for (size_t i = 0; pseudonymous && i < id.size(); ++i) {
-    const char c = id[i];
-    pseudonymous = i < kPseudonymStart.size() ? c == kPseudonymStart[i] : (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  }
-  if (pseudonymous) return ServiceStatus::Ok();
-  return ServiceStatus::InvalidArgument("readers filter pseudonymised streams: '" + std::string(prefix.substr(0, slash)) +
-                                            "/' or '" + std::string(prefix.substr(0, slash)) + "/ps-<32 hex digits>'",
-                                        "stream_prefix");
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
@@ -105,7 +80,7 @@ ServiceStatus EventFilter::Parse(std::string_view types, std::string_view stream
 }
 
 LedgerService::LedgerService(ledger::EventStore* store, ServiceOptions options, Metrics* metrics)
-    : store_(store), options_(std::move(options)), metrics_(metrics) {
+    : store_(store), options_(std::move(options)), pseudonymiser_(options_.pseudonym_key), metrics_(metrics) {
   DI_ASSERT(store_ != nullptr);
   if (metrics_ != nullptr) {
     metrics_collector_id_ = metrics_->AddCollector([this](Metrics& m) {
@@ -320,96 +295,12 @@ ServiceStatus LedgerService::Append(const Principal& principal, std::vector<ledg
 // ---------------------------------------------------------------------------------------------------------
 
 std::string LedgerService::Pseudonym(std::string_view kind, std::string_view id) const {
-  std::string input(kind);
-  input.push_back('\0');
-  input.append(id);
-  unsigned char hash[16];
-  crypto_generichash(hash, sizeof(hash), reinterpret_cast<const unsigned char*>(input.data()), input.size(),
-                     reinterpret_cast<const unsigned char*>(options_.pseudonym_key.data()),
-                     options_.pseudonym_key.size());
-  char hex[33];
-  sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
-  return std::string("ps-") + hex;
+  return pseudonymiser_.Pseudonym(kind, id);
 }
-
 nlohmann::ordered_json LedgerService::PseudonymisedEvent(const ledger::StoredEvent& event) const {
-  nlohmann::ordered_json json = ledger::StoredEventToJson(event);
-  // Ids that lead to a person: pseudonymised with the kind of entity they name, so that the same person,
-  // grant or delivery has the same pseudonym in every event (read models can still join), but the ledger's
-  // ids cannot be recovered or matched without the key.
-  static const std::map<std::string, std::string> kIdKinds = {
-      {"person_id", "person"},         {"submitted_by_id", "person"}, {"child_ids", "person"},
-      {"grant_id", "grant"},           {"application_id", "application"},
-      {"assessment_id", "assessment"}, {"plan_id", "plan"},           {"delivery_id", "delivery"},
-      // A provider may be a natural person (a registered carer), and only its registration says which: every
-      // provider id is pseudonymised, so that no other event names one; legal persons keep their names in
-      // their provider_registered event, which a read model joins on the pseudonym.
-      {"provider_id", "provider"},     {"contract_id", "contract"}};
-  // Free text that may describe a person or name staff; not needed by a read model.
-  static const std::set<std::string> kDropped = {"assessor", "opinion_number", "reason", "note"};
-  std::function<void(nlohmann::ordered_json&)> walk = [&](nlohmann::ordered_json& node) {
-    if (node.is_array()) {
-      for (auto& element : node) walk(element);
-      return;
-    }
-    if (!node.is_object()) return;
-    nlohmann::ordered_json out = nlohmann::ordered_json::object();
-    for (auto& [key, value] : node.items()) {
-      if (kDropped.count(key)) continue;
-      if (key == "document") {  // a rules document: no personal data, kept exactly as recorded
-        out[key] = value;
-        continue;
-      }
-      auto kind = kIdKinds.find(key);
-      if (kind != kIdKinds.end() && value.is_string()) {
-        out[key] = Pseudonym(kind->second, value.get<std::string>());
-      } else if (kind != kIdKinds.end() && value.is_array()) {
-        nlohmann::ordered_json list = nlohmann::ordered_json::array();
-        for (const auto& element : value) {
-          list.push_back(element.is_string() ? nlohmann::ordered_json(Pseudonym(kind->second, element.get<std::string>()))
-                                             : element);
-        }
-        out[key] = std::move(list);
-      } else if (key == "birth_date" && value.is_string()) {
-        out[key] = value.get<std::string>().substr(0, 4);  // the year: enough for age groups
-      } else {
-        nlohmann::ordered_json copy = value;
-        walk(copy);
-        out[key] = std::move(copy);
-      }
-    }
-    node = std::move(out);
-  };
-  nlohmann::ordered_json result = nlohmann::ordered_json::object();
-  for (auto& [key, value] : json.items()) {
-    if (key == "hash") continue;  // a hash of the real content would let a guess be confirmed
-    if (key == "id" || key == "causation_id") {
-      result[key] = Pseudonym("event", value.get<std::string>());  // event ids often embed entity ids
-    } else if (key == "stream") {
-      result[key] = ReaderStream(value.get<std::string>());
-    } else if (key == "data") {
-      nlohmann::ordered_json data = value;
-      walk(data);
-      if (json["type"] == "provider_registered" && data.value("kind", "") == "natural_person") {
-        // A natural person's name and register numbers are personal data (a legal person's are not).
-        data.erase("name");
-        if (data.contains("registers")) {
-          for (auto& entry : data["registers"]) entry.erase("registration_number");
-        }
-      }
-      result[key] = std::move(data);
-    } else {
-      result[key] = value;
-    }
-  }
-  return result;
+  return pseudonymiser_.Event(event);
 }
-
-std::string LedgerService::ReaderStream(std::string_view stream) const {
-  const std::string_view kind = ledger::StreamKind(stream);
-  if (!IsPseudonymisedStreamKind(kind)) return std::string(stream);
-  return std::string(kind) + "/" + Pseudonym(kind, ledger::StreamId(stream));
-}
+std::string LedgerService::ReaderStream(std::string_view stream) const { return pseudonymiser_.Stream(stream); }
 
 nlohmann::ordered_json LedgerService::Render(const Principal& principal, const ledger::StoredEvent& event) const {
   return principal.role == Role::kReader ? PseudonymisedEvent(event) : ledger::StoredEventToJson(event);
@@ -426,7 +317,7 @@ ServiceStatus LedgerService::ReadLog(const Principal& principal, uint64_t after,
   const uint64_t scan = std::min<uint64_t>(options_.max_scan_events, page->head - after);
   const bool reader = principal.role == Role::kReader;
   if (reader) {
-    if (ServiceStatus status = CheckReaderStreamPrefix(filter.stream_prefix); !status.ok()) return status;
+    if (ServiceStatus status = Pseudonymiser::CheckReaderStreamPrefix(filter.stream_prefix); !status.ok()) return status;
   }
   auto visible_stream = [&](const ledger::StoredEvent& event) {
     const auto stream = event.reader().getStream();
@@ -515,22 +406,13 @@ ServiceStatus LedgerService::GetEvent(const Principal& principal, const std::str
 
 ServiceStatus LedgerService::Resolve(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects,
                                      int32_t* valid_date, uint64_t* known_at_position, std::string* note) {
-  if (as_of.known_at.empty()) {
-    *known_at_position = projections::kKnownNow;
-  } else {
-    ledger::Status status = projections::ResolveKnownAt(*store_, as_of.known_at, known_at_position);
-    if (!status.ok()) return status;
-  }
-  if (as_of.valid_at.empty()) {
-    // As the CLI: the latest effective date in the store.
-    ledger::StoreStats stats;
-    ledger::Status status = store_->GetStats(&stats);
-    if (!status.ok()) return status;
-    *valid_date = stats.last_effective_date == ledger::kNoDate ? 0 : stats.last_effective_date;
-  } else if (!ledger::ParseDate(as_of.valid_at, valid_date)) {
-    return ServiceStatus::InvalidArgument("must be a date YYYY-MM-DD", "valid_at");
-  }
-  return projections::ExplainNotYetKnown(*store_, subjects, as_of.known_at, *known_at_position, note);
+  projections::ResolvedAsOf resolved;
+  ledger::Status status = projections::ResolveAsOf(*store_, as_of.valid_at, as_of.known_at, projections::kKnownNow,
+                                                   subjects, &resolved);
+  *valid_date = resolved.valid_date;
+  *known_at_position = resolved.known_at_position;
+  *note = std::move(resolved.note);
+  return status;
 }
 
 ServiceStatus LedgerService::WithModel(uint64_t known_at_position, const ModelFunction& fn) {
@@ -783,7 +665,7 @@ ServiceStatus LedgerService::VerifyRange(const Principal& principal, uint64_t fr
 ServiceStatus LedgerService::AuthorizeSubscribe(const Principal& principal, const EventFilter& filter) const {
   if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
   // Every role: readers pseudonymised (and filtering in pseudonym space), clerks filtered to their scope.
-  if (principal.role == Role::kReader) return CheckReaderStreamPrefix(filter.stream_prefix);
+  if (principal.role == Role::kReader) return Pseudonymiser::CheckReaderStreamPrefix(filter.stream_prefix);
   return ServiceStatus::Ok();
 }
 

@@ -42,6 +42,19 @@ struct QuerySubject {
 Status ExplainNotYetKnown(ledger::EventStore& store, const std::vector<QuerySubject>& subjects,
                           std::string_view known_at, uint64_t known_at_position, std::string* note);
 
+// The valid date and the known-at of a query, resolved from the text its client wrote (as AsOfTexts), and why its
+// answer is empty when it cannot know what it names yet.
+struct ResolvedAsOf {
+  int32_t valid_date = 0;
+  uint64_t known_at_position = 0;
+  std::string note;  // ExplainNotYetKnown's; "" when the answer can be computed
+};
+// `valid_at` "": the latest effective date in the store (0 if none); else YYYY-MM-DD (kInvalidArgument on field
+// "valid_at"). `known_at` "": `known_now` (kKnownNow for a caller whose live model is the head, the head for one
+// that folds); else ResolveKnownAt. Then ExplainNotYetKnown. The CLI and the server resolve every query with it.
+Status ResolveAsOf(ledger::EventStore& store, std::string_view valid_at, std::string_view known_at,
+                   uint64_t known_now, const std::vector<QuerySubject>& subjects, ResolvedAsOf* out);
+
 }  // namespace di::projections
 
 #endif  // DI_PROJECTIONS_REPLAY_H_

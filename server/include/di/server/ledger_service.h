@@ -58,6 +58,7 @@
 #include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
 #include "di/server/principal.h"
+#include "di/server/pseudonymiser.h"
 
 namespace di::server {
 
@@ -224,6 +225,7 @@ class LedgerService {
 
   ledger::EventStore* store_;
   ServiceOptions options_;
+  Pseudonymiser pseudonymiser_;
   Metrics* metrics_;
   uint64_t metrics_collector_id_ = 0;  // removed in the destructor: the collector refers to this service
   std::atomic<bool> shutting_down_{false};
