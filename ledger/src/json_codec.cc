@@ -34,6 +34,12 @@ constexpr size_t kMaxTextLength = 4096;
 constexpr size_t kMaxActorLength = 128;
 constexpr size_t kMaxDocumentLength = 1 << 20;
 constexpr size_t kMaxListLength = 100000;
+// Longest JSON key an error path quotes; a longer one is cut.
+constexpr size_t kMaxKeyInPath = 64;
+
+// The id rule and the date range as errors state them; the bounds are catalog.h's and civil_date.h's.
+std::string IdRule() { return "(1.." + std::to_string(kMaxIdLength) + " chars of A-Z a-z 0-9 . _ : -)"; }
+std::string YearRange() { return "years " + std::to_string(kMinYear) + ".." + std::to_string(kMaxYear); }
 
 using capnp::DynamicStruct;
 using capnp::DynamicValue;
@@ -111,7 +117,7 @@ class DeepValueFinder : public nlohmann::json_sax<Json> {
   bool start_object(std::size_t) override { return Open(false); }
   bool key(string_t& key) override {
     // Keys are client text: a long one is cut, so the error stays readable and bounded.
-    levels_.back().key = key.size() <= 64 ? key : key.substr(0, 64) + "...";
+    levels_.back().key = key.size() <= kMaxKeyInPath ? key : key.substr(0, kMaxKeyInPath) + "...";
     return true;
   }
   bool end_object() override { return Close(); }
@@ -356,16 +362,21 @@ Status TextFromJson(const Json& value, const std::string& path, bool entity_id, 
     if (!value.is_object()) return TypeError(path, "a JSON object", value);
     out->clear();
     if (Status status = AppendJcs(value, path, 0, out); !status.ok()) return status;
-    if (out->size() > kMaxDocumentLength) return Status::InvalidArgument("document is larger than 1 MiB", path);
+    if (out->size() > kMaxDocumentLength) {
+      return Status::InvalidArgument("document is larger than " + std::to_string(kMaxDocumentLength >> 20) + " MiB",
+                                     path);
+    }
     return Status::Ok();
   }
   if (!value.is_string()) return TypeError(path, "a string", value);
   *out = value.get<std::string>();
   if (out->empty()) return Status::InvalidArgument("must not be empty", path);
   if (entity_id && !IsValidId(*out)) {
-    return Status::InvalidArgument("'" + *out + "' is not a valid id (1..64 chars of A-Z a-z 0-9 . _ : -)", path);
+    return Status::InvalidArgument("'" + *out + "' is not a valid id " + IdRule(), path);
   }
-  if (out->size() > kMaxTextLength) return Status::InvalidArgument("longer than 4096 bytes", path);
+  if (out->size() > kMaxTextLength) {
+    return Status::InvalidArgument("longer than " + std::to_string(kMaxTextLength) + " bytes", path);
+  }
   if (int byte = ForbiddenControlCharacter(*out, /*single_line=*/false); byte >= 0) {
     return ControlCharacterError(byte, path);
   }
@@ -401,7 +412,7 @@ Status FieldFromJson(const Json& value, StructSchema::Field field, DynamicStruct
     int32_t days;
     if (!ParseDate(value.get<std::string>(), &days)) {
       return Status::InvalidArgument("'" + value.get<std::string>() +
-                                         "' is not a valid date YYYY-MM-DD in years 1900..2199",
+                                         "' is not a valid date YYYY-MM-DD in " + YearRange(),
                                      path);
     }
     builder.set(field, days);
@@ -440,7 +451,9 @@ Status FieldFromJson(const Json& value, StructSchema::Field field, DynamicStruct
     return StructFromJson(value, builder.init(field).as<DynamicStruct>(), path);
   } else if (which == TypeWhich::LIST) {
     if (!value.is_array()) return TypeError(path, "an array", value);
-    if (value.size() > kMaxListLength) return Status::InvalidArgument("more than 100000 elements", path);
+    if (value.size() > kMaxListLength) {
+      return Status::InvalidArgument("more than " + std::to_string(kMaxListLength) + " elements", path);
+    }
     const capnp::Type element_type = type.asList().getElementType();
     auto list = builder.init(field, static_cast<unsigned>(value.size())).as<capnp::DynamicList>();
     for (size_t i = 0; i < value.size(); ++i) {
@@ -660,8 +673,7 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out, const EventJsonO
   if (!id_it->is_string()) return TypeError("id", "a string", *id_it);
   const std::string id = id_it->get<std::string>();
   if (!IsValidId(id)) {
-    return Status::InvalidArgument("'" + id + "' is not a valid event id (1..64 chars of A-Z a-z 0-9 . _ : -)",
-                                   "id");
+    return Status::InvalidArgument("'" + id + "' is not a valid event id " + IdRule(), "id");
   }
   for (auto it = json.begin(); it != json.end(); ++it) {
     const std::string& key = it.key();
@@ -687,7 +699,7 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out, const EventJsonO
   if (date_it == json.end()) return Status::InvalidArgument("is required", "effective_date", id);
   int32_t effective_date;
   if (!date_it->is_string() || !ParseDate(date_it->get<std::string>(), &effective_date)) {
-    return Status::InvalidArgument("must be a valid date YYYY-MM-DD in years 1900..2199", "effective_date", id);
+    return Status::InvalidArgument("must be a valid date YYYY-MM-DD in " + YearRange(), "effective_date", id);
   }
   event.setEffectiveDate(effective_date);
 
@@ -696,7 +708,7 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out, const EventJsonO
   if (!actor_it->is_string()) return TypeError("actor", "a string", *actor_it).WithEventId(id);
   const std::string actor = actor_it->get<std::string>();
   if (actor.empty() || actor.size() > kMaxActorLength) {
-    return Status::InvalidArgument("must be 1..128 bytes of UTF-8", "actor", id);
+    return Status::InvalidArgument("must be 1.." + std::to_string(kMaxActorLength) + " bytes of UTF-8", "actor", id);
   }
   if (int byte = ForbiddenControlCharacter(actor, /*single_line=*/true); byte >= 0) {
     return ControlCharacterError(byte, "actor").WithEventId(id);
