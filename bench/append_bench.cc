@@ -48,7 +48,7 @@
 #include "di/ledger/json_codec.h"
 #include "machine.h"
 #include "postgres_event_table.h"
-#include "simulate.h"
+#include "di/workload/region_history.h"
 
 namespace {
 
@@ -84,11 +84,11 @@ bool RefersToDeliveries(const std::string& type) {
 }
 
 Workload BuildWorkload(int persons) {
-  di::cli::SimulateOptions simulate;
+  di::workload::SimulateOptions simulate;
   simulate.seed = 1;
   simulate.persons = persons;
   std::stringstream history;
-  di::cli::WriteSimulatedHistory(simulate, history);
+  di::workload::WriteSimulatedHistory(simulate, history);
   Workload workload;
   std::map<std::string, int64_t> versions;
   for (std::string line; std::getline(history, line);) {

@@ -44,7 +44,7 @@
 #include "di/projections/replay.h"
 #include "events.capnp.h"
 #include "machine.h"
-#include "simulate.h"
+#include "di/workload/region_history.h"
 
 namespace {
 
@@ -76,7 +76,7 @@ void BuildStore(const std::string& path, int persons, int years) {
   Check(di::ledger::EventFromJson(rules, &batch[0]), "rules");
   di::ledger::AppendResult result;
   Check(store->Append(batch, &result), "append rules");
-  di::cli::SimulateOptions simulate;
+  di::workload::SimulateOptions simulate;
   simulate.seed = 1;
   simulate.persons = persons;
   simulate.years = years;
@@ -84,7 +84,7 @@ void BuildStore(const std::string& path, int persons, int years) {
   const std::string history_path = path + ".history.jsonl";
   {
     std::ofstream out(history_path);
-    di::cli::WriteSimulatedHistory(simulate, out);
+    di::workload::WriteSimulatedHistory(simulate, out);
     if (!out) Die("cannot write " + history_path);
   }
   std::ifstream history(history_path);

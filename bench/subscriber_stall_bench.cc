@@ -67,7 +67,7 @@
 #include "di/server/metrics.h"
 #include "bench_util.h"
 #include "machine.h"
-#include "simulate.h"
+#include "di/workload/region_history.h"
 
 namespace {
 
@@ -122,10 +122,10 @@ std::vector<std::string> BuildStore(const Options& options, di::ledger::EventSto
                                     {"title", "default rules"},
                                     {"document",
                                      nlohmann::ordered_json::parse(di::projections::DefaultRulesDocument())}}}};
-  di::cli::SimulateOptions simulate;
+  di::workload::SimulateOptions simulate;
   simulate.persons = options.persons;
   std::stringstream history;
-  di::cli::WriteSimulatedHistory(simulate, history);
+  di::workload::WriteSimulatedHistory(simulate, history);
   std::vector<std::string> deliveries;
   std::vector<di::ledger::NewEvent> batch;
   auto flush = [&] {

@@ -273,11 +273,11 @@ int RunStats(const std::string& data_dir, bool json) {
   return 0;
 }
 
-int RunSimulate(const SimulateOptions& options, const std::string& output) {
+int RunSimulate(const workload::SimulateOptions& options, const std::string& output) {
   std::ofstream file;
   std::ostream* out = OpenOutput(output, &file);
   if (out == nullptr) return 2;
-  const SimulateSummary summary = WriteSimulatedHistory(options, *out);
+  const workload::SimulateSummary summary = workload::WriteSimulatedHistory(options, *out);
   out->flush();
   std::cerr << "simulated " << summary.events << " events: " << summary.persons << " persons, " << summary.deliveries
             << " deliveries, " << summary.claims << " claims\n";

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "di/ledger/event_store.h"
-#include "simulate.h"
+#include "di/workload/region_history.h"
 
 namespace di::cli {
 
@@ -67,7 +67,7 @@ ledger::Status EnactRules(ledger::EventStore& store, const std::string& rules_fi
                           const std::vector<std::string>& parameters, uint64_t* position,
                           const std::string& recorded_at = {});
 
-int RunSimulate(const SimulateOptions& options, const std::string& output);
+int RunSimulate(const workload::SimulateOptions& options, const std::string& output);
 
 // serve, token (server/): the HTTP API over a store (serve_command.cc).
 struct ServeOptions {

@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   rebuild->callback([&] { exit_code = di::cli::RunRebuild(data_dir, rebuild_interval); });
 
-  di::cli::SimulateOptions simulate_options;
+  di::workload::SimulateOptions simulate_options;
   std::string simulate_output = "-";
   CLI::App* simulate = app.add_subcommand("simulate", "write a seeded, realistic JSON Lines history of a region");
   simulate->add_option("--data", data_dir, "accepted like on every verb; simulate reads no store")->capture_default_str();

@@ -89,15 +89,15 @@ int ImportDemoIfEmpty(const std::string& data_dir) {
   }
   InitOptions init;
   init.data_dir = data_dir;
-  init.rules_recorded_at = kSimulatedRulesRecordedAt;
+  init.rules_recorded_at = workload::kSimulatedRulesRecordedAt;
   if (int code = RunInit(init); code != 0) return code;
   const std::string history = (std::filesystem::temp_directory_path() /
                                ("di-ledger-demo-" + std::to_string(::getpid()) + ".jsonl"))
                                   .string();
   {
     std::ofstream out(history);
-    SimulateOptions simulate;  // seed 1, 300 persons, 8 years: the defaults
-    const SimulateSummary summary = WriteSimulatedHistory(simulate, out);
+    workload::SimulateOptions simulate;  // seed 1, 300 persons, 8 years: the defaults
+    const workload::SimulateSummary summary = workload::WriteSimulatedHistory(simulate, out);
     out.flush();
     if (!out) return Fail("cannot write " + history);
     std::cout << "demo: simulated " << summary.events << " events (" << summary.persons << " persons, "

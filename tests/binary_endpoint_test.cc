@@ -25,7 +25,7 @@
 #include "di/server/metrics.h"
 #include "protocol.capnp.h"
 #include "server_fixture.h"
-#include "simulate.h"
+#include "di/workload/region_history.h"
 #include "test_util.h"
 
 namespace di::server {
@@ -419,12 +419,12 @@ std::vector<RoutedBatch> RouteHistory(const std::vector<json>& history, std::set
 TEST(BinaryEndpointHistoryTest, RoutedSimulatedHistoryEqualsLocalImport) {
   std::vector<json> history = {DefaultRulesEvent()};
   {
-    cli::SimulateOptions options;
+    workload::SimulateOptions options;
     options.seed = 7;
     options.persons = 40;
     options.years = 8;
     std::stringstream text;
-    cli::WriteSimulatedHistory(options, text);
+    workload::WriteSimulatedHistory(options, text);
     for (std::string line; std::getline(text, line);) history.push_back(json::parse(line));
   }
   std::set<std::string> municipalities;
@@ -972,12 +972,12 @@ TEST(BinaryEndpointExampleTest, ReadModelMatchesTheStoreAndResumesExactly) {
   // pseudonymised grant and delivery ids.
   std::vector<json> history = {DefaultRulesEvent()};
   {
-    cli::SimulateOptions options;
+    workload::SimulateOptions options;
     options.seed = 3;
     options.persons = 30;
     options.years = 8;
     std::stringstream text;
-    cli::WriteSimulatedHistory(options, text);
+    workload::WriteSimulatedHistory(options, text);
     for (std::string line; std::getline(text, line);) history.push_back(json::parse(line));
   }
   TempDir dir;

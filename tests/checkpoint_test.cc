@@ -23,7 +23,7 @@
 #include "di/projections/person_scope.h"
 #include "di/projections/replay.h"
 #include "projection_answers.h"
-#include "simulate.h"
+#include "di/workload/region_history.h"
 #include "test_util.h"
 #include "world.h"
 
@@ -38,12 +38,12 @@ std::vector<ledger::NewEvent> SimulatedHistory(uint64_t seed, int persons) {
   std::vector<ledger::NewEvent> events;
   const nlohmann::json rules = di::testing::DefaultRulesEvent("default");
   events.push_back(di::testing::Event(rules));
-  cli::SimulateOptions options;
+  workload::SimulateOptions options;
   options.seed = seed;
   options.persons = persons;
   options.years = 8;
   std::stringstream history;
-  cli::WriteSimulatedHistory(options, history);
+  workload::WriteSimulatedHistory(options, history);
   for (std::string line; std::getline(history, line);) {
     ledger::NewEvent event;
     EXPECT_TRUE(ledger::EventFromJsonText(line, &event).ok());

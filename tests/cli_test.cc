@@ -9,7 +9,7 @@
 #include <functional>
 #include <sstream>
 
-#include "simulate.h"
+#include "di/workload/region_history.h"
 #include "test_util.h"
 
 namespace di::cli {
@@ -23,6 +23,11 @@ using nlohmann::json;
 using Output = di::testing::CommandOutput;
 using di::testing::RunCli;
 using di::testing::RewriteLogValue;
+using di::workload::kLatestSimulatedRecordedAt;
+using di::workload::kSimulatedRulesRecordedAt;
+using di::workload::SimulateOptions;
+using di::workload::SimulateSummary;
+using di::workload::WriteSimulatedHistory;
 
 std::string WriteLines(const TempDir& dir, const std::string& name, const std::vector<json>& events) {
   const std::string path = dir.Sub(name);

@@ -1,5 +1,5 @@
 // Deterministic simulation of the ledger + projections (issue #5): a seeded driver appends a nasty history
-// (tests/fuzzy_history.h: valid events, ~3 % invalid ones, idempotent retries) in random batches, and
+// (di/workload/fuzzy_history.h: valid events, ~3 % invalid ones, idempotent retries) in random batches, and
 // interleaves identical retries of acknowledged batches, stale expected versions, restarts of the store and
 // of the projection checkpoints, as-of queries, chain verification, and injected storage faults (a failing
 // fsync, after which the store is reopened; once per run a full disk, until space returns). After every step it checks:
@@ -24,13 +24,16 @@
 #include "di/projections/checkpoint.h"
 #include "di/projections/replay.h"
 #include "full_disk_file_system.h"
-#include "fuzzy_history.h"
+#include "di/workload/fuzzy_history.h"
 #include "projection_answers.h"
 #include "test_util.h"
 
 namespace di::testing {
 namespace {
 
+using di::workload::FuzzyHistory;
+using di::workload::FuzzyHistoryInfo;
+using di::workload::FuzzyHistoryOptions;
 using Outcome = FuzzyHistoryInfo::Outcome;
 
 struct SimulationCounts {

@@ -4,8 +4,8 @@
 //   * folding the same log twice gives byte-identical reports;
 //   * money invariants on every report: ESF + state == approved and == paid, paid <= approved <= claimed,
 //     rows sum to the totals, funding and reconciliation agree, entitlements never go below zero.
-// Two kinds of history: the realistic simulator (cli/simulate.cc) and the fuzzy generator
-// (tests/fuzzy_history.h), which adds cap boundaries, late facts, corrections of claimed deliveries and
+// Two kinds of history: the region history (di/workload/region_history.h) and the fuzzy generator
+// (di/workload/fuzzy_history.h), which adds cap boundaries, late facts, corrections of claimed deliveries and
 // events the ledger must refuse. DI_FUZZ_SEEDS=N runs fuzzy seeds 9..N on top of the 8 of every run;
 // DI_FUZZ_DUMP_DIR=<dir> writes each fuzzy history there as JSON Lines (fuzzy-<seed>.jsonl); DI_FUZZ_REASONS=1
 // prints how many deliveries each verdict and reason got. FuzzyFindingsTest.* are projection bugs the fuzzy
@@ -28,17 +28,17 @@
 #include "di/projections/indicators.h"
 #include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
-#include "fuzzy_history.h"
-#include "simulate.h"
+#include "di/workload/fuzzy_history.h"
+#include "di/workload/region_history.h"
 #include "test_util.h"
 #include "world.h"
 
 namespace di::projections {
 namespace {
 
-using di::testing::FuzzyHistory;
-using di::testing::FuzzyHistoryInfo;
-using di::testing::FuzzyHistoryOptions;
+using di::workload::FuzzyHistory;
+using di::workload::FuzzyHistoryInfo;
+using di::workload::FuzzyHistoryOptions;
 using di::testing::OpenStore;
 using di::testing::TempDir;
 
@@ -387,12 +387,12 @@ std::vector<ledger::NewEvent> History(uint64_t seed) {
   std::vector<ledger::NewEvent> events;
   const nlohmann::json rules = di::testing::DefaultRulesEvent("default");
   events.push_back(di::testing::Event(rules));
-  cli::SimulateOptions options;
+  workload::SimulateOptions options;
   options.seed = seed;
   options.persons = 30;
   options.years = 8;
   std::stringstream history;
-  cli::WriteSimulatedHistory(options, history);
+  workload::WriteSimulatedHistory(options, history);
   for (std::string line; std::getline(history, line);) {
     ledger::NewEvent event;
     EXPECT_TRUE(ledger::EventFromJsonText(line, &event).ok());

@@ -12,7 +12,7 @@
 #include "di/projections/replay.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
-#include "simulate.h"
+#include "di/workload/region_history.h"
 #include "test_util.h"
 #include "world.h"
 
@@ -25,12 +25,12 @@ using di::testing::TempDir;
 std::vector<std::string> HistoryLines() {
   const nlohmann::json rules = di::testing::DefaultRulesEvent("default");
   std::vector<std::string> lines = {rules.dump()};
-  cli::SimulateOptions options;
+  workload::SimulateOptions options;
   options.seed = 5;
   options.persons = 15;
   options.years = 8;
   std::stringstream history;
-  cli::WriteSimulatedHistory(options, history);
+  workload::WriteSimulatedHistory(options, history);
   for (std::string line; std::getline(history, line);) lines.push_back(line);
   return lines;
 }

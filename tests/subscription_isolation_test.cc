@@ -73,8 +73,10 @@ class GatedStore : public ledger::EventStore {
     });
   }
 
-  ledger::Status Append(const std::vector<ledger::NewEvent>& batch, ledger::AppendResult* result) override {
-    return inner_->Append(batch, result);
+  using ledger::EventStore::Append;
+  ledger::Status Append(const std::vector<ledger::NewEvent>& batch, const ledger::AppendOptions& options,
+                        ledger::AppendResult* result) override {
+    return inner_->Append(batch, options, result);
   }
   ledger::Status ReadStream(const std::string& stream, uint64_t from_version, uint64_t max_events,
                             const ledger::EventVisitor& visit) override {

@@ -96,6 +96,7 @@ using AuditEventBuilder = std::function<NewEvent(uint64_t tree_size, const Hash&
 // One Append (or audit event) waiting for the writer; lives on the appender's stack until `done`.
 struct PendingAppend {
   const std::vector<NewEvent>* batch = nullptr;  // empty for an audit event
+  const AppendOptions* options = nullptr;         // null for an audit event
   AuditEventBuilder build_audit_event;            // set for an audit event
   AppendResult* result = nullptr;
   Status status;
@@ -168,7 +169,8 @@ class RocksEventStore final : public EventStore {
   Status Init();
 
   // EventStore (event_store.h says what each promises).
-  Status Append(const std::vector<NewEvent>& batch, AppendResult* result) override;
+  using EventStore::Append;
+  Status Append(const std::vector<NewEvent>& batch, const AppendOptions& options, AppendResult* result) override;
   Status ReadLog(uint64_t from_position, uint64_t max_events, const EventVisitor& visit) override;
   Status ReadStream(const std::string& stream, uint64_t from_version, uint64_t max_events,
                     const EventVisitor& visit) override;
@@ -227,8 +229,9 @@ class RocksEventStore final : public EventStore {
   Status WriteGroup(rocksdb::WriteBatch& write_batch);
   void PublishGroup(const LogHead& new_head, GroupState& state);
   // A batch of the group, and the steps each of its events passes, in this order.
+  // `admit`: the batch's admission check (AppendOptions::admit), null or empty: none.
   Status ProcessBatch(const std::vector<NewEvent>& batch, GroupState& group, rocksdb::WriteBatch& write_batch,
-                      AppendResult* result, bool audit_event = false);
+                      AppendResult* result, bool audit_event = false, const AdmissionCheck* admit = nullptr);
   Status ProcessAuditEvent(const AuditEventBuilder& build, GroupState& state, rocksdb::WriteBatch& write_batch,
                            AppendResult* result);
   Status FindEarlierRecording(const IncomingEvent& event, const GroupState& group, const BatchState& batch,

@@ -107,7 +107,7 @@ kj::Array<capnp::word> CanonicalRecordedEvent(const IncomingEvent& event, uint64
 
 }  // namespace
 
-Status RocksEventStore::Append(const std::vector<NewEvent>& batch, AppendResult* result) {
+Status RocksEventStore::Append(const std::vector<NewEvent>& batch, const AppendOptions& options, AppendResult* result) {
   if (batch.empty()) return Status::InvalidArgument("a batch must hold at least one event");
   if (batch.size() > options_.max_batch_events) {
     return Status::InvalidArgument("a batch holds at most " + std::to_string(options_.max_batch_events) +
@@ -120,6 +120,7 @@ Status RocksEventStore::Append(const std::vector<NewEvent>& batch, AppendResult*
   if (options_.read_only) return ReadOnlyRefusal();
   PendingAppend pending;
   pending.batch = &batch;
+  pending.options = &options;
   pending.result = result;
   return EnqueueAndWait(pending);
 }
@@ -257,7 +258,8 @@ BatchState::BatchState(const GroupState& group)
 // Validates one batch and, if it is accepted, adds it to `group` and `write_batch`.
 // `audit_event`: the batch is one audit event built by the writer (the only way such events get in).
 Status RocksEventStore::ProcessBatch(const std::vector<NewEvent>& batch, GroupState& group,
-                                     rocksdb::WriteBatch& write_batch, AppendResult* result, bool audit_event) {
+                                     rocksdb::WriteBatch& write_batch, AppendResult* result, bool audit_event,
+                                     const AdmissionCheck* admit) {
   BatchState state(group);
   state.positions.reserve(batch.size());
   LayeredLookup lookup(this, group, state.entities);
@@ -265,6 +267,11 @@ Status RocksEventStore::ProcessBatch(const std::vector<NewEvent>& batch, GroupSt
   for (const NewEvent& new_event : batch) {
     const schema::Event::Reader reader = new_event.reader();
     const IncomingEvent event{new_event, reader, reader.getId().cStr()};
+    // 0. Admission, on the state this event is appended to (a retry too: it must not tell an outsider what was
+    // recorded).
+    if (admit != nullptr && *admit) {
+      if (Status admitted = AdmitEvent(*admit, reader, lookup); !admitted.ok()) return admitted;
+    }
     // 1. Idempotency: the same id again.
     EarlierRecording earlier;
     if (Status status = FindEarlierRecording(event, group, state, &earlier); !status.ok()) return status;
@@ -507,7 +514,8 @@ std::vector<PendingAppend*> RocksEventStore::GatherBatches(const std::vector<Pen
     write_batch.SetSavePoint();
     pending->status = pending->build_audit_event
                           ? ProcessAuditEvent(pending->build_audit_event, state, write_batch, pending->result)
-                          : ProcessBatch(*pending->batch, state, write_batch, pending->result);
+                          : ProcessBatch(*pending->batch, state, write_batch, pending->result,
+                                         /*audit_event=*/false, &pending->options->admit);
     if (pending->status.ok()) {
       write_batch.PopSavePoint();
       accepted.push_back(pending);

@@ -31,6 +31,8 @@ std::string_view Status::CodeName() const {
     case StatusCode::kIOError: return "io_error";
     case StatusCode::kBusy: return "busy";
     case StatusCode::kShutdown: return "shutdown";
+    case StatusCode::kUnauthenticated: return "unauthenticated";
+    case StatusCode::kForbidden: return "forbidden";
   }
   return "unknown";
 }

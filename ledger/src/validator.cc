@@ -97,6 +97,8 @@ class Context {
     out_->updates.push_back(EntityUpdate{kind, id, std::move(state)});
   }
   void SetStream(std::string_view kind, const std::string& id) { out_->stream = std::string(kind) + "/" + id; }
+  // Through the lookup only: no event changes a municipality and then asks for its territory.
+  Territory TerritoryOf(const std::string& municipality_id) { return ledger::TerritoryOf(lookup_, municipality_id); }
 
  private:
   schema::Event::Reader event_;
@@ -726,14 +728,9 @@ Status DeliveryVoided(Context& ctx, schema::DeliveryVoided::Reader data) {
 }
 
 // True if `municipality_id` is `claimant_id` or was merged (transitively) into it.
-bool BelongsToClaimant(Context& ctx, std::string municipality_id, const std::string& claimant_id) {
-  for (int step = 0; step <= kMaxMergerSteps; ++step) {
-    if (municipality_id == claimant_id) return true;
-    EntityState municipality;
-    if (!ctx.Find(EntityKind::MUNICIPALITY, municipality_id, &municipality) || municipality.merged_into.empty()) {
-      return false;
-    }
-    municipality_id = municipality.merged_into;
+bool BelongsToClaimant(Context& ctx, const std::string& municipality_id, const std::string& claimant_id) {
+  for (const TerritoryStep& step : ctx.TerritoryOf(municipality_id)) {
+    if (step.municipality_id == claimant_id) return true;
   }
   return false;
 }

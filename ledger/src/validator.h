@@ -14,6 +14,7 @@
 
 #include "di/ledger/civil_date.h"
 #include "di/ledger/status.h"
+#include "di/ledger/subject.h"
 #include "entities.capnp.h"
 #include "events.capnp.h"
 
@@ -85,6 +86,15 @@ struct ValidatedEvent {
 // kInvalidArgument naming the event id and the field.
 Status ValidateEvent(schema::Event::Reader event, uint64_t position, EntityLookup& lookup,
                      ValidatedEvent* out);
+
+// The subject of `event` (subject.h) through `lookup`: no validation, an unknown reference leaves the person (or
+// the municipality's territory) empty. The writer resolves it before validating the event, so an admission check
+// refuses an event about someone out of scope before validation could say whether a reference exists.
+void ResolveSubject(schema::Event::Reader event, EntityLookup& lookup, EventSubject* out);
+// Resolves the subject of `event` and asks `admit`; its refusal names the event id.
+Status AdmitEvent(const AdmissionCheck& admit, schema::Event::Reader event, EntityLookup& lookup);
+// `municipality_id` and what it was merged into (subject.h); empty if unknown.
+Territory TerritoryOf(EntityLookup& lookup, std::string municipality_id);
 
 }  // namespace di::ledger
 

@@ -14,6 +14,7 @@
 #include "di/projections/checkpoint.h"
 #include "di/projections/person_scope.h"
 #include "di/projections/replay.h"
+#include "di/server/access_policy.h"
 #include "di/server/metrics.h"
 
 namespace di::server {
@@ -31,80 +32,6 @@ void EmptyWithNote(int32_t valid_date, uint64_t known_at, std::string note, Answ
   out->valid_date = valid_date;
   out->known_at_position = known_at;
   out->note = std::move(note);
-}
-
-// Event types each role may append. Clerks are further limited to their municipality's residents.
-// The matrix is documented in docs/api.md ("Roles"); keep the two in step.
-bool RoleMayWrite(Role role, EventType type) {
-  switch (role) {
-    case Role::kClerk:
-      switch (type) {
-        case Payload::RESIDENCE_CHANGED:
-        case Payload::DISABILITY_RECORDED:
-        case Payload::SPECIAL_CARE_OPINION_RECORDED:
-        case Payload::PARENT_ACTIVITY_RECORDED:
-        case Payload::APPLICATION_SUBMITTED:
-        case Payload::APPLICATION_DECIDED:
-        case Payload::SERVICE_GRANTED:
-        case Payload::GRANT_AMENDED:
-        case Payload::GRANT_ENDED:
-        case Payload::SERVICE_SUSPENDED:
-        case Payload::SERVICE_RESUMED:
-        case Payload::SERVICE_DELIVERED:
-        case Payload::DELIVERY_CORRECTED:
-        case Payload::DELIVERY_VOIDED:
-          return true;
-        default:
-          return false;
-      }
-    case Role::kProject:
-      switch (type) {
-        case Payload::PROJECT_REGISTERED:
-        case Payload::BUDGET_AMENDED:
-        case Payload::PROJECT_EXPENSE_RECORDED:
-        case Payload::MUNICIPALITY_REGISTERED:
-        case Payload::MUNICIPALITIES_MERGED:
-        case Payload::PROVIDER_REGISTERED:
-        case Payload::PROVIDER_CONTRACTED:
-        case Payload::RULES_ENACTED:
-        case Payload::PERSON_ENROLLED:
-        case Payload::RESIDENCE_CHANGED:
-        case Payload::DISABILITY_RECORDED:
-        case Payload::SPECIAL_CARE_OPINION_RECORDED:
-        case Payload::PARENT_ACTIVITY_RECORDED:
-        case Payload::NEEDS_ASSESSED:
-        case Payload::SUPPORT_PLAN_APPROVED:
-        case Payload::CLAIM_REVIEWED:
-          return true;
-        default:
-          return false;
-      }
-    case Role::kFinance:
-      switch (type) {
-        case Payload::BUDGET_AMENDED:
-        case Payload::PROJECT_EXPENSE_RECORDED:
-        case Payload::REIMBURSEMENT_CLAIMED:
-        case Payload::REIMBURSEMENT_PAID:
-          return true;
-        default:
-          return false;
-      }
-    case Role::kMigration:
-      // A migration carries the whole history: every type some role may append, unscoped (audit events are the
-      // ledger's, and a type added later is nobody's until the matrix names it).
-      return RoleMayWrite(Role::kClerk, type) || RoleMayWrite(Role::kProject, type) ||
-             RoleMayWrite(Role::kFinance, type);
-    case Role::kAuditor:
-    case Role::kReader:
-      return false;
-  }
-  return false;
-}
-
-std::string_view StreamKind(std::string_view stream) { return stream.substr(0, stream.find('/')); }
-std::string StreamId(std::string_view stream) {
-  const size_t slash = stream.find('/');
-  return slash == std::string_view::npos ? std::string() : std::string(stream.substr(slash + 1));
 }
 
 // Stream kinds whose ids lead to a natural person: readers see `kind/<pseudonym>` (PseudonymisedEvent).
@@ -250,19 +177,11 @@ ServiceStatus LedgerService::Start() {
     return ServiceStatus::InvalidArgument("the pseudonym key must be 32 bytes", "pseudonym_key");
   }
   if (options_.checkpoints != nullptr) {
-    // Resume from the newest snapshot the store confirms; the application index (not in the model) is
-    // rebuilt from the type index, which reads only application_submitted events.
+    // Resume from the newest snapshot the store confirms.
     std::unique_lock lock(model_mutex_);
     const uint64_t head = store_->Head().position;
     projections::LoadReport report;
     ledger::Status status = projections::LoadModel(*store_, options_.checkpoints, head, &live_model_, &report);
-    if (!status.ok()) return status;
-    status = store_->ReadByType(Payload::APPLICATION_SUBMITTED, 1, 0, [&](const ledger::StoredEvent& event) {
-      if (event.position > live_model_.last_position()) return false;
-      auto data = event.reader().getEvent().getPayload().getApplicationSubmitted();
-      application_person_[Str(data.getApplicationId())] = Str(data.getPersonId());
-      return true;
-    });
     if (!status.ok()) return status;
     visible_position_ = live_model_.last_position();
     if (metrics_ != nullptr) {
@@ -298,11 +217,6 @@ ServiceStatus LedgerService::CatchUp() {
       if (options_.checkpoints &&
           event.position % projections::SnapshotStride(options_.checkpoints->options(), event.position) == 0) {
         passed_stride = true;
-      }
-      auto envelope = event.reader().getEvent();
-      if (envelope.getPayload().which() == Payload::APPLICATION_SUBMITTED) {
-        auto data = envelope.getPayload().getApplicationSubmitted();
-        application_person_[Str(data.getApplicationId())] = Str(data.getPersonId());
       }
       return true;
     });
@@ -343,213 +257,6 @@ uint64_t LedgerService::WaitForHead(uint64_t after, std::chrono::steady_clock::t
 // Scope
 // ---------------------------------------------------------------------------------------------------------
 
-bool LedgerService::MunicipalityInScope(const std::string& clerk_municipality, const std::string& municipality) const {
-  // The municipality itself, or one merged (transitively) into it. Bounded like the validator's chain walk.
-  std::string current = municipality;
-  const auto& municipalities = live_model_.municipalities();
-  for (int step = 0; step <= ledger::kMaxMergerSteps && !current.empty(); ++step) {
-    if (current == clerk_municipality) return true;
-    auto it = municipalities.find(current);
-    if (it == municipalities.end()) return false;
-    current = it->second.merged_into;
-  }
-  return false;
-}
-
-std::string LedgerService::ResidenceOfPerson(const std::string& person_id) const {
-  const projections::PersonFacts* person = live_model_.FindPerson(person_id);
-  return person == nullptr || !person->enrolled ? std::string() : person->residence_municipality_id;
-}
-
-bool LedgerService::MayRead(const Principal& principal, const ledger::StoredEvent& event) const {
-  if (principal.role != Role::kClerk) return true;
-  const auto stream = event.reader().getStream();
-  const std::string_view name(stream.cStr(), stream.size());
-  const std::string_view kind = StreamKind(name);
-  const std::string id = StreamId(name);
-  if (kind == "person") return MunicipalityInScope(principal.municipality_id, ResidenceOfPerson(id));
-  if (kind == "grant") {
-    const projections::GrantFacts* grant = live_model_.FindGrant(id);
-    return grant != nullptr && MunicipalityInScope(principal.municipality_id, ResidenceOfPerson(grant->person_id));
-  }
-  if (kind == "claim") {
-    auto it = live_model_.claims().find(id);
-    return it != live_model_.claims().end() && MunicipalityInScope(principal.municipality_id, it->second.municipality_id);
-  }
-  return true;  // projects, municipalities, providers, rules: reference data, no personal data
-}
-
-ServiceStatus LedgerService::CheckClerkMunicipalityInForce(const Principal& principal, int32_t effective_date,
-                                                          const std::string& type_name,
-                                                          const std::string& event_id) const {
-  auto it = live_model_.municipalities().find(principal.municipality_id);
-  if (it == live_model_.municipalities().end() || it->second.merged_on == ledger::kNoDate ||
-      effective_date < it->second.merged_on) {
-    return ServiceStatus::Ok();
-  }
-  return ServiceStatus::Forbidden(type_name + ": '" + principal.municipality_id + "' was merged into '" +
-                                      it->second.merged_into + "' on " + ledger::FormatDate(it->second.merged_on) +
-                                      "; events dated from then on are recorded by a clerk of '" +
-                                      it->second.merged_into + "'",
-                                  "effective_date", event_id);
-}
-
-ServiceStatus LedgerService::CheckWritable(const Principal& principal, const std::vector<ledger::NewEvent>& batch) const {
-  // Facts established by earlier events of the same batch (the store validates them the same way).
-  std::map<std::string, std::string> residence_overlay, application_overlay, grant_overlay, delivery_overlay;
-  auto residence = [&](const std::string& person_id) {
-    auto it = residence_overlay.find(person_id);
-    return it != residence_overlay.end() ? it->second : ResidenceOfPerson(person_id);
-  };
-  auto grant_person = [&](const std::string& grant_id) -> std::string {
-    auto it = grant_overlay.find(grant_id);
-    if (it != grant_overlay.end()) return it->second;
-    const projections::GrantFacts* grant = live_model_.FindGrant(grant_id);
-    return grant == nullptr ? std::string() : grant->person_id;
-  };
-  auto delivery_grant = [&](const std::string& delivery_id) -> std::string {
-    auto it = delivery_overlay.find(delivery_id);
-    if (it != delivery_overlay.end()) return it->second;
-    auto found = live_model_.deliveries().find(delivery_id);
-    return found == live_model_.deliveries().end() ? std::string() : found->second.grant_id;
-  };
-  auto application_person = [&](const std::string& application_id) -> std::string {
-    auto it = application_overlay.find(application_id);
-    if (it != application_overlay.end()) return it->second;
-    auto found = application_person_.find(application_id);
-    return found == application_person_.end() ? std::string() : found->second;
-  };
-
-  for (const ledger::NewEvent& new_event : batch) {
-    auto event = new_event.reader();
-    const std::string event_id = Str(event.getId());
-    const EventType type = event.getPayload().which();
-    const std::string type_name(ledger::EventTypeName(type));
-    if (!RoleMayWrite(principal.role, type)) {
-      return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append '" +
-                                          type_name + "' events",
-                                      "type", event_id);
-    }
-    if (principal.role != Role::kClerk) continue;
-    // Scope follows valid time: once the clerk's municipality is merged into another, its successor's clerks
-    // record what happens from that day on.
-    if (ServiceStatus status = CheckClerkMunicipalityInForce(principal, event.getEffectiveDate(), type_name, event_id);
-        !status.ok()) {
-      return status;
-    }
-
-    // Which person the event concerns, and the field that names it (for the error).
-    std::string person_id, field, named_municipality, named_municipality_field;
-    auto payload = event.getPayload();
-    switch (type) {
-      case Payload::RESIDENCE_CHANGED:
-        person_id = Str(payload.getResidenceChanged().getPersonId());
-        field = "data.person_id";
-        break;
-      case Payload::DISABILITY_RECORDED:
-        person_id = Str(payload.getDisabilityRecorded().getPersonId());
-        field = "data.person_id";
-        break;
-      case Payload::SPECIAL_CARE_OPINION_RECORDED:
-        person_id = Str(payload.getSpecialCareOpinionRecorded().getPersonId());
-        field = "data.person_id";
-        break;
-      case Payload::PARENT_ACTIVITY_RECORDED:
-        person_id = Str(payload.getParentActivityRecorded().getPersonId());
-        field = "data.person_id";
-        break;
-      case Payload::APPLICATION_SUBMITTED: {
-        auto data = payload.getApplicationSubmitted();
-        person_id = Str(data.getPersonId());
-        field = "data.person_id";
-        named_municipality = Str(data.getMunicipalityId());
-        named_municipality_field = "data.municipality_id";
-        break;
-      }
-      case Payload::APPLICATION_DECIDED:
-        person_id = application_person(Str(payload.getApplicationDecided().getApplicationId()));
-        field = "data.application_id";
-        break;
-      case Payload::SERVICE_GRANTED: {
-        auto data = payload.getServiceGranted();
-        person_id = Str(data.getPersonId());
-        field = "data.person_id";
-        named_municipality = Str(data.getMunicipalityId());
-        named_municipality_field = "data.municipality_id";
-        break;
-      }
-      case Payload::GRANT_AMENDED:
-        person_id = grant_person(Str(payload.getGrantAmended().getGrantId()));
-        field = "data.grant_id";
-        break;
-      case Payload::GRANT_ENDED:
-        person_id = grant_person(Str(payload.getGrantEnded().getGrantId()));
-        field = "data.grant_id";
-        break;
-      case Payload::SERVICE_SUSPENDED:
-        person_id = grant_person(Str(payload.getServiceSuspended().getGrantId()));
-        field = "data.grant_id";
-        break;
-      case Payload::SERVICE_RESUMED:
-        person_id = grant_person(Str(payload.getServiceResumed().getGrantId()));
-        field = "data.grant_id";
-        break;
-      case Payload::SERVICE_DELIVERED:
-        person_id = grant_person(Str(payload.getServiceDelivered().getGrantId()));
-        field = "data.grant_id";
-        break;
-      case Payload::DELIVERY_CORRECTED:
-        person_id = grant_person(delivery_grant(Str(payload.getDeliveryCorrected().getDeliveryId())));
-        field = "data.delivery_id";
-        break;
-      case Payload::DELIVERY_VOIDED:
-        person_id = grant_person(delivery_grant(Str(payload.getDeliveryVoided().getDeliveryId())));
-        field = "data.delivery_id";
-        break;
-      default:
-        DI_ASSERT(false);  // RoleMayWrite admits no other type for a clerk
-    }
-    // Unknown references are refused here rather than left to the validator: the model may lag a
-    // concurrent append by another client, and "not known to be ours" must never pass as "ours".
-    const std::string home = person_id.empty() ? std::string() : residence(person_id);
-    if (home.empty()) {
-      return ServiceStatus::Forbidden(type_name + ": the person it concerns is not a known resident of '" +
-                                          principal.municipality_id + "'",
-                                      field, event_id);
-    }
-    if (!MunicipalityInScope(principal.municipality_id, home)) {
-      // Says only that the person is out of scope: where they live is not the caller's to learn.
-      return ServiceStatus::Forbidden(type_name + ": person '" + person_id + "' is outside the scope of a clerk of '" +
-                                          principal.municipality_id + "'",
-                                      field, event_id);
-    }
-    if (!named_municipality.empty() && !MunicipalityInScope(principal.municipality_id, named_municipality)) {
-      return ServiceStatus::Forbidden(type_name + ": a clerk of '" + principal.municipality_id +
-                                          "' may not act for municipality '" + named_municipality + "'",
-                                      named_municipality_field, event_id);
-    }
-    switch (type) {
-      case Payload::RESIDENCE_CHANGED:
-        residence_overlay[person_id] = Str(payload.getResidenceChanged().getMunicipalityId());
-        break;
-      case Payload::APPLICATION_SUBMITTED:
-        application_overlay[Str(payload.getApplicationSubmitted().getApplicationId())] = person_id;
-        break;
-      case Payload::SERVICE_GRANTED:
-        grant_overlay[Str(payload.getServiceGranted().getGrantId())] = person_id;
-        break;
-      case Payload::SERVICE_DELIVERED: {
-        auto data = payload.getServiceDelivered();
-        delivery_overlay[Str(data.getDeliveryId())] = Str(data.getGrantId());
-        break;
-      }
-      default:
-        break;
-    }
-  }
-  return ServiceStatus::Ok();
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Writes
 // ---------------------------------------------------------------------------------------------------------
@@ -583,16 +290,20 @@ ServiceStatus LedgerService::Append(const Principal& principal, std::vector<ledg
   for (const ledger::NewEvent& event : batch) keeps_recorded_at = keeps_recorded_at || event.asserted_recorded_at_micros;
   if (ServiceStatus authorized = AuthorizeAppend(principal, keeps_recorded_at); !authorized.ok()) return count(authorized);
   if (batch.empty()) return count(ServiceStatus::InvalidArgument("a batch holds at least one event", "events"));
-  if (principal.role == Role::kClerk) {
-    // The scope check reads the live model; fold in whatever other clients appended first.
-    if (ServiceStatus status = CatchUp(); !status.ok()) return count(status);
+  for (const ledger::NewEvent& event : batch) {
+    const auto reader = event.reader();
+    const EventType type = reader.getPayload().which();
+    if (!RoleMayWrite(principal.role, type)) {
+      return count(ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append '" +
+                                                std::string(ledger::EventTypeName(type)) + "' events",
+                                            "type", Str(reader.getId())));
+    }
   }
-  {
-    std::shared_lock lock(model_mutex_);
-    if (ServiceStatus status = CheckWritable(principal, batch); !status.ok()) return count(status);
-  }
+  // A clerk's scope is decided by the writer, on the state each event is appended to (access_policy.h).
+  ledger::AppendOptions append_options;
+  append_options.admit = AdmissionFor(principal);
   const auto started = std::chrono::steady_clock::now();
-  const ledger::Status status = store_->Append(batch, result);
+  const ledger::Status status = store_->Append(batch, append_options, result);
   if (metrics_ != nullptr && status.ok()) {
     metrics_->Observe("di_append_sync_seconds", {}, SecondsSince(started));
     metrics_->Observe("di_append_batch_events", {}, static_cast<double>(batch.size()));
@@ -695,9 +406,9 @@ nlohmann::ordered_json LedgerService::PseudonymisedEvent(const ledger::StoredEve
 }
 
 std::string LedgerService::ReaderStream(std::string_view stream) const {
-  const std::string_view kind = StreamKind(stream);
+  const std::string_view kind = ledger::StreamKind(stream);
   if (!IsPseudonymisedStreamKind(kind)) return std::string(stream);
-  return std::string(kind) + "/" + Pseudonym(kind, StreamId(stream));
+  return std::string(kind) + "/" + Pseudonym(kind, ledger::StreamId(stream));
 }
 
 nlohmann::ordered_json LedgerService::Render(const Principal& principal, const ledger::StoredEvent& event) const {
@@ -728,7 +439,7 @@ ServiceStatus LedgerService::ReadLog(const Principal& principal, uint64_t after,
       bool visible = true;
       if (principal.role == Role::kClerk) {
         std::shared_lock lock(model_mutex_);
-        visible = MayRead(principal, event);
+        visible = MayRead(live_model_, principal, event);
       }
       if (visible) page->events.push_back(Render(principal, event));
     }
@@ -756,7 +467,7 @@ ServiceStatus LedgerService::ReadStream(const Principal& principal, const std::s
     if (event.position > page->head) return false;  // not folded yet: not visible
     if (principal.role == Role::kClerk) {
       std::shared_lock lock(model_mutex_);
-      if (!MayRead(principal, event)) {
+      if (!MayRead(live_model_, principal, event)) {
         denied = true;
         return false;
       }
@@ -788,7 +499,7 @@ ServiceStatus LedgerService::GetEvent(const Principal& principal, const std::str
   if (!status.ok()) return status;
   if (principal.role == Role::kClerk) {
     std::shared_lock lock(model_mutex_);
-    if (!MayRead(principal, event)) {
+    if (!MayRead(live_model_, principal, event)) {
       return ServiceStatus::Forbidden("event '" + event_id + "' is not about a resident of '" +
                                           principal.municipality_id + "'",
                                       "id");
@@ -854,7 +565,7 @@ ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const
       return ServiceStatus::NotFound("no person '" + person_id + "'", "person_id");
     }
     if (principal.role == Role::kClerk &&
-        !MunicipalityInScope(principal.municipality_id, ResidenceOfPerson(person_id))) {
+        !PersonInClerkScope(live_model_, principal.municipality_id, person_id)) {
       return ServiceStatus::Forbidden("person '" + person_id + "' is outside the scope of a clerk of '" +
                                           principal.municipality_id + "'",
                                       "person_id");
@@ -896,30 +607,11 @@ ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const
   });
 }
 
-namespace {
-// A clerk's report covers its own municipality: the default, and the only one it may name.
-ServiceStatus ScopeReport(const Principal& principal, std::string* municipality_id,
-                          const std::function<bool(const std::string&)>& in_scope) {
-  if (principal.role == Role::kReader) return ServiceStatus::Forbidden("role 'reader' may not query reports");
-  if (principal.role != Role::kClerk) return ServiceStatus::Ok();
-  if (municipality_id->empty()) {
-    *municipality_id = principal.municipality_id;
-  } else if (!in_scope(*municipality_id)) {
-    return ServiceStatus::Forbidden("a clerk of '" + principal.municipality_id + "' may not report on '" +
-                                        *municipality_id + "'",
-                                    "municipality");
-  }
-  return ServiceStatus::Ok();
-}
-}  // namespace
-
 ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of,
                                           projections::FundingQuery query, projections::FundingReport* out) {
   {
     std::shared_lock lock(model_mutex_);
-    ServiceStatus scoped = ScopeReport(principal, &query.municipality_id, [&](const std::string& municipality) {
-      return MunicipalityInScope(principal.municipality_id, municipality);
-    });
+    ServiceStatus scoped = ScopeReport(live_model_, principal, &query.municipality_id);
     if (!scoped.ok()) return scoped;
   }
   int32_t valid_date = 0;
@@ -947,9 +639,7 @@ ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, con
                                                  int32_t* valid_date, uint64_t* known_at_position, std::string* note) {
   {
     std::shared_lock lock(model_mutex_);
-    ServiceStatus scoped = ScopeReport(principal, &query.municipality_id, [&](const std::string& municipality) {
-      return MunicipalityInScope(principal.municipality_id, municipality);
-    });
+    ServiceStatus scoped = ScopeReport(live_model_, principal, &query.municipality_id);
     if (!scoped.ok()) return scoped;
     if (!query.claim_id.empty()) {
       // One claim by id: a claim that does not exist is 404, another municipality's is 403, never an empty list
@@ -957,7 +647,7 @@ ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, con
       auto claim = live_model_.claims().find(query.claim_id);
       if (claim == live_model_.claims().end()) return ServiceStatus::NotFound("no claim '" + query.claim_id + "'", "claim");
       if (principal.role == Role::kClerk &&
-          !MunicipalityInScope(principal.municipality_id, claim->second.municipality_id)) {
+          !InClerkScope(live_model_, principal.municipality_id, claim->second.municipality_id)) {
         return ServiceStatus::Forbidden("claim '" + query.claim_id + "' is outside the scope of a clerk of '" +
                                             principal.municipality_id + "'",
                                         "claim");
@@ -984,9 +674,7 @@ ServiceStatus LedgerService::QueryIndicators(const Principal& principal, const A
                                              projections::IndicatorsReport* out) {
   {
     std::shared_lock lock(model_mutex_);
-    ServiceStatus scoped = ScopeReport(principal, &municipality_id, [&](const std::string& municipality) {
-      return MunicipalityInScope(principal.municipality_id, municipality);
-    });
+    ServiceStatus scoped = ScopeReport(live_model_, principal, &municipality_id);
     if (!scoped.ok()) return scoped;
   }
   int32_t valid_date = 0;

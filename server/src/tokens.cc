@@ -1,4 +1,4 @@
-// ServiceStatus, roles and the bearer-token registry.
+// Roles and the bearer-token registry.
 #include <sodium.h>
 
 #include <cstdlib>
@@ -6,59 +6,9 @@
 #include <sstream>
 
 #include "di/ledger/json_codec.h"
-#include "di/server/ledger_service.h"
+#include "di/server/principal.h"
 
 namespace di::server {
-
-ServiceStatus::ServiceStatus(const ledger::Status& status)
-    : message_(status.message()), field_(status.field()), event_id_(status.event_id()) {
-  switch (status.code()) {
-    case ledger::StatusCode::kOk: code_ = ServiceCode::kOk; break;
-    case ledger::StatusCode::kInvalidArgument: code_ = ServiceCode::kInvalidArgument; break;
-    case ledger::StatusCode::kNotFound: code_ = ServiceCode::kNotFound; break;
-    case ledger::StatusCode::kConflict: code_ = ServiceCode::kConflict; break;
-    case ledger::StatusCode::kDuplicateId: code_ = ServiceCode::kDuplicateId; break;
-    case ledger::StatusCode::kCorruption: code_ = ServiceCode::kCorruption; break;
-    case ledger::StatusCode::kIOError: code_ = ServiceCode::kIOError; break;
-    case ledger::StatusCode::kBusy: code_ = ServiceCode::kBusy; break;
-    case ledger::StatusCode::kShutdown: code_ = ServiceCode::kShutdown; break;
-  }
-}
-
-ServiceStatus ServiceStatus::Make(ServiceCode code, std::string message, std::string field, std::string event_id) {
-  ServiceStatus status;
-  status.code_ = code;
-  status.message_ = std::move(message);
-  status.field_ = std::move(field);
-  status.event_id_ = std::move(event_id);
-  return status;
-}
-
-std::string_view ServiceStatus::CodeName() const {
-  switch (code_) {
-    case ServiceCode::kOk: return "ok";
-    case ServiceCode::kInvalidArgument: return "invalid_argument";
-    case ServiceCode::kNotFound: return "not_found";
-    case ServiceCode::kConflict: return "conflict";
-    case ServiceCode::kDuplicateId: return "duplicate_id";
-    case ServiceCode::kCorruption: return "corruption";
-    case ServiceCode::kIOError: return "io_error";
-    case ServiceCode::kBusy: return "busy";
-    case ServiceCode::kShutdown: return "shutdown";
-    case ServiceCode::kUnauthenticated: return "unauthenticated";
-    case ServiceCode::kForbidden: return "forbidden";
-  }
-  return "unknown";
-}
-
-std::string ServiceStatus::ToString() const {
-  if (ok()) return "ok";
-  std::string text(CodeName());
-  text += ": ";
-  if (!event_id_.empty()) text += "event '" + event_id_ + "': ";
-  if (!field_.empty()) text += "field '" + field_ + "': ";
-  return text + message_;
-}
 
 std::string_view RoleName(Role role) {
   switch (role) {

@@ -83,6 +83,13 @@ kj::Array<capnp::word> CopyToWords(std::string_view bytes);
 // Lowercase hexadecimal.
 std::string HashToHex(const Hash& hash);
 
+// Stream names are "<kind>/<id>" ("person/P-0001", "grant/G-1", "claim/C-1"; the writer names them, validator.h).
+inline std::string_view StreamKind(std::string_view stream) { return stream.substr(0, stream.find('/')); }
+inline std::string_view StreamId(std::string_view stream) {
+  const size_t slash = stream.find('/');
+  return slash == std::string_view::npos ? std::string_view() : stream.substr(slash + 1);
+}
+
 }  // namespace di::ledger
 
 #endif  // DI_LEDGER_EVENT_H_

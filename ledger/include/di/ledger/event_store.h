@@ -11,6 +11,9 @@
 //   * Idempotent: an event id already recorded with identical content returns its original position;
 //     with different content the batch fails with kDuplicateId.
 //   * Optional expected stream versions (optimistic concurrency): mismatch -> kConflict, nothing appended.
+//   * Optional admission check (AppendOptions::admit, subject.h): the writer resolves each event's subject on
+//     the state it is appended to and asks the check before validating the event; a refusal (kForbidden, ...)
+//     fails the batch, nothing appended.
 //   * Durable when acknowledged: the WAL is fsynced before Append returns (options.sync). Concurrent
 //     appenders are grouped into one write + one sync (group commit) by a single writer thread, which is
 //     also what makes positions dense and the hash chain sequential.
@@ -41,6 +44,7 @@
 #include "di/ledger/catalog.h"
 #include "di/ledger/event.h"
 #include "di/ledger/status.h"
+#include "di/ledger/subject.h"
 
 namespace rocksdb {
 class Env;
@@ -101,6 +105,13 @@ struct AppendResult {
   uint64_t last_position = 0;
 };
 
+// Per-append options.
+struct AppendOptions {
+  // Asked by the writer for every event of the batch, in order, idempotent retries included, with the event's
+  // subject on the state it is appended to (subject.h). Default: none, every event is admitted.
+  AdmissionCheck admit;
+};
+
 struct LogHead {
   uint64_t position = 0;  // 0: empty store
   Hash hash{};
@@ -137,7 +148,10 @@ class EventStore {
   virtual ~EventStore() = default;
 
   // Appends `batch` atomically (see guarantees above). Blocks until durable or failed.
-  virtual Status Append(const std::vector<NewEvent>& batch, AppendResult* result) = 0;
+  virtual Status Append(const std::vector<NewEvent>& batch, const AppendOptions& options, AppendResult* result) = 0;
+  Status Append(const std::vector<NewEvent>& batch, AppendResult* result) {
+    return Append(batch, AppendOptions{}, result);
+  }
 
   // Reads --------------------------------------------------------------------------------------------
   // The global log from `from_position` (inclusive), at most `max_events` (0 = no limit).

@@ -1,7 +1,8 @@
 // Status: the error value that crosses every public API boundary of di-ledger (exceptions never do).
 //
 // Modelled on leveldb::Status, with two additions the users need: the id of the event a validation error
-// is about, and the offending field (a JSON path such as "data.lines[2].amount_cents").
+// is about, and the offending field (a JSON path such as "data.lines[2].amount_cents"). The server uses the
+// same type (its transports map each code to an HTTP status or a binary error name, docs/api.md).
 #ifndef DI_LEDGER_STATUS_H_
 #define DI_LEDGER_STATUS_H_
 
@@ -19,7 +20,10 @@ enum class StatusCode {
   kCorruption,       // stored data failed a check (hash chain, decoding, holes)
   kIOError,          // the storage engine failed (disk full, ...); nothing was acknowledged
   kBusy,             // too many pending requests; retry later
-  kShutdown,         // the store is closing
+  kShutdown,         // the store (or the service over it) is closing
+  // The two outcomes of an admission check (the append's `admit` hook, event_store.h) and of a network service:
+  kUnauthenticated,  // no token, or a token no entry matches
+  kForbidden,        // the caller's role or scope does not allow it; the message says why
 };
 
 class Status {
@@ -29,7 +33,9 @@ class Status {
   static Status InvalidArgument(std::string message, std::string field = {}, std::string event_id = {}) {
     return Status(StatusCode::kInvalidArgument, std::move(message), std::move(field), std::move(event_id));
   }
-  static Status NotFound(std::string message) { return Status(StatusCode::kNotFound, std::move(message)); }
+  static Status NotFound(std::string message, std::string field = {}) {
+    return Status(StatusCode::kNotFound, std::move(message), std::move(field));
+  }
   static Status Conflict(std::string message, std::string event_id = {}) {
     return Status(StatusCode::kConflict, std::move(message), "expected_version", std::move(event_id));
   }
@@ -40,6 +46,14 @@ class Status {
   static Status IOError(std::string message) { return Status(StatusCode::kIOError, std::move(message)); }
   static Status Busy(std::string message) { return Status(StatusCode::kBusy, std::move(message)); }
   static Status Shutdown() { return Status(StatusCode::kShutdown, "the event store is closing"); }
+  static Status Unauthenticated(std::string message) { return Status(StatusCode::kUnauthenticated, std::move(message)); }
+  static Status Forbidden(std::string message, std::string field = {}, std::string event_id = {}) {
+    return Status(StatusCode::kForbidden, std::move(message), std::move(field), std::move(event_id));
+  }
+  // Any code with any message (a transport relaying a status it received).
+  static Status Make(StatusCode code, std::string message, std::string field = {}, std::string event_id = {}) {
+    return Status(code, std::move(message), std::move(field), std::move(event_id));
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

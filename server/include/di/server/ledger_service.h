@@ -57,99 +57,11 @@
 #include "di/projections/ledger_model.h"
 #include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
+#include "di/server/principal.h"
 
 namespace di::server {
 
 class Metrics;
-
-// ---------------------------------------------------------------------------------------------------------
-// ServiceStatus: ledger::Status plus the two outcomes only a network service has (who are you, may you).
-// ---------------------------------------------------------------------------------------------------------
-enum class ServiceCode {
-  kOk = 0,
-  kInvalidArgument,  // malformed or invalid input (also: not JSON, empty batch, bad query parameter)
-  kNotFound,
-  kConflict,         // expected stream version mismatch
-  kDuplicateId,      // event id already recorded with different content
-  kCorruption,
-  kIOError,
-  kBusy,             // the store's append queue is full: retry later
-  kShutdown,         // the service is stopping
-  kUnauthenticated,  // no token, or a token no entry matches
-  kForbidden,        // the principal's role or scope does not allow it; the message says why
-};
-
-class ServiceStatus {
- public:
-  ServiceStatus() = default;
-  ServiceStatus(const ledger::Status& status);  // NOLINT: implicit, so ledger statuses pass through unchanged
-  static ServiceStatus Ok() { return {}; }
-  static ServiceStatus Make(ServiceCode code, std::string message, std::string field = {}, std::string event_id = {});
-  static ServiceStatus Unauthenticated(std::string message) { return Make(ServiceCode::kUnauthenticated, std::move(message)); }
-  static ServiceStatus Forbidden(std::string message, std::string field = {}, std::string event_id = {}) {
-    return Make(ServiceCode::kForbidden, std::move(message), std::move(field), std::move(event_id));
-  }
-  static ServiceStatus InvalidArgument(std::string message, std::string field = {}) {
-    return Make(ServiceCode::kInvalidArgument, std::move(message), std::move(field));
-  }
-  static ServiceStatus NotFound(std::string message, std::string field = {}) {
-    return Make(ServiceCode::kNotFound, std::move(message), std::move(field));
-  }
-
-  bool ok() const { return code_ == ServiceCode::kOk; }
-  ServiceCode code() const { return code_; }
-  const std::string& message() const { return message_; }
-  const std::string& field() const { return field_; }
-  const std::string& event_id() const { return event_id_; }
-  // Stable machine-readable name: "invalid_argument", "forbidden", "unauthenticated", ...
-  std::string_view CodeName() const;
-  std::string ToString() const;
-
- private:
-  ServiceCode code_ = ServiceCode::kOk;
-  std::string message_;
-  std::string field_;
-  std::string event_id_;
-};
-
-// ---------------------------------------------------------------------------------------------------------
-// Principals and tokens
-// ---------------------------------------------------------------------------------------------------------
-enum class Role { kClerk, kProject, kFinance, kAuditor, kReader, kMigration };
-std::string_view RoleName(Role role);
-bool ParseRoleName(std::string_view name, Role* role);
-
-struct Principal {
-  std::string name;             // the token's name ("bauska-clerk-1"), for logs and metrics
-  Role role = Role::kReader;
-  std::string municipality_id;  // clerks only: the municipality whose residents they serve
-};
-
-// Bearer tokens from a config file, hashed at rest. File format (docs/api.md, "Tokens"):
-//   [{"name": "jelgava-clerk", "role": "clerk", "municipality": "M-JELGAVA", "token_sha256": "<64 hex>"}, ...]
-// token_sha256 is SHA-256 of the token text as sent after "Bearer ". `di-ledger token` makes both.
-class TokenRegistry {
- public:
-  static ServiceStatus LoadFile(const std::string& path, TokenRegistry* out);
-  static ServiceStatus FromJson(const nlohmann::json& entries, TokenRegistry* out);
-  // Constant-time comparison of the presented token's hash against every entry.
-  ServiceStatus Authenticate(std::string_view token, Principal* principal) const;
-  size_t size() const { return entries_.size(); }
-
- private:
-  struct Entry {
-    Principal principal;
-    std::array<unsigned char, 32> token_sha256{};
-  };
-  std::vector<Entry> entries_;
-};
-
-// A new random token: "dil_" + 43 chars of URL-safe base64 (32 random bytes, libsodium randombytes_buf).
-std::string NewRandomToken();
-// Lowercase hex SHA-256 of a token: the "token_sha256" of its entry.
-std::string TokenSha256Hex(std::string_view token);
-// The JSON entry of a token ({"name","role",["municipality"],"token_sha256"}).
-nlohmann::json TokenEntryJson(const Principal& principal, std::string_view token);
 
 // ---------------------------------------------------------------------------------------------------------
 // The service
@@ -302,13 +214,6 @@ class LedgerService {
   std::string ReaderStream(std::string_view stream) const;
 
  private:
-  ServiceStatus CheckWritable(const Principal& principal, const std::vector<ledger::NewEvent>& batch) const;
-  // A clerk of a municipality merged into another may record only events dated before the merger (model lock held).
-  ServiceStatus CheckClerkMunicipalityInForce(const Principal& principal, int32_t effective_date,
-                                              const std::string& type_name, const std::string& event_id) const;
-  bool MayRead(const Principal& principal, const ledger::StoredEvent& event) const;  // model lock held
-  bool MunicipalityInScope(const std::string& clerk_municipality, const std::string& municipality) const;
-  std::string ResidenceOfPerson(const std::string& person_id) const;  // model lock held
   nlohmann::ordered_json Render(const Principal& principal, const ledger::StoredEvent& event) const;
   ServiceStatus CatchUp();  // folds the live model up to the store head
   // The valid date and the known-at position of a query, and (projections::ExplainNotYetKnown) why its answer
@@ -323,7 +228,7 @@ class LedgerService {
   uint64_t metrics_collector_id_ = 0;  // removed in the destructor: the collector refers to this service
   std::atomic<bool> shutting_down_{false};
 
-  // The live model and the one index it lacks (application -> person), folded together.
+  // The live model, folded up to the head after every append.
   mutable std::shared_mutex model_mutex_;
   // Live-model snapshots are encoded and written by a thread of their own (SnapshotLoop), so that no request
   // waits for one: CatchUp only records the position a snapshot is due at.
@@ -335,7 +240,6 @@ class LedgerService {
   bool snapshot_stop_ = false;
   std::thread snapshot_thread_;
   projections::LedgerModel live_model_;
-  std::map<std::string, std::string> application_person_;
   std::atomic<uint64_t> visible_position_{0};
   std::atomic<int> replays_in_flight_{0};
 

@@ -10,13 +10,13 @@
 // delivered cost is eligible, and a deliberate few percent is not (deliveries beyond the granted quantity
 // or the rules' caps, GRT services past the two free years, late opinions and plan reviews), so that the
 // eligibility and funding reports have real findings to show.
-#ifndef DI_CLI_SIMULATE_H_
-#define DI_CLI_SIMULATE_H_
+#ifndef DI_WORKLOAD_REGION_HISTORY_H_
+#define DI_WORKLOAD_REGION_HISTORY_H_
 
 #include <cstdint>
 #include <ostream>
 
-namespace di::cli {
+namespace di::workload {
 
 struct SimulateOptions {
   uint64_t seed = 1;
@@ -50,6 +50,6 @@ inline constexpr const char* kLatestSimulatedRecordedAt = "2024-01-01T00:00:00.0
 // before the first simulated event (the project's registration, 2015-12-08).
 inline constexpr const char* kSimulatedRulesRecordedAt = "2015-07-01T00:00:00Z";
 
-}  // namespace di::cli
+}  // namespace di::workload
 
-#endif  // DI_CLI_SIMULATE_H_
+#endif  // DI_WORKLOAD_REGION_HISTORY_H_

@@ -1,6 +1,6 @@
 // FuzzyHistory: a seeded, deliberately nasty event history for the projections' differential tests.
 //
-// The realistic simulator (cli/simulate.cc) is polite: grants sized to the deliveries, 97 % of the cost
+// The region history (region_history.h) is polite: grants sized to the deliveries, 97 % of the cost
 // eligible, few corrections. This generator is not. In one small world (2 projects, 4 municipalities of
 // which 2 merge on 2021-07-01, 10-25 persons of every target group, parents representing 1-3 children,
 // siblings sharing a parent) it writes what the rules engine finds hardest:
@@ -22,15 +22,15 @@
 // Determinism: one std::mt19937_64 seeded with the seed, an unbiased range reduction written here (not
 // std::uniform_int_distribution, whose output differs between standard libraries), ordered containers only.
 // Same seed and options -> the same events, byte for byte.
-#ifndef DI_TESTS_FUZZY_HISTORY_H_
-#define DI_TESTS_FUZZY_HISTORY_H_
+#ifndef DI_WORKLOAD_FUZZY_HISTORY_H_
+#define DI_WORKLOAD_FUZZY_HISTORY_H_
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-namespace di::testing {
+namespace di::workload {
 
 struct FuzzyHistoryOptions {
   // Persons enrolled across all target groups, clamped to 10..25. Default 18.
@@ -90,6 +90,6 @@ struct FuzzyHistoryInfo {
 std::vector<nlohmann::json> FuzzyHistory(uint64_t seed, const FuzzyHistoryOptions& options,
                                          FuzzyHistoryInfo* info = nullptr);
 
-}  // namespace di::testing
+}  // namespace di::workload
 
-#endif  // DI_TESTS_FUZZY_HISTORY_H_
+#endif  // DI_WORKLOAD_FUZZY_HISTORY_H_

@@ -1,0 +1,433 @@
+// The adversarial history's world: projects, municipalities, rule sets, persons and the facts about them.
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "di/projections/default_rules.h"
+#include "fuzzy_generator.h"
+
+namespace di::workload::fuzzy {
+
+void Generator::PlanWorld() {
+  const int total = options_.persons;
+  const int children = std::max(3, total * 2 / 5);
+  const int parents = std::max(2, total / 5);
+  const int adults = total - 2 - children - parents;  // 2: one child in care, one foster candidate
+  const std::vector<std::string> residences = {"M-BAUSKA", "M-VECUMNIEKI", "M-JELGAVA", "M-LIEPAJA"};
+  // Birth dates where the rules change their mind: the fifth birthday on 2021-06-30 / 07-01 / 2022-06-16 /
+  // 2023-08-31, 29 February, the eighteenth birthday during the project.
+  std::vector<int32_t> births = {Date(2016, 2, 29), Date(2016, 7, 1),  Date(2016, 6, 30), Date(2017, 6, 16),
+                                 Date(2018, 8, 31), Date(2004, 5, 10), Date(2012, 3, 1),  Date(2020, 2, 29),
+                                 Date(2015, 12, 31), Date(2009, 9, 9)};
+  Shuffle(&births);
+  int number = 0;
+  auto add = [&](const std::string& group, int32_t birth) -> PersonState& {
+    PersonState person;
+    person.id = NumberedId("P-", ++number, 2);
+    person.group = group;
+    person.birth = birth;
+    person.residence_id = Pick(residences);
+    person.project_id = person.residence_id == "M-LIEPAJA" ? "PR-KUR" : "PR-ZEM";
+    person_order_.push_back(person.id);
+    return persons_[person.id] = person;
+  };
+  auto enrol_month_from = [&](int32_t earliest) {
+    int index = 0;
+    while (index < 71 && MonthStartOf(index + 1) <= earliest) ++index;
+    return index;
+  };
+  std::vector<std::string> child_ids;
+  for (int i = 0; i < children; ++i) {
+    const int32_t birth = i < static_cast<int>(births.size())
+                              ? births[i]
+                              : static_cast<int32_t>(Between(Date(2006, 1, 1), Date(2019, 12, 31)));
+    PersonState& child = add("child_functional_impairment", birth);
+    const int32_t earliest = std::max(Date(2016, 1, 1), birth + 20);
+    child.enrol_month = std::min(71, enrol_month_from(earliest) + static_cast<int>(Between(0, 10)));
+    // Enrolled while 0-17: a child born in 2004 must be enrolled before 2022-05-10.
+    while (child.enrol_month > 0 && MonthStartOf(child.enrol_month) + 31 >= Birthday(birth, 18)) --child.enrol_month;
+    child.never_opinion = Chance(120);
+    child.grants_wanted = static_cast<int>(Between(2, 3));
+    child_ids.push_back(child.id);
+  }
+  PersonState& in_care = add("child_in_care", static_cast<int32_t>(Between(Date(2008, 1, 1), Date(2013, 12, 31))));
+  in_care.enrol_month = static_cast<int>(Between(0, 30));
+  in_care.grants_wanted = 1;
+  const std::string in_care_id = in_care.id;
+  for (int i = 0; i < adults; ++i) {
+    int32_t birth = static_cast<int32_t>(Between(Date(1960, 1, 1), Date(1995, 12, 31)));
+    if (i == 0) birth = Date(2001, 3, 15);  // enrolled on the day they turn 18
+    if (i == 1) birth = Date(1988, 2, 29);
+    PersonState& adult = add("adult_mental_disability", birth);
+    adult.enrol_month = static_cast<int>(Between(0, 60));
+    if (i == 0) {
+      adult.enrol_month = 38;  // 2019-03
+      adult.enrol_date = Date(2019, 3, 15);
+    }
+    adult.grants_wanted = static_cast<int>(Between(2, 3));
+  }
+  PersonState& candidate = add("foster_or_adoptive_candidate", Date(1980, 5, 5));
+  candidate.enrol_month = static_cast<int>(Between(0, 70));
+  candidate.grants_wanted = Chance(300) ? 1 : 0;
+  // Parents: the first two share a child (siblings 0 and 1 share parent 0; child 1 has two parents), the
+  // last one is a foster parent of the child in care; the rest represent 1-3 children each.
+  size_t next_child = 2;
+  for (int i = 0; i < parents; ++i) {
+    PersonState& parent = add("parent_of_child", i == 0 ? Date(1988, 2, 29)
+                                                        : static_cast<int32_t>(Between(Date(1975, 1, 1), Date(1995, 12, 31))));
+    parent.relation = "parent";
+    if (i == 0) {
+      parent.children = {child_ids[0], child_ids[1]};
+    } else if (i == 1) {
+      parent.children = {child_ids[1]};
+      if (next_child < child_ids.size()) parent.children.push_back(child_ids[next_child++]);
+      parent.relation = "legal_representative";
+    } else if (i == parents - 1) {
+      parent.children = {in_care_id};
+      parent.relation = "foster_parent";
+      if (next_child < child_ids.size() && Chance(500)) parent.children.push_back(child_ids[next_child++]);
+    } else {
+      const int want = static_cast<int>(Between(1, 3));
+      for (int k = 0; k < want && next_child < child_ids.size(); ++k) parent.children.push_back(child_ids[next_child++]);
+      if (parent.children.empty()) parent.children.push_back(child_ids[Below(child_ids.size())]);
+    }
+    parent.grants_wanted = static_cast<int>(Between(1, 2));
+    const std::string parent_id = parent.id;
+    int month = 0;
+    for (const std::string& child_id : parent.children) {
+      PersonState& child = persons_[child_id];
+      month = std::max(month, child.enrol_month);
+      child.parents.push_back(parent_id);
+    }
+    PersonState& stored = persons_[parent_id];
+    stored.enrol_month = std::min(71, month + static_cast<int>(Between(0, 2)));
+    // A household lives together: the parent in the first child's municipality.
+    stored.residence_id = persons_[stored.children.front()].residence_id;
+    stored.project_id = persons_[stored.children.front()].project_id;
+  }
+  // A child's municipality follows its first parent's household.
+  for (const std::string& id : person_order_) {
+    const PersonState& person = persons_[id];
+    if (person.group != "parent_of_child") continue;
+    for (const std::string& child_id : person.children) {
+      if (persons_[child_id].parents.front() == id) {
+        persons_[child_id].residence_id = person.residence_id;
+        persons_[child_id].project_id = person.project_id;
+      }
+    }
+  }
+  // Special dates: the rules' boundaries (from the rules data), leap days, the straddling week, birthdays.
+  for (int32_t date : {Date(2016, 2, 29), Date(2020, 2, 29), rules_.amendments_2021 - 1, rules_.amendments_2021,
+                       rules_.count_caps_abolished - 1, rules_.count_caps_abolished, rules_.services_paid_until,
+                       rules_.services_paid_until + 1, Date(2016, 12, 31), Date(2019, 12, 31)}) {
+    special_dates_[date].push_back("");
+  }
+  for (int32_t date = Date(2021, 6, 28); date <= Date(2021, 7, 4); ++date) special_dates_[date].push_back("");
+  for (const std::string& id : child_ids) {
+    const int32_t fifth = Birthday(persons_[id].birth, 5), eighteenth = Birthday(persons_[id].birth, 18);
+    for (int32_t date : {fifth - 1, fifth, eighteenth - 1, eighteenth}) special_dates_[date].push_back(id);
+  }
+  merger_month_ = Chance(500) ? 65 : 66;  // recorded in June, or in July after some July grants
+  merger_after_grants_ = merger_month_ == 66;
+  rules_month_ = static_cast<int>(Between(69, 83));
+  broken_rules_month_ = Chance(500) ? static_cast<int>(Between(40, 90)) : -1;
+}
+
+void Generator::Setup() {
+  const int32_t start = rules_.project_start;
+  EnactRules(start, nlohmann::json::parse(projections::DefaultRulesDocument()), "MK Nr. 313 as amended (defaults)");
+  Emit("project_registered", Date(2015, 12, 8),
+       {{"project_id", "PR-ZEM"}, {"name", "Atver sirdi Zemgalē"}, {"region", "Zemgale"},
+        {"agreement_number", "9.2.2.1/15/I/001"}, {"period_start", "2015-07-01"}, {"period_end", "2023-12-31"},
+        {"services_paid_until", FormatDate(rules_.services_paid_until)}, {"budget_total_cents", 677834800},
+        {"budget_esf_cents", 576159580}, {"budget_state_cents", 101675220},
+        {"targets", {{{"indicator", "persons_assessed"}, {"target_group", "adult_mental_disability"}, {"count", 5}},
+                     {{"indicator", "persons_receiving_services"}, {"target_group", "child_functional_impairment"}, {"count", 6}}}}},
+       "zpr:project-team");
+  projects_["PR-ZEM"] = {start, 677834800, {}};
+  Emit("project_registered", Date(2016, 1, 20),
+       {{"project_id", "PR-KUR"}, {"name", "Kurzeme visiem"}, {"region", "Kurzeme"},
+        {"agreement_number", "9.2.2.1/15/I/002"}, {"period_start", "2015-12-01"}, {"period_end", "2023-12-31"},
+        {"services_paid_until", FormatDate(rules_.services_paid_until)}, {"budget_total_cents", 500000000},
+        {"budget_esf_cents", 425000000}, {"budget_state_cents", 75000000}},
+       "kpr:project-team");
+  projects_["PR-KUR"] = {Date(2015, 12, 1), 500000000, {}};
+  for (auto& [id, project] : projects_) {
+    const int amendments = static_cast<int>(Between(2, 3));
+    for (int i = 0; i < amendments; ++i) project.amendment_months.push_back(static_cast<int>(Between(6, 90)));
+  }
+  for (const auto& [id, project_id] : std::vector<std::pair<std::string, std::string>>{
+           {"M-BAUSKA", "PR-ZEM"}, {"M-VECUMNIEKI", "PR-ZEM"}, {"M-JELGAVA", "PR-ZEM"}, {"M-LIEPAJA", "PR-KUR"}}) {
+    Emit("municipality_registered", project_id == "PR-ZEM" ? Date(2015, 12, 8) : Date(2016, 1, 20),
+         {{"municipality_id", id}, {"name", id.substr(2)}, {"project_id", project_id}}, "zpr:project-team");
+    municipalities_[id] = {project_id, "", kNoDate, id == "M-JELGAVA" ? 1 : 3};
+  }
+  const Json social = {{{"register", "social_service_providers"}, {"registration_number", "SP-1234"}}};
+  Emit("provider_registered", Date(2016, 1, 5),
+       {{"provider_id", "PV-ATELPA"}, {"name", "Biedrība Atelpa"}, {"kind", "legal_person"}, {"registers", social}},
+       "zpr:project-team");
+  Emit("provider_registered", Date(2016, 1, 5), {{"provider_id", "PV-CARE-1"}, {"name", "Care provider 1"}, {"kind", "natural_person"}},
+       "zpr:project-team");
+  Emit("provider_registered", Date(2016, 1, 6), {{"provider_id", "PV-CARE-2"}, {"name", "Care provider 2"}, {"kind", "natural_person"}},
+       "zpr:project-team");
+  Emit("provider_registered", Date(2016, 1, 7),
+       {{"provider_id", "PV-REHAB"}, {"name", "Rehabilitācijas centrs"}, {"kind", "legal_person"},
+        {"registers", {{{"register", "social_service_providers"}, {"registration_number", "SP-77"}},
+                       {{"register", "medical_institutions"}, {"registration_number", "MI-5"}}}}},
+       "zpr:project-team");
+  Emit("provider_registered", Date(2016, 1, 7),
+       {{"provider_id", "PV-PSY"}, {"name", "Psihologs"}, {"kind", "natural_person"},
+        {"registers", {{{"register", "psychologists"}, {"registration_number", "PS-9"}}}}},
+       "zpr:project-team");
+  providers_ = {"PV-ATELPA", "PV-CARE-1", "PV-CARE-2", "PV-REHAB", "PV-PSY"};
+  int contract = 0;
+  for (const auto& [municipality, services] : std::vector<std::pair<std::string, Json>>{
+           {"M-BAUSKA", {"respite", "child_care"}}, {"M-JELGAVA", {"adult_day_centre", "adult_group_home"}},
+           {"M-LIEPAJA", {"child_rehabilitation", "parent_rehabilitation"}}}) {
+    Emit("provider_contracted", Date(2016, 1, 15),
+         {{"contract_id", NumberedId("K-", ++contract, 3)}, {"provider_id", contract == 1 ? "PV-ATELPA" : "PV-REHAB"},
+          {"municipality_id", municipality}, {"services", services}, {"period_start", "2016-02-01"},
+          {"period_end", "2023-08-31"}},
+         SocialService(municipality));
+  }
+}
+
+void Generator::EnactRules(int32_t date, const Json& document, const std::string& title) {
+  Emit("rules_enacted", date,
+       {{"rule_set_id", "MK313"}, {"title", title}, {"source_reference", "MK 16.06.2015 Nr. 313"}, {"document", document}},
+       "zpr:project-team");
+  ++counts_.rules_enacted;
+}
+
+void Generator::RecordMerger() {
+  const int32_t reform = Date(2021, 7, 1);
+  Emit("municipalities_merged", reform,
+       {{"successor_id", "M-BAUSKAS-NOV"}, {"successor_name", "Bauskas novads"},
+        {"predecessor_ids", {"M-BAUSKA", "M-VECUMNIEKI"}}, {"project_id", "PR-ZEM"}},
+       "zpr:project-team");
+  municipalities_["M-BAUSKAS-NOV"] = {"PR-ZEM", "", kNoDate, 1};
+  for (const char* id : {"M-BAUSKA", "M-VECUMNIEKI"}) {
+    municipalities_[id].merged_into = "M-BAUSKAS-NOV";
+    municipalities_[id].merged_on = reform;
+  }
+}
+
+void Generator::WorldEvents() {
+  if (month_index_ == merger_month_ && !merger_after_grants_) RecordMerger();
+  if (month_index_ == rules_month_) {
+    // A second version of the rules with changed parameters, enacted part-way: every replay as known after it
+    // decides everything (also what happened before) under it.
+    Json document = nlohmann::json::parse(projections::DefaultRulesDocument());
+    document["version"] = "MK313-fuzz-" + std::to_string(seed_);
+    Json& parameters = document["parameters"];
+    parameters["count_caps_abolished"] = Chance(500) ? "2022-01-01" : "2022-09-01";
+    if (Chance(500)) parameters["services_paid_until"] = "2023-06-30";
+    if (Chance(500)) parameters["child_rehab_100_from"] = "2021-10-01";
+    if (Chance(500)) {
+      for (Json& rule : document["rules"]) {
+        if (rule["id"] == "respite") rule["caps"][0]["scope"] = "family";  // respite per family (KU 11)
+      }
+    }
+    EnactRules(Today(), document, "MK Nr. 313, changed parameters");
+  }
+  if (month_index_ == broken_rules_month_) {
+    // A rules document the engine cannot parse is still a fact; the rules before it stay in force.
+    EnactRules(Today(), Json{{"format", "di-ledger-rules/1"}, {"rule_set", "MK313"}, {"version", "broken"}},
+               "MK Nr. 313, a draft that does not parse");
+  }
+  for (auto& [id, project] : projects_) {
+    for (int month : project.amendment_months) {
+      if (month != month_index_) continue;
+      // Sometimes in force from months back (recorded late): claims already filed change their ESF split.
+      int32_t date = Chance(300) ? Today() - static_cast<int32_t>(Between(30, 150)) : Today();
+      date = std::max(date, project.period_start);
+      project.total_cents = project.total_cents * Between(103, 130) / 100;
+      const int64_t ratio = Chance(500) ? 8500 : 8669;  // ESF share in basis points
+      const int64_t esf = project.total_cents * ratio / 10000;
+      Json data = {{"project_id", id}, {"total_cents", project.total_cents}, {"esf_cents", esf},
+                   {"state_cents", project.total_cents - esf}, {"reason", "budget amendment"}};
+      if (Chance(300)) {
+        data["targets"] = {{{"indicator", "persons_receiving_services"}, {"target_group", "adult_mental_disability"},
+                            {"count", Between(2, 9)}}};
+      }
+      Emit("budget_amended", date, data, "zpr:project-team");
+      ++counts_.budget_amendments;
+    }
+    if (Chance(40)) {
+      static const std::vector<std::string> kCategories = {"camp", "training", "assessment", "video", "other"};
+      Emit("project_expense_recorded", Today(),
+           {{"project_id", id}, {"expense_id", NumberedId("EXP-", ++expense_counter_, 4)},
+            {"category", Pick(kCategories)}, {"amount_cents", Between(10000, 2000000)}},
+           "zpr:finance");
+    }
+  }
+}
+
+void Generator::Enrol() {
+  for (const std::string& id : person_order_) {  // children before the parents who represent them
+    PersonState& person = persons_[id];
+    if (person.enrolled || person.group == "parent_of_child" || person.enrol_month != month_index_) continue;
+    EnrolPerson(person);
+  }
+  for (const std::string& id : person_order_) {
+    PersonState& person = persons_[id];
+    if (person.enrolled || person.group != "parent_of_child" || person.enrol_month > month_index_) continue;
+    bool children_enrolled = true;
+    for (const std::string& child : person.children) children_enrolled = children_enrolled && persons_[child].enrolled;
+    if (children_enrolled) EnrolPerson(person);
+  }
+}
+
+void Generator::EnrolPerson(PersonState& person) {
+  int32_t date = person.enrol_date != kNoDate ? person.enrol_date : Today();
+  if (person.enrol_date == kNoDate && Chance(200)) date -= static_cast<int32_t>(Between(30, 120));  // recorded late
+  date = std::max(date, person.birth + 1);
+  const bool child = person.group == "child_functional_impairment" || person.group == "child_in_care";
+  if (child && AgeInYears(person.birth, date) > 17) date = Birthday(person.birth, 18) - 1;
+  if (person.group == "adult_mental_disability" || person.group == "parent_of_child" ||
+      person.group == "foster_or_adoptive_candidate") {
+    date = std::max(date, Birthday(person.birth, 18));
+  }
+  person.residence_id = ActiveFor(person.residence_id, date);
+  Json data = {{"person_id", person.id}, {"project_id", person.project_id}, {"target_group", person.group},
+               {"birth_date", FormatDate(person.birth)}, {"residence_municipality_id", person.residence_id}};
+  if (person.group == "parent_of_child") {
+    data["representative"] = {{"relation", person.relation}, {"child_ids", person.children}};
+  }
+  Emit("person_enrolled", date, data, "zpr:project-team");
+  person.enrolled = true;
+  person.enrolled_on = date;
+}
+
+void Generator::PersonFacts() {
+  for (const std::string& id : person_order_) {
+    PersonState& person = persons_[id];
+    if (!person.enrolled) continue;
+    const std::string actor = SocialService(ActiveFor(person.residence_id, MonthEnd()));
+    if (person.group == "child_functional_impairment") {
+      MaybeDisability(person, {"child_disability"}, "functional_impairment", actor);
+      MaybeOpinion(person, actor);
+      MaybePlan(person, {"child_rehabilitation", "child_day_centre", "respite"}, 250);
+    } else if (person.group == "adult_mental_disability") {
+      MaybeDisability(person, {"group_two", "group_one", "group_two", "group_two", "group_one", "group_three"},
+                      "mental_disorder", actor);
+      MaybePlan(person,
+                {"adult_home_care", "adult_day_centre", "adult_specialised_workshop", "adult_group_home", "adult_respite",
+                 "adult_specialist_consultation", "adult_psychologist_consultation", "adult_support_group",
+                 "social_mentor"},
+                400);
+    } else if (person.group == "child_in_care") {
+      MaybePlan(person, {"child_day_centre"}, 50);
+    } else if (person.group == "parent_of_child") {
+      MaybeActivity(person, actor);
+    }
+    if (Chance(4)) {
+      // A move: to another municipality active today (a successor after the reform).
+      std::vector<std::string> active;
+      const int32_t date = Today();
+      for (const auto& [municipality_id, municipality] : municipalities_) {
+        if (Active(municipality_id, date) && municipality_id != person.residence_id) active.push_back(municipality_id);
+      }
+      if (!active.empty()) {
+        person.residence_id = Pick(active);
+        Emit("residence_changed", date, {{"person_id", person.id}, {"municipality_id", person.residence_id}}, actor);
+      }
+    }
+  }
+}
+
+void Generator::MaybeDisability(PersonState& person, const std::vector<std::string>& groups, const std::string& cause, const std::string& actor) {
+  const bool first = !person.disability_recorded;
+  const bool expiring = !first && person.disability_until != kNoDate && person.disability_until < MonthEnd() + 45;
+  if (!(first ? Chance(800) : expiring && Chance(400))) return;
+  const int32_t from = first ? person.enrolled_on - static_cast<int32_t>(Between(0, 300))
+                             : person.disability_until + 1 + (Chance(300) ? static_cast<int32_t>(Between(1, 60)) : 0);
+  Json data = {{"person_id", person.id}, {"group", Pick(groups)}, {"cause", cause}, {"valid_from", FormatDate(from)}};
+  person.disability_until = kNoDate;
+  if (!Chance(150)) {
+    person.disability_until = from + static_cast<int32_t>(Between(300, 1500));
+    data["valid_until"] = FormatDate(person.disability_until);
+  }
+  Emit("disability_recorded", Today(), data, actor);
+  person.disability_recorded = true;
+}
+
+void Generator::MaybeOpinion(PersonState& person, const std::string& actor) {
+  if (person.never_opinion) return;
+  const bool first = !person.opinion_recorded;
+  const bool expiring = !first && person.opinion_until != kNoDate && person.opinion_until < MonthEnd() + 30;
+  if (!(first ? Chance(650) : expiring && Chance(220))) return;
+  // A renewal sometimes leaves a gap, and is sometimes recorded months after it took effect.
+  const int32_t from = first ? person.enrolled_on - static_cast<int32_t>(Between(0, 90))
+                             : person.opinion_until + 1 + (Chance(300) ? static_cast<int32_t>(Between(5, 90)) : 0);
+  Json data = {{"person_id", person.id}, {"valid_from", FormatDate(from)}};
+  if (Chance(600)) data["opinion_number"] = "VDEAK " + std::to_string(Between(1000, 9999));
+  person.opinion_until = kNoDate;
+  if (!Chance(120)) {
+    person.opinion_until = from + static_cast<int32_t>(Between(200, 1100));
+    data["valid_until"] = FormatDate(person.opinion_until);
+  }
+  Emit("special_care_opinion_recorded", Today(), data, actor);
+  person.opinion_recorded = true;
+}
+
+void Generator::MaybePlan(PersonState& person, const std::vector<std::string>& services, int per_mille) {
+  bool expired = false;
+  if (!person.plan_ids.empty()) {
+    const PlanState& last = plans_[person.plan_ids.back()];
+    expired = last.valid_until != kNoDate && last.valid_until < MonthEnd();
+  }
+  if (!(person.plan_ids.empty() ? Chance(per_mille) : expired && Chance(300))) return;
+  const int32_t assessed_on = Today();
+  std::string assessment_id;
+  if (person.assessment_ids.empty() || Chance(500)) {
+    assessment_id = NumberedId("AS-", ++assessment_counter_, 3);
+    Emit("needs_assessed", assessed_on,
+         {{"assessment_id", assessment_id}, {"person_id", person.id},
+          {"method", person.group == "adult_mental_disability" ? "support_intensity_scale" : "child_needs_assessment"}},
+         "zpr:assessment-team");
+    assessments_[assessment_id] = {person.id, assessed_on};
+    person.assessment_ids.push_back(assessment_id);
+  } else {
+    assessment_id = person.assessment_ids.back();
+  }
+  const int32_t approved_on = std::max(assessments_[assessment_id].date, assessed_on) + static_cast<int32_t>(Between(0, 20));
+  // A plan lists some of the services; one the person later gets may be missing (a finding).
+  std::vector<std::string> listed = services;
+  Shuffle(&listed);
+  listed.resize(std::max<size_t>(1, listed.size() - Below(std::min<size_t>(3, listed.size()))));
+  const std::string plan_id = NumberedId("PL-", ++plan_counter_, 3);
+  Json data = {{"plan_id", plan_id}, {"person_id", person.id}, {"assessment_id", assessment_id},
+               {"recommended_services", listed}, {"valid_from", FormatDate(approved_on)}};
+  PlanState plan{person.id, approved_on, kNoDate};
+  if (!Chance(250)) {
+    plan.valid_until = approved_on + static_cast<int32_t>(Between(300, 1100));
+    data["valid_until"] = FormatDate(plan.valid_until);
+  }
+  Emit("support_plan_approved", approved_on, data, "zpr:assessment-team");
+  plans_[plan_id] = plan;
+  person.plan_ids.push_back(plan_id);
+}
+
+void Generator::MaybeActivity(PersonState& person, const std::string& actor) {
+  static const std::vector<std::string> kActivities = {"working", "working", "working", "studying",
+                                                      "employment_agency_measure", "day_centre", "not_active",
+                                                      "not_active"};
+  const bool first = !person.activity_recorded;
+  if (!(first || Chance(35))) return;
+  std::string activity = Pick(kActivities);
+  if (!first && activity == person.activity) activity = activity == "not_active" ? "working" : "not_active";
+  // Changes take effect mid-month; some are recorded months later; later records win where they overlap.
+  int32_t from = first ? person.enrolled_on - static_cast<int32_t>(Between(0, 365))
+                       : Date(year_, month_, static_cast<int>(Between(2, 27)));
+  if (!first && Chance(200)) from -= static_cast<int32_t>(Between(30, 180));
+  Json data = {{"person_id", person.id}, {"activity", activity}, {"valid_from", FormatDate(from)}};
+  if (!first && Chance(400)) data["valid_until"] = FormatDate(from + static_cast<int32_t>(Between(10, 200)));
+  Emit("parent_activity_recorded", std::max(from, Today()), data, actor);
+  person.activity_recorded = true;
+  person.activity = activity;
+}
+
+}  // namespace di::workload::fuzzy
