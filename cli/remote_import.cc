@@ -12,7 +12,7 @@
 
 #include "commands.h"
 #include "di/ledger/json_codec.h"
-#include "di/server/binary_endpoint.h"
+#include "di/server/binary_client.h"
 
 namespace di::cli {
 namespace {
