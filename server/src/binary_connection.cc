@@ -36,7 +36,12 @@ std::string ErrorFrame(std::string_view code, const std::string& message, const 
 }  // namespace
 
 Connection::Connection(BinaryEndpoint::Impl& impl, tcp::socket socket)
-    : impl_(impl), socket_(std::move(socket)), deadline_(socket_.get_executor()), watchdog_(socket_.get_executor()), heartbeat_(socket_.get_executor()), grace_(socket_.get_executor()) {}
+    : impl_(impl),
+      socket_(std::move(socket)),
+      deadline_(socket_.get_executor()),
+      watchdog_(socket_.get_executor()),
+      heartbeat_(socket_.get_executor()),
+      grace_(socket_.get_executor()) {}
 
 Connection::~Connection() {
   if (listener_id_ != 0) impl_.service->RemoveHeadListener(listener_id_);
@@ -162,7 +167,7 @@ void Connection::OnHello(const std::string& token, uint32_t version, const std::
   welcome.setMunicipality(principal_.municipality_id);
   welcome.setHead(impl_.service->VisiblePosition());
   welcome.setMaxFrameBytes(impl_.options.max_frame_bytes);
-  welcome.setMaxBatchEvents(10000);  // ledger::EventStoreOptions::max_batch_events' default
+  welcome.setMaxBatchEvents(static_cast<uint32_t>(ledger::EventStoreOptions{}.max_batch_events));  // the store's default batch limit
   WriteReply(EncodeFrame(message));
 }
 

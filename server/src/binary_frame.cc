@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "di/ledger/json_codec.h"
+#include "di/ledger/event_checks.h"
 #include "di/ledger/event_store.h"
 #include "di/ledger/invariant.h"
 #include "protocol.capnp.h"
