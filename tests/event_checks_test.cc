@@ -9,6 +9,8 @@
 #include <capnp/message.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 
@@ -198,6 +200,35 @@ TEST(EventChecksTest, DocumentsAreCanonicalisedAndBoundedAsInJson) {
         const auto stored = new_event.reader().getPayload().getRulesEnacted().getDocument();
         if (levels >= 3) EXPECT_EQ(std::string(stored.cStr()).substr(0, 12), "{\"a\":{\"a\":{\"") << levels;
       }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace di::ledger
+
+namespace di::ledger {
+namespace {
+
+// Not a check: the figure for docs/performance.md (run with --gtest_also_run_disabled_tests). Per event, the
+// binary endpoint's decoding of a delivery before (JSON round trip) and after (EventFromReader).
+TEST(EventChecksTest, DISABLED_MeasureDecodePerEvent) {
+  NewEvent delivery;
+  for (const std::string& line : SampleLines()) {
+    if (line.find("\"service_delivered\"") != std::string::npos) ASSERT_TRUE(EventFromJsonText(line, &delivery).ok());
+  }
+  constexpr int kRounds = 200000;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const bool old_path : {true, false}) {
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < kRounds; ++i) {
+        NewEvent out;
+        const Status status = old_path ? OldEventFromReader(delivery.reader(), &out) : EventFromReader(delivery.reader(), &out);
+        ASSERT_TRUE(status.ok());
+      }
+      const double micros = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+      std::printf("%-28s %.2f us per event\n", old_path ? "JSON round trip (before)" : "EventFromReader (after)",
+                  micros / kRounds);
     }
   }
 }
