@@ -42,23 +42,7 @@ bool IsPresent(DynamicStruct::Reader reader, StructSchema::Field field) {
   return reader.has(field, pointer ? capnp::HasMode::NON_NULL : capnp::HasMode::NON_DEFAULT);
 }
 
-bool IsValidUtf8(std::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    const size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 0;
-    if (length == 0 || i + length > text.size()) return false;
-    uint32_t code = length == 1 ? lead : lead & (0x7fu >> length);
-    for (size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xc0) != 0x80) return false;
-      code = code << 6 | (next & 0x3f);
-    }
-    static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};  // below it: an overlong form
-    if (code < kSmallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
-    i += length;
-  }
-  return true;
-}
+bool IsValidUtf8(std::string_view text) { return Utf8ToUtf16(text, nullptr); }
 
 // What the JSON form's text of an unknown enumerant or an impossible date is: a number where a string belongs.
 Status NumberWhereStringBelongs(const std::string& path, std::string_view expected) {

@@ -57,6 +57,33 @@ capnp::StructSchema::Field PayloadMemberField(EventType type) {
   return fields.at(static_cast<size_t>(type));
 }
 
+bool Utf8ToUtf16(std::string_view text, std::u16string* out) {
+  static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};  // below it: an overlong form
+  if (out != nullptr) out->clear();
+  for (size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    uint32_t code = length == 1 ? lead : lead & (0x7fu >> length);
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = code << 6 | (next & 0x3f);
+    }
+    if (code < kSmallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    if (out == nullptr) {
+      // only validating
+    } else if (code >= 0x10000) {
+      out->push_back(static_cast<char16_t>(0xd800 + ((code - 0x10000) >> 10)));
+      out->push_back(static_cast<char16_t>(0xdc00 + ((code - 0x10000) & 0x3ff)));
+    } else {
+      out->push_back(static_cast<char16_t>(code));
+    }
+    i += length;
+  }
+  return true;
+}
+
 Status CheckEventId(std::string_view id) {
   if (IsValidId(id)) return Status::Ok();
   return Status::InvalidArgument("'" + std::string(id) + "' is not a valid event id (1..64 chars of A-Z a-z 0-9 . _ : -)",

@@ -42,6 +42,10 @@ std::string JoinPath(const std::string& path, std::string_view name);
 // The member of Event.payload that holds an event of `type`.
 capnp::StructSchema::Field PayloadMemberField(EventType type);
 
+// UTF-8 `text` as UTF-16 code units (the order RFC 8785 sorts keys in) into `out`, or, with `out` null, only
+// whether it is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). False if it is not.
+bool Utf8ToUtf16(std::string_view text, std::u16string* out);
+
 // ---- The rules -------------------------------------------------------------------------------------------
 // The event's id (field "id"): IsValidId.
 Status CheckEventId(std::string_view id);

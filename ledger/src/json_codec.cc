@@ -199,32 +199,6 @@ bool IsInteger(TypeWhich which) {
 
 constexpr int64_t kMaxExactInteger = (int64_t{1} << 53) - 1;
 
-// UTF-8 `text` as UTF-16 code units, the order RFC 8785 sorts keys in; false if `text` is not valid UTF-8.
-bool ToUtf16(std::string_view text, std::u16string* out) {
-  static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};  // below it: an overlong form
-  out->clear();
-  for (size_t i = 0; i < text.size();) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    const size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 0;
-    if (length == 0 || i + length > text.size()) return false;
-    uint32_t code = length == 1 ? lead : lead & (0x7fu >> length);
-    for (size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xc0) != 0x80) return false;
-      code = code << 6 | (next & 0x3f);
-    }
-    if (code < kSmallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
-    if (code >= 0x10000) {
-      out->push_back(static_cast<char16_t>(0xd800 + ((code - 0x10000) >> 10)));
-      out->push_back(static_cast<char16_t>(0xdc00 + ((code - 0x10000) & 0x3ff)));
-    } else {
-      out->push_back(static_cast<char16_t>(code));
-    }
-    i += length;
-  }
-  return true;
-}
-
 // RFC 8785 §3.2.2.2: the two-character escapes, a six-character escape (lowercase hex) for the other controls,
 // every other character as its UTF-8 bytes.
 void AppendJcsString(std::string_view text, std::string* out) {
@@ -257,7 +231,7 @@ Status AppendJcsObject(const Json& value, const std::string& path, int depth, st
   std::vector<std::pair<std::u16string, Json::const_iterator>> members;
   for (auto it = value.begin(); it != value.end(); ++it) {
     std::u16string units;
-    if (!ToUtf16(it.key(), &units)) return Status::InvalidArgument("a key is not valid UTF-8", path);
+    if (!internal::Utf8ToUtf16(it.key(), &units)) return Status::InvalidArgument("a key is not valid UTF-8", path);
     members.emplace_back(std::move(units), it);
   }
   std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -302,7 +276,7 @@ Status AppendJcs(const Json& value, const std::string& path, int depth, std::str
       *out += value.dump();
       return Status::Ok();
     case Json::value_t::string:
-      if (!ToUtf16(value.get_ref<const std::string&>(), &ignored)) return Status::InvalidArgument("not valid UTF-8", path);
+      if (!internal::Utf8ToUtf16(value.get_ref<const std::string&>(), &ignored)) return Status::InvalidArgument("not valid UTF-8", path);
       AppendJcsString(value.get_ref<const std::string&>(), out);
       return Status::Ok();
     case Json::value_t::array: return AppendJcsArray(value, path, depth, out);
