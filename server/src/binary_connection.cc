@@ -33,6 +33,32 @@ std::string ErrorFrame(std::string_view code, const std::string& message, const 
   return EncodeFrame(message_builder);
 }
 
+// Canonical RecordedEvent bytes and hash by position.
+using Records = std::map<uint64_t, std::pair<std::string, std::string>>;
+
+// The records of `page`'s events, for a subscriber that asked for them: only for events the service rendered
+// unaltered. A pseudonymised event never carries its chain hash (LedgerService::PseudonymisedEvent drops it),
+// so "has a hash" is "may see the bytes".
+ledger::Status ReadRecords(LedgerService& service, const ReadPage& page, Records* records) {
+  std::vector<uint64_t> wanted;
+  for (const auto& event : page.events) {
+    if (event.contains("hash")) wanted.push_back(event["position"].get<uint64_t>());
+  }
+  if (wanted.empty()) return ledger::Status::Ok();
+  size_t next = 0;
+  return service.store().ReadLog(wanted.front(), wanted.back() - wanted.front() + 1,
+                                 [&](const ledger::StoredEvent& event) {
+                                   if (event.position == wanted[next]) {
+                                     (*records)[event.position] = {
+                                         std::string(event.body.bytes()),
+                                         std::string(reinterpret_cast<const char*>(event.hash.data()),
+                                                     event.hash.size())};
+                                     ++next;
+                                   }
+                                   return next < wanted.size();
+                                 });
+}
+
 }  // namespace
 
 Connection::Connection(BinaryEndpoint::Impl& impl, tcp::socket socket)
@@ -334,30 +360,11 @@ Connection::Batch Connection::MakeBatch(uint64_t after) const {
   made.next_after = page.next_after;
   made.head = page.head;
   if (page.next_after == after) return made;  // caught up
-  // Records: only for events the service rendered unaltered. A pseudonymised event never carries its
-  // chain hash (LedgerService::PseudonymisedEvent drops it), so "has a hash" is "may see the bytes".
-  std::map<uint64_t, std::pair<std::string, std::string>> records;
+  Records records;
   if (with_records_) {
-    std::vector<uint64_t> wanted;
-    for (const auto& event : page.events) {
-      if (event.contains("hash")) wanted.push_back(event["position"].get<uint64_t>());
-    }
-    if (!wanted.empty()) {
-      size_t next = 0;
-      ledger::Status read = impl_.service->store().ReadLog(
-          wanted.front(), wanted.back() - wanted.front() + 1, [&](const ledger::StoredEvent& event) {
-            if (event.position == wanted[next]) {
-              records[event.position] = {std::string(event.body.bytes()),
-                                         std::string(reinterpret_cast<const char*>(event.hash.data()),
-                                                     event.hash.size())};
-              ++next;
-            }
-            return next < wanted.size();
-          });
-      if (!read.ok()) {
-        made.status = read;
-        return made;
-      }
+    if (ledger::Status read = ReadRecords(*impl_.service, page, &records); !read.ok()) {
+      made.status = read;
+      return made;
     }
   }
   // Close the batch once it holds subscription_batch_bytes (the first event always goes); the rest of the
