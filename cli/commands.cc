@@ -1,7 +1,5 @@
 #include "commands.h"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -12,6 +10,7 @@
 #include "di/ledger/civil_date.h"
 #include "di/ledger/event_store.h"
 #include "di/ledger/json_codec.h"
+#include "import_driver.h"
 
 namespace di::cli {
 namespace {
@@ -80,114 +79,56 @@ int RunInit(const InitOptions& options) {
   return 0;
 }
 
+namespace {
+
+// The local store as the import's sink: each batch is appended on a thread of its own, so that parsing the
+// next batch overlaps the append (and fsync) of this one.
+class StoreSink : public ImportSink {
+ public:
+  explicit StoreSink(EventStore& store) : store_(store) {}
+
+  bool Submit(std::vector<ledger::NewEvent> batch, ImportError*) override {
+    events_ = std::move(batch);
+    status_ = std::async(std::launch::async, [this] { return store_.Append(events_, &result_); });
+    return true;
+  }
+
+  bool Finish(uint64_t* appended, ImportError* error) override {
+    const Status status = status_.get();
+    if (status.ok()) {
+      *appended = result_.appended;
+      return true;
+    }
+    error->status = status.ToString();
+    error->event_id = status.event_id();
+    error->exit_code = ExitCodeFor(status);
+    if (status.code() == ledger::StatusCode::kIOError) {
+      error->advice = "once the disk is fixed (space freed), run the same import again: the events already "
+                      "appended are skipped by their ids.";
+    }
+    return false;
+  }
+
+  std::string HeadLine() override { return "head position " + std::to_string(store_.Head().position); }
+
+ private:
+  EventStore& store_;
+  std::vector<ledger::NewEvent> events_;  // the batch being appended
+  ledger::AppendResult result_;
+  std::future<Status> status_;
+};
+
+}  // namespace
+
 int RunImport(const ImportOptions& options) {
   std::unique_ptr<EventStore> store;
   Status status = OpenExisting(options.data_dir, &store);
   if (!status.ok()) return ReportError(status);
   std::ifstream file;
-  std::istream* input = &std::cin;
-  if (options.input != "-") {
-    file.open(options.input);
-    if (!file) {
-      std::cerr << "error: cannot read '" << options.input << "'\n";
-      return 2;
-    }
-    input = &file;
-  }
-  const bool progress = isatty(STDERR_FILENO) != 0;
-  const auto start = std::chrono::steady_clock::now();
-  auto last_progress = start;
-  uint64_t lines_read = 0, events_read = 0, appended = 0, batches = 0;
-  std::vector<ledger::NewEvent> batch;
-  std::vector<uint64_t> batch_lines;  // line number of each event of the batch
-  ledger::EventJsonOptions parse_options;
-  parse_options.keep_recorded_at = options.keep_recorded_at;
-
-  // Parsing the next batch overlaps the append (and fsync) of the previous one. A batch is submitted only
-  // after the one before it succeeded, so nothing after a failed batch is ever appended.
-  struct InFlight {
-    std::vector<ledger::NewEvent> events;
-    std::vector<uint64_t> lines;
-    ledger::AppendResult result;
-    std::future<Status> status;
-    bool active = false;
-  } in_flight;
-
-  auto finish = [&]() -> int {
-    if (!in_flight.active) return 0;
-    in_flight.active = false;
-    const Status append_status = in_flight.status.get();
-    if (!append_status.ok()) {
-      uint64_t line = 0;
-      for (size_t i = 0; i < in_flight.events.size(); ++i) {
-        if (in_flight.events[i].id() == append_status.event_id()) line = in_flight.lines[i];
-      }
-      if (progress) std::cerr << "\n";
-      std::cerr << "error: " << (line ? "line " + std::to_string(line) + ": " : "") << append_status.ToString()
-                << "\nnothing of lines " << in_flight.lines.front() << ".." << in_flight.lines.back()
-                << " was appended; " << appended << " events of earlier lines were.\n";
-      if (append_status.code() == ledger::StatusCode::kIOError) {
-        std::cerr << "once the disk is fixed (space freed), run the same import again: the events already "
-                     "appended are skipped by their ids.\n";
-      }
-      return ExitCodeFor(append_status);
-    }
-    appended += in_flight.result.appended;
-    ++batches;
-    return 0;
-  };
-  auto submit = [&]() {
-    in_flight.events = std::move(batch);
-    in_flight.lines = std::move(batch_lines);
-    batch.clear();
-    batch_lines.clear();
-    in_flight.active = true;
-    in_flight.status =
-        std::async(std::launch::async, [&] { return store->Append(in_flight.events, &in_flight.result); });
-  };
-
-  std::string line;
-  while (std::getline(*input, line)) {
-    ++lines_read;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are allowed
-    ledger::NewEvent event;
-    Status parse_status = ledger::EventFromJsonText(line, &event, parse_options);
-    if (!parse_status.ok()) {
-      if (int code = finish(); code != 0) return code;  // an earlier line's error comes first
-      if (progress) std::cerr << "\n";
-      std::cerr << "error: line " << lines_read << ": " << parse_status.ToString() << "\n";
-      if (!batch.empty()) {
-        std::cerr << "nothing of lines " << batch_lines.front() << ".." << lines_read << " was appended; "
-                  << appended << " events of earlier lines were.\n";
-      }
-      return 1;
-    }
-    ++events_read;
-    batch.push_back(std::move(event));
-    batch_lines.push_back(lines_read);
-    if (batch.size() >= options.batch_events) {
-      if (int code = finish(); code != 0) return code;
-      submit();
-      if (progress && SecondsSince(last_progress) > 0.25) {
-        last_progress = std::chrono::steady_clock::now();
-        std::fprintf(stderr, "\rimported %llu events (%.0f events/s)", static_cast<unsigned long long>(appended),
-                     appended / std::max(SecondsSince(start), 1e-9));
-      }
-    }
-  }
-  if (int code = finish(); code != 0) return code;
-  if (!batch.empty()) {
-    submit();
-    if (int code = finish(); code != 0) return code;
-  }
-  const double seconds = SecondsSince(start);
-  if (progress) std::cerr << "\r\033[K";
-  std::printf("imported %llu events (%llu already present) from %llu lines in %llu batches, %.2f s, %.0f events/s\n",
-              static_cast<unsigned long long>(appended), static_cast<unsigned long long>(events_read - appended),
-              static_cast<unsigned long long>(lines_read), static_cast<unsigned long long>(batches), seconds,
-              appended / std::max(seconds, 1e-9));
-  std::printf("head position %llu\n", static_cast<unsigned long long>(store->Head().position));
-  return 0;
+  std::istream* input = OpenImportInput(options.input, &file);
+  if (input == nullptr) return 2;
+  StoreSink sink(*store);
+  return RunImportLoop(options, *input, sink);
 }
 
 int RunExport(const std::string& data_dir, uint64_t from_position, uint64_t max_events, const std::string& output) {

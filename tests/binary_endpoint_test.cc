@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "chain_oracle.h"
+#include "di/server/binary_client.h"
 #include "di/server/binary_endpoint.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"

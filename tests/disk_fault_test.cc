@@ -94,7 +94,7 @@ TEST(DiskFault, AFullDiskFailsAppendsCleanlyAndTheStoreWorksAgainWhenSpaceReturn
     ExpectExactly(*faulty.store, acknowledged);
 
     // Space returns: appends succeed again in the same process (the writer resumes RocksDB itself before the
-    // next write; RocksDB's own recovery is off, see event_store.cc). Bounded wait.
+    // next write; RocksDB's own recovery is off, see event_store_open.cc). Bounded wait.
     faulty.file_system->SetUnlimited();
     const std::vector<nlohmann::json> after = Deliveries(next, 50);
     Status status;

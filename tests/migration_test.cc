@@ -350,7 +350,7 @@ TEST(MigrationTest, ObservedEventsKeepTheBytesAndHashOfTheSchemaBeforeTheFlag) {
   auto moved = event.initPayload().initResidenceChanged();
   moved.setPersonId("P-C1");
   moved.setMunicipalityId("M-2");
-  // Built as the store builds it (event_store.cc, ProcessBatch), the flag left alone.
+  // Built as the store builds it (event_store_writer.cc, CanonicalRecordedEvent), the flag left alone.
   capnp::MallocMessageBuilder message;
   auto recorded = message.initRoot<schema::RecordedEvent>();
   recorded.setPosition(7);

@@ -14,7 +14,7 @@
 #include <boost/beast/http.hpp>
 
 #include "child_process.h"
-#include "di/server/binary_endpoint.h"
+#include "di/server/binary_client.h"
 #include "di/server/ledger_service.h"
 #include "server_fixture.h"
 #include "test_util.h"

@@ -18,6 +18,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include "di/server/binary_client.h"
 #include "di/server/binary_endpoint.h"
 #include "di/server/http_server.h"
 #include "di/server/ledger_service.h"

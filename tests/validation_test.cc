@@ -383,7 +383,7 @@ TEST(ValidationAcceptsTest, ValidHistoryOfEveryKindIsRecorded) {
   EXPECT_EQ(report.first_bad_position, 0u);
 }
 
-// The writer keeps the entity records validation has read in memory (event_store.cc, entity_cache_). A record
+// The writer keeps the entity records validation has read in memory (event_store_impl.h, entity_cache_). A record
 // changed by a later append, left unchanged by a rejected batch, or read again after a reopen must be seen as the
 // store holds it.
 TEST(ValidationAcceptsTest, ValidationSeesEveryDurableChangeOfARecordItHasRead) {

@@ -25,7 +25,7 @@
 #include <thread>
 
 #include "di/ledger/catalog.h"
-#include "di/server/binary_endpoint.h"
+#include "di/server/binary_client.h"
 
 namespace {
 

@@ -105,7 +105,7 @@ Status DecodeAudit(const nlohmann::json& json, const std::string& what, DecodedE
 Status ParsePath(const nlohmann::json& proof, const char* key, std::vector<Hash>* path) {
   auto it = proof.find(key);
   if (it == proof.end() || !it->is_array() || it->size() > kMaxPathLength) {
-    return Status::InvalidArgument("must be an array of at most 64 hashes", key);
+    return Status::InvalidArgument("must be an array of at most " + std::to_string(kMaxPathLength) + " hashes", key);
   }
   path->clear();
   for (const auto& element : *it) {

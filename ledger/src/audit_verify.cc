@@ -61,7 +61,7 @@ Status RecordedEventFromJson(const nlohmann::json& line, std::string* canonical_
     }
   }
   *position = position_it->get<uint64_t>();
-  // Built exactly as the store builds it (event_store.cc, ProcessBatch), then canonicalised.
+  // Built exactly as the store builds it (event_store_writer.cc, CanonicalRecordedEvent), then canonicalised.
   capnp::MallocMessageBuilder message;
   auto recorded = message.initRoot<schema::RecordedEvent>();
   recorded.setPosition(*position);
@@ -93,7 +93,10 @@ Status VerifyExport(std::istream& input, const PublicKey& trusted_key, ExportVer
   while (std::getline(input, line)) {
     ++line_number;
     const uint64_t expected = frontier.size() + 1;
-    if (line.size() > kMaxLineBytes) return fail(expected, "line " + std::to_string(line_number) + " is longer than 4 MiB");
+    if (line.size() > kMaxLineBytes) {
+      return fail(expected, "line " + std::to_string(line_number) + " is longer than " +
+                                std::to_string(kMaxLineBytes >> 20) + " MiB");
+    }
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     nlohmann::json json;
     if (Status parsed = ParseJson(line, "", &json); !parsed.ok()) {

@@ -19,21 +19,13 @@
 #include "di/ledger/catalog.h"
 #include "di/ledger/civil_date.h"
 #include "di/ledger/invariant.h"
+#include "event_rules.h"
 
 namespace di::ledger {
 namespace {
 
-// Annotation ids from events.capnp.
-constexpr uint64_t kDateAnnotation = 0xc1ee1c4af1afba75ULL;
-constexpr uint64_t kOptionalAnnotation = 0xb098f3f31427a1c2ULL;
-constexpr uint64_t kEntityIdAnnotation = 0x81b42589fbd8c6d7ULL;
-constexpr uint64_t kJsonDocumentAnnotation = 0xa5dc518a54eccb5cULL;
-
-// Bounds on outside input (every loop over it is bounded).
-constexpr size_t kMaxTextLength = 4096;
-constexpr size_t kMaxActorLength = 128;
-constexpr size_t kMaxDocumentLength = 1 << 20;
-constexpr size_t kMaxListLength = 100000;
+// Longest JSON key an error path quotes; a longer one is cut.
+constexpr size_t kMaxKeyInPath = 64;
 
 using capnp::DynamicStruct;
 using capnp::DynamicValue;
@@ -41,19 +33,15 @@ using capnp::StructSchema;
 using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
 using TypeWhich = capnp::schema::Type::Which;
-
-bool HasAnnotation(StructSchema::Field field, uint64_t id) {
-  for (auto annotation : field.getProto().getAnnotations()) {
-    if (annotation.getId() == id) return true;
-  }
-  return false;
-}
-
-std::string JsonName(StructSchema::Field field) { return CamelToSnake(field.getProto().getName().cStr()); }
-
-std::string JoinPath(const std::string& path, std::string_view name) {
-  return path.empty() ? std::string(name) : path + "." + std::string(name);
-}
+using internal::HasAnnotation;
+using internal::JoinPath;
+using internal::JsonName;
+using internal::kDateAnnotation;
+using internal::YearRange;
+using internal::kEntityIdAnnotation;
+using internal::kJsonDocumentAnnotation;
+using internal::kOptionalAnnotation;
+using internal::PayloadMemberField;
 
 std::string_view JsonTypeName(const Json& value) {
   if (value.is_null()) return "null";
@@ -111,7 +99,7 @@ class DeepValueFinder : public nlohmann::json_sax<Json> {
   bool start_object(std::size_t) override { return Open(false); }
   bool key(string_t& key) override {
     // Keys are client text: a long one is cut, so the error stays readable and bounded.
-    levels_.back().key = key.size() <= 64 ? key : key.substr(0, 64) + "...";
+    levels_.back().key = key.size() <= kMaxKeyInPath ? key : key.substr(0, kMaxKeyInPath) + "...";
     return true;
   }
   bool end_object() override { return Close(); }
@@ -181,26 +169,6 @@ Status ParseBoundedJson(std::string_view text, std::string_view field, JsonType*
   return Status::Ok();
 }
 
-// The first control character (U+0000..U+001F, U+007F) in `text` that a field may not hold, or -1. Free text
-// (names, notes, reasons) may hold tabs and line breaks; single-line fields (the actor) none. A NUL is never
-// allowed: Cap'n Proto Text is NUL-terminated, and a reader that takes cStr() would see a shorter text than
-// the one acknowledged.
-int ForbiddenControlCharacter(std::string_view text, bool single_line) {
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte != 0x7f) continue;
-    if (!single_line && (c == '\t' || c == '\n' || c == '\r')) continue;
-    return byte;
-  }
-  return -1;
-}
-
-Status ControlCharacterError(int byte, const std::string& path) {
-  char code[8];
-  std::snprintf(code, sizeof(code), "%04X", byte);
-  return Status::InvalidArgument(std::string("must not contain the control character U+") + code, path);
-}
-
 // Range of each integer type, and the schema default (the "absent" value of optional scalars).
 struct IntegerRange {
   int64_t min;
@@ -235,32 +203,6 @@ bool IsInteger(TypeWhich which) {
 
 constexpr int64_t kMaxExactInteger = (int64_t{1} << 53) - 1;
 
-// UTF-8 `text` as UTF-16 code units, the order RFC 8785 sorts keys in; false if `text` is not valid UTF-8.
-bool ToUtf16(std::string_view text, std::u16string* out) {
-  static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};  // below it: an overlong form
-  out->clear();
-  for (size_t i = 0; i < text.size();) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    const size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 0;
-    if (length == 0 || i + length > text.size()) return false;
-    uint32_t code = length == 1 ? lead : lead & (0x7fu >> length);
-    for (size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xc0) != 0x80) return false;
-      code = code << 6 | (next & 0x3f);
-    }
-    if (code < kSmallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
-    if (code >= 0x10000) {
-      out->push_back(static_cast<char16_t>(0xd800 + ((code - 0x10000) >> 10)));
-      out->push_back(static_cast<char16_t>(0xdc00 + ((code - 0x10000) & 0x3ff)));
-    } else {
-      out->push_back(static_cast<char16_t>(code));
-    }
-    i += length;
-  }
-  return true;
-}
-
 // RFC 8785 §3.2.2.2: the two-character escapes, a six-character escape (lowercase hex) for the other controls,
 // every other character as its UTF-8 bytes.
 void AppendJcsString(std::string_view text, std::string* out) {
@@ -293,7 +235,7 @@ Status AppendJcsObject(const Json& value, const std::string& path, int depth, st
   std::vector<std::pair<std::u16string, Json::const_iterator>> members;
   for (auto it = value.begin(); it != value.end(); ++it) {
     std::u16string units;
-    if (!ToUtf16(it.key(), &units)) return Status::InvalidArgument("a key is not valid UTF-8", path);
+    if (!internal::Utf8ToUtf16(it.key(), &units)) return Status::InvalidArgument("a key is not valid UTF-8", path);
     members.emplace_back(std::move(units), it);
   }
   std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -338,7 +280,7 @@ Status AppendJcs(const Json& value, const std::string& path, int depth, std::str
       *out += value.dump();
       return Status::Ok();
     case Json::value_t::string:
-      if (!ToUtf16(value.get_ref<const std::string&>(), &ignored)) return Status::InvalidArgument("not valid UTF-8", path);
+      if (!internal::Utf8ToUtf16(value.get_ref<const std::string&>(), &ignored)) return Status::InvalidArgument("not valid UTF-8", path);
       AppendJcsString(value.get_ref<const std::string&>(), out);
       return Status::Ok();
     case Json::value_t::array: return AppendJcsArray(value, path, depth, out);
@@ -356,20 +298,11 @@ Status TextFromJson(const Json& value, const std::string& path, bool entity_id, 
     if (!value.is_object()) return TypeError(path, "a JSON object", value);
     out->clear();
     if (Status status = AppendJcs(value, path, 0, out); !status.ok()) return status;
-    if (out->size() > kMaxDocumentLength) return Status::InvalidArgument("document is larger than 1 MiB", path);
-    return Status::Ok();
+    return internal::CheckDocumentLength(out->size(), path);
   }
   if (!value.is_string()) return TypeError(path, "a string", value);
   *out = value.get<std::string>();
-  if (out->empty()) return Status::InvalidArgument("must not be empty", path);
-  if (entity_id && !IsValidId(*out)) {
-    return Status::InvalidArgument("'" + *out + "' is not a valid id (1..64 chars of A-Z a-z 0-9 . _ : -)", path);
-  }
-  if (out->size() > kMaxTextLength) return Status::InvalidArgument("longer than 4096 bytes", path);
-  if (int byte = ForbiddenControlCharacter(*out, /*single_line=*/false); byte >= 0) {
-    return ControlCharacterError(byte, path);
-  }
-  return Status::Ok();
+  return internal::CheckText(*out, path, entity_id);
 }
 
 Status EnumFromJson(const Json& value, capnp::EnumSchema schema, const std::string& path, uint16_t* out) {
@@ -401,7 +334,7 @@ Status FieldFromJson(const Json& value, StructSchema::Field field, DynamicStruct
     int32_t days;
     if (!ParseDate(value.get<std::string>(), &days)) {
       return Status::InvalidArgument("'" + value.get<std::string>() +
-                                         "' is not a valid date YYYY-MM-DD in years 1900..2199",
+                                         "' is not a valid date YYYY-MM-DD in " + YearRange(),
                                      path);
     }
     builder.set(field, days);
@@ -440,7 +373,7 @@ Status FieldFromJson(const Json& value, StructSchema::Field field, DynamicStruct
     return StructFromJson(value, builder.init(field).as<DynamicStruct>(), path);
   } else if (which == TypeWhich::LIST) {
     if (!value.is_array()) return TypeError(path, "an array", value);
-    if (value.size() > kMaxListLength) return Status::InvalidArgument("more than 100000 elements", path);
+    if (Status status = internal::CheckListLength(value.size(), path); !status.ok()) return status;
     const capnp::Type element_type = type.asList().getElementType();
     auto list = builder.init(field, static_cast<unsigned>(value.size())).as<capnp::DynamicList>();
     for (size_t i = 0; i < value.size(); ++i) {
@@ -505,11 +438,10 @@ Status StructFromJson(const Json& object, DynamicStruct::Builder builder, const 
 
 OrderedJson StructToJson(DynamicStruct::Reader reader);
 
-// Events from the binary endpoint arrive here unvalidated: a day number outside the years a date may have
-// (kNoDate included, which FormatDate must not get) stays a number, which EventFromJson then refuses naming
-// the field (found by tests/fuzz/fuzz_capnp_frame).
+// Recorded events hold possible dates only; a day number outside them (kNoDate included, which FormatDate must
+// not get) stays a number, never a wrong date.
 OrderedJson DateToJson(int32_t days) {
-  if (days < DaysFromCivil(kMinYear, 1, 1) || days > DaysFromCivil(kMaxYear, 12, 31)) return days;
+  if (!internal::IsPossibleDate(days)) return days;
   return FormatDate(days);
 }
 
@@ -586,51 +518,6 @@ OrderedJson StructToJson(DynamicStruct::Reader reader) {
   return object;
 }
 
-StructSchema::Field PayloadMemberField(EventType type) {
-  static const std::vector<StructSchema::Field> fields = [] {
-    std::vector<StructSchema::Field> result;
-    const StructSchema payload =
-        capnp::Schema::from<schema::Event>().getFieldByName("payload").getType().asStruct();
-    for (StructSchema::Field field : payload.getUnionFields()) {
-      const auto discriminant = field.getProto().getDiscriminantValue();
-      if (result.size() <= discriminant) result.resize(discriminant + 1);
-      result[discriminant] = field;
-    }
-    return result;
-  }();
-  return fields.at(static_cast<size_t>(type));
-}
-
-// Every $jsonDocument text in a client's struct parses as a JSON object within ParseJson's bounds. Walks the
-// schema's structs and lists of structs; `depth` is the schema's nesting, which no event type takes past 4.
-Status CheckDocuments(DynamicStruct::Reader reader, const std::string& path, int depth) {
-  DI_ASSERT(depth < 8);
-  for (StructSchema::Field field : reader.getSchema().getNonUnionFields()) {
-    const capnp::Type type = field.getType();
-    const std::string field_path = JoinPath(path, JsonName(field));
-    if (type.isText() && HasAnnotation(field, kJsonDocumentAnnotation) && reader.has(field)) {
-      const capnp::Text::Reader text = reader.get(field).as<capnp::Text>();
-      OrderedJson document;
-      if (Status status = ParseJson(std::string_view(text.begin(), text.size()), field_path, &document); !status.ok()) {
-        return status;
-      }
-      if (!document.is_object()) return TypeError(field_path, "a JSON object", document);
-    } else if (type.isStruct() && reader.has(field)) {
-      if (Status status = CheckDocuments(reader.get(field).as<DynamicStruct>(), field_path, depth + 1); !status.ok()) {
-        return status;
-      }
-    } else if (type.isList() && type.asList().getElementType().isStruct() && reader.has(field)) {
-      const capnp::DynamicList::Reader list = reader.get(field).as<capnp::DynamicList>();
-      for (unsigned i = 0; i < list.size(); ++i) {
-        Status status =
-            CheckDocuments(list[i].as<DynamicStruct>(), field_path + "[" + std::to_string(i) + "]", depth + 1);
-        if (!status.ok()) return status;
-      }
-    }
-  }
-  return Status::Ok();
-}
-
 bool IsLedgerAssignedKey(std::string_view key) {
   return key == "position" || key == "recorded_at" || key == "recorded_at_asserted" || key == "stream" ||
          key == "stream_version" || key == "hash";
@@ -659,10 +546,7 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out, const EventJsonO
   if (id_it == json.end()) return Status::InvalidArgument("is required", "id");
   if (!id_it->is_string()) return TypeError("id", "a string", *id_it);
   const std::string id = id_it->get<std::string>();
-  if (!IsValidId(id)) {
-    return Status::InvalidArgument("'" + id + "' is not a valid event id (1..64 chars of A-Z a-z 0-9 . _ : -)",
-                                   "id");
-  }
+  if (Status status = internal::CheckEventId(id); !status.ok()) return status;
   for (auto it = json.begin(); it != json.end(); ++it) {
     const std::string& key = it.key();
     if (key != "id" && key != "type" && key != "effective_date" && key != "actor" && key != "causation_id" &&
@@ -687,7 +571,7 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out, const EventJsonO
   if (date_it == json.end()) return Status::InvalidArgument("is required", "effective_date", id);
   int32_t effective_date;
   if (!date_it->is_string() || !ParseDate(date_it->get<std::string>(), &effective_date)) {
-    return Status::InvalidArgument("must be a valid date YYYY-MM-DD in years 1900..2199", "effective_date", id);
+    return Status::InvalidArgument("must be a valid date YYYY-MM-DD in " + YearRange(), "effective_date", id);
   }
   event.setEffectiveDate(effective_date);
 
@@ -695,18 +579,12 @@ Status ParseEnvelopeAndPayload(const Json& json, NewEvent* out, const EventJsonO
   if (actor_it == json.end()) return Status::InvalidArgument("is required", "actor", id);
   if (!actor_it->is_string()) return TypeError("actor", "a string", *actor_it).WithEventId(id);
   const std::string actor = actor_it->get<std::string>();
-  if (actor.empty() || actor.size() > kMaxActorLength) {
-    return Status::InvalidArgument("must be 1..128 bytes of UTF-8", "actor", id);
-  }
-  if (int byte = ForbiddenControlCharacter(actor, /*single_line=*/true); byte >= 0) {
-    return ControlCharacterError(byte, "actor").WithEventId(id);
-  }
+  if (Status status = internal::CheckActor(actor, id); !status.ok()) return status;
   event.setActor(actor);
 
   if (auto it = json.find("causation_id"); it != json.end()) {
-    if (!it->is_string() || !IsValidId(it->get<std::string>())) {
-      return Status::InvalidArgument("must be a valid event id", "causation_id", id);
-    }
+    if (!it->is_string()) return Status::InvalidArgument("must be a valid event id", "causation_id", id);
+    if (Status status = internal::CheckCausationId(it->get<std::string>(), id); !status.ok()) return status;
     event.setCausationId(it->get<std::string>());
   }
 
@@ -750,6 +628,25 @@ Status CanonicalJsonDocument(const nlohmann::json& document, const std::string& 
   return AppendJcs(document, field, 0, out);
 }
 
+namespace internal {
+
+bool JsonNestsDeeperThan(std::string_view text, int limit) { return NestsDeeperThan(text, limit); }
+
+Status CheckDocumentText(std::string_view text, const std::string& path) {
+  Json document;
+  if (Status status = ParseJson(text, path, &document); !status.ok()) return status;
+  if (!document.is_object()) return TypeError(path, "a JSON object", document);
+  return Status::Ok();
+}
+
+Status CanonicalDocumentText(std::string_view text, const std::string& path, std::string* out) {
+  Json document;
+  if (Status status = ParseJson(text, path, &document); !status.ok()) return status;
+  return TextFromJson(document, path, /*entity_id=*/false, /*document=*/true, out);
+}
+
+}  // namespace internal
+
 Status EventFromJson(const nlohmann::json& json, NewEvent* out, const EventJsonOptions& options) {
   try {
     return ParseEnvelopeAndPayload(json, out, options);
@@ -764,27 +661,6 @@ Status EventFromJsonText(std::string_view text, NewEvent* out, const EventJsonOp
   Json json;
   if (Status status = ParseJson(text, "", &json); !status.ok()) return status;
   return EventFromJson(json, out, options);
-}
-
-Status EventFromReader(schema::Event::Reader event, NewEvent* out) {
-  const std::string id(event.getId().cStr(), event.getId().size());
-  const EventType type = event.getPayload().which();
-  if (static_cast<size_t>(type) >= AllEventTypes().size()) {
-    return Status::InvalidArgument("unknown event type (written by a newer schema?)", "type", id);
-  }
-  // Documents are parsed into the JSON built below, so they are bounded first.
-  const DynamicStruct::Reader payload = capnp::toDynamic(event).get("payload").as<DynamicStruct>();
-  if (Status status = CheckDocuments(payload.get(PayloadMemberField(type)).as<DynamicStruct>(), "data", 0);
-      !status.ok()) {
-    return status.WithEventId(id);
-  }
-  std::string text;
-  try {
-    text = EventToJson(event).dump();  // throws on text that is not UTF-8
-  } catch (const nlohmann::json::exception&) {
-    return Status::InvalidArgument("a text field is not valid UTF-8", "", id);
-  }
-  return EventFromJsonText(text, out);
 }
 
 nlohmann::ordered_json EventToJson(schema::Event::Reader event) {

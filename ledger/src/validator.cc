@@ -24,6 +24,10 @@ using schema::TargetGroup;
 
 // Sanity bound on sessions per day of a delivery.
 constexpr int64_t kMaxSessionsPerDay = 50;
+// A day has this many minutes: the most a delivery in minutes can hold per day of its span.
+constexpr int64_t kMinutesPerDay = 24 * 60;
+// Of age (pilngadīgs): a person of a child group is younger on enrolment, an adult group's is this or older.
+constexpr int kAdultAge = 18;
 
 Status Invalid(std::string field, std::string message) {
   return Status::InvalidArgument(std::move(message), "data." + field);
@@ -121,6 +125,7 @@ Status NeedAmount(int64_t value, const std::string& field, bool allow_zero) {
   if (value < 0 || (!allow_zero && value == 0)) {
     return Invalid(field, allow_zero ? "must not be negative" : "must be greater than 0");
   }
+  static_assert(kMaxAmountCents == 1'000'000'000'000LL, "the message below states the bound");
   if (value > kMaxAmountCents) return Invalid(field, "exceeds the maximum of 10^12 cents");
   return Status::Ok();
 }
@@ -319,13 +324,14 @@ Status PersonEnrolled(Context& ctx, schema::PersonEnrolled::Reader data) {
   }
   const TargetGroup group = data.getTargetGroup();
   const int age = AgeInYears(birth, ctx.date());
-  if (IsChildGroup(group) && age > 17) {
+  if (IsChildGroup(group) && age >= kAdultAge) {
     return Invalid("birth_date", "a person of group " + std::string(TargetGroupName(group)) +
-                                     " must be 0-17 on the enrolment date; is " + std::to_string(age));
+                                     " must be 0-" + std::to_string(kAdultAge - 1) + " on the enrolment date; is " +
+                                     std::to_string(age));
   }
-  if (group == TargetGroup::ADULT_MENTAL_DISABILITY && age < 18) {
-    return Invalid("birth_date", "a person of group adult_mental_disability must be 18 or older on the "
-                                 "enrolment date; is " + std::to_string(age));
+  if (group == TargetGroup::ADULT_MENTAL_DISABILITY && age < kAdultAge) {
+    return Invalid("birth_date", "a person of group adult_mental_disability must be " + std::to_string(kAdultAge) +
+                                     " or older on the enrolment date; is " + std::to_string(age));
   }
   if (group == TargetGroup::PARENT_OF_CHILD) {
     if (!data.hasRepresentative()) return Invalid("representative", "is required for group parent_of_child");
@@ -628,15 +634,16 @@ Status CheckQuantityForSpan(Service service, int64_t quantity, int64_t days, con
       }
       break;
     case schema::Unit::MINUTES:
-      if (quantity > 1440 * days) {
+      if (quantity > kMinutesPerDay * days) {
         return Invalid(field, std::to_string(quantity) + " minutes delivered in a span of " +
-                                  std::to_string(days) + " day(s) (at most 1440 per day)");
+                                  std::to_string(days) + " day(s) (at most " + std::to_string(kMinutesPerDay) +
+                                  " per day)");
       }
       break;
     case schema::Unit::SESSIONS:
       if (quantity > kMaxSessionsPerDay * days) {
         return Invalid(field, std::to_string(quantity) + " sessions in " + std::to_string(days) +
-                                  " day(s) (at most 50 per day)");
+                                  " day(s) (at most " + std::to_string(kMaxSessionsPerDay) + " per day)");
       }
       break;
   }

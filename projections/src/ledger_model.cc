@@ -176,249 +176,255 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
   const auto payload = event.getPayload();
   using P = schema::Event::Payload;
   switch (payload.which()) {
-    case P::PERSON_ENROLLED: {
-      const auto data = payload.getPersonEnrolled();
-      PersonFacts& person = persons_[Str(data.getPersonId())];
-      person.id = Str(data.getPersonId());
-      person.enrolled = true;
-      person.target_group = data.getTargetGroup();
-      person.birth_date = data.getBirthDate();
-      person.residence_municipality_id = Str(data.getResidenceMunicipalityId());
-      person.enrolled_on = date;
-      person.residences.emplace_back(date, person.residence_municipality_id);
-      person.project_id = Str(data.getProjectId());
-      if (data.hasRepresentative()) {
-        for (auto child : data.getRepresentative().getChildIds()) {
-          person.represented_child_ids.push_back(Str(child));
-          persons_[Str(child)].representative_ids.push_back(person.id);
-        }
-      }
-      break;
-    }
-    case P::RESIDENCE_CHANGED: {
-      const auto data = payload.getResidenceChanged();
-      PersonFacts& person = persons_[Str(data.getPersonId())];
-      person.residence_municipality_id = Str(data.getMunicipalityId());
-      person.residences.emplace_back(date, person.residence_municipality_id);
-      break;
-    }
-    case P::DISABILITY_RECORDED: {
-      const auto data = payload.getDisabilityRecorded();
-      persons_[Str(data.getPersonId())].disabilities.push_back(
-          {data.getGroup(), data.getValidFrom(), data.getValidUntil(), position});
-      break;
-    }
-    case P::SPECIAL_CARE_OPINION_RECORDED: {
-      const auto data = payload.getSpecialCareOpinionRecorded();
-      persons_[Str(data.getPersonId())].special_care_opinions.push_back(
-          {true, data.getValidFrom(), data.getValidUntil(), position});
-      break;
-    }
-    case P::PARENT_ACTIVITY_RECORDED: {
-      const auto data = payload.getParentActivityRecorded();
-      persons_[Str(data.getPersonId())].parent_activities.push_back(
-          {data.getActivity(), data.getValidFrom(), data.getValidUntil(), position});
-      break;
-    }
-    case P::NEEDS_ASSESSED: {
-      const auto data = payload.getNeedsAssessed();
-      assessment_person_[Str(data.getAssessmentId())] = Str(data.getPersonId());
-      persons_[Str(data.getPersonId())].assessed = true;
-      persons_[Str(data.getPersonId())].assessment_dates.push_back(date);
-      break;
-    }
-    case P::SUPPORT_PLAN_APPROVED: {
-      const auto data = payload.getSupportPlanApproved();
-      PlanFacts& plan = plans_[Str(data.getPlanId())];
-      plan.id = Str(data.getPlanId());
-      plan.person_id = Str(data.getPersonId());
-      plan.approved_on = date;
-      for (auto service : data.getRecommendedServices()) plan.services.push_back(service);
-      plan.valid_from = data.getValidFrom();
-      plan.valid_until = data.getValidUntil();
-      persons_[plan.person_id].plan_ids.push_back(plan.id);
-      break;
-    }
-    case P::SERVICE_GRANTED: {
-      const auto data = payload.getServiceGranted();
-      GrantFacts& grant = grants_[Str(data.getGrantId())];
-      grant.id = Str(data.getGrantId());
-      // The ledger refuses a second grant with the same id; the model stays consistent regardless.
-      if (!grant.person_id.empty()) EraseSorted(&grants_of_person_[grant.person_id], grant.id);
-      grant.person_id = Str(data.getPersonId());
-      IndexGrant(grant.person_id, grant.id);
-      grant.municipality_id = Str(data.getMunicipalityId());
-      grant.service = data.getService();
-      grant.quantity = data.getQuantity();
-      grant.period = data.getPeriod();
-      grant.valid_from = data.getValidFrom();
-      grant.valid_until = data.getValidUntil();
-      grant.cost_basis = data.getCostBasis();
-      grant.unit_cost_cents = data.getUnitCostCents();
-      grant.positions.push_back(position);
-      break;
-    }
-    case P::GRANT_AMENDED: {
-      const auto data = payload.getGrantAmended();
-      GrantFacts& grant = grants_[Str(data.getGrantId())];
-      if (data.getQuantity() != 0) grant.quantity_changes.emplace_back(date, data.getQuantity());
-      if (data.getValidUntil() != ledger::kNoDate) grant.valid_until = data.getValidUntil();
-      if (data.getUnitCostCents() != 0) grant.unit_cost_changes.emplace_back(date, data.getUnitCostCents());
-      grant.positions.push_back(position);
-      break;
-    }
-    case P::GRANT_ENDED: {
-      GrantFacts& grant = grants_[Str(payload.getGrantEnded().getGrantId())];
-      grant.ended_on = date;
-      grant.positions.push_back(position);
-      break;
-    }
-    case P::SERVICE_SUSPENDED: {
-      GrantFacts& grant = grants_[Str(payload.getServiceSuspended().getGrantId())];
-      grant.suspensions.emplace_back(date, ledger::kNoDate);
-      grant.positions.push_back(position);
-      break;
-    }
-    case P::SERVICE_RESUMED: {
-      GrantFacts& grant = grants_[Str(payload.getServiceResumed().getGrantId())];
-      // Resumed on `date`: the suspension covered the days before it.
-      if (!grant.suspensions.empty() && grant.suspensions.back().second == ledger::kNoDate) {
-        grant.suspensions.back().second = date - 1;
-      }
-      grant.positions.push_back(position);
-      break;
-    }
-    case P::SERVICE_DELIVERED: {
-      const auto data = payload.getServiceDelivered();
-      DeliveryFacts& delivery = deliveries_[Str(data.getDeliveryId())];
-      delivery.id = Str(data.getDeliveryId());
-      if (delivery.position != 0) EraseSorted(&deliveries_of_grant_[delivery.grant_id], delivery.id);
-      delivery.grant_id = Str(data.getGrantId());
-      IndexDelivery(delivery.grant_id, delivery.id);
-      delivery.provider_id = Str(data.getProviderId());
-      delivery.date = date;
-      delivery.last_date = data.getLastDate() == ledger::kNoDate ? date : data.getLastDate();
-      delivery.quantity = data.getQuantity();
-      delivery.cost_cents = data.getCostCents();
-      delivery.purpose = data.getPurpose();
-      delivery.mode = data.getMode();
-      delivery.position = position;
-      break;
-    }
-    case P::DELIVERY_CORRECTED: {
-      const auto data = payload.getDeliveryCorrected();
-      DeliveryFacts& delivery = deliveries_[Str(data.getDeliveryId())];
-      delivery.quantity = data.getQuantity();
-      delivery.cost_cents = data.getCostCents();
-      if (data.getPurpose() != schema::DeliveryPurpose::UNSPECIFIED) delivery.purpose = data.getPurpose();
-      delivery.correction_positions.push_back(position);
-      break;
-    }
-    case P::DELIVERY_VOIDED: {
-      DeliveryFacts& delivery = deliveries_[Str(payload.getDeliveryVoided().getDeliveryId())];
-      delivery.voided = true;
-      delivery.correction_positions.push_back(position);
-      break;
-    }
-    case P::RULES_ENACTED: {
-      const auto data = payload.getRulesEnacted();
-      const auto text = data.getDocument();
-      nlohmann::json document;
-      auto rule_set = std::make_shared<RuleSet>();
-      Status status = ledger::ParseJson(std::string_view(text.begin(), text.size()), "document", &document);
-      if (status.ok()) status = ParseRuleSet(document, rule_set.get());
-      if (status.ok()) {
-        rules_ = std::move(rule_set);
-        rules_position_ = position;
-        rules_document_.assign(text.begin(), text.end());
-        rules_problem_.clear();
-      } else {
-        // A document that does not parse is a recorded fact too; the previous rules stay in force.
-        rules_problem_ = "rules at position " + std::to_string(position) + " ignored: " + status.ToString();
-      }
-      break;
-    }
-    case P::PROJECT_REGISTERED: {
-      const auto data = payload.getProjectRegistered();
-      ProjectFacts& project = projects_[Str(data.getProjectId())];
-      project.id = Str(data.getProjectId());
-      project.name = Str(data.getName());
-      project.services_paid_until = data.getServicesPaidUntil();
-      project.budgets.push_back(
-          {date, data.getBudgetTotalCents(), data.getBudgetEsfCents(), data.getBudgetStateCents(), position});
-      if (data.hasTargets()) project.targets.push_back(ReadTargets(data.getTargets(), date, position));
-      break;
-    }
-    case P::BUDGET_AMENDED: {
-      const auto data = payload.getBudgetAmended();
-      ProjectFacts& project = projects_[Str(data.getProjectId())];
-      project.budgets.push_back({date, data.getTotalCents(), data.getEsfCents(), data.getStateCents(), position});
-      // Targets in an amendment replace the earlier ones from its date on.
-      if (data.hasTargets()) project.targets.push_back(ReadTargets(data.getTargets(), date, position));
-      break;
-    }
-    case P::PROJECT_EXPENSE_RECORDED: {
-      const auto data = payload.getProjectExpenseRecorded();
-      projects_[Str(data.getProjectId())].expenses_cents += data.getAmountCents();
-      break;
-    }
-    case P::MUNICIPALITY_REGISTERED: {
-      const auto data = payload.getMunicipalityRegistered();
-      MunicipalityFacts& municipality = municipalities_[Str(data.getMunicipalityId())];
-      municipality.id = Str(data.getMunicipalityId());
-      municipality.name = Str(data.getName());
-      municipality.project_id = Str(data.getProjectId());
-      break;
-    }
-    case P::MUNICIPALITIES_MERGED: {
-      const auto data = payload.getMunicipalitiesMerged();
-      MunicipalityFacts& successor = municipalities_[Str(data.getSuccessorId())];
-      successor.id = Str(data.getSuccessorId());
-      successor.name = Str(data.getSuccessorName());
-      successor.project_id = Str(data.getProjectId());
-      for (auto predecessor : data.getPredecessorIds()) {
-        MunicipalityFacts& merged = municipalities_[Str(predecessor)];
-        merged.merged_into = successor.id;
-        merged.merged_on = date;
-      }
-      break;
-    }
-    case P::REIMBURSEMENT_CLAIMED: {
-      const auto data = payload.getReimbursementClaimed();
-      ClaimFacts& claim = claims_[Str(data.getClaimId())];
-      claim.id = Str(data.getClaimId());
-      claim.project_id = Str(data.getProjectId());
-      claim.municipality_id = Str(data.getMunicipalityId());
-      claim.date = date;
-      claim.period_start = data.getPeriodStart();
-      claim.period_end = data.getPeriodEnd();
-      for (auto line : data.getLines()) claim.lines.emplace_back(Str(line.getDeliveryId()), line.getAmountCents());
-      claim.positions.push_back(position);
-      break;
-    }
-    case P::CLAIM_REVIEWED: {
-      const auto data = payload.getClaimReviewed();
-      ClaimFacts& claim = claims_[Str(data.getClaimId())];
-      claim.reviewed = true;
-      claim.reviewed_on = date;
-      for (auto line : data.getLines()) {
-        claim.approved[Str(line.getDeliveryId())] = line.getApprovedCents();
-        if (line.hasReason()) claim.review_reasons[Str(line.getDeliveryId())] = Str(line.getReason());
-      }
-      claim.positions.push_back(position);
-      break;
-    }
-    case P::REIMBURSEMENT_PAID: {
-      const auto data = payload.getReimbursementPaid();
-      ClaimFacts& claim = claims_[Str(data.getClaimId())];
-      claim.payments.push_back({Str(data.getPaymentId()), date, data.getAmountCents(), data.getEsfCents(),
-                                data.getStateCents(), position});
-      claim.positions.push_back(position);
-      break;
-    }
+    case P::PERSON_ENROLLED: return ApplyPersonEnrolled(payload.getPersonEnrolled(), date);
+    case P::RESIDENCE_CHANGED: return ApplyResidenceChanged(payload.getResidenceChanged(), date);
+    case P::DISABILITY_RECORDED: return ApplyDisabilityRecorded(payload.getDisabilityRecorded(), position);
+    case P::SPECIAL_CARE_OPINION_RECORDED:
+      return ApplySpecialCareOpinionRecorded(payload.getSpecialCareOpinionRecorded(), position);
+    case P::PARENT_ACTIVITY_RECORDED: return ApplyParentActivityRecorded(payload.getParentActivityRecorded(), position);
+    case P::NEEDS_ASSESSED: return ApplyNeedsAssessed(payload.getNeedsAssessed(), date);
+    case P::SUPPORT_PLAN_APPROVED: return ApplySupportPlanApproved(payload.getSupportPlanApproved(), date);
+    case P::SERVICE_GRANTED: return ApplyServiceGranted(payload.getServiceGranted(), position);
+    case P::GRANT_AMENDED: return ApplyGrantAmended(payload.getGrantAmended(), date, position);
+    case P::GRANT_ENDED: return ApplyGrantEnded(payload.getGrantEnded(), date, position);
+    case P::SERVICE_SUSPENDED: return ApplyServiceSuspended(payload.getServiceSuspended(), date, position);
+    case P::SERVICE_RESUMED: return ApplyServiceResumed(payload.getServiceResumed(), date, position);
+    case P::SERVICE_DELIVERED: return ApplyServiceDelivered(payload.getServiceDelivered(), date, position);
+    case P::DELIVERY_CORRECTED: return ApplyDeliveryCorrected(payload.getDeliveryCorrected(), position);
+    case P::DELIVERY_VOIDED: return ApplyDeliveryVoided(payload.getDeliveryVoided(), position);
+    case P::RULES_ENACTED: return ApplyRulesEnacted(payload.getRulesEnacted(), position);
+    case P::PROJECT_REGISTERED: return ApplyProjectRegistered(payload.getProjectRegistered(), date, position);
+    case P::BUDGET_AMENDED: return ApplyBudgetAmended(payload.getBudgetAmended(), date, position);
+    case P::PROJECT_EXPENSE_RECORDED: return ApplyProjectExpenseRecorded(payload.getProjectExpenseRecorded());
+    case P::MUNICIPALITY_REGISTERED: return ApplyMunicipalityRegistered(payload.getMunicipalityRegistered());
+    case P::MUNICIPALITIES_MERGED: return ApplyMunicipalitiesMerged(payload.getMunicipalitiesMerged(), date);
+    case P::REIMBURSEMENT_CLAIMED: return ApplyReimbursementClaimed(payload.getReimbursementClaimed(), date, position);
+    case P::CLAIM_REVIEWED: return ApplyClaimReviewed(payload.getClaimReviewed(), date, position);
+    case P::REIMBURSEMENT_PAID: return ApplyReimbursementPaid(payload.getReimbursementPaid(), date, position);
     default:
-      break;  // provider registrations and contracts, applications: not needed by these projections
+      return;  // provider registrations and contracts, applications: not needed by these projections
   }
+}
+
+void LedgerModel::ApplyPersonEnrolled(schema::PersonEnrolled::Reader data, int32_t date) {
+  PersonFacts& person = persons_[Str(data.getPersonId())];
+  person.id = Str(data.getPersonId());
+  person.enrolled = true;
+  person.target_group = data.getTargetGroup();
+  person.birth_date = data.getBirthDate();
+  person.residence_municipality_id = Str(data.getResidenceMunicipalityId());
+  person.enrolled_on = date;
+  person.residences.emplace_back(date, person.residence_municipality_id);
+  person.project_id = Str(data.getProjectId());
+  if (data.hasRepresentative()) {
+    for (auto child : data.getRepresentative().getChildIds()) {
+      person.represented_child_ids.push_back(Str(child));
+      persons_[Str(child)].representative_ids.push_back(person.id);
+    }
+  }
+}
+
+void LedgerModel::ApplyResidenceChanged(schema::ResidenceChanged::Reader data, int32_t date) {
+  PersonFacts& person = persons_[Str(data.getPersonId())];
+  person.residence_municipality_id = Str(data.getMunicipalityId());
+  person.residences.emplace_back(date, person.residence_municipality_id);
+}
+
+void LedgerModel::ApplyDisabilityRecorded(schema::DisabilityRecorded::Reader data, uint64_t position) {
+  persons_[Str(data.getPersonId())].disabilities.push_back(
+      {data.getGroup(), data.getValidFrom(), data.getValidUntil(), position});
+}
+
+void LedgerModel::ApplySpecialCareOpinionRecorded(schema::SpecialCareOpinionRecorded::Reader data, uint64_t position) {
+  persons_[Str(data.getPersonId())].special_care_opinions.push_back(
+      {true, data.getValidFrom(), data.getValidUntil(), position});
+}
+
+void LedgerModel::ApplyParentActivityRecorded(schema::ParentActivityRecorded::Reader data, uint64_t position) {
+  persons_[Str(data.getPersonId())].parent_activities.push_back(
+      {data.getActivity(), data.getValidFrom(), data.getValidUntil(), position});
+}
+
+void LedgerModel::ApplyNeedsAssessed(schema::NeedsAssessed::Reader data, int32_t date) {
+  assessment_person_[Str(data.getAssessmentId())] = Str(data.getPersonId());
+  persons_[Str(data.getPersonId())].assessed = true;
+  persons_[Str(data.getPersonId())].assessment_dates.push_back(date);
+}
+
+void LedgerModel::ApplySupportPlanApproved(schema::SupportPlanApproved::Reader data, int32_t date) {
+  PlanFacts& plan = plans_[Str(data.getPlanId())];
+  plan.id = Str(data.getPlanId());
+  plan.person_id = Str(data.getPersonId());
+  plan.approved_on = date;
+  for (auto service : data.getRecommendedServices()) plan.services.push_back(service);
+  plan.valid_from = data.getValidFrom();
+  plan.valid_until = data.getValidUntil();
+  persons_[plan.person_id].plan_ids.push_back(plan.id);
+}
+
+void LedgerModel::ApplyServiceGranted(schema::ServiceGranted::Reader data, uint64_t position) {
+  GrantFacts& grant = grants_[Str(data.getGrantId())];
+  grant.id = Str(data.getGrantId());
+  // The ledger refuses a second grant with the same id; the model stays consistent regardless.
+  if (!grant.person_id.empty()) EraseSorted(&grants_of_person_[grant.person_id], grant.id);
+  grant.person_id = Str(data.getPersonId());
+  IndexGrant(grant.person_id, grant.id);
+  grant.municipality_id = Str(data.getMunicipalityId());
+  grant.service = data.getService();
+  grant.quantity = data.getQuantity();
+  grant.period = data.getPeriod();
+  grant.valid_from = data.getValidFrom();
+  grant.valid_until = data.getValidUntil();
+  grant.cost_basis = data.getCostBasis();
+  grant.unit_cost_cents = data.getUnitCostCents();
+  grant.positions.push_back(position);
+}
+
+void LedgerModel::ApplyGrantAmended(schema::GrantAmended::Reader data, int32_t date, uint64_t position) {
+  GrantFacts& grant = grants_[Str(data.getGrantId())];
+  if (data.getQuantity() != 0) grant.quantity_changes.emplace_back(date, data.getQuantity());
+  if (data.getValidUntil() != ledger::kNoDate) grant.valid_until = data.getValidUntil();
+  if (data.getUnitCostCents() != 0) grant.unit_cost_changes.emplace_back(date, data.getUnitCostCents());
+  grant.positions.push_back(position);
+}
+
+void LedgerModel::ApplyGrantEnded(schema::GrantEnded::Reader data, int32_t date, uint64_t position) {
+  GrantFacts& grant = grants_[Str(data.getGrantId())];
+  grant.ended_on = date;
+  grant.positions.push_back(position);
+}
+
+void LedgerModel::ApplyServiceSuspended(schema::ServiceSuspended::Reader data, int32_t date, uint64_t position) {
+  GrantFacts& grant = grants_[Str(data.getGrantId())];
+  grant.suspensions.emplace_back(date, ledger::kNoDate);
+  grant.positions.push_back(position);
+}
+
+void LedgerModel::ApplyServiceResumed(schema::ServiceResumed::Reader data, int32_t date, uint64_t position) {
+  GrantFacts& grant = grants_[Str(data.getGrantId())];
+  // Resumed on `date`: the suspension covered the days before it.
+  if (!grant.suspensions.empty() && grant.suspensions.back().second == ledger::kNoDate) {
+    grant.suspensions.back().second = date - 1;
+  }
+  grant.positions.push_back(position);
+}
+
+void LedgerModel::ApplyServiceDelivered(schema::ServiceDelivered::Reader data, int32_t date, uint64_t position) {
+  DeliveryFacts& delivery = deliveries_[Str(data.getDeliveryId())];
+  delivery.id = Str(data.getDeliveryId());
+  if (delivery.position != 0) EraseSorted(&deliveries_of_grant_[delivery.grant_id], delivery.id);
+  delivery.grant_id = Str(data.getGrantId());
+  IndexDelivery(delivery.grant_id, delivery.id);
+  delivery.provider_id = Str(data.getProviderId());
+  delivery.date = date;
+  delivery.last_date = data.getLastDate() == ledger::kNoDate ? date : data.getLastDate();
+  delivery.quantity = data.getQuantity();
+  delivery.cost_cents = data.getCostCents();
+  delivery.purpose = data.getPurpose();
+  delivery.mode = data.getMode();
+  delivery.position = position;
+}
+
+void LedgerModel::ApplyDeliveryCorrected(schema::DeliveryCorrected::Reader data, uint64_t position) {
+  DeliveryFacts& delivery = deliveries_[Str(data.getDeliveryId())];
+  delivery.quantity = data.getQuantity();
+  delivery.cost_cents = data.getCostCents();
+  if (data.getPurpose() != schema::DeliveryPurpose::UNSPECIFIED) delivery.purpose = data.getPurpose();
+  delivery.correction_positions.push_back(position);
+}
+
+void LedgerModel::ApplyDeliveryVoided(schema::DeliveryVoided::Reader data, uint64_t position) {
+  DeliveryFacts& delivery = deliveries_[Str(data.getDeliveryId())];
+  delivery.voided = true;
+  delivery.correction_positions.push_back(position);
+}
+
+void LedgerModel::ApplyRulesEnacted(schema::RulesEnacted::Reader data, uint64_t position) {
+  const auto text = data.getDocument();
+  nlohmann::json document;
+  auto rule_set = std::make_shared<RuleSet>();
+  Status status = ledger::ParseJson(std::string_view(text.begin(), text.size()), "document", &document);
+  if (status.ok()) status = ParseRuleSet(document, rule_set.get());
+  if (status.ok()) {
+    rules_ = std::move(rule_set);
+    rules_position_ = position;
+    rules_document_.assign(text.begin(), text.end());
+    rules_problem_.clear();
+  } else {
+    // A document that does not parse is a recorded fact too; the previous rules stay in force.
+    rules_problem_ = "rules at position " + std::to_string(position) + " ignored: " + status.ToString();
+  }
+}
+
+void LedgerModel::ApplyProjectRegistered(schema::ProjectRegistered::Reader data, int32_t date, uint64_t position) {
+  ProjectFacts& project = projects_[Str(data.getProjectId())];
+  project.id = Str(data.getProjectId());
+  project.name = Str(data.getName());
+  project.services_paid_until = data.getServicesPaidUntil();
+  project.budgets.push_back(
+      {date, data.getBudgetTotalCents(), data.getBudgetEsfCents(), data.getBudgetStateCents(), position});
+  if (data.hasTargets()) project.targets.push_back(ReadTargets(data.getTargets(), date, position));
+}
+
+void LedgerModel::ApplyBudgetAmended(schema::BudgetAmended::Reader data, int32_t date, uint64_t position) {
+  ProjectFacts& project = projects_[Str(data.getProjectId())];
+  project.budgets.push_back({date, data.getTotalCents(), data.getEsfCents(), data.getStateCents(), position});
+  // Targets in an amendment replace the earlier ones from its date on.
+  if (data.hasTargets()) project.targets.push_back(ReadTargets(data.getTargets(), date, position));
+}
+
+void LedgerModel::ApplyProjectExpenseRecorded(schema::ProjectExpenseRecorded::Reader data) {
+  projects_[Str(data.getProjectId())].expenses_cents += data.getAmountCents();
+}
+
+void LedgerModel::ApplyMunicipalityRegistered(schema::MunicipalityRegistered::Reader data) {
+  MunicipalityFacts& municipality = municipalities_[Str(data.getMunicipalityId())];
+  municipality.id = Str(data.getMunicipalityId());
+  municipality.name = Str(data.getName());
+  municipality.project_id = Str(data.getProjectId());
+}
+
+void LedgerModel::ApplyMunicipalitiesMerged(schema::MunicipalitiesMerged::Reader data, int32_t date) {
+  MunicipalityFacts& successor = municipalities_[Str(data.getSuccessorId())];
+  successor.id = Str(data.getSuccessorId());
+  successor.name = Str(data.getSuccessorName());
+  successor.project_id = Str(data.getProjectId());
+  for (auto predecessor : data.getPredecessorIds()) {
+    MunicipalityFacts& merged = municipalities_[Str(predecessor)];
+    merged.merged_into = successor.id;
+    merged.merged_on = date;
+  }
+}
+
+void LedgerModel::ApplyReimbursementClaimed(schema::ReimbursementClaimed::Reader data, int32_t date,
+                                            uint64_t position) {
+  ClaimFacts& claim = claims_[Str(data.getClaimId())];
+  claim.id = Str(data.getClaimId());
+  claim.project_id = Str(data.getProjectId());
+  claim.municipality_id = Str(data.getMunicipalityId());
+  claim.date = date;
+  claim.period_start = data.getPeriodStart();
+  claim.period_end = data.getPeriodEnd();
+  for (auto line : data.getLines()) claim.lines.emplace_back(Str(line.getDeliveryId()), line.getAmountCents());
+  claim.positions.push_back(position);
+}
+
+void LedgerModel::ApplyClaimReviewed(schema::ClaimReviewed::Reader data, int32_t date, uint64_t position) {
+  ClaimFacts& claim = claims_[Str(data.getClaimId())];
+  claim.reviewed = true;
+  claim.reviewed_on = date;
+  for (auto line : data.getLines()) {
+    claim.approved[Str(line.getDeliveryId())] = line.getApprovedCents();
+    if (line.hasReason()) claim.review_reasons[Str(line.getDeliveryId())] = Str(line.getReason());
+  }
+  claim.positions.push_back(position);
+}
+
+void LedgerModel::ApplyReimbursementPaid(schema::ReimbursementPaid::Reader data, int32_t date, uint64_t position) {
+  ClaimFacts& claim = claims_[Str(data.getClaimId())];
+  claim.payments.push_back({Str(data.getPaymentId()), date, data.getAmountCents(), data.getEsfCents(),
+                            data.getStateCents(), position});
+  claim.positions.push_back(position);
 }
 
 }  // namespace di::projections

@@ -189,7 +189,8 @@ Status ParseRule(Reader& reader, const Json& json, const std::string& path, Rule
   }
   if (auto it = json.find("caps"); it != json.end()) {
     if (!it->is_array() || it->size() > kMaxCapsPerRule) {
-      return Invalid(Reader::Join(path, "caps"), "must be an array of at most 16 caps");
+      return Invalid(Reader::Join(path, "caps"),
+                     "must be an array of at most " + std::to_string(kMaxCapsPerRule) + " caps");
     }
     for (size_t i = 0; i < it->size(); ++i) {
       Cap cap;
@@ -241,7 +242,7 @@ Status ParseRuleSet(const nlohmann::json& document, RuleSet* out, const std::map
   DI_RETURN_IF_ERROR(reader.Date(document, "", "services_paid_until", true, &rule_set->services_paid_until));
   auto rules = document.find("rules");
   if (rules == document.end() || !rules->is_array() || rules->empty() || rules->size() > kMaxRules) {
-    return Invalid("rules", "must be an array of 1..1000 rules");
+    return Invalid("rules", "must be an array of 1.." + std::to_string(kMaxRules) + " rules");
   }
   std::set<std::string> ids;
   std::map<std::string, const Cap*> caps_by_id;

@@ -45,10 +45,8 @@ struct EventJsonOptions {
 Status EventFromJson(const nlohmann::json& json, NewEvent* out, const EventJsonOptions& options = {});
 // Same, from JSON text (one line of a JSON Lines file), parsed with ParseJson's bounds.
 Status EventFromJsonText(std::string_view text, NewEvent* out, const EventJsonOptions& options = {});
-// An event a client built in Cap'n Proto (the binary endpoint): the same checks and normalisation as
-// EventFromJson, so both transports store the same bytes; texts that are not UTF-8 and rules documents that
-// are not JSON objects within kMaxJsonDepth are refused naming the field.
-Status EventFromReader(schema::Event::Reader event, NewEvent* out);
+// An event a client built in Cap'n Proto is checked by the same rules without JSON: EventFromReader,
+// di/ledger/event_checks.h.
 
 // The RFC 8785 text of a $jsonDocument value. Refuses (InvalidArgument, naming the path below `field`) a number
 // that is not an integer within ±(2^53−1), text that is not UTF-8, nesting deeper than kMaxJsonDepth.

@@ -226,6 +226,31 @@ class LedgerModel {
   std::string rules_problem_;  // a recorded rules document that did not parse (kept, reported)
   std::map<std::string, std::vector<std::string>> grants_of_person_;    // derived, see GrantsOfPerson
   std::map<std::string, std::vector<std::string>> deliveries_of_grant_;  // derived, see DeliveriesOfGrant
+  // The fold of each event type, called by Apply (ledger_model.cc): the facts it adds.
+  void ApplyPersonEnrolled(schema::PersonEnrolled::Reader data, int32_t date);
+  void ApplyResidenceChanged(schema::ResidenceChanged::Reader data, int32_t date);
+  void ApplyDisabilityRecorded(schema::DisabilityRecorded::Reader data, uint64_t position);
+  void ApplySpecialCareOpinionRecorded(schema::SpecialCareOpinionRecorded::Reader data, uint64_t position);
+  void ApplyParentActivityRecorded(schema::ParentActivityRecorded::Reader data, uint64_t position);
+  void ApplyNeedsAssessed(schema::NeedsAssessed::Reader data, int32_t date);
+  void ApplySupportPlanApproved(schema::SupportPlanApproved::Reader data, int32_t date);
+  void ApplyServiceGranted(schema::ServiceGranted::Reader data, uint64_t position);
+  void ApplyGrantAmended(schema::GrantAmended::Reader data, int32_t date, uint64_t position);
+  void ApplyGrantEnded(schema::GrantEnded::Reader data, int32_t date, uint64_t position);
+  void ApplyServiceSuspended(schema::ServiceSuspended::Reader data, int32_t date, uint64_t position);
+  void ApplyServiceResumed(schema::ServiceResumed::Reader data, int32_t date, uint64_t position);
+  void ApplyServiceDelivered(schema::ServiceDelivered::Reader data, int32_t date, uint64_t position);
+  void ApplyDeliveryCorrected(schema::DeliveryCorrected::Reader data, uint64_t position);
+  void ApplyDeliveryVoided(schema::DeliveryVoided::Reader data, uint64_t position);
+  void ApplyRulesEnacted(schema::RulesEnacted::Reader data, uint64_t position);
+  void ApplyProjectRegistered(schema::ProjectRegistered::Reader data, int32_t date, uint64_t position);
+  void ApplyBudgetAmended(schema::BudgetAmended::Reader data, int32_t date, uint64_t position);
+  void ApplyProjectExpenseRecorded(schema::ProjectExpenseRecorded::Reader data);
+  void ApplyMunicipalityRegistered(schema::MunicipalityRegistered::Reader data);
+  void ApplyMunicipalitiesMerged(schema::MunicipalitiesMerged::Reader data, int32_t date);
+  void ApplyReimbursementClaimed(schema::ReimbursementClaimed::Reader data, int32_t date, uint64_t position);
+  void ApplyClaimReviewed(schema::ClaimReviewed::Reader data, int32_t date, uint64_t position);
+  void ApplyReimbursementPaid(schema::ReimbursementPaid::Reader data, int32_t date, uint64_t position);
   void IndexGrant(const std::string& person_id, const std::string& grant_id);
   void IndexDelivery(const std::string& grant_id, const std::string& delivery_id);
   void RebuildIndexes();

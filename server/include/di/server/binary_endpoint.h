@@ -1,5 +1,5 @@
-// BinaryEndpoint: the Cap'n Proto binary endpoint of di-ledger (bulk append and subscriptions over TCP),
-// and BinaryClient, a small blocking client for it.
+// BinaryEndpoint: the Cap'n Proto binary endpoint of di-ledger (bulk append and subscriptions over TCP). Its
+// framing and limits are in binary_frame.h; the client, a library of its own, in binary_client.h.
 //
 //   BinaryEndpoint endpoint(&service, &tokens, &metrics, BinaryEndpointOptions{});
 //   uint16_t port = 0;
@@ -11,8 +11,9 @@
 // conversation, limits and error codes are in docs/protocol.md). Like the HTTP server, the endpoint is a thin
 // shell over LedgerService: authentication by the same bearer tokens, every role and scope check, the
 // pseudonymisation of readers' events and the visibility of events are the service's. Events arrive as
-// Cap'n Proto structs and are passed through the same JSON codec as an HTTP append (Event -> JSON text ->
-// NewEvent), so both transports accept and refuse exactly the same events, and store the same bytes.
+// Cap'n Proto structs and are checked by the ledger's rules for a submitted event (ledger::EventFromReader,
+// the same rules the JSON codec applies to an HTTP append), so both transports accept and refuse exactly the
+// same events, and store the same bytes.
 //
 // Threads: one io_context run by `threads` threads, one strand per connection. An append blocks its thread
 // until its group commit is durable (as in the HTTP server), so concurrent appenders share an fsync.
@@ -29,8 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "di/ledger/event.h"
-#include "di/ledger/event_store.h"
+#include "di/server/binary_frame.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
 
@@ -40,11 +40,11 @@ struct BinaryEndpointOptions {
   // Threads running the endpoint's io_context. Default: 2. Appends block a thread for their fsync, so more
   // threads let more concurrent appenders share a group commit.
   int threads = 2;
-  // Largest frame (segment table + segments) the server accepts, bytes. Default: 32 MiB: a batch of the
-  // store's largest size (10 000 events) of ~2 KiB each. Larger: error(frame_too_large), then close.
-  uint64_t max_frame_bytes = 32 * 1024 * 1024;
-  // Largest number of segments in a frame. Default: 512 (capnp::MallocMessageBuilder makes a few).
-  uint32_t max_frame_segments = 512;
+  // Largest frame (segment table + segments) the server accepts, bytes. Default: kDefaultMaxFrameBytes (32 MiB,
+  // binary_frame.h says why). Larger: error(frame_too_large), then close.
+  uint64_t max_frame_bytes = kDefaultMaxFrameBytes;
+  // Largest number of segments in a frame. Default: kMaxFrameSegments (512).
+  uint32_t max_frame_segments = kMaxFrameSegments;
   // A whole frame must arrive within this time from the moment the server waits for it; this also closes
   // idle connections (not subscriptions, which send nothing). Default: 30 s.
   std::chrono::milliseconds read_timeout{30000};
@@ -111,100 +111,6 @@ class BinaryEndpoint {
  private:
   std::unique_ptr<Impl> impl_;
 };
-
-// ---------------------------------------------------------------------------------------------------------
-// BinaryClient: a blocking client (POSIX socket, capnp::writeMessage / capnp::readMessage). Used by
-// `di-ledger import --server`, the read-model example and the tests. Not thread-safe.
-// ---------------------------------------------------------------------------------------------------------
-
-struct BinaryClientOptions {
-  std::string client_name = "di-ledger";
-  // Every receive waits at most this long (SO_RCVTIMEO); then the call fails with io_error "timed out".
-  std::chrono::milliseconds receive_timeout{60000};
-  // SO_RCVBUF of the socket, bytes; 0 keeps the kernel's default (tests set a small one).
-  int receive_buffer_bytes = 0;
-  // Largest frame accepted from the server. Default: 64 MiB.
-  uint64_t max_frame_bytes = 64 * 1024 * 1024;
-};
-
-// What the server said after hello.
-struct BinaryWelcome {
-  std::string principal, role, municipality;
-  uint64_t head = 0;
-  uint64_t max_frame_bytes = 0;
-  uint32_t max_batch_events = 0;
-};
-
-struct SubscribeRequest {
-  uint64_t after = 0;
-  std::vector<std::string> types;  // event type names; empty: every type
-  std::string stream_prefix;
-  uint32_t max_batch_events = 0;   // 0: the server's
-  bool with_records = false;       // also the canonical RecordedEvent bytes and hashes (not for readers)
-};
-
-struct ReceivedEvent {
-  uint64_t position = 0;
-  std::string json;
-  std::string record;  // canonical RecordedEvent bytes, when asked for and allowed
-  std::string hash;    // 32 bytes, with `record`
-};
-
-// One frame of a subscription: a batch of events or a heartbeat (then `events` is empty and is_heartbeat).
-struct SubscriptionUpdate {
-  bool is_heartbeat = false;
-  std::vector<ReceivedEvent> events;
-  uint64_t last_position = 0;  // resume with after = last_position
-  uint64_t head = 0;
-};
-
-class BinaryClient {
- public:
-  BinaryClient();
-  ~BinaryClient();
-  BinaryClient(const BinaryClient&) = delete;
-  BinaryClient& operator=(const BinaryClient&) = delete;
-
-  // Connects to host:port, sends hello and waits for welcome. A refusal is returned as the server's status
-  // (unauthenticated, too_many_connections, ...).
-  ServiceStatus Connect(const std::string& host, uint16_t port, const std::string& token,
-                        BinaryClientOptions options = {});
-  const BinaryWelcome& welcome() const { return welcome_; }
-
-  // Sends one batch (no wait), then receives its result: together, one atomic append. Split so that a
-  // caller can prepare the next batch while the server appends this one.
-  ServiceStatus SendAppend(const std::vector<ledger::NewEvent>& batch, uint64_t request_id);
-  ServiceStatus ReceiveAppendResult(uint64_t request_id, ledger::AppendResult* result);
-  ServiceStatus Append(const std::vector<ledger::NewEvent>& batch, ledger::AppendResult* result);
-
-  // Turns the connection into a subscription; then call Next() repeatedly.
-  ServiceStatus Subscribe(const SubscribeRequest& request);
-  // The next batch or heartbeat. An error frame (slow_consumer, shutdown, ...) is returned as its status;
-  // a closed connection as io_error.
-  ServiceStatus Next(SubscriptionUpdate* update);
-
-  // Sends raw bytes (tests: garbage, oversized frames) and reads the server's next frame as a status.
-  ServiceStatus SendRawForTesting(const std::string& bytes);
-  ServiceStatus ReceiveErrorForTesting();
-
-  void Close();
-  bool connected() const { return fd_ >= 0; }
-  // The wire code of the last error the server sent ("slow_consumer", "frame_too_large", "forbidden", ...):
-  // the endpoint's own codes have no ServiceCode of their own (they map to busy or invalid_argument).
-  const std::string& last_error_code() const { return last_error_code_; }
-
- private:
-  ServiceStatus Send(const std::string& frame);
-  ServiceStatus Fail(ServiceStatus status);  // closes the connection, returns `status`
-  int fd_ = -1;
-  std::string last_error_code_;
-  BinaryClientOptions options_;
-  BinaryWelcome welcome_;
-  uint64_t next_request_id_ = 1;
-};
-
-// Parses "host:port" (port required). False on a malformed address.
-bool ParseHostPort(const std::string& text, std::string* host, uint16_t* port);
 
 }  // namespace di::server
 
