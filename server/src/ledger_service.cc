@@ -80,12 +80,16 @@ ServiceStatus EventFilter::Parse(std::string_view types, std::string_view stream
 }
 
 LedgerService::LedgerService(ledger::EventStore* store, ServiceOptions options, Metrics* metrics)
-    : store_(store), options_(std::move(options)), pseudonymiser_(options_.pseudonym_key), metrics_(metrics) {
+    : store_(store),
+      options_(std::move(options)),
+      pseudonymiser_(options_.pseudonym_key),
+      metrics_(metrics),
+      live_(store, LiveModelOptions{options_.checkpoints, options_.max_concurrent_replays}, metrics) {
   DI_ASSERT(store_ != nullptr);
   if (metrics_ != nullptr) {
     metrics_collector_id_ = metrics_->AddCollector([this](Metrics& m) {
       const uint64_t head = store_->Head().position;
-      const uint64_t folded = visible_position_.load();
+      const uint64_t folded = live_.VisiblePosition();
       m.Set("di_head_position", {}, static_cast<double>(head));
       m.Set("di_projection_position", {}, static_cast<double>(folded));
       m.Set("di_projection_lag_events", {}, static_cast<double>(head > folded ? head - folded : 0));
@@ -94,56 +98,7 @@ LedgerService::LedgerService(ledger::EventStore* store, ServiceOptions options, 
 }
 
 LedgerService::~LedgerService() {
-  if (snapshot_thread_.joinable()) {
-    {
-      std::lock_guard lock(snapshot_mutex_);
-      snapshot_stop_ = true;
-    }
-    snapshot_due_changed_.notify_all();
-    snapshot_thread_.join();  // writes a snapshot still due first: it saves the next start a replay
-  }
   if (metrics_ != nullptr) metrics_->RemoveCollector(metrics_collector_id_);
-}
-
-void LedgerService::ScheduleSnapshot() {
-  {
-    std::lock_guard lock(snapshot_mutex_);
-    snapshot_due_ = true;
-    if (!snapshot_thread_.joinable()) snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
-  }
-  snapshot_due_changed_.notify_all();
-}
-
-void LedgerService::SnapshotLoop() {
-  std::unique_lock due_lock(snapshot_mutex_);
-  for (;;) {
-    snapshot_due_changed_.wait(due_lock, [&] { return snapshot_due_ || snapshot_stop_; });
-    if (!snapshot_due_) return;  // stopping, nothing due
-    snapshot_due_ = false;
-    due_lock.unlock();
-    // The model where it stands when this thread gets to it (appends may have folded more since the stride
-    // passed). Only the encode reads the model (0.37 s of the 0.63 s a 92 MB snapshot at 1.1 M events takes;
-    // docs/performance.md section 3): under a shared lock, so queries go on meanwhile and appends wait only for
-    // the encode before they fold. The chain hash, the digest and the write come after the lock is released. A
-    // failure only costs replay time at the next start, so it is counted, not raised.
-    std::string snapshot;
-    uint64_t position = 0;
-    {
-      std::shared_lock lock(model_mutex_);
-      position = live_model_.last_position();
-      if (position != 0) snapshot = live_model_.EncodeSnapshot();
-    }
-    if (position != 0) {
-      ledger::Hash hash{};
-      ledger::Status saved = store_->ReadLog(position, 1, [&](const ledger::StoredEvent& event) {
-        hash = event.hash;
-        return false;
-      });
-      if (saved.ok()) saved = options_.checkpoints->SaveEncoded(position, hash, snapshot, nullptr);
-      if (metrics_ != nullptr) metrics_->Add(saved.ok() ? "di_model_snapshots_total" : "di_model_snapshot_failures_total");
-    }
-    due_lock.lock();
-  }
 }
 
 ServiceStatus LedgerService::Start() {
@@ -151,24 +106,12 @@ ServiceStatus LedgerService::Start() {
   if (options_.pseudonym_key.size() != crypto_generichash_KEYBYTES) {
     return ServiceStatus::InvalidArgument("the pseudonym key must be 32 bytes", "pseudonym_key");
   }
-  if (options_.checkpoints != nullptr) {
-    // Resume from the newest snapshot the store confirms.
-    std::unique_lock lock(model_mutex_);
-    const uint64_t head = store_->Head().position;
-    projections::LoadReport report;
-    ledger::Status status = projections::LoadModel(*store_, options_.checkpoints, head, &live_model_, &report);
-    if (!status.ok()) return status;
-    visible_position_ = live_model_.last_position();
-    if (metrics_ != nullptr) {
-      metrics_->Set("di_model_resumed_from_snapshot_position", {}, static_cast<double>(report.snapshot_position));
-    }
-  }
-  return CatchUp();
+  return live_.Start();
 }
 
 void LedgerService::BeginShutdown() {
   shutting_down_ = true;
-  head_changed_.notify_all();
+  live_.Stop();
 }
 
 ServiceStatus LedgerService::CheckRunning() const {
@@ -176,61 +119,17 @@ ServiceStatus LedgerService::CheckRunning() const {
   return ServiceStatus::Ok();
 }
 
-uint64_t LedgerService::VisiblePosition() const { return visible_position_.load(); }
-
-ServiceStatus LedgerService::CatchUp() {
-  uint64_t folded = 0;
-  bool passed_stride = false;
-  {
-    std::unique_lock lock(model_mutex_);
-    const uint64_t from = live_model_.last_position() + 1;
-    if (from > store_->Head().position) return ServiceStatus::Ok();
-    ledger::Status undecodable = ledger::Status::Ok();
-    ledger::Status status = store_->ReadLog(from, 0, [&](const ledger::StoredEvent& event) {
-      if (!projections::ApplyOrReport(event, &live_model_, &undecodable)) return false;
-      // Snapshots where a fold would write them (projections/checkpoint.h): the stride doubles as the log grows.
-      if (options_.checkpoints &&
-          event.position % projections::SnapshotStride(options_.checkpoints->options(), event.position) == 0) {
-        passed_stride = true;
-      }
-      return true;
-    });
-    folded = live_model_.last_position();
-    visible_position_ = folded;
-    if (!status.ok()) return status;
-    if (!undecodable.ok()) return undecodable;
-  }
-  // A snapshot of the live model where it stands, so a restart resumes from here (written off this thread).
-  if (passed_stride) ScheduleSnapshot();
-  std::lock_guard lock(listeners_mutex_);
-  head_changed_.notify_all();
-  // Listeners only hand off (post to their connection's strand), so calling them under the mutex is cheap
-  // and guarantees that none runs after RemoveHeadListener returned.
-  for (auto& [id, listener] : listeners_) listener(folded);
-  return ServiceStatus::Ok();
-}
+uint64_t LedgerService::VisiblePosition() const { return live_.VisiblePosition(); }
 
 uint64_t LedgerService::AddHeadListener(std::function<void(uint64_t)> listener) {
-  std::lock_guard lock(listeners_mutex_);
-  const uint64_t id = next_listener_id_++;
-  listeners_[id] = std::move(listener);
-  return id;
+  return live_.AddHeadListener(std::move(listener));
 }
 
-void LedgerService::RemoveHeadListener(uint64_t id) {
-  std::lock_guard lock(listeners_mutex_);
-  listeners_.erase(id);
-}
+void LedgerService::RemoveHeadListener(uint64_t id) { live_.RemoveHeadListener(id); }
 
 uint64_t LedgerService::WaitForHead(uint64_t after, std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(listeners_mutex_);
-  head_changed_.wait_until(lock, deadline, [&] { return visible_position_.load() > after || shutting_down_.load(); });
-  return visible_position_.load();
+  return live_.WaitForHead(after, deadline);
 }
-
-// ---------------------------------------------------------------------------------------------------------
-// Scope
-// ---------------------------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------------------------
 // Writes
@@ -286,7 +185,7 @@ ServiceStatus LedgerService::Append(const Principal& principal, std::vector<ledg
   }
   if (!status.ok()) return count(status);
   // The acknowledgement is durable already; the fold only makes it visible to queries and subscribers.
-  if (ServiceStatus folded = CatchUp(); !folded.ok()) return count(folded);
+  if (ServiceStatus folded = live_.CatchUp(); !folded.ok()) return count(folded);
   return count(ServiceStatus::Ok());
 }
 
@@ -329,8 +228,7 @@ ServiceStatus LedgerService::ReadLog(const Principal& principal, uint64_t after,
     if (FilterMatches(filter, event, visible_stream)) {
       bool visible = true;
       if (principal.role == Role::kClerk) {
-        std::shared_lock lock(model_mutex_);
-        visible = MayRead(live_model_, principal, event);
+        visible = live_.Read([&](const projections::LedgerModel& model) { return MayRead(model, principal, event); });
       }
       if (visible) page->events.push_back(Render(principal, event));
     }
@@ -357,8 +255,7 @@ ServiceStatus LedgerService::ReadStream(const Principal& principal, const std::s
   status = store_->ReadStream(stream, after_version + 1, limit, [&](const ledger::StoredEvent& event) {
     if (event.position > page->head) return false;  // not folded yet: not visible
     if (principal.role == Role::kClerk) {
-      std::shared_lock lock(model_mutex_);
-      if (!MayRead(live_model_, principal, event)) {
+      if (!live_.Read([&](const projections::LedgerModel& model) { return MayRead(model, principal, event); })) {
         denied = true;
         return false;
       }
@@ -389,8 +286,7 @@ ServiceStatus LedgerService::GetEvent(const Principal& principal, const std::str
   }
   if (!status.ok()) return status;
   if (principal.role == Role::kClerk) {
-    std::shared_lock lock(model_mutex_);
-    if (!MayRead(live_model_, principal, event)) {
+    if (!live_.Read([&](const projections::LedgerModel& model) { return MayRead(model, principal, event); })) {
       return ServiceStatus::Forbidden("event '" + event_id + "' is not about a resident of '" +
                                           principal.municipality_id + "'",
                                       "id");
@@ -417,42 +313,24 @@ ServiceStatus LedgerService::Resolve(const AsOf& as_of, const std::vector<projec
 
 ServiceStatus LedgerService::WithModel(uint64_t known_at_position, const ModelFunction& fn) {
   if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
-  if (known_at_position != projections::kKnownNow && known_at_position > VisiblePosition()) {
-    if (ServiceStatus status = CatchUp(); !status.ok()) return status;
-  }
-  if (known_at_position == projections::kKnownNow || known_at_position >= VisiblePosition()) {
-    std::shared_lock lock(model_mutex_);
-    return fn(live_model_, live_model_.last_position());
-  }
-  // A past known-at: the nearest projection checkpoint at or before it, plus the events after it (a full
-  // replay when there are no checkpoints).
-  if (replays_in_flight_.fetch_add(1) >= options_.max_concurrent_replays) {
-    replays_in_flight_.fetch_sub(1);
-    return ServiceStatus::Make(ServiceCode::kBusy, "too many past known-at queries at once; retry later");
-  }
-  projections::LedgerModel model;
-  ledger::Status status = projections::LoadModel(*store_, options_.checkpoints, known_at_position, &model);
-  replays_in_flight_.fetch_sub(1);
-  if (metrics_ != nullptr) metrics_->Add("di_model_replays_total");
-  if (!status.ok()) return status;
-  return fn(model, known_at_position);
+  return live_.WithModel(known_at_position, fn);
 }
 
 ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const std::string& person_id,
                                                const AsOf& as_of, bool explain, projections::Entitlements* out) {
   if (principal.role == Role::kReader) return ServiceStatus::Forbidden("role 'reader' may not query entitlements");
-  {
-    std::shared_lock lock(model_mutex_);
-    if (live_model_.FindPerson(person_id) == nullptr) {
+  ServiceStatus known = live_.Read([&](const projections::LedgerModel& model) {
+    if (model.FindPerson(person_id) == nullptr) {
       return ServiceStatus::NotFound("no person '" + person_id + "'", "person_id");
     }
-    if (principal.role == Role::kClerk &&
-        !PersonInClerkScope(live_model_, principal.municipality_id, person_id)) {
+    if (principal.role == Role::kClerk && !PersonInClerkScope(model, principal.municipality_id, person_id)) {
       return ServiceStatus::Forbidden("person '" + person_id + "' is outside the scope of a clerk of '" +
                                           principal.municipality_id + "'",
                                       "person_id");
     }
-  }
+    return ServiceStatus::Ok();
+  });
+  if (!known.ok()) return known;
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   std::string note;
@@ -469,10 +347,7 @@ ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const
     // (projections/person_scope.h): milliseconds, where loading the region's model as known then takes seconds
     // at a million events. The family and grants come from the live model, which is ahead of known_at.
     projections::PersonScope scope;
-    {
-      std::shared_lock lock(model_mutex_);
-      scope = projections::ScopeStreamsOf(live_model_, person_id);
-    }
+    live_.Read([&](const projections::LedgerModel& model) { scope = projections::ScopeStreamsOf(model, person_id); });
     projections::LedgerModel model;
     if (ledger::Status status = projections::LoadScopedModel(*store_, scope, known_at, &model); !status.ok()) {
       return status;
@@ -491,11 +366,9 @@ ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const
 
 ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of,
                                           projections::FundingQuery query, projections::FundingReport* out) {
-  {
-    std::shared_lock lock(model_mutex_);
-    ServiceStatus scoped = ScopeReport(live_model_, principal, &query.municipality_id);
-    if (!scoped.ok()) return scoped;
-  }
+  ServiceStatus scoped = live_.Read(
+      [&](const projections::LedgerModel& model) { return ScopeReport(model, principal, &query.municipality_id); });
+  if (!scoped.ok()) return scoped;
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   std::string note;
@@ -519,23 +392,21 @@ ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, con
                                                  projections::ReconciliationQuery query,
                                                  std::vector<projections::ClaimReconciliation>* out,
                                                  int32_t* valid_date, uint64_t* known_at_position, std::string* note) {
-  {
-    std::shared_lock lock(model_mutex_);
-    ServiceStatus scoped = ScopeReport(live_model_, principal, &query.municipality_id);
-    if (!scoped.ok()) return scoped;
-    if (!query.claim_id.empty()) {
-      // One claim by id: a claim that does not exist is 404, another municipality's is 403, never an empty list
-      // that reads as "this claim has no lines". The live model knows every claim any known-at can.
-      auto claim = live_model_.claims().find(query.claim_id);
-      if (claim == live_model_.claims().end()) return ServiceStatus::NotFound("no claim '" + query.claim_id + "'", "claim");
-      if (principal.role == Role::kClerk &&
-          !InClerkScope(live_model_, principal.municipality_id, claim->second.municipality_id)) {
-        return ServiceStatus::Forbidden("claim '" + query.claim_id + "' is outside the scope of a clerk of '" +
-                                            principal.municipality_id + "'",
-                                        "claim");
-      }
+  ServiceStatus scoped = live_.Read([&](const projections::LedgerModel& model) {
+    ServiceStatus status = ScopeReport(model, principal, &query.municipality_id);
+    if (!status.ok() || query.claim_id.empty()) return status;
+    // One claim by id: a claim that does not exist is 404, another municipality's is 403, never an empty list
+    // that reads as "this claim has no lines". The live model knows every claim any known-at can.
+    auto claim = model.claims().find(query.claim_id);
+    if (claim == model.claims().end()) return ServiceStatus::NotFound("no claim '" + query.claim_id + "'", "claim");
+    if (principal.role == Role::kClerk && !InClerkScope(model, principal.municipality_id, claim->second.municipality_id)) {
+      return ServiceStatus::Forbidden("claim '" + query.claim_id + "' is outside the scope of a clerk of '" +
+                                          principal.municipality_id + "'",
+                                      "claim");
     }
-  }
+    return status;
+  });
+  if (!scoped.ok()) return scoped;
   uint64_t known_at = 0;
   if (ServiceStatus status = Resolve(as_of, {{"claim", query.claim_id}}, valid_date, &known_at, note); !status.ok()) {
     return status;
@@ -554,11 +425,9 @@ ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, con
 ServiceStatus LedgerService::QueryIndicators(const Principal& principal, const AsOf& as_of,
                                              const std::string& project_id, std::string municipality_id,
                                              projections::IndicatorsReport* out) {
-  {
-    std::shared_lock lock(model_mutex_);
-    ServiceStatus scoped = ScopeReport(live_model_, principal, &municipality_id);
-    if (!scoped.ok()) return scoped;
-  }
+  ServiceStatus scoped = live_.Read(
+      [&](const projections::LedgerModel& model) { return ScopeReport(model, principal, &municipality_id); });
+  if (!scoped.ok()) return scoped;
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   std::string note;

@@ -8,26 +8,15 @@
 //   s = tokens.Authenticate(bearer_token, &who);         // unauthenticated -> 401
 //   s = service.Append(who, std::move(batch), &result);  // forbidden -> 403, conflict -> 409, ...
 //
-// The HTTP server (server/src/http_server.cc) and the later Cap'n Proto endpoint are thin shells over this
-// class: every role check, scope check, pseudonymisation and as-of resolution lives here, so both transports
-// answer the same question the same way. The ledger (EventStore) knows nothing of roles; the projections know
-// nothing of transports.
-//
-// Roles (docs/api.md has the full matrix):
-//   clerk    scoped to one municipality: writes the events of its residents' cases (applications, decisions,
-//            grants, deliveries, corrections, person attributes); reads its residents' records, its claims and
-//            the reference data (projects, municipalities, providers, rules).
-//   project  enrolment, assessments, plans, claim review, project / municipality / provider / rules set-up.
-//   finance  reimbursement claims, payments, budgets, project expenses; every read and report.
-//   auditor  reads everything, writes nothing.
-//   reader   subscriptions only, with pseudonymised events (person-linked ids replaced by keyed hashes, birth
-//            dates cut to the year, free-text fields and chain hashes dropped).
-//   migration  the importer of history kept in an older system: appends every event type a client may append,
-//            unscoped, and is the only role that may keep the recorded times of the events it appends
-//            (keep_recorded_at: NewEvent::asserted_recorded_at_micros); reads everything. A token the operator
-//            makes for the migration and removes after it.
-// A clerk's municipality covers the municipalities merged into it (transitively): after the 2021 territorial
-// reform, a clerk of the new municipality sees the residents of its predecessors.
+// The HTTP server (server/src/http_server.cc) and the binary endpoint are thin shells over this class, so both
+// transports answer the same question the same way. What it combines, one header each:
+//   principal.h      who is asking (roles, bearer tokens);
+//   access_policy.h  what each role may append, read and report, and a clerk's municipal scope (appends are scoped
+//                    by the store's writer through an admission check, ledger/subject.h);
+//   pseudonymiser.h  events as a reader sees them;
+//   live_model.h     the model "known now" queries read, past known-at folds, head listeners;
+//   projections::ResolveAsOf  a query's valid date and known-at, as the CLI resolves them.
+// The ledger (EventStore) knows nothing of roles; the projections know nothing of transports.
 #ifndef DI_SERVER_LEDGER_SERVICE_H_
 #define DI_SERVER_LEDGER_SERVICE_H_
 
@@ -57,6 +46,7 @@
 #include "di/projections/ledger_model.h"
 #include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
+#include "di/server/live_model.h"
 #include "di/server/principal.h"
 #include "di/server/pseudonymiser.h"
 
@@ -180,7 +170,7 @@ class LedgerService {
   // Runs `fn` on the model as known at `known_at_position` (projections::kKnownNow: the head). "Known now"
   // uses the live model under a shared lock (no replay); a past position folds a fresh model (the place where
   // projection checkpoints plug in). `fn` must not keep references to the model.
-  using ModelFunction = std::function<ServiceStatus(const projections::LedgerModel& model, uint64_t known_at_position)>;
+  using ModelFunction = LiveModel::ModelFunction;
   ServiceStatus WithModel(uint64_t known_at_position, const ModelFunction& fn);
 
   // Audit ------------------------------------------------------------------------------------------------------
@@ -216,7 +206,6 @@ class LedgerService {
 
  private:
   nlohmann::ordered_json Render(const Principal& principal, const ledger::StoredEvent& event) const;
-  ServiceStatus CatchUp();  // folds the live model up to the store head
   // The valid date and the known-at position of a query, and (projections::ExplainNotYetKnown) why its answer
   // is empty when a subject it names was not recorded yet as known then ("" otherwise).
   ServiceStatus Resolve(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects, int32_t* valid_date,
@@ -230,26 +219,8 @@ class LedgerService {
   uint64_t metrics_collector_id_ = 0;  // removed in the destructor: the collector refers to this service
   std::atomic<bool> shutting_down_{false};
 
-  // The live model, folded up to the head after every append.
-  mutable std::shared_mutex model_mutex_;
-  // Live-model snapshots are encoded and written by a thread of their own (SnapshotLoop), so that no request
-  // waits for one: CatchUp only records the position a snapshot is due at.
-  void ScheduleSnapshot();
-  void SnapshotLoop();
-  std::mutex snapshot_mutex_;
-  std::condition_variable snapshot_due_changed_;
-  bool snapshot_due_ = false;
-  bool snapshot_stop_ = false;
-  std::thread snapshot_thread_;
-  projections::LedgerModel live_model_;
-  std::atomic<uint64_t> visible_position_{0};
-  std::atomic<int> replays_in_flight_{0};
-
+  LiveModel live_;  // folded up to the head after every append
   std::mutex backup_mutex_;
-  mutable std::mutex listeners_mutex_;
-  std::condition_variable head_changed_;
-  std::map<uint64_t, std::function<void(uint64_t)>> listeners_;
-  uint64_t next_listener_id_ = 1;
 };
 
 }  // namespace di::server

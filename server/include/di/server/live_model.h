@@ -1,0 +1,106 @@
+// The live model: the projections' model of the whole history, kept at the store's head for "known now" queries.
+//
+//   LiveModel live(store, LiveModelOptions{...}, metrics);
+//   Status s = live.Start();                   // resumes from the newest snapshot, folds up to the head
+//   s = store->Append(batch, &result);
+//   s = live.CatchUp();                        // folds the new events, tells head listeners
+//   s = live.WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) { ... });
+//
+// "Known now" reads the live model under a shared lock; a past known-at folds a fresh model from the nearest
+// projection checkpoint (projections/checkpoint.h), at most `max_concurrent_replays` at once. Snapshots of the live
+// model are encoded and written by a thread of their own, so no request waits for one. The CLI answers from
+// projections::LoadModel alone (one fold per command); both resolve a query's as-of with projections::ResolveAsOf.
+#ifndef DI_SERVER_LIVE_MODEL_H_
+#define DI_SERVER_LIVE_MODEL_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+#include "di/ledger/event_store.h"
+#include "di/projections/checkpoint.h"
+#include "di/projections/ledger_model.h"
+
+namespace di::server {
+
+class Metrics;
+
+struct LiveModelOptions {
+  // Projection checkpoints (<data>/projections), not owned; null: none. With them, Start() resumes from the newest
+  // confirmed snapshot instead of replaying the log, the live model is snapshotted as it passes every stride, and
+  // past known-at queries start from the nearest snapshot.
+  projections::CheckpointStore* checkpoints = nullptr;
+  // Past known-at queries fold a fresh model (~3 us per event); at most this many run at once, more get kBusy.
+  // Default: 2 (the machine's cores).
+  int max_concurrent_replays = 2;
+};
+
+class LiveModel {
+ public:
+  // `store` must outlive the model. `metrics` may be null.
+  LiveModel(ledger::EventStore* store, LiveModelOptions options, Metrics* metrics);
+  ~LiveModel();  // writes a snapshot still due first: it saves the next start a replay
+  LiveModel(const LiveModel&) = delete;
+  LiveModel& operator=(const LiveModel&) = delete;
+
+  // Resumes from the newest snapshot the store confirms (with checkpoints), then CatchUp().
+  ledger::Status Start();
+  // Folds the live model up to the store's head, then tells the head listeners.
+  ledger::Status CatchUp();
+  // The position the live model is folded up to: reads and subscriptions are served up to it.
+  uint64_t VisiblePosition() const { return visible_position_.load(); }
+
+  // `fn(model)` on the live model under a shared lock (no appends fold meanwhile); returns what `fn` returns.
+  template <typename Fn>
+  decltype(auto) Read(Fn&& fn) const {
+    std::shared_lock lock(mutex_);
+    return fn(static_cast<const projections::LedgerModel&>(model_));
+  }
+  // Runs `fn` on the model as known at `known_at_position` (projections::kKnownNow: the head): the live model for
+  // the head, else a fresh fold (kBusy past max_concurrent_replays). `fn` must not keep references to the model.
+  using ModelFunction = std::function<ledger::Status(const projections::LedgerModel& model, uint64_t known_at_position)>;
+  ledger::Status WithModel(uint64_t known_at_position, const ModelFunction& fn);
+
+  // Called (from the appending thread, so it must only hand off) with the new visible position after each fold.
+  uint64_t AddHeadListener(std::function<void(uint64_t visible_position)> listener);
+  void RemoveHeadListener(uint64_t id);
+  // Blocks until the visible position is > `after`, `deadline` passes or Stop(); returns the visible position.
+  uint64_t WaitForHead(uint64_t after, std::chrono::steady_clock::time_point deadline);
+  // Wakes every WaitForHead for good (the service is stopping).
+  void Stop();
+
+ private:
+  void ScheduleSnapshot();
+  void SnapshotLoop();
+
+  ledger::EventStore* store_;
+  LiveModelOptions options_;
+  Metrics* metrics_;
+
+  mutable std::shared_mutex mutex_;
+  projections::LedgerModel model_;
+  std::atomic<uint64_t> visible_position_{0};
+  std::atomic<int> replays_in_flight_{0};
+  std::atomic<bool> stopping_{false};
+
+  std::mutex snapshot_mutex_;
+  std::condition_variable snapshot_due_changed_;
+  bool snapshot_due_ = false;
+  bool snapshot_stop_ = false;
+  std::thread snapshot_thread_;
+
+  mutable std::mutex listeners_mutex_;
+  std::condition_variable head_changed_;
+  std::map<uint64_t, std::function<void(uint64_t)>> listeners_;
+  uint64_t next_listener_id_ = 1;
+};
+
+}  // namespace di::server
+
+#endif  // DI_SERVER_LIVE_MODEL_H_
