@@ -24,6 +24,7 @@
 
 #include "di/ledger/civil_date.h"
 #include "di/projections/ledger_model.h"
+#include "di/server/access_policy.h"
 
 namespace di::bench {
 
@@ -154,7 +155,10 @@ inline std::optional<std::string> ClerkTerritoryOf(const projections::LedgerMode
   if (date < grant->second.valid_from || last_date > grant->second.LastDay()) return std::nullopt;
   const projections::PersonFacts* person = model.FindPerson(grant->second.person_id);
   if (person == nullptr || !person->enrolled || person->residence_municipality_id.empty()) return std::nullopt;
-  return model.TerritoryOf(person->residence_municipality_id);
+  // The candidate: a clerk of what the residence became (it covers its predecessors); the access policy decides.
+  std::string territory = model.TerritoryOf(person->residence_municipality_id);
+  if (!server::PersonInClerkScope(model, territory, grant->second.person_id)) return std::nullopt;
+  return territory;
 }
 
 }  // namespace di::bench
