@@ -154,17 +154,25 @@ int RunAuditProve(const AuditOptions& options) {
   return 0;
 }
 
+namespace {
+// The ledger's public key and the input ("-": standard input) an offline check reads.
+Status OpenKeyAndInput(const AuditOptions& options, ledger::PublicKey* key, std::ifstream* file, std::istream** input) {
+  if (Status status = ledger::LoadPublicKey(options.public_key, key); !status.ok()) return status;
+  *input = &std::cin;
+  if (options.input == "-") return Status::Ok();
+  file->open(options.input);
+  if (!*file) return Status::IOError("cannot read '" + options.input + "'");
+  *input = file;
+  return Status::Ok();
+}
+}  // namespace
+
 int RunAuditCheckProof(const AuditOptions& options) {
   ledger::PublicKey key;
-  Status status = ledger::LoadPublicKey(options.public_key, &key);
-  if (!status.ok()) return Fail(status);
   std::ifstream file;
-  std::istream* input = &std::cin;
-  if (options.input != "-") {
-    file.open(options.input);
-    if (!file) return Fail(Status::IOError("cannot read '" + options.input + "'"));
-    input = &file;
-  }
+  std::istream* input = nullptr;
+  Status status = OpenKeyAndInput(options, &key, &file, &input);
+  if (!status.ok()) return Fail(status);
   const std::string text((std::istreambuf_iterator<char>(*input)), std::istreambuf_iterator<char>());
   nlohmann::json proof;
   if (status = ledger::ParseJson(text, "proof", &proof); !status.ok()) return Fail(status);
@@ -181,15 +189,10 @@ int RunAuditCheckProof(const AuditOptions& options) {
 
 int RunAuditVerifyExport(const AuditOptions& options) {
   ledger::PublicKey key;
-  Status status = ledger::LoadPublicKey(options.public_key, &key);
-  if (!status.ok()) return Fail(status);
   std::ifstream file;
-  std::istream* input = &std::cin;
-  if (options.input != "-") {
-    file.open(options.input);
-    if (!file) return Fail(Status::IOError("cannot read '" + options.input + "'"));
-    input = &file;
-  }
+  std::istream* input = nullptr;
+  Status status = OpenKeyAndInput(options, &key, &file, &input);
+  if (!status.ok()) return Fail(status);
   const auto start = std::chrono::steady_clock::now();
   ledger::ExportVerifyReport report;
   status = ledger::VerifyExport(*input, key, &report);

@@ -171,10 +171,8 @@ int RunEntitlements(const EntitlementsOptions& options) {
   projections::Entitlements entitlements;
   if (!note.empty()) {
     // Not known yet as known then: an empty answer that says why (the person's group and age are unknown).
+    projections::EmptyWithNote({valid_date, known_at, note}, &entitlements);
     entitlements.person_id = options.person_id;
-    entitlements.valid_date = valid_date;
-    entitlements.known_at_position = known_at;
-    entitlements.note = note;
     if (!PrintMachineReadable(
             options.format, [&] { return projections::EntitlementsToJson(entitlements); },
             [&] { return projections::EntitlementsToCsv(entitlements); })) {
@@ -298,9 +296,7 @@ int ReportIndicators(const ReportOptions& options, const projections::LedgerMode
         projections::ComputeIndicators(model, valid_date, options.project_id, options.municipality_id, &report);
     if (!status.ok()) return ReportFailure(status);
   } else {
-    report.valid_date = valid_date;
-    report.known_at_position = known_at;
-    report.note = note;
+    projections::EmptyWithNote({valid_date, known_at, note}, &report);
   }
   if (PrintMachineReadable(
           options.format, [&] { return projections::IndicatorsToJson(report); },
@@ -377,9 +373,7 @@ int RunReport(const ReportOptions& options) {
     Status status = projections::ComputeFunding(model, valid_date, query, &report);
     if (!status.ok()) return ReportFailure(status);
   } else {
-    report.valid_date = valid_date;
-    report.known_at_position = known_at;
-    report.note = note;
+    projections::EmptyWithNote({valid_date, known_at, note}, &report);
   }
   if (PrintMachineReadable(
           options.format, [&] { return projections::FundingToJson(report); },

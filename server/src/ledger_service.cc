@@ -25,15 +25,6 @@ using Payload = schema::Event::Payload;
 
 std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
 
-// An answer that is empty because what the query names was not recorded yet as known then, saying so.
-template <typename Answer>
-void EmptyWithNote(int32_t valid_date, uint64_t known_at, std::string note, Answer* out) {
-  *out = Answer{};
-  out->valid_date = valid_date;
-  out->known_at_position = known_at;
-  out->note = std::move(note);
-}
-
 // `visible_stream(event)`: the stream name as the caller sees it. A reader's filter is matched against the
 // pseudonymised name, so no answer of theirs can depend on a real id (a real-id prefix matches nothing).
 template <typename VisibleStream>
@@ -338,7 +329,7 @@ ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const
     return status;
   }
   if (!note.empty()) {
-    EmptyWithNote(valid_date, known_at, std::move(note), out);
+    projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
     out->person_id = person_id;
     return ServiceStatus::Ok();
   }
@@ -378,7 +369,7 @@ ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf
     return status;
   }
   if (!note.empty()) {
-    EmptyWithNote(valid_date, known_at, std::move(note), out);
+    projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
     return ServiceStatus::Ok();
   }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
@@ -435,7 +426,7 @@ ServiceStatus LedgerService::QueryIndicators(const Principal& principal, const A
     return status;
   }
   if (!note.empty()) {
-    EmptyWithNote(valid_date, known_at, std::move(note), out);
+    projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
     return ServiceStatus::Ok();
   }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {

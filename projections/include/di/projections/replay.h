@@ -55,6 +55,16 @@ struct ResolvedAsOf {
 Status ResolveAsOf(ledger::EventStore& store, std::string_view valid_at, std::string_view known_at,
                    uint64_t known_now, const std::vector<QuerySubject>& subjects, ResolvedAsOf* out);
 
+// An answer that is empty because what the query names was not recorded yet as known then, saying so (any report
+// with valid_date, known_at_position and note: Entitlements, FundingReport, IndicatorsReport).
+template <typename Answer>
+void EmptyWithNote(const ResolvedAsOf& as_of, Answer* out) {
+  *out = Answer{};
+  out->valid_date = as_of.valid_date;
+  out->known_at_position = as_of.known_at_position;
+  out->note = as_of.note;
+}
+
 }  // namespace di::projections
 
 #endif  // DI_PROJECTIONS_REPLAY_H_
