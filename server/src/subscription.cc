@@ -1,19 +1,17 @@
 // Subscriptions: GET /v1/subscribe?after=P streams every visible event after P, in order, as chunked NDJSON
 // (one event per line, the JSON of export; pseudonymised for readers), then new events as they are folded.
 //
-// Pages are read and encoded by the server's page workers (page_workers.h), never on the io threads: the
-// strand asks for the next page, a worker reads it through LedgerService::ReadLog (visibility, clerk scope and
-// pseudonymisation are the service's; the model lock is taken only for a clerk's scope check, never while
-// encoding) and encodes it to NDJSON, and posts it back. Memory is bounded per subscriber: the next page (at
-// most subscription_page_events events and subscription_page_bytes bytes) is asked for only after the previous
-// one was taken by the socket, so a slow consumer holds one page, never a backlog, and has at most one job
-// in the workers' queue; writers never wait for it (they only post a wake-up to its strand). Progress is
-// measured per write_some: a socket that accepts no byte for subscription_stall_timeout is a stalled consumer. It is
-// dropped: the final line {"error":{"code":"slow_consumer",...,"resume_from":P}} is queued after the page in
-// flight and the socket closed after subscription_drop_grace whether or not it got through (a consumer that
-// reads again within the grace sees it). Every event before resume_from was in the bytes before that line,
-// so resuming from it loses nothing and repeats nothing. A caught-up subscriber gets a blank line every
-// heartbeat_interval, so it can tell an idle stream from a dead one (and the server notices a closed socket).
+// The pump (subscription_pump.h, shared with the binary endpoint) owns the cursor, the pages (read and made by
+// the page workers, never on the io threads; the next one asked for only once the socket took the previous
+// one, so a slow consumer holds one page, never a backlog), the wait for the head, the stall watchdog and the
+// heartbeats. This file is the HTTP side: the response header, a page as one chunk of at most
+// subscription_page_events lines and subscription_page_bytes bytes, a blank line as the heartbeat (so a
+// caught-up subscriber can tell an idle stream from a dead one, and the server notices a closed socket), and
+// the final line. A stalled consumer (no byte taken for subscription_stall_timeout) is dropped: the final line
+// {"error":{"code":"slow_consumer",...,"resume_from":P}} is queued after the page in flight and the socket
+// closed after subscription_drop_grace whether or not it got through (a consumer that reads again within the
+// grace sees it). Every event before resume_from was in the bytes before that line, so resuming from it loses
+// nothing and repeats nothing.
 #include <chrono>
 #include <cstdio>
 

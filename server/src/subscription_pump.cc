@@ -23,7 +23,6 @@ void SubscriptionPump::RemoveHeadListener() {
 }
 
 void SubscriptionPump::Start(std::shared_ptr<SubscriptionStream> stream, SubscriptionPumpOptions options) {
-  started_ = true;
   stream_ = stream;
   options_ = std::move(options);
   cursor_ = options_.after;

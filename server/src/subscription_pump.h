@@ -4,8 +4,9 @@
 // A subscription streams every visible event after a position that matches a filter, in position order, each
 // once: first the backlog, page by page, then new events as they are folded. What is the same on every transport
 // is here: the cursor, the page request (read through LedgerService::ReadLog with the principal's filter, so
-// visibility, clerk scope and pseudonymisation are the service's), made by the page workers (page_workers.h),
-// never on the io threads, one page per subscriber at a time; the caught-up check and the wait for the head (a
+// visibility, clerk scope and pseudonymisation are the service's; the model lock is taken only for a clerk's scope
+// check, never while encoding), made by the page workers (page_workers.h), never on the io threads, one page per
+// subscriber at a time; the caught-up check and the wait for the head (a
 // head listener, which only posts a wake-up: writers never wait for a subscriber); the watchdog (a socket that
 // takes no byte for the stall timeout is a stalled consumer and is ended with slow_consumer); and the heartbeat
 // while caught up. What differs is the transport's (SubscriptionStream): how a page, a heartbeat and the final
@@ -110,7 +111,6 @@ class SubscriptionPump {
 
   // Every visible event <= cursor() that matches is pending in the transport or already written.
   uint64_t cursor() const { return cursor_; }
-  bool started() const { return started_; }
 
  private:
   enum class State { kRunning, kEnding, kClosed };
@@ -132,7 +132,6 @@ class SubscriptionPump {
   std::weak_ptr<SubscriptionStream> stream_;
 
   State state_ = State::kRunning;
-  bool started_ = false;
   bool idle_ = false;             // caught up: waiting for the head, heartbeats armed
   bool page_in_flight_ = false;   // a page is queued or being made for this subscriber
   std::atomic<bool> gone_{false};  // closed, for the page workers: a page for a closed socket is not made
