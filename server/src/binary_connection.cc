@@ -64,13 +64,12 @@ ledger::Status ReadRecords(LedgerService& service, const ReadPage& page, Records
 Connection::Connection(BinaryEndpoint::Impl& impl, tcp::socket socket)
     : impl_(impl),
       socket_(std::move(socket)),
+      pump_(socket_.get_executor(), *impl_.service, impl_.pages),
       deadline_(socket_.get_executor()),
-      watchdog_(socket_.get_executor()),
-      heartbeat_(socket_.get_executor()),
       grace_(socket_.get_executor()) {}
 
 Connection::~Connection() {
-  if (listener_id_ != 0) impl_.service->RemoveHeadListener(listener_id_);
+  pump_.RemoveHeadListener();
   if (subscribed_) --impl_.subscribers_open;
   impl_.buffered_bytes_now -= buffered_bytes_;
   --impl_.connections_open;
@@ -249,10 +248,11 @@ void Connection::WriteReply(std::string frame) {
 void Connection::OnSubscribe(const SubscribeRequest& request) {
   std::string types;
   for (const auto& type : request.types) types += (types.empty() ? "" : ",") + type;
-  if (ServiceStatus status = EventFilter::Parse(types, request.stream_prefix, &filter_); !status.ok()) {
+  internal::SubscriptionPumpOptions pump;
+  if (ServiceStatus status = EventFilter::Parse(types, request.stream_prefix, &pump.filter); !status.ok()) {
     return End(status.CodeName(), status.message(), status.field());
   }
-  if (ServiceStatus status = impl_.service->AuthorizeSubscribe(principal_, filter_); !status.ok()) {
+  if (ServiceStatus status = impl_.service->AuthorizeSubscribe(principal_, pump.filter); !status.ok()) {
     return End(status.CodeName(), status.message(), status.field());
   }
   phase_ = Phase::kSubscribed;
@@ -260,25 +260,24 @@ void Connection::OnSubscribe(const SubscribeRequest& request) {
   ++impl_.subscribers_open;
   impl_.SetGauges();
   deadline_.cancel();
-  cursor_ = request.after;
-  batch_events_ = request.max_batch_events == 0
-                      ? impl_.options.subscription_batch_events
-                      : std::min(request.max_batch_events, impl_.options.subscription_batch_events);
   with_records_ = request.with_records;
   if (impl_.options.socket_send_buffer_bytes == 0 && impl_.options.subscription_send_buffer_bytes > 0) {
     error_code ignored;  // the kernel's default buffer is a larger one, not a failure
     socket_.set_option(net::socket_base::send_buffer_size(impl_.options.subscription_send_buffer_bytes), ignored);
   }
-  std::weak_ptr<Connection> weak = weak_from_this();
-  auto executor = socket_.get_executor();
-  listener_id_ = impl_.service->AddHeadListener([weak, executor](uint64_t) {
-    net::post(executor, [weak] {
-      if (auto self = weak.lock()) self->OnHeadChanged();
-    });
-  });
-  last_progress_ = Clock::now();
+  pump.principal = principal_;
+  pump.after = request.after;
+  pump.page_events = request.max_batch_events == 0
+                         ? impl_.options.subscription_batch_events
+                         : std::min(request.max_batch_events, impl_.options.subscription_batch_events);
+  pump.page_threads = impl_.options.subscription_threads;
+  pump.stall_timeout = impl_.options.subscription_stall_timeout;
+  pump.watchdog_period_min = std::chrono::milliseconds(10);
+  pump.heartbeat_interval = impl_.options.heartbeat_interval;
+  pump.announce_catch_up = true;
+  pump.resume_hint = "resume from the last EventBatch.lastPosition received";
+  pump_.Start(shared_from_this(), std::move(pump));
   WatchClient();
-  ArmWatchdog();
   Pump();
 }
 
@@ -292,87 +291,28 @@ void Connection::WatchClient() {
   });
 }
 
-void Connection::ArmWatchdog() {
-  const auto period = std::max(impl_.options.subscription_stall_timeout / 4, std::chrono::milliseconds(10));
-  watchdog_.expires_after(period);
-  watchdog_.async_wait([self = shared_from_this()](error_code error) {
-    if (error || self->closed_ || self->ending_) return;
-    if (self->writing_ && Clock::now() - self->last_progress_ > self->impl_.options.subscription_stall_timeout) {
-      ++self->impl_.subscribers_dropped;
-      if (self->impl_.metrics != nullptr) {
-        self->impl_.metrics->Add("di_binary_subscriptions_dropped_total", {{"reason", "slow_consumer"}});
-      }
-      return self->End("slow_consumer",
-                       "the subscriber took no data for " +
-                           std::to_string(self->impl_.options.subscription_stall_timeout.count()) +
-                           " ms; resume from the last EventBatch.lastPosition received");
-    }
-    self->ArmWatchdog();
-  });
-}
-
-void Connection::ArmHeartbeat() {
-  heartbeat_.expires_after(impl_.options.heartbeat_interval);
-  heartbeat_.async_wait([self = shared_from_this()](error_code error) {
-    if (error || self->closed_ || self->ending_ || !self->idle_) return;
-    // Not while a batch is being made: it goes into pending_ when it arrives.
-    if (!self->writing_ && self->pending_.empty() && !self->batch_in_flight_) {
-      self->SetPending(self->HeartbeatFrame(), 0);
-      self->Pump();
-    }
-    self->ArmHeartbeat();
-  });
-}
-
-std::string Connection::HeartbeatFrame() {
+std::string Connection::EncodeHeartbeat(uint64_t cursor) {
   capnp::MallocMessageBuilder message;
   auto heartbeat = message.initRoot<protocol::ServerMessage>().initHeartbeat();
-  heartbeat.setLastPosition(cursor_);
+  heartbeat.setLastPosition(cursor);
   heartbeat.setHead(impl_.service->VisiblePosition());
-  framed_any_ = true;
-  reported_position_ = cursor_;
   return EncodeFrame(message);
 }
 
-void Connection::OnHeadChanged() {
-  if (idle_ && !ending_) Pump();
-}
-
-void Connection::AskForBatch() {
-  batch_in_flight_ = true;
-  // Weak: a subscriber that leaves while it waits is destroyed at once, and its batch is never made.
-  std::weak_ptr<Connection> weak = weak_from_this();
-  impl_.pages.Submit(impl_.options.subscription_threads, [weak, after = cursor_] {
-    std::shared_ptr<Connection> self = weak.lock();
-    if (self == nullptr || self->gone_.load()) return;
-    Batch batch = self->MakeBatch(after);
-    auto executor = self->executor_;
-    net::post(executor,
-              [self = std::move(self), batch = std::move(batch)]() mutable { self->OnBatch(std::move(batch)); });
-  });
-}
-
-Connection::Batch Connection::MakeBatch(uint64_t after) const {
-  Batch made;
-  ReadPage page;
-  made.status = impl_.service->ReadLog(principal_, after, batch_events_, filter_, &page);
-  if (!made.status.ok()) return made;
-  made.next_after = page.next_after;
-  made.head = page.head;
-  if (page.next_after == after) return made;  // caught up
+void Connection::EncodePage(const ReadPage& read, internal::SubscriptionPage* page) const {
   Records records;
   if (with_records_) {
-    if (ledger::Status read = ReadRecords(*impl_.service, page, &records); !read.ok()) {
-      made.status = read;
-      return made;
+    if (ledger::Status status = ReadRecords(*impl_.service, read, &records); !status.ok()) {
+      page->status = status;
+      return;
     }
   }
   // Close the batch once it holds subscription_batch_bytes (the first event always goes); the rest of the
-  // page is read again for the next batch.
+  // read is read again for the next batch.
   std::vector<std::pair<uint64_t, std::string>> texts;
   uint64_t bytes = 0;
   bool truncated = false;
-  for (const auto& event : page.events) {
+  for (const auto& event : read.events) {
     if (!texts.empty() && bytes >= impl_.options.subscription_batch_bytes) {
       truncated = true;
       break;
@@ -382,12 +322,12 @@ Connection::Batch Connection::MakeBatch(uint64_t after) const {
     auto record = records.find(texts.back().first);
     if (record != records.end()) bytes += record->second.first.size() + record->second.second.size();
   }
-  made.last_position = truncated ? texts.back().first : page.next_after;
-  if (texts.empty()) return made;  // every scanned event was filtered out
+  page->cursor = truncated ? texts.back().first : read.next_after;  // the batch's lastPosition
+  if (texts.empty()) return;  // every scanned event was filtered out
   capnp::MallocMessageBuilder message;
   auto batch = message.initRoot<protocol::ServerMessage>().initEventBatch();
-  batch.setLastPosition(made.last_position);
-  batch.setHead(page.head);
+  batch.setLastPosition(page->cursor);
+  batch.setHead(read.head);
   auto events = batch.initEvents(static_cast<unsigned>(texts.size()));
   for (unsigned i = 0; i < texts.size(); ++i) {
     events[i].setPosition(texts[i].first);
@@ -399,37 +339,23 @@ Connection::Batch Connection::MakeBatch(uint64_t after) const {
       events[i].setHash(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(hash.data()), hash.size()));
     }
   }
-  made.events = texts.size();
-  made.frame = EncodeFrame(message);
-  return made;
+  page->events = texts.size();
+  page->bytes = EncodeFrame(message);
 }
 
-void Connection::OnBatch(Batch batch) {
-  batch_in_flight_ = false;
-  if (closed_) return;
-  if (ending_) return Pump();  // unsent: the client resumes from the last batch it did get
-  if (!batch.status.ok()) return End(batch.status.CodeName(), batch.status.message(), batch.status.field());
-  if (batch.next_after == cursor_) {  // caught up
-    // An append made more visible while the batch was being made: its wake-up found a batch in flight.
-    if (impl_.service->VisiblePosition() > batch.head) return AskForBatch();
-    if (idle_) return;
-    idle_ = true;
-    ArmHeartbeat();
-    // Say so at once when the client cannot tell from the last batch (none yet, or a filter skipped the
-    // events after it): a client waiting to be caught up then need not wait for the heartbeat interval.
-    if (framed_any_ && reported_position_ == cursor_) return;
-    SetPending(HeartbeatFrame(), 0);
-    return WriteSome();
-  }
-  idle_ = false;
-  heartbeat_.cancel();
-  cursor_ = batch.last_position;
-  // Every scanned event was filtered out: scan on, behind the other subscribers.
-  if (batch.frame.empty()) return AskForBatch();
-  framed_any_ = true;
-  reported_position_ = batch.last_position;
-  SetPending(std::move(batch.frame), batch.events);
+void Connection::Send(std::string frame, size_t events) {
+  SetPending(std::move(frame), events);
   WriteSome();
+}
+
+void Connection::EndStream(std::string_view code, const std::string& message, const std::string& field) {
+  if (code == "slow_consumer" && !ending_ && !closed_) {
+    ++impl_.subscribers_dropped;
+    if (impl_.metrics != nullptr) {
+      impl_.metrics->Add("di_binary_subscriptions_dropped_total", {{"reason", "slow_consumer"}});
+    }
+  }
+  End(code, message, field);
 }
 
 // Writing ----------------------------------------------------------------------------------------------------
@@ -462,10 +388,7 @@ void Connection::Pump() {
     NoteBuffered();
     return WriteSome();
   }
-  if (phase_ == Phase::kSubscribed) {
-    if (!batch_in_flight_) AskForBatch();
-    return;
-  }
+  if (phase_ == Phase::kSubscribed) return pump_.Next();
   ReadFrame();
 }
 
@@ -481,7 +404,7 @@ void Connection::OnWritten(error_code error, size_t written) {
   writing_ = false;
   if (error) return Close();
   offset_ += written;
-  if (written > 0) last_progress_ = Clock::now();
+  if (written > 0) pump_.NoteProgress();
   if (offset_ < pending_.size()) return WriteSome();
   pending_.clear();
   offset_ = 0;
@@ -507,7 +430,7 @@ void Connection::Refuse(std::string_view code, const std::string& message) {
 void Connection::End(std::string_view code, const std::string& message, const std::string& field) {
   if (ending_ || closed_) return;
   ending_ = true;
-  heartbeat_.cancel();
+  pump_.End();
   deadline_.cancel();
   if (!code.empty()) {
     tail_ = ErrorFrame(code, message, field);
@@ -541,10 +464,8 @@ void Connection::Drain() {
 void Connection::Close() {
   if (closed_) return;
   closed_ = true;
-  gone_ = true;
+  pump_.Close();
   deadline_.cancel();
-  watchdog_.cancel();
-  heartbeat_.cancel();
   grace_.cancel();
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);

@@ -9,31 +9,32 @@
 // what the client still sends is drained (so the kernel does not answer it with a reset that would destroy
 // the error frame), and a grace timer closes the socket regardless.
 //
-// Subscriptions read the log page by page through LedgerService::ReadLog (visibility, clerk scope and
-// pseudonymisation are the service's) and hold at most one encoded batch per subscriber: the next page is
-// read only after the previous frame was taken by the socket, and read and encoded by the page workers
-// (page_workers.h), never on the io threads, so a subscriber's catch-up never delays an append. Writers never
-// wait for a subscriber: they only post a wake-up to its strand. A socket that takes no byte for
-// subscription_stall_timeout is a stalled consumer and is dropped with error(slow_consumer); every event up to
-// the last EventBatch.lastPosition it received was in the frames before, so it resumes from there and loses
-// nothing, repeats nothing.
+// Subscriptions are driven by the subscription pump (subscription_pump.h, shared with the HTTP subscriptions):
+// it reads the log page by page through LedgerService::ReadLog (visibility, clerk scope and pseudonymisation
+// are the service's) on the page workers, never on the io threads, and asks for the next page only after the
+// previous frame was taken by the socket, so a subscriber holds at most one encoded batch. The connection is its
+// SubscriptionStream: it encodes an EventBatch, a heartbeat and the final error frame, and writes them with the
+// same writer as the request phase (one frame in flight, memory accounting, the lingering close). A socket that
+// takes no byte for subscription_stall_timeout is a stalled consumer and is dropped with error(slow_consumer);
+// every event up to the last EventBatch.lastPosition it received was in the frames before, so it resumes from
+// there and loses nothing, repeats nothing.
 #ifndef DI_SERVER_BINARY_CONNECTION_H_
 #define DI_SERVER_BINARY_CONNECTION_H_
 
 #include <capnp/common.h>
 #include <kj/array.h>
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "binary_endpoint_impl.h"
+#include "subscription_pump.h"
 
 namespace di::server::binary_internal {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, public internal::SubscriptionStream {
  public:
   Connection(BinaryEndpoint::Impl& impl, tcp::socket socket);
 
@@ -43,6 +44,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // `refuse_code` non-empty: the connection is refused at once with that error (too many connections).
   void Start(const std::string& refuse_code, const std::string& refuse_message);
+
+  // SubscriptionStream (the pump's side of a subscription) ------------------------------------------------------
+
+  // On a page worker: the page as one EventBatch frame (with the records when asked for), closed at
+  // subscription_batch_bytes (the first event always goes).
+  void EncodePage(const ReadPage& read, internal::SubscriptionPage* page) const override;
+
+  std::string EncodeHeartbeat(uint64_t cursor) override;
+
+  void Send(std::string frame, size_t events) override;
+
+  bool Writing() const override { return writing_; }
+
+  bool HasPending() const override { return !pending_.empty(); }
+
+  void WriteNext() override { Pump(); }
+
+  void EndStream(std::string_view code, const std::string& message, const std::string& field) override;
 
  private:
   enum class Phase { kHello, kRequests, kSubscribed };
@@ -79,37 +98,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // anyway (a goodbye) are ignored: closing the socket is what ends a subscription.
   void WatchClient();
 
-  void ArmWatchdog();
-
-  void ArmHeartbeat();
-
-  std::string HeartbeatFrame();
-
-  void OnHeadChanged();
-
-  // A batch as a page worker made it.
-  struct Batch {
-    ServiceStatus status;
-    uint64_t next_after = 0;     // the read's next_after: the position asked from when caught up
-    uint64_t head = 0;           // the visible position when the read began
-    uint64_t last_position = 0;  // the batch's lastPosition: the cursor once the batch is taken
-    size_t events = 0;
-    std::string frame;           // the EventBatch frame; empty: every scanned event was filtered out
-  };
-
-  // Queues the making of the batch after cursor_ behind the other subscribers' (page_workers.h: never on the
-  // io threads, one at a time per subscriber).
-  void AskForBatch();
-
-  // The next page after `after` as one EventBatch frame. On a page worker: reads only what OnSubscribe set before
-  // the first batch was asked for, which never changes after.
-  Batch MakeBatch(uint64_t after) const;
-
-  // Back on the strand: sends the batch, or idles when caught up, or asks for the next one.
-  void OnBatch(Batch batch);
-
   // Writing ---------------------------------------------------------------------------------------------------
 
+  // Writes `frame` (nothing is pending); its `events` are counted once written.
   void SetPending(std::string frame, size_t events);
 
   // What this connection holds in memory for the client: the frame in flight and the final error frame.
@@ -163,20 +154,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t buffered_bytes_ = 0;  // pending_ + tail_, as counted in impl_.buffered_bytes_now
   bool writing_ = false, ending_ = false, lingering_ = false, closed_ = false;
 
-  // Subscription.
-  bool subscribed_ = false, idle_ = false, with_records_ = false;
-  EventFilter filter_;
-  uint64_t cursor_ = 0;  // every visible event <= cursor_ that matches is in pending_ or already written
-  uint32_t batch_events_ = 0;
-  bool framed_any_ = false;       // a batch or heartbeat was framed for this subscriber
-  uint64_t reported_position_ = 0;  // the lastPosition of the last batch or heartbeat framed
-  uint64_t listener_id_ = 0;
-  Clock::time_point last_progress_;
-  bool batch_in_flight_ = false;  // a batch is queued or being made for this subscriber
-  std::atomic<bool> gone_{false};  // closed_, for the page workers: a batch for a closed socket is not made
-  net::any_io_executor executor_ = socket_.get_executor();  // the strand (copied once: the page workers post to it)
+  // Subscription. with_records_ is set before the pump starts and never changes after (the page workers read it).
+  bool subscribed_ = false, with_records_ = false;
+  internal::SubscriptionPump pump_;
 
-  net::steady_timer deadline_, watchdog_, heartbeat_, grace_;
+  net::steady_timer deadline_, grace_;
 };
 }  // namespace di::server::binary_internal
 

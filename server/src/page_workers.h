@@ -1,5 +1,5 @@
-// Internal to server/: the threads that make subscribers' pages, for the HTTP subscriptions (subscription.cc)
-// and the binary endpoint's (binary_endpoint.cc).
+// Internal to server/: the threads that make subscribers' pages, for the subscription pump
+// (subscription_pump.h) of the HTTP subscriptions (subscription.cc) and the binary endpoint's (binary_connection.cc).
 //
 // Why not the io threads: making a page (reading up to a page of events from the store and rendering each as
 // JSON; for a reader, pseudonymised: a keyed hash per id) is CPU work of milliseconds to tens of milliseconds.
