@@ -7,17 +7,12 @@
 #include <set>
 
 #include "di/ledger/audit.h"
+#include "di/ledger/capnp_text.h"
 #include "di/ledger/catalog.h"
 #include "di/ledger/event.h"
 
 namespace di::ledger {
 namespace {
-
-#define DI_RETURN_IF_ERROR(expression)      \
-  do {                                      \
-    ::di::ledger::Status status_ = (expression); \
-    if (!status_.ok()) return status_;      \
-  } while (false)
 
 using schema::Service;
 using schema::TargetGroup;
@@ -32,8 +27,6 @@ constexpr int kAdultAge = 18;
 Status Invalid(std::string field, std::string message) {
   return Status::InvalidArgument(std::move(message), "data." + field);
 }
-
-std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
 
 // Everything one validation needs: the event's envelope, the lookup, and the output.
 class Context {
