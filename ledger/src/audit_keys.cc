@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "di/ledger/audit.h"
+#include "di/ledger/capnp_text.h"
 #include "di/ledger/invariant.h"
 #include "di/ledger/merkle.h"
 
@@ -36,7 +37,6 @@ std::string Trim(std::string text) {
   return text.substr(begin, end - begin + 1);
 }
 
-std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
 
 bool ParseKeyHex(capnp::Text::Reader text, PublicKey* key) { return ParseHexBytes(Str(text), key->data(), key->size()); }
 bool ParseSignatureHex(capnp::Text::Reader text, Signature* signature) {

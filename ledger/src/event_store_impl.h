@@ -43,6 +43,7 @@
 #include "di/ledger/audit.h"
 #include "di/ledger/event_store.h"
 #include "di/ledger/merkle.h"
+#include "di/ledger/rocksdb_status.h"
 #include "validator.h"
 
 namespace di::ledger {
@@ -78,8 +79,7 @@ struct Counters {
   bool Decode(std::string_view value);
 };
 
-// Encodings (event_store_meta.cc).
-Status FromRocks(const rocksdb::Status& status, std::string_view what);
+// Encodings (event_store_meta.cc). FromRocks, RocksDB's status as ours: di/ledger/rocksdb_status.h.
 // Decodes a `log` value. Returns false if it is too short or not word-aligned in length.
 bool DecodeLogValue(uint64_t position, std::string_view value, StoredEvent* event);
 // Read-back pair assertion: the stored body is canonical Cap'n Proto and states the position it is

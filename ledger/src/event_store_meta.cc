@@ -17,12 +17,6 @@ constexpr size_t kHeadValueSize = 8 + 32 + 8;
 
 }  // namespace
 
-Status FromRocks(const rocksdb::Status& status, std::string_view what) {
-  if (status.ok()) return Status::Ok();
-  if (status.IsCorruption()) return Status::Corruption(std::string(what) + ": " + status.ToString());
-  return Status::IOError(std::string(what) + ": " + status.ToString());
-}
-
 // Decodes a `log` value. Returns false if it is too short or not word-aligned in length.
 bool DecodeLogValue(uint64_t position, std::string_view value, StoredEvent* event) {
   if (value.size() < 32 + 8 || (value.size() - 32) % 8 != 0) return false;

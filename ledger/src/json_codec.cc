@@ -3,7 +3,8 @@
 // Why reflection instead of 28 hand-written converters: the schema is the single source of truth for
 // field names, types and optionality, so adding a field to events.capnp is all it takes to accept and
 // emit it in JSON, and the round trip cannot drift between the two directions. Per-type *semantic*
-// validation (references, date order, sums) lives in validator.cc.
+// validation (references, date order, sums) lives in the validator (validator.h; each event type's checks in
+// validate_*.cc).
 #include "di/ledger/json_codec.h"
 
 #include <capnp/dynamic.h>

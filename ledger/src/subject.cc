@@ -2,6 +2,7 @@
 // validator uses.
 #include <string>
 
+#include "di/ledger/capnp_text.h"
 #include "di/ledger/subject.h"
 #include "validator.h"
 
@@ -10,7 +11,6 @@ namespace {
 
 using Payload = schema::Event::Payload;
 
-std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
 
 // Fills the person fields from a person id (`field` names it) through the person's residence.
 void ConcernsPerson(EntityLookup& lookup, std::string person_id, std::string field, EventSubject* out) {

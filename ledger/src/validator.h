@@ -58,6 +58,7 @@ struct EntityState {
   int32_t reviewed_on = 0;
 };
 
+// The reference index's record, canonical Cap'n Proto (entity_record.cc).
 std::string EncodeEntity(const EntityState& state);
 bool DecodeEntity(std::string_view bytes, EntityState* state);
 std::string_view EntityKindName(EntityKind kind);

@@ -9,11 +9,14 @@
 
 #include "di/ledger/invariant.h"
 #include "di/ledger/rocksdb_info_log.h"
+#include "di/ledger/rocksdb_status.h"
 #include "di/ledger/sha256.h"
 #include "di/projections/replay.h"
 
 namespace di::projections {
 namespace {
+
+using ledger::FromRocks;
 
 // Key: "snapshot/" + big-endian position (so keys sort by position).
 // Value: event hash (32) | snapshot digest (32) | snapshot bytes.
@@ -52,12 +55,6 @@ bool ParsePositionKey(std::string_view prefix, std::string_view key, uint64_t* p
 }
 bool ParseSnapshotKey(std::string_view key, uint64_t* position) { return ParsePositionKey(kSnapshotPrefix, key, position); }
 bool ParseInfoKey(std::string_view key, uint64_t* position) { return ParsePositionKey(kInfoPrefix, key, position); }
-
-Status FromRocks(const rocksdb::Status& status, const std::string& what) {
-  if (status.ok()) return Status::Ok();
-  if (status.IsCorruption()) return Status::Corruption(what + ": " + status.ToString());
-  return Status::IOError(what + ": " + status.ToString());
-}
 
 class RocksCheckpointStore final : public CheckpointStore {
  public:

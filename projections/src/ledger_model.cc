@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <set>
 
+#include "di/ledger/capnp_text.h"
 #include "di/ledger/catalog.h"
 #include "di/ledger/json_codec.h"
 
 namespace di::projections {
 namespace {
-std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+using ledger::Str;
 
 TargetsVersion ReadTargets(capnp::List<schema::IndicatorTarget>::Reader targets, int32_t date, uint64_t position) {
   TargetsVersion version;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "di/ledger/catalog.h"
+#include "di/ledger/status.h"
 
 namespace di::projections {
 namespace {
@@ -19,12 +20,6 @@ constexpr size_t kMaxCapsPerRule = 16;
 Status Invalid(const std::string& path, const std::string& message) {
   return Status::InvalidArgument(message, path.empty() ? "document" : "document." + path);
 }
-
-#define DI_RETURN_IF_ERROR(expression)           \
-  do {                                           \
-    ::di::ledger::Status status_ = (expression); \
-    if (!status_.ok()) return status_;           \
-  } while (false)
 
 // Reads the rule set's JSON strictly: every object lists the keys it allows.
 class Reader {

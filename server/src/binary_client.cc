@@ -16,12 +16,13 @@
 #include <functional>
 #include <map>
 
+#include "di/ledger/capnp_text.h"
 #include "protocol.capnp.h"
 
 namespace di::server {
 namespace {
 
-std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+using ledger::Str;
 
 // The wire error of the server as a status. The endpoint's own codes map to the nearest ServiceCode; the
 // wire code itself is kept by the client (last_error_code()).

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "di/ledger/capnp_text.h"
 #include "di/ledger/event_checks.h"
 #include "di/ledger/event_store.h"
 #include "di/ledger/invariant.h"
@@ -21,7 +22,7 @@ constexpr size_t kWordBytes = sizeof(capnp::word);
 // How many pointers deep a reader follows a frame; Cap'n Proto's default, named so both sides use it.
 constexpr int kFrameNestingLimit = 64;
 
-std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+using ledger::Str;
 
 uint32_t LittleEndian32(const unsigned char* bytes) {
   return uint32_t{bytes[0]} | uint32_t{bytes[1]} << 8 | uint32_t{bytes[2]} << 16 | uint32_t{bytes[3]} << 24;

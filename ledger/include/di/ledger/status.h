@@ -83,4 +83,13 @@ class Status {
 
 }  // namespace di::ledger
 
+// Returns the status of `expression` from the enclosing function unless it is ok (RocksDB's and Abseil's
+// RETURN_IF_ERROR): a check that can fail reads as one line. The one definition; the local's name is unusual so
+// it cannot shadow a name the expression uses.
+#define DI_RETURN_IF_ERROR(expression)                                         \
+  do {                                                                         \
+    ::di::ledger::Status di_return_if_error_status_ = (expression);            \
+    if (!di_return_if_error_status_.ok()) return di_return_if_error_status_;   \
+  } while (false)
+
 #endif  // DI_LEDGER_STATUS_H_

@@ -1,0 +1,130 @@
+// Validation of the project's reference data: the project, its budget and expenses, the municipalities and their
+// mergers, the providers and their contracts, the rules. One function per event type (validator_context.h).
+#include <set>
+#include <string>
+
+#include "di/ledger/capnp_text.h"
+#include "di/ledger/civil_date.h"
+#include "validator_context.h"
+
+namespace di::ledger::validation {
+
+Status ProjectRegistered(Context& ctx, schema::ProjectRegistered::Reader data) {
+  const std::string id = Str(data.getProjectId());
+  DI_RETURN_IF_ERROR(ctx.NeedNew(EntityKind::PROJECT, id, "project_id"));
+  DI_RETURN_IF_ERROR(NeedDateOrder(data.getPeriodStart(), data.getPeriodEnd(), "period_end", "period_start"));
+  if (data.getServicesPaidUntil() < data.getPeriodStart() || data.getServicesPaidUntil() > data.getPeriodEnd()) {
+    return Invalid("services_paid_until", "must lie within the project period " + FormatDate(data.getPeriodStart()) +
+                                              ".." + FormatDate(data.getPeriodEnd()));
+  }
+  DI_RETURN_IF_ERROR(CheckBudget(data.getBudgetTotalCents(), data.getBudgetEsfCents(), data.getBudgetStateCents(),
+                                 "budget_total_cents", "budget_esf_cents", "budget_state_cents"));
+  DI_RETURN_IF_ERROR(CheckTargets(data.getTargets(), "targets"));
+  EntityState project = ctx.Create(EntityKind::PROJECT);
+  project.period_start = data.getPeriodStart();
+  project.valid_until = data.getPeriodEnd();
+  ctx.Put(EntityKind::PROJECT, id, std::move(project));
+  ctx.SetStream("project", id);
+  return Status::Ok();
+}
+
+Status BudgetAmended(Context& ctx, schema::BudgetAmended::Reader data) {
+  const std::string id = Str(data.getProjectId());
+  EntityState project;
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, id, "project_id", &project));
+  if (ctx.date() < project.period_start) {
+    return Status::InvalidArgument("budget amendment in force " + FormatDate(ctx.date()) +
+                                       " is before the project start " + FormatDate(project.period_start),
+                                   "effective_date");
+  }
+  DI_RETURN_IF_ERROR(CheckBudget(data.getTotalCents(), data.getEsfCents(), data.getStateCents(), "total_cents",
+                                 "esf_cents", "state_cents"));
+  DI_RETURN_IF_ERROR(CheckTargets(data.getTargets(), "targets"));
+  ctx.SetStream("project", id);
+  return Status::Ok();
+}
+
+Status ProjectExpenseRecorded(Context& ctx, schema::ProjectExpenseRecorded::Reader data) {
+  const std::string project_id = Str(data.getProjectId());
+  const std::string expense_id = Str(data.getExpenseId());
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, project_id, "project_id"));
+  DI_RETURN_IF_ERROR(ctx.NeedNew(EntityKind::EXPENSE, expense_id, "expense_id"));
+  DI_RETURN_IF_ERROR(NeedAmount(data.getAmountCents(), "amount_cents", false));
+  EntityState expense = ctx.Create(EntityKind::EXPENSE);
+  ctx.Put(EntityKind::EXPENSE, expense_id, std::move(expense));
+  ctx.SetStream("project", project_id);
+  return Status::Ok();
+}
+
+Status MunicipalityRegistered(Context& ctx, schema::MunicipalityRegistered::Reader data) {
+  const std::string id = Str(data.getMunicipalityId());
+  DI_RETURN_IF_ERROR(ctx.NeedNew(EntityKind::MUNICIPALITY, id, "municipality_id"));
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, Str(data.getProjectId()), "project_id"));
+  ctx.Put(EntityKind::MUNICIPALITY, id, ctx.Create(EntityKind::MUNICIPALITY));
+  ctx.SetStream("municipality", id);
+  return Status::Ok();
+}
+
+Status MunicipalitiesMerged(Context& ctx, schema::MunicipalitiesMerged::Reader data) {
+  const std::string successor_id = Str(data.getSuccessorId());
+  DI_RETURN_IF_ERROR(ctx.NeedNew(EntityKind::MUNICIPALITY, successor_id, "successor_id"));
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, Str(data.getProjectId()), "project_id"));
+  const auto predecessors = data.getPredecessorIds();
+  if (predecessors.size() == 0) return Invalid("predecessor_ids", "must list at least one municipality");
+  std::set<std::string> seen;
+  for (unsigned i = 0; i < predecessors.size(); ++i) {
+    const std::string field = "predecessor_ids[" + std::to_string(i) + "]";
+    const std::string id = Str(predecessors[i]);
+    if (!seen.insert(id).second) return Invalid(field, "municipality '" + id + "' is listed twice");
+    EntityState predecessor;
+    DI_RETURN_IF_ERROR(ctx.Need(EntityKind::MUNICIPALITY, id, field, &predecessor));
+    if (!predecessor.merged_into.empty()) {
+      return Invalid(field, "municipality '" + id + "' was already merged into '" + predecessor.merged_into + "'");
+    }
+    predecessor.merged_into = successor_id;
+    predecessor.ended_on = ctx.date();
+    ctx.Put(EntityKind::MUNICIPALITY, id, std::move(predecessor));
+  }
+  ctx.Put(EntityKind::MUNICIPALITY, successor_id, ctx.Create(EntityKind::MUNICIPALITY));
+  ctx.SetStream("municipality", successor_id);
+  return Status::Ok();
+}
+
+Status ProviderRegistered(Context& ctx, schema::ProviderRegistered::Reader data) {
+  const std::string id = Str(data.getProviderId());
+  DI_RETURN_IF_ERROR(ctx.NeedNew(EntityKind::PROVIDER, id, "provider_id"));
+  std::set<uint16_t> registers;
+  for (unsigned i = 0; i < data.getRegisters().size(); ++i) {
+    if (!registers.insert(static_cast<uint16_t>(data.getRegisters()[i].getRegister())).second) {
+      return Invalid("registers[" + std::to_string(i) + "].register", "register is listed twice");
+    }
+  }
+  ctx.Put(EntityKind::PROVIDER, id, ctx.Create(EntityKind::PROVIDER));
+  ctx.SetStream("provider", id);
+  return Status::Ok();
+}
+
+Status ProviderContracted(Context& ctx, schema::ProviderContracted::Reader data) {
+  const std::string contract_id = Str(data.getContractId());
+  const std::string provider_id = Str(data.getProviderId());
+  DI_RETURN_IF_ERROR(ctx.NeedNew(EntityKind::CONTRACT, contract_id, "contract_id"));
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROVIDER, provider_id, "provider_id"));
+  DI_RETURN_IF_ERROR(ctx.NeedActiveMunicipality(Str(data.getMunicipalityId()), "municipality_id"));
+  DI_RETURN_IF_ERROR(NeedServices(data.getServices(), "services"));
+  DI_RETURN_IF_ERROR(NeedDateOrder(data.getPeriodStart(), data.getPeriodEnd(), "period_end", "period_start"));
+  EntityState contract = ctx.Create(EntityKind::CONTRACT);
+  contract.municipality_id = Str(data.getMunicipalityId());
+  contract.valid_from = data.getPeriodStart();
+  contract.valid_until = data.getPeriodEnd();
+  ctx.Put(EntityKind::CONTRACT, contract_id, std::move(contract));
+  ctx.SetStream("provider", provider_id);
+  return Status::Ok();
+}
+
+Status RulesEnacted(Context& ctx, schema::RulesEnacted::Reader data) {
+  // The document's structure is checked by the rules engine (projections); here: a JSON object (codec).
+  ctx.SetStream("rules", Str(data.getRuleSetId()));
+  return Status::Ok();
+}
+
+}  // namespace di::ledger::validation
