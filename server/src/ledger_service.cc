@@ -6,6 +6,7 @@
 #include <chrono>
 #include <set>
 
+#include "di/ledger/capnp_text.h"
 #include "di/ledger/catalog.h"
 #include "di/ledger/civil_date.h"
 #include "di/ledger/invariant.h"
@@ -23,7 +24,7 @@ namespace {
 using ledger::EventType;
 using Payload = schema::Event::Payload;
 
-std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
+using ledger::Str;
 
 // `visible_stream(event)`: the stream name as the caller sees it. A reader's filter is matched against the
 // pseudonymised name, so no answer of theirs can depend on a real id (a real-id prefix matches nothing).
