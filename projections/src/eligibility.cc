@@ -255,7 +255,7 @@ struct UnitOutcome {
 // delivery. Eligible units are added to the usage of every applicable cap.
 UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const DeliveryFacts& delivery,
                      const GrantFacts& grant, const PersonFacts& person, int32_t date, int64_t quantity,
-                     EligibilityResult* result) {
+                     UsageCounters* usage_counters, CapCharges* charges) {
   UnitOutcome outcome;
   // Only the reasons name the service: most deliveries have none.
   const std::string_view service_name = ledger::ServiceName(grant.service);
@@ -303,7 +303,7 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
   int64_t eligible = quantity;
   const internal::ResolvedCap* binding = nullptr;
   for (const internal::ResolvedCap& cap : caps) {
-    CapUsage& usage = result->usage[internal::UsageKey(cap)];
+    CapUsage& usage = (*usage_counters)[internal::UsageKey(cap)];
     usages.push_back(&usage);
     const int64_t room = std::max<int64_t>(0, cap.limit - usage.used);
     if (room < eligible) {
@@ -318,6 +318,7 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
     usage.period_label = caps[i].period_label;
     usage.limit = caps[i].limit;
     usage.used += eligible;
+    if (charges != nullptr && eligible != 0) charges->emplace_back(&usage, eligible);
   }
   outcome.eligible = eligible;
   if (binding != nullptr) {
@@ -330,7 +331,94 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
   return outcome;
 }
 
+// Decides the units of `delivery` (each day of a stay, or the whole delivery), charging the caps' counters, and
+// words the reason; sets decision->eligible_quantity, rule_id and reason. Returns the rule whose cost basis prices
+// it (null when none applied).
+const Rule* DecideUnits(const LedgerModel& model, const RuleSet& rules, const DeliveryFacts& delivery,
+                        const GrantFacts& grant, const PersonFacts& person, UsageCounters* usage, CapCharges* charges,
+                        DeliveryDecision* decision) {
+  // A stay of several days is decided day by day: each day in its own period, under the rule, the
+  // requirements and the last paid day in force on it. A stay of fewer days than its span counts its
+  // first `quantity` days (the ledger does not record which days of the span were used).
+  const bool stay = delivery.last_date > delivery.date && ledger::ServiceUnit(grant.service) == schema::Unit::DAYS;
+  const int64_t units_per_step = stay ? 1 : delivery.quantity;
+  const int64_t steps = stay ? delivery.quantity : 1;
+  int64_t eligible = 0, days_short = 0;
+  const Rule* cost_rule = nullptr;  // the first rule that applied: its cost basis prices the delivery
+  std::string first_binding_cap;  // for a stay cut short by a cap: the cap, summarised below
+  int32_t last_eligible_day = kNoDate, cap_reached_on = kNoDate;  // the day the stay filled that cap
+  for (int64_t step = 0; step < steps; ++step) {
+    const int32_t date = delivery.date + static_cast<int32_t>(step);
+    UnitOutcome outcome = DecideOn(model, rules, delivery, grant, person, date, units_per_step, usage, charges);
+    eligible += outcome.eligible;
+    if (outcome.eligible > 0) last_eligible_day = date;
+    if (cost_rule == nullptr && outcome.rule != nullptr) cost_rule = outcome.rule;
+    if (decision->rule_id.empty()) decision->rule_id = outcome.rule_id;
+    if (!outcome.reason.empty()) {
+      ++days_short;
+      if (decision->reason.empty()) {
+        decision->reason = std::move(outcome.reason);
+        first_binding_cap = std::move(outcome.binding_cap);
+        cap_reached_on = last_eligible_day;  // kNoDate: the cap was used up before the stay began
+      }
+    }
+  }
+  if (stay && days_short > 0) {
+    if (!first_binding_cap.empty()) {
+      // Worded like a single delivery: the day of the stay that reached the cap (its last eligible day
+      // before the first day over), or "already used up"; how much of the stay is over.
+      decision->reason = first_binding_cap +
+                         (cap_reached_on != kNoDate ? " reached on " + FormatDate(cap_reached_on) + "; "
+                                                    : " already used up; ") +
+                         FormatQuantity(grant.service, delivery.quantity - eligible) + " over";
+    } else {
+      decision->reason += " (" + std::to_string(days_short) + " of " + std::to_string(steps) + " days)";
+    }
+  }
+  decision->eligible_quantity = eligible;
+  return cost_rule;
+}
+
 }  // namespace
+
+DeliveryDecision DecideDelivery(const LedgerModel& model, const DeliveryFacts& delivery, UsageCounters* usage,
+                                CapCharges* charges) {
+  const RuleSet* rules = model.rules();
+  DeliveryDecision decision;
+  decision.delivery_id = delivery.id;
+  decision.grant_id = delivery.grant_id;
+  decision.date = delivery.date;
+  decision.quantity = delivery.quantity;
+  decision.cost_cents = delivery.cost_cents;
+  decision.positions.push_back(delivery.position);
+  decision.positions.insert(decision.positions.end(), delivery.correction_positions.begin(),
+                            delivery.correction_positions.end());
+  const GrantFacts* grant = model.FindGrant(delivery.grant_id);
+  const PersonFacts* person = grant ? model.FindPerson(grant->person_id) : nullptr;
+  if (grant == nullptr || person == nullptr || rules == nullptr) {
+    decision.verdict = Verdict::kIneligible;
+    decision.reason = rules == nullptr ? "no rules enacted" : "delivery of an unknown grant or person";
+    if (grant != nullptr) decision.service = grant->service;
+    return decision;
+  }
+  decision.person_id = person->id;
+  decision.municipality_id = grant->municipality_id;
+  decision.service = grant->service;
+
+  const Rule* cost_rule = DecideUnits(model, *rules, delivery, *grant, *person, usage, charges, &decision);
+  const int64_t eligible = decision.eligible_quantity;
+  // Cost: actual cost prorated to the eligible part, or units at the grant's unit rate.
+  const int64_t unit_rate = grant->UnitCostOn(delivery.date);  // the rate in force on the delivery date
+  if (cost_rule != nullptr && cost_rule->cost_basis == schema::CostBasis::UNIT_COST && unit_rate > 0) {
+    decision.eligible_cost_cents = eligible * unit_rate;
+  } else {
+    decision.eligible_cost_cents = ProrateHalfUp(delivery.cost_cents, eligible, delivery.quantity);
+  }
+  decision.verdict = eligible == delivery.quantity ? Verdict::kEligible
+                     : eligible == 0               ? Verdict::kIneligible
+                                                   : Verdict::kPartlyEligible;
+  return decision;
+}
 
 std::set<std::string> ScopeOfPerson(const LedgerModel& model, const std::string& person_id) {
   // The person and the grant holders of the person's family (FamilyMembers is the family; a member without
@@ -369,81 +457,9 @@ EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_unti
   std::sort(deliveries.begin(), deliveries.end(), [](const DeliveryFacts* a, const DeliveryFacts* b) {
     return a->date != b->date ? a->date < b->date : a->position < b->position;
   });
-  const RuleSet* rules = model.rules();
   result.decisions.reserve(deliveries.size());
   for (const DeliveryFacts* delivery : deliveries) {
-    DeliveryDecision decision;
-    decision.delivery_id = delivery->id;
-    decision.grant_id = delivery->grant_id;
-    decision.date = delivery->date;
-    decision.quantity = delivery->quantity;
-    decision.cost_cents = delivery->cost_cents;
-    decision.positions.push_back(delivery->position);
-    decision.positions.insert(decision.positions.end(), delivery->correction_positions.begin(),
-                              delivery->correction_positions.end());
-    const GrantFacts* grant = model.FindGrant(delivery->grant_id);
-    const PersonFacts* person = grant ? model.FindPerson(grant->person_id) : nullptr;
-    if (grant == nullptr || person == nullptr || rules == nullptr) {
-      decision.verdict = Verdict::kIneligible;
-      decision.reason = rules == nullptr ? "no rules enacted" : "delivery of an unknown grant or person";
-      if (grant != nullptr) decision.service = grant->service;
-      result.decisions.push_back(std::move(decision));
-      continue;
-    }
-    decision.person_id = person->id;
-    decision.municipality_id = grant->municipality_id;
-    decision.service = grant->service;
-
-    // A stay of several days is decided day by day: each day in its own period, under the rule, the
-    // requirements and the last paid day in force on it. A stay of fewer days than its span counts its
-    // first `quantity` days (the ledger does not record which days of the span were used).
-    const bool stay = delivery->last_date > delivery->date && ledger::ServiceUnit(grant->service) == schema::Unit::DAYS;
-    const int64_t units_per_step = stay ? 1 : delivery->quantity;
-    const int64_t steps = stay ? delivery->quantity : 1;
-    int64_t eligible = 0, days_short = 0;
-    const Rule* cost_rule = nullptr;
-    std::string first_binding_cap;  // for a stay cut short by a cap: the cap, summarised below
-    int32_t last_eligible_day = kNoDate, cap_reached_on = kNoDate;  // the day the stay filled that cap
-    for (int64_t step = 0; step < steps; ++step) {
-      const int32_t date = delivery->date + static_cast<int32_t>(step);
-      UnitOutcome outcome = DecideOn(model, *rules, *delivery, *grant, *person, date, units_per_step, &result);
-      eligible += outcome.eligible;
-      if (outcome.eligible > 0) last_eligible_day = date;
-      if (cost_rule == nullptr && outcome.rule != nullptr) cost_rule = outcome.rule;
-      if (decision.rule_id.empty()) decision.rule_id = outcome.rule_id;
-      if (!outcome.reason.empty()) {
-        ++days_short;
-        if (decision.reason.empty()) {
-          decision.reason = std::move(outcome.reason);
-          first_binding_cap = std::move(outcome.binding_cap);
-          cap_reached_on = last_eligible_day;  // kNoDate: the cap was used up before the stay began
-        }
-      }
-    }
-    if (stay && days_short > 0) {
-      if (!first_binding_cap.empty()) {
-        // Worded like a single delivery: the day of the stay that reached the cap (its last eligible day
-        // before the first day over), or "already used up"; how much of the stay is over.
-        decision.reason = first_binding_cap +
-                          (cap_reached_on != kNoDate ? " reached on " + FormatDate(cap_reached_on) + "; "
-                                                     : " already used up; ") +
-                          FormatQuantity(grant->service, delivery->quantity - eligible) + " over";
-      } else {
-        decision.reason += " (" + std::to_string(days_short) + " of " + std::to_string(steps) + " days)";
-      }
-    }
-    decision.eligible_quantity = eligible;
-    // Cost: actual cost prorated to the eligible part, or units at the grant's unit rate.
-    const int64_t unit_rate = grant->UnitCostOn(delivery->date);  // the rate in force on the delivery date
-    if (cost_rule != nullptr && cost_rule->cost_basis == schema::CostBasis::UNIT_COST && unit_rate > 0) {
-      decision.eligible_cost_cents = eligible * unit_rate;
-    } else {
-      decision.eligible_cost_cents = ProrateHalfUp(delivery->cost_cents, eligible, delivery->quantity);
-    }
-    decision.verdict = eligible == delivery->quantity ? Verdict::kEligible
-                       : eligible == 0               ? Verdict::kIneligible
-                                                     : Verdict::kPartlyEligible;
-    result.decisions.push_back(std::move(decision));
+    result.decisions.push_back(DecideDelivery(model, *delivery, &result.usage, nullptr));
   }
   return result;
 }

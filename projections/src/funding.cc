@@ -92,31 +92,56 @@ ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, int32_t
 }
 
 namespace {
-
-struct RowKey {
-  std::string project_id, territory_id, municipality_id, service, month;
-  auto Tie() const { return std::tie(project_id, territory_id, municipality_id, service, month); }
-  bool operator<(const RowKey& other) const { return Tie() < other.Tie(); }
-};
-
 std::string MonthOf(int32_t date) { return FormatDate(date).substr(0, 7); }
-
 }  // namespace
 
-Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out) {
-  *out = FundingReport{};
-  out->valid_date = valid_date;
-  out->known_at_position = model.last_position();
-  std::set<std::string> keep;
-  for (const std::string& dimension : query.group_by) {
+FundingRowKey FundingRowOf(const LedgerModel& model, const GrantFacts& grant, int32_t date) {
+  FundingRowKey key;
+  key.municipality_id = grant.municipality_id;
+  key.territory_id = model.TerritoryOf(grant.municipality_id);
+  auto municipality = model.municipalities().find(grant.municipality_id);
+  key.project_id = municipality == model.municipalities().end() ? "" : municipality->second.project_id;
+  key.service = std::string(ledger::ServiceName(grant.service));
+  key.month = MonthOf(date);
+  return key;
+}
+
+Status FundingDimensions(const std::vector<std::string>& group_by, std::set<std::string>* keep) {
+  keep->clear();
+  for (const std::string& dimension : group_by) {
     if (dimension != "project" && dimension != "territory" && dimension != "municipality" && dimension != "service" &&
         dimension != "month") {
       return Status::InvalidArgument("unknown dimension '" + dimension +
                                          "' (one of: project, territory, municipality, service, month)",
                                      "group_by");
     }
-    keep.insert(dimension);
+    keep->insert(dimension);
   }
+  return Status::Ok();
+}
+
+FundingRowKey KeepDimensions(const FundingRowKey& key, const std::set<std::string>& keep) {
+  FundingRowKey kept;
+  if (keep.empty() || keep.count("project")) kept.project_id = key.project_id;
+  if (keep.empty() || keep.count("territory")) kept.territory_id = key.territory_id;
+  if (keep.empty() || keep.count("municipality")) kept.municipality_id = key.municipality_id;
+  if (keep.empty() || keep.count("service")) kept.service = key.service;
+  if (keep.empty() || keep.count("month")) kept.month = key.month;
+  return kept;
+}
+
+bool FundingQueryKeeps(const FundingQuery& query, const FundingRowKey& key) {
+  return (query.project_id.empty() || key.project_id == query.project_id) &&
+         (query.municipality_id.empty() || key.municipality_id == query.municipality_id ||
+          key.territory_id == query.municipality_id);
+}
+
+Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out) {
+  *out = FundingReport{};
+  out->valid_date = valid_date;
+  out->known_at_position = model.last_position();
+  std::set<std::string> keep;
+  DI_RETURN_IF_ERROR(FundingDimensions(query.group_by, &keep));
   if (!query.project_id.empty() && !model.projects().count(query.project_id)) {
     return Status::NotFound("no project '" + query.project_id + "'");
   }
@@ -130,7 +155,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
   // quarter of a report's instructions).
   struct GrantPart {
     bool included = false;  // a known grant that the project and municipality filters keep
-    RowKey key;             // without the month
+    FundingRowKey key;      // without the month
   };
   std::unordered_map<std::string, size_t> grant_part_index;
   std::vector<GrantPart> grant_parts;
@@ -139,15 +164,9 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
     if (!inserted) return it->second;
     GrantPart part;
     if (const GrantFacts* grant = model.FindGrant(grant_id)) {
-      RowKey& key = part.key;
-      key.municipality_id = grant->municipality_id;
-      key.territory_id = model.TerritoryOf(grant->municipality_id);
-      auto municipality = model.municipalities().find(grant->municipality_id);
-      key.project_id = municipality == model.municipalities().end() ? "" : municipality->second.project_id;
-      key.service = std::string(ledger::ServiceName(grant->service));
-      part.included = (query.project_id.empty() || key.project_id == query.project_id) &&
-                      (query.municipality_id.empty() || key.municipality_id == query.municipality_id ||
-                       key.territory_id == query.municipality_id);
+      part.key = FundingRowOf(model, *grant, grant->valid_from);
+      part.key.month.clear();  // the cell's month is the delivery's
+      part.included = FundingQueryKeeps(query, part.key);
     }
     grant_parts.push_back(std::move(part));
     return it->second;
@@ -201,11 +220,11 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
   }
 
   // The cells as rows of every dimension.
-  std::map<RowKey, FundingFigures> rows;
-  std::map<RowKey, std::set<uint64_t>> row_positions;  // with query.explain
+  std::map<FundingRowKey, FundingFigures> rows;
+  std::map<FundingRowKey, std::set<uint64_t>> row_positions;  // with query.explain
   std::map<int32_t, std::string> month_labels;
   for (const auto& [cell, figures] : cells) {
-    RowKey key = grant_parts[cell.first].key;
+    FundingRowKey key = grant_parts[cell.first].key;
     auto [label, inserted] = month_labels.try_emplace(cell.second);
     if (inserted) label->second = MonthOf(ledger::DaysFromCivil(cell.second / 12, cell.second % 12 + 1, 1));
     key.month = label->second;
@@ -217,15 +236,10 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
   }
 
   // Aggregate to the kept dimensions.
-  std::map<RowKey, FundingFigures> grouped;
-  std::map<RowKey, std::set<uint64_t>> grouped_positions;
+  std::map<FundingRowKey, FundingFigures> grouped;
+  std::map<FundingRowKey, std::set<uint64_t>> grouped_positions;
   for (const auto& [key, figures] : rows) {
-    RowKey kept;
-    if (keep.empty() || keep.count("project")) kept.project_id = key.project_id;
-    if (keep.empty() || keep.count("territory")) kept.territory_id = key.territory_id;
-    if (keep.empty() || keep.count("municipality")) kept.municipality_id = key.municipality_id;
-    if (keep.empty() || keep.count("service")) kept.service = key.service;
-    if (keep.empty() || keep.count("month")) kept.month = key.month;
+    const FundingRowKey kept = KeepDimensions(key, keep);
     grouped[kept].Add(figures);
     out->totals.Add(figures);
     if (query.explain) grouped_positions[kept].insert(row_positions[key].begin(), row_positions[key].end());
@@ -262,8 +276,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
   return Status::Ok();
 }
 
-namespace {
-nlohmann::ordered_json FiguresToJson(const FundingFigures& figures) {
+nlohmann::ordered_json FundingFiguresToJson(const FundingFigures& figures) {
   return {{"deliveries", figures.deliveries},
           {"delivered_cents", figures.delivered_cents},
           {"eligible_cents", figures.eligible_cents},
@@ -275,7 +288,6 @@ nlohmann::ordered_json FiguresToJson(const FundingFigures& figures) {
           {"paid_esf_cents", figures.paid_esf_cents},
           {"paid_state_cents", figures.paid_state_cents}};
 }
-}  // namespace
 
 nlohmann::ordered_json FundingToJson(const FundingReport& report) {
   nlohmann::ordered_json json;
@@ -289,12 +301,12 @@ nlohmann::ordered_json FundingToJson(const FundingReport& report) {
     if (!row.municipality_id.empty()) item["municipality_id"] = row.municipality_id;
     if (!row.service.empty()) item["service"] = row.service;
     if (!row.month.empty()) item["month"] = row.month;
-    const nlohmann::ordered_json figures = FiguresToJson(row.figures);  // named: items() must not dangle
+    const nlohmann::ordered_json figures = FundingFiguresToJson(row.figures);  // named: items() must not dangle
     for (const auto& [key, value] : figures.items()) item[key] = value;
     if (!row.positions.empty()) item["positions"] = row.positions;
     json["rows"].push_back(std::move(item));
   }
-  json["totals"] = FiguresToJson(report.totals);
+  json["totals"] = FundingFiguresToJson(report.totals);
   json["budgets"] = nlohmann::ordered_json::array();
   for (const BudgetLine& budget : report.budgets) {
     json["budgets"].push_back({{"project_id", budget.project_id},

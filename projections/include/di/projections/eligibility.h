@@ -47,10 +47,15 @@ struct CapUsage {
   int64_t used = 0;
 };
 
+// The caps' counters of the deliveries decided so far. Key: cap id | scope key | period label.
+using UsageCounters = std::map<std::string, CapUsage>;
+// What one delivery added to which counters (so that it can be taken back: the funding journal re-decides the
+// deliveries after a late one). Counters live in a std::map: the pointers stay valid while it lives.
+using CapCharges = std::vector<std::pair<CapUsage*, int64_t>>;
+
 struct EligibilityResult {
   std::vector<DeliveryDecision> decisions;  // valid-time order
-  // Key: cap id | scope key | period label.
-  std::map<std::string, CapUsage> usage;
+  UsageCounters usage;
 };
 
 // Decides every live (not voided) delivery with date <= `valid_until` (kNoDate: all) in `model`.
@@ -59,6 +64,12 @@ struct EligibilityResult {
 // for its members as deciding everything; ScopeOfPerson gives that set.
 EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until = ledger::kNoDate,
                                     const std::set<std::string>* persons = nullptr);
+
+// Decides one live delivery against `usage`, the counters of the deliveries of its family decided before it in
+// valid-time order (date, then position), and charges its eligible quantity to them; with `charges`, appends
+// what it charged. DecideEligibility is this, in order, over every delivery it considers.
+DeliveryDecision DecideDelivery(const LedgerModel& model, const DeliveryFacts& delivery, UsageCounters* usage,
+                                CapCharges* charges);
 
 // The persons whose deliveries can change a decision about `person_id`: the person and everyone with a
 // grant whose family is the person's.

@@ -15,7 +15,9 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "di/projections/eligibility.h"
@@ -35,6 +37,14 @@ struct FundingFigures {
   int64_t paid_state_cents = 0;
   void Add(const FundingFigures& other);
   bool operator==(const FundingFigures&) const = default;
+};
+
+// A row's key: project, territory, municipality, service and month ("YYYY-MM"); empty where grouped away.
+struct FundingRowKey {
+  std::string project_id, territory_id, municipality_id, service, month;
+  auto Tie() const { return std::tie(project_id, territory_id, municipality_id, service, month); }
+  bool operator<(const FundingRowKey& other) const { return Tie() < other.Tie(); }
+  bool operator==(const FundingRowKey& other) const { return Tie() == other.Tie(); }
 };
 
 struct FundingRow {
@@ -98,7 +108,19 @@ struct ClaimSplit {
 };
 ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, int32_t valid_date);
 
+// The row of `grant`'s deliveries dated `date`, with every dimension: the grant's project (its municipality's),
+// territory (as merged), municipality and service, and the month of `date`.
+FundingRowKey FundingRowOf(const LedgerModel& model, const GrantFacts& grant, int32_t date);
+// Checks FundingQuery::group_by (kInvalidArgument on field "group_by") and returns the dimensions kept.
+Status FundingDimensions(const std::vector<std::string>& group_by, std::set<std::string>* keep);
+// `key` with the dimensions not in `keep` emptied (an empty `keep` keeps all).
+FundingRowKey KeepDimensions(const FundingRowKey& key, const std::set<std::string>& keep);
+// Whether the query's project and municipality filters keep a row of every dimension.
+bool FundingQueryKeeps(const FundingQuery& query, const FundingRowKey& key);
+
 Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out);
+// {"deliveries": ..., "delivered_cents": ..., ...}: the figures as every funding answer writes them.
+nlohmann::ordered_json FundingFiguresToJson(const FundingFigures& figures);
 nlohmann::ordered_json FundingToJson(const FundingReport& report);
 // CSV with a header line; money in cents.
 std::string FundingToCsv(const FundingReport& report);

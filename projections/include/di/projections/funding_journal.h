@@ -1,0 +1,117 @@
+// The funding journal: the funding report's figures kept as events arrive, each change stamped with the position of
+// the event that made it (issue #15; docs/projections.md "The funding journal").
+//
+// A delivery's decision depends only on the facts of its family and the rules, and on the deliveries of the family
+// before it in valid-time order (date, then position); never on the valid date asked about (DecideEligibility decides
+// in valid-time order, and a later delivery cannot change an earlier one's room). So the journal keeps each family's
+// deliveries in that order with what each charged to the caps' counters, and an event re-decides only what it can
+// change:
+//   - a delivery recorded, corrected or voided: the deliveries of its family from its place in valid-time order on
+//     (their charges are taken back first, then they are decided again in order);
+//   - a fact of a person or a grant (enrolment, representation, residence, opinion, disability, activity,
+//     assessment, plan, grant, amendment, end, suspension): every delivery of the family, re-partitioned when a
+//     representation link joins families;
+//   - a claim, its review, a payment: that claim's split; a budget: the claims of its project;
+//   - rules, municipalities and their mergers (a handful of events): everything.
+// Each delivery and claim contributes figures to cells (a funding row of every dimension) from a valid date on: a
+// delivery from its date, a claim's lines from the claim's date, their approved parts from the review's date, their
+// paid parts from each payment's date. What an event changed is the difference between the contributions before and
+// after it. "As of valid date V" sums the contributions valid on or before V.
+//
+// This is the journal's in-memory core: `report changes` folds it from the nearest checkpoint. Kept on disk, followed
+// by a projector and answering every report is the rest of the issue.
+#ifndef DI_PROJECTIONS_FUNDING_JOURNAL_H_
+#define DI_PROJECTIONS_FUNDING_JOURNAL_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "di/ledger/event.h"
+#include "di/projections/funding.h"
+
+namespace di::projections {
+
+// A cell's figures, and how many contributions make it a row (a live delivery or a claim line: ComputeFunding lists
+// a row for every cell something was counted in, also when its money sums to zero).
+struct CellFigures {
+  FundingFigures figures;
+  int64_t presence = 0;
+  void Add(const CellFigures& other);
+  void Subtract(const CellFigures& other);
+  bool IsZero() const { return presence == 0 && figures == FundingFigures{}; }
+};
+
+// What the event at `position` changed in one cell, counting from the valid date `valid_from` on.
+struct FundingChange {
+  uint64_t position = 0;
+  FundingRowKey cell;
+  int32_t valid_from = 0;
+  CellFigures delta;
+};
+
+class FundingJournal {
+ public:
+  FundingJournal() = default;
+  // The charges point into the families' counters (map nodes, which a move keeps): never copied.
+  FundingJournal(const FundingJournal&) = delete;
+  FundingJournal& operator=(const FundingJournal&) = delete;
+  FundingJournal(FundingJournal&&) = default;
+  FundingJournal& operator=(FundingJournal&&) = default;
+
+  // Decides everything `model` holds, as the base of what follows; records no change.
+  void Reset(const LedgerModel& model);
+
+  // `event` has just been folded into `model` (model.last_position() == its position): re-decides what it can change
+  // and appends what changed to *changes, in cell and valid date order.
+  void Follow(const LedgerModel& model, const ledger::StoredEvent& event, std::vector<FundingChange>* changes);
+
+  // Every cell as of `valid_date`: the contributions valid on or before it. Cells whose contributions cancel out
+  // are left out.
+  std::map<FundingRowKey, CellFigures> CellsAsOf(int32_t valid_date) const;
+
+ private:
+  using ContributionKey = std::pair<FundingRowKey, int32_t>;  // (cell, valid from)
+  using Contribution = std::map<ContributionKey, CellFigures>;
+  // A live delivery in its family's valid-time order, with what it charged to the family's counters.
+  struct Entry {
+    int32_t date = 0;
+    uint64_t position = 0;
+    std::string delivery_id;
+    CapCharges charges;
+    int64_t eligible_cost_cents = 0;
+    auto Order() const { return std::tie(date, position); }
+  };
+  struct Family {
+    std::set<std::string> persons;  // the grant holders partitioned into it
+    std::vector<Entry> entries;     // valid-time order
+    UsageCounters usage;
+  };
+
+  void OnDelivery(const LedgerModel& model, const std::string& delivery_id);
+  void RefreshPersons(const LedgerModel& model, std::set<std::string> persons);
+  void RefreshClaim(const LedgerModel& model, const std::string& claim_id);
+  void RefreshAll(const LedgerModel& model);
+  // Takes back what entries[from..] charged to the family's counters.
+  void TakeBackCharges(Family* family, size_t from);
+  // Decides entries[from..] (holding no charges) in order, updating their contributions.
+  void DecideFrom(const LedgerModel& model, Family* family, size_t from);
+  void SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id, const Entry* entry);
+  // Replaces a stored contribution, adding the difference to the pending changes of the event being followed.
+  void Replace(Contribution* stored, Contribution fresh);
+
+  std::map<std::string, Family> families_;                // by LedgerModel::FamilyOf
+  std::map<std::string, std::string> family_of_person_;   // grant holder -> family key, as partitioned
+  std::map<std::string, std::string> family_of_delivery_;  // live delivery -> family key
+  std::map<std::string, Contribution> delivery_contributions_;
+  std::map<std::string, Contribution> claim_contributions_;
+  std::map<std::string, std::set<std::string>> claims_of_delivery_;  // claims with a line on the delivery
+  Contribution pending_;  // the changes of the event being followed
+};
+
+}  // namespace di::projections
+
+#endif  // DI_PROJECTIONS_FUNDING_JOURNAL_H_

@@ -1,0 +1,185 @@
+#include "di/projections/funding_changes.h"
+
+#include <set>
+#include <sstream>
+
+#include "di/ledger/catalog.h"
+#include "di/ledger/civil_date.h"
+#include "di/ledger/invariant.h"
+#include "di/projections/replay.h"
+
+namespace di::projections {
+
+namespace {
+
+// Row totals of the cells the query keeps, grouped to its dimensions.
+std::map<FundingRowKey, FundingFigures> GroupCells(const std::map<FundingRowKey, CellFigures>& cells,
+                                                   const FundingChangesQuery& query, const std::set<std::string>& keep,
+                                                   FundingFigures* totals) {
+  std::map<FundingRowKey, FundingFigures> rows;
+  for (const auto& [cell, figures] : cells) {
+    if (!FundingQueryKeeps(query.funding, cell)) continue;
+    rows[KeepDimensions(cell, keep)].Add(figures.figures);
+    totals->Add(figures.figures);
+  }
+  return rows;
+}
+
+FundingFigures Negated(const FundingFigures& figures) {
+  CellFigures negated;
+  negated.Subtract(CellFigures{figures, 0});
+  return negated.figures;
+}
+
+}  // namespace
+
+Status AssembleFundingChanges(const std::map<FundingRowKey, CellFigures>& cells_at_from,
+                              const std::vector<FundingChange>& changes, const FundingChangesQuery& query,
+                              FundingChangesReport* out) {
+  *out = FundingChangesReport{};
+  out->valid_date = query.valid_date;
+  out->from_position = query.from_position;
+  out->to_position = query.to_position;
+  std::set<std::string> keep;
+  DI_RETURN_IF_ERROR(FundingDimensions(query.funding.group_by, &keep));
+  // The moves of each row: per event, the changes valid by the valid date that the filters keep, summed.
+  std::map<FundingRowKey, std::map<uint64_t, FundingFigures>> moves;
+  std::map<FundingRowKey, CellFigures> cells_at_to = cells_at_from;
+  for (const FundingChange& change : changes) {
+    if (change.valid_from > query.valid_date) continue;
+    cells_at_to[change.cell].Add(change.delta);
+    if (!FundingQueryKeeps(query.funding, change.cell) || change.delta.figures == FundingFigures{}) continue;
+    moves[KeepDimensions(change.cell, keep)][change.position].Add(change.delta.figures);
+  }
+  const std::map<FundingRowKey, FundingFigures> from = GroupCells(cells_at_from, query, keep, &out->totals_from);
+  const std::map<FundingRowKey, FundingFigures> to = GroupCells(cells_at_to, query, keep, &out->totals_to);
+  for (auto& [key, by_position] : moves) {
+    ChangedRow row;
+    row.key = key;
+    if (auto found = from.find(key); found != from.end()) row.at_from = found->second;
+    if (auto found = to.find(key); found != to.end()) row.at_to = found->second;
+    for (const auto& [position, delta] : by_position) {
+      if (delta != FundingFigures{}) row.moves.push_back(RowMove{position, delta});
+    }
+    if (row.moves.empty()) continue;  // moves of one event that cancel out within the row
+    FundingFigures check = row.at_from;
+    for (const RowMove& move : row.moves) check.Add(move.delta);
+    check.Add(Negated(row.at_to));
+    DI_ASSERT(check == FundingFigures{});  // the moves of a row sum to its difference
+    out->rows.push_back(std::move(row));
+  }
+  return Status::Ok();
+}
+
+namespace {
+Status DescribeCauses(ledger::EventStore& store, FundingChangesReport* out) {
+  std::set<uint64_t> positions;
+  for (const ChangedRow& row : out->rows) {
+    for (const RowMove& move : row.moves) positions.insert(move.position);
+  }
+  const std::vector<uint64_t> ordered(positions.begin(), positions.end());
+  std::vector<ledger::StoredEvent> events;
+  DI_RETURN_IF_ERROR(store.ReadPositions(ordered, &events));
+  for (const ledger::StoredEvent& event : events) {
+    const auto recorded = event.reader();
+    out->events.push_back(ChangeCause{event.position,
+                                      std::string(ledger::EventTypeName(recorded.getEvent().getPayload().which())),
+                                      recorded.getStream().cStr(), recorded.getRecordedAtMicros()});
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Status ComputeFundingChanges(ledger::EventStore& store, CheckpointStore* checkpoints, const FundingChangesQuery& query,
+                             FundingChangesReport* out) {
+  if (query.from_position > query.to_position) {
+    return Status::InvalidArgument("the known-at position " + std::to_string(query.from_position) +
+                                       " is after the position changes are counted to, " +
+                                       std::to_string(query.to_position),
+                                   "to");
+  }
+  LedgerModel model;
+  DI_RETURN_IF_ERROR(LoadModel(store, checkpoints, query.from_position, &model));
+  FundingJournal journal;
+  journal.Reset(model);
+  const std::map<FundingRowKey, CellFigures> cells_at_from = journal.CellsAsOf(query.valid_date);
+  std::vector<FundingChange> changes;
+  Status undecodable = Status::Ok();
+  if (query.to_position > query.from_position) {
+    DI_RETURN_IF_ERROR(store.ReadLog(query.from_position + 1, query.to_position - query.from_position,
+                                     [&](const ledger::StoredEvent& event) {
+                                       if (!ApplyOrReport(event, &model, &undecodable)) return false;
+                                       journal.Follow(model, event, &changes);
+                                       return true;
+                                     }));
+  }
+  DI_RETURN_IF_ERROR(undecodable);
+  DI_RETURN_IF_ERROR(AssembleFundingChanges(cells_at_from, changes, query, out));
+  return DescribeCauses(store, out);
+}
+
+namespace {
+nlohmann::ordered_json KeyToJson(const FundingRowKey& key) {
+  nlohmann::ordered_json item = nlohmann::ordered_json::object();
+  if (!key.project_id.empty()) item["project_id"] = key.project_id;
+  if (!key.territory_id.empty()) item["territory_id"] = key.territory_id;
+  if (!key.municipality_id.empty()) item["municipality_id"] = key.municipality_id;
+  if (!key.service.empty()) item["service"] = key.service;
+  if (!key.month.empty()) item["month"] = key.month;
+  return item;
+}
+}  // namespace
+
+nlohmann::ordered_json FundingChangesToJson(const FundingChangesReport& report) {
+  nlohmann::ordered_json json;
+  json["valid_at"] = ledger::FormatDate(report.valid_date);
+  json["known_at_position"] = report.from_position;
+  json["to_position"] = report.to_position;
+  json["rows"] = nlohmann::ordered_json::array();
+  for (const ChangedRow& row : report.rows) {
+    nlohmann::ordered_json item = KeyToJson(row.key);
+    item["at_known_at"] = FundingFiguresToJson(row.at_from);
+    item["at_to"] = FundingFiguresToJson(row.at_to);
+    item["moves"] = nlohmann::ordered_json::array();
+    for (const RowMove& move : row.moves) {
+      item["moves"].push_back({{"position", move.position}, {"delta", FundingFiguresToJson(move.delta)}});
+    }
+    json["rows"].push_back(std::move(item));
+  }
+  json["totals_at_known_at"] = FundingFiguresToJson(report.totals_from);
+  json["totals_at_to"] = FundingFiguresToJson(report.totals_to);
+  json["events"] = nlohmann::ordered_json::array();
+  for (const ChangeCause& cause : report.events) {
+    json["events"].push_back({{"position", cause.position},
+                              {"type", cause.type},
+                              {"stream", cause.stream},
+                              {"recorded_at", ledger::FormatUtcMicros(cause.recorded_at_micros)}});
+  }
+  if (!report.note.empty()) json["note"] = report.note;
+  return json;
+}
+
+std::string FundingChangesToCsv(const FundingChangesReport& report) {
+  std::map<uint64_t, const ChangeCause*> causes;
+  for (const ChangeCause& cause : report.events) causes[cause.position] = &cause;
+  std::ostringstream csv;
+  csv << "project_id,territory_id,municipality_id,service,month,position,event_type,stream,recorded_at,deliveries,"
+         "delivered_cents,eligible_cents,claimed_cents,approved_cents,approved_esf_cents,approved_state_cents,"
+         "paid_cents,paid_esf_cents,paid_state_cents\n";
+  for (const ChangedRow& row : report.rows) {
+    for (const RowMove& move : row.moves) {
+      const ChangeCause* cause = causes.count(move.position) ? causes.at(move.position) : nullptr;
+      const FundingFigures& f = move.delta;
+      csv << row.key.project_id << ',' << row.key.territory_id << ',' << row.key.municipality_id << ','
+          << row.key.service << ',' << row.key.month << ',' << move.position << ','
+          << (cause ? cause->type : "") << ',' << (cause ? cause->stream : "") << ','
+          << (cause ? ledger::FormatUtcMicros(cause->recorded_at_micros) : "") << ',' << f.deliveries << ','
+          << f.delivered_cents << ',' << f.eligible_cents << ',' << f.claimed_cents << ',' << f.approved_cents << ','
+          << f.approved_esf_cents << ',' << f.approved_state_cents << ',' << f.paid_cents << ','
+          << f.paid_esf_cents << ',' << f.paid_state_cents << '\n';
+    }
+  }
+  return csv.str();
+}
+
+}  // namespace di::projections

@@ -1,0 +1,310 @@
+#include "di/projections/funding_journal.h"
+
+#include <algorithm>
+
+#include "di/ledger/invariant.h"
+
+namespace di::projections {
+
+namespace {
+void AddFigures(FundingFigures* to, const FundingFigures& from, int64_t sign) {
+  to->deliveries += sign * from.deliveries;
+  to->delivered_cents += sign * from.delivered_cents;
+  to->eligible_cents += sign * from.eligible_cents;
+  to->claimed_cents += sign * from.claimed_cents;
+  to->approved_cents += sign * from.approved_cents;
+  to->approved_esf_cents += sign * from.approved_esf_cents;
+  to->approved_state_cents += sign * from.approved_state_cents;
+  to->paid_cents += sign * from.paid_cents;
+  to->paid_esf_cents += sign * from.paid_esf_cents;
+  to->paid_state_cents += sign * from.paid_state_cents;
+}
+}  // namespace
+
+void CellFigures::Add(const CellFigures& other) {
+  AddFigures(&figures, other.figures, 1);
+  presence += other.presence;
+}
+
+void CellFigures::Subtract(const CellFigures& other) {
+  AddFigures(&figures, other.figures, -1);
+  presence -= other.presence;
+}
+
+void FundingJournal::Reset(const LedgerModel& model) {
+  *this = FundingJournal{};
+  RefreshAll(model);
+  pending_.clear();
+}
+
+void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent& event,
+                            std::vector<FundingChange>* changes) {
+  const auto recorded = event.reader();
+  DI_ASSERT(model.last_position() == recorded.getPosition());
+  const std::string stream = recorded.getStream().cStr();
+  const std::string_view kind = ledger::StreamKind(stream);
+  const std::string id(ledger::StreamId(stream));
+  const auto payload = recorded.getEvent().getPayload();
+  using P = schema::Event::Payload;
+  if (kind == "grant") {
+    std::string delivery_id;
+    switch (payload.which()) {
+      case P::SERVICE_DELIVERED: delivery_id = payload.getServiceDelivered().getDeliveryId().cStr(); break;
+      case P::DELIVERY_CORRECTED: delivery_id = payload.getDeliveryCorrected().getDeliveryId().cStr(); break;
+      case P::DELIVERY_VOIDED: delivery_id = payload.getDeliveryVoided().getDeliveryId().cStr(); break;
+      default: break;
+    }
+    if (!delivery_id.empty()) {
+      OnDelivery(model, delivery_id);
+    } else if (const GrantFacts* grant = model.FindGrant(id)) {
+      RefreshPersons(model, {grant->person_id});
+    }
+  } else if (kind == "person") {
+    RefreshPersons(model, {id});
+  } else if (kind == "claim") {
+    RefreshClaim(model, id);
+  } else if (kind == "project") {
+    for (const auto& [claim_id, claim] : model.claims()) {
+      if (claim.project_id == id) RefreshClaim(model, claim_id);
+    }
+  } else if (kind == "municipality" || kind == "rules") {
+    RefreshAll(model);  // the territory or project of cells, or every decision: rare events
+  }
+  for (auto& [key, delta] : pending_) {
+    if (!delta.IsZero()) changes->push_back(FundingChange{recorded.getPosition(), key.first, key.second, delta});
+  }
+  pending_.clear();
+}
+
+std::map<FundingRowKey, CellFigures> FundingJournal::CellsAsOf(int32_t valid_date) const {
+  std::map<FundingRowKey, CellFigures> cells;
+  for (const auto* contributions : {&delivery_contributions_, &claim_contributions_}) {
+    for (const auto& [id, contribution] : *contributions) {
+      for (const auto& [key, figures] : contribution) {
+        if (key.second <= valid_date) cells[key.first].Add(figures);
+      }
+    }
+  }
+  std::erase_if(cells, [](const auto& cell) { return cell.second.IsZero(); });
+  return cells;
+}
+
+void FundingJournal::Replace(Contribution* stored, Contribution fresh) {
+  for (const auto& [key, figures] : *stored) pending_[key].Subtract(figures);
+  for (const auto& [key, figures] : fresh) pending_[key].Add(figures);
+  *stored = std::move(fresh);
+}
+
+void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id,
+                                             const Entry* entry) {
+  Contribution fresh;
+  if (entry != nullptr) {
+    const DeliveryFacts& delivery = model.deliveries().at(delivery_id);
+    if (const GrantFacts* grant = model.FindGrant(delivery.grant_id)) {
+      CellFigures& figures = fresh[{FundingRowOf(model, *grant, delivery.date), delivery.date}];
+      figures.presence = 1;
+      figures.figures.deliveries = 1;
+      figures.figures.delivered_cents = delivery.cost_cents;
+      figures.figures.eligible_cents = entry->eligible_cost_cents;
+    }
+  }
+  auto stored = delivery_contributions_.find(delivery_id);
+  if (stored == delivery_contributions_.end()) {
+    if (fresh.empty()) return;
+    stored = delivery_contributions_.emplace(delivery_id, Contribution{}).first;
+  }
+  Replace(&stored->second, std::move(fresh));
+  if (stored->second.empty()) delivery_contributions_.erase(stored);
+}
+
+void FundingJournal::TakeBackCharges(Family* family, size_t from) {
+  for (size_t i = from; i < family->entries.size(); ++i) {
+    for (const auto& [usage, amount] : family->entries[i].charges) usage->used -= amount;
+    family->entries[i].charges.clear();
+  }
+}
+
+void FundingJournal::DecideFrom(const LedgerModel& model, Family* family, size_t from) {
+  for (size_t i = from; i < family->entries.size(); ++i) {
+    Entry& entry = family->entries[i];
+    DI_ASSERT(entry.charges.empty());
+    const DeliveryDecision decision =
+        DecideDelivery(model, model.deliveries().at(entry.delivery_id), &family->usage, &entry.charges);
+    entry.eligible_cost_cents = decision.eligible_cost_cents;
+    SetDeliveryContribution(model, entry.delivery_id, &entry);
+  }
+}
+
+namespace {
+bool IsLive(const DeliveryFacts& delivery) { return !delivery.voided && delivery.position != 0; }
+}  // namespace
+
+void FundingJournal::OnDelivery(const LedgerModel& model, const std::string& delivery_id) {
+  auto facts = model.deliveries().find(delivery_id);
+  const GrantFacts* grant = facts == model.deliveries().end() ? nullptr : model.FindGrant(facts->second.grant_id);
+  const bool live = grant != nullptr && IsLive(facts->second);
+  if (auto claims = claims_of_delivery_.find(delivery_id); claims != claims_of_delivery_.end()) {
+    for (const std::string& claim_id : std::set<std::string>(claims->second)) RefreshClaim(model, claim_id);
+  }
+  auto partitioned = family_of_delivery_.find(delivery_id);
+  const bool was_live = partitioned != family_of_delivery_.end();
+  if (!was_live) {
+    if (!live) return SetDeliveryContribution(model, delivery_id, nullptr);
+    // The first delivery of its holder: partition the family (and decide it) from the model.
+    if (!family_of_person_.count(grant->person_id)) return RefreshPersons(model, {grant->person_id});
+  }
+  const std::string family_key = was_live ? partitioned->second : family_of_person_.at(grant->person_id);
+  Family& family = families_.at(family_key);
+  std::vector<Entry>& entries = family.entries;
+  const auto in_order = [](const Entry& a, const Entry& b) { return a.Order() < b.Order(); };
+  // Entries before `start` keep their decisions: the old place of the delivery and its new place are both after.
+  size_t start = entries.size();
+  std::vector<Entry>::iterator old = entries.end();
+  if (was_live) {
+    old = std::find_if(entries.begin(), entries.end(), [&](const Entry& entry) { return entry.delivery_id == delivery_id; });
+    DI_ASSERT(old != entries.end());
+    start = static_cast<size_t>(old - entries.begin());
+  }
+  Entry fresh{live ? facts->second.date : 0, live ? facts->second.position : 0, delivery_id, {}, 0};
+  if (live) {
+    start = std::min(start, static_cast<size_t>(std::upper_bound(entries.begin(), entries.end(), fresh, in_order) -
+                                                entries.begin()));
+  }
+  TakeBackCharges(&family, start);
+  if (was_live) {
+    entries.erase(entries.begin() + (old - entries.begin()));
+    family_of_delivery_.erase(delivery_id);
+  }
+  if (live) {
+    entries.insert(std::upper_bound(entries.begin(), entries.end(), fresh, in_order), std::move(fresh));
+    family_of_delivery_[delivery_id] = family_key;
+  } else {
+    SetDeliveryContribution(model, delivery_id, nullptr);
+  }
+  DecideFrom(model, &family, start);
+}
+
+void FundingJournal::RefreshPersons(const LedgerModel& model, std::set<std::string> persons) {
+  // The families the persons are in now, and every family any of them was partitioned into before (a
+  // representation link joins families): all of them are partitioned again from the model.
+  std::set<std::string> old_families;
+  for (bool grew = true; grew;) {
+    grew = false;
+    std::set<std::string> more;
+    for (const std::string& person : persons) {
+      for (const std::string& member : model.FamilyMembers(person)) more.insert(member);
+      auto family = family_of_person_.find(person);
+      if (family != family_of_person_.end() && old_families.insert(family->second).second) {
+        const Family& old = families_.at(family->second);
+        more.insert(old.persons.begin(), old.persons.end());
+      }
+    }
+    for (const std::string& person : more) grew |= persons.insert(person).second;
+  }
+  std::set<std::string> touched_deliveries;
+  for (const std::string& key : old_families) {
+    auto family = families_.find(key);
+    if (family == families_.end()) continue;
+    for (const Entry& entry : family->second.entries) {
+      touched_deliveries.insert(entry.delivery_id);
+      family_of_delivery_.erase(entry.delivery_id);
+    }
+    for (const std::string& person : family->second.persons) family_of_person_.erase(person);
+    families_.erase(family);
+  }
+  std::set<std::string> new_families;
+  for (const std::string& person : persons) {
+    const std::vector<std::string>& grants = model.GrantsOfPerson(person);
+    if (grants.empty()) continue;
+    const std::string key = model.FamilyOf(person);
+    Family& family = families_[key];
+    family.persons.insert(person);
+    family_of_person_[person] = key;
+    new_families.insert(key);
+    for (const std::string& grant_id : grants) {
+      for (const std::string& delivery_id : model.DeliveriesOfGrant(grant_id)) {
+        const DeliveryFacts& delivery = model.deliveries().at(delivery_id);
+        if (!IsLive(delivery)) continue;
+        family.entries.push_back(Entry{delivery.date, delivery.position, delivery_id, {}, 0});
+        family_of_delivery_[delivery_id] = key;
+      }
+    }
+  }
+  for (const std::string& key : new_families) {
+    Family& family = families_[key];
+    std::sort(family.entries.begin(), family.entries.end(),
+              [](const Entry& a, const Entry& b) { return a.Order() < b.Order(); });
+    DecideFrom(model, &family, 0);
+    for (const Entry& entry : family.entries) touched_deliveries.erase(entry.delivery_id);
+  }
+  // Deliveries no longer live (or no longer in any family) contribute nothing.
+  for (const std::string& delivery_id : touched_deliveries) SetDeliveryContribution(model, delivery_id, nullptr);
+}
+
+void FundingJournal::RefreshClaim(const LedgerModel& model, const std::string& claim_id) {
+  Contribution fresh;
+  auto found = model.claims().find(claim_id);
+  if (found != model.claims().end()) {
+    const ClaimFacts& claim = found->second;
+    // The valid dates from which the claim's figures change: its date, then its review and payments after it.
+    std::set<int32_t> steps = {claim.date};
+    if (claim.reviewed && claim.reviewed_on > claim.date) steps.insert(claim.reviewed_on);
+    for (const PaymentFacts& payment : claim.payments) {
+      if (payment.date > claim.date) steps.insert(payment.date);
+    }
+    std::map<FundingRowKey, CellFigures> before;
+    for (int32_t step : steps) {
+      const ClaimSplit split = SplitClaim(model, claim, step);
+      std::map<FundingRowKey, CellFigures> now;
+      for (size_t i = 0; i < split.lines.size(); ++i) {
+        auto delivery = model.deliveries().find(split.lines[i].first);
+        if (delivery == model.deliveries().end()) continue;
+        claims_of_delivery_[split.lines[i].first].insert(claim_id);
+        const GrantFacts* grant = model.FindGrant(delivery->second.grant_id);
+        if (grant == nullptr) continue;
+        CellFigures& cell = now[FundingRowOf(model, *grant, delivery->second.date)];
+        FundingFigures& figures = cell.figures;
+        cell.presence += 1;
+        figures.claimed_cents += split.lines[i].second;
+        figures.approved_cents += split.approved[i];
+        figures.approved_esf_cents += split.approved_esf[i];
+        figures.approved_state_cents += split.approved[i] - split.approved_esf[i];
+        figures.paid_cents += split.paid[i];
+        figures.paid_esf_cents += split.paid_esf[i];
+        figures.paid_state_cents += split.paid[i] - split.paid_esf[i];
+      }
+      for (const auto& [cell, figures] : now) {
+        CellFigures delta = figures;
+        if (auto was = before.find(cell); was != before.end()) delta.Subtract(was->second);
+        if (!delta.IsZero()) fresh[{cell, step}] = delta;
+      }
+      for (const auto& [cell, figures] : before) {
+        if (now.count(cell)) continue;
+        CellFigures delta;
+        delta.Subtract(figures);
+        fresh[{cell, step}] = delta;
+      }
+      before = std::move(now);
+    }
+  }
+  auto stored = claim_contributions_.find(claim_id);
+  if (stored == claim_contributions_.end()) {
+    if (fresh.empty()) return;
+    stored = claim_contributions_.emplace(claim_id, Contribution{}).first;
+  }
+  Replace(&stored->second, std::move(fresh));
+  if (stored->second.empty()) claim_contributions_.erase(stored);
+}
+
+void FundingJournal::RefreshAll(const LedgerModel& model) {
+  std::set<std::string> persons;
+  for (const auto& [id, grant] : model.grants()) persons.insert(grant.person_id);
+  for (const auto& [person, family] : family_of_person_) persons.insert(person);
+  RefreshPersons(model, std::move(persons));
+  std::set<std::string> claims;
+  for (const auto& [id, claim] : model.claims()) claims.insert(id);
+  for (const auto& [id, contribution] : claim_contributions_) claims.insert(id);
+  for (const std::string& id : claims) RefreshClaim(model, id);
+}
+
+}  // namespace di::projections

@@ -1,0 +1,238 @@
+// The funding journal (issue #15) against the naive fold it replaces, which stays as the oracle: on seeded region
+// histories and fuzzy histories (cap boundaries, late deliveries, corrections and voids of claimed deliveries,
+// amendments, suspensions, budget amendments, new rules), folded event by event, at random known-at positions:
+//   * the journal's cells as of random valid dates == ComputeFunding on the model as known then (every cell, to the
+//     cent, and the same rows);
+//   * incremental == rebuild: a journal reset on the model as known then has the same cells;
+//   * the changes between two known-at positions A < B, grouped as the report asks, give the naive report at A and at
+//     B for every row, move only the rows whose figures differ, and name only events recorded in (A, B].
+// A failing seed reproduces: every choice comes from the seed and is printed in the trace.
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "di/ledger/civil_date.h"
+#include "di/ledger/json_codec.h"
+#include "di/projections/funding_changes.h"
+#include "di/projections/funding_journal.h"
+#include "di/projections/replay.h"
+#include "di/workload/fuzzy_history.h"
+#include "di/workload/region_history.h"
+#include "test_util.h"
+#include "world.h"
+
+namespace di::projections {
+namespace {
+
+using di::testing::OpenStore;
+using di::testing::TempDir;
+
+ledger::EventStoreOptions Unsynced() {  // these stores are never crashed: fsync would only add time
+  ledger::EventStoreOptions options;
+  options.sync = false;
+  return options;
+}
+
+// Appends what the ledger accepts of `history`, one event at a time (the fuzzy generator's invalid events are
+// refused and leave nothing behind).
+void AppendAccepted(ledger::EventStore& store, const std::vector<nlohmann::json>& history) {
+  for (const nlohmann::json& json : history) {
+    std::vector<ledger::NewEvent> batch(1);
+    if (!ledger::EventFromJson(json, &batch[0]).ok()) continue;
+    ledger::AppendResult result;
+    (void)store.Append(batch, &result);  // a refusal is expected for the generator's invalid events
+  }
+}
+
+std::vector<nlohmann::json> RegionHistory(uint64_t seed) {
+  std::vector<nlohmann::json> history = {di::testing::DefaultRulesEvent("default")};
+  workload::SimulateOptions options;
+  options.seed = seed;
+  options.persons = 24;
+  std::stringstream lines;
+  workload::WriteSimulatedHistory(options, lines);
+  for (std::string line; std::getline(lines, line);) history.push_back(nlohmann::json::parse(line));
+  return history;
+}
+
+std::string Describe(const FundingRowKey& key) {
+  return key.project_id + "|" + key.territory_id + "|" + key.municipality_id + "|" + key.service + "|" + key.month;
+}
+
+std::string Describe(const FundingFigures& f) {
+  return nlohmann::json(FundingFiguresToJson(f)).dump();
+}
+
+// The naive report's rows (every dimension) as cells.
+std::map<FundingRowKey, FundingFigures> NaiveCells(const LedgerModel& model, int32_t valid_date) {
+  FundingReport report;
+  EXPECT_TRUE(ComputeFunding(model, valid_date, {}, &report).ok());
+  std::map<FundingRowKey, FundingFigures> cells;
+  for (const FundingRow& row : report.rows) {
+    cells[{row.project_id, row.territory_id, row.municipality_id, row.service, row.month}] = row.figures;
+  }
+  return cells;
+}
+
+// The journal's cells that are rows (a contribution is in them); a cell with money and no row is a defect.
+std::map<FundingRowKey, FundingFigures> RowCells(const std::map<FundingRowKey, CellFigures>& cells) {
+  std::map<FundingRowKey, FundingFigures> rows;
+  for (const auto& [key, cell] : cells) {
+    EXPECT_GE(cell.presence, 0) << Describe(key);
+    if (cell.presence > 0) rows[key] = cell.figures;
+    else EXPECT_EQ(cell.figures, FundingFigures{}) << "money in a cell that is no row: " << Describe(key);
+  }
+  return rows;
+}
+
+void ExpectSameCells(const std::map<FundingRowKey, FundingFigures>& expected,
+                     const std::map<FundingRowKey, FundingFigures>& actual, const std::string& what) {
+  if (expected == actual) return;
+  std::set<FundingRowKey> keys;
+  for (const auto& [key, figures] : expected) keys.insert(key);
+  for (const auto& [key, figures] : actual) keys.insert(key);
+  int shown = 0;
+  for (const FundingRowKey& key : keys) {
+    auto e = expected.find(key), a = actual.find(key);
+    const std::string want = e == expected.end() ? "(no row)" : Describe(e->second);
+    const std::string got = a == actual.end() ? "(no row)" : Describe(a->second);
+    if (want != got && shown++ < 5) ADD_FAILURE() << what << ": " << Describe(key) << "\n  naive:   " << want << "\n  journal: " << got;
+  }
+}
+
+// A pair (A, B) in progress: what was known at A.
+struct OpenPair {
+  uint64_t position = 0;
+  int32_t valid_date = 0;
+  FundingQuery query;
+  std::map<FundingRowKey, CellFigures> journal_cells;
+  FundingReport naive;
+  size_t changes_before = 0;
+};
+
+FundingQuery RandomQuery(std::mt19937_64& random, const LedgerModel& model) {
+  FundingQuery query;
+  for (const char* dimension : {"project", "territory", "municipality", "service", "month"}) {
+    if (random() % 2) query.group_by.push_back(dimension);
+  }
+  if (random() % 4 == 0 && !model.municipalities().empty()) {
+    auto it = model.municipalities().begin();
+    std::advance(it, static_cast<long>(random() % model.municipalities().size()));
+    query.municipality_id = it->first;
+  }
+  return query;
+}
+
+void CheckChanges(const OpenPair& pair, const LedgerModel& model, const std::vector<FundingChange>& changes) {
+  FundingChangesQuery query;
+  query.funding = pair.query;
+  query.from_position = pair.position;
+  query.to_position = model.last_position();
+  query.valid_date = pair.valid_date;
+  const std::vector<FundingChange> between(changes.begin() + static_cast<long>(pair.changes_before), changes.end());
+  FundingChangesReport report;
+  ASSERT_TRUE(AssembleFundingChanges(pair.journal_cells, between, query, &report).ok());
+  FundingReport naive;
+  ASSERT_TRUE(ComputeFunding(model, pair.valid_date, pair.query, &naive).ok());
+  EXPECT_EQ(report.totals_from, pair.naive.totals) << Describe(report.totals_from) << " " << Describe(pair.naive.totals);
+  EXPECT_EQ(report.totals_to, naive.totals) << Describe(report.totals_to) << " " << Describe(naive.totals);
+  std::map<FundingRowKey, FundingFigures> at_from, at_to;
+  for (const FundingRow& row : pair.naive.rows) at_from[{row.project_id, row.territory_id, row.municipality_id, row.service, row.month}] = row.figures;
+  for (const FundingRow& row : naive.rows) at_to[{row.project_id, row.territory_id, row.municipality_id, row.service, row.month}] = row.figures;
+  std::set<FundingRowKey> moved;
+  for (const ChangedRow& row : report.rows) {
+    moved.insert(row.key);
+    EXPECT_EQ(row.at_from, at_from[row.key]) << Describe(row.key);
+    EXPECT_EQ(row.at_to, at_to[row.key]) << Describe(row.key);
+    for (const RowMove& move : row.moves) {
+      EXPECT_GT(move.position, pair.position) << Describe(row.key);
+      EXPECT_LE(move.position, model.last_position()) << Describe(row.key);
+    }
+  }
+  // Every row whose figures differ between A and B is listed with its moves.
+  std::set<FundingRowKey> keys;
+  for (const auto& [key, figures] : at_from) keys.insert(key);
+  for (const auto& [key, figures] : at_to) keys.insert(key);
+  for (const FundingRowKey& key : keys) {
+    if (at_from[key] != at_to[key]) EXPECT_TRUE(moved.count(key)) << "not listed as changed: " << Describe(key);
+  }
+}
+
+// Folds the store event by event into a model and a journal, checking at `samples` random positions.
+void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) {
+  std::mt19937_64 random(seed * 7919 + 17);
+  const uint64_t head = store.Head().position;
+  ASSERT_GT(head, 10u);
+  std::set<uint64_t> sample_positions = {head};
+  while (static_cast<int>(sample_positions.size()) < samples) sample_positions.insert(1 + random() % head);
+  const int32_t first_day = ledger::DaysFromCivil(2015, 6, 1), last_day = ledger::DaysFromCivil(2024, 1, 31);
+  auto random_day = [&] { return first_day + static_cast<int32_t>(random() % (last_day - first_day + 1)); };
+  LedgerModel model;
+  FundingJournal journal;
+  std::vector<FundingChange> changes;
+  std::optional<OpenPair> pair;
+  Status undecodable = Status::Ok();
+  int sample = 0;
+  Status status = store.ReadLog(1, 0, [&](const ledger::StoredEvent& event) {
+    if (!ApplyOrReport(event, &model, &undecodable)) return false;
+    journal.Follow(model, event, &changes);
+    if (!sample_positions.count(event.position)) return true;
+    ++sample;
+    const int32_t valid_dates[] = {random_day(), random_day(), last_day};
+    for (int32_t valid_date : valid_dates) {
+      SCOPED_TRACE("seed " + std::to_string(seed) + ", known at " + std::to_string(event.position) + ", valid at " +
+                   ledger::FormatDate(valid_date));
+      const std::map<FundingRowKey, CellFigures> cells = journal.CellsAsOf(valid_date);
+      ExpectSameCells(NaiveCells(model, valid_date), RowCells(cells), "journal != naive");
+      if (sample % 3 == 0) {
+        FundingJournal rebuilt;
+        rebuilt.Reset(model);
+        ExpectSameCells(RowCells(cells), RowCells(rebuilt.CellsAsOf(valid_date)), "incremental != rebuild");
+      }
+    }
+    if (pair) {
+      SCOPED_TRACE("seed " + std::to_string(seed) + ", changes of (" + std::to_string(pair->position) + ", " +
+                   std::to_string(event.position) + "] valid at " + ledger::FormatDate(pair->valid_date));
+      CheckChanges(*pair, model, changes);
+    }
+    pair.emplace();
+    pair->position = event.position;
+    pair->valid_date = random() % 3 ? random_day() : last_day;
+    pair->query = RandomQuery(random, model);
+    pair->journal_cells = journal.CellsAsOf(pair->valid_date);
+    EXPECT_TRUE(ComputeFunding(model, pair->valid_date, pair->query, &pair->naive).ok());
+    pair->changes_before = changes.size();
+    return !::testing::Test::HasFailure();
+  });
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  ASSERT_TRUE(undecodable.ok()) << undecodable.ToString();
+  EXPECT_EQ(sample, samples);
+}
+
+class FundingJournalRegionTest : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(FundingJournalRegionTest, EqualsTheNaiveFoldAtRandomKnownAtAndValidDates) {
+  TempDir dir;
+  auto store = OpenStore(dir.path(), Unsynced());
+  AppendAccepted(*store, RegionHistory(GetParam()));
+  CheckJournalOnStore(*store, GetParam(), 10);
+}
+INSTANTIATE_TEST_SUITE_P(Seeds, FundingJournalRegionTest, ::testing::Values(1, 2, 3));
+
+class FundingJournalFuzzyTest : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(FundingJournalFuzzyTest, EqualsTheNaiveFoldAtRandomKnownAtAndValidDates) {
+  TempDir dir;
+  auto store = OpenStore(dir.path(), Unsynced());
+  workload::FuzzyHistoryOptions options;
+  options.persons = 10 + static_cast<int>(GetParam() % 16);
+  AppendAccepted(*store, workload::FuzzyHistory(GetParam(), options));
+  CheckJournalOnStore(*store, GetParam(), 16);
+}
+INSTANTIATE_TEST_SUITE_P(Seeds, FundingJournalFuzzyTest, ::testing::Range<uint64_t>(1, 9));
+
+}  // namespace
+}  // namespace di::projections
