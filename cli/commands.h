@@ -46,18 +46,21 @@ int RunEntitlements(const EntitlementsOptions& options);
 
 struct ReportOptions {
   std::string data_dir;
-  std::string kind;            // funding, reconciliation, indicators
+  std::string kind;            // funding, reconciliation, indicators, changes
   std::string claim_id;        // reconciliation: one claim
   std::string project_id;
   std::string municipality_id;
   std::string valid_at;        // YYYY-MM-DD; empty: the last effective date in the store
-  std::string known_at;        // position or UTC time; empty: the head
+  std::string known_at;        // position or UTC time; empty: the head (changes: required, counted from it)
+  std::string to;              // changes: counted up to this position or UTC time; empty: the head
   std::string group_by;        // comma-separated dimensions
   std::string format = "table";
   std::string table;           // reconciliation CSV: claims, lines (empty: lines) or payments
   bool explain = false;        // funding: the positions of the events behind each row
 };
 int RunReport(const ReportOptions& options);
+// `report changes`: the funding figures' changes between --known-at and --to, and the events behind them.
+int RunChangesReport(const ReportOptions& options);
 // Recomputes the projection checkpoints (<data>/projections) from the whole log.
 int RunRebuild(const std::string& data_dir, uint64_t interval_events);
 

@@ -92,11 +92,13 @@ int main(int argc, char** argv) {
 
   di::cli::ReportOptions report_options;
   CLI::App* report = app.add_subcommand(
-      "report", "funding, reconciliation or indicators report, as of a valid date, as known at a time");
+      "report",
+      "funding, reconciliation or indicators report, as of a valid date, as known at a time; or the changes of the "
+      "funding figures between two known-at moments, with the events that made them");
   add_data(report);
-  report->add_option("kind", report_options.kind, "funding | reconciliation | indicators")
+  report->add_option("kind", report_options.kind, "funding | reconciliation | indicators | changes")
       ->required()
-      ->check(CLI::IsMember({"funding", "reconciliation", "indicators"}));
+      ->check(CLI::IsMember({"funding", "reconciliation", "indicators", "changes"}));
   report->add_option("--claim", report_options.claim_id, "reconciliation: one claim, with its lines and payments");
   report->add_flag("--explain", report_options.explain,
                    "funding: list the positions of the events behind each row (export --from P --limit 1 shows one)");
@@ -105,7 +107,10 @@ int main(int argc, char** argv) {
                      "only this municipality (funding: granting one or its territory; reconciliation: claimant; "
                      "indicators: residence or its territory)");
   report->add_option("--valid-at", report_options.valid_at, "valid date YYYY-MM-DD (default: the latest)");
-  report->add_option("--known-at", report_options.known_at, "as known at a global position or a UTC time");
+  report->add_option("--known-at", report_options.known_at,
+                     "as known at a global position or a UTC time (changes: required, the moment they are counted from)");
+  report->add_option("--to", report_options.to,
+                     "changes: counted up to this global position or UTC time (default: now)");
   report->add_option("--group-by", report_options.group_by,
                      "dimensions to keep, comma-separated: project,territory,municipality,service,month (default: all)");
   report->add_option("--format", report_options.format, "table, json or csv")

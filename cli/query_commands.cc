@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "query_output.h"
 #include "di/ledger/catalog.h"
 #include "di/ledger/civil_date.h"
 #include "di/ledger/event_store.h"
@@ -123,6 +124,14 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
   return 0;
 }
 
+std::string Quantity(schema::Service service, int64_t quantity) { return projections::FormatQuantity(service, quantity); }
+
+}  // namespace
+
+void PrintNote(const std::string& note) {
+  if (!note.empty()) std::printf("note: %s\n\n", note.c_str());
+}
+
 std::string Euros(int64_t cents) {
   char buffer[32];
   const int64_t magnitude = cents < 0 ? -cents : cents;
@@ -131,7 +140,6 @@ std::string Euros(int64_t cents) {
   return buffer;
 }
 
-// Prints the report as JSON or CSV when that is the format asked for; returns true if it did.
 bool PrintMachineReadable(const std::string& format, const std::function<nlohmann::ordered_json()>& json,
                           const std::function<std::string()>& csv) {
   if (format == "json") {
@@ -149,15 +157,6 @@ int ReportFailure(const Status& status) {
   std::cerr << "error: " << status.ToString() << "\n";
   return 1;
 }
-
-std::string Quantity(schema::Service service, int64_t quantity) { return projections::FormatQuantity(service, quantity); }
-
-// Why a table is empty although the query is valid (projections::ExplainNotYetKnown).
-void PrintNote(const std::string& note) {
-  if (!note.empty()) std::printf("note: %s\n\n", note.c_str());
-}
-
-}  // namespace
 
 int RunEntitlements(const EntitlementsOptions& options) {
   projections::LedgerModel model;
@@ -328,8 +327,14 @@ int ReportIndicators(const ReportOptions& options, const projections::LedgerMode
 }
 
 int RunReport(const ReportOptions& options) {
+  if (options.kind == "changes") return RunChangesReport(options);
   if (options.kind != "funding" && options.kind != "reconciliation" && options.kind != "indicators") {
-    std::cerr << "error: unknown report '" << options.kind << "' (available: funding, reconciliation, indicators)\n";
+    std::cerr << "error: unknown report '" << options.kind
+              << "' (available: funding, reconciliation, indicators, changes)\n";
+    return 2;
+  }
+  if (!options.to.empty()) {
+    std::cerr << "error: --to is for the changes report (report changes --known-at A --to B)\n";
     return 2;
   }
   if (!options.table.empty() && (options.kind != "reconciliation" || options.format != "csv")) {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "di/workload/region_history.h"
@@ -377,6 +379,56 @@ TEST(MigrationCliTest, ASimulatedRegionImportedWithItsRecordedTimesAnswersAsKnow
   EXPECT_LT(june(then)["claimed_cents"].get<int64_t>(), june(now)["claimed_cents"].get<int64_t>());
   EXPECT_EQ(june(then)["paid_cents"], 0);
   EXPECT_GT(june(now)["paid_cents"].get<int64_t>(), 0);
+
+  // What changed between mid-July 2021 and now (issue #15): per month, the figures then and now, and the events
+  // recorded in between that moved them, summing to the difference.
+  Output changes = RunCli("report changes --known-at 2021-07-15 --valid-at 2023-12-31 --group-by month --format json "
+                          "--data " + data);
+  ASSERT_EQ(changes.exit_code, 0) << changes.text;
+  const json changed = json::parse(changes.text);
+  EXPECT_EQ(changed["known_at_position"], then["known_at_position"]);
+  EXPECT_EQ(changed["to_position"], now["known_at_position"]);
+  EXPECT_EQ(changed["totals_at_known_at"], then["totals"]);
+  EXPECT_EQ(changed["totals_at_to"], now["totals"]);
+  std::map<std::string, json> then_rows, now_rows;
+  for (const json& row : then["rows"]) then_rows[row["month"]] = row;
+  for (const json& row : now["rows"]) now_rows[row["month"]] = row;
+  std::set<uint64_t> causes;
+  for (const json& event : changed["events"]) {
+    causes.insert(event["position"].get<uint64_t>());
+    EXPECT_GT(event["recorded_at"].get<std::string>(), "2021-07-15T23:59:59.999999Z") << event.dump();
+  }
+  bool june_listed = false;
+  for (const json& row : changed["rows"]) {
+    const std::string month = row["month"];
+    june_listed |= month == "2021-06";
+    ASSERT_TRUE(now_rows.count(month)) << month;
+    for (const char* figure : {"deliveries", "delivered_cents", "eligible_cents", "claimed_cents", "paid_cents"}) {
+      EXPECT_EQ(row["at_known_at"][figure], then_rows.count(month) ? then_rows[month][figure] : json(0)) << month;
+      EXPECT_EQ(row["at_to"][figure], now_rows[month][figure]) << month << " " << figure;
+      int64_t moved = 0;
+      for (const json& move : row["moves"]) {
+        moved += move["delta"][figure].get<int64_t>();
+        EXPECT_TRUE(causes.count(move["position"].get<uint64_t>())) << move.dump();
+        EXPECT_GT(move["position"].get<uint64_t>(), then["known_at_position"].get<uint64_t>());
+      }
+      EXPECT_EQ(row["at_known_at"][figure].get<int64_t>() + moved, row["at_to"][figure].get<int64_t>()) << month;
+    }
+  }
+  EXPECT_TRUE(june_listed) << "June 2021's claims and payments came after mid-July";
+  Output table = RunCli("report changes --known-at 2021-07-15 --to 2021-09-01 --data " + data);
+  EXPECT_EQ(table.exit_code, 0) << table.text;
+  EXPECT_NE(table.text.find("because of "), std::string::npos) << table.text;
+  // Bad input: a clear error naming the option, exit 2; an id never recorded, exit 1.
+  for (const std::string& arguments : {std::string("report changes"), std::string("report changes --known-at 2021-09-01 --to 2021-07-01"),
+                                       std::string("report changes --known-at 2021-09-01 --to tomorrow"),
+                                       std::string("report funding --to 2021-09-01"),
+                                       std::string("report changes --known-at 1 --group-by week")}) {
+    Output refused = RunCli(arguments + " --data " + data);
+    EXPECT_EQ(refused.exit_code, 2) << arguments << "\n" << refused.text;
+    EXPECT_NE(refused.text.find("error:"), std::string::npos) << arguments << "\n" << refused.text;
+  }
+  EXPECT_EQ(RunCli("report changes --known-at 1 --municipality M-NOWHERE --data " + data).exit_code, 1);
 }
 
 TEST(MigrationCliTest, KeepingRecordedTimesRefusesBadTimesNamingTheLineAndAppendsNothingOfTheBatch) {

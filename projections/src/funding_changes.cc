@@ -82,9 +82,19 @@ Status DescribeCauses(ledger::EventStore& store, FundingChangesReport* out) {
   DI_RETURN_IF_ERROR(store.ReadPositions(ordered, &events));
   for (const ledger::StoredEvent& event : events) {
     const auto recorded = event.reader();
-    out->events.push_back(ChangeCause{event.position,
-                                      std::string(ledger::EventTypeName(recorded.getEvent().getPayload().which())),
-                                      recorded.getStream().cStr(), recorded.getRecordedAtMicros()});
+    const auto payload = recorded.getEvent().getPayload();
+    ChangeCause cause;
+    cause.position = event.position;
+    cause.event_id = recorded.getEvent().getId().cStr();
+    cause.type = ledger::EventTypeName(payload.which());
+    cause.stream = recorded.getStream().cStr();
+    using P = schema::Event::Payload;
+    if (payload.which() == P::SERVICE_DELIVERED) cause.delivery_id = payload.getServiceDelivered().getDeliveryId().cStr();
+    if (payload.which() == P::DELIVERY_CORRECTED) cause.delivery_id = payload.getDeliveryCorrected().getDeliveryId().cStr();
+    if (payload.which() == P::DELIVERY_VOIDED) cause.delivery_id = payload.getDeliveryVoided().getDeliveryId().cStr();
+    cause.effective_date = recorded.getEvent().getEffectiveDate();
+    cause.recorded_at_micros = recorded.getRecordedAtMicros();
+    out->events.push_back(std::move(cause));
   }
   return Status::Ok();
 }
@@ -150,10 +160,14 @@ nlohmann::ordered_json FundingChangesToJson(const FundingChangesReport& report) 
   json["totals_at_to"] = FundingFiguresToJson(report.totals_to);
   json["events"] = nlohmann::ordered_json::array();
   for (const ChangeCause& cause : report.events) {
-    json["events"].push_back({{"position", cause.position},
-                              {"type", cause.type},
-                              {"stream", cause.stream},
-                              {"recorded_at", ledger::FormatUtcMicros(cause.recorded_at_micros)}});
+    nlohmann::ordered_json item = {{"position", cause.position},
+                                   {"event_id", cause.event_id},
+                                   {"type", cause.type},
+                                   {"stream", cause.stream}};
+    if (!cause.delivery_id.empty()) item["delivery_id"] = cause.delivery_id;
+    item["effective_date"] = ledger::FormatDate(cause.effective_date);
+    item["recorded_at"] = ledger::FormatUtcMicros(cause.recorded_at_micros);
+    json["events"].push_back(std::move(item));
   }
   if (!report.note.empty()) json["note"] = report.note;
   return json;
@@ -163,7 +177,8 @@ std::string FundingChangesToCsv(const FundingChangesReport& report) {
   std::map<uint64_t, const ChangeCause*> causes;
   for (const ChangeCause& cause : report.events) causes[cause.position] = &cause;
   std::ostringstream csv;
-  csv << "project_id,territory_id,municipality_id,service,month,position,event_type,stream,recorded_at,deliveries,"
+  csv << "project_id,territory_id,municipality_id,service,month,position,event_id,event_type,stream,delivery_id,"
+         "effective_date,recorded_at,deliveries,"
          "delivered_cents,eligible_cents,claimed_cents,approved_cents,approved_esf_cents,approved_state_cents,"
          "paid_cents,paid_esf_cents,paid_state_cents\n";
   for (const ChangedRow& row : report.rows) {
@@ -172,7 +187,9 @@ std::string FundingChangesToCsv(const FundingChangesReport& report) {
       const FundingFigures& f = move.delta;
       csv << row.key.project_id << ',' << row.key.territory_id << ',' << row.key.municipality_id << ','
           << row.key.service << ',' << row.key.month << ',' << move.position << ','
-          << (cause ? cause->type : "") << ',' << (cause ? cause->stream : "") << ','
+          << (cause ? cause->event_id : "") << ',' << (cause ? cause->type : "") << ','
+          << (cause ? cause->stream : "") << ',' << (cause ? cause->delivery_id : "") << ','
+          << (cause ? ledger::FormatDate(cause->effective_date) : "") << ','
           << (cause ? ledger::FormatUtcMicros(cause->recorded_at_micros) : "") << ',' << f.deliveries << ','
           << f.delivered_cents << ',' << f.eligible_cents << ',' << f.claimed_cents << ',' << f.approved_cents << ','
           << f.approved_esf_cents << ',' << f.approved_state_cents << ',' << f.paid_cents << ','

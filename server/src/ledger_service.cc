@@ -380,6 +380,35 @@ ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf
   });
 }
 
+ledger::Status LedgerService::QueryFundingChanges(const Principal& principal, const AsOf& as_of, const std::string& to,
+                                                 projections::FundingChangesQuery query,
+                                                 projections::FundingChangesReport* out) {
+  if (as_of.known_at.empty()) {
+    return ledger::Status::InvalidArgument("required: the moment the changes are counted from", "known_at");
+  }
+  ledger::Status scoped = live_.Read([&](const projections::LedgerModel& model) {
+    return ScopeReport(model, principal, &query.funding.municipality_id);
+  });
+  if (!scoped.ok()) return scoped;
+  // What the query names may have been recorded after A (the note of an as-of answer): the changes show it arriving.
+  std::string note_unused;
+  DI_RETURN_IF_ERROR(Resolve(as_of, {{"project", query.funding.project_id}, {"municipality", query.funding.municipality_id}},
+                             &query.valid_date, &query.from_position, &note_unused));
+  query.to_position = store_->Head().position;
+  if (!to.empty()) {
+    ledger::Status resolved = projections::ResolveKnownAt(*store_, to, &query.to_position);
+    if (!resolved.ok()) return ledger::Status::InvalidArgument(resolved.message(), "to");
+  }
+  if (query.to_position < query.from_position) {
+    return ledger::Status::InvalidArgument("position " + std::to_string(query.to_position) +
+                                               " is before known_at, position " + std::to_string(query.from_position),
+                                           "to");
+  }
+  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  return live_.WithReplaySlot(
+      [&] { return projections::ComputeFundingChanges(*store_, live_.checkpoints(), query, out); });
+}
+
 ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, const AsOf& as_of,
                                                  projections::ReconciliationQuery query,
                                                  std::vector<projections::ClaimReconciliation>* out,

@@ -78,16 +78,22 @@ Status LiveModel::WithModel(uint64_t known_at_position, const ModelFunction& fn)
   }
   // A past known-at: the nearest projection checkpoint at or before it, plus the events after it (a full
   // replay when there are no checkpoints).
+  projections::LedgerModel model;
+  Status status = WithReplaySlot(
+      [&] { return projections::LoadModel(*store_, options_.checkpoints, known_at_position, &model); });
+  if (!status.ok()) return status;
+  return fn(model, known_at_position);
+}
+
+Status LiveModel::WithReplaySlot(const std::function<Status()>& fold) {
   if (replays_in_flight_.fetch_add(1) >= options_.max_concurrent_replays) {
     replays_in_flight_.fetch_sub(1);
     return Status::Busy("too many past known-at queries at once; retry later");
   }
-  projections::LedgerModel model;
-  Status status = projections::LoadModel(*store_, options_.checkpoints, known_at_position, &model);
+  Status status = fold();
   replays_in_flight_.fetch_sub(1);
   if (metrics_ != nullptr) metrics_->Add("di_model_replays_total");
-  if (!status.ok()) return status;
-  return fn(model, known_at_position);
+  return status;
 }
 
 uint64_t LiveModel::AddHeadListener(std::function<void(uint64_t)> listener) {

@@ -2,6 +2,7 @@
 // Nothing here decides who may do what: LedgerService does, so every transport answers the same way.
 #include <chrono>
 #include <charconv>
+#include <set>
 #include <sstream>
 
 #include "di/ledger/catalog.h"
@@ -199,6 +200,7 @@ class Router {
       return Only(get, "GET, HEAD", "/v1/entitlements/{person_id}", reply, [&] { return Entitlements(person); });
     }
     if (path == "/v1/reports/funding") return Only(get, "GET, HEAD", path, reply, [&] { return Funding(); });
+    if (path == "/v1/reports/changes") return Only(get, "GET, HEAD", path, reply, [&] { return FundingChanges(); });
     if (path == "/v1/reports/reconciliation") return Only(get, "GET, HEAD", path, reply, [&] { return Reconciliation(); });
     if (path == "/v1/reports/indicators") return Only(get, "GET, HEAD", path, reply, [&] { return Indicators(); });
     if (path == "/v1/audit/head") return Only(get, "GET, HEAD", path, reply, [&] { return AuditHead(); });
@@ -435,21 +437,45 @@ class Router {
     if (status.ok()) status = FormatParameter(target_, true, &format);
     query.project_id = Parameter(target_, "project");
     query.municipality_id = Parameter(target_, "municipality");
-    std::stringstream dimensions(Parameter(target_, "group_by"));
-    for (std::string dimension; std::getline(dimensions, dimension, ',');) {
-      if (dimension.empty()) continue;
-      if (dimension != "project" && dimension != "territory" && dimension != "municipality" && dimension != "service" &&
-          dimension != "month") {
-        status = ServiceStatus::InvalidArgument(
-            "unknown dimension '" + dimension + "' (project, territory, municipality, service, month)", "group_by");
-      }
-      query.group_by.push_back(dimension);
-    }
+    query.group_by = GroupByParameter();
+    std::set<std::string> keep;
+    if (status.ok()) status = projections::FundingDimensions(query.group_by, &keep);
     projections::FundingReport report;
     if (status.ok()) status = context_.service->QueryFunding(principal_, ReadAsOf(), query, &report);
     if (!status.ok()) return Error(status);
     if (format == "csv") return CsvReply(projections::FundingToCsv(report));
     return JsonReply(200, projections::FundingToJson(report));
+  }
+
+  // group_by=a,b: the dimensions a funding answer keeps (checked by projections::FundingDimensions).
+  std::vector<std::string> GroupByParameter() const {
+    std::vector<std::string> dimensions;
+    std::stringstream list(Parameter(target_, "group_by"));
+    for (std::string dimension; std::getline(list, dimension, ',');) {
+      if (!dimension.empty()) dimensions.push_back(dimension);
+    }
+    return dimensions;
+  }
+
+  // What changed in the funding figures between known_at and to, and the events that changed them.
+  Reply FundingChanges() {
+    ServiceStatus status =
+        CheckParameters(target_, {"valid_at", "known_at", "to", "project", "municipality", "group_by", "format"});
+    projections::FundingChangesQuery query;
+    std::string format;
+    if (status.ok()) status = FormatParameter(target_, true, &format);
+    query.funding.project_id = Parameter(target_, "project");
+    query.funding.municipality_id = Parameter(target_, "municipality");
+    query.funding.group_by = GroupByParameter();
+    std::set<std::string> keep;
+    if (status.ok()) status = projections::FundingDimensions(query.funding.group_by, &keep);
+    projections::FundingChangesReport report;
+    if (status.ok()) {
+      status = context_.service->QueryFundingChanges(principal_, ReadAsOf(), Parameter(target_, "to"), query, &report);
+    }
+    if (!status.ok()) return Error(status);
+    if (format == "csv") return CsvReply(projections::FundingChangesToCsv(report));
+    return JsonReply(200, projections::FundingChangesToJson(report));
   }
 
   Reply Reconciliation() {

@@ -43,8 +43,11 @@ struct ChangedRow {
 // An event that moved a figure: what it was and when it was recorded.
 struct ChangeCause {
   uint64_t position = 0;
-  std::string type;    // "service_delivered", ...
-  std::string stream;  // "grant/G-1", ...
+  std::string event_id;     // the id its client gave it
+  std::string type;         // "service_delivered", ...
+  std::string stream;       // "grant/G-1", ...
+  std::string delivery_id;  // for a delivery recorded, corrected or voided: which one ("" otherwise)
+  int32_t effective_date = 0;
   int64_t recorded_at_micros = 0;
 };
 

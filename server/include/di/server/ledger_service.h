@@ -42,6 +42,7 @@
 #include "di/projections/checkpoint.h"
 #include "di/projections/entitlements.h"
 #include "di/projections/funding.h"
+#include "di/projections/funding_changes.h"
 #include "di/projections/indicators.h"
 #include "di/projections/ledger_model.h"
 #include "di/projections/reconciliation.h"
@@ -160,6 +161,11 @@ class LedgerService {
   // A clerk's reports are restricted to its municipality (asking for another one is forbidden).
   ServiceStatus QueryFunding(const Principal& principal, const AsOf& as_of, projections::FundingQuery query,
                              projections::FundingReport* out);
+  // The funding figures' changes recorded after as_of.known_at (A, required) up to `to` (B; "": the head), and the
+  // events that made them (projections/funding_changes.h), scoped as QueryFunding. A fold from the checkpoint nearest
+  // A: it takes a replay slot (kBusy when none is free).
+  ledger::Status QueryFundingChanges(const Principal& principal, const AsOf& as_of, const std::string& to,
+                                     projections::FundingChangesQuery query, projections::FundingChangesReport* out);
   // `note`: why the list is empty although the query is valid (projections::ExplainNotYetKnown), else "".
   ServiceStatus QueryReconciliation(const Principal& principal, const AsOf& as_of, projections::ReconciliationQuery query,
                                     std::vector<projections::ClaimReconciliation>* out, int32_t* valid_date,

@@ -66,6 +66,10 @@ class LiveModel {
   // the head, else a fresh fold (kBusy past max_concurrent_replays). `fn` must not keep references to the model.
   using ModelFunction = std::function<ledger::Status(const projections::LedgerModel& model, uint64_t known_at_position)>;
   ledger::Status WithModel(uint64_t known_at_position, const ModelFunction& fn);
+  // Runs `fold`, a fold of the log from a checkpoint (a past known-at model, a funding journal between two
+  // positions), in one of the max_concurrent_replays slots; kBusy when they are all taken.
+  ledger::Status WithReplaySlot(const std::function<ledger::Status()>& fold);
+  projections::CheckpointStore* checkpoints() const { return options_.checkpoints; }
 
   // Called (from the appending thread, so it must only hand off) with the new visible position after each fold.
   uint64_t AddHeadListener(std::function<void(uint64_t visible_position)> listener);
