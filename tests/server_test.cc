@@ -244,6 +244,19 @@ TEST_F(ServerTest, QueriesAndReportsInJsonAndCsvAsOfAValidDateAndAKnownAt) {
   json funding_before =
       Get(port_, "/v1/reports/funding?valid_at=2021-02-01&group_by=municipality&known_at=13", kFinance).Json();
   EXPECT_EQ(funding_before["totals"]["delivered_cents"], 0);
+  // What changed since position 13: the three deliveries, each named with the event that recorded it.
+  json changes = Get(port_, "/v1/reports/changes?valid_at=2021-02-01&group_by=municipality&known_at=13", kFinance).Json();
+  EXPECT_EQ(changes["totals_at_known_at"], funding_before["totals"]) << changes.dump();
+  EXPECT_EQ(changes["totals_at_to"], funding["totals"]) << changes.dump();
+  ASSERT_EQ(changes["rows"].size(), 1u) << changes.dump();
+  ASSERT_EQ(changes["rows"][0]["moves"].size(), 3u) << changes.dump();
+  ASSERT_EQ(changes["events"].size(), 3u) << changes.dump();
+  for (const json& event : changes["events"]) EXPECT_EQ(event["type"], "service_delivered") << event.dump();
+  EXPECT_EQ(Get(port_, "/v1/reports/changes?group_by=municipality", kFinance).Json()["error"]["field"], "known_at");
+  EXPECT_EQ(Get(port_, "/v1/reports/changes?known_at=14&to=13", kFinance).Json()["error"]["field"], "to");
+  EXPECT_EQ(Get(port_, "/v1/reports/changes?known_at=13&to=soon", kFinance).Json()["error"]["field"], "to");
+  EXPECT_EQ(Get(port_, "/v1/reports/changes?known_at=13&group_by=colour", kFinance).Json()["error"]["field"], "group_by");
+  EXPECT_EQ(Get(port_, "/v1/reports/changes?known_at=13", kReader).status, 403u);
   // Parameter errors.
   EXPECT_EQ(Get(port_, "/v1/entitlements/P-C1?valid_at=2021-02-30", kClerk1).Json()["error"]["field"], "valid_at");
   EXPECT_EQ(Get(port_, "/v1/entitlements/P-C1?known_at=999", kClerk1).Json()["error"]["field"], "known_at");
@@ -315,6 +328,7 @@ TEST_F(ServerTest, ClerkWritesAndReadsOnlyItsOwnResidents) {
   EXPECT_EQ(Get(port_, "/v1/entitlements/P-C1", kClerk2).status, 403u);
   EXPECT_EQ(Get(port_, "/v1/entitlements/P-A1", kClerk2).status, 200u);
   EXPECT_EQ(Get(port_, "/v1/reports/funding?municipality=M-1", kClerk2).status, 403u);
+  EXPECT_EQ(Get(port_, "/v1/reports/changes?known_at=1&municipality=M-1", kClerk2).status, 403u);
   EXPECT_EQ(Get(port_, "/v1/reports/funding", kClerk2).status, 200u);
   std::set<std::string> seen_by_m2;
   const Response log = Get(port_, "/v1/events", kClerk2);
@@ -839,6 +853,8 @@ TEST_F(ServerTest, TheCliAndHttpGiveTheSameDocumentForTheSameQuery) {
       {"/v1/reports/reconciliation?valid_at=2021-12-31&format=csv&table=claims", "report reconciliation --valid-at 2021-12-31 --format csv --table claims", kFinance, true},
       {"/v1/reports/indicators?valid_at=2021-12-31", "report indicators --valid-at 2021-12-31 --format json", kFinance, false},
       {"/v1/reports/indicators?valid_at=2021-12-31&format=csv", "report indicators --valid-at 2021-12-31 --format csv", kFinance, true},
+      {"/v1/reports/changes?known_at=13&valid_at=2021-12-31", "report changes --known-at 13 --valid-at 2021-12-31 --format json", kFinance, false},
+      {"/v1/reports/changes?known_at=13&format=csv&group_by=month", "report changes --known-at 13 --format csv --group-by month", kFinance, true},
   };
   std::vector<std::string> over_http;
   for (const Query& query : queries) {
