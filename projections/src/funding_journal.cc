@@ -37,38 +37,108 @@ void FundingJournal::Reset(const LedgerModel& model) {
   pending_.clear();
 }
 
+namespace {
+
+// What an event can change in the funding figures, and from which valid date on.
+struct Reach {
+  enum Kind {
+    kNothing,       // no figure reads it (applications, residences, providers, expenses, a new grant...)
+    kDelivery,      // a delivery recorded, corrected or voided: `id`
+    kFamilyFrom,    // a fact of person `id` in force from `from_date`: the family's deliveries reaching that date
+    kFamily,        // a fact that can reach any date, or a representation link: the family of person `id`, re-partitioned
+    kClaim,         // claim `id`
+    kProjectClaims, // the budget of project `id`: its claims' splits
+    kCells,         // a municipality or a merger: the project or territory of cells, no decision
+    kEverything,    // rules
+  } kind = kNothing;
+  std::string id;
+  int32_t from_date = ledger::kNoDate;
+};
+
+int32_t EarlierOf(int32_t effective_date, int32_t valid_from) { return std::min(effective_date, valid_from); }
+
+Reach PersonReach(schema::Event::Payload::Reader payload, int32_t date, std::string person_id) {
+  using P = schema::Event::Payload;
+  switch (payload.which()) {
+    case P::RESIDENCE_CHANGED:
+    case P::APPLICATION_SUBMITTED:
+    case P::APPLICATION_DECIDED: return {};
+    case P::DISABILITY_RECORDED:
+      return {Reach::kFamilyFrom, person_id, EarlierOf(date, payload.getDisabilityRecorded().getValidFrom())};
+    case P::SPECIAL_CARE_OPINION_RECORDED:
+      return {Reach::kFamilyFrom, person_id, EarlierOf(date, payload.getSpecialCareOpinionRecorded().getValidFrom())};
+    case P::PARENT_ACTIVITY_RECORDED:
+      return {Reach::kFamilyFrom, person_id, EarlierOf(date, payload.getParentActivityRecorded().getValidFrom())};
+    case P::SUPPORT_PLAN_APPROVED:
+      return {Reach::kFamilyFrom, person_id, EarlierOf(date, payload.getSupportPlanApproved().getValidFrom())};
+    case P::NEEDS_ASSESSED: return {Reach::kFamilyFrom, person_id, date};  // assessed by its effective date
+    default: return {Reach::kFamily, person_id};  // an enrolment: group, birth date, representation
+  }
+}
+
+Reach GrantReach(schema::Event::Payload::Reader payload, int32_t date, const GrantFacts* grant) {
+  using P = schema::Event::Payload;
+  switch (payload.which()) {
+    case P::SERVICE_DELIVERED: return {Reach::kDelivery, payload.getServiceDelivered().getDeliveryId().cStr()};
+    case P::DELIVERY_CORRECTED: return {Reach::kDelivery, payload.getDeliveryCorrected().getDeliveryId().cStr()};
+    case P::DELIVERY_VOIDED: return {Reach::kDelivery, payload.getDeliveryVoided().getDeliveryId().cStr()};
+    case P::SERVICE_GRANTED: return {};  // no delivery of it yet, and no other delivery reads it
+    default: break;
+  }
+  if (grant == nullptr) return {};
+  switch (payload.which()) {
+    // Quantity and unit rate amendments are in force from their effective date; a suspension from it; a resumption
+    // ends the suspension the day before it.
+    case P::SERVICE_SUSPENDED:
+    case P::SERVICE_RESUMED: return {Reach::kFamilyFrom, grant->person_id, date};
+    case P::GRANT_AMENDED:
+      if (payload.getGrantAmended().getValidUntil() == ledger::kNoDate) {
+        return {Reach::kFamilyFrom, grant->person_id, date};
+      }
+      return {Reach::kFamily, grant->person_id};  // a new validity: shorter or longer than the one it replaces
+    default: return {Reach::kFamily, grant->person_id};  // an end, which may replace an earlier one
+  }
+}
+
+Reach ReachOf(const LedgerModel& model, schema::RecordedEvent::Reader recorded) {
+  const std::string stream = recorded.getStream().cStr();
+  const std::string_view kind = ledger::StreamKind(stream);
+  std::string id(ledger::StreamId(stream));
+  const auto event = recorded.getEvent();
+  const auto payload = event.getPayload();
+  using P = schema::Event::Payload;
+  if (kind == "grant") return GrantReach(payload, event.getEffectiveDate(), model.FindGrant(id));
+  if (kind == "person") return PersonReach(payload, event.getEffectiveDate(), std::move(id));
+  if (kind == "claim") return {Reach::kClaim, std::move(id)};
+  if (kind == "project") {
+    const bool budget = payload.which() == P::PROJECT_REGISTERED || payload.which() == P::BUDGET_AMENDED;
+    return budget ? Reach{Reach::kProjectClaims, std::move(id)} : Reach{};
+  }
+  if (kind == "municipality") return {Reach::kCells};
+  if (kind == "rules") return {Reach::kEverything};
+  return {};
+}
+
+}  // namespace
+
 void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent& event,
                             std::vector<FundingChange>* changes) {
   const auto recorded = event.reader();
   DI_ASSERT(model.last_position() == recorded.getPosition());
-  const std::string stream = recorded.getStream().cStr();
-  const std::string_view kind = ledger::StreamKind(stream);
-  const std::string id(ledger::StreamId(stream));
-  const auto payload = recorded.getEvent().getPayload();
-  using P = schema::Event::Payload;
-  if (kind == "grant") {
-    std::string delivery_id;
-    switch (payload.which()) {
-      case P::SERVICE_DELIVERED: delivery_id = payload.getServiceDelivered().getDeliveryId().cStr(); break;
-      case P::DELIVERY_CORRECTED: delivery_id = payload.getDeliveryCorrected().getDeliveryId().cStr(); break;
-      case P::DELIVERY_VOIDED: delivery_id = payload.getDeliveryVoided().getDeliveryId().cStr(); break;
-      default: break;
-    }
-    if (!delivery_id.empty()) {
-      OnDelivery(model, delivery_id);
-    } else if (const GrantFacts* grant = model.FindGrant(id)) {
-      RefreshPersons(model, {grant->person_id});
-    }
-  } else if (kind == "person") {
-    RefreshPersons(model, {id});
-  } else if (kind == "claim") {
-    RefreshClaim(model, id);
-  } else if (kind == "project") {
-    for (const auto& [claim_id, claim] : model.claims()) {
-      if (claim.project_id == id) RefreshClaim(model, claim_id);
-    }
-  } else if (kind == "municipality" || kind == "rules") {
-    RefreshAll(model);  // the territory or project of cells, or every decision: rare events
+  const Reach reach = ReachOf(model, recorded);
+  switch (reach.kind) {
+    case Reach::kNothing: break;
+    case Reach::kDelivery: OnDelivery(model, reach.id); break;
+    case Reach::kFamilyFrom: RefreshFamilyFrom(model, reach.id, reach.from_date); break;
+    case Reach::kFamily: RefreshPersons(model, {reach.id}); break;
+    case Reach::kClaim: RefreshClaim(model, reach.id); break;
+    case Reach::kProjectClaims:
+      for (const auto& [claim_id, claim] : model.claims()) {
+        if (claim.project_id == reach.id) RefreshClaim(model, claim_id);
+      }
+      break;
+    case Reach::kCells: RefreshCells(model); break;
+    case Reach::kEverything: RefreshAll(model); break;
   }
   for (auto& [key, delta] : pending_) {
     if (!delta.IsZero()) changes->push_back(FundingChange{recorded.getPosition(), key.first, key.second, delta});
@@ -78,11 +148,12 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
 
 std::map<FundingRowKey, CellFigures> FundingJournal::CellsAsOf(int32_t valid_date) const {
   std::map<FundingRowKey, CellFigures> cells;
-  for (const auto* contributions : {&delivery_contributions_, &claim_contributions_}) {
-    for (const auto& [id, contribution] : *contributions) {
-      for (const auto& [key, figures] : contribution) {
-        if (key.second <= valid_date) cells[key.first].Add(figures);
-      }
+  for (const auto& [id, delivery] : delivery_contributions_) {
+    if (delivery.date <= valid_date) cells[delivery.cell].Add(delivery.Figures());
+  }
+  for (const auto& [id, contribution] : claim_contributions_) {
+    for (const auto& [key, figures] : contribution) {
+      if (key.second <= valid_date) cells[key.first].Add(figures);
     }
   }
   std::erase_if(cells, [](const auto& cell) { return cell.second.IsZero(); });
@@ -95,26 +166,46 @@ void FundingJournal::Replace(Contribution* stored, Contribution fresh) {
   *stored = std::move(fresh);
 }
 
+CellFigures FundingJournal::DeliveryContribution::Figures() const {
+  CellFigures figures;
+  figures.presence = 1;
+  figures.figures.deliveries = 1;
+  figures.figures.delivered_cents = cost_cents;
+  figures.figures.eligible_cents = eligible_cost_cents;
+  return figures;
+}
+
 void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id,
-                                             const Entry* entry) {
-  Contribution fresh;
-  if (entry != nullptr) {
-    const DeliveryFacts& delivery = model.deliveries().at(delivery_id);
-    if (const GrantFacts* grant = model.FindGrant(delivery.grant_id)) {
-      CellFigures& figures = fresh[{FundingRowOf(model, *grant, delivery.date), delivery.date}];
-      figures.presence = 1;
-      figures.figures.deliveries = 1;
-      figures.figures.delivered_cents = delivery.cost_cents;
-      figures.figures.eligible_cents = entry->eligible_cost_cents;
-    }
-  }
+                                             const Entry* entry, bool new_cells) {
   auto stored = delivery_contributions_.find(delivery_id);
-  if (stored == delivery_contributions_.end()) {
-    if (fresh.empty()) return;
-    stored = delivery_contributions_.emplace(delivery_id, Contribution{}).first;
+  const bool had = stored != delivery_contributions_.end();
+  const DeliveryFacts* delivery = entry == nullptr ? nullptr : &model.deliveries().at(delivery_id);
+  const GrantFacts* grant = delivery == nullptr ? nullptr : model.FindGrant(delivery->grant_id);
+  if (grant == nullptr) {
+    if (!had) return;
+    pending_[{stored->second.cell, stored->second.date}].Subtract(stored->second.Figures());
+    delivery_contributions_.erase(stored);
+    return;
   }
-  Replace(&stored->second, std::move(fresh));
-  if (stored->second.empty()) delivery_contributions_.erase(stored);
+  DeliveryContribution fresh;
+  // The cell's project and territory change only with a municipality's events (new_cells); its month with the date.
+  fresh.cell = had && !new_cells && stored->second.date == delivery->date ? stored->second.cell
+                                                                          : FundingRowOf(model, *grant, delivery->date);
+  fresh.date = delivery->date;
+  fresh.cost_cents = delivery->cost_cents;
+  fresh.eligible_cost_cents = entry->eligible_cost_cents;
+  if (had) {
+    const DeliveryContribution& old = stored->second;
+    if (old.cell == fresh.cell && old.date == fresh.date && old.cost_cents == fresh.cost_cents &&
+        old.eligible_cost_cents == fresh.eligible_cost_cents) {
+      return;  // unchanged: most of a re-decided suffix
+    }
+    pending_[{old.cell, old.date}].Subtract(old.Figures());
+    stored->second = fresh;
+  } else {
+    delivery_contributions_.emplace(delivery_id, fresh);
+  }
+  pending_[{fresh.cell, fresh.date}].Add(fresh.Figures());
 }
 
 void FundingJournal::TakeBackCharges(Family* family, size_t from) {
@@ -138,6 +229,15 @@ void FundingJournal::DecideFrom(const LedgerModel& model, Family* family, size_t
 namespace {
 bool IsLive(const DeliveryFacts& delivery) { return !delivery.voided && delivery.position != 0; }
 }  // namespace
+
+FundingJournal::Entry FundingJournal::MakeEntry(const DeliveryFacts& delivery) {
+  Entry entry;
+  entry.date = delivery.date;
+  entry.last_day = std::max(delivery.date, delivery.last_date);
+  entry.position = delivery.position;
+  entry.delivery_id = delivery.id;
+  return entry;
+}
 
 void FundingJournal::OnDelivery(const LedgerModel& model, const std::string& delivery_id) {
   auto facts = model.deliveries().find(delivery_id);
@@ -165,7 +265,7 @@ void FundingJournal::OnDelivery(const LedgerModel& model, const std::string& del
     DI_ASSERT(old != entries.end());
     start = static_cast<size_t>(old - entries.begin());
   }
-  Entry fresh{live ? facts->second.date : 0, live ? facts->second.position : 0, delivery_id, {}, 0};
+  Entry fresh = live ? MakeEntry(facts->second) : Entry{};
   if (live) {
     start = std::min(start, static_cast<size_t>(std::upper_bound(entries.begin(), entries.end(), fresh, in_order) -
                                                 entries.begin()));
@@ -225,7 +325,7 @@ void FundingJournal::RefreshPersons(const LedgerModel& model, std::set<std::stri
       for (const std::string& delivery_id : model.DeliveriesOfGrant(grant_id)) {
         const DeliveryFacts& delivery = model.deliveries().at(delivery_id);
         if (!IsLive(delivery)) continue;
-        family.entries.push_back(Entry{delivery.date, delivery.position, delivery_id, {}, 0});
+        family.entries.push_back(MakeEntry(delivery));
         family_of_delivery_[delivery_id] = key;
       }
     }
@@ -239,6 +339,27 @@ void FundingJournal::RefreshPersons(const LedgerModel& model, std::set<std::stri
   }
   // Deliveries no longer live (or no longer in any family) contribute nothing.
   for (const std::string& delivery_id : touched_deliveries) SetDeliveryContribution(model, delivery_id, nullptr);
+}
+
+void FundingJournal::RefreshFamilyFrom(const LedgerModel& model, const std::string& person_id, int32_t from_date) {
+  auto family = families_.find(model.FamilyOf(person_id));
+  if (family == families_.end()) return;  // nobody in the family has a delivery
+  // Entries that end before the date keep their decisions (and charges): the facts changed from it on. Entries are in
+  // start-date order, and a stay that began earlier may reach into it.
+  std::vector<Entry>& entries = family->second.entries;
+  size_t start = 0;
+  while (start < entries.size() && entries[start].last_day < from_date) ++start;
+  TakeBackCharges(&family->second, start);
+  DecideFrom(model, &family->second, start);
+}
+
+void FundingJournal::RefreshCells(const LedgerModel& model) {
+  for (auto& [key, family] : families_) {
+    for (const Entry& entry : family.entries) SetDeliveryContribution(model, entry.delivery_id, &entry, true);
+  }
+  std::vector<std::string> claims;
+  for (const auto& [id, contribution] : claim_contributions_) claims.push_back(id);
+  for (const std::string& id : claims) RefreshClaim(model, id);
 }
 
 void FundingJournal::RefreshClaim(const LedgerModel& model, const std::string& claim_id) {

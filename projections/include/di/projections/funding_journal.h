@@ -79,6 +79,7 @@ class FundingJournal {
   // A live delivery in its family's valid-time order, with what it charged to the family's counters.
   struct Entry {
     int32_t date = 0;
+    int32_t last_day = 0;  // of a stay, its span's; else the date
     uint64_t position = 0;
     std::string delivery_id;
     CapCharges charges;
@@ -99,14 +100,30 @@ class FundingJournal {
   void TakeBackCharges(Family* family, size_t from);
   // Decides entries[from..] (holding no charges) in order, updating their contributions.
   void DecideFrom(const LedgerModel& model, Family* family, size_t from);
-  void SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id, const Entry* entry);
-  // Replaces a stored contribution, adding the difference to the pending changes of the event being followed.
+  // A live delivery's contribution from its entry's decision (nullptr: none). `new_cells`: its cell's project or
+  // territory may have changed (a municipality's event).
+  void SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id, const Entry* entry,
+                               bool new_cells = false);
+  static Entry MakeEntry(const DeliveryFacts& delivery);
+  // Re-decides the deliveries of `person_id`'s family that reach `from_date` or later.
+  void RefreshFamilyFrom(const LedgerModel& model, const std::string& person_id, int32_t from_date);
+  // Recomputes every contribution's cell (a municipality registered or merged); decides nothing.
+  void RefreshCells(const LedgerModel& model);
+  // Replaces a claim's stored contribution, adding the difference to the pending changes of the event followed.
   void Replace(Contribution* stored, Contribution fresh);
 
   std::map<std::string, Family> families_;                // by LedgerModel::FamilyOf
   std::map<std::string, std::string> family_of_person_;   // grant holder -> family key, as partitioned
   std::map<std::string, std::string> family_of_delivery_;  // live delivery -> family key
-  std::map<std::string, Contribution> delivery_contributions_;
+  // A live delivery's figures: one cell, from its date on.
+  struct DeliveryContribution {
+    FundingRowKey cell;
+    int32_t date = 0;
+    int64_t cost_cents = 0;
+    int64_t eligible_cost_cents = 0;
+    CellFigures Figures() const;
+  };
+  std::map<std::string, DeliveryContribution> delivery_contributions_;
   std::map<std::string, Contribution> claim_contributions_;
   std::map<std::string, std::set<std::string>> claims_of_delivery_;  // claims with a line on the delivery
   Contribution pending_;  // the changes of the event being followed
