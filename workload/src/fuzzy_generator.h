@@ -336,37 +336,43 @@ class Generator {
   // Events the ledger must refuse. Each is wrong in exactly one way, the first check that fails names the
   // expected field; none changes the mirror.
   // ------------------------------------------------------------------------------------------------------
+  // The id of a random entry of `states` that satisfies `predicate` ("" if none does).
+  template <typename State, typename Predicate>
+  std::string RandomIdOf(const std::map<std::string, State>& states, Predicate predicate) {
+    std::vector<std::string> found;
+    for (const auto& [id, state] : states) {
+      if (predicate(state)) found.push_back(id);
+    }
+    return found.empty() ? std::string() : Pick(found);
+  }
   template <typename Predicate>
   GrantState* RandomGrant(Predicate predicate) {
-    std::vector<GrantState*> found;
-    for (auto& [id, grant] : grants_) {
-      if (predicate(grant)) found.push_back(&grant);
-    }
-    return found.empty() ? nullptr : Pick(found);
-  }
-  template <typename Predicate>
-  std::string RandomDeliveryId(Predicate predicate) {
-    std::vector<std::string> found;
-    for (const auto& [id, delivery] : deliveries_) {
-      if (predicate(delivery)) found.push_back(id);
-    }
-    return found.empty() ? std::string() : Pick(found);
-  }
-  template <typename Predicate>
-  std::string RandomClaimId(Predicate predicate) {
-    std::vector<std::string> found;
-    for (const auto& [id, claim] : claims_) {
-      if (predicate(claim)) found.push_back(id);
-    }
-    return found.empty() ? std::string() : Pick(found);
+    const std::string id = RandomIdOf(grants_, predicate);
+    return id.empty() ? nullptr : &grants_[id];
   }
 
+  // The data of refused events (each with an id of its own): a delivery on `grant`, a claim of one line, a
+  // claim of one delivery by the municipality that stands for its grant's on `date`, a grant of respite.
   Json DeliveryData(const GrantState& grant, int64_t quantity);
+  Json ClaimData(const std::string& project_id, const std::string& claimant, int32_t from, int32_t until,
+                 const std::string& delivery_id, int64_t amount, int64_t total);
+  Json DeliveryClaimData(const std::string& delivery_id, int32_t date, int64_t amount, int64_t total);
+  Json RespiteGrantData(const std::string& person_id, int32_t valid_from, int32_t valid_until);
 
   void Refuse(const std::string& type, int32_t date, Json data, std::string field, std::string what,
               std::string code = "invalid_argument");
 
+  // Writes a refused event of `kind` (0..44) if the mirror holds what it needs; false if it does not.
   bool TryInvalid(int kind);
+  bool RefuseDelivery(int kind, int32_t today);
+  bool RefuseDeliveryChange(int kind, int32_t today);
+  bool RefuseClaim(int kind, int32_t today);
+  bool RefuseReview(int kind, int32_t today);
+  bool RefusePayment(int kind, int32_t today);
+  bool RefuseGrantChange(int kind, int32_t today);
+  bool RefusePersonRecord(int kind, int32_t today);
+  bool RefuseDecision(int kind, int32_t today);
+  bool RefuseMalformed(int kind);
 
   void EmitInvalid();
 
