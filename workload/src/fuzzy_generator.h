@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -88,6 +89,17 @@ inline int32_t Birthday(int32_t birth, int years) {
   if (civil.month == 2 && civil.day == 29 && !ledger::IsLeapYear(year)) return Date(year, 3, 1);
   return Date(year, civil.month, civil.day);
 }
+
+// How a record with a validity (a disability, a special-care opinion) is renewed: the chance of the first
+// record and of a renewal once the validity ends within `lead_days` of the month's end; the first is valid
+// from up to `backdated_days` before the enrolment, 30 % of renewals leave a gap of gap_min..gap_max days;
+// a record is open-ended by `open_ended_per_mille`, else valid valid_min..valid_max days.
+struct Renewal {
+  int first_per_mille, renewal_per_mille, lead_days;
+  int64_t backdated_days, gap_min, gap_max;
+  int open_ended_per_mille;
+  int64_t valid_min, valid_max;
+};
 
 struct MunicipalityState {
   std::string project_id;
@@ -215,6 +227,8 @@ class Generator {
   int32_t MonthEnd() const { return MonthStart() + DaysInMonth(year_, month_) - 1; }
   int32_t Today() { return static_cast<int32_t>(Between(MonthStart(), MonthEnd())); }
   static int32_t MonthStartOf(int index) { return Date(kFirstYear + index / 12, 1 + index % 12, 1); }
+  // The index of the month `earliest` falls in (at most 71).
+  static int EnrolMonthFrom(int32_t earliest);
 
   // ------------------------------------------------------------------------------------------------------
   // Writing events
@@ -246,7 +260,14 @@ class Generator {
   // ------------------------------------------------------------------------------------------------------
   // The world
   // ------------------------------------------------------------------------------------------------------
+  // Plans the persons (who, born when, living where, enrolled in which month, representing whom) and the
+  // months of the merger and of the rule sets.
   void PlanWorld();
+  PersonState& AddPerson(const std::string& group, int32_t birth);
+  std::vector<std::string> PlanChildren(int count);
+  void PlanAdults(int count);
+  void PlanParents(int count, const std::vector<std::string>& child_ids, const std::string& in_care_id);
+  void PlanSpecialDates(const std::vector<std::string>& child_ids);
 
   void Setup();
 
@@ -264,6 +285,10 @@ class Generator {
   // Facts about persons
   // ------------------------------------------------------------------------------------------------------
   void PersonFacts();
+
+  // The first day of a record due this month (none if none is due), and its last (kNoDate: open-ended).
+  std::optional<int32_t> RenewedFrom(bool recorded, int32_t until, int32_t enrolled_on, const Renewal& terms);
+  int32_t RenewedUntil(int32_t from, const Renewal& terms);
 
   void MaybeDisability(PersonState& person, const std::vector<std::string>& groups, const std::string& cause,
                        const std::string& actor);
