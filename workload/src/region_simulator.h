@@ -247,6 +247,10 @@ class Simulator {
   void RecordProjectExpenses();
   void RegisterProviders();
   int AddProvider(Provider provider, int32_t registered_on);
+  // A natural person in a professional register, available from the first contracts.
+  int AddPractitioner(std::string id, std::string name, Register register_kind, std::string registration_number,
+                      std::vector<Service> services, int region);
+  void SignFrameworkContracts(const std::vector<int>& providers);
   void EnsureContract(int provider, int municipality, int32_t needed_on);
 
   // Persons.
