@@ -13,114 +13,101 @@
 
 namespace di::workload::region {
 
+namespace {
+
+// Most providers keep within the granted quantity; a few deliver more than granted or than the rules allow
+// (child care by the hours the family needs, sessions beyond the course), which the eligibility check reports.
+constexpr int kOverrunPerMille[kServiceCount] = {
+    250,  // child_care
+    0,    // respite: see KeepsToLimits
+    250, 40, 250,     // child_rehabilitation, child_day_centre, parent_rehabilitation
+    150, 40, 40, 20,  // adult_home_care, adult_day_centre, adult_specialised_workshop, adult_group_home
+    40, 150, 150, 150,  // adult_respite, adult_specialist_consultation, adult_psychologist_consultation,
+                        // adult_support_group
+    150, 150, 150,    // social_mentor, family_assistant, parent_support_group
+};
+
+}  // namespace
+
 int Simulator::CreateGrant(const BlockRequest& request, Service service, int municipality, int32_t decided_on,
                            int32_t valid_from, int32_t valid_until, const std::string& application_id,
                            const std::string& causation, Rng& rng) {
-  const int person_index = request.person;
-  const ServiceProfile& profile = ProfileOf(service);
   Grant grant;
-  grant.person = person_index;
+  grant.person = request.person;
   grant.service = service;
   grant.municipality = municipality;
   grant.decided_on = decided_on;
   grant.valid_from = valid_from;
   grant.last_day = valid_until;
+  Rhythm rhythm = ChooseRhythm(grant, rng);
+  KeepsToLimits(grant, rng);
+  Entitle(grant, rhythm.visits_per_week, rng);
+  if (grant.period == Period::kGrantPeriod && !SizeSessions(request, grant, rhythm, rng)) return -1;
+  grant.quantity_steps.emplace_back(valid_from, grant.quantity);
+  grant.number = static_cast<uint32_t>(grants_.size() + 1);
+  grant.id = NumberedId("G-", grant.number, 7);
+  grant.provider = ChooseProvider(request.person, service, municipality, decided_on, rng);
+  PriceGrant(grant, rhythm.visits_per_week, rng);
+  RecordGrant(grant, request, application_id, causation);
+  grants_.push_back(std::move(grant));
+  return static_cast<int>(grants_.size()) - 1;
+}
 
-  // Delivery rhythm: fixed weekdays (in a random order of preference), some sessions every other week.
-  int visits_per_week =
-      static_cast<int>(rng.Between(profile.min_visits_per_week, profile.max_visits_per_week));
-  std::array<int, 5> weekdays = {0, 1, 2, 3, 4};
-  for (int i = 4; i > 0; --i) std::swap(weekdays[i], weekdays[rng.Between(0, i)]);
-  auto set_weekdays = [&]() {
-    grant.weekdays = 0;
-    for (int i = 0; i < visits_per_week && i < 5; ++i) {
-      grant.weekdays |= static_cast<uint8_t>(1u << weekdays[i]);
-    }
-  };
-  set_weekdays();
+// Delivery rhythm: fixed weekdays (in a random order of preference), some sessions every other week.
+Simulator::Rhythm Simulator::ChooseRhythm(Grant& grant, Rng& rng) {
+  const ServiceProfile& profile = ProfileOf(grant.service);
+  Rhythm rhythm;
+  rhythm.visits_per_week = static_cast<int>(rng.Between(profile.min_visits_per_week, profile.max_visits_per_week));
+  for (int i = 4; i > 0; --i) std::swap(rhythm.weekdays[i], rhythm.weekdays[rng.Between(0, i)]);
+  grant.weekdays = rhythm.Weekdays();
   grant.fortnightly = rng.Chance(profile.fortnightly_per_mille);
   grant.weekly_entries =
-      UnitOf(service) == Unit::DAYS && profile.pattern == Pattern::kVisits && rng.Chance(200);
-  // Most providers keep within the granted quantity; a few deliver more than granted or than the rules
-  // allow (child care by the hours the family needs, sessions beyond the course), which the eligibility
-  // check reports.
-  static constexpr int kOverrunPerMille[kServiceCount] = {
-      250,  // child_care
-      0,    // respite: see below
-      250, 40, 250,     // child_rehabilitation, child_day_centre, parent_rehabilitation
-      150, 40, 40, 20,  // adult_home_care, adult_day_centre, adult_specialised_workshop, adult_group_home
-      40, 150, 150, 150,  // adult_respite, adult_specialist_consultation, adult_psychologist_consultation,
-                          // adult_support_group
-      150, 150, 150,    // social_mentor, family_assistant, parent_support_group
-  };
-  grant.keeps_limits = !rng.Chance(kOverrunPerMille[static_cast<int>(service)]);
-  // A few families rely on respite heavily; some of them go past the 30 days a year.
-  const bool heavy_respite = rng.Chance(100);
-  grant.stay_per_mille = heavy_respite ? 800 : profile.stay_per_mille;
-  if (service == Service::RESPITE) grant.keeps_limits = !(heavy_respite && rng.Chance(600));
+      UnitOf(grant.service) == Unit::DAYS && profile.pattern == Pattern::kVisits && rng.Chance(200);
+  return rhythm;
+}
 
-  // Entitled quantity per period under the rules in force when the grant starts (domain brief §3, §4;
-  // grants end with the entitlement they were decided under, see EntitlementEnd).
-  const bool v1 = valid_from >= amendments_2021_;
-  Period period = Period::kGrantPeriod;
-  switch (service) {
-    case Service::CHILD_CARE: {
-      const int age = AgeInYears(persons_[person_index].birth_date, valid_from);
-      const bool young = age <= 4;
-      if (!v1) {
-        period = Period::kWeek;
-        grant.quantity = young ? rules_.child_care_v0_young_week : rules_.child_care_v0_older_week;
-        grant.AddPersonCap(young ? 1 : 2, CapPeriodKind::kWeek, false, grant.quantity);
-        grant.leisure_per_mille = 100;
-      } else {
-        // 200 h (age 0-4) or 80 h a month when the parent works, studies or attends a measure, of which
-        // at most 40 h leisure; otherwise 40 h of leisure only.
-        const bool active = ParentActiveOn(person_index, valid_from);
-        period = Period::kMonth;
-        grant.quantity = !active ? rules_.child_care_2021_leisure_month
-                         : young ? rules_.child_care_2021_young_month
-                                 : rules_.child_care_2021_older_month;
-        grant.leisure_only = !active;
-        if (active) grant.AddPersonCap(young ? 3 : 4, CapPeriodKind::kMonth, false, grant.quantity);
-        grant.AddPersonCap(5, CapPeriodKind::kMonth, true, rules_.child_care_2021_leisure_month);
-        grant.leisure_per_mille = (young ? 120 : 200) * (grant.keeps_limits ? 1 : 2);
-      }
+// Whether the provider keeps within the granted quantity and the rules' caps (kOverrunPerMille). A few
+// families rely on respite heavily; some of them go past the 30 days a year.
+void Simulator::KeepsToLimits(Grant& grant, Rng& rng) {
+  grant.keeps_limits = !rng.Chance(kOverrunPerMille[static_cast<int>(grant.service)]);
+  const bool heavy_respite = rng.Chance(100);
+  grant.stay_per_mille = heavy_respite ? 800 : ProfileOf(grant.service).stay_per_mille;
+  if (grant.service == Service::RESPITE) grant.keeps_limits = !(heavy_respite && rng.Chance(600));
+}
+
+// Entitled quantity per period under the rules in force when the grant starts (domain brief §3, §4; grants
+// end with the entitlement they were decided under, see EntitlementEnd). Services counted in sessions are
+// granted for the whole validity (SizeSessions).
+void Simulator::Entitle(Grant& grant, int visits_per_week, Rng& rng) {
+  const bool v1 = grant.valid_from >= amendments_2021_;
+  switch (grant.service) {
+    case Service::CHILD_CARE:
+      EntitleChildCare(grant);
       break;
-    }
     case Service::RESPITE:
-      period = Period::kYear;
-      grant.quantity = rules_.respite_year;
+      grant.Entitle(Period::kYear, rules_.respite_year);
       grant.AddPersonCap(6, CapPeriodKind::kYear, false, rules_.respite_year);
       break;
     case Service::ADULT_RESPITE:
-      period = Period::kYear;
-      grant.quantity = 30;
+      grant.Entitle(Period::kYear, 30);
       break;
     case Service::CHILD_DAY_CENTRE:
     case Service::ADULT_DAY_CENTRE:
-      period = Period::kMonth;
-      grant.quantity = 22;
+      grant.Entitle(Period::kMonth, 22);
       break;
     case Service::ADULT_HOME_CARE:
-      period = Period::kMonth;
-      grant.quantity = 60 * rng.Between(20, 40);
+    case Service::FAMILY_ASSISTANT:
+      grant.Entitle(Period::kMonth, 60 * rng.Between(20, 40));
       break;
     case Service::ADULT_SPECIALISED_WORKSHOP:
       // Days a month for the weekly rhythm (a month has at most five of each weekday).
-      period = Period::kMonth;
-      grant.quantity = std::min(22, visits_per_week * 4 + static_cast<int>(rng.Between(2, 3)));
+      grant.Entitle(Period::kMonth, std::min(22, visits_per_week * 4 + static_cast<int>(rng.Between(2, 3))));
       break;
     case Service::ADULT_GROUP_HOME:
-      period = Period::kMonth;
-      grant.quantity = 31;
+      grant.Entitle(Period::kMonth, 31);
       break;
     case Service::SOCIAL_MENTOR:
-      period = Period::kMonth;
-      grant.quantity = 60 * rng.Between(8, 20);
-      break;
-    case Service::FAMILY_ASSISTANT:
-      period = Period::kMonth;
-      grant.quantity = 60 * rng.Between(20, 40);
+      grant.Entitle(Period::kMonth, 60 * rng.Between(8, 20));
       break;
     case Service::ADULT_SPECIALIST_CONSULTATION:
       // Unit-cost methodology until 2021-06-30, actual cost afterwards.
@@ -129,7 +116,7 @@ int Simulator::CreateGrant(const BlockRequest& request, Service service, int mun
       break;
     case Service::ADULT_PSYCHOLOGIST_CONSULTATION:
       grant.unit_cost = true;  // psychologists stay on the unit cost after 2021-07-01
-      grant.rate_cents = valid_from >= unit_cost_update_ ? 3600 : 3000;
+      grant.rate_cents = grant.valid_from >= unit_cost_update_ ? 3600 : 3000;
       break;
     case Service::CHILD_REHABILITATION:
     case Service::PARENT_REHABILITATION:
@@ -137,80 +124,103 @@ int Simulator::CreateGrant(const BlockRequest& request, Service service, int mun
     case Service::PARENT_SUPPORT_GROUP:
       break;
   }
-  if (period == Period::kGrantPeriod) {
-    // Sessions for the whole validity: what the rhythm needs, within what is left of the rules' count cap
-    // (per support plan, or over the rules' window); a smaller entitlement is spread out over the grant
-    // with fewer sessions a week or every other week.
-    CountCap cap;
-    const bool capped = CountCapOn(request, service, valid_from, &cap);
-    const int64_t room = capped ? CountCapRoom(cap) : INT64_MAX;
-    if (room <= 0) return -1;
-    int64_t quantity = SessionsFor(grant, valid_from, valid_until);
-    if (service == Service::CHILD_REHABILITATION && !v1) {
-      quantity = std::min<int64_t>(quantity, 10 * rng.Between(2, 4));  // courses of 10 sessions per therapy
-    }
-    quantity = std::min(quantity, room);
-    // (A provider that overruns keeps a rhythm of up to about two thirds as many sessions again.)
-    const int64_t tolerance = grant.keeps_limits ? quantity / 5 : quantity * 2 / 3;
-    {
-      while (SessionsFor(grant, valid_from, valid_until) > quantity + tolerance &&
-             (visits_per_week > 1 || !grant.fortnightly)) {
-        if (visits_per_week > 1) {
-          --visits_per_week;
-          set_weekdays();
-        } else {
-          grant.fortnightly = true;
-        }
-      }
-    }
-    if (capped) {
-      TakeFromCountCap(cap, quantity);
-    } else {
-      if (!grant.keeps_limits) quantity = std::max<int64_t>(1, quantity * rng.Between(70, 90) / 100);
-      quantity = (quantity + 4) / 5 * 5;
-    }
-    grant.quantity = quantity;
-  }
-  grant.period = period;
-  grant.quantity_steps.emplace_back(valid_from, grant.quantity);
+}
 
-  grant.number = static_cast<uint32_t>(grants_.size() + 1);
-  grant.id = NumberedId("G-", grant.number, 7);
-  grant.provider = ChooseProvider(person_index, service, municipality, decided_on, rng);
+// Child care by the week before the 2021 amendments, by the month from them: 200 h (age 0-4) or 80 h a
+// month when the parent works, studies or attends a measure, of which at most 40 h leisure; otherwise 40 h
+// of leisure only.
+void Simulator::EntitleChildCare(Grant& grant) {
+  const int age = AgeInYears(persons_[grant.person].birth_date, grant.valid_from);
+  const bool young = age <= 4;
+  if (grant.valid_from < amendments_2021_) {
+    grant.Entitle(Period::kWeek, young ? rules_.child_care_v0_young_week : rules_.child_care_v0_older_week);
+    grant.AddPersonCap(young ? 1 : 2, CapPeriodKind::kWeek, false, grant.quantity);
+    grant.leisure_per_mille = 100;
+    return;
+  }
+  const bool active = ParentActiveOn(grant.person, grant.valid_from);
+  grant.Entitle(Period::kMonth, !active ? rules_.child_care_2021_leisure_month
+                                : young ? rules_.child_care_2021_young_month
+                                        : rules_.child_care_2021_older_month);
+  grant.leisure_only = !active;
+  if (active) grant.AddPersonCap(young ? 3 : 4, CapPeriodKind::kMonth, false, grant.quantity);
+  grant.AddPersonCap(5, CapPeriodKind::kMonth, true, rules_.child_care_2021_leisure_month);
+  grant.leisure_per_mille = (young ? 120 : 200) * (grant.keeps_limits ? 1 : 2);
+}
+
+// Sessions for the whole validity: what the rhythm needs, within what is left of the rules' count cap (per
+// support plan, or over the rules' window); a smaller entitlement is spread out over the grant with fewer
+// sessions a week or every other week. False if the count cap is used up.
+bool Simulator::SizeSessions(const BlockRequest& request, Grant& grant, Rhythm& rhythm, Rng& rng) {
+  const int32_t valid_from = grant.valid_from;
+  const int32_t valid_until = grant.last_day;
+  CountCap cap;
+  const bool capped = CountCapOn(request, grant.service, valid_from, &cap);
+  const int64_t room = capped ? CountCapRoom(cap) : INT64_MAX;
+  if (room <= 0) return false;
+  int64_t quantity = SessionsFor(grant, valid_from, valid_until);
+  if (grant.service == Service::CHILD_REHABILITATION && valid_from < amendments_2021_) {
+    quantity = std::min<int64_t>(quantity, 10 * rng.Between(2, 4));  // courses of 10 sessions per therapy
+  }
+  quantity = std::min(quantity, room);
+  // (A provider that overruns keeps a rhythm of up to about two thirds as many sessions again.)
+  const int64_t tolerance = grant.keeps_limits ? quantity / 5 : quantity * 2 / 3;
+  while (SessionsFor(grant, valid_from, valid_until) > quantity + tolerance &&
+         (rhythm.visits_per_week > 1 || !grant.fortnightly)) {
+    if (rhythm.visits_per_week > 1) {
+      --rhythm.visits_per_week;
+      grant.weekdays = rhythm.Weekdays();
+    } else {
+      grant.fortnightly = true;
+    }
+  }
+  if (capped) {
+    TakeFromCountCap(cap, quantity);
+  } else {
+    if (!grant.keeps_limits) quantity = std::max<int64_t>(1, quantity * rng.Between(70, 90) / 100);
+    quantity = (quantity + 4) / 5 * 5;
+  }
+  grant.quantity = quantity;
+  return true;
+}
+
+// The price (unless a unit cost), and for services counted in minutes the minutes per visit, sized so that a
+// month's visits land a little under the entitlement (providers that overrun: around or over it).
+void Simulator::PriceGrant(Grant& grant, int visits_per_week, Rng& rng) {
+  const ServiceProfile& profile = ProfileOf(grant.service);
   if (!grant.unit_cost) {
     grant.rate_cents = rng.Between(profile.min_rate_cents / 10, profile.max_rate_cents / 10) * 10;
   }
   if (providers_[grant.provider].personal_carer) grant.rate_cents = rng.Between(50, 65) * 10;
-
-  // Minutes per visit sized so that a month's visits land a little under the entitlement (providers that
-  // overrun: around or over it).
-  if (UnitOf(service) == Unit::MINUTES && visits_per_week > 0) {
-    const int64_t monthly = period == Period::kWeek ? grant.quantity * 13 / 3 : grant.quantity;
+  if (UnitOf(grant.service) == Unit::MINUTES && visits_per_week > 0) {
+    const int64_t monthly = grant.period == Period::kWeek ? grant.quantity * 13 / 3 : grant.quantity;
     const int64_t target = monthly * (grant.keeps_limits ? rng.Between(70, 95) : rng.Between(115, 145)) / 100;
     int64_t per_visit = target * 3 / (13 * visits_per_week);
     per_visit = (per_visit + 7) / 15 * 15;
     grant.visit_quantity = static_cast<int>(
         std::clamp<int64_t>(per_visit, profile.min_visit_quantity, profile.max_visit_quantity));
   }
+}
 
+// service_granted, valid until the grant's last day as decided.
+void Simulator::RecordGrant(const Grant& grant, const BlockRequest& request, const std::string& application_id,
+                            const std::string& causation) {
   Json data;
   data["grant_id"] = grant.id;
-  data["person_id"] = persons_[person_index].id;
-  data["municipality_id"] = municipalities_[municipality].id;
-  data["service"] = NameOf(service);
+  data["person_id"] = persons_[grant.person].id;
+  data["municipality_id"] = municipalities_[grant.municipality].id;
+  data["service"] = NameOf(grant.service);
   data["quantity"] = grant.quantity;
-  data["period"] = kPeriodNames[static_cast<int>(period)];
-  data["valid_from"] = FormatDate(valid_from);
-  data["valid_until"] = FormatDate(valid_until);
+  data["period"] = kPeriodNames[static_cast<int>(grant.period)];
+  data["valid_from"] = FormatDate(grant.valid_from);
+  data["valid_until"] = FormatDate(grant.last_day);
   data["cost_basis"] = grant.unit_cost ? "unit_cost" : "actual_cost";
   if (grant.unit_cost) data["unit_cost_cents"] = grant.rate_cents;
   if (!application_id.empty()) data["application_id"] = application_id;
   if (!request.plan_id.empty()) data["plan_id"] = request.plan_id;
   data["provider_id"] = providers_[grant.provider].id;
-  log_.Add(decided_on, EventType::SERVICE_GRANTED, "grant:" + grant.id, decided_on,
-           Clerk(municipality, decided_on), std::move(data), causation);
-  grants_.push_back(std::move(grant));
-  return static_cast<int>(grants_.size()) - 1;
+  log_.Add(grant.decided_on, EventType::SERVICE_GRANTED, "grant:" + grant.id, grant.decided_on,
+           Clerk(grant.municipality, grant.decided_on), std::move(data), causation);
 }
 
 void Simulator::AmendGrant(Grant& grant, int32_t on, Json changes, const char* reason) {

@@ -162,6 +162,10 @@ struct Grant {
     }
     return in_force;
   }
+  void Entitle(Period new_period, int64_t new_quantity) {
+    period = new_period;
+    quantity = new_quantity;
+  }
   void AddPersonCap(uint8_t id, CapPeriodKind period, bool leisure_only, int64_t limit) {
     person_caps[static_cast<size_t>(person_cap_count++)] = PersonCap{id, period, leisure_only, limit};
   }
@@ -311,6 +315,24 @@ class Simulator {
   int CreateGrant(const BlockRequest& request, Service service, int municipality, int32_t decided_on,
                   int32_t valid_from, int32_t valid_until, const std::string& application_id,
                   const std::string& causation, Rng& rng);
+  // The steps of CreateGrant.
+  struct Rhythm {
+    int visits_per_week = 0;
+    std::array<int, 5> weekdays = {0, 1, 2, 3, 4};  // Monday = 0, in the order of preference
+    uint8_t Weekdays() const {  // the first visits_per_week of them, as Grant::weekdays
+      uint8_t mask = 0;
+      for (int i = 0; i < visits_per_week && i < 5; ++i) mask |= static_cast<uint8_t>(1u << weekdays[i]);
+      return mask;
+    }
+  };
+  Rhythm ChooseRhythm(Grant& grant, Rng& rng);
+  void KeepsToLimits(Grant& grant, Rng& rng);
+  void Entitle(Grant& grant, int visits_per_week, Rng& rng);
+  void EntitleChildCare(Grant& grant);
+  bool SizeSessions(const BlockRequest& request, Grant& grant, Rhythm& rhythm, Rng& rng);
+  void PriceGrant(Grant& grant, int visits_per_week, Rng& rng);
+  void RecordGrant(const Grant& grant, const BlockRequest& request, const std::string& application_id,
+                   const std::string& causation);
   void PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequest& request, Rng& rng);
   std::string SubmitApplication(int person, const std::vector<Service>& services, int32_t on,
                                 int submitted_by, Rng& rng);
