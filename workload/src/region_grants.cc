@@ -240,183 +240,207 @@ void Simulator::AmendGrant(Grant& grant, int32_t on, Json changes, const char* r
 void Simulator::PlanGrantChain(const BlockRequest& request, Service service, int municipality,
                                int32_t decided_on, int32_t valid_from, std::string application_id,
                                std::string causation, Rng& rng) {
+  ChainLink link{municipality, decided_on, valid_from, std::move(application_id), std::move(causation)};
   int32_t last_decision = decided_on;
-  while (valid_from <= request.stop_on && valid_from <= services_end_) {
-    if (application_id.empty()) {
-      if (!HasEntitlement(request, service, valid_from)) {
-        const int32_t end = EntitlementEnd(request.person, service, valid_from, true);
+  while (link.valid_from <= request.stop_on && link.valid_from <= services_end_) {
+    if (link.application_id.empty()) {
+      if (!HasEntitlement(request, service, link.valid_from)) {
+        const int32_t end = EntitlementEnd(request.person, service, link.valid_from, true);
         if (end == INT32_MAX) return;
-        valid_from = end + 1;
+        link.valid_from = end + 1;
         continue;
       }
-      // A new application (single service) decided before the grant starts. When the entitlement starts
-      // before the block's own decision, the grant starts after the new decision.
-      const int32_t previous_end = valid_from - 1;
-      int32_t apply_on =
-          std::max(last_decision, Workday(previous_end - static_cast<int32_t>(rng.Between(15, 40))));
-      if (apply_on > previous_end) apply_on = std::max(last_decision, previous_end - 3);
-      decided_on = apply_on + static_cast<int32_t>(rng.Between(3, 14));
-      if (apply_on <= previous_end) {
-        decided_on = std::min(previous_end, decided_on);
-      } else {
-        valid_from = decided_on + static_cast<int32_t>(rng.Between(0, 10));
-        if (valid_from > request.stop_on || valid_from > services_end_) return;
-      }
-      application_id = SubmitApplication(request.person, {service}, apply_on, request.submitted_by, rng);
-      municipality = ResidenceOn(request.person, decided_on);
-      if (rng.Chance(10)) {
-        DecideApplication(application_id, municipality, decided_on, rng.Pick(kRefusalReasons));
-        return;
-      }
-      causation = DecideApplication(application_id, municipality, decided_on, nullptr);
-      last_decision = decided_on;
+      if (!ApplyAgain(request, service, last_decision, &link, rng)) return;
+      last_decision = link.decided_on;
     }
-    const int32_t natural_end = NaturalGrantEnd(request.person, service, valid_from, rng);
+    const int32_t natural_end = NaturalGrantEnd(request.person, service, link.valid_from, rng);
     int32_t valid_until = request.stop_is_break ? natural_end : std::min(natural_end, request.stop_on);
-    if (valid_until < valid_from) return;
-    const int index = CreateGrant(request, service, municipality, decided_on, valid_from, valid_until,
-                                  application_id, causation, rng);
+    if (valid_until < link.valid_from) return;
+    const int index = CreateGrant(request, service, link.municipality, link.decided_on, link.valid_from, valid_until,
+                                  link.application_id, link.causation, rng);
     if (index < 0) return;
-    // Renewals by amendment keep the same grant. Each extension is dated after the previous one, so the
-    // ledger applies them in the planned order; a grant for a number of sessions gets the sessions for
-    // the extension with it.
-    int32_t last_amended_on = grants_[index].decided_on;
-    while (valid_until < request.stop_on && valid_until < services_end_ &&
-           !MustRegrant(request.person, service, valid_until) && rng.Chance(450)) {
-      const int32_t extended_to =
-          request.stop_is_break
-              ? NaturalGrantEnd(request.person, service, valid_until + 1, rng)
-              : std::min(NaturalGrantEnd(request.person, service, valid_until + 1, rng), request.stop_on);
-      const int32_t amend_on =
-          std::max(last_amended_on + 1, Workday(valid_until - static_cast<int32_t>(rng.Between(10, 30))));
-      if (amend_on > valid_until) break;
-      Grant& grant = grants_[index];
-      Json changes;
-      changes["valid_until"] = FormatDate(extended_to);
-      const char* reason = "Pagarināts pakalpojuma saņemšanas termiņš";
-      if (grant.period == Period::kGrantPeriod) {
-        int64_t more = SessionsFor(grant, valid_until + 1, extended_to);
-        CountCap cap;
-        if (CountCapOn(request, service, valid_until + 1, &cap)) {
-          more = std::min(more, CountCapRoom(cap));
-          if (more <= 0) break;
-          TakeFromCountCap(cap, more);
-        } else {
-          more = (more + 4) / 5 * 5;
-        }
-        grant.quantity += more;
-        grant.quantity_steps.emplace_back(amend_on, grant.quantity);
-        changes["quantity"] = grant.quantity;
-        reason = "Pagarināts pakalpojuma saņemšanas termiņš un piešķirtas papildu reizes";
-      }
-      last_amended_on = amend_on;
-      AmendGrant(grant, amend_on, std::move(changes), reason);
-      valid_until = extended_to;
-    }
+    valid_until = ExtendGrant(request, grants_[index], valid_until, rng);
     PlanGrantLife(grants_[index], valid_until, request, rng);
     if (grants_[index].last_day < valid_until) return;  // ended early
     if (valid_until >= request.stop_on || valid_until >= services_end_) return;
     last_decision = std::max(last_decision, grants_[index].decided_on);
-    application_id.clear();
-    valid_from = valid_until + 1;
+    link.application_id.clear();
+    link.valid_from = valid_until + 1;
   }
+}
+
+// A new application (single service) decided before the grant starts. When the entitlement starts before the
+// block's own decision, the grant starts after the new decision. False if there is no grant: the application
+// is refused, or the grant would start after the block or the services.
+bool Simulator::ApplyAgain(const BlockRequest& request, Service service, int32_t last_decision, ChainLink* link,
+                           Rng& rng) {
+  const int32_t previous_end = link->valid_from - 1;
+  int32_t apply_on =
+      std::max(last_decision, Workday(previous_end - static_cast<int32_t>(rng.Between(15, 40))));
+  if (apply_on > previous_end) apply_on = std::max(last_decision, previous_end - 3);
+  link->decided_on = apply_on + static_cast<int32_t>(rng.Between(3, 14));
+  if (apply_on <= previous_end) {
+    link->decided_on = std::min(previous_end, link->decided_on);
+  } else {
+    link->valid_from = link->decided_on + static_cast<int32_t>(rng.Between(0, 10));
+    if (link->valid_from > request.stop_on || link->valid_from > services_end_) return false;
+  }
+  link->application_id = SubmitApplication(request.person, {service}, apply_on, request.submitted_by, rng);
+  link->municipality = ResidenceOn(request.person, link->decided_on);
+  if (rng.Chance(10)) {
+    DecideApplication(link->application_id, link->municipality, link->decided_on, rng.Pick(kRefusalReasons));
+    return false;
+  }
+  link->causation = DecideApplication(link->application_id, link->municipality, link->decided_on, nullptr);
+  return true;
+}
+
+// Renewals by amendment keep the same grant. Each extension is dated after the previous one, so the ledger
+// applies them in the planned order; a grant for a number of sessions gets the sessions for the extension
+// with it. Returns the grant's valid_until after the extensions.
+int32_t Simulator::ExtendGrant(const BlockRequest& request, Grant& grant, int32_t valid_until, Rng& rng) {
+  int32_t last_amended_on = grant.decided_on;
+  while (valid_until < request.stop_on && valid_until < services_end_ &&
+         !MustRegrant(request.person, grant.service, valid_until) && rng.Chance(450)) {
+    const int32_t extended_to =
+        request.stop_is_break
+            ? NaturalGrantEnd(request.person, grant.service, valid_until + 1, rng)
+            : std::min(NaturalGrantEnd(request.person, grant.service, valid_until + 1, rng), request.stop_on);
+    const int32_t amend_on =
+        std::max(last_amended_on + 1, Workday(valid_until - static_cast<int32_t>(rng.Between(10, 30))));
+    if (amend_on > valid_until) break;
+    Json changes;
+    changes["valid_until"] = FormatDate(extended_to);
+    const char* reason = "Pagarināts pakalpojuma saņemšanas termiņš";
+    if (grant.period == Period::kGrantPeriod) {
+      int64_t more = SessionsFor(grant, valid_until + 1, extended_to);
+      CountCap cap;
+      if (CountCapOn(request, grant.service, valid_until + 1, &cap)) {
+        more = std::min(more, CountCapRoom(cap));
+        if (more <= 0) break;
+        TakeFromCountCap(cap, more);
+      } else {
+        more = (more + 4) / 5 * 5;
+      }
+      grant.quantity += more;
+      grant.quantity_steps.emplace_back(amend_on, grant.quantity);
+      changes["quantity"] = grant.quantity;
+      reason = "Pagarināts pakalpojuma saņemšanas termiņš un piešķirtas papildu reizes";
+    }
+    last_amended_on = amend_on;
+    AmendGrant(grant, amend_on, std::move(changes), reason);
+    valid_until = extended_to;
+  }
+  return valid_until;
 }
 
 // Amendments, suspensions and the early end of one grant whose validity (after extensions) is known.
 void Simulator::PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequest& request, Rng& rng) {
-  const ServiceProfile& profile = ProfileOf(grant.service);
-  int32_t last_day = valid_until;
   const bool ends_early = request.stop_is_break && request.stop_on < valid_until;
-  if (ends_early) last_day = request.stop_on;
-  grant.last_day = last_day;
-  const int32_t span = last_day - grant.valid_from;
-
-  // A re-assessment raises the hours of home care, mentoring or family assistance, or the workshop days, of
-  // a monthly grant (child care hours are set by the rules). The ledger applies a grant's quantity to its
-  // whole validity, so a reduction would turn earlier deliveries into excess: that is decided as a new
-  // grant instead.
-  const bool adjustable = (UnitOf(grant.service) == Unit::MINUTES && grant.service != Service::CHILD_CARE) ||
-                          grant.service == Service::ADULT_SPECIALISED_WORKSHOP;
-  if (span > 60 && adjustable && grant.period != Period::kGrantPeriod && rng.Chance(80)) {
-    const int32_t on = static_cast<int32_t>(rng.Between(grant.valid_from + 30, last_day - 10));
-    grant.quantity = std::max<int64_t>(grant.quantity + 1, grant.quantity * rng.Between(110, 150) / 100);
-    if (grant.service == Service::ADULT_SPECIALISED_WORKSHOP) {
-      grant.quantity = std::min<int64_t>(grant.quantity, 23);
-    }
-    grant.quantity_steps.emplace_back(on, grant.quantity);
-    Json changes;
-    changes["quantity"] = grant.quantity;
-    AmendGrant(grant, on, std::move(changes), "Pārskatīts pakalpojuma apjoms pēc atkārtota izvērtējuma");
-  }
-  if (span > 90 && grant.service != Service::CHILD_CARE && rng.Chance(30)) {
-    const int32_t on = static_cast<int32_t>(rng.Between(grant.valid_from + 30, last_day - 30));
-    // A pre-reform municipality can no longer contract after the reform; its successor would re-grant.
-    if (grant.municipality >= kPreReformCount || on < reform_) {
-      std::vector<int> alternatives;
-      const int region = municipalities_[grant.municipality].region;
-      for (int i = 0; i < static_cast<int>(providers_.size()); ++i) {
-        const Provider& provider = providers_[i];
-        if (i != grant.provider && !provider.personal_carer && provider.Offers(grant.service) &&
-            provider.available_from <= on && (provider.region == region || provider.region < 0)) {
-          alternatives.push_back(i);
-        }
-      }
-      if (!alternatives.empty()) {
-        const int next = alternatives[static_cast<size_t>(rng.Between(0, alternatives.size() - 1))];
-        EnsureContract(next, grant.municipality, on);
-        grant.provider_after = next;
-        grant.provider_changes_on = on;
-        Json changes;
-        changes["provider_id"] = providers_[next].id;
-        AmendGrant(grant, on, std::move(changes), "Mainīts pakalpojuma sniedzējs pēc klienta izvēles");
-      }
-    }
-  }
-  if (grant.unit_cost && grant.service == Service::ADULT_PSYCHOLOGIST_CONSULTATION &&
-      grant.valid_from < unit_cost_update_ && last_day > unit_cost_update_) {
-    grant.rate_after_cents = 3600;
-    grant.rate_changes_on = unit_cost_update_;
-    Json changes;
-    changes["unit_cost_cents"] = grant.rate_after_cents;
-    AmendGrant(grant, unit_cost_update_, std::move(changes), "Aktualizētas vienas vienības izmaksas");
-  }
-  // Day centres, workshops, groups and respite closed during the 2020 emergency (domain brief §8.5).
-  int32_t suspend_on = kNoDate;
-  int32_t resume_on = kNoDate;
-  const char* reason = nullptr;
-  if (profile.closes_in_lockdown && grant.valid_from < lockdown_start_ && last_day >= lockdown_end_ + 14) {
-    suspend_on = lockdown_start_;
-    resume_on = lockdown_end_;
-    reason = "Ārkārtējā situācija (COVID-19): pakalpojuma sniegšana klātienē pārtraukta";
-  } else if (span > 150 && rng.Chance(20)) {
-    suspend_on = Workday(static_cast<int32_t>(rng.Between(grant.valid_from + 30, last_day - 90)));
-    resume_on = suspend_on + static_cast<int32_t>(rng.Between(14, 56));
-    reason = rng.Pick(kIndividualSuspensionReasons);
-  }
-  if (suspend_on != kNoDate) {
-    grant.suspended_from = suspend_on;
-    grant.resumed_on = resume_on;
-    const std::string number = std::to_string(++grant.suspensions);
-    Json suspended;
-    suspended["grant_id"] = grant.id;
-    suspended["reason"] = reason;
-    log_.Add(suspend_on, EventType::SERVICE_SUSPENDED, "suspension:" + grant.id + ":" + number, suspend_on,
-             Clerk(grant.municipality, suspend_on), std::move(suspended));
-    Json resumed;
-    resumed["grant_id"] = grant.id;
-    log_.Add(resume_on, EventType::SERVICE_RESUMED, "resumption:" + grant.id + ":" + number, resume_on,
-             Clerk(grant.municipality, resume_on), std::move(resumed),
-             "suspension:" + grant.id + ":" + number);
-  }
+  grant.last_day = ends_early ? request.stop_on : valid_until;
+  ReassessQuantity(grant, rng);
+  ChangeProvider(grant, rng);
+  UpdateUnitCost(grant);
+  PlanSuspension(grant, rng);
   if (ends_early) {
     Json data;
     data["grant_id"] = grant.id;
     data["reason"] = request.end_reason;
     if (request.end_note != nullptr) data["note"] = request.end_note;
-    log_.Add(last_day, EventType::GRANT_ENDED, "end:" + grant.id, last_day,
-             Clerk(grant.municipality, last_day), std::move(data));
+    log_.Add(grant.last_day, EventType::GRANT_ENDED, "end:" + grant.id, grant.last_day,
+             Clerk(grant.municipality, grant.last_day), std::move(data));
   }
 }
 
+// A re-assessment raises the hours of home care, mentoring or family assistance, or the workshop days, of a
+// monthly grant (child care hours are set by the rules). The ledger applies a grant's quantity to its whole
+// validity, so a reduction would turn earlier deliveries into excess: that is decided as a new grant instead.
+void Simulator::ReassessQuantity(Grant& grant, Rng& rng) {
+  const bool adjustable = (UnitOf(grant.service) == Unit::MINUTES && grant.service != Service::CHILD_CARE) ||
+                          grant.service == Service::ADULT_SPECIALISED_WORKSHOP;
+  if (grant.last_day - grant.valid_from <= 60 || !adjustable || grant.period == Period::kGrantPeriod ||
+      !rng.Chance(80)) {
+    return;
+  }
+  const int32_t on = static_cast<int32_t>(rng.Between(grant.valid_from + 30, grant.last_day - 10));
+  grant.quantity = std::max<int64_t>(grant.quantity + 1, grant.quantity * rng.Between(110, 150) / 100);
+  if (grant.service == Service::ADULT_SPECIALISED_WORKSHOP) {
+    grant.quantity = std::min<int64_t>(grant.quantity, 23);
+  }
+  grant.quantity_steps.emplace_back(on, grant.quantity);
+  Json changes;
+  changes["quantity"] = grant.quantity;
+  AmendGrant(grant, on, std::move(changes), "Pārskatīts pakalpojuma apjoms pēc atkārtota izvērtējuma");
+}
+
+// Now and then the person chooses another provider of the region (a pre-reform municipality can no longer
+// contract after the reform; its successor would re-grant).
+void Simulator::ChangeProvider(Grant& grant, Rng& rng) {
+  if (grant.last_day - grant.valid_from <= 90 || grant.service == Service::CHILD_CARE || !rng.Chance(30)) return;
+  const int32_t on = static_cast<int32_t>(rng.Between(grant.valid_from + 30, grant.last_day - 30));
+  if (grant.municipality < kPreReformCount && on >= reform_) return;
+  std::vector<int> alternatives;
+  const int region = municipalities_[grant.municipality].region;
+  for (int i = 0; i < static_cast<int>(providers_.size()); ++i) {
+    const Provider& provider = providers_[i];
+    if (i != grant.provider && !provider.personal_carer && provider.Offers(grant.service) &&
+        provider.available_from <= on && (provider.region == region || provider.region < 0)) {
+      alternatives.push_back(i);
+    }
+  }
+  if (alternatives.empty()) return;
+  const int next = alternatives[static_cast<size_t>(rng.Between(0, alternatives.size() - 1))];
+  EnsureContract(next, grant.municipality, on);
+  grant.provider_after = next;
+  grant.provider_changes_on = on;
+  Json changes;
+  changes["provider_id"] = providers_[next].id;
+  AmendGrant(grant, on, std::move(changes), "Mainīts pakalpojuma sniedzējs pēc klienta izvēles");
+}
+
+// Psychologists' unit cost rises on 2022-07-01.
+void Simulator::UpdateUnitCost(Grant& grant) {
+  if (!grant.unit_cost || grant.service != Service::ADULT_PSYCHOLOGIST_CONSULTATION ||
+      grant.valid_from >= unit_cost_update_ || grant.last_day <= unit_cost_update_) {
+    return;
+  }
+  grant.rate_after_cents = 3600;
+  grant.rate_changes_on = unit_cost_update_;
+  Json changes;
+  changes["unit_cost_cents"] = grant.rate_after_cents;
+  AmendGrant(grant, unit_cost_update_, std::move(changes), "Aktualizētas vienas vienības izmaksas");
+}
+
+// Day centres, workshops, groups and respite closed during the 2020 emergency (domain brief §8.5); a few
+// grants are suspended for a stay in hospital or at the person's request.
+void Simulator::PlanSuspension(Grant& grant, Rng& rng) {
+  const int32_t span = grant.last_day - grant.valid_from;
+  int32_t suspend_on = kNoDate;
+  int32_t resume_on = kNoDate;
+  const char* reason = nullptr;
+  if (ProfileOf(grant.service).closes_in_lockdown && grant.valid_from < lockdown_start_ &&
+      grant.last_day >= lockdown_end_ + 14) {
+    suspend_on = lockdown_start_;
+    resume_on = lockdown_end_;
+    reason = "Ārkārtējā situācija (COVID-19): pakalpojuma sniegšana klātienē pārtraukta";
+  } else if (span > 150 && rng.Chance(20)) {
+    suspend_on = Workday(static_cast<int32_t>(rng.Between(grant.valid_from + 30, grant.last_day - 90)));
+    resume_on = suspend_on + static_cast<int32_t>(rng.Between(14, 56));
+    reason = rng.Pick(kIndividualSuspensionReasons);
+  }
+  if (suspend_on == kNoDate) return;
+  grant.suspended_from = suspend_on;
+  grant.resumed_on = resume_on;
+  const std::string number = std::to_string(++grant.suspensions);
+  Json suspended;
+  suspended["grant_id"] = grant.id;
+  suspended["reason"] = reason;
+  log_.Add(suspend_on, EventType::SERVICE_SUSPENDED, "suspension:" + grant.id + ":" + number, suspend_on,
+           Clerk(grant.municipality, suspend_on), std::move(suspended));
+  Json resumed;
+  resumed["grant_id"] = grant.id;
+  log_.Add(resume_on, EventType::SERVICE_RESUMED, "resumption:" + grant.id + ":" + number, resume_on,
+           Clerk(grant.municipality, resume_on), std::move(resumed), "suspension:" + grant.id + ":" + number);
+}
 
 }  // namespace di::workload::region

@@ -333,7 +333,22 @@ class Simulator {
   void PriceGrant(Grant& grant, int visits_per_week, Rng& rng);
   void RecordGrant(const Grant& grant, const BlockRequest& request, const std::string& application_id,
                    const std::string& causation);
+  // The steps of PlanGrantChain: where the chain stands (the decision the next grant follows), a new
+  // application when the previous grant ran out, extensions of a grant.
+  struct ChainLink {
+    int municipality;
+    int32_t decided_on;
+    int32_t valid_from;
+    std::string application_id;  // "" when the next grant needs a new application
+    std::string causation;
+  };
+  bool ApplyAgain(const BlockRequest& request, Service service, int32_t last_decision, ChainLink* link, Rng& rng);
+  int32_t ExtendGrant(const BlockRequest& request, Grant& grant, int32_t valid_until, Rng& rng);
   void PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequest& request, Rng& rng);
+  void ReassessQuantity(Grant& grant, Rng& rng);
+  void ChangeProvider(Grant& grant, Rng& rng);
+  void UpdateUnitCost(Grant& grant);
+  void PlanSuspension(Grant& grant, Rng& rng);
   std::string SubmitApplication(int person, const std::vector<Service>& services, int32_t on,
                                 int submitted_by, Rng& rng);
   std::string DecideApplication(const std::string& application_id, int municipality, int32_t on,
