@@ -358,12 +358,37 @@ class Simulator {
 
   // Monthly work.
   void DeliverMonth(int32_t month_start, int32_t month_end, std::vector<ClaimableDelivery>* claimable);
+  // One grant's deliveries in one month: the days it delivers on, the month's end (corrections come before
+  // its claim), its random stream, and where the amounts to claim go.
+  struct GrantMonth {
+    Grant& grant;
+    int32_t from;
+    int32_t to;
+    int32_t month_end;
+    Rng rng;
+    std::vector<ClaimableDelivery>* claimable;
+  };
+  int64_t WithinLimits(const Grant& grant, int32_t day, int64_t quantity, bool leisure) const;
+  void DeliverVisits(GrantMonth& m);
+  void DeliverVisit(GrantMonth& m, int32_t day);
+  void DeliverWeeklyStays(GrantMonth& m);
+  void DeliverStay(GrantMonth& m);
+  // Records a delivery and counts it against the grant's quantity and the person's caps.
+  void Deliver(GrantMonth& m, int32_t first, int32_t last, int64_t quantity, const char* purpose, bool leisure);
   int64_t Room(const Grant& grant, int32_t day, bool leisure) const;
   void UseCaps(Grant& grant, int32_t day, int64_t quantity, bool leisure);
-  void RecordDelivery(Grant& grant, int32_t first, int32_t last, int64_t quantity, const char* purpose,
-                      int32_t month_end, Rng& rng, std::vector<ClaimableDelivery>* claimable);
+  void RecordDelivery(GrantMonth& m, int32_t first, int32_t last, int64_t quantity, const char* purpose);
+  void VoidDelivery(const std::string& delivery_id, int municipality, int32_t on, const char* reason);
+  int64_t CorrectDelivery(const Grant& grant, const std::string& delivery_id, int32_t first, int64_t quantity,
+                          int64_t cost, const char* purpose, int32_t on, Rng& rng);
   int64_t DeliveryCost(const Grant& grant, int64_t quantity, int32_t day) const;
   void ClaimMonth(int32_t month_start, int32_t month_end, const std::vector<ClaimableDelivery>& deliveries);
+  void FileClaim(const std::string& claim_id, int claimant, int32_t claimed_on, int32_t month_start,
+                 int32_t month_end, const std::vector<const ClaimableDelivery*>& lines);
+  int64_t ReviewClaim(const std::string& claim_id, int claimant, int32_t claimed_on, int32_t reviewed_on,
+                      const std::vector<const ClaimableDelivery*>& lines, Rng& rng);
+  void PayClaim(const std::string& claim_id, int32_t claimed_on, int32_t reviewed_on, int64_t approved_total,
+                Rng& rng);
   const BudgetVersion& BudgetOn(int32_t day) const;
 
   // Helpers.
