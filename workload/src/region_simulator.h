@@ -291,6 +291,30 @@ class Simulator {
     int32_t services_until = kNoDate;
   };
   CareerResult PlanAssessedCareer(const CareerPlan& plan, Rng& rng);
+  // One cycle of a career: an assessment, the support plan that follows and the services it plans, and
+  // what carries over to the next cycle.
+  struct CareerCycle {
+    bool first = true;
+    int32_t assess_on = kNoDate;
+    int32_t plan_on = kNoDate;     // the plan's approval
+    int32_t plan_from = kNoDate;   // its validity: the first plan's day, then the day after the previous plan
+    int32_t plan_until = kNoDate;  // kNoDate: open-ended
+    int32_t end = kNoDate;         // the services planned end (the plan's end, at the latest the career's)
+    int32_t review_delay = 0;      // days the next review comes late
+    std::vector<Service> services;
+    // Before the 2021 amendments GRT services were free for two years after the first plan. Municipalities
+    // stopped them then and resumed them once the amendment of 2021-07-01 lifted the limit; some renewed the
+    // plan first and went on for a few months before they stopped (deliveries the eligibility check finds
+    // outside the free period).
+    bool past_free_period = false;
+    bool stopped_past_free_period = false;
+  };
+  std::string RecordAssessment(const CareerPlan& plan, int32_t on, Rng& rng);
+  void DatePlan(const CareerPlan& plan, CareerCycle& cycle, Rng& rng);
+  void ReviseServices(const CareerPlan& plan, std::vector<Service>* services, Rng& rng);
+  std::string ApprovePlan(const CareerPlan& plan, const CareerCycle& cycle, const std::string& assessment_id);
+  void RequestServices(const CareerPlan& plan, const CareerCycle& cycle, const std::string& plan_id, Rng& rng);
+  bool NextCycle(const CareerPlan& plan, CareerCycle& cycle, Rng& rng);
   void PlanBlockAroundDeparture(BlockRequest request, const Departure& departure, Rng& rng);
   void PlanServiceBlock(const BlockRequest& request, Rng& rng);
   void PlanGrantChain(const BlockRequest& request, Service service, int municipality, int32_t decided_on,
