@@ -261,7 +261,13 @@ class Simulator {
   std::vector<Household> PlanHouseholds();
   void EnrolHousehold(const Household& household);
   void PlanAdult(Rng& rng, int32_t enrol_on);
+  Departure AdultDeparture(Rng& rng, int person, int home, int32_t enrol_on);
   void PlanFamily(Rng& rng, int32_t enrol_on, int children);
+  std::vector<int> EnrolChildren(Rng& rng, int32_t enrol_on, int count, int home, int32_t* family_end);
+  int EnrolParent(Rng& rng, int32_t enrol_on, int home, const std::vector<int>& children, int32_t family_end);
+  void PlanCareAndRespite(Rng& rng, int child, int parent, int32_t enrol_on, int32_t stop_on,
+                          const Departure& departure);
+  void PlanParentServices(Rng& rng, int parent, int home, int32_t from, int32_t until, const Departure& departure);
   void PlanChildInCare(Rng& rng, int32_t enrol_on);
   void PlanCandidate(Rng& rng, int32_t enrol_on);
   int EnrolPerson(TargetGroup group, int32_t birth_date, int home, int32_t enrol_on, int relation = 0,
@@ -273,23 +279,24 @@ class Simulator {
 
   // Assessment, plans and services.
   struct CareerPlan {
-    int person;
-    const char* method;
-    const char* assessor;
-    int32_t first_assessment_on;
-    int32_t planned_end;  // services end (age-out, project end)
+    int person = -1;
+    const char* method = nullptr;
+    const char* assessor = nullptr;
+    int32_t first_assessment_on = kNoDate;
+    int32_t planned_end = kNoDate;  // services end (age-out, project end)
     Departure departure;
-    bool receives_services;
+    bool receives_services = false;
     std::vector<Service> services;
     std::vector<Service> also_recommended;
     std::vector<Service> optional_services;  // may be added at a re-assessment
     int submitted_by = -1;
-    bool adult;
+    bool adult = false;
   };
   struct CareerResult {
     int32_t first_plan_on = kNoDate;
     int32_t services_until = kNoDate;
   };
+  CareerPlan NewCareer(int person, bool adult, int32_t first_assessment_on, int32_t planned_end) const;
   CareerResult PlanAssessedCareer(const CareerPlan& plan, Rng& rng);
   // One cycle of a career: an assessment, the support plan that follows and the services it plans, and
   // what carries over to the next cycle.
