@@ -367,9 +367,9 @@ class Simulator {
   // The steps of PlanGrantChain: where the chain stands (the decision the next grant follows), a new
   // application when the previous grant ran out, extensions of a grant.
   struct ChainLink {
-    int municipality;
-    int32_t decided_on;
-    int32_t valid_from;
+    int municipality = -1;
+    int32_t decided_on = kNoDate;
+    int32_t valid_from = kNoDate;
     std::string application_id;  // "" when the next grant needs a new application
     std::string causation;
   };
