@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -88,6 +89,17 @@ inline int32_t Birthday(int32_t birth, int years) {
   if (civil.month == 2 && civil.day == 29 && !ledger::IsLeapYear(year)) return Date(year, 3, 1);
   return Date(year, civil.month, civil.day);
 }
+
+// How a record with a validity (a disability, a special-care opinion) is renewed: the chance of the first
+// record and of a renewal once the validity ends within `lead_days` of the month's end; the first is valid
+// from up to `backdated_days` before the enrolment, 30 % of renewals leave a gap of gap_min..gap_max days;
+// a record is open-ended by `open_ended_per_mille`, else valid valid_min..valid_max days.
+struct Renewal {
+  int first_per_mille, renewal_per_mille, lead_days;
+  int64_t backdated_days, gap_min, gap_max;
+  int open_ended_per_mille;
+  int64_t valid_min, valid_max;
+};
 
 struct MunicipalityState {
   std::string project_id;
@@ -215,6 +227,8 @@ class Generator {
   int32_t MonthEnd() const { return MonthStart() + DaysInMonth(year_, month_) - 1; }
   int32_t Today() { return static_cast<int32_t>(Between(MonthStart(), MonthEnd())); }
   static int32_t MonthStartOf(int index) { return Date(kFirstYear + index / 12, 1 + index % 12, 1); }
+  // The index of the month `earliest` falls in (at most 71).
+  static int EnrolMonthFrom(int32_t earliest);
 
   // ------------------------------------------------------------------------------------------------------
   // Writing events
@@ -246,7 +260,14 @@ class Generator {
   // ------------------------------------------------------------------------------------------------------
   // The world
   // ------------------------------------------------------------------------------------------------------
+  // Plans the persons (who, born when, living where, enrolled in which month, representing whom) and the
+  // months of the merger and of the rule sets.
   void PlanWorld();
+  PersonState& AddPerson(const std::string& group, int32_t birth);
+  std::vector<std::string> PlanChildren(int count);
+  void PlanAdults(int count);
+  void PlanParents(int count, const std::vector<std::string>& child_ids, const std::string& in_care_id);
+  void PlanSpecialDates(const std::vector<std::string>& child_ids);
 
   void Setup();
 
@@ -264,6 +285,10 @@ class Generator {
   // Facts about persons
   // ------------------------------------------------------------------------------------------------------
   void PersonFacts();
+
+  // The first day of a record due this month (none if none is due), and its last (kNoDate: open-ended).
+  std::optional<int32_t> RenewedFrom(bool recorded, int32_t until, int32_t enrolled_on, const Renewal& terms);
+  int32_t RenewedUntil(int32_t from, const Renewal& terms);
 
   void MaybeDisability(PersonState& person, const std::vector<std::string>& groups, const std::string& cause,
                        const std::string& actor);
@@ -336,37 +361,43 @@ class Generator {
   // Events the ledger must refuse. Each is wrong in exactly one way, the first check that fails names the
   // expected field; none changes the mirror.
   // ------------------------------------------------------------------------------------------------------
+  // The id of a random entry of `states` that satisfies `predicate` ("" if none does).
+  template <typename State, typename Predicate>
+  std::string RandomIdOf(const std::map<std::string, State>& states, Predicate predicate) {
+    std::vector<std::string> found;
+    for (const auto& [id, state] : states) {
+      if (predicate(state)) found.push_back(id);
+    }
+    return found.empty() ? std::string() : Pick(found);
+  }
   template <typename Predicate>
   GrantState* RandomGrant(Predicate predicate) {
-    std::vector<GrantState*> found;
-    for (auto& [id, grant] : grants_) {
-      if (predicate(grant)) found.push_back(&grant);
-    }
-    return found.empty() ? nullptr : Pick(found);
-  }
-  template <typename Predicate>
-  std::string RandomDeliveryId(Predicate predicate) {
-    std::vector<std::string> found;
-    for (const auto& [id, delivery] : deliveries_) {
-      if (predicate(delivery)) found.push_back(id);
-    }
-    return found.empty() ? std::string() : Pick(found);
-  }
-  template <typename Predicate>
-  std::string RandomClaimId(Predicate predicate) {
-    std::vector<std::string> found;
-    for (const auto& [id, claim] : claims_) {
-      if (predicate(claim)) found.push_back(id);
-    }
-    return found.empty() ? std::string() : Pick(found);
+    const std::string id = RandomIdOf(grants_, predicate);
+    return id.empty() ? nullptr : &grants_[id];
   }
 
+  // The data of refused events (each with an id of its own): a delivery on `grant`, a claim of one line, a
+  // claim of one delivery by the municipality that stands for its grant's on `date`, a grant of respite.
   Json DeliveryData(const GrantState& grant, int64_t quantity);
+  Json ClaimData(const std::string& project_id, const std::string& claimant, int32_t from, int32_t until,
+                 const std::string& delivery_id, int64_t amount, int64_t total);
+  Json DeliveryClaimData(const std::string& delivery_id, int32_t date, int64_t amount, int64_t total);
+  Json RespiteGrantData(const std::string& person_id, int32_t valid_from, int32_t valid_until);
 
   void Refuse(const std::string& type, int32_t date, Json data, std::string field, std::string what,
               std::string code = "invalid_argument");
 
+  // Writes a refused event of `kind` (0..44) if the mirror holds what it needs; false if it does not.
   bool TryInvalid(int kind);
+  bool RefuseDelivery(int kind, int32_t today);
+  bool RefuseDeliveryChange(int kind, int32_t today);
+  bool RefuseClaim(int kind, int32_t today);
+  bool RefuseReview(int kind, int32_t today);
+  bool RefusePayment(int kind, int32_t today);
+  bool RefuseGrantChange(int kind, int32_t today);
+  bool RefusePersonRecord(int kind, int32_t today);
+  bool RefuseDecision(int kind, int32_t today);
+  bool RefuseMalformed(int kind);
 
   void EmitInvalid();
 

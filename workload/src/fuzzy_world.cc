@@ -1,6 +1,7 @@
 // The adversarial history's world: projects, municipalities, rule sets, persons and the facts about them.
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,52 +16,71 @@ void Generator::PlanWorld() {
   const int children = std::max(3, total * 2 / 5);
   const int parents = std::max(2, total / 5);
   const int adults = total - 2 - children - parents;  // 2: one child in care, one foster candidate
-  const std::vector<std::string> residences = {"M-BAUSKA", "M-VECUMNIEKI", "M-JELGAVA", "M-LIEPAJA"};
+  const std::vector<std::string> child_ids = PlanChildren(children);
+  PersonState& in_care = AddPerson("child_in_care", static_cast<int32_t>(Between(Date(2008, 1, 1), Date(2013, 12, 31))));
+  in_care.enrol_month = static_cast<int>(Between(0, 30));
+  in_care.grants_wanted = 1;
+  const std::string in_care_id = in_care.id;
+  PlanAdults(adults);
+  PersonState& candidate = AddPerson("foster_or_adoptive_candidate", Date(1980, 5, 5));
+  candidate.enrol_month = static_cast<int>(Between(0, 70));
+  candidate.grants_wanted = Chance(300) ? 1 : 0;
+  PlanParents(parents, child_ids, in_care_id);
+  PlanSpecialDates(child_ids);
+  merger_month_ = Chance(500) ? 65 : 66;  // recorded in June, or in July after some July grants
+  merger_after_grants_ = merger_month_ == 66;
+  rules_month_ = static_cast<int>(Between(69, 83));
+  broken_rules_month_ = Chance(500) ? static_cast<int>(Between(40, 90)) : -1;
+}
+
+PersonState& Generator::AddPerson(const std::string& group, int32_t birth) {
+  static const std::vector<std::string> kResidences = {"M-BAUSKA", "M-VECUMNIEKI", "M-JELGAVA", "M-LIEPAJA"};
+  PersonState person;
+  person.id = NumberedId("P-", person_order_.size() + 1, 2);
+  person.group = group;
+  person.birth = birth;
+  person.residence_id = Pick(kResidences);
+  person.project_id = person.residence_id == "M-LIEPAJA" ? "PR-KUR" : "PR-ZEM";
+  person_order_.push_back(person.id);
+  return persons_[person.id] = person;
+}
+
+int Generator::EnrolMonthFrom(int32_t earliest) {
+  int index = 0;
+  while (index < 71 && MonthStartOf(index + 1) <= earliest) ++index;
+  return index;
+}
+
+std::vector<std::string> Generator::PlanChildren(int count) {
   // Birth dates where the rules change their mind: the fifth birthday on 2021-06-30 / 07-01 / 2022-06-16 /
   // 2023-08-31, 29 February, the eighteenth birthday during the project.
   std::vector<int32_t> births = {Date(2016, 2, 29), Date(2016, 7, 1),  Date(2016, 6, 30), Date(2017, 6, 16),
                                  Date(2018, 8, 31), Date(2004, 5, 10), Date(2012, 3, 1),  Date(2020, 2, 29),
                                  Date(2015, 12, 31), Date(2009, 9, 9)};
   Shuffle(&births);
-  int number = 0;
-  auto add = [&](const std::string& group, int32_t birth) -> PersonState& {
-    PersonState person;
-    person.id = NumberedId("P-", ++number, 2);
-    person.group = group;
-    person.birth = birth;
-    person.residence_id = Pick(residences);
-    person.project_id = person.residence_id == "M-LIEPAJA" ? "PR-KUR" : "PR-ZEM";
-    person_order_.push_back(person.id);
-    return persons_[person.id] = person;
-  };
-  auto enrol_month_from = [&](int32_t earliest) {
-    int index = 0;
-    while (index < 71 && MonthStartOf(index + 1) <= earliest) ++index;
-    return index;
-  };
   std::vector<std::string> child_ids;
-  for (int i = 0; i < children; ++i) {
+  for (int i = 0; i < count; ++i) {
     const int32_t birth = i < static_cast<int>(births.size())
                               ? births[i]
                               : static_cast<int32_t>(Between(Date(2006, 1, 1), Date(2019, 12, 31)));
-    PersonState& child = add("child_functional_impairment", birth);
+    PersonState& child = AddPerson("child_functional_impairment", birth);
     const int32_t earliest = std::max(Date(2016, 1, 1), birth + 20);
-    child.enrol_month = std::min(71, enrol_month_from(earliest) + static_cast<int>(Between(0, 10)));
+    child.enrol_month = std::min(71, EnrolMonthFrom(earliest) + static_cast<int>(Between(0, 10)));
     // Enrolled while 0-17: a child born in 2004 must be enrolled before 2022-05-10.
     while (child.enrol_month > 0 && MonthStartOf(child.enrol_month) + 31 >= Birthday(birth, 18)) --child.enrol_month;
     child.never_opinion = Chance(120);
     child.grants_wanted = static_cast<int>(Between(2, 3));
     child_ids.push_back(child.id);
   }
-  PersonState& in_care = add("child_in_care", static_cast<int32_t>(Between(Date(2008, 1, 1), Date(2013, 12, 31))));
-  in_care.enrol_month = static_cast<int>(Between(0, 30));
-  in_care.grants_wanted = 1;
-  const std::string in_care_id = in_care.id;
-  for (int i = 0; i < adults; ++i) {
+  return child_ids;
+}
+
+void Generator::PlanAdults(int count) {
+  for (int i = 0; i < count; ++i) {
     int32_t birth = static_cast<int32_t>(Between(Date(1960, 1, 1), Date(1995, 12, 31)));
     if (i == 0) birth = Date(2001, 3, 15);  // enrolled on the day they turn 18
     if (i == 1) birth = Date(1988, 2, 29);
-    PersonState& adult = add("adult_mental_disability", birth);
+    PersonState& adult = AddPerson("adult_mental_disability", birth);
     adult.enrol_month = static_cast<int>(Between(0, 60));
     if (i == 0) {
       adult.enrol_month = 38;  // 2019-03
@@ -68,15 +88,17 @@ void Generator::PlanWorld() {
     }
     adult.grants_wanted = static_cast<int>(Between(2, 3));
   }
-  PersonState& candidate = add("foster_or_adoptive_candidate", Date(1980, 5, 5));
-  candidate.enrol_month = static_cast<int>(Between(0, 70));
-  candidate.grants_wanted = Chance(300) ? 1 : 0;
-  // Parents: the first two share a child (siblings 0 and 1 share parent 0; child 1 has two parents), the
-  // last one is a foster parent of the child in care; the rest represent 1-3 children each.
+}
+
+// Parents: the first two share a child (siblings 0 and 1 share parent 0; child 1 has two parents), the last
+// one is a foster parent of the child in care; the rest represent 1-3 children each. A household lives
+// together: the parent in the first child's municipality, and a child's municipality follows its first
+// parent's household.
+void Generator::PlanParents(int count, const std::vector<std::string>& child_ids, const std::string& in_care_id) {
   size_t next_child = 2;
-  for (int i = 0; i < parents; ++i) {
-    PersonState& parent = add("parent_of_child", i == 0 ? Date(1988, 2, 29)
-                                                        : static_cast<int32_t>(Between(Date(1975, 1, 1), Date(1995, 12, 31))));
+  for (int i = 0; i < count; ++i) {
+    PersonState& parent = AddPerson("parent_of_child", i == 0 ? Date(1988, 2, 29)
+                                                             : static_cast<int32_t>(Between(Date(1975, 1, 1), Date(1995, 12, 31))));
     parent.relation = "parent";
     if (i == 0) {
       parent.children = {child_ids[0], child_ids[1]};
@@ -84,7 +106,7 @@ void Generator::PlanWorld() {
       parent.children = {child_ids[1]};
       if (next_child < child_ids.size()) parent.children.push_back(child_ids[next_child++]);
       parent.relation = "legal_representative";
-    } else if (i == parents - 1) {
+    } else if (i == count - 1) {
       parent.children = {in_care_id};
       parent.relation = "foster_parent";
       if (next_child < child_ids.size() && Chance(500)) parent.children.push_back(child_ids[next_child++]);
@@ -103,11 +125,9 @@ void Generator::PlanWorld() {
     }
     PersonState& stored = persons_[parent_id];
     stored.enrol_month = std::min(71, month + static_cast<int>(Between(0, 2)));
-    // A household lives together: the parent in the first child's municipality.
     stored.residence_id = persons_[stored.children.front()].residence_id;
     stored.project_id = persons_[stored.children.front()].project_id;
   }
-  // A child's municipality follows its first parent's household.
   for (const std::string& id : person_order_) {
     const PersonState& person = persons_[id];
     if (person.group != "parent_of_child") continue;
@@ -118,7 +138,10 @@ void Generator::PlanWorld() {
       }
     }
   }
-  // Special dates: the rules' boundaries (from the rules data), leap days, the straddling week, birthdays.
+}
+
+// Special dates: the rules' boundaries (from the rules data), leap days, the straddling week, birthdays.
+void Generator::PlanSpecialDates(const std::vector<std::string>& child_ids) {
   for (int32_t date : {Date(2016, 2, 29), Date(2020, 2, 29), rules_.amendments_2021 - 1, rules_.amendments_2021,
                        rules_.count_caps_abolished - 1, rules_.count_caps_abolished, rules_.services_paid_until,
                        rules_.services_paid_until + 1, Date(2016, 12, 31), Date(2019, 12, 31)}) {
@@ -129,10 +152,6 @@ void Generator::PlanWorld() {
     const int32_t fifth = Birthday(persons_[id].birth, 5), eighteenth = Birthday(persons_[id].birth, 18);
     for (int32_t date : {fifth - 1, fifth, eighteenth - 1, eighteenth}) special_dates_[date].push_back(id);
   }
-  merger_month_ = Chance(500) ? 65 : 66;  // recorded in June, or in July after some July grants
-  merger_after_grants_ = merger_month_ == 66;
-  rules_month_ = static_cast<int>(Between(69, 83));
-  broken_rules_month_ = Chance(500) ? static_cast<int>(Between(40, 90)) : -1;
 }
 
 void Generator::Setup() {
@@ -338,37 +357,44 @@ void Generator::PersonFacts() {
   }
 }
 
+// Disabilities, valid from up to 300 days before the enrolment; some are renewed after a gap.
+constexpr Renewal kDisabilityRenewal = {800, 400, 45, 300, 1, 60, 150, 300, 1500};
+// Special-care opinions: a renewal sometimes leaves a gap, and is sometimes recorded months after it took effect.
+constexpr Renewal kOpinionRenewal = {650, 220, 30, 90, 5, 90, 120, 200, 1100};
+
+std::optional<int32_t> Generator::RenewedFrom(bool recorded, int32_t until, int32_t enrolled_on, const Renewal& terms) {
+  const bool first = !recorded;
+  const bool expiring = !first && until != kNoDate && until < MonthEnd() + terms.lead_days;
+  if (!(first ? Chance(terms.first_per_mille) : expiring && Chance(terms.renewal_per_mille))) return std::nullopt;
+  return first ? enrolled_on - static_cast<int32_t>(Between(0, terms.backdated_days))
+               : until + 1 + (Chance(300) ? static_cast<int32_t>(Between(terms.gap_min, terms.gap_max)) : 0);
+}
+
+int32_t Generator::RenewedUntil(int32_t from, const Renewal& terms) {
+  if (Chance(terms.open_ended_per_mille)) return kNoDate;
+  return from + static_cast<int32_t>(Between(terms.valid_min, terms.valid_max));
+}
+
 void Generator::MaybeDisability(PersonState& person, const std::vector<std::string>& groups, const std::string& cause, const std::string& actor) {
-  const bool first = !person.disability_recorded;
-  const bool expiring = !first && person.disability_until != kNoDate && person.disability_until < MonthEnd() + 45;
-  if (!(first ? Chance(800) : expiring && Chance(400))) return;
-  const int32_t from = first ? person.enrolled_on - static_cast<int32_t>(Between(0, 300))
-                             : person.disability_until + 1 + (Chance(300) ? static_cast<int32_t>(Between(1, 60)) : 0);
-  Json data = {{"person_id", person.id}, {"group", Pick(groups)}, {"cause", cause}, {"valid_from", FormatDate(from)}};
-  person.disability_until = kNoDate;
-  if (!Chance(150)) {
-    person.disability_until = from + static_cast<int32_t>(Between(300, 1500));
-    data["valid_until"] = FormatDate(person.disability_until);
-  }
+  const std::optional<int32_t> from =
+      RenewedFrom(person.disability_recorded, person.disability_until, person.enrolled_on, kDisabilityRenewal);
+  if (!from) return;
+  Json data = {{"person_id", person.id}, {"group", Pick(groups)}, {"cause", cause}, {"valid_from", FormatDate(*from)}};
+  person.disability_until = RenewedUntil(*from, kDisabilityRenewal);
+  if (person.disability_until != kNoDate) data["valid_until"] = FormatDate(person.disability_until);
   Emit("disability_recorded", Today(), data, actor);
   person.disability_recorded = true;
 }
 
 void Generator::MaybeOpinion(PersonState& person, const std::string& actor) {
   if (person.never_opinion) return;
-  const bool first = !person.opinion_recorded;
-  const bool expiring = !first && person.opinion_until != kNoDate && person.opinion_until < MonthEnd() + 30;
-  if (!(first ? Chance(650) : expiring && Chance(220))) return;
-  // A renewal sometimes leaves a gap, and is sometimes recorded months after it took effect.
-  const int32_t from = first ? person.enrolled_on - static_cast<int32_t>(Between(0, 90))
-                             : person.opinion_until + 1 + (Chance(300) ? static_cast<int32_t>(Between(5, 90)) : 0);
-  Json data = {{"person_id", person.id}, {"valid_from", FormatDate(from)}};
+  const std::optional<int32_t> from =
+      RenewedFrom(person.opinion_recorded, person.opinion_until, person.enrolled_on, kOpinionRenewal);
+  if (!from) return;
+  Json data = {{"person_id", person.id}, {"valid_from", FormatDate(*from)}};
   if (Chance(600)) data["opinion_number"] = "VDEAK " + std::to_string(Between(1000, 9999));
-  person.opinion_until = kNoDate;
-  if (!Chance(120)) {
-    person.opinion_until = from + static_cast<int32_t>(Between(200, 1100));
-    data["valid_until"] = FormatDate(person.opinion_until);
-  }
+  person.opinion_until = RenewedUntil(*from, kOpinionRenewal);
+  if (person.opinion_until != kNoDate) data["valid_until"] = FormatDate(person.opinion_until);
   Emit("special_care_opinion_recorded", Today(), data, actor);
   person.opinion_recorded = true;
 }

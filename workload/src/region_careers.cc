@@ -19,122 +19,144 @@ namespace di::workload::region {
 
 Simulator::CareerResult Simulator::PlanAssessedCareer(const CareerPlan& plan, Rng& rng) {
   CareerResult result;
-  int32_t assess_on = plan.first_assessment_on;
-  int32_t plan_from = kNoDate;
-  std::vector<Service> services = plan.services;
-  bool first = true;
-  // Before the 2021 amendments GRT services were free for two years after the first plan. Municipalities
-  // stopped them then and resumed them once the amendment of 2021-07-01 lifted the limit; some renewed the
-  // plan first and went on for a few months before they stopped (deliveries the eligibility check finds
-  // outside the free period).
-  bool past_free_period = false;
-  bool stopped_past_free_period = false;
-  while (true) {
-    if (assess_on >= plan.planned_end - 30) break;
-    if (plan.departure.on != kNoDate && assess_on >= plan.departure.on) break;
-    Person& person = persons_[plan.person];
-    if (person.first_assessed_on == kNoDate) person.first_assessed_on = assess_on;
-    const std::string assessment_id = NumberedId("A-", ++assessments_, 6);
-    {
-      Json data;
-      data["assessment_id"] = assessment_id;
-      data["person_id"] = person.id;
-      data["method"] = plan.method;
-      if (rng.Chance(700)) data["assessor"] = plan.assessor;
-      log_.Add(assess_on, EventType::NEEDS_ASSESSED, "assessment:" + assessment_id, assess_on, kProjectActor,
-               std::move(data));
-    }
-    int32_t plan_on = Workday(assess_on + static_cast<int32_t>(rng.Between(7, 30)));
-    if (first) {
-      plan_from = plan_on;
-      result.first_plan_on = plan_on;
-    } else {
-      plan_on = std::max(assess_on, std::min(plan_on, plan_from - 1));
-    }
-    // Before the 2021 amendments adult services were free for two years after the plan; children's
-    // plans are reviewed every one or two years.
-    int32_t plan_until = kNoDate;
-    if (!plan.adult) {
-      plan_until = std::min(plan.planned_end, AddYears(plan_from, static_cast<int>(rng.Between(1, 2))) - 1);
-      plan_until = std::max(plan_until, plan_from);
-    } else if (plan_from < amendments_2021_ || rng.Chance(400)) {
-      plan_until = AddYears(plan_from, rules_.grt_free_years) - 1;
-    }
-    if (!first) {
-      // At a re-assessment the plan may drop a service or add one.
-      if (services.size() > 1 && rng.Chance(200))
-        services.erase(services.begin() + rng.Between(0, services.size() - 1));
-      if (!plan.optional_services.empty() && rng.Chance(200)) {
-        const Service added = plan.optional_services[rng.Between(0, plan.optional_services.size() - 1)];
-        if (std::find(services.begin(), services.end(), added) == services.end()) services.push_back(added);
-      }
-    }
-    std::vector<Service> recommended = services;
-    for (const Service extra : plan.also_recommended) {
-      // The ledger rejects a service listed twice.
-      if (std::find(recommended.begin(), recommended.end(), extra) == recommended.end()) {
-        recommended.push_back(extra);
-      }
-    }
-    const std::string plan_id = NumberedId("IAP-", ++plans_, 6);
-    {
-      Json data;
-      data["plan_id"] = plan_id;
-      data["person_id"] = person.id;
-      data["assessment_id"] = assessment_id;
-      data["recommended_services"] = ServiceList(recommended);
-      data["valid_from"] = FormatDate(plan_from);
-      if (plan_until != kNoDate) data["valid_until"] = FormatDate(plan_until);
-      log_.Add(plan_on, EventType::SUPPORT_PLAN_APPROVED, "plan:" + plan_id, plan_on, kProjectActor,
-               std::move(data), "assessment:" + assessment_id);
-    }
-    const int32_t cycle_end =
-        plan_until == kNoDate ? plan.planned_end : std::min(plan_until, plan.planned_end);
+  CareerCycle cycle;
+  cycle.assess_on = plan.first_assessment_on;
+  cycle.services = plan.services;
+  while (cycle.assess_on < plan.planned_end - 30 &&
+         (plan.departure.on == kNoDate || cycle.assess_on < plan.departure.on)) {
+    const std::string assessment_id = RecordAssessment(plan, cycle.assess_on, rng);
+    DatePlan(plan, cycle, rng);
+    if (cycle.first) result.first_plan_on = cycle.plan_on;
+    if (!cycle.first) ReviseServices(plan, &cycle.services, rng);
+    const std::string plan_id = ApprovePlan(plan, cycle, assessment_id);
     // Now and then a child's review comes late: services go on for some weeks after the plan expired
     // (without a plan that lists them: a finding), and the next plan starts when the review is done.
-    int32_t review_delay = 0;
-    if (!plan.adult && plan.receives_services && plan_until != kNoDate &&
-        plan_until + 120 < plan.planned_end && rng.Chance(120)) {
-      review_delay = static_cast<int32_t>(rng.Between(14, 60));
+    cycle.review_delay = 0;
+    if (!plan.adult && plan.receives_services && cycle.plan_until != kNoDate &&
+        cycle.plan_until + 120 < plan.planned_end && rng.Chance(120)) {
+      cycle.review_delay = static_cast<int32_t>(rng.Between(14, 60));
     }
     if (plan.receives_services) {
-      BlockRequest request;
-      request.person = plan.person;
-      request.services = services;
-      request.apply_on =
-          Workday(plan_on + static_cast<int32_t>(first ? rng.Between(5, 30) : rng.Between(0, 5)));
-      request.start_on = first ? request.apply_on : plan_from;
-      request.stop_on = cycle_end + review_delay;
-      if (past_free_period) {
-        request.stop_on = std::min(cycle_end, plan_from + static_cast<int32_t>(rng.Between(30, 180)));
-        request.stop_is_break = true;
-        request.end_note = "Beidzies bezmaksas pakalpojumu periods (divi gadi pēc pirmā atbalsta plāna)";
-      }
-      request.plan_id = plan_id;
-      request.submitted_by = plan.submitted_by;
-      PlanBlockAroundDeparture(request, plan.departure, rng);
+      RequestServices(plan, cycle, plan_id, rng);
       result.services_until =
-          plan.departure.on != kNoDate ? std::min(cycle_end, plan.departure.on) : cycle_end;
+          plan.departure.on != kNoDate ? std::min(cycle.end, plan.departure.on) : cycle.end;
     }
-    if (!plan.receives_services || plan_until == kNoDate || plan_until >= plan.planned_end) break;
-    if (plan.departure.on != kNoDate && plan.departure.on <= plan_until) break;
-    int32_t next_from = plan_until + 1 + review_delay;
-    const bool stopped_in_this_plan = past_free_period;
-    past_free_period = plan.adult && next_from < amendments_2021_ && !stopped_past_free_period && rng.Chance(450);
-    stopped_past_free_period = stopped_past_free_period || past_free_period;
-    if (plan.adult && (next_from < amendments_2021_ || stopped_in_this_plan) && !past_free_period) {
-      // The two free years are over: services stop, and most persons are re-assessed for a new plan once
-      // the limit is lifted on 2021-07-01 (which replaces a plan still in force).
-      if (!rng.Chance(750)) break;
-      next_from = Workday(amendments_2021_ + static_cast<int32_t>(rng.Between(0, 90)));
-      if (next_from >= plan.planned_end - 60) break;
-      if (plan.departure.on != kNoDate && plan.departure.on <= next_from) break;
-    }
-    assess_on = Workday(std::max(plan_on + 1, next_from - static_cast<int32_t>(rng.Between(25, 60))));
-    plan_from = next_from;
-    first = false;
+    if (!NextCycle(plan, cycle, rng)) break;
   }
   return result;
+}
+
+std::string Simulator::RecordAssessment(const CareerPlan& plan, int32_t on, Rng& rng) {
+  Person& person = persons_[plan.person];
+  if (person.first_assessed_on == kNoDate) person.first_assessed_on = on;
+  const std::string assessment_id = NumberedId("A-", ++assessments_, 6);
+  Json data;
+  data["assessment_id"] = assessment_id;
+  data["person_id"] = person.id;
+  data["method"] = plan.method;
+  if (rng.Chance(700)) data["assessor"] = plan.assessor;
+  log_.Add(on, EventType::NEEDS_ASSESSED, "assessment:" + assessment_id, on, kProjectActor, std::move(data));
+  return assessment_id;
+}
+
+// The plan is approved some days after the assessment (a later plan before the one in force ends). Before the
+// 2021 amendments adult services were free for two years after the plan; children's plans are reviewed every
+// one or two years.
+void Simulator::DatePlan(const CareerPlan& plan, CareerCycle& cycle, Rng& rng) {
+  cycle.plan_on = Workday(cycle.assess_on + static_cast<int32_t>(rng.Between(7, 30)));
+  if (cycle.first) {
+    cycle.plan_from = cycle.plan_on;
+  } else {
+    cycle.plan_on = std::max(cycle.assess_on, std::min(cycle.plan_on, cycle.plan_from - 1));
+  }
+  cycle.plan_until = kNoDate;
+  if (!plan.adult) {
+    cycle.plan_until =
+        std::min(plan.planned_end, AddYears(cycle.plan_from, static_cast<int>(rng.Between(1, 2))) - 1);
+    cycle.plan_until = std::max(cycle.plan_until, cycle.plan_from);
+  } else if (cycle.plan_from < amendments_2021_ || rng.Chance(400)) {
+    cycle.plan_until = AddYears(cycle.plan_from, rules_.grt_free_years) - 1;
+  }
+  cycle.end = cycle.plan_until == kNoDate ? plan.planned_end : std::min(cycle.plan_until, plan.planned_end);
+}
+
+// At a re-assessment the plan may drop a service or add one.
+void Simulator::ReviseServices(const CareerPlan& plan, std::vector<Service>* services, Rng& rng) {
+  if (services->size() > 1 && rng.Chance(200)) {
+    services->erase(services->begin() + rng.Between(0, services->size() - 1));
+  }
+  if (!plan.optional_services.empty() && rng.Chance(200)) {
+    const Service added = plan.optional_services[rng.Between(0, plan.optional_services.size() - 1)];
+    if (std::find(services->begin(), services->end(), added) == services->end()) services->push_back(added);
+  }
+}
+
+std::string Simulator::ApprovePlan(const CareerPlan& plan, const CareerCycle& cycle,
+                                   const std::string& assessment_id) {
+  std::vector<Service> recommended = cycle.services;
+  for (const Service extra : plan.also_recommended) {
+    // The ledger rejects a service listed twice.
+    if (std::find(recommended.begin(), recommended.end(), extra) == recommended.end()) {
+      recommended.push_back(extra);
+    }
+  }
+  const std::string plan_id = NumberedId("IAP-", ++plans_, 6);
+  Json data;
+  data["plan_id"] = plan_id;
+  data["person_id"] = persons_[plan.person].id;
+  data["assessment_id"] = assessment_id;
+  data["recommended_services"] = ServiceList(recommended);
+  data["valid_from"] = FormatDate(cycle.plan_from);
+  if (cycle.plan_until != kNoDate) data["valid_until"] = FormatDate(cycle.plan_until);
+  log_.Add(cycle.plan_on, EventType::SUPPORT_PLAN_APPROVED, "plan:" + plan_id, cycle.plan_on, kProjectActor,
+           std::move(data), "assessment:" + assessment_id);
+  return plan_id;
+}
+
+// The services of the plan, applied for after it (the first) or from its start (a renewal), until the cycle
+// ends (and a late review); past the free period they stop a few months into the plan.
+void Simulator::RequestServices(const CareerPlan& plan, const CareerCycle& cycle, const std::string& plan_id,
+                                Rng& rng) {
+  BlockRequest request;
+  request.person = plan.person;
+  request.services = cycle.services;
+  request.apply_on =
+      Workday(cycle.plan_on + static_cast<int32_t>(cycle.first ? rng.Between(5, 30) : rng.Between(0, 5)));
+  request.start_on = cycle.first ? request.apply_on : cycle.plan_from;
+  request.stop_on = cycle.end + cycle.review_delay;
+  if (cycle.past_free_period) {
+    request.stop_on = std::min(cycle.end, cycle.plan_from + static_cast<int32_t>(rng.Between(30, 180)));
+    request.stop_is_break = true;
+    request.end_note = "Beidzies bezmaksas pakalpojumu periods (divi gadi pēc pirmā atbalsta plāna)";
+  }
+  request.plan_id = plan_id;
+  request.submitted_by = plan.submitted_by;
+  PlanBlockAroundDeparture(request, plan.departure, rng);
+}
+
+// Moves the cycle on to the next assessment; false when the career has no next plan (no services, an
+// open-ended plan, the end or a departure). An adult's services stop when the two free years run out before
+// the 2021 amendments (some go on for a few months first), and most persons are re-assessed for a new plan
+// once the limit is lifted on 2021-07-01 (which replaces a plan still in force).
+bool Simulator::NextCycle(const CareerPlan& plan, CareerCycle& cycle, Rng& rng) {
+  if (!plan.receives_services || cycle.plan_until == kNoDate || cycle.plan_until >= plan.planned_end) return false;
+  if (plan.departure.on != kNoDate && plan.departure.on <= cycle.plan_until) return false;
+  int32_t next_from = cycle.plan_until + 1 + cycle.review_delay;
+  const bool stopped_in_this_plan = cycle.past_free_period;
+  cycle.past_free_period = plan.adult && next_from < amendments_2021_ && !cycle.stopped_past_free_period &&
+                           rng.Chance(450);
+  cycle.stopped_past_free_period = cycle.stopped_past_free_period || cycle.past_free_period;
+  if (plan.adult && (next_from < amendments_2021_ || stopped_in_this_plan) && !cycle.past_free_period) {
+    if (!rng.Chance(750)) return false;
+    next_from = Workday(amendments_2021_ + static_cast<int32_t>(rng.Between(0, 90)));
+    if (next_from >= plan.planned_end - 60) return false;
+    if (plan.departure.on != kNoDate && plan.departure.on <= next_from) return false;
+  }
+  cycle.assess_on =
+      Workday(std::max(cycle.plan_on + 1, next_from - static_cast<int32_t>(rng.Between(25, 60))));
+  cycle.plan_from = next_from;
+  cycle.first = false;
+  return true;
 }
 
 // Splits a block of services around the person's move (grants end, the new municipality decides anew)

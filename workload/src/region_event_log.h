@@ -120,13 +120,14 @@ inline Json ServiceList(const std::vector<Service>& services) {
   return list;
 }
 
-inline Json TargetList(const std::vector<TargetRow>& rows) {
+inline Json TargetList(TargetGeneration generation) {
   Json list = Json::array();
-  for (const TargetRow& row : rows) {
+  for (const TargetRow& row : kTargets) {
+    if (row.count[generation] == 0) continue;
     Json target;
     target["indicator"] = row.indicator;
     target["target_group"] = row.target_group;
-    target["count"] = row.count;
+    target["count"] = row.count[generation];
     list.push_back(std::move(target));
   }
   return list;

@@ -225,6 +225,46 @@ void Simulator::MovePerson(int person_index, int32_t on, int new_home) {
            Clerk(municipality, on), std::move(data));
 }
 
+namespace {
+
+// What the support plan recommends and an adult takes up (domain brief §3.3; take-up shares follow the
+// 01.08.2021 counts: consultations and day centres most, group homes and respite least).
+struct Choice {
+  Service service;
+  int per_mille;
+};
+constexpr Choice kAdultChoices[] = {
+    {Service::ADULT_DAY_CENTRE, 450},
+    {Service::ADULT_SPECIALISED_WORKSHOP, 140},
+    {Service::ADULT_GROUP_HOME, 90},
+    {Service::ADULT_HOME_CARE, 180},
+    {Service::ADULT_RESPITE, 60},
+    {Service::ADULT_SPECIALIST_CONSULTATION, 550},
+    {Service::ADULT_PSYCHOLOGIST_CONSULTATION, 320},
+    {Service::ADULT_SUPPORT_GROUP, 280},
+    {Service::SOCIAL_MENTOR, 80},
+};
+
+}  // namespace
+
+// The career of a person first assessed on `first_assessment_on`: adults on the support intensity scale,
+// children by a social worker and a psychologist, planned rehabilitation (a day centre may be added later).
+Simulator::CareerPlan Simulator::NewCareer(int person, bool adult, int32_t first_assessment_on,
+                                           int32_t planned_end) const {
+  CareerPlan plan;
+  plan.person = person;
+  plan.adult = adult;
+  plan.method = adult ? "support_intensity_scale" : "child_needs_assessment";
+  plan.assessor = adult ? "Sociālais darbinieks, psihiatrs un ergoterapeits" : "Sociālais darbinieks un psihologs";
+  plan.first_assessment_on = first_assessment_on;
+  plan.planned_end = planned_end;
+  if (!adult) {
+    plan.services = {Service::CHILD_REHABILITATION};
+    plan.optional_services = {Service::CHILD_DAY_CENTRE};
+  }
+  return plan;
+}
+
 void Simulator::PlanAdult(Rng& rng, int32_t enrol_on) {
   static constexpr std::array<int, 4> kAgeBandWeights = {20, 40, 30, 10};
   static constexpr std::array<std::pair<int, int>, 4> kAgeBands = {{{18, 29}, {30, 49}, {50, 64}, {65, 80}}};
@@ -233,51 +273,12 @@ void Simulator::PlanAdult(Rng& rng, int32_t enrol_on) {
   const int home = PickHome(rng);
   const int person = EnrolPerson(TargetGroup::kAdultMentalDisability, birth, home, enrol_on);
   RecordDisabilities(person, enrol_on, /*child=*/false, rng);
-
-  Departure departure;
-  const int64_t fate = rng.Between(0, 999);
-  const int32_t latest = services_end_ - 60;
-  if (enrol_on + 150 < latest) {
-    if (fate < 40) {
-      departure =
-          Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, latest)), "person_deceased", nullptr};
-    } else if (fate < 110) {
-      departure = Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, latest)), "withdrawn_by_person",
-                            "Klients atteicās no pakalpojuma"};
-    } else if (fate < 160) {
-      int new_home = PickHome(rng);
-      if (new_home == home) new_home = (home + 7) % kPreReformCount;
-      MovePerson(person, static_cast<int32_t>(rng.Between(enrol_on + 150, latest)), new_home);
-    }
-  }
-
-  // What the support plan recommends and the person takes up (domain brief §3.3; take-up shares follow
-  // the 01.08.2021 counts: consultations and day centres most, group homes and respite least).
-  struct Choice {
-    Service service;
-    int per_mille;
-  };
-  static constexpr Choice kChoices[] = {
-      {Service::ADULT_DAY_CENTRE, 450},
-      {Service::ADULT_SPECIALISED_WORKSHOP, 140},
-      {Service::ADULT_GROUP_HOME, 90},
-      {Service::ADULT_HOME_CARE, 180},
-      {Service::ADULT_RESPITE, 60},
-      {Service::ADULT_SPECIALIST_CONSULTATION, 550},
-      {Service::ADULT_PSYCHOLOGIST_CONSULTATION, 320},
-      {Service::ADULT_SUPPORT_GROUP, 280},
-      {Service::SOCIAL_MENTOR, 80},
-  };
-  CareerPlan plan;
-  plan.person = person;
-  plan.method = "support_intensity_scale";
-  plan.assessor = "Sociālais darbinieks, psihiatrs un ergoterapeits";
-  plan.first_assessment_on = Workday(enrol_on + static_cast<int32_t>(rng.Between(7, 60)));
-  plan.planned_end = services_end_;
+  const Departure departure = AdultDeparture(rng, person, home, enrol_on);
+  CareerPlan plan =
+      NewCareer(person, /*adult=*/true, Workday(enrol_on + static_cast<int32_t>(rng.Between(7, 60))), services_end_);
   plan.departure = departure;
   plan.receives_services = rng.Chance(850);
-  plan.adult = true;
-  for (const Choice& choice : kChoices) {
+  for (const Choice& choice : kAdultChoices) {
     if (rng.Chance(choice.per_mille)) {
       plan.services.push_back(choice.service);
     } else if (rng.Chance(80)) {
@@ -296,20 +297,91 @@ void Simulator::PlanAdult(Rng& rng, int32_t enrol_on) {
   PlanAssessedCareer(plan, rng);
 }
 
+// Some adults die or withdraw from services; some move to another municipality (their services move with them).
+Departure Simulator::AdultDeparture(Rng& rng, int person, int home, int32_t enrol_on) {
+  const int64_t fate = rng.Between(0, 999);
+  const int32_t latest = services_end_ - 60;
+  if (enrol_on + 150 >= latest) return Departure{};
+  if (fate < 40) {
+    return Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, latest)), "person_deceased", nullptr};
+  }
+  if (fate < 110) {
+    return Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, latest)), "withdrawn_by_person",
+                     "Klients atteicās no pakalpojuma"};
+  }
+  if (fate < 160) {
+    int new_home = PickHome(rng);
+    if (new_home == home) new_home = (home + 7) % kPreReformCount;
+    MovePerson(person, static_cast<int32_t>(rng.Between(enrol_on + 150, latest)), new_home);
+  }
+  return Departure{};
+}
+
+// FT children sharing one enrolled parent: care and respite on a special-care opinion, rehabilitation on an
+// assessment and a plan, and the parent's own services after the first assessed child's plan.
 void Simulator::PlanFamily(Rng& rng, int32_t enrol_on, int child_count) {
   const int home = PickHome(rng);
-  std::vector<int> children;
+  int32_t family_end = enrol_on;
+  const std::vector<int> children = EnrolChildren(rng, enrol_on, child_count, home, &family_end);
+  const int parent = EnrolParent(rng, enrol_on, home, children, family_end);
   std::vector<bool> disabled;
   std::vector<int32_t> opinion_until;
-  int32_t family_end = enrol_on;
-  for (int i = 0; i < child_count; ++i) {
+  for (const int child : children) {
+    const bool has_disability = rng.Chance(850);
+    disabled.push_back(has_disability);
+    if (has_disability) RecordDisabilities(child, enrol_on, /*child=*/true, rng);
+    opinion_until.push_back(rng.Chance(600) ? RecordOpinions(child, enrol_on, rng) : kNoDate);
+  }
+  Departure departure;
+  if (rng.Chance(60) && enrol_on + 150 < family_end - 60) {
+    departure = Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, family_end - 60)),
+                          "withdrawn_by_person", "Ģimene atteicās no pakalpojuma"};
+  }
+  int32_t parent_services_from = kNoDate;
+  int32_t parent_services_until = kNoDate;
+  for (size_t i = 0; i < children.size(); ++i) {
+    const int child = children[i];
+    const int32_t last_as_child = std::min(LastDayAsChild(persons_[child].birth_date), services_end_);
+    if (opinion_until[i] != kNoDate) {
+      PlanCareAndRespite(rng, child, parent, enrol_on, std::min(opinion_until[i], last_as_child), departure);
+    }
+    // Rehabilitation needs a disability, an assessment and a support plan.
+    if (!disabled[i] || !rng.Chance(700)) continue;
+    CareerPlan plan = NewCareer(child, /*adult=*/false, Workday(enrol_on + static_cast<int32_t>(rng.Between(10, 90))),
+                                last_as_child);
+    plan.departure = departure;
+    plan.receives_services = rng.Chance(900);
+    if (rng.Chance(120)) plan.services.push_back(Service::CHILD_DAY_CENTRE);
+    plan.submitted_by = parent;
+    const CareerResult result = PlanAssessedCareer(plan, rng);
+    if (plan.receives_services && result.first_plan_on != kNoDate && parent_services_from == kNoDate &&
+        rng.Chance(800)) {
+      parent_services_from = result.first_plan_on;
+      parent_services_until = result.services_until;
+    }
+  }
+  if (parent_services_from != kNoDate) {
+    PlanParentServices(rng, parent, home, parent_services_from, parent_services_until, departure);
+  }
+}
+
+// Enrols the children of a family; `family_end` becomes the last day any of them is a child (and services run).
+std::vector<int> Simulator::EnrolChildren(Rng& rng, int32_t enrol_on, int count, int home, int32_t* family_end) {
+  std::vector<int> children;
+  for (int i = 0; i < count; ++i) {
     const int age = static_cast<int>(rng.Chance(100) ? rng.Between(0, 2) : rng.Between(1, 16));
     const int32_t birth = BirthDateForAge(enrol_on, age, rng);
     const int child = EnrolPerson(TargetGroup::kChildFunctionalImpairment, birth, home, enrol_on);
     children.push_back(child);
-    family_end = std::max(family_end, std::min(LastDayAsChild(birth), services_end_));
+    *family_end = std::max(*family_end, std::min(LastDayAsChild(birth), services_end_));
   }
-  // The parent is enrolled right after the children the enrolment refers to.
+  return children;
+}
+
+// The parent is enrolled right after the children the enrolment refers to, with the activities that decide
+// the child-care entitlement.
+int Simulator::EnrolParent(Rng& rng, int32_t enrol_on, int home, const std::vector<int>& children,
+                           int32_t family_end) {
   int32_t oldest_birth = persons_[children[0]].birth_date;
   for (const int child : children) oldest_birth = std::min(oldest_birth, persons_[child].birth_date);
   const int32_t parent_birth = BirthDateForAge(oldest_birth, static_cast<int>(rng.Between(20, 42)), rng);
@@ -320,77 +392,40 @@ void Simulator::PlanFamily(Rng& rng, int32_t enrol_on, int child_count) {
   for (const int child : children) persons_[child].parent = parent;
   persons_[parent].children = children;
   RecordParentActivities(parent, enrol_on, family_end, rng);
+  return parent;
+}
 
-  for (const int child : children) {
-    const bool has_disability = rng.Chance(850);
-    disabled.push_back(has_disability);
-    if (has_disability) RecordDisabilities(child, enrol_on, /*child=*/true, rng);
-    opinion_until.push_back(rng.Chance(600) ? RecordOpinions(child, enrol_on, rng) : kNoDate);
-  }
+// Care and respite need only the special-care opinion (no assessment, no plan): until `stop_on`.
+void Simulator::PlanCareAndRespite(Rng& rng, int child, int parent, int32_t enrol_on, int32_t stop_on,
+                                   const Departure& departure) {
+  BlockRequest request;
+  request.person = child;
+  if (rng.Chance(800)) request.services.push_back(Service::CHILD_CARE);
+  if (rng.Chance(300) || request.services.empty()) request.services.push_back(Service::RESPITE);
+  request.apply_on = Workday(enrol_on + static_cast<int32_t>(rng.Between(5, 40)));
+  request.start_on = request.apply_on;
+  request.stop_on = stop_on;
+  request.submitted_by = parent;
+  if (rng.Chance(900)) PlanBlockAroundDeparture(request, departure, rng);
+}
 
-  Departure departure;
-  if (rng.Chance(60) && enrol_on + 150 < family_end - 60) {
-    departure = Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, family_end - 60)),
-                          "withdrawn_by_person", "Ģimene atteicās no pakalpojuma"};
+// Parents' rehabilitation follows an assessed child's plan; Jelgava city also offers a family assistant and
+// a parents' support group (domain brief §3.2 E, F).
+void Simulator::PlanParentServices(Rng& rng, int parent, int home, int32_t from, int32_t until,
+                                   const Departure& departure) {
+  BlockRequest request;
+  request.person = parent;
+  request.services = {Service::PARENT_REHABILITATION};
+  if (kPreReform[home].region == kJelgavaCity) {
+    if (rng.Chance(400)) request.services.push_back(Service::PARENT_SUPPORT_GROUP);
+    if (rng.Chance(250)) request.services.push_back(Service::FAMILY_ASSISTANT);
+  } else if (rng.Chance(120)) {
+    request.services.push_back(Service::PARENT_SUPPORT_GROUP);
   }
-
-  int32_t parent_services_from = kNoDate;
-  int32_t parent_services_until = kNoDate;
-  for (size_t i = 0; i < children.size(); ++i) {
-    const int child = children[i];
-    const int32_t last_as_child = std::min(LastDayAsChild(persons_[child].birth_date), services_end_);
-    // Care and respite need only the special-care opinion (no assessment, no plan).
-    if (opinion_until[i] != kNoDate) {
-      BlockRequest request;
-      request.person = child;
-      if (rng.Chance(800)) request.services.push_back(Service::CHILD_CARE);
-      if (rng.Chance(300) || request.services.empty()) request.services.push_back(Service::RESPITE);
-      request.apply_on = Workday(enrol_on + static_cast<int32_t>(rng.Between(5, 40)));
-      request.start_on = request.apply_on;
-      request.stop_on = std::min(opinion_until[i], last_as_child);
-      request.submitted_by = parent;
-      if (rng.Chance(900)) PlanBlockAroundDeparture(request, departure, rng);
-    }
-    // Rehabilitation needs a disability, an assessment and a support plan.
-    if (disabled[i] && rng.Chance(700)) {
-      CareerPlan plan;
-      plan.person = child;
-      plan.method = "child_needs_assessment";
-      plan.assessor = "Sociālais darbinieks un psihologs";
-      plan.first_assessment_on = Workday(enrol_on + static_cast<int32_t>(rng.Between(10, 90)));
-      plan.planned_end = last_as_child;
-      plan.departure = departure;
-      plan.receives_services = rng.Chance(900);
-      plan.services = {Service::CHILD_REHABILITATION};
-      if (rng.Chance(120)) plan.services.push_back(Service::CHILD_DAY_CENTRE);
-      plan.optional_services = {Service::CHILD_DAY_CENTRE};
-      plan.submitted_by = parent;
-      plan.adult = false;
-      const CareerResult result = PlanAssessedCareer(plan, rng);
-      if (plan.receives_services && result.first_plan_on != kNoDate && parent_services_from == kNoDate &&
-          rng.Chance(800)) {
-        parent_services_from = result.first_plan_on;
-        parent_services_until = result.services_until;
-      }
-    }
-  }
-  // Parents' rehabilitation follows an assessed child's plan; Jelgava city also offers a family assistant
-  // and a parents' support group (domain brief §3.2 E, F).
-  if (parent_services_from != kNoDate) {
-    BlockRequest request;
-    request.person = parent;
-    request.services = {Service::PARENT_REHABILITATION};
-    if (kPreReform[home].region == kJelgavaCity) {
-      if (rng.Chance(400)) request.services.push_back(Service::PARENT_SUPPORT_GROUP);
-      if (rng.Chance(250)) request.services.push_back(Service::FAMILY_ASSISTANT);
-    } else if (rng.Chance(120)) {
-      request.services.push_back(Service::PARENT_SUPPORT_GROUP);
-    }
-    request.apply_on = Workday(parent_services_from + static_cast<int32_t>(rng.Between(20, 60)));
-    request.start_on = request.apply_on;
-    request.stop_on = parent_services_until;
-    PlanBlockAroundDeparture(request, departure, rng);
-  }
+  request.apply_on = Workday(from + static_cast<int32_t>(rng.Between(20, 60)));
+  request.start_on = request.apply_on;
+  request.stop_on = until;
+  PlanBlockAroundDeparture(request, departure, rng);
 }
 
 void Simulator::PlanChildInCare(Rng& rng, int32_t enrol_on) {
@@ -400,12 +435,8 @@ void Simulator::PlanChildInCare(Rng& rng, int32_t enrol_on) {
   const int person = EnrolPerson(TargetGroup::kChildInCare, birth, home, enrol_on);
   if (rng.Chance(250)) RecordDisabilities(person, enrol_on, /*child=*/true, rng);
   const int32_t last_as_child = std::min(LastDayAsChild(birth), services_end_);
-  CareerPlan plan;
-  plan.person = person;
-  plan.method = "child_needs_assessment";
-  plan.assessor = "Sociālais darbinieks un psihologs";
-  plan.first_assessment_on = Workday(enrol_on + static_cast<int32_t>(rng.Between(7, 60)));
-  plan.planned_end = last_as_child;
+  CareerPlan plan = NewCareer(person, /*adult=*/false, Workday(enrol_on + static_cast<int32_t>(rng.Between(7, 60))),
+                              last_as_child);
   if (rng.Chance(300) && enrol_on + 150 < last_as_child - 60) {
     plan.departure = Departure{static_cast<int32_t>(rng.Between(enrol_on + 120, last_as_child - 60)),
                                "no_longer_eligible", "Bērns ievietots audžuģimenē"};
@@ -414,10 +445,7 @@ void Simulator::PlanChildInCare(Rng& rng, int32_t enrol_on) {
   // services of the project (child care, respite, rehabilitation, day centres) are for FT children and
   // their parents, so the plan's recommendations are not granted from the project (no rule covers them).
   plan.receives_services = false;
-  plan.services = {Service::CHILD_REHABILITATION};
   if (rng.Chance(100)) plan.services.push_back(Service::CHILD_DAY_CENTRE);
-  plan.optional_services = {Service::CHILD_DAY_CENTRE};
-  plan.adult = false;
   PlanAssessedCareer(plan, rng);
 }
 

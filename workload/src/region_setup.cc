@@ -13,6 +13,149 @@
 
 namespace di::workload::region {
 
+namespace {
+
+// Project-level activities named in the sources (domain brief §6.5, §4), with plausible costs.
+struct PlannedExpense {
+  int year, month, day;
+  const char* category;
+  int64_t min_euro, max_euro;
+  const char* description;
+};
+// clang-format off
+constexpr PlannedExpense kPlannedExpenses[] = {
+    {2016, 3, 15, "information_event", 400, 1200, "Informatīvais seminārs pašvaldību sociālajiem dienestiem"},
+    {2016, 6, 20, "planning", 8000, 15000, "Zemgales reģiona DI plāna izstrāde, 1. posms"},
+    {2016, 10, 12, "training", 3000, 6000, "Apmācības atbalsta intensitātes skalas lietošanā"},
+    {2017, 2, 28, "planning", 15000, 25000, "Zemgales reģiona DI plāns 2017-2020"},
+    {2017, 5, 18, "information_event", 300, 900, "Informatīvais vakars potenciālajām audžuģimenēm"},
+    {2017, 9, 21, "training", 2500, 6000, "Apmācības sociālajiem darbiniekiem darbam ar bērniem ar FT"},
+    {2017, 11, 15, "planning", 20000, 40000, "Bērnu sociālās aprūpes centru reorganizācijas plāni"},
+    {2018, 3, 22, "information_event", 300, 900, "Informatīvais vakars potenciālajām audžuģimenēm"},
+    {2018, 8, 6, "camp", 8000, 11000, "Integrējošā nometne jauniešiem \"Satekas\" (30 dalībnieki, 13-17 g.)"},
+    {2018, 10, 17, "exchange_trip", 2000, 5000, "Pieredzes apmaiņas brauciens uz Kurzemes plānošanas reģionu"},
+    {2019, 4, 11, "information_event", 300, 900, "Informatīvais vakars potenciālajiem aizbildņiem"},
+    {2019, 7, 15, "camp", 8000, 10500, "Nometne \"Dimantu kalns\" (28 dalībnieki)"},
+    {2019, 9, 10, "transition_preparation", 10000, 25000, "VSAC \"Zemgale\" klientu sagatavošana dzīvei sabiedrībā"},
+    {2019, 10, 23, "exchange_trip", 2000, 5000, "Pieredzes apmaiņas brauciens"},
+    {2020, 2, 13, "information_event", 300, 900, "Informatīvais vakars potenciālajām audžuģimenēm"},
+    {2020, 7, 20, "camp", 7000, 9500, "Nometne \"Mauriņi\" (25 dalībnieki)"},
+    {2020, 9, 15, "transition_preparation", 10000, 25000, "VSAC \"Zemgale\" klientu sagatavošana dzīvei sabiedrībā"},
+    {2020, 11, 18, "training", 2000, 4000, "Attālinātas apmācības pakalpojumu sniedzējiem"},
+    {2021, 3, 17, "information_event", 200, 600, "Tiešsaistes informatīvais vakars audžuģimenēm"},
+    {2021, 7, 12, "camp", 12000, 16000, "Nometne \"Mauriņi\", divas grupas (42 bērni, 7-12 g.)"},
+    {2021, 9, 14, "transition_preparation", 10000, 25000, "VSAC \"Zemgale\" klientu sagatavošana dzīvei sabiedrībā"},
+    {2021, 10, 6, "exchange_trip", 2000, 5000, "Pieredzes apmaiņas brauciens"},
+    {2021, 11, 24, "information_event", 300, 900, "Pasākums bērniem ar invaliditāti un viņu ģimenēm"},
+    {2022, 3, 16, "information_event", 300, 900, "Informatīvais vakars potenciālajām audžuģimenēm"},
+    {2022, 6, 30, "video", 12000, 18000, "18 video stāsti par sabiedrībā balstītiem pakalpojumiem"},
+    {2022, 8, 8, "camp", 10000, 14000, "Piecu nakšu nometne jauniešiem (12-17 g.)"},
+    {2022, 9, 13, "transition_preparation", 8000, 20000, "VSAC \"Zemgale\" klientu sagatavošana dzīvei sabiedrībā"},
+    {2022, 11, 7, "training", 6000, 10000, "Apmācības (8 dienas, 2022. gada novembris-decembris)"},
+    {2023, 2, 14, "information_event", 300, 800, "Diskusija vecākiem (Jelgava)"},
+    {2023, 7, 13, "camp", 9000, 13000, "Ģimeņu nometne \"Rati\", 1. grupa (40 dalībnieki)"},
+    {2023, 7, 17, "camp", 8000, 12000, "Jauniešu integrējošā nometne \"Valle\""},
+    {2023, 7, 20, "camp", 9000, 13000, "Ģimeņu nometne \"Rati\", 2. grupa (40 dalībnieki)"},
+    {2023, 9, 14, "information_event", 300, 900, "Diskusija par pakalpojumu ilgtspēju (Jēkabpils)"},
+};
+// clang-format on
+
+struct Expense {
+  int32_t on;
+  const char* category;
+  int64_t cents;
+  std::string description;
+};
+
+// The project's expenses in date order: the named activities at a seeded cost, and the assessment fees,
+// paid quarterly, interleaved with them.
+std::vector<Expense> PlanExpenses(uint64_t seed) {
+  Rng rng(seed, Stream::kExpenses);
+  std::vector<Expense> expenses;
+  for (const PlannedExpense& planned : kPlannedExpenses) {
+    expenses.push_back(Expense{Date(planned.year, planned.month, planned.day), planned.category,
+                               rng.Between(planned.min_euro * 100, planned.max_euro * 100),
+                               planned.description});
+  }
+  for (int32_t quarter = Date(2016, 4, 20); quarter <= Date(2023, 7, 20); quarter = AddMonths(quarter, 3)) {
+    expenses.push_back(Expense{quarter, "assessment", rng.Between(400000, 1500000),
+                               "Individuālo vajadzību izvērtēšana: speciālistu atlīdzība par ceturksni"});
+  }
+  std::stable_sort(expenses.begin(), expenses.end(),
+                   [](const Expense& a, const Expense& b) { return a.on < b.on; });
+  return expenses;
+}
+
+struct ProviderSeed {
+  const char* id;
+  const char* name;
+  int region;
+  int year, month, day;  // first available (ERAF-built sites opened from 2020)
+  std::vector<Service> services;
+};
+using S = Service;
+// Service sites named in domain brief §7.3, plus a few region-wide providers (region -1; the two synthetic
+// "SIA"/"biedrība" names stand for the many small providers the sources do not name).
+// clang-format off
+const std::vector<ProviderSeed> kProviderSeeds = {
+    {"PR-SPROGU-SKOLA", "Sociālā dienesta grupu dzīvokļi \"Sproģu skola\"", kAizkraukle, 2016, 1, 4,
+     {S::ADULT_GROUP_HOME}},
+    {"PR-VIGANTE", "Grupu māja \"Vīgante\"", kAizkraukle, 2018, 9, 3, {S::ADULT_GROUP_HOME}},
+    {"PR-VIETALVA", "Vietalvas grupu dzīvoklis", kAizkraukle, 2019, 5, 2, {S::ADULT_GROUP_HOME}},
+    {"PR-PLAVINAS-DAC", "Pļaviņu dienas aprūpes centrs", kAizkraukle, 2020, 9, 1,
+     {S::ADULT_DAY_CENTRE, S::CHILD_DAY_CENTRE, S::ADULT_GROUP_HOME}},
+    {"PR-SPROGI-DAC", "Sproģu dienas aprūpes centrs", kAizkraukle, 2016, 1, 4, {S::ADULT_DAY_CENTRE}},
+    {"PR-NERETA-GD", "Neretas grupu dzīvokļi", kAizkraukle, 2020, 11, 2, {S::ADULT_GROUP_HOME}},
+    {"PR-SARKANA-SKOLA", "Multifunkcionālais centrs \"Sarkanā skola\"", kBauska, 2016, 1, 4,
+     {S::ADULT_DAY_CENTRE, S::CHILD_DAY_CENTRE}},
+    {"PR-RUNDALE-DAC", "Rundāles dienas aprūpes centrs \"Saulaine\"", kBauska, 2020, 6, 15,
+     {S::ADULT_DAY_CENTRE, S::CHILD_DAY_CENTRE}},
+    {"PR-BAUSKA-DAC", "Bauskas sociālā dienesta dienas aprūpes centrs", kBauska, 2016, 1, 4,
+     {S::ADULT_DAY_CENTRE, S::ADULT_SPECIALISED_WORKSHOP}},
+    {"PR-IECAVA-APRUPE", "Sociālā dienesta aprūpe mājās (Iecava)", kBauska, 2016, 1, 4, {S::ADULT_HOME_CARE}},
+    {"PR-SOLIS", "Dienas aprūpes centrs \"Solis\"", kDobele, 2016, 1, 4, {S::ADULT_DAY_CENTRE}},
+    {"PR-DOBELE-GD", "Sociālais pakalpojums \"Grupu dzīvokļi\" (Dobele)", kDobele, 2016, 1, 4, {S::ADULT_GROUP_HOME}},
+    {"PR-DARE-AUDEAMUS", "SIA \"Dare Audeamus\"", kDobele, 2017, 3, 1,
+     {S::ADULT_SPECIALISED_WORKSHOP, S::ADULT_DAY_CENTRE}},
+    {"PR-BENE-DAC", "Bēnes dienas aprūpes centrs bērniem", kDobele, 2020, 9, 1, {S::CHILD_DAY_CENTRE}},
+    {"PR-LAIPA", "Multifunkcionālais sociālo pakalpojumu centrs \"Laipa\"", kJelgavaCounty, 2020, 2, 3,
+     {S::ADULT_DAY_CENTRE, S::ADULT_GROUP_HOME, S::ADULT_SPECIALISED_WORKSHOP}},
+    {"PR-ZILE", "Sociālo pakalpojumu centrs \"Zīle\"", kJelgavaCounty, 2020, 9, 1,
+     {S::ADULT_DAY_CENTRE, S::CHILD_DAY_CENTRE, S::CHILD_REHABILITATION}},
+    {"PR-UPE", "Dienas aprūpes centrs \"Upe\"", kJelgavaCounty, 2016, 1, 4, {S::ADULT_DAY_CENTRE}},
+    {"PR-CERIBA", "Biedrības \"Cerību sala\" dienas aprūpes centrs \"Cerība\"", kJekabpils, 2016, 1, 4,
+     {S::ADULT_DAY_CENTRE}},
+    {"PR-SAKA", "Grupu māja \"Saka\"", kJekabpils, 2016, 1, 4, {S::ADULT_GROUP_HOME}},
+    {"PR-ROSME", "Multifunkcionālais centrs \"Rosme\"", kJekabpils, 2018, 1, 2,
+     {S::ADULT_DAY_CENTRE, S::ADULT_SPECIALISED_WORKSHOP}},
+    {"PR-RAKSTI", "Dienas aprūpes centrs \"Raksti\"", kJekabpils, 2019, 1, 2, {S::ADULT_DAY_CENTRE}},
+    {"PR-DIENVIDI", "Grupu dzīvokļi \"Dienvidi\"", kJekabpils, 2019, 1, 2, {S::ADULT_GROUP_HOME}},
+    {"PR-RITI", "Grupu dzīvokļi \"Rīti\"", kJekabpils, 2017, 4, 3, {S::ADULT_GROUP_HOME}},
+    {"PR-CF-BIEDRIBA", "Cistiskās fibrozes biedrība", kJekabpils, 2016, 1, 4,
+     {S::CHILD_REHABILITATION, S::PARENT_REHABILITATION}},
+    {"PR-ATBALSTS", "Dienas aprūpes centrs \"Atbalsts\"", kJelgavaCity, 2016, 1, 4,
+     {S::ADULT_DAY_CENTRE, S::ADULT_SPECIALISED_WORKSHOP}},
+    {"PR-JELGAVA-GD", "Jelgavas sociālo lietu pārvaldes grupu dzīvokļi", kJelgavaCity, 2016, 1, 4,
+     {S::ADULT_GROUP_HOME}},
+    {"PR-HARMONIJA", "Dienas aprūpes centrs \"Harmonija\"", kJelgavaCity, 2016, 1, 4,
+     {S::ADULT_DAY_CENTRE, S::CHILD_DAY_CENTRE}},
+    {"PR-JELGAVA-DI-GD", "DI grupu dzīvokļi, Stacijas iela 13, Jelgava", kJelgavaCity, 2022, 10, 3,
+     {S::ADULT_GROUP_HOME}},
+    {"PR-IESPEJA", "Sociālais uzņēmums \"Iespēja izaugsmei\"", kJelgavaCity, 2017, 9, 1,
+     {S::CHILD_REHABILITATION, S::PARENT_REHABILITATION, S::FAMILY_ASSISTANT, S::PARENT_SUPPORT_GROUP,
+      S::SOCIAL_MENTOR, S::ADULT_SUPPORT_GROUP}},
+    {"PR-POGA", "Rehabilitācijas centrs \"Poga\"", -1, 2016, 1, 4, {S::CHILD_REHABILITATION, S::PARENT_REHABILITATION}},
+    {"PR-APRUPE-ZEMGALE", "SIA \"Aprūpes birojs Zemgalē\"", -1, 2016, 1, 4,
+     {S::CHILD_CARE, S::ADULT_HOME_CARE, S::SOCIAL_MENTOR, S::FAMILY_ASSISTANT}},
+    {"PR-ATELPA-ZEMGALE", "Biedrība \"Atelpas māja Zemgalē\"", -1, 2016, 1, 4, {S::RESPITE, S::ADULT_RESPITE}},
+    {"PR-SPECIALISTI-ZEMGALE", "SIA \"Speciālistu prakse Zemgalē\"", -1, 2016, 1, 4,
+     {S::ADULT_SPECIALIST_CONSULTATION, S::ADULT_SUPPORT_GROUP, S::PARENT_SUPPORT_GROUP, S::CHILD_REHABILITATION,
+      S::PARENT_REHABILITATION}},
+};
+// clang-format on
+
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------------------
 // Set-up
 // ---------------------------------------------------------------------------------------------------------
@@ -86,76 +229,7 @@ void Simulator::AmendBudget() {
 }
 
 void Simulator::RecordProjectExpenses() {
-  struct PlannedExpense {
-    int year, month, day;
-    const char* category;
-    int64_t min_euro, max_euro;
-    const char* description;
-  };
-  // Project-level activities named in the sources (domain brief §6.5, §4), with plausible costs.
-  static constexpr PlannedExpense kPlanned[] = {
-      {2016, 3, 15, "information_event", 400, 1200,
-       "Informatīvais seminārs pašvaldību sociālajiem dienestiem"},
-      {2016, 6, 20, "planning", 8000, 15000, "Zemgales reģiona DI plāna izstrāde, 1. posms"},
-      {2016, 10, 12, "training", 3000, 6000, "Apmācības atbalsta intensitātes skalas lietošanā"},
-      {2017, 2, 28, "planning", 15000, 25000, "Zemgales reģiona DI plāns 2017-2020"},
-      {2017, 5, 18, "information_event", 300, 900, "Informatīvais vakars potenciālajām audžuģimenēm"},
-      {2017, 9, 21, "training", 2500, 6000, "Apmācības sociālajiem darbiniekiem darbam ar bērniem ar FT"},
-      {2017, 11, 15, "planning", 20000, 40000, "Bērnu sociālās aprūpes centru reorganizācijas plāni"},
-      {2018, 3, 22, "information_event", 300, 900, "Informatīvais vakars potenciālajām audžuģimenēm"},
-      {2018, 8, 6, "camp", 8000, 11000,
-       "Integrējošā nometne jauniešiem \"Satekas\" (30 dalībnieki, 13-17 g.)"},
-      {2018, 10, 17, "exchange_trip", 2000, 5000,
-       "Pieredzes apmaiņas brauciens uz Kurzemes plānošanas reģionu"},
-      {2019, 4, 11, "information_event", 300, 900, "Informatīvais vakars potenciālajiem aizbildņiem"},
-      {2019, 7, 15, "camp", 8000, 10500, "Nometne \"Dimantu kalns\" (28 dalībnieki)"},
-      {2019, 9, 10, "transition_preparation", 10000, 25000,
-       "VSAC \"Zemgale\" klientu sagatavošana dzīvei sabiedrībā"},
-      {2019, 10, 23, "exchange_trip", 2000, 5000, "Pieredzes apmaiņas brauciens"},
-      {2020, 2, 13, "information_event", 300, 900, "Informatīvais vakars potenciālajām audžuģimenēm"},
-      {2020, 7, 20, "camp", 7000, 9500, "Nometne \"Mauriņi\" (25 dalībnieki)"},
-      {2020, 9, 15, "transition_preparation", 10000, 25000,
-       "VSAC \"Zemgale\" klientu sagatavošana dzīvei sabiedrībā"},
-      {2020, 11, 18, "training", 2000, 4000, "Attālinātas apmācības pakalpojumu sniedzējiem"},
-      {2021, 3, 17, "information_event", 200, 600, "Tiešsaistes informatīvais vakars audžuģimenēm"},
-      {2021, 7, 12, "camp", 12000, 16000, "Nometne \"Mauriņi\", divas grupas (42 bērni, 7-12 g.)"},
-      {2021, 9, 14, "transition_preparation", 10000, 25000,
-       "VSAC \"Zemgale\" klientu sagatavošana dzīvei sabiedrībā"},
-      {2021, 10, 6, "exchange_trip", 2000, 5000, "Pieredzes apmaiņas brauciens"},
-      {2021, 11, 24, "information_event", 300, 900, "Pasākums bērniem ar invaliditāti un viņu ģimenēm"},
-      {2022, 3, 16, "information_event", 300, 900, "Informatīvais vakars potenciālajām audžuģimenēm"},
-      {2022, 6, 30, "video", 12000, 18000, "18 video stāsti par sabiedrībā balstītiem pakalpojumiem"},
-      {2022, 8, 8, "camp", 10000, 14000, "Piecu nakšu nometne jauniešiem (12-17 g.)"},
-      {2022, 9, 13, "transition_preparation", 8000, 20000,
-       "VSAC \"Zemgale\" klientu sagatavošana dzīvei sabiedrībā"},
-      {2022, 11, 7, "training", 6000, 10000, "Apmācības (8 dienas, 2022. gada novembris-decembris)"},
-      {2023, 2, 14, "information_event", 300, 800, "Diskusija vecākiem (Jelgava)"},
-      {2023, 7, 13, "camp", 9000, 13000, "Ģimeņu nometne \"Rati\", 1. grupa (40 dalībnieki)"},
-      {2023, 7, 17, "camp", 8000, 12000, "Jauniešu integrējošā nometne \"Valle\""},
-      {2023, 7, 20, "camp", 9000, 13000, "Ģimeņu nometne \"Rati\", 2. grupa (40 dalībnieki)"},
-      {2023, 9, 14, "information_event", 300, 900, "Diskusija par pakalpojumu ilgtspēju (Jēkabpils)"},
-  };
-  Rng rng(options_.seed, Stream::kExpenses);
-  // Assessment fees are paid quarterly, interleaved with the named activities in date order.
-  struct Expense {
-    int32_t on;
-    const char* category;
-    int64_t cents;
-    std::string description;
-  };
-  std::vector<Expense> expenses;
-  for (const PlannedExpense& planned : kPlanned) {
-    expenses.push_back(Expense{Date(planned.year, planned.month, planned.day), planned.category,
-                               rng.Between(planned.min_euro * 100, planned.max_euro * 100),
-                               planned.description});
-  }
-  for (int32_t quarter = Date(2016, 4, 20); quarter <= Date(2023, 7, 20); quarter = AddMonths(quarter, 3)) {
-    expenses.push_back(Expense{quarter, "assessment", rng.Between(400000, 1500000),
-                               "Individuālo vajadzību izvērtēšana: speciālistu atlīdzība par ceturksni"});
-  }
-  std::stable_sort(expenses.begin(), expenses.end(),
-                   [](const Expense& a, const Expense& b) { return a.on < b.on; });
-  for (const Expense& expense : expenses) {
+  for (const Expense& expense : PlanExpenses(options_.seed)) {
     if (expense.on < services_start_) continue;
     const std::string expense_id = NumberedId("X-", ++expenses_, 4);
     Json data;
@@ -225,189 +299,9 @@ void Simulator::EnsureContract(int provider_index, int municipality, int32_t nee
 }
 
 void Simulator::RegisterProviders() {
-  using S = Service;
-  struct ProviderSeed {
-    const char* id;
-    const char* name;
-    int region;
-    int year, month, day;  // first available (ERAF-built sites opened from 2020)
-    std::vector<Service> services;
-  };
-  // Service sites named in domain brief §7.3, plus a few region-wide providers (the two synthetic
-  // "SIA"/"biedrība" names stand for the many small providers the sources do not name).
-  const std::vector<ProviderSeed> seeds = {
-      {"PR-SPROGU-SKOLA",
-       "Sociālā dienesta grupu dzīvokļi \"Sproģu skola\"",
-       kAizkraukle,
-       2016,
-       1,
-       4,
-       {S::ADULT_GROUP_HOME}},
-      {"PR-VIGANTE", "Grupu māja \"Vīgante\"", kAizkraukle, 2018, 9, 3, {S::ADULT_GROUP_HOME}},
-      {"PR-VIETALVA", "Vietalvas grupu dzīvoklis", kAizkraukle, 2019, 5, 2, {S::ADULT_GROUP_HOME}},
-      {"PR-PLAVINAS-DAC",
-       "Pļaviņu dienas aprūpes centrs",
-       kAizkraukle,
-       2020,
-       9,
-       1,
-       {S::ADULT_DAY_CENTRE, S::CHILD_DAY_CENTRE, S::ADULT_GROUP_HOME}},
-      {"PR-SPROGI-DAC", "Sproģu dienas aprūpes centrs", kAizkraukle, 2016, 1, 4, {S::ADULT_DAY_CENTRE}},
-      {"PR-NERETA-GD", "Neretas grupu dzīvokļi", kAizkraukle, 2020, 11, 2, {S::ADULT_GROUP_HOME}},
-      {"PR-SARKANA-SKOLA",
-       "Multifunkcionālais centrs \"Sarkanā skola\"",
-       kBauska,
-       2016,
-       1,
-       4,
-       {S::ADULT_DAY_CENTRE, S::CHILD_DAY_CENTRE}},
-      {"PR-RUNDALE-DAC",
-       "Rundāles dienas aprūpes centrs \"Saulaine\"",
-       kBauska,
-       2020,
-       6,
-       15,
-       {S::ADULT_DAY_CENTRE, S::CHILD_DAY_CENTRE}},
-      {"PR-BAUSKA-DAC",
-       "Bauskas sociālā dienesta dienas aprūpes centrs",
-       kBauska,
-       2016,
-       1,
-       4,
-       {S::ADULT_DAY_CENTRE, S::ADULT_SPECIALISED_WORKSHOP}},
-      {"PR-IECAVA-APRUPE",
-       "Sociālā dienesta aprūpe mājās (Iecava)",
-       kBauska,
-       2016,
-       1,
-       4,
-       {S::ADULT_HOME_CARE}},
-      {"PR-SOLIS", "Dienas aprūpes centrs \"Solis\"", kDobele, 2016, 1, 4, {S::ADULT_DAY_CENTRE}},
-      {"PR-DOBELE-GD",
-       "Sociālais pakalpojums \"Grupu dzīvokļi\" (Dobele)",
-       kDobele,
-       2016,
-       1,
-       4,
-       {S::ADULT_GROUP_HOME}},
-      {"PR-DARE-AUDEAMUS",
-       "SIA \"Dare Audeamus\"",
-       kDobele,
-       2017,
-       3,
-       1,
-       {S::ADULT_SPECIALISED_WORKSHOP, S::ADULT_DAY_CENTRE}},
-      {"PR-BENE-DAC", "Bēnes dienas aprūpes centrs bērniem", kDobele, 2020, 9, 1, {S::CHILD_DAY_CENTRE}},
-      {"PR-LAIPA",
-       "Multifunkcionālais sociālo pakalpojumu centrs \"Laipa\"",
-       kJelgavaCounty,
-       2020,
-       2,
-       3,
-       {S::ADULT_DAY_CENTRE, S::ADULT_GROUP_HOME, S::ADULT_SPECIALISED_WORKSHOP}},
-      {"PR-ZILE",
-       "Sociālo pakalpojumu centrs \"Zīle\"",
-       kJelgavaCounty,
-       2020,
-       9,
-       1,
-       {S::ADULT_DAY_CENTRE, S::CHILD_DAY_CENTRE, S::CHILD_REHABILITATION}},
-      {"PR-UPE", "Dienas aprūpes centrs \"Upe\"", kJelgavaCounty, 2016, 1, 4, {S::ADULT_DAY_CENTRE}},
-      {"PR-CERIBA",
-       "Biedrības \"Cerību sala\" dienas aprūpes centrs \"Cerība\"",
-       kJekabpils,
-       2016,
-       1,
-       4,
-       {S::ADULT_DAY_CENTRE}},
-      {"PR-SAKA", "Grupu māja \"Saka\"", kJekabpils, 2016, 1, 4, {S::ADULT_GROUP_HOME}},
-      {"PR-ROSME",
-       "Multifunkcionālais centrs \"Rosme\"",
-       kJekabpils,
-       2018,
-       1,
-       2,
-       {S::ADULT_DAY_CENTRE, S::ADULT_SPECIALISED_WORKSHOP}},
-      {"PR-RAKSTI", "Dienas aprūpes centrs \"Raksti\"", kJekabpils, 2019, 1, 2, {S::ADULT_DAY_CENTRE}},
-      {"PR-DIENVIDI", "Grupu dzīvokļi \"Dienvidi\"", kJekabpils, 2019, 1, 2, {S::ADULT_GROUP_HOME}},
-      {"PR-RITI", "Grupu dzīvokļi \"Rīti\"", kJekabpils, 2017, 4, 3, {S::ADULT_GROUP_HOME}},
-      {"PR-CF-BIEDRIBA",
-       "Cistiskās fibrozes biedrība",
-       kJekabpils,
-       2016,
-       1,
-       4,
-       {S::CHILD_REHABILITATION, S::PARENT_REHABILITATION}},
-      {"PR-ATBALSTS",
-       "Dienas aprūpes centrs \"Atbalsts\"",
-       kJelgavaCity,
-       2016,
-       1,
-       4,
-       {S::ADULT_DAY_CENTRE, S::ADULT_SPECIALISED_WORKSHOP}},
-      {"PR-JELGAVA-GD",
-       "Jelgavas sociālo lietu pārvaldes grupu dzīvokļi",
-       kJelgavaCity,
-       2016,
-       1,
-       4,
-       {S::ADULT_GROUP_HOME}},
-      {"PR-HARMONIJA",
-       "Dienas aprūpes centrs \"Harmonija\"",
-       kJelgavaCity,
-       2016,
-       1,
-       4,
-       {S::ADULT_DAY_CENTRE, S::CHILD_DAY_CENTRE}},
-      {"PR-JELGAVA-DI-GD",
-       "DI grupu dzīvokļi, Stacijas iela 13, Jelgava",
-       kJelgavaCity,
-       2022,
-       10,
-       3,
-       {S::ADULT_GROUP_HOME}},
-      {"PR-IESPEJA",
-       "Sociālais uzņēmums \"Iespēja izaugsmei\"",
-       kJelgavaCity,
-       2017,
-       9,
-       1,
-       {S::CHILD_REHABILITATION, S::PARENT_REHABILITATION, S::FAMILY_ASSISTANT, S::PARENT_SUPPORT_GROUP,
-        S::SOCIAL_MENTOR, S::ADULT_SUPPORT_GROUP}},
-      {"PR-POGA",
-       "Rehabilitācijas centrs \"Poga\"",
-       -1,
-       2016,
-       1,
-       4,
-       {S::CHILD_REHABILITATION, S::PARENT_REHABILITATION}},
-      {"PR-APRUPE-ZEMGALE",
-       "SIA \"Aprūpes birojs Zemgalē\"",
-       -1,
-       2016,
-       1,
-       4,
-       {S::CHILD_CARE, S::ADULT_HOME_CARE, S::SOCIAL_MENTOR, S::FAMILY_ASSISTANT}},
-      {"PR-ATELPA-ZEMGALE",
-       "Biedrība \"Atelpas māja Zemgalē\"",
-       -1,
-       2016,
-       1,
-       4,
-       {S::RESPITE, S::ADULT_RESPITE}},
-      {"PR-SPECIALISTI-ZEMGALE",
-       "SIA \"Speciālistu prakse Zemgalē\"",
-       -1,
-       2016,
-       1,
-       4,
-       {S::ADULT_SPECIALIST_CONSULTATION, S::ADULT_SUPPORT_GROUP, S::PARENT_SUPPORT_GROUP,
-        S::CHILD_REHABILITATION, S::PARENT_REHABILITATION}},
-  };
   Rng rng(options_.seed, Stream::kSetup);
   std::vector<int> created;
-  for (size_t i = 0; i < seeds.size(); ++i) {
-    const ProviderSeed& seed = seeds[i];
+  for (const ProviderSeed& seed : kProviderSeeds) {
     Provider provider;
     provider.id = seed.id;
     provider.name = seed.name;
@@ -426,34 +320,42 @@ void Simulator::RegisterProviders() {
   // Psychologists and specialists in private practice (natural persons in the professional registers),
   // each working in one region. Named by register role only: natural persons' names are personal data.
   for (int i = 1; i <= 8; ++i) {
-    Provider provider;
-    provider.id = NumberedId("PR-PSY-", i, 2);
-    provider.name = "Psihologs (fiziska persona) " + NumberedId("PSY-", i, 2);
-    provider.natural_person = true;
-    provider.register_kind = Register::kPsychologists;
-    provider.registration_number = NumberedId("PSIH-", rng.Between(1000, 9999), 4);
-    provider.services = {Service::ADULT_PSYCHOLOGIST_CONSULTATION, Service::ADULT_SPECIALIST_CONSULTATION,
-                         Service::CHILD_REHABILITATION, Service::PARENT_REHABILITATION};
-    provider.region = (i - 1) % kRegionCount;
-    provider.available_from = first_contracts_;
-    created.push_back(AddProvider(std::move(provider), first_contracts_));
+    created.push_back(AddPractitioner(
+        NumberedId("PR-PSY-", i, 2), "Psihologs (fiziska persona) " + NumberedId("PSY-", i, 2),
+        Register::kPsychologists, NumberedId("PSIH-", rng.Between(1000, 9999), 4),
+        {Service::ADULT_PSYCHOLOGIST_CONSULTATION, Service::ADULT_SPECIALIST_CONSULTATION,
+         Service::CHILD_REHABILITATION, Service::PARENT_REHABILITATION},
+        (i - 1) % kRegionCount));
   }
   for (int i = 1; i <= 6; ++i) {
-    Provider provider;
-    provider.id = NumberedId("PR-SPEC-", i, 2);
-    provider.name = std::string(i % 2 == 1 ? "Fizioterapeits" : "Ergoterapeits") + " (fiziska persona) " +
-                    NumberedId("SPEC-", i, 2);
-    provider.natural_person = true;
-    provider.register_kind = Register::kMedicalPractitioners;
-    provider.registration_number = NumberedId("AP-", rng.Between(100000, 999999), 6);
-    provider.services = {Service::ADULT_SPECIALIST_CONSULTATION, Service::CHILD_REHABILITATION};
-    provider.region = (i - 1) % kRegionCount;
-    provider.available_from = first_contracts_;
-    created.push_back(AddProvider(std::move(provider), first_contracts_));
+    created.push_back(AddPractitioner(
+        NumberedId("PR-SPEC-", i, 2),
+        std::string(i % 2 == 1 ? "Fizioterapeits" : "Ergoterapeits") + " (fiziska persona) " +
+            NumberedId("SPEC-", i, 2),
+        Register::kMedicalPractitioners, NumberedId("AP-", rng.Between(100000, 999999), 6),
+        {Service::ADULT_SPECIALIST_CONSULTATION, Service::CHILD_REHABILITATION}, (i - 1) % kRegionCount));
   }
-  // Framework contracts: each municipality contracts the providers working in its region (pre-reform
-  // contracts run until the reform; the successors sign new ones from 2021-07-01).
-  for (const int index : created) {
+  SignFrameworkContracts(created);
+}
+
+int Simulator::AddPractitioner(std::string id, std::string name, Register register_kind,
+                               std::string registration_number, std::vector<Service> services, int region) {
+  Provider provider;
+  provider.id = std::move(id);
+  provider.name = std::move(name);
+  provider.natural_person = true;
+  provider.register_kind = register_kind;
+  provider.registration_number = std::move(registration_number);
+  provider.services = std::move(services);
+  provider.region = region;
+  provider.available_from = first_contracts_;
+  return AddProvider(std::move(provider), first_contracts_);
+}
+
+// Framework contracts: each municipality contracts the providers working in its region (pre-reform
+// contracts run until the reform; the successors sign new ones from 2021-07-01).
+void Simulator::SignFrameworkContracts(const std::vector<int>& providers) {
+  for (const int index : providers) {
     const Provider& provider = providers_[index];
     if (provider.id == "PR-APRUPE-ZEMGALE") general_care_provider_ = index;
     for (int m = 0; m < static_cast<int>(municipalities_.size()); ++m) {

@@ -162,6 +162,10 @@ struct Grant {
     }
     return in_force;
   }
+  void Entitle(Period new_period, int64_t new_quantity) {
+    period = new_period;
+    quantity = new_quantity;
+  }
   void AddPersonCap(uint8_t id, CapPeriodKind period, bool leisure_only, int64_t limit) {
     person_caps[static_cast<size_t>(person_cap_count++)] = PersonCap{id, period, leisure_only, limit};
   }
@@ -247,13 +251,23 @@ class Simulator {
   void RecordProjectExpenses();
   void RegisterProviders();
   int AddProvider(Provider provider, int32_t registered_on);
+  // A natural person in a professional register, available from the first contracts.
+  int AddPractitioner(std::string id, std::string name, Register register_kind, std::string registration_number,
+                      std::vector<Service> services, int region);
+  void SignFrameworkContracts(const std::vector<int>& providers);
   void EnsureContract(int provider, int municipality, int32_t needed_on);
 
   // Persons.
   std::vector<Household> PlanHouseholds();
   void EnrolHousehold(const Household& household);
   void PlanAdult(Rng& rng, int32_t enrol_on);
+  Departure AdultDeparture(Rng& rng, int person, int home, int32_t enrol_on);
   void PlanFamily(Rng& rng, int32_t enrol_on, int children);
+  std::vector<int> EnrolChildren(Rng& rng, int32_t enrol_on, int count, int home, int32_t* family_end);
+  int EnrolParent(Rng& rng, int32_t enrol_on, int home, const std::vector<int>& children, int32_t family_end);
+  void PlanCareAndRespite(Rng& rng, int child, int parent, int32_t enrol_on, int32_t stop_on,
+                          const Departure& departure);
+  void PlanParentServices(Rng& rng, int parent, int home, int32_t from, int32_t until, const Departure& departure);
   void PlanChildInCare(Rng& rng, int32_t enrol_on);
   void PlanCandidate(Rng& rng, int32_t enrol_on);
   int EnrolPerson(TargetGroup group, int32_t birth_date, int home, int32_t enrol_on, int relation = 0,
@@ -265,24 +279,49 @@ class Simulator {
 
   // Assessment, plans and services.
   struct CareerPlan {
-    int person;
-    const char* method;
-    const char* assessor;
-    int32_t first_assessment_on;
-    int32_t planned_end;  // services end (age-out, project end)
+    int person = -1;
+    const char* method = nullptr;
+    const char* assessor = nullptr;
+    int32_t first_assessment_on = kNoDate;
+    int32_t planned_end = kNoDate;  // services end (age-out, project end)
     Departure departure;
-    bool receives_services;
+    bool receives_services = false;
     std::vector<Service> services;
     std::vector<Service> also_recommended;
     std::vector<Service> optional_services;  // may be added at a re-assessment
     int submitted_by = -1;
-    bool adult;
+    bool adult = false;
   };
   struct CareerResult {
     int32_t first_plan_on = kNoDate;
     int32_t services_until = kNoDate;
   };
+  CareerPlan NewCareer(int person, bool adult, int32_t first_assessment_on, int32_t planned_end) const;
   CareerResult PlanAssessedCareer(const CareerPlan& plan, Rng& rng);
+  // One cycle of a career: an assessment, the support plan that follows and the services it plans, and
+  // what carries over to the next cycle.
+  struct CareerCycle {
+    bool first = true;
+    int32_t assess_on = kNoDate;
+    int32_t plan_on = kNoDate;     // the plan's approval
+    int32_t plan_from = kNoDate;   // its validity: the first plan's day, then the day after the previous plan
+    int32_t plan_until = kNoDate;  // kNoDate: open-ended
+    int32_t end = kNoDate;         // the services planned end (the plan's end, at the latest the career's)
+    int32_t review_delay = 0;      // days the next review comes late
+    std::vector<Service> services;
+    // Before the 2021 amendments GRT services were free for two years after the first plan. Municipalities
+    // stopped them then and resumed them once the amendment of 2021-07-01 lifted the limit; some renewed the
+    // plan first and went on for a few months before they stopped (deliveries the eligibility check finds
+    // outside the free period).
+    bool past_free_period = false;
+    bool stopped_past_free_period = false;
+  };
+  std::string RecordAssessment(const CareerPlan& plan, int32_t on, Rng& rng);
+  void DatePlan(const CareerPlan& plan, CareerCycle& cycle, Rng& rng);
+  void ReviseServices(const CareerPlan& plan, std::vector<Service>* services, Rng& rng);
+  std::string ApprovePlan(const CareerPlan& plan, const CareerCycle& cycle, const std::string& assessment_id);
+  void RequestServices(const CareerPlan& plan, const CareerCycle& cycle, const std::string& plan_id, Rng& rng);
+  bool NextCycle(const CareerPlan& plan, CareerCycle& cycle, Rng& rng);
   void PlanBlockAroundDeparture(BlockRequest request, const Departure& departure, Rng& rng);
   void PlanServiceBlock(const BlockRequest& request, Rng& rng);
   void PlanGrantChain(const BlockRequest& request, Service service, int municipality, int32_t decided_on,
@@ -307,7 +346,40 @@ class Simulator {
   int CreateGrant(const BlockRequest& request, Service service, int municipality, int32_t decided_on,
                   int32_t valid_from, int32_t valid_until, const std::string& application_id,
                   const std::string& causation, Rng& rng);
+  // The steps of CreateGrant.
+  struct Rhythm {
+    int visits_per_week = 0;
+    std::array<int, 5> weekdays = {0, 1, 2, 3, 4};  // Monday = 0, in the order of preference
+    uint8_t Weekdays() const {  // the first visits_per_week of them, as Grant::weekdays
+      uint8_t mask = 0;
+      for (int i = 0; i < visits_per_week && i < 5; ++i) mask |= static_cast<uint8_t>(1u << weekdays[i]);
+      return mask;
+    }
+  };
+  Rhythm ChooseRhythm(Grant& grant, Rng& rng);
+  void KeepsToLimits(Grant& grant, Rng& rng);
+  void Entitle(Grant& grant, int visits_per_week, Rng& rng);
+  void EntitleChildCare(Grant& grant);
+  bool SizeSessions(const BlockRequest& request, Grant& grant, Rhythm& rhythm, Rng& rng);
+  void PriceGrant(Grant& grant, int visits_per_week, Rng& rng);
+  void RecordGrant(const Grant& grant, const BlockRequest& request, const std::string& application_id,
+                   const std::string& causation);
+  // The steps of PlanGrantChain: where the chain stands (the decision the next grant follows), a new
+  // application when the previous grant ran out, extensions of a grant.
+  struct ChainLink {
+    int municipality = -1;
+    int32_t decided_on = kNoDate;
+    int32_t valid_from = kNoDate;
+    std::string application_id;  // "" when the next grant needs a new application
+    std::string causation;
+  };
+  bool ApplyAgain(const BlockRequest& request, Service service, int32_t last_decision, ChainLink* link, Rng& rng);
+  int32_t ExtendGrant(const BlockRequest& request, Grant& grant, int32_t valid_until, Rng& rng);
   void PlanGrantLife(Grant& grant, int32_t valid_until, const BlockRequest& request, Rng& rng);
+  void ReassessQuantity(Grant& grant, Rng& rng);
+  void ChangeProvider(Grant& grant, Rng& rng);
+  void UpdateUnitCost(Grant& grant);
+  void PlanSuspension(Grant& grant, Rng& rng);
   std::string SubmitApplication(int person, const std::vector<Service>& services, int32_t on,
                                 int submitted_by, Rng& rng);
   std::string DecideApplication(const std::string& application_id, int municipality, int32_t on,
@@ -317,12 +389,37 @@ class Simulator {
 
   // Monthly work.
   void DeliverMonth(int32_t month_start, int32_t month_end, std::vector<ClaimableDelivery>* claimable);
+  // One grant's deliveries in one month: the days it delivers on, the month's end (corrections come before
+  // its claim), its random stream, and where the amounts to claim go.
+  struct GrantMonth {
+    Grant& grant;
+    int32_t from;
+    int32_t to;
+    int32_t month_end;
+    Rng rng;
+    std::vector<ClaimableDelivery>* claimable;
+  };
+  int64_t WithinLimits(const Grant& grant, int32_t day, int64_t quantity, bool leisure) const;
+  void DeliverVisits(GrantMonth& m);
+  void DeliverVisit(GrantMonth& m, int32_t day);
+  void DeliverWeeklyStays(GrantMonth& m);
+  void DeliverStay(GrantMonth& m);
+  // Records a delivery and counts it against the grant's quantity and the person's caps.
+  void Deliver(GrantMonth& m, int32_t first, int32_t last, int64_t quantity, const char* purpose, bool leisure);
   int64_t Room(const Grant& grant, int32_t day, bool leisure) const;
   void UseCaps(Grant& grant, int32_t day, int64_t quantity, bool leisure);
-  void RecordDelivery(Grant& grant, int32_t first, int32_t last, int64_t quantity, const char* purpose,
-                      int32_t month_end, Rng& rng, std::vector<ClaimableDelivery>* claimable);
+  void RecordDelivery(GrantMonth& m, int32_t first, int32_t last, int64_t quantity, const char* purpose);
+  void VoidDelivery(const std::string& delivery_id, int municipality, int32_t on, const char* reason);
+  int64_t CorrectDelivery(const Grant& grant, const std::string& delivery_id, int32_t first, int64_t quantity,
+                          int64_t cost, const char* purpose, int32_t on, Rng& rng);
   int64_t DeliveryCost(const Grant& grant, int64_t quantity, int32_t day) const;
   void ClaimMonth(int32_t month_start, int32_t month_end, const std::vector<ClaimableDelivery>& deliveries);
+  void FileClaim(const std::string& claim_id, int claimant, int32_t claimed_on, int32_t month_start,
+                 int32_t month_end, const std::vector<const ClaimableDelivery*>& lines);
+  int64_t ReviewClaim(const std::string& claim_id, int claimant, int32_t claimed_on, int32_t reviewed_on,
+                      const std::vector<const ClaimableDelivery*>& lines, Rng& rng);
+  void PayClaim(const std::string& claim_id, int32_t claimed_on, int32_t reviewed_on, int64_t approved_total,
+                Rng& rng);
   const BudgetVersion& BudgetOn(int32_t day) const;
 
   // Helpers.
