@@ -193,6 +193,16 @@ void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) 
         ExpectSameCells(RowCells(cells), RowCells(rebuilt.CellsAsOf(valid_date)), "incremental != rebuild");
       }
     }
+    {
+      // The report from the journal == the naive report, document for document (rows, totals, budgets).
+      const int32_t valid_date = valid_dates[0];
+      const FundingQuery query = RandomQuery(random, model);
+      FundingReport naive, from_journal;
+      EXPECT_TRUE(ComputeFunding(model, valid_date, query, &naive).ok());
+      EXPECT_TRUE(ComputeFundingFromJournal(journal, model, valid_date, query, &from_journal).ok());
+      EXPECT_EQ(FundingToJson(from_journal).dump(), FundingToJson(naive).dump())
+          << "seed " << seed << ", known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
+    }
     if (pair) {
       SCOPED_TRACE("seed " + std::to_string(seed) + ", changes of (" + std::to_string(pair->position) + ", " +
                    std::to_string(event.position) + "] valid at " + ledger::FormatDate(pair->valid_date));

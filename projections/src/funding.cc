@@ -136,18 +136,54 @@ bool FundingQueryKeeps(const FundingQuery& query, const FundingRowKey& key) {
           key.territory_id == query.municipality_id);
 }
 
-Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out) {
-  *out = FundingReport{};
-  out->valid_date = valid_date;
-  out->known_at_position = model.last_position();
-  std::set<std::string> keep;
-  DI_RETURN_IF_ERROR(FundingDimensions(query.group_by, &keep));
+Status CheckFundingQuery(const LedgerModel& model, const FundingQuery& query, std::set<std::string>* keep) {
+  DI_RETURN_IF_ERROR(FundingDimensions(query.group_by, keep));
   if (!query.project_id.empty() && !model.projects().count(query.project_id)) {
     return Status::NotFound("no project '" + query.project_id + "'");
   }
   if (!query.municipality_id.empty() && !model.municipalities().count(query.municipality_id)) {
     return Status::NotFound("no municipality '" + query.municipality_id + "'");
   }
+  return Status::Ok();
+}
+
+int64_t ApprovedOfClaim(const ClaimFacts& claim, int32_t valid_date) {
+  if (!claim.reviewed || claim.reviewed_on > valid_date) return 0;
+  int64_t approved = 0;
+  for (const auto& [delivery_id, claimed] : claim.lines) {
+    if (auto line = claim.approved.find(delivery_id); line != claim.approved.end()) approved += line->second;
+  }
+  return approved;
+}
+
+void AppendFundingBudgets(const LedgerModel& model, int32_t valid_date, const FundingQuery& query,
+                          FundingReport* out) {
+  // Each version, and what remains of it given the claims approved while it was in force.
+  for (const auto& [project_id, project] : model.projects()) {
+    if (!query.project_id.empty() && project_id != query.project_id) continue;
+    std::vector<BudgetVersion> versions = project.budgets;
+    std::stable_sort(versions.begin(), versions.end(),
+                     [](const BudgetVersion& a, const BudgetVersion& b) { return a.from < b.from; });
+    for (size_t i = 0; i < versions.size(); ++i) {
+      if (versions[i].from > valid_date) break;
+      const int32_t until = i + 1 < versions.size() ? std::min(valid_date, versions[i + 1].from - 1) : valid_date;
+      BudgetLine line{project_id, versions[i].from, versions[i].total_cents, versions[i].esf_cents,
+                      versions[i].state_cents, versions[i].position, 0, 0};
+      for (const auto& [claim_id, claim] : model.claims()) {
+        if (claim.project_id == project_id && claim.date <= until) line.approved_cents += ApprovedOfClaim(claim, valid_date);
+      }
+      line.remaining_cents = line.total_cents - line.approved_cents;
+      out->budgets.push_back(line);
+    }
+  }
+}
+
+Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out) {
+  *out = FundingReport{};
+  out->valid_date = valid_date;
+  out->known_at_position = model.last_position();
+  std::set<std::string> keep;
+  DI_RETURN_IF_ERROR(CheckFundingQuery(model, query, &keep));
 
   // The row of a delivery: its grant's project, territory, municipality and service, and its month. The grant's
   // part is looked up once per grant, and deliveries are summed per (grant part, month) cell with integer keys;
@@ -191,11 +227,9 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
     if (query.explain) cell_positions[cell].insert(decision.positions.begin(), decision.positions.end());
   }
 
-  std::map<std::string, int64_t> approved_by_claim;  // for budgets
   for (const auto& [claim_id, claim] : model.claims()) {
     if (claim.date > valid_date) continue;
     const ClaimSplit split = SplitClaim(model, claim, valid_date);
-    approved_by_claim[claim_id] = split.approved_cents;
     for (size_t i = 0; i < split.lines.size(); ++i) {
       auto delivery = model.deliveries().find(split.lines[i].first);
       if (delivery == model.deliveries().end()) continue;
@@ -253,26 +287,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
   DI_ASSERT(out->totals.approved_esf_cents + out->totals.approved_state_cents == out->totals.approved_cents);
   DI_ASSERT(out->totals.paid_esf_cents + out->totals.paid_state_cents == out->totals.paid_cents);
 
-  // Budgets: each version, and what remains of it given the claims approved while it was in force.
-  for (const auto& [project_id, project] : model.projects()) {
-    if (!query.project_id.empty() && project_id != query.project_id) continue;
-    std::vector<BudgetVersion> versions = project.budgets;
-    std::stable_sort(versions.begin(), versions.end(),
-                     [](const BudgetVersion& a, const BudgetVersion& b) { return a.from < b.from; });
-    for (size_t i = 0; i < versions.size(); ++i) {
-      if (versions[i].from > valid_date) break;
-      const int32_t until = i + 1 < versions.size() ? std::min(valid_date, versions[i + 1].from - 1) : valid_date;
-      BudgetLine line{project_id, versions[i].from, versions[i].total_cents, versions[i].esf_cents,
-                      versions[i].state_cents, versions[i].position, 0, 0};
-      for (const auto& [claim_id, claim] : model.claims()) {
-        if (claim.project_id == project_id && claim.date <= until && approved_by_claim.count(claim_id)) {
-          line.approved_cents += approved_by_claim.at(claim_id);
-        }
-      }
-      line.remaining_cents = line.total_cents - line.approved_cents;
-      out->budgets.push_back(line);
-    }
-  }
+  AppendFundingBudgets(model, valid_date, query, out);
   return Status::Ok();
 }
 

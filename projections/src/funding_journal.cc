@@ -35,6 +35,7 @@ void FundingJournal::Reset(const LedgerModel& model) {
   *this = FundingJournal{};
   RefreshAll(model);
   pending_.clear();
+  position_ = model.last_position();
 }
 
 namespace {
@@ -144,6 +145,7 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
     if (!delta.IsZero()) changes->push_back(FundingChange{recorded.getPosition(), key.first, key.second, delta});
   }
   pending_.clear();
+  position_ = recorded.getPosition();
 }
 
 std::map<FundingRowKey, CellFigures> FundingJournal::CellsAsOf(int32_t valid_date) const {
@@ -426,6 +428,31 @@ void FundingJournal::RefreshAll(const LedgerModel& model) {
   for (const auto& [id, claim] : model.claims()) claims.insert(id);
   for (const auto& [id, contribution] : claim_contributions_) claims.insert(id);
   for (const std::string& id : claims) RefreshClaim(model, id);
+}
+
+Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerModel& model, int32_t valid_date,
+                                 const FundingQuery& query, FundingReport* out) {
+  DI_ASSERT(journal.position() == model.last_position());
+  if (query.explain) return Status::InvalidArgument("the journal keeps no events per row: ask ComputeFunding", "explain");
+  *out = FundingReport{};
+  out->valid_date = valid_date;
+  out->known_at_position = model.last_position();
+  std::set<std::string> keep;
+  DI_RETURN_IF_ERROR(CheckFundingQuery(model, query, &keep));
+  std::map<FundingRowKey, FundingFigures> grouped;
+  for (const auto& [cell, figures] : journal.CellsAsOf(valid_date)) {
+    if (figures.presence <= 0 || !FundingQueryKeeps(query, cell)) continue;
+    grouped[KeepDimensions(cell, keep)].Add(figures.figures);
+    out->totals.Add(figures.figures);
+  }
+  for (const auto& [key, figures] : grouped) {
+    out->rows.push_back(FundingRow{key.project_id, key.territory_id, key.municipality_id, key.service, key.month,
+                                   figures, {}});
+  }
+  DI_ASSERT(out->totals.approved_esf_cents + out->totals.approved_state_cents == out->totals.approved_cents);
+  DI_ASSERT(out->totals.paid_esf_cents + out->totals.paid_state_cents == out->totals.paid_cents);
+  AppendFundingBudgets(model, valid_date, query, out);
+  return Status::Ok();
 }
 
 }  // namespace di::projections

@@ -118,6 +118,15 @@ FundingRowKey KeepDimensions(const FundingRowKey& key, const std::set<std::strin
 // Whether the query's project and municipality filters keep a row of every dimension.
 bool FundingQueryKeeps(const FundingQuery& query, const FundingRowKey& key);
 
+// Checks a query against the model: its dimensions (field "group_by"), and that the project and municipality it
+// names exist (kNotFound). Returns the dimensions kept.
+Status CheckFundingQuery(const LedgerModel& model, const FundingQuery& query, std::set<std::string>* keep);
+// What a claim's review approved, as of a valid date (0 before the review): SplitClaim's approved_cents.
+int64_t ApprovedOfClaim(const ClaimFacts& claim, int32_t valid_date);
+// The report's budget lines: each version of each project the query keeps in force by the valid date, with the
+// claims approved while it was in force.
+void AppendFundingBudgets(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out);
+
 Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out);
 // {"deliveries": ..., "delivered_cents": ..., ...}: the figures as every funding answer writes them.
 nlohmann::ordered_json FundingFiguresToJson(const FundingFigures& figures);

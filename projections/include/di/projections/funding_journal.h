@@ -69,6 +69,9 @@ class FundingJournal {
   // and appends what changed to *changes, in cell and valid date order.
   void Follow(const LedgerModel& model, const ledger::StoredEvent& event, std::vector<FundingChange>* changes);
 
+  // The position of the last event followed (or of the model it was reset on).
+  uint64_t position() const { return position_; }
+
   // Every cell as of `valid_date`: the contributions valid on or before it. Cells whose contributions cancel out
   // are left out.
   std::map<FundingRowKey, CellFigures> CellsAsOf(int32_t valid_date) const;
@@ -127,7 +130,14 @@ class FundingJournal {
   std::map<std::string, Contribution> claim_contributions_;
   std::map<std::string, std::set<std::string>> claims_of_delivery_;  // claims with a line on the delivery
   Contribution pending_;  // the changes of the event being followed
+  uint64_t position_ = 0;
 };
+
+// The funding report from the journal, as ComputeFunding gives it on `model` (at the journal's position): the same
+// rows, totals and budgets, the same errors. Without FundingQuery::explain (the journal keeps no event list per
+// cell yet: ComputeFunding answers that). `tests/funding_journal_test.cc` compares the two.
+Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerModel& model, int32_t valid_date,
+                                 const FundingQuery& query, FundingReport* out);
 
 }  // namespace di::projections
 
