@@ -23,7 +23,6 @@ using di::ledger::StatusCode;
 using di::ledger::Territory;
 using di::ledger::TerritoryLookup;
 using di::testing::AppendJson;
-using di::testing::BaseWorld;
 using di::testing::Delivery;
 using di::testing::Events;
 using di::testing::MakeEvent;
@@ -35,12 +34,9 @@ std::vector<std::string> Ids(const Territory& territory) {
   return ids;
 }
 
-class AdmissionTest : public ::testing::Test {
+class AdmissionTest : public di::testing::BaseWorldStoreTest {
  protected:
-  void SetUp() override {
-    store_ = di::testing::OpenStore(dir_.Sub("store"));
-    ASSERT_TRUE(AppendJson(*store_, BaseWorld()).ok());
-  }
+  AdmissionTest() : BaseWorldStoreTest("store") {}
 
   // Appends `events` with an admission check that records every subject it is asked about and refuses the
   // event ids in `refuse`.
@@ -56,8 +52,6 @@ class AdmissionTest : public ::testing::Test {
     return store_->Append(Events(events), options, &result);
   }
 
-  di::testing::TempDir dir_;
-  std::unique_ptr<di::ledger::EventStore> store_;
   std::map<std::string, EventSubject> subjects_;
 };
 

@@ -11,17 +11,17 @@
 
 #include "chain_oracle.h"
 #include "di/ledger/audit.h"
-#include "di/ledger/civil_date.h"
 #include "di/ledger/json_codec.h"
 #include "di/ledger/merkle.h"
 #include "test_util.h"
+#include "world.h"
 
 namespace di::ledger {
 namespace {
 
 using di::testing::AppendJson;
 using di::testing::BaseWorld;
-using di::testing::Delivery;
+using di::testing::NumberedDeliveries;
 using di::testing::OpenStore;
 using di::testing::TempDir;
 using nlohmann::json;
@@ -33,16 +33,6 @@ SigningKey KeyFromByte(uint8_t byte) {
   SigningKey key;
   EXPECT_TRUE(SigningKey::FromSeed(seed, &key).ok());
   return key;
-}
-
-// `count` child-care deliveries under G-1 of the base world, on distinct days.
-std::vector<json> Deliveries(int first, int count) {
-  std::vector<json> events;
-  for (int i = first; i < first + count; ++i) {
-    const int32_t day = DaysFromCivil(2021, 1, 1) + i % 900;
-    events.push_back(Delivery("e-" + std::to_string(i), "D-" + std::to_string(i), FormatDate(day), 30));
-  }
-  return events;
 }
 
 // The whole log as `di-ledger export` writes it.
@@ -91,15 +81,10 @@ std::string JoinLines(const std::vector<std::string>& lines) {
   return text;
 }
 
-class AuditTest : public ::testing::Test {
+class AuditTest : public di::testing::BaseWorldStoreTest {
  protected:
+  AuditTest() : BaseWorldStoreTest("store") {}
   static void SetUpTestSuite() { ASSERT_GE(sodium_init(), 0); }
-  void SetUp() override {
-    store_ = OpenStore(dir_.Sub("store"));
-    ASSERT_TRUE(AppendJson(*store_, BaseWorld()).ok());
-  }
-  TempDir dir_;
-  std::unique_ptr<EventStore> store_;
   SigningKey key_ = KeyFromByte(1);
 };
 
@@ -227,7 +212,7 @@ TEST_F(AuditTest, OnlyTheLedgersKeySignsUntilItIsRotated) {
   ASSERT_TRUE(store_->GetByEventId("key-rotation-" + std::to_string(result.tree_size), &rotation).ok());
   EXPECT_EQ(std::string(rotation.reader().getStream().cStr()), "audit/signing_keys");
   EXPECT_FALSE(store_->AppendCheckpoint(key_, &result).ok());  // the old key is retired
-  ASSERT_TRUE(AppendJson(*store_, Deliveries(0, 3)).ok());
+  ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(0, 3)).ok());
   ASSERT_TRUE(store_->AppendCheckpoint(second, &result).ok());
 
   // The key survives a restart.
@@ -257,7 +242,7 @@ TEST_F(AuditTest, AutomaticCheckpointEveryNEvents) {
   options.checkpoint_key = std::make_shared<SigningKey>(key_);
   store_ = OpenStore(dir_.Sub("store"), options);
   const uint64_t start = store_->Head().position;
-  for (int batch = 0; batch < 10; ++batch) ASSERT_TRUE(AppendJson(*store_, Deliveries(batch * 4, 4)).ok());
+  for (int batch = 0; batch < 10; ++batch) ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(batch * 4, 4)).ok());
   std::vector<uint64_t> positions;
   ASSERT_TRUE(store_->ReadByType(schema::Event::Payload::CHECKPOINT_SIGNED, 1, 0, [&](const StoredEvent& event) {
                         positions.push_back(event.position);
@@ -285,10 +270,10 @@ TEST_F(AuditTest, AutomaticCheckpointEveryNEvents) {
 
 // Enough events that proofs use the stored subtree hashes (2^8 leaves and up) as well as rehashed ones.
 TEST_F(AuditTest, ProofsFromTheStoreMatchTheDefinitionAndCheckOffline) {
-  for (int batch = 0; batch < 6; ++batch) ASSERT_TRUE(AppendJson(*store_, Deliveries(batch * 100, 100)).ok());
+  for (int batch = 0; batch < 6; ++batch) ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(batch * 100, 100)).ok());
   CheckpointResult first, second;
   ASSERT_TRUE(store_->AppendCheckpoint(key_, &first).ok());
-  ASSERT_TRUE(AppendJson(*store_, Deliveries(600, 123)).ok());
+  ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(600, 123)).ok());
   ASSERT_TRUE(store_->AppendCheckpoint(key_, &second).ok());
   ASSERT_GT(second.tree_size, 700u);
   const std::vector<Hash> leaves = Leaves(*store_);
@@ -380,7 +365,7 @@ TEST_F(AuditTest, ProofAcrossAKeyRotationChecksWithEitherKey) {
   CheckpointResult result;
   ASSERT_TRUE(store_->AppendCheckpoint(key_, &result).ok());
   ASSERT_TRUE(store_->RotateSigningKey(key_, second, &result).ok());
-  ASSERT_TRUE(AppendJson(*store_, Deliveries(0, 5)).ok());
+  ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(0, 5)).ok());
   ASSERT_TRUE(store_->AppendCheckpoint(second, &result).ok());
   ordered_json built;
   ASSERT_TRUE(BuildInclusionProof(*store_, "e-2", 0, &built).ok());
@@ -399,10 +384,10 @@ TEST_F(AuditTest, ProofAcrossAKeyRotationChecksWithEitherKey) {
 // ---- Offline verification of an export -----------------------------------------------------------------
 
 TEST_F(AuditTest, VerifyExportNamesTheFirstAlteredPosition) {
-  ASSERT_TRUE(AppendJson(*store_, Deliveries(0, 20)).ok());
+  ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(0, 20)).ok());
   CheckpointResult checkpoint;
   ASSERT_TRUE(store_->AppendCheckpoint(key_, &checkpoint).ok());
-  ASSERT_TRUE(AppendJson(*store_, Deliveries(20, 5)).ok());
+  ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(20, 5)).ok());
   const std::string text = Export(*store_);
   ExportVerifyReport report = VerifyText(text, key_.public_key());
   ASSERT_EQ(report.first_bad_position, 0u) << report.problem;
@@ -454,7 +439,7 @@ TEST_F(AuditTest, VerifyExportNamesTheFirstAlteredPosition) {
 
 // A store written before the Merkle tree existed gets its tree built on open, identical to a live one.
 TEST_F(AuditTest, MerkleStateIsRebuiltForAnOlderStore) {
-  ASSERT_TRUE(AppendJson(*store_, Deliveries(0, 300)).ok());
+  ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(0, 300)).ok());
   Hash live_root;
   const uint64_t size = store_->Head().position;
   ASSERT_TRUE(store_->GetMerkleRoot(size, &live_root).ok());
@@ -498,7 +483,7 @@ TEST(AuditCliTest, KeygenCheckpointExportVerifyThenTamper) {
   {
     auto store = OpenStore(data);
     ASSERT_TRUE(AppendJson(*store, BaseWorld()).ok());
-    ASSERT_TRUE(AppendJson(*store, Deliveries(0, 30)).ok());
+    ASSERT_TRUE(AppendJson(*store, NumberedDeliveries(0, 30)).ok());
   }
   Output out = RunCli("audit keygen --out " + key);
   ASSERT_EQ(out.exit_code, 0) << out.text;

@@ -8,28 +8,16 @@
 #include <thread>
 
 #include "di/ledger/backup.h"
-#include "di/ledger/civil_date.h"
 #include "di/ledger/merkle.h"
 #include "test_util.h"
+#include "world.h"
 
 namespace di::ledger {
 namespace {
 
 using di::testing::AppendJson;
-using di::testing::BaseWorld;
-using di::testing::Delivery;
+using di::testing::NumberedDeliveries;
 using di::testing::OpenStore;
-using di::testing::TempDir;
-using nlohmann::json;
-
-std::vector<json> Deliveries(int first, int count) {
-  std::vector<json> events;
-  for (int i = first; i < first + count; ++i) {
-    const int32_t day = DaysFromCivil(2021, 1, 1) + i % 900;
-    events.push_back(Delivery("e-" + std::to_string(i), "D-" + std::to_string(i), FormatDate(day), 30));
-  }
-  return events;
-}
 
 Hash HashAt(EventStore& store, uint64_t position) {
   Hash hash{};
@@ -40,15 +28,13 @@ Hash HashAt(EventStore& store, uint64_t position) {
   return hash;
 }
 
-class BackupTest : public ::testing::Test {
+class BackupTest : public di::testing::BaseWorldStoreTest {
  protected:
+  BackupTest() : BaseWorldStoreTest("data") {}
   void SetUp() override {
-    store_ = OpenStore(dir_.Sub("data"));
-    ASSERT_TRUE(AppendJson(*store_, BaseWorld()).ok());
-    ASSERT_TRUE(AppendJson(*store_, Deliveries(0, 500)).ok());
+    ASSERT_NO_FATAL_FAILURE(BaseWorldStoreTest::SetUp());
+    ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(0, 500)).ok());
   }
-  TempDir dir_;
-  std::unique_ptr<EventStore> store_;
 };
 
 TEST_F(BackupTest, BackupWhileAppendingRestoresExactlyTheBackedUpHead) {
@@ -57,7 +43,7 @@ TEST_F(BackupTest, BackupWhileAppendingRestoresExactlyTheBackedUpHead) {
   std::atomic<int> batches{0};
   std::thread appender([&] {
     for (int batch = 0; batch < 2000 && (!backup_done || batch < 20); ++batch) {
-      ASSERT_TRUE(AppendJson(*store_, Deliveries(1000 + batch * 5, 5)).ok());
+      ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(1000 + batch * 5, 5)).ok());
       ++batches;
     }
   });
@@ -92,7 +78,7 @@ TEST_F(BackupTest, BackupWhileAppendingRestoresExactlyTheBackedUpHead) {
   ASSERT_TRUE(store_->GetMerkleRoot(backup.head.position, &original_root).ok());
   ASSERT_TRUE(copy->GetMerkleRoot(backup.head.position, &restored_root).ok());
   EXPECT_EQ(restored_root, original_root);
-  ASSERT_TRUE(AppendJson(*copy, Deliveries(100000, 2)).ok());
+  ASSERT_TRUE(AppendJson(*copy, NumberedDeliveries(100000, 2)).ok());
   VerifyReport report;
   ASSERT_TRUE(copy->Verify(&report).ok());
   EXPECT_EQ(report.first_bad_position, 0u) << report.problem;
@@ -103,7 +89,7 @@ TEST_F(BackupTest, LaterBackupsAreIncrementalAndEachRestores) {
   ASSERT_TRUE(store_->CreateBackup(dir_.Sub("backups"), &first).ok());
   EXPECT_EQ(first.head.position, store_->Head().position);  // nothing appended meanwhile: exact
   EXPECT_EQ(first.head.position, first.head_before.position);
-  ASSERT_TRUE(AppendJson(*store_, Deliveries(500, 200)).ok());
+  ASSERT_TRUE(AppendJson(*store_, NumberedDeliveries(500, 200)).ok());
   ASSERT_TRUE(store_->CreateBackup(dir_.Sub("backups"), &second).ok());
   EXPECT_EQ(second.backup_id, 2u);
   std::vector<BackupInfo> backups;

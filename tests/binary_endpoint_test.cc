@@ -26,7 +26,6 @@
 #include "di/server/metrics.h"
 #include "protocol.capnp.h"
 #include "server_fixture.h"
-#include "di/workload/region_history.h"
 #include "test_util.h"
 
 namespace di::server {
@@ -41,6 +40,7 @@ using di::testing::kClerk2;
 using di::testing::kMigration;
 using di::testing::kProject;
 using di::testing::kReader;
+using di::testing::SimulatedRegionLines;
 using di::testing::TempDir;
 using di::testing::TokensJson;
 using di::testing::World;
@@ -419,15 +419,7 @@ std::vector<RoutedBatch> RouteHistory(const std::vector<json>& history, std::set
 
 TEST(BinaryEndpointHistoryTest, RoutedSimulatedHistoryEqualsLocalImport) {
   std::vector<json> history = {DefaultRulesEvent()};
-  {
-    workload::SimulateOptions options;
-    options.seed = 7;
-    options.persons = 40;
-    options.years = 8;
-    std::stringstream text;
-    workload::WriteSimulatedHistory(options, text);
-    for (std::string line; std::getline(text, line);) history.push_back(json::parse(line));
-  }
+  for (const std::string& line : SimulatedRegionLines(7, 40)) history.push_back(json::parse(line));
   std::set<std::string> municipalities;
   const std::vector<RoutedBatch> batches = RouteHistory(history, &municipalities);
   json entries = json::array({TokenEntryJson({"project", Role::kProject, ""}, "t-project"),
@@ -981,15 +973,7 @@ TEST(BinaryEndpointExampleTest, ReadModelMatchesTheStoreAndResumesExactly) {
   // A simulated region (corrections and voids included), served to a reader: the example joins on
   // pseudonymised grant and delivery ids.
   std::vector<json> history = {DefaultRulesEvent()};
-  {
-    workload::SimulateOptions options;
-    options.seed = 3;
-    options.persons = 30;
-    options.years = 8;
-    std::stringstream text;
-    workload::WriteSimulatedHistory(options, text);
-    for (std::string line; std::getline(text, line);) history.push_back(json::parse(line));
-  }
+  for (const std::string& line : SimulatedRegionLines(3, 30)) history.push_back(json::parse(line));
   TempDir dir;
   auto store = di::testing::OpenStore(dir.Sub("data"));
   const size_t first_part = history.size() * 2 / 3;

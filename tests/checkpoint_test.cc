@@ -23,7 +23,6 @@
 #include "di/projections/person_scope.h"
 #include "di/projections/replay.h"
 #include "projection_answers.h"
-#include "di/workload/region_history.h"
 #include "test_util.h"
 #include "world.h"
 
@@ -32,25 +31,8 @@ namespace {
 
 using di::testing::AllAnswers;
 using di::testing::OpenStore;
+using di::testing::SimulatedRegionEvents;
 using di::testing::TempDir;
-
-std::vector<ledger::NewEvent> SimulatedHistory(uint64_t seed, int persons) {
-  std::vector<ledger::NewEvent> events;
-  const nlohmann::json rules = di::testing::DefaultRulesEvent("default");
-  events.push_back(di::testing::Event(rules));
-  workload::SimulateOptions options;
-  options.seed = seed;
-  options.persons = persons;
-  options.years = 8;
-  std::stringstream history;
-  workload::WriteSimulatedHistory(options, history);
-  for (std::string line; std::getline(history, line);) {
-    ledger::NewEvent event;
-    EXPECT_TRUE(ledger::EventFromJsonText(line, &event).ok());
-    events.push_back(std::move(event));
-  }
-  return events;
-}
 
 void Append(ledger::EventStore& store, const std::vector<ledger::NewEvent>& events, size_t begin, size_t end) {
   for (size_t first = begin; first < end; first += 1000) {
@@ -80,7 +62,7 @@ CheckpointOptions SmallInterval(uint64_t interval) {
 
 class CheckpointTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { history_ = new std::vector<ledger::NewEvent>(SimulatedHistory(21, 25)); }
+  static void SetUpTestSuite() { history_ = new std::vector<ledger::NewEvent>(SimulatedRegionEvents(21, 25)); }
   static void TearDownTestSuite() {
     delete history_;
     history_ = nullptr;
@@ -627,7 +609,7 @@ TEST_F(CheckpointTest, PersonScopedModelsAnswerAsTheFullModelUnderFamilyWideCaps
   std::vector<ledger::NewEvent> first;
   first.push_back(di::testing::Event(rules));
   Append(*store, first, 0, 1);
-  Append(*store, history(), 1, history().size());  // history()[0] is the default rules (SimulatedHistory)
+  Append(*store, history(), 1, history().size());  // history()[0] is the default rules (SimulatedRegionEvents)
   ScopedComparison comparison;
   ASSERT_NO_FATAL_FAILURE(CompareScopedEntitlements(*store, /*check_family_reach=*/true,
                                                     {kPooledRehabilitationCap, kFamilyRespiteCap}, &comparison));

@@ -13,6 +13,7 @@
 
 #include "di/workload/region_history.h"
 #include "test_util.h"
+#include "world.h"
 
 namespace di::cli {
 namespace {
@@ -25,6 +26,7 @@ using nlohmann::json;
 using Output = di::testing::CommandOutput;
 using di::testing::RunCli;
 using di::testing::RewriteLogValue;
+using di::testing::SimulatedRegionText;
 using di::workload::kLatestSimulatedRecordedAt;
 using di::workload::kSimulatedRulesRecordedAt;
 using di::workload::SimulateOptions;
@@ -294,16 +296,11 @@ TEST(CliTest, RebuildIsDeterministicAndAnswersDoNotDependOnThePath) {
 }
 
 TEST(SimulateTest, CliWritesTheSameBytesAsTheLibrary) {
-  SimulateOptions options;
-  options.seed = 3;
-  options.persons = 20;
-  options.years = 2;
-  std::ostringstream library;
-  WriteSimulatedHistory(options, library);
+  const std::string library = SimulatedRegionText(3, 20, 2);
   Output cli = RunCli("simulate --seed 3 --persons 20 --years 2");
   ASSERT_EQ(cli.exit_code, 0);
   // The CLI prints its summary on stderr, which RunCli() merges: the history is everything before it.
-  EXPECT_EQ(cli.text.substr(0, library.str().size()), library.str());
+  EXPECT_EQ(cli.text.substr(0, library.size()), library);
 }
 
 // ---- Migration (issue #13 §2) ---------------------------------------------------------------------------
@@ -315,12 +312,8 @@ TEST(MigrationCliTest, ASimulatedRegionImportedWithItsRecordedTimesAnswersAsKnow
   TempDir dir;
   const std::string data = dir.Sub("data");
   ASSERT_EQ(RunCli("init --data " + data + " --rules-recorded-at " + kSimulatedRulesRecordedAt).exit_code, 0);
-  SimulateOptions options;
-  options.seed = 5;
-  options.persons = 15;
-  std::ostringstream history;
-  WriteSimulatedHistory(options, history);
-  const std::vector<json> lines = ReadLines(history.str());
+  const std::string history = SimulatedRegionText(5, 15);
+  const std::vector<json> lines = ReadLines(history);
   // Every line carries its recorded time, never decreasing along the file, never after the fixed ceiling.
   std::string previous;
   for (const json& line : lines) {
@@ -330,7 +323,7 @@ TEST(MigrationCliTest, ASimulatedRegionImportedWithItsRecordedTimesAnswersAsKnow
     ASSERT_GE(recorded_at.substr(0, 10), line["effective_date"].get<std::string>()) << line.dump();
     previous = recorded_at;
   }
-  std::ofstream(dir.Sub("region.jsonl")) << history.str();
+  std::ofstream(dir.Sub("region.jsonl")) << history;
   Output imported = RunCli("import " + dir.Sub("region.jsonl") + " --keep-recorded-at --data " + data);
   ASSERT_EQ(imported.exit_code, 0) << imported.text;
   ASSERT_EQ(RunCli("verify --data " + data).exit_code, 0);

@@ -18,6 +18,11 @@ using di::testing::Delivery;
 using di::testing::FullDiskFileSystem;
 using di::testing::TempDir;
 
+// Adds the ids of `events`, which the store acknowledged, to `ids`.
+void Acknowledge(const std::vector<nlohmann::json>& events, std::vector<std::string>* ids) {
+  for (const auto& event : events) ids->push_back(event["id"].get<std::string>());
+}
+
 struct FaultyStore {
   std::shared_ptr<FullDiskFileSystem> file_system = std::make_shared<FullDiskFileSystem>();
   std::unique_ptr<rocksdb::Env> env = FullDiskFileSystem::NewEnv(file_system);
@@ -28,6 +33,15 @@ struct FaultyStore {
     options.env_for_testing = env.get();
     Status status = EventStore::Open(options, path, &store);
     EXPECT_TRUE(status.ok()) << status.ToString();
+  }
+
+  // Appends BaseWorld() (on a healthy disk) and adds its ids to `acknowledged`. Fails the test fatally when the
+  // store did not open or refuses the world.
+  void AppendBaseWorld(std::vector<std::string>* acknowledged) {
+    ASSERT_TRUE(store);
+    const std::vector<nlohmann::json> world = di::testing::BaseWorld();
+    ASSERT_TRUE(AppendJson(*store, world).ok());
+    Acknowledge(world, acknowledged);
   }
 };
 
@@ -56,20 +70,13 @@ void ExpectExactly(EventStore& store, const std::vector<std::string>& acknowledg
   EXPECT_EQ(report.events_checked, acknowledged_ids.size());
 }
 
-void Acknowledge(const std::vector<nlohmann::json>& events, std::vector<std::string>* ids) {
-  for (const auto& event : events) ids->push_back(event["id"].get<std::string>());
-}
-
 TEST(DiskFault, AFullDiskFailsAppendsCleanlyAndTheStoreWorksAgainWhenSpaceReturns) {
   TempDir dir;
   const std::string path = dir.Sub("store");
   std::vector<std::string> acknowledged;
   {
     FaultyStore faulty(path);
-    ASSERT_TRUE(faulty.store);
-    const std::vector<nlohmann::json> world = di::testing::BaseWorld();
-    ASSERT_TRUE(AppendJson(*faulty.store, world).ok());
-    Acknowledge(world, &acknowledged);
+    ASSERT_NO_FATAL_FAILURE(faulty.AppendBaseWorld(&acknowledged));
     // A little space left: some batches fit, then the disk is full.
     faulty.file_system->SetSpaceLeft(60000);
     int next = 0, refused = 0;
@@ -125,10 +132,7 @@ TEST(DiskFault, AFailingFsyncIsNeverAcknowledgedAndARestartRecovers) {
   std::vector<std::string> acknowledged;
   {
     FaultyStore faulty(path);
-    ASSERT_TRUE(faulty.store);
-    const std::vector<nlohmann::json> world = di::testing::BaseWorld();
-    ASSERT_TRUE(AppendJson(*faulty.store, world).ok());
-    Acknowledge(world, &acknowledged);
+    ASSERT_NO_FATAL_FAILURE(faulty.AppendBaseWorld(&acknowledged));
     faulty.file_system->SetSyncsFail(true);
     const std::vector<nlohmann::json> failing = Deliveries(0, 20);
     Status status = AppendJson(*faulty.store, failing);

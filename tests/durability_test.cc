@@ -333,6 +333,38 @@ struct CrashTotals {
   uint64_t log_events = 0;
 };
 
+// The seed of a crash loop: `fallback`, or DI_DURABILITY_SEED to replay a run.
+uint64_t CrashSeed(uint64_t fallback) {
+  if (const char* env = std::getenv("DI_DURABILITY_SEED")) return std::strtoull(env, nullptr, 10);
+  return fallback;
+}
+
+// What the rounds of a crash loop add up to. Each round's store is checked against every acknowledgement so far.
+struct CrashLoop {
+  std::vector<Ack> all_acks;
+  CrashTotals totals;
+  int rounds_survived = 0, rounds_without_acks = 0;
+
+  // Takes in what a round's child acknowledged.
+  void Count(const ChildOutcome& outcome) {
+    if (outcome.acks.empty()) ++rounds_without_acks;
+    for (const Ack& ack : outcome.acks) {
+      ++totals.acked_batches;
+      totals.acked_events += ack.count;
+      all_acks.push_back(ack);
+    }
+  }
+
+  // At the end: records the rounds survived and the events acknowledged, and expects all `rounds` rounds to have
+  // survived with something acknowledged.
+  void ExpectEveryRoundSurvived(int rounds) const {
+    ::testing::Test::RecordProperty("crash_rounds_survived", rounds_survived);
+    ::testing::Test::RecordProperty("acked_events", std::to_string(totals.acked_events));
+    EXPECT_EQ(rounds_survived, rounds);
+    EXPECT_GT(totals.acked_events, 0u);
+  }
+};
+
 // Reopens the store after a kill and checks every promise an acknowledgement made, cumulatively over
 // all rounds so far (a later crash or recovery must not lose an earlier acknowledged batch either).
 // With `with_checkpoints` the log also holds the store's own `checkpoint-<n>` events (checked by
@@ -440,53 +472,38 @@ void CheckStoreAfterCrash(const std::string& dir, const std::vector<Ack>& all_ac
 
 TEST(CrashSafety, AcknowledgedBatchesSurviveSigkillAndNoBatchIsEverPartial) {
   constexpr int kRounds = 25;
-  uint64_t base_seed = 20240611;
-  if (const char* env = std::getenv("DI_DURABILITY_SEED")) base_seed = std::strtoull(env, nullptr, 10);
+  const uint64_t base_seed = CrashSeed(20240611);
   std::printf("[ crash    ] seed %llu (set DI_DURABILITY_SEED to replay)\n",
               static_cast<unsigned long long>(base_seed));
   std::mt19937_64 rng(base_seed);
 
   TempDir temp;
   const std::string dir = temp.Sub("store");
-  {
-    // Round 0's child needs the reference data its deliveries point at.
-    auto store = StoreWithBaseWorld(dir);
-    ASSERT_TRUE(store);
-  }
+  ASSERT_TRUE(StoreWithBaseWorld(dir));  // round 0's child needs the reference data its deliveries point at
 
-  std::vector<Ack> all_acks;
-  CrashTotals totals;
-  int rounds_survived = 0, rounds_without_acks = 0;
+  CrashLoop loop;
   for (int round = 0; round < kRounds; ++round) {
     ChildOutcome outcome;
     std::string trace;
     ASSERT_NO_FATAL_FAILURE(
         RunCrashRound(dir, round, base_seed + static_cast<uint64_t>(round), rng, {}, &outcome, &trace));
     SCOPED_TRACE(trace);
-    if (outcome.acks.empty()) ++rounds_without_acks;
-    for (const Ack& ack : outcome.acks) {
-      ++totals.acked_batches;
-      totals.acked_events += ack.count;
-      all_acks.push_back(ack);
-    }
-
-    CheckStoreAfterCrash(dir, all_acks, &totals);
+    loop.Count(outcome);
+    CheckStoreAfterCrash(dir, loop.all_acks, &loop.totals);
     if (HasFailure()) break;  // later rounds would only repeat the first failure
-    ++rounds_survived;
+    ++loop.rounds_survived;
   }
+  const CrashTotals& totals = loop.totals;
 
   std::printf(
       "[ crash    ] %d/%d rounds survived (%d killed before any ack); %llu batches / %llu events acknowledged; "
       "%llu batches durable but killed before their ack (all rounds); %llu events in the log\n",
-      rounds_survived, kRounds, rounds_without_acks, static_cast<unsigned long long>(totals.acked_batches),
+      loop.rounds_survived, kRounds, loop.rounds_without_acks, static_cast<unsigned long long>(totals.acked_batches),
       static_cast<unsigned long long>(totals.acked_events),
       static_cast<unsigned long long>(totals.durable_unacked_batches),
       static_cast<unsigned long long>(totals.log_events));
-  RecordProperty("crash_rounds_survived", rounds_survived);
   RecordProperty("acked_batches", std::to_string(totals.acked_batches));
-  RecordProperty("acked_events", std::to_string(totals.acked_events));
-  EXPECT_EQ(rounds_survived, kRounds);
-  EXPECT_GT(totals.acked_events, 0u);
+  loop.ExpectEveryRoundSurvived(kRounds);
 }
 
 // The same crash loop with the store writing signed Merkle checkpoints inside its groups (checkpoint_every)
@@ -616,8 +633,7 @@ TEST(CrashSafety, SigkillDuringCheckpointsAndProjectionSnapshots) {
   if (const char* env = std::getenv("DI_CRASH_CHECKPOINT_ROUNDS")) rounds = std::max(1, std::atoi(env));
   constexpr uint64_t kCheckpointEvery = 50;
   constexpr uint64_t kSnapshotInterval = 50;
-  uint64_t base_seed = 20261125;
-  if (const char* env = std::getenv("DI_DURABILITY_SEED")) base_seed = std::strtoull(env, nullptr, 10);
+  const uint64_t base_seed = CrashSeed(20261125);
   std::printf("[ crash-cp ] seed %llu, %d rounds (DI_DURABILITY_SEED, DI_CRASH_CHECKPOINT_ROUNDS)\n",
               static_cast<unsigned long long>(base_seed), rounds);
   std::mt19937_64 rng(base_seed);
@@ -629,45 +645,35 @@ TEST(CrashSafety, SigkillDuringCheckpointsAndProjectionSnapshots) {
   ledger::SigningKey key;
   ASSERT_TRUE(ledger::SigningKey::Generate(&key).ok());
   ASSERT_TRUE(key.SaveNew(key_file).ok());
-  {
-    auto store = StoreWithBaseWorld(dir);
-    ASSERT_TRUE(store);
-  }
+  ASSERT_TRUE(StoreWithBaseWorld(dir));
   const std::vector<std::string> extra_args = {key_file, std::to_string(kCheckpointEvery),
                                                std::to_string(kSnapshotInterval)};
 
-  std::vector<Ack> all_acks;
-  CrashTotals totals;
+  CrashLoop loop;
   CheckpointCrashTotals checkpoint_totals;
-  int rounds_survived = 0, rounds_without_acks = 0;
   for (int round = 0; round < rounds; ++round) {
     ChildOutcome outcome;
     std::string trace;
     ASSERT_NO_FATAL_FAILURE(
         RunCrashRound(dir, round, base_seed + static_cast<uint64_t>(round), rng, extra_args, &outcome, &trace));
     SCOPED_TRACE(trace);
-    if (outcome.acks.empty()) ++rounds_without_acks;
+    loop.Count(outcome);
     checkpoint_totals.folds += outcome.folds;
     checkpoint_totals.snapshots_written += outcome.snapshots_written;
-    for (const Ack& ack : outcome.acks) {
-      ++totals.acked_batches;
-      totals.acked_events += ack.count;
-      all_acks.push_back(ack);
-    }
-
-    CheckStoreAfterCrash(dir, all_acks, &totals, /*with_checkpoints=*/true);
+    CheckStoreAfterCrash(dir, loop.all_acks, &loop.totals, /*with_checkpoints=*/true);
     if (HasFailure()) break;
     CheckAuditAndProjectionsAfterCrash(dir, temp.Sub("rebuild"), key.public_key(),
                                        kCheckpointEvery, kSnapshotInterval, &checkpoint_totals);
     if (HasFailure()) break;  // later rounds would only repeat the first failure
-    ++rounds_survived;
+    ++loop.rounds_survived;
   }
+  const CrashTotals& totals = loop.totals;
 
   std::printf(
       "[ crash-cp ] %d/%d rounds survived (%d killed before any ack); %llu batches / %llu events acknowledged; "
       "%llu events in the log, %llu checkpoint_signed; child folds %llu, snapshots written %llu; snapshots found "
       "after kills %llu, discarded %llu; %llu rounds resumed from a snapshot\n",
-      rounds_survived, rounds, rounds_without_acks, static_cast<unsigned long long>(totals.acked_batches),
+      loop.rounds_survived, rounds, loop.rounds_without_acks, static_cast<unsigned long long>(totals.acked_batches),
       static_cast<unsigned long long>(totals.acked_events), static_cast<unsigned long long>(totals.log_events),
       static_cast<unsigned long long>(checkpoint_totals.audit_checkpoints),
       static_cast<unsigned long long>(checkpoint_totals.folds),
@@ -675,11 +681,8 @@ TEST(CrashSafety, SigkillDuringCheckpointsAndProjectionSnapshots) {
       static_cast<unsigned long long>(checkpoint_totals.snapshots_found),
       static_cast<unsigned long long>(checkpoint_totals.snapshots_discarded),
       static_cast<unsigned long long>(checkpoint_totals.snapshots_resumed));
-  RecordProperty("crash_rounds_survived", rounds_survived);
-  RecordProperty("acked_events", std::to_string(totals.acked_events));
   RecordProperty("snapshots_discarded", std::to_string(checkpoint_totals.snapshots_discarded));
-  EXPECT_EQ(rounds_survived, rounds);
-  EXPECT_GT(totals.acked_events, 0u);
+  loop.ExpectEveryRoundSurvived(rounds);
   EXPECT_GT(checkpoint_totals.audit_checkpoints, 0u) << "no checkpoint was ever written: the test tested nothing";
   EXPECT_GT(checkpoint_totals.snapshots_written, 0u) << "no snapshot was ever written: the test tested nothing";
 }
@@ -860,14 +863,19 @@ TEST(TamperDetection, DeletedHeadEventMakesTheStoreRefuseToOpen) {
 // 3. Concurrency
 // ---------------------------------------------------------------------------------------------------------
 
+// StoreWithBaseWorld in `dir`, counting in *durable_writes the writer's group writes as they become durable.
+std::unique_ptr<EventStore> StoreCountingWrites(const std::string& dir, std::atomic<uint64_t>* durable_writes) {
+  EventStoreOptions options;
+  options.after_durable_write_for_testing = [durable_writes] { durable_writes->fetch_add(1); };
+  return StoreWithBaseWorld(dir, options);
+}
+
 TEST(Concurrency, ConcurrentAppendersGetDenseUniquePositionsAndAVerifiedChain) {
   constexpr int kThreads = 8;
   constexpr int kBatchesPerThread = 40;
   TempDir temp;
   std::atomic<uint64_t> durable_writes{0};
-  EventStoreOptions options;
-  options.after_durable_write_for_testing = [&] { durable_writes.fetch_add(1); };
-  auto store = StoreWithBaseWorld(temp.path(), options);
+  auto store = StoreCountingWrites(temp.path(), &durable_writes);
   ASSERT_TRUE(store);
   const uint64_t base = store->Head().position;
   const uint64_t writes_before = durable_writes.load();
@@ -1051,9 +1059,7 @@ TEST(IdempotentRetries, SameBatchFromTwoThreadsAtOnceIsAppendedOnce) {
   constexpr int kIterations = 30;
   TempDir temp;
   std::atomic<uint64_t> durable_writes{0};
-  EventStoreOptions options;
-  options.after_durable_write_for_testing = [&] { durable_writes.fetch_add(1); };
-  auto store = StoreWithBaseWorld(temp.path(), options);
+  auto store = StoreCountingWrites(temp.path(), &durable_writes);
   ASSERT_TRUE(store);
   const uint64_t writes_before = durable_writes.load();
   uint64_t expected_head = store->Head().position;

@@ -79,16 +79,19 @@ json CustomRules(const std::string& rules_array, const std::string& paid_until =
 using Decisions = std::map<std::string, DeliveryDecision>;
 
 // A ledger under test: events are collected and appended as one batch by Flush() (or implicitly by the
-// queries), which keeps the tests fast; Flush() returns the head position, for as-of queries.
+// queries), which keeps the tests fast; Flush() returns the head position, for as-of queries. It starts with
+// the project, municipalities and provider of BaseWorld() and the rule set `rules` (the shipped one unless a
+// test is about a rule of its own).
 class Ledger {
  public:
-  explicit Ledger(std::function<int64_t()> clock = nullptr) {
+  explicit Ledger(const json& rules = DefaultRules(), std::function<int64_t()> clock = nullptr) {
     ledger::EventStoreOptions options;
     options.sync = false;  // a test store needs no crash safety
     if (clock) options.clock_micros = std::move(clock);
     store_ = OpenStore(dir_.path(), options);
     const std::vector<json> base = BaseWorld();
     for (size_t i = 0; i < 4; ++i) pending_.push_back(base[i]);  // project PR-1, M-1, M-2, provider PV-1
+    Add("rules_enacted", "2015-07-01", {{"rule_set_id", "MK313"}, {"title", "rules under test"}, {"document", rules}});
   }
 
   ledger::EventStore& store() { return *store_; }
@@ -111,11 +114,6 @@ class Ledger {
   }
 
   // --- The world.
-
-  void EnactRules(const json& document) {
-    Add("rules_enacted", "2015-07-01", {{"rule_set_id", "MK313"}, {"title", "rules under test"}, {"document", document}});
-  }
-  void EnactDefaultRules() { EnactRules(DefaultRules()); }
 
   void Child(const std::string& id, const std::string& birth) {
     Add("person_enrolled", "2020-05-04",
@@ -258,6 +256,14 @@ void CareWorld(Ledger& ledger, const std::string& child, const std::string& birt
   ledger.Grant("G-" + child, child, "child_care", 31 * 1440, "month");
 }
 
+// A child C-R (born 2015-06-01) with a special-care opinion from 2020-01-01 and a respite grant G-R of 365 days a
+// year.
+void RespiteWorld(Ledger& ledger) {
+  ledger.Child("C-R", "2015-06-01");
+  ledger.Opinion("C-R", "2020-01-01");
+  ledger.Grant("G-R", "C-R", "respite", 365, "year");
+}
+
 // A GRT adult with disability group II (from 2019-01-01) and a plan from `plan_from` listing `services`.
 void GrtWorld(Ledger& ledger, const std::string& adult, const std::vector<std::string>& services,
               const std::string& plan_from = "2020-01-01") {
@@ -369,7 +375,6 @@ TEST(ProrateHalfUpTest, TableOfExactCases) {
 // 200 h (12000 min) per calendar month for a child aged 0-4 whose parent works.
 TEST(ChildCareTest, Age0To4WithActiveParentHas200HoursPerCalendarMonth) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-01-01");
   // July: 11940 min, then 60 min reaching 12000 exactly, then 1 min on the 31st.
   const auto july = ledger.Fill("J", "G-C-1", "2021-07-01", 11940);
@@ -401,7 +406,6 @@ TEST(ChildCareTest, Age0To4WithActiveParentHas200HoursPerCalendarMonth) {
 // Of the 200 h at most 40 h (2400 min) for leisure ("tai skaitā"): leisure counts against both caps.
 TEST(ChildCareTest, Age0To4LeisureSubCapOf40HoursInsideThe200) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-01-01");
   ledger.Deliver("L-1", "G-C-1", "2021-09-01", 1440, "leisure");
   ledger.Deliver("L-2", "G-C-1", "2021-09-02", 961, "leisure");  // 2401: one minute over the sub-cap
@@ -428,7 +432,6 @@ TEST(ChildCareTest, Age0To4LeisureSubCapOf40HoursInsideThe200) {
 // 80 h (4800 min) per calendar month for a child aged 5-17 whose parent works.
 TEST(ChildCareTest, Age5To17WithActiveParentHas80HoursPerCalendarMonth) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-9", "2012-01-01", "studying");
   const auto july = ledger.Fill("J", "G-C-9", "2021-07-01", 4800);  // 3 x 1440 + 480: exactly the cap
   ledger.Deliver("J-OVER", "G-C-9", "2021-07-31", 1, "care");
@@ -452,7 +455,6 @@ TEST(ChildCareTest, Age5To17WithActiveParentHas80HoursPerCalendarMonth) {
 // A parent who is not active (recorded as not_active, or nothing recorded): 40 h of leisure only.
 TEST(ChildCareTest, ParentNotActiveGives40HoursOfLeisureOnly) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-01-01", "not_active");
   CareWorld(ledger, "C-2", "2012-01-01", "");  // no activity recorded at all
   for (const std::string child : {"C-1", "C-2"}) {
@@ -482,7 +484,6 @@ TEST(ChildCareTest, ParentNotActiveGives40HoursOfLeisureOnly) {
 // Entitlements list every cap of the rule in force plus the grant, with the usage up to the valid date.
 TEST(ChildCareTest, EntitlementsShowEveryCapOfTheRuleAndTheGrant) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-01-01");
   ledger.Fill("J", "G-C-1", "2021-07-01", 11000);                   // 07-01..07-08
   ledger.Deliver("J-L", "G-C-1", "2021-07-20", 1000, "leisure");    // after the valid date asked first
@@ -520,7 +521,6 @@ TEST(ChildCareTest, EntitlementsShowEveryCapOfTheRuleAndTheGrant) {
 TEST(ChildCareTest, LeapDayBelongsToItsIsoWeekAndToFebruary) {
   {
     Ledger ledger;
-    ledger.EnactDefaultRules();
     CareWorld(ledger, "C-1", "2018-03-15");
     ledger.Deliver("MON", "G-C-1", "2020-02-24", 1440, "care");
     ledger.Deliver("LEAP", "G-C-1", "2020-02-29", 1440, "care");
@@ -539,8 +539,7 @@ TEST(ChildCareTest, LeapDayBelongsToItsIsoWeekAndToFebruary) {
     EXPECT_EQ(Used(result, "grant:G-C-1", "C-1", "2020-03"), 120 + 1440);
   }
   {
-    Ledger ledger;
-    ledger.EnactRules(CustomRules(R"([{"id": "care-month", "services": ["child_care"],
+    Ledger ledger(CustomRules(R"([{"id": "care-month", "services": ["child_care"],
         "target_groups": ["child_functional_impairment"], "effective_from": "2015-07-01",
         "caps": [{"id": "care-month", "quantity": 2000, "period": "month"}]}])"));
     CareWorld(ledger, "C-1", "2018-03-15");
@@ -566,7 +565,6 @@ TEST(ChildCareTest, LeapDayBelongsToItsIsoWeekAndToFebruary) {
 // shared.
 TEST(ChildCareTest, FifthBirthdayMovesTheChildToThe5To17Rule) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-5", "2016-07-10");
   const auto before = ledger.Fill("B", "G-C-5", "2021-07-01", 8 * 1440);  // 07-01..07-08
   ledger.Deliver("EVE", "G-C-5", "2021-07-09", 1440, "care");             // 12960 > 12000: 480 eligible
@@ -593,7 +591,6 @@ TEST(ChildCareTest, FifthBirthdayMovesTheChildToThe5To17Rule) {
 // Born 29 February: in a common year the birthday counts as reached on 1 March (v0 rules, 2021).
 TEST(ChildCareTest, February29BirthdayIsReachedOnMarch1InACommonYear) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-L", "2016-02-29");
   ledger.Deliver("FEB-28", "G-C-L", "2021-02-28", 600, "care");
   ledger.Deliver("MAR-1", "G-C-L", "2021-03-01", 600, "care");
@@ -613,7 +610,6 @@ TEST(ChildCareTest, February29BirthdayIsReachedOnMarch1InACommonYear) {
 // the June usage does not reduce the July monthly cap (distinct cap ids).
 TEST(ChildCareTest, WeeklyV0UntilJune30AndMonthlyV1FromJuly1) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-01-01");
   ledger.Deliver("MON", "G-C-1", "2021-06-28", 1440, "care");
   ledger.Deliver("TUE", "G-C-1", "2021-06-29", 1440, "care");
@@ -644,7 +640,6 @@ TEST(ChildCareTest, WeeklyV0UntilJune30AndMonthlyV1FromJuly1) {
 // while the care minutes of 07-01 do not reduce them.
 TEST(ChildCareTest, ParentActivityEndingMidMonthSwitchesToTheLeisureOnlyRule) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-01-01", "");
   ledger.Activity("P-C-1", "working", "2021-07-01", "2021-07-15");
   ledger.Deliver("CARE-1", "G-C-1", "2021-07-01", 1440, "care");
@@ -678,10 +673,7 @@ TEST(ChildCareTest, ParentActivityEndingMidMonthSwitchesToTheLeisureOnlyRule) {
 
 TEST(RespiteTest, ThirtyDaysPerCalendarYearWithTheStaySplitAtTheCap) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
-  ledger.Child("C-R", "2015-06-01");
-  ledger.Opinion("C-R", "2020-01-01");
-  ledger.Grant("G-R", "C-R", "respite", 365, "year");
+  RespiteWorld(ledger);
   ledger.Stay("R-28", "G-R", "2021-03-01", "2021-03-28", 28000);
   ledger.Stay("R-3", "G-R", "2021-06-01", "2021-06-03", 10000);  // 31 days: 2 of 3 eligible, 6666.67 -> 6667
   ledger.Stay("R-DEC", "G-R", "2021-12-31", "2021-12-31", 5000);
@@ -710,8 +702,7 @@ TEST(RespiteTest, ThirtyDaysPerCalendarYearWithTheStaySplitAtTheCap) {
 TEST(RespiteTest, FamilyScopeIsSharedBySiblingsPersonScopeIsNot) {
   for (const std::string scope : {"family", "person"}) {
     SCOPED_TRACE("scope " + scope);
-    Ledger ledger;
-    ledger.EnactRules(CustomRules(R"([{"id": "respite-test", "services": ["respite"],
+    Ledger ledger(CustomRules(R"([{"id": "respite-test", "services": ["respite"],
         "target_groups": ["child_functional_impairment"], "effective_from": "2015-07-01",
         "requires": {"special_care_opinion": true},
         "caps": [{"id": "respite-test-year", "quantity": 30, "period": "year", "scope": ")" + scope + R"("}]}])"));
@@ -751,7 +742,6 @@ TEST(RespiteTest, FamilyScopeIsSharedBySiblingsPersonScopeIsNot) {
 // from 2021-07-01 (sessions before it are ignored). The psychologist is paid at unit cost.
 TEST(GrtTest, ConsultationsShareOneCapOf100CountedFrom2021_07_01) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   GrtWorld(ledger, "A-1", {"adult_specialist_consultation", "adult_psychologist_consultation"});
   ledger.Grant("G-SPEC", "A-1", "adult_specialist_consultation", 1000, "year");
   ledger.Grant("G-PSY", "A-1", "adult_psychologist_consultation", 1000, "year", 3500);
@@ -782,7 +772,6 @@ TEST(GrtTest, ConsultationsShareOneCapOf100CountedFrom2021_07_01) {
 // clock): 2021-03-31 is the last free day for a plan of 2019-04-01. The limit ends with v0 on 2021-06-30.
 TEST(GrtTest, V0IsFreeForTwoYearsAfterTheFirstPlan) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   GrtWorld(ledger, "A-2", {"adult_specialist_consultation"}, "2019-04-01");
   ledger.Plan("PL-A-2-LATER", "A-2", {"adult_specialist_consultation"}, "2021-01-01");
   ledger.Grant("G-S", "A-2", "adult_specialist_consultation", 1000, "year");
@@ -801,8 +790,7 @@ TEST(GrtTest, V0IsFreeForTwoYearsAfterTheFirstPlan) {
 // years_after_plan from a plan of 29 February: one year later is 1 March (as for birthdays), so the free
 // period ends on 28 February.
 TEST(GrtTest, YearsAfterAPlanOf29February) {
-  Ledger ledger;
-  ledger.EnactRules(CustomRules(R"([{"id": "free-one-year", "services": ["adult_day_centre"],
+  Ledger ledger(CustomRules(R"([{"id": "free-one-year", "services": ["adult_day_centre"],
       "target_groups": ["adult_mental_disability"], "effective_from": "2015-07-01",
       "requires": {"support_plan": true, "years_after_plan": 1}}])"));
   GrtWorld(ledger, "A-L", {"adult_day_centre"}, "2020-02-29");
@@ -816,10 +804,9 @@ TEST(GrtTest, YearsAfterAPlanOf29February) {
 
 // From $count_caps_abolished (2022-06-16) the consultation caps are gone: only the grant's quantity limits.
 TEST(GrtTest, CountCapsAbolishedLeavesOnlyTheGrantsCap) {
-  Ledger ledger;
   const json rules = DefaultRules();
   ASSERT_EQ(rules.at("parameters").at("count_caps_abolished"), "2022-06-16");
-  ledger.EnactRules(rules);
+  Ledger ledger(rules);
   GrtWorld(ledger, "A-3", {"adult_specialist_consultation", "adult_psychologist_consultation"});
   ledger.Grant("G-PSY", "A-3", "adult_psychologist_consultation", 150, "year", 3500);
   ledger.Grant("G-SPEC", "A-3", "adult_specialist_consultation", 1000, "year");
@@ -857,7 +844,6 @@ TEST(GrtTest, CountCapsAbolishedLeavesOnlyTheGrantsCap) {
 
 TEST(ServicesPaidUntilTest, LastPaidDayIsEligibleTheNextDayIsNot) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-06-01");
   ledger.Deliver("LAST", "G-C-1", "2023-08-31", 60, "care");
   ledger.Deliver("AFTER", "G-C-1", "2023-09-01", 60, "care");
@@ -874,7 +860,6 @@ TEST(ServicesPaidUntilTest, LastPaidDayIsEligibleTheNextDayIsNot) {
 
 TEST(RequirementsTest, SpecialCareOpinionValidOnTheDeliveryDate) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   for (const std::string child : {"C-NONE", "C-ENDS", "C-LATE"}) {
     ledger.Child(child, "2019-01-01");
     ledger.Grant("G-" + child, child, "child_care", 31 * 1440, "month");
@@ -903,7 +888,6 @@ TEST(RequirementsTest, SpecialCareOpinionValidOnTheDeliveryDate) {
 
 TEST(RequirementsTest, SupportPlanValidOnTheDateThatListsTheService) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   for (const std::string adult : {"A-NOPLAN", "A-OTHER", "A-ENDS"}) {
     ledger.Adult(adult);
     ledger.Disability(adult, "group_one", "2019-01-01");
@@ -925,7 +909,6 @@ TEST(RequirementsTest, SupportPlanValidOnTheDateThatListsTheService) {
 
 TEST(RequirementsTest, DisabilityGroupValidOnTheDate) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   ledger.Adult("A-G3");
   ledger.Disability("A-G3", "group_three", "2019-01-01");
   ledger.Adult("A-G1");
@@ -956,7 +939,6 @@ TEST(RequirementsTest, DisabilityGroupValidOnTheDate) {
 
 TEST(SuspensionTest, SuspendedDaysAreIneligibleTheResumptionDayIsEligible) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-01-01");
   ledger.Suspend("G-C-1", "2021-07-10");
   ledger.Resume("G-C-1", "2021-07-15");
@@ -981,7 +963,6 @@ TEST(SuspensionTest, SuspendedDaysAreIneligibleTheResumptionDayIsEligible) {
 
 TEST(CorrectionTest, VoidAndCorrectionFreeTheEntitlementForLaterDeliveries) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-9", "2012-01-01");  // 80 h = 4800 min
   ledger.Fill("D", "G-C-9", "2021-07-01", 4 * 1440);  // D-4 crosses the cap: 480 of 1440
   const uint64_t recorded = ledger.Flush();
@@ -1016,7 +997,6 @@ TEST(CorrectionTest, VoidAndCorrectionFreeTheEntitlementForLaterDeliveries) {
 // A correction to a larger quantity uses more, and the later delivery loses what it had.
 TEST(CorrectionTest, CorrectionToALargerQuantityTakesFromLaterDeliveries) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-9", "2012-01-01");
   ledger.Deliver("EARLY", "G-C-9", "2021-07-01", 1000, "care");
   ledger.Deliver("LATE", "G-C-9", "2021-07-20", 1440, "care");
@@ -1032,8 +1012,7 @@ TEST(CorrectionTest, CorrectionToALargerQuantityTakesFromLaterDeliveries) {
 
 TEST(AsOfTest, ALateRecordedDeliveryChangesDecisionsOnlyAsKnownAfterIt) {
   std::atomic<int64_t> now{Micros("2021-07-01T08:00:00Z")};
-  Ledger ledger([&now] { return now.load(); });
-  ledger.EnactDefaultRules();
+  Ledger ledger(DefaultRules(), [&now] { return now.load(); });
   CareWorld(ledger, "C-9", "2012-01-01");
   const uint64_t world = ledger.Flush();
   now = Micros("2021-07-21T10:00:00Z");
@@ -1089,8 +1068,7 @@ TEST(AsOfTest, ALateRecordedDeliveryChangesDecisionsOnlyAsKnownAfterIt) {
 
 // An amended unit rate applies from the amendment's date: earlier sessions keep the rate of their day.
 TEST(UnitCostTest, AnAmendedRateAppliesFromItsDate) {
-  Ledger ledger;
-  ledger.EnactRules(CustomRules(R"([
+  Ledger ledger(CustomRules(R"([
       {"id": "unit-rule", "services": ["adult_psychologist_consultation"],
        "target_groups": ["adult_mental_disability"], "effective_from": "2015-07-01", "cost_basis": "unit_cost"}])"));
   ledger.Adult("A-1");
@@ -1104,8 +1082,7 @@ TEST(UnitCostTest, AnAmendedRateAppliesFromItsDate) {
 }
 
 TEST(UnitCostTest, EligibleCostIsEligibleUnitsTimesTheGrantsRate) {
-  Ledger ledger;
-  ledger.EnactRules(CustomRules(R"([
+  Ledger ledger(CustomRules(R"([
       {"id": "unit-rule", "services": ["adult_psychologist_consultation"],
        "target_groups": ["adult_mental_disability"], "effective_from": "2015-07-01", "cost_basis": "unit_cost",
        "caps": [{"id": "psy-month", "quantity": 10, "period": "month"}]},
@@ -1164,7 +1141,6 @@ void ExpectSameResult(const EligibilityResult& a, const EligibilityResult& b) {
 
 TEST(DeterminismTest, SameModelAndSameLogGiveIdenticalDecisions) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-01-01");
   CareWorld(ledger, "C-9", "2012-01-01", "not_active");
   // Several deliveries on one date: decided in position order, so the order of recording matters and must
@@ -1198,10 +1174,7 @@ TEST(DeterminismTest, SameModelAndSameLogGiveIdenticalDecisions) {
 // 2023-08-30..2023-09-02, the two days after services_paid_until (2023-08-31) are not reimbursed.
 TEST(EligibilityRegressionTest, AStayCrossingServicesPaidUntilIsPaidOnlyUpToIt) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
-  ledger.Child("C-R", "2015-06-01");
-  ledger.Opinion("C-R", "2020-01-01");
-  ledger.Grant("G-R", "C-R", "respite", 365, "year");
+  RespiteWorld(ledger);
   ledger.Stay("CROSS", "G-R", "2023-08-30", "2023-09-02", 40000);
   const Decisions decisions = ledger.Decide();
   ExpectDecision(decisions, "CROSS", Verdict::kPartlyEligible, 2, 20000, "respite", "services are paid until 2023-08-31");
@@ -1211,10 +1184,7 @@ TEST(EligibilityRegressionTest, AStayCrossingServicesPaidUntilIsPaidOnlyUpToIt) 
 // with 2021's 30 days used, the two 2022 days of a stay 2021-12-31..2022-01-02 are eligible.
 TEST(EligibilityRegressionTest, AStayOverNewYearCountsEachDayInItsOwnYear) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
-  ledger.Child("C-R", "2015-06-01");
-  ledger.Opinion("C-R", "2020-01-01");
-  ledger.Grant("G-R", "C-R", "respite", 365, "year");
+  RespiteWorld(ledger);
   ledger.Stay("R-30", "G-R", "2021-03-01", "2021-03-30");
   ledger.Stay("NEW-YEAR", "G-R", "2021-12-31", "2022-01-02", 30000);
   const EligibilityResult result = ledger.Result();
@@ -1227,7 +1197,6 @@ TEST(EligibilityRegressionTest, AStayOverNewYearCountsEachDayInItsOwnYear) {
 // every period): reducing a grant from 100 h to 50 h a month from 2021-09-01 does not touch July 2021.
 TEST(EligibilityRegressionTest, AGrantAmendmentDoesNotChangeEarlierPeriods) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   ledger.Child("C-1", "2019-01-01");
   ledger.Parent("P-1", {"C-1"});
   ledger.Opinion("C-1", "2020-01-01");
@@ -1245,7 +1214,6 @@ TEST(EligibilityRegressionTest, AGrantAmendmentDoesNotChangeEarlierPeriods) {
 // covers leisure only, so that sub-cap is the entitlement's real limit (it used to show the grant's room).
 TEST(EligibilityRegressionTest, EntitlementOfALeisureOnlyRuleIsItsLeisureCap) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-01-01", "not_active");
   ledger.Deliver("L", "G-C-1", "2021-07-01", 400, "leisure");
   const Entitlements entitlements = ledger.EntitlementsOf("C-1", "2021-07-02");
@@ -1259,7 +1227,6 @@ TEST(EligibilityRegressionTest, EntitlementOfALeisureOnlyRuleIsItsLeisureCap) {
 // the engine compares each delivery with the grant's last day as known, so a delivery after it is ineligible.
 TEST(EligibilityRegressionTest, ADeliveryAfterTheGrantsLastDayIsIneligible) {
   Ledger ledger;
-  ledger.EnactDefaultRules();
   CareWorld(ledger, "C-1", "2019-01-01");
   CareWorld(ledger, "C-2", "2019-01-01");
   ledger.Deliver("ENDED-10", "G-C-1", "2021-07-10", 60, "care");
@@ -1277,8 +1244,7 @@ TEST(EligibilityRegressionTest, ADeliveryAfterTheGrantsLastDayIsIneligible) {
 // A family is everyone connected through representation (it used to be the child's smallest representative):
 // when C-1 is represented by P-A and P-B and its sibling C-2 by P-B only, they share the family's 30 days.
 TEST(EligibilityRegressionTest, SiblingsSharingOneParentShareAFamilyCapWhateverTheOtherParent) {
-  Ledger ledger;
-  ledger.EnactRules(CustomRules(R"([{"id": "respite-test", "services": ["respite"],
+  Ledger ledger(CustomRules(R"([{"id": "respite-test", "services": ["respite"],
       "target_groups": ["child_functional_impairment"], "effective_from": "2015-07-01",
       "caps": [{"id": "respite-test-year", "quantity": 30, "period": "year", "scope": "family"}]}])"));
   for (const std::string child : {"C-1", "C-2"}) {

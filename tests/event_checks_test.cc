@@ -11,19 +11,20 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 
 #include "di/ledger/catalog.h"
 #include "di/ledger/civil_date.h"
 #include "di/ledger/event_checks.h"
 #include "di/ledger/json_codec.h"
+#include "test_util.h"
 
 namespace di::ledger {
 namespace {
 
 using capnp::DynamicList;
 using capnp::DynamicStruct;
+using di::testing::SampleLines;
 
 // The binary endpoint's path before issue #14: Event -> JSON text -> NewEvent.
 Status OldEventFromReader(schema::Event::Reader event, NewEvent* out) {
@@ -50,14 +51,6 @@ Status OldEventFromReader(schema::Event::Reader event, NewEvent* out) {
     return Status::InvalidArgument("a text field is not valid UTF-8", "", id);
   }
   return EventFromJsonText(text, out);
-}
-
-std::vector<std::string> SampleLines() {
-  std::ifstream file(std::string(DI_TEST_DATA_DIR) + "/catalog_samples.jsonl");
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(file, line)) lines.push_back(line);
-  return lines;
 }
 
 // The texts a client's struct can hold where the JSON codec would refuse one, and a few it accepts.

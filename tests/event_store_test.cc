@@ -21,11 +21,10 @@ using di::testing::OpenStore;
 using di::testing::TempDir;
 using nlohmann::json;
 
-class EventStoreTest : public ::testing::Test {
+class EventStoreTest : public di::testing::BaseWorldStoreTest {
  protected:
   void SetUp() override {
-    store_ = OpenStore(dir_.path());
-    ASSERT_TRUE(AppendJson(*store_, BaseWorld()).ok());
+    ASSERT_NO_FATAL_FAILURE(BaseWorldStoreTest::SetUp());
     base_events_ = BaseWorld().size();
   }
   std::vector<StoredEvent> ReadAll() {
@@ -39,8 +38,6 @@ class EventStoreTest : public ::testing::Test {
     return events;
   }
 
-  TempDir dir_;
-  std::unique_ptr<EventStore> store_;
   uint64_t base_events_ = 0;
 };
 

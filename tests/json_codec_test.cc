@@ -13,14 +13,15 @@
 namespace di::ledger {
 namespace {
 
+using di::testing::SampleLines;
 using nlohmann::json;
 
-std::vector<std::string> SampleLines() {
-  std::ifstream file(std::string(DI_TEST_DATA_DIR) + "/catalog_samples.jsonl");
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(file, line)) lines.push_back(line);
-  return lines;
+// Catalogue sample `index` (SampleLines()) with data.<key> set to `value`, through the codec: the status, and
+// the event in *parsed.
+Status SampleWithData(size_t index, const std::string& key, json value, NewEvent* parsed) {
+  json event = json::parse(SampleLines().at(index));
+  event["data"][key] = std::move(value);
+  return EventFromJson(event, parsed);
 }
 
 TEST(JsonCodecTest, SamplesCoverEveryEventType) {
@@ -170,24 +171,18 @@ TEST(JsonCodecTest, ErrorsInsideListsNameTheElement) {
 }
 
 TEST(JsonCodecTest, UnknownServiceAndTargetGroupAreNamed) {
-  json grant = json::parse(SampleLines().at(17));
-  grant["data"]["service"] = "massage";
   NewEvent parsed;
-  Status status = EventFromJson(grant, &parsed);
+  Status status = SampleWithData(17, "service", "massage", &parsed);  // service_granted
   EXPECT_EQ(status.field(), "data.service");
   EXPECT_NE(status.message().find("unknown value 'massage'"), std::string::npos);
-  json person = json::parse(SampleLines().at(8));
-  person["data"]["target_group"] = "pensioner";
-  status = EventFromJson(person, &parsed);
+  status = SampleWithData(8, "target_group", "pensioner", &parsed);  // person_enrolled
   EXPECT_EQ(status.field(), "data.target_group");
   EXPECT_NE(status.message().find("adult_mental_disability"), std::string::npos);
 }
 
 TEST(JsonCodecTest, RulesDocumentMustBeAnObject) {
-  json rules = json::parse(SampleLines().at(7));
-  rules["data"]["document"] = "caps: none";
   NewEvent parsed;
-  Status status = EventFromJson(rules, &parsed);
+  Status status = SampleWithData(7, "document", "caps: none", &parsed);  // rules_enacted
   EXPECT_EQ(status.field(), "data.document");
   EXPECT_NE(status.message().find("a JSON object"), std::string::npos);
 }
@@ -262,20 +257,16 @@ TEST(JsonCodecTest, ControlCharactersAreRefusedWhereTheFieldCannotHoldThem) {
 
 // The text the ledger stores (and hashes) for a rules document.
 std::string StoredDocument(const json& document) {
-  json rules = json::parse(SampleLines().at(7));  // rules_enacted
-  rules["data"]["document"] = document;
   NewEvent event;
-  Status status = EventFromJson(rules, &event);
+  Status status = SampleWithData(7, "document", document, &event);  // rules_enacted
   EXPECT_TRUE(status.ok()) << status.ToString();
   const capnp::Text::Reader text = event.reader().getPayload().getRulesEnacted().getDocument();
   return std::string(text.cStr(), text.size());
 }
 
 Status DocumentRefusal(const json& document) {
-  json rules = json::parse(SampleLines().at(7));
-  rules["data"]["document"] = document;
   NewEvent event;
-  return EventFromJson(rules, &event);
+  return SampleWithData(7, "document", document, &event);
 }
 
 // RFC 8785 §3.2.3's own example: keys sort by UTF-16 code units, so U+1F600 (the surrogate pair D83D DE00) sorts

@@ -12,27 +12,34 @@ namespace di::testing {
 
 using namespace di::projections;
 
+void ExpectFundingFiguresAddUp(const FundingFigures& figures) {
+  EXPECT_EQ(figures.approved_esf_cents + figures.approved_state_cents, figures.approved_cents);
+  EXPECT_EQ(figures.paid_esf_cents + figures.paid_state_cents, figures.paid_cents);
+  EXPECT_LE(figures.paid_cents, figures.approved_cents);
+  EXPECT_LE(figures.approved_cents, figures.claimed_cents);
+}
+
+FundingFigures SumOfRows(const FundingReport& funding) {
+  FundingFigures sum;
+  for (const FundingRow& row : funding.rows) sum.Add(row.figures);
+  return sum;
+}
+
+void ExpectClaimAddsUp(const ClaimReconciliation& claim) {
+  EXPECT_EQ(claim.approved.esf + claim.approved.state, claim.approved.total) << claim.claim_id;
+  EXPECT_EQ(claim.paid.esf + claim.paid.state, claim.paid.total) << claim.claim_id;
+  EXPECT_LE(claim.paid.total, claim.approved.total) << claim.claim_id;
+  EXPECT_EQ(claim.outstanding.total, claim.approved.total - claim.paid.total) << claim.claim_id;
+}
+
 std::string AllAnswers(const LedgerModel& model, int32_t valid_date, const std::string& person_id) {
   std::string out;
   FundingReport funding;
   EXPECT_TRUE(ComputeFunding(model, valid_date, {}, &funding).ok());
   out += FundingToJson(funding).dump();
   const FundingFigures& totals = funding.totals;
-  EXPECT_EQ(totals.approved_esf_cents + totals.approved_state_cents, totals.approved_cents);
-  EXPECT_EQ(totals.paid_esf_cents + totals.paid_state_cents, totals.paid_cents);
-  EXPECT_LE(totals.paid_cents, totals.approved_cents);
-  EXPECT_LE(totals.approved_cents, totals.claimed_cents);
-  FundingFigures sum;
-  for (const FundingRow& row : funding.rows) {
-    sum.deliveries += row.figures.deliveries;
-    sum.delivered_cents += row.figures.delivered_cents;
-    sum.eligible_cents += row.figures.eligible_cents;
-    sum.claimed_cents += row.figures.claimed_cents;
-    sum.approved_cents += row.figures.approved_cents;
-    sum.approved_esf_cents += row.figures.approved_esf_cents;
-    sum.paid_cents += row.figures.paid_cents;
-    sum.paid_esf_cents += row.figures.paid_esf_cents;
-  }
+  ExpectFundingFiguresAddUp(totals);
+  const FundingFigures sum = SumOfRows(funding);
   EXPECT_EQ(sum.deliveries, totals.deliveries);
   EXPECT_EQ(sum.delivered_cents, totals.delivered_cents);
   EXPECT_EQ(sum.eligible_cents, totals.eligible_cents);
@@ -45,12 +52,7 @@ std::string AllAnswers(const LedgerModel& model, int32_t valid_date, const std::
   std::vector<ClaimReconciliation> claims;
   EXPECT_TRUE(ComputeReconciliation(model, valid_date, {}, &claims).ok());
   out += ReconciliationToJson(claims, valid_date, model.last_position()).dump();
-  for (const ClaimReconciliation& claim : claims) {
-    EXPECT_EQ(claim.approved.esf + claim.approved.state, claim.approved.total) << claim.claim_id;
-    EXPECT_EQ(claim.paid.esf + claim.paid.state, claim.paid.total) << claim.claim_id;
-    EXPECT_LE(claim.paid.total, claim.approved.total) << claim.claim_id;
-    EXPECT_EQ(claim.outstanding.total, claim.approved.total - claim.paid.total) << claim.claim_id;
-  }
+  for (const ClaimReconciliation& claim : claims) ExpectClaimAddsUp(claim);
 
   IndicatorsReport indicators;
   EXPECT_TRUE(ComputeIndicators(model, valid_date, "", "", &indicators).ok());

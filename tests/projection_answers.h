@@ -6,9 +6,20 @@
 
 #include <string>
 
+#include "di/projections/funding.h"
 #include "di/projections/ledger_model.h"
+#include "di/projections/reconciliation.h"
 
 namespace di::testing {
+
+// ---- The money invariants, for every test that checks them ------------------------------------------------
+
+// ESF + state == approved and == paid; paid <= approved <= claimed.
+void ExpectFundingFiguresAddUp(const projections::FundingFigures& figures);
+// The figures of `funding`'s rows added up (FundingFigures::Add): what its totals must be.
+projections::FundingFigures SumOfRows(const projections::FundingReport& funding);
+// ESF + state == approved and == paid; paid <= approved; outstanding == approved - paid. Failures name the claim.
+void ExpectClaimAddsUp(const projections::ClaimReconciliation& claim);
 
 // Funding (all rows), reconciliation (all claims), indicators, the entitlements of `person_id` (if enrolled)
 // and every eligibility decision, as of `valid_date`. Invariants checked:

@@ -29,7 +29,7 @@
 #include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
 #include "di/workload/fuzzy_history.h"
-#include "di/workload/region_history.h"
+#include "projection_answers.h"
 #include "test_util.h"
 #include "world.h"
 
@@ -39,7 +39,10 @@ namespace {
 using di::workload::FuzzyHistory;
 using di::workload::FuzzyHistoryInfo;
 using di::workload::FuzzyHistoryOptions;
+using di::testing::ExpectClaimAddsUp;
+using di::testing::ExpectFundingFiguresAddUp;
 using di::testing::OpenStore;
+using di::testing::SumOfRows;
 using di::testing::TempDir;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -54,10 +57,7 @@ using di::testing::TempDir;
 
 void CheckFundingFigures(const FundingFigures& figures, const std::string& where) {
   SCOPED_TRACE(where);
-  EXPECT_EQ(figures.approved_esf_cents + figures.approved_state_cents, figures.approved_cents);
-  EXPECT_EQ(figures.paid_esf_cents + figures.paid_state_cents, figures.paid_cents);
-  EXPECT_LE(figures.paid_cents, figures.approved_cents);
-  EXPECT_LE(figures.approved_cents, figures.claimed_cents);
+  ExpectFundingFiguresAddUp(figures);
   for (int64_t part : {figures.deliveries, figures.delivered_cents, figures.eligible_cents, figures.claimed_cents,
                        figures.approved_esf_cents, figures.approved_state_cents, figures.paid_esf_cents,
                        figures.paid_state_cents}) {
@@ -67,13 +67,11 @@ void CheckFundingFigures(const FundingFigures& figures, const std::string& where
 
 void CheckFunding(const FundingReport& funding, const EligibilityResult& eligibility) {
   CheckFundingFigures(funding.totals, "funding totals");
-  FundingFigures sum;
   for (const FundingRow& row : funding.rows) {
     CheckFundingFigures(row.figures, "funding row " + row.territory_id + "/" + row.municipality_id + "/" +
                                          row.service + "/" + row.month);
-    sum.Add(row.figures);
   }
-  EXPECT_TRUE(sum == funding.totals) << "funding rows do not sum to the totals";
+  EXPECT_TRUE(SumOfRows(funding) == funding.totals) << "funding rows do not sum to the totals";
   // Every decided delivery is in exactly one row.
   int64_t delivered = 0, eligible = 0;
   for (const DeliveryDecision& decision : eligibility.decisions) {
@@ -103,11 +101,8 @@ FundingFigures SumOfClaims(const std::vector<ClaimReconciliation>& claims) {
 void CheckReconciliation(const std::vector<ClaimReconciliation>& claims, const FundingReport& funding) {
   for (const ClaimReconciliation& claim : claims) {
     SCOPED_TRACE("claim " + claim.claim_id);
-    EXPECT_EQ(claim.approved.esf + claim.approved.state, claim.approved.total);
-    EXPECT_EQ(claim.paid.esf + claim.paid.state, claim.paid.total);
-    EXPECT_LE(claim.paid.total, claim.approved.total);
+    ExpectClaimAddsUp(claim);
     EXPECT_LE(claim.approved.total, claim.claimed.total);
-    EXPECT_EQ(claim.outstanding.total, claim.approved.total - claim.paid.total);
     int64_t claimed = 0, approved = 0, eligible = 0;
     for (const ReconciliationLine& line : claim.lines) {
       EXPECT_LE(line.approved_cents, line.claimed_cents) << line.delivery_id;
@@ -383,24 +378,6 @@ void ExpectSameReports(const std::string& expected, const std::string& actual, c
 // Histories of the realistic simulator
 // ---------------------------------------------------------------------------------------------------------
 
-std::vector<ledger::NewEvent> History(uint64_t seed) {
-  std::vector<ledger::NewEvent> events;
-  const nlohmann::json rules = di::testing::DefaultRulesEvent("default");
-  events.push_back(di::testing::Event(rules));
-  workload::SimulateOptions options;
-  options.seed = seed;
-  options.persons = 30;
-  options.years = 8;
-  std::stringstream history;
-  workload::WriteSimulatedHistory(options, history);
-  for (std::string line; std::getline(history, line);) {
-    ledger::NewEvent event;
-    EXPECT_TRUE(ledger::EventFromJsonText(line, &event).ok());
-    events.push_back(std::move(event));
-  }
-  return events;
-}
-
 ledger::NewEvent Copy(const ledger::NewEvent& event) {
   ledger::NewEvent copy;
   copy.event = ledger::CanonicalMessage<schema::Event>(ledger::CopyToWords(event.event.bytes()));
@@ -422,7 +399,7 @@ class DifferentialTest : public ::testing::TestWithParam<uint64_t> {};
 
 TEST_P(DifferentialTest, KnownAtPrefixEqualsAShorterLogAndReplaysAreIdentical) {
   const uint64_t seed = GetParam();
-  const std::vector<ledger::NewEvent> events = History(seed);
+  const std::vector<ledger::NewEvent> events = di::testing::SimulatedRegionEvents(seed, 30);
   TempDir full_dir;
   auto full = OpenStore(full_dir.path());
   AppendRange(*full, events, 0, events.size());
@@ -556,6 +533,18 @@ void AppendFuzzy(ledger::EventStore& store, const std::vector<nlohmann::json>& h
     if (status.ok()) return;  // the generator's picture of the ledger is wrong from here on
   }
   flush();
+}
+
+// The fuzzy history of `seed` (default options) appended to a fresh store as AppendFuzzy does, and folded into
+// `model` as known now.
+void FoldFuzzyHistory(uint64_t seed, std::vector<nlohmann::json>* history, FuzzyHistoryInfo* info, LedgerModel* model) {
+  *history = FuzzyHistory(seed, {}, info);
+  TempDir dir;
+  auto store = OpenStore(dir.path(), UnsyncedOptions());
+  FuzzyAppend appended;
+  AppendFuzzy(*store, *history, *info, &appended);
+  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_TRUE(ReplayInto(*store, kKnownNow, model).ok());
 }
 
 // The enrolled-or-not persons of a history, for entitlement queries.
@@ -752,15 +741,10 @@ TEST(FuzzyFindingsTest, AnAmendmentDatedBeforeTheGrantStartsApplies) {
 TEST(FuzzyFindingsTest, FuzzyGrantAmendmentsApplyFromTheirDate) {
   for (uint64_t seed = 1; seed <= kFuzzSeeds; ++seed) {
     SCOPED_TRACE("fuzzy seed " + std::to_string(seed));
+    std::vector<nlohmann::json> history;
     FuzzyHistoryInfo info;
-    const std::vector<nlohmann::json> history = FuzzyHistory(seed, {}, &info);
-    TempDir dir;
-    auto store = OpenStore(dir.path(), UnsyncedOptions());
-    FuzzyAppend appended;
-    AppendFuzzy(*store, history, info, &appended);
-    if (HasFatalFailure()) return;
     LedgerModel model;
-    ASSERT_TRUE(ReplayInto(*store, kKnownNow, &model).ok());
+    ASSERT_NO_FATAL_FAILURE(FoldFuzzyHistory(seed, &history, &info, &model));
     for (const auto& [id, grant] : model.grants()) {
       for (int32_t date = grant.valid_from; date <= grant.LastDay(); date += 28) {
         EXPECT_EQ(grant.QuantityOn(date), DocumentedValueOn(grant.quantity, grant.quantity_changes, date))
@@ -800,15 +784,10 @@ TEST(FuzzyFindingsTest, IndicatorsUseTheResidenceOnTheValidDate) {
 TEST(FuzzyFindingsTest, FuzzyIndicatorsUseTheResidenceOnTheValidDate) {
   for (uint64_t seed = 1; seed <= kFuzzSeeds; ++seed) {
     SCOPED_TRACE("fuzzy seed " + std::to_string(seed));
+    std::vector<nlohmann::json> history;
     FuzzyHistoryInfo info;
-    const std::vector<nlohmann::json> history = FuzzyHistory(seed, {}, &info);
-    TempDir dir;
-    auto store = OpenStore(dir.path(), UnsyncedOptions());
-    FuzzyAppend appended;
-    AppendFuzzy(*store, history, info, &appended);
-    if (HasFatalFailure()) return;
     LedgerModel model;
-    ASSERT_TRUE(ReplayInto(*store, kKnownNow, &model).ok());
+    ASSERT_NO_FATAL_FAILURE(FoldFuzzyHistory(seed, &history, &info, &model));
     // Residences of each person: (effective date, municipality), in recording order; enrolment dates.
     std::map<std::string, std::vector<std::pair<int32_t, std::string>>> residences;
     std::map<std::string, int32_t> enrolled_on;

@@ -37,6 +37,15 @@ constexpr uint64_t kTamperedPosition = 7;
 
 using di::testing::RewriteLogValue;
 
+// `di-ledger serve` as a child on ephemeral ports (HTTP and binary); stdout and stderr on one pipe, read with a
+// bounded wait.
+class ServeProcess : public di::testing::ChildProcess {
+ public:
+  bool Start(const std::vector<std::string>& extra) {
+    return ChildProcess::Start(di::testing::ServeCommand({"--port", "0", "--binary-port", "0"}, extra));
+  }
+};
+
 // A store, tokens from `di-ledger token` and (optionally) one event tampered with.
 class ServeVerifyTest : public ::testing::Test {
  protected:
@@ -64,20 +73,25 @@ class ServeVerifyTest : public ::testing::Test {
     RewriteLogValue(data_, kTamperedPosition, [](std::string* value) { (*value)[5] ^= 0x5a; });
   }
 
+  // Starts `serve` on the tampered store: it must exit 1 naming the tampered position, never listening.
+  void ExpectServeRefusesToStart(ServeProcess* serve) {
+    ASSERT_TRUE(serve->Start({"--data", data_, "--tokens", tokens_path_}));
+    const std::optional<int> status = serve->WaitExit();
+    ASSERT_TRUE(status.has_value()) << "serve did not exit on a tampered store:\n" << serve->output();
+    ASSERT_TRUE(WIFEXITED(*status)) << serve->output();
+    EXPECT_EQ(WEXITSTATUS(*status), 1) << serve->output();
+    EXPECT_NE(serve->output().find("the chain does not verify at position " + std::to_string(kTamperedPosition) +
+                                   ": hash mismatch"),
+              std::string::npos)
+        << serve->output();
+    EXPECT_EQ(serve->output().find("listening on"), std::string::npos) << serve->output();
+  }
+
   TempDir dir_;
   std::string data_;
   std::string tokens_path_;
   uint64_t head_ = 0;
   MadeToken clerk_, auditor_;
-};
-
-// `di-ledger serve` as a child on ephemeral ports (HTTP and binary); stdout and stderr on one pipe, read with a
-// bounded wait.
-class ServeProcess : public di::testing::ChildProcess {
- public:
-  bool Start(const std::vector<std::string>& extra) {
-    return ChildProcess::Start(di::testing::ServeCommand({"--port", "0", "--binary-port", "0"}, extra));
-  }
 };
 
 std::vector<json> OneDelivery(const std::string& id) { return {Delivery(id, "D-" + id, "2021-03-04", 60)}; }
@@ -90,33 +104,15 @@ uint64_t HeadOf(const std::string& data) {
 TEST_F(ServeVerifyTest, RefusesToStartOnATamperedChainNamingThePosition) {
   TamperBody();
   ServeProcess serve;
-  ASSERT_TRUE(serve.Start({"--data", data_, "--tokens", tokens_path_}));
-  const std::optional<int> status = serve.WaitExit();
-  ASSERT_TRUE(status.has_value()) << "serve did not exit on a tampered store:\n" << serve.output();
-  ASSERT_TRUE(WIFEXITED(*status)) << serve.output();
-  EXPECT_EQ(WEXITSTATUS(*status), 1) << serve.output();
-  EXPECT_NE(serve.output().find("the chain does not verify at position " + std::to_string(kTamperedPosition) +
-                                ": hash mismatch"),
-            std::string::npos)
-      << serve.output();
+  ASSERT_NO_FATAL_FAILURE(ExpectServeRefusesToStart(&serve));
   EXPECT_NE(serve.output().find("--read-only"), std::string::npos) << "the way out is named:\n" << serve.output();
-  EXPECT_EQ(serve.output().find("listening on"), std::string::npos) << serve.output();
   EXPECT_EQ(HeadOf(data_), head_);
 }
 
 TEST_F(ServeVerifyTest, RefusesToStartOnATamperedStoredHash) {
   TamperStoredHash();
   ServeProcess serve;
-  ASSERT_TRUE(serve.Start({"--data", data_, "--tokens", tokens_path_}));
-  const std::optional<int> status = serve.WaitExit();
-  ASSERT_TRUE(status.has_value()) << "serve did not exit on a tampered store:\n" << serve.output();
-  ASSERT_TRUE(WIFEXITED(*status)) << serve.output();
-  EXPECT_EQ(WEXITSTATUS(*status), 1) << serve.output();
-  EXPECT_NE(serve.output().find("the chain does not verify at position " + std::to_string(kTamperedPosition) +
-                                ": hash mismatch"),
-            std::string::npos)
-      << serve.output();
-  EXPECT_EQ(serve.output().find("listening on"), std::string::npos) << serve.output();
+  ExpectServeRefusesToStart(&serve);
 }
 
 // An event that does not even decode cannot be folded into the live model: --read-only then exits 1 with the

@@ -12,7 +12,6 @@
 #include "di/projections/replay.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
-#include "di/workload/region_history.h"
 #include "test_util.h"
 #include "world.h"
 
@@ -25,13 +24,7 @@ using di::testing::TempDir;
 std::vector<std::string> HistoryLines() {
   const nlohmann::json rules = di::testing::DefaultRulesEvent("default");
   std::vector<std::string> lines = {rules.dump()};
-  workload::SimulateOptions options;
-  options.seed = 5;
-  options.persons = 15;
-  options.years = 8;
-  std::stringstream history;
-  workload::WriteSimulatedHistory(options, history);
-  for (std::string line; std::getline(history, line);) lines.push_back(line);
+  for (std::string& line : di::testing::SimulatedRegionLines(5, 15)) lines.push_back(std::move(line));
   return lines;
 }
 

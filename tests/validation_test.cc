@@ -82,32 +82,29 @@ struct Case {
   std::string reason;
 };
 
-class ValidationTest : public ::testing::TestWithParam<Case> {};
+class ValidationTest : public di::testing::BaseWorldStoreTest, public ::testing::WithParamInterface<Case> {};
 
 TEST_P(ValidationTest, RejectsNamingEventFieldAndReason) {
-  TempDir dir;
-  auto store = OpenStore(dir.path());
-  ASSERT_TRUE(AppendJson(*store, BaseWorld()).ok());
   // Fresh event ids: the cases copy BaseWorld events, and a reused id would (rightly) be a duplicate.
   int setup_index = 0;
   for (json event : GetParam().setup) {
     event["id"] = "setup-" + std::to_string(setup_index++);
-    Status status = AppendJson(*store, {event});
+    Status status = AppendJson(*store_, {event});
     ASSERT_TRUE(status.ok()) << "set-up event failed: " << status.ToString();
   }
-  const uint64_t head = store->Head().position;
+  const uint64_t head = store_->Head().position;
   // The bad event rides in a batch behind a valid one: the whole batch must be refused.
   json harmless = E("e-harmless", "disability_recorded", "2021-01-05",
                     {{"person_id", "P-C1"}, {"group", "child_disability"}, {"cause", "functional_impairment"},
                      {"valid_from", "2021-01-05"}});
   json bad = GetParam().bad;
   bad["id"] = "bad-event";
-  Status status = AppendJson(*store, {harmless, bad});
+  Status status = AppendJson(*store_, {harmless, bad});
   ASSERT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
   EXPECT_EQ(status.event_id(), "bad-event");
   EXPECT_EQ(status.field(), GetParam().field) << status.ToString();
   EXPECT_NE(status.message().find(GetParam().reason), std::string::npos) << status.ToString();
-  EXPECT_EQ(store->Head().position, head);
+  EXPECT_EQ(store_->Head().position, head);
 }
 
 std::vector<Case> Cases() {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 namespace di::testing {
 
@@ -39,6 +40,15 @@ std::unique_ptr<ledger::EventStore> OpenStore(const std::string& dir, ledger::Ev
   ledger::Status status = ledger::EventStore::Open(options, dir, &store);
   EXPECT_TRUE(status.ok()) << status.ToString();
   return store;
+}
+
+BaseWorldStoreTest::BaseWorldStoreTest(const std::string& store_dir)
+    : store_path_(store_dir.empty() ? dir_.path() : dir_.Sub(store_dir)) {}
+
+void BaseWorldStoreTest::SetUp() {
+  store_ = OpenStore(store_path_);
+  ASSERT_TRUE(store_);
+  ASSERT_TRUE(AppendJson(*store_, BaseWorld()).ok());
 }
 
 nlohmann::json MakeEvent(const std::string& id, const std::string& type, const std::string& date, nlohmann::json data) {
@@ -134,6 +144,14 @@ nlohmann::json Delivery(const std::string& event_id, const std::string& delivery
                {"cost_cents", cost_cents},
                {"mode", "in_person"},
                {"purpose", "care"}});
+}
+
+std::vector<std::string> SampleLines() {
+  std::ifstream file(std::string(DI_TEST_DATA_DIR) + "/catalog_samples.jsonl");
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(file, line)) lines.push_back(line);
+  return lines;
 }
 
 nlohmann::json Migrated(nlohmann::json event, const std::string& recorded_at) {

@@ -44,6 +44,20 @@ std::vector<ledger::NewEvent> Events(const std::vector<nlohmann::json>& jsons);
 // Opens a store in `dir` (created), asserting success.
 std::unique_ptr<ledger::EventStore> OpenStore(const std::string& dir, ledger::EventStoreOptions options = {});
 
+// A test on a real store that holds BaseWorld() when the test body starts: SetUp opens it in a fresh temp dir,
+// at dir_.Sub(store_dir) (dir_ itself when store_dir is empty) beside whatever else the test writes in dir_,
+// and appends the world, failing the test fatally if either goes wrong. A derived SetUp calls this one first
+// (ASSERT_NO_FATAL_FAILURE) and builds on store_.
+class BaseWorldStoreTest : public ::testing::Test {
+ protected:
+  explicit BaseWorldStoreTest(const std::string& store_dir = "");
+  void SetUp() override;
+
+  TempDir dir_;
+  const std::string store_path_;
+  std::unique_ptr<ledger::EventStore> store_;
+};
+
 // A small valid world, in order: project PR-1, municipalities M-1 and M-2, provider PV-1, a child P-C1
 // (FT, born 2018-03-15, residence M-1) with a parent P-P1, an adult P-A1 with assessment AS-1 and plan PL-1,
 // application AP-1 (child_care for P-C1, granted), grant G-1 (child_care, P-C1, M-1, 2021-01-01..2023-08-31).
@@ -52,6 +66,9 @@ std::vector<nlohmann::json> BaseWorld();
 // A delivery of `minutes` child care on `date` under G-1 with the given event and delivery id.
 nlohmann::json Delivery(const std::string& event_id, const std::string& delivery_id, const std::string& date,
                         int64_t minutes = 120, int64_t cost_cents = 1400);
+
+// The lines of tests/data/catalog_samples.jsonl, the catalogue's sample events: one of every type.
+std::vector<std::string> SampleLines();
 
 // `event` as a line of a migration (`import --keep-recorded-at`): recorded at `recorded_at` (UTC) in the system
 // it comes from.
