@@ -176,7 +176,7 @@ void Connection::OnReadEnded(error_code error) {
 // Requests ---------------------------------------------------------------------------------------------------
 
 void Connection::OnHello(const std::string& token, uint32_t version, const std::string& client_name) {
-  ServiceStatus status = impl_.tokens->Authenticate(token, &principal_);
+  ledger::Status status = impl_.tokens->Authenticate(token, &principal_);
   if (!status.ok()) return End(status.CodeName(), status.message());
   if (version != protocol::PROTOCOL_VERSION) {
     return End("protocol", "protocol version " + std::to_string(version) + " is not spoken here (version " +
@@ -200,12 +200,12 @@ void Connection::OnAppend(DecodedClientMessage request) {
   capnp::MallocMessageBuilder message;
   auto reply = message.initRoot<protocol::ServerMessage>().initAppendResult();
   reply.setRequestId(request.request_id);
-  if (ServiceStatus status = impl_.service->AuthorizeAppend(principal_); !status.ok()) {
+  if (ledger::Status status = impl_.service->AuthorizeAppend(principal_); !status.ok()) {
     FillError(reply.initError(), status.CodeName(), status.message(), status.field(), status.event_id());
     return WriteReply(EncodeFrame(message));
   }
   if (!request.batch_status.ok()) {
-    const ServiceStatus& status = request.batch_status;
+    const ledger::Status& status = request.batch_status;
     FillError(reply.initError(), status.CodeName(), status.message(), status.field(), status.event_id());
     return WriteReply(EncodeFrame(message));
   }
@@ -214,7 +214,7 @@ void Connection::OnAppend(DecodedClientMessage request) {
   for (const auto& event : request.batch) ids.push_back(event.id());
   ledger::AppendResult result;
   // Blocks this thread (and only this connection's strand) until the group commit is durable.
-  ServiceStatus status = impl_.service->Append(principal_, std::move(request.batch), &result);
+  ledger::Status status = impl_.service->Append(principal_, std::move(request.batch), &result);
   if (!status.ok()) {
     // As the HTTP API: name the batch index of the event the error is about.
     std::string field = status.field();
@@ -249,10 +249,10 @@ void Connection::OnSubscribe(const SubscribeRequest& request) {
   std::string types;
   for (const auto& type : request.types) types += (types.empty() ? "" : ",") + type;
   internal::SubscriptionPumpOptions pump;
-  if (ServiceStatus status = EventFilter::Parse(types, request.stream_prefix, &pump.filter); !status.ok()) {
+  if (ledger::Status status = EventFilter::Parse(types, request.stream_prefix, &pump.filter); !status.ok()) {
     return End(status.CodeName(), status.message(), status.field());
   }
-  if (ServiceStatus status = impl_.service->AuthorizeSubscribe(principal_, pump.filter); !status.ok()) {
+  if (ledger::Status status = impl_.service->AuthorizeSubscribe(principal_, pump.filter); !status.ok()) {
     return End(status.CodeName(), status.message(), status.field());
   }
   phase_ = Phase::kSubscribed;

@@ -35,7 +35,7 @@ namespace di::server::internal {
 
 // A page as a worker made it, for the pump to send.
 struct SubscriptionPage {
-  ServiceStatus status;
+  ledger::Status status;
   uint64_t next_after = 0;  // the read's next_after: the position asked from when caught up
   uint64_t head = 0;        // the visible position when the read began
   uint64_t cursor = 0;      // the cursor once the page is taken: every matching event up to it is in `bytes`
