@@ -234,9 +234,7 @@ int RunServe(const ServeOptions& options) {
     if (int code = ImportDemoIfEmpty(options.data_dir); code != 0) return code;
   }
   std::unique_ptr<ledger::EventStore> store;
-  ledger::EventStoreOptions store_options;
-  store_options.create_if_missing = false;
-  ledger::Status opened = ledger::EventStore::Open(store_options, options.data_dir, &store);
+  ledger::Status opened = OpenExisting(options.data_dir, &store);
   if (!opened.ok()) return Fail(opened.ToString() + " (create a store with `di-ledger init --data DIR`, or use --demo)");
 
   server::ServiceOptions service_options;
