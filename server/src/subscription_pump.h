@@ -10,7 +10,8 @@
 // head listener, which only posts a wake-up: writers never wait for a subscriber); the watchdog (a socket that
 // takes no byte for the stall timeout is a stalled consumer and is ended with slow_consumer); and the heartbeat
 // while caught up. What differs is the transport's (SubscriptionStream): how a page, a heartbeat and the final
-// error are encoded, and how the bytes are written (the binary connection's writer also serves its request phase).
+// error are encoded, and when the bytes are written (both write through socket_writer.h; the binary connection's
+// writer also serves its request phase).
 //
 // Memory is bounded per subscriber: the next page is asked for only when the transport has written the previous
 // one (it calls Next() when it has nothing left to write), so a slow consumer holds one page, never a backlog, and
