@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "di/ledger/civil_date.h"
+#include "di/ledger/status.h"
 #include "di/projections/ledger_model.h"
 #include "di/server/access_policy.h"
 
@@ -40,9 +41,8 @@ struct BenchError : std::runtime_error {
 };
 [[noreturn]] inline void Fail(const std::string& what) { throw BenchError(what); }
 
-// Fails with `what` and the status's text unless it is ok (a ledger Status, a ServiceStatus).
-template <typename Status>
-void Check(const Status& status, const std::string& what) {
+// Fails with `what` and the status's text unless it is ok.
+inline void Check(const ledger::Status& status, const std::string& what) {
   if (!status.ok()) Fail(what + ": " + status.ToString());
 }
 

@@ -163,7 +163,7 @@ Workload ChooseWorkload(di::server::LedgerService& service, const std::vector<st
                               auto& list = by_territory[*territory];
                               if (list.size() < kMaxTemplates) list.push_back(std::move(event));
                             }
-                            return di::server::ServiceStatus::Ok();
+                            return di::ledger::Status::Ok();
                           }),
         "choose deliveries");
   for (auto& [territory, list] : by_territory) {

@@ -31,12 +31,6 @@ int Fail(const Status& status) {
   return ExitCode(status);
 }
 
-Status OpenStore(const std::string& data_dir, std::unique_ptr<ledger::EventStore>* store) {
-  ledger::EventStoreOptions options;
-  options.create_if_missing = false;
-  return ledger::EventStore::Open(options, data_dir, store);
-}
-
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -75,7 +69,7 @@ int RunAuditCheckpoint(const AuditOptions& options) {
   Status status = ledger::SigningKey::Load(options.key_file, &key);
   if (!status.ok()) return Fail(status);
   std::unique_ptr<ledger::EventStore> store;
-  status = OpenStore(options.data_dir, &store);
+  status = OpenExisting(options.data_dir, &store);
   if (!status.ok()) return Fail(status);
   const auto start = std::chrono::steady_clock::now();
   ledger::CheckpointResult checkpoint;
@@ -94,7 +88,7 @@ int RunAuditRotateKey(const AuditOptions& options) {
   if (status.ok()) status = ledger::SigningKey::Load(options.new_key_file, &new_key);
   if (!status.ok()) return Fail(status);
   std::unique_ptr<ledger::EventStore> store;
-  status = OpenStore(options.data_dir, &store);
+  status = OpenExisting(options.data_dir, &store);
   if (!status.ok()) return Fail(status);
   ledger::CheckpointResult rotation;
   status = store->RotateSigningKey(current_key, new_key, &rotation);
@@ -108,7 +102,7 @@ int RunAuditRotateKey(const AuditOptions& options) {
 
 int RunAuditList(const AuditOptions& options) {
   std::unique_ptr<ledger::EventStore> store;
-  Status status = OpenStore(options.data_dir, &store);
+  Status status = OpenExisting(options.data_dir, &store);
   if (!status.ok()) return Fail(status);
   // Both kinds, in log order.
   std::vector<std::pair<uint64_t, std::string>> rows;
@@ -133,7 +127,7 @@ int RunAuditList(const AuditOptions& options) {
 
 int RunAuditProve(const AuditOptions& options) {
   std::unique_ptr<ledger::EventStore> store;
-  Status status = OpenStore(options.data_dir, &store);
+  Status status = OpenExisting(options.data_dir, &store);
   if (!status.ok()) return Fail(status);
   nlohmann::ordered_json proof;
   if (!options.event_id.empty()) {
@@ -235,7 +229,7 @@ int RunBackup(const std::string& data_dir, const std::string& backup_dir, bool l
     return 0;
   }
   std::unique_ptr<ledger::EventStore> store;
-  Status status = OpenStore(data_dir, &store);
+  Status status = OpenExisting(data_dir, &store);
   if (!status.ok()) return Fail(status);
   const auto start = std::chrono::steady_clock::now();
   ledger::BackupResult backup;

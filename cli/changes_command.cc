@@ -134,9 +134,7 @@ int ResolveChangesQuery(ledger::EventStore& store, const ReportOptions& options,
 
 int RunChangesReport(const ReportOptions& options) {
   std::unique_ptr<ledger::EventStore> store;
-  ledger::EventStoreOptions store_options;
-  store_options.create_if_missing = false;
-  if (Status status = ledger::EventStore::Open(store_options, options.data_dir, &store); !status.ok()) {
+  if (Status status = OpenExisting(options.data_dir, &store); !status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return 2;
   }

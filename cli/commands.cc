@@ -13,7 +13,6 @@
 #include "import_driver.h"
 
 namespace di::cli {
-namespace {
 
 using ledger::EventStore;
 using ledger::EventStoreOptions;
@@ -25,14 +24,14 @@ Status OpenExisting(const std::string& data_dir, std::unique_ptr<EventStore>* st
   return EventStore::Open(options, data_dir, store);
 }
 
-// For the commands that only read (export, verify, stats): a read-only open writes nothing, so they also work
-// on a full disk, where a read-write open fails (it must write a new write-ahead log and MANIFEST).
 Status OpenExistingReadOnly(const std::string& data_dir, std::unique_ptr<EventStore>* store) {
   EventStoreOptions options;
   options.create_if_missing = false;
   options.read_only = true;
   return EventStore::Open(options, data_dir, store);
 }
+
+namespace {
 
 // 1: the input was refused (validation, conflict, duplicate id); 2: the store or the system failed.
 int ExitCodeFor(const Status& status) {

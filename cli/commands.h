@@ -4,6 +4,7 @@
 #define DI_CLI_COMMANDS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,12 @@ int RunRebuild(const std::string& data_dir, uint64_t interval_events);
 ledger::Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
                           const std::vector<std::string>& parameters, uint64_t* position,
                           const std::string& recorded_at = {});
+
+// Opens the store in `data_dir`, which must exist already (`init` creates one).
+ledger::Status OpenExisting(const std::string& data_dir, std::unique_ptr<ledger::EventStore>* store);
+// For the commands that only read (export, verify, stats): a read-only open writes nothing, so they also work
+// on a full disk, where a read-write open fails (it must write a new write-ahead log and MANIFEST).
+ledger::Status OpenExistingReadOnly(const std::string& data_dir, std::unique_ptr<ledger::EventStore>* store);
 
 int RunSimulate(const workload::SimulateOptions& options, const std::string& output);
 

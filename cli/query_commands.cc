@@ -91,9 +91,7 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
               const std::vector<projections::QuerySubject>& subjects, projections::LedgerModel* model,
               uint64_t* known_at, int32_t* valid_date, std::string* note) {
   std::unique_ptr<ledger::EventStore> store;
-  ledger::EventStoreOptions store_options;
-  store_options.create_if_missing = false;
-  Status status = ledger::EventStore::Open(store_options, data_dir, &store);
+  Status status = OpenExisting(data_dir, &store);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return 2;
@@ -422,9 +420,7 @@ int RunReport(const ReportOptions& options) {
 
 int RunRebuild(const std::string& data_dir, uint64_t interval_events) {
   std::unique_ptr<ledger::EventStore> store;
-  ledger::EventStoreOptions store_options;
-  store_options.create_if_missing = false;
-  Status status = ledger::EventStore::Open(store_options, data_dir, &store);
+  Status status = OpenExisting(data_dir, &store);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return 2;

@@ -15,18 +15,18 @@
 namespace di::cli {
 namespace {
 
-using server::ServiceCode;
-using server::ServiceStatus;
+using ledger::Status;
+using ledger::StatusCode;
 
 // 1: the input was refused (validation, conflict, duplicate id, not allowed); 2: the server, the network or
 // the system failed (retrying may help).
-int RemoteExitCodeFor(const ServiceStatus& status) {
+int RemoteExitCodeFor(const Status& status) {
   switch (status.code()) {
-    case ServiceCode::kInvalidArgument:
-    case ServiceCode::kConflict:
-    case ServiceCode::kDuplicateId:
-    case ServiceCode::kForbidden:
-    case ServiceCode::kUnauthenticated:
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kConflict:
+    case StatusCode::kDuplicateId:
+    case StatusCode::kForbidden:
+    case StatusCode::kUnauthenticated:
       return 1;
     default:
       return 2;
@@ -42,7 +42,7 @@ class ServerSink : public ImportSink {
 
   bool Submit(std::vector<ledger::NewEvent> batch, ImportError* error) override {
     request_id_ = next_request_id_++;
-    const ServiceStatus sent = client_.SendAppend(batch, request_id_);
+    const Status sent = client_.SendAppend(batch, request_id_);
     if (sent.ok()) return true;
     *error = ErrorOf(sent);
     return false;
@@ -50,7 +50,7 @@ class ServerSink : public ImportSink {
 
   bool Finish(uint64_t* appended, ImportError* error) override {
     ledger::AppendResult result;
-    const ServiceStatus status = client_.ReceiveAppendResult(request_id_, &result);
+    const Status status = client_.ReceiveAppendResult(request_id_, &result);
     if (!status.ok()) {
       *error = ErrorOf(status);
       return false;
@@ -65,7 +65,7 @@ class ServerSink : public ImportSink {
   }
 
  private:
-  static ImportError ErrorOf(const ServiceStatus& status) {
+  static ImportError ErrorOf(const Status& status) {
     ImportError error;
     error.status = status.ToString();
     error.event_id = status.event_id();
@@ -103,7 +103,7 @@ int RunRemoteImport(const ImportOptions& options, const std::string& server_addr
   server::BinaryClient client;
   server::BinaryClientOptions client_options;
   client_options.client_name = "di-ledger import";
-  ServiceStatus status = client.Connect(host, port, token, client_options);
+  Status status = client.Connect(host, port, token, client_options);
   if (!status.ok()) {
     std::cerr << "error: " << server_address << ": " << status.ToString() << "\n";
     return RemoteExitCodeFor(status);

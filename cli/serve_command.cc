@@ -33,7 +33,6 @@ namespace {
 
 using server::Principal;
 using server::Role;
-using server::ServiceStatus;
 
 int Fail(const std::string& message, int code = 2) {
   std::cerr << "error: " << message << "\n";
@@ -122,7 +121,7 @@ int MakeDemoTokens(const std::string& data_dir, server::LedgerService& service, 
                    std::vector<DemoToken>* tokens, std::string* sample_person) {
   std::string municipality;
   const int32_t kSampleDate = ledger::DaysFromCivil(2021, 9, 15);  // the date of the printed example
-  service.WithModel(projections::kKnownNow, [&](const projections::LedgerModel& model, uint64_t) -> ServiceStatus {
+  service.WithModel(projections::kKnownNow, [&](const projections::LedgerModel& model, uint64_t) -> ledger::Status {
     std::map<std::string, int> residents;
     for (const auto& [id, person] : model.persons()) {
       if (person.enrolled) ++residents[model.TerritoryOf(person.residence_municipality_id)];
@@ -146,7 +145,7 @@ int MakeDemoTokens(const std::string& data_dir, server::LedgerService& service, 
         if (!sample_person->empty()) break;
       }
     }
-    return ServiceStatus::Ok();
+    return ledger::Status::Ok();
   });
   if (municipality.empty()) municipality = "M-DEMO";
   const std::vector<Principal> principals = {
@@ -161,7 +160,7 @@ int MakeDemoTokens(const std::string& data_dir, server::LedgerService& service, 
   }
   const std::string path = data_dir + "/demo-tokens.json";
   if (!WritePrivateFile(path, entries.dump(2) + "\n")) return Fail("cannot write " + path);
-  ServiceStatus status = server::TokenRegistry::FromJson(entries, registry);
+  ledger::Status status = server::TokenRegistry::FromJson(entries, registry);
   if (!status.ok()) return Fail(status.ToString());
   return 0;
 }
@@ -200,7 +199,7 @@ int CheckClerkMunicipalities(const std::string& tokens_file, server::LedgerServi
   const nlohmann::json entries = nlohmann::json::parse(file, nullptr, false);  // TokenRegistry::LoadFile checked it
   if (!entries.is_array()) return 0;
   std::string problems;
-  service.WithModel(projections::kKnownNow, [&](const projections::LedgerModel& model, uint64_t) -> ServiceStatus {
+  service.WithModel(projections::kKnownNow, [&](const projections::LedgerModel& model, uint64_t) -> ledger::Status {
     for (size_t i = 0; i < entries.size(); ++i) {
       const nlohmann::json& entry = entries[i];
       if (!entry.is_object() || entry.value("role", nlohmann::json()) != "clerk") continue;
@@ -211,7 +210,7 @@ int CheckClerkMunicipalities(const std::string& tokens_file, server::LedgerServi
                   "') is a clerk of municipality '" +
                   municipality.get<std::string>() + "', which the store does not know\n";
     }
-    return ServiceStatus::Ok();
+    return ledger::Status::Ok();
   });
   if (problems.empty()) return 0;
   return Fail(problems +
@@ -235,9 +234,7 @@ int RunServe(const ServeOptions& options) {
     if (int code = ImportDemoIfEmpty(options.data_dir); code != 0) return code;
   }
   std::unique_ptr<ledger::EventStore> store;
-  ledger::EventStoreOptions store_options;
-  store_options.create_if_missing = false;
-  ledger::Status opened = ledger::EventStore::Open(store_options, options.data_dir, &store);
+  ledger::Status opened = OpenExisting(options.data_dir, &store);
   if (!opened.ok()) return Fail(opened.ToString() + " (create a store with `di-ledger init --data DIR`, or use --demo)");
 
   server::ServiceOptions service_options;
@@ -290,7 +287,7 @@ int RunServe(const ServeOptions& options) {
   server::Metrics metrics;
   server::DeclareServerMetrics(metrics);
   server::LedgerService service(store.get(), service_options, &metrics);
-  ServiceStatus status = ServiceStatus::Ok();
+  ledger::Status status = ledger::Status::Ok();
   try {
     status = service.Start();
   } catch (const std::exception& exception) {
@@ -302,7 +299,7 @@ int RunServe(const ServeOptions& options) {
   }
   if (!status.ok()) {
     // A store whose events do not decode cannot be served even read-only: a failed check (exit 1).
-    const bool damaged = status.code() == server::ServiceCode::kCorruption;
+    const bool damaged = status.code() == ledger::StatusCode::kCorruption;
     return Fail("cannot fold the live model over the log: " + status.ToString() +
                     (damaged ? " (the store does not decode; restore a backup)" : ""),
                 damaged ? 1 : 2);

@@ -71,7 +71,7 @@ std::string Frame(capnp::MessageBuilder& message) {
 struct Collected {
   std::vector<ReceivedEvent> events;
   uint64_t last_position = 0;
-  ServiceStatus status;  // not ok: the subscription ended with this before `until`
+  ledger::Status status;  // not ok: the subscription ended with this before `until`
 };
 Collected CollectUntil(BinaryClient& client, uint64_t until, int max_frames = 100000) {
   Collected collected;
@@ -99,7 +99,7 @@ class BinaryEndpointTest : public di::testing::ServerFixture {
     ASSERT_NE(port_, 0);
   }
 
-  ServiceStatus Connect(BinaryClient& client, const char* token, BinaryClientOptions options = {}) {
+  ledger::Status Connect(BinaryClient& client, const char* token, BinaryClientOptions options = {}) {
     options.receive_timeout = std::chrono::milliseconds(20000);  // every receive is bounded
     return client.Connect("127.0.0.1", port_, token, options);
   }
@@ -124,8 +124,8 @@ class BinaryEndpointTest : public di::testing::ServerFixture {
 TEST_F(BinaryEndpointTest, UnknownTokenIsRefusedAndConnectionClosed) {
   StartEndpoint();
   BinaryClient client;
-  ServiceStatus status = Connect(client, "not-a-token");
-  EXPECT_EQ(status.code(), ServiceCode::kUnauthenticated) << status.ToString();
+  ledger::Status status = Connect(client, "not-a-token");
+  EXPECT_EQ(status.code(), ledger::StatusCode::kUnauthenticated) << status.ToString();
   EXPECT_EQ(client.last_error_code(), "unauthenticated");
   EXPECT_FALSE(client.connected());
 
@@ -139,7 +139,7 @@ TEST_F(BinaryEndpointTest, UnknownTokenIsRefusedAndConnectionClosed) {
 TEST_F(BinaryEndpointTest, FirstFrameMustBeHello) {
   StartEndpoint();
   BinaryClient empty;
-  EXPECT_EQ(Connect(empty, "").code(), ServiceCode::kUnauthenticated);  // a hello without a token
+  EXPECT_EQ(Connect(empty, "").code(), ledger::StatusCode::kUnauthenticated);  // a hello without a token
 
   // A plain socket whose first frame is a subscribe: refused, then closed.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -172,8 +172,8 @@ TEST_F(BinaryEndpointTest, ClerkOfAnotherMunicipalityIsForbiddenAndConnectionSta
   BinaryClient clerk2;
   ASSERT_TRUE(Connect(clerk2, kClerk2).ok());
   ledger::AppendResult result;
-  ServiceStatus status = clerk2.Append(NewEvents({Delivery("x-1", "X-1", "2021-03-01")}), &result);
-  EXPECT_EQ(status.code(), ServiceCode::kForbidden) << status.ToString();
+  ledger::Status status = clerk2.Append(NewEvents({Delivery("x-1", "X-1", "2021-03-01")}), &result);
+  EXPECT_EQ(status.code(), ledger::StatusCode::kForbidden) << status.ToString();
   EXPECT_EQ(status.field(), "events[0].data.grant_id");
   EXPECT_EQ(status.event_id(), "x-1");
   EXPECT_EQ(clerk2.last_error_code(), "forbidden");
@@ -181,12 +181,12 @@ TEST_F(BinaryEndpointTest, ClerkOfAnotherMunicipalityIsForbiddenAndConnectionSta
   // A refused batch is an answer, not the end of the connection.
   ASSERT_TRUE(clerk2.connected());
   status = clerk2.Append(NewEvents({Delivery("x-2", "X-2", "2021-03-02")}), &result);
-  EXPECT_EQ(status.code(), ServiceCode::kForbidden);
+  EXPECT_EQ(status.code(), ledger::StatusCode::kForbidden);
 
   BinaryClient reader;
   ASSERT_TRUE(Connect(reader, kReader).ok());
   status = reader.Append(NewEvents({Delivery("x-3", "X-3", "2021-03-03")}), &result);
-  EXPECT_EQ(status.code(), ServiceCode::kForbidden);
+  EXPECT_EQ(status.code(), ledger::StatusCode::kForbidden);
 
   BinaryClient clerk1;
   ASSERT_TRUE(Connect(clerk1, kClerk1).ok());
@@ -221,15 +221,15 @@ TEST_F(BinaryEndpointTest, AppendIsAtomicIdempotentAndValidatedLikeHttp) {
   // Same id, other content.
   std::vector<json> changed = batch;
   changed[1]["data"]["quantity"] = 999;
-  ServiceStatus status = clerk.Append(NewEvents(changed), &retry);
-  EXPECT_EQ(status.code(), ServiceCode::kDuplicateId) << status.ToString();
+  ledger::Status status = clerk.Append(NewEvents(changed), &retry);
+  EXPECT_EQ(status.code(), ledger::StatusCode::kDuplicateId) << status.ToString();
   EXPECT_EQ(status.event_id(), batch[1]["id"]);
 
   // Invalid content (validator): the whole batch appends nothing, the field is named with its batch index.
   std::vector<json> invalid = Deliveries("b", 3);
   invalid[2]["data"]["quantity"] = -5;
   status = clerk.Append(NewEvents(invalid), &retry);
-  EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  EXPECT_EQ(status.code(), ledger::StatusCode::kInvalidArgument) << status.ToString();
   EXPECT_EQ(status.field(), "events[2].data.quantity");
   EXPECT_EQ(store_->Head().position, head + 3);
 
@@ -239,7 +239,7 @@ TEST_F(BinaryEndpointTest, AppendIsAtomicIdempotentAndValidatedLikeHttp) {
   std::vector<ledger::NewEvent> conflict;
   conflict.push_back(std::move(expecting));
   status = clerk.Append(conflict, &retry);
-  EXPECT_EQ(status.code(), ServiceCode::kConflict) << status.ToString();
+  EXPECT_EQ(status.code(), ledger::StatusCode::kConflict) << status.ToString();
   EXPECT_EQ(store_->Head().position, head + 3);
   uint64_t version = 0;
   ASSERT_TRUE(store_->GetStreamVersion("grant/G-1", &version).ok());
@@ -264,8 +264,8 @@ TEST_F(BinaryEndpointTest, EventStructsAreCheckedLikeJson) {
   std::vector<ledger::NewEvent> batch;
   batch.push_back(ledger::NewEvent::FromReader(event.asReader()));
   ledger::AppendResult result;
-  ServiceStatus status = clerk.Append(batch, &result);
-  EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  ledger::Status status = clerk.Append(batch, &result);
+  EXPECT_EQ(status.code(), ledger::StatusCode::kInvalidArgument) << status.ToString();
   EXPECT_EQ(status.field(), "events[0].id");
   // Text that is not UTF-8.
   event.setId("s-bad-utf8");
@@ -273,14 +273,14 @@ TEST_F(BinaryEndpointTest, EventStructsAreCheckedLikeJson) {
   batch.clear();
   batch.push_back(ledger::NewEvent::FromReader(event.asReader()));
   status = clerk.Append(batch, &result);
-  EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  EXPECT_EQ(status.code(), ledger::StatusCode::kInvalidArgument) << status.ToString();
   // A NUL in the actor: refused, never stored cut short at it (what a reader taking cStr() would see).
   event.setId("s-nul-actor");
   event.setActor(capnp::Text::Reader("clerk\0hidden", 12));
   batch.clear();
   batch.push_back(ledger::NewEvent::FromReader(event.asReader()));
   status = clerk.Append(batch, &result);
-  EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  EXPECT_EQ(status.code(), ledger::StatusCode::kInvalidArgument) << status.ToString();
   EXPECT_EQ(status.field(), "events[0].actor");
   EXPECT_EQ(store_->Head().position, head);
 }
@@ -304,13 +304,13 @@ TEST_F(BinaryEndpointTest, DeeplyNestedDocumentIsRefusedAndAReadersBatchIsNeverD
   for (const char* token : {kReader, kAuditor}) {
     BinaryClient client;
     ASSERT_TRUE(Connect(client, token).ok());
-    ServiceStatus status = client.Append(batch, &result);
-    EXPECT_EQ(status.code(), ServiceCode::kForbidden) << token << ": " << status.ToString();
+    ledger::Status status = client.Append(batch, &result);
+    EXPECT_EQ(status.code(), ledger::StatusCode::kForbidden) << token << ": " << status.ToString();
   }
   BinaryClient project;
   ASSERT_TRUE(Connect(project, kProject).ok());
-  ServiceStatus status = project.Append(batch, &result);
-  EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  ledger::Status status = project.Append(batch, &result);
+  EXPECT_EQ(status.code(), ledger::StatusCode::kInvalidArgument) << status.ToString();
   EXPECT_EQ(status.field().rfind("events[0].data.document.a.a", 0), 0u) << status.field();
   EXPECT_NE(status.message().find("deeper than 64 levels"), std::string::npos) << status.message();
   // Not a JSON object at all.
@@ -318,7 +318,7 @@ TEST_F(BinaryEndpointTest, DeeplyNestedDocumentIsRefusedAndAReadersBatchIsNeverD
   batch.clear();
   batch.push_back(ledger::NewEvent::FromReader(event.asReader()));
   status = project.Append(batch, &result);
-  EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  EXPECT_EQ(status.code(), ledger::StatusCode::kInvalidArgument) << status.ToString();
   EXPECT_EQ(status.field(), "events[0].data.document");
   EXPECT_EQ(store_->Head().position, head);
   // The connection and the server go on.
@@ -456,7 +456,7 @@ TEST(BinaryEndpointHistoryTest, RoutedSimulatedHistoryEqualsLocalImport) {
     std::vector<ledger::NewEvent> events;
     for (size_t index : batch.indexes) events.push_back(di::testing::Event(history[index]));
     ledger::AppendResult result;
-    ServiceStatus status = client->Append(events, &result);
+    ledger::Status status = client->Append(events, &result);
     ASSERT_TRUE(status.ok()) << batch.token << ": " << status.ToString();
     appended += result.appended;
   }
@@ -577,8 +577,8 @@ TEST_F(BinaryEndpointTest, SubscriptionFromPositionWithFilter) {
   request.types = {"no_such_type"};
   ASSERT_TRUE(unknown.Subscribe(request).ok());
   SubscriptionUpdate update;
-  ServiceStatus status = unknown.Next(&update);
-  EXPECT_EQ(status.code(), ServiceCode::kInvalidArgument) << status.ToString();
+  ledger::Status status = unknown.Next(&update);
+  EXPECT_EQ(status.code(), ledger::StatusCode::kInvalidArgument) << status.ToString();
   EXPECT_EQ(status.field(), "types");
 }
 
@@ -698,9 +698,9 @@ TEST_F(BinaryEndpointTest, StalledSubscriberIsDroppedWhileWritersContinueAndMemo
   uint64_t last_position = 0;
   for (int frame = 0; frame < 100000; ++frame) {
     SubscriptionUpdate update;
-    ServiceStatus status = stalled.Next(&update);
+    ledger::Status status = stalled.Next(&update);
     if (!status.ok()) {
-      EXPECT_TRUE(stalled.last_error_code() == "slow_consumer" || status.code() == ServiceCode::kIOError)
+      EXPECT_TRUE(stalled.last_error_code() == "slow_consumer" || status.code() == ledger::StatusCode::kIOError)
           << status.ToString();
       break;
     }
@@ -745,9 +745,9 @@ TEST_F(BinaryEndpointTest, IdleSubscriberGetsHeartbeatsAndShutdownEndsItWithAnEr
   EXPECT_TRUE(update.is_heartbeat);
   EXPECT_EQ(update.last_position, head);
   endpoint_->Stop();
-  ServiceStatus status;
+  ledger::Status status;
   for (int frame = 0; frame < 1000 && status.ok(); ++frame) status = subscriber.Next(&update);
-  EXPECT_EQ(status.code(), ServiceCode::kShutdown) << status.ToString();
+  EXPECT_EQ(status.code(), ledger::StatusCode::kShutdown) << status.ToString();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -764,7 +764,7 @@ TEST_F(BinaryEndpointTest, OversizedFrameIsRefusedThenClosed) {
     ASSERT_TRUE(Connect(clerk, kClerk1).ok());
     EXPECT_EQ(clerk.welcome().max_frame_bytes, 64u * 1024);
     ledger::AppendResult result;
-    ServiceStatus status = clerk.Append(NewEvents(Deliveries("big", 400)), &result);  // ~100 KiB
+    ledger::Status status = clerk.Append(NewEvents(Deliveries("big", 400)), &result);  // ~100 KiB
     EXPECT_EQ(clerk.last_error_code(), "frame_too_large") << status.ToString();
     EXPECT_FALSE(clerk.connected());
   }
@@ -776,7 +776,7 @@ TEST_F(BinaryEndpointTest, OversizedFrameIsRefusedThenClosed) {
     const uint32_t words = 128u * 1024 * 1024;
     std::memcpy(table.data() + 4, &words, 4);
     ASSERT_TRUE(liar.SendRawForTesting(table).ok());
-    ServiceStatus status = liar.ReceiveErrorForTesting();
+    ledger::Status status = liar.ReceiveErrorForTesting();
     EXPECT_EQ(liar.last_error_code(), "frame_too_large") << status.ToString();
   }
   EXPECT_EQ(store_->Head().position, head);
@@ -797,7 +797,7 @@ TEST_F(BinaryEndpointTest, GarbageIsRefusedAndTheServerStillServesOthers) {
   BinaryClient http;
   ASSERT_TRUE(Connect(http, kClerk1).ok());
   ASSERT_TRUE(http.SendRawForTesting("GET / HTTP/1.1\r\nHost: x\r\n\r\n").ok());
-  ServiceStatus status = http.ReceiveErrorForTesting();
+  ledger::Status status = http.ReceiveErrorForTesting();
   EXPECT_EQ(http.last_error_code(), "malformed") << status.ToString();
 
   // A well-framed message whose content is noise.
@@ -814,7 +814,7 @@ TEST_F(BinaryEndpointTest, GarbageIsRefusedAndTheServerStillServesOthers) {
   ASSERT_TRUE(noise.SendRawForTesting(frame).ok());
   status = noise.ReceiveErrorForTesting();
   EXPECT_TRUE(noise.last_error_code() == "malformed" || noise.last_error_code() == "protocol" ||
-              status.code() == ServiceCode::kInvalidArgument)
+              status.code() == ledger::StatusCode::kInvalidArgument)
       << status.ToString() << " " << noise.last_error_code();
 
   // Others are served: an append, and the subscriber sees it.
@@ -834,7 +834,7 @@ TEST_F(BinaryEndpointTest, StalledOrIdleClientTimesOut) {
   StartEndpoint(options);
   BinaryClient idle;
   ASSERT_TRUE(Connect(idle, kClerk1).ok());
-  ServiceStatus status = idle.ReceiveErrorForTesting();  // sends nothing: the server times it out
+  ledger::Status status = idle.ReceiveErrorForTesting();  // sends nothing: the server times it out
   EXPECT_EQ(idle.last_error_code(), "timeout") << status.ToString();
 
   BinaryClient partial;
@@ -851,8 +851,8 @@ TEST_F(BinaryEndpointTest, ConnectionsBeyondTheLimitAreRefused) {
   BinaryClient first, second, third;
   ASSERT_TRUE(Connect(first, kAuditor).ok());
   ASSERT_TRUE(Connect(second, kAuditor).ok());
-  ServiceStatus status = Connect(third, kAuditor);
-  EXPECT_EQ(status.code(), ServiceCode::kBusy) << status.ToString();
+  ledger::Status status = Connect(third, kAuditor);
+  EXPECT_EQ(status.code(), ledger::StatusCode::kBusy) << status.ToString();
   EXPECT_EQ(third.last_error_code(), "too_many_connections");
   EXPECT_EQ(endpoint_->GetStats().connections_refused, 1u);
   first.Close();
@@ -1016,7 +1016,7 @@ TEST(BinaryEndpointExampleTest, ReadModelMatchesTheStoreAndResumesExactly) {
     std::vector<json> slice;
     for (size_t index : batch.indexes) slice.push_back(history[index]);
     ledger::AppendResult result;
-    ServiceStatus status = service.Append(PrincipalOf(batch.token), di::testing::Events(slice), &result);
+    ledger::Status status = service.Append(PrincipalOf(batch.token), di::testing::Events(slice), &result);
     ASSERT_TRUE(status.ok()) << batch.token << ": " << status.ToString();
   }
   ASSERT_EQ(store->Head().position, history.size());
@@ -1100,8 +1100,8 @@ TEST_F(BinaryMigrationTest, OnlyAMigrationTokenKeepsRecordedTimesAndImportServer
   BinaryClient project;
   ASSERT_TRUE(Connect(project, kProject).ok());
   ledger::AppendResult result;
-  ServiceStatus status = project.Append(MigratedWorld(), &result);
-  EXPECT_EQ(status.code(), ServiceCode::kForbidden) << status.ToString();
+  ledger::Status status = project.Append(MigratedWorld(), &result);
+  EXPECT_EQ(status.code(), ledger::StatusCode::kForbidden) << status.ToString();
   EXPECT_EQ(status.field(), "keep_recorded_at");
   EXPECT_EQ(store_->Head().position, 0u);
 

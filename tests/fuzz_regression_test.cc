@@ -175,7 +175,7 @@ TEST(FuzzRegressionTest, OutOfRangeDatesInABinaryAppendAreRefusedNotFormatted) {
     const std::string frame(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
     DecodedClientMessage decoded;
     ASSERT_TRUE(DecodeClientFrame(frame, FrameLimits{}, true, &decoded).ok()) << days;
-    EXPECT_EQ(decoded.batch_status.code(), ServiceCode::kInvalidArgument) << days;
+    EXPECT_EQ(decoded.batch_status.code(), ledger::StatusCode::kInvalidArgument) << days;
     EXPECT_EQ(decoded.batch_status.field(), "events[0].effective_date") << days << ": "
                                                                           << decoded.batch_status.ToString();
   }

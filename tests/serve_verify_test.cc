@@ -164,11 +164,11 @@ TEST_F(ServeVerifyTest, ReadOnlyServesReadsAndRefusesAppendsOverHttpAndBinary) {
 
   // The binary endpoint is a shell over the same service: refused the same way.
   BinaryClient client;
-  ServiceStatus connected = client.Connect("127.0.0.1", binary_port, clerk_.token);
+  ledger::Status connected = client.Connect("127.0.0.1", binary_port, clerk_.token);
   ASSERT_TRUE(connected.ok()) << connected.ToString();
   ledger::AppendResult result;
-  ServiceStatus binary = client.Append(di::testing::Events(OneDelivery("ro-binary-1")), &result);
-  EXPECT_EQ(binary.code(), ServiceCode::kForbidden) << binary.ToString();
+  ledger::Status binary = client.Append(di::testing::Events(OneDelivery("ro-binary-1")), &result);
+  EXPECT_EQ(binary.code(), ledger::StatusCode::kForbidden) << binary.ToString();
   EXPECT_NE(binary.message().find(reason), std::string::npos) << binary.ToString();
 
   serve.Terminate();

@@ -49,11 +49,11 @@ std::string Answers(LedgerService& service, const AsOf& as_of) {
   std::string out;
   for (const char* person : {"P-000001", "P-000004", "P-000009"}) {
     projections::Entitlements entitlements;
-    ServiceStatus status = service.QueryEntitlements(auditor, person, as_of, false, &entitlements);
+    ledger::Status status = service.QueryEntitlements(auditor, person, as_of, false, &entitlements);
     out += status.ok() ? projections::EntitlementsToJson(entitlements).dump() : status.ToString();
   }
   projections::FundingReport funding;
-  ServiceStatus status = service.QueryFunding(auditor, as_of, {}, &funding);
+  ledger::Status status = service.QueryFunding(auditor, as_of, {}, &funding);
   out += status.ok() ? projections::FundingToJson(funding).dump() : status.ToString();
   return out;
 }
@@ -193,14 +193,14 @@ TEST(ServerBackupTest, BackupWhileServingRestoresToTheBackedUpHead) {
     LedgerService no_directory(store.get(), options, nullptr);
     ASSERT_TRUE(no_directory.Start().ok());
     ledger::BackupResult result;
-    EXPECT_EQ(no_directory.Backup({"a", Role::kAuditor, ""}, &result).code(), ServiceCode::kShutdown);
+    EXPECT_EQ(no_directory.Backup({"a", Role::kAuditor, ""}, &result).code(), ledger::StatusCode::kShutdown);
   }
   options.backup_dir = dir.Sub("backups");
   LedgerService service(store.get(), options, nullptr);
   ASSERT_TRUE(service.Start().ok());
   ledger::BackupResult result;
-  EXPECT_EQ(service.Backup({"c", Role::kClerk, "M-1"}, &result).code(), ServiceCode::kForbidden);
-  EXPECT_EQ(service.Backup({"r", Role::kReader, ""}, &result).code(), ServiceCode::kForbidden);
+  EXPECT_EQ(service.Backup({"c", Role::kClerk, "M-1"}, &result).code(), ledger::StatusCode::kForbidden);
+  EXPECT_EQ(service.Backup({"r", Role::kReader, ""}, &result).code(), ledger::StatusCode::kForbidden);
   std::atomic<bool> stop{false};
   std::thread appender([&] {
     for (int i = 0; i < 200 && !stop; ++i) {
@@ -209,7 +209,7 @@ TEST(ServerBackupTest, BackupWhileServingRestoresToTheBackedUpHead) {
                                                                        std::to_string(1 + i % 28))});
     }
   });
-  ServiceStatus status = service.Backup({"a", Role::kAuditor, ""}, &result);
+  ledger::Status status = service.Backup({"a", Role::kAuditor, ""}, &result);
   stop = true;
   appender.join();
   ASSERT_TRUE(status.ok()) << status.ToString();

@@ -736,7 +736,7 @@ TEST(TokenRegistryTest, AuthenticatesByHashAndRejectsBadFiles) {
   ASSERT_TRUE(registry.Authenticate(kClerk2, &who).ok());
   EXPECT_EQ(who.name, "clerk-m2");
   EXPECT_EQ(who.municipality_id, "M-2");
-  EXPECT_EQ(registry.Authenticate("tok-clerk-m", &who).code(), ServiceCode::kUnauthenticated);
+  EXPECT_EQ(registry.Authenticate("tok-clerk-m", &who).code(), ledger::StatusCode::kUnauthenticated);
   EXPECT_EQ(TokenSha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const std::string token = NewRandomToken();
   EXPECT_EQ(token.size(), 4u + 43u);

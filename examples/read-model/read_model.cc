@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
     di::server::BinaryClientOptions options;
     options.client_name = "read_model_example";
     options.receive_timeout = std::chrono::milliseconds(15000);  // > the server's heartbeat interval
-    di::server::ServiceStatus status = client.Connect(host, port, token, options);
+    di::ledger::Status status = client.Connect(host, port, token, options);
     if (status.ok()) {
       di::server::SubscribeRequest request;
       request.after = model.last_position();
@@ -244,9 +244,9 @@ int main(int argc, char** argv) {
       save();
       dirty = false;
     }
-    using di::server::ServiceCode;
-    if (status.code() == ServiceCode::kUnauthenticated || status.code() == ServiceCode::kForbidden ||
-        status.code() == ServiceCode::kInvalidArgument) {
+    using di::ledger::StatusCode;
+    if (status.code() == StatusCode::kUnauthenticated || status.code() == StatusCode::kForbidden ||
+        status.code() == StatusCode::kInvalidArgument) {
       std::cerr << "error: " << status.ToString() << "\n";
       return 1;
     }

@@ -50,6 +50,17 @@ int32_t UtcDay(int64_t micros) {
   return static_cast<int32_t>(days);
 }
 
+// The envelope of an event the ledger records itself: the ledger is its actor, and its effective date is the
+// UTC day it is recorded on.
+schema::Event::Builder InitLedgerEvent(capnp::MessageBuilder& message, const std::string& id,
+                                       int64_t recorded_at_micros) {
+  auto event = message.initRoot<schema::Event>();
+  event.setId(id);
+  event.setEffectiveDate(UtcDay(recorded_at_micros));
+  event.setActor(kLedgerActor);
+  return event;
+}
+
 }  // namespace
 
 // ---- Hex ------------------------------------------------------------------------------------------------
@@ -214,10 +225,7 @@ std::string KeyRotationStatement(uint64_t tree_size, const Hash& root, const Pub
 
 NewEvent BuildCheckpointEvent(const SigningKey& key, uint64_t tree_size, const Hash& root, int64_t recorded_at_micros) {
   capnp::MallocMessageBuilder message;
-  auto event = message.initRoot<schema::Event>();
-  event.setId("checkpoint-" + std::to_string(tree_size));
-  event.setEffectiveDate(UtcDay(recorded_at_micros));
-  event.setActor(kLedgerActor);
+  auto event = InitLedgerEvent(message, "checkpoint-" + std::to_string(tree_size), recorded_at_micros);
   auto data = event.getPayload().initCheckpointSigned();
   data.setTreeSize(tree_size);
   data.setRootHash(HashToHex(root));
@@ -231,10 +239,7 @@ NewEvent BuildKeyRotationEvent(const SigningKey& old_key, const SigningKey& new_
                                const Hash& root, int64_t recorded_at_micros) {
   const std::string statement = KeyRotationStatement(tree_size, root, old_key.public_key(), new_key.public_key());
   capnp::MallocMessageBuilder message;
-  auto event = message.initRoot<schema::Event>();
-  event.setId("key-rotation-" + std::to_string(tree_size));
-  event.setEffectiveDate(UtcDay(recorded_at_micros));
-  event.setActor(kLedgerActor);
+  auto event = InitLedgerEvent(message, "key-rotation-" + std::to_string(tree_size), recorded_at_micros);
   auto data = event.getPayload().initSigningKeyRotated();
   data.setTreeSize(tree_size);
   data.setRootHash(HashToHex(root));

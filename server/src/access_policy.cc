@@ -7,6 +7,7 @@ namespace di::server {
 namespace {
 
 using ledger::EventType;
+using ledger::Status;
 using ledger::Territory;
 using Payload = schema::Event::Payload;
 
@@ -18,39 +19,39 @@ bool Contains(const Territory& territory, const std::string& municipality_id) {
 }
 
 // A clerk of a municipality merged into another records only events dated before the merger.
-ServiceStatus CheckClerkMunicipalityInForce(const std::string& clerk_municipality, const ledger::EventSubject& subject,
-                                            ledger::TerritoryLookup& territories) {
+Status CheckClerkMunicipalityInForce(const std::string& clerk_municipality, const ledger::EventSubject& subject,
+                                     ledger::TerritoryLookup& territories) {
   const Territory own = territories.TerritoryOf(clerk_municipality);
-  if (own.size() < 2 || subject.effective_date < own[0].merged_on) return ServiceStatus::Ok();
+  if (own.size() < 2 || subject.effective_date < own[0].merged_on) return Status::Ok();
   const std::string& successor = own[1].municipality_id;
-  return ServiceStatus::Forbidden(std::string(ledger::EventTypeName(subject.type)) + ": '" + clerk_municipality +
-                                      "' was merged into '" + successor + "' on " + ledger::FormatDate(own[0].merged_on) +
-                                      "; events dated from then on are recorded by a clerk of '" + successor + "'",
-                                  "effective_date");
+  return Status::Forbidden(std::string(ledger::EventTypeName(subject.type)) + ": '" + clerk_municipality +
+                               "' was merged into '" + successor + "' on " + ledger::FormatDate(own[0].merged_on) +
+                               "; events dated from then on are recorded by a clerk of '" + successor + "'",
+                           "effective_date");
 }
 
-ServiceStatus AdmitClerkEvent(const std::string& clerk, const ledger::EventSubject& subject,
-                              ledger::TerritoryLookup& territories) {
-  if (ServiceStatus status = CheckClerkMunicipalityInForce(clerk, subject, territories); !status.ok()) return status;
+Status AdmitClerkEvent(const std::string& clerk, const ledger::EventSubject& subject,
+                       ledger::TerritoryLookup& territories) {
+  if (Status status = CheckClerkMunicipalityInForce(clerk, subject, territories); !status.ok()) return status;
   const std::string type_name(ledger::EventTypeName(subject.type));
   // "Not known to be ours" never passes as "ours": an unknown person (or reference) is refused, as one out of scope.
   if (subject.person_id.empty() || subject.residence.empty()) {
-    return ServiceStatus::Forbidden(type_name + ": the person it concerns is not a known resident of '" + clerk + "'",
-                                    subject.person_field);
+    return Status::Forbidden(type_name + ": the person it concerns is not a known resident of '" + clerk + "'",
+                             subject.person_field);
   }
   if (!Contains(subject.residence, clerk)) {
     // Says only that the person is out of scope: where they live is not the caller's to learn.
-    return ServiceStatus::Forbidden(type_name + ": person '" + subject.person_id +
-                                        "' is outside the scope of a clerk of '" + clerk + "'",
-                                    subject.person_field);
+    return Status::Forbidden(
+        type_name + ": person '" + subject.person_id + "' is outside the scope of a clerk of '" + clerk + "'",
+        subject.person_field);
   }
   if (!subject.municipality_field.empty() && subject.municipality_id != clerk &&
       !Contains(subject.municipality, clerk)) {
-    return ServiceStatus::Forbidden(type_name + ": a clerk of '" + clerk + "' may not act for municipality '" +
-                                        subject.municipality_id + "'",
-                                    subject.municipality_field);
+    return Status::Forbidden(
+        type_name + ": a clerk of '" + clerk + "' may not act for municipality '" + subject.municipality_id + "'",
+        subject.municipality_field);
   }
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
 }  // namespace
@@ -168,18 +169,16 @@ bool MayRead(const projections::LedgerModel& model, const Principal& principal, 
   return true;  // projects, municipalities, providers, rules: reference data, no personal data
 }
 
-ServiceStatus ScopeReport(const projections::LedgerModel& model, const Principal& principal,
-                          std::string* municipality_id) {
-  if (principal.role == Role::kReader) return ServiceStatus::Forbidden("role 'reader' may not query reports");
-  if (principal.role != Role::kClerk) return ServiceStatus::Ok();
+Status ScopeReport(const projections::LedgerModel& model, const Principal& principal, std::string* municipality_id) {
+  if (principal.role == Role::kReader) return Status::Forbidden("role 'reader' may not query reports");
+  if (principal.role != Role::kClerk) return Status::Ok();
   if (municipality_id->empty()) {
     *municipality_id = principal.municipality_id;
   } else if (!InClerkScope(model, principal.municipality_id, *municipality_id)) {
-    return ServiceStatus::Forbidden("a clerk of '" + principal.municipality_id + "' may not report on '" +
-                                        *municipality_id + "'",
-                                    "municipality");
+    return Status::Forbidden(
+        "a clerk of '" + principal.municipality_id + "' may not report on '" + *municipality_id + "'", "municipality");
   }
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
 }  // namespace di::server

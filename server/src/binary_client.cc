@@ -22,30 +22,32 @@
 namespace di::server {
 namespace {
 
+using ledger::Status;
+using ledger::StatusCode;
 using ledger::Str;
 
-// The wire error of the server as a status. The endpoint's own codes map to the nearest ServiceCode; the
+// The wire error of the server as a status. The endpoint's own codes map to the nearest StatusCode; the
 // wire code itself is kept by the client (last_error_code()).
-ServiceStatus FromWire(protocol::Error::Reader error) {
+Status FromWire(protocol::Error::Reader error) {
   const std::string code = Str(error.getCode());
-  static const std::map<std::string, ServiceCode> kCodes = {
-      {"invalid_argument", ServiceCode::kInvalidArgument}, {"not_found", ServiceCode::kNotFound},
-      {"conflict", ServiceCode::kConflict},                 {"duplicate_id", ServiceCode::kDuplicateId},
-      {"corruption", ServiceCode::kCorruption},             {"io_error", ServiceCode::kIOError},
-      {"busy", ServiceCode::kBusy},                         {"shutdown", ServiceCode::kShutdown},
-      {"unauthenticated", ServiceCode::kUnauthenticated},   {"forbidden", ServiceCode::kForbidden},
-      {"slow_consumer", ServiceCode::kBusy},                {"too_many_connections", ServiceCode::kBusy},
-      {"timeout", ServiceCode::kBusy}};
+  static const std::map<std::string, StatusCode> kCodes = {
+      {"invalid_argument", StatusCode::kInvalidArgument}, {"not_found", StatusCode::kNotFound},
+      {"conflict", StatusCode::kConflict},                {"duplicate_id", StatusCode::kDuplicateId},
+      {"corruption", StatusCode::kCorruption},            {"io_error", StatusCode::kIOError},
+      {"busy", StatusCode::kBusy},                        {"shutdown", StatusCode::kShutdown},
+      {"unauthenticated", StatusCode::kUnauthenticated},  {"forbidden", StatusCode::kForbidden},
+      {"slow_consumer", StatusCode::kBusy},               {"too_many_connections", StatusCode::kBusy},
+      {"timeout", StatusCode::kBusy}};
   auto it = kCodes.find(code);
-  const ServiceCode service_code = it != kCodes.end() ? it->second : ServiceCode::kInvalidArgument;
+  const StatusCode service_code = it != kCodes.end() ? it->second : StatusCode::kInvalidArgument;
   std::string message = Str(error.getMessage());
-  if (it == kCodes.end() || it->first != ServiceStatus::Make(service_code, "").CodeName()) {
+  if (it == kCodes.end() || it->first != Status::Make(service_code, "").CodeName()) {
     message = code + ": " + message;  // keep the endpoint's own code visible in ToString()
   }
-  return ServiceStatus::Make(service_code, std::move(message), Str(error.getField()), Str(error.getEventId()));
+  return Status::Make(service_code, std::move(message), Str(error.getField()), Str(error.getEventId()));
 }
 
-ServiceStatus IoError(std::string message) { return ServiceStatus::Make(ServiceCode::kIOError, std::move(message)); }
+Status IoError(std::string message) { return Status::Make(StatusCode::kIOError, std::move(message)); }
 
 // Reads exactly `size` bytes; false on EOF, error or SO_RCVTIMEO.
 bool ReceiveExactly(int fd, void* buffer, size_t size, std::string* problem) {
@@ -70,8 +72,8 @@ bool ReceiveExactly(int fd, void* buffer, size_t size, std::string* problem) {
 // truncated frame is an error value, not a logged exception from a reader's destructor) and hands its root
 // to `use`. The frame is bounded by the same steps the server runs on a client's (binary_frame.h). Receive
 // failures, frames beyond the limits and undecodable frames are io_error.
-ServiceStatus ReceiveFrame(int fd, uint64_t max_frame_bytes,
-                           const std::function<ServiceStatus(protocol::ServerMessage::Reader)>& use) {
+Status ReceiveFrame(int fd, uint64_t max_frame_bytes,
+                    const std::function<Status(protocol::ServerMessage::Reader)>& use) {
   const FrameLimits limits{max_frame_bytes, kMaxFrameSegments};
   std::string problem;
   std::vector<unsigned char> table(8);
@@ -107,7 +109,7 @@ ServiceStatus ReceiveFrame(int fd, uint64_t max_frame_bytes,
 
 // A connected TCP socket to host:port (the first address that answers), with the options' receive buffer and
 // timeout, and no Nagle delay: a request is one frame, sent whole.
-ServiceStatus ConnectSocket(const std::string& host, uint16_t port, const BinaryClientOptions& options, int* out) {
+Status ConnectSocket(const std::string& host, uint16_t port, const BinaryClientOptions& options, int* out) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -138,7 +140,7 @@ ServiceStatus ConnectSocket(const std::string& host, uint16_t port, const Binary
   timeout.tv_usec = static_cast<suseconds_t>(options.receive_timeout.count() % 1000 * 1000);
   ::setsockopt(connected, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   *out = connected;
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
 }  // namespace
@@ -165,12 +167,12 @@ void BinaryClient::Close() {
   fd_ = -1;
 }
 
-ServiceStatus BinaryClient::Fail(ServiceStatus status) {
+Status BinaryClient::Fail(Status status) {
   Close();
   return status;
 }
 
-ServiceStatus BinaryClient::Send(const std::string& frame) {
+Status BinaryClient::Send(const std::string& frame) {
   if (fd_ < 0) return IoError("not connected");
   size_t sent = 0;
   while (sent < frame.size()) {
@@ -180,23 +182,23 @@ ServiceStatus BinaryClient::Send(const std::string& frame) {
     if (n <= 0) return Fail(IoError(std::string("send failed: ") + std::strerror(errno)));
     sent += static_cast<size_t>(n);
   }
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
 
-ServiceStatus BinaryClient::Connect(const std::string& host, uint16_t port, const std::string& token,
-                                    BinaryClientOptions options) {
+Status BinaryClient::Connect(const std::string& host, uint16_t port, const std::string& token,
+                             BinaryClientOptions options) {
   Close();
   options_ = std::move(options);
-  if (ServiceStatus connected = ConnectSocket(host, port, options_, &fd_); !connected.ok()) return connected;
+  if (Status connected = ConnectSocket(host, port, options_, &fd_); !connected.ok()) return connected;
 
   capnp::MallocMessageBuilder message;
   auto hello = message.initRoot<protocol::ClientMessage>().initHello();
   hello.setToken(token);
   hello.setProtocolVersion(protocol::PROTOCOL_VERSION);
   hello.setClientName(options_.client_name);
-  if (ServiceStatus sent = Send(EncodeFrame(message)); !sent.ok()) return sent;
-  ServiceStatus status = ReceiveFrame(fd_, options_.max_frame_bytes, [&](protocol::ServerMessage::Reader reply) {
+  if (Status sent = Send(EncodeFrame(message)); !sent.ok()) return sent;
+  Status status = ReceiveFrame(fd_, options_.max_frame_bytes, [&](protocol::ServerMessage::Reader reply) {
     if (reply.isError()) {
       last_error_code_ = Str(reply.getError().getCode());
       return FromWire(reply.getError());
@@ -209,13 +211,13 @@ ServiceStatus BinaryClient::Connect(const std::string& host, uint16_t port, cons
     welcome_.head = welcome.getHead();
     welcome_.max_frame_bytes = welcome.getMaxFrameBytes();
     welcome_.max_batch_events = welcome.getMaxBatchEvents();
-    return ServiceStatus::Ok();
+    return Status::Ok();
   });
   if (!status.ok()) return Fail(status);
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
-ServiceStatus BinaryClient::SendAppend(const std::vector<ledger::NewEvent>& batch, uint64_t request_id) {
+Status BinaryClient::SendAppend(const std::vector<ledger::NewEvent>& batch, uint64_t request_id) {
   capnp::MallocMessageBuilder message;
   auto append = message.initRoot<protocol::ClientMessage>().initAppend();
   append.setRequestId(request_id);
@@ -232,10 +234,10 @@ ServiceStatus BinaryClient::SendAppend(const std::vector<ledger::NewEvent>& batc
   return Send(EncodeFrame(message));
 }
 
-ServiceStatus BinaryClient::ReceiveAppendResult(uint64_t request_id, ledger::AppendResult* result) {
+Status BinaryClient::ReceiveAppendResult(uint64_t request_id, ledger::AppendResult* result) {
   if (fd_ < 0) return IoError("not connected");
   bool fatal = false;
-  ServiceStatus status = ReceiveFrame(fd_, options_.max_frame_bytes, [&](protocol::ServerMessage::Reader reply) {
+  Status status = ReceiveFrame(fd_, options_.max_frame_bytes, [&](protocol::ServerMessage::Reader reply) {
     if (reply.isError()) {
       fatal = true;
       last_error_code_ = Str(reply.getError().getCode());
@@ -260,19 +262,19 @@ ServiceStatus BinaryClient::ReceiveAppendResult(uint64_t request_id, ledger::App
     for (uint64_t position : ok.getPositions()) result->positions.push_back(position);
     result->appended = ok.getAppended();
     result->last_position = ok.getLastPosition();
-    return ServiceStatus::Ok();
+    return Status::Ok();
   });
-  if (fatal || status.code() == ServiceCode::kIOError) return Fail(status);
+  if (fatal || status.code() == StatusCode::kIOError) return Fail(status);
   return status;
 }
 
-ServiceStatus BinaryClient::Append(const std::vector<ledger::NewEvent>& batch, ledger::AppendResult* result) {
+Status BinaryClient::Append(const std::vector<ledger::NewEvent>& batch, ledger::AppendResult* result) {
   const uint64_t request_id = next_request_id_++;
-  if (ServiceStatus sent = SendAppend(batch, request_id); !sent.ok()) return sent;
+  if (Status sent = SendAppend(batch, request_id); !sent.ok()) return sent;
   return ReceiveAppendResult(request_id, result);
 }
 
-ServiceStatus BinaryClient::Subscribe(const SubscribeRequest& request) {
+Status BinaryClient::Subscribe(const SubscribeRequest& request) {
   capnp::MallocMessageBuilder message;
   auto subscribe = message.initRoot<protocol::ClientMessage>().initSubscribe();
   subscribe.setAfter(request.after);
@@ -284,9 +286,9 @@ ServiceStatus BinaryClient::Subscribe(const SubscribeRequest& request) {
   return Send(EncodeFrame(message));
 }
 
-ServiceStatus BinaryClient::Next(SubscriptionUpdate* update) {
+Status BinaryClient::Next(SubscriptionUpdate* update) {
   if (fd_ < 0) return IoError("not connected");
-  ServiceStatus status = ReceiveFrame(fd_, options_.max_frame_bytes, [&](protocol::ServerMessage::Reader frame) {
+  Status status = ReceiveFrame(fd_, options_.max_frame_bytes, [&](protocol::ServerMessage::Reader frame) {
     update->events.clear();
     update->is_heartbeat = false;
     switch (frame.which()) {
@@ -303,13 +305,13 @@ ServiceStatus BinaryClient::Next(SubscriptionUpdate* update) {
           received.hash.assign(reinterpret_cast<const char*>(event.getHash().begin()), event.getHash().size());
           update->events.push_back(std::move(received));
         }
-        return ServiceStatus::Ok();
+        return Status::Ok();
       }
       case protocol::ServerMessage::HEARTBEAT:
         update->is_heartbeat = true;
         update->last_position = frame.getHeartbeat().getLastPosition();
         update->head = frame.getHeartbeat().getHead();
-        return ServiceStatus::Ok();
+        return Status::Ok();
       case protocol::ServerMessage::ERROR:
         last_error_code_ = Str(frame.getError().getCode());
         return FromWire(frame.getError());
@@ -321,12 +323,12 @@ ServiceStatus BinaryClient::Next(SubscriptionUpdate* update) {
   return status;
 }
 
-ServiceStatus BinaryClient::SendRawForTesting(const std::string& bytes) { return Send(bytes); }
+Status BinaryClient::SendRawForTesting(const std::string& bytes) { return Send(bytes); }
 
-ServiceStatus BinaryClient::ReceiveErrorForTesting() {
+Status BinaryClient::ReceiveErrorForTesting() {
   if (fd_ < 0) return IoError("not connected");
-  ServiceStatus status = ReceiveFrame(fd_, options_.max_frame_bytes, [&](protocol::ServerMessage::Reader frame) {
-    if (!frame.isError()) return ServiceStatus::Ok();
+  Status status = ReceiveFrame(fd_, options_.max_frame_bytes, [&](protocol::ServerMessage::Reader frame) {
+    if (!frame.isError()) return Status::Ok();
     last_error_code_ = Str(frame.getError().getCode());
     return FromWire(frame.getError());
   });

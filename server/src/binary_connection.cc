@@ -64,6 +64,7 @@ ledger::Status ReadRecords(LedgerService& service, const ReadPage& page, Records
 Connection::Connection(BinaryEndpoint::Impl& impl, tcp::socket socket)
     : impl_(impl),
       socket_(std::move(socket)),
+      writer_(socket_),
       pump_(socket_.get_executor(), *impl_.service, impl_.pages),
       deadline_(socket_.get_executor()),
       grace_(socket_.get_executor()) {}
@@ -176,7 +177,7 @@ void Connection::OnReadEnded(error_code error) {
 // Requests ---------------------------------------------------------------------------------------------------
 
 void Connection::OnHello(const std::string& token, uint32_t version, const std::string& client_name) {
-  ServiceStatus status = impl_.tokens->Authenticate(token, &principal_);
+  ledger::Status status = impl_.tokens->Authenticate(token, &principal_);
   if (!status.ok()) return End(status.CodeName(), status.message());
   if (version != protocol::PROTOCOL_VERSION) {
     return End("protocol", "protocol version " + std::to_string(version) + " is not spoken here (version " +
@@ -200,12 +201,12 @@ void Connection::OnAppend(DecodedClientMessage request) {
   capnp::MallocMessageBuilder message;
   auto reply = message.initRoot<protocol::ServerMessage>().initAppendResult();
   reply.setRequestId(request.request_id);
-  if (ServiceStatus status = impl_.service->AuthorizeAppend(principal_); !status.ok()) {
+  if (ledger::Status status = impl_.service->AuthorizeAppend(principal_); !status.ok()) {
     FillError(reply.initError(), status.CodeName(), status.message(), status.field(), status.event_id());
     return WriteReply(EncodeFrame(message));
   }
   if (!request.batch_status.ok()) {
-    const ServiceStatus& status = request.batch_status;
+    const ledger::Status& status = request.batch_status;
     FillError(reply.initError(), status.CodeName(), status.message(), status.field(), status.event_id());
     return WriteReply(EncodeFrame(message));
   }
@@ -214,7 +215,7 @@ void Connection::OnAppend(DecodedClientMessage request) {
   for (const auto& event : request.batch) ids.push_back(event.id());
   ledger::AppendResult result;
   // Blocks this thread (and only this connection's strand) until the group commit is durable.
-  ServiceStatus status = impl_.service->Append(principal_, std::move(request.batch), &result);
+  ledger::Status status = impl_.service->Append(principal_, std::move(request.batch), &result);
   if (!status.ok()) {
     // As the HTTP API: name the batch index of the event the error is about.
     std::string field = status.field();
@@ -237,8 +238,8 @@ void Connection::OnAppend(DecodedClientMessage request) {
 }
 
 void Connection::WriteReply(std::string frame) {
-  DI_ASSERT(pending_.empty() && !writing_);
-  pending_ = std::move(frame);
+  DI_ASSERT(!writer_.has_pending() && !writer_.writing());
+  writer_.SetPending(std::move(frame));
   ArmDeadline();
   Pump();
 }
@@ -249,10 +250,10 @@ void Connection::OnSubscribe(const SubscribeRequest& request) {
   std::string types;
   for (const auto& type : request.types) types += (types.empty() ? "" : ",") + type;
   internal::SubscriptionPumpOptions pump;
-  if (ServiceStatus status = EventFilter::Parse(types, request.stream_prefix, &pump.filter); !status.ok()) {
+  if (ledger::Status status = EventFilter::Parse(types, request.stream_prefix, &pump.filter); !status.ok()) {
     return End(status.CodeName(), status.message(), status.field());
   }
-  if (ServiceStatus status = impl_.service->AuthorizeSubscribe(principal_, pump.filter); !status.ok()) {
+  if (ledger::Status status = impl_.service->AuthorizeSubscribe(principal_, pump.filter); !status.ok()) {
     return End(status.CodeName(), status.message(), status.field());
   }
   phase_ = Phase::kSubscribed;
@@ -361,30 +362,27 @@ void Connection::EndStream(std::string_view code, const std::string& message, co
 // Writing ----------------------------------------------------------------------------------------------------
 
 void Connection::SetPending(std::string frame, size_t events) {
-  DI_ASSERT(pending_.empty() && !writing_);
-  pending_ = std::move(frame);
-  events_in_pending_ = events;
+  DI_ASSERT(!writer_.has_pending() && !writer_.writing());
+  writer_.SetPending(std::move(frame), events);
   NoteBuffered();
 }
 
 void Connection::NoteBuffered() {
-  const uint64_t bytes = pending_.size() + tail_.size();
+  const uint64_t bytes = writer_.held_bytes();
   impl_.buffered_bytes_now += bytes;
   impl_.buffered_bytes_now -= buffered_bytes_;
   buffered_bytes_ = bytes;
   if (phase_ == Phase::kSubscribed) {
     BinaryEndpoint::Impl::RaiseTo(impl_.buffered_bytes_max, bytes);
-    BinaryEndpoint::Impl::RaiseTo(impl_.buffered_events_max, events_in_pending_);
+    BinaryEndpoint::Impl::RaiseTo(impl_.buffered_events_max, writer_.pending_events());
   }
 }
 
 void Connection::Pump() {
-  if (closed_ || writing_) return;
-  if (!pending_.empty()) return WriteSome();
+  if (closed_ || writer_.writing()) return;
+  if (writer_.has_pending()) return WriteSome();
   if (ending_) {
-    if (tail_.empty()) return Linger();
-    pending_ = std::move(tail_);
-    tail_.clear();
+    if (!writer_.TakeFinal()) return Linger();
     NoteBuffered();
     return WriteSome();
   }
@@ -393,28 +391,20 @@ void Connection::Pump() {
 }
 
 void Connection::WriteSome() {
-  writing_ = true;
-  socket_.async_write_some(net::buffer(pending_.data() + offset_, pending_.size() - offset_),
-                           [self = shared_from_this()](error_code error, size_t written) {
-                             self->OnWritten(error, written);
-                           });
+  writer_.WriteSome([self = shared_from_this()](error_code error, size_t written) { self->OnWritten(error, written); });
 }
 
 void Connection::OnWritten(error_code error, size_t written) {
-  writing_ = false;
   if (error) return Close();
-  offset_ += written;
   if (written > 0) pump_.NoteProgress();
-  if (offset_ < pending_.size()) return WriteSome();
-  pending_.clear();
-  offset_ = 0;
-  if (events_in_pending_ > 0) {
-    impl_.events_sent += events_in_pending_;
+  size_t events = 0;
+  if (!writer_.Wrote(written, &events)) return WriteSome();
+  if (events > 0) {
+    impl_.events_sent += events;
     if (impl_.metrics != nullptr) {
-      impl_.metrics->Add("di_binary_subscription_events_total", {}, static_cast<double>(events_in_pending_));
+      impl_.metrics->Add("di_binary_subscription_events_total", {}, static_cast<double>(events));
     }
   }
-  events_in_pending_ = 0;
   NoteBuffered();
   if (phase_ == Phase::kRequests && !ending_) deadline_.cancel();
   Pump();
@@ -433,7 +423,7 @@ void Connection::End(std::string_view code, const std::string& message, const st
   pump_.End();
   deadline_.cancel();
   if (!code.empty()) {
-    tail_ = ErrorFrame(code, message, field);
+    writer_.SetFinal(ErrorFrame(code, message, field));
     NoteBuffered();
   }
   grace_.expires_after(impl_.options.close_grace);
@@ -476,7 +466,7 @@ void Connection::ArmDeadline() {
   deadline_.expires_after(impl_.options.read_timeout);
   deadline_.async_wait([self = shared_from_this()](error_code error) {
     if (error || self->closed_ || self->ending_) return;
-    if (self->writing_) return self->Close();  // the client takes no reply: no way to tell it anything
+    if (self->writer_.writing()) return self->Close();  // the client takes no reply: no way to tell it anything
     self->Refuse("timeout", "no complete frame within " + std::to_string(self->impl_.options.read_timeout.count()) +
                                 " ms");
   });

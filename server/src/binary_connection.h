@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "binary_endpoint_impl.h"
+#include "socket_writer.h"
 #include "subscription_pump.h"
 
 namespace di::server::binary_internal {
@@ -55,9 +56,9 @@ class Connection : public std::enable_shared_from_this<Connection>, public inter
 
   void Send(std::string frame, size_t events) override;
 
-  bool Writing() const override { return writing_; }
+  bool Writing() const override { return writer_.writing(); }
 
-  bool HasPending() const override { return !pending_.empty(); }
+  bool HasPending() const override { return writer_.has_pending(); }
 
   void WriteNext() override { Pump(); }
 
@@ -147,12 +148,9 @@ class Connection : public std::enable_shared_from_this<Connection>, public inter
   bool reading_ = false;
 
   // Writing.
-  std::string pending_;  // the frame being written (a reply, a batch, a heartbeat, or the final error)
-  std::string tail_;     // the final error frame, queued by End()
-  size_t offset_ = 0;
-  size_t events_in_pending_ = 0;
-  uint64_t buffered_bytes_ = 0;  // pending_ + tail_, as counted in impl_.buffered_bytes_now
-  bool writing_ = false, ending_ = false, lingering_ = false, closed_ = false;
+  internal::SocketWriter writer_;  // a reply, a batch, a heartbeat, or the final error frame
+  uint64_t buffered_bytes_ = 0;    // writer_.held_bytes(), as counted in impl_.buffered_bytes_now
+  bool ending_ = false, lingering_ = false, closed_ = false;
 
   // Subscription. with_records_ is set before the pump starts and never changes after (the page workers read it).
   bool subscribed_ = false, with_records_ = false;

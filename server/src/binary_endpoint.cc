@@ -71,19 +71,19 @@ BinaryEndpoint::BinaryEndpoint(LedgerService* service, const TokenRegistry* toke
 
 BinaryEndpoint::~BinaryEndpoint() { Stop(); }
 
-ServiceStatus BinaryEndpoint::Start(const std::string& address, uint16_t port, uint16_t* bound_port) {
+ledger::Status BinaryEndpoint::Start(const std::string& address, uint16_t port, uint16_t* bound_port) {
   Impl& impl = *impl_;
-  if (impl.running || impl.stopping) return ServiceStatus::InvalidArgument("the endpoint was started already");
+  if (impl.running || impl.stopping) return ledger::Status::InvalidArgument("the endpoint was started already");
   error_code error;
   const net::ip::address ip = net::ip::make_address(address, error);
-  if (error) return ServiceStatus::InvalidArgument("'" + address + "' is not an IP address", "address");
+  if (error) return ledger::Status::InvalidArgument("'" + address + "' is not an IP address", "address");
   const tcp::endpoint endpoint(ip, port);
   impl.acceptor.emplace(impl.io);
   auto fail = [&](const char* what) {
     impl.acceptor.reset();
-    return ServiceStatus::Make(ServiceCode::kIOError, std::string("binary endpoint: cannot ") + what + " " +
-                                                          address + ":" + std::to_string(port) + ": " +
-                                                          error.message());
+    return ledger::Status::Make(ledger::StatusCode::kIOError, std::string("binary endpoint: cannot ") + what + " " +
+                                                                  address + ":" + std::to_string(port) + ": " +
+                                                                  error.message());
   };
   impl.acceptor->open(endpoint.protocol(), error);
   if (error) return fail("open");
@@ -97,7 +97,7 @@ ServiceStatus BinaryEndpoint::Start(const std::string& address, uint16_t port, u
   impl.Accept();
   for (int i = 0; i < std::max(impl.options.threads, 1); ++i) impl.threads.emplace_back([&impl] { impl.io.run(); });
   impl.running = true;
-  return ServiceStatus::Ok();
+  return ledger::Status::Ok();
 }
 
 void BinaryEndpoint::Stop() {

@@ -35,13 +35,13 @@ FrameError MakeFrameError(std::string code, std::string message) { return {std::
 
 // BatchEvent -> NewEvent: the event's checks and normalisation are the ledger's (ledger::EventFromReader, the
 // same rules as an HTTP append's JSON), so both transports accept the same events and store the same bytes.
-ServiceStatus DecodeEvent(protocol::BatchEvent::Reader entry, size_t index, ledger::NewEvent* out) {
+ledger::Status DecodeEvent(protocol::BatchEvent::Reader entry, size_t index, ledger::NewEvent* out) {
   ledger::Status status = ledger::EventFromReader(entry.getEvent(), out);
-  if (!status.ok()) return ServiceStatus(status.WithFieldPrefix("events[" + std::to_string(index) + "]"));
+  if (!status.ok()) return status.WithFieldPrefix("events[" + std::to_string(index) + "]");
   if (entry.getExpectedVersion().isVersion()) out->expected_version = entry.getExpectedVersion().getVersion();
   // A migration's recorded time; LedgerService::Append forbids it to every role but migration.
   if (entry.getRecordedAt().isAsserted()) out->asserted_recorded_at_micros = entry.getRecordedAt().getAsserted();
-  return ServiceStatus::Ok();
+  return ledger::Status::Ok();
 }
 
 void DecodeAppend(protocol::AppendBatch::Reader request, bool decode_events, DecodedClientMessage* out) {

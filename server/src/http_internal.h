@@ -69,9 +69,9 @@ struct SubscriptionPlan {
   EventFilter filter;
 };
 
-unsigned HttpStatusFor(ServiceCode code);
+unsigned HttpStatusFor(ledger::StatusCode code);
 // {"error":{"code","message","field"[,"event_id"]}} with the matching HTTP status.
-Reply ErrorReply(const ServiceStatus& status);
+Reply ErrorReply(const ledger::Status& status);
 Reply ErrorReply(unsigned http_status, std::string_view code, std::string message, std::string field = {});
 
 // Routes one request. Fills `reply`, or, for an accepted subscription, fills `subscription` and returns true

@@ -399,11 +399,11 @@ HttpServer::~HttpServer() { Stop(); }
 
 uint16_t HttpServer::port() const { return impl_->port; }
 
-ServiceStatus HttpServer::Start() {
+ledger::Status HttpServer::Start() {
   Impl& impl = *impl_;
   beast::error_code error;
   const auto address = net::ip::make_address(impl.context.options.address, error);
-  if (error) return ServiceStatus::InvalidArgument("not an IP address: " + impl.context.options.address, "address");
+  if (error) return ledger::Status::InvalidArgument("not an IP address: " + impl.context.options.address, "address");
   tcp::endpoint endpoint(address, impl.context.options.port);
   impl.acceptor.emplace(impl.io_context);
   impl.acceptor->open(endpoint.protocol(), error);
@@ -411,16 +411,16 @@ ServiceStatus HttpServer::Start() {
   if (!error) impl.acceptor->bind(endpoint, error);
   if (!error) impl.acceptor->listen(net::socket_base::max_listen_connections, error);
   if (error) {
-    return ServiceStatus::Make(ServiceCode::kIOError, "cannot listen on " + impl.context.options.address + ":" +
-                                                          std::to_string(impl.context.options.port) + ": " +
-                                                          error.message());
+    return ledger::Status::Make(ledger::StatusCode::kIOError, "cannot listen on " + impl.context.options.address + ":" +
+                                                                  std::to_string(impl.context.options.port) + ": " +
+                                                                  error.message());
   }
   impl.port = impl.acceptor->local_endpoint().port();
   impl.Accept();
   const int threads = std::max(1, impl.context.options.threads);
   for (int i = 0; i < threads; ++i) impl.threads.emplace_back([&impl] { impl.io_context.run(); });
   impl.running = true;
-  return ServiceStatus::Ok();
+  return ledger::Status::Ok();
 }
 
 void HttpServer::Stop() {

@@ -22,6 +22,8 @@ namespace di::server {
 namespace {
 
 using ledger::EventType;
+using ledger::Status;
+using ledger::StatusCode;
 using Payload = schema::Event::Payload;
 
 using ledger::Str;
@@ -50,7 +52,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-ServiceStatus EventFilter::Parse(std::string_view types, std::string_view stream_prefix, EventFilter* out) {
+Status EventFilter::Parse(std::string_view types, std::string_view stream_prefix, EventFilter* out) {
   EventFilter filter;
   size_t start = 0;
   while (start < types.size()) {
@@ -60,7 +62,7 @@ ServiceStatus EventFilter::Parse(std::string_view types, std::string_view stream
     if (!name.empty()) {
       EventType type;
       if (!ledger::ParseEventTypeName(name, &type)) {
-        return ServiceStatus::InvalidArgument("unknown event type '" + std::string(name) + "'", "types");
+        return Status::InvalidArgument("unknown event type '" + std::string(name) + "'", "types");
       }
       filter.types.push_back(type);
     }
@@ -68,7 +70,7 @@ ServiceStatus EventFilter::Parse(std::string_view types, std::string_view stream
   }
   filter.stream_prefix = std::string(stream_prefix);
   *out = std::move(filter);
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
 LedgerService::LedgerService(ledger::EventStore* store, ServiceOptions options, Metrics* metrics)
@@ -93,10 +95,10 @@ LedgerService::~LedgerService() {
   if (metrics_ != nullptr) metrics_->RemoveCollector(metrics_collector_id_);
 }
 
-ServiceStatus LedgerService::Start() {
-  if (sodium_init() < 0) return ServiceStatus::Make(ServiceCode::kIOError, "libsodium failed to initialise");
+Status LedgerService::Start() {
+  if (sodium_init() < 0) return Status::Make(StatusCode::kIOError, "libsodium failed to initialise");
   if (options_.pseudonym_key.size() != crypto_generichash_KEYBYTES) {
-    return ServiceStatus::InvalidArgument("the pseudonym key must be 32 bytes", "pseudonym_key");
+    return Status::InvalidArgument("the pseudonym key must be 32 bytes", "pseudonym_key");
   }
   return live_.Start();
 }
@@ -106,9 +108,9 @@ void LedgerService::BeginShutdown() {
   live_.Stop();
 }
 
-ServiceStatus LedgerService::CheckRunning() const {
-  if (shutting_down_) return ServiceStatus::Make(ServiceCode::kShutdown, "the server is shutting down");
-  return ServiceStatus::Ok();
+Status LedgerService::CheckRunning() const {
+  if (shutting_down_) return Status::Make(StatusCode::kShutdown, "the server is shutting down");
+  return Status::Ok();
 }
 
 uint64_t LedgerService::VisiblePosition() const { return live_.VisiblePosition(); }
@@ -127,49 +129,48 @@ uint64_t LedgerService::WaitForHead(uint64_t after, std::chrono::steady_clock::t
 // Writes
 // ---------------------------------------------------------------------------------------------------------
 
-ServiceStatus LedgerService::AuthorizeAppend(const Principal& principal, bool keep_recorded_at) const {
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+Status LedgerService::AuthorizeAppend(const Principal& principal, bool keep_recorded_at) const {
+  if (Status running = CheckRunning(); !running.ok()) return running;
   if (options_.read_only) {
     // Both transports end here, so HTTP and the binary endpoint refuse alike.
-    return ServiceStatus::Forbidden(options_.read_only_reason.empty() ? "the store is read-only"
-                                                                      : options_.read_only_reason);
+    return Status::Forbidden(options_.read_only_reason.empty() ? "the store is read-only" : options_.read_only_reason);
   }
   if (principal.role == Role::kAuditor || principal.role == Role::kReader) {
-    return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append");
+    return Status::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append");
   }
   if (keep_recorded_at && principal.role != Role::kMigration) {
     // A recorded time the ledger did not observe is a claim only a migration makes (docs/api.md, Roles).
-    return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) +
-                                        "' may not keep recorded times: only a migration token may",
-                                    "keep_recorded_at");
+    return Status::Forbidden(
+        "role '" + std::string(RoleName(principal.role)) + "' may not keep recorded times: only a migration token may",
+        "keep_recorded_at");
   }
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
-ServiceStatus LedgerService::Append(const Principal& principal, std::vector<ledger::NewEvent> batch,
-                                    ledger::AppendResult* result) {
-  auto count = [&](const ServiceStatus& status) {
+Status LedgerService::Append(const Principal& principal, std::vector<ledger::NewEvent> batch,
+                             ledger::AppendResult* result) {
+  auto count = [&](const Status& status) {
     if (metrics_ != nullptr) metrics_->Add("di_appends_total", {{"code", std::string(status.CodeName())}});
     return status;
   };
   bool keeps_recorded_at = false;
   for (const ledger::NewEvent& event : batch) keeps_recorded_at = keeps_recorded_at || event.asserted_recorded_at_micros;
-  if (ServiceStatus authorized = AuthorizeAppend(principal, keeps_recorded_at); !authorized.ok()) return count(authorized);
-  if (batch.empty()) return count(ServiceStatus::InvalidArgument("a batch holds at least one event", "events"));
+  if (Status authorized = AuthorizeAppend(principal, keeps_recorded_at); !authorized.ok()) return count(authorized);
+  if (batch.empty()) return count(Status::InvalidArgument("a batch holds at least one event", "events"));
   for (const ledger::NewEvent& event : batch) {
     const auto reader = event.reader();
     const EventType type = reader.getPayload().which();
     if (!RoleMayWrite(principal.role, type)) {
-      return count(ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append '" +
-                                                std::string(ledger::EventTypeName(type)) + "' events",
-                                            "type", Str(reader.getId())));
+      return count(Status::Forbidden("role '" + std::string(RoleName(principal.role)) + "' may not append '" +
+                                         std::string(ledger::EventTypeName(type)) + "' events",
+                                     "type", Str(reader.getId())));
     }
   }
   // A clerk's scope is decided by the writer, on the state each event is appended to (access_policy.h).
   ledger::AppendOptions append_options;
   append_options.admit = AdmissionFor(principal);
   const auto started = std::chrono::steady_clock::now();
-  const ledger::Status status = store_->Append(batch, append_options, result);
+  const Status status = store_->Append(batch, append_options, result);
   if (metrics_ != nullptr && status.ok()) {
     metrics_->Observe("di_append_sync_seconds", {}, SecondsSince(started));
     metrics_->Observe("di_append_batch_events", {}, static_cast<double>(batch.size()));
@@ -177,8 +178,8 @@ ServiceStatus LedgerService::Append(const Principal& principal, std::vector<ledg
   }
   if (!status.ok()) return count(status);
   // The acknowledgement is durable already; the fold only makes it visible to queries and subscribers.
-  if (ServiceStatus folded = live_.CatchUp(); !folded.ok()) return count(folded);
-  return count(ServiceStatus::Ok());
+  if (Status folded = live_.CatchUp(); !folded.ok()) return count(folded);
+  return count(Status::Ok());
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -197,25 +198,25 @@ nlohmann::ordered_json LedgerService::Render(const Principal& principal, const l
   return principal.role == Role::kReader ? PseudonymisedEvent(event) : ledger::StoredEventToJson(event);
 }
 
-ServiceStatus LedgerService::ReadLog(const Principal& principal, uint64_t after, size_t max_events,
-                                     const EventFilter& filter, ReadPage* page) {
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+Status LedgerService::ReadLog(const Principal& principal, uint64_t after, size_t max_events, const EventFilter& filter,
+                              ReadPage* page) {
+  if (Status running = CheckRunning(); !running.ok()) return running;
   page->events.clear();
   page->head = VisiblePosition();
   page->next_after = after;
-  if (after >= page->head) return ServiceStatus::Ok();
+  if (after >= page->head) return Status::Ok();
   const size_t limit = max_events == 0 ? options_.max_read_events : std::min(max_events, options_.max_read_events);
   const uint64_t scan = std::min<uint64_t>(options_.max_scan_events, page->head - after);
   const bool reader = principal.role == Role::kReader;
   if (reader) {
-    if (ServiceStatus status = Pseudonymiser::CheckReaderStreamPrefix(filter.stream_prefix); !status.ok()) return status;
+    if (Status status = Pseudonymiser::CheckReaderStreamPrefix(filter.stream_prefix); !status.ok()) return status;
   }
   auto visible_stream = [&](const ledger::StoredEvent& event) {
     const auto stream = event.reader().getStream();
     const std::string_view name(stream.cStr(), stream.size());
     return reader ? ReaderStream(name) : std::string(name);
   };
-  ledger::Status status = store_->ReadLog(after + 1, scan, [&](const ledger::StoredEvent& event) {
+  Status status = store_->ReadLog(after + 1, scan, [&](const ledger::StoredEvent& event) {
     page->next_after = event.position;
     if (FilterMatches(filter, event, visible_stream)) {
       bool visible = true;
@@ -229,19 +230,19 @@ ServiceStatus LedgerService::ReadLog(const Principal& principal, uint64_t after,
   return status;
 }
 
-ServiceStatus LedgerService::ReadStream(const Principal& principal, const std::string& stream, uint64_t after_version,
-                                        size_t max_events, ReadPage* page) {
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+Status LedgerService::ReadStream(const Principal& principal, const std::string& stream, uint64_t after_version,
+                                 size_t max_events, ReadPage* page) {
+  if (Status running = CheckRunning(); !running.ok()) return running;
   if (principal.role == Role::kReader) {
-    return ServiceStatus::Forbidden("role 'reader' reads pseudonymised events through subscriptions only");
+    return Status::Forbidden("role 'reader' reads pseudonymised events through subscriptions only");
   }
   page->events.clear();
   page->head = VisiblePosition();
   page->next_after = after_version;
   uint64_t version = 0;
-  ledger::Status status = store_->GetStreamVersion(stream, &version);
+  Status status = store_->GetStreamVersion(stream, &version);
   if (!status.ok()) return status;
-  if (version == 0) return ServiceStatus::NotFound("no stream '" + stream + "'", "stream");
+  if (version == 0) return Status::NotFound("no stream '" + stream + "'", "stream");
   const size_t limit = max_events == 0 ? options_.max_read_events : std::min(max_events, options_.max_read_events);
   bool denied = false;
   status = store_->ReadStream(stream, after_version + 1, limit, [&](const ledger::StoredEvent& event) {
@@ -258,81 +259,78 @@ ServiceStatus LedgerService::ReadStream(const Principal& principal, const std::s
   });
   if (!status.ok()) return status;
   if (denied) {
-    return ServiceStatus::Forbidden("stream '" + stream + "' is not about a resident of '" + principal.municipality_id +
-                                        "'",
-                                    "stream");
+    return Status::Forbidden("stream '" + stream + "' is not about a resident of '" + principal.municipality_id + "'",
+                             "stream");
   }
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
-ServiceStatus LedgerService::GetEvent(const Principal& principal, const std::string& event_id,
-                                      nlohmann::ordered_json* json) {
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+Status LedgerService::GetEvent(const Principal& principal, const std::string& event_id, nlohmann::ordered_json* json) {
+  if (Status running = CheckRunning(); !running.ok()) return running;
   if (principal.role == Role::kReader) {
-    return ServiceStatus::Forbidden("role 'reader' reads pseudonymised events through subscriptions only");
+    return Status::Forbidden("role 'reader' reads pseudonymised events through subscriptions only");
   }
   ledger::StoredEvent event;
-  ledger::Status status = store_->GetByEventId(event_id, &event);
-  if (status.code() == ledger::StatusCode::kNotFound || (status.ok() && event.position > VisiblePosition())) {
-    return ServiceStatus::NotFound("no event '" + event_id + "'", "id");
+  Status status = store_->GetByEventId(event_id, &event);
+  if (status.code() == StatusCode::kNotFound || (status.ok() && event.position > VisiblePosition())) {
+    return Status::NotFound("no event '" + event_id + "'", "id");
   }
   if (!status.ok()) return status;
   if (principal.role == Role::kClerk) {
     if (!live_.Read([&](const projections::LedgerModel& model) { return MayRead(model, principal, event); })) {
-      return ServiceStatus::Forbidden("event '" + event_id + "' is not about a resident of '" +
-                                          principal.municipality_id + "'",
-                                      "id");
+      return Status::Forbidden(
+          "event '" + event_id + "' is not about a resident of '" + principal.municipality_id + "'", "id");
     }
   }
   *json = Render(principal, event);
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Queries
 // ---------------------------------------------------------------------------------------------------------
 
-ServiceStatus LedgerService::Resolve(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects,
-                                     int32_t* valid_date, uint64_t* known_at_position, std::string* note) {
+Status LedgerService::Resolve(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects,
+                              int32_t* valid_date, uint64_t* known_at_position, std::string* note) {
   projections::ResolvedAsOf resolved;
-  ledger::Status status = projections::ResolveAsOf(*store_, as_of.valid_at, as_of.known_at, projections::kKnownNow,
-                                                   subjects, &resolved);
+  Status status =
+      projections::ResolveAsOf(*store_, as_of.valid_at, as_of.known_at, projections::kKnownNow, subjects, &resolved);
   *valid_date = resolved.valid_date;
   *known_at_position = resolved.known_at_position;
   *note = std::move(resolved.note);
   return status;
 }
 
-ServiceStatus LedgerService::WithModel(uint64_t known_at_position, const ModelFunction& fn) {
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+Status LedgerService::WithModel(uint64_t known_at_position, const ModelFunction& fn) {
+  if (Status running = CheckRunning(); !running.ok()) return running;
   return live_.WithModel(known_at_position, fn);
 }
 
-ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const std::string& person_id,
-                                               const AsOf& as_of, bool explain, projections::Entitlements* out) {
-  if (principal.role == Role::kReader) return ServiceStatus::Forbidden("role 'reader' may not query entitlements");
-  ServiceStatus known = live_.Read([&](const projections::LedgerModel& model) {
+Status LedgerService::QueryEntitlements(const Principal& principal, const std::string& person_id, const AsOf& as_of,
+                                        bool explain, projections::Entitlements* out) {
+  if (principal.role == Role::kReader) return Status::Forbidden("role 'reader' may not query entitlements");
+  Status known = live_.Read([&](const projections::LedgerModel& model) {
     if (model.FindPerson(person_id) == nullptr) {
-      return ServiceStatus::NotFound("no person '" + person_id + "'", "person_id");
+      return Status::NotFound("no person '" + person_id + "'", "person_id");
     }
     if (principal.role == Role::kClerk && !PersonInClerkScope(model, principal.municipality_id, person_id)) {
-      return ServiceStatus::Forbidden("person '" + person_id + "' is outside the scope of a clerk of '" +
-                                          principal.municipality_id + "'",
-                                      "person_id");
+      return Status::Forbidden(
+          "person '" + person_id + "' is outside the scope of a clerk of '" + principal.municipality_id + "'",
+          "person_id");
     }
-    return ServiceStatus::Ok();
+    return Status::Ok();
   });
   if (!known.ok()) return known;
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   std::string note;
-  if (ServiceStatus status = Resolve(as_of, {{"person", person_id}}, &valid_date, &known_at, &note); !status.ok()) {
+  if (Status status = Resolve(as_of, {{"person", person_id}}, &valid_date, &known_at, &note); !status.ok()) {
     return status;
   }
   if (!note.empty()) {
     projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
     out->person_id = person_id;
-    return ServiceStatus::Ok();
+    return Status::Ok();
   }
   if (known_at != projections::kKnownNow && known_at < VisiblePosition()) {
     // A past known-at: only the person's family streams and the rules, folded up to it
@@ -341,54 +339,53 @@ ServiceStatus LedgerService::QueryEntitlements(const Principal& principal, const
     projections::PersonScope scope;
     live_.Read([&](const projections::LedgerModel& model) { scope = projections::ScopeStreamsOf(model, person_id); });
     projections::LedgerModel model;
-    if (ledger::Status status = projections::LoadScopedModel(*store_, scope, known_at, &model); !status.ok()) {
+    if (Status status = projections::LoadScopedModel(*store_, scope, known_at, &model); !status.ok()) {
       return status;
     }
     if (metrics_ != nullptr) metrics_->Add("di_model_scoped_loads_total");
-    ledger::Status status = projections::ComputeEntitlements(model, person_id, valid_date, out, explain);
+    Status status = projections::ComputeEntitlements(model, person_id, valid_date, out, explain);
     out->known_at_position = known_at;
     return status;
   }
-  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
-    ledger::Status status = projections::ComputeEntitlements(model, person_id, valid_date, out, explain);
+  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
+    Status status = projections::ComputeEntitlements(model, person_id, valid_date, out, explain);
     out->known_at_position = position;
     return status;
   });
 }
 
-ServiceStatus LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of,
-                                          projections::FundingQuery query, projections::FundingReport* out) {
-  ServiceStatus scoped = live_.Read(
+Status LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of, projections::FundingQuery query,
+                                   projections::FundingReport* out) {
+  Status scoped = live_.Read(
       [&](const projections::LedgerModel& model) { return ScopeReport(model, principal, &query.municipality_id); });
   if (!scoped.ok()) return scoped;
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   std::string note;
-  if (ServiceStatus status = Resolve(as_of, {{"project", query.project_id}, {"municipality", query.municipality_id}},
-                                     &valid_date, &known_at, &note);
+  if (Status status = Resolve(as_of, {{"project", query.project_id}, {"municipality", query.municipality_id}},
+                              &valid_date, &known_at, &note);
       !status.ok()) {
     return status;
   }
   if (!note.empty()) {
     projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
-    return ServiceStatus::Ok();
+    return Status::Ok();
   }
-  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
-    ledger::Status status = projections::ComputeFunding(model, valid_date, query, out);
+  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
+    Status status = projections::ComputeFunding(model, valid_date, query, out);
     out->known_at_position = position;
     return status;
   });
 }
 
-ledger::Status LedgerService::QueryFundingChanges(const Principal& principal, const AsOf& as_of, const std::string& to,
-                                                 projections::FundingChangesQuery query,
-                                                 projections::FundingChangesReport* out) {
+Status LedgerService::QueryFundingChanges(const Principal& principal, const AsOf& as_of, const std::string& to,
+                                         projections::FundingChangesQuery query,
+                                         projections::FundingChangesReport* out) {
   if (as_of.known_at.empty()) {
-    return ledger::Status::InvalidArgument("required: the moment the changes are counted from", "known_at");
+    return Status::InvalidArgument("required: the moment the changes are counted from", "known_at");
   }
-  ledger::Status scoped = live_.Read([&](const projections::LedgerModel& model) {
-    return ScopeReport(model, principal, &query.funding.municipality_id);
-  });
+  Status scoped = live_.Read(
+      [&](const projections::LedgerModel& model) { return ScopeReport(model, principal, &query.funding.municipality_id); });
   if (!scoped.ok()) return scoped;
   // What the query names may have been recorded after A (the note of an as-of answer): the changes show it arriving.
   std::string note_unused;
@@ -396,71 +393,70 @@ ledger::Status LedgerService::QueryFundingChanges(const Principal& principal, co
                              &query.valid_date, &query.from_position, &note_unused));
   query.to_position = store_->Head().position;
   if (!to.empty()) {
-    ledger::Status resolved = projections::ResolveKnownAt(*store_, to, &query.to_position);
-    if (!resolved.ok()) return ledger::Status::InvalidArgument(resolved.message(), "to");
+    Status resolved = projections::ResolveKnownAt(*store_, to, &query.to_position);
+    if (!resolved.ok()) return Status::InvalidArgument(resolved.message(), "to");
   }
   if (query.to_position < query.from_position) {
-    return ledger::Status::InvalidArgument("position " + std::to_string(query.to_position) +
+    return Status::InvalidArgument("position " + std::to_string(query.to_position) +
                                                " is before known_at, position " + std::to_string(query.from_position),
                                            "to");
   }
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+  if (Status running = CheckRunning(); !running.ok()) return running;
   return live_.WithReplaySlot(
       [&] { return projections::ComputeFundingChanges(*store_, live_.checkpoints(), query, out); });
 }
 
-ServiceStatus LedgerService::QueryReconciliation(const Principal& principal, const AsOf& as_of,
-                                                 projections::ReconciliationQuery query,
-                                                 std::vector<projections::ClaimReconciliation>* out,
-                                                 int32_t* valid_date, uint64_t* known_at_position, std::string* note) {
-  ServiceStatus scoped = live_.Read([&](const projections::LedgerModel& model) {
-    ServiceStatus status = ScopeReport(model, principal, &query.municipality_id);
+Status LedgerService::QueryReconciliation(const Principal& principal, const AsOf& as_of,
+                                          projections::ReconciliationQuery query,
+                                          std::vector<projections::ClaimReconciliation>* out, int32_t* valid_date,
+                                          uint64_t* known_at_position, std::string* note) {
+  Status scoped = live_.Read([&](const projections::LedgerModel& model) {
+    Status status = ScopeReport(model, principal, &query.municipality_id);
     if (!status.ok() || query.claim_id.empty()) return status;
     // One claim by id: a claim that does not exist is 404, another municipality's is 403, never an empty list
     // that reads as "this claim has no lines". The live model knows every claim any known-at can.
     auto claim = model.claims().find(query.claim_id);
-    if (claim == model.claims().end()) return ServiceStatus::NotFound("no claim '" + query.claim_id + "'", "claim");
+    if (claim == model.claims().end()) return Status::NotFound("no claim '" + query.claim_id + "'", "claim");
     if (principal.role == Role::kClerk && !InClerkScope(model, principal.municipality_id, claim->second.municipality_id)) {
-      return ServiceStatus::Forbidden("claim '" + query.claim_id + "' is outside the scope of a clerk of '" +
-                                          principal.municipality_id + "'",
-                                      "claim");
+      return Status::Forbidden(
+          "claim '" + query.claim_id + "' is outside the scope of a clerk of '" + principal.municipality_id + "'",
+          "claim");
     }
     return status;
   });
   if (!scoped.ok()) return scoped;
   uint64_t known_at = 0;
-  if (ServiceStatus status = Resolve(as_of, {{"claim", query.claim_id}}, valid_date, &known_at, note); !status.ok()) {
+  if (Status status = Resolve(as_of, {{"claim", query.claim_id}}, valid_date, &known_at, note); !status.ok()) {
     return status;
   }
   if (!note->empty()) {
     out->clear();
     *known_at_position = known_at;
-    return ServiceStatus::Ok();
+    return Status::Ok();
   }
-  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
+  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
     *known_at_position = position;
     return projections::ComputeReconciliation(model, *valid_date, query, out);
   });
 }
 
-ServiceStatus LedgerService::QueryIndicators(const Principal& principal, const AsOf& as_of,
-                                             const std::string& project_id, std::string municipality_id,
-                                             projections::IndicatorsReport* out) {
-  ServiceStatus scoped = live_.Read(
+Status LedgerService::QueryIndicators(const Principal& principal, const AsOf& as_of, const std::string& project_id,
+                                      std::string municipality_id, projections::IndicatorsReport* out) {
+  Status scoped = live_.Read(
       [&](const projections::LedgerModel& model) { return ScopeReport(model, principal, &municipality_id); });
   if (!scoped.ok()) return scoped;
   int32_t valid_date = 0;
   uint64_t known_at = 0;
   std::string note;
-  if (ServiceStatus status = Resolve(as_of, {{"project", project_id}}, &valid_date, &known_at, &note); !status.ok()) {
+  if (Status status = Resolve(as_of, {{"project", project_id}}, &valid_date, &known_at, &note); !status.ok()) {
     return status;
   }
   if (!note.empty()) {
     projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
-    return ServiceStatus::Ok();
+    return Status::Ok();
   }
-  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> ServiceStatus {
-    ledger::Status status = projections::ComputeIndicators(model, valid_date, project_id, municipality_id, out);
+  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
+    Status status = projections::ComputeIndicators(model, valid_date, project_id, municipality_id, out);
     out->known_at_position = position;
     return status;
   });
@@ -470,45 +466,43 @@ ServiceStatus LedgerService::QueryIndicators(const Principal& principal, const A
 // Audit and subscriptions
 // ---------------------------------------------------------------------------------------------------------
 
-ServiceStatus LedgerService::ChainHead(const Principal& principal, ledger::LogHead* head) {
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+Status LedgerService::ChainHead(const Principal& principal, ledger::LogHead* head) {
+  if (Status running = CheckRunning(); !running.ok()) return running;
   *head = store_->Head();
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
-ServiceStatus LedgerService::Backup(const Principal& principal, ledger::BackupResult* result) {
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+Status LedgerService::Backup(const Principal& principal, ledger::BackupResult* result) {
+  if (Status running = CheckRunning(); !running.ok()) return running;
   if (principal.role != Role::kProject && principal.role != Role::kFinance && principal.role != Role::kAuditor) {
-    return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) +
-                                    "' may not take backups (project, finance and auditor may)");
+    return Status::Forbidden("role '" + std::string(RoleName(principal.role)) +
+                             "' may not take backups (project, finance and auditor may)");
   }
   if (options_.backup_dir.empty()) {
-    return ServiceStatus::Make(ServiceCode::kShutdown,
-                               "backups through the server are off: start `serve` with --backup-dir DIR");
+    return Status::Make(StatusCode::kShutdown,
+                        "backups through the server are off: start `serve` with --backup-dir DIR");
   }
   // One at a time: BackupEngine serialises anyway, and a second request would only queue behind it.
   std::lock_guard lock(backup_mutex_);
-  ledger::Status status = store_->CreateBackup(options_.backup_dir, result);
-  if (metrics_ != nullptr) metrics_->Add("di_backups_total", {{"code", std::string(ServiceStatus(status).CodeName())}});
+  Status status = store_->CreateBackup(options_.backup_dir, result);
+  if (metrics_ != nullptr) metrics_->Add("di_backups_total", {{"code", std::string(Status(status).CodeName())}});
   return status;
 }
 
-ServiceStatus LedgerService::VerifyRange(const Principal& principal, uint64_t from, uint64_t to,
-                                         RangeVerifyReport* report) {
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+Status LedgerService::VerifyRange(const Principal& principal, uint64_t from, uint64_t to, RangeVerifyReport* report) {
+  if (Status running = CheckRunning(); !running.ok()) return running;
   if (principal.role != Role::kAuditor && principal.role != Role::kProject && principal.role != Role::kFinance) {
-    return ServiceStatus::Forbidden("role '" + std::string(RoleName(principal.role)) +
-                                    "' may not verify the chain (auditor, project, finance may)");
+    return Status::Forbidden("role '" + std::string(RoleName(principal.role)) +
+                             "' may not verify the chain (auditor, project, finance may)");
   }
   const uint64_t head = store_->Head().position;
   if (to == 0) to = head;
   if (from == 0) from = 1;
-  if (to > head) return ServiceStatus::InvalidArgument("beyond the head " + std::to_string(head), "to");
-  if (from > to) return ServiceStatus::InvalidArgument("must be at most 'to' (" + std::to_string(to) + ")", "from");
+  if (to > head) return Status::InvalidArgument("beyond the head " + std::to_string(head), "to");
+  if (from > to) return Status::InvalidArgument("must be at most 'to' (" + std::to_string(to) + ")", "from");
   if (to - from + 1 > options_.max_verify_events) {
-    return ServiceStatus::InvalidArgument("a range holds at most " + std::to_string(options_.max_verify_events) +
-                                              " events; verify it in parts",
-                                          "to");
+    return Status::InvalidArgument(
+        "a range holds at most " + std::to_string(options_.max_verify_events) + " events; verify it in parts", "to");
   }
   *report = RangeVerifyReport{};
   report->from = from;
@@ -516,14 +510,14 @@ ServiceStatus LedgerService::VerifyRange(const Principal& principal, uint64_t fr
   ledger::Hash previous{};  // hash(0): 32 zero bytes
   if (from > 1) {
     // The range starts from the stored hash before it: verifying [a, b] and then [b + 1, c] checks [a, c].
-    ledger::Status status = store_->ReadLog(from - 1, 1, [&](const ledger::StoredEvent& event) {
+    Status status = store_->ReadLog(from - 1, 1, [&](const ledger::StoredEvent& event) {
       previous = event.hash;
       return false;
     });
     if (!status.ok()) return status;
   }
   uint64_t expected = from;
-  ledger::Status status = store_->ReadLog(from, to - from + 1, [&](const ledger::StoredEvent& event) {
+  Status status = store_->ReadLog(from, to - from + 1, [&](const ledger::StoredEvent& event) {
     auto fail = [&](std::string problem) {
       report->first_bad_position = expected;
       report->problem = std::move(problem);
@@ -539,7 +533,7 @@ ServiceStatus LedgerService::VerifyRange(const Principal& principal, uint64_t fr
     ++expected;
     return true;
   });
-  if (!status.ok() && status.code() != ledger::StatusCode::kCorruption) return status;
+  if (!status.ok() && status.code() != StatusCode::kCorruption) return status;
   if (!status.ok() && report->first_bad_position == 0) {
     report->first_bad_position = expected;
     report->problem = status.message();
@@ -549,14 +543,14 @@ ServiceStatus LedgerService::VerifyRange(const Principal& principal, uint64_t fr
     report->problem = "position " + std::to_string(expected) + " is missing";
   }
   report->last_hash = previous;
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
-ServiceStatus LedgerService::AuthorizeSubscribe(const Principal& principal, const EventFilter& filter) const {
-  if (ServiceStatus running = CheckRunning(); !running.ok()) return running;
+Status LedgerService::AuthorizeSubscribe(const Principal& principal, const EventFilter& filter) const {
+  if (Status running = CheckRunning(); !running.ok()) return running;
   // Every role: readers pseudonymised (and filtering in pseudonym space), clerks filtered to their scope.
   if (principal.role == Role::kReader) return Pseudonymiser::CheckReaderStreamPrefix(filter.stream_prefix);
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
 }  // namespace di::server

@@ -19,10 +19,10 @@ bool IsPseudonymisedStreamKind(std::string_view kind) {
 
 }  // namespace
 
-ServiceStatus Pseudonymiser::CheckReaderStreamPrefix(std::string_view prefix) {
+ledger::Status Pseudonymiser::CheckReaderStreamPrefix(std::string_view prefix) {
   const size_t slash = prefix.find('/');
   if (slash == std::string_view::npos || !IsPseudonymisedStreamKind(prefix.substr(0, slash))) {
-    return ServiceStatus::Ok();
+    return ledger::Status::Ok();
   }
   const std::string_view id = prefix.substr(slash + 1);
   constexpr std::string_view kPseudonymStart = "ps-";
@@ -31,10 +31,11 @@ ServiceStatus Pseudonymiser::CheckReaderStreamPrefix(std::string_view prefix) {
     const char c = id[i];
     pseudonymous = i < kPseudonymStart.size() ? c == kPseudonymStart[i] : (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
   }
-  if (pseudonymous) return ServiceStatus::Ok();
-  return ServiceStatus::InvalidArgument("readers filter pseudonymised streams: '" + std::string(prefix.substr(0, slash)) +
-                                            "/' or '" + std::string(prefix.substr(0, slash)) + "/ps-<32 hex digits>'",
-                                        "stream_prefix");
+  if (pseudonymous) return ledger::Status::Ok();
+  return ledger::Status::InvalidArgument("readers filter pseudonymised streams: '" +
+                                             std::string(prefix.substr(0, slash)) + "/' or '" +
+                                             std::string(prefix.substr(0, slash)) + "/ps-<32 hex digits>'",
+                                         "stream_prefix");
 }
 
 std::string Pseudonymiser::Pseudonym(std::string_view kind, std::string_view id) const {

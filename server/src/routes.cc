@@ -16,6 +16,8 @@ namespace di::server::internal {
 namespace {
 
 using Json = nlohmann::ordered_json;
+using ledger::Status;
+using ledger::StatusCode;
 
 struct Target {
   std::string path;
@@ -66,13 +68,13 @@ Reply CsvReply(std::string csv) {
 
 // The query parameters a route accepts; anything else is a 400 naming it (a typo must not silently
 // change the answer, e.g. "valid_on" for "valid_at").
-ServiceStatus CheckParameters(const Target& target, std::initializer_list<std::string_view> allowed) {
+Status CheckParameters(const Target& target, std::initializer_list<std::string_view> allowed) {
   for (const auto& [key, value] : target.query) {
     bool known = false;
     for (std::string_view name : allowed) known = known || key == name;
-    if (!known) return ServiceStatus::InvalidArgument("unknown query parameter", key);
+    if (!known) return Status::InvalidArgument("unknown query parameter", key);
   }
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
 std::string Parameter(const Target& target, const std::string& name) {
@@ -80,44 +82,44 @@ std::string Parameter(const Target& target, const std::string& name) {
   return it == target.query.end() ? std::string() : it->second;
 }
 
-ServiceStatus NumberParameter(const Target& target, const std::string& name, uint64_t fallback, uint64_t* out) {
+Status NumberParameter(const Target& target, const std::string& name, uint64_t fallback, uint64_t* out) {
   const std::string text = Parameter(target, name);
   if (text.empty()) {
     *out = fallback;
-    return ServiceStatus::Ok();
+    return Status::Ok();
   }
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *out);
   if (error != std::errc() || end != text.data() + text.size()) {
-    return ServiceStatus::InvalidArgument("must be a non-negative integer", name);
+    return Status::InvalidArgument("must be a non-negative integer", name);
   }
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
-ServiceStatus BoolParameter(const Target& target, const std::string& name, bool* out) {
+Status BoolParameter(const Target& target, const std::string& name, bool* out) {
   const std::string text = Parameter(target, name);
   if (text.empty() || text == "false" || text == "0") {
     *out = false;
   } else if (text == "true" || text == "1") {
     *out = true;
   } else {
-    return ServiceStatus::InvalidArgument("must be true or false", name);
+    return Status::InvalidArgument("must be true or false", name);
   }
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
-ServiceStatus FormatParameter(const Target& target, bool csv_allowed, std::string* format) {
+Status FormatParameter(const Target& target, bool csv_allowed, std::string* format) {
   *format = Parameter(target, "format");
   if (format->empty()) *format = "json";
-  if (*format == "json" || (csv_allowed && *format == "csv")) return ServiceStatus::Ok();
-  return ServiceStatus::InvalidArgument(csv_allowed ? "must be json or csv" : "must be json", "format");
+  if (*format == "json" || (csv_allowed && *format == "csv")) return Status::Ok();
+  return Status::InvalidArgument(csv_allowed ? "must be json or csv" : "must be json", "format");
 }
 
 // Reconciliation's CSV comes as one of three tables (claims, lines, payments); JSON holds them all.
-ServiceStatus TableParameter(const std::string& format, const std::string& table) {
-  if (table.empty()) return ServiceStatus::Ok();
-  if (format != "csv") return ServiceStatus::InvalidArgument("is for format=csv (JSON holds every table)", "table");
-  ledger::Status status = projections::CheckReconciliationTable(table);
-  return status.ok() ? ServiceStatus::Ok() : ServiceStatus::InvalidArgument(status.message(), "table");
+Status TableParameter(const std::string& format, const std::string& table) {
+  if (table.empty()) return Status::Ok();
+  if (format != "csv") return Status::InvalidArgument("is for format=csv (JSON holds every table)", "table");
+  Status status = projections::CheckReconciliationTable(table);
+  return status.ok() ? Status::Ok() : Status::InvalidArgument(status.message(), "table");
 }
 
 Json PageToJson(const ReadPage& page) {
@@ -180,7 +182,7 @@ class Router {
                             "http_version");
         return false;
       }
-      if (ServiceStatus status = Authenticate(); !status.ok()) {
+      if (Status status = Authenticate(); !status.ok()) {
         *reply = Error(status);
         return false;
       }
@@ -188,7 +190,7 @@ class Router {
         accepted_ = true;
         return false;
       }
-      ServiceStatus status = Subscribe(subscription);
+      Status status = Subscribe(subscription);
       if (!status.ok()) {
         *reply = Error(status);
         return false;
@@ -235,7 +237,7 @@ class Router {
   template <typename Handler>
   bool Authenticated(const std::string& route, Reply* reply, Handler handler) {
     *route_ = route;
-    if (ServiceStatus status = Authenticate(); !status.ok()) {
+    if (Status status = Authenticate(); !status.ok()) {
       *reply = Error(status);
       return false;
     }
@@ -243,7 +245,7 @@ class Router {
     // may not append costs the server nothing.
     if (request_.method() == http::verb::post && route == "/v1/events") {
       bool keep_recorded_at = false;
-      ServiceStatus status = BoolParameter(target_, "keep_recorded_at", &keep_recorded_at);
+      Status status = BoolParameter(target_, "keep_recorded_at", &keep_recorded_at);
       if (status.ok()) status = context_.service->AuthorizeAppend(principal_, keep_recorded_at);
       if (!status.ok()) {
         *reply = Error(status);
@@ -266,20 +268,20 @@ class Router {
     return reply;
   }
 
-  ServiceStatus Authenticate() {
+  Status Authenticate() {
     const auto header = request_.find(http::field::authorization);
     std::string_view value =
         header == request_.end() ? std::string_view() : std::string_view(header->value().data(), header->value().size());
     constexpr std::string_view kBearer = "Bearer ";
     if (value.substr(0, kBearer.size()) != kBearer) {
-      return ServiceStatus::Unauthenticated("an Authorization: Bearer <token> header is required");
+      return Status::Unauthenticated("an Authorization: Bearer <token> header is required");
     }
     return context_.tokens->Authenticate(value.substr(kBearer.size()), &principal_);
   }
 
   // Error replies, counting denials (every 403 is counted by route and role).
-  Reply Error(const ServiceStatus& status) {
-    if (status.code() == ServiceCode::kForbidden && context_.metrics != nullptr) {
+  Reply Error(const Status& status) {
+    if (status.code() == StatusCode::kForbidden && context_.metrics != nullptr) {
       context_.metrics->Add("di_http_denied_total", {{"route", *route_}, {"role", std::string(RoleName(principal_.role))}});
     }
     return ErrorReply(status);
@@ -309,46 +311,45 @@ class Router {
   }
 
   Reply Append() {
-    if (ServiceStatus status = CheckParameters(target_, {"keep_recorded_at"}); !status.ok()) return Error(status);
+    if (Status status = CheckParameters(target_, {"keep_recorded_at"}); !status.ok()) return Error(status);
     // A migration keeps each event's "recorded_at" (docs/api.md); the role may append, and keep recorded times if
     // it asks to (Authenticated asked LedgerService::AuthorizeAppend before the body was parsed).
     ledger::EventJsonOptions parse_options;
-    if (ServiceStatus status = BoolParameter(target_, "keep_recorded_at", &parse_options.keep_recorded_at); !status.ok()) {
+    if (Status status = BoolParameter(target_, "keep_recorded_at", &parse_options.keep_recorded_at); !status.ok()) {
       return Error(status);
     }
     nlohmann::json body;
-    if (ledger::Status parsed = ledger::ParseJson(request_.body(), "", &body); !parsed.ok()) {
+    if (Status parsed = ledger::ParseJson(request_.body(), "", &body); !parsed.ok()) {
       // Fields name what is in the body ("events[0].data.document..."); the body itself is "body".
       const bool names_body = parsed.field().empty() || parsed.field().front() == '[';
-      return Error(ServiceStatus(names_body ? parsed.WithFieldPrefix("body") : parsed));
+      return Error(names_body ? parsed.WithFieldPrefix("body") : parsed);
     }
     if (!body.is_object() || !body.contains("events") || !body["events"].is_array()) {
-      return Error(ServiceStatus::InvalidArgument("the body must be an object {\"events\": [...]}", "events"));
+      return Error(Status::InvalidArgument("the body must be an object {\"events\": [...]}", "events"));
     }
     for (const auto& [key, value] : body.items()) {
-      if (key != "events") return Error(ServiceStatus::InvalidArgument("unknown field", key));
+      if (key != "events") return Error(Status::InvalidArgument("unknown field", key));
     }
     const nlohmann::json& events = body["events"];
     std::vector<ledger::NewEvent> batch;
     batch.reserve(events.size());
     for (size_t i = 0; i < events.size(); ++i) {
       ledger::NewEvent event;
-      const ledger::Status status = ledger::EventFromJson(events[i], &event, parse_options);
-      if (!status.ok()) return Error(ServiceStatus(status.WithFieldPrefix("events[" + std::to_string(i) + "]")));
+      const Status status = ledger::EventFromJson(events[i], &event, parse_options);
+      if (!status.ok()) return Error(status.WithFieldPrefix("events[" + std::to_string(i) + "]"));
       batch.push_back(std::move(event));
     }
     std::vector<std::string> ids;
     for (const auto& event : batch) ids.push_back(event.id());
     ledger::AppendResult result;
-    ServiceStatus status = context_.service->Append(principal_, std::move(batch), &result);
+    Status status = context_.service->Append(principal_, std::move(batch), &result);
     if (!status.ok()) {
       // Name the batch index of the event the error is about.
       for (size_t i = 0; i < ids.size(); ++i) {
         if (!status.event_id().empty() && ids[i] == status.event_id()) {
           const std::string prefix = "events[" + std::to_string(i) + "]";
-          status = ServiceStatus::Make(status.code(), status.message(),
-                                       status.field().empty() ? prefix : prefix + "." + status.field(),
-                                       status.event_id());
+          status = Status::Make(status.code(), status.message(),
+                                status.field().empty() ? prefix : prefix + "." + status.field(), status.event_id());
           break;
         }
       }
@@ -363,12 +364,12 @@ class Router {
   }
 
   Reply ReadLog() {
-    if (ServiceStatus status = CheckParameters(target_, {"after", "limit", "types", "stream_prefix"}); !status.ok()) {
+    if (Status status = CheckParameters(target_, {"after", "limit", "types", "stream_prefix"}); !status.ok()) {
       return Error(status);
     }
     uint64_t after = 0, limit = 0;
     EventFilter filter;
-    ServiceStatus status = NumberParameter(target_, "after", 0, &after);
+    Status status = NumberParameter(target_, "after", 0, &after);
     if (status.ok()) status = NumberParameter(target_, "limit", 0, &limit);
     if (status.ok()) status = EventFilter::Parse(Parameter(target_, "types"), Parameter(target_, "stream_prefix"), &filter);
     ReadPage page;
@@ -378,17 +379,17 @@ class Router {
   }
 
   Reply GetEvent(const std::string& id) {
-    if (ServiceStatus status = CheckParameters(target_, {}); !status.ok()) return Error(status);
+    if (Status status = CheckParameters(target_, {}); !status.ok()) return Error(status);
     Json event;
-    ServiceStatus status = context_.service->GetEvent(principal_, id, &event);
+    Status status = context_.service->GetEvent(principal_, id, &event);
     if (!status.ok()) return Error(status);
     return JsonReply(200, event);
   }
 
   Reply ReadStream(const std::string& stream) {
-    if (ServiceStatus status = CheckParameters(target_, {"after_version", "limit"}); !status.ok()) return Error(status);
+    if (Status status = CheckParameters(target_, {"after_version", "limit"}); !status.ok()) return Error(status);
     uint64_t after = 0, limit = 0;
-    ServiceStatus status = NumberParameter(target_, "after_version", 0, &after);
+    Status status = NumberParameter(target_, "after_version", 0, &after);
     if (status.ok()) status = NumberParameter(target_, "limit", 0, &limit);
     ReadPage page;
     if (status.ok()) status = context_.service->ReadStream(principal_, stream, after, limit, &page);
@@ -401,13 +402,13 @@ class Router {
     return JsonReply(200, json);
   }
 
-  ServiceStatus Subscribe(SubscriptionPlan* plan) {
-    ServiceStatus status = CheckParameters(target_, {"after", "types", "stream_prefix"});
+  Status Subscribe(SubscriptionPlan* plan) {
+    Status status = CheckParameters(target_, {"after", "types", "stream_prefix"});
     if (status.ok()) status = NumberParameter(target_, "after", 0, &plan->after);
     if (status.ok()) status = EventFilter::Parse(Parameter(target_, "types"), Parameter(target_, "stream_prefix"), &plan->filter);
     if (status.ok()) status = context_.service->AuthorizeSubscribe(principal_, plan->filter);
     if (status.ok() && context_.subscribers.load() >= context_.options.max_subscribers) {
-      status = ServiceStatus::Make(ServiceCode::kShutdown, "too many subscriptions open; retry later");
+      status = Status::Make(StatusCode::kShutdown, "too many subscriptions open; retry later");
     }
     plan->principal = principal_;
     return status;
@@ -416,7 +417,7 @@ class Router {
   AsOf ReadAsOf() { return AsOf{Parameter(target_, "valid_at"), Parameter(target_, "known_at")}; }
 
   Reply Entitlements(const std::string& person) {
-    ServiceStatus status = CheckParameters(target_, {"valid_at", "known_at", "explain", "format"});
+    Status status = CheckParameters(target_, {"valid_at", "known_at", "explain", "format"});
     bool explain = false;
     std::string format;
     if (status.ok()) status = BoolParameter(target_, "explain", &explain);
@@ -429,7 +430,7 @@ class Router {
   }
 
   Reply Funding() {
-    ServiceStatus status = CheckParameters(
+    Status status = CheckParameters(
         target_, {"valid_at", "known_at", "project", "municipality", "group_by", "explain", "format"});
     projections::FundingQuery query;
     std::string format;
@@ -459,7 +460,7 @@ class Router {
 
   // What changed in the funding figures between known_at and to, and the events that changed them.
   Reply FundingChanges() {
-    ServiceStatus status =
+    Status status =
         CheckParameters(target_, {"valid_at", "known_at", "to", "project", "municipality", "group_by", "format"});
     projections::FundingChangesQuery query;
     std::string format;
@@ -479,7 +480,7 @@ class Router {
   }
 
   Reply Reconciliation() {
-    ServiceStatus status =
+    Status status =
         CheckParameters(target_, {"valid_at", "known_at", "project", "municipality", "claim", "format", "table"});
     std::string format;
     if (status.ok()) status = FormatParameter(target_, true, &format);
@@ -502,7 +503,7 @@ class Router {
   }
 
   Reply Indicators() {
-    ServiceStatus status = CheckParameters(target_, {"valid_at", "known_at", "project", "municipality", "format"});
+    Status status = CheckParameters(target_, {"valid_at", "known_at", "project", "municipality", "format"});
     std::string format;
     if (status.ok()) status = FormatParameter(target_, true, &format);
     projections::IndicatorsReport report;
@@ -516,9 +517,9 @@ class Router {
   }
 
   Reply AuditHead() {
-    if (ServiceStatus status = CheckParameters(target_, {}); !status.ok()) return Error(status);
+    if (Status status = CheckParameters(target_, {}); !status.ok()) return Error(status);
     ledger::LogHead head;
-    ServiceStatus status = context_.service->ChainHead(principal_, &head);
+    Status status = context_.service->ChainHead(principal_, &head);
     if (!status.ok()) return Error(status);
     Json json;
     json["position"] = head.position;
@@ -529,10 +530,10 @@ class Router {
 
   // POST /v1/admin/backup: an online backup into the directory the operator gave `serve --backup-dir`.
   Reply AdminBackup() {
-    if (ServiceStatus status = CheckParameters(target_, {}); !status.ok()) return Error(status);
+    if (Status status = CheckParameters(target_, {}); !status.ok()) return Error(status);
     const auto started = std::chrono::steady_clock::now();
     ledger::BackupResult result;
-    ServiceStatus status = context_.service->Backup(principal_, &result);
+    Status status = context_.service->Backup(principal_, &result);
     if (!status.ok()) return Error(status);
     Json json;
     json["backup_id"] = result.backup_id;
@@ -546,7 +547,7 @@ class Router {
   }
 
   Reply AuditVerify() {
-    ServiceStatus status = CheckParameters(target_, {"from", "to"});
+    Status status = CheckParameters(target_, {"from", "to"});
     uint64_t from = 0, to = 0;
     if (status.ok()) status = NumberParameter(target_, "from", 1, &from);
     if (status.ok()) status = NumberParameter(target_, "to", 0, &to);
@@ -578,19 +579,19 @@ class Router {
 
 }  // namespace
 
-unsigned HttpStatusFor(ServiceCode code) {
+unsigned HttpStatusFor(StatusCode code) {
   switch (code) {
-    case ServiceCode::kOk: return 200;
-    case ServiceCode::kInvalidArgument: return 400;
-    case ServiceCode::kUnauthenticated: return 401;
-    case ServiceCode::kForbidden: return 403;
-    case ServiceCode::kNotFound: return 404;
-    case ServiceCode::kConflict: return 409;
-    case ServiceCode::kDuplicateId: return 409;
-    case ServiceCode::kBusy: return 429;
-    case ServiceCode::kShutdown: return 503;
-    case ServiceCode::kIOError: return 503;
-    case ServiceCode::kCorruption: return 500;
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kForbidden: return 403;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kConflict: return 409;
+    case StatusCode::kDuplicateId: return 409;
+    case StatusCode::kBusy: return 429;
+    case StatusCode::kShutdown: return 503;
+    case StatusCode::kIOError: return 503;
+    case StatusCode::kCorruption: return 500;
   }
   return 500;
 }
@@ -603,17 +604,17 @@ Reply ErrorReply(unsigned http_status, std::string_view code, std::string messag
   return JsonReply(http_status, Json{{"error", std::move(error)}});
 }
 
-Reply ErrorReply(const ServiceStatus& status) {
+Reply ErrorReply(const Status& status) {
   Json error;
   error["code"] = std::string(status.CodeName());
   error["message"] = status.message();
   error["field"] = status.field();
   if (!status.event_id().empty()) error["event_id"] = status.event_id();
   Reply reply = JsonReply(HttpStatusFor(status.code()), Json{{"error", std::move(error)}});
-  if (status.code() == ServiceCode::kUnauthenticated) reply.headers.emplace_back("WWW-Authenticate", "Bearer");
+  if (status.code() == StatusCode::kUnauthenticated) reply.headers.emplace_back("WWW-Authenticate", "Bearer");
   // Every 429 says when to try again (RFC 6585 section 4): the store's append queue drains within milliseconds,
   // and a past-known-at model load (the other source of kBusy) takes about half a second (docs/performance.md).
-  if (status.code() == ServiceCode::kBusy) reply.headers.emplace_back("Retry-After", "1");
+  if (status.code() == StatusCode::kBusy) reply.headers.emplace_back("Retry-After", "1");
   return reply;
 }
 

@@ -16,6 +16,7 @@
 #include <cstdio>
 
 #include "http_internal.h"
+#include "socket_writer.h"
 #include "subscription_pump.h"
 
 namespace di::server::internal {
@@ -39,6 +40,7 @@ class Subscription : public std::enable_shared_from_this<Subscription>, public S
         socket_(std::move(stream.socket())),
         plan_(std::move(plan)),
         pump_(socket_.get_executor(), *context_.service, context_.subscription_pages),
+        writer_(socket_),
         grace_(socket_.get_executor()) {}
 
   ~Subscription() {
@@ -74,9 +76,9 @@ class Subscription : public std::enable_shared_from_this<Subscription>, public S
     pump.heartbeat_interval = options.heartbeat_interval;
     pump.resume_hint = "resume from resume_from";
     pump_.Start(shared_from_this(), std::move(pump));
-    pending_ =
+    writer_.SetPending(
         "HTTP/1.1 200 OK\r\nServer: di-ledger\r\nContent-Type: application/x-ndjson\r\nCache-Control: no-store\r\n"
-        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
     if (options.socket_send_buffer_bytes == 0 && options.subscription_send_buffer_bytes > 0) {
       beast::error_code ignored;  // the kernel's default buffer is a larger one, not a failure
       socket_.set_option(net::socket_base::send_buffer_size(options.subscription_send_buffer_bytes), ignored);
@@ -107,22 +109,19 @@ class Subscription : public std::enable_shared_from_this<Subscription>, public S
   std::string EncodeHeartbeat(uint64_t) override { return Chunk("\n"); }
 
   void Send(std::string bytes, size_t events) override {
-    pending_ = std::move(bytes);
-    events_in_pending_ = events;
+    writer_.SetPending(std::move(bytes), events);
     WriteSome();
   }
 
-  bool Writing() const override { return writing_; }
-  bool HasPending() const override { return !pending_.empty(); }
+  bool Writing() const override { return writer_.writing(); }
+  bool HasPending() const override { return writer_.has_pending(); }
 
   // Writes what is pending, else the final line, else asks for the next page.
   void WriteNext() override {
-    if (closed_ || writing_) return;
-    if (!pending_.empty()) return WriteSome();
+    if (closed_ || writer_.writing()) return;
+    if (writer_.has_pending()) return WriteSome();
     if (ending_) {
-      if (tail_.empty()) return Close();
-      pending_ = std::move(tail_);
-      tail_.clear();
+      if (!writer_.TakeFinal()) return Close();
       return WriteSome();
     }
     pump_.Next();
@@ -142,25 +141,18 @@ class Subscription : public std::enable_shared_from_this<Subscription>, public S
   }
 
   void WriteSome() {
-    writing_ = true;
-    socket_.async_write_some(net::buffer(pending_.data() + offset_, pending_.size() - offset_),
-                             [self = shared_from_this()](beast::error_code error, size_t written) {
-                               self->OnWritten(error, written);
-                             });
+    writer_.WriteSome(
+        [self = shared_from_this()](beast::error_code error, size_t written) { self->OnWritten(error, written); });
   }
 
   void OnWritten(beast::error_code error, size_t written) {
-    writing_ = false;
     if (error) return Close();
-    offset_ += written;
     if (written > 0) pump_.NoteProgress();
-    if (offset_ < pending_.size()) return WriteSome();
-    pending_.clear();
-    offset_ = 0;
-    if (context_.metrics != nullptr && events_in_pending_ > 0) {
-      context_.metrics->Add("di_subscription_events_total", {}, static_cast<double>(events_in_pending_));
+    size_t events = 0;
+    if (!writer_.Wrote(written, &events)) return WriteSome();
+    if (context_.metrics != nullptr && events > 0) {
+      context_.metrics->Add("di_subscription_events_total", {}, static_cast<double>(events));
     }
-    events_in_pending_ = 0;
     WriteNext();
   }
 
@@ -177,8 +169,8 @@ class Subscription : public std::enable_shared_from_this<Subscription>, public S
     error["message"] = message;
     error["field"] = "";
     error["resume_from"] = pump_.cursor();
-    // Kept apart from pending_, which a write in flight may point into; sent once pending_ is through.
-    tail_ = Chunk(nlohmann::ordered_json{{"error", error}}.dump() + "\n") + "0\r\n\r\n";
+    // The final line and the last chunk, sent once what is in flight is through.
+    writer_.SetFinal(Chunk(nlohmann::ordered_json{{"error", error}}.dump() + "\n") + "0\r\n\r\n");
     grace_.expires_after(context_.options.subscription_drop_grace);
     grace_.async_wait([self = shared_from_this()](beast::error_code error) {
       if (!error) self->Close();
@@ -200,11 +192,8 @@ class Subscription : public std::enable_shared_from_this<Subscription>, public S
   tcp::socket socket_;
   SubscriptionPlan plan_;  // moved into the pump by Start()
   SubscriptionPump pump_;
-  std::string pending_;  // bytes being written (the header, one page, a heartbeat, or the final line)
-  std::string tail_;     // the final line and the last chunk, queued by End()
-  size_t offset_ = 0;
-  size_t events_in_pending_ = 0;
-  bool writing_ = false, ending_ = false, closed_ = false;
+  SocketWriter writer_;  // the header, one page, a heartbeat, or the final line
+  bool ending_ = false, closed_ = false;
   net::steady_timer grace_;
   char discard_[256];
   uint64_t connection_id_ = 0;

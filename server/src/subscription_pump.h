@@ -10,7 +10,8 @@
 // head listener, which only posts a wake-up: writers never wait for a subscriber); the watchdog (a socket that
 // takes no byte for the stall timeout is a stalled consumer and is ended with slow_consumer); and the heartbeat
 // while caught up. What differs is the transport's (SubscriptionStream): how a page, a heartbeat and the final
-// error are encoded, and how the bytes are written (the binary connection's writer also serves its request phase).
+// error are encoded, and when the bytes are written (both write through socket_writer.h; the binary connection's
+// writer also serves its request phase).
 //
 // Memory is bounded per subscriber: the next page is asked for only when the transport has written the previous
 // one (it calls Next() when it has nothing left to write), so a slow consumer holds one page, never a backlog, and
@@ -35,7 +36,7 @@ namespace di::server::internal {
 
 // A page as a worker made it, for the pump to send.
 struct SubscriptionPage {
-  ServiceStatus status;
+  ledger::Status status;
   uint64_t next_after = 0;  // the read's next_after: the position asked from when caught up
   uint64_t head = 0;        // the visible position when the read began
   uint64_t cursor = 0;      // the cursor once the page is taken: every matching event up to it is in `bytes`

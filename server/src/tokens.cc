@@ -10,6 +10,9 @@
 
 namespace di::server {
 
+using ledger::Status;
+using ledger::StatusCode;
+
 std::string_view RoleName(Role role) {
   switch (role) {
     case Role::kClerk: return "clerk";
@@ -70,69 +73,69 @@ nlohmann::json TokenEntryJson(const Principal& principal, std::string_view token
   return entry;
 }
 
-ServiceStatus TokenRegistry::FromJson(const nlohmann::json& entries, TokenRegistry* out) {
-  if (!InitSodium()) return ServiceStatus::Make(ServiceCode::kIOError, "libsodium failed to initialise");
-  if (!entries.is_array()) return ServiceStatus::InvalidArgument("the tokens file must hold a JSON array", "tokens");
+Status TokenRegistry::FromJson(const nlohmann::json& entries, TokenRegistry* out) {
+  if (!InitSodium()) return Status::Make(StatusCode::kIOError, "libsodium failed to initialise");
+  if (!entries.is_array()) return Status::InvalidArgument("the tokens file must hold a JSON array", "tokens");
   TokenRegistry registry;
   for (size_t i = 0; i < entries.size(); ++i) {
     const nlohmann::json& entry = entries[i];
     const std::string at = "tokens[" + std::to_string(i) + "]";
-    if (!entry.is_object()) return ServiceStatus::InvalidArgument("must be an object", at);
+    if (!entry.is_object()) return Status::InvalidArgument("must be an object", at);
     for (const auto& [key, value] : entry.items()) {
       if (key != "name" && key != "role" && key != "municipality" && key != "token_sha256") {
-        return ServiceStatus::InvalidArgument("unknown field", at + "." + key);
+        return Status::InvalidArgument("unknown field", at + "." + key);
       }
-      if (!value.is_string()) return ServiceStatus::InvalidArgument("must be a string", at + "." + key);
+      if (!value.is_string()) return Status::InvalidArgument("must be a string", at + "." + key);
     }
     Entry parsed;
     if (!entry.contains("name") || entry["name"].get<std::string>().empty()) {
-      return ServiceStatus::InvalidArgument("is required", at + ".name");
+      return Status::InvalidArgument("is required", at + ".name");
     }
     parsed.principal.name = entry["name"].get<std::string>();
     if (!entry.contains("role") || !ParseRoleName(entry["role"].get<std::string>(), &parsed.principal.role)) {
-      return ServiceStatus::InvalidArgument("must be one of clerk, project, finance, auditor, reader, migration",
-                                            at + ".role");
+      return Status::InvalidArgument("must be one of clerk, project, finance, auditor, reader, migration",
+                                     at + ".role");
     }
     if (parsed.principal.role == Role::kClerk) {
       if (!entry.contains("municipality") || entry["municipality"].get<std::string>().empty()) {
-        return ServiceStatus::InvalidArgument("a clerk needs its municipality", at + ".municipality");
+        return Status::InvalidArgument("a clerk needs its municipality", at + ".municipality");
       }
       parsed.principal.municipality_id = entry["municipality"].get<std::string>();
     } else if (entry.contains("municipality")) {
-      return ServiceStatus::InvalidArgument("only a clerk has a municipality", at + ".municipality");
+      return Status::InvalidArgument("only a clerk has a municipality", at + ".municipality");
     }
     const std::string hex = entry.value("token_sha256", "");
     size_t decoded = 0;
     if (hex.size() != 64 || sodium_hex2bin(parsed.token_sha256.data(), parsed.token_sha256.size(), hex.data(),
                                            hex.size(), nullptr, &decoded, nullptr) != 0 ||
         decoded != 32) {
-      return ServiceStatus::InvalidArgument("must be 64 hex characters (SHA-256 of the token)", at + ".token_sha256");
+      return Status::InvalidArgument("must be 64 hex characters (SHA-256 of the token)", at + ".token_sha256");
     }
     for (const Entry& other : registry.entries_) {
       if (other.principal.name == parsed.principal.name) {
-        return ServiceStatus::InvalidArgument("name '" + parsed.principal.name + "' is used twice", at + ".name");
+        return Status::InvalidArgument("name '" + parsed.principal.name + "' is used twice", at + ".name");
       }
     }
     registry.entries_.push_back(std::move(parsed));
   }
   *out = std::move(registry);
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
-ServiceStatus TokenRegistry::LoadFile(const std::string& path, TokenRegistry* out) {
+Status TokenRegistry::LoadFile(const std::string& path, TokenRegistry* out) {
   std::ifstream file(path);
-  if (!file) return ServiceStatus::Make(ServiceCode::kIOError, "cannot read the tokens file '" + path + "'");
+  if (!file) return Status::Make(StatusCode::kIOError, "cannot read the tokens file '" + path + "'");
   std::stringstream text;
   text << file.rdbuf();
   nlohmann::json entries;
-  if (ledger::Status parsed = ledger::ParseJson(text.str(), "tokens", &entries); !parsed.ok()) {
-    return ServiceStatus::InvalidArgument("'" + path + "': " + parsed.message(), parsed.field());
+  if (Status parsed = ledger::ParseJson(text.str(), "tokens", &entries); !parsed.ok()) {
+    return Status::InvalidArgument("'" + path + "': " + parsed.message(), parsed.field());
   }
   return FromJson(entries, out);
 }
 
-ServiceStatus TokenRegistry::Authenticate(std::string_view token, Principal* principal) const {
-  if (token.empty()) return ServiceStatus::Unauthenticated("an Authorization: Bearer <token> header is required");
+Status TokenRegistry::Authenticate(std::string_view token, Principal* principal) const {
+  if (token.empty()) return Status::Unauthenticated("an Authorization: Bearer <token> header is required");
   const auto presented = Sha256(token);
   // Compare with every entry in constant time and without stopping early: the time taken says nothing
   // about which entry (if any) matched.
@@ -140,9 +143,9 @@ ServiceStatus TokenRegistry::Authenticate(std::string_view token, Principal* pri
   for (const Entry& entry : entries_) {
     if (sodium_memcmp(entry.token_sha256.data(), presented.data(), presented.size()) == 0) match = &entry;
   }
-  if (match == nullptr) return ServiceStatus::Unauthenticated("the bearer token is not valid");
+  if (match == nullptr) return Status::Unauthenticated("the bearer token is not valid");
   *principal = match->principal;
-  return ServiceStatus::Ok();
+  return Status::Ok();
 }
 
 }  // namespace di::server

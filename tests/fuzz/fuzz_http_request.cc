@@ -57,7 +57,7 @@ struct Server {
     di::server::ServiceOptions service_options;
     service_options.pseudonym_key = std::string(32, 'k');
     service = std::make_unique<di::server::LedgerService>(&scratch.store(), service_options, metrics.get());
-    di::server::ServiceStatus status = service->Start();
+    di::ledger::Status status = service->Start();
     if (!status.ok()) {
       std::fprintf(stderr, "fuzz: the service did not start: %s\n", status.ToString().c_str());
       std::abort();

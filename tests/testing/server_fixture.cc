@@ -212,7 +212,7 @@ void ServerFixture::OpenEmptyStore() {
   server::DeclareServerMetrics(metrics_);
 }
 
-server::ServiceStatus ServerFixture::NewService(server::ServiceOptions options, ledger::EventStore* store) {
+ledger::Status ServerFixture::NewService(server::ServiceOptions options, ledger::EventStore* store) {
   options.pseudonym_key = std::string(32, 'k');
   service_ = std::make_unique<server::LedgerService>(store != nullptr ? store : store_.get(), options, &metrics_);
   return service_->Start();

@@ -134,7 +134,7 @@ class ServerFixture : public ::testing::Test {
   uint16_t port_ = 0;
 
   // StartService without the assertion: the status of LedgerService::Start.
-  server::ServiceStatus NewService(server::ServiceOptions options, ledger::EventStore* store = nullptr);
+  ledger::Status NewService(server::ServiceOptions options, ledger::EventStore* store = nullptr);
 };
 
 }  // namespace di::testing

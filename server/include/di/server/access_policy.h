@@ -53,8 +53,8 @@ bool PersonInClerkScope(const projections::LedgerModel& model, const std::string
 bool MayRead(const projections::LedgerModel& model, const Principal& principal, const ledger::StoredEvent& event);
 // A report's municipality for the principal: a clerk's report covers its own municipality (the default, and the
 // only one it may name); readers may not query reports; other roles name any or none.
-ServiceStatus ScopeReport(const projections::LedgerModel& model, const Principal& principal,
-                          std::string* municipality_id);
+ledger::Status ScopeReport(const projections::LedgerModel& model, const Principal& principal,
+                           std::string* municipality_id);
 
 }  // namespace di::server
 

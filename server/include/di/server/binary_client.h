@@ -4,7 +4,7 @@
 // client, not the endpoint's threads and sockets. Not thread-safe: one connection, one thread.
 //
 //   BinaryClient client;
-//   ServiceStatus s = client.Connect("127.0.0.1", 8081, token);       // hello -> welcome
+//   ledger::Status s = client.Connect("127.0.0.1", 8081, token);      // hello -> welcome
 //   ledger::AppendResult result;
 //   s = client.Append(batch, &result);                                 // one atomic append
 //   s = client.Subscribe({.after = 0});                                // or: a subscription
@@ -68,35 +68,35 @@ class BinaryClient {
 
   // Connects to host:port, sends hello and waits for welcome. A refusal is returned as the server's status
   // (unauthenticated, too_many_connections, ...).
-  ServiceStatus Connect(const std::string& host, uint16_t port, const std::string& token,
-                        BinaryClientOptions options = {});
+  ledger::Status Connect(const std::string& host, uint16_t port, const std::string& token,
+                         BinaryClientOptions options = {});
   const BinaryWelcome& welcome() const { return welcome_; }
 
   // Sends one batch (no wait), then receives its result: together, one atomic append. Split so that a
   // caller can prepare the next batch while the server appends this one.
-  ServiceStatus SendAppend(const std::vector<ledger::NewEvent>& batch, uint64_t request_id);
-  ServiceStatus ReceiveAppendResult(uint64_t request_id, ledger::AppendResult* result);
-  ServiceStatus Append(const std::vector<ledger::NewEvent>& batch, ledger::AppendResult* result);
+  ledger::Status SendAppend(const std::vector<ledger::NewEvent>& batch, uint64_t request_id);
+  ledger::Status ReceiveAppendResult(uint64_t request_id, ledger::AppendResult* result);
+  ledger::Status Append(const std::vector<ledger::NewEvent>& batch, ledger::AppendResult* result);
 
   // Turns the connection into a subscription; then call Next() repeatedly.
-  ServiceStatus Subscribe(const SubscribeRequest& request);
+  ledger::Status Subscribe(const SubscribeRequest& request);
   // The next batch or heartbeat. An error frame (slow_consumer, shutdown, ...) is returned as its status;
   // a closed connection as io_error.
-  ServiceStatus Next(SubscriptionUpdate* update);
+  ledger::Status Next(SubscriptionUpdate* update);
 
   // Sends raw bytes (tests: garbage, oversized frames) and reads the server's next frame as a status.
-  ServiceStatus SendRawForTesting(const std::string& bytes);
-  ServiceStatus ReceiveErrorForTesting();
+  ledger::Status SendRawForTesting(const std::string& bytes);
+  ledger::Status ReceiveErrorForTesting();
 
   void Close();
   bool connected() const { return fd_ >= 0; }
   // The wire code of the last error the server sent ("slow_consumer", "frame_too_large", "forbidden", ...):
-  // the endpoint's own codes have no ServiceCode of their own (they map to busy or invalid_argument).
+  // the endpoint's own codes have no ledger::StatusCode of their own (they map to busy or invalid_argument).
   const std::string& last_error_code() const { return last_error_code_; }
 
  private:
-  ServiceStatus Send(const std::string& frame);
-  ServiceStatus Fail(ServiceStatus status);  // closes the connection, returns `status`
+  ledger::Status Send(const std::string& frame);
+  ledger::Status Fail(ledger::Status status);  // closes the connection, returns `status`
   int fd_ = -1;
   std::string last_error_code_;
   BinaryClientOptions options_;

@@ -3,7 +3,7 @@
 //
 //   BinaryEndpoint endpoint(&service, &tokens, &metrics, BinaryEndpointOptions{});
 //   uint16_t port = 0;
-//   ServiceStatus s = endpoint.Start("127.0.0.1", 8081, &port);  // port 0 picks a free one
+//   ledger::Status s = endpoint.Start("127.0.0.1", 8081, &port);  // port 0 picks a free one
 //   ...
 //   endpoint.Stop();     // stop accepting, end every connection with error(shutdown), join the threads
 //
@@ -99,7 +99,7 @@ class BinaryEndpoint {
   BinaryEndpoint& operator=(const BinaryEndpoint&) = delete;
 
   // Binds `address`:`port` (0: any free port), starts the threads and sets `*bound_port`.
-  ServiceStatus Start(const std::string& address, uint16_t port, uint16_t* bound_port);
+  ledger::Status Start(const std::string& address, uint16_t port, uint16_t* bound_port);
   // Stops accepting, ends every connection (an append in flight completes and is answered first; then
   // error(shutdown)), waits up to stop_timeout, joins the threads. Idempotent.
   void Stop();

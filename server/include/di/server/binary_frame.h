@@ -64,7 +64,7 @@ struct DecodedClientMessage {
   // not ok (the batch is then refused as a whole, the connection stays usable).
   uint64_t request_id = 0;
   std::vector<ledger::NewEvent> batch;
-  ServiceStatus batch_status;
+  ledger::Status batch_status;
   // subscribe
   SubscribeRequest subscribe;
 };

@@ -1,7 +1,7 @@
 // HttpServer: the HTTP/1.1 JSON API of di-ledger (Boost.Asio + Beast), a thin shell over LedgerService.
 //
 //   HttpServer server(&service, &tokens, &metrics, HttpServerOptions{});
-//   ServiceStatus s = server.Start();      // binds; server.port() is the bound port (0 asks for any)
+//   ledger::Status s = server.Start();     // binds; server.port() is the bound port (0 asks for any)
 //   ...
 //   server.Stop();                         // graceful: stop accepting, finish in-flight requests, close
 //
@@ -90,7 +90,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Binds and starts the threads. Fails (io_error) if the address cannot be bound.
-  ServiceStatus Start();
+  ledger::Status Start();
   // The bound port (after Start).
   uint16_t port() const;
   // Stops accepting, lets in-flight requests finish (up to stop_timeout), ends subscriptions, joins the

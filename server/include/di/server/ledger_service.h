@@ -1,7 +1,7 @@
 // LedgerService: the transport-independent, thread-safe facade of di-ledger's network endpoints.
 //
 //   TokenRegistry tokens;
-//   ServiceStatus s = TokenRegistry::LoadFile("tokens.json", &tokens);
+//   ledger::Status s = TokenRegistry::LoadFile("tokens.json", &tokens);
 //   LedgerService service(store.get(), ServiceOptions{...});
 //   s = service.Start();                                 // folds the live model up to the head
 //   Principal who;
@@ -93,7 +93,7 @@ struct EventFilter {
   std::vector<ledger::EventType> types;  // empty: every type
   std::string stream_prefix;            // "" : every stream; "person/" : every person stream
   // Parses "service_delivered,delivery_voided"; names the bad name in the error.
-  static ServiceStatus Parse(std::string_view types, std::string_view stream_prefix, EventFilter* out);
+  static ledger::Status Parse(std::string_view types, std::string_view stream_prefix, EventFilter* out);
 };
 
 // One page of a read: the events as the principal may see them (JSON, one object per event).
@@ -129,7 +129,7 @@ class LedgerService {
   LedgerService& operator=(const LedgerService&) = delete;
 
   // Folds the live model up to the head. Call once before serving.
-  ServiceStatus Start();
+  ledger::Status Start();
   // From now on every call answers kShutdown; appends already inside the store complete.
   void BeginShutdown();
 
@@ -138,58 +138,59 @@ class LedgerService {
   // the new head and head listeners are told. Forbidden -> nothing appended, the status names the event and
   // field and says why.
   // An event that asserts its recorded time (a migration) is forbidden to every role but migration.
-  ServiceStatus Append(const Principal& principal, std::vector<ledger::NewEvent> batch, ledger::AppendResult* result);
+  ledger::Status Append(const Principal& principal, std::vector<ledger::NewEvent> batch, ledger::AppendResult* result);
   // May the principal append at all (role, read-only store, shutdown), and keep recorded times if it asks to?
   // Both transports ask before they decode a batch, so a role that may not write never makes the server parse
   // (or pay for) a body. Append asks again.
-  ServiceStatus AuthorizeAppend(const Principal& principal, bool keep_recorded_at = false) const;
+  ledger::Status AuthorizeAppend(const Principal& principal, bool keep_recorded_at = false) const;
 
   // Reads (the JSON of ledger::StoredEventToJson; pseudonymised for readers) --------------------------------
   // Events with position > `after`, at most max_read_events, scanning at most max_scan_events positions.
-  ServiceStatus ReadLog(const Principal& principal, uint64_t after, size_t max_events, const EventFilter& filter,
-                        ReadPage* page);
+  ledger::Status ReadLog(const Principal& principal, uint64_t after, size_t max_events, const EventFilter& filter,
+                         ReadPage* page);
   // One stream from version > `after_version`.
-  ServiceStatus ReadStream(const Principal& principal, const std::string& stream, uint64_t after_version,
-                           size_t max_events, ReadPage* page);
-  ServiceStatus GetEvent(const Principal& principal, const std::string& event_id, nlohmann::ordered_json* event);
+  ledger::Status ReadStream(const Principal& principal, const std::string& stream, uint64_t after_version,
+                            size_t max_events, ReadPage* page);
+  ledger::Status GetEvent(const Principal& principal, const std::string& event_id, nlohmann::ordered_json* event);
 
   // Queries and reports (as of a valid date, as known at a position) -----------------------------------------
   // As known at a position before what a query names was recorded (or before anything was), the answer is empty
   // and says so in its `note` (projections::ExplainNotYetKnown); an id never recorded is kNotFound.
-  ServiceStatus QueryEntitlements(const Principal& principal, const std::string& person_id, const AsOf& as_of,
-                                  bool explain, projections::Entitlements* out);
+  ledger::Status QueryEntitlements(const Principal& principal, const std::string& person_id, const AsOf& as_of,
+                                   bool explain, projections::Entitlements* out);
   // A clerk's reports are restricted to its municipality (asking for another one is forbidden).
-  ServiceStatus QueryFunding(const Principal& principal, const AsOf& as_of, projections::FundingQuery query,
-                             projections::FundingReport* out);
+  ledger::Status QueryFunding(const Principal& principal, const AsOf& as_of, projections::FundingQuery query,
+                              projections::FundingReport* out);
   // The funding figures' changes recorded after as_of.known_at (A, required) up to `to` (B; "": the head), and the
   // events that made them (projections/funding_changes.h), scoped as QueryFunding. A fold from the checkpoint nearest
   // A: it takes a replay slot (kBusy when none is free).
   ledger::Status QueryFundingChanges(const Principal& principal, const AsOf& as_of, const std::string& to,
                                      projections::FundingChangesQuery query, projections::FundingChangesReport* out);
   // `note`: why the list is empty although the query is valid (projections::ExplainNotYetKnown), else "".
-  ServiceStatus QueryReconciliation(const Principal& principal, const AsOf& as_of, projections::ReconciliationQuery query,
-                                    std::vector<projections::ClaimReconciliation>* out, int32_t* valid_date,
-                                    uint64_t* known_at_position, std::string* note);
-  ServiceStatus QueryIndicators(const Principal& principal, const AsOf& as_of, const std::string& project_id,
-                                std::string municipality_id, projections::IndicatorsReport* out);
+  ledger::Status QueryReconciliation(const Principal& principal, const AsOf& as_of,
+                                     projections::ReconciliationQuery query,
+                                     std::vector<projections::ClaimReconciliation>* out, int32_t* valid_date,
+                                     uint64_t* known_at_position, std::string* note);
+  ledger::Status QueryIndicators(const Principal& principal, const AsOf& as_of, const std::string& project_id,
+                                 std::string municipality_id, projections::IndicatorsReport* out);
 
   // Runs `fn` on the model as known at `known_at_position` (projections::kKnownNow: the head). "Known now"
   // uses the live model under a shared lock (no replay); a past position folds a fresh model (the place where
   // projection checkpoints plug in). `fn` must not keep references to the model.
   using ModelFunction = LiveModel::ModelFunction;
-  ServiceStatus WithModel(uint64_t known_at_position, const ModelFunction& fn);
+  ledger::Status WithModel(uint64_t known_at_position, const ModelFunction& fn);
 
   // Audit ------------------------------------------------------------------------------------------------------
-  ServiceStatus ChainHead(const Principal& principal, ledger::LogHead* head);
+  ledger::Status ChainHead(const Principal& principal, ledger::LogHead* head);
   // An online backup of the live store into options.backup_dir while appends go on (ledger/backup.h).
   // Roles project, finance and auditor (a backup copies the record, it writes nothing to it).
-  ServiceStatus Backup(const Principal& principal, ledger::BackupResult* result);
+  ledger::Status Backup(const Principal& principal, ledger::BackupResult* result);
   // Recomputes the hash chain over [from, to] (to 0: the head) from the stored hash at from - 1.
-  ServiceStatus VerifyRange(const Principal& principal, uint64_t from, uint64_t to, RangeVerifyReport* report);
+  ledger::Status VerifyRange(const Principal& principal, uint64_t from, uint64_t to, RangeVerifyReport* report);
 
   // Subscriptions ------------------------------------------------------------------------------------------------
   // May the principal subscribe with this filter (every role; a reader's stream prefix must be pseudonymous)?
-  ServiceStatus AuthorizeSubscribe(const Principal& principal, const EventFilter& filter) const;
+  ledger::Status AuthorizeSubscribe(const Principal& principal, const EventFilter& filter) const;
   // The position reads and subscriptions are served up to: the live model's position (events are visible
   // once folded, so a clerk's scope filter always knows the person an event is about).
   uint64_t VisiblePosition() const;
@@ -214,9 +215,9 @@ class LedgerService {
   nlohmann::ordered_json Render(const Principal& principal, const ledger::StoredEvent& event) const;
   // The valid date and the known-at position of a query, and (projections::ExplainNotYetKnown) why its answer
   // is empty when a subject it names was not recorded yet as known then ("" otherwise).
-  ServiceStatus Resolve(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects, int32_t* valid_date,
-                        uint64_t* known_at_position, std::string* note);
-  ServiceStatus CheckRunning() const;
+  ledger::Status Resolve(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects, int32_t* valid_date,
+                         uint64_t* known_at_position, std::string* note);
+  ledger::Status CheckRunning() const;
 
   ledger::EventStore* store_;
   ServiceOptions options_;

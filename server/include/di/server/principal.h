@@ -1,7 +1,7 @@
 // Principals and bearer tokens: who is asking, with which role, for which municipality.
 //
 //   TokenRegistry tokens;
-//   ServiceStatus s = TokenRegistry::LoadFile("tokens.json", &tokens);
+//   ledger::Status s = TokenRegistry::LoadFile("tokens.json", &tokens);
 //   Principal who;
 //   s = tokens.Authenticate(bearer_token, &who);  // unauthenticated -> 401
 //
@@ -19,11 +19,6 @@
 
 namespace di::server {
 
-// The service answers with the ledger's Status (ledger/status.h), whose codes include the two outcomes only a
-// network service has (kUnauthenticated, kForbidden). The names below are kept for the server's callers.
-using ServiceCode = ledger::StatusCode;
-using ServiceStatus = ledger::Status;
-
 enum class Role { kClerk, kProject, kFinance, kAuditor, kReader, kMigration };
 std::string_view RoleName(Role role);
 bool ParseRoleName(std::string_view name, Role* role);
@@ -39,10 +34,10 @@ struct Principal {
 // token_sha256 is SHA-256 of the token text as sent after "Bearer ". `di-ledger token` makes both.
 class TokenRegistry {
  public:
-  static ServiceStatus LoadFile(const std::string& path, TokenRegistry* out);
-  static ServiceStatus FromJson(const nlohmann::json& entries, TokenRegistry* out);
+  static ledger::Status LoadFile(const std::string& path, TokenRegistry* out);
+  static ledger::Status FromJson(const nlohmann::json& entries, TokenRegistry* out);
   // Constant-time comparison of the presented token's hash against every entry.
-  ServiceStatus Authenticate(std::string_view token, Principal* principal) const;
+  ledger::Status Authenticate(std::string_view token, Principal* principal) const;
   size_t size() const { return entries_.size(); }
 
  private:

@@ -32,7 +32,7 @@ class Pseudonymiser {
 
   // A reader's stream prefix lies in pseudonym space: "person/", "person/ps-3f…", never "person/P-000007". A prefix
   // that names a real id is refused by its shape alone (the answer must not depend on whether the id exists).
-  static ServiceStatus CheckReaderStreamPrefix(std::string_view prefix);
+  static ledger::Status CheckReaderStreamPrefix(std::string_view prefix);
 
  private:
   std::string key_;
