@@ -44,6 +44,7 @@
 #include "di/projections/replay.h"
 #include "events.capnp.h"
 #include "machine.h"
+#include "simulated_store.h"
 #include "di/workload/region_history.h"
 
 namespace {
@@ -62,45 +63,7 @@ void Check(const di::ledger::Status& status, const char* what) {
 }
 
 // Builds the store: the default rules, then the simulated history, in batches of 1000 (not measured).
-void BuildStore(const std::string& path, int persons, int years) {
-  std::filesystem::remove_all(path);
-  std::unique_ptr<di::ledger::EventStore> store;
-  di::ledger::EventStoreOptions options;
-  options.sync = false;  // building the workload is not what is measured
-  Check(di::ledger::EventStore::Open(options, path, &store), "open");
-  nlohmann::json rules = {{"id", "rules:MK313"}, {"type", "rules_enacted"}, {"effective_date", "2015-07-01"},
-                          {"actor", "bench"},
-                          {"data", {{"rule_set_id", "MK313"}, {"title", "default"},
-                                    {"document", nlohmann::json::parse(di::projections::DefaultRulesDocument())}}}};
-  std::vector<di::ledger::NewEvent> batch(1);
-  Check(di::ledger::EventFromJson(rules, &batch[0]), "rules");
-  di::ledger::AppendResult result;
-  Check(store->Append(batch, &result), "append rules");
-  di::workload::SimulateOptions simulate;
-  simulate.seed = 1;
-  simulate.persons = persons;
-  simulate.years = years;
-  // Through a file: at 10 M events the JSON text is ~3.5 GB, more than is worth holding in memory.
-  const std::string history_path = path + ".history.jsonl";
-  {
-    std::ofstream out(history_path);
-    di::workload::WriteSimulatedHistory(simulate, out);
-    if (!out) Die("cannot write " + history_path);
-  }
-  std::ifstream history(history_path);
-  batch.clear();
-  for (std::string line; std::getline(history, line);) {
-    batch.emplace_back();
-    Check(di::ledger::EventFromJsonText(line, &batch.back()), "parse");
-    if (batch.size() == 1000) {
-      Check(store->Append(batch, &result), "append");
-      batch.clear();
-    }
-  }
-  if (!batch.empty()) Check(store->Append(batch, &result), "append");
-  std::filesystem::remove(history_path);
-  std::ofstream(path + ".complete") << "simulate --persons " << persons << " --years " << years << "\n";
-}
+void BuildStore(const std::string& path, int persons, int years) { di::bench::BuildSimulatedStore(path, persons, years); }
 
 // The ceiling: iterate the log column family and decode each event's Cap'n Proto body, nothing else.
 // `*seconds` times the scan only (opening replays the WAL, which the ledger's open does too, untimed).

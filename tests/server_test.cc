@@ -266,6 +266,8 @@ TEST_F(ServerTest, QueriesAndReportsInJsonAndCsvAsOfAValidDateAndAKnownAt) {
   // The past-known-at entitlements came from the person's streams, the past-known-at funding from a replay.
   EXPECT_GE(metrics_.Value("di_model_scoped_loads_total"), 1);
   EXPECT_GE(metrics_.Value("di_model_replays_total"), 1);
+  // The funding reports as known now came from the live funding journal.
+  EXPECT_GE(metrics_.Value("di_funding_from_journal_total"), 3);
 }
 
 TEST_F(ServerTest, AuditHeadAndVerifyRange) {

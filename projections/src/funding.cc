@@ -91,6 +91,16 @@ ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, int32_t
   return split;
 }
 
+void AddClaimLine(const ClaimSplit& split, size_t line, FundingFigures* figures) {
+  figures->claimed_cents += split.lines[line].second;
+  figures->approved_cents += split.approved[line];
+  figures->approved_esf_cents += split.approved_esf[line];
+  figures->approved_state_cents += split.approved[line] - split.approved_esf[line];
+  figures->paid_cents += split.paid[line];
+  figures->paid_esf_cents += split.paid_esf[line];
+  figures->paid_state_cents += split.paid[line] - split.paid_esf[line];
+}
+
 namespace {
 std::string MonthOf(int32_t date) { return FormatDate(date).substr(0, 7); }
 }  // namespace
@@ -243,13 +253,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
         positions.insert(delivery->second.position);
         if (split.budget != nullptr) positions.insert(split.budget->position);
       }
-      figures.claimed_cents += split.lines[i].second;
-      figures.approved_cents += split.approved[i];
-      figures.approved_esf_cents += split.approved_esf[i];
-      figures.approved_state_cents += split.approved[i] - split.approved_esf[i];
-      figures.paid_cents += split.paid[i];
-      figures.paid_esf_cents += split.paid_esf[i];
-      figures.paid_state_cents += split.paid[i] - split.paid_esf[i];
+      AddClaimLine(split, i, &figures);
     }
   }
 

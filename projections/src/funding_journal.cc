@@ -386,15 +386,8 @@ void FundingJournal::RefreshClaim(const LedgerModel& model, const std::string& c
         const GrantFacts* grant = model.FindGrant(delivery->second.grant_id);
         if (grant == nullptr) continue;
         CellFigures& cell = now[FundingRowOf(model, *grant, delivery->second.date)];
-        FundingFigures& figures = cell.figures;
         cell.presence += 1;
-        figures.claimed_cents += split.lines[i].second;
-        figures.approved_cents += split.approved[i];
-        figures.approved_esf_cents += split.approved_esf[i];
-        figures.approved_state_cents += split.approved[i] - split.approved_esf[i];
-        figures.paid_cents += split.paid[i];
-        figures.paid_esf_cents += split.paid_esf[i];
-        figures.paid_state_cents += split.paid[i] - split.paid_esf[i];
+        AddClaimLine(split, i, &cell.figures);
       }
       for (const auto& [cell, figures] : now) {
         CellFigures delta = figures;

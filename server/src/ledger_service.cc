@@ -371,6 +371,21 @@ Status LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of
     projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
     return Status::Ok();
   }
+  if (!query.explain) {
+    // As known now: from the funding journal the live model keeps (its cells summed, no delivery decided again).
+    if (Status running = CheckRunning(); !running.ok()) return running;
+    bool answered = false;
+    Status status = live_.WithJournalAtHead(
+        known_at,
+        [&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
+          return projections::ComputeFundingFromJournal(journal, model, valid_date, query, out);
+        },
+        &answered);
+    if (answered || !status.ok()) {
+      if (answered && metrics_ != nullptr) metrics_->Add("di_funding_from_journal_total");
+      return status;
+    }
+  }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
     Status status = projections::ComputeFunding(model, valid_date, query, out);
     out->known_at_position = position;

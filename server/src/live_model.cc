@@ -33,6 +33,11 @@ Status LiveModel::Start() {
       metrics_->Set("di_model_resumed_from_snapshot_position", {}, static_cast<double>(report.snapshot_position));
     }
   }
+  {
+    // The journal starts on the resumed model (every delivery decided once) and follows it from there.
+    std::unique_lock lock(mutex_);
+    journal_.Reset(model_);
+  }
   return CatchUp();
 }
 
@@ -44,8 +49,11 @@ Status LiveModel::CatchUp() {
     const uint64_t from = model_.last_position() + 1;
     if (from > store_->Head().position) return Status::Ok();
     Status undecodable = Status::Ok();
+    std::vector<projections::FundingChange> journal_changes;
     Status status = store_->ReadLog(from, 0, [&](const ledger::StoredEvent& event) {
       if (!projections::ApplyOrReport(event, &model_, &undecodable)) return false;
+      journal_.Follow(model_, event, &journal_changes);
+      journal_changes.clear();  // kept nowhere yet: the journal on disk is issue #15's next step
       // Snapshots where a fold would write them (projections/checkpoint.h): the stride doubles as the log grows.
       if (options_.checkpoints &&
           event.position % projections::SnapshotStride(options_.checkpoints->options(), event.position) == 0) {
@@ -83,6 +91,17 @@ Status LiveModel::WithModel(uint64_t known_at_position, const ModelFunction& fn)
       [&] { return projections::LoadModel(*store_, options_.checkpoints, known_at_position, &model); });
   if (!status.ok()) return status;
   return fn(model, known_at_position);
+}
+
+Status LiveModel::WithJournalAtHead(uint64_t known_at_position, const JournalFunction& fn, bool* answered) {
+  *answered = false;
+  if (known_at_position != projections::kKnownNow && known_at_position > VisiblePosition()) {
+    if (Status status = CatchUp(); !status.ok()) return status;
+  }
+  std::shared_lock lock(mutex_);
+  if (known_at_position != projections::kKnownNow && known_at_position < model_.last_position()) return Status::Ok();
+  *answered = true;
+  return fn(model_, journal_);
 }
 
 Status LiveModel::WithReplaySlot(const std::function<Status()>& fold) {

@@ -169,6 +169,8 @@ void DeclareServerMetrics(Metrics& metrics) {
                   "Past known-at queries that loaded a model (nearest checkpoint + the events after it).");
   metrics.Declare("di_model_scoped_loads_total", T::kCounter,
                   "Past known-at entitlement queries answered from the person's family streams only.");
+  metrics.Declare("di_funding_from_journal_total", T::kCounter,
+                  "Funding reports as known now answered from the funding journal (no delivery decided again).");
   metrics.Declare("di_model_resumed_from_snapshot_position", T::kGauge,
                   "Position of the checkpoint the live model resumed from at start (0: replayed from the start).");
   metrics.Declare("di_model_snapshots_total", T::kCounter, "Snapshots of the live model written to the checkpoints.");

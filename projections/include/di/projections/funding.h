@@ -107,6 +107,8 @@ struct ClaimSplit {
   int64_t claimed_cents = 0, approved_cents = 0, approved_esf_cents = 0, paid_cents = 0, paid_esf_cents = 0;
 };
 ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, int32_t valid_date);
+// Adds line `line` of `split` to `figures`: its claimed amount, approved and paid parts, ESF and state.
+void AddClaimLine(const ClaimSplit& split, size_t line, FundingFigures* figures);
 
 // The row of `grant`'s deliveries dated `date`, with every dimension: the grant's project (its municipality's),
 // territory (as merged), municipality and service, and the month of `date`.

@@ -6,7 +6,7 @@
 //   s = live.CatchUp();                        // folds the new events, tells head listeners
 //   s = live.WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) { ... });
 //
-// "Known now" reads the live model under a shared lock; a past known-at folds a fresh model from the nearest
+// "Known now" reads the live model, and the funding journal that follows it event by event, under a shared lock; a past known-at folds a fresh model from the nearest
 // projection checkpoint (projections/checkpoint.h), at most `max_concurrent_replays` at once. Snapshots of the live
 // model are encoded and written by a thread of their own, so no request waits for one. The CLI answers from
 // projections::LoadModel alone (one fold per command); both resolve a query's as-of with projections::ResolveAsOf.
@@ -25,6 +25,7 @@
 
 #include "di/ledger/event_store.h"
 #include "di/projections/checkpoint.h"
+#include "di/projections/funding_journal.h"
 #include "di/projections/ledger_model.h"
 
 namespace di::server {
@@ -66,6 +67,12 @@ class LiveModel {
   // the head, else a fresh fold (kBusy past max_concurrent_replays). `fn` must not keep references to the model.
   using ModelFunction = std::function<ledger::Status(const projections::LedgerModel& model, uint64_t known_at_position)>;
   ledger::Status WithModel(uint64_t known_at_position, const ModelFunction& fn);
+  // The funding journal kept with the live model (projections/funding_journal.h): when `known_at_position` is the
+  // head (kKnownNow, or at or after the visible position once caught up), runs `fn(model, journal)` under the shared
+  // lock and sets *answered; a past known-at leaves *answered false (the journal keeps no history yet).
+  using JournalFunction =
+      std::function<ledger::Status(const projections::LedgerModel& model, const projections::FundingJournal& journal)>;
+  ledger::Status WithJournalAtHead(uint64_t known_at_position, const JournalFunction& fn, bool* answered);
   // Runs `fold`, a fold of the log from a checkpoint (a past known-at model, a funding journal between two
   // positions), in one of the max_concurrent_replays slots; kBusy when they are all taken.
   ledger::Status WithReplaySlot(const std::function<ledger::Status()>& fold);
@@ -89,6 +96,7 @@ class LiveModel {
 
   mutable std::shared_mutex mutex_;
   projections::LedgerModel model_;
+  projections::FundingJournal journal_;  // follows model_, under the same lock
   std::atomic<uint64_t> visible_position_{0};
   std::atomic<int> replays_in_flight_{0};
   std::atomic<bool> stopping_{false};

@@ -1,0 +1,165 @@
+// journal_bench: the funding journal (issue #15) side by side with the naive fold it replaces, in the same run.
+//
+// Workload: `simulate --persons N --years Y` imported into a store (bench/simulated_store.h; --reuse keeps it).
+//   fold      events/s of the LedgerModel fold alone, and of the fold with the funding journal following it
+//             (every event re-deciding what it can change); the ratio is the journal's cost per event.
+//   reset     one FundingJournal::Reset on the whole model (what a server does at start).
+//   funding   the funding report as known now, Q random (valid date, grouping) pairs: ComputeFunding on the model
+//             (decides every delivery) vs ComputeFundingFromJournal (sums the journal's cells); p50/p99, ratio.
+//   changes   ComputeFundingChanges between two random positions a month of the history apart, from the nearest
+//             checkpoint, vs what a user would do without it: two past-known-at funding reports (LoadModel +
+//             ComputeFunding at each end); p50/p99, ratio.
+//   memory    peak RSS.
+//
+//   build/bench/journal_bench [--persons 300] [--years 8] [--queries 20] [--dir /tmp/x] [--reuse]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "di/ledger/civil_date.h"
+#include "di/projections/checkpoint.h"
+#include "di/projections/funding_changes.h"
+#include "di/projections/funding_journal.h"
+#include "di/projections/replay.h"
+#include "simulated_store.h"
+
+namespace di::bench {
+namespace {
+
+struct Timings {
+  std::vector<double> seconds;
+  void Add(Clock::time_point since) { seconds.push_back(SecondsSince(since)); }
+  double P(double fraction) const {
+    std::vector<double> sorted = seconds;
+    std::sort(sorted.begin(), sorted.end());
+    return Percentile(sorted, fraction);
+  }
+};
+
+void PrintRow(const char* what, const Timings& ours, const Timings& before) {
+  std::printf("| %s | %.1f / %.1f ms | %.1f / %.1f ms | %.1fx |\n", what, before.P(0.5) * 1e3, before.P(0.99) * 1e3,
+              ours.P(0.5) * 1e3, ours.P(0.99) * 1e3, ours.P(0.5) > 0 ? before.P(0.5) / ours.P(0.5) : 0.0);
+}
+
+// Folds the whole log: the model alone, or the model and a journal following it. Returns events/s.
+double Fold(ledger::EventStore& store, bool with_journal, projections::LedgerModel* model,
+            projections::FundingJournal* journal) {
+  std::vector<projections::FundingChange> changes;
+  ledger::Status undecodable = ledger::Status::Ok();
+  const auto started = Clock::now();
+  Check(store.ReadLog(1, 0,
+                      [&](const ledger::StoredEvent& event) {
+                        if (!projections::ApplyOrReport(event, model, &undecodable)) return false;
+                        if (with_journal) journal->Follow(*model, event, &changes);
+                        changes.clear();
+                        return true;
+                      }),
+        "fold");
+  Check(undecodable, "decode");
+  return static_cast<double>(model->last_position()) / SecondsSince(started);
+}
+
+projections::FundingQuery RandomGrouping(std::mt19937_64& random) {
+  static const std::vector<std::vector<std::string>> kGroupings = {
+      {"month"}, {"territory"}, {"territory", "month"}, {"service", "month"}, {}};
+  projections::FundingQuery query;
+  query.group_by = kGroupings[random() % kGroupings.size()];
+  return query;
+}
+
+int Run(int argc, char** argv) {
+  int persons = 300, years = 8, queries = 20;
+  std::string dir;
+  bool reuse = false;
+  Flags flags(argc, argv);
+  while (flags.Next()) {
+    if (flags.Is("--persons")) persons = flags.Int();
+    else if (flags.Is("--years")) years = flags.Int();
+    else if (flags.Is("--queries")) queries = flags.Int();
+    else if (flags.Is("--dir")) dir = flags.Value();
+    else if (flags.Is("--reuse")) reuse = true;
+    else flags.Unknown();
+  }
+  WorkDir work("journal-bench", &dir);
+  const std::string path = dir + "/store";
+  if (!reuse || !std::filesystem::exists(path + ".complete")) BuildSimulatedStore(path, persons, years);
+  std::unique_ptr<ledger::EventStore> store;
+  Check(ledger::EventStore::Open({}, path, &store), "open");
+  std::unique_ptr<projections::CheckpointStore> checkpoints;
+  Check(projections::CheckpointStore::Open(dir + "/projections", {}, &checkpoints), "checkpoints");
+  const uint64_t head = store->Head().position;
+  std::printf("%s\n%llu events\n\n", flags.command_line().c_str(), static_cast<unsigned long long>(head));
+
+  projections::LedgerModel plain;
+  const double plain_rate = Fold(*store, false, &plain, nullptr);
+  projections::LedgerModel model;
+  projections::FundingJournal journal;
+  const double journal_rate = Fold(*store, true, &model, &journal);
+  projections::FundingJournal reset;
+  const auto reset_started = Clock::now();
+  reset.Reset(model);
+  const double reset_seconds = SecondsSince(reset_started);
+  std::printf("| fold | events/s |\n|---|---|\n| model alone | %.0f |\n| model + funding journal | %.0f (%.0f %%) |\n",
+              plain_rate, journal_rate, 100.0 * journal_rate / plain_rate);
+  std::printf("| journal reset on the whole model | %.2f s |\n\n", reset_seconds);
+
+  std::mt19937_64 random(1);
+  const int32_t first_day = ledger::DaysFromCivil(2016, 1, 1), last_day = ledger::DaysFromCivil(2016 + years, 1, 1);
+  Timings naive, from_journal;
+  for (int i = 0; i < queries; ++i) {
+    const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+    const projections::FundingQuery query = RandomGrouping(random);
+    projections::FundingReport a, b;
+    auto started = Clock::now();
+    Check(projections::ComputeFunding(model, valid_date, query, &a), "funding");
+    naive.Add(started);
+    started = Clock::now();
+    Check(projections::ComputeFundingFromJournal(journal, model, valid_date, query, &b), "journal funding");
+    from_journal.Add(started);
+    if (projections::FundingToJson(a) != projections::FundingToJson(b)) Fail("the journal's report differs");
+  }
+  // A month of the history: the log spread evenly over the simulated months.
+  const uint64_t month = std::max<uint64_t>(1, head / (static_cast<uint64_t>(years) * 12));
+  if (head <= month + 1) Fail("the history is too short for a month of changes");
+  Timings changes, two_reports;
+  for (int i = 0; i < queries; ++i) {
+    projections::FundingChangesQuery query;
+    query.from_position = 1 + random() % (head - month);
+    query.to_position = query.from_position + month;
+    query.valid_date = last_day;
+    query.funding = RandomGrouping(random);
+    projections::FundingChangesReport report;
+    auto started = Clock::now();
+    Check(projections::ComputeFundingChanges(*store, checkpoints.get(), query, &report), "changes");
+    changes.Add(started);
+    started = Clock::now();
+    for (uint64_t position : {query.from_position, query.to_position}) {
+      projections::LedgerModel then;
+      Check(projections::LoadModel(*store, checkpoints.get(), position, &then), "load");
+      projections::FundingReport funding;
+      Check(projections::ComputeFunding(then, query.valid_date, query.funding, &funding), "funding then");
+    }
+    two_reports.Add(started);
+  }
+  std::printf("| query (p50 / p99) | naive | journal | naive/journal |\n|---|---|---|---|\n");
+  PrintRow("funding as known now", from_journal, naive);
+  PrintRow("changes over a month of events vs two past-known-at reports", changes, two_reports);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("\npeak RSS %ld MB (two models and two journals of the whole history are held)\n", usage.ru_maxrss / 1024);
+  work.Finish(reuse);
+  return 0;
+}
+
+}  // namespace
+}  // namespace di::bench
+
+int main(int argc, char** argv) {
+  return di::bench::Main("journal_bench", [&] { return di::bench::Run(argc, argv); });
+}
