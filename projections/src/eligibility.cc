@@ -318,7 +318,7 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
     usage.period_label = caps[i].period_label;
     usage.limit = caps[i].limit;
     usage.used += eligible;
-    if (charges != nullptr && eligible != 0) charges->emplace_back(&usage, eligible);
+    if (charges != nullptr) charges->emplace_back(&usage, eligible);  // also 0: it read the counter
   }
   outcome.eligible = eligible;
   if (binding != nullptr) {

@@ -272,7 +272,15 @@ void FundingJournal::OnDelivery(const LedgerModel& model, const std::string& del
     start = std::min(start, static_cast<size_t>(std::upper_bound(entries.begin(), entries.end(), fresh, in_order) -
                                                 entries.begin()));
   }
-  TakeBackCharges(&family, start);
+  // The later entries' charges are taken back but kept: an entry that reads no counter the change moved has the same
+  // counters before it as before, hence the same decision, and gets its charges back without being decided again.
+  std::vector<const CapUsage*> moved;
+  if (was_live) {
+    for (const auto& [usage, amount] : old->charges) moved.push_back(usage);
+  }
+  for (size_t i = start; i < entries.size(); ++i) {
+    for (const auto& [usage, amount] : entries[i].charges) usage->used -= amount;
+  }
   if (was_live) {
     entries.erase(entries.begin() + (old - entries.begin()));
     family_of_delivery_.erase(delivery_id);
@@ -283,7 +291,35 @@ void FundingJournal::OnDelivery(const LedgerModel& model, const std::string& del
   } else {
     SetDeliveryContribution(model, delivery_id, nullptr);
   }
-  DecideFrom(model, &family, start);
+  DecideAfterDelivery(model, &family, start, delivery_id, std::move(moved));
+}
+
+void FundingJournal::DecideAfterDelivery(const LedgerModel& model, Family* family, size_t from,
+                                         const std::string& delivery_id, std::vector<const CapUsage*> moved) {
+  auto reads_moved = [&](const CapCharges& charges) {
+    for (const auto& [usage, amount] : charges) {
+      if (std::find(moved.begin(), moved.end(), usage) != moved.end()) return true;
+    }
+    return false;
+  };
+  for (size_t i = from; i < family->entries.size(); ++i) {
+    Entry& entry = family->entries[i];
+    if (entry.delivery_id != delivery_id && !reads_moved(entry.charges)) {
+      for (const auto& [usage, amount] : entry.charges) usage->used += amount;
+      continue;
+    }
+    CapCharges before = std::move(entry.charges);
+    entry.charges.clear();
+    const DeliveryDecision decision =
+        DecideDelivery(model, model.deliveries().at(entry.delivery_id), &family->usage, &entry.charges);
+    entry.eligible_cost_cents = decision.eligible_cost_cents;
+    if (entry.charges != before) {
+      // What it leaves in its counters changed: every later entry reading one of them is decided again.
+      for (const auto& [usage, amount] : before) moved.push_back(usage);
+      for (const auto& [usage, amount] : entry.charges) moved.push_back(usage);
+    }
+    SetDeliveryContribution(model, entry.delivery_id, &entry);
+  }
 }
 
 void FundingJournal::RefreshPersons(const LedgerModel& model, std::set<std::string> persons) {

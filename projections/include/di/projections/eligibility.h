@@ -49,8 +49,9 @@ struct CapUsage {
 
 // The caps' counters of the deliveries decided so far. Key: cap id | scope key | period label.
 using UsageCounters = std::map<std::string, CapUsage>;
-// What one delivery added to which counters (so that it can be taken back: the funding journal re-decides the
-// deliveries after a late one). Counters live in a std::map: the pointers stay valid while it lives.
+// The counters one delivery read and what it added to each (0 when a cap was already used up): so that it can be
+// taken back, and so that the funding journal knows which later deliveries a late one can change. Counters live in
+// a std::map: the pointers stay valid while it lives.
 using CapCharges = std::vector<std::pair<CapUsage*, int64_t>>;
 
 struct EligibilityResult {
@@ -67,7 +68,7 @@ EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_unti
 
 // Decides one live delivery against `usage`, the counters of the deliveries of its family decided before it in
 // valid-time order (date, then position), and charges its eligible quantity to them; with `charges`, appends
-// what it charged. DecideEligibility is this, in order, over every delivery it considers.
+// every counter it read with what it charged. DecideEligibility is this, in order, over every delivery it considers.
 DeliveryDecision DecideDelivery(const LedgerModel& model, const DeliveryFacts& delivery, UsageCounters* usage,
                                 CapCharges* charges);
 

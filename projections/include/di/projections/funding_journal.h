@@ -101,6 +101,11 @@ class FundingJournal {
   void RefreshAll(const LedgerModel& model);
   // Takes back what entries[from..] charged to the family's counters.
   void TakeBackCharges(Family* family, size_t from);
+  // After a delivery event: entries[from..] hold charges already taken back from the counters; decides again, in
+  // order, the delivery and every entry that reads a counter in `moved` (the counters whose value before it may
+  // differ), adding counters to `moved` as decisions change, and gives the others their charges back.
+  void DecideAfterDelivery(const LedgerModel& model, Family* family, size_t from, const std::string& delivery_id,
+                           std::vector<const CapUsage*> moved);
   // Decides entries[from..] (holding no charges) in order, updating their contributions.
   void DecideFrom(const LedgerModel& model, Family* family, size_t from);
   // A live delivery's contribution from its entry's decision (nullptr: none). `new_cells`: its cell's project or
