@@ -157,7 +157,9 @@ void CheckChanges(const OpenPair& pair, const LedgerModel& model, const std::vec
   for (const auto& [key, figures] : at_from) keys.insert(key);
   for (const auto& [key, figures] : at_to) keys.insert(key);
   for (const FundingRowKey& key : keys) {
-    if (at_from[key] != at_to[key]) EXPECT_TRUE(moved.count(key)) << "not listed as changed: " << Describe(key);
+    if (at_from[key] != at_to[key]) {
+      EXPECT_TRUE(moved.count(key)) << "not listed as changed: " << Describe(key);
+    }
   }
 }
 

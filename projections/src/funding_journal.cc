@@ -115,8 +115,8 @@ Reach ReachOf(const LedgerModel& model, schema::RecordedEvent::Reader recorded) 
     const bool budget = payload.which() == P::PROJECT_REGISTERED || payload.which() == P::BUDGET_AMENDED;
     return budget ? Reach{Reach::kProjectClaims, std::move(id)} : Reach{};
   }
-  if (kind == "municipality") return {Reach::kCells};
-  if (kind == "rules") return {Reach::kEverything};
+  if (kind == "municipality") return {Reach::kCells, {}};
+  if (kind == "rules") return {Reach::kEverything, {}};
   return {};
 }
 
