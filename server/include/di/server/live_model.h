@@ -69,7 +69,8 @@ class LiveModel {
   ledger::Status WithModel(uint64_t known_at_position, const ModelFunction& fn);
   // The funding journal kept with the live model (projections/funding_journal.h): when `known_at_position` is the
   // head (kKnownNow, or at or after the visible position once caught up), runs `fn(model, journal)` under the shared
-  // lock and sets *answered; a past known-at leaves *answered false (the journal keeps no history yet).
+  // lock and sets *answered; a past known-at leaves *answered false (the journal keeps no history yet). The first call
+  // starts the journal on the live model (every delivery decided once); it follows every fold after that.
   using JournalFunction =
       std::function<ledger::Status(const projections::LedgerModel& model, const projections::FundingJournal& journal)>;
   ledger::Status WithJournalAtHead(uint64_t known_at_position, const JournalFunction& fn, bool* answered);
@@ -96,7 +97,8 @@ class LiveModel {
 
   mutable std::shared_mutex mutex_;
   projections::LedgerModel model_;
-  projections::FundingJournal journal_;  // follows model_, under the same lock
+  projections::FundingJournal journal_;  // follows model_ once started, under the same lock
+  bool journal_started_ = false;         // by the first WithJournalAtHead
   std::atomic<uint64_t> visible_position_{0};
   std::atomic<int> replays_in_flight_{0};
   std::atomic<bool> stopping_{false};
