@@ -1132,10 +1132,11 @@ void ExpectSameResult(const EligibilityResult& a, const EligibilityResult& b) {
     EXPECT_EQ(x.positions, y.positions);
   }
   ASSERT_EQ(a.usage.size(), b.usage.size());
-  for (auto i = a.usage.begin(), j = b.usage.begin(); i != a.usage.end(); ++i, ++j) {
-    EXPECT_EQ(i->first, j->first);
-    EXPECT_EQ(i->second.limit, j->second.limit);
-    EXPECT_EQ(i->second.used, j->second.used);
+  for (const auto& [key, usage] : a.usage) {
+    auto other = b.usage.find(key);
+    ASSERT_NE(other, b.usage.end()) << key;
+    EXPECT_EQ(usage.limit, other->second.limit) << key;
+    EXPECT_EQ(usage.used, other->second.used) << key;
   }
 }
 

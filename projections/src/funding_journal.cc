@@ -1,6 +1,8 @@
 #include "di/projections/funding_journal.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <optional>
 
 #include "di/ledger/invariant.h"
 
@@ -35,6 +37,7 @@ void FundingJournal::Reset(const LedgerModel& model) {
   *this = FundingJournal{};
   RefreshAll(model);
   pending_.clear();
+  moves_.clear();
   position_ = model.last_position();
 }
 
@@ -138,34 +141,114 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
         if (claim.project_id == reach.id) RefreshClaim(model, claim_id);
       }
       break;
-    case Reach::kCells: RefreshCells(model); break;
+    case Reach::kCells: RefreshPlaces(model); break;
     case Reach::kEverything: RefreshAll(model); break;
   }
-  for (auto& [key, delta] : pending_) {
-    if (!delta.IsZero()) changes->push_back(FundingChange{recorded.getPosition(), key.first, key.second, delta});
+  for (FundingChange& move : moves_) {
+    move.position = recorded.getPosition();
+    changes->push_back(std::move(move));
+  }
+  for (auto& [step, delta] : pending_) {
+    if (!delta.IsZero()) {
+      changes->push_back(FundingChange{recorded.getPosition(), RowKeyOf(step.cell), step.valid_from, delta});
+    }
   }
   pending_.clear();
+  moves_.clear();
   position_ = recorded.getPosition();
 }
 
 std::map<FundingRowKey, CellFigures> FundingJournal::CellsAsOf(int32_t valid_date) const {
   std::map<FundingRowKey, CellFigures> cells;
-  for (const auto& [id, delivery] : delivery_contributions_) {
-    if (delivery.date <= valid_date) cells[delivery.cell].Add(delivery.Figures());
-  }
-  for (const auto& [id, contribution] : claim_contributions_) {
-    for (const auto& [key, figures] : contribution) {
-      if (key.second <= valid_date) cells[key.first].Add(figures);
+  for (const auto& [cell, sums] : sums_) {
+    CellFigures figures;
+    if (sums.steps.back().first <= valid_date) {
+      figures = sums.total;
+    } else {
+      for (const auto& [valid_from, step] : sums.steps) {
+        if (valid_from > valid_date) break;
+        figures.Add(step);
+      }
     }
+    if (!figures.IsZero()) cells.emplace(RowKeyOf(cell), figures);
   }
-  std::erase_if(cells, [](const auto& cell) { return cell.second.IsZero(); });
   return cells;
 }
 
+void FundingJournal::Count(const CellStep& step, const CellFigures& delta, int sign) {
+  DI_ASSERT(sign == 1 || sign == -1);
+  auto add = [&](CellFigures* to) { sign > 0 ? to->Add(delta) : to->Subtract(delta); };
+  add(&pending_[step]);
+  CellSums& sums = sums_[step.cell];
+  add(&sums.total);
+  auto at = std::lower_bound(sums.steps.begin(), sums.steps.end(), step.valid_from,
+                             [](const auto& entry, int32_t date) { return entry.first < date; });
+  if (at == sums.steps.end() || at->first != step.valid_from) at = sums.steps.insert(at, {step.valid_from, {}});
+  add(&at->second);
+  if (at->second.IsZero()) sums.steps.erase(at);
+  if (sums.steps.empty()) {
+    DI_ASSERT(sums.total.IsZero());
+    sums_.erase(step.cell);
+  }
+}
+
 void FundingJournal::Replace(Contribution* stored, Contribution fresh) {
-  for (const auto& [key, figures] : *stored) pending_[key].Subtract(figures);
-  for (const auto& [key, figures] : fresh) pending_[key].Add(figures);
+  for (const auto& [step, figures] : *stored) Count(step, figures, -1);
+  for (const auto& [step, figures] : fresh) Count(step, figures, +1);
   *stored = std::move(fresh);
+}
+
+FundingJournal::PlaceId FundingJournal::PlaceOf(const LedgerModel& model, const GrantFacts& grant) {
+  auto [it, inserted] = place_ids_.try_emplace({grant.municipality_id, grant.service}, 0);
+  if (inserted) {
+    it->second = static_cast<PlaceId>(places_.size());
+    Place place{grant.municipality_id, grant.service, FundingRowOf(model, grant, grant.valid_from)};
+    place.key.month.clear();
+    places_.push_back(std::move(place));
+  }
+  return it->second;
+}
+
+namespace {
+int32_t MonthNumber(int32_t date) {
+  const ledger::CivilDate civil = ledger::CivilFromDays(date);
+  return civil.year * 12 + static_cast<int32_t>(civil.month) - 1;
+}
+}  // namespace
+
+FundingJournal::Cell FundingJournal::CellOf(const LedgerModel& model, const GrantFacts& grant, int32_t date) {
+  return Cell{PlaceOf(model, grant), MonthNumber(date)};
+}
+
+FundingRowKey FundingJournal::RowKeyOf(Cell cell) const {
+  FundingRowKey key = places_.at(cell.place).key;
+  char month[16];
+  std::snprintf(month, sizeof month, "%04d-%02d", cell.month / 12, cell.month % 12 + 1);
+  key.month = month;
+  return key;
+}
+
+void FundingJournal::RefreshPlaces(const LedgerModel& model) {
+  for (PlaceId id = 0; id < places_.size(); ++id) {
+    Place& place = places_[id];
+    GrantFacts grant;  // FundingRowOf reads the municipality and the service only
+    grant.municipality_id = place.municipality_id;
+    grant.service = place.service;
+    FundingRowKey key = FundingRowOf(model, grant, 0);
+    key.month.clear();
+    if (key == place.key) continue;
+    for (auto cell = sums_.lower_bound(Cell{id, INT32_MIN}); cell != sums_.end() && cell->first.place == id; ++cell) {
+      FundingRowKey old_key = RowKeyOf(cell->first), new_key = key;
+      new_key.month = old_key.month;
+      for (const auto& [valid_from, figures] : cell->second.steps) {
+        CellFigures taken;
+        taken.Subtract(figures);
+        moves_.push_back(FundingChange{0, old_key, valid_from, taken});
+        moves_.push_back(FundingChange{0, new_key, valid_from, figures});
+      }
+    }
+    place.key = std::move(key);
+  }
 }
 
 CellFigures FundingJournal::DeliveryContribution::Figures() const {
@@ -178,21 +261,21 @@ CellFigures FundingJournal::DeliveryContribution::Figures() const {
 }
 
 void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id,
-                                             const Entry* entry, bool new_cells) {
+                                             const Entry* entry) {
   auto stored = delivery_contributions_.find(delivery_id);
   const bool had = stored != delivery_contributions_.end();
   const DeliveryFacts* delivery = entry == nullptr ? nullptr : &model.deliveries().at(delivery_id);
   const GrantFacts* grant = delivery == nullptr ? nullptr : model.FindGrant(delivery->grant_id);
   if (grant == nullptr) {
     if (!had) return;
-    pending_[{stored->second.cell, stored->second.date}].Subtract(stored->second.Figures());
+    Count({stored->second.cell, stored->second.date}, stored->second.Figures(), -1);
     delivery_contributions_.erase(stored);
     return;
   }
   DeliveryContribution fresh;
-  // The cell's project and territory change only with a municipality's events (new_cells); its month with the date.
-  fresh.cell = had && !new_cells && stored->second.date == delivery->date ? stored->second.cell
-                                                                          : FundingRowOf(model, *grant, delivery->date);
+  // The cell's place is the grant's; its month moves with the date.
+  fresh.cell = had && stored->second.date == delivery->date ? stored->second.cell
+                                                            : CellOf(model, *grant, delivery->date);
   fresh.date = delivery->date;
   fresh.cost_cents = delivery->cost_cents;
   fresh.eligible_cost_cents = entry->eligible_cost_cents;
@@ -202,12 +285,12 @@ void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std
         old.eligible_cost_cents == fresh.eligible_cost_cents) {
       return;  // unchanged: most of a re-decided suffix
     }
-    pending_[{old.cell, old.date}].Subtract(old.Figures());
+    Count({old.cell, old.date}, old.Figures(), -1);
     stored->second = fresh;
   } else {
     delivery_contributions_.emplace(delivery_id, fresh);
   }
-  pending_[{fresh.cell, fresh.date}].Add(fresh.Figures());
+  Count({fresh.cell, fresh.date}, fresh.Figures(), +1);
 }
 
 void FundingJournal::TakeBackCharges(Family* family, size_t from) {
@@ -248,14 +331,14 @@ void FundingJournal::OnDelivery(const LedgerModel& model, const std::string& del
   if (auto claims = claims_of_delivery_.find(delivery_id); claims != claims_of_delivery_.end()) {
     for (const std::string& claim_id : std::set<std::string>(claims->second)) RefreshClaim(model, claim_id);
   }
-  auto partitioned = family_of_delivery_.find(delivery_id);
-  const bool was_live = partitioned != family_of_delivery_.end();
+  auto partitioned = entry_of_delivery_.find(delivery_id);
+  const bool was_live = partitioned != entry_of_delivery_.end();
   if (!was_live) {
     if (!live) return SetDeliveryContribution(model, delivery_id, nullptr);
     // The first delivery of its holder: partition the family (and decide it) from the model.
     if (!family_of_person_.count(grant->person_id)) return RefreshPersons(model, {grant->person_id});
   }
-  const std::string family_key = was_live ? partitioned->second : family_of_person_.at(grant->person_id);
+  const std::string family_key = was_live ? partitioned->second.family_key : family_of_person_.at(grant->person_id);
   Family& family = families_.at(family_key);
   std::vector<Entry>& entries = family.entries;
   const auto in_order = [](const Entry& a, const Entry& b) { return a.Order() < b.Order(); };
@@ -263,8 +346,11 @@ void FundingJournal::OnDelivery(const LedgerModel& model, const std::string& del
   size_t start = entries.size();
   std::vector<Entry>::iterator old = entries.end();
   if (was_live) {
-    old = std::find_if(entries.begin(), entries.end(), [&](const Entry& entry) { return entry.delivery_id == delivery_id; });
-    DI_ASSERT(old != entries.end());
+    Entry probe;
+    probe.date = partitioned->second.date;
+    probe.position = partitioned->second.position;
+    old = std::lower_bound(entries.begin(), entries.end(), probe, in_order);
+    DI_ASSERT(old != entries.end() && old->delivery_id == delivery_id);
     start = static_cast<size_t>(old - entries.begin());
   }
   Entry fresh = live ? MakeEntry(facts->second) : Entry{};
@@ -283,11 +369,11 @@ void FundingJournal::OnDelivery(const LedgerModel& model, const std::string& del
   }
   if (was_live) {
     entries.erase(entries.begin() + (old - entries.begin()));
-    family_of_delivery_.erase(delivery_id);
+    entry_of_delivery_.erase(delivery_id);
   }
   if (live) {
+    entry_of_delivery_[delivery_id] = EntryPlace{family_key, fresh.date, fresh.position};
     entries.insert(std::upper_bound(entries.begin(), entries.end(), fresh, in_order), std::move(fresh));
-    family_of_delivery_[delivery_id] = family_key;
   } else {
     SetDeliveryContribution(model, delivery_id, nullptr);
   }
@@ -345,7 +431,7 @@ void FundingJournal::RefreshPersons(const LedgerModel& model, std::set<std::stri
     if (family == families_.end()) continue;
     for (const Entry& entry : family->second.entries) {
       touched_deliveries.insert(entry.delivery_id);
-      family_of_delivery_.erase(entry.delivery_id);
+      entry_of_delivery_.erase(entry.delivery_id);
     }
     for (const std::string& person : family->second.persons) family_of_person_.erase(person);
     families_.erase(family);
@@ -364,7 +450,7 @@ void FundingJournal::RefreshPersons(const LedgerModel& model, std::set<std::stri
         const DeliveryFacts& delivery = model.deliveries().at(delivery_id);
         if (!IsLive(delivery)) continue;
         family.entries.push_back(MakeEntry(delivery));
-        family_of_delivery_[delivery_id] = key;
+        entry_of_delivery_[delivery_id] = EntryPlace{key, family.entries.back().date, family.entries.back().position};
       }
     }
   }
@@ -391,54 +477,10 @@ void FundingJournal::RefreshFamilyFrom(const LedgerModel& model, const std::stri
   DecideFrom(model, &family->second, start);
 }
 
-void FundingJournal::RefreshCells(const LedgerModel& model) {
-  for (auto& [key, family] : families_) {
-    for (const Entry& entry : family.entries) SetDeliveryContribution(model, entry.delivery_id, &entry, true);
-  }
-  std::vector<std::string> claims;
-  for (const auto& [id, contribution] : claim_contributions_) claims.push_back(id);
-  for (const std::string& id : claims) RefreshClaim(model, id);
-}
-
 void FundingJournal::RefreshClaim(const LedgerModel& model, const std::string& claim_id) {
-  Contribution fresh;
   auto found = model.claims().find(claim_id);
-  if (found != model.claims().end()) {
-    const ClaimFacts& claim = found->second;
-    // The valid dates from which the claim's figures change: its date, then its review and payments after it.
-    std::set<int32_t> steps = {claim.date};
-    if (claim.reviewed && claim.reviewed_on > claim.date) steps.insert(claim.reviewed_on);
-    for (const PaymentFacts& payment : claim.payments) {
-      if (payment.date > claim.date) steps.insert(payment.date);
-    }
-    std::map<FundingRowKey, CellFigures> before;
-    for (int32_t step : steps) {
-      const ClaimSplit split = SplitClaim(model, claim, step);
-      std::map<FundingRowKey, CellFigures> now;
-      for (size_t i = 0; i < split.lines.size(); ++i) {
-        auto delivery = model.deliveries().find(split.lines[i].first);
-        if (delivery == model.deliveries().end()) continue;
-        claims_of_delivery_[split.lines[i].first].insert(claim_id);
-        const GrantFacts* grant = model.FindGrant(delivery->second.grant_id);
-        if (grant == nullptr) continue;
-        CellFigures& cell = now[FundingRowOf(model, *grant, delivery->second.date)];
-        cell.presence += 1;
-        AddClaimLine(split, i, &cell.figures);
-      }
-      for (const auto& [cell, figures] : now) {
-        CellFigures delta = figures;
-        if (auto was = before.find(cell); was != before.end()) delta.Subtract(was->second);
-        if (!delta.IsZero()) fresh[{cell, step}] = delta;
-      }
-      for (const auto& [cell, figures] : before) {
-        if (now.count(cell)) continue;
-        CellFigures delta;
-        delta.Subtract(figures);
-        fresh[{cell, step}] = delta;
-      }
-      before = std::move(now);
-    }
-  }
+  Contribution fresh =
+      found == model.claims().end() ? Contribution{} : ClaimContribution(model, claim_id, found->second);
   auto stored = claim_contributions_.find(claim_id);
   if (stored == claim_contributions_.end()) {
     if (fresh.empty()) return;
@@ -448,7 +490,56 @@ void FundingJournal::RefreshClaim(const LedgerModel& model, const std::string& c
   if (stored->second.empty()) claim_contributions_.erase(stored);
 }
 
+FundingJournal::Contribution FundingJournal::ClaimContribution(const LedgerModel& model, const std::string& claim_id,
+                                                               const ClaimFacts& claim) {
+  // The valid dates from which the claim's figures change: its date, then its review and payments after it.
+  std::set<int32_t> steps = {claim.date};
+  if (claim.reviewed && claim.reviewed_on > claim.date) steps.insert(claim.reviewed_on);
+  for (const PaymentFacts& payment : claim.payments) {
+    if (payment.date > claim.date) steps.insert(payment.date);
+  }
+  Contribution contribution;
+  std::vector<std::optional<Cell>> line_cells;  // SplitClaim gives the lines in the same order at every step
+  std::map<Cell, CellFigures> before;
+  for (int32_t step : steps) {
+    const ClaimSplit split = SplitClaim(model, claim, step);
+    if (line_cells.empty()) {
+      for (const auto& [delivery_id, claimed_cents] : split.lines) {
+        std::optional<Cell> cell;
+        if (auto delivery = model.deliveries().find(delivery_id); delivery != model.deliveries().end()) {
+          claims_of_delivery_[delivery_id].insert(claim_id);
+          const GrantFacts* grant = model.FindGrant(delivery->second.grant_id);
+          if (grant != nullptr) cell = CellOf(model, *grant, delivery->second.date);
+        }
+        line_cells.push_back(cell);
+      }
+    }
+    DI_ASSERT(line_cells.size() == split.lines.size());
+    std::map<Cell, CellFigures> now;
+    for (size_t i = 0; i < split.lines.size(); ++i) {
+      if (!line_cells[i]) continue;
+      CellFigures& cell = now[*line_cells[i]];
+      cell.presence += 1;
+      AddClaimLine(split, i, &cell.figures);
+    }
+    for (const auto& [cell, figures] : now) {
+      CellFigures delta = figures;
+      if (auto was = before.find(cell); was != before.end()) delta.Subtract(was->second);
+      if (!delta.IsZero()) contribution[{cell, step}] = delta;
+    }
+    for (const auto& [cell, figures] : before) {
+      if (now.count(cell)) continue;
+      CellFigures delta;
+      delta.Subtract(figures);
+      contribution[{cell, step}] = delta;
+    }
+    before = std::move(now);
+  }
+  return contribution;
+}
+
 void FundingJournal::RefreshAll(const LedgerModel& model) {
+  RefreshPlaces(model);
   std::set<std::string> persons;
   for (const auto& [id, grant] : model.grants()) persons.insert(grant.person_id);
   for (const auto& [person, family] : family_of_person_) persons.insert(person);

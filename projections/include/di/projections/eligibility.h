@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "di/projections/ledger_model.h"
@@ -47,11 +48,13 @@ struct CapUsage {
   int64_t used = 0;
 };
 
-// The caps' counters of the deliveries decided so far. Key: cap id | scope key | period label.
-using UsageCounters = std::map<std::string, CapUsage>;
+// The caps' counters of the deliveries decided so far. Key: cap id | scope key | period label. Hashed: the keys of a
+// family share long prefixes, which made an ordered map's compares a fifth of a decision. Nothing iterates it in
+// order; a node's address stays valid as it grows (CapCharges point into it).
+using UsageCounters = std::unordered_map<std::string, CapUsage>;
 // The counters one delivery read and what it added to each (0 when a cap was already used up): so that it can be
 // taken back, and so that the funding journal knows which later deliveries a late one can change. Counters live in
-// a std::map: the pointers stay valid while it lives.
+// nodes: the pointers stay valid while it lives.
 using CapCharges = std::vector<std::pair<CapUsage*, int64_t>>;
 
 struct EligibilityResult {

@@ -23,11 +23,13 @@
 #ifndef DI_PROJECTIONS_FUNDING_JOURNAL_H_
 #define DI_PROJECTIONS_FUNDING_JOURNAL_H_
 
+#include <compare>
 #include <cstdint>
 #include <map>
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "di/ledger/event.h"
@@ -66,7 +68,7 @@ class FundingJournal {
   void Reset(const LedgerModel& model);
 
   // `event` has just been folded into `model` (model.last_position() == its position): re-decides what it can change
-  // and appends what changed to *changes, in cell and valid date order.
+  // and appends what changed to *changes (a place moved to another row key first, then per cell and valid date).
   void Follow(const LedgerModel& model, const ledger::StoredEvent& event, std::vector<FundingChange>* changes);
 
   // The position of the last event followed (or of the model it was reset on).
@@ -77,8 +79,34 @@ class FundingJournal {
   std::map<FundingRowKey, CellFigures> CellsAsOf(int32_t valid_date) const;
 
  private:
-  using ContributionKey = std::pair<FundingRowKey, int32_t>;  // (cell, valid from)
-  using Contribution = std::map<ContributionKey, CellFigures>;
+  // A place: the dimensions of a funding row but its month, interned as (municipality, service). Its project and
+  // territory are the municipality's as the model says now; RefreshPlaces keeps them so after a municipality's event
+  // (which moves whole places from one row key to another, and decides nothing).
+  using PlaceId = uint32_t;
+  struct Place {
+    std::string municipality_id;
+    schema::Service service = schema::Service::CHILD_CARE;
+    FundingRowKey key;  // month left empty
+  };
+  // A cell: a place in a month (year * 12 + month - 1). Integers, so that the journal's maps compare no strings.
+  struct Cell {
+    PlaceId place = 0;
+    int32_t month = 0;
+    auto operator<=>(const Cell&) const = default;
+  };
+  // A contribution's cell and the valid date from which it counts.
+  struct CellStep {
+    Cell cell;
+    int32_t valid_from = 0;
+    auto operator<=>(const CellStep&) const = default;
+  };
+  using Contribution = std::map<CellStep, CellFigures>;
+  // The sum of every contribution to one cell, per valid date from which they count (ascending, none zero), and
+  // their total: "as of V" is the total when V is on or after the last step, else a prefix.
+  struct CellSums {
+    CellFigures total;
+    std::vector<std::pair<int32_t, CellFigures>> steps;
+  };
   // A live delivery in its family's valid-time order, with what it charged to the family's counters.
   struct Entry {
     int32_t date = 0;
@@ -94,10 +122,19 @@ class FundingJournal {
     std::vector<Entry> entries;     // valid-time order
     UsageCounters usage;
   };
+  // Where a live delivery's entry is: its family and its place in the family's order.
+  struct EntryPlace {
+    std::string family_key;
+    int32_t date = 0;
+    uint64_t position = 0;
+  };
 
   void OnDelivery(const LedgerModel& model, const std::string& delivery_id);
   void RefreshPersons(const LedgerModel& model, std::set<std::string> persons);
   void RefreshClaim(const LedgerModel& model, const std::string& claim_id);
+  // A claim's contributions: its lines' figures from its date, the approved parts from the review's, the paid parts
+  // from each payment's.
+  Contribution ClaimContribution(const LedgerModel& model, const std::string& claim_id, const ClaimFacts& claim);
   void RefreshAll(const LedgerModel& model);
   // Takes back what entries[from..] charged to the family's counters.
   void TakeBackCharges(Family* family, size_t from);
@@ -108,24 +145,32 @@ class FundingJournal {
                            std::vector<const CapUsage*> moved);
   // Decides entries[from..] (holding no charges) in order, updating their contributions.
   void DecideFrom(const LedgerModel& model, Family* family, size_t from);
-  // A live delivery's contribution from its entry's decision (nullptr: none). `new_cells`: its cell's project or
-  // territory may have changed (a municipality's event).
-  void SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id, const Entry* entry,
-                               bool new_cells = false);
+  // A live delivery's contribution from its entry's decision (nullptr: none).
+  void SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id, const Entry* entry);
   static Entry MakeEntry(const DeliveryFacts& delivery);
   // Re-decides the deliveries of `person_id`'s family that reach `from_date` or later.
   void RefreshFamilyFrom(const LedgerModel& model, const std::string& person_id, int32_t from_date);
-  // Recomputes every contribution's cell (a municipality registered or merged); decides nothing.
-  void RefreshCells(const LedgerModel& model);
-  // Replaces a claim's stored contribution, adding the difference to the pending changes of the event followed.
+  // The place of a grant's deliveries (interned on first use).
+  PlaceId PlaceOf(const LedgerModel& model, const GrantFacts& grant);
+  Cell CellOf(const LedgerModel& model, const GrantFacts& grant, int32_t date);
+  FundingRowKey RowKeyOf(Cell cell) const;
+  // Gives every place its project and territory as the model says now; a place whose row key changed moves all its
+  // figures from the old key to the new one (appended to moves_).
+  void RefreshPlaces(const LedgerModel& model);
+  // Adds `delta` (sign +1 or -1) to a cell's sums and to the pending changes of the event followed.
+  void Count(const CellStep& step, const CellFigures& delta, int sign);
+  // Replaces a claim's stored contribution, counting the difference.
   void Replace(Contribution* stored, Contribution fresh);
 
-  std::map<std::string, Family> families_;                // by LedgerModel::FamilyOf
-  std::map<std::string, std::string> family_of_person_;   // grant holder -> family key, as partitioned
-  std::map<std::string, std::string> family_of_delivery_;  // live delivery -> family key
+  std::vector<Place> places_;
+  std::map<std::pair<std::string, schema::Service>, PlaceId> place_ids_;
+  std::map<Cell, CellSums> sums_;
+  std::map<std::string, Family> families_;              // by LedgerModel::FamilyOf
+  std::map<std::string, std::string> family_of_person_;  // grant holder -> family key, as partitioned
+  std::map<std::string, EntryPlace> entry_of_delivery_;  // live delivery -> its entry
   // A live delivery's figures: one cell, from its date on.
   struct DeliveryContribution {
-    FundingRowKey cell;
+    Cell cell;
     int32_t date = 0;
     int64_t cost_cents = 0;
     int64_t eligible_cost_cents = 0;
@@ -134,7 +179,8 @@ class FundingJournal {
   std::map<std::string, DeliveryContribution> delivery_contributions_;
   std::map<std::string, Contribution> claim_contributions_;
   std::map<std::string, std::set<std::string>> claims_of_delivery_;  // claims with a line on the delivery
-  Contribution pending_;  // the changes of the event being followed
+  Contribution pending_;               // the changes of the event being followed
+  std::vector<FundingChange> moves_;   // ... and the places it moved to another row key
   uint64_t position_ = 0;
 };
 
