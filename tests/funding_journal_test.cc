@@ -6,6 +6,10 @@
 //   * incremental == rebuild: a journal reset on the model as known then has the same cells;
 //   * the changes between two known-at positions A < B, grouped as the report asks, give the naive report at A and at
 //     B for every row, move only the rows whose figures differ, and name only events recorded in (A, B].
+// The journal on disk (JournalStore, followed by a JournalProjector that resumes half way), with a small image stride:
+//   * the funding report as known at random positions and valid dates, from an image and the records after it ==
+//     ComputeFunding on the model as known then, document for document (rows, totals, budgets, errors);
+//   * a store the log does not confirm is cleared and recomputed.
 // A failing seed reproduces: every choice comes from the seed and is printed in the trace.
 #include <gtest/gtest.h>
 
@@ -18,6 +22,7 @@
 #include "di/ledger/json_codec.h"
 #include "di/projections/funding_changes.h"
 #include "di/projections/funding_journal.h"
+#include "di/projections/journal_store.h"
 #include "di/projections/replay.h"
 #include "di/workload/fuzzy_history.h"
 #include "di/workload/region_history.h"
@@ -245,6 +250,121 @@ TEST_P(FundingJournalFuzzyTest, EqualsTheNaiveFoldAtRandomKnownAtAndValidDates) 
   CheckJournalOnStore(*store, GetParam(), 16);
 }
 INSTANTIATE_TEST_SUITE_P(Seeds, FundingJournalFuzzyTest, ::testing::Range<uint64_t>(1, 9));
+
+// Projects the journal store in two runs (the second resumes from what the first wrote), then compares the report as
+// known at random positions with the naive fold's.
+void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& journal_dir, uint64_t seed, int samples) {
+  std::mt19937_64 random(seed * 104729 + 3);
+  const uint64_t head = store.Head().position;
+  ASSERT_GT(head, 10u);
+  JournalStoreOptions options;
+  options.image_stride = 17 + random() % 60;
+  options.batch_events = 1 + random() % 40;
+  SCOPED_TRACE("seed " + std::to_string(seed) + ", image stride " + std::to_string(options.image_stride) +
+               ", batches of " + std::to_string(options.batch_events));
+  std::unique_ptr<JournalStore> journal;
+  ASSERT_TRUE(JournalStore::Open(journal_dir, options, &journal).ok());
+  {
+    JournalProjector first(journal.get());
+    ASSERT_TRUE(first.CatchUp(store, nullptr, head / 2).ok());
+    ASSERT_EQ(journal->position(), head / 2);
+  }
+  JournalProjector resumed(journal.get());
+  ASSERT_TRUE(resumed.CatchUp(store, nullptr, kKnownNow).ok());
+  ASSERT_EQ(journal->position(), head);
+  std::map<FundingRowKey, CellFigures> cells;
+  FundingContext context;
+  Status beyond = journal->CellsAsKnownAt(head + 1, 0, &cells, &context);
+  EXPECT_EQ(beyond.code(), ledger::StatusCode::kInvalidArgument);
+  EXPECT_EQ(beyond.field(), "known_at");
+
+  std::set<uint64_t> sample_positions = {head, head / 2, 1};
+  while (static_cast<int>(sample_positions.size()) < samples) sample_positions.insert(1 + random() % head);
+  const int32_t first_day = ledger::DaysFromCivil(2015, 6, 1), last_day = ledger::DaysFromCivil(2024, 1, 31);
+  LedgerModel model;
+  FundingJournal in_memory;
+  std::vector<FundingChange> changes;
+  Status undecodable = Status::Ok();
+  Status status = store.ReadLog(1, 0, [&](const ledger::StoredEvent& event) {
+    if (!ApplyOrReport(event, &model, &undecodable)) return false;
+    in_memory.Follow(model, event, &changes);
+    if (!sample_positions.count(event.position)) return true;
+    {
+      const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day + 1));
+      EXPECT_TRUE(journal->CellsAsKnownAt(event.position, valid_date, &cells, &context).ok());
+      ExpectSameCells(RowCells(in_memory.CellsAsOf(valid_date)), RowCells(cells),
+                      "store != journal at " + std::to_string(event.position));
+    }
+    for (int i = 0; i < 3; ++i) {
+      const int32_t valid_date = i == 2 ? last_day : first_day + static_cast<int32_t>(random() % (last_day - first_day + 1));
+      const FundingQuery query = RandomQuery(random, model);
+      FundingReport naive, from_store;
+      const Status naive_status = ComputeFunding(model, valid_date, query, &naive);
+      Status store_status = journal->CellsAsKnownAt(event.position, valid_date, &cells, &context);
+      EXPECT_TRUE(store_status.ok()) << store_status.ToString();
+      store_status = ComputeFundingFromCells(cells, context, valid_date, event.position, query, &from_store);
+      EXPECT_EQ(store_status.ToString(), naive_status.ToString());
+      EXPECT_EQ(FundingToJson(from_store).dump(), FundingToJson(naive).dump())
+          << "known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
+    }
+    return !::testing::Test::HasFailure();
+  });
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  ASSERT_TRUE(undecodable.ok()) << undecodable.ToString();
+}
+
+class JournalStoreRegionTest : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(JournalStoreRegionTest, AnswersAsKnownAtAnyPositionLikeTheNaiveFold) {
+  TempDir dir;
+  auto store = OpenStore(dir.path() + "/store", Unsynced());
+  AppendAccepted(*store, RegionHistory(GetParam()));
+  CheckJournalStoreOnStore(*store, dir.path() + "/journal", GetParam(), 12);
+}
+INSTANTIATE_TEST_SUITE_P(Seeds, JournalStoreRegionTest, ::testing::Values(4, 5));
+
+class JournalStoreFuzzyTest : public ::testing::TestWithParam<uint64_t> {};
+
+TEST_P(JournalStoreFuzzyTest, AnswersAsKnownAtAnyPositionLikeTheNaiveFold) {
+  TempDir dir;
+  auto store = OpenStore(dir.path() + "/store", Unsynced());
+  workload::FuzzyHistoryOptions options;
+  options.persons = 10 + static_cast<int>(GetParam() % 16);
+  AppendAccepted(*store, workload::FuzzyHistory(GetParam(), options));
+  CheckJournalStoreOnStore(*store, dir.path() + "/journal", GetParam(), 16);
+}
+INSTANTIATE_TEST_SUITE_P(Seeds, JournalStoreFuzzyTest, ::testing::Range<uint64_t>(11, 17));
+
+TEST(JournalStoreTest, AStoreTheLogDoesNotConfirmIsClearedAndRecomputed) {
+  TempDir dir;
+  auto region = OpenStore(dir.path() + "/region", Unsynced());
+  AppendAccepted(*region, RegionHistory(7));
+  auto other = OpenStore(dir.path() + "/other", Unsynced());
+  AppendAccepted(*other, RegionHistory(8));
+  std::unique_ptr<JournalStore> journal;
+  ASSERT_TRUE(JournalStore::Open(dir.path() + "/journal", {}, &journal).ok());
+  ASSERT_TRUE(JournalProjector(journal.get()).CatchUp(*region, nullptr, kKnownNow).ok());
+  ASSERT_EQ(journal->position(), region->Head().position);
+  bool cleared = false;
+  ASSERT_TRUE(journal->Confirm(*region, &cleared).ok());
+  EXPECT_FALSE(cleared);
+  // The same directory read against another log: its hash at the journal's position differs.
+  ASSERT_TRUE(journal->Confirm(*other, &cleared).ok());
+  EXPECT_TRUE(cleared);
+  EXPECT_EQ(journal->position(), 0u);
+  ASSERT_TRUE(JournalProjector(journal.get()).CatchUp(*other, nullptr, kKnownNow).ok());
+  LedgerModel model;
+  ASSERT_TRUE(LoadModel(*other, nullptr, kKnownNow, &model).ok());
+  const int32_t valid_date = ledger::DaysFromCivil(2024, 1, 31);
+  std::map<FundingRowKey, CellFigures> cells;
+  FundingContext context;
+  ASSERT_TRUE(journal->CellsAsKnownAt(model.last_position(), valid_date, &cells, &context).ok());
+  FundingReport naive, from_store;
+  ASSERT_TRUE(ComputeFunding(model, valid_date, {}, &naive).ok());
+  ASSERT_TRUE(ComputeFundingFromCells(cells, context, valid_date, model.last_position(), {}, &from_store).ok());
+  EXPECT_EQ(FundingToJson(from_store).dump(), FundingToJson(naive).dump());
+  EXPECT_GT(naive.rows.size(), 10u);
+}
 
 }  // namespace
 }  // namespace di::projections

@@ -146,12 +146,29 @@ bool FundingQueryKeeps(const FundingQuery& query, const FundingRowKey& key) {
           key.territory_id == query.municipality_id);
 }
 
-Status CheckFundingQuery(const LedgerModel& model, const FundingQuery& query, std::set<std::string>* keep) {
+FundingContext::ClaimApproval ClaimApprovalOf(const ClaimFacts& claim) {
+  FundingContext::ClaimApproval approval{claim.project_id, claim.date, ledger::kNoDate, 0};
+  if (claim.reviewed) {
+    approval.reviewed_on = claim.reviewed_on;
+    approval.approved_cents = ApprovedOfClaim(claim, claim.reviewed_on);
+  }
+  return approval;
+}
+
+FundingContext FundingContextOf(const LedgerModel& model) {
+  FundingContext context;
+  for (const auto& [id, project] : model.projects()) context.projects[id] = project.budgets;
+  for (const auto& [id, municipality] : model.municipalities()) context.municipalities.insert(id);
+  for (const auto& [id, claim] : model.claims()) context.claims[id] = ClaimApprovalOf(claim);
+  return context;
+}
+
+Status CheckFundingQuery(const FundingContext& context, const FundingQuery& query, std::set<std::string>* keep) {
   DI_RETURN_IF_ERROR(FundingDimensions(query.group_by, keep));
-  if (!query.project_id.empty() && !model.projects().count(query.project_id)) {
+  if (!query.project_id.empty() && !context.projects.count(query.project_id)) {
     return Status::NotFound("no project '" + query.project_id + "'");
   }
-  if (!query.municipality_id.empty() && !model.municipalities().count(query.municipality_id)) {
+  if (!query.municipality_id.empty() && !context.municipalities.count(query.municipality_id)) {
     return Status::NotFound("no municipality '" + query.municipality_id + "'");
   }
   return Status::Ok();
@@ -166,12 +183,12 @@ int64_t ApprovedOfClaim(const ClaimFacts& claim, int32_t valid_date) {
   return approved;
 }
 
-void AppendFundingBudgets(const LedgerModel& model, int32_t valid_date, const FundingQuery& query,
+void AppendFundingBudgets(const FundingContext& context, int32_t valid_date, const FundingQuery& query,
                           FundingReport* out) {
   // Each version, and what remains of it given the claims approved while it was in force.
-  for (const auto& [project_id, project] : model.projects()) {
+  for (const auto& [project_id, budgets] : context.projects) {
     if (!query.project_id.empty() && project_id != query.project_id) continue;
-    std::vector<BudgetVersion> versions = project.budgets;
+    std::vector<BudgetVersion> versions = budgets;
     std::stable_sort(versions.begin(), versions.end(),
                      [](const BudgetVersion& a, const BudgetVersion& b) { return a.from < b.from; });
     for (size_t i = 0; i < versions.size(); ++i) {
@@ -179,8 +196,11 @@ void AppendFundingBudgets(const LedgerModel& model, int32_t valid_date, const Fu
       const int32_t until = i + 1 < versions.size() ? std::min(valid_date, versions[i + 1].from - 1) : valid_date;
       BudgetLine line{project_id, versions[i].from, versions[i].total_cents, versions[i].esf_cents,
                       versions[i].state_cents, versions[i].position, 0, 0};
-      for (const auto& [claim_id, claim] : model.claims()) {
-        if (claim.project_id == project_id && claim.date <= until) line.approved_cents += ApprovedOfClaim(claim, valid_date);
+      for (const auto& [claim_id, claim] : context.claims) {
+        const bool approved_by_then = claim.reviewed_on != ledger::kNoDate && claim.reviewed_on <= valid_date;
+        if (claim.project_id == project_id && claim.date <= until && approved_by_then) {
+          line.approved_cents += claim.approved_cents;
+        }
       }
       line.remaining_cents = line.total_cents - line.approved_cents;
       out->budgets.push_back(line);
@@ -193,7 +213,8 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
   out->valid_date = valid_date;
   out->known_at_position = model.last_position();
   std::set<std::string> keep;
-  DI_RETURN_IF_ERROR(CheckFundingQuery(model, query, &keep));
+  const FundingContext context = FundingContextOf(model);
+  DI_RETURN_IF_ERROR(CheckFundingQuery(context, query, &keep));
 
   // The row of a delivery: its grant's project, territory, municipality and service, and its month. The grant's
   // part is looked up once per grant, and deliveries are summed per (grant part, month) cell with integer keys;
@@ -291,7 +312,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
   DI_ASSERT(out->totals.approved_esf_cents + out->totals.approved_state_cents == out->totals.approved_cents);
   DI_ASSERT(out->totals.paid_esf_cents + out->totals.paid_state_cents == out->totals.paid_cents);
 
-  AppendFundingBudgets(model, valid_date, query, out);
+  AppendFundingBudgets(context, valid_date, query, out);
   return Status::Ok();
 }
 

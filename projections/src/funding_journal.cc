@@ -175,6 +175,14 @@ std::map<FundingRowKey, CellFigures> FundingJournal::CellsAsOf(int32_t valid_dat
   return cells;
 }
 
+void FundingJournal::ForEachStep(
+    const std::function<void(const FundingRowKey&, int32_t, const CellFigures&)>& fn) const {
+  for (const auto& [cell, sums] : sums_) {
+    const FundingRowKey key = RowKeyOf(cell);
+    for (const auto& [valid_from, figures] : sums.steps) fn(key, valid_from, figures);
+  }
+}
+
 void FundingJournal::Count(const CellStep& step, const CellFigures& delta, int sign) {
   DI_ASSERT(sign == 1 || sign == -1);
   auto add = [&](CellFigures* to) { sign > 0 ? to->Add(delta) : to->Subtract(delta); };
@@ -553,14 +561,21 @@ void FundingJournal::RefreshAll(const LedgerModel& model) {
 Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerModel& model, int32_t valid_date,
                                  const FundingQuery& query, FundingReport* out) {
   DI_ASSERT(journal.position() == model.last_position());
+  return ComputeFundingFromCells(journal.CellsAsOf(valid_date), FundingContextOf(model), valid_date,
+                                 model.last_position(), query, out);
+}
+
+Status ComputeFundingFromCells(const std::map<FundingRowKey, CellFigures>& cells, const FundingContext& context,
+                               int32_t valid_date, uint64_t known_at_position, const FundingQuery& query,
+                               FundingReport* out) {
   if (query.explain) return Status::InvalidArgument("the journal keeps no events per row: ask ComputeFunding", "explain");
   *out = FundingReport{};
   out->valid_date = valid_date;
-  out->known_at_position = model.last_position();
+  out->known_at_position = known_at_position;
   std::set<std::string> keep;
-  DI_RETURN_IF_ERROR(CheckFundingQuery(model, query, &keep));
+  DI_RETURN_IF_ERROR(CheckFundingQuery(context, query, &keep));
   std::map<FundingRowKey, FundingFigures> grouped;
-  for (const auto& [cell, figures] : journal.CellsAsOf(valid_date)) {
+  for (const auto& [cell, figures] : cells) {
     if (figures.presence <= 0 || !FundingQueryKeeps(query, cell)) continue;
     grouped[KeepDimensions(cell, keep)].Add(figures.figures);
     out->totals.Add(figures.figures);
@@ -571,7 +586,7 @@ Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerMode
   }
   DI_ASSERT(out->totals.approved_esf_cents + out->totals.approved_state_cents == out->totals.approved_cents);
   DI_ASSERT(out->totals.paid_esf_cents + out->totals.paid_state_cents == out->totals.paid_cents);
-  AppendFundingBudgets(model, valid_date, query, out);
+  AppendFundingBudgets(context, valid_date, query, out);
   return Status::Ok();
 }
 

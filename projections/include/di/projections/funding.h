@@ -120,14 +120,33 @@ FundingRowKey KeepDimensions(const FundingRowKey& key, const std::set<std::strin
 // Whether the query's project and municipality filters keep a row of every dimension.
 bool FundingQueryKeeps(const FundingQuery& query, const FundingRowKey& key);
 
-// Checks a query against the model: its dimensions (field "group_by"), and that the project and municipality it
-// names exist (kNotFound). Returns the dimensions kept.
-Status CheckFundingQuery(const LedgerModel& model, const FundingQuery& query, std::set<std::string>* keep);
+// What a funding report reads besides its rows: the projects with their budget versions, the municipalities, and
+// per claim what its review approved. Small (a few numbers per claim), so the funding journal's store keeps it at
+// every position it answers for (journal_store.h); the naive report takes it from the model.
+struct FundingContext {
+  struct ClaimApproval {
+    std::string project_id;
+    int32_t date = 0;
+    int32_t reviewed_on = ledger::kNoDate;  // kNoDate: not reviewed
+    int64_t approved_cents = 0;             // the review's total
+    bool operator==(const ClaimApproval&) const = default;
+  };
+  std::map<std::string, std::vector<BudgetVersion>> projects;  // project -> budget versions in recording order
+  std::set<std::string> municipalities;
+  std::map<std::string, ClaimApproval> claims;
+};
+FundingContext FundingContextOf(const LedgerModel& model);
+FundingContext::ClaimApproval ClaimApprovalOf(const ClaimFacts& claim);
+
+// Checks a query: its dimensions (field "group_by"), and that the project and municipality it names exist
+// (kNotFound). Returns the dimensions kept.
+Status CheckFundingQuery(const FundingContext& context, const FundingQuery& query, std::set<std::string>* keep);
 // What a claim's review approved, as of a valid date (0 before the review): SplitClaim's approved_cents.
 int64_t ApprovedOfClaim(const ClaimFacts& claim, int32_t valid_date);
 // The report's budget lines: each version of each project the query keeps in force by the valid date, with the
 // claims approved while it was in force.
-void AppendFundingBudgets(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out);
+void AppendFundingBudgets(const FundingContext& context, int32_t valid_date, const FundingQuery& query,
+                          FundingReport* out);
 
 Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const FundingQuery& query, FundingReport* out);
 // {"deliveries": ..., "delivered_cents": ..., ...}: the figures as every funding answer writes them.

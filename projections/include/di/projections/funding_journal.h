@@ -25,6 +25,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -77,6 +78,10 @@ class FundingJournal {
   // Every cell as of `valid_date`: the contributions valid on or before it. Cells whose contributions cancel out
   // are left out.
   std::map<FundingRowKey, CellFigures> CellsAsOf(int32_t valid_date) const;
+
+  // Every cell's sums per valid date from which they count, in cell order: what the journal's store keeps as an
+  // image (journal_store.h). `fn(row key, valid_from, figures)`; no figures are zero.
+  void ForEachStep(const std::function<void(const FundingRowKey&, int32_t, const CellFigures&)>& fn) const;
 
  private:
   // A place: the dimensions of a funding row but its month, interned as (municipality, service). Its project and
@@ -189,6 +194,11 @@ class FundingJournal {
 // cell yet: ComputeFunding answers that). `tests/funding_journal_test.cc` compares the two.
 Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerModel& model, int32_t valid_date,
                                  const FundingQuery& query, FundingReport* out);
+// The same from cells as of `valid_date` (FundingJournal::CellsAsOf, or JournalStore::CellsAsKnownAt) and the
+// context as known at `known_at_position`.
+Status ComputeFundingFromCells(const std::map<FundingRowKey, CellFigures>& cells, const FundingContext& context,
+                               int32_t valid_date, uint64_t known_at_position, const FundingQuery& query,
+                               FundingReport* out);
 
 }  // namespace di::projections
 

@@ -1,0 +1,125 @@
+// The funding journal on disk (issue #15; docs/projections.md "The journal on disk"): what every event changed in
+// the funding figures, stamped with its position, and at every multiple of a stride an image of every cell, so that
+// "funding as of valid date V, as known at position K" is the image at or before K plus the records after it up to
+// K: a read of at most one stride of records, never a replay of the log.
+//
+//   std::unique_ptr<JournalStore> journal;
+//   Status s = JournalStore::Open(JournalStore::PathFor(data_dir), JournalStoreOptions{}, &journal);
+//   JournalProjector projector(journal.get());
+//   s = projector.CatchUp(events, checkpoints, kKnownNow);       // follows the log from where the store stands
+//   s = journal->CellsAsKnownAt(known_at, valid_date, &cells, &context);
+//   s = ComputeFundingFromCells(cells, context, valid_date, known_at, query, &report);
+//
+// Like the checkpoints, it is derived state in its own RocksDB (<data>/journal): deleting it is always safe (the next
+// catch-up recomputes it from the log). It names the chain hash of the event at its position; a store that the log
+// does not confirm (restored from an older backup, another store's directory) is cleared, never used.
+#ifndef DI_PROJECTIONS_JOURNAL_STORE_H_
+#define DI_PROJECTIONS_JOURNAL_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "di/ledger/event_store.h"
+#include "di/projections/checkpoint.h"
+#include "di/projections/funding.h"
+#include "di/projections/funding_journal.h"
+
+namespace di::projections {
+
+struct JournalStoreOptions {
+  // An image of every cell is written at each multiple of this position: a query reads one image and at most this
+  // many events' records. Default 16 384 (at ~120 bytes of records per event, ~2 MB of records at most).
+  uint64_t image_stride = 16384;
+  // Records are written in batches of at most this many events (one atomic write each, position included).
+  size_t batch_events = 4096;
+};
+
+// What one event changed: the funding cells it moved, and the facts of the report's context it replaced (a project's
+// budget versions, a municipality registered, a claim's approval).
+struct JournalRecord {
+  uint64_t position = 0;
+  std::vector<FundingChange> changes;
+  std::vector<std::pair<std::string, std::vector<BudgetVersion>>> projects;
+  std::vector<std::string> municipalities;
+  std::vector<std::pair<std::string, FundingContext::ClaimApproval>> claims;
+  bool empty() const { return changes.empty() && projects.empty() && municipalities.empty() && claims.empty(); }
+};
+
+// The record of `event`, just folded into `model` and followed by a journal that gave `changes`.
+JournalRecord RecordOf(const LedgerModel& model, const ledger::StoredEvent& event, std::vector<FundingChange> changes);
+
+class JournalStore {
+ public:
+  static Status Open(const std::string& path, const JournalStoreOptions& options, std::unique_ptr<JournalStore>* out);
+  // The conventional location for a store at `data_dir`: <data>/journal.
+  static std::string PathFor(const std::string& data_dir);
+  virtual ~JournalStore() = default;
+
+  const JournalStoreOptions& options() const { return options_; }
+  // The position the store is projected up to (0: nothing yet).
+  virtual uint64_t position() const = 0;
+
+  // Appends `records` (ascending, each after position()) and moves the position to `to_position`, whose event has
+  // chain hash `hash`; with `image_journal` (the journal at `image_position`, a multiple of the stride among them,
+  // and `image_context`, the context there) also writes that image. One atomic write.
+  struct Image {
+    uint64_t position = 0;
+    std::string bytes;  // EncodeImage
+  };
+  virtual Status Append(const std::vector<JournalRecord>& records, const std::vector<Image>& images,
+                        uint64_t to_position, const ledger::Hash& hash) = 0;
+  static std::string EncodeImage(const FundingJournal& journal, const FundingContext& context);
+
+  // Every cell as of `valid_date` as known at `known_at_position` (<= position()), zero cells left out, and the
+  // report's context as known then.
+  virtual Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date,
+                                std::map<FundingRowKey, CellFigures>* cells, FundingContext* context) = 0;
+
+  // Clears the store when the log does not confirm the chain hash at its position (or has fewer events).
+  virtual Status Confirm(ledger::EventStore& events, bool* cleared) = 0;
+  virtual Status Clear() = 0;
+  // Bytes on disk (SST and blob files, WAL).
+  virtual uint64_t DiskBytes() = 0;
+
+ protected:
+  explicit JournalStore(const JournalStoreOptions& options) : options_(options) {}
+  JournalStoreOptions options_;
+};
+
+// Keeps a JournalStore following the log: a model and a funding journal at the store's position, the events after
+// it folded into both and their records appended. The first CatchUp resumes: the model at the store's position (from
+// the nearest checkpoint), the journal reset on it (every delivery decided once); later ones only fold what is new.
+class JournalProjector {
+ public:
+  explicit JournalProjector(JournalStore* store) : store_(store) {}
+  // Brings the store to `to_position` (kKnownNow: the log's head).
+  Status CatchUp(ledger::EventStore& events, CheckpointStore* checkpoints, uint64_t to_position);
+  uint64_t position() const { return store_->position(); }
+
+  // For a holder of its own model and journal (the server's live model), who folds and follows them itself: the
+  // record of each event as it follows it, then Flush. `journal` is the journal after following `event`.
+  void Add(const LedgerModel& model, const FundingJournal& journal, const ledger::StoredEvent& event,
+           std::vector<FundingChange> changes);
+  Status Flush();
+  size_t pending() const { return records_.size(); }
+
+ private:
+  Status FollowLog(ledger::EventStore& events, CheckpointStore* checkpoints, uint64_t to_position);
+
+  JournalStore* store_;
+  bool resumed_ = false;
+  LedgerModel model_;
+  FundingJournal journal_;
+  std::vector<JournalRecord> records_;
+  std::vector<JournalStore::Image> images_;
+  uint64_t buffered_to_ = 0;
+  ledger::Hash buffered_hash_{};
+};
+
+}  // namespace di::projections
+
+#endif  // DI_PROJECTIONS_JOURNAL_STORE_H_

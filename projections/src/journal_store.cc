@@ -1,0 +1,612 @@
+#include "di/projections/journal_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstring>
+#include <filesystem>
+#include <unordered_map>
+
+#include "di/ledger/invariant.h"
+#include "di/ledger/rocksdb_info_log.h"
+#include "di/ledger/rocksdb_status.h"
+#include "di/projections/replay.h"
+
+namespace di::projections {
+namespace {
+
+using ledger::FromRocks;
+
+// Keys (docs/projections.md "The journal on disk"):
+//   "meta"                          format version (1 byte) | position (8, big-endian) | chain hash there (32)
+//   "record/" + position (8, BE)    the JournalRecord of the event at that position (none when it changed nothing)
+//   "image/" + position (8, BE)     every cell's sums per valid date and the context, at that position
+// Big-endian positions sort the records and images by position.
+constexpr std::string_view kMetaKey = "meta";
+constexpr std::string_view kRecordPrefix = "record/";
+constexpr std::string_view kImagePrefix = "image/";
+constexpr uint8_t kFormatVersion = 1;
+constexpr size_t kMetaSize = 1 + 8 + 32;
+
+std::string PositionKey(std::string_view prefix, uint64_t position) {
+  std::string key(prefix);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
+  return key;
+}
+
+uint64_t PositionOfKey(std::string_view prefix, std::string_view key) {
+  DI_ASSERT(key.size() == prefix.size() + 8);
+  uint64_t position = 0;
+  for (size_t i = prefix.size(); i < key.size(); ++i) position = (position << 8) | static_cast<uint8_t>(key[i]);
+  return position;
+}
+
+// Varints (LEB128), zig-zag for signed numbers, length-prefixed strings.
+class Writer {
+ public:
+  void U64(uint64_t value) {
+    while (value >= 0x80) {
+      out_.push_back(static_cast<char>(value | 0x80));
+      value >>= 7;
+    }
+    out_.push_back(static_cast<char>(value));
+  }
+  void I64(int64_t value) { U64((static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63)); }
+  void Str(std::string_view value) {
+    U64(value.size());
+    out_.append(value);
+  }
+  void Figures(const CellFigures& cell) {
+    const FundingFigures& f = cell.figures;
+    for (int64_t value : {cell.presence, f.deliveries, f.delivered_cents, f.eligible_cents, f.claimed_cents,
+                          f.approved_cents, f.approved_esf_cents, f.approved_state_cents, f.paid_cents, f.paid_esf_cents,
+                          f.paid_state_cents}) {
+      I64(value);
+    }
+  }
+  void Place(const FundingRowKey& key) {
+    Str(key.project_id);
+    Str(key.territory_id);
+    Str(key.municipality_id);
+    Str(key.service);
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool U64(uint64_t* value) {
+    *value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in_.empty()) return false;
+      const auto byte = static_cast<uint8_t>(in_.front());
+      in_.remove_prefix(1);
+      *value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool I64(int64_t* value) {
+    uint64_t raw = 0;
+    if (!U64(&raw)) return false;
+    *value = static_cast<int64_t>(raw >> 1) ^ -static_cast<int64_t>(raw & 1);
+    return true;
+  }
+  bool I32(int32_t* value) {
+    int64_t wide = 0;
+    if (!I64(&wide) || wide < INT32_MIN || wide > INT32_MAX) return false;
+    *value = static_cast<int32_t>(wide);
+    return true;
+  }
+  bool Str(std::string* value) {
+    uint64_t size = 0;
+    if (!U64(&size) || size > in_.size()) return false;
+    value->assign(in_.substr(0, size));
+    in_.remove_prefix(size);
+    return true;
+  }
+  bool Figures(CellFigures* cell) {
+    FundingFigures& f = cell->figures;
+    for (int64_t* value : {&cell->presence, &f.deliveries, &f.delivered_cents, &f.eligible_cents, &f.claimed_cents,
+                           &f.approved_cents, &f.approved_esf_cents, &f.approved_state_cents, &f.paid_cents,
+                           &f.paid_esf_cents, &f.paid_state_cents}) {
+      if (!I64(value)) return false;
+    }
+    return true;
+  }
+  bool Place(FundingRowKey* key) {
+    return Str(&key->project_id) && Str(&key->territory_id) && Str(&key->municipality_id) && Str(&key->service);
+  }
+  bool done() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+void WriteBudgets(Writer* out, const std::vector<BudgetVersion>& versions) {
+  out->U64(versions.size());
+  for (const BudgetVersion& version : versions) {
+    out->I64(version.from);
+    out->I64(version.total_cents);
+    out->I64(version.esf_cents);
+    out->I64(version.state_cents);
+    out->U64(version.position);
+  }
+}
+
+bool ReadBudgets(Reader* in, std::vector<BudgetVersion>* versions) {
+  uint64_t count = 0;
+  if (!in->U64(&count)) return false;
+  versions->clear();
+  for (uint64_t i = 0; i < count; ++i) {
+    BudgetVersion version;
+    if (!in->I32(&version.from) || !in->I64(&version.total_cents) || !in->I64(&version.esf_cents) ||
+        !in->I64(&version.state_cents) || !in->U64(&version.position)) {
+      return false;
+    }
+    versions->push_back(version);
+  }
+  return true;
+}
+
+void WriteApproval(Writer* out, const FundingContext::ClaimApproval& claim) {
+  out->Str(claim.project_id);
+  out->I64(claim.date);
+  out->I64(claim.reviewed_on);
+  out->I64(claim.approved_cents);
+}
+
+bool ReadApproval(Reader* in, FundingContext::ClaimApproval* claim) {
+  return in->Str(&claim->project_id) && in->I32(&claim->date) && in->I32(&claim->reviewed_on) &&
+         in->I64(&claim->approved_cents);
+}
+
+// Record: changes, then the context's replaced facts.
+std::string EncodeRecord(const JournalRecord& record) {
+  Writer out;
+  out.U64(record.changes.size());
+  for (const FundingChange& change : record.changes) {
+    out.Place(change.cell);
+    out.Str(change.cell.month);
+    out.I64(change.valid_from);
+    out.Figures(change.delta);
+  }
+  out.U64(record.projects.size());
+  for (const auto& [id, versions] : record.projects) {
+    out.Str(id);
+    WriteBudgets(&out, versions);
+  }
+  out.U64(record.municipalities.size());
+  for (const std::string& id : record.municipalities) out.Str(id);
+  out.U64(record.claims.size());
+  for (const auto& [id, claim] : record.claims) {
+    out.Str(id);
+    WriteApproval(&out, claim);
+  }
+  return out.Take();
+}
+
+bool DecodeRecord(std::string_view bytes, JournalRecord* record) {
+  Reader in(bytes);
+  uint64_t count = 0;
+  if (!in.U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    FundingChange change;
+    if (!in.Place(&change.cell) || !in.Str(&change.cell.month) || !in.I32(&change.valid_from) ||
+        !in.Figures(&change.delta)) {
+      return false;
+    }
+    record->changes.push_back(std::move(change));
+  }
+  if (!in.U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::pair<std::string, std::vector<BudgetVersion>> project;
+    if (!in.Str(&project.first) || !ReadBudgets(&in, &project.second)) return false;
+    record->projects.push_back(std::move(project));
+  }
+  if (!in.U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string id;
+    if (!in.Str(&id)) return false;
+    record->municipalities.push_back(std::move(id));
+  }
+  if (!in.U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::pair<std::string, FundingContext::ClaimApproval> claim;
+    if (!in.Str(&claim.first) || !ReadApproval(&in, &claim.second)) return false;
+    record->claims.push_back(std::move(claim));
+  }
+  return in.done();
+}
+
+void ApplyToContext(JournalRecord& record, FundingContext* context) {
+  for (auto& [id, versions] : record.projects) context->projects[id] = std::move(versions);
+  for (auto& id : record.municipalities) context->municipalities.insert(std::move(id));
+  for (auto& [id, claim] : record.claims) context->claims[id] = std::move(claim);
+}
+
+// Cells being summed for one query: places interned to integers, so that the per-step additions compare no strings.
+class CellAccumulator {
+ public:
+  // The place of a row key (its month ignored).
+  uint32_t PlaceId(const FundingRowKey& key) {
+    FundingRowKey place = key;
+    place.month.clear();
+    auto [it, inserted] = place_ids_.try_emplace(std::move(place), static_cast<uint32_t>(places_.size()));
+    if (inserted) places_.push_back(it->first);
+    return it->second;
+  }
+  void Add(uint32_t place, const std::string& month, const CellFigures& figures) {
+    cells_[{place, month}].Add(figures);
+  }
+  std::map<FundingRowKey, CellFigures> Take() {
+    std::map<FundingRowKey, CellFigures> out;
+    for (auto& [cell, figures] : cells_) {
+      if (figures.IsZero()) continue;
+      FundingRowKey key = places_[cell.first];
+      key.month = cell.second;
+      const bool unique = out.emplace(std::move(key), figures).second;
+      DI_ASSERT(unique);
+    }
+    return out;
+  }
+
+ private:
+  std::map<FundingRowKey, uint32_t> place_ids_;
+  std::vector<FundingRowKey> places_;
+  std::map<std::pair<uint32_t, std::string>, CellFigures> cells_;
+};
+
+// Image: places (4 strings each), then per cell (place index, month, steps (valid_from, figures)), then the context.
+bool DecodeImage(std::string_view bytes, int32_t valid_date, CellAccumulator* cells, FundingContext* context) {
+  Reader in(bytes);
+  uint64_t count = 0;
+  if (!in.U64(&count)) return false;
+  std::vector<uint32_t> place_ids;
+  for (uint64_t i = 0; i < count; ++i) {
+    FundingRowKey place;
+    if (!in.Place(&place)) return false;
+    place_ids.push_back(cells->PlaceId(place));
+  }
+  if (!in.U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t place = 0, steps = 0;
+    std::string month;
+    if (!in.U64(&place) || place >= place_ids.size() || !in.Str(&month) || !in.U64(&steps)) return false;
+    for (uint64_t j = 0; j < steps; ++j) {
+      int32_t valid_from = 0;
+      CellFigures figures;
+      if (!in.I32(&valid_from) || !in.Figures(&figures)) return false;
+      if (valid_from <= valid_date) cells->Add(place_ids[place], month, figures);
+    }
+  }
+  *context = FundingContext{};
+  if (!in.U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string id;
+    if (!in.Str(&id) || !ReadBudgets(&in, &context->projects[id])) return false;
+  }
+  if (!in.U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string id;
+    if (!in.Str(&id)) return false;
+    context->municipalities.insert(std::move(id));
+  }
+  if (!in.U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string id;
+    if (!in.Str(&id) || !ReadApproval(&in, &context->claims[id])) return false;
+  }
+  return in.done();
+}
+
+class RocksJournalStore final : public JournalStore {
+ public:
+  RocksJournalStore(const JournalStoreOptions& options, std::unique_ptr<rocksdb::DB> db)
+      : JournalStore(options), db_(std::move(db)) {}
+
+  Status Load() {
+    std::string meta;
+    rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), kMetaKey, &meta);
+    if (found.IsNotFound()) return Status::Ok();
+    if (!found.ok()) return FromRocks(found, "read the journal's position");
+    if (meta.size() != kMetaSize || static_cast<uint8_t>(meta[0]) != kFormatVersion) {
+      return Clear();  // another format: derived state, recomputed from the log
+    }
+    position_ = PositionOfKey("", std::string_view(meta).substr(1, 8));
+    std::memcpy(hash_.data(), meta.data() + 9, hash_.size());
+    return Status::Ok();
+  }
+
+  uint64_t position() const override { return position_; }
+
+  Status Append(const std::vector<JournalRecord>& records, const std::vector<Image>& images, uint64_t to_position,
+                const ledger::Hash& hash) override {
+    DI_ASSERT(to_position >= position_);
+    rocksdb::WriteBatch batch;
+    for (const JournalRecord& record : records) {
+      DI_ASSERT(record.position > position_ && record.position <= to_position);
+      if (!record.empty()) batch.Put(PositionKey(kRecordPrefix, record.position), EncodeRecord(record));
+    }
+    for (const Image& image : images) {
+      DI_ASSERT(image.position > position_ && image.position <= to_position);
+      batch.Put(PositionKey(kImagePrefix, image.position), image.bytes);
+    }
+    std::string meta(1, static_cast<char>(kFormatVersion));
+    meta += PositionKey("", to_position);
+    meta.append(reinterpret_cast<const char*>(hash.data()), hash.size());
+    batch.Put(kMetaKey, meta);
+    // Derived state: no fsync. A crash loses at most the last batches, and the meta record with them.
+    Status status = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "append to the journal");
+    if (!status.ok()) return status;
+    position_ = to_position;
+    hash_ = hash;
+    return Status::Ok();
+  }
+
+  Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date, std::map<FundingRowKey, CellFigures>* cells,
+                        FundingContext* context) override {
+    if (known_at_position > position_) {
+      return Status::InvalidArgument("the journal is projected up to position " + std::to_string(position_) +
+                                         ", not " + std::to_string(known_at_position),
+                                     "known_at");
+    }
+    CellAccumulator sums;
+    *context = FundingContext{};
+    uint64_t from = 0;  // the image's position: records after it are added
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    it->SeekForPrev(PositionKey(kImagePrefix, known_at_position));
+    if (it->Valid() && it->key().starts_with(rocksdb::Slice(kImagePrefix.data(), kImagePrefix.size()))) {
+      from = PositionOfKey(kImagePrefix, it->key().ToStringView());
+      if (!DecodeImage(it->value().ToStringView(), valid_date, &sums, context)) {
+        return Status::Corruption("journal image at position " + std::to_string(from) + " does not decode");
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read the journal's image");
+    const std::string end = PositionKey(kRecordPrefix, known_at_position);
+    for (it->Seek(PositionKey(kRecordPrefix, from + 1)); it->Valid() && it->key().compare(end) <= 0; it->Next()) {
+      JournalRecord record;
+      if (!DecodeRecord(it->value().ToStringView(), &record)) {
+        return Status::Corruption("journal record at position " +
+                                  std::to_string(PositionOfKey(kRecordPrefix, it->key().ToStringView())) +
+                                  " does not decode");
+      }
+      for (const FundingChange& change : record.changes) {
+        if (change.valid_from <= valid_date) sums.Add(sums.PlaceId(change.cell), change.cell.month, change.delta);
+      }
+      ApplyToContext(record, context);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read the journal's records");
+    *cells = sums.Take();
+    return Status::Ok();
+  }
+
+  Status Confirm(ledger::EventStore& events, bool* cleared) override {
+    *cleared = false;
+    if (position_ == 0) return Status::Ok();
+    bool confirmed = false;
+    Status status = events.ReadLog(position_, 1, [&](const ledger::StoredEvent& event) {
+      confirmed = event.position == position_ && event.hash == hash_;
+      return false;
+    });
+    if (!status.ok()) return status;
+    if (confirmed) return Status::Ok();
+    *cleared = true;
+    return Clear();
+  }
+
+  Status Clear() override {
+    rocksdb::WriteBatch batch;
+    // Every key sorts between "image/" and "record/\xff...", and "meta".
+    batch.DeleteRange("", "s");
+    Status status = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "clear the journal");
+    if (!status.ok()) return status;
+    position_ = 0;
+    hash_ = {};
+    return Status::Ok();
+  }
+
+  uint64_t DiskBytes() override {
+    uint64_t sst = 0, blob = 0, wal = 0;
+    db_->GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
+    db_->GetIntProperty(rocksdb::DB::Properties::kTotalBlobFileSize, &blob);
+    db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &wal);
+    return sst + blob + wal;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  uint64_t position_ = 0;
+  ledger::Hash hash_{};
+};
+
+}  // namespace
+
+JournalRecord RecordOf(const LedgerModel& model, const ledger::StoredEvent& event, std::vector<FundingChange> changes) {
+  const auto recorded = event.reader();
+  JournalRecord record;
+  record.position = recorded.getPosition();
+  record.changes = std::move(changes);
+  const auto payload = recorded.getEvent().getPayload();
+  using P = schema::Event::Payload;
+  auto project = [&](const std::string& id) {
+    if (auto found = model.projects().find(id); found != model.projects().end()) {
+      record.projects.emplace_back(id, found->second.budgets);
+    }
+  };
+  auto claim = [&](const std::string& id) {
+    if (auto found = model.claims().find(id); found != model.claims().end()) {
+      record.claims.emplace_back(id, ClaimApprovalOf(found->second));
+    }
+  };
+  switch (payload.which()) {
+    case P::PROJECT_REGISTERED: project(payload.getProjectRegistered().getProjectId().cStr()); break;
+    case P::BUDGET_AMENDED: project(payload.getBudgetAmended().getProjectId().cStr()); break;
+    case P::PROJECT_EXPENSE_RECORDED: project(payload.getProjectExpenseRecorded().getProjectId().cStr()); break;
+    case P::MUNICIPALITY_REGISTERED:
+    case P::MUNICIPALITIES_MERGED:
+      for (const auto& [id, municipality] : model.municipalities()) record.municipalities.push_back(id);
+      break;
+    case P::REIMBURSEMENT_CLAIMED: claim(payload.getReimbursementClaimed().getClaimId().cStr()); break;
+    case P::CLAIM_REVIEWED: claim(payload.getClaimReviewed().getClaimId().cStr()); break;
+    case P::REIMBURSEMENT_PAID: claim(payload.getReimbursementPaid().getClaimId().cStr()); break;
+    default: break;
+  }
+  return record;
+}
+
+std::string JournalStore::EncodeImage(const FundingJournal& journal, const FundingContext& context) {
+  // Places first (each once), then the cells referring to them by index.
+  std::map<FundingRowKey, uint64_t> place_index;
+  std::vector<const FundingRowKey*> places;
+  struct Step {
+    uint64_t place;
+    std::string month;
+    int32_t valid_from;
+    CellFigures figures;
+  };
+  std::vector<Step> steps;
+  journal.ForEachStep([&](const FundingRowKey& key, int32_t valid_from, const CellFigures& figures) {
+    FundingRowKey place = key;
+    place.month.clear();
+    auto [it, inserted] = place_index.try_emplace(std::move(place), place_index.size());
+    if (inserted) places.push_back(&it->first);
+    steps.push_back(Step{it->second, key.month, valid_from, figures});
+  });
+  Writer out;
+  out.U64(places.size());
+  for (const FundingRowKey* place : places) out.Place(*place);
+  // Cells: runs of steps of the same (place, month); ForEachStep gives them together.
+  std::vector<std::pair<size_t, size_t>> runs;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (runs.empty() || steps[i].place != steps[runs.back().first].place || steps[i].month != steps[runs.back().first].month) {
+      runs.emplace_back(i, i);
+    }
+    runs.back().second = i + 1;
+  }
+  out.U64(runs.size());
+  for (const auto& [first, end] : runs) {
+    out.U64(steps[first].place);
+    out.Str(steps[first].month);
+    out.U64(end - first);
+    for (size_t i = first; i < end; ++i) {
+      out.I64(steps[i].valid_from);
+      out.Figures(steps[i].figures);
+    }
+  }
+  out.U64(context.projects.size());
+  for (const auto& [id, versions] : context.projects) {
+    out.Str(id);
+    WriteBudgets(&out, versions);
+  }
+  out.U64(context.municipalities.size());
+  for (const std::string& id : context.municipalities) out.Str(id);
+  out.U64(context.claims.size());
+  for (const auto& [id, claim] : context.claims) {
+    out.Str(id);
+    WriteApproval(&out, claim);
+  }
+  return out.Take();
+}
+
+std::string JournalStore::PathFor(const std::string& data_dir) {
+  return (std::filesystem::path(data_dir) / "journal").string();
+}
+
+Status JournalStore::Open(const std::string& path, const JournalStoreOptions& options,
+                          std::unique_ptr<JournalStore>* out) {
+  if (options.image_stride == 0) return Status::InvalidArgument("must be at least 1", "image_stride");
+  if (options.batch_events == 0) return Status::InvalidArgument("must be at least 1", "batch_events");
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.compression = rocksdb::kLZ4Compression;
+  db_options.write_buffer_size = 16 << 20;
+  // Images are large values written once per stride: in blob files, not rewritten by compactions.
+  db_options.enable_blob_files = true;
+  db_options.min_blob_size = 4096;
+  db_options.blob_compression_type = rocksdb::kLZ4Compression;
+  db_options.max_open_files = 64;
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error) return Status::IOError("cannot create directory '" + path + "': " + error.message());
+  db_options.info_log = ledger::NewDiskFullTolerantInfoLog(path);
+  rocksdb::DB* db = nullptr;
+  Status status = FromRocks(rocksdb::DB::Open(db_options, path, &db), "open the journal at " + path);
+  if (!status.ok()) return status;
+  auto store = std::make_unique<RocksJournalStore>(options, std::unique_ptr<rocksdb::DB>(db));
+  status = store->Load();
+  if (!status.ok()) return status;
+  *out = std::move(store);
+  return Status::Ok();
+}
+
+void JournalProjector::Add(const LedgerModel& model, const FundingJournal& journal, const ledger::StoredEvent& event,
+                           std::vector<FundingChange> changes) {
+  JournalRecord record = RecordOf(model, event, std::move(changes));
+  DI_ASSERT(record.position > std::max(store_->position(), buffered_to_));
+  if (record.position % store_->options().image_stride == 0) {
+    images_.push_back(JournalStore::Image{record.position, JournalStore::EncodeImage(journal, FundingContextOf(model))});
+  }
+  buffered_to_ = record.position;
+  buffered_hash_ = event.hash;
+  records_.push_back(std::move(record));
+}
+
+Status JournalProjector::Flush() {
+  if (buffered_to_ <= store_->position()) return Status::Ok();
+  Status status = store_->Append(records_, images_, buffered_to_, buffered_hash_);
+  records_.clear();
+  images_.clear();
+  // A failed write leaves the model and journal ahead of the store: the next CatchUp resumes from the store again.
+  if (!status.ok()) resumed_ = false;
+  return status;
+}
+
+Status JournalProjector::CatchUp(ledger::EventStore& events, CheckpointStore* checkpoints, uint64_t to_position) {
+  Status status = FollowLog(events, checkpoints, to_position);
+  if (!status.ok()) {
+    resumed_ = false;  // what was folded but not written is lost: resume from the store next time
+    records_.clear();
+    images_.clear();
+    buffered_to_ = 0;
+  }
+  return status;
+}
+
+Status JournalProjector::FollowLog(ledger::EventStore& events, CheckpointStore* checkpoints, uint64_t to_position) {
+  if (!resumed_) {
+    records_.clear();
+    images_.clear();
+    buffered_to_ = 0;
+    bool cleared = false;
+    DI_RETURN_IF_ERROR(store_->Confirm(events, &cleared));
+    model_ = LedgerModel{};
+    if (store_->position() > 0) DI_RETURN_IF_ERROR(LoadModel(events, checkpoints, store_->position(), &model_));
+    DI_ASSERT(model_.last_position() == store_->position());
+    journal_.Reset(model_);
+    resumed_ = true;
+  }
+  std::vector<FundingChange> changes;
+  Status undecodable = Status::Ok();
+  Status status = events.ReadLog(store_->position() + 1, 0, [&](const ledger::StoredEvent& event) {
+    if (to_position != kKnownNow && event.position > to_position) return false;
+    if (!ApplyOrReport(event, &model_, &undecodable)) return false;
+    journal_.Follow(model_, event, &changes);
+    Add(model_, journal_, event, std::move(changes));
+    changes.clear();
+    if (records_.size() >= store_->options().batch_events) {
+      undecodable = Flush();
+      if (!undecodable.ok()) return false;
+    }
+    return true;
+  });
+  DI_RETURN_IF_ERROR(status);
+  DI_RETURN_IF_ERROR(undecodable);
+  return Flush();
+}
+
+}  // namespace di::projections
