@@ -9,9 +9,15 @@
 //   changes   ComputeFundingChanges between two random positions a month of the history apart, from the nearest
 //             checkpoint, vs what a user would do without it: two past-known-at funding reports (LoadModel +
 //             ComputeFunding at each end); p50/p99, ratio.
+//   store     the journal on disk (journal_store.h) projected from the log by a JournalProjector: events/s, and its
+//             size per event.
+//   past      the funding report as known at Q random past positions: LoadModel from the nearest checkpoint +
+//             ComputeFunding (today's path) vs the journal store (an image and at most a stride of records);
+//             p50/p99, ratio.
 //   memory    peak RSS.
 //
-//   build/bench/journal_bench [--persons 300] [--years 8] [--queries 20] [--dir /tmp/x] [--reuse]
+//   build/bench/journal_bench [--persons 300] [--years 8] [--queries 20] [--image-stride 16384] [--dir /tmp/x]
+//                             [--reuse]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -26,6 +32,7 @@
 #include "di/projections/checkpoint.h"
 #include "di/projections/funding_changes.h"
 #include "di/projections/funding_journal.h"
+#include "di/projections/journal_store.h"
 #include "di/projections/replay.h"
 #include "simulated_store.h"
 
@@ -75,6 +82,7 @@ projections::FundingQuery RandomGrouping(std::mt19937_64& random) {
 
 int Run(int argc, char** argv) {
   int persons = 300, years = 8, queries = 20;
+  projections::JournalStoreOptions journal_options;
   std::string dir;
   bool reuse = false;
   Flags flags(argc, argv);
@@ -83,6 +91,7 @@ int Run(int argc, char** argv) {
     else if (flags.Is("--years")) years = flags.Int();
     else if (flags.Is("--queries")) queries = flags.Int();
     else if (flags.Is("--dir")) dir = flags.Value();
+    else if (flags.Is("--image-stride")) journal_options.image_stride = static_cast<uint64_t>(flags.Int());
     else if (flags.Is("--reuse")) reuse = true;
     else flags.Unknown();
   }
@@ -107,7 +116,18 @@ int Run(int argc, char** argv) {
   const double reset_seconds = SecondsSince(reset_started);
   std::printf("| fold | events/s |\n|---|---|\n| model alone | %.0f |\n| model + funding journal | %.0f (%.0f %%) |\n",
               plain_rate, journal_rate, 100.0 * journal_rate / plain_rate);
-  std::printf("| journal reset on the whole model | %.2f s |\n\n", reset_seconds);
+  std::printf("| journal reset on the whole model | %.2f s |\n", reset_seconds);
+  const std::string journal_path = dir + "/journal";
+  std::filesystem::remove_all(journal_path);
+  std::unique_ptr<projections::JournalStore> journal_store;
+  Check(projections::JournalStore::Open(journal_path, journal_options, &journal_store), "journal store");
+  auto projected = Clock::now();
+  Check(projections::JournalProjector(journal_store.get()).CatchUp(*store, nullptr, projections::kKnownNow),
+        "project the journal store");
+  const double store_rate = static_cast<double>(head) / SecondsSince(projected);
+  std::printf("| model + journal written to the journal store (image stride %llu) | %.0f (%.0f %%); %.0f bytes/event |\n\n",
+              static_cast<unsigned long long>(journal_options.image_stride), store_rate, 100.0 * store_rate / plain_rate,
+              static_cast<double>(journal_store->DiskBytes()) / static_cast<double>(head));
 
   std::mt19937_64 random(1);
   const int32_t first_day = ledger::DaysFromCivil(2016, 1, 1), last_day = ledger::DaysFromCivil(2016 + years, 1, 1);
@@ -123,6 +143,25 @@ int Run(int argc, char** argv) {
     Check(projections::ComputeFundingFromJournal(journal, model, valid_date, query, &b), "journal funding");
     from_journal.Add(started);
     if (projections::FundingToJson(a) != projections::FundingToJson(b)) Fail("the journal's report differs");
+  }
+  Timings past_naive, past_store;
+  for (int i = 0; i < queries; ++i) {
+    const uint64_t known_at = 1 + random() % head;
+    const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+    const projections::FundingQuery query = RandomGrouping(random);
+    projections::FundingReport a, b;
+    auto started = Clock::now();
+    projections::LedgerModel then;
+    Check(projections::LoadModel(*store, checkpoints.get(), known_at, &then), "load");
+    Check(projections::ComputeFunding(then, valid_date, query, &a), "funding then");
+    past_naive.Add(started);
+    started = Clock::now();
+    std::map<projections::FundingRowKey, projections::CellFigures> cells;
+    projections::FundingContext context;
+    Check(journal_store->CellsAsKnownAt(known_at, valid_date, &cells, &context), "journal store");
+    Check(projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, &b), "store funding");
+    past_store.Add(started);
+    if (projections::FundingToJson(a) != projections::FundingToJson(b)) Fail("the journal store's report differs");
   }
   // A month of the history: the log spread evenly over the simulated months.
   const uint64_t month = std::max<uint64_t>(1, head / (static_cast<uint64_t>(years) * 12));
@@ -149,6 +188,7 @@ int Run(int argc, char** argv) {
   }
   std::printf("| query (p50 / p99) | naive | journal | naive/journal |\n|---|---|---|---|\n");
   PrintRow("funding as known now", from_journal, naive);
+  PrintRow("funding as known at a random past position", past_store, past_naive);
   PrintRow("changes over a month of events vs two past-known-at reports", changes, two_reports);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -58,11 +58,13 @@ struct ReportOptions {
   std::string format = "table";
   std::string table;           // reconciliation CSV: claims, lines (empty: lines) or payments
   bool explain = false;        // funding: the positions of the events behind each row
+  bool naive = false;          // funding: fold a model even when the journal store could answer
 };
 int RunReport(const ReportOptions& options);
 // `report changes`: the funding figures' changes between --known-at and --to, and the events behind them.
 int RunChangesReport(const ReportOptions& options);
-// Recomputes the projection checkpoints (<data>/projections) from the whole log.
+// Recomputes the projection checkpoints (<data>/projections) and the journal store (<data>/journal) from the whole
+// log.
 int RunRebuild(const std::string& data_dir, uint64_t interval_events);
 
 // Appends a `rules_enacted` event with the default rule set (or `rules_file`), parameters overridden.

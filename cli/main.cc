@@ -102,6 +102,9 @@ int main(int argc, char** argv) {
   report->add_option("--claim", report_options.claim_id, "reconciliation: one claim, with its lines and payments");
   report->add_flag("--explain", report_options.explain,
                    "funding: list the positions of the events behind each row (export --from P --limit 1 shows one)");
+  report->add_flag("--naive", report_options.naive,
+                   "funding: fold a model of the history as known then and decide every delivery, instead of reading "
+                   "the journal store (the reference the journal is tested against; for support)");
   report->add_option("--project", report_options.project_id, "only this project");
   report->add_option("--municipality", report_options.municipality_id,
                      "only this municipality (funding: granting one or its territory; reconciliation: claimant; "
@@ -125,7 +128,8 @@ int main(int argc, char** argv) {
 
   uint64_t rebuild_interval = 50000;
   CLI::App* rebuild = app.add_subcommand(
-      "rebuild", "recompute the projection checkpoints from scratch; prints the state digest of each snapshot");
+      "rebuild",
+      "recompute the projection checkpoints and the journal store from scratch; prints the state digest of each snapshot");
   add_data(rebuild);
   rebuild->add_option("--interval", rebuild_interval, "a snapshot every this many events")
       ->capture_default_str()

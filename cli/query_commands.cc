@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -16,7 +17,9 @@
 #include "di/projections/default_rules.h"
 #include "di/projections/entitlements.h"
 #include "di/projections/funding.h"
+#include "di/projections/funding_journal.h"
 #include "di/projections/indicators.h"
+#include "di/projections/journal_store.h"
 #include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
 #include "di/projections/rules.h"
@@ -84,20 +87,17 @@ Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
 
 namespace {
 
-// Opens the store and folds it as known at `known_at`; resolves the valid date (default: latest). When the
-// answer cannot know `subjects` yet (projections::ExplainNotYetKnown), `note` says why and nothing is folded: the
-// answer is empty. A subject the store never recorded is an error (exit 1), as the server's 404.
-int LoadModel(const std::string& data_dir, const std::string& known_at_text, const std::string& valid_at,
-              const std::vector<projections::QuerySubject>& subjects, projections::LedgerModel* model,
-              uint64_t* known_at, int32_t* valid_date, std::string* note) {
-  std::unique_ptr<ledger::EventStore> store;
-  Status status = OpenExisting(data_dir, &store);
+// Opens the store and resolves a query's as-of (projections::ResolveAsOf). Returns the exit code (0: resolved).
+int ResolveQuery(const std::string& data_dir, const std::string& known_at_text, const std::string& valid_at,
+                 const std::vector<projections::QuerySubject>& subjects, std::unique_ptr<ledger::EventStore>* store,
+                 uint64_t* known_at, int32_t* valid_date, std::string* note) {
+  Status status = OpenExisting(data_dir, store);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return 2;
   }
   projections::ResolvedAsOf resolved;
-  status = projections::ResolveAsOf(*store, valid_at, known_at_text, store->Head().position, subjects, &resolved);
+  status = projections::ResolveAsOf(**store, valid_at, known_at_text, (*store)->Head().position, subjects, &resolved);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return status.field() == "valid_at" ? 2 : 1;
@@ -105,6 +105,13 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
   *known_at = resolved.known_at_position;
   *valid_date = resolved.valid_date;
   *note = std::move(resolved.note);
+  return 0;
+}
+
+// Folds the model as known at `known_at` (nothing when the answer is empty and says why: `note`).
+int FoldModel(const std::string& data_dir, ledger::EventStore& store, uint64_t known_at, const std::string& note,
+              projections::LedgerModel* model) {
+  Status status = Status::Ok();
   // Resume from the nearest projection checkpoint (<data>/projections) rather than replaying everything.
   // The checkpoints are a cache: if they cannot be opened, the answer comes from a full replay instead.
   std::unique_ptr<projections::CheckpointStore> checkpoints;
@@ -114,12 +121,45 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
     checkpoints.reset();
   }
   // Nothing to fold for an answer that is empty (and says why).
-  status = projections::LoadModel(*store, checkpoints.get(), note->empty() ? *known_at : 0, model);
+  status = projections::LoadModel(store, checkpoints.get(), note.empty() ? known_at : 0, model);
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << "\n";
     return 2;
   }
   return 0;
+}
+
+// Opens the store and folds it as known at `known_at`; resolves the valid date (default: latest). When the
+// answer cannot know `subjects` yet (projections::ExplainNotYetKnown), `note` says why and nothing is folded: the
+// answer is empty. A subject the store never recorded is an error (exit 1), as the server's 404.
+int LoadModel(const std::string& data_dir, const std::string& known_at_text, const std::string& valid_at,
+              const std::vector<projections::QuerySubject>& subjects, projections::LedgerModel* model,
+              uint64_t* known_at, int32_t* valid_date, std::string* note) {
+  std::unique_ptr<ledger::EventStore> store;
+  if (int code = ResolveQuery(data_dir, known_at_text, valid_at, subjects, &store, known_at, valid_date, note)) {
+    return code;
+  }
+  return FoldModel(data_dir, *store, *known_at, *note, model);
+}
+
+// The funding report from the journal store (<data>/journal) when it has projected the known-at position: an image
+// and the records after it, no model folded. The CLI never projects the store (a server and `rebuild` do); when it
+// is behind, missing, locked by a running server or not confirmed by the log, this returns false and the caller
+// folds a model as before.
+bool FundingFromJournalStore(const std::string& data_dir, ledger::EventStore& store, uint64_t known_at,
+                             int32_t valid_date, const projections::FundingQuery& query,
+                             projections::FundingReport* report, Status* status) {
+  const std::string path = projections::JournalStore::PathFor(data_dir);
+  if (!std::filesystem::exists(path)) return false;
+  std::unique_ptr<projections::JournalStore> journal;
+  if (!projections::JournalStore::Open(path, {}, &journal).ok()) return false;
+  bool cleared = false;
+  if (!journal->Confirm(store, &cleared).ok() || known_at > journal->position()) return false;
+  std::map<projections::FundingRowKey, projections::CellFigures> cells;
+  projections::FundingContext context;
+  if (!journal->CellsAsKnownAt(known_at, valid_date, &cells, &context).ok()) return false;
+  *status = projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, report);
+  return true;
 }
 
 std::string Quantity(schema::Service service, int64_t quantity) { return projections::FormatQuantity(service, quantity); }
@@ -353,16 +393,15 @@ int RunReport(const ReportOptions& options) {
   } else {
     subjects = {{"project", options.project_id}, {"municipality", options.municipality_id}};
   }
+  std::unique_ptr<ledger::EventStore> store;
   projections::LedgerModel model;
   uint64_t known_at = 0;
   int32_t valid_date = 0;
   std::string note;
-  if (int code = LoadModel(options.data_dir, options.known_at, options.valid_at, subjects, &model, &known_at,
-                           &valid_date, &note)) {
+  if (int code = ResolveQuery(options.data_dir, options.known_at, options.valid_at, subjects, &store, &known_at,
+                              &valid_date, &note)) {
     return code;
   }
-  if (options.kind == "reconciliation") return ReportReconciliation(options, model, valid_date, known_at, note);
-  if (options.kind == "indicators") return ReportIndicators(options, model, valid_date, known_at, note);
   projections::FundingQuery query;
   query.project_id = options.project_id;
   query.municipality_id = options.municipality_id;
@@ -372,8 +411,19 @@ int RunReport(const ReportOptions& options) {
     if (!dimension.empty()) query.group_by.push_back(dimension);
   }
   projections::FundingReport report;
-  if (note.empty()) {
-    Status status = projections::ComputeFunding(model, valid_date, query, &report);
+  Status status = Status::Ok();
+  const bool from_journal = options.kind == "funding" && note.empty() && !query.explain && !options.naive &&
+                            FundingFromJournalStore(options.data_dir, *store, known_at, valid_date, query, &report,
+                                                    &status);
+  if (!from_journal) {
+    if (int code = FoldModel(options.data_dir, *store, known_at, note, &model)) return code;
+  }
+  if (options.kind == "reconciliation") return ReportReconciliation(options, model, valid_date, known_at, note);
+  if (options.kind == "indicators") return ReportIndicators(options, model, valid_date, known_at, note);
+  if (from_journal) {
+    if (!status.ok()) return ReportFailure(status);
+  } else if (note.empty()) {
+    status = projections::ComputeFunding(model, valid_date, query, &report);
     if (!status.ok()) return ReportFailure(status);
   } else {
     projections::EmptyWithNote({valid_date, known_at, note}, &report);
@@ -418,6 +468,28 @@ int RunReport(const ReportOptions& options) {
   return 0;
 }
 
+namespace {
+// Recomputes the journal store (<data>/journal) from the log: cleared, then projected up to the head.
+int RebuildJournalStore(const std::string& data_dir, ledger::EventStore& store,
+                        projections::CheckpointStore* checkpoints) {
+  std::unique_ptr<projections::JournalStore> journal;
+  Status status = projections::JournalStore::Open(projections::JournalStore::PathFor(data_dir), {}, &journal);
+  if (status.ok()) status = journal->Clear();
+  const auto started = std::chrono::steady_clock::now();
+  if (status.ok()) status = projections::JournalProjector(journal.get()).CatchUp(store, checkpoints, projections::kKnownNow);
+  if (!status.ok()) {
+    std::cerr << "error: journal store: " << status.ToString() << "\n";
+    return 1;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const uint64_t events = journal->position();
+  std::printf("rebuilt the journal store from %llu events in %.2f s (%.0f events/s), %.0f bytes per event\n",
+              static_cast<unsigned long long>(events), seconds, seconds > 0 ? static_cast<double>(events) / seconds : 0.0,
+              events > 0 ? static_cast<double>(journal->DiskBytes()) / static_cast<double>(events) : 0.0);
+  return 0;
+}
+}  // namespace
+
 int RunRebuild(const std::string& data_dir, uint64_t interval_events) {
   std::unique_ptr<ledger::EventStore> store;
   Status status = OpenExisting(data_dir, &store);
@@ -458,7 +530,7 @@ int RunRebuild(const std::string& data_dir, uint64_t interval_events) {
     std::printf("head %llu state digest %s\n", static_cast<unsigned long long>(head.position),
                 ledger::HashToHex(head.snapshot_digest).c_str());
   }
-  return 0;
+  return RebuildJournalStore(data_dir, *store, checkpoints.get());
 }
 
 }  // namespace di::cli

@@ -21,6 +21,7 @@
 
 #include "commands.h"
 #include "di/projections/checkpoint.h"
+#include "di/projections/journal_store.h"
 #include "di/ledger/civil_date.h"
 #include "di/projections/replay.h"
 #include "di/server/binary_endpoint.h"
@@ -283,6 +284,17 @@ int RunServe(const ServeOptions& options) {
   } else {
     std::fprintf(stderr, "warning: projection checkpoints unavailable, replaying the log: %s\n",
                  checkpoints_opened.ToString().c_str());
+  }
+  // The funding journal on disk: past known-at funding is read from it once the journal starts. Derived state like
+  // the checkpoints: without it, those answers come from folds.
+  std::unique_ptr<projections::JournalStore> journal_store;
+  ledger::Status journal_opened = projections::JournalStore::Open(
+      projections::JournalStore::PathFor(options.data_dir), {}, &journal_store);
+  if (journal_opened.ok()) {
+    service_options.journal_store = journal_store.get();
+  } else {
+    std::fprintf(stderr, "warning: journal store unavailable, past funding answers fold models: %s\n",
+                 journal_opened.ToString().c_str());
   }
   server::Metrics metrics;
   server::DeclareServerMetrics(metrics);

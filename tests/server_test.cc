@@ -10,12 +10,17 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <utility>  // before Asio (Boost 1.74 + C++20)
 
 #include <boost/beast/http.hpp>
 
 #include "child_process.h"
+#include "di/ledger/civil_date.h"
+#include "di/projections/funding.h"
+#include "di/projections/journal_store.h"
+#include "di/projections/replay.h"
 #include "di/server/http_server.h"
 #include "di/server/ledger_service.h"
 #include "di/server/metrics.h"
@@ -268,6 +273,55 @@ TEST_F(ServerTest, QueriesAndReportsInJsonAndCsvAsOfAValidDateAndAKnownAt) {
   EXPECT_GE(metrics_.Value("di_model_replays_total"), 1);
   // The funding reports as known now came from the live funding journal.
   EXPECT_GE(metrics_.Value("di_funding_from_journal_total"), 3);
+}
+
+// With a journal store, funding as known at a past position is read from it (an image and the records after it),
+// and equals the naive fold's report at that position; a restarted server resumes the store where it stood.
+TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFold) {
+  std::unique_ptr<projections::JournalStore> journal;
+  projections::JournalStoreOptions journal_options;
+  journal_options.image_stride = 4;  // several images in a short log
+  ASSERT_TRUE(projections::JournalStore::Open(dir_.path() + "/journal", journal_options, &journal).ok());
+  server::ServiceOptions service_options;
+  service_options.journal_store = journal.get();
+  StartServer({}, service_options);
+  const json opinion = MakeEvent("op-1", "special_care_opinion_recorded", "2020-06-01",
+                                 {{"person_id", "P-C1"}, {"valid_from", "2020-06-01"}});
+  ASSERT_EQ(Post(port_, {opinion}, kClerk1).status, 201u);          // position 14
+  ASSERT_EQ(Post(port_, Deliveries("j", 3), kClerk1).status, 201u);  // 15..17
+  // The first funding question starts the journal and brings the store up to the head.
+  ASSERT_EQ(Get(port_, "/v1/reports/funding?valid_at=2021-02-01", kFinance).status, 200u);
+  EXPECT_EQ(journal->position(), 17u);
+  EXPECT_EQ(metrics_.Value("di_journal_projected_position"), 17);
+  ASSERT_EQ(Post(port_, Deliveries("k", 2), kClerk1).status, 201u);  // 18..19: recorded as the model folds them
+  EXPECT_EQ(journal->position(), 19u);
+  auto check_past = [&](uint64_t known_at) {
+    SCOPED_TRACE("known at " + std::to_string(known_at));
+    projections::LedgerModel model;
+    ASSERT_TRUE(projections::LoadModel(*store_, nullptr, known_at, &model).ok());
+    for (const std::string group_by : {"municipality", "service,month", ""}) {
+      projections::FundingQuery query;
+      std::stringstream dimensions(group_by);
+      for (std::string dimension; std::getline(dimensions, dimension, ',');) query.group_by.push_back(dimension);
+      projections::FundingReport naive;
+      ASSERT_TRUE(projections::ComputeFunding(model, ledger::DaysFromCivil(2021, 2, 1), query, &naive).ok());
+      const json served = Get(port_, "/v1/reports/funding?valid_at=2021-02-01&known_at=" + std::to_string(known_at) +
+                                         (group_by.empty() ? "" : "&group_by=" + group_by), kFinance).Json();
+      EXPECT_EQ(served.dump(), json(projections::FundingToJson(naive)).dump()) << group_by;
+    }
+  };
+  const double replays_before = metrics_.Value("di_model_replays_total");
+  for (uint64_t known_at : {3u, 13u, 15u, 16u, 18u}) check_past(known_at);
+  EXPECT_EQ(metrics_.Value("di_model_replays_total"), replays_before);  // no model folded for them
+  EXPECT_EQ(metrics_.Value("di_funding_from_journal_store_total"), 15);
+  // A restarted server resumes the store where it stands and goes on recording.
+  server_.reset();
+  service_.reset();
+  StartServer({}, service_options);
+  ASSERT_EQ(Post(port_, Deliveries("m", 1), kClerk1).status, 201u);  // 20
+  check_past(19);
+  EXPECT_EQ(journal->position(), 20u);
+  check_past(20);
 }
 
 TEST_F(ServerTest, AuditHeadAndVerifyRange) {

@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <unordered_map>
@@ -322,7 +323,7 @@ class RocksJournalStore final : public JournalStore {
     return Status::Ok();
   }
 
-  uint64_t position() const override { return position_; }
+  uint64_t position() const override { return position_.load(); }
 
   Status Append(const std::vector<JournalRecord>& records, const std::vector<Image>& images, uint64_t to_position,
                 const ledger::Hash& hash) override {
@@ -351,7 +352,7 @@ class RocksJournalStore final : public JournalStore {
   Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date, std::map<FundingRowKey, CellFigures>* cells,
                         FundingContext* context) override {
     if (known_at_position > position_) {
-      return Status::InvalidArgument("the journal is projected up to position " + std::to_string(position_) +
+      return Status::InvalidArgument("the journal is projected up to position " + std::to_string(position_.load()) +
                                          ", not " + std::to_string(known_at_position),
                                      "known_at");
     }
@@ -420,7 +421,8 @@ class RocksJournalStore final : public JournalStore {
 
  private:
   std::unique_ptr<rocksdb::DB> db_;
-  uint64_t position_ = 0;
+  // Written by the one thread that appends; read by queries on others (a record at or before it is never rewritten).
+  std::atomic<uint64_t> position_{0};
   ledger::Hash hash_{};
 };
 

@@ -78,7 +78,8 @@ LedgerService::LedgerService(ledger::EventStore* store, ServiceOptions options, 
       options_(std::move(options)),
       pseudonymiser_(options_.pseudonym_key),
       metrics_(metrics),
-      live_(store, LiveModelOptions{options_.checkpoints, options_.max_concurrent_replays}, metrics) {
+      live_(store, LiveModelOptions{options_.checkpoints, options_.max_concurrent_replays, options_.journal_store},
+            metrics) {
   DI_ASSERT(store_ != nullptr);
   if (metrics_ != nullptr) {
     metrics_collector_id_ = metrics_->AddCollector([this](Metrics& m) {
@@ -384,6 +385,15 @@ Status LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of
     if (answered || !status.ok()) {
       if (answered && metrics_ != nullptr) metrics_->Add("di_funding_from_journal_total");
       return status;
+    }
+    // As known at a past position: from the journal store, when the server keeps one.
+    std::map<projections::FundingRowKey, projections::CellFigures> cells;
+    projections::FundingContext context;
+    status = live_.CellsFromJournalStore(known_at, valid_date, &cells, &context, &answered);
+    if (!status.ok()) return status;
+    if (answered) {
+      if (metrics_ != nullptr) metrics_->Add("di_funding_from_journal_store_total");
+      return projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, out);
     }
   }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {

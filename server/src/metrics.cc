@@ -171,6 +171,13 @@ void DeclareServerMetrics(Metrics& metrics) {
                   "Past known-at entitlement queries answered from the person's family streams only.");
   metrics.Declare("di_funding_from_journal_total", T::kCounter,
                   "Funding reports as known now answered from the funding journal (no delivery decided again).");
+  metrics.Declare("di_funding_from_journal_store_total", T::kCounter,
+                  "Funding reports as known at a past position answered from the journal store (an image and the "
+                  "records after it; no model folded).");
+  metrics.Declare("di_journal_projected_position", T::kGauge,
+                  "Position the journal store (<data>/journal) is projected up to (0: not started).");
+  metrics.Declare("di_journal_store_errors_total", T::kCounter,
+                  "Failed catch-ups or writes of the journal store; after one, answers come from folds until restart.");
   metrics.Declare("di_model_resumed_from_snapshot_position", T::kGauge,
                   "Position of the checkpoint the live model resumed from at start (0: replayed from the start).");
   metrics.Declare("di_model_snapshots_total", T::kCounter, "Snapshots of the live model written to the checkpoints.");

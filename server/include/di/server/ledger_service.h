@@ -81,6 +81,9 @@ struct ServiceOptions {
   // model from the newest confirmed snapshot instead of replaying the log, the live model is snapshotted as
   // it passes every `interval_events` positions, and past known-at queries start from the nearest snapshot.
   projections::CheckpointStore* checkpoints = nullptr;
+  // The funding journal on disk (<data>/journal), not owned; null: none. Past known-at funding is read from it
+  // (LiveModelOptions::journal_store).
+  projections::JournalStore* journal_store = nullptr;
   // Serve reads, queries and subscriptions but refuse every append with kForbidden (403) and
   // `read_only_reason` as the message. The CLI sets it when the chain does not verify at start and the
   // operator asked for --read-only: a store whose history is in doubt must not grow on top of it.

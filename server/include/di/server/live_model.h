@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -26,6 +27,7 @@
 #include "di/ledger/event_store.h"
 #include "di/projections/checkpoint.h"
 #include "di/projections/funding_journal.h"
+#include "di/projections/journal_store.h"
 #include "di/projections/ledger_model.h"
 
 namespace di::server {
@@ -40,6 +42,10 @@ struct LiveModelOptions {
   // Past known-at queries fold a fresh model (~3 us per event); at most this many run at once, more get kBusy.
   // Default: 2 (the machine's cores).
   int max_concurrent_replays = 2;
+  // The funding journal on disk (<data>/journal, projections/journal_store.h), not owned; null: none. Once the journal
+  // starts (the first funding question), the store is brought up to the live model and every fold appends to it, so
+  // that funding as known at any past position is read from it instead of folding a model.
+  projections::JournalStore* journal_store = nullptr;
 };
 
 class LiveModel {
@@ -74,6 +80,12 @@ class LiveModel {
   using JournalFunction =
       std::function<ledger::Status(const projections::LedgerModel& model, const projections::FundingJournal& journal)>;
   ledger::Status WithJournalAtHead(uint64_t known_at_position, const JournalFunction& fn, bool* answered);
+  // The funding cells as of `valid_date` and the report's context as known at `known_at_position`, from the journal
+  // store (starting the journal if it has not started); *answered false when there is no usable store (none given,
+  // or a write to it failed) or it has not reached the position.
+  ledger::Status CellsFromJournalStore(uint64_t known_at_position, int32_t valid_date,
+                                       std::map<projections::FundingRowKey, projections::CellFigures>* cells,
+                                       projections::FundingContext* context, bool* answered);
   // Runs `fold`, a fold of the log from a checkpoint (a past known-at model, a funding journal between two
   // positions), in one of the max_concurrent_replays slots; kBusy when they are all taken.
   ledger::Status WithReplaySlot(const std::function<ledger::Status()>& fold);
@@ -88,6 +100,10 @@ class LiveModel {
   void Stop();
 
  private:
+  // Starts the journal on the live model, and the store up to it first (most of it without holding the lock).
+  ledger::Status StartJournal();
+  // After a fold: writes what the journal recorded to the store; a failure stops using the store.
+  void FlushJournalStore();
   void ScheduleSnapshot();
   void SnapshotLoop();
 
@@ -98,7 +114,10 @@ class LiveModel {
   mutable std::shared_mutex mutex_;
   projections::LedgerModel model_;
   projections::FundingJournal journal_;  // follows model_ once started, under the same lock
-  bool journal_started_ = false;         // by the first WithJournalAtHead
+  bool journal_started_ = false;         // by the first WithJournalAtHead or CellsFromJournalStore
+  std::mutex journal_start_mutex_;       // one start at a time
+  // Records what journal_ follows into options_.journal_store; null until the journal starts, or after a failed write.
+  std::unique_ptr<projections::JournalProjector> journal_recorder_;
   std::atomic<uint64_t> visible_position_{0};
   std::atomic<int> replays_in_flight_{0};
   std::atomic<bool> stopping_{false};
