@@ -6,9 +6,10 @@
 //   reset     one FundingJournal::Reset on the whole model (what a server does at start).
 //   funding   the funding report as known now, Q random (valid date, grouping) pairs: ComputeFunding on the model
 //             (decides every delivery) vs ComputeFundingFromJournal (sums the journal's cells); p50/p99, ratio.
-//   changes   ComputeFundingChanges between two random positions a month of the history apart, from the nearest
-//             checkpoint, vs what a user would do without it: two past-known-at funding reports (LoadModel +
-//             ComputeFunding at each end); p50/p99, ratio.
+//   changes   the changes between two random positions a month of the history apart: ComputeFundingChanges (a
+//             journal folded from the checkpoint nearest A) and ComputeFundingChangesFromStore (the store's records),
+//             vs what a user would do without them: two past-known-at funding reports (LoadModel + ComputeFunding at
+//             each end); p50/p99, ratio.
 //   store     the journal on disk (journal_store.h) projected from the log by a JournalProjector: events/s, and its
 //             size per event.
 //   past      the funding report as known at Q random past positions: LoadModel from the nearest checkpoint +
@@ -166,7 +167,7 @@ int Run(int argc, char** argv) {
   // A month of the history: the log spread evenly over the simulated months.
   const uint64_t month = std::max<uint64_t>(1, head / (static_cast<uint64_t>(years) * 12));
   if (head <= month + 1) Fail("the history is too short for a month of changes");
-  Timings changes, two_reports;
+  Timings changes, two_reports, changes_from_store;
   for (int i = 0; i < queries; ++i) {
     projections::FundingChangesQuery query;
     query.from_position = 1 + random() % (head - month);
@@ -177,6 +178,13 @@ int Run(int argc, char** argv) {
     auto started = Clock::now();
     Check(projections::ComputeFundingChanges(*store, checkpoints.get(), query, &report), "changes");
     changes.Add(started);
+    started = Clock::now();
+    projections::FundingChangesReport stored;
+    Check(projections::ComputeFundingChangesFromStore(*store, *journal_store, query, &stored), "changes from store");
+    changes_from_store.Add(started);
+    if (projections::FundingChangesToJson(stored) != projections::FundingChangesToJson(report)) {
+      Fail("the journal store's changes differ");
+    }
     started = Clock::now();
     for (uint64_t position : {query.from_position, query.to_position}) {
       projections::LedgerModel then;
@@ -189,7 +197,10 @@ int Run(int argc, char** argv) {
   std::printf("| query (p50 / p99) | naive | journal | naive/journal |\n|---|---|---|---|\n");
   PrintRow("funding as known now", from_journal, naive);
   PrintRow("funding as known at a random past position", past_store, past_naive);
-  PrintRow("changes over a month of events vs two past-known-at reports", changes, two_reports);
+  PrintRow("changes over a month of events (journal from the checkpoint nearest A) vs two past-known-at reports",
+           changes, two_reports);
+  PrintRow("changes over a month of events from the journal store vs two past-known-at reports", changes_from_store,
+           two_reports);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf("\npeak RSS %ld MB (two models and two journals of the whole history are held)\n", usage.ru_maxrss / 1024);

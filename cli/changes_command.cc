@@ -11,6 +11,7 @@
 #include "di/ledger/event_store.h"
 #include "di/projections/checkpoint.h"
 #include "di/projections/funding_changes.h"
+#include "di/projections/journal_store.h"
 #include "di/projections/replay.h"
 #include "query_output.h"
 
@@ -140,15 +141,21 @@ int RunChangesReport(const ReportOptions& options) {
   }
   projections::FundingChangesQuery query;
   if (int code = ResolveChangesQuery(*store, options, &query)) return code;
-  std::unique_ptr<projections::CheckpointStore> checkpoints;
-  Status status =
-      projections::CheckpointStore::Open(projections::CheckpointStore::PathFor(options.data_dir), {}, &checkpoints);
-  if (!status.ok()) {
-    std::cerr << "warning: projection checkpoints unavailable, replaying the log: " << status.ToString() << "\n";
-    checkpoints.reset();
-  }
   projections::FundingChangesReport report;
-  status = projections::ComputeFundingChanges(*store, checkpoints.get(), query, &report);
+  Status status = Status::Ok();
+  // From the journal store's records when it has projected B; else a journal folded from the checkpoint nearest A.
+  if (auto journal = options.naive ? nullptr : OpenProjectedJournal(options.data_dir, *store, query.to_position)) {
+    status = projections::ComputeFundingChangesFromStore(*store, *journal, query, &report);
+  } else {
+    std::unique_ptr<projections::CheckpointStore> checkpoints;
+    status =
+        projections::CheckpointStore::Open(projections::CheckpointStore::PathFor(options.data_dir), {}, &checkpoints);
+    if (!status.ok()) {
+      std::cerr << "warning: projection checkpoints unavailable, replaying the log: " << status.ToString() << "\n";
+      checkpoints.reset();
+    }
+    status = projections::ComputeFundingChanges(*store, checkpoints.get(), query, &report);
+  }
   if (!status.ok()) return status.code() == ledger::StatusCode::kInvalidArgument ? (ReportFailure(status), 2)
                                                                                   : ReportFailure(status);
   if (PrintMachineReadable(

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "di/ledger/event_store.h"
+#include "di/projections/journal_store.h"
 #include "di/workload/region_history.h"
 
 namespace di::cli {
@@ -63,6 +64,11 @@ struct ReportOptions {
 int RunReport(const ReportOptions& options);
 // `report changes`: the funding figures' changes between --known-at and --to, and the events behind them.
 int RunChangesReport(const ReportOptions& options);
+// The journal store (<data>/journal) when it has projected `position` and the log confirms it; null otherwise
+// (missing, behind, locked by a running server, or from another log). The CLI never projects it: a server and
+// `rebuild` do, and a command it cannot serve folds a model as before.
+std::unique_ptr<projections::JournalStore> OpenProjectedJournal(const std::string& data_dir, ledger::EventStore& store,
+                                                                uint64_t position);
 // Recomputes the projection checkpoints (<data>/projections) and the journal store (<data>/journal) from the whole
 // log.
 int RunRebuild(const std::string& data_dir, uint64_t interval_events);

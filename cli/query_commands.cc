@@ -85,6 +85,17 @@ Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
   return Status::Ok();
 }
 
+std::unique_ptr<projections::JournalStore> OpenProjectedJournal(const std::string& data_dir, ledger::EventStore& store,
+                                                                uint64_t position) {
+  const std::string path = projections::JournalStore::PathFor(data_dir);
+  if (!std::filesystem::exists(path)) return nullptr;
+  std::unique_ptr<projections::JournalStore> journal;
+  if (!projections::JournalStore::Open(path, {}, &journal).ok()) return nullptr;
+  bool cleared = false;
+  if (!journal->Confirm(store, &cleared).ok() || position > journal->position()) return nullptr;
+  return journal;
+}
+
 namespace {
 
 // Opens the store and resolves a query's as-of (projections::ResolveAsOf). Returns the exit code (0: resolved).
@@ -142,19 +153,13 @@ int LoadModel(const std::string& data_dir, const std::string& known_at_text, con
   return FoldModel(data_dir, *store, *known_at, *note, model);
 }
 
-// The funding report from the journal store (<data>/journal) when it has projected the known-at position: an image
-// and the records after it, no model folded. The CLI never projects the store (a server and `rebuild` do); when it
-// is behind, missing, locked by a running server or not confirmed by the log, this returns false and the caller
-// folds a model as before.
+// The funding report from the journal store when it has projected the known-at position: an image and the records
+// after it, no model folded. False: the caller folds a model as before.
 bool FundingFromJournalStore(const std::string& data_dir, ledger::EventStore& store, uint64_t known_at,
                              int32_t valid_date, const projections::FundingQuery& query,
                              projections::FundingReport* report, Status* status) {
-  const std::string path = projections::JournalStore::PathFor(data_dir);
-  if (!std::filesystem::exists(path)) return false;
-  std::unique_ptr<projections::JournalStore> journal;
-  if (!projections::JournalStore::Open(path, {}, &journal).ok()) return false;
-  bool cleared = false;
-  if (!journal->Confirm(store, &cleared).ok() || known_at > journal->position()) return false;
+  std::unique_ptr<projections::JournalStore> journal = OpenProjectedJournal(data_dir, store, known_at);
+  if (!journal) return false;
   std::map<projections::FundingRowKey, projections::CellFigures> cells;
   projections::FundingContext context;
   if (!journal->CellsAsKnownAt(known_at, valid_date, &cells, &context).ok()) return false;

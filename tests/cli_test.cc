@@ -442,6 +442,16 @@ TEST(MigrationCliTest, ASimulatedRegionImportedWithItsRecordedTimesAnswersAsKnow
     EXPECT_EQ(journal.exit_code, naive.exit_code) << arguments;
     EXPECT_EQ(journal.text, naive.text) << arguments;
   }
+  // The changes between two moments from the store's records == from a journal folded from the nearest checkpoint.
+  for (const std::string& arguments :
+       {std::string("--known-at 2021-07-15 --to 2021-09-01 --group-by month --format json"),
+        std::string("--known-at 2019-01-01 --valid-at 2019-06-30 --format csv"),
+        std::string("--known-at 2021-07-15 --to 2021-09-01")}) {
+    Output journal = RunCli("report changes " + arguments + " --data " + data);
+    Output naive = RunCli("report changes --naive " + arguments + " --data " + data);
+    EXPECT_EQ(journal.exit_code, 0) << arguments << "\n" << journal.text;
+    EXPECT_EQ(journal.text, naive.text) << arguments;
+  }
 }
 
 TEST(MigrationCliTest, KeepingRecordedTimesRefusesBadTimesNamingTheLineAndAppendsNothingOfTheBatch) {

@@ -19,6 +19,7 @@
 #include "child_process.h"
 #include "di/ledger/civil_date.h"
 #include "di/projections/funding.h"
+#include "di/projections/funding_changes.h"
 #include "di/projections/journal_store.h"
 #include "di/projections/replay.h"
 #include "di/server/http_server.h"
@@ -312,8 +313,21 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
   };
   const double replays_before = metrics_.Value("di_model_replays_total");
   for (uint64_t known_at : {3u, 13u, 15u, 16u, 18u}) check_past(known_at);
+  // What changed between two positions: from the store's records, as from a journal followed from A.
+  for (const auto& [from, to] : std::vector<std::pair<uint64_t, uint64_t>>{{3, 19}, {13, 16}, {16, 16}}) {
+    projections::FundingChangesQuery query;
+    query.from_position = from;
+    query.to_position = to;
+    query.valid_date = ledger::DaysFromCivil(2021, 2, 1);
+    query.funding.group_by = {"municipality"};
+    projections::FundingChangesReport followed;
+    ASSERT_TRUE(projections::ComputeFundingChanges(*store_, nullptr, query, &followed).ok());
+    const json served = Get(port_, "/v1/reports/changes?valid_at=2021-02-01&group_by=municipality&known_at=" +
+                                       std::to_string(from) + "&to=" + std::to_string(to), kFinance).Json();
+    EXPECT_EQ(served.dump(), json(projections::FundingChangesToJson(followed)).dump()) << from << ".." << to;
+  }
   EXPECT_EQ(metrics_.Value("di_model_replays_total"), replays_before);  // no model folded for them
-  EXPECT_EQ(metrics_.Value("di_funding_from_journal_store_total"), 15);
+  EXPECT_EQ(metrics_.Value("di_funding_from_journal_store_total"), 18);
   // A restarted server resumes the store where it stands and goes on recording.
   server_.reset();
   service_.reset();

@@ -6,6 +6,7 @@
 #include "di/ledger/catalog.h"
 #include "di/ledger/civil_date.h"
 #include "di/ledger/invariant.h"
+#include "di/projections/journal_store.h"
 #include "di/projections/replay.h"
 
 namespace di::projections {
@@ -100,14 +101,34 @@ Status DescribeCauses(ledger::EventStore& store, FundingChangesReport* out) {
 }
 }  // namespace
 
+namespace {
+Status CheckPositions(const FundingChangesQuery& query) {
+  if (query.from_position <= query.to_position) return Status::Ok();
+  return Status::InvalidArgument("the known-at position " + std::to_string(query.from_position) +
+                                     " is after the position changes are counted to, " +
+                                     std::to_string(query.to_position),
+                                 "to");
+}
+}  // namespace
+
+Status ComputeFundingChangesFromStore(ledger::EventStore& store, JournalStore& journal,
+                                      const FundingChangesQuery& query, FundingChangesReport* out) {
+  DI_RETURN_IF_ERROR(CheckPositions(query));
+  std::map<FundingRowKey, CellFigures> cells_at_from;
+  FundingContext context;
+  DI_RETURN_IF_ERROR(journal.CellsAsKnownAt(query.from_position, query.valid_date, &cells_at_from, &context));
+  std::vector<FundingChange> changes;
+  DI_RETURN_IF_ERROR(journal.ReadRecords(query.from_position, query.to_position, [&](JournalRecord& record) {
+    for (FundingChange& change : record.changes) changes.push_back(std::move(change));
+    return true;
+  }));
+  DI_RETURN_IF_ERROR(AssembleFundingChanges(cells_at_from, changes, query, out));
+  return DescribeCauses(store, out);
+}
+
 Status ComputeFundingChanges(ledger::EventStore& store, CheckpointStore* checkpoints, const FundingChangesQuery& query,
                              FundingChangesReport* out) {
-  if (query.from_position > query.to_position) {
-    return Status::InvalidArgument("the known-at position " + std::to_string(query.from_position) +
-                                       " is after the position changes are counted to, " +
-                                       std::to_string(query.to_position),
-                                   "to");
-  }
+  DI_RETURN_IF_ERROR(CheckPositions(query));
   LedgerModel model;
   DI_RETURN_IF_ERROR(LoadModel(store, checkpoints, query.from_position, &model));
   FundingJournal journal;

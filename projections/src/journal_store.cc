@@ -349,6 +349,16 @@ class RocksJournalStore final : public JournalStore {
     return Status::Ok();
   }
 
+  Status ReadRecords(uint64_t after, uint64_t to, const std::function<bool(JournalRecord&)>& fn) override {
+    if (to > position_) {
+      return Status::InvalidArgument("the journal is projected up to position " + std::to_string(position_.load()) +
+                                         ", not " + std::to_string(to),
+                                     "to");
+    }
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    return ReadRecordsFrom(it.get(), after, to, fn);
+  }
+
   Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date, std::map<FundingRowKey, CellFigures>* cells,
                         FundingContext* context) override {
     if (known_at_position > position_) {
@@ -368,22 +378,31 @@ class RocksJournalStore final : public JournalStore {
       }
     }
     if (!it->status().ok()) return FromRocks(it->status(), "read the journal's image");
-    const std::string end = PositionKey(kRecordPrefix, known_at_position);
-    for (it->Seek(PositionKey(kRecordPrefix, from + 1)); it->Valid() && it->key().compare(end) <= 0; it->Next()) {
-      JournalRecord record;
-      if (!DecodeRecord(it->value().ToStringView(), &record)) {
-        return Status::Corruption("journal record at position " +
-                                  std::to_string(PositionOfKey(kRecordPrefix, it->key().ToStringView())) +
-                                  " does not decode");
-      }
+    Status status = ReadRecordsFrom(it.get(), from, known_at_position, [&](JournalRecord& record) {
       for (const FundingChange& change : record.changes) {
         if (change.valid_from <= valid_date) sums.Add(sums.PlaceId(change.cell), change.cell.month, change.delta);
       }
       ApplyToContext(record, context);
-    }
-    if (!it->status().ok()) return FromRocks(it->status(), "read the journal's records");
+      return true;
+    });
+    if (!status.ok()) return status;
     *cells = sums.Take();
     return Status::Ok();
+  }
+
+  static Status ReadRecordsFrom(rocksdb::Iterator* it, uint64_t after, uint64_t to,
+                                const std::function<bool(JournalRecord&)>& fn) {
+    const std::string end = PositionKey(kRecordPrefix, to);
+    for (it->Seek(PositionKey(kRecordPrefix, after + 1)); it->Valid() && it->key().compare(end) <= 0; it->Next()) {
+      JournalRecord record;
+      record.position = PositionOfKey(kRecordPrefix, it->key().ToStringView());
+      if (!DecodeRecord(it->value().ToStringView(), &record)) {
+        return Status::Corruption("journal record at position " + std::to_string(record.position) + " does not decode");
+      }
+      for (FundingChange& change : record.changes) change.position = record.position;
+      if (!fn(record)) return Status::Ok();
+    }
+    return FromRocks(it->status(), "read the journal's records");
   }
 
   Status Confirm(ledger::EventStore& events, bool* cleared) override {

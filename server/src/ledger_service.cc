@@ -427,6 +427,12 @@ Status LedgerService::QueryFundingChanges(const Principal& principal, const AsOf
                                            "to");
   }
   if (Status running = CheckRunning(); !running.ok()) return running;
+  projections::JournalStore* journal = nullptr;
+  DI_RETURN_IF_ERROR(live_.JournalStoreAt(query.to_position, &journal));
+  if (journal != nullptr) {
+    if (metrics_ != nullptr) metrics_->Add("di_funding_from_journal_store_total");
+    return projections::ComputeFundingChangesFromStore(*store_, *journal, query, out);
+  }
   return live_.WithReplaySlot(
       [&] { return projections::ComputeFundingChanges(*store_, live_.checkpoints(), query, out); });
 }

@@ -155,16 +155,20 @@ Status LiveModel::CellsFromJournalStore(uint64_t known_at_position, int32_t vali
                                         std::map<projections::FundingRowKey, projections::CellFigures>* cells,
                                         projections::FundingContext* context, bool* answered) {
   *answered = false;
-  if (options_.journal_store == nullptr) return Status::Ok();
-  if (Status started = StartJournal(); !started.ok()) return started;
-  {
-    std::shared_lock lock(mutex_);
-    if (!journal_recorder_ || known_at_position > options_.journal_store->position()) return Status::Ok();
-  }
-  // Records at or before the position are never rewritten: read without the lock.
-  Status status = options_.journal_store->CellsAsKnownAt(known_at_position, valid_date, cells, context);
+  projections::JournalStore* journal = nullptr;
+  if (Status status = JournalStoreAt(known_at_position, &journal); !status.ok() || journal == nullptr) return status;
+  Status status = journal->CellsAsKnownAt(known_at_position, valid_date, cells, context);
   *answered = status.ok();
   return status;
+}
+
+Status LiveModel::JournalStoreAt(uint64_t position, projections::JournalStore** out) {
+  *out = nullptr;
+  if (options_.journal_store == nullptr) return Status::Ok();
+  if (Status started = StartJournal(); !started.ok()) return started;
+  std::shared_lock lock(mutex_);
+  if (journal_recorder_ && position <= options_.journal_store->position()) *out = options_.journal_store;
+  return Status::Ok();
 }
 
 Status LiveModel::WithReplaySlot(const std::function<Status()>& fold) {

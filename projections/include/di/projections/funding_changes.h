@@ -21,6 +21,8 @@
 
 namespace di::projections {
 
+class JournalStore;  // journal_store.h
+
 struct FundingChangesQuery {
   FundingQuery funding;        // project, municipality and group_by as the funding report's (explain is unused)
   uint64_t from_position = 0;  // A: the changes recorded after it...
@@ -69,6 +71,11 @@ Status AssembleFundingChanges(const std::map<FundingRowKey, CellFigures>& cells_
 // and assembles the report, with the causes read from the store.
 Status ComputeFundingChanges(ledger::EventStore& store, CheckpointStore* checkpoints, const FundingChangesQuery& query,
                              FundingChangesReport* out);
+
+// The same from the journal store (it must have projected B): the cells as known at A from its image and records,
+// the changes of (A, B] from its records. No model is folded.
+Status ComputeFundingChangesFromStore(ledger::EventStore& store, JournalStore& journal,
+                                      const FundingChangesQuery& query, FundingChangesReport* out);
 
 nlohmann::ordered_json FundingChangesToJson(const FundingChangesReport& report);
 // CSV, one line per move: the row's dimensions, the event (position, type, stream, recorded at) and the deltas in

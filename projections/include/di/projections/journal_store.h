@@ -17,6 +17,7 @@
 #define DI_PROJECTIONS_JOURNAL_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,6 +80,10 @@ class JournalStore {
   // report's context as known then.
   virtual Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date,
                                 std::map<FundingRowKey, CellFigures>* cells, FundingContext* context) = 0;
+
+  // Calls `fn` with the record of every event in (after, to] that changed something, in position order (to <=
+  // position()); stops early when `fn` returns false.
+  virtual Status ReadRecords(uint64_t after, uint64_t to, const std::function<bool(JournalRecord&)>& fn) = 0;
 
   // Clears the store when the log does not confirm the chain hash at its position (or has fewer events).
   virtual Status Confirm(ledger::EventStore& events, bool* cleared) = 0;

@@ -83,6 +83,10 @@ class LiveModel {
   // The funding cells as of `valid_date` and the report's context as known at `known_at_position`, from the journal
   // store (starting the journal if it has not started); *answered false when there is no usable store (none given,
   // or a write to it failed) or it has not reached the position.
+  // The journal store when it has projected `position` (starting the journal if it has not started); *out null when
+  // there is no usable store or it has not reached the position. What it holds at or before the position is never
+  // rewritten: read it without any lock.
+  ledger::Status JournalStoreAt(uint64_t position, projections::JournalStore** out);
   ledger::Status CellsFromJournalStore(uint64_t known_at_position, int32_t valid_date,
                                        std::map<projections::FundingRowKey, projections::CellFigures>* cells,
                                        projections::FundingContext* context, bool* answered);
