@@ -369,6 +369,78 @@ int ReportIndicators(const ReportOptions& options, const projections::LedgerMode
   return 0;
 }
 
+namespace {
+
+void PrintFundingTable(const projections::FundingReport& report, bool explain, int32_t valid_date, uint64_t known_at,
+                       const std::string& note) {
+  std::printf("funding on %s, as known at position %llu (EUR; ESF/state split of approved and paid)\n\n",
+              ledger::FormatDate(valid_date).c_str(), static_cast<unsigned long long>(known_at));
+  PrintNote(note);
+  std::printf("%-18s %-18s %-18s %-30s %-7s %8s %13s %13s %13s %13s %13s %14s %13s %13s %13s\n", "project",
+              "territory", "municipality", "service", "month", "count", "delivered", "eligible", "claimed", "approved",
+              "approved ESF", "approved state", "paid", "paid ESF", "paid state");
+  auto print = [](const std::string& project, const std::string& territory, const std::string& municipality,
+                  const std::string& service, const std::string& month, const projections::FundingFigures& f) {
+    std::printf("%-18s %-18s %-18s %-30s %-7s %8lld %13s %13s %13s %13s %13s %14s %13s %13s %13s\n",
+                project.c_str(), territory.c_str(), municipality.c_str(), service.c_str(), month.c_str(),
+                static_cast<long long>(f.deliveries), Euros(f.delivered_cents).c_str(), Euros(f.eligible_cents).c_str(),
+                Euros(f.claimed_cents).c_str(), Euros(f.approved_cents).c_str(), Euros(f.approved_esf_cents).c_str(),
+                Euros(f.approved_state_cents).c_str(), Euros(f.paid_cents).c_str(), Euros(f.paid_esf_cents).c_str(),
+                Euros(f.paid_state_cents).c_str());
+  };
+  for (const auto& row : report.rows) {
+    print(row.project_id, row.territory_id, row.municipality_id, row.service, row.month, row.figures);
+    if (explain) {
+      std::string positions;
+      for (uint64_t position : row.positions) positions += (positions.empty() ? "" : " ") + std::to_string(position);
+      std::printf("  events: %s\n", positions.c_str());
+    }
+  }
+  print("total", "", "", "", "", report.totals);
+  std::printf("\n%-18s %-12s %15s %15s %15s %15s %15s\n", "budget of", "in force", "total", "ESF", "state",
+              "approved", "remaining");
+  for (const auto& budget : report.budgets) {
+    std::printf("%-18s %-12s %15s %15s %15s %15s %15s\n", budget.project_id.c_str(),
+                ledger::FormatDate(budget.in_force_from).c_str(), Euros(budget.total_cents).c_str(),
+                Euros(budget.esf_cents).c_str(), Euros(budget.state_cents).c_str(), Euros(budget.approved_cents).c_str(),
+                Euros(budget.remaining_cents).c_str());
+  }
+}
+
+// The funding report: from the journal store when it has projected the known-at position (and neither --explain
+// nor --naive asks otherwise), else from a model folded as known then.
+int ReportFunding(const ReportOptions& options, ledger::EventStore& store, uint64_t known_at, int32_t valid_date,
+                  const std::string& note) {
+  projections::FundingQuery query;
+  query.project_id = options.project_id;
+  query.municipality_id = options.municipality_id;
+  query.explain = options.explain;
+  std::stringstream dimensions(options.group_by);
+  for (std::string dimension; std::getline(dimensions, dimension, ',');) {
+    if (!dimension.empty()) query.group_by.push_back(dimension);
+  }
+  projections::FundingReport report;
+  Status status = Status::Ok();
+  if (!note.empty()) {
+    projections::EmptyWithNote({valid_date, known_at, note}, &report);
+  } else if (query.explain || options.naive ||
+             !FundingFromJournalStore(options.data_dir, store, known_at, valid_date, query, &report, &status)) {
+    projections::LedgerModel model;
+    if (int code = FoldModel(options.data_dir, store, known_at, note, &model)) return code;
+    status = projections::ComputeFunding(model, valid_date, query, &report);
+  }
+  if (!status.ok()) return ReportFailure(status);
+  if (PrintMachineReadable(
+          options.format, [&] { return projections::FundingToJson(report); },
+          [&] { return projections::FundingToCsv(report); })) {
+    return 0;
+  }
+  PrintFundingTable(report, options.explain, valid_date, known_at, note);
+  return 0;
+}
+
+}  // namespace
+
 int RunReport(const ReportOptions& options) {
   if (options.kind == "changes") return RunChangesReport(options);
   if (options.kind != "funding" && options.kind != "reconciliation" && options.kind != "indicators") {
@@ -407,70 +479,10 @@ int RunReport(const ReportOptions& options) {
                               &valid_date, &note)) {
     return code;
   }
-  projections::FundingQuery query;
-  query.project_id = options.project_id;
-  query.municipality_id = options.municipality_id;
-  query.explain = options.explain;
-  std::stringstream dimensions(options.group_by);
-  for (std::string dimension; std::getline(dimensions, dimension, ',');) {
-    if (!dimension.empty()) query.group_by.push_back(dimension);
-  }
-  projections::FundingReport report;
-  Status status = Status::Ok();
-  const bool from_journal = options.kind == "funding" && note.empty() && !query.explain && !options.naive &&
-                            FundingFromJournalStore(options.data_dir, *store, known_at, valid_date, query, &report,
-                                                    &status);
-  if (!from_journal) {
-    if (int code = FoldModel(options.data_dir, *store, known_at, note, &model)) return code;
-  }
+  if (options.kind == "funding") return ReportFunding(options, *store, known_at, valid_date, note);
+  if (int code = FoldModel(options.data_dir, *store, known_at, note, &model)) return code;
   if (options.kind == "reconciliation") return ReportReconciliation(options, model, valid_date, known_at, note);
-  if (options.kind == "indicators") return ReportIndicators(options, model, valid_date, known_at, note);
-  if (from_journal) {
-    if (!status.ok()) return ReportFailure(status);
-  } else if (note.empty()) {
-    status = projections::ComputeFunding(model, valid_date, query, &report);
-    if (!status.ok()) return ReportFailure(status);
-  } else {
-    projections::EmptyWithNote({valid_date, known_at, note}, &report);
-  }
-  if (PrintMachineReadable(
-          options.format, [&] { return projections::FundingToJson(report); },
-          [&] { return projections::FundingToCsv(report); })) {
-    return 0;
-  }
-  std::printf("funding on %s, as known at position %llu (EUR; ESF/state split of approved and paid)\n\n",
-              ledger::FormatDate(valid_date).c_str(), static_cast<unsigned long long>(known_at));
-  PrintNote(note);
-  std::printf("%-18s %-18s %-18s %-30s %-7s %8s %13s %13s %13s %13s %13s %14s %13s %13s %13s\n", "project",
-              "territory", "municipality", "service", "month", "count", "delivered", "eligible", "claimed", "approved",
-              "approved ESF", "approved state", "paid", "paid ESF", "paid state");
-  auto print = [](const std::string& project, const std::string& territory, const std::string& municipality,
-                  const std::string& service, const std::string& month, const projections::FundingFigures& f) {
-    std::printf("%-18s %-18s %-18s %-30s %-7s %8lld %13s %13s %13s %13s %13s %14s %13s %13s %13s\n",
-                project.c_str(), territory.c_str(), municipality.c_str(), service.c_str(), month.c_str(),
-                static_cast<long long>(f.deliveries), Euros(f.delivered_cents).c_str(), Euros(f.eligible_cents).c_str(),
-                Euros(f.claimed_cents).c_str(), Euros(f.approved_cents).c_str(), Euros(f.approved_esf_cents).c_str(),
-                Euros(f.approved_state_cents).c_str(), Euros(f.paid_cents).c_str(), Euros(f.paid_esf_cents).c_str(),
-                Euros(f.paid_state_cents).c_str());
-  };
-  for (const auto& row : report.rows) {
-    print(row.project_id, row.territory_id, row.municipality_id, row.service, row.month, row.figures);
-    if (options.explain) {
-      std::string positions;
-      for (uint64_t position : row.positions) positions += (positions.empty() ? "" : " ") + std::to_string(position);
-      std::printf("  events: %s\n", positions.c_str());
-    }
-  }
-  print("total", "", "", "", "", report.totals);
-  std::printf("\n%-18s %-12s %15s %15s %15s %15s %15s\n", "budget of", "in force", "total", "ESF", "state",
-              "approved", "remaining");
-  for (const auto& budget : report.budgets) {
-    std::printf("%-18s %-12s %15s %15s %15s %15s %15s\n", budget.project_id.c_str(),
-                ledger::FormatDate(budget.in_force_from).c_str(), Euros(budget.total_cents).c_str(),
-                Euros(budget.esf_cents).c_str(), Euros(budget.state_cents).c_str(), Euros(budget.approved_cents).c_str(),
-                Euros(budget.remaining_cents).c_str());
-  }
-  return 0;
+  return ReportIndicators(options, model, valid_date, known_at, note);
 }
 
 namespace {
