@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <cstdio>
 #include <filesystem>
 #include <unordered_map>
 
@@ -103,11 +104,17 @@ class Reader {
     *value = static_cast<int32_t>(wide);
     return true;
   }
-  bool Str(std::string* value) {
+  bool View(std::string_view* value) {
     uint64_t size = 0;
     if (!U64(&size) || size > in_.size()) return false;
-    value->assign(in_.substr(0, size));
+    *value = in_.substr(0, size);
     in_.remove_prefix(size);
+    return true;
+  }
+  bool Str(std::string* value) {
+    std::string_view view;
+    if (!View(&view)) return false;
+    value->assign(view);
     return true;
   }
   bool Figures(CellFigures* cell) {
@@ -191,17 +198,28 @@ std::string EncodeRecord(const JournalRecord& record) {
   return out.Take();
 }
 
-bool DecodeRecord(std::string_view bytes, JournalRecord* record) {
+// A change as a record's bytes hold it: views into them, valid while they are.
+struct ChangeView {
+  std::string_view project_id, territory_id, municipality_id, service, month;
+  int32_t valid_from = 0;
+  CellFigures delta;
+};
+
+// Decodes a record: its changes through `on_change` (nothing copied: a query sums thousands of them), the facts of
+// the context it replaced into *record.
+bool DecodeRecordParts(std::string_view bytes, const std::function<void(const ChangeView&)>& on_change,
+                       JournalRecord* record) {
   Reader in(bytes);
   uint64_t count = 0;
   if (!in.U64(&count)) return false;
   for (uint64_t i = 0; i < count; ++i) {
-    FundingChange change;
-    if (!in.Place(&change.cell) || !in.Str(&change.cell.month) || !in.I32(&change.valid_from) ||
+    ChangeView change;
+    if (!in.View(&change.project_id) || !in.View(&change.territory_id) || !in.View(&change.municipality_id) ||
+        !in.View(&change.service) || !in.View(&change.month) || !in.I32(&change.valid_from) ||
         !in.Figures(&change.delta)) {
       return false;
     }
-    record->changes.push_back(std::move(change));
+    on_change(change);
   }
   if (!in.U64(&count)) return false;
   for (uint64_t i = 0; i < count; ++i) {
@@ -224,32 +242,83 @@ bool DecodeRecord(std::string_view bytes, JournalRecord* record) {
   return in.done();
 }
 
+bool DecodeRecord(std::string_view bytes, JournalRecord* record) {
+  return DecodeRecordParts(
+      bytes,
+      [&](const ChangeView& view) {
+        FundingChange change;
+        change.position = record->position;
+        change.cell = FundingRowKey{std::string(view.project_id), std::string(view.territory_id),
+                                    std::string(view.municipality_id), std::string(view.service),
+                                    std::string(view.month)};
+        change.valid_from = view.valid_from;
+        change.delta = view.delta;
+        record->changes.push_back(std::move(change));
+      },
+      record);
+}
+
 void ApplyToContext(JournalRecord& record, FundingContext* context) {
   for (auto& [id, versions] : record.projects) context->projects[id] = std::move(versions);
   for (auto& id : record.municipalities) context->municipalities.insert(std::move(id));
   for (auto& [id, claim] : record.claims) context->claims[id] = std::move(claim);
 }
 
-// Cells being summed for one query: places interned to integers, so that the per-step additions compare no strings.
+// "YYYY-MM" as year * 12 + month - 1; false when it is not one.
+bool ParseMonth(std::string_view text, int32_t* month) {
+  if (text.size() != 7 || text[4] != '-') return false;
+  int32_t year = 0, number = 0;
+  for (size_t i : {0, 1, 2, 3}) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    year = year * 10 + (text[i] - '0');
+  }
+  for (size_t i : {5, 6}) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    number = number * 10 + (text[i] - '0');
+  }
+  if (number < 1 || number > 12) return false;
+  *month = year * 12 + number - 1;
+  return true;
+}
+
+// Cells being summed for one query: places interned to integers and months parsed, so that adding a record's change
+// hashes one short key and allocates nothing.
 class CellAccumulator {
  public:
-  // The place of a row key (its month ignored).
-  uint32_t PlaceId(const FundingRowKey& key) {
-    FundingRowKey place = key;
-    place.month.clear();
-    auto [it, inserted] = place_ids_.try_emplace(std::move(place), static_cast<uint32_t>(places_.size()));
-    if (inserted) places_.push_back(it->first);
-    return it->second;
+  uint32_t PlaceId(std::string_view project, std::string_view territory, std::string_view municipality,
+                   std::string_view service) {
+    key_.clear();
+    for (std::string_view part : {project, territory, municipality, service}) {
+      key_.append(part);
+      key_.push_back('\0');
+    }
+    if (auto found = place_ids_.find(key_); found != place_ids_.end()) return found->second;
+    const auto id = static_cast<uint32_t>(places_.size());
+    place_ids_.emplace(key_, id);
+    places_.push_back(FundingRowKey{std::string(project), std::string(territory), std::string(municipality),
+                                    std::string(service), {}});
+    return id;
   }
-  void Add(uint32_t place, const std::string& month, const CellFigures& figures) {
-    cells_[{place, month}].Add(figures);
+  void Add(uint32_t place, int32_t month, const CellFigures& figures) {
+    cells_[(static_cast<uint64_t>(place) << 32) | static_cast<uint32_t>(month)].Add(figures);
+  }
+  // Adds a record's change when it counts by `valid_date`; false when its month does not parse.
+  bool AddChange(const ChangeView& change, int32_t valid_date) {
+    int32_t month = 0;
+    if (!ParseMonth(change.month, &month)) return false;
+    if (change.valid_from > valid_date) return true;
+    Add(PlaceId(change.project_id, change.territory_id, change.municipality_id, change.service), month, change.delta);
+    return true;
   }
   std::map<FundingRowKey, CellFigures> Take() {
     std::map<FundingRowKey, CellFigures> out;
     for (auto& [cell, figures] : cells_) {
       if (figures.IsZero()) continue;
-      FundingRowKey key = places_[cell.first];
-      key.month = cell.second;
+      FundingRowKey key = places_[cell >> 32];
+      const auto month = static_cast<int32_t>(cell & 0xffffffffu);
+      char text[16];
+      std::snprintf(text, sizeof text, "%04d-%02d", month / 12, month % 12 + 1);
+      key.month = text;
       const bool unique = out.emplace(std::move(key), figures).second;
       DI_ASSERT(unique);
     }
@@ -257,9 +326,10 @@ class CellAccumulator {
   }
 
  private:
-  std::map<FundingRowKey, uint32_t> place_ids_;
+  std::string key_;  // reused: the place's four parts, each followed by a NUL
+  std::unordered_map<std::string, uint32_t> place_ids_;
   std::vector<FundingRowKey> places_;
-  std::map<std::pair<uint32_t, std::string>, CellFigures> cells_;
+  std::unordered_map<uint64_t, CellFigures> cells_;
 };
 
 // Image: places (4 strings each), then per cell (place index, month, steps (valid_from, figures)), then the context.
@@ -271,13 +341,17 @@ bool DecodeImage(std::string_view bytes, int32_t valid_date, CellAccumulator* ce
   for (uint64_t i = 0; i < count; ++i) {
     FundingRowKey place;
     if (!in.Place(&place)) return false;
-    place_ids.push_back(cells->PlaceId(place));
+    place_ids.push_back(cells->PlaceId(place.project_id, place.territory_id, place.municipality_id, place.service));
   }
   if (!in.U64(&count)) return false;
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t place = 0, steps = 0;
-    std::string month;
-    if (!in.U64(&place) || place >= place_ids.size() || !in.Str(&month) || !in.U64(&steps)) return false;
+    std::string_view month_text;
+    int32_t month = 0;
+    if (!in.U64(&place) || place >= place_ids.size() || !in.View(&month_text) || !ParseMonth(month_text, &month) ||
+        !in.U64(&steps)) {
+      return false;
+    }
     for (uint64_t j = 0; j < steps; ++j) {
       int32_t valid_from = 0;
       CellFigures figures;
@@ -378,14 +452,21 @@ class RocksJournalStore final : public JournalStore {
       }
     }
     if (!it->status().ok()) return FromRocks(it->status(), "read the journal's image");
-    Status status = ReadRecordsFrom(it.get(), from, known_at_position, [&](JournalRecord& record) {
-      for (const FundingChange& change : record.changes) {
-        if (change.valid_from <= valid_date) sums.Add(sums.PlaceId(change.cell), change.cell.month, change.delta);
+    const std::string end = PositionKey(kRecordPrefix, known_at_position);
+    for (it->Seek(PositionKey(kRecordPrefix, from + 1)); it->Valid() && it->key().compare(end) <= 0; it->Next()) {
+      JournalRecord context_part;
+      bool months = true;
+      const bool decoded = DecodeRecordParts(
+          it->value().ToStringView(), [&](const ChangeView& change) { months &= sums.AddChange(change, valid_date); },
+          &context_part);
+      if (!decoded || !months) {
+        return Status::Corruption("journal record at position " +
+                                  std::to_string(PositionOfKey(kRecordPrefix, it->key().ToStringView())) +
+                                  " does not decode");
       }
-      ApplyToContext(record, context);
-      return true;
-    });
-    if (!status.ok()) return status;
+      ApplyToContext(context_part, context);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read the journal's records");
     *cells = sums.Take();
     return Status::Ok();
   }
@@ -399,7 +480,6 @@ class RocksJournalStore final : public JournalStore {
       if (!DecodeRecord(it->value().ToStringView(), &record)) {
         return Status::Corruption("journal record at position " + std::to_string(record.position) + " does not decode");
       }
-      for (FundingChange& change : record.changes) change.position = record.position;
       if (!fn(record)) return Status::Ok();
     }
     return FromRocks(it->status(), "read the journal's records");
