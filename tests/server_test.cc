@@ -290,8 +290,16 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
                                  {{"person_id", "P-C1"}, {"valid_from", "2020-06-01"}});
   ASSERT_EQ(Post(port_, {opinion}, kClerk1).status, 201u);          // position 14
   ASSERT_EQ(Post(port_, Deliveries("j", 3), kClerk1).status, 201u);  // 15..17
-  // The first funding question starts the journal and brings the store up to the head.
+  // The server starts the journal on a thread of its own and brings the store up to the head; answers meanwhile come
+  // from folds. Bounded wait: 10 s.
+  auto wait_for_store = [&](uint64_t position) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (journal->position() < position && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
   ASSERT_EQ(Get(port_, "/v1/reports/funding?valid_at=2021-02-01", kFinance).status, 200u);
+  wait_for_store(17);
   EXPECT_EQ(journal->position(), 17u);
   EXPECT_EQ(metrics_.Value("di_journal_projected_position"), 17);
   ASSERT_EQ(Post(port_, Deliveries("k", 2), kClerk1).status, 201u);  // 18..19: recorded as the model folds them
@@ -332,6 +340,7 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
   server_.reset();
   service_.reset();
   StartServer({}, service_options);
+  wait_for_store(19);
   ASSERT_EQ(Post(port_, Deliveries("m", 1), kClerk1).status, 201u);  // 20
   check_past(19);
   EXPECT_EQ(journal->position(), 20u);

@@ -33,8 +33,45 @@ void CellFigures::Subtract(const CellFigures& other) {
   presence -= other.presence;
 }
 
+FundingContextChange ContextChangeOf(const LedgerModel& model, const ledger::StoredEvent& event) {
+  FundingContextChange change;
+  const auto payload = event.reader().getEvent().getPayload();
+  using P = schema::Event::Payload;
+  auto project = [&](const std::string& id) {
+    if (auto found = model.projects().find(id); found != model.projects().end()) {
+      change.projects.emplace_back(id, found->second.budgets);
+    }
+  };
+  auto claim = [&](const std::string& id) {
+    if (auto found = model.claims().find(id); found != model.claims().end()) {
+      change.claims.emplace_back(id, ClaimApprovalOf(found->second));
+    }
+  };
+  switch (payload.which()) {
+    case P::PROJECT_REGISTERED: project(payload.getProjectRegistered().getProjectId().cStr()); break;
+    case P::BUDGET_AMENDED: project(payload.getBudgetAmended().getProjectId().cStr()); break;
+    case P::PROJECT_EXPENSE_RECORDED: project(payload.getProjectExpenseRecorded().getProjectId().cStr()); break;
+    case P::MUNICIPALITY_REGISTERED:
+    case P::MUNICIPALITIES_MERGED:  // registers the successor, and a predecessor never registered before
+      for (const auto& [id, municipality] : model.municipalities()) change.municipalities.push_back(id);
+      break;
+    case P::REIMBURSEMENT_CLAIMED: claim(payload.getReimbursementClaimed().getClaimId().cStr()); break;
+    case P::CLAIM_REVIEWED: claim(payload.getClaimReviewed().getClaimId().cStr()); break;
+    case P::REIMBURSEMENT_PAID: claim(payload.getReimbursementPaid().getClaimId().cStr()); break;
+    default: break;
+  }
+  return change;
+}
+
+void ApplyContextChange(FundingContextChange change, FundingContext* context) {
+  for (auto& [id, versions] : change.projects) context->projects[id] = std::move(versions);
+  for (auto& id : change.municipalities) context->municipalities.insert(std::move(id));
+  for (auto& [id, claim] : change.claims) context->claims[id] = std::move(claim);
+}
+
 void FundingJournal::Reset(const LedgerModel& model) {
   *this = FundingJournal{};
+  context_ = FundingContextOf(model);
   RefreshAll(model);
   pending_.clear();
   moves_.clear();
@@ -130,6 +167,8 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
   const auto recorded = event.reader();
   DI_ASSERT(model.last_position() == recorded.getPosition());
   const Reach reach = ReachOf(model, recorded);
+  last_context_change_ = ContextChangeOf(model, event);
+  if (!last_context_change_.empty()) ApplyContextChange(last_context_change_, &context_);
   switch (reach.kind) {
     case Reach::kNothing: break;
     case Reach::kDelivery: OnDelivery(model, reach.id); break;
@@ -561,7 +600,7 @@ void FundingJournal::RefreshAll(const LedgerModel& model) {
 Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerModel& model, int32_t valid_date,
                                  const FundingQuery& query, FundingReport* out) {
   DI_ASSERT(journal.position() == model.last_position());
-  return ComputeFundingFromCells(journal.CellsAsOf(valid_date), FundingContextOf(model), valid_date,
+  return ComputeFundingFromCells(journal.CellsAsOf(valid_date), journal.context(), valid_date,
                                  model.last_position(), query, out);
 }
 

@@ -527,36 +527,16 @@ class RocksJournalStore final : public JournalStore {
 
 }  // namespace
 
-JournalRecord RecordOf(const LedgerModel& model, const ledger::StoredEvent& event, std::vector<FundingChange> changes) {
-  const auto recorded = event.reader();
+JournalRecord RecordOf(const FundingJournal& journal, const ledger::StoredEvent& event,
+                       std::vector<FundingChange> changes) {
+  DI_ASSERT(journal.position() == event.position);
   JournalRecord record;
-  record.position = recorded.getPosition();
+  record.position = event.position;
   record.changes = std::move(changes);
-  const auto payload = recorded.getEvent().getPayload();
-  using P = schema::Event::Payload;
-  auto project = [&](const std::string& id) {
-    if (auto found = model.projects().find(id); found != model.projects().end()) {
-      record.projects.emplace_back(id, found->second.budgets);
-    }
-  };
-  auto claim = [&](const std::string& id) {
-    if (auto found = model.claims().find(id); found != model.claims().end()) {
-      record.claims.emplace_back(id, ClaimApprovalOf(found->second));
-    }
-  };
-  switch (payload.which()) {
-    case P::PROJECT_REGISTERED: project(payload.getProjectRegistered().getProjectId().cStr()); break;
-    case P::BUDGET_AMENDED: project(payload.getBudgetAmended().getProjectId().cStr()); break;
-    case P::PROJECT_EXPENSE_RECORDED: project(payload.getProjectExpenseRecorded().getProjectId().cStr()); break;
-    case P::MUNICIPALITY_REGISTERED:
-    case P::MUNICIPALITIES_MERGED:
-      for (const auto& [id, municipality] : model.municipalities()) record.municipalities.push_back(id);
-      break;
-    case P::REIMBURSEMENT_CLAIMED: claim(payload.getReimbursementClaimed().getClaimId().cStr()); break;
-    case P::CLAIM_REVIEWED: claim(payload.getClaimReviewed().getClaimId().cStr()); break;
-    case P::REIMBURSEMENT_PAID: claim(payload.getReimbursementPaid().getClaimId().cStr()); break;
-    default: break;
-  }
+  const FundingContextChange& context = journal.last_context_change();
+  record.projects = context.projects;
+  record.municipalities = context.municipalities;
+  record.claims = context.claims;
   return record;
 }
 
@@ -645,12 +625,12 @@ Status JournalStore::Open(const std::string& path, const JournalStoreOptions& op
   return Status::Ok();
 }
 
-void JournalProjector::Add(const LedgerModel& model, const FundingJournal& journal, const ledger::StoredEvent& event,
+void JournalProjector::Add(const FundingJournal& journal, const ledger::StoredEvent& event,
                            std::vector<FundingChange> changes) {
-  JournalRecord record = RecordOf(model, event, std::move(changes));
+  JournalRecord record = RecordOf(journal, event, std::move(changes));
   DI_ASSERT(record.position > std::max(store_->position(), buffered_to_));
   if (record.position % store_->options().image_stride == 0) {
-    images_.push_back(JournalStore::Image{record.position, JournalStore::EncodeImage(journal, FundingContextOf(model))});
+    images_.push_back(JournalStore::Image{record.position, JournalStore::EncodeImage(journal, journal.context())});
   }
   buffered_to_ = record.position;
   buffered_hash_ = event.hash;
@@ -695,9 +675,13 @@ Status JournalProjector::FollowLog(ledger::EventStore& events, CheckpointStore* 
   Status undecodable = Status::Ok();
   Status status = events.ReadLog(store_->position() + 1, 0, [&](const ledger::StoredEvent& event) {
     if (to_position != kKnownNow && event.position > to_position) return false;
+    if (cancelled_) {
+      undecodable = Status::Make(ledger::StatusCode::kShutdown, "the journal's catch-up was cancelled");
+      return false;
+    }
     if (!ApplyOrReport(event, &model_, &undecodable)) return false;
     journal_.Follow(model_, event, &changes);
-    Add(model_, journal_, event, std::move(changes));
+    Add(journal_, event, std::move(changes));
     changes.clear();
     if (records_.size() >= store_->options().batch_events) {
       undecodable = Flush();

@@ -12,6 +12,14 @@ LiveModel::LiveModel(ledger::EventStore* store, LiveModelOptions options, Metric
     : store_(store), options_(options), metrics_(metrics) {}
 
 LiveModel::~LiveModel() {
+  if (journal_start_thread_.joinable()) {
+    journal_stopping_ = true;
+    {
+      std::lock_guard lock(catch_up_mutex_);
+      if (catch_up_ != nullptr) catch_up_->Cancel();
+    }
+    journal_start_thread_.join();
+  }
   if (!snapshot_thread_.joinable()) return;
   {
     std::lock_guard lock(snapshot_mutex_);
@@ -33,7 +41,14 @@ Status LiveModel::Start() {
       metrics_->Set("di_model_resumed_from_snapshot_position", {}, static_cast<double>(report.snapshot_position));
     }
   }
-  return CatchUp();
+  Status status = CatchUp();
+  if (status.ok() && options_.journal_store != nullptr) {
+    journal_start_thread_ = std::thread([this] {
+      bool started = false;
+      (void)StartJournal(true, &started);  // failures are counted in di_journal_store_errors_total
+    });
+  }
+  return status;
 }
 
 Status LiveModel::CatchUp() {
@@ -49,7 +64,7 @@ Status LiveModel::CatchUp() {
       if (!projections::ApplyOrReport(event, &model_, &undecodable)) return false;
       if (journal_started_) {
         journal_.Follow(model_, event, &journal_changes);
-        if (journal_recorder_) journal_recorder_->Add(model_, journal_, event, std::move(journal_changes));
+        if (journal_recorder_) journal_recorder_->Add(journal_, event, std::move(journal_changes));
         journal_changes.clear();
       }
       // Snapshots where a fold would write them (projections/checkpoint.h): the stride doubles as the log grows.
@@ -97,26 +112,48 @@ Status LiveModel::WithJournalAtHead(uint64_t known_at_position, const JournalFun
   if (known_at_position != projections::kKnownNow && known_at_position > VisiblePosition()) {
     if (Status status = CatchUp(); !status.ok()) return status;
   }
-  if (Status started = StartJournal(); !started.ok()) return started;
+  bool started = false;
+  if (Status status = StartJournal(false, &started); !status.ok() || !started) return status;
   std::shared_lock lock(mutex_);
   if (known_at_position != projections::kKnownNow && known_at_position < model_.last_position()) return Status::Ok();
   *answered = true;
   return fn(model_, journal_);
 }
 
-Status LiveModel::StartJournal() {
-  // Started by the first question it answers, not at start-up: a reset decides every delivery once (0.9 s at
-  // 119 000 events), which a server nobody asks for funding should not pay; from then on it follows every fold.
-  std::lock_guard start(journal_start_mutex_);
+Status LiveModel::StartJournal(bool wait, bool* started) {
+  // Without a store, started by the first question it answers, not at start-up: a reset decides every delivery once
+  // (0.9 s at 119 000 events), which a server nobody asks for funding should not pay. With one, Start() begins it on
+  // a thread of its own. From then on it follows every fold.
+  *started = false;
+  std::unique_lock start(journal_start_mutex_, std::defer_lock);
+  if (wait) {
+    start.lock();
+  } else if (!start.try_lock()) {
+    return Status::Ok();  // being started by another thread: answer from a fold meanwhile
+  }
   {
     std::shared_lock lock(mutex_);
-    if (journal_started_) return Status::Ok();
+    if (journal_started_) {
+      *started = true;
+      return Status::Ok();
+    }
   }
   std::unique_ptr<projections::JournalProjector> catch_up;
   if (options_.journal_store != nullptr) {
     // The store up to the visible position with a model of its own, appends going on meanwhile...
     catch_up = std::make_unique<projections::JournalProjector>(options_.journal_store);
-    if (Status status = catch_up->CatchUp(*store_, options_.checkpoints, VisiblePosition()); !status.ok()) {
+    {
+      std::lock_guard lock(catch_up_mutex_);
+      catch_up_ = catch_up.get();
+    }
+    Status status = journal_stopping_ ? Status::Shutdown()
+                                      : catch_up->CatchUp(*store_, options_.checkpoints, VisiblePosition());
+    {
+      std::lock_guard lock(catch_up_mutex_);
+      catch_up_ = nullptr;
+    }
+    if (journal_stopping_) return Status::Shutdown();
+    if (!status.ok()) {
       if (metrics_ != nullptr) metrics_->Add("di_journal_store_errors_total");
       catch_up.reset();  // answers come from the live journal and past folds, as without a store
     }
@@ -132,6 +169,7 @@ Status LiveModel::StartJournal() {
   }
   journal_.Reset(model_);
   journal_started_ = true;
+  *started = true;
   if (journal_recorder_ && metrics_ != nullptr) {
     metrics_->Set("di_journal_projected_position", {}, static_cast<double>(options_.journal_store->position()));
   }
@@ -165,7 +203,8 @@ Status LiveModel::CellsFromJournalStore(uint64_t known_at_position, int32_t vali
 Status LiveModel::JournalStoreAt(uint64_t position, projections::JournalStore** out) {
   *out = nullptr;
   if (options_.journal_store == nullptr) return Status::Ok();
-  if (Status started = StartJournal(); !started.ok()) return started;
+  bool started = false;
+  if (Status status = StartJournal(false, &started); !status.ok() || !started) return status;
   std::shared_lock lock(mutex_);
   if (journal_recorder_ && position <= options_.journal_store->position()) *out = options_.journal_store;
   return Status::Ok();

@@ -56,6 +56,18 @@ struct FundingChange {
   CellFigures delta;
 };
 
+// The facts of the report's context (FundingContext) an event replaced: a project's budget versions, the
+// municipalities, a claim's approval.
+struct FundingContextChange {
+  std::vector<std::pair<std::string, std::vector<BudgetVersion>>> projects;
+  std::vector<std::string> municipalities;
+  std::vector<std::pair<std::string, FundingContext::ClaimApproval>> claims;
+  bool empty() const { return projects.empty() && municipalities.empty() && claims.empty(); }
+};
+// What `event`, just folded into `model`, replaced in the context.
+FundingContextChange ContextChangeOf(const LedgerModel& model, const ledger::StoredEvent& event);
+void ApplyContextChange(FundingContextChange change, FundingContext* context);
+
 class FundingJournal {
  public:
   FundingJournal() = default;
@@ -74,6 +86,10 @@ class FundingJournal {
 
   // The position of the last event followed (or of the model it was reset on).
   uint64_t position() const { return position_; }
+  // The report's context at that position, kept as events arrive (FundingContextOf would copy every claim), and
+  // what the last event followed replaced in it.
+  const FundingContext& context() const { return context_; }
+  const FundingContextChange& last_context_change() const { return last_context_change_; }
 
   // Every cell as of `valid_date`: the contributions valid on or before it. Cells whose contributions cancel out
   // are left out.
@@ -186,6 +202,8 @@ class FundingJournal {
   std::map<std::string, std::set<std::string>> claims_of_delivery_;  // claims with a line on the delivery
   Contribution pending_;               // the changes of the event being followed
   std::vector<FundingChange> moves_;   // ... and the places it moved to another row key
+  FundingContext context_;
+  FundingContextChange last_context_change_;
   uint64_t position_ = 0;
 };
 

@@ -16,6 +16,7 @@
 #ifndef DI_PROJECTIONS_JOURNAL_STORE_H_
 #define DI_PROJECTIONS_JOURNAL_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -51,8 +52,9 @@ struct JournalRecord {
   bool empty() const { return changes.empty() && projects.empty() && municipalities.empty() && claims.empty(); }
 };
 
-// The record of `event`, just folded into `model` and followed by a journal that gave `changes`.
-JournalRecord RecordOf(const LedgerModel& model, const ledger::StoredEvent& event, std::vector<FundingChange> changes);
+// The record of `event`, just followed by `journal`, which gave `changes`.
+JournalRecord RecordOf(const FundingJournal& journal, const ledger::StoredEvent& event,
+                       std::vector<FundingChange> changes);
 
 class JournalStore {
  public:
@@ -105,11 +107,12 @@ class JournalProjector {
   // Brings the store to `to_position` (kKnownNow: the log's head).
   Status CatchUp(ledger::EventStore& events, CheckpointStore* checkpoints, uint64_t to_position);
   uint64_t position() const { return store_->position(); }
+  // Makes a CatchUp running on another thread stop after its current event with kShutdown (what it wrote stays).
+  void Cancel() { cancelled_ = true; }
 
   // For a holder of its own model and journal (the server's live model), who folds and follows them itself: the
   // record of each event as it follows it, then Flush. `journal` is the journal after following `event`.
-  void Add(const LedgerModel& model, const FundingJournal& journal, const ledger::StoredEvent& event,
-           std::vector<FundingChange> changes);
+  void Add(const FundingJournal& journal, const ledger::StoredEvent& event, std::vector<FundingChange> changes);
   Status Flush();
   size_t pending() const { return records_.size(); }
 
@@ -117,6 +120,7 @@ class JournalProjector {
   Status FollowLog(ledger::EventStore& events, CheckpointStore* checkpoints, uint64_t to_position);
 
   JournalStore* store_;
+  std::atomic<bool> cancelled_{false};
   bool resumed_ = false;
   LedgerModel model_;
   FundingJournal journal_;
