@@ -12,10 +12,13 @@
 #include "di/ledger/rocksdb_status.h"
 #include "di/ledger/sha256.h"
 #include "di/projections/replay.h"
+#include "position_key.h"
 
 namespace di::projections {
 namespace {
 
+using internal::ParsePositionKey;
+using internal::PositionKey;
 using ledger::FromRocks;
 
 // Key: "snapshot/" + big-endian position (so keys sort by position).
@@ -31,11 +34,6 @@ constexpr std::string_view kInfoRecordsMarker = "meta/info-records";
 constexpr size_t kValueHeader = 64;
 constexpr size_t kInfoSize = kValueHeader + 8;
 
-std::string PositionKey(std::string_view prefix, uint64_t position) {
-  std::string key(prefix);
-  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
-  return key;
-}
 std::string SnapshotKey(uint64_t position) { return PositionKey(kSnapshotPrefix, position); }
 std::string InfoKey(uint64_t position) { return PositionKey(kInfoPrefix, position); }
 
@@ -47,12 +45,6 @@ std::string InfoValue(std::string_view header, uint64_t snapshot_bytes) {
   return value;
 }
 
-bool ParsePositionKey(std::string_view prefix, std::string_view key, uint64_t* position) {
-  if (key.size() != prefix.size() + 8 || key.substr(0, prefix.size()) != prefix) return false;
-  *position = 0;
-  for (size_t i = prefix.size(); i < key.size(); ++i) *position = (*position << 8) | static_cast<uint8_t>(key[i]);
-  return true;
-}
 bool ParseSnapshotKey(std::string_view key, uint64_t* position) { return ParsePositionKey(kSnapshotPrefix, key, position); }
 bool ParseInfoKey(std::string_view key, uint64_t* position) { return ParsePositionKey(kInfoPrefix, key, position); }
 

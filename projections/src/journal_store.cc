@@ -13,10 +13,12 @@
 #include "di/ledger/rocksdb_info_log.h"
 #include "di/ledger/rocksdb_status.h"
 #include "di/projections/replay.h"
+#include "position_key.h"
 
 namespace di::projections {
 namespace {
 
+using internal::PositionKey;
 using ledger::FromRocks;
 
 // Keys (docs/projections.md "The journal on disk"):
@@ -30,16 +32,11 @@ constexpr std::string_view kImagePrefix = "image/";
 constexpr uint8_t kFormatVersion = 1;
 constexpr size_t kMetaSize = 1 + 8 + 32;
 
-std::string PositionKey(std::string_view prefix, uint64_t position) {
-  std::string key(prefix);
-  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((position >> shift) & 0xff));
-  return key;
-}
-
+// The position of a key known to be `prefix` and 8 bytes (an iterator's key within the prefix, or the meta value).
 uint64_t PositionOfKey(std::string_view prefix, std::string_view key) {
-  DI_ASSERT(key.size() == prefix.size() + 8);
   uint64_t position = 0;
-  for (size_t i = prefix.size(); i < key.size(); ++i) position = (position << 8) | static_cast<uint8_t>(key[i]);
+  const bool parsed = internal::ParsePositionKey(prefix, key, &position);
+  DI_ASSERT(parsed);
   return position;
 }
 
@@ -173,6 +170,48 @@ bool ReadApproval(Reader* in, FundingContext::ClaimApproval* claim) {
          in->I64(&claim->approved_cents);
 }
 
+// The facts of the context an event replaced (a record), or all of them (an image): projects with their budget
+// versions, municipalities, claims' approvals. Any range of (id, versions) / ids / (id, approval).
+template <typename Projects, typename Municipalities, typename Claims>
+void WriteContextFacts(Writer* out, const Projects& projects, const Municipalities& municipalities,
+                       const Claims& claims) {
+  out->U64(projects.size());
+  for (const auto& [id, versions] : projects) {
+    out->Str(id);
+    WriteBudgets(out, versions);
+  }
+  out->U64(municipalities.size());
+  for (const std::string& id : municipalities) out->Str(id);
+  out->U64(claims.size());
+  for (const auto& [id, claim] : claims) {
+    out->Str(id);
+    WriteApproval(out, claim);
+  }
+}
+
+bool ReadContextFacts(Reader* in, FundingContextChange* change) {
+  uint64_t count = 0;
+  if (!in->U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::pair<std::string, std::vector<BudgetVersion>> project;
+    if (!in->Str(&project.first) || !ReadBudgets(in, &project.second)) return false;
+    change->projects.push_back(std::move(project));
+  }
+  if (!in->U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string id;
+    if (!in->Str(&id)) return false;
+    change->municipalities.push_back(std::move(id));
+  }
+  if (!in->U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::pair<std::string, FundingContext::ClaimApproval> claim;
+    if (!in->Str(&claim.first) || !ReadApproval(in, &claim.second)) return false;
+    change->claims.push_back(std::move(claim));
+  }
+  return true;
+}
+
 // Record: changes, then the context's replaced facts.
 std::string EncodeRecord(const JournalRecord& record) {
   Writer out;
@@ -183,18 +222,7 @@ std::string EncodeRecord(const JournalRecord& record) {
     out.I64(change.valid_from);
     out.Figures(change.delta);
   }
-  out.U64(record.projects.size());
-  for (const auto& [id, versions] : record.projects) {
-    out.Str(id);
-    WriteBudgets(&out, versions);
-  }
-  out.U64(record.municipalities.size());
-  for (const std::string& id : record.municipalities) out.Str(id);
-  out.U64(record.claims.size());
-  for (const auto& [id, claim] : record.claims) {
-    out.Str(id);
-    WriteApproval(&out, claim);
-  }
+  WriteContextFacts(&out, record.context.projects, record.context.municipalities, record.context.claims);
   return out.Take();
 }
 
@@ -221,25 +249,7 @@ bool DecodeRecordParts(std::string_view bytes, const std::function<void(const Ch
     }
     on_change(change);
   }
-  if (!in.U64(&count)) return false;
-  for (uint64_t i = 0; i < count; ++i) {
-    std::pair<std::string, std::vector<BudgetVersion>> project;
-    if (!in.Str(&project.first) || !ReadBudgets(&in, &project.second)) return false;
-    record->projects.push_back(std::move(project));
-  }
-  if (!in.U64(&count)) return false;
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string id;
-    if (!in.Str(&id)) return false;
-    record->municipalities.push_back(std::move(id));
-  }
-  if (!in.U64(&count)) return false;
-  for (uint64_t i = 0; i < count; ++i) {
-    std::pair<std::string, FundingContext::ClaimApproval> claim;
-    if (!in.Str(&claim.first) || !ReadApproval(&in, &claim.second)) return false;
-    record->claims.push_back(std::move(claim));
-  }
-  return in.done();
+  return ReadContextFacts(&in, &record->context) && in.done();
 }
 
 bool DecodeRecord(std::string_view bytes, JournalRecord* record) {
@@ -256,12 +266,6 @@ bool DecodeRecord(std::string_view bytes, JournalRecord* record) {
         record->changes.push_back(std::move(change));
       },
       record);
-}
-
-void ApplyToContext(JournalRecord& record, FundingContext* context) {
-  for (auto& [id, versions] : record.projects) context->projects[id] = std::move(versions);
-  for (auto& id : record.municipalities) context->municipalities.insert(std::move(id));
-  for (auto& [id, claim] : record.claims) context->claims[id] = std::move(claim);
 }
 
 // "YYYY-MM" as year * 12 + month - 1; false when it is not one.
@@ -359,24 +363,11 @@ bool DecodeImage(std::string_view bytes, int32_t valid_date, CellAccumulator* ce
       if (valid_from <= valid_date) cells->Add(place_ids[place], month, figures);
     }
   }
+  FundingContextChange facts;
+  if (!ReadContextFacts(&in, &facts) || !in.done()) return false;
   *context = FundingContext{};
-  if (!in.U64(&count)) return false;
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string id;
-    if (!in.Str(&id) || !ReadBudgets(&in, &context->projects[id])) return false;
-  }
-  if (!in.U64(&count)) return false;
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string id;
-    if (!in.Str(&id)) return false;
-    context->municipalities.insert(std::move(id));
-  }
-  if (!in.U64(&count)) return false;
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string id;
-    if (!in.Str(&id) || !ReadApproval(&in, &context->claims[id])) return false;
-  }
-  return in.done();
+  ApplyContextChange(std::move(facts), context);
+  return true;
 }
 
 class RocksJournalStore final : public JournalStore {
@@ -464,7 +455,7 @@ class RocksJournalStore final : public JournalStore {
                                   std::to_string(PositionOfKey(kRecordPrefix, it->key().ToStringView())) +
                                   " does not decode");
       }
-      ApplyToContext(context_part, context);
+      ApplyContextChange(std::move(context_part.context), context);
     }
     if (!it->status().ok()) return FromRocks(it->status(), "read the journal's records");
     *cells = sums.Take();
@@ -533,10 +524,7 @@ JournalRecord RecordOf(const FundingJournal& journal, const ledger::StoredEvent&
   JournalRecord record;
   record.position = event.position;
   record.changes = std::move(changes);
-  const FundingContextChange& context = journal.last_context_change();
-  record.projects = context.projects;
-  record.municipalities = context.municipalities;
-  record.claims = context.claims;
+  record.context = journal.last_context_change();
   return record;
 }
 
@@ -579,18 +567,7 @@ std::string JournalStore::EncodeImage(const FundingJournal& journal, const Fundi
       out.Figures(steps[i].figures);
     }
   }
-  out.U64(context.projects.size());
-  for (const auto& [id, versions] : context.projects) {
-    out.Str(id);
-    WriteBudgets(&out, versions);
-  }
-  out.U64(context.municipalities.size());
-  for (const std::string& id : context.municipalities) out.Str(id);
-  out.U64(context.claims.size());
-  for (const auto& [id, claim] : context.claims) {
-    out.Str(id);
-    WriteApproval(&out, claim);
-  }
+  WriteContextFacts(&out, context.projects, context.municipalities, context.claims);
   return out.Take();
 }
 

@@ -46,10 +46,8 @@ struct JournalStoreOptions {
 struct JournalRecord {
   uint64_t position = 0;
   std::vector<FundingChange> changes;
-  std::vector<std::pair<std::string, std::vector<BudgetVersion>>> projects;
-  std::vector<std::string> municipalities;
-  std::vector<std::pair<std::string, FundingContext::ClaimApproval>> claims;
-  bool empty() const { return changes.empty() && projects.empty() && municipalities.empty() && claims.empty(); }
+  FundingContextChange context;
+  bool empty() const { return changes.empty() && context.empty(); }
 };
 
 // The record of `event`, just followed by `journal`, which gave `changes`.
