@@ -325,7 +325,9 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
     ASSERT_TRUE(ComputeFundingChanges(store, nullptr, query, &followed).ok());
     EXPECT_EQ(FundingChangesToJson(from_store).dump(), FundingChangesToJson(followed).dump());
     // As of the last day, a few hundred events of a region's history always move some figure.
-    if (i == 0 && query.to_position - query.from_position > 300) EXPECT_FALSE(followed.events.empty());
+    if (i == 0 && query.to_position - query.from_position > 300) {
+      EXPECT_FALSE(followed.events.empty());
+    }
   }
 }
 

@@ -60,20 +60,40 @@ int64_t EsfPartOf(int64_t amount, const BudgetVersion* budget) {
   return budget == nullptr ? 0 : ProrateHalfUp(amount, budget->esf_cents, budget->total_cents);
 }
 
+std::vector<uint32_t> ClaimLineOrder(const ClaimFacts& claim) {
+  DI_ASSERT(claim.lines.size() <= UINT32_MAX);
+  std::vector<uint32_t> order(claim.lines.size());
+  std::iota(order.begin(), order.end(), 0u);
+  // Delivery id order: the order of the tie-break.
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return claim.lines[a] < claim.lines[b]; });
+  return order;
+}
+
 ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, int32_t valid_date) {
+  return SplitClaim(model, claim, ClaimLineOrder(claim), valid_date);
+}
+
+ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, const std::vector<uint32_t>& order,
+                      int32_t valid_date) {
+  DI_ASSERT(order.size() == claim.lines.size());
   ClaimSplit split;
   auto project = model.projects().find(claim.project_id);
   split.budget = project == model.projects().end() ? nullptr : BudgetInForce(project->second, claim.date);
   split.reviewed = claim.reviewed && claim.reviewed_on <= valid_date;
-  split.lines = claim.lines;
-  std::sort(split.lines.begin(), split.lines.end());  // delivery id order: the order of the tie-break
+  split.lines.reserve(order.size());
+  for (uint32_t index : order) split.lines.push_back(&claim.lines[index]);
   split.approved.assign(split.lines.size(), 0);
   std::vector<int64_t> claimed(split.lines.size(), 0);
+  // Lines and approvals are both in delivery id order: one walk finds each line's approval.
+  auto approval = claim.approved.begin();
   for (size_t i = 0; i < split.lines.size(); ++i) {
-    claimed[i] = split.lines[i].second;
+    const std::string& delivery_id = split.lines[i]->first;
+    claimed[i] = split.lines[i]->second;
     split.claimed_cents += claimed[i];
-    auto it = claim.approved.find(split.lines[i].first);
-    if (split.reviewed && it != claim.approved.end()) split.approved[i] = it->second;
+    while (split.reviewed && approval != claim.approved.end() && approval->first < delivery_id) ++approval;
+    if (split.reviewed && approval != claim.approved.end() && approval->first == delivery_id) {
+      split.approved[i] = approval->second;
+    }
     split.approved_cents += split.approved[i];
   }
   // The claim is split once; the lines get shares of its parts.
@@ -92,7 +112,7 @@ ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, int32_t
 }
 
 void AddClaimLine(const ClaimSplit& split, size_t line, FundingFigures* figures) {
-  figures->claimed_cents += split.lines[line].second;
+  figures->claimed_cents += split.lines[line]->second;
   figures->approved_cents += split.approved[line];
   figures->approved_esf_cents += split.approved_esf[line];
   figures->approved_state_cents += split.approved[line] - split.approved_esf[line];
@@ -262,7 +282,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
     if (claim.date > valid_date) continue;
     const ClaimSplit split = SplitClaim(model, claim, valid_date);
     for (size_t i = 0; i < split.lines.size(); ++i) {
-      auto delivery = model.deliveries().find(split.lines[i].first);
+      auto delivery = model.deliveries().find(split.lines[i]->first);
       if (delivery == model.deliveries().end()) continue;
       const size_t part = grant_part(delivery->second.grant_id);
       if (!grant_parts[part].included) continue;

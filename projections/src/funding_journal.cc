@@ -72,6 +72,7 @@ void ApplyContextChange(FundingContextChange change, FundingContext* context) {
 void FundingJournal::Reset(const LedgerModel& model) {
   *this = FundingJournal{};
   context_ = FundingContextOf(model);
+  for (const auto& [id, grant] : model.grants()) grant_validity_.emplace(id, ValidityOf(grant));
   RefreshAll(model);
   pending_.clear();
   moves_.clear();
@@ -117,7 +118,17 @@ Reach PersonReach(schema::Event::Payload::Reader payload, int32_t date, std::str
   }
 }
 
-Reach GrantReach(schema::Event::Payload::Reader payload, int32_t date, const GrantFacts* grant) {
+// The first day whose decisions a grant's new validity can change, given the validity its deliveries were decided
+// under (`seen_*`): the day after the earlier last day (deliveries between the two last days change side); for a
+// quantity per validity window, the grant's first day (the window is the validity).
+int32_t FirstDayOfNewValidity(const GrantFacts& grant, int32_t seen_valid_until, int32_t seen_last_day) {
+  if (grant.period == schema::Period::GRANT_PERIOD && seen_valid_until != grant.valid_until) return grant.valid_from;
+  const int32_t earlier = std::min(seen_last_day, grant.LastDay());
+  return earlier == ledger::kNoDate ? ledger::kNoDate : earlier + 1;
+}
+
+Reach GrantReach(schema::Event::Payload::Reader payload, int32_t date, const GrantFacts* grant,
+                 const std::optional<std::pair<int32_t, int32_t>>& seen) {
   using P = schema::Event::Payload;
   switch (payload.which()) {
     case P::SERVICE_DELIVERED: return {Reach::kDelivery, payload.getServiceDelivered().getDeliveryId().cStr()};
@@ -132,23 +143,31 @@ Reach GrantReach(schema::Event::Payload::Reader payload, int32_t date, const Gra
     // ends the suspension the day before it.
     case P::SERVICE_SUSPENDED:
     case P::SERVICE_RESUMED: return {Reach::kFamilyFrom, grant->person_id, date};
-    case P::GRANT_AMENDED:
-      if (payload.getGrantAmended().getValidUntil() == ledger::kNoDate) {
-        return {Reach::kFamilyFrom, grant->person_id, date};
-      }
-      return {Reach::kFamily, grant->person_id};  // a new validity: shorter or longer than the one it replaces
-    default: return {Reach::kFamily, grant->person_id};  // an end, which may replace an earlier one
+    case P::GRANT_AMENDED: {
+      const auto amended = payload.getGrantAmended();
+      if (amended.getValidUntil() == ledger::kNoDate) return {Reach::kFamilyFrom, grant->person_id, date};
+      // A new validity, shorter or longer than the one it replaces.
+      if (!seen) return {Reach::kFamily, grant->person_id};
+      int32_t from = FirstDayOfNewValidity(*grant, seen->first, seen->second);
+      if (amended.getQuantity() != 0 || amended.getUnitCostCents() != 0) from = std::min(from, date);
+      return {Reach::kFamilyFrom, grant->person_id, from};
+    }
+    case P::GRANT_ENDED:  // an end, which may replace an earlier one
+      if (!seen) return {Reach::kFamily, grant->person_id};
+      return {Reach::kFamilyFrom, grant->person_id, FirstDayOfNewValidity(*grant, seen->first, seen->second)};
+    default: return {Reach::kFamily, grant->person_id};
   }
 }
 
-Reach ReachOf(const LedgerModel& model, schema::RecordedEvent::Reader recorded) {
+Reach ReachOf(const LedgerModel& model, schema::RecordedEvent::Reader recorded,
+              const std::optional<std::pair<int32_t, int32_t>>& seen_validity) {
   const std::string stream = recorded.getStream().cStr();
   const std::string_view kind = ledger::StreamKind(stream);
   std::string id(ledger::StreamId(stream));
   const auto event = recorded.getEvent();
   const auto payload = event.getPayload();
   using P = schema::Event::Payload;
-  if (kind == "grant") return GrantReach(payload, event.getEffectiveDate(), model.FindGrant(id));
+  if (kind == "grant") return GrantReach(payload, event.getEffectiveDate(), model.FindGrant(id), seen_validity);
   if (kind == "person") return PersonReach(payload, event.getEffectiveDate(), std::move(id));
   if (kind == "claim") return {Reach::kClaim, std::move(id)};
   if (kind == "project") {
@@ -162,11 +181,26 @@ Reach ReachOf(const LedgerModel& model, schema::RecordedEvent::Reader recorded) 
 
 }  // namespace
 
+std::optional<std::pair<int32_t, int32_t>> FundingJournal::SeenValidity(const LedgerModel& model,
+                                                                          schema::RecordedEvent::Reader recorded) {
+  const std::string_view stream = recorded.getStream().cStr();
+  if (ledger::StreamKind(stream) != "grant") return std::nullopt;
+  const std::string id(ledger::StreamId(stream));
+  const GrantFacts* grant = model.FindGrant(id);
+  if (grant == nullptr) return std::nullopt;
+  // What the grant's deliveries were decided under, and from now on what they are decided under.
+  auto [seen, fresh] = grant_validity_.try_emplace(id, ValidityOf(*grant));
+  if (fresh) return std::nullopt;
+  const std::pair<int32_t, int32_t> before{seen->second.valid_until, seen->second.last_day};
+  seen->second = ValidityOf(*grant);
+  return before;
+}
+
 void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent& event,
                             std::vector<FundingChange>* changes) {
   const auto recorded = event.reader();
   DI_ASSERT(model.last_position() == recorded.getPosition());
-  const Reach reach = ReachOf(model, recorded);
+  const Reach reach = ReachOf(model, recorded, SeenValidity(model, recorded));
   last_context_change_ = ContextChangeOf(model, event);
   if (!last_context_change_.empty()) ApplyContextChange(last_context_change_, &context_);
   switch (reach.kind) {
@@ -375,9 +409,6 @@ void FundingJournal::OnDelivery(const LedgerModel& model, const std::string& del
   auto facts = model.deliveries().find(delivery_id);
   const GrantFacts* grant = facts == model.deliveries().end() ? nullptr : model.FindGrant(facts->second.grant_id);
   const bool live = grant != nullptr && IsLive(facts->second);
-  if (auto claims = claims_of_delivery_.find(delivery_id); claims != claims_of_delivery_.end()) {
-    for (const std::string& claim_id : std::set<std::string>(claims->second)) RefreshClaim(model, claim_id);
-  }
   auto partitioned = entry_of_delivery_.find(delivery_id);
   const bool was_live = partitioned != entry_of_delivery_.end();
   if (!was_live) {
@@ -537,6 +568,24 @@ void FundingJournal::RefreshClaim(const LedgerModel& model, const std::string& c
   if (stored->second.empty()) claim_contributions_.erase(stored);
 }
 
+std::optional<FundingJournal::Cell> FundingJournal::LineCell(const LedgerModel& model, const std::string& delivery_id) {
+  auto delivery = model.deliveries().find(delivery_id);
+  if (delivery == model.deliveries().end()) return std::nullopt;
+  const GrantFacts* grant = model.FindGrant(delivery->second.grant_id);
+  if (grant == nullptr) return std::nullopt;
+  return CellOf(model, *grant, delivery->second.date);
+}
+
+const FundingJournal::ClaimLines& FundingJournal::LinesOf(const LedgerModel& model, const std::string& claim_id,
+                                                          const ClaimFacts& claim) {
+  ClaimLines& lines = claim_lines_[claim_id];
+  if (lines.cells.size() == claim.lines.size() && lines.order.size() == claim.lines.size()) return lines;
+  lines.order = ClaimLineOrder(claim);
+  lines.cells.clear();
+  for (const auto& [delivery_id, claimed_cents] : claim.lines) lines.cells.push_back(LineCell(model, delivery_id));
+  return lines;
+}
+
 FundingJournal::Contribution FundingJournal::ClaimContribution(const LedgerModel& model, const std::string& claim_id,
                                                                const ClaimFacts& claim) {
   // The valid dates from which the claim's figures change: its date, then its review and payments after it.
@@ -545,27 +594,17 @@ FundingJournal::Contribution FundingJournal::ClaimContribution(const LedgerModel
   for (const PaymentFacts& payment : claim.payments) {
     if (payment.date > claim.date) steps.insert(payment.date);
   }
+  const ClaimLines& lines = LinesOf(model, claim_id, claim);
   Contribution contribution;
-  std::vector<std::optional<Cell>> line_cells;  // SplitClaim gives the lines in the same order at every step
   std::map<Cell, CellFigures> before;
   for (int32_t step : steps) {
-    const ClaimSplit split = SplitClaim(model, claim, step);
-    if (line_cells.empty()) {
-      for (const auto& [delivery_id, claimed_cents] : split.lines) {
-        std::optional<Cell> cell;
-        if (auto delivery = model.deliveries().find(delivery_id); delivery != model.deliveries().end()) {
-          claims_of_delivery_[delivery_id].insert(claim_id);
-          const GrantFacts* grant = model.FindGrant(delivery->second.grant_id);
-          if (grant != nullptr) cell = CellOf(model, *grant, delivery->second.date);
-        }
-        line_cells.push_back(cell);
-      }
-    }
-    DI_ASSERT(line_cells.size() == split.lines.size());
+    const ClaimSplit split = SplitClaim(model, claim, lines.order, step);
+    DI_ASSERT(split.lines.size() == lines.cells.size());
     std::map<Cell, CellFigures> now;
     for (size_t i = 0; i < split.lines.size(); ++i) {
-      if (!line_cells[i]) continue;
-      CellFigures& cell = now[*line_cells[i]];
+      const std::optional<Cell>& line_cell = lines.cells[split.lines[i] - claim.lines.data()];
+      if (!line_cell) continue;
+      CellFigures& cell = now[*line_cell];
       cell.presence += 1;
       AddClaimLine(split, i, &cell.figures);
     }

@@ -26,8 +26,8 @@ std::string Cents(int64_t cents) { return std::to_string(cents) + " cents"; }
 ReconciliationLine ReconcileLine(const LedgerModel& model, const ClaimFacts& claim, const ClaimSplit& split, size_t i,
                                  const std::map<std::string, const DeliveryDecision*>& decisions) {
   ReconciliationLine line;
-  line.delivery_id = split.lines[i].first;
-  line.claimed_cents = split.lines[i].second;
+  line.delivery_id = split.lines[i]->first;
+  line.claimed_cents = split.lines[i]->second;
   auto delivery = model.deliveries().find(line.delivery_id);
   if (delivery != model.deliveries().end()) {
     line.delivery_date = delivery->second.date;

@@ -100,13 +100,20 @@ int64_t EsfPartOf(int64_t amount, const BudgetVersion* budget);
 struct ClaimSplit {
   const BudgetVersion* budget = nullptr;  // in force on the claim's date; null if the project has none
   bool reviewed = false;                  // a review dated on or before the valid date
-  std::vector<std::pair<std::string, int64_t>> lines;  // (delivery id, claimed cents), delivery id order
+  // The claim's lines (delivery id, claimed cents) in delivery id order: they point into the ClaimFacts split, which
+  // outlives the split.
+  std::vector<const std::pair<std::string, int64_t>*> lines;
   // Per line, in the order of `lines`:
   std::vector<int64_t> approved, approved_esf, paid, paid_esf;
   // The claim's figures; each is the sum of its lines' parts.
   int64_t claimed_cents = 0, approved_cents = 0, approved_esf_cents = 0, paid_cents = 0, paid_esf_cents = 0;
 };
 ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, int32_t valid_date);
+// The order of a split's lines: indices into ClaimFacts::lines by (delivery id, claimed cents).
+std::vector<uint32_t> ClaimLineOrder(const ClaimFacts& claim);
+// SplitClaim with that order already known (the funding journal splits one claim at several valid dates).
+ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, const std::vector<uint32_t>& order,
+                      int32_t valid_date);
 // Adds line `line` of `split` to `figures`: its claimed amount, approved and paid parts, ESF and state.
 void AddClaimLine(const ClaimSplit& split, size_t line, FundingFigures* figures);
 

@@ -27,9 +27,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -150,12 +152,35 @@ class FundingJournal {
     uint64_t position = 0;
   };
 
+  // What a grant's deliveries were decided under: the grant's validity as of the journal's last event on it. A grant's
+  // end or new validity re-decides its family from the earlier of its last days before and after (from its start, for
+  // a quantity per validity window, whose window it moves), not the whole family.
+  struct GrantValidity {
+    int32_t valid_until = 0;
+    int32_t last_day = 0;
+  };
+  static GrantValidity ValidityOf(const GrantFacts& grant) { return {grant.valid_until, grant.LastDay()}; }
+  // For an event on a grant the journal has seen before: the (valid until, last day) it was decided under; records the
+  // grant's validity as the model says now.
+  std::optional<std::pair<int32_t, int32_t>> SeenValidity(const LedgerModel& model,
+                                                          schema::RecordedEvent::Reader recorded);
+
   void OnDelivery(const LedgerModel& model, const std::string& delivery_id);
   void RefreshPersons(const LedgerModel& model, std::set<std::string> persons);
   void RefreshClaim(const LedgerModel& model, const std::string& claim_id);
   // A claim's contributions: its lines' figures from its date, the approved parts from the review's, the paid parts
   // from each payment's.
   Contribution ClaimContribution(const LedgerModel& model, const std::string& claim_id, const ClaimFacts& claim);
+  // A claim's lines as placed: SplitClaim's order, and each line's cell (none: its delivery or grant is unknown), in
+  // ClaimFacts::lines order. Placed once: a claim's lines never change after it is submitted, and neither do a
+  // delivery's grant and date (a correction changes its quantity, cost and purpose; a void, whether it counts), so
+  // neither does a line's cell. What a delivery's event changes is never a claim's figure.
+  struct ClaimLines {
+    std::vector<uint32_t> order;
+    std::vector<std::optional<Cell>> cells;
+  };
+  const ClaimLines& LinesOf(const LedgerModel& model, const std::string& claim_id, const ClaimFacts& claim);
+  std::optional<Cell> LineCell(const LedgerModel& model, const std::string& delivery_id);
   void RefreshAll(const LedgerModel& model);
   // Takes back what entries[from..] charged to the family's counters.
   void TakeBackCharges(Family* family, size_t from);
@@ -188,7 +213,7 @@ class FundingJournal {
   std::map<Cell, CellSums> sums_;
   std::map<std::string, Family> families_;              // by LedgerModel::FamilyOf
   std::map<std::string, std::string> family_of_person_;  // grant holder -> family key, as partitioned
-  std::map<std::string, EntryPlace> entry_of_delivery_;  // live delivery -> its entry
+  std::unordered_map<std::string, EntryPlace> entry_of_delivery_;  // live delivery -> its entry
   // A live delivery's figures: one cell, from its date on.
   struct DeliveryContribution {
     Cell cell;
@@ -197,9 +222,10 @@ class FundingJournal {
     int64_t eligible_cost_cents = 0;
     CellFigures Figures() const;
   };
-  std::map<std::string, DeliveryContribution> delivery_contributions_;
+  std::unordered_map<std::string, DeliveryContribution> delivery_contributions_;
   std::map<std::string, Contribution> claim_contributions_;
-  std::map<std::string, std::set<std::string>> claims_of_delivery_;  // claims with a line on the delivery
+  std::unordered_map<std::string, ClaimLines> claim_lines_;
+  std::unordered_map<std::string, GrantValidity> grant_validity_;
   Contribution pending_;               // the changes of the event being followed
   std::vector<FundingChange> moves_;   // ... and the places it moved to another row key
   FundingContext context_;
