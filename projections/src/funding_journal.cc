@@ -183,8 +183,10 @@ Reach ReachOf(const LedgerModel& model, schema::RecordedEvent::Reader recorded,
 
 std::optional<std::pair<int32_t, int32_t>> FundingJournal::SeenValidity(const LedgerModel& model,
                                                                           schema::RecordedEvent::Reader recorded) {
+  using P = schema::Event::Payload;
+  const P::Which which = recorded.getEvent().getPayload().which();
+  if (which != P::SERVICE_GRANTED && which != P::GRANT_AMENDED && which != P::GRANT_ENDED) return std::nullopt;
   const std::string_view stream = recorded.getStream().cStr();
-  if (ledger::StreamKind(stream) != "grant") return std::nullopt;
   const std::string id(ledger::StreamId(stream));
   const GrantFacts* grant = model.FindGrant(id);
   if (grant == nullptr) return std::nullopt;

@@ -160,8 +160,8 @@ class FundingJournal {
     int32_t last_day = 0;
   };
   static GrantValidity ValidityOf(const GrantFacts& grant) { return {grant.valid_until, grant.LastDay()}; }
-  // For an event on a grant the journal has seen before: the (valid until, last day) it was decided under; records the
-  // grant's validity as the model says now.
+  // For a grant's start, end or amendment (the events that set its validity) seen before: the (valid until, last day)
+  // its deliveries were decided under; records the grant's validity as the model says now.
   std::optional<std::pair<int32_t, int32_t>> SeenValidity(const LedgerModel& model,
                                                           schema::RecordedEvent::Reader recorded);
 
