@@ -18,7 +18,9 @@
 //   memory    peak RSS.
 //
 //   build/bench/journal_bench [--persons 300] [--years 8] [--queries 20] [--image-stride 16384] [--dir /tmp/x]
-//                             [--reuse] [--fold-only]   (--fold-only: the model + journal fold alone, to profile it)
+//                             [--reuse] [--fold-only | --past-only]
+//   --fold-only: the model + journal fold alone; --past-only: the past row from a store kept by an earlier --reuse run,
+//   not compared with anything (both to profile).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -81,11 +83,38 @@ projections::FundingQuery RandomGrouping(std::mt19937_64& random) {
   return query;
 }
 
+// --past-only: the journal store kept by an earlier run (--reuse) answers Q random past positions; nothing else runs,
+// nothing is compared (to profile the store's answers).
+int PastOnly(const std::string& dir, uint64_t head, int queries, int years,
+             const projections::JournalStoreOptions& journal_options) {
+  std::unique_ptr<projections::JournalStore> journal_store;
+  Check(projections::JournalStore::Open(dir + "/journal", journal_options, &journal_store), "journal store");
+  if (journal_store->position() != head) Fail("--past-only needs a journal store projected up to the head (--reuse)");
+  std::mt19937_64 random(1);
+  const int32_t first_day = ledger::DaysFromCivil(2016, 1, 1), last_day = ledger::DaysFromCivil(2016 + years, 1, 1);
+  Timings past_store;
+  for (int i = 0; i < queries; ++i) {
+    const uint64_t known_at = 1 + random() % head;
+    const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+    const projections::FundingQuery query = RandomGrouping(random);
+    const auto started = Clock::now();
+    projections::FundingCells cells;
+    projections::FundingContext context;
+    projections::FundingReport report;
+    Check(journal_store->CellsAsKnownAt(known_at, valid_date, &cells, &context), "journal store");
+    Check(projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, &report), "store funding");
+    past_store.Add(started);
+  }
+  std::printf("funding as known at a random past position, from the journal store: %.1f / %.1f ms (p50 / p99)\n",
+              past_store.P(0.5) * 1e3, past_store.P(0.99) * 1e3);
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   int persons = 300, years = 8, queries = 20;
   projections::JournalStoreOptions journal_options;
   std::string dir;
-  bool reuse = false, fold_only = false;
+  bool reuse = false, fold_only = false, past_only = false;
   Flags flags(argc, argv);
   while (flags.Next()) {
     if (flags.Is("--persons")) persons = flags.Int();
@@ -95,6 +124,7 @@ int Run(int argc, char** argv) {
     else if (flags.Is("--image-stride")) journal_options.image_stride = static_cast<uint64_t>(flags.Int());
     else if (flags.Is("--reuse")) reuse = true;
     else if (flags.Is("--fold-only")) fold_only = true;
+    else if (flags.Is("--past-only")) past_only = true;
     else flags.Unknown();
   }
   WorkDir work("journal-bench", &dir);
@@ -107,6 +137,7 @@ int Run(int argc, char** argv) {
   const uint64_t head = store->Head().position;
   std::printf("%s\n%llu events\n\n", flags.command_line().c_str(), static_cast<unsigned long long>(head));
 
+  if (past_only) return PastOnly(dir, head, queries, years, journal_options);
   projections::LedgerModel plain;
   const double plain_rate = fold_only ? 0 : Fold(*store, false, &plain, nullptr);
   projections::LedgerModel model;
@@ -163,7 +194,7 @@ int Run(int argc, char** argv) {
     Check(projections::ComputeFunding(then, valid_date, query, &a), "funding then");
     past_naive.Add(started);
     started = Clock::now();
-    std::map<projections::FundingRowKey, projections::CellFigures> cells;
+    projections::FundingCells cells;
     projections::FundingContext context;
     Check(journal_store->CellsAsKnownAt(known_at, valid_date, &cells, &context), "journal store");
     Check(projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, &b), "store funding");

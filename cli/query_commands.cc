@@ -160,7 +160,7 @@ bool FundingFromJournalStore(const std::string& data_dir, ledger::EventStore& st
                              projections::FundingReport* report, Status* status) {
   std::unique_ptr<projections::JournalStore> journal = OpenProjectedJournal(data_dir, store, known_at);
   if (!journal) return false;
-  std::map<projections::FundingRowKey, projections::CellFigures> cells;
+  projections::FundingCells cells;
   projections::FundingContext context;
   if (!journal->CellsAsKnownAt(known_at, valid_date, &cells, &context).ok()) return false;
   *status = projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, report);

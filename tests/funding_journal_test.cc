@@ -83,9 +83,9 @@ std::map<FundingRowKey, FundingFigures> NaiveCells(const LedgerModel& model, int
 }
 
 // The journal's cells that are rows (a contribution is in them); a cell with money and no row is a defect.
-std::map<FundingRowKey, FundingFigures> RowCells(const std::map<FundingRowKey, CellFigures>& cells) {
+std::map<FundingRowKey, FundingFigures> RowCells(const FundingCells& cells) {
   std::map<FundingRowKey, FundingFigures> rows;
-  for (const auto& [key, cell] : cells) {
+  for (const auto& [key, cell] : cells.ToMap()) {
     EXPECT_GE(cell.presence, 0) << Describe(key);
     if (cell.presence > 0) rows[key] = cell.figures;
     else EXPECT_EQ(cell.figures, FundingFigures{}) << "money in a cell that is no row: " << Describe(key);
@@ -192,7 +192,7 @@ void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) 
     for (int32_t valid_date : valid_dates) {
       SCOPED_TRACE("seed " + std::to_string(seed) + ", known at " + std::to_string(event.position) + ", valid at " +
                    ledger::FormatDate(valid_date));
-      const std::map<FundingRowKey, CellFigures> cells = journal.CellsAsOf(valid_date);
+      const FundingCells cells = journal.CellsAsOf(valid_date);
       ExpectSameCells(NaiveCells(model, valid_date), RowCells(cells), "journal != naive");
       if (sample % 3 == 0) {
         FundingJournal rebuilt;
@@ -219,7 +219,7 @@ void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) 
     pair->position = event.position;
     pair->valid_date = random() % 3 ? random_day() : last_day;
     pair->query = RandomQuery(random, model);
-    pair->journal_cells = journal.CellsAsOf(pair->valid_date);
+    pair->journal_cells = journal.CellsAsOf(pair->valid_date).ToMap();
     EXPECT_TRUE(ComputeFunding(model, pair->valid_date, pair->query, &pair->naive).ok());
     pair->changes_before = changes.size();
     return !::testing::Test::HasFailure();
@@ -272,7 +272,7 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
   JournalProjector resumed(journal.get());
   ASSERT_TRUE(resumed.CatchUp(store, nullptr, kKnownNow).ok());
   ASSERT_EQ(journal->position(), head);
-  std::map<FundingRowKey, CellFigures> cells;
+  FundingCells cells;
   FundingContext context;
   Status beyond = journal->CellsAsKnownAt(head + 1, 0, &cells, &context);
   EXPECT_EQ(beyond.code(), ledger::StatusCode::kInvalidArgument);
@@ -374,7 +374,7 @@ TEST(JournalStoreTest, AStoreTheLogDoesNotConfirmIsClearedAndRecomputed) {
   LedgerModel model;
   ASSERT_TRUE(LoadModel(*other, nullptr, kKnownNow, &model).ok());
   const int32_t valid_date = ledger::DaysFromCivil(2024, 1, 31);
-  std::map<FundingRowKey, CellFigures> cells;
+  FundingCells cells;
   FundingContext context;
   ASSERT_TRUE(journal->CellsAsKnownAt(model.last_position(), valid_date, &cells, &context).ok());
   FundingReport naive, from_store;

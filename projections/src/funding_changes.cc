@@ -114,7 +114,7 @@ Status CheckPositions(const FundingChangesQuery& query) {
 Status ComputeFundingChangesFromStore(ledger::EventStore& store, JournalStore& journal,
                                       const FundingChangesQuery& query, FundingChangesReport* out) {
   DI_RETURN_IF_ERROR(CheckPositions(query));
-  std::map<FundingRowKey, CellFigures> cells_at_from;
+  FundingCells cells_at_from;
   FundingContext context;
   DI_RETURN_IF_ERROR(journal.CellsAsKnownAt(query.from_position, query.valid_date, &cells_at_from, &context));
   std::vector<FundingChange> changes;
@@ -122,7 +122,7 @@ Status ComputeFundingChangesFromStore(ledger::EventStore& store, JournalStore& j
     for (FundingChange& change : record.changes) changes.push_back(std::move(change));
     return true;
   }));
-  DI_RETURN_IF_ERROR(AssembleFundingChanges(cells_at_from, changes, query, out));
+  DI_RETURN_IF_ERROR(AssembleFundingChanges(cells_at_from.ToMap(), changes, query, out));
   return DescribeCauses(store, out);
 }
 
@@ -133,7 +133,7 @@ Status ComputeFundingChanges(ledger::EventStore& store, CheckpointStore* checkpo
   DI_RETURN_IF_ERROR(LoadModel(store, checkpoints, query.from_position, &model));
   FundingJournal journal;
   journal.Reset(model);
-  const std::map<FundingRowKey, CellFigures> cells_at_from = journal.CellsAsOf(query.valid_date);
+  const std::map<FundingRowKey, CellFigures> cells_at_from = journal.CellsAsOf(query.valid_date).ToMap();
   std::vector<FundingChange> changes;
   Status undecodable = Status::Ok();
   if (query.to_position > query.from_position) {

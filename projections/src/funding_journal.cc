@@ -233,8 +233,27 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
   position_ = recorded.getPosition();
 }
 
-std::map<FundingRowKey, CellFigures> FundingJournal::CellsAsOf(int32_t valid_date) const {
-  std::map<FundingRowKey, CellFigures> cells;
+std::string MonthText(int32_t month_number) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02d", month_number / 12, month_number % 12 + 1);
+  return text;
+}
+
+std::map<FundingRowKey, CellFigures> FundingCells::ToMap() const {
+  std::map<FundingRowKey, CellFigures> out;
+  for (const Cell& cell : cells) {
+    FundingRowKey key = places.at(cell.place);
+    key.month = MonthText(cell.month);
+    const bool unique = out.emplace(std::move(key), cell.figures).second;
+    DI_ASSERT(unique);
+  }
+  return out;
+}
+
+FundingCells FundingJournal::CellsAsOf(int32_t valid_date) const {
+  FundingCells cells;
+  cells.places.reserve(places_.size());
+  for (const Place& place : places_) cells.places.push_back(place.key);
   for (const auto& [cell, sums] : sums_) {
     CellFigures figures;
     if (sums.steps.back().first <= valid_date) {
@@ -245,17 +264,14 @@ std::map<FundingRowKey, CellFigures> FundingJournal::CellsAsOf(int32_t valid_dat
         figures.Add(step);
       }
     }
-    if (!figures.IsZero()) cells.emplace(RowKeyOf(cell), figures);
+    if (!figures.IsZero()) cells.cells.push_back({cell.place, cell.month, figures});
   }
   return cells;
 }
 
-void FundingJournal::ForEachStep(
-    const std::function<void(const FundingRowKey&, int32_t, const CellFigures&)>& fn) const {
-  for (const auto& [cell, sums] : sums_) {
-    const FundingRowKey key = RowKeyOf(cell);
-    for (const auto& [valid_from, figures] : sums.steps) fn(key, valid_from, figures);
-  }
+void FundingJournal::ForEachCell(
+    const std::function<void(const FundingRowKey&, int32_t, const CellFigures&, const CellSteps&)>& fn) const {
+  for (const auto& [cell, sums] : sums_) fn(places_.at(cell.place).key, cell.month, sums.total, sums.steps);
 }
 
 void FundingJournal::Count(const CellStep& step, const CellFigures& delta, int sign) {
@@ -305,9 +321,7 @@ FundingJournal::Cell FundingJournal::CellOf(const LedgerModel& model, const Gran
 
 FundingRowKey FundingJournal::RowKeyOf(Cell cell) const {
   FundingRowKey key = places_.at(cell.place).key;
-  char month[16];
-  std::snprintf(month, sizeof month, "%04d-%02d", cell.month / 12, cell.month % 12 + 1);
-  key.month = month;
+  key.month = MonthText(cell.month);
   return key;
 }
 
@@ -645,25 +659,54 @@ Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerMode
                                  model.last_position(), query, out);
 }
 
-Status ComputeFundingFromCells(const std::map<FundingRowKey, CellFigures>& cells, const FundingContext& context,
-                               int32_t valid_date, uint64_t known_at_position, const FundingQuery& query,
-                               FundingReport* out) {
+namespace {
+
+// The rows of `cells` under `query`: each place's key with the kept dimensions (ranked in key order), then the
+// cells grouped by (rank, month) as integers, so that only the rows' own keys are made.
+void GroupCells(const FundingCells& cells, const FundingQuery& query, const std::set<std::string>& keep,
+                FundingReport* out) {
+  const bool keep_month = keep.empty() || keep.count("month") > 0;
+  std::vector<FundingRowKey> kept_keys;  // ranked below
+  std::vector<int64_t> group_of_place(cells.places.size(), -1);  // -1: the query's filters leave it out
+  {
+    std::map<FundingRowKey, std::vector<size_t>> places_of_key;
+    for (size_t place = 0; place < cells.places.size(); ++place) {
+      if (FundingQueryKeeps(query, cells.places[place])) {
+        places_of_key[KeepDimensions(cells.places[place], keep)].push_back(place);
+      }
+    }
+    for (auto& [key, places] : places_of_key) {
+      for (size_t place : places) group_of_place[place] = static_cast<int64_t>(kept_keys.size());
+      kept_keys.push_back(key);
+    }
+  }
+  // (rank, month): the order of the rows' keys, whose month is last and "YYYY-MM" sorts as its number.
+  std::map<std::pair<int64_t, int32_t>, FundingFigures> grouped;
+  for (const FundingCells::Cell& cell : cells.cells) {
+    const int64_t group = group_of_place.at(cell.place);
+    if (cell.figures.presence <= 0 || group < 0) continue;
+    grouped[{group, keep_month ? cell.month : 0}].Add(cell.figures.figures);
+    out->totals.Add(cell.figures.figures);
+  }
+  out->rows.reserve(grouped.size());
+  for (const auto& [group, figures] : grouped) {
+    const FundingRowKey& key = kept_keys[static_cast<size_t>(group.first)];
+    out->rows.push_back(FundingRow{key.project_id, key.territory_id, key.municipality_id, key.service,
+                                   keep_month ? MonthText(group.second) : std::string(), figures, {}});
+  }
+}
+
+}  // namespace
+
+Status ComputeFundingFromCells(const FundingCells& cells, const FundingContext& context, int32_t valid_date,
+                               uint64_t known_at_position, const FundingQuery& query, FundingReport* out) {
   if (query.explain) return Status::InvalidArgument("the journal keeps no events per row: ask ComputeFunding", "explain");
   *out = FundingReport{};
   out->valid_date = valid_date;
   out->known_at_position = known_at_position;
   std::set<std::string> keep;
   DI_RETURN_IF_ERROR(CheckFundingQuery(context, query, &keep));
-  std::map<FundingRowKey, FundingFigures> grouped;
-  for (const auto& [cell, figures] : cells) {
-    if (figures.presence <= 0 || !FundingQueryKeeps(query, cell)) continue;
-    grouped[KeepDimensions(cell, keep)].Add(figures.figures);
-    out->totals.Add(figures.figures);
-  }
-  for (const auto& [key, figures] : grouped) {
-    out->rows.push_back(FundingRow{key.project_id, key.territory_id, key.municipality_id, key.service, key.month,
-                                   figures, {}});
-  }
+  GroupCells(cells, query, keep, out);
   DI_ASSERT(out->totals.approved_esf_cents + out->totals.approved_state_cents == out->totals.approved_cents);
   DI_ASSERT(out->totals.paid_esf_cents + out->totals.paid_state_cents == out->totals.paid_cents);
   AppendFundingBudgets(context, valid_date, query, out);

@@ -29,7 +29,7 @@ using ledger::FromRocks;
 constexpr std::string_view kMetaKey = "meta";
 constexpr std::string_view kRecordPrefix = "record/";
 constexpr std::string_view kImagePrefix = "image/";
-constexpr uint8_t kFormatVersion = 1;
+constexpr uint8_t kFormatVersion = 2;  // 2: an image's cells carry their first and last steps and total
 constexpr size_t kMetaSize = 1 + 8 + 32;
 
 // The position of a key known to be `prefix` and 8 bytes (an iterator's key within the prefix, or the meta value).
@@ -69,6 +69,7 @@ class Writer {
     Str(key.municipality_id);
     Str(key.service);
   }
+  void Raw(std::string_view bytes) { out_.append(bytes); }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -314,17 +315,13 @@ class CellAccumulator {
     Add(PlaceId(change.project_id, change.territory_id, change.municipality_id, change.service), month, change.delta);
     return true;
   }
-  std::map<FundingRowKey, CellFigures> Take() {
-    std::map<FundingRowKey, CellFigures> out;
+  FundingCells Take() {
+    FundingCells out;
+    out.places = std::move(places_);
+    out.cells.reserve(cells_.size());
     for (auto& [cell, figures] : cells_) {
       if (figures.IsZero()) continue;
-      FundingRowKey key = places_[cell >> 32];
-      const auto month = static_cast<int32_t>(cell & 0xffffffffu);
-      char text[16];
-      std::snprintf(text, sizeof text, "%04d-%02d", month / 12, month % 12 + 1);
-      key.month = text;
-      const bool unique = out.emplace(std::move(key), figures).second;
-      DI_ASSERT(unique);
+      out.cells.push_back({static_cast<uint32_t>(cell >> 32), static_cast<int32_t>(cell & 0xffffffffu), figures});
     }
     return out;
   }
@@ -336,7 +333,8 @@ class CellAccumulator {
   std::unordered_map<uint64_t, CellFigures> cells_;
 };
 
-// Image: places (4 strings each), then per cell (place index, month, steps (valid_from, figures)), then the context.
+// Image: places (4 strings each), then per cell (place index, month number, first and last steps' valid dates, total,
+// steps (valid_from, figures) length-prefixed), then the context.
 bool DecodeImage(std::string_view bytes, int32_t valid_date, CellAccumulator* cells, FundingContext* context) {
   Reader in(bytes);
   uint64_t count = 0;
@@ -350,17 +348,26 @@ bool DecodeImage(std::string_view bytes, int32_t valid_date, CellAccumulator* ce
   if (!in.U64(&count)) return false;
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t place = 0, steps = 0;
-    std::string_view month_text;
-    int32_t month = 0;
-    if (!in.U64(&place) || place >= place_ids.size() || !in.View(&month_text) || !ParseMonth(month_text, &month) ||
-        !in.U64(&steps)) {
+    int32_t month = 0, first = 0, last = 0;
+    CellFigures total;
+    std::string_view block;
+    if (!in.U64(&place) || place >= place_ids.size() || !in.I32(&month) || !in.I32(&first) || !in.I32(&last) ||
+        !in.Figures(&total) || !in.View(&block)) {
       return false;
     }
+    if (valid_date < first) continue;  // nothing counts yet
+    if (valid_date >= last) {
+      cells->Add(place_ids[place], month, total);
+      continue;
+    }
+    Reader in_block(block);
+    if (!in_block.U64(&steps)) return false;
     for (uint64_t j = 0; j < steps; ++j) {
       int32_t valid_from = 0;
       CellFigures figures;
-      if (!in.I32(&valid_from) || !in.Figures(&figures)) return false;
-      if (valid_from <= valid_date) cells->Add(place_ids[place], month, figures);
+      if (!in_block.I32(&valid_from) || !in_block.Figures(&figures)) return false;
+      if (valid_from > valid_date) break;  // ascending
+      cells->Add(place_ids[place], month, figures);
     }
   }
   FundingContextChange facts;
@@ -424,7 +431,7 @@ class RocksJournalStore final : public JournalStore {
     return ReadRecordsFrom(it.get(), after, to, fn);
   }
 
-  Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date, std::map<FundingRowKey, CellFigures>* cells,
+  Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date, FundingCells* cells,
                         FundingContext* context) override {
     if (known_at_position > position_) {
       return Status::InvalidArgument("the journal is projected up to position " + std::to_string(position_.load()) +
@@ -532,41 +539,34 @@ std::string JournalStore::EncodeImage(const FundingJournal& journal, const Fundi
   // Places first (each once), then the cells referring to them by index.
   std::map<FundingRowKey, uint64_t> place_index;
   std::vector<const FundingRowKey*> places;
-  struct Step {
-    uint64_t place;
-    std::string month;
-    int32_t valid_from;
-    CellFigures figures;
-  };
-  std::vector<Step> steps;
-  journal.ForEachStep([&](const FundingRowKey& key, int32_t valid_from, const CellFigures& figures) {
-    FundingRowKey place = key;
-    place.month.clear();
-    auto [it, inserted] = place_index.try_emplace(std::move(place), place_index.size());
+  Writer cells;
+  uint64_t cell_count = 0;
+  journal.ForEachCell([&](const FundingRowKey& place, int32_t month, const CellFigures& total,
+                          const FundingJournal::CellSteps& steps) {
+    DI_ASSERT(!steps.empty());
+    auto [it, inserted] = place_index.try_emplace(place, place_index.size());
     if (inserted) places.push_back(&it->first);
-    steps.push_back(Step{it->second, key.month, valid_from, figures});
+    // A cell: its first and last steps' valid dates and its total, then its steps, length-prefixed: "as of V"
+    // skips the steps of a cell V is before (nothing) or after (the total); only the others are read.
+    cells.U64(it->second);
+    cells.I64(month);
+    cells.I64(steps.front().first);
+    cells.I64(steps.back().first);
+    cells.Figures(total);
+    Writer block;
+    block.U64(steps.size());
+    for (const auto& [valid_from, figures] : steps) {
+      block.I64(valid_from);
+      block.Figures(figures);
+    }
+    cells.Str(block.Take());
+    ++cell_count;
   });
   Writer out;
   out.U64(places.size());
   for (const FundingRowKey* place : places) out.Place(*place);
-  // Cells: runs of steps of the same (place, month); ForEachStep gives them together.
-  std::vector<std::pair<size_t, size_t>> runs;
-  for (size_t i = 0; i < steps.size(); ++i) {
-    if (runs.empty() || steps[i].place != steps[runs.back().first].place || steps[i].month != steps[runs.back().first].month) {
-      runs.emplace_back(i, i);
-    }
-    runs.back().second = i + 1;
-  }
-  out.U64(runs.size());
-  for (const auto& [first, end] : runs) {
-    out.U64(steps[first].place);
-    out.Str(steps[first].month);
-    out.U64(end - first);
-    for (size_t i = first; i < end; ++i) {
-      out.I64(steps[i].valid_from);
-      out.Figures(steps[i].figures);
-    }
-  }
+  out.U64(cell_count);
+  out.Raw(cells.Take());
   WriteContextFacts(&out, context.projects, context.municipalities, context.claims);
   return out.Take();
 }

@@ -387,7 +387,7 @@ Status LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of
       return status;
     }
     // As known at a past position: from the journal store, when the server keeps one.
-    std::map<projections::FundingRowKey, projections::CellFigures> cells;
+    projections::FundingCells cells;
     projections::FundingContext context;
     status = live_.CellsFromJournalStore(known_at, valid_date, &cells, &context, &answered);
     if (!status.ok()) return status;

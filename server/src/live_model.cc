@@ -190,7 +190,7 @@ void LiveModel::FlushJournalStore() {
 }
 
 Status LiveModel::CellsFromJournalStore(uint64_t known_at_position, int32_t valid_date,
-                                        std::map<projections::FundingRowKey, projections::CellFigures>* cells,
+                                        projections::FundingCells* cells,
                                         projections::FundingContext* context, bool* answered) {
   *answered = false;
   projections::JournalStore* journal = nullptr;

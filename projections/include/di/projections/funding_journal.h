@@ -70,6 +70,22 @@ struct FundingContextChange {
 FundingContextChange ContextChangeOf(const LedgerModel& model, const ledger::StoredEvent& event);
 void ApplyContextChange(FundingContextChange change, FundingContext* context);
 
+// Funding cells as the journals keep them: places interned (a row key without its month) and months as numbers
+// (year * 12 + month - 1), so that an answer groups integers and makes strings only for the rows it gives.
+struct FundingCells {
+  struct Cell {
+    uint32_t place = 0;  // index into `places`
+    int32_t month = 0;
+    CellFigures figures;
+  };
+  std::vector<FundingRowKey> places;  // month empty; each key once
+  std::vector<Cell> cells;            // at most one per (place, month), none zero, in no particular order
+  // Every cell as a row key of every dimension (what the tests and the changes report compare).
+  std::map<FundingRowKey, CellFigures> ToMap() const;
+};
+// "YYYY-MM" of a month number.
+std::string MonthText(int32_t month_number);
+
 class FundingJournal {
  public:
   FundingJournal() = default;
@@ -95,11 +111,14 @@ class FundingJournal {
 
   // Every cell as of `valid_date`: the contributions valid on or before it. Cells whose contributions cancel out
   // are left out.
-  std::map<FundingRowKey, CellFigures> CellsAsOf(int32_t valid_date) const;
+  FundingCells CellsAsOf(int32_t valid_date) const;
 
-  // Every cell's sums per valid date from which they count, in cell order: what the journal's store keeps as an
-  // image (journal_store.h). `fn(row key, valid_from, figures)`; no figures are zero.
-  void ForEachStep(const std::function<void(const FundingRowKey&, int32_t, const CellFigures&)>& fn) const;
+  // Every cell, in cell order, with its total and its sums per valid date from which they count (ascending, none
+  // zero): what the journal's store keeps as an image (journal_store.h). `fn(place key (no month), month number,
+  // total, steps)`.
+  using CellSteps = std::vector<std::pair<int32_t, CellFigures>>;
+  void ForEachCell(
+      const std::function<void(const FundingRowKey&, int32_t, const CellFigures&, const CellSteps&)>& fn) const;
 
  private:
   // A place: the dimensions of a funding row but its month, interned as (municipality, service). Its project and
@@ -128,7 +147,7 @@ class FundingJournal {
   // their total: "as of V" is the total when V is on or after the last step, else a prefix.
   struct CellSums {
     CellFigures total;
-    std::vector<std::pair<int32_t, CellFigures>> steps;
+    CellSteps steps;
   };
   // A live delivery in its family's valid-time order, with what it charged to the family's counters.
   struct Entry {
@@ -240,7 +259,7 @@ Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerMode
                                  const FundingQuery& query, FundingReport* out);
 // The same from cells as of `valid_date` (FundingJournal::CellsAsOf, or JournalStore::CellsAsKnownAt) and the
 // context as known at `known_at_position`.
-Status ComputeFundingFromCells(const std::map<FundingRowKey, CellFigures>& cells, const FundingContext& context,
+Status ComputeFundingFromCells(const FundingCells& cells, const FundingContext& context,
                                int32_t valid_date, uint64_t known_at_position, const FundingQuery& query,
                                FundingReport* out);
 

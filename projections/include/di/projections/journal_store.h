@@ -78,8 +78,8 @@ class JournalStore {
 
   // Every cell as of `valid_date` as known at `known_at_position` (<= position()), zero cells left out, and the
   // report's context as known then.
-  virtual Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date,
-                                std::map<FundingRowKey, CellFigures>* cells, FundingContext* context) = 0;
+  virtual Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date, FundingCells* cells,
+                                FundingContext* context) = 0;
 
   // Calls `fn` with the record of every event in (after, to] that changed something, in position order (to <=
   // position()); stops early when `fn` returns false.

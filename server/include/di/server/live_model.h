@@ -88,7 +88,7 @@ class LiveModel {
   // rewritten: read it without any lock.
   ledger::Status JournalStoreAt(uint64_t position, projections::JournalStore** out);
   ledger::Status CellsFromJournalStore(uint64_t known_at_position, int32_t valid_date,
-                                       std::map<projections::FundingRowKey, projections::CellFigures>* cells,
+                                       projections::FundingCells* cells,
                                        projections::FundingContext* context, bool* answered);
   // Runs `fold`, a fold of the log from a checkpoint (a past known-at model, a funding journal between two
   // positions), in one of the max_concurrent_replays slots; kBusy when they are all taken.
