@@ -18,9 +18,9 @@
 //   memory    peak RSS.
 //
 //   build/bench/journal_bench [--persons 300] [--years 8] [--queries 20] [--image-stride 16384] [--dir /tmp/x]
-//                             [--reuse] [--fold-only | --past-only]
-//   --fold-only: the model + journal fold alone; --past-only: the past row from a store kept by an earlier --reuse run,
-//   not compared with anything (both to profile).
+//                             [--reuse] [--only fold|past|changes]
+//   --only fold|now: the model + journal fold alone (now: then the journal's funding as known now); --only past|changes: that row from a store kept by an earlier --reuse
+//   run, not compared with anything (to profile one row).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -83,30 +83,44 @@ projections::FundingQuery RandomGrouping(std::mt19937_64& random) {
   return query;
 }
 
-// --past-only: the journal store kept by an earlier run (--reuse) answers Q random past positions; nothing else runs,
-// nothing is compared (to profile the store's answers).
-int PastOnly(const std::string& dir, uint64_t head, int queries, int years,
-             const projections::JournalStoreOptions& journal_options) {
+// --only past|changes: the journal store kept by an earlier run (--reuse) answers Q random past positions (funding),
+// or Q changes over a month of events; nothing else runs, nothing is compared (to profile the store's answers).
+int StoreOnly(const std::string& only, ledger::EventStore& store, const std::string& dir, int queries, int years,
+              const projections::JournalStoreOptions& journal_options) {
+  const uint64_t head = store.Head().position;
   std::unique_ptr<projections::JournalStore> journal_store;
   Check(projections::JournalStore::Open(dir + "/journal", journal_options, &journal_store), "journal store");
-  if (journal_store->position() != head) Fail("--past-only needs a journal store projected up to the head (--reuse)");
+  if (journal_store->position() != head) Fail("--only needs a journal store projected up to the head (--reuse)");
   std::mt19937_64 random(1);
   const int32_t first_day = ledger::DaysFromCivil(2016, 1, 1), last_day = ledger::DaysFromCivil(2016 + years, 1, 1);
-  Timings past_store;
+  const uint64_t month = std::max<uint64_t>(1, head / (static_cast<uint64_t>(years) * 12));
+  Timings timings;
   for (int i = 0; i < queries; ++i) {
-    const uint64_t known_at = 1 + random() % head;
-    const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
-    const projections::FundingQuery query = RandomGrouping(random);
     const auto started = Clock::now();
-    projections::FundingCells cells;
-    projections::FundingContext context;
-    projections::FundingReport report;
-    Check(journal_store->CellsAsKnownAt(known_at, valid_date, &cells, &context), "journal store");
-    Check(projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, &report), "store funding");
-    past_store.Add(started);
+    if (only == "past") {
+      const uint64_t known_at = 1 + random() % head;
+      const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+      const projections::FundingQuery query = RandomGrouping(random);
+      projections::FundingCells cells;
+      projections::FundingContext context;
+      projections::FundingReport report;
+      Check(journal_store->CellsAsKnownAt(known_at, valid_date, &cells, &context), "journal store");
+      Check(projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, &report), "funding");
+    } else if (only == "changes") {
+      projections::FundingChangesQuery query;
+      query.from_position = 1 + random() % (head - month);
+      query.to_position = query.from_position + month;
+      query.valid_date = last_day;
+      query.funding = RandomGrouping(random);
+      projections::FundingChangesReport report;
+      Check(projections::ComputeFundingChangesFromStore(store, *journal_store, query, &report), "changes");
+    } else {
+      Fail("--only takes fold, now, past or changes");
+    }
+    timings.Add(started);
   }
-  std::printf("funding as known at a random past position, from the journal store: %.1f / %.1f ms (p50 / p99)\n",
-              past_store.P(0.5) * 1e3, past_store.P(0.99) * 1e3);
+  std::printf("%s from the journal store: %.1f / %.1f ms (p50 / p99)\n", only.c_str(), timings.P(0.5) * 1e3,
+              timings.P(0.99) * 1e3);
   return 0;
 }
 
@@ -114,7 +128,8 @@ int Run(int argc, char** argv) {
   int persons = 300, years = 8, queries = 20;
   projections::JournalStoreOptions journal_options;
   std::string dir;
-  bool reuse = false, fold_only = false, past_only = false;
+  bool reuse = false;
+  std::string only;
   Flags flags(argc, argv);
   while (flags.Next()) {
     if (flags.Is("--persons")) persons = flags.Int();
@@ -123,8 +138,7 @@ int Run(int argc, char** argv) {
     else if (flags.Is("--dir")) dir = flags.Value();
     else if (flags.Is("--image-stride")) journal_options.image_stride = static_cast<uint64_t>(flags.Int());
     else if (flags.Is("--reuse")) reuse = true;
-    else if (flags.Is("--fold-only")) fold_only = true;
-    else if (flags.Is("--past-only")) past_only = true;
+    else if (flags.Is("--only")) only = flags.Value();
     else flags.Unknown();
   }
   WorkDir work("journal-bench", &dir);
@@ -137,7 +151,8 @@ int Run(int argc, char** argv) {
   const uint64_t head = store->Head().position;
   std::printf("%s\n%llu events\n\n", flags.command_line().c_str(), static_cast<unsigned long long>(head));
 
-  if (past_only) return PastOnly(dir, head, queries, years, journal_options);
+  const bool fold_only = only == "fold" || only == "now";
+  if (!only.empty() && !fold_only) return StoreOnly(only, *store, dir, queries, years, journal_options);
   projections::LedgerModel plain;
   const double plain_rate = fold_only ? 0 : Fold(*store, false, &plain, nullptr);
   projections::LedgerModel model;
@@ -145,6 +160,17 @@ int Run(int argc, char** argv) {
   const double journal_rate = Fold(*store, true, &model, &journal);
   if (fold_only) {
     std::printf("model + funding journal: %.0f events/s\n", journal_rate);
+    Timings now;
+    std::mt19937_64 random(1);
+    const int32_t first_day = ledger::DaysFromCivil(2016, 1, 1), last_day = ledger::DaysFromCivil(2016 + years, 1, 1);
+    for (int i = 0; only == "now" && i < queries; ++i) {
+      const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+      projections::FundingReport report;
+      const auto started = Clock::now();
+      Check(projections::ComputeFundingFromJournal(journal, model, valid_date, RandomGrouping(random), &report), "now");
+      now.Add(started);
+    }
+    if (only == "now") std::printf("funding as known now: %.1f / %.1f ms\n", now.P(0.5) * 1e3, now.P(0.99) * 1e3);
     work.Finish(reuse);
     return 0;
   }
@@ -169,57 +195,88 @@ int Run(int argc, char** argv) {
 
   std::mt19937_64 random(1);
   const int32_t first_day = ledger::DaysFromCivil(2016, 1, 1), last_day = ledger::DaysFromCivil(2016 + years, 1, 1);
+  // Each row runs its journal answers first, then today's path on the same questions, and compares them: one path's
+  // garbage (a naive report frees millions of blocks) does not land in the other's timings.
+  struct Question {
+    uint64_t known_at = 0;
+    int32_t valid_date = 0;
+    projections::FundingQuery query;
+    std::string answer;  // the journal's, as JSON
+  };
+  std::vector<Question> now_questions(static_cast<size_t>(queries)), past_questions(now_questions.size());
+  for (Question& question : now_questions) {
+    question.valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+    question.query = RandomGrouping(random);
+  }
+  for (Question& question : past_questions) {
+    question.known_at = 1 + random() % head;
+    question.valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+    question.query = RandomGrouping(random);
+  }
   Timings naive, from_journal;
-  for (int i = 0; i < queries; ++i) {
-    const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
-    const projections::FundingQuery query = RandomGrouping(random);
-    projections::FundingReport a, b;
-    auto started = Clock::now();
-    Check(projections::ComputeFunding(model, valid_date, query, &a), "funding");
-    naive.Add(started);
-    started = Clock::now();
-    Check(projections::ComputeFundingFromJournal(journal, model, valid_date, query, &b), "journal funding");
+  for (Question& question : now_questions) {
+    projections::FundingReport report;
+    const auto started = Clock::now();
+    Check(projections::ComputeFundingFromJournal(journal, model, question.valid_date, question.query, &report),
+          "journal funding");
     from_journal.Add(started);
-    if (projections::FundingToJson(a) != projections::FundingToJson(b)) Fail("the journal's report differs");
+    question.answer = projections::FundingToJson(report).dump();
+  }
+  for (const Question& question : now_questions) {
+    projections::FundingReport report;
+    const auto started = Clock::now();
+    Check(projections::ComputeFunding(model, question.valid_date, question.query, &report), "funding");
+    naive.Add(started);
+    if (projections::FundingToJson(report).dump() != question.answer) Fail("the journal's report differs");
   }
   Timings past_naive, past_store;
-  for (int i = 0; i < queries; ++i) {
-    const uint64_t known_at = 1 + random() % head;
-    const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
-    const projections::FundingQuery query = RandomGrouping(random);
-    projections::FundingReport a, b;
-    auto started = Clock::now();
-    projections::LedgerModel then;
-    Check(projections::LoadModel(*store, checkpoints.get(), known_at, &then), "load");
-    Check(projections::ComputeFunding(then, valid_date, query, &a), "funding then");
-    past_naive.Add(started);
-    started = Clock::now();
+  for (Question& question : past_questions) {
+    const auto started = Clock::now();
     projections::FundingCells cells;
     projections::FundingContext context;
-    Check(journal_store->CellsAsKnownAt(known_at, valid_date, &cells, &context), "journal store");
-    Check(projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, &b), "store funding");
+    projections::FundingReport report;
+    Check(journal_store->CellsAsKnownAt(question.known_at, question.valid_date, &cells, &context), "journal store");
+    Check(projections::ComputeFundingFromCells(cells, context, question.valid_date, question.known_at, question.query,
+                                               &report),
+          "store funding");
     past_store.Add(started);
-    if (projections::FundingToJson(a) != projections::FundingToJson(b)) Fail("the journal store's report differs");
+    question.answer = projections::FundingToJson(report).dump();
+  }
+  for (const Question& question : past_questions) {
+    const auto started = Clock::now();
+    projections::LedgerModel then;
+    projections::FundingReport report;
+    Check(projections::LoadModel(*store, checkpoints.get(), question.known_at, &then), "load");
+    Check(projections::ComputeFunding(then, question.valid_date, question.query, &report), "funding then");
+    past_naive.Add(started);
+    if (projections::FundingToJson(report).dump() != question.answer) Fail("the journal store's report differs");
   }
   // A month of the history: the log spread evenly over the simulated months.
   const uint64_t month = std::max<uint64_t>(1, head / (static_cast<uint64_t>(years) * 12));
   if (head <= month + 1) Fail("the history is too short for a month of changes");
-  Timings changes, two_reports, changes_from_store;
-  for (int i = 0; i < queries; ++i) {
-    projections::FundingChangesQuery query;
+  std::vector<projections::FundingChangesQuery> change_questions(static_cast<size_t>(queries));
+  for (projections::FundingChangesQuery& query : change_questions) {
     query.from_position = 1 + random() % (head - month);
     query.to_position = query.from_position + month;
     query.valid_date = last_day;
     query.funding = RandomGrouping(random);
-    projections::FundingChangesReport report;
-    auto started = Clock::now();
-    Check(projections::ComputeFundingChanges(*store, checkpoints.get(), query, &report), "changes");
-    changes.Add(started);
-    started = Clock::now();
+  }
+  Timings changes, two_reports, changes_from_store;
+  std::vector<std::string> stored_answers;
+  for (const projections::FundingChangesQuery& query : change_questions) {
+    const auto started = Clock::now();
     projections::FundingChangesReport stored;
     Check(projections::ComputeFundingChangesFromStore(*store, *journal_store, query, &stored), "changes from store");
     changes_from_store.Add(started);
-    if (projections::FundingChangesToJson(stored) != projections::FundingChangesToJson(report)) {
+    stored_answers.push_back(projections::FundingChangesToJson(stored).dump());
+  }
+  for (size_t i = 0; i < change_questions.size(); ++i) {
+    const projections::FundingChangesQuery& query = change_questions[i];
+    auto started = Clock::now();
+    projections::FundingChangesReport report;
+    Check(projections::ComputeFundingChanges(*store, checkpoints.get(), query, &report), "changes");
+    changes.Add(started);
+    if (projections::FundingChangesToJson(report).dump() != stored_answers[i]) {
       Fail("the journal store's changes differ");
     }
     started = Clock::now();
