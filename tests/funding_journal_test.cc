@@ -113,7 +113,7 @@ struct OpenPair {
   uint64_t position = 0;
   int32_t valid_date = 0;
   FundingQuery query;
-  std::map<FundingRowKey, CellFigures> journal_cells;
+  FundingCells journal_cells;
   FundingReport naive;
   size_t changes_before = 0;
 };
@@ -219,7 +219,7 @@ void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) 
     pair->position = event.position;
     pair->valid_date = random() % 3 ? random_day() : last_day;
     pair->query = RandomQuery(random, model);
-    pair->journal_cells = journal.CellsAsOf(pair->valid_date).ToMap();
+    pair->journal_cells = journal.CellsAsOf(pair->valid_date);
     EXPECT_TRUE(ComputeFunding(model, pair->valid_date, pair->query, &pair->naive).ok());
     pair->changes_before = changes.size();
     return !::testing::Test::HasFailure();

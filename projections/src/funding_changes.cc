@@ -13,60 +13,86 @@ namespace di::projections {
 
 namespace {
 
-// Row totals of the cells the query keeps, grouped to its dimensions.
-std::map<FundingRowKey, FundingFigures> GroupCells(const std::map<FundingRowKey, CellFigures>& cells,
-                                                   const FundingChangesQuery& query, const std::set<std::string>& keep,
-                                                   FundingFigures* totals) {
-  std::map<FundingRowKey, FundingFigures> rows;
-  for (const auto& [cell, figures] : cells) {
-    if (!FundingQueryKeeps(query.funding, cell)) continue;
-    rows[KeepDimensions(cell, keep)].Add(figures.figures);
-    totals->Add(figures.figures);
-  }
-  return rows;
-}
-
 FundingFigures Negated(const FundingFigures& figures) {
   CellFigures negated;
   negated.Subtract(CellFigures{figures, 0});
   return negated.figures;
 }
 
+// The figures at A of the rows that moved, and the totals at A, from the cells at A grouped as integers: each place's
+// key with the kept dimensions looked up once, then per cell (its place's row, its month).
+FundingFigures FiguresAtFrom(const FundingCells& cells, const FundingChangesQuery& query,
+                             const std::set<std::string>& keep,
+                             const std::map<FundingRowKey, std::map<uint64_t, FundingFigures>>& moves,
+                             std::map<FundingRowKey, FundingFigures>* at_from) {
+  const bool keep_month = keep.empty() || keep.count("month") > 0;
+  // The moved rows by (their key without the month, month number).
+  std::map<FundingRowKey, int64_t> row_families;  // a moved row's key without its month -> its index
+  std::map<std::pair<int64_t, int32_t>, FundingFigures*> moved_rows;
+  for (const auto& [key, by_position] : moves) {
+    FundingRowKey family = key;
+    int32_t month = 0;
+    if (keep_month) {
+      const bool parsed = ParseMonthText(key.month, &month);
+      DI_ASSERT(parsed);
+      family.month.clear();
+    }
+    const auto index = row_families.try_emplace(family, static_cast<int64_t>(row_families.size())).first->second;
+    moved_rows[{index, month}] = &(*at_from)[key];
+  }
+  std::vector<int64_t> family_of_place(cells.places.size(), -2);  // -2: the filters leave it out; -1: no row moved
+  for (size_t place = 0; place < cells.places.size(); ++place) {
+    if (!FundingQueryKeeps(query.funding, cells.places[place])) continue;
+    auto found = row_families.find(KeepDimensions(cells.places[place], keep));
+    family_of_place[place] = found == row_families.end() ? -1 : found->second;
+  }
+  FundingFigures totals;
+  for (const FundingCells::Cell& cell : cells.cells) {
+    const int64_t family = family_of_place.at(cell.place);
+    if (family == -2) continue;
+    totals.Add(cell.figures.figures);
+    if (family == -1) continue;
+    if (auto row = moved_rows.find({family, keep_month ? cell.month : 0}); row != moved_rows.end()) {
+      row->second->Add(cell.figures.figures);
+    }
+  }
+  return totals;
+}
+
 }  // namespace
 
-Status AssembleFundingChanges(const std::map<FundingRowKey, CellFigures>& cells_at_from,
-                              const std::vector<FundingChange>& changes, const FundingChangesQuery& query,
-                              FundingChangesReport* out) {
+Status AssembleFundingChanges(const FundingCells& cells_at_from, const std::vector<FundingChange>& changes,
+                              const FundingChangesQuery& query, FundingChangesReport* out) {
   *out = FundingChangesReport{};
   out->valid_date = query.valid_date;
   out->from_position = query.from_position;
   out->to_position = query.to_position;
   std::set<std::string> keep;
   DI_RETURN_IF_ERROR(FundingDimensions(query.funding.group_by, &keep));
-  // The moves of each row: per event, the changes valid by the valid date that the filters keep, summed.
+  // The moves of each row: per event, the changes valid by the valid date that the filters keep, summed. A row at B
+  // is the row at A and its moves; the totals at B, those at A and every move.
   std::map<FundingRowKey, std::map<uint64_t, FundingFigures>> moves;
-  std::map<FundingRowKey, CellFigures> cells_at_to = cells_at_from;
+  FundingFigures moved;
   for (const FundingChange& change : changes) {
     if (change.valid_from > query.valid_date) continue;
-    cells_at_to[change.cell].Add(change.delta);
     if (!FundingQueryKeeps(query.funding, change.cell) || change.delta.figures == FundingFigures{}) continue;
     moves[KeepDimensions(change.cell, keep)][change.position].Add(change.delta.figures);
+    moved.Add(change.delta.figures);
   }
-  const std::map<FundingRowKey, FundingFigures> from = GroupCells(cells_at_from, query, keep, &out->totals_from);
-  const std::map<FundingRowKey, FundingFigures> to = GroupCells(cells_at_to, query, keep, &out->totals_to);
+  std::map<FundingRowKey, FundingFigures> at_from;
+  out->totals_from = FiguresAtFrom(cells_at_from, query, keep, moves, &at_from);
+  out->totals_to = out->totals_from;
+  out->totals_to.Add(moved);
   for (auto& [key, by_position] : moves) {
     ChangedRow row;
     row.key = key;
-    if (auto found = from.find(key); found != from.end()) row.at_from = found->second;
-    if (auto found = to.find(key); found != to.end()) row.at_to = found->second;
+    row.at_from = at_from.at(key);
+    row.at_to = row.at_from;
     for (const auto& [position, delta] : by_position) {
+      row.at_to.Add(delta);
       if (delta != FundingFigures{}) row.moves.push_back(RowMove{position, delta});
     }
     if (row.moves.empty()) continue;  // moves of one event that cancel out within the row
-    FundingFigures check = row.at_from;
-    for (const RowMove& move : row.moves) check.Add(move.delta);
-    check.Add(Negated(row.at_to));
-    DI_ASSERT(check == FundingFigures{});  // the moves of a row sum to its difference
     out->rows.push_back(std::move(row));
   }
   return Status::Ok();
@@ -122,7 +148,7 @@ Status ComputeFundingChangesFromStore(ledger::EventStore& store, JournalStore& j
     for (FundingChange& change : record.changes) changes.push_back(std::move(change));
     return true;
   }));
-  DI_RETURN_IF_ERROR(AssembleFundingChanges(cells_at_from.ToMap(), changes, query, out));
+  DI_RETURN_IF_ERROR(AssembleFundingChanges(cells_at_from, changes, query, out));
   return DescribeCauses(store, out);
 }
 
@@ -133,7 +159,7 @@ Status ComputeFundingChanges(ledger::EventStore& store, CheckpointStore* checkpo
   DI_RETURN_IF_ERROR(LoadModel(store, checkpoints, query.from_position, &model));
   FundingJournal journal;
   journal.Reset(model);
-  const std::map<FundingRowKey, CellFigures> cells_at_from = journal.CellsAsOf(query.valid_date).ToMap();
+  const FundingCells cells_at_from = journal.CellsAsOf(query.valid_date);
   std::vector<FundingChange> changes;
   Status undecodable = Status::Ok();
   if (query.to_position > query.from_position) {

@@ -239,6 +239,22 @@ std::string MonthText(int32_t month_number) {
   return text;
 }
 
+bool ParseMonthText(std::string_view text, int32_t* month_number) {
+  if (text.size() != 7 || text[4] != '-') return false;
+  int32_t year = 0, month = 0;
+  for (size_t i : {0, 1, 2, 3}) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    year = year * 10 + (text[i] - '0');
+  }
+  for (size_t i : {5, 6}) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    month = month * 10 + (text[i] - '0');
+  }
+  if (month < 1 || month > 12) return false;
+  *month_number = year * 12 + month - 1;
+  return true;
+}
+
 std::map<FundingRowKey, CellFigures> FundingCells::ToMap() const {
   std::map<FundingRowKey, CellFigures> out;
   for (const Cell& cell : cells) {

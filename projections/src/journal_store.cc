@@ -269,23 +269,6 @@ bool DecodeRecord(std::string_view bytes, JournalRecord* record) {
       record);
 }
 
-// "YYYY-MM" as year * 12 + month - 1; false when it is not one.
-bool ParseMonth(std::string_view text, int32_t* month) {
-  if (text.size() != 7 || text[4] != '-') return false;
-  int32_t year = 0, number = 0;
-  for (size_t i : {0, 1, 2, 3}) {
-    if (text[i] < '0' || text[i] > '9') return false;
-    year = year * 10 + (text[i] - '0');
-  }
-  for (size_t i : {5, 6}) {
-    if (text[i] < '0' || text[i] > '9') return false;
-    number = number * 10 + (text[i] - '0');
-  }
-  if (number < 1 || number > 12) return false;
-  *month = year * 12 + number - 1;
-  return true;
-}
-
 // Cells being summed for one query: places interned to integers and months parsed, so that adding a record's change
 // hashes one short key and allocates nothing.
 class CellAccumulator {
@@ -310,7 +293,7 @@ class CellAccumulator {
   // Adds a record's change when it counts by `valid_date`; false when its month does not parse.
   bool AddChange(const ChangeView& change, int32_t valid_date) {
     int32_t month = 0;
-    if (!ParseMonth(change.month, &month)) return false;
+    if (!ParseMonthText(change.month, &month)) return false;
     if (change.valid_from > valid_date) return true;
     Add(PlaceId(change.project_id, change.territory_id, change.municipality_id, change.service), month, change.delta);
     return true;

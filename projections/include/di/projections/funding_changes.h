@@ -63,9 +63,8 @@ struct FundingChangesReport {
 };
 
 // The report from the cells as known at A (FundingJournal::CellsAsOf) and the journal's changes of (A, B]. Pure.
-Status AssembleFundingChanges(const std::map<FundingRowKey, CellFigures>& cells_at_from,
-                              const std::vector<FundingChange>& changes, const FundingChangesQuery& query,
-                              FundingChangesReport* out);
+Status AssembleFundingChanges(const FundingCells& cells_at_from, const std::vector<FundingChange>& changes,
+                              const FundingChangesQuery& query, FundingChangesReport* out);
 
 // Loads the model as known at A (from the nearest checkpoint), starts a journal on it, follows the events of (A, B]
 // and assembles the report, with the causes read from the store.

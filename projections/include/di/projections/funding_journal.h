@@ -30,6 +30,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -83,8 +84,9 @@ struct FundingCells {
   // Every cell as a row key of every dimension (what the tests and the changes report compare).
   std::map<FundingRowKey, CellFigures> ToMap() const;
 };
-// "YYYY-MM" of a month number.
+// "YYYY-MM" of a month number, and back (false when `text` is not one).
 std::string MonthText(int32_t month_number);
+bool ParseMonthText(std::string_view text, int32_t* month_number);
 
 class FundingJournal {
  public:
