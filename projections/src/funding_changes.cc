@@ -13,12 +13,6 @@ namespace di::projections {
 
 namespace {
 
-FundingFigures Negated(const FundingFigures& figures) {
-  CellFigures negated;
-  negated.Subtract(CellFigures{figures, 0});
-  return negated.figures;
-}
-
 // The figures at A of the rows that moved, and the totals at A, from the cells at A grouped as integers: each place's
 // key with the kept dimensions looked up once, then per cell (its place's row, its month).
 FundingFigures FiguresAtFrom(const FundingCells& cells, const FundingChangesQuery& query,
@@ -40,16 +34,17 @@ FundingFigures FiguresAtFrom(const FundingCells& cells, const FundingChangesQuer
     const auto index = row_families.try_emplace(family, static_cast<int64_t>(row_families.size())).first->second;
     moved_rows[{index, month}] = &(*at_from)[key];
   }
-  std::vector<int64_t> family_of_place(cells.places.size(), -2);  // -2: the filters leave it out; -1: no row moved
-  for (size_t place = 0; place < cells.places.size(); ++place) {
-    if (!FundingQueryKeeps(query.funding, cells.places[place])) continue;
-    auto found = row_families.find(KeepDimensions(cells.places[place], keep));
-    family_of_place[place] = found == row_families.end() ? -1 : found->second;
+  const PlaceGrouping grouping = GroupPlaces(cells.places, query.funding, keep);
+  std::vector<int64_t> family_of_key;  // -1: no row of that key moved
+  for (const FundingRowKey& key : grouping.keys) {
+    auto found = row_families.find(key);
+    family_of_key.push_back(found == row_families.end() ? -1 : found->second);
   }
   FundingFigures totals;
   for (const FundingCells::Cell& cell : cells.cells) {
-    const int64_t family = family_of_place.at(cell.place);
-    if (family == -2) continue;
+    const int64_t kept = grouping.key_of_place.at(cell.place);
+    if (kept < 0) continue;  // the filters leave it out
+    const int64_t family = family_of_key[static_cast<size_t>(kept)];
     totals.Add(cell.figures.figures);
     if (family == -1) continue;
     if (auto row = moved_rows.find({family, keep_month ? cell.month : 0}); row != moved_rows.end()) {

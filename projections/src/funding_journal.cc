@@ -119,16 +119,16 @@ Reach PersonReach(schema::Event::Payload::Reader payload, int32_t date, std::str
 }
 
 // The first day whose decisions a grant's new validity can change, given the validity its deliveries were decided
-// under (`seen_*`): the day after the earlier last day (deliveries between the two last days change side); for a
+// under (`seen`): the day after the earlier last day (deliveries between the two last days change side); for a
 // quantity per validity window, the grant's first day (the window is the validity).
-int32_t FirstDayOfNewValidity(const GrantFacts& grant, int32_t seen_valid_until, int32_t seen_last_day) {
-  if (grant.period == schema::Period::GRANT_PERIOD && seen_valid_until != grant.valid_until) return grant.valid_from;
-  const int32_t earlier = std::min(seen_last_day, grant.LastDay());
+int32_t FirstDayOfNewValidity(const GrantFacts& grant, const FundingJournal::GrantValidity& seen) {
+  if (grant.period == schema::Period::GRANT_PERIOD && seen.valid_until != grant.valid_until) return grant.valid_from;
+  const int32_t earlier = std::min(seen.last_day, grant.LastDay());
   return earlier == ledger::kNoDate ? ledger::kNoDate : earlier + 1;
 }
 
 Reach GrantReach(schema::Event::Payload::Reader payload, int32_t date, const GrantFacts* grant,
-                 const std::optional<std::pair<int32_t, int32_t>>& seen) {
+                 const std::optional<FundingJournal::GrantValidity>& seen) {
   using P = schema::Event::Payload;
   switch (payload.which()) {
     case P::SERVICE_DELIVERED: return {Reach::kDelivery, payload.getServiceDelivered().getDeliveryId().cStr()};
@@ -148,19 +148,19 @@ Reach GrantReach(schema::Event::Payload::Reader payload, int32_t date, const Gra
       if (amended.getValidUntil() == ledger::kNoDate) return {Reach::kFamilyFrom, grant->person_id, date};
       // A new validity, shorter or longer than the one it replaces.
       if (!seen) return {Reach::kFamily, grant->person_id};
-      int32_t from = FirstDayOfNewValidity(*grant, seen->first, seen->second);
+      int32_t from = FirstDayOfNewValidity(*grant, *seen);
       if (amended.getQuantity() != 0 || amended.getUnitCostCents() != 0) from = std::min(from, date);
       return {Reach::kFamilyFrom, grant->person_id, from};
     }
     case P::GRANT_ENDED:  // an end, which may replace an earlier one
       if (!seen) return {Reach::kFamily, grant->person_id};
-      return {Reach::kFamilyFrom, grant->person_id, FirstDayOfNewValidity(*grant, seen->first, seen->second)};
+      return {Reach::kFamilyFrom, grant->person_id, FirstDayOfNewValidity(*grant, *seen)};
     default: return {Reach::kFamily, grant->person_id};
   }
 }
 
 Reach ReachOf(const LedgerModel& model, schema::RecordedEvent::Reader recorded,
-              const std::optional<std::pair<int32_t, int32_t>>& seen_validity) {
+              const std::optional<FundingJournal::GrantValidity>& seen_validity) {
   const std::string stream = recorded.getStream().cStr();
   const std::string_view kind = ledger::StreamKind(stream);
   std::string id(ledger::StreamId(stream));
@@ -181,8 +181,8 @@ Reach ReachOf(const LedgerModel& model, schema::RecordedEvent::Reader recorded,
 
 }  // namespace
 
-std::optional<std::pair<int32_t, int32_t>> FundingJournal::SeenValidity(const LedgerModel& model,
-                                                                          schema::RecordedEvent::Reader recorded) {
+std::optional<FundingJournal::GrantValidity> FundingJournal::SeenValidity(const LedgerModel& model,
+                                                                           schema::RecordedEvent::Reader recorded) {
   using P = schema::Event::Payload;
   const P::Which which = recorded.getEvent().getPayload().which();
   if (which != P::SERVICE_GRANTED && which != P::GRANT_AMENDED && which != P::GRANT_ENDED) return std::nullopt;
@@ -193,7 +193,7 @@ std::optional<std::pair<int32_t, int32_t>> FundingJournal::SeenValidity(const Le
   // What the grant's deliveries were decided under, and from now on what they are decided under.
   auto [seen, fresh] = grant_validity_.try_emplace(id, ValidityOf(*grant));
   if (fresh) return std::nullopt;
-  const std::pair<int32_t, int32_t> before{seen->second.valid_until, seen->second.last_day};
+  const GrantValidity before = seen->second;
   seen->second = ValidityOf(*grant);
   return before;
 }
@@ -675,38 +675,40 @@ Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerMode
                                  model.last_position(), query, out);
 }
 
+PlaceGrouping GroupPlaces(const std::vector<FundingRowKey>& places, const FundingQuery& query,
+                          const std::set<std::string>& keep) {
+  PlaceGrouping grouping;
+  grouping.key_of_place.assign(places.size(), -1);
+  std::map<FundingRowKey, std::vector<size_t>> places_of_key;
+  for (size_t place = 0; place < places.size(); ++place) {
+    if (FundingQueryKeeps(query, places[place])) places_of_key[KeepDimensions(places[place], keep)].push_back(place);
+  }
+  for (auto& [key, kept] : places_of_key) {
+    for (size_t place : kept) grouping.key_of_place[place] = static_cast<int64_t>(grouping.keys.size());
+    grouping.keys.push_back(key);
+  }
+  return grouping;
+}
+
 namespace {
 
-// The rows of `cells` under `query`: each place's key with the kept dimensions (ranked in key order), then the
-// cells grouped by (rank, month) as integers, so that only the rows' own keys are made.
+// The rows of `cells` under `query`: the cells grouped by (their place's kept key, month) as integers, so that only
+// the rows' own keys are made.
 void GroupCells(const FundingCells& cells, const FundingQuery& query, const std::set<std::string>& keep,
                 FundingReport* out) {
   const bool keep_month = keep.empty() || keep.count("month") > 0;
-  std::vector<FundingRowKey> kept_keys;  // ranked below
-  std::vector<int64_t> group_of_place(cells.places.size(), -1);  // -1: the query's filters leave it out
-  {
-    std::map<FundingRowKey, std::vector<size_t>> places_of_key;
-    for (size_t place = 0; place < cells.places.size(); ++place) {
-      if (FundingQueryKeeps(query, cells.places[place])) {
-        places_of_key[KeepDimensions(cells.places[place], keep)].push_back(place);
-      }
-    }
-    for (auto& [key, places] : places_of_key) {
-      for (size_t place : places) group_of_place[place] = static_cast<int64_t>(kept_keys.size());
-      kept_keys.push_back(key);
-    }
-  }
-  // (rank, month): the order of the rows' keys, whose month is last and "YYYY-MM" sorts as its number.
+  const PlaceGrouping grouping = GroupPlaces(cells.places, query, keep);
+  // (key index, month): the order of the rows' keys, whose month is last and "YYYY-MM" sorts as its number.
   std::map<std::pair<int64_t, int32_t>, FundingFigures> grouped;
   for (const FundingCells::Cell& cell : cells.cells) {
-    const int64_t group = group_of_place.at(cell.place);
+    const int64_t group = grouping.key_of_place.at(cell.place);
     if (cell.figures.presence <= 0 || group < 0) continue;
     grouped[{group, keep_month ? cell.month : 0}].Add(cell.figures.figures);
     out->totals.Add(cell.figures.figures);
   }
   out->rows.reserve(grouped.size());
   for (const auto& [group, figures] : grouped) {
-    const FundingRowKey& key = kept_keys[static_cast<size_t>(group.first)];
+    const FundingRowKey& key = grouping.keys[static_cast<size_t>(group.first)];
     out->rows.push_back(FundingRow{key.project_id, key.territory_id, key.municipality_id, key.service,
                                    keep_month ? MonthText(group.second) : std::string(), figures, {}});
   }

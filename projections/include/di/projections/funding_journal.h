@@ -81,9 +81,19 @@ struct FundingCells {
   };
   std::vector<FundingRowKey> places;  // month empty; each key once
   std::vector<Cell> cells;            // at most one per (place, month), none zero, in no particular order
-  // Every cell as a row key of every dimension (what the tests and the changes report compare).
+  // Every cell as a row key of every dimension (what the tests compare with the naive fold).
   std::map<FundingRowKey, CellFigures> ToMap() const;
 };
+// The places' row keys under `query`, with the dimensions in `keep` (FundingDimensions): `keys` in key order, each
+// once, and per place the index of its key (-1: the query's filters leave it out). The report and the changes report
+// group cells by (key index, month) with it, as integers.
+struct PlaceGrouping {
+  std::vector<FundingRowKey> keys;
+  std::vector<int64_t> key_of_place;
+};
+PlaceGrouping GroupPlaces(const std::vector<FundingRowKey>& places, const FundingQuery& query,
+                          const std::set<std::string>& keep);
+
 // "YYYY-MM" of a month number, and back (false when `text` is not one).
 std::string MonthText(int32_t month_number);
 bool ParseMonthText(std::string_view text, int32_t* month_number);
@@ -121,6 +131,15 @@ class FundingJournal {
   using CellSteps = std::vector<std::pair<int32_t, CellFigures>>;
   void ForEachCell(
       const std::function<void(const FundingRowKey&, int32_t, const CellFigures&, const CellSteps&)>& fn) const;
+
+  // What a grant's deliveries were decided under: the grant's validity as of the journal's last event on it. A grant's
+  // end or new validity re-decides its family from the earlier of its last days before and after (from its start, for
+  // a quantity per validity window, whose window it moves), not the whole family.
+  struct GrantValidity {
+    int32_t valid_until = 0;
+    int32_t last_day = 0;
+  };
+  static GrantValidity ValidityOf(const GrantFacts& grant) { return {grant.valid_until, grant.LastDay()}; }
 
  private:
   // A place: the dimensions of a funding row but its month, interned as (municipality, service). Its project and
@@ -173,18 +192,9 @@ class FundingJournal {
     uint64_t position = 0;
   };
 
-  // What a grant's deliveries were decided under: the grant's validity as of the journal's last event on it. A grant's
-  // end or new validity re-decides its family from the earlier of its last days before and after (from its start, for
-  // a quantity per validity window, whose window it moves), not the whole family.
-  struct GrantValidity {
-    int32_t valid_until = 0;
-    int32_t last_day = 0;
-  };
-  static GrantValidity ValidityOf(const GrantFacts& grant) { return {grant.valid_until, grant.LastDay()}; }
-  // For a grant's start, end or amendment (the events that set its validity) seen before: the (valid until, last day)
-  // its deliveries were decided under; records the grant's validity as the model says now.
-  std::optional<std::pair<int32_t, int32_t>> SeenValidity(const LedgerModel& model,
-                                                          schema::RecordedEvent::Reader recorded);
+  // For a grant's start, end or amendment (the events that set its validity) seen before: the validity its
+  // deliveries were decided under; records the grant's validity as the model says now.
+  std::optional<GrantValidity> SeenValidity(const LedgerModel& model, schema::RecordedEvent::Reader recorded);
 
   void OnDelivery(const LedgerModel& model, const std::string& delivery_id);
   void RefreshPersons(const LedgerModel& model, std::set<std::string> persons);
