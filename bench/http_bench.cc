@@ -16,10 +16,14 @@
 //   phases    for a fixed time each (--seconds):
 //             entitlements  GET /v1/entitlements/{person}?valid_at=<random 2017..2023>, random enrolled person,
 //                           known now (the live model), C = 1, 8, 32 connections;
-//             known_at      the same with known_at=<random position from the person's enrolment to the head>: a
-//                           model folded from the nearest projection checkpoint per request; C = 1, 4 (the server
-//                           folds at most 2 at once, the rest answer 429 busy: counted, and the connection waits
-//                           10 ms before its next request so that 429s do not spin the CPU the folds need);
+//             known_at      the same with known_at=<random position from the person's enrolment to the head>: the
+//                           family's facts folded and the caps' usage read from the journal store (without a store:
+//                           the family's streams folded); C = 1, 4 (a 429 busy makes the connection wait 10 ms
+//                           before its next request so that 429s do not spin the CPU);
+//             funding       GET /v1/reports/funding?known_at=<random past position>&group_by=<one of five>, C = 1
+//             changes       GET /v1/reports/changes between two positions a month of the history apart, C = 1
+//             (before the phases the bench waits until the server's funding journal has reached the head,
+//             di_journal_projected_position; the answers' sources are printed at the end)
 //             append        POST /v1/events with batches of 1 and 100 new service_delivered events, C = 1, 8.
 //                           Each copies a delivery of the history (grant, provider, mode, date, quantity, cost,
 //                           purpose, last date) under a fresh event id and delivery id, sent by the clerk of the
@@ -358,6 +362,18 @@ uint64_t CounterValue(const std::string& text, const std::string& name) {
     if (line.rfind(name + " ", 0) == 0) return static_cast<uint64_t>(std::stod(line.substr(name.size() + 1)));
   }
   return 0;
+}
+
+// The sum of a labelled counter's series whose `journal` label is `value` ("": every series).
+uint64_t LabelledSum(const std::string& text, const std::string& name, const std::string& value) {
+  uint64_t sum = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + "{", 0) != 0) continue;
+    if (!value.empty() && line.find("journal=\"" + value + "\"") == std::string::npos) continue;
+    sum += static_cast<uint64_t>(std::stod(line.substr(line.rfind(' ') + 1)));
+  }
+  return sum;
 }
 
 // The server's handling-time histogram of one route, cumulative bucket counts by upper bound (seconds).
@@ -739,6 +755,18 @@ int Run(const Options& options) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
+  // The server starts its funding journal on a thread of its own: the journal store brought to the head (`rebuild`
+  // projected it), then the live journal reset on the live model. Until then answers come from folds; the phases
+  // measure the journal's answers, so wait for it (bounded: 10 min).
+  double journal_wait_seconds = 0;
+  {
+    const auto waited = Clock::now();
+    while (CounterValue(ScrapeMetrics(server.port()), "di_journal_projected_position") < workload.head_position) {
+      if (SecondsSince(waited) > 600) Fail("the server's journal did not reach the head within 10 min");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    journal_wait_seconds = SecondsSince(waited);
+  }
   std::printf("store: simulate --seed %llu --persons %d --years %d: %llu events, %zu enrolled persons, %zu delivery "
               "templates over %zu territories (init + simulate + import: %.1f s)\n",
               static_cast<unsigned long long>(options.seed), options.persons, options.years,
@@ -747,8 +775,10 @@ int Run(const Options& options) {
   std::printf("in-process: model loaded from the head snapshot (%.1f MB) in %.2f s, folded from the log in %.2f s; "
               "one snapshot saved in %.3f s\n",
               static_cast<double>(snapshot_bytes) / 1e6, snapshot_load_seconds, fold_seconds, snapshot_save_seconds);
-  std::printf("server: pid %d, port %u, --threads %d, ready in %.1f s (chain verified, live model loaded)\n\n",
-              static_cast<int>(server.pid()), server.port(), options.server_threads, server.start_seconds());
+  std::printf("server: pid %d, port %u, --threads %d, ready in %.1f s (chain verified, live model loaded); its funding "
+              "journal at the head %.1f s later\n\n",
+              static_cast<int>(server.pid()), server.port(), options.server_threads, server.start_seconds(),
+              journal_wait_seconds);
   std::printf("latency: client-side, per request, 2xx answers only, microseconds. server p99: the server's own handling\n"
               "time (its di_http_request_seconds histogram: the bucket bound holding the 99th percentile). snaps: live-model\n"
               "snapshots the server wrote (by its snapshot thread; appends wait for the encode only). cores: CPU used\n"
@@ -793,7 +823,7 @@ int Run(const Options& options) {
     run("GET entitlements (known now)", "/v1/entitlements/{person_id}", connections, entitlements, false);
   }
 
-  // b. entitlements as known at a past position: a fold from the nearest checkpoint per request.
+  // b. entitlements as known at a past position: the family's facts folded, the usage from the journal store.
   PrintBaselineRow("in-process LoadModel (past)", past_load_us, past_baseline_seconds);
   // A random person, known at a random position from their enrolment to the head (exclusive: the head is the
   // live model).
@@ -810,7 +840,26 @@ int Run(const Options& options) {
     run("GET entitlements (past known_at)", "/v1/entitlements/{person_id}", connections, past, true);
   }
 
-  // c. appends of new deliveries, batches of 1 and 100, by the clerk of the deliveries' territory.
+  // c. the funding report as known at a past position (from the journal store: an image and the records after it),
+  //    and what changed over a month of the history (the store's records); C = 1.
+  const RequestMaker past_funding = [&](std::mt19937_64& random, Request* request, uint64_t* events) {
+    static const char* const kGroupings[] = {"month", "territory", "territory,month", "service,month", "municipality"};
+    const uint64_t known_at = 1 + random() % (workload.head_position - 1);
+    *request = MakeGet("/v1/reports/funding?valid_at=" + valid_dates.Pick(random) + "&known_at=" +
+                           std::to_string(known_at) + "&group_by=" + kGroupings[random() % 5],
+                       workload.project_token);
+  };
+  run("GET funding (past known_at)", "/v1/reports/funding", 1, past_funding, true);
+  const uint64_t month = std::max<uint64_t>(1, workload.head_position / (static_cast<uint64_t>(options.years) * 12));
+  const RequestMaker changes = [&](std::mt19937_64& random, Request* request, uint64_t* events) {
+    const uint64_t from = 1 + random() % (workload.head_position - month - 1);
+    *request = MakeGet("/v1/reports/changes?group_by=territory,month&known_at=" + std::to_string(from) +
+                           "&to=" + std::to_string(from + month),
+                       workload.project_token);
+  };
+  run("GET changes (a month apart)", "/v1/reports/changes", 1, changes, true);
+
+  // d. appends of new deliveries, batches of 1 and 100, by the clerk of the deliveries' territory.
   std::atomic<uint64_t> next_id{1};
   const std::string run_tag = std::to_string(::getpid());
   for (int batch : {1, 100}) {
@@ -853,6 +902,19 @@ int Run(const Options& options) {
                   static_cast<unsigned long long>(result.statuses.at(status)), body.c_str());
     }
   }
+  // Which path answered: the journal's (entitlements' usage, funding and changes from the store) or folds.
+  const std::string metrics = ScrapeMetrics(server.port());
+  std::printf("\nanswered by the journal: entitlements %llu (live %llu, store %llu), funding as known now %llu, from the "
+              "store %llu; by folds: past models %llu, person-scoped %llu. Journal projected up to %llu, head %llu\n",
+              static_cast<unsigned long long>(LabelledSum(metrics, "di_entitlements_from_journal_total", "")),
+              static_cast<unsigned long long>(LabelledSum(metrics, "di_entitlements_from_journal_total", "live")),
+              static_cast<unsigned long long>(LabelledSum(metrics, "di_entitlements_from_journal_total", "store")),
+              static_cast<unsigned long long>(CounterValue(metrics, "di_funding_from_journal_total")),
+              static_cast<unsigned long long>(CounterValue(metrics, "di_funding_from_journal_store_total")),
+              static_cast<unsigned long long>(CounterValue(metrics, "di_model_replays_total")),
+              static_cast<unsigned long long>(CounterValue(metrics, "di_model_scoped_loads_total")),
+              static_cast<unsigned long long>(CounterValue(metrics, "di_journal_projected_position")),
+              static_cast<unsigned long long>(CounterValue(metrics, "di_head_position")));
   server.Stop();
   std::printf("\nserver stopped; its log: %s\n", (options.dir + "/server.log").c_str());
   return 0;

@@ -15,10 +15,14 @@
 //   past      the funding report as known at Q random past positions: LoadModel from the nearest checkpoint +
 //             ComputeFunding (today's path) vs the journal store (an image and at most a stride of records);
 //             p50/p99, ratio.
+//   entitlements  a person's entitlements (random grant holders and valid dates, 20 Q of them): as known now,
+//             ComputeEntitlements (decides the family's deliveries) vs ComputeEntitlementsFromJournal (the journal's
+//             usage); as known at a random past position, the person-scoped load (the family's streams folded, its
+//             deliveries decided) vs ComputeEntitlementsFromStore (the family's facts folded, the usage read).
 //   memory    peak RSS.
 //
 //   build/bench/journal_bench [--persons 300] [--years 8] [--queries 20] [--image-stride 16384] [--dir /tmp/x]
-//                             [--reuse] [--only fold|past|changes]
+//                             [--reuse] [--only fold|now|past|changes|entitlements]
 //   --only fold|now: the model + journal fold alone (now: then the journal's funding as known now); --only past|changes: that row from a store kept by an earlier --reuse
 //   run, not compared with anything (to profile one row).
 #include <sys/resource.h>
@@ -35,7 +39,9 @@
 #include "di/projections/checkpoint.h"
 #include "di/projections/funding_changes.h"
 #include "di/projections/funding_journal.h"
+#include "di/projections/journal_entitlements.h"
 #include "di/projections/journal_store.h"
+#include "di/projections/person_scope.h"
 #include "di/projections/replay.h"
 #include "simulated_store.h"
 
@@ -83,6 +89,93 @@ projections::FundingQuery RandomGrouping(std::mt19937_64& random) {
   return query;
 }
 
+// The entitlements rows: Q random grant holders of `model` (the head) at random valid dates, as known now (with a
+// `journal` following `model`) and as known at random past positions, each answer compared with today's path.
+void EntitlementRows(ledger::EventStore& store, projections::JournalStore& journal_store,
+                     const projections::LedgerModel& model, const projections::FundingJournal* journal, int queries,
+                     int32_t first_day, int32_t last_day, std::mt19937_64& random) {
+  std::vector<std::string> holders;
+  for (const auto& [id, grant] : model.grants()) holders.push_back(grant.person_id);
+  std::sort(holders.begin(), holders.end());
+  holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
+  if (holders.empty()) Fail("no grant holder to ask about");
+  struct Question {
+    std::string person;
+    uint64_t known_at = 0;
+    int32_t valid_date = 0;
+    std::string answer;
+  };
+  std::vector<Question> questions(static_cast<size_t>(queries));
+  for (Question& question : questions) {
+    question.person = holders[random() % holders.size()];
+    question.known_at = 1 + random() % model.last_position();
+    question.valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+  }
+  auto json = [](const projections::Entitlements& entitlements) {
+    return projections::EntitlementsToJson(entitlements).dump();
+  };
+  std::printf("| entitlements of a person (%d questions, p50 / p99) | today | journal | today/journal |\n|---|---|---|---|\n",
+              queries);
+  if (journal != nullptr) {
+    Timings ours, today;
+    for (Question& question : questions) {
+      projections::Entitlements entitlements;
+      const auto started = Clock::now();
+      Check(projections::ComputeEntitlementsFromJournal(*journal, model, question.person, question.valid_date,
+                                                        &entitlements),
+            "entitlements from the journal");
+      ours.Add(started);
+      question.answer = json(entitlements);
+    }
+    for (const Question& question : questions) {
+      projections::Entitlements entitlements;
+      const auto started = Clock::now();
+      Check(projections::ComputeEntitlements(model, question.person, question.valid_date, &entitlements),
+            "entitlements");
+      today.Add(started);
+      if (json(entitlements) != question.answer) Fail("the journal's entitlements differ");
+    }
+    PrintRow("as known now: the family's deliveries decided vs the journal's usage", ours, today);
+  }
+  Timings ours, today;
+  uint64_t facts_events = 0, scoped_events = 0, facts_log_ns = 0, facts_fold_ns = 0;
+  for (Question& question : questions) {
+    projections::Entitlements entitlements;
+    projections::ScopedLoadStats stats;
+    const auto started = Clock::now();
+    const projections::PersonScope scope = projections::ScopeStreamsOf(model, question.person);
+    const ledger::Status status = projections::ComputeEntitlementsFromStore(store, journal_store, scope, question.known_at,
+                                                                            question.valid_date, &entitlements, &stats);
+    ours.Add(started);
+    facts_events += stats.events;
+    facts_log_ns += stats.log_nanoseconds;
+    facts_fold_ns += stats.fold_nanoseconds;
+    question.answer = status.ok() ? json(entitlements) : status.ToString();
+  }
+  for (const Question& question : questions) {
+    projections::Entitlements entitlements;
+    projections::LedgerModel scoped;
+    projections::ScopedLoadStats stats;
+    const auto started = Clock::now();
+    const projections::PersonScope scope = projections::ScopeStreamsOf(model, question.person);
+    Check(projections::LoadScopedModel(store, scope, question.known_at, &scoped, &stats), "scoped load");
+    const ledger::Status status =
+        projections::ComputeEntitlements(scoped, question.person, question.valid_date, &entitlements);
+    entitlements.known_at_position = question.known_at;
+    today.Add(started);
+    scoped_events += stats.events;
+    // A person not enrolled yet as known then: both say so (the server answers with a note before asking).
+    if ((status.ok() ? json(entitlements) : status.ToString()) != question.answer) {
+      Fail("the journal store's entitlements differ for " + question.person);
+    }
+  }
+  PrintRow("as known at a random past position: person-scoped load vs the journal store", ours, today);
+  std::printf("events folded per question: %.0f (person-scoped) vs %.0f (the family's facts: read in %.0f us, folded "
+              "in %.0f us on average)\n\n",
+              static_cast<double>(scoped_events) / queries, static_cast<double>(facts_events) / queries,
+              static_cast<double>(facts_log_ns) / 1e3 / queries, static_cast<double>(facts_fold_ns) / 1e3 / queries);
+}
+
 // --only past|changes: the journal store kept by an earlier run (--reuse) answers Q random past positions (funding),
 // or Q changes over a month of events; nothing else runs, nothing is compared (to profile the store's answers).
 int StoreOnly(const std::string& only, ledger::EventStore& store, const std::string& dir, int queries, int years,
@@ -115,7 +208,7 @@ int StoreOnly(const std::string& only, ledger::EventStore& store, const std::str
       projections::FundingChangesReport report;
       Check(projections::ComputeFundingChangesFromStore(store, *journal_store, query, &report), "changes");
     } else {
-      Fail("--only takes fold, now, past or changes");
+      Fail("--only takes fold, now, past, changes or entitlements");
     }
     timings.Add(started);
   }
@@ -152,6 +245,18 @@ int Run(int argc, char** argv) {
   std::printf("%s\n%llu events\n\n", flags.command_line().c_str(), static_cast<unsigned long long>(head));
 
   const bool fold_only = only == "fold" || only == "now";
+  if (only == "entitlements") {
+    // The head model for the persons and their scopes (not timed), then the rows from the store kept by --reuse.
+    std::unique_ptr<projections::JournalStore> journal_store;
+    Check(projections::JournalStore::Open(dir + "/journal", journal_options, &journal_store), "journal store");
+    if (journal_store->position() != head) Fail("--only needs a journal store projected up to the head (--reuse)");
+    projections::LedgerModel model;
+    Check(projections::LoadModel(*store, nullptr, projections::kKnownNow, &model), "load");
+    std::mt19937_64 random(1);
+    EntitlementRows(*store, *journal_store, model, nullptr, queries * 20, ledger::DaysFromCivil(2016, 1, 1),
+                    ledger::DaysFromCivil(2016 + years, 1, 1), random);
+    return 0;
+  }
   if (!only.empty() && !fold_only) return StoreOnly(only, *store, dir, queries, years, journal_options);
   projections::LedgerModel plain;
   const double plain_rate = fold_only ? 0 : Fold(*store, false, &plain, nullptr);
@@ -295,6 +400,8 @@ int Run(int argc, char** argv) {
            changes, two_reports);
   PrintRow("changes over a month of events from the journal store vs two past-known-at reports", changes_from_store,
            two_reports);
+  std::printf("\n");
+  EntitlementRows(*store, *journal_store, model, &journal, queries * 20, first_day, last_day, random);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf("\npeak RSS %ld MB (two models and two journals of the whole history are held)\n", usage.ru_maxrss / 1024);

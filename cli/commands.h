@@ -43,6 +43,7 @@ struct EntitlementsOptions {
   std::string known_at;   // position or UTC time; empty: the head
   std::string format = "table";
   bool explain = false;   // list the deliveries (and their events) behind the figures
+  bool naive = false;     // fold a model even when the journal store could answer
 };
 int RunEntitlements(const EntitlementsOptions& options);
 

@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "json", "csv"}));
   entitlements->add_flag("--explain", entitlements_options.explain, "list the deliveries and events behind the figures");
+  entitlements->add_flag("--naive", entitlements_options.naive,
+                         "fold a model and decide the family's deliveries instead of reading the caps' usage from the "
+                         "journal store (the reference the journal is tested against; for support)");
   entitlements->callback([&] {
     entitlements_options.data_dir = data_dir;
     exit_code = di::cli::RunEntitlements(entitlements_options);

@@ -19,6 +19,7 @@
 #include "di/projections/funding.h"
 #include "di/projections/funding_journal.h"
 #include "di/projections/indicators.h"
+#include "di/projections/journal_entitlements.h"
 #include "di/projections/journal_store.h"
 #include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
@@ -140,19 +141,6 @@ int FoldModel(const std::string& data_dir, ledger::EventStore& store, uint64_t k
   return 0;
 }
 
-// Opens the store and folds it as known at `known_at`; resolves the valid date (default: latest). When the
-// answer cannot know `subjects` yet (projections::ExplainNotYetKnown), `note` says why and nothing is folded: the
-// answer is empty. A subject the store never recorded is an error (exit 1), as the server's 404.
-int LoadModel(const std::string& data_dir, const std::string& known_at_text, const std::string& valid_at,
-              const std::vector<projections::QuerySubject>& subjects, projections::LedgerModel* model,
-              uint64_t* known_at, int32_t* valid_date, std::string* note) {
-  std::unique_ptr<ledger::EventStore> store;
-  if (int code = ResolveQuery(data_dir, known_at_text, valid_at, subjects, &store, known_at, valid_date, note)) {
-    return code;
-  }
-  return FoldModel(data_dir, *store, *known_at, *note, model);
-}
-
 // The funding report from the journal store when it has projected the known-at position: an image and the records
 // after it, no model folded. False: the caller folds a model as before.
 bool FundingFromJournalStore(const std::string& data_dir, ledger::EventStore& store, uint64_t known_at,
@@ -164,6 +152,20 @@ bool FundingFromJournalStore(const std::string& data_dir, ledger::EventStore& st
   projections::FundingContext context;
   if (!journal->CellsAsKnownAt(known_at, valid_date, &cells, &context).ok()) return false;
   *status = projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, report);
+  return true;
+}
+
+// Entitlements from the journal store when it has projected the known-at position and knows the person's family:
+// the family's facts folded, the caps' usage read (projections/journal_entitlements.h). False: the caller folds.
+bool EntitlementsFromJournalStore(const std::string& data_dir, ledger::EventStore& store, uint64_t known_at,
+                                  int32_t valid_date, const std::string& person_id,
+                                  projections::Entitlements* entitlements, Status* status) {
+  std::unique_ptr<projections::JournalStore> journal = OpenProjectedJournal(data_dir, store, known_at);
+  if (!journal) return false;
+  projections::PersonScope scope;
+  bool found = false;
+  if (!journal->ReadScope(person_id, &scope, &found).ok() || !found) return false;
+  *status = projections::ComputeEntitlementsFromStore(store, *journal, scope, known_at, valid_date, entitlements);
   return true;
 }
 
@@ -202,12 +204,12 @@ int ReportFailure(const Status& status) {
 }
 
 int RunEntitlements(const EntitlementsOptions& options) {
-  projections::LedgerModel model;
+  std::unique_ptr<ledger::EventStore> store;
   uint64_t known_at = 0;
   int32_t valid_date = 0;
   std::string note;
-  if (int code = LoadModel(options.data_dir, options.known_at, options.valid_at, {{"person", options.person_id}},
-                           &model, &known_at, &valid_date, &note)) {
+  if (int code = ResolveQuery(options.data_dir, options.known_at, options.valid_at, {{"person", options.person_id}},
+                              &store, &known_at, &valid_date, &note)) {
     return code;
   }
   projections::Entitlements entitlements;
@@ -224,7 +226,14 @@ int RunEntitlements(const EntitlementsOptions& options) {
     }
     return 0;
   }
-  Status status = projections::ComputeEntitlements(model, options.person_id, valid_date, &entitlements, options.explain);
+  Status status = Status::Ok();
+  if (options.explain || options.naive ||
+      !EntitlementsFromJournalStore(options.data_dir, *store, known_at, valid_date, options.person_id, &entitlements,
+                                    &status)) {
+    projections::LedgerModel model;
+    if (int code = FoldModel(options.data_dir, *store, known_at, note, &model)) return code;
+    status = projections::ComputeEntitlements(model, options.person_id, valid_date, &entitlements, options.explain);
+  }
   if (!status.ok()) {
     std::cerr << "error: " << status.ToString() << " (as known at position " << known_at << ")\n";
     return 1;
@@ -269,7 +278,7 @@ int RunEntitlements(const EntitlementsOptions& options) {
                   decision.reason.c_str());
     }
   }
-  if (!model.rules_problem().empty()) std::printf("\nwarning: %s\n", model.rules_problem().c_str());
+  if (!entitlements.rules_problem.empty()) std::printf("\nwarning: %s\n", entitlements.rules_problem.c_str());
   return 0;
 }
 

@@ -452,6 +452,17 @@ TEST(MigrationCliTest, ASimulatedRegionImportedWithItsRecordedTimesAnswersAsKnow
     EXPECT_EQ(journal.exit_code, 0) << arguments << "\n" << journal.text;
     EXPECT_EQ(journal.text, naive.text) << arguments;
   }
+  // Entitlements as known at a past moment: the family's facts and the caps' usage from the store == the fold.
+  for (const std::string& arguments :
+       {std::string("P-000003 --known-at 2021-07-15 --valid-at 2021-06-30 --format json"),
+        std::string("P-000007 --known-at 2020-03-01 --valid-at 2020-02-10 --format csv"),
+        std::string("P-000012 --known-at 2022-01-01 --valid-at 2021-12-20"), std::string("P-000001 --format json"),
+        std::string("P-000005 --known-at 2016-01-01 --format json"), std::string("P-NOBODY --known-at 2021-07-15")}) {
+    Output journal = RunCli("entitlements " + arguments + " --data " + data);
+    Output naive = RunCli("entitlements --naive " + arguments + " --data " + data);
+    EXPECT_EQ(journal.exit_code, naive.exit_code) << arguments;
+    EXPECT_EQ(journal.text, naive.text) << arguments;
+  }
 }
 
 TEST(MigrationCliTest, KeepingRecordedTimesRefusesBadTimesNamingTheLineAndAppendsNothingOfTheBatch) {

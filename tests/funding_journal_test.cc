@@ -22,6 +22,7 @@
 #include "di/ledger/json_codec.h"
 #include "di/projections/funding_changes.h"
 #include "di/projections/funding_journal.h"
+#include "di/projections/journal_entitlements.h"
 #include "di/projections/journal_store.h"
 #include "di/projections/replay.h"
 #include "di/workload/fuzzy_history.h"
@@ -168,6 +169,29 @@ void CheckChanges(const OpenPair& pair, const LedgerModel& model, const std::vec
   }
 }
 
+// Up to `count` persons of `model` to ask entitlements about: mostly grant holders (their caps), now and then anyone
+// (a parent without a grant, a person not enrolled yet).
+std::vector<std::string> RandomPersons(std::mt19937_64& random, const LedgerModel& model, int count) {
+  std::vector<std::string> holders, anyone;
+  for (const auto& [id, person] : model.persons()) {
+    anyone.push_back(id);
+    if (!model.GrantsOfPerson(id).empty()) holders.push_back(id);
+  }
+  std::vector<std::string> chosen;
+  for (int i = 0; i < count && !anyone.empty(); ++i) {
+    const std::vector<std::string>& from = holders.empty() || random() % 5 == 0 ? anyone : holders;
+    chosen.push_back(from[random() % from.size()]);
+  }
+  return chosen;
+}
+
+// Entitlements as ComputeEntitlements gives them on `model`, as a document (or the error).
+std::string NaiveEntitlements(const LedgerModel& model, const std::string& person, int32_t valid_date) {
+  Entitlements naive;
+  const Status status = ComputeEntitlements(model, person, valid_date, &naive);
+  return status.ok() ? EntitlementsToJson(naive).dump() : status.ToString();
+}
+
 // Folds the store event by event into a model and a journal, checking at `samples` random positions.
 void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) {
   std::mt19937_64 random(seed * 7919 + 17);
@@ -209,6 +233,16 @@ void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) 
       EXPECT_TRUE(ComputeFundingFromJournal(journal, model, valid_date, query, &from_journal).ok());
       EXPECT_EQ(FundingToJson(from_journal).dump(), FundingToJson(naive).dump())
           << "seed " << seed << ", known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
+    }
+    // Entitlements from the journal's usage == deciding the family's deliveries.
+    for (const std::string& person : RandomPersons(random, model, 4)) {
+      const int32_t valid_date = random_day();
+      Entitlements from_journal;
+      const Status status = ComputeEntitlementsFromJournal(journal, model, person, valid_date, &from_journal);
+      EXPECT_EQ(status.ok() ? EntitlementsToJson(from_journal).dump() : status.ToString(),
+                NaiveEntitlements(model, person, valid_date))
+          << "seed " << seed << ", person " << person << ", known at " << event.position << ", valid at "
+          << ledger::FormatDate(valid_date);
     }
     if (pair) {
       SCOPED_TRACE("seed " + std::to_string(seed) + ", changes of (" + std::to_string(pair->position) + ", " +
@@ -280,6 +314,8 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
 
   std::set<uint64_t> sample_positions = {head, head / 2, 1};
   while (static_cast<int>(sample_positions.size()) < samples) sample_positions.insert(1 + random() % head);
+  LedgerModel at_head;  // the scopes of entitlements come from a current model, as the server's live one
+  ASSERT_TRUE(LoadModel(store, nullptr, kKnownNow, &at_head).ok());
   const int32_t first_day = ledger::DaysFromCivil(2015, 6, 1), last_day = ledger::DaysFromCivil(2024, 1, 31);
   LedgerModel model;
   FundingJournal in_memory;
@@ -306,6 +342,27 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
       EXPECT_EQ(store_status.ToString(), naive_status.ToString());
       EXPECT_EQ(FundingToJson(from_store).dump(), FundingToJson(naive).dump())
           << "known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
+    }
+    // Entitlements from the store (the family's facts folded, the usage read) == deciding the family's deliveries.
+    for (const std::string& person : RandomPersons(random, at_head, 5)) {
+      const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day + 1));
+      Entitlements from_store;
+      ScopedLoadStats stats;
+      // The scope the store keeps (what the CLI reads) is the head model's.
+      PersonScope scope;
+      bool found = false;
+      EXPECT_TRUE(journal->ReadScope(person, &scope, &found).ok());
+      const PersonScope expected_scope = ScopeStreamsOf(at_head, person);
+      if (at_head.FindPerson(person)->enrolled) {
+        EXPECT_TRUE(found) << person;
+        EXPECT_EQ(scope.streams, expected_scope.streams) << person;
+      }
+      const Status status = ComputeEntitlementsFromStore(store, *journal, found ? scope : expected_scope,
+                                                         event.position, valid_date, &from_store, &stats);
+      const std::string naive = model.FindPerson(person) == nullptr ? "" : NaiveEntitlements(model, person, valid_date);
+      if (naive.empty()) continue;  // not known yet: the server and the CLI answer with a note before asking
+      EXPECT_EQ(status.ok() ? EntitlementsToJson(from_store).dump() : status.ToString(), naive)
+          << "person " << person << ", known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
     }
     return !::testing::Test::HasFailure();
   });

@@ -318,9 +318,34 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
                                          (group_by.empty() ? "" : "&group_by=" + group_by), kFinance).Json();
       EXPECT_EQ(served.dump(), json(projections::FundingToJson(naive)).dump()) << group_by;
     }
+    // Entitlements as known then: the family's facts folded, the caps' usage from the store's records.
+    if (model.FindPerson("P-C1") != nullptr) {
+      for (const char* valid_at : {"2021-01-02", "2021-01-15"}) {
+        projections::Entitlements naive;
+        int32_t valid_date = 0;
+        ASSERT_TRUE(ledger::ParseDate(valid_at, &valid_date));
+        ASSERT_TRUE(projections::ComputeEntitlements(model, "P-C1", valid_date, &naive).ok());
+        const json served = Get(port_, "/v1/entitlements/P-C1?valid_at=" + std::string(valid_at) +
+                                           "&known_at=" + std::to_string(known_at), kClerk1).Json();
+        EXPECT_EQ(served.dump(), json(projections::EntitlementsToJson(naive)).dump()) << valid_at;
+      }
+    }
   };
   const double replays_before = metrics_.Value("di_model_replays_total");
+  const double scoped_before = metrics_.Value("di_model_scoped_loads_total");
   for (uint64_t known_at : {3u, 13u, 15u, 16u, 18u}) check_past(known_at);
+  EXPECT_EQ(metrics_.Value("di_model_scoped_loads_total"), scoped_before);  // no family's deliveries folded
+  EXPECT_EQ(metrics_.Value("di_entitlements_from_journal_total", {{"journal", "store"}}), 8);
+  {
+    // As known now: the caps' usage from the live journal, which the store's start began.
+    projections::LedgerModel model;
+    ASSERT_TRUE(projections::LoadModel(*store_, nullptr, projections::kKnownNow, &model).ok());
+    projections::Entitlements naive;
+    ASSERT_TRUE(projections::ComputeEntitlements(model, "P-C1", ledger::DaysFromCivil(2021, 1, 15), &naive).ok());
+    EXPECT_EQ(Get(port_, "/v1/entitlements/P-C1?valid_at=2021-01-15", kClerk1).Json().dump(),
+              json(projections::EntitlementsToJson(naive)).dump());
+    EXPECT_EQ(metrics_.Value("di_entitlements_from_journal_total", {{"journal", "live"}}), 1);
+  }
   // What changed between two positions: from the store's records, as from a journal followed from A.
   for (const auto& [from, to] : std::vector<std::pair<uint64_t, uint64_t>>{{3, 19}, {13, 16}, {16, 16}}) {
     projections::FundingChangesQuery query;

@@ -204,6 +204,10 @@ std::string UsageKey(const ResolvedCap& cap) { return cap.cap_id + "|" + cap.sco
 
 }  // namespace internal
 
+std::string UsageCounterKey(const CapUsage& usage) {
+  return usage.cap_id + "|" + usage.scope_key + "|" + usage.period_label;
+}
+
 bool CapPeriodInstance(const Cap& cap, int32_t date, const std::string& plan_id, const PlanFacts* plan,
                        PeriodInstance* instance) {
   const ledger::CivilDate civil = ledger::CivilFromDays(date);

@@ -1,6 +1,7 @@
 #include "di/projections/entitlements.h"
 
 #include <algorithm>
+#include <functional>
 #include <sstream>
 
 #include "di/ledger/catalog.h"
@@ -12,8 +13,11 @@ namespace di::projections {
 using ledger::FormatDate;
 using ledger::kNoDate;
 
-Status ComputeEntitlements(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
-                           Entitlements* out, bool explain) {
+namespace {
+
+// Entitlements with each cap counter's usage as of the valid date from `used` (counter key -> quantity used).
+Status ComputeLines(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
+                    const std::function<int64_t(const std::string&)>& used, Entitlements* out) {
   const PersonFacts* person = model.FindPerson(person_id);
   if (person == nullptr || !person->enrolled) return Status::NotFound("no person '" + person_id + "'");
   *out = Entitlements{};
@@ -25,15 +29,6 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
   const RuleSet* rules = model.rules();
   if (rules != nullptr) out->rules_version = rules->version;
   out->rules_problem = model.rules_problem();
-  out->explained = explain;
-  // Usage up to and including the valid date, as known.
-  const std::set<std::string> scope = ScopeOfPerson(model, person_id);
-  EligibilityResult eligibility = DecideEligibility(model, valid_date, &scope);
-  if (explain) {
-    for (DeliveryDecision& decision : eligibility.decisions) {
-      if (decision.person_id == person_id) out->deliveries.push_back(std::move(decision));
-    }
-  }
   for (const std::string& grant_id : model.GrantsOfPerson(person_id)) {
     const GrantFacts& grant = *model.FindGrant(grant_id);
     const int32_t last_day = grant.LastDay();
@@ -80,8 +75,7 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
       entitlement.description = internal::DescribeCap(cap, applied, grant);
       entitlement.period_label = cap.period_label;
       entitlement.limit = cap.limit;
-      auto usage = eligibility.usage.find(internal::UsageKey(cap));
-      entitlement.used = usage == eligibility.usage.end() ? 0 : usage->second.used;
+      entitlement.used = used(internal::UsageKey(cap));
       entitlement.remaining = std::max<int64_t>(0, cap.limit - entitlement.used);
       // A purpose sub-cap limits only that purpose; the line's remaining is the overall room.
       // ...unless the rule covers only that purpose (leisure only): then the sub-cap is the real limit.
@@ -97,6 +91,58 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
     out->lines.push_back(std::move(line));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ComputeEntitlements(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
+                           Entitlements* out, bool explain) {
+  if (model.FindPerson(person_id) == nullptr) return Status::NotFound("no person '" + person_id + "'");
+  // Usage up to and including the valid date, as known.
+  const std::set<std::string> scope = ScopeOfPerson(model, person_id);
+  EligibilityResult eligibility = DecideEligibility(model, valid_date, &scope);
+  Status status = ComputeLines(
+      model, person_id, valid_date,
+      [&](const std::string& counter) {
+        auto usage = eligibility.usage.find(counter);
+        return usage == eligibility.usage.end() ? 0 : usage->second.used;
+      },
+      out);
+  if (!status.ok()) return status;
+  out->explained = explain;
+  if (explain) {
+    for (DeliveryDecision& decision : eligibility.decisions) {
+      if (decision.person_id == person_id) out->deliveries.push_back(std::move(decision));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ComputeEntitlementsFromUsage(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
+                                    const CounterUsage& used, Entitlements* out) {
+  return ComputeLines(
+      model, person_id, valid_date,
+      [&](const std::string& counter) {
+        auto usage = used.find(counter);
+        return usage == used.end() ? 0 : usage->second;
+      },
+      out);
+}
+
+std::vector<std::string> EntitlementCounters(const LedgerModel& model, const std::string& person_id,
+                                             int32_t valid_date) {
+  std::vector<std::string> counters;
+  Entitlements ignored;
+  (void)ComputeLines(
+      model, person_id, valid_date,
+      [&](const std::string& counter) {
+        counters.push_back(counter);
+        return int64_t{0};
+      },
+      &ignored);
+  std::sort(counters.begin(), counters.end());
+  counters.erase(std::unique(counters.begin(), counters.end()), counters.end());
+  return counters;
 }
 
 nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements) {

@@ -75,6 +75,7 @@ void FundingJournal::Reset(const LedgerModel& model) {
   for (const auto& [id, grant] : model.grants()) grant_validity_.emplace(id, ValidityOf(grant));
   RefreshAll(model);
   pending_.clear();
+  pending_usage_.clear();
   moves_.clear();
   position_ = model.last_position();
 }
@@ -230,6 +231,11 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
   }
   pending_.clear();
   moves_.clear();
+  last_usage_changes_.clear();
+  for (auto& [counter_date, delta] : pending_usage_) {
+    if (delta != 0) last_usage_changes_.push_back(UsageChange{counter_date.first, counter_date.second, delta});
+  }
+  pending_usage_.clear();
   position_ = recorded.getPosition();
 }
 
@@ -409,8 +415,30 @@ void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std
 void FundingJournal::TakeBackCharges(Family* family, size_t from) {
   for (size_t i = from; i < family->entries.size(); ++i) {
     for (const auto& [usage, amount] : family->entries[i].charges) usage->used -= amount;
+    NoteCharges(family->entries[i].date, family->entries[i].charges, -1);
     family->entries[i].charges.clear();
   }
+}
+
+void FundingJournal::NoteCharges(int32_t date, const CapCharges& charges, int sign) {
+  for (const auto& [usage, amount] : charges) {
+    if (amount != 0) pending_usage_[{UsageCounterKey(*usage), date}] += sign * amount;
+  }
+}
+
+std::unordered_map<std::string, int64_t> FundingJournal::UsageAsOf(const LedgerModel& model,
+                                                                   const std::string& person_id,
+                                                                   int32_t valid_date) const {
+  std::unordered_map<const CapUsage*, int64_t> by_counter;
+  if (auto family = families_.find(model.FamilyOf(person_id)); family != families_.end()) {
+    for (const Entry& entry : family->second.entries) {
+      if (entry.date > valid_date) break;  // valid-time order
+      for (const auto& [usage, amount] : entry.charges) by_counter[usage] += amount;
+    }
+  }
+  std::unordered_map<std::string, int64_t> used;
+  for (const auto& [usage, amount] : by_counter) used[UsageCounterKey(*usage)] += amount;
+  return used;
 }
 
 void FundingJournal::DecideFrom(const LedgerModel& model, Family* family, size_t from) {
@@ -419,6 +447,7 @@ void FundingJournal::DecideFrom(const LedgerModel& model, Family* family, size_t
     DI_ASSERT(entry.charges.empty());
     const DeliveryDecision decision =
         DecideDelivery(model, model.deliveries().at(entry.delivery_id), &family->usage, &entry.charges);
+    NoteCharges(entry.date, entry.charges, +1);
     entry.eligible_cost_cents = decision.eligible_cost_cents;
     SetDeliveryContribution(model, entry.delivery_id, &entry);
   }
@@ -478,6 +507,7 @@ void FundingJournal::OnDelivery(const LedgerModel& model, const std::string& del
     for (const auto& [usage, amount] : entries[i].charges) usage->used -= amount;
   }
   if (was_live) {
+    NoteCharges(old->date, old->charges, -1);
     entries.erase(entries.begin() + (old - entries.begin()));
     entry_of_delivery_.erase(delivery_id);
   }
@@ -510,6 +540,8 @@ void FundingJournal::DecideAfterDelivery(const LedgerModel& model, Family* famil
         DecideDelivery(model, model.deliveries().at(entry.delivery_id), &family->usage, &entry.charges);
     entry.eligible_cost_cents = decision.eligible_cost_cents;
     if (entry.charges != before) {
+      NoteCharges(entry.date, before, -1);
+      NoteCharges(entry.date, entry.charges, +1);
       // What it leaves in its counters changed: every later entry reading one of them is decided again.
       for (const auto& [usage, amount] : before) moved.push_back(usage);
       for (const auto& [usage, amount] : entry.charges) moved.push_back(usage);
@@ -542,6 +574,7 @@ void FundingJournal::RefreshPersons(const LedgerModel& model, std::set<std::stri
     for (const Entry& entry : family->second.entries) {
       touched_deliveries.insert(entry.delivery_id);
       entry_of_delivery_.erase(entry.delivery_id);
+      NoteCharges(entry.date, entry.charges, -1);
     }
     for (const std::string& person : family->second.persons) family_of_person_.erase(person);
     families_.erase(family);

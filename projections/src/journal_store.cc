@@ -25,11 +25,20 @@ using ledger::FromRocks;
 //   "meta"                          format version (1 byte) | position (8, big-endian) | chain hash there (32)
 //   "record/" + position (8, BE)    the JournalRecord of the event at that position (none when it changed nothing)
 //   "image/" + position (8, BE)     every cell's sums per valid date and the context, at that position
-// Big-endian positions sort the records and images by position.
+//   "usage/" + counter + NUL + position (8, BE)
+//                                   what the event there changed in that cap counter: (valid date from, delta)...
+//   "scope/" + person id               the streams of the person's family and their grants (ScopeStreamsOf), latest
+//   "fact/" + grant stream + NUL + position (8, BE)
+//                                   empty: the event there is a fact of that grant (not a delivery, correction, void)
+// Big-endian positions sort the records and images by position, and a counter's or a grant's keys by position.
 constexpr std::string_view kMetaKey = "meta";
 constexpr std::string_view kRecordPrefix = "record/";
 constexpr std::string_view kImagePrefix = "image/";
-constexpr uint8_t kFormatVersion = 2;  // 2: an image's cells carry their first and last steps and total
+constexpr std::string_view kUsagePrefix = "usage/";
+constexpr std::string_view kGrantFactPrefix = "fact/";
+constexpr std::string_view kScopePrefix = "scope/";
+// 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys.
+constexpr uint8_t kFormatVersion = 3;
 constexpr size_t kMetaSize = 1 + 8 + 32;
 
 // The position of a key known to be `prefix` and 8 bytes (an iterator's key within the prefix, or the meta value).
@@ -360,6 +369,44 @@ bool DecodeImage(std::string_view bytes, int32_t valid_date, CellAccumulator* ce
   return true;
 }
 
+// The prefix of a counter's or a grant's keys: the kind, the id, a NUL (no id holds one), then come positions.
+std::string KeyedPrefix(std::string_view kind, std::string_view id) {
+  std::string prefix(kind);
+  prefix.append(id);
+  prefix.push_back('\0');
+  return prefix;
+}
+
+// A record's usage changes, one key per counter: (valid date from, delta) pairs. They come in counter order.
+void PutUsage(const JournalRecord& record, rocksdb::WriteBatch* batch) {
+  for (size_t begin = 0; begin < record.usage.size();) {
+    size_t end = begin;
+    Writer value;
+    while (end < record.usage.size() && record.usage[end].counter == record.usage[begin].counter) ++end;
+    value.U64(end - begin);
+    for (size_t i = begin; i < end; ++i) {
+      value.I64(record.usage[i].valid_from);
+      value.I64(record.usage[i].delta);
+    }
+    batch->Put(PositionKey(KeyedPrefix(kUsagePrefix, record.usage[begin].counter), record.position), value.Take());
+    begin = end;
+  }
+}
+
+// Adds to *sum the deltas of a usage value that count by `valid_date`; false when it does not decode.
+bool AddUsage(std::string_view bytes, int32_t valid_date, int64_t* sum) {
+  Reader in(bytes);
+  uint64_t count = 0;
+  if (!in.U64(&count)) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    int32_t valid_from = 0;
+    int64_t delta = 0;
+    if (!in.I32(&valid_from) || !in.I64(&delta)) return false;
+    if (valid_from <= valid_date) *sum += delta;
+  }
+  return in.done();
+}
+
 class RocksJournalStore final : public JournalStore {
  public:
   RocksJournalStore(const JournalStoreOptions& options, std::unique_ptr<rocksdb::DB> db)
@@ -386,7 +433,17 @@ class RocksJournalStore final : public JournalStore {
     rocksdb::WriteBatch batch;
     for (const JournalRecord& record : records) {
       DI_ASSERT(record.position > position_ && record.position <= to_position);
-      if (!record.empty()) batch.Put(PositionKey(kRecordPrefix, record.position), EncodeRecord(record));
+      if (!record.funding_empty()) batch.Put(PositionKey(kRecordPrefix, record.position), EncodeRecord(record));
+      PutUsage(record, &batch);
+      if (!record.grant_fact_stream.empty()) {
+        batch.Put(PositionKey(KeyedPrefix(kGrantFactPrefix, record.grant_fact_stream), record.position), "");
+      }
+      for (const PersonScope& scope : record.scopes) {
+        Writer value;
+        value.U64(scope.streams.size());
+        for (const std::string& stream : scope.streams) value.Str(stream);
+        batch.Put(std::string(kScopePrefix) + scope.person_id, value.Take());
+      }
     }
     for (const Image& image : images) {
       DI_ASSERT(image.position > position_ && image.position <= to_position);
@@ -404,6 +461,62 @@ class RocksJournalStore final : public JournalStore {
     return Status::Ok();
   }
 
+  Status UsageAsKnownAt(uint64_t known_at_position, int32_t valid_date, const std::vector<std::string>& counters,
+                        CounterUsage* used) override {
+    DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
+    used->clear();
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (const std::string& counter : counters) {
+      const std::string prefix = KeyedPrefix(kUsagePrefix, counter);
+      int64_t& sum = (*used)[counter];
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        uint64_t position = 0;
+        if (!internal::ParsePositionKey(prefix, it->key().ToStringView(), &position)) {
+          return Status::Corruption("journal usage key of counter '" + counter + "' does not parse");
+        }
+        if (position > known_at_position) break;
+        if (!AddUsage(it->value().ToStringView(), valid_date, &sum)) {
+          return Status::Corruption("journal usage of counter '" + counter + "' at position " +
+                                    std::to_string(position) + " does not decode");
+        }
+      }
+    }
+    return FromRocks(it->status(), "read the journal's usage");
+  }
+
+  Status ReadScope(const std::string& person_id, PersonScope* scope, bool* found) override {
+    *found = false;
+    std::string value;
+    rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), std::string(kScopePrefix) + person_id, &value);
+    if (read.IsNotFound()) return Status::Ok();
+    if (!read.ok()) return FromRocks(read, "read the journal's scope of '" + person_id + "'");
+    *scope = PersonScope{};
+    scope->person_id = person_id;
+    Reader in(value);
+    uint64_t count = 0;
+    bool decoded = in.U64(&count);
+    for (uint64_t i = 0; decoded && i < count; ++i) decoded = in.Str(&scope->streams.emplace_back());
+    if (!decoded || !in.done()) return Status::Corruption("journal scope of '" + person_id + "' does not decode");
+    *found = true;
+    return Status::Ok();
+  }
+
+  Status ReadGrantFactPositions(const std::string& stream, uint64_t known_at_position,
+                                const std::function<void(uint64_t)>& fn) override {
+    DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
+    const std::string prefix = KeyedPrefix(kGrantFactPrefix, stream);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      uint64_t position = 0;
+      if (!internal::ParsePositionKey(prefix, it->key().ToStringView(), &position)) {
+        return Status::Corruption("journal fact key of '" + stream + "' does not parse");
+      }
+      if (position > known_at_position) break;
+      fn(position);
+    }
+    return FromRocks(it->status(), "read the journal's grant facts");
+  }
+
   Status ReadRecords(uint64_t after, uint64_t to, const std::function<bool(JournalRecord&)>& fn) override {
     if (to > position_) {
       return Status::InvalidArgument("the journal is projected up to position " + std::to_string(position_.load()) +
@@ -416,11 +529,7 @@ class RocksJournalStore final : public JournalStore {
 
   Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date, FundingCells* cells,
                         FundingContext* context) override {
-    if (known_at_position > position_) {
-      return Status::InvalidArgument("the journal is projected up to position " + std::to_string(position_.load()) +
-                                         ", not " + std::to_string(known_at_position),
-                                     "known_at");
-    }
+    DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
     CellAccumulator sums;
     *context = FundingContext{};
     uint64_t from = 0;  // the image's position: records after it are added
@@ -482,8 +591,8 @@ class RocksJournalStore final : public JournalStore {
 
   Status Clear() override {
     rocksdb::WriteBatch batch;
-    // Every key sorts between "image/" and "record/\xff...", and "meta".
-    batch.DeleteRange("", "s");
+    // Every key begins with a lower-case ASCII letter.
+    batch.DeleteRange("", "\x7f");
     Status status = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "clear the journal");
     if (!status.ok()) return status;
     position_ = 0;
@@ -500,6 +609,13 @@ class RocksJournalStore final : public JournalStore {
   }
 
  private:
+  Status CheckProjected(uint64_t known_at_position) const {
+    if (known_at_position <= position_) return Status::Ok();
+    return Status::InvalidArgument("the journal is projected up to position " + std::to_string(position_.load()) +
+                                       ", not " + std::to_string(known_at_position),
+                                   "known_at");
+  }
+
   std::unique_ptr<rocksdb::DB> db_;
   // Written by the one thread that appends; read by queries on others (a record at or before it is never rewritten).
   std::atomic<uint64_t> position_{0};
@@ -508,13 +624,34 @@ class RocksJournalStore final : public JournalStore {
 
 }  // namespace
 
-JournalRecord RecordOf(const FundingJournal& journal, const ledger::StoredEvent& event,
+JournalRecord RecordOf(const FundingJournal& journal, const LedgerModel& model, const ledger::StoredEvent& event,
                        std::vector<FundingChange> changes) {
   DI_ASSERT(journal.position() == event.position);
   JournalRecord record;
   record.position = event.position;
   record.changes = std::move(changes);
   record.context = journal.last_context_change();
+  record.usage = journal.last_usage_changes();
+  const auto recorded = event.reader();
+  const std::string_view stream = recorded.getStream().cStr();
+  using P = schema::Event::Payload;
+  const P::Which which = recorded.getEvent().getPayload().which();
+  if (ledger::StreamKind(stream) == "grant" && which != P::SERVICE_DELIVERED && which != P::DELIVERY_CORRECTED &&
+      which != P::DELIVERY_VOIDED) {
+    record.grant_fact_stream = stream;
+  }
+  // A family's streams change with an enrolment (representation links) and a grant: every member's scope, again.
+  std::string subject;
+  if (which == P::PERSON_ENROLLED) {
+    subject = recorded.getEvent().getPayload().getPersonEnrolled().getPersonId().cStr();
+  } else if (which == P::SERVICE_GRANTED) {
+    subject = recorded.getEvent().getPayload().getServiceGranted().getPersonId().cStr();
+  }
+  if (!subject.empty()) {
+    for (const std::string& member : model.FamilyMembers(subject)) {
+      record.scopes.push_back(ScopeStreamsOf(model, member));
+    }
+  }
   return record;
 }
 
@@ -585,9 +722,9 @@ Status JournalStore::Open(const std::string& path, const JournalStoreOptions& op
   return Status::Ok();
 }
 
-void JournalProjector::Add(const FundingJournal& journal, const ledger::StoredEvent& event,
+void JournalProjector::Add(const FundingJournal& journal, const LedgerModel& model, const ledger::StoredEvent& event,
                            std::vector<FundingChange> changes) {
-  JournalRecord record = RecordOf(journal, event, std::move(changes));
+  JournalRecord record = RecordOf(journal, model, event, std::move(changes));
   DI_ASSERT(record.position > std::max(store_->position(), buffered_to_));
   if (record.position % store_->options().image_stride == 0) {
     images_.push_back(JournalStore::Image{record.position, JournalStore::EncodeImage(journal, journal.context())});
@@ -641,7 +778,7 @@ Status JournalProjector::FollowLog(ledger::EventStore& events, CheckpointStore* 
     }
     if (!ApplyOrReport(event, &model_, &undecodable)) return false;
     journal_.Follow(model_, event, &changes);
-    Add(journal_, event, std::move(changes));
+    Add(journal_, model_, event, std::move(changes));
     changes.clear();
     if (records_.size() >= store_->options().batch_events) {
       undecodable = Flush();

@@ -9,6 +9,12 @@
 #include "events.capnp.h"
 
 namespace di::projections {
+namespace {
+using Clock = std::chrono::steady_clock;
+uint64_t NanosecondsSince(Clock::time_point start) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+}
+}  // namespace
 
 PersonScope ScopeStreamsOf(const LedgerModel& current, const std::string& person_id) {
   PersonScope scope;
@@ -27,10 +33,6 @@ Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint
   if (stats == nullptr) stats = &local;
   *stats = ScopedLoadStats{};
   if (known_at_position == 0) return Status::Ok();
-  using Clock = std::chrono::steady_clock;
-  auto since = [](Clock::time_point start) {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
-  };
 
   // The positions first, from the indexes alone; then one batched log read in position order, which is also the
   // order to fold in. Streams and the type index are in position order: stop at the first position beyond the
@@ -49,30 +51,35 @@ Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint
     if (!status.ok()) return status;
   }
   std::sort(positions.begin(), positions.end());
-  // Each stream is read once, and a stream's events are its own: no position can come twice.
-  DI_ASSERT(std::adjacent_find(positions.begin(), positions.end()) == positions.end());
-  stats->index_nanoseconds = since(started);
+  stats->index_nanoseconds = NanosecondsSince(started);
+  return FoldPositions(store, positions, model, stats);
+}
 
+Status FoldPositions(ledger::EventStore& store, const std::vector<uint64_t>& positions, LedgerModel* model,
+                     ScopedLoadStats* stats) {
+  // Each stream is read once, and a stream's events are its own: no position can come twice.
+  DI_ASSERT(std::is_sorted(positions.begin(), positions.end()));
+  DI_ASSERT(std::adjacent_find(positions.begin(), positions.end()) == positions.end());
   // In slices, so that a family with a long history does not hold all its events at once.
   constexpr size_t kSlice = 1024;
   std::vector<ledger::StoredEvent> events;
   Status undecodable = Status::Ok();
   for (size_t begin = 0; begin < positions.size(); begin += kSlice) {
-    started = Clock::now();
+    Clock::time_point started = Clock::now();
     const std::span<const uint64_t> slice =
         std::span<const uint64_t>(positions).subspan(begin, std::min(kSlice, positions.size() - begin));
     events.clear();
-    status = store.ReadPositions(slice, &events);
+    Status status = store.ReadPositions(slice, &events);
     if (!status.ok()) return status;
     DI_ASSERT(events.size() == slice.size());
-    stats->log_nanoseconds += since(started);
+    stats->log_nanoseconds += NanosecondsSince(started);
     started = Clock::now();
     for (const ledger::StoredEvent& event : events) {
       if (!ApplyOrReport(event, model, &undecodable)) return undecodable;
     }
-    stats->fold_nanoseconds += since(started);
+    stats->fold_nanoseconds += NanosecondsSince(started);
   }
-  stats->events = positions.size();
+  stats->events += positions.size();
   return Status::Ok();
 }
 

@@ -13,6 +13,7 @@
 #include "di/ledger/json_codec.h"
 #include "di/ledger/sha256.h"
 #include "di/projections/checkpoint.h"
+#include "di/projections/journal_entitlements.h"
 #include "di/projections/person_scope.h"
 #include "di/projections/replay.h"
 #include "di/server/access_policy.h"
@@ -339,6 +340,13 @@ Status LedgerService::QueryEntitlements(const Principal& principal, const std::s
     // at a million events. The family and grants come from the live model, which is ahead of known_at.
     projections::PersonScope scope;
     live_.Read([&](const projections::LedgerModel& model) { scope = projections::ScopeStreamsOf(model, person_id); });
+    projections::JournalStore* journal = nullptr;
+    if (!explain) DI_RETURN_IF_ERROR(live_.JournalStoreAt(known_at, &journal));
+    if (journal != nullptr) {
+      // From the journal store: the family's facts without its deliveries, the caps' usage as recorded up to then.
+      if (metrics_ != nullptr) metrics_->Add("di_entitlements_from_journal_total", {{"journal", "store"}});
+      return projections::ComputeEntitlementsFromStore(*store_, *journal, scope, known_at, valid_date, out);
+    }
     projections::LedgerModel model;
     if (Status status = projections::LoadScopedModel(*store_, scope, known_at, &model); !status.ok()) {
       return status;
@@ -347,6 +355,23 @@ Status LedgerService::QueryEntitlements(const Principal& principal, const std::s
     Status status = projections::ComputeEntitlements(model, person_id, valid_date, out, explain);
     out->known_at_position = known_at;
     return status;
+  }
+  if (!explain) {
+    // As known now: the caps' usage from the live journal, when it runs (no delivery decided again).
+    if (Status running = CheckRunning(); !running.ok()) return running;
+    bool answered = false;
+    Status status = live_.WithRunningJournal(
+        known_at,
+        [&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
+          Status computed = projections::ComputeEntitlementsFromJournal(journal, model, person_id, valid_date, out);
+          out->known_at_position = model.last_position();
+          return computed;
+        },
+        &answered);
+    if (answered || !status.ok()) {
+      if (answered && metrics_ != nullptr) metrics_->Add("di_entitlements_from_journal_total", {{"journal", "live"}});
+      return status;
+    }
   }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
     Status status = projections::ComputeEntitlements(model, person_id, valid_date, out, explain);

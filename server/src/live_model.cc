@@ -64,7 +64,7 @@ Status LiveModel::CatchUp() {
       if (!projections::ApplyOrReport(event, &model_, &undecodable)) return false;
       if (journal_started_) {
         journal_.Follow(model_, event, &journal_changes);
-        if (journal_recorder_) journal_recorder_->Add(journal_, event, std::move(journal_changes));
+        if (journal_recorder_) journal_recorder_->Add(journal_, model_, event, std::move(journal_changes));
         journal_changes.clear();
       }
       // Snapshots where a fold would write them (projections/checkpoint.h): the stride doubles as the log grows.
@@ -115,6 +115,18 @@ Status LiveModel::WithJournalAtHead(uint64_t known_at_position, const JournalFun
   bool started = false;
   if (Status status = StartJournal(false, &started); !status.ok() || !started) return status;
   std::shared_lock lock(mutex_);
+  if (known_at_position != projections::kKnownNow && known_at_position < model_.last_position()) return Status::Ok();
+  *answered = true;
+  return fn(model_, journal_);
+}
+
+Status LiveModel::WithRunningJournal(uint64_t known_at_position, const JournalFunction& fn, bool* answered) {
+  *answered = false;
+  if (known_at_position != projections::kKnownNow && known_at_position > VisiblePosition()) {
+    if (Status status = CatchUp(); !status.ok()) return status;
+  }
+  std::shared_lock lock(mutex_);
+  if (!journal_started_) return Status::Ok();
   if (known_at_position != projections::kKnownNow && known_at_position < model_.last_position()) return Status::Ok();
   *answered = true;
   return fn(model_, journal_);

@@ -52,6 +52,8 @@ struct CapUsage {
 // family share long prefixes, which made an ordered map's compares a fifth of a decision. Nothing iterates it in
 // order; a node's address stays valid as it grows (CapCharges point into it).
 using UsageCounters = std::unordered_map<std::string, CapUsage>;
+// A counter's key in UsageCounters (and in the journal's usage records): cap id | scope key | period label.
+std::string UsageCounterKey(const CapUsage& usage);
 // The counters one delivery read and what it added to each (0 when a cap was already used up): so that it can be
 // taken back, and so that the funding journal knows which later deliveries a late one can change. Counters live in
 // nodes: the pointers stay valid while it lives.

@@ -59,6 +59,16 @@ struct FundingChange {
   CellFigures delta;
 };
 
+// What the event followed changed in one counter of the caps (UsageCounterKey: cap id | scope key | period label),
+// counting from the valid date `valid_from` on: the date of the deliveries whose charges moved (a stay's first day,
+// which counts all its days, as DecideEligibility does). Entitlements' usage as known at any position is their sum.
+struct UsageChange {
+  std::string counter;
+  int32_t valid_from = 0;
+  int64_t delta = 0;
+  bool operator==(const UsageChange&) const = default;
+};
+
 // The facts of the report's context (FundingContext) an event replaced: a project's budget versions, the
 // municipalities, a claim's approval.
 struct FundingContextChange {
@@ -120,6 +130,14 @@ class FundingJournal {
   // what the last event followed replaced in it.
   const FundingContext& context() const { return context_; }
   const FundingContextChange& last_context_change() const { return last_context_change_; }
+  // What the last event followed changed in the caps' counters, in (counter, valid date) order, none zero.
+  const std::vector<UsageChange>& last_usage_changes() const { return last_usage_changes_; }
+
+  // The caps' counters of `person_id`'s family as of `valid_date`, by counter key: what the live deliveries dated on
+  // or before it charged (a stay begun by then with all its days), as DecideEligibility(model, valid_date,
+  // ScopeOfPerson) counts them. `model` is the one followed (its families).
+  std::unordered_map<std::string, int64_t> UsageAsOf(const LedgerModel& model, const std::string& person_id,
+                                                     int32_t valid_date) const;
 
   // Every cell as of `valid_date`: the contributions valid on or before it. Cells whose contributions cancel out
   // are left out.
@@ -215,6 +233,8 @@ class FundingJournal {
   void RefreshAll(const LedgerModel& model);
   // Takes back what entries[from..] charged to the family's counters.
   void TakeBackCharges(Family* family, size_t from);
+  // Adds `sign` times what `charges` (an entry's, dated `date`) charged to the usage changes of the event followed.
+  void NoteCharges(int32_t date, const CapCharges& charges, int sign);
   // After a delivery event: entries[from..] hold charges already taken back from the counters; decides again, in
   // order, the delivery and every entry that reads a counter in `moved` (the counters whose value before it may
   // differ), adding counters to `moved` as decisions change, and gives the others their charges back.
@@ -258,6 +278,8 @@ class FundingJournal {
   std::unordered_map<std::string, ClaimLines> claim_lines_;
   std::unordered_map<std::string, GrantValidity> grant_validity_;
   Contribution pending_;               // the changes of the event being followed
+  std::map<std::pair<std::string, int32_t>, int64_t> pending_usage_;  // ... in the counters, by (counter, date)
+  std::vector<UsageChange> last_usage_changes_;
   std::vector<FundingChange> moves_;   // ... and the places it moved to another row key
   FundingContext context_;
   FundingContextChange last_context_change_;

@@ -27,8 +27,10 @@
 
 #include "di/ledger/event_store.h"
 #include "di/projections/checkpoint.h"
+#include "di/projections/entitlements.h"
 #include "di/projections/funding.h"
 #include "di/projections/funding_journal.h"
+#include "di/projections/person_scope.h"
 
 namespace di::projections {
 
@@ -42,16 +44,24 @@ struct JournalStoreOptions {
 };
 
 // What one event changed: the funding cells it moved, and the facts of the report's context it replaced (a project's
-// budget versions, a municipality registered, a claim's approval).
+// budget versions, a municipality registered, a claim's approval); for entitlements, what it changed in the caps'
+// counters and, when it is a fact of a grant (its start, amendment, end, suspension or resumption: not a delivery, a
+// correction or a void), the grant's stream, which the store indexes so that entitlements fold a family's facts
+// without its deliveries; when it changed a family or its grants (an enrolment, a grant), each member's scope as
+// ScopeStreamsOf gives it after the event, so that a reader without a current model (the CLI) finds a family's streams.
 struct JournalRecord {
   uint64_t position = 0;
   std::vector<FundingChange> changes;
   FundingContextChange context;
-  bool empty() const { return changes.empty() && context.empty(); }
+  std::vector<UsageChange> usage;
+  std::string grant_fact_stream;
+  std::vector<PersonScope> scopes;
+  // Nothing for the funding report and `report changes` (the "record/" key).
+  bool funding_empty() const { return changes.empty() && context.empty(); }
 };
 
-// The record of `event`, just followed by `journal`, which gave `changes`.
-JournalRecord RecordOf(const FundingJournal& journal, const ledger::StoredEvent& event,
+// The record of `event`, just folded into `model` and followed by `journal`, which gave `changes`.
+JournalRecord RecordOf(const FundingJournal& journal, const LedgerModel& model, const ledger::StoredEvent& event,
                        std::vector<FundingChange> changes);
 
 class JournalStore {
@@ -81,8 +91,21 @@ class JournalStore {
   virtual Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date, FundingCells* cells,
                                 FundingContext* context) = 0;
 
-  // Calls `fn` with the record of every event in (after, to] that changed something, in position order (to <=
-  // position()); stops early when `fn` returns false.
+  // The caps' `counters` (UsageCounterKey) as of `valid_date` as known at `known_at_position` (<= position()): the
+  // sums of the usage changes recorded up to it that count by the valid date; a counter nothing was charged to is 0.
+  virtual Status UsageAsKnownAt(uint64_t known_at_position, int32_t valid_date,
+                                const std::vector<std::string>& counters, CounterUsage* used) = 0;
+  // The streams of `person_id`'s family and their grants as of the store's position (ScopeStreamsOf on the model
+  // there: they include those of any earlier position); *found false for a person not enrolled by then.
+  virtual Status ReadScope(const std::string& person_id, PersonScope* scope, bool* found) = 0;
+  // Calls `fn` with the position of every fact of the grant of `stream` ("grant/<id>"; see JournalRecord) at or
+  // before `known_at_position` (<= position()), ascending.
+  virtual Status ReadGrantFactPositions(const std::string& stream, uint64_t known_at_position,
+                                        const std::function<void(uint64_t)>& fn) = 0;
+
+  // Calls `fn` with the funding record of every event in (after, to] that changed a funding figure or the report's
+  // context, in position order (to <= position()); stops early when `fn` returns false. Its usage and fact stream
+  // are not read (left empty).
   virtual Status ReadRecords(uint64_t after, uint64_t to, const std::function<bool(JournalRecord&)>& fn) = 0;
 
   // Clears the store when the log does not confirm the chain hash at its position (or has fewer events).
@@ -109,8 +132,9 @@ class JournalProjector {
   void Cancel() { cancelled_ = true; }
 
   // For a holder of its own model and journal (the server's live model), who folds and follows them itself: the
-  // record of each event as it follows it, then Flush. `journal` is the journal after following `event`.
-  void Add(const FundingJournal& journal, const ledger::StoredEvent& event, std::vector<FundingChange> changes);
+  // record of each event as it follows it, then Flush. `model` and `journal` are after folding and following `event`.
+  void Add(const FundingJournal& journal, const LedgerModel& model, const ledger::StoredEvent& event,
+           std::vector<FundingChange> changes);
   Status Flush();
   size_t pending() const { return records_.size(); }
 

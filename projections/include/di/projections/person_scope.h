@@ -48,6 +48,12 @@ struct ScopedLoadStats {
 Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint64_t known_at_position,
                        LedgerModel* model, ScopedLoadStats* stats = nullptr);
 
+// Folds into `model` the events at `positions` (ascending, each once), read from the log in batches in position order:
+// LoadScopedModel once it has the positions, for a caller that finds them elsewhere (journal_entitlements.h). Adds to
+// *stats (events, log and fold time).
+Status FoldPositions(ledger::EventStore& store, const std::vector<uint64_t>& positions, LedgerModel* model,
+                     ScopedLoadStats* stats);
+
 }  // namespace di::projections
 
 #endif  // DI_PROJECTIONS_PERSON_SCOPE_H_

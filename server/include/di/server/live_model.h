@@ -80,6 +80,9 @@ class LiveModel {
   using JournalFunction =
       std::function<ledger::Status(const projections::LedgerModel& model, const projections::FundingJournal& journal)>;
   ledger::Status WithJournalAtHead(uint64_t known_at_position, const JournalFunction& fn, bool* answered);
+  // The same when the journal is already running only: never starts it (a reset decides every delivery once, seconds
+  // at a million events, which a clerk's question about one person must not pay); *answered false otherwise.
+  ledger::Status WithRunningJournal(uint64_t known_at_position, const JournalFunction& fn, bool* answered);
   // The funding cells as of `valid_date` and the report's context as known at `known_at_position`, from the journal
   // store (starting the journal if it has not started); *answered false when there is no usable store (none given,
   // or a write to it failed) or it has not reached the position.
