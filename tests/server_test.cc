@@ -302,7 +302,8 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
   wait_for_store(17);
   EXPECT_EQ(journal->position(), 17u);
   EXPECT_EQ(metrics_.Value("di_journal_projected_position"), 17);
-  ASSERT_EQ(Post(port_, Deliveries("k", 2), kClerk1).status, 201u);  // 18..19: recorded as the model folds them
+  ASSERT_EQ(Post(port_, Deliveries("k", 2), kClerk1).status, 201u);  // 18..19: recorded as the projector folds them
+  wait_for_store(19);
   EXPECT_EQ(journal->position(), 19u);
   auto check_past = [&](uint64_t known_at) {
     SCOPED_TRACE("known at " + std::to_string(known_at));
@@ -370,6 +371,24 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
   check_past(19);
   EXPECT_EQ(journal->position(), 20u);
   check_past(20);
+}
+
+// An append is acknowledged once durable; the projector thread folds it into the live model (and the journal) without
+// any read asking for it, and a read right after the acknowledgement sees it (it folds what is behind itself).
+TEST_F(ServerTest, TheProjectorFoldsAcknowledgedAppendsAndAReadSeesThemAtOnce) {
+  StartServer();
+  ASSERT_EQ(Post(port_, Deliveries("p", 3), kClerk1).status, 201u);  // 14..16
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (service_->VisiblePosition() < 16 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(service_->VisiblePosition(), 16u);  // no request asked: the projector did
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(Post(port_, Deliveries("r" + std::to_string(i), 1), kClerk1).status, 201u);
+    const json page = Get(port_, "/v1/events?after=" + std::to_string(16 + i), kClerk1).Json();
+    ASSERT_EQ(page["events"].size(), 1u) << page.dump();  // read your write, whoever folded it
+    EXPECT_EQ(page["events"][0]["position"], 17 + i);
+  }
 }
 
 TEST_F(ServerTest, AuditHeadAndVerifyRange) {

@@ -3,11 +3,11 @@
 //
 // The store is wrapped so that a subscription's page read stops at a gate, before each event it visits, for as
 // long as the test wants: a catch-up that cannot finish, as a subscriber from position 0 on a big store is for
-// seconds. The servers run one io thread, and the test learns which thread that is (the thread an append tells
-// the head listeners from). A server that made pages on its io threads holds its only request thread at the
-// gate: "the held read is not on the request thread" fails at once there, and /healthz and appends would not
-// be answered until the gate opens. No timing threshold: every wait is bounded by a generous deadline and fails
-// the test only when something never happens.
+// seconds. The servers run one io thread: a server that made pages on its io threads holds its only request
+// thread at the gate, and /healthz and appends would not be answered until the gate opens. The test also learns
+// which thread folds appends (the one that tells the head listeners: the projector thread) and checks that no page
+// is made on it and that it still folds appends while a page is held. No timing threshold: every wait is bounded by
+// a generous deadline and fails the test only when something never happens.
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -149,18 +149,22 @@ class GatedStore : public ledger::EventStore {
   std::vector<std::thread::id> held_;
 };
 
-// The thread that tells the head listeners of an append: the request thread that ran the append.
-class AppendingThread {
+// The thread that tells the head listeners of an append: the one that folded it (the projector thread, or a read
+// that folded first).
+class FoldingThread {
  public:
-  explicit AppendingThread(LedgerService& service) : service_(service) {
+  explicit FoldingThread(LedgerService& service) : service_(service) {
     id_ = service_.AddHeadListener([this](uint64_t) {
       std::lock_guard lock(mutex_);
       thread_ = std::this_thread::get_id();
+      changed_.notify_all();
     });
   }
-  ~AppendingThread() { service_.RemoveHeadListener(id_); }
+  ~FoldingThread() { service_.RemoveHeadListener(id_); }
+  // The last thread that told the listeners, waiting for one (bounded by kDeadline; none: an empty id).
   std::thread::id last() {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    changed_.wait_until(lock, Clock::now() + kDeadline, [&] { return thread_ != std::thread::id(); });
     return thread_;
   }
 
@@ -168,6 +172,7 @@ class AppendingThread {
   LedgerService& service_;
   uint64_t id_ = 0;
   std::mutex mutex_;
+  std::condition_variable changed_;
   std::thread::id thread_;
 };
 
@@ -212,13 +217,13 @@ class SubscriptionIsolationTest : public di::testing::ServerFixture {
     gated_ = std::make_unique<GatedStore>(store_.get());
     StartService({}, gated_.get());
     if (HasFatalFailure()) return;
-    appending_ = std::make_unique<AppendingThread>(*service_);
+    folding_ = std::make_unique<FoldingThread>(*service_);
   }
   void TearDown() override {
     if (gated_) gated_->Open();  // a failed test may leave a read held: let it finish before the servers stop
     http_.reset();
     binary_.reset();
-    appending_.reset();
+    folding_.reset();
     ServerFixture::TearDown();
   }
 
@@ -231,7 +236,7 @@ class SubscriptionIsolationTest : public di::testing::ServerFixture {
   uint64_t Head() const { return store_->Head().position; }
 
   std::unique_ptr<GatedStore> gated_;
-  std::unique_ptr<AppendingThread> appending_;
+  std::unique_ptr<FoldingThread> folding_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<BinaryEndpoint> binary_;
 };
@@ -242,8 +247,8 @@ TEST_F(SubscriptionIsolationTest, HttpSubscribersCatchUpOffTheRequestThreadWitho
   StartHttp(options);
   const uint16_t port = http_->port();
   ASSERT_EQ(PostDeliveries(port, "before", 1), 201u);
-  const std::thread::id request_thread = appending_->last();
-  ASSERT_NE(request_thread, std::thread::id());
+  const std::thread::id folding_thread = folding_->last();
+  ASSERT_NE(folding_thread, std::thread::id());
 
   gated_->Close();
   // The first subscriber is a clerk, whose page checks its scope against the live model (under the model's
@@ -255,16 +260,23 @@ TEST_F(SubscriptionIsolationTest, HttpSubscribersCatchUpOffTheRequestThreadWitho
   ASSERT_EQ(subscribers.back()->status(), 200u);
   const std::thread::id held = gated_->WaitForHeldRead();
   ASSERT_NE(held, std::thread::id()) << "no subscription read reached the store";
-  ASSERT_NE(held, request_thread) << "a subscriber's page is made on the thread that serves requests";
+  ASSERT_NE(held, folding_thread) << "a subscriber's page is made on the thread that folds appends";
   for (int i = 1; i < kSubscribers; ++i) {
     subscribers.push_back(std::make_unique<Subscriber>(port, "/v1/subscribe?after=0", roles[i % 3]));
     ASSERT_EQ(subscribers.back()->status(), 200u);
   }
 
-  // Every subscriber's catch-up is stuck (one held, the others queued behind it); requests are answered.
+  // Every subscriber's catch-up is stuck (one held, the others queued behind it); the one request thread answers
+  // requests (a page made on it would hold them), and the projector folds the append (its fold takes the model's
+  // exclusive lock, which the held page does not hold).
   EXPECT_EQ(TrySend(port, http::verb::get, "/healthz").status, 200u);
-  EXPECT_EQ(PostDeliveries(port, "during", 2), 201u);  // the fold after it takes the model's exclusive lock
+  EXPECT_EQ(PostDeliveries(port, "during", 2), 201u);
   EXPECT_EQ(TrySend(port, http::verb::get, "/metrics").status, 200u);
+  const auto deadline = Clock::now() + kDeadline;
+  while (service_->VisiblePosition() < Head() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(service_->VisiblePosition(), Head()) << "the projector is held by a subscriber's page";
 
   gated_->Open();
   const uint64_t head = Head();
@@ -317,8 +329,8 @@ TEST_F(SubscriptionIsolationTest, BinarySubscribersCatchUpOffTheAppendThread) {
   ASSERT_TRUE(writer.Connect("127.0.0.1", port, kClerk1, client_options).ok());
   ledger::AppendResult result;
   ASSERT_TRUE(writer.Append(di::testing::Events(Deliveries("before", 1)), &result).ok());
-  const std::thread::id append_thread = appending_->last();
-  ASSERT_NE(append_thread, std::thread::id());
+  const std::thread::id folding_thread = folding_->last();
+  ASSERT_NE(folding_thread, std::thread::id());
 
   gated_->Close();
   constexpr int kSubscribers = 4;
@@ -330,10 +342,16 @@ TEST_F(SubscriptionIsolationTest, BinarySubscribersCatchUpOffTheAppendThread) {
     if (i == 0) {  // its read is the one held
       const std::thread::id held = gated_->WaitForHeldRead();
       ASSERT_NE(held, std::thread::id()) << "no subscription read reached the store";
-      ASSERT_NE(held, append_thread) << "a subscriber's batch is made on the thread that runs appends";
+      ASSERT_NE(held, folding_thread) << "a subscriber's batch is made on the thread that folds appends";
     }
   }
+  // The one thread that runs appends answers (a batch made on it would hold it), and the projector folds it.
   EXPECT_TRUE(writer.Append(di::testing::Events(Deliveries("during", 2)), &result).ok());
+  const auto deadline = Clock::now() + kDeadline;
+  while (service_->VisiblePosition() < Head() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(service_->VisiblePosition(), Head()) << "the projector is held by a subscriber's batch";
 
   gated_->Open();
   const uint64_t head = Head();

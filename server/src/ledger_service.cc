@@ -115,6 +115,11 @@ Status LedgerService::CheckRunning() const {
   return Status::Ok();
 }
 
+Status LedgerService::BeginRead() {
+  if (Status running = CheckRunning(); !running.ok()) return running;
+  return live_.CatchUpIfBehind();
+}
+
 uint64_t LedgerService::VisiblePosition() const { return live_.VisiblePosition(); }
 
 uint64_t LedgerService::AddHeadListener(std::function<void(uint64_t)> listener) {
@@ -179,8 +184,10 @@ Status LedgerService::Append(const Principal& principal, std::vector<ledger::New
     metrics_->Add("di_appended_events_total", {}, static_cast<double>(result->appended));
   }
   if (!status.ok()) return count(status);
-  // The acknowledgement is durable already; the fold only makes it visible to queries and subscribers.
-  if (Status folded = live_.CatchUp(); !folded.ok()) return count(folded);
+  // The acknowledgement is durable already; the fold only makes it visible to queries and subscribers. The projector
+  // thread does it, so the appender does not wait for the model and the journal to follow; a read folds what the
+  // projector has not reached yet itself (CatchUpIfBehind), so a client reads what it appended.
+  live_.RequestFold();
   return count(Status::Ok());
 }
 
@@ -202,7 +209,7 @@ nlohmann::ordered_json LedgerService::Render(const Principal& principal, const l
 
 Status LedgerService::ReadLog(const Principal& principal, uint64_t after, size_t max_events, const EventFilter& filter,
                               ReadPage* page) {
-  if (Status running = CheckRunning(); !running.ok()) return running;
+  DI_RETURN_IF_ERROR(BeginRead());
   page->events.clear();
   page->head = VisiblePosition();
   page->next_after = after;
@@ -234,7 +241,7 @@ Status LedgerService::ReadLog(const Principal& principal, uint64_t after, size_t
 
 Status LedgerService::ReadStream(const Principal& principal, const std::string& stream, uint64_t after_version,
                                  size_t max_events, ReadPage* page) {
-  if (Status running = CheckRunning(); !running.ok()) return running;
+  DI_RETURN_IF_ERROR(BeginRead());
   if (principal.role == Role::kReader) {
     return Status::Forbidden("role 'reader' reads pseudonymised events through subscriptions only");
   }
@@ -268,7 +275,7 @@ Status LedgerService::ReadStream(const Principal& principal, const std::string& 
 }
 
 Status LedgerService::GetEvent(const Principal& principal, const std::string& event_id, nlohmann::ordered_json* json) {
-  if (Status running = CheckRunning(); !running.ok()) return running;
+  DI_RETURN_IF_ERROR(BeginRead());
   if (principal.role == Role::kReader) {
     return Status::Forbidden("role 'reader' reads pseudonymised events through subscriptions only");
   }
@@ -311,6 +318,7 @@ Status LedgerService::WithModel(uint64_t known_at_position, const ModelFunction&
 Status LedgerService::QueryEntitlements(const Principal& principal, const std::string& person_id, const AsOf& as_of,
                                         bool explain, projections::Entitlements* out) {
   if (principal.role == Role::kReader) return Status::Forbidden("role 'reader' may not query entitlements");
+  DI_RETURN_IF_ERROR(BeginRead());
   Status known = live_.Read([&](const projections::LedgerModel& model) {
     if (model.FindPerson(person_id) == nullptr) {
       return Status::NotFound("no person '" + person_id + "'", "person_id");
@@ -382,6 +390,7 @@ Status LedgerService::QueryEntitlements(const Principal& principal, const std::s
 
 Status LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of, projections::FundingQuery query,
                                    projections::FundingReport* out) {
+  DI_RETURN_IF_ERROR(BeginRead());
   Status scoped = live_.Read(
       [&](const projections::LedgerModel& model) { return ScopeReport(model, principal, &query.municipality_id); });
   if (!scoped.ok()) return scoped;
@@ -434,6 +443,7 @@ Status LedgerService::QueryFundingChanges(const Principal& principal, const AsOf
   if (as_of.known_at.empty()) {
     return Status::InvalidArgument("required: the moment the changes are counted from", "known_at");
   }
+  DI_RETURN_IF_ERROR(BeginRead());
   Status scoped = live_.Read(
       [&](const projections::LedgerModel& model) { return ScopeReport(model, principal, &query.funding.municipality_id); });
   if (!scoped.ok()) return scoped;
@@ -466,6 +476,7 @@ Status LedgerService::QueryReconciliation(const Principal& principal, const AsOf
                                           projections::ReconciliationQuery query,
                                           std::vector<projections::ClaimReconciliation>* out, int32_t* valid_date,
                                           uint64_t* known_at_position, std::string* note) {
+  DI_RETURN_IF_ERROR(BeginRead());
   Status scoped = live_.Read([&](const projections::LedgerModel& model) {
     Status status = ScopeReport(model, principal, &query.municipality_id);
     if (!status.ok() || query.claim_id.empty()) return status;
@@ -498,6 +509,7 @@ Status LedgerService::QueryReconciliation(const Principal& principal, const AsOf
 
 Status LedgerService::QueryIndicators(const Principal& principal, const AsOf& as_of, const std::string& project_id,
                                       std::string municipality_id, projections::IndicatorsReport* out) {
+  DI_RETURN_IF_ERROR(BeginRead());
   Status scoped = live_.Read(
       [&](const projections::LedgerModel& model) { return ScopeReport(model, principal, &municipality_id); });
   if (!scoped.ok()) return scoped;

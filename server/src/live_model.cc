@@ -12,6 +12,14 @@ LiveModel::LiveModel(ledger::EventStore* store, LiveModelOptions options, Metric
     : store_(store), options_(options), metrics_(metrics) {}
 
 LiveModel::~LiveModel() {
+  if (fold_thread_.joinable()) {
+    {
+      std::lock_guard lock(fold_mutex_);
+      fold_stop_ = true;
+    }
+    fold_requested_changed_.notify_all();
+    fold_thread_.join();
+  }
   if (journal_start_thread_.joinable()) {
     journal_stopping_ = true;
     {
@@ -42,6 +50,7 @@ Status LiveModel::Start() {
     }
   }
   Status status = CatchUp();
+  if (status.ok()) fold_thread_ = std::thread([this] { FoldLoop(); });
   if (status.ok() && options_.journal_store != nullptr) {
     journal_start_thread_ = std::thread([this] {
       bool started = false;
@@ -49,6 +58,33 @@ Status LiveModel::Start() {
     });
   }
   return status;
+}
+
+void LiveModel::RequestFold() {
+  {
+    std::lock_guard lock(fold_mutex_);
+    fold_requested_ = true;
+  }
+  fold_requested_changed_.notify_one();
+}
+
+Status LiveModel::CatchUpIfBehind() {
+  if (visible_position_.load() >= store_->Head().position) return Status::Ok();
+  return CatchUp();
+}
+
+void LiveModel::FoldLoop() {
+  std::unique_lock lock(fold_mutex_);
+  while (true) {
+    fold_requested_changed_.wait(lock, [&] { return fold_requested_ || fold_stop_; });
+    if (fold_stop_) return;
+    fold_requested_ = false;
+    lock.unlock();
+    // Appends acknowledged meanwhile set the flag again: their events are folded by this CatchUp or the next. A
+    // failure (an event that does not decode) is the requests' to report: each folds what is behind before it reads.
+    if (Status status = CatchUp(); !status.ok() && metrics_ != nullptr) metrics_->Add("di_projector_errors_total");
+    lock.lock();
+  }
 }
 
 Status LiveModel::CatchUp() {

@@ -174,6 +174,9 @@ void DeclareServerMetrics(Metrics& metrics) {
   metrics.Declare("di_funding_from_journal_store_total", T::kCounter,
                   "Funding reports as known at a past position answered from the journal store (an image and the "
                   "records after it; no model folded).");
+  metrics.Declare("di_projector_errors_total", T::kCounter,
+                  "Folds of the projector thread that failed (an event that does not decode); requests then fold "
+                  "what is behind themselves and report the error.");
   metrics.Declare("di_entitlements_from_journal_total", T::kCounter,
                   "Entitlement queries answered with the caps' usage from the funding journal, by journal: live (as "
                   "known now) or store (as known at a past position; the family's facts folded, not its deliveries).");

@@ -220,6 +220,9 @@ class LedgerService {
   // is empty when a subject it names was not recorded yet as known then ("" otherwise).
   ledger::Status Resolve(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects, int32_t* valid_date,
                          uint64_t* known_at_position, std::string* note);
+  // Where every read begins: refused while shutting down; sees every append acknowledged before it (the projector
+  // thread folds them off the appending thread; what it has not reached yet, the read folds itself).
+  ledger::Status BeginRead();
   ledger::Status CheckRunning() const;
 
   ledger::EventStore* store_;

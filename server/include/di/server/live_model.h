@@ -3,7 +3,8 @@
 //   LiveModel live(store, LiveModelOptions{...}, metrics);
 //   Status s = live.Start();                   // resumes from the newest snapshot, folds up to the head
 //   s = store->Append(batch, &result);
-//   s = live.CatchUp();                        // folds the new events, tells head listeners
+//   live.RequestFold();                        // the projector thread folds the new events, tells head listeners
+//   s = live.CatchUpIfBehind();                // a read that must see them folds what the projector has not yet
 //   s = live.WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) { ... });
 //
 // "Known now" reads the live model, and the funding journal that follows it event by event, under a shared lock; a past known-at folds a fresh model from the nearest
@@ -60,6 +61,13 @@ class LiveModel {
   ledger::Status Start();
   // Folds the live model up to the store's head, then tells the head listeners.
   ledger::Status CatchUp();
+  // The store's head moved (an append was acknowledged): wakes the projector thread, which folds the new events into
+  // the live model and the journal off the appending thread (the fold of the journal costs several times the
+  // model's). Returns at once.
+  void RequestFold();
+  // CatchUp() when the store holds events not yet visible: a request that must see every acknowledged append (a
+  // client that appended and then reads) calls it first, so that it never waits for the projector's turn.
+  ledger::Status CatchUpIfBehind();
   // The position the live model is folded up to: reads and subscriptions are served up to it.
   uint64_t VisiblePosition() const { return visible_position_.load(); }
 
@@ -115,6 +123,8 @@ class LiveModel {
   void FlushJournalStore();
   void ScheduleSnapshot();
   void SnapshotLoop();
+  // The projector thread: folds whenever RequestFold() was called since its last fold.
+  void FoldLoop();
 
   ledger::EventStore* store_;
   LiveModelOptions options_;
@@ -136,6 +146,12 @@ class LiveModel {
   std::atomic<uint64_t> visible_position_{0};
   std::atomic<int> replays_in_flight_{0};
   std::atomic<bool> stopping_{false};
+
+  std::mutex fold_mutex_;
+  std::condition_variable fold_requested_changed_;
+  bool fold_requested_ = false;
+  bool fold_stop_ = false;
+  std::thread fold_thread_;
 
   std::mutex snapshot_mutex_;
   std::condition_variable snapshot_due_changed_;
