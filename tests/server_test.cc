@@ -391,6 +391,18 @@ TEST_F(ServerTest, TheProjectorFoldsAcknowledgedAppendsAndAReadSeesThemAtOnce) {
   }
 }
 
+// Back-pressure: an append that finds the projector more than max_projection_lag_events behind is acknowledged only
+// once it is within the bound again, so a read never has more than that to fold.
+TEST_F(ServerTest, AppendsWaitForAProjectorFartherBehindThanTheBound) {
+  server::ServiceOptions service_options;
+  service_options.max_projection_lag_events = 2;
+  StartServer({}, service_options);
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_EQ(Post(port_, Deliveries("lag" + std::to_string(i), 50), kClerk1).status, 201u);
+    EXPECT_GE(service_->VisiblePosition() + 2, store_->Head().position) << "after append " << i;
+  }
+}
+
 TEST_F(ServerTest, AuditHeadAndVerifyRange) {
   StartServer();
   json head = Get(port_, "/v1/audit/head", kReader).Json();

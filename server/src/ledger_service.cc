@@ -188,6 +188,12 @@ Status LedgerService::Append(const Principal& principal, std::vector<ledger::New
   // thread does it, so the appender does not wait for the model and the journal to follow; a read folds what the
   // projector has not reached yet itself (CatchUpIfBehind), so a client reads what it appended.
   live_.RequestFold();
+  const uint64_t appended_to = result->positions.empty() ? 0 : result->positions.back();
+  const uint64_t bound = options_.max_projection_lag_events;
+  if (bound > 0 && appended_to > bound && live_.VisiblePosition() < appended_to - bound) {
+    if (metrics_ != nullptr) metrics_->Add("di_append_projection_waits_total");
+    live_.WaitForHead(appended_to - bound - 1, std::chrono::steady_clock::now() + options_.projection_lag_wait);
+  }
   return count(Status::Ok());
 }
 

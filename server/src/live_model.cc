@@ -88,6 +88,16 @@ void LiveModel::FoldLoop() {
 }
 
 Status LiveModel::CatchUp() {
+  // The head when asked: every event acknowledged before is folded when this returns. In slices, so that the
+  // exclusive lock is held for one slice at a time and queries interleave with a long catch-up.
+  const uint64_t head = store_->Head().position;
+  while (visible_position_.load() < head) {
+    if (Status status = FoldSlice(); !status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+Status LiveModel::FoldSlice() {
   uint64_t folded = 0;
   bool passed_stride = false;
   {
@@ -96,7 +106,9 @@ Status LiveModel::CatchUp() {
     if (from > store_->Head().position) return Status::Ok();
     Status undecodable = Status::Ok();
     std::vector<projections::FundingChange> journal_changes;
+    // Unbounded, stopped by the visitor: a read of the log as the fold has always made it.
     Status status = store_->ReadLog(from, 0, [&](const ledger::StoredEvent& event) {
+      if (event.position >= from + kFoldSliceEvents) return false;
       if (!projections::ApplyOrReport(event, &model_, &undecodable)) return false;
       if (journal_started_) {
         journal_.Follow(model_, event, &journal_changes);
@@ -115,6 +127,7 @@ Status LiveModel::CatchUp() {
     visible_position_ = folded;
     if (!status.ok()) return status;
     if (!undecodable.ok()) return undecodable;
+    if (folded < from) return Status::Corruption("the log has no event at position " + std::to_string(from));
   }
   // A snapshot of the live model where it stands, so a restart resumes from here (written off this thread).
   if (passed_stride) ScheduleSnapshot();

@@ -174,6 +174,9 @@ void DeclareServerMetrics(Metrics& metrics) {
   metrics.Declare("di_funding_from_journal_store_total", T::kCounter,
                   "Funding reports as known at a past position answered from the journal store (an image and the "
                   "records after it; no model folded).");
+  metrics.Declare("di_append_projection_waits_total", T::kCounter,
+                  "Appends that waited for the projector to come within max_projection_lag_events of the head "
+                  "before they were acknowledged (back-pressure).");
   metrics.Declare("di_projector_errors_total", T::kCounter,
                   "Folds of the projector thread that failed (an event that does not decode); requests then fold "
                   "what is behind themselves and report the error.");

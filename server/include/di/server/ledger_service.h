@@ -84,6 +84,14 @@ struct ServiceOptions {
   // The funding journal on disk (<data>/journal), not owned; null: none. Past known-at funding is read from it
   // (LiveModelOptions::journal_store).
   projections::JournalStore* journal_store = nullptr;
+  // The projector thread folds acknowledged appends off the appenders' threads; appends that find it more than
+  // this many events behind wait (up to `projection_lag_wait`) until it is within the bound again before they are
+  // acknowledged: back-pressure, so that a read, which folds what the projector has not reached before it answers,
+  // never has more than this to fold. Default: 5 000 events: under sustained HTTP appends on 2 cores the projector
+  // folds ~7 700 events/s (docs/performance.md section 8), so the lag stays under a second. 0: no bound.
+  uint64_t max_projection_lag_events = 5000;
+  // The longest an append waits for the projector; the append is durable either way. Default: 30 s.
+  std::chrono::milliseconds projection_lag_wait{30000};
   // Serve reads, queries and subscriptions but refuse every append with kForbidden (403) and
   // `read_only_reason` as the message. The CLI sets it when the chain does not verify at start and the
   // operator asked for --read-only: a store whose history is in doubt must not grow on top of it.

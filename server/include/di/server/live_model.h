@@ -125,6 +125,11 @@ class LiveModel {
   void SnapshotLoop();
   // The projector thread: folds whenever RequestFold() was called since its last fold.
   void FoldLoop();
+  // Folds at most kFoldSliceEvents events past the live model under the exclusive lock, then tells the listeners.
+  ledger::Status FoldSlice();
+  // A slice of CatchUp: ~0.1 s of the model's and the journal's fold at 1.1 M events (docs/performance.md section 8),
+  // the longest a query waits for the lock behind a catch-up.
+  static constexpr uint64_t kFoldSliceEvents = 4096;
 
   ledger::EventStore* store_;
   LiveModelOptions options_;
