@@ -1,11 +1,14 @@
 #include "di/projections/ledger_model.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "di/ledger/capnp_text.h"
 #include "di/ledger/catalog.h"
 #include "di/ledger/json_codec.h"
+#include "parsed_rules.h"
 
 namespace di::projections {
 namespace {
@@ -340,12 +343,34 @@ void LedgerModel::ApplyDeliveryVoided(schema::DeliveryVoided::Reader data, uint6
   delivery.correction_positions.push_back(position);
 }
 
-void LedgerModel::ApplyRulesEnacted(schema::RulesEnacted::Reader data, uint64_t position) {
-  const auto text = data.getDocument();
+namespace internal {
+
+Status ParsedRuleSet(std::string_view document_text, std::shared_ptr<const RuleSet>* out) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const RuleSet>, std::less<>> parsed;
+  {
+    std::lock_guard lock(mutex);
+    if (auto found = parsed.find(document_text); found != parsed.end()) {
+      *out = found->second;
+      return Status::Ok();
+    }
+  }
   nlohmann::json document;
   auto rule_set = std::make_shared<RuleSet>();
-  Status status = ledger::ParseJson(std::string_view(text.begin(), text.size()), "document", &document);
-  if (status.ok()) status = ParseRuleSet(document, rule_set.get());
+  DI_RETURN_IF_ERROR(ledger::ParseJson(document_text, "document", &document));
+  DI_RETURN_IF_ERROR(ParseRuleSet(document, rule_set.get()));
+  std::lock_guard lock(mutex);
+  if (parsed.size() >= kParsedRuleSetsKept) parsed.erase(parsed.begin());
+  *out = parsed.emplace(std::string(document_text), std::move(rule_set)).first->second;
+  return Status::Ok();
+}
+
+}  // namespace internal
+
+void LedgerModel::ApplyRulesEnacted(schema::RulesEnacted::Reader data, uint64_t position) {
+  const auto text = data.getDocument();
+  std::shared_ptr<const RuleSet> rule_set;
+  Status status = internal::ParsedRuleSet(std::string_view(text.begin(), text.size()), &rule_set);
   if (status.ok()) {
     rules_ = std::move(rule_set);
     rules_position_ = position;

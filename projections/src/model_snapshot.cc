@@ -12,6 +12,7 @@
 #include "di/ledger/invariant.h"
 #include "di/ledger/json_codec.h"
 #include "di/projections/ledger_model.h"
+#include "parsed_rules.h"
 
 namespace di::projections {
 namespace {
@@ -253,10 +254,8 @@ Status LedgerModel::DecodeSnapshot(std::string_view bytes) {
   if (!read.ok() || !read.at_end()) return Status::Corruption("truncated or malformed ledger model snapshot");
   if (!model.rules_document_.empty()) {
     // The rules were parsed when folded; parsing the same text again gives the same rule set.
-    nlohmann::json document;
-    auto rule_set = std::make_shared<RuleSet>();
-    Status status = ledger::ParseJson(model.rules_document_, "document", &document);
-    if (status.ok()) status = ParseRuleSet(document, rule_set.get());
+    std::shared_ptr<const RuleSet> rule_set;
+    Status status = internal::ParsedRuleSet(model.rules_document_, &rule_set);
     if (!status.ok()) return Status::Corruption("snapshot rules do not parse: " + status.ToString());
     model.rules_ = std::move(rule_set);
   }
