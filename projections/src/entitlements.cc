@@ -120,29 +120,7 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
 
 Status ComputeEntitlementsFromUsage(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
                                     const CounterUsage& used, Entitlements* out) {
-  return ComputeLines(
-      model, person_id, valid_date,
-      [&](const std::string& counter) {
-        auto usage = used.find(counter);
-        return usage == used.end() ? 0 : usage->second;
-      },
-      out);
-}
-
-std::vector<std::string> EntitlementCounters(const LedgerModel& model, const std::string& person_id,
-                                             int32_t valid_date) {
-  std::vector<std::string> counters;
-  Entitlements ignored;
-  (void)ComputeLines(
-      model, person_id, valid_date,
-      [&](const std::string& counter) {
-        counters.push_back(counter);
-        return int64_t{0};
-      },
-      &ignored);
-  std::sort(counters.begin(), counters.end());
-  counters.erase(std::unique(counters.begin(), counters.end()), counters.end());
-  return counters;
+  return ComputeLines(model, person_id, valid_date, used, out);
 }
 
 nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements) {

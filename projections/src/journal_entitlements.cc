@@ -1,18 +1,24 @@
 #include "di/projections/journal_entitlements.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <vector>
 
 #include "di/ledger/invariant.h"
-#include "events.capnp.h"
 
 namespace di::projections {
 
 Status ComputeEntitlementsFromJournal(const FundingJournal& journal, const LedgerModel& model,
                                       const std::string& person_id, int32_t valid_date, Entitlements* out) {
   DI_ASSERT(journal.position() == model.last_position());
-  return ComputeEntitlementsFromUsage(model, person_id, valid_date, journal.UsageAsOf(model, person_id, valid_date),
-                                      out);
+  const std::unordered_map<std::string, int64_t> used = journal.UsageAsOf(model, person_id, valid_date);
+  return ComputeEntitlementsFromUsage(
+      model, person_id, valid_date,
+      [&](const std::string& counter) {
+        auto found = used.find(counter);
+        return found == used.end() ? int64_t{0} : found->second;
+      },
+      out);
 }
 
 Status ComputeEntitlementsFromStore(ledger::EventStore& events, JournalStore& journal, const PersonScope& scope,
@@ -28,28 +34,26 @@ Status ComputeEntitlementsFromStore(ledger::EventStore& events, JournalStore& jo
   }
   // The facts: the rule sets and the person streams from the log's indexes, the grants' facts from the store's.
   std::vector<uint64_t> positions;
-  auto collect = [&](uint64_t position) {
-    if (position > known_at_position) return false;
-    positions.push_back(position);
-    return true;
-  };
-  DI_RETURN_IF_ERROR(events.ReadTypePositions(schema::Event::Payload::RULES_ENACTED, 1, collect));
-  for (const std::string& stream : scope.streams) {
-    if (ledger::StreamKind(stream) == "grant") {
-      DI_RETURN_IF_ERROR(journal.ReadGrantFactPositions(stream, known_at_position,
-                                                        [&](uint64_t position) { positions.push_back(position); }));
-    } else {
-      DI_RETURN_IF_ERROR(events.ReadStreamPositions(stream, 1, collect));
-    }
-  }
-  std::sort(positions.begin(), positions.end());
+  DI_RETURN_IF_ERROR(ScopePositions(
+      events, scope, known_at_position,
+      [&](const std::string& stream, const std::function<bool(uint64_t)>& collect) {
+        return journal.ReadGrantFactPositions(stream, known_at_position, [&](uint64_t position) { collect(position); });
+      },
+      &positions));
   LedgerModel facts;
   if (known_at_position > 0) DI_RETURN_IF_ERROR(FoldPositions(events, positions, &facts, stats));
-  // The usage of the caps those facts resolve, as known then.
-  CounterUsage used;
-  DI_RETURN_IF_ERROR(journal.UsageAsKnownAt(known_at_position, valid_date,
-                                            EntitlementCounters(facts, scope.person_id, valid_date), &used));
-  DI_RETURN_IF_ERROR(ComputeEntitlementsFromUsage(facts, scope.person_id, valid_date, used, out));
+  // The usage of each cap those facts resolve, read as known then (the first failed read is the answer).
+  Status read = Status::Ok();
+  const Status computed = ComputeEntitlementsFromUsage(
+      facts, scope.person_id, valid_date,
+      [&](const std::string& counter) {
+        int64_t used = 0;
+        if (read.ok()) read = journal.UsageAsKnownAt(known_at_position, valid_date, counter, &used);
+        return used;
+      },
+      out);
+  DI_RETURN_IF_ERROR(read);
+  DI_RETURN_IF_ERROR(computed);
   out->known_at_position = known_at_position;
   return Status::Ok();
 }

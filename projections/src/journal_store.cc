@@ -461,24 +461,21 @@ class RocksJournalStore final : public JournalStore {
     return Status::Ok();
   }
 
-  Status UsageAsKnownAt(uint64_t known_at_position, int32_t valid_date, const std::vector<std::string>& counters,
-                        CounterUsage* used) override {
+  Status UsageAsKnownAt(uint64_t known_at_position, int32_t valid_date, const std::string& counter,
+                        int64_t* used) override {
     DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
-    used->clear();
+    *used = 0;
+    const std::string prefix = KeyedPrefix(kUsagePrefix, counter);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    for (const std::string& counter : counters) {
-      const std::string prefix = KeyedPrefix(kUsagePrefix, counter);
-      int64_t& sum = (*used)[counter];
-      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-        uint64_t position = 0;
-        if (!internal::ParsePositionKey(prefix, it->key().ToStringView(), &position)) {
-          return Status::Corruption("journal usage key of counter '" + counter + "' does not parse");
-        }
-        if (position > known_at_position) break;
-        if (!AddUsage(it->value().ToStringView(), valid_date, &sum)) {
-          return Status::Corruption("journal usage of counter '" + counter + "' at position " +
-                                    std::to_string(position) + " does not decode");
-        }
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      uint64_t position = 0;
+      if (!internal::ParsePositionKey(prefix, it->key().ToStringView(), &position)) {
+        return Status::Corruption("journal usage key of counter '" + counter + "' does not parse");
+      }
+      if (position > known_at_position) break;
+      if (!AddUsage(it->value().ToStringView(), valid_date, used)) {
+        return Status::Corruption("journal usage of counter '" + counter + "' at position " +
+                                  std::to_string(position) + " does not decode");
       }
     }
     return FromRocks(it->status(), "read the journal's usage");
@@ -655,7 +652,8 @@ JournalRecord RecordOf(const FundingJournal& journal, const LedgerModel& model, 
   return record;
 }
 
-std::string JournalStore::EncodeImage(const FundingJournal& journal, const FundingContext& context) {
+std::string JournalStore::EncodeImage(const FundingJournal& journal) {
+  const FundingContext& context = journal.context();
   // Places first (each once), then the cells referring to them by index.
   std::map<FundingRowKey, uint64_t> place_index;
   std::vector<const FundingRowKey*> places;
@@ -727,7 +725,7 @@ void JournalProjector::Add(const FundingJournal& journal, const LedgerModel& mod
   JournalRecord record = RecordOf(journal, model, event, std::move(changes));
   DI_ASSERT(record.position > std::max(store_->position(), buffered_to_));
   if (record.position % store_->options().image_stride == 0) {
-    images_.push_back(JournalStore::Image{record.position, JournalStore::EncodeImage(journal, journal.context())});
+    images_.push_back(JournalStore::Image{record.position, JournalStore::EncodeImage(journal)});
   }
   buffered_to_ = record.position;
   buffered_hash_ = event.hash;

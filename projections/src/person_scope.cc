@@ -35,24 +35,33 @@ Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint
   if (known_at_position == 0) return Status::Ok();
 
   // The positions first, from the indexes alone; then one batched log read in position order, which is also the
-  // order to fold in. Streams and the type index are in position order: stop at the first position beyond the
-  // known-at position.
+  // order to fold in.
   Clock::time_point started = Clock::now();
   std::vector<uint64_t> positions;
-  auto collect = [&](uint64_t position) {
-    if (position > known_at_position) return false;
-    positions.push_back(position);
-    return true;
-  };
-  Status status = store.ReadTypePositions(schema::Event::Payload::RULES_ENACTED, 1, collect);
-  if (!status.ok()) return status;
-  for (const std::string& stream : scope.streams) {
-    status = store.ReadStreamPositions(stream, 1, collect);
-    if (!status.ok()) return status;
-  }
-  std::sort(positions.begin(), positions.end());
+  DI_RETURN_IF_ERROR(ScopePositions(store, scope, known_at_position, nullptr, &positions));
   stats->index_nanoseconds = NanosecondsSince(started);
   return FoldPositions(store, positions, model, stats);
+}
+
+Status ScopePositions(ledger::EventStore& store, const PersonScope& scope, uint64_t known_at_position,
+                      const GrantPositions& grant_positions, std::vector<uint64_t>* positions) {
+  positions->clear();
+  // Streams and the type index are in position order: stop at the first position beyond the known-at position.
+  auto collect = [&](uint64_t position) {
+    if (position > known_at_position) return false;
+    positions->push_back(position);
+    return true;
+  };
+  DI_RETURN_IF_ERROR(store.ReadTypePositions(schema::Event::Payload::RULES_ENACTED, 1, collect));
+  for (const std::string& stream : scope.streams) {
+    if (grant_positions && ledger::StreamKind(stream) == "grant") {
+      DI_RETURN_IF_ERROR(grant_positions(stream, collect));
+    } else {
+      DI_RETURN_IF_ERROR(store.ReadStreamPositions(stream, 1, collect));
+    }
+  }
+  std::sort(positions->begin(), positions->end());
+  return Status::Ok();
 }
 
 Status FoldPositions(ledger::EventStore& store, const std::vector<uint64_t>& positions, LedgerModel* model,

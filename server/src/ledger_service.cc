@@ -371,17 +371,17 @@ Status LedgerService::QueryEntitlements(const Principal& principal, const std::s
     return status;
   }
   if (!explain) {
-    // As known now: the caps' usage from the live journal, when it runs (no delivery decided again).
-    if (Status running = CheckRunning(); !running.ok()) return running;
+    // As known now: the caps' usage from the live journal, when it runs (no delivery decided again; never started
+    // for this question).
     bool answered = false;
-    Status status = live_.WithRunningJournal(
+    Status status = live_.WithJournalAtHead(
         known_at,
         [&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
           Status computed = projections::ComputeEntitlementsFromJournal(journal, model, person_id, valid_date, out);
           out->known_at_position = model.last_position();
           return computed;
         },
-        &answered);
+        &answered, /*start=*/false);
     if (answered || !status.ok()) {
       if (answered && metrics_ != nullptr) metrics_->Add("di_entitlements_from_journal_total", {{"journal", "live"}});
       return status;

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <unordered_map>
+#include <functional>
 #include <vector>
 
 #include "di/projections/eligibility.h"
@@ -57,16 +57,14 @@ struct Entitlements {
 // Decides only the deliveries of the person's family (ScopeOfPerson), which is all their usage depends on.
 Status ComputeEntitlements(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
                            Entitlements* out, bool explain = false);
-// The caps' counters' usage as of a valid date, by counter key (UsageCounterKey; absent: nothing used).
-using CounterUsage = std::unordered_map<std::string, int64_t>;
+// The usage of one cap counter (UsageCounterKey) as of the valid date asked about: what its deliveries used.
+using CounterUsage = std::function<int64_t(const std::string& counter)>;
 // Entitlements with the usage given rather than decided here: from the funding journal (FundingJournal::UsageAsOf)
-// or its store (journal_entitlements.h). `model` needs the rules and the facts of the person's family only, not their
-// deliveries. Never explained (the decisions are ComputeEntitlements's).
+// or its store (journal_entitlements.h); `used` is asked once per cap of each grant in force. `model` needs the rules
+// and the facts of the person's family only, not their deliveries. Never explained (the decisions are
+// ComputeEntitlements's).
 Status ComputeEntitlementsFromUsage(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
                                     const CounterUsage& used, Entitlements* out);
-// The counters ComputeEntitlementsFromUsage reads for `person_id` on `valid_date`, each once, in key order.
-std::vector<std::string> EntitlementCounters(const LedgerModel& model, const std::string& person_id,
-                                             int32_t valid_date);
 // The one JSON and CSV form of entitlements: the CLI and the HTTP API print these, byte for byte.
 nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements);
 // CSV with a header line: one row per cap of each grant (a grant without caps: one row).

@@ -27,7 +27,6 @@
 
 #include "di/ledger/event_store.h"
 #include "di/projections/checkpoint.h"
-#include "di/projections/entitlements.h"
 #include "di/projections/funding.h"
 #include "di/projections/funding_journal.h"
 #include "di/projections/person_scope.h"
@@ -84,17 +83,17 @@ class JournalStore {
   };
   virtual Status Append(const std::vector<JournalRecord>& records, const std::vector<Image>& images,
                         uint64_t to_position, const ledger::Hash& hash) = 0;
-  static std::string EncodeImage(const FundingJournal& journal, const FundingContext& context);
+  static std::string EncodeImage(const FundingJournal& journal);  // its cells and its context
 
   // Every cell as of `valid_date` as known at `known_at_position` (<= position()), zero cells left out, and the
   // report's context as known then.
   virtual Status CellsAsKnownAt(uint64_t known_at_position, int32_t valid_date, FundingCells* cells,
                                 FundingContext* context) = 0;
 
-  // The caps' `counters` (UsageCounterKey) as of `valid_date` as known at `known_at_position` (<= position()): the
-  // sums of the usage changes recorded up to it that count by the valid date; a counter nothing was charged to is 0.
-  virtual Status UsageAsKnownAt(uint64_t known_at_position, int32_t valid_date,
-                                const std::vector<std::string>& counters, CounterUsage* used) = 0;
+  // A cap's `counter` (UsageCounterKey) as of `valid_date` as known at `known_at_position` (<= position()): the sum
+  // of its usage changes recorded up to it that count by the valid date (0: nothing was charged to it).
+  virtual Status UsageAsKnownAt(uint64_t known_at_position, int32_t valid_date, const std::string& counter,
+                                int64_t* used) = 0;
   // The streams of `person_id`'s family and their grants as of the store's position (ScopeStreamsOf on the model
   // there: they include those of any earlier position); *found false for a person not enrolled by then.
   virtual Status ReadScope(const std::string& person_id, PersonScope* scope, bool* found) = 0;

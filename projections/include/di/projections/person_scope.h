@@ -16,6 +16,7 @@
 #define DI_PROJECTIONS_PERSON_SCOPE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,14 @@ struct ScopedLoadStats {
 // known at that position (tests/person_scope_test.cc); other reports need the full model.
 Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint64_t known_at_position,
                        LedgerModel* model, ScopedLoadStats* stats = nullptr);
+
+// The positions at or before `known_at_position` of the rule sets and of `scope`'s streams, ascending: what
+// LoadScopedModel folds. A "grant/<id>" stream's come from `grant_positions` when given (`collect` each, ascending;
+// journal_entitlements.h gives a grant's facts only), else from the log's stream index.
+using GrantPositions =
+    std::function<Status(const std::string& stream, const std::function<bool(uint64_t)>& collect)>;
+Status ScopePositions(ledger::EventStore& store, const PersonScope& scope, uint64_t known_at_position,
+                      const GrantPositions& grant_positions, std::vector<uint64_t>* positions);
 
 // Folds into `model` the events at `positions` (ascending, each once), read from the log in batches in position order:
 // LoadScopedModel once it has the positions, for a caller that finds them elsewhere (journal_entitlements.h). Adds to

@@ -83,14 +83,14 @@ class LiveModel {
   ledger::Status WithModel(uint64_t known_at_position, const ModelFunction& fn);
   // The funding journal kept with the live model (projections/funding_journal.h): when `known_at_position` is the
   // head (kKnownNow, or at or after the visible position once caught up), runs `fn(model, journal)` under the shared
-  // lock and sets *answered; a past known-at leaves *answered false (the journal keeps no history yet). The first call
-  // starts the journal on the live model (every delivery decided once); it follows every fold after that.
+  // lock and sets *answered; a past known-at leaves *answered false (the journal keeps no history yet). With `start`,
+  // the first call starts the journal on the live model (every delivery decided once); it follows every fold after
+  // that. Without, a journal not running yet leaves *answered false: a reset takes seconds at a million events, which
+  // a clerk's question about one person must not pay.
   using JournalFunction =
       std::function<ledger::Status(const projections::LedgerModel& model, const projections::FundingJournal& journal)>;
-  ledger::Status WithJournalAtHead(uint64_t known_at_position, const JournalFunction& fn, bool* answered);
-  // The same when the journal is already running only: never starts it (a reset decides every delivery once, seconds
-  // at a million events, which a clerk's question about one person must not pay); *answered false otherwise.
-  ledger::Status WithRunningJournal(uint64_t known_at_position, const JournalFunction& fn, bool* answered);
+  ledger::Status WithJournalAtHead(uint64_t known_at_position, const JournalFunction& fn, bool* answered,
+                                   bool start = true);
   // The funding cells as of `valid_date` and the report's context as known at `known_at_position`, from the journal
   // store (starting the journal if it has not started); *answered false when there is no usable store (none given,
   // or a write to it failed) or it has not reached the position.
