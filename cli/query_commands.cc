@@ -20,6 +20,7 @@
 #include "di/projections/funding_journal.h"
 #include "di/projections/indicators.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_reconciliation.h"
 #include "di/projections/journal_store.h"
 #include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
@@ -169,6 +170,17 @@ bool EntitlementsFromJournalStore(const std::string& data_dir, ledger::EventStor
   return true;
 }
 
+// Reconciliation from the journal store when it has projected the known-at position: the claims folded, each line's
+// facts read (projections/journal_reconciliation.h). False: the caller folds a model.
+bool ReconciliationFromJournalStore(const std::string& data_dir, ledger::EventStore& store, uint64_t known_at,
+                                    int32_t valid_date, const projections::ReconciliationQuery& query,
+                                    std::vector<projections::ClaimReconciliation>* claims, Status* status) {
+  std::unique_ptr<projections::JournalStore> journal = OpenProjectedJournal(data_dir, store, known_at);
+  if (!journal) return false;
+  *status = projections::ComputeReconciliationFromStore(store, *journal, known_at, valid_date, query, claims);
+  return true;
+}
+
 std::string Quantity(schema::Service service, int64_t quantity) { return projections::FormatQuantity(service, quantity); }
 
 }  // namespace
@@ -303,12 +315,20 @@ void PrintClaimDetail(const projections::ClaimReconciliation& claim) {
   for (const auto& finding : claim.findings) std::printf("finding: %s\n", finding.c_str());
 }
 
-int ReportReconciliation(const ReportOptions& options, const projections::LedgerModel& model, int32_t valid_date,
+// The reconciliation report: from the journal store when it has projected the known-at position (unless --naive),
+// else from a model folded as known then.
+int ReportReconciliation(const ReportOptions& options, ledger::EventStore& store, int32_t valid_date,
                          uint64_t known_at, const std::string& note) {
   projections::ReconciliationQuery query{options.project_id, options.municipality_id, options.claim_id};
   std::vector<projections::ClaimReconciliation> claims;
   if (note.empty()) {
-    Status status = projections::ComputeReconciliation(model, valid_date, query, &claims);
+    Status status = Status::Ok();
+    if (options.naive ||
+        !ReconciliationFromJournalStore(options.data_dir, store, known_at, valid_date, query, &claims, &status)) {
+      projections::LedgerModel model;
+      if (int code = FoldModel(options.data_dir, store, known_at, note, &model)) return code;
+      status = projections::ComputeReconciliation(model, valid_date, query, &claims);
+    }
     if (!status.ok()) return ReportFailure(status);
   }
   if (PrintMachineReadable(
@@ -489,8 +509,8 @@ int RunReport(const ReportOptions& options) {
     return code;
   }
   if (options.kind == "funding") return ReportFunding(options, *store, known_at, valid_date, note);
+  if (options.kind == "reconciliation") return ReportReconciliation(options, *store, valid_date, known_at, note);
   if (int code = FoldModel(options.data_dir, *store, known_at, note, &model)) return code;
-  if (options.kind == "reconciliation") return ReportReconciliation(options, model, valid_date, known_at, note);
   return ReportIndicators(options, model, valid_date, known_at, note);
 }
 

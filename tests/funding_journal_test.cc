@@ -13,6 +13,7 @@
 // A failing seed reproduces: every choice comes from the seed and is printed in the trace.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -23,6 +24,7 @@
 #include "di/projections/funding_changes.h"
 #include "di/projections/funding_journal.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_reconciliation.h"
 #include "di/projections/journal_store.h"
 #include "di/projections/replay.h"
 #include "di/workload/fuzzy_history.h"
@@ -185,6 +187,45 @@ std::vector<std::string> RandomPersons(std::mt19937_64& random, const LedgerMode
   return chosen;
 }
 
+// A reconciliation query: every claim, or one claim, project or claiming municipality of `model`'s.
+ReconciliationQuery RandomReconciliationQuery(std::mt19937_64& random, const LedgerModel& model) {
+  ReconciliationQuery query;
+  auto pick = [&](const auto& map) {
+    auto it = map.begin();
+    std::advance(it, static_cast<long>(random() % map.size()));
+    return it->first;
+  };
+  switch (random() % 4) {
+    case 1: if (!model.claims().empty()) query.claim_id = pick(model.claims()); break;
+    case 2: if (!model.projects().empty()) query.project_id = pick(model.projects()); break;
+    case 3: if (!model.municipalities().empty()) query.municipality_id = pick(model.municipalities()); break;
+    default: break;
+  }
+  return query;
+}
+
+// A reconciliation as a document (or the error), and how many lines it has.
+std::string ReconciliationDocument(const Status& status, const std::vector<ClaimReconciliation>& claims,
+                                   int32_t valid_date, uint64_t position, size_t* lines = nullptr) {
+  if (lines != nullptr) {
+    for (const ClaimReconciliation& claim : claims) *lines += claim.lines.size();
+  }
+  return status.ok() ? ReconciliationToJson(claims, valid_date, position).dump() : status.ToString();
+}
+
+// The naive line facts of a delivery: the model's facts and DecideEligibility's decision (`decisions`: every live
+// delivery's, by id).
+ClaimLineFacts NaiveLineFacts(const LedgerModel& model, const std::map<std::string, const DeliveryDecision*>& decisions,
+                              const std::string& delivery_id) {
+  ClaimLineFacts facts = DeliveryLineFacts(model, delivery_id);
+  if (auto decision = decisions.find(delivery_id); decision != decisions.end()) {
+    facts.decided = true;
+    facts.eligible_cost_cents = decision->second->eligible_cost_cents;
+    facts.reason = decision->second->reason;
+  }
+  return facts;
+}
+
 // Entitlements as ComputeEntitlements gives them on `model`, as a document (or the error).
 std::string NaiveEntitlements(const LedgerModel& model, const std::string& person, int32_t valid_date) {
   Entitlements naive;
@@ -233,6 +274,33 @@ void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) 
       EXPECT_TRUE(ComputeFundingFromJournal(journal, model, valid_date, query, &from_journal).ok());
       EXPECT_EQ(FundingToJson(from_journal).dump(), FundingToJson(naive).dump())
           << "seed " << seed << ", known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
+    }
+    {
+      // Every delivery's line facts from the journal == the model's facts and deciding every delivery; and the
+      // reconciliation from them == the naive one.
+      const EligibilityResult every = DecideEligibility(model, ledger::kNoDate);
+      for (const DeliveryDecision& decision : every.decisions) {
+        ClaimLineFacts from_journal = LineFactsFromJournal(journal, model, decision.delivery_id);
+        EXPECT_TRUE(from_journal.decided) << decision.delivery_id;
+        EXPECT_EQ(from_journal.eligible_cost_cents, decision.eligible_cost_cents) << decision.delivery_id;
+        EXPECT_EQ(from_journal.reason, decision.reason) << decision.delivery_id;
+      }
+      for (const auto& [id, delivery] : model.deliveries()) {
+        int64_t eligible = 0;
+        std::string reason;
+        if (delivery.voided) {
+          EXPECT_FALSE(journal.DecisionOf(id, &eligible, &reason)) << id << " is voided";
+        }
+      }
+      const int32_t valid_date = random() % 3 ? random_day() : last_day;
+      const ReconciliationQuery query = RandomReconciliationQuery(random, model);
+      std::vector<ClaimReconciliation> naive, from_journal;
+      const Status naive_status = ComputeReconciliation(model, valid_date, query, &naive);
+      const Status journal_status = ComputeReconciliationFromJournal(journal, model, valid_date, query, &from_journal);
+      EXPECT_EQ(ReconciliationDocument(journal_status, from_journal, valid_date, event.position),
+                ReconciliationDocument(naive_status, naive, valid_date, event.position))
+          << "seed " << seed << ", reconciliation known at " << event.position << ", valid at "
+          << ledger::FormatDate(valid_date);
     }
     // Entitlements from the journal's usage == deciding the family's deliveries.
     for (const std::string& person : RandomPersons(random, model, 4)) {
@@ -321,6 +389,7 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
   FundingJournal in_memory;
   std::vector<FundingChange> changes;
   Status undecodable = Status::Ok();
+  size_t reconciled_lines = 0;  // the reconciliations compared are not all empty
   Status status = store.ReadLog(1, 0, [&](const ledger::StoredEvent& event) {
     if (!ApplyOrReport(event, &model, &undecodable)) return false;
     in_memory.Follow(model, event, &changes);
@@ -342,6 +411,32 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
       EXPECT_EQ(store_status.ToString(), naive_status.ToString());
       EXPECT_EQ(FundingToJson(from_store).dump(), FundingToJson(naive).dump())
           << "known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
+    }
+    // Reconciliation from the store (the claims folded, the lines' facts read) == the naive one; and the line facts
+    // of random deliveries as known then == the model's and its decisions.
+    for (int i = 0; i < 2; ++i) {
+      const int32_t valid_date = i == 1 ? last_day : first_day + static_cast<int32_t>(random() % (last_day - first_day + 1));
+      const ReconciliationQuery query = RandomReconciliationQuery(random, model);
+      std::vector<ClaimReconciliation> naive, from_store;
+      const Status naive_status = ComputeReconciliation(model, valid_date, query, &naive);
+      const Status store_status =
+          ComputeReconciliationFromStore(store, *journal, event.position, valid_date, query, &from_store);
+      EXPECT_EQ(ReconciliationDocument(store_status, from_store, valid_date, event.position, &reconciled_lines),
+                ReconciliationDocument(naive_status, naive, valid_date, event.position))
+          << "reconciliation known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
+    }
+    {
+      // Every delivery's line facts as known then (corrections that change no figure but the delivery's positions
+      // included) == the model's facts and its decision.
+      const EligibilityResult every = DecideEligibility(model, ledger::kNoDate);
+      std::map<std::string, const DeliveryDecision*> decisions;
+      for (const DeliveryDecision& decision : every.decisions) decisions[decision.delivery_id] = &decision;
+      for (const auto& [delivery_id, delivery] : at_head.deliveries()) {
+        ClaimLineFacts from_store;
+        EXPECT_TRUE(journal->LineAsKnownAt(event.position, delivery_id, &from_store).ok());
+        EXPECT_EQ(from_store, NaiveLineFacts(model, decisions, delivery_id))
+            << "delivery " << delivery_id << " known at " << event.position;
+      }
     }
     // Entitlements from the store (the family's facts folded, the usage read) == deciding the family's deliveries.
     for (const std::string& person : RandomPersons(random, at_head, 5)) {
@@ -368,6 +463,7 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
   });
   ASSERT_TRUE(status.ok()) << status.ToString();
   ASSERT_TRUE(undecodable.ok()) << undecodable.ToString();
+  EXPECT_GT(reconciled_lines, 0u);
   // What changed between two positions, from the store's records == from a journal reset at A and following to B.
   for (int i = 0; i < 4; ++i) {
     FundingChangesQuery query;

@@ -373,6 +373,89 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
   check_past(20);
 }
 
+// Reconciliation as known now comes from the live journal, as known at a past position from the journal store (the
+// claims folded, each line's facts read): both equal the naive fold at every position of a claim's life (its
+// deliveries, the claim, a correction and a void of claimed deliveries, the review, a payment).
+TEST_F(ServerTest, ReconciliationComesFromTheJournalAndEqualsTheNaiveFoldAtEveryPosition) {
+  std::unique_ptr<projections::JournalStore> journal;
+  projections::JournalStoreOptions journal_options;
+  journal_options.image_stride = 4;
+  ASSERT_TRUE(projections::JournalStore::Open(dir_.path() + "/journal", journal_options, &journal).ok());
+  server::ServiceOptions service_options;
+  service_options.journal_store = journal.get();
+  StartServer({}, service_options);
+  const json opinion = MakeEvent("op-1", "special_care_opinion_recorded", "2020-06-01",
+                                 {{"person_id", "P-C1"}, {"valid_from", "2020-06-01"}});
+  ASSERT_EQ(Post(port_, {opinion}, kClerk1).status, 201u);          // 14
+  ASSERT_EQ(Post(port_, Deliveries("j", 3), kClerk1).status, 201u);  // 15..17
+  json lines = json::array();
+  for (const char* id : {"j-d0", "j-d1", "j-d2"}) lines.push_back({{"delivery_id", id}, {"amount_cents", 1400}});
+  ASSERT_EQ(Post(port_, {MakeEvent("rc-claim", "reimbursement_claimed", "2021-02-10",
+                                   {{"claim_id", "C-2021-01-M1"}, {"project_id", "PR-1"}, {"municipality_id", "M-1"},
+                                    {"period_start", "2021-01-01"}, {"period_end", "2021-01-31"}, {"lines", lines},
+                                    {"total_cents", 4200}})},
+                 kFinance).status,
+            201u);  // 18
+  ASSERT_EQ(Post(port_, {MakeEvent("rc-fix", "delivery_corrected", "2021-02-12",
+                                   {{"delivery_id", "j-d1"}, {"quantity", 20}, {"cost_cents", 700}, {"reason", "timesheet"}})},
+                 kClerk1).status,
+            201u);  // 19
+  ASSERT_EQ(Post(port_, {MakeEvent("rc-void", "delivery_voided", "2021-02-13",
+                                   {{"delivery_id", "j-d2"}, {"reason", "did not happen"}})},
+                 kClerk1).status,
+            201u);  // 20
+  json review = json::array();
+  review.push_back({{"delivery_id", "j-d0"}, {"accepted", true}, {"approved_cents", 1400}});
+  review.push_back({{"delivery_id", "j-d1"}, {"accepted", true}, {"approved_cents", 700}, {"reason", "corrected"}});
+  review.push_back({{"delivery_id", "j-d2"}, {"accepted", false}, {"approved_cents", 0}, {"reason", "voided"}});
+  const Response reviewed = Post(port_, {MakeEvent("rc-review", "claim_reviewed", "2021-02-20",
+                                                   {{"claim_id", "C-2021-01-M1"}, {"lines", review},
+                                                    {"approved_total_cents", 2100}})},
+                                 kProject);
+  ASSERT_EQ(reviewed.status, 201u) << reviewed.body;  // 21
+  const Response paid = Post(port_, {MakeEvent("rc-pay", "reimbursement_paid", "2021-03-01",
+                                               {{"claim_id", "C-2021-01-M1"}, {"payment_id", "PAY-1"},
+                                                {"amount_cents", 2100}, {"esf_cents", 1785}, {"state_cents", 315}})},
+                             kFinance);
+  ASSERT_EQ(paid.status, 201u) << paid.body;  // 22
+  // Known now first: the journal starts on the live model and brings the store up to the head. Bounded wait: 10 s.
+  auto naive_at = [&](uint64_t known_at, const char* valid_at) {
+    projections::LedgerModel model;
+    EXPECT_TRUE(projections::LoadModel(*store_, nullptr, known_at, &model).ok());
+    int32_t valid_date = 0;
+    EXPECT_TRUE(ledger::ParseDate(valid_at, &valid_date));
+    std::vector<projections::ClaimReconciliation> claims;
+    EXPECT_TRUE(projections::ComputeReconciliation(model, valid_date, {}, &claims).ok());
+    return json(projections::ReconciliationToJson(claims, valid_date, model.last_position())).dump();
+  };
+  const json now = Get(port_, "/v1/reports/reconciliation?valid_at=2021-03-31", kFinance).Json();
+  EXPECT_EQ(now.dump(), naive_at(22, "2021-03-31"));
+  ASSERT_EQ(now["claims"].size(), 1u) << now.dump();
+  EXPECT_EQ(now["claims"][0]["lines"].size(), 3u) << now.dump();
+  EXPECT_EQ(metrics_.Value("di_reconciliation_from_journal_total", {{"journal", "live"}}), 1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (journal->position() < 22 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(journal->position(), 22u);
+  for (uint64_t known_at = 1; known_at < 22; ++known_at) {
+    for (const char* valid_at : {"2021-01-02", "2021-02-15", "2021-03-31"}) {
+      const json served = Get(port_, "/v1/reports/reconciliation?valid_at=" + std::string(valid_at) +
+                                         "&known_at=" + std::to_string(known_at), kFinance).Json();
+      EXPECT_EQ(served.dump(), naive_at(known_at, valid_at)) << "known at " << known_at << ", valid at " << valid_at;
+    }
+  }
+  EXPECT_EQ(metrics_.Value("di_reconciliation_from_journal_total", {{"journal", "store"}}), 63);
+  // One claim as known between its correction and its void: the voided line is still live, the corrected one's
+  // eligible figure is the corrected cost.
+  const json one = Get(port_, "/v1/reports/reconciliation?claim=C-2021-01-M1&known_at=19&valid_at=2021-02-15",
+                       kClerk1).Json();
+  ASSERT_EQ(one["claims"].size(), 1u) << one.dump();
+  EXPECT_EQ(one["claims"][0]["lines"][1]["delivery_id"], "j-d1");
+  EXPECT_EQ(one["claims"][0]["lines"][1]["eligible_cents"], 700) << one.dump();
+  EXPECT_EQ(one["claims"][0]["lines"][2]["eligible_cents"], 1400) << one.dump();
+}
+
 // An append is acknowledged once durable; the projector thread folds it into the live model (and the journal) without
 // any read asking for it, and a read right after the acknowledgement sees it (it folds what is behind itself).
 TEST_F(ServerTest, TheProjectorFoldsAcknowledgedAppendsAndAReadSeesThemAtOnce) {

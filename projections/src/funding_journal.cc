@@ -76,6 +76,7 @@ void FundingJournal::Reset(const LedgerModel& model) {
   RefreshAll(model);
   pending_.clear();
   pending_usage_.clear();
+  pending_lines_.clear();
   moves_.clear();
   position_ = model.last_position();
 }
@@ -208,7 +209,10 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
   if (!last_context_change_.empty()) ApplyContextChange(last_context_change_, &context_);
   switch (reach.kind) {
     case Reach::kNothing: break;
-    case Reach::kDelivery: OnDelivery(model, reach.id); break;
+    case Reach::kDelivery:
+      OnDelivery(model, reach.id);
+      pending_lines_.insert(reach.id);  // its facts changed, whatever its decision did
+      break;
     case Reach::kFamilyFrom: RefreshFamilyFrom(model, reach.id, reach.from_date); break;
     case Reach::kFamily: RefreshPersons(model, {reach.id}); break;
     case Reach::kClaim: RefreshClaim(model, reach.id); break;
@@ -236,6 +240,8 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
     if (delta != 0) last_usage_changes_.push_back(UsageChange{counter_date.first, counter_date.second, delta});
   }
   pending_usage_.clear();
+  last_line_changes_.assign(pending_lines_.begin(), pending_lines_.end());
+  pending_lines_.clear();
   position_ = recorded.getPosition();
 }
 
@@ -380,15 +386,16 @@ CellFigures FundingJournal::DeliveryContribution::Figures() const {
 }
 
 void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id,
-                                             const Entry* entry) {
+                                             const DeliveryDecision* decision) {
   auto stored = delivery_contributions_.find(delivery_id);
   const bool had = stored != delivery_contributions_.end();
-  const DeliveryFacts* delivery = entry == nullptr ? nullptr : &model.deliveries().at(delivery_id);
+  const DeliveryFacts* delivery = decision == nullptr ? nullptr : &model.deliveries().at(delivery_id);
   const GrantFacts* grant = delivery == nullptr ? nullptr : model.FindGrant(delivery->grant_id);
   if (grant == nullptr) {
     if (!had) return;
     Count({stored->second.cell, stored->second.date}, stored->second.Figures(), -1);
     delivery_contributions_.erase(stored);
+    pending_lines_.insert(delivery_id);
     return;
   }
   DeliveryContribution fresh;
@@ -397,11 +404,16 @@ void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std
                                                             : CellOf(model, *grant, delivery->date);
   fresh.date = delivery->date;
   fresh.cost_cents = delivery->cost_cents;
-  fresh.eligible_cost_cents = entry->eligible_cost_cents;
+  fresh.eligible_cost_cents = decision->eligible_cost_cents;
+  fresh.reason = decision->reason;
   if (had) {
     const DeliveryContribution& old = stored->second;
     if (old.cell == fresh.cell && old.date == fresh.date && old.cost_cents == fresh.cost_cents &&
         old.eligible_cost_cents == fresh.eligible_cost_cents) {
+      if (old.reason != fresh.reason) {  // the same figures for another reason: a line's finding changed
+        stored->second.reason = std::move(fresh.reason);
+        pending_lines_.insert(delivery_id);
+      }
       return;  // unchanged: most of a re-decided suffix
     }
     Count({old.cell, old.date}, old.Figures(), -1);
@@ -409,7 +421,17 @@ void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std
   } else {
     delivery_contributions_.emplace(delivery_id, fresh);
   }
+  pending_lines_.insert(delivery_id);
   Count({fresh.cell, fresh.date}, fresh.Figures(), +1);
+}
+
+bool FundingJournal::DecisionOf(const std::string& delivery_id, int64_t* eligible_cost_cents,
+                                std::string* reason) const {
+  auto found = delivery_contributions_.find(delivery_id);
+  if (found == delivery_contributions_.end()) return false;
+  *eligible_cost_cents = found->second.eligible_cost_cents;
+  *reason = found->second.reason;
+  return true;
 }
 
 void FundingJournal::TakeBackCharges(Family* family, size_t from) {
@@ -448,8 +470,7 @@ void FundingJournal::DecideFrom(const LedgerModel& model, Family* family, size_t
     const DeliveryDecision decision =
         DecideDelivery(model, model.deliveries().at(entry.delivery_id), &family->usage, &entry.charges);
     NoteCharges(entry.date, entry.charges, +1);
-    entry.eligible_cost_cents = decision.eligible_cost_cents;
-    SetDeliveryContribution(model, entry.delivery_id, &entry);
+    SetDeliveryContribution(model, entry.delivery_id, &decision);
   }
 }
 
@@ -538,7 +559,6 @@ void FundingJournal::DecideAfterDelivery(const LedgerModel& model, Family* famil
     entry.charges.clear();
     const DeliveryDecision decision =
         DecideDelivery(model, model.deliveries().at(entry.delivery_id), &family->usage, &entry.charges);
-    entry.eligible_cost_cents = decision.eligible_cost_cents;
     if (entry.charges != before) {
       NoteCharges(entry.date, before, -1);
       NoteCharges(entry.date, entry.charges, +1);
@@ -546,7 +566,7 @@ void FundingJournal::DecideAfterDelivery(const LedgerModel& model, Family* famil
       for (const auto& [usage, amount] : before) moved.push_back(usage);
       for (const auto& [usage, amount] : entry.charges) moved.push_back(usage);
     }
-    SetDeliveryContribution(model, entry.delivery_id, &entry);
+    SetDeliveryContribution(model, entry.delivery_id, &decision);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "di/ledger/invariant.h"
 #include "di/ledger/rocksdb_info_log.h"
 #include "di/ledger/rocksdb_status.h"
+#include "di/projections/journal_reconciliation.h"
 #include "di/projections/replay.h"
 #include "position_key.h"
 
@@ -30,6 +31,8 @@ using ledger::FromRocks;
 //   "scope/" + person id               the streams of the person's family and their grants (ScopeStreamsOf), latest
 //   "fact/" + grant stream + NUL + position (8, BE)
 //                                   empty: the event there is a fact of that grant (not a delivery, correction, void)
+//   "line/" + delivery id + NUL + position (8, BE)
+//                                   the delivery's claim-line facts after the event there (it changed them)
 // Big-endian positions sort the records and images by position, and a counter's or a grant's keys by position.
 constexpr std::string_view kMetaKey = "meta";
 constexpr std::string_view kRecordPrefix = "record/";
@@ -37,8 +40,9 @@ constexpr std::string_view kImagePrefix = "image/";
 constexpr std::string_view kUsagePrefix = "usage/";
 constexpr std::string_view kGrantFactPrefix = "fact/";
 constexpr std::string_view kScopePrefix = "scope/";
-// 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys.
-constexpr uint8_t kFormatVersion = 3;
+constexpr std::string_view kLinePrefix = "line/";
+// 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys; 4: line keys.
+constexpr uint8_t kFormatVersion = 4;
 constexpr size_t kMetaSize = 1 + 8 + 32;
 
 // The position of a key known to be `prefix` and 8 bytes (an iterator's key within the prefix, or the meta value).
@@ -407,6 +411,38 @@ bool AddUsage(std::string_view bytes, int32_t valid_date, int64_t* sum) {
   return in.done();
 }
 
+// A delivery's claim-line facts: flags (recorded 1, voided 2, decided 4), date, service, cost, positions, eligible
+// cost, reason.
+std::string EncodeLineFacts(const ClaimLineFacts& facts) {
+  Writer out;
+  out.U64((facts.recorded ? 1 : 0) | (facts.voided ? 2 : 0) | (facts.decided ? 4 : 0));
+  out.I64(facts.date);
+  out.Str(facts.service);
+  out.I64(facts.cost_cents);
+  out.U64(facts.positions.size());
+  for (uint64_t position : facts.positions) out.U64(position);
+  out.I64(facts.eligible_cost_cents);
+  out.Str(facts.reason);
+  return out.Take();
+}
+
+bool DecodeLineFacts(std::string_view bytes, ClaimLineFacts* facts) {
+  Reader in(bytes);
+  uint64_t flags = 0, count = 0;
+  if (!in.U64(&flags) || flags > 7 || !in.I32(&facts->date) || !in.Str(&facts->service) || !in.I64(&facts->cost_cents) ||
+      !in.U64(&count)) {
+    return false;
+  }
+  facts->recorded = (flags & 1) != 0;
+  facts->voided = (flags & 2) != 0;
+  facts->decided = (flags & 4) != 0;
+  facts->positions.clear();
+  for (uint64_t i = 0; i < count; ++i) {
+    if (!in.U64(&facts->positions.emplace_back())) return false;
+  }
+  return in.I64(&facts->eligible_cost_cents) && in.Str(&facts->reason) && in.done();
+}
+
 class RocksJournalStore final : public JournalStore {
  public:
   RocksJournalStore(const JournalStoreOptions& options, std::unique_ptr<rocksdb::DB> db)
@@ -443,6 +479,9 @@ class RocksJournalStore final : public JournalStore {
         value.U64(scope.streams.size());
         for (const std::string& stream : scope.streams) value.Str(stream);
         batch.Put(std::string(kScopePrefix) + scope.person_id, value.Take());
+      }
+      for (const auto& [delivery_id, facts] : record.lines) {
+        batch.Put(PositionKey(KeyedPrefix(kLinePrefix, delivery_id), record.position), EncodeLineFacts(facts));
       }
     }
     for (const Image& image : images) {
@@ -495,6 +534,19 @@ class RocksJournalStore final : public JournalStore {
     for (uint64_t i = 0; decoded && i < count; ++i) decoded = in.Str(&scope->streams.emplace_back());
     if (!decoded || !in.done()) return Status::Corruption("journal scope of '" + person_id + "' does not decode");
     *found = true;
+    return Status::Ok();
+  }
+
+  Status LineAsKnownAt(uint64_t known_at_position, const std::string& delivery_id, ClaimLineFacts* facts) override {
+    DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
+    *facts = ClaimLineFacts{};
+    const std::string prefix = KeyedPrefix(kLinePrefix, delivery_id);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    it->SeekForPrev(PositionKey(prefix, known_at_position));
+    if (!it->Valid() || !it->key().starts_with(prefix)) return FromRocks(it->status(), "read the journal's lines");
+    if (!DecodeLineFacts(it->value().ToStringView(), facts)) {
+      return Status::Corruption("journal line of delivery '" + delivery_id + "' does not decode");
+    }
     return Status::Ok();
   }
 
@@ -648,6 +700,9 @@ JournalRecord RecordOf(const FundingJournal& journal, const LedgerModel& model, 
     for (const std::string& member : model.FamilyMembers(subject)) {
       record.scopes.push_back(ScopeStreamsOf(model, member));
     }
+  }
+  for (const std::string& delivery_id : journal.last_line_changes()) {
+    record.lines.emplace_back(delivery_id, LineFactsFromJournal(journal, model, delivery_id));
   }
   return record;
 }

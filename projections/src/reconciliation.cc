@@ -23,29 +23,25 @@ SplitCents Split(int64_t total, const BudgetVersion* budget) {
 std::string Cents(int64_t cents) { return std::to_string(cents) + " cents"; }
 
 // One claim line: claimed against eligible and approved, with the reasons for every difference.
-ReconciliationLine ReconcileLine(const LedgerModel& model, const ClaimFacts& claim, const ClaimSplit& split, size_t i,
-                                 const std::map<std::string, const DeliveryDecision*>& decisions) {
+ReconciliationLine ReconcileLine(const ClaimFacts& claim, const ClaimSplit& split, size_t i,
+                                 const ClaimLineFacts& delivery, int32_t valid_date) {
   ReconciliationLine line;
   line.delivery_id = split.lines[i]->first;
   line.claimed_cents = split.lines[i]->second;
-  auto delivery = model.deliveries().find(line.delivery_id);
-  if (delivery != model.deliveries().end()) {
-    line.delivery_date = delivery->second.date;
-    line.positions.push_back(delivery->second.position);
-    line.positions.insert(line.positions.end(), delivery->second.correction_positions.begin(),
-                          delivery->second.correction_positions.end());
-    if (const GrantFacts* grant = model.FindGrant(delivery->second.grant_id)) {
-      line.service = std::string(ledger::ServiceName(grant->service));
-    }
-    if (delivery->second.voided) line.findings.push_back("the delivery was voided");
-    if (line.claimed_cents > delivery->second.cost_cents) {
+  if (delivery.recorded) {
+    line.delivery_date = delivery.date;
+    line.positions = delivery.positions;
+    line.service = delivery.service;
+    if (delivery.voided) line.findings.push_back("the delivery was voided");
+    if (line.claimed_cents > delivery.cost_cents) {
       line.findings.push_back("claimed " + Cents(line.claimed_cents) + ", above the delivery's cost of " +
-                              std::to_string(delivery->second.cost_cents));
+                              std::to_string(delivery.cost_cents));
     }
   }
-  if (auto decision = decisions.find(line.delivery_id); decision != decisions.end()) {
-    line.eligible_cents = decision->second->eligible_cost_cents;
-    if (!decision->second->reason.empty()) line.findings.push_back(decision->second->reason);
+  // DecideEligibility(model, valid_date) decides the live deliveries dated on or before the valid date.
+  if (delivery.decided && delivery.date <= valid_date) {
+    line.eligible_cents = delivery.eligible_cost_cents;
+    if (!delivery.reason.empty()) line.findings.push_back(delivery.reason);
   }
   line.claimed_over_eligible_cents = line.claimed_cents - line.eligible_cents;
   if (split.reviewed) {
@@ -105,22 +101,59 @@ void ReconcilePayments(const ClaimFacts& claim, const ClaimSplit& split, int32_t
 
 }  // namespace
 
+ClaimLineFacts DeliveryLineFacts(const LedgerModel& model, const std::string& delivery_id) {
+  ClaimLineFacts facts;
+  auto delivery = model.deliveries().find(delivery_id);
+  if (delivery == model.deliveries().end()) return facts;
+  facts.recorded = true;
+  facts.date = delivery->second.date;
+  facts.cost_cents = delivery->second.cost_cents;
+  facts.voided = delivery->second.voided;
+  facts.positions.push_back(delivery->second.position);
+  facts.positions.insert(facts.positions.end(), delivery->second.correction_positions.begin(),
+                         delivery->second.correction_positions.end());
+  if (const GrantFacts* grant = model.FindGrant(delivery->second.grant_id)) {
+    facts.service = std::string(ledger::ServiceName(grant->service));
+  }
+  return facts;
+}
+
 Status ComputeReconciliation(const LedgerModel& model, int32_t valid_date, const ReconciliationQuery& query,
                              std::vector<ClaimReconciliation>* out) {
-  out->clear();
   if (!query.claim_id.empty() && !model.claims().count(query.claim_id)) {
+    out->clear();
     return Status::NotFound("no claim '" + query.claim_id + "'");
   }
   const EligibilityResult eligibility = DecideEligibility(model, valid_date);
   std::map<std::string, const DeliveryDecision*> decisions;
   for (const DeliveryDecision& decision : eligibility.decisions) decisions[decision.delivery_id] = &decision;
+  return ComputeReconciliationOfLines(
+      model, valid_date, query,
+      [&](const std::string& delivery_id, ClaimLineFacts* facts) {
+        *facts = DeliveryLineFacts(model, delivery_id);
+        if (auto decision = decisions.find(delivery_id); decision != decisions.end()) {
+          facts->decided = true;
+          facts->eligible_cost_cents = decision->second->eligible_cost_cents;
+          facts->reason = decision->second->reason;
+        }
+        return Status::Ok();
+      },
+      out);
+}
 
-  for (const auto& [claim_id, claim] : model.claims()) {
+Status ComputeReconciliationOfLines(const LedgerModel& claims, int32_t valid_date, const ReconciliationQuery& query,
+                                    const ClaimLineSource& lines, std::vector<ClaimReconciliation>* out) {
+  out->clear();
+  if (!query.claim_id.empty() && !claims.claims().count(query.claim_id)) {
+    return Status::NotFound("no claim '" + query.claim_id + "'");
+  }
+  ClaimLineFacts facts;
+  for (const auto& [claim_id, claim] : claims.claims()) {
     if (claim.date > valid_date) continue;
     if (!query.claim_id.empty() && claim_id != query.claim_id) continue;
     if (!query.project_id.empty() && claim.project_id != query.project_id) continue;
     if (!query.municipality_id.empty() && claim.municipality_id != query.municipality_id) continue;
-    const ClaimSplit split = SplitClaim(model, claim, valid_date);
+    const ClaimSplit split = SplitClaim(claims, claim, valid_date);
     ClaimReconciliation result;
     result.claim_id = claim_id;
     result.project_id = claim.project_id;
@@ -133,7 +166,9 @@ Status ComputeReconciliation(const LedgerModel& model, int32_t valid_date, const
     result.budget_position = split.budget == nullptr ? 0 : split.budget->position;
     int64_t eligible = 0;
     for (size_t i = 0; i < split.lines.size(); ++i) {
-      ReconciliationLine line = ReconcileLine(model, claim, split, i, decisions);
+      facts = ClaimLineFacts{};
+      DI_RETURN_IF_ERROR(lines(split.lines[i]->first, &facts));
+      ReconciliationLine line = ReconcileLine(claim, split, i, facts, valid_date);
       eligible += line.eligible_cents;
       if (!line.findings.empty()) ++result.lines_with_findings;
       result.lines.push_back(std::move(line));

@@ -14,6 +14,7 @@
 #include "di/ledger/sha256.h"
 #include "di/projections/checkpoint.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_reconciliation.h"
 #include "di/projections/person_scope.h"
 #include "di/projections/replay.h"
 #include "di/server/access_policy.h"
@@ -506,6 +507,28 @@ Status LedgerService::QueryReconciliation(const Principal& principal, const AsOf
     out->clear();
     *known_at_position = known_at;
     return Status::Ok();
+  }
+  // As known now: the claims from the live model, each line's decision from the funding journal it keeps.
+  if (Status running = CheckRunning(); !running.ok()) return running;
+  bool answered = false;
+  Status status = live_.WithJournalAtHead(
+      known_at,
+      [&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
+        *known_at_position = model.last_position();
+        return projections::ComputeReconciliationFromJournal(journal, model, *valid_date, query, out);
+      },
+      &answered);
+  if (answered || !status.ok()) {
+    if (answered && metrics_ != nullptr) metrics_->Add("di_reconciliation_from_journal_total", {{"journal", "live"}});
+    return status;
+  }
+  // As known at a past position: the claims as known then folded, each line's facts read from the journal store.
+  projections::JournalStore* journal = nullptr;
+  DI_RETURN_IF_ERROR(live_.JournalStoreAt(known_at, &journal));
+  if (journal != nullptr) {
+    if (metrics_ != nullptr) metrics_->Add("di_reconciliation_from_journal_total", {{"journal", "store"}});
+    *known_at_position = known_at;
+    return projections::ComputeReconciliationFromStore(*store_, *journal, known_at, *valid_date, query, out);
   }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
     *known_at_position = position;

@@ -183,6 +183,10 @@ void DeclareServerMetrics(Metrics& metrics) {
   metrics.Declare("di_entitlements_from_journal_total", T::kCounter,
                   "Entitlement queries answered with the caps' usage from the funding journal, by journal: live (as "
                   "known now) or store (as known at a past position; the family's facts folded, not its deliveries).");
+  metrics.Declare("di_reconciliation_from_journal_total", T::kCounter,
+                  "Reconciliation queries answered with each claim line's decision from the funding journal, by "
+                  "journal: live (as known now) or store (as known at a past position; the claims folded, no "
+                  "delivery).");
   metrics.Declare("di_journal_projected_position", T::kGauge,
                   "Position the journal store (<data>/journal) is projected up to (0: not started).");
   metrics.Declare("di_journal_store_errors_total", T::kCounter,

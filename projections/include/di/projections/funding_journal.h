@@ -132,6 +132,13 @@ class FundingJournal {
   const FundingContextChange& last_context_change() const { return last_context_change_; }
   // What the last event followed changed in the caps' counters, in (counter, valid date) order, none zero.
   const std::vector<UsageChange>& last_usage_changes() const { return last_usage_changes_; }
+  // The deliveries whose claim-line facts the last event followed may have changed (ClaimLineFacts,
+  // reconciliation.h): the delivery it recorded, corrected or voided, and every delivery whose decision it changed.
+  // Ascending, each once.
+  const std::vector<std::string>& last_line_changes() const { return last_line_changes_; }
+  // The rules' decision on a live delivery of a known grant as the journal made it (false: the journal decides no
+  // such delivery): what DecideEligibility gives it on the model followed, at any valid date on or after its date.
+  bool DecisionOf(const std::string& delivery_id, int64_t* eligible_cost_cents, std::string* reason) const;
 
   // The caps' counters of `person_id`'s family as of `valid_date`, by counter key: what the live deliveries dated on
   // or before it charged (a stay begun by then with all its days), as DecideEligibility(model, valid_date,
@@ -195,7 +202,6 @@ class FundingJournal {
     uint64_t position = 0;
     std::string delivery_id;
     CapCharges charges;
-    int64_t eligible_cost_cents = 0;
     auto Order() const { return std::tie(date, position); }
   };
   struct Family {
@@ -242,8 +248,9 @@ class FundingJournal {
                            std::vector<const CapUsage*> moved);
   // Decides entries[from..] (holding no charges) in order, updating their contributions.
   void DecideFrom(const LedgerModel& model, Family* family, size_t from);
-  // A live delivery's contribution from its entry's decision (nullptr: none).
-  void SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id, const Entry* entry);
+  // A live delivery's contribution from its decision (nullptr: none), noting a changed one in the line changes.
+  void SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id,
+                               const DeliveryDecision* decision);
   static Entry MakeEntry(const DeliveryFacts& delivery);
   // Re-decides the deliveries of `person_id`'s family that reach `from_date` or later.
   void RefreshFamilyFrom(const LedgerModel& model, const std::string& person_id, int32_t from_date);
@@ -271,6 +278,7 @@ class FundingJournal {
     int32_t date = 0;
     int64_t cost_cents = 0;
     int64_t eligible_cost_cents = 0;
+    std::string reason;  // the decision's: reconciliation's finding
     CellFigures Figures() const;
   };
   std::unordered_map<std::string, DeliveryContribution> delivery_contributions_;
@@ -280,6 +288,8 @@ class FundingJournal {
   Contribution pending_;               // the changes of the event being followed
   std::map<std::pair<std::string, int32_t>, int64_t> pending_usage_;  // ... in the counters, by (counter, date)
   std::vector<UsageChange> last_usage_changes_;
+  std::set<std::string> pending_lines_;  // ... in the claim lines' facts
+  std::vector<std::string> last_line_changes_;
   std::vector<FundingChange> moves_;   // ... and the places it moved to another row key
   FundingContext context_;
   FundingContextChange last_context_change_;

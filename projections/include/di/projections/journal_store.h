@@ -30,6 +30,7 @@
 #include "di/projections/funding.h"
 #include "di/projections/funding_journal.h"
 #include "di/projections/person_scope.h"
+#include "di/projections/reconciliation.h"
 
 namespace di::projections {
 
@@ -47,7 +48,8 @@ struct JournalStoreOptions {
 // counters and, when it is a fact of a grant (its start, amendment, end, suspension or resumption: not a delivery, a
 // correction or a void), the grant's stream, which the store indexes so that entitlements fold a family's facts
 // without its deliveries; when it changed a family or its grants (an enrolment, a grant), each member's scope as
-// ScopeStreamsOf gives it after the event, so that a reader without a current model (the CLI) finds a family's streams.
+// ScopeStreamsOf gives it after the event, so that a reader without a current model (the CLI) finds a family's streams;
+// for reconciliation, the claim-line facts of each delivery whose facts or decision it changed.
 struct JournalRecord {
   uint64_t position = 0;
   std::vector<FundingChange> changes;
@@ -55,6 +57,7 @@ struct JournalRecord {
   std::vector<UsageChange> usage;
   std::string grant_fact_stream;
   std::vector<PersonScope> scopes;
+  std::vector<std::pair<std::string, ClaimLineFacts>> lines;  // by delivery id, ascending
   // Nothing for the funding report and `report changes` (the "record/" key).
   bool funding_empty() const { return changes.empty() && context.empty(); }
 };
@@ -97,6 +100,9 @@ class JournalStore {
   // The streams of `person_id`'s family and their grants as of the store's position (ScopeStreamsOf on the model
   // there: they include those of any earlier position); *found false for a person not enrolled by then.
   virtual Status ReadScope(const std::string& person_id, PersonScope* scope, bool* found) = 0;
+  // The claim-line facts of `delivery_id` as known at `known_at_position` (<= position()): those of the last event at
+  // or before it that changed them; recorded false when none did (the delivery was not recorded by then).
+  virtual Status LineAsKnownAt(uint64_t known_at_position, const std::string& delivery_id, ClaimLineFacts* facts) = 0;
   // Calls `fn` with the position of every fact of the grant of `stream` ("grant/<id>"; see JournalRecord) at or
   // before `known_at_position` (<= position()), ascending.
   virtual Status ReadGrantFactPositions(const std::string& stream, uint64_t known_at_position,

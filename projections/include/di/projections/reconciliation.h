@@ -10,6 +10,7 @@
 #define DI_PROJECTIONS_RECONCILIATION_H_
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -76,6 +77,31 @@ struct ReconciliationQuery {
 // Claims dated on or before `valid_date`; their reviews and payments as of that date.
 Status ComputeReconciliation(const LedgerModel& model, int32_t valid_date, const ReconciliationQuery& query,
                              std::vector<ClaimReconciliation>* out);
+
+// What a claim line reads of its delivery and of the rules' decision on it, as known: the delivery's facts as the
+// model holds them, and the decision DecideEligibility makes on a live delivery (which is the same at every valid
+// date on or after the delivery's date: funding_journal.h). The funding journal keeps them per delivery, so that a
+// reconciliation needs the claims alone, not a model of the region (journal_reconciliation.h).
+struct ClaimLineFacts {
+  bool recorded = false;            // the model knows the delivery
+  int32_t date = 0;
+  std::string service;              // its grant's; empty when the grant is unknown
+  int64_t cost_cents = 0;
+  bool voided = false;
+  std::vector<uint64_t> positions;  // the delivery's, then its corrections' and void's
+  bool decided = false;             // the rules decided it (a live delivery): the two below hold
+  int64_t eligible_cost_cents = 0;
+  std::string reason;
+  bool operator==(const ClaimLineFacts&) const = default;
+};
+// The delivery's part of its line facts, from `model` (decided false).
+ClaimLineFacts DeliveryLineFacts(const LedgerModel& model, const std::string& delivery_id);
+// The line facts of a claimed delivery; a failed read fails the reconciliation.
+using ClaimLineSource = std::function<Status(const std::string& delivery_id, ClaimLineFacts* facts)>;
+// ComputeReconciliation with the lines' facts from `lines` and the claims and projects' budgets from `claims` (a
+// model that needs no delivery, grant or person).
+Status ComputeReconciliationOfLines(const LedgerModel& claims, int32_t valid_date, const ReconciliationQuery& query,
+                                    const ClaimLineSource& lines, std::vector<ClaimReconciliation>* out);
 // `note`: why the answer is empty although the query is valid (ExplainNotYetKnown, replay.h); in JSON only when set.
 nlohmann::ordered_json ReconciliationToJson(const std::vector<ClaimReconciliation>& claims, int32_t valid_date,
                                             uint64_t known_at_position, const std::string& note = {});
