@@ -19,10 +19,14 @@
 //             ComputeEntitlements (decides the family's deliveries) vs ComputeEntitlementsFromJournal (the journal's
 //             usage); as known at a random past position, the person-scoped load (the family's streams folded, its
 //             deliveries decided) vs ComputeEntitlementsFromStore (the family's facts folded, the usage read).
+//   reconciliation  claims' reconciliation (Q questions: one random claim, or a random municipality's claims): as known
+//             now, ComputeReconciliation (decides every delivery of the region) vs ComputeReconciliationFromJournal
+//             (each line's decision from the journal); as known at a random past position, LoadModel from the nearest
+//             checkpoint + ComputeReconciliation vs ComputeReconciliationFromStore (the claims folded, the lines read).
 //   memory    peak RSS.
 //
 //   build/bench/journal_bench [--persons 300] [--years 8] [--queries 20] [--image-stride 16384] [--dir /tmp/x]
-//                             [--reuse] [--only fold|now|past|changes|entitlements]
+//                             [--reuse] [--only fold|now|past|changes|entitlements|reconciliation]
 //   --only fold|now: the model + journal fold alone (now: then the journal's funding as known now); --only past|changes: that row from a store kept by an earlier --reuse
 //   run, not compared with anything (to profile one row).
 #include <sys/resource.h>
@@ -40,6 +44,7 @@
 #include "di/projections/funding_changes.h"
 #include "di/projections/funding_journal.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_reconciliation.h"
 #include "di/projections/journal_store.h"
 #include "di/projections/person_scope.h"
 #include "di/projections/replay.h"
@@ -176,6 +181,91 @@ void EntitlementRows(ledger::EventStore& store, projections::JournalStore& journ
               static_cast<double>(facts_log_ns) / 1e3 / queries, static_cast<double>(facts_fold_ns) / 1e3 / queries);
 }
 
+// The reconciliation rows: Q questions (a random claim of `model`, the head, or a random claiming municipality's
+// claims) as known now (with a `journal` following `model`) and as known at random past positions, each answer
+// compared with today's path.
+void ReconciliationRows(ledger::EventStore& store, projections::CheckpointStore* checkpoints,
+                        projections::JournalStore& journal_store, const projections::LedgerModel& model,
+                        const projections::FundingJournal* journal, int queries, int32_t first_day, int32_t last_day,
+                        std::mt19937_64& random) {
+  if (model.claims().empty()) Fail("no claim to reconcile");
+  std::vector<const projections::ClaimFacts*> claims;
+  for (const auto& [id, claim] : model.claims()) claims.push_back(&claim);
+  struct Question {
+    uint64_t known_at = 0;
+    int32_t valid_date = 0;
+    projections::ReconciliationQuery query;
+    std::string answer;
+  };
+  std::vector<Question> questions(static_cast<size_t>(queries));
+  for (Question& question : questions) {
+    const projections::ClaimFacts& claim = *claims[random() % claims.size()];
+    if (random() % 2) {
+      question.query.claim_id = claim.id;
+    } else {
+      question.query.municipality_id = claim.municipality_id;
+    }
+    question.known_at = 1 + random() % model.last_position();
+    question.valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+  }
+  auto json = [](const ledger::Status& status, const std::vector<projections::ClaimReconciliation>& answer,
+                 int32_t valid_date, uint64_t known_at) {
+    return status.ok() ? projections::ReconciliationToJson(answer, valid_date, known_at).dump() : status.ToString();
+  };
+  std::printf("| reconciliation (%d questions: one claim or a municipality's claims; p50 / p99) | today | journal | "
+              "today/journal |\n|---|---|---|---|\n",
+              queries);
+  size_t lines = 0;
+  if (journal != nullptr) {
+    Timings ours, today;
+    for (Question& question : questions) {
+      std::vector<projections::ClaimReconciliation> answer;
+      const auto started = Clock::now();
+      const ledger::Status status = projections::ComputeReconciliationFromJournal(
+          *journal, model, question.valid_date, question.query, &answer);
+      ours.Add(started);
+      for (const auto& claim : answer) lines += claim.lines.size();
+      question.answer = json(status, answer, question.valid_date, model.last_position());
+    }
+    for (const Question& question : questions) {
+      std::vector<projections::ClaimReconciliation> answer;
+      const auto started = Clock::now();
+      const ledger::Status status = projections::ComputeReconciliation(model, question.valid_date, question.query, &answer);
+      today.Add(started);
+      if (json(status, answer, question.valid_date, model.last_position()) != question.answer) {
+        Fail("the journal's reconciliation differs");
+      }
+    }
+    PrintRow("as known now: every delivery decided vs the journal's decisions", ours, today);
+  }
+  Timings ours, today;
+  uint64_t claim_events = 0;
+  for (Question& question : questions) {
+    std::vector<projections::ClaimReconciliation> answer;
+    projections::ScopedLoadStats stats;
+    const auto started = Clock::now();
+    const ledger::Status status = projections::ComputeReconciliationFromStore(
+        store, journal_store, question.known_at, question.valid_date, question.query, &answer, &stats);
+    ours.Add(started);
+    claim_events += stats.events;
+    question.answer = json(status, answer, question.valid_date, question.known_at);
+  }
+  for (const Question& question : questions) {
+    std::vector<projections::ClaimReconciliation> answer;
+    const auto started = Clock::now();
+    projections::LedgerModel then;
+    Check(projections::LoadModel(store, checkpoints, question.known_at, &then), "load");
+    const ledger::Status status = projections::ComputeReconciliation(then, question.valid_date, question.query, &answer);
+    today.Add(started);
+    if (json(status, answer, question.valid_date, question.known_at) != question.answer) {
+      Fail("the journal store's reconciliation differs");
+    }
+  }
+  PrintRow("as known at a random past position: LoadModel + every delivery decided vs the journal store", ours, today);
+  std::printf("events folded per past question: %.0f (the claims and budgets); %.0f lines per question known now\n\n",
+              static_cast<double>(claim_events) / queries, static_cast<double>(lines) / queries);
+}
+
 // --only past|changes: the journal store kept by an earlier run (--reuse) answers Q random past positions (funding),
 // or Q changes over a month of events; nothing else runs, nothing is compared (to profile the store's answers).
 int StoreOnly(const std::string& only, ledger::EventStore& store, const std::string& dir, int queries, int years,
@@ -208,7 +298,7 @@ int StoreOnly(const std::string& only, ledger::EventStore& store, const std::str
       projections::FundingChangesReport report;
       Check(projections::ComputeFundingChangesFromStore(store, *journal_store, query, &report), "changes");
     } else {
-      Fail("--only takes fold, now, past, changes or entitlements");
+      Fail("--only takes fold, now, past, changes, entitlements or reconciliation");
     }
     timings.Add(started);
   }
@@ -245,6 +335,18 @@ int Run(int argc, char** argv) {
   std::printf("%s\n%llu events\n\n", flags.command_line().c_str(), static_cast<unsigned long long>(head));
 
   const bool fold_only = only == "fold" || only == "now";
+  if (only == "reconciliation") {
+    // The head model for the claims (not timed), then the past rows from the store kept by --reuse.
+    std::unique_ptr<projections::JournalStore> journal_store;
+    Check(projections::JournalStore::Open(dir + "/journal", journal_options, &journal_store), "journal store");
+    if (journal_store->position() != head) Fail("--only needs a journal store projected up to the head (--reuse)");
+    projections::LedgerModel model;
+    Check(projections::LoadModel(*store, checkpoints.get(), projections::kKnownNow, &model), "load");
+    std::mt19937_64 random(1);
+    ReconciliationRows(*store, checkpoints.get(), *journal_store, model, nullptr, queries,
+                       ledger::DaysFromCivil(2016, 1, 1), ledger::DaysFromCivil(2016 + years, 1, 1), random);
+    return 0;
+  }
   if (only == "entitlements") {
     // The head model for the persons and their scopes (not timed), then the rows from the store kept by --reuse.
     std::unique_ptr<projections::JournalStore> journal_store;
@@ -402,6 +504,7 @@ int Run(int argc, char** argv) {
            two_reports);
   std::printf("\n");
   EntitlementRows(*store, *journal_store, model, &journal, queries * 20, first_day, last_day, random);
+  ReconciliationRows(*store, checkpoints.get(), *journal_store, model, &journal, queries, first_day, last_day, random);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf("\npeak RSS %ld MB (two models and two journals of the whole history are held)\n", usage.ru_maxrss / 1024);

@@ -60,7 +60,7 @@ struct ReportOptions {
   std::string format = "table";
   std::string table;           // reconciliation CSV: claims, lines (empty: lines) or payments
   bool explain = false;        // funding: the positions of the events behind each row
-  bool naive = false;          // funding, reconciliation: fold a model even when the journal store could answer
+  bool naive = false;          // funding, reconciliation, indicators: fold a model even when the journal store could answer
 };
 int RunReport(const ReportOptions& options);
 // `report changes`: the funding figures' changes between --known-at and --to, and the events behind them.

@@ -106,8 +106,9 @@ int main(int argc, char** argv) {
   report->add_flag("--explain", report_options.explain,
                    "funding: list the positions of the events behind each row (export --from P --limit 1 shows one)");
   report->add_flag("--naive", report_options.naive,
-                   "funding, reconciliation, changes: fold a model of the history and decide every delivery instead "
-                   "of reading the journal store (the reference the journal is tested against; for support)");
+                   "funding, reconciliation, indicators, changes: fold a model of the history and decide every "
+                   "delivery instead of reading the journal store (the reference the journal is tested against; for "
+                   "support)");
   report->add_option("--project", report_options.project_id, "only this project");
   report->add_option("--municipality", report_options.municipality_id,
                      "only this municipality (funding: granting one or its territory; reconciliation: claimant; "

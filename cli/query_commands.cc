@@ -20,6 +20,7 @@
 #include "di/projections/funding_journal.h"
 #include "di/projections/indicators.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_indicators.h"
 #include "di/projections/journal_reconciliation.h"
 #include "di/projections/journal_store.h"
 #include "di/projections/reconciliation.h"
@@ -178,6 +179,18 @@ bool ReconciliationFromJournalStore(const std::string& data_dir, ledger::EventSt
   std::unique_ptr<projections::JournalStore> journal = OpenProjectedJournal(data_dir, store, known_at);
   if (!journal) return false;
   *status = projections::ComputeReconciliationFromStore(store, *journal, known_at, valid_date, query, claims);
+  return true;
+}
+
+// Indicators from the journal store when it has projected the known-at position: each person's facts read, the
+// projects and municipalities folded (projections/journal_indicators.h). False: the caller folds a model.
+bool IndicatorsFromJournalStore(const std::string& data_dir, ledger::EventStore& store, uint64_t known_at,
+                                int32_t valid_date, const ReportOptions& options, projections::IndicatorsReport* report,
+                                Status* status) {
+  std::unique_ptr<projections::JournalStore> journal = OpenProjectedJournal(data_dir, store, known_at);
+  if (!journal) return false;
+  *status = projections::ComputeIndicatorsFromStore(store, *journal, known_at, valid_date, options.project_id,
+                                                    options.municipality_id, report);
   return true;
 }
 
@@ -359,12 +372,19 @@ int ReportReconciliation(const ReportOptions& options, ledger::EventStore& store
   return 0;
 }
 
-int ReportIndicators(const ReportOptions& options, const projections::LedgerModel& model, int32_t valid_date,
-                     uint64_t known_at, const std::string& note) {
+// The indicators report: from the journal store when it has projected the known-at position (unless --naive), else
+// from a model folded as known then.
+int ReportIndicators(const ReportOptions& options, ledger::EventStore& store, int32_t valid_date, uint64_t known_at,
+                     const std::string& note) {
   projections::IndicatorsReport report;
   if (note.empty()) {
-    Status status =
-        projections::ComputeIndicators(model, valid_date, options.project_id, options.municipality_id, &report);
+    Status status = Status::Ok();
+    if (options.naive ||
+        !IndicatorsFromJournalStore(options.data_dir, store, known_at, valid_date, options, &report, &status)) {
+      projections::LedgerModel model;
+      if (int code = FoldModel(options.data_dir, store, known_at, note, &model)) return code;
+      status = projections::ComputeIndicators(model, valid_date, options.project_id, options.municipality_id, &report);
+    }
     if (!status.ok()) return ReportFailure(status);
   } else {
     projections::EmptyWithNote({valid_date, known_at, note}, &report);
@@ -500,7 +520,6 @@ int RunReport(const ReportOptions& options) {
     subjects = {{"project", options.project_id}, {"municipality", options.municipality_id}};
   }
   std::unique_ptr<ledger::EventStore> store;
-  projections::LedgerModel model;
   uint64_t known_at = 0;
   int32_t valid_date = 0;
   std::string note;
@@ -510,8 +529,7 @@ int RunReport(const ReportOptions& options) {
   }
   if (options.kind == "funding") return ReportFunding(options, *store, known_at, valid_date, note);
   if (options.kind == "reconciliation") return ReportReconciliation(options, *store, valid_date, known_at, note);
-  if (int code = FoldModel(options.data_dir, *store, known_at, note, &model)) return code;
-  return ReportIndicators(options, model, valid_date, known_at, note);
+  return ReportIndicators(options, *store, valid_date, known_at, note);
 }
 
 namespace {

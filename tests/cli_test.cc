@@ -496,6 +496,16 @@ TEST(MigrationCliTest, ASimulatedRegionImportedWithItsRecordedTimesAnswersAsKnow
     // Megabytes of text: the first line that differs, not gtest's diff of the whole (quadratic in memory).
     EXPECT_EQ(FirstDifference(journal.text, naive.text), "") << arguments;
   }
+  // Indicators as known at any moment: each person's facts from the store == the fold.
+  for (const std::string& arguments :
+       {std::string("--known-at 2021-09-01 --format json"), std::string("--known-at 2019-03-01 --valid-at 2018-12-31"),
+        std::string("--known-at 2022-01-01 --format csv"), std::string("--format json"),
+        std::string("--known-at 2016-01-01 --format json"), std::string("--known-at 2021-07-15 --project PR-NONE")}) {
+    Output journal = RunCli("report indicators " + arguments + " --data " + data);
+    Output naive = RunCli("report indicators --naive " + arguments + " --data " + data);
+    EXPECT_EQ(journal.exit_code, naive.exit_code) << arguments;
+    EXPECT_EQ(FirstDifference(journal.text, naive.text), "") << arguments;
+  }
 }
 
 TEST(MigrationCliTest, KeepingRecordedTimesRefusesBadTimesNamingTheLineAndAppendsNothingOfTheBatch) {

@@ -24,6 +24,7 @@
 #include "di/projections/funding_changes.h"
 #include "di/projections/funding_journal.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_indicators.h"
 #include "di/projections/journal_reconciliation.h"
 #include "di/projections/journal_store.h"
 #include "di/projections/replay.h"
@@ -226,6 +227,38 @@ ClaimLineFacts NaiveLineFacts(const LedgerModel& model, const std::map<std::stri
   return facts;
 }
 
+// An indicators query: every project and municipality, or one of `model`'s projects or municipalities.
+std::pair<std::string, std::string> RandomIndicatorsQuery(std::mt19937_64& random, const LedgerModel& model) {
+  std::pair<std::string, std::string> query;  // project, municipality
+  if (random() % 3 == 1 && !model.projects().empty()) {
+    auto it = model.projects().begin();
+    std::advance(it, static_cast<long>(random() % model.projects().size()));
+    query.first = it->first;
+  }
+  if (random() % 3 == 2 && !model.municipalities().empty()) {
+    auto it = model.municipalities().begin();
+    std::advance(it, static_cast<long>(random() % model.municipalities().size()));
+    query.second = it->first;
+  }
+  return query;
+}
+
+std::string IndicatorsDocument(const Status& status, const IndicatorsReport& report) {
+  return status.ok() ? IndicatorsToJson(report).dump() : status.ToString();
+}
+
+// Every person's member facts as the naive fold gives them (the first day receiving from deciding every delivery).
+std::map<std::string, IndicatorMember> NaiveMembers(const LedgerModel& model) {
+  const std::map<std::string, int32_t> receiving = FirstReceivingOf(model);
+  std::map<std::string, IndicatorMember> members;
+  for (const auto& [id, person] : model.persons()) {
+    IndicatorMember member = MemberFactsOf(model, person);
+    if (auto first = receiving.find(id); first != receiving.end()) member.first_receiving = first->second;
+    members.emplace(id, std::move(member));
+  }
+  return members;
+}
+
 // Entitlements as ComputeEntitlements gives them on `model`, as a document (or the error).
 std::string NaiveEntitlements(const LedgerModel& model, const std::string& person, int32_t valid_date) {
   Entitlements naive;
@@ -300,6 +333,24 @@ void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) 
       EXPECT_EQ(ReconciliationDocument(journal_status, from_journal, valid_date, event.position),
                 ReconciliationDocument(naive_status, naive, valid_date, event.position))
           << "seed " << seed << ", reconciliation known at " << event.position << ", valid at "
+          << ledger::FormatDate(valid_date);
+    }
+    {
+      // Every person's first day receiving services from the journal == deciding every delivery; the indicators
+      // from the journal == the naive ones.
+      const std::map<std::string, int32_t> receiving = FirstReceivingOf(model);
+      for (const auto& [id, person] : model.persons()) {
+        auto first = receiving.find(id);
+        EXPECT_EQ(journal.FirstReceivingOf(id), first == receiving.end() ? ledger::kNoDate : first->second) << id;
+      }
+      const int32_t valid_date = random() % 3 ? random_day() : last_day;
+      const auto [project, municipality] = RandomIndicatorsQuery(random, model);
+      IndicatorsReport naive, from_journal;
+      const Status naive_status = ComputeIndicators(model, valid_date, project, municipality, &naive);
+      const Status journal_status =
+          ComputeIndicatorsFromJournal(journal, model, valid_date, project, municipality, &from_journal);
+      EXPECT_EQ(IndicatorsDocument(journal_status, from_journal), IndicatorsDocument(naive_status, naive))
+          << "seed " << seed << ", indicators known at " << event.position << ", valid at "
           << ledger::FormatDate(valid_date);
     }
     // Entitlements from the journal's usage == deciding the family's deliveries.
@@ -436,6 +487,39 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
         EXPECT_TRUE(journal->LineAsKnownAt(event.position, delivery_id, &from_store).ok());
         EXPECT_EQ(from_store, NaiveLineFacts(model, decisions, delivery_id))
             << "delivery " << delivery_id << " known at " << event.position;
+      }
+    }
+    {
+      // Every person's member facts as known then == the naive fold's (a person only referenced, never enrolled,
+      // may have none); the indicators from the store == the naive ones.
+      std::vector<IndicatorMember> stored;
+      EXPECT_TRUE(journal->MembersAsKnownAt(event.position, &stored).ok());
+      const std::map<std::string, IndicatorMember> naive_members = NaiveMembers(model);
+      std::set<std::string> stored_ids;
+      for (const IndicatorMember& member : stored) {
+        stored_ids.insert(member.person_id);
+        auto naive = naive_members.find(member.person_id);
+        if (naive == naive_members.end()) {
+          ADD_FAILURE() << member.person_id << " is not known at " << event.position;
+          continue;
+        }
+        EXPECT_TRUE(naive->second == member) << member.person_id << " known at " << event.position;
+      }
+      for (const auto& [id, member] : naive_members) {
+        if (member.enrolled) {
+          EXPECT_TRUE(stored_ids.count(id)) << id << " known at " << event.position;
+        }
+      }
+      for (int i = 0; i < 2; ++i) {
+        const int32_t valid_date =
+            i == 1 ? last_day : first_day + static_cast<int32_t>(random() % (last_day - first_day + 1));
+        const auto [project, municipality] = RandomIndicatorsQuery(random, model);
+        IndicatorsReport naive, from_store;
+        const Status naive_status = ComputeIndicators(model, valid_date, project, municipality, &naive);
+        const Status store_status = ComputeIndicatorsFromStore(store, *journal, event.position, valid_date, project,
+                                                               municipality, &from_store);
+        EXPECT_EQ(IndicatorsDocument(store_status, from_store), IndicatorsDocument(naive_status, naive))
+            << "indicators known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
       }
     }
     // Entitlements from the store (the family's facts folded, the usage read) == deciding the family's deliveries.

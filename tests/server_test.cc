@@ -373,10 +373,11 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
   check_past(20);
 }
 
-// Reconciliation as known now comes from the live journal, as known at a past position from the journal store (the
-// claims folded, each line's facts read): both equal the naive fold at every position of a claim's life (its
-// deliveries, the claim, a correction and a void of claimed deliveries, the review, a payment).
-TEST_F(ServerTest, ReconciliationComesFromTheJournalAndEqualsTheNaiveFoldAtEveryPosition) {
+// Reconciliation and indicators as known now come from the live journal, as known at a past position from the journal
+// store (the claims, or the projects and municipalities, folded; each line's or person's facts read): both equal the
+// naive fold at every position of a claim's life (its deliveries, the claim, a correction and a void of claimed
+// deliveries, the review, a payment).
+TEST_F(ServerTest, ReconciliationAndIndicatorsComeFromTheJournalAndEqualTheNaiveFoldAtEveryPosition) {
   std::unique_ptr<projections::JournalStore> journal;
   projections::JournalStoreOptions journal_options;
   journal_options.image_stride = 4;
@@ -438,14 +439,32 @@ TEST_F(ServerTest, ReconciliationComesFromTheJournalAndEqualsTheNaiveFoldAtEvery
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ASSERT_EQ(journal->position(), 22u);
+  // Indicators too: the persons' facts from the journal, the first day receiving services from its decisions.
+  auto naive_indicators_at = [&](uint64_t known_at, const char* valid_at) {
+    projections::LedgerModel model;
+    EXPECT_TRUE(projections::LoadModel(*store_, nullptr, known_at, &model).ok());
+    int32_t valid_date = 0;
+    EXPECT_TRUE(ledger::ParseDate(valid_at, &valid_date));
+    projections::IndicatorsReport report;
+    EXPECT_TRUE(projections::ComputeIndicators(model, valid_date, "", "", &report).ok());
+    return json(projections::IndicatorsToJson(report)).dump();
+  };
+  const json indicators_now = Get(port_, "/v1/reports/indicators?valid_at=2021-03-31", kFinance).Json();
+  EXPECT_EQ(indicators_now.dump(), naive_indicators_at(22, "2021-03-31"));
+  EXPECT_EQ(metrics_.Value("di_indicators_from_journal_total", {{"journal", "live"}}), 1);
   for (uint64_t known_at = 1; known_at < 22; ++known_at) {
     for (const char* valid_at : {"2021-01-02", "2021-02-15", "2021-03-31"}) {
       const json served = Get(port_, "/v1/reports/reconciliation?valid_at=" + std::string(valid_at) +
                                          "&known_at=" + std::to_string(known_at), kFinance).Json();
       EXPECT_EQ(served.dump(), naive_at(known_at, valid_at)) << "known at " << known_at << ", valid at " << valid_at;
+      const json indicators = Get(port_, "/v1/reports/indicators?valid_at=" + std::string(valid_at) +
+                                             "&known_at=" + std::to_string(known_at), kFinance).Json();
+      EXPECT_EQ(indicators.dump(), naive_indicators_at(known_at, valid_at))
+          << "known at " << known_at << ", valid at " << valid_at;
     }
   }
   EXPECT_EQ(metrics_.Value("di_reconciliation_from_journal_total", {{"journal", "store"}}), 63);
+  EXPECT_EQ(metrics_.Value("di_indicators_from_journal_total", {{"journal", "store"}}), 63);
   // One claim as known between its correction and its void: the voided line is still live, the corrected one's
   // eligible figure is the corrected cost.
   const json one = Get(port_, "/v1/reports/reconciliation?claim=C-2021-01-M1&known_at=19&valid_at=2021-02-15",

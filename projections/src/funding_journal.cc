@@ -77,6 +77,7 @@ void FundingJournal::Reset(const LedgerModel& model) {
   pending_.clear();
   pending_usage_.clear();
   pending_lines_.clear();
+  pending_members_.clear();
   moves_.clear();
   position_ = model.last_position();
 }
@@ -242,6 +243,11 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
   pending_usage_.clear();
   last_line_changes_.assign(pending_lines_.begin(), pending_lines_.end());
   pending_lines_.clear();
+  if (const std::string_view stream = recorded.getStream().cStr(); ledger::StreamKind(stream) == "person") {
+    pending_members_.emplace(stream.substr(stream.find('/') + 1));  // its enrolment, residence, assessment, plan...
+  }
+  last_member_changes_.assign(pending_members_.begin(), pending_members_.end());
+  pending_members_.clear();
   position_ = recorded.getPosition();
 }
 
@@ -393,9 +399,16 @@ void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std
   const GrantFacts* grant = delivery == nullptr ? nullptr : model.FindGrant(delivery->grant_id);
   if (grant == nullptr) {
     if (!had) return;
-    Count({stored->second.cell, stored->second.date}, stored->second.Figures(), -1);
+    const DeliveryContribution old = std::move(stored->second);
     delivery_contributions_.erase(stored);
+    Count({old.cell, old.date}, old.Figures(), -1);
     pending_lines_.insert(delivery_id);
+    if (old.receiving) {
+      // A contribution had a known grant, and the model never forgets a delivery or a grant.
+      const GrantFacts* had_grant = model.FindGrant(model.deliveries().at(delivery_id).grant_id);
+      DI_ASSERT(had_grant != nullptr);
+      Unreceive(model, had_grant->person_id, old.date, delivery_id);
+    }
     return;
   }
   DeliveryContribution fresh;
@@ -406,23 +419,70 @@ void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std
   fresh.cost_cents = delivery->cost_cents;
   fresh.eligible_cost_cents = decision->eligible_cost_cents;
   fresh.reason = decision->reason;
+  fresh.receiving = decision->eligible_quantity > 0;
+  const bool was_receiving = had && stored->second.receiving;
+  const int32_t old_date = had ? stored->second.date : 0;
   if (had) {
-    const DeliveryContribution& old = stored->second;
+    DeliveryContribution& old = stored->second;
     if (old.cell == fresh.cell && old.date == fresh.date && old.cost_cents == fresh.cost_cents &&
-        old.eligible_cost_cents == fresh.eligible_cost_cents) {
+        old.eligible_cost_cents == fresh.eligible_cost_cents && old.receiving == fresh.receiving) {
       if (old.reason != fresh.reason) {  // the same figures for another reason: a line's finding changed
-        stored->second.reason = std::move(fresh.reason);
+        old.reason = std::move(fresh.reason);
         pending_lines_.insert(delivery_id);
       }
       return;  // unchanged: most of a re-decided suffix
     }
     Count({old.cell, old.date}, old.Figures(), -1);
-    stored->second = fresh;
+    old = fresh;
   } else {
     delivery_contributions_.emplace(delivery_id, fresh);
   }
   pending_lines_.insert(delivery_id);
   Count({fresh.cell, fresh.date}, fresh.Figures(), +1);
+  if (was_receiving) Unreceive(model, grant->person_id, old_date, delivery_id);
+  if (fresh.receiving) Receive(grant->person_id, fresh.date);
+}
+
+void FundingJournal::Receive(const std::string& person_id, int32_t date) {
+  auto [first, inserted] = first_receiving_.try_emplace(person_id, FirstReceiving{date, 0});
+  if (inserted || date < first->second.date) {
+    first->second = FirstReceiving{date, 1};
+    pending_members_.insert(person_id);
+  } else if (date == first->second.date) {
+    ++first->second.count;
+  }
+}
+
+void FundingJournal::Unreceive(const LedgerModel& model, const std::string& person_id, int32_t date,
+                               const std::string& changed_delivery_id) {
+  auto first = first_receiving_.find(person_id);
+  DI_ASSERT(first != first_receiving_.end() && first->second.date <= date);
+  if (date != first->second.date || --first->second.count > 0) return;
+  // The earliest receiving delivery went: the next earliest, from the person's deliveries as they stand now.
+  pending_members_.insert(person_id);
+  FirstReceiving next{ledger::kNoDate, 0};
+  for (const std::string& grant_id : model.GrantsOfPerson(person_id)) {
+    for (const std::string& delivery_id : model.DeliveriesOfGrant(grant_id)) {
+      if (delivery_id == changed_delivery_id) continue;  // its new contribution is counted by the caller
+      auto contribution = delivery_contributions_.find(delivery_id);
+      if (contribution == delivery_contributions_.end() || !contribution->second.receiving) continue;
+      if (next.count == 0 || contribution->second.date < next.date) {
+        next = FirstReceiving{contribution->second.date, 1};
+      } else if (contribution->second.date == next.date) {
+        ++next.count;
+      }
+    }
+  }
+  if (next.count == 0) {
+    first_receiving_.erase(first);
+  } else {
+    first->second = next;
+  }
+}
+
+int32_t FundingJournal::FirstReceivingOf(const std::string& person_id) const {
+  auto first = first_receiving_.find(person_id);
+  return first == first_receiving_.end() ? ledger::kNoDate : first->second.date;
 }
 
 bool FundingJournal::DecisionOf(const std::string& delivery_id, int64_t* eligible_cost_cents,

@@ -1,5 +1,6 @@
 #include "di/projections/indicators.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -11,37 +12,98 @@ namespace di::projections {
 
 using ledger::FormatDate;
 
+namespace {
+
+// The earlier of two dates, kNoDate standing for "none".
+int32_t EarlierDay(int32_t a, int32_t b) {
+  if (a == ledger::kNoDate) return b;
+  if (b == ledger::kNoDate) return a;
+  return std::min(a, b);
+}
+
+bool CountsBy(int32_t first_day, int32_t valid_date) { return first_day != ledger::kNoDate && first_day <= valid_date; }
+
+// The residence in force on `date` (PersonFacts::ResidenceOn on a member's facts).
+const std::string& ResidenceOn(const IndicatorMember& member, int32_t date) {
+  if (member.residences.empty()) return member.residence_municipality_id;
+  const std::pair<int32_t, std::string>* in_force = &member.residences.front();
+  for (const auto& residence : member.residences) {
+    if (residence.first <= date && (in_force->first > date || residence.first >= in_force->first)) in_force = &residence;
+  }
+  return in_force->second;
+}
+
+}  // namespace
+
+IndicatorMember MemberFactsOf(const LedgerModel& model, const PersonFacts& person) {
+  IndicatorMember member;
+  member.person_id = person.id;
+  member.enrolled = person.enrolled;
+  member.enrolled_on = person.enrolled_on;
+  member.project_id = person.project_id;
+  member.target_group = person.target_group;
+  member.residence_municipality_id = person.residence_municipality_id;
+  member.residences = person.residences;
+  for (int32_t date : person.assessment_dates) member.first_assessed = EarlierDay(member.first_assessed, date);
+  for (const std::string& plan_id : person.plan_ids) {
+    auto plan = model.plans().find(plan_id);
+    if (plan != model.plans().end()) member.first_planned = EarlierDay(member.first_planned, plan->second.approved_on);
+  }
+  return member;
+}
+
+std::map<std::string, int32_t> FirstReceivingOf(const LedgerModel& model) {
+  // Persons receiving project-paid services (docs/events.md, the indicator's definition): at least one live
+  // delivery dated on or before the valid date that the rules make eligible, wholly or in part. A person whose
+  // every delivery is ineligible received services, but none the project pays for.
+  std::map<std::string, int32_t> first;
+  for (const DeliveryDecision& decision : DecideEligibility(model, ledger::kNoDate).decisions) {
+    if (decision.eligible_quantity <= 0) continue;
+    auto [it, inserted] = first.try_emplace(decision.person_id, decision.date);
+    if (!inserted) it->second = std::min(it->second, decision.date);
+  }
+  return first;
+}
+
 Status ComputeIndicators(const LedgerModel& model, int32_t valid_date, const std::string& project_id,
                          const std::string& municipality_id, IndicatorsReport* out) {
+  if (!project_id.empty() && !model.projects().count(project_id)) {
+    *out = IndicatorsReport{};
+    return Status::NotFound("no project '" + project_id + "'");
+  }
+  const std::map<std::string, int32_t> receiving = FirstReceivingOf(model);
+  std::vector<IndicatorMember> members;
+  members.reserve(model.persons().size());
+  for (const auto& [person_id, person] : model.persons()) {
+    members.push_back(MemberFactsOf(model, person));
+    if (auto first = receiving.find(person_id); first != receiving.end()) members.back().first_receiving = first->second;
+  }
+  Status status = ComputeIndicatorsOfMembers(model, valid_date, project_id, municipality_id, members, out);
+  out->known_at_position = model.last_position();
+  return status;
+}
+
+Status ComputeIndicatorsOfMembers(const LedgerModel& context, int32_t valid_date, const std::string& project_id,
+                                  const std::string& municipality_id, const std::vector<IndicatorMember>& members,
+                                  IndicatorsReport* out) {
   *out = IndicatorsReport{};
   out->valid_date = valid_date;
-  out->known_at_position = model.last_position();
-  if (!project_id.empty() && !model.projects().count(project_id)) return Status::NotFound("no project '" + project_id + "'");
-  // Persons receiving project-paid services (docs/events.md, the indicator's definition): at least one live
-  // delivery dated on or before the valid date that the rules make eligible, wholly or in part. A person
-  // whose every delivery is ineligible received services, but none the project pays for.
-  std::set<std::string> receiving;
-  for (const DeliveryDecision& decision : DecideEligibility(model, valid_date).decisions) {
-    if (decision.eligible_quantity > 0) receiving.insert(decision.person_id);
-  }
+  out->known_at_position = context.last_position();
+  if (!project_id.empty() && !context.projects().count(project_id)) return Status::NotFound("no project '" + project_id + "'");
   using Key = std::tuple<std::string, std::string, std::string>;  // project, group, territory
   std::map<Key, IndicatorRow> rows;
   std::map<std::pair<std::string, std::string>, IndicatorRow> totals;
-  for (const auto& [person_id, person] : model.persons()) {
+  for (const IndicatorMember& person : members) {
     if (!person.enrolled) continue;  // referenced but not enrolled (as known)
     if (person.enrolled_on > valid_date) continue;  // not yet enrolled on the valid date
     if (!project_id.empty() && person.project_id != project_id) continue;
-    const std::string& residence = person.ResidenceOn(valid_date);
-    const std::string territory = model.TerritoryOf(residence);
+    const std::string& residence = ResidenceOn(person, valid_date);
+    const std::string territory = context.TerritoryOf(residence);
     if (!municipality_id.empty() && territory != municipality_id && residence != municipality_id) continue;
     const std::string group = ledger::EnumValueName(person.target_group);
-    bool assessed = false, planned = false;
-    for (int32_t date : person.assessment_dates) assessed = assessed || date <= valid_date;
-    for (const std::string& plan_id : person.plan_ids) {
-      auto plan = model.plans().find(plan_id);
-      planned = planned || (plan != model.plans().end() && plan->second.approved_on <= valid_date);
-    }
-    const bool served = receiving.count(person_id) > 0;
+    const bool assessed = CountsBy(person.first_assessed, valid_date);
+    const bool planned = CountsBy(person.first_planned, valid_date);
+    const bool served = CountsBy(person.first_receiving, valid_date);
     for (IndicatorRow* row : {&rows[{person.project_id, group, territory}], &totals[{person.project_id, group}]}) {
       row->persons_enrolled += 1;
       row->persons_assessed += assessed;
@@ -61,7 +123,7 @@ Status ComputeIndicators(const LedgerModel& model, int32_t valid_date, const std
     out->totals.push_back(row);
   }
   // Targets in force on the valid date: the latest version from on or before it.
-  for (const auto& [id, project] : model.projects()) {
+  for (const auto& [id, project] : context.projects()) {
     if (!project_id.empty() && id != project_id) continue;
     const TargetsVersion* in_force = nullptr;
     for (const TargetsVersion& version : project.targets) {

@@ -1,7 +1,5 @@
 #include "di/projections/journal_reconciliation.h"
 
-#include <algorithm>
-
 #include "di/ledger/invariant.h"
 #include "events.capnp.h"
 
@@ -28,31 +26,16 @@ Status ComputeReconciliationFromJournal(const FundingJournal& journal, const Led
 
 Status LoadClaimsModel(ledger::EventStore& events, uint64_t known_at_position, const std::string& claim_id,
                        LedgerModel* model, ScopedLoadStats* stats) {
-  DI_ASSERT(model->last_position() == 0);
   ScopedLoadStats local;
-  if (stats == nullptr) stats = &local;
-  *stats = ScopedLoadStats{};
-  if (known_at_position == 0) return Status::Ok();
-  std::vector<uint64_t> positions;
-  // The indexes are in position order: stop at the first position beyond the known-at position.
-  auto collect = [&](uint64_t position) {
-    if (position > known_at_position) return false;
-    positions.push_back(position);
-    return true;
-  };
   using P = schema::Event::Payload;
-  for (P::Which type : {P::PROJECT_REGISTERED, P::BUDGET_AMENDED}) {
-    DI_RETURN_IF_ERROR(events.ReadTypePositions(type, 1, collect));
-  }
-  if (!claim_id.empty()) {
-    DI_RETURN_IF_ERROR(events.ReadStreamPositions("claim/" + claim_id, 1, collect));
+  std::vector<ledger::EventType> types = {P::PROJECT_REGISTERED, P::BUDGET_AMENDED};
+  std::vector<std::string> streams;
+  if (claim_id.empty()) {
+    types.insert(types.end(), {P::REIMBURSEMENT_CLAIMED, P::CLAIM_REVIEWED, P::REIMBURSEMENT_PAID});
   } else {
-    for (P::Which type : {P::REIMBURSEMENT_CLAIMED, P::CLAIM_REVIEWED, P::REIMBURSEMENT_PAID}) {
-      DI_RETURN_IF_ERROR(events.ReadTypePositions(type, 1, collect));
-    }
+    streams.push_back("claim/" + claim_id);
   }
-  std::sort(positions.begin(), positions.end());
-  return FoldPositions(events, positions, model, stats);
+  return LoadTypesAndStreams(events, known_at_position, types, streams, model, stats == nullptr ? &local : stats);
 }
 
 Status ComputeReconciliationFromStore(ledger::EventStore& events, JournalStore& journal, uint64_t known_at_position,

@@ -12,6 +12,7 @@
 #include "di/ledger/invariant.h"
 #include "di/ledger/rocksdb_info_log.h"
 #include "di/ledger/rocksdb_status.h"
+#include "di/projections/journal_indicators.h"
 #include "di/projections/journal_reconciliation.h"
 #include "di/projections/replay.h"
 #include "position_key.h"
@@ -33,6 +34,8 @@ using ledger::FromRocks;
 //                                   empty: the event there is a fact of that grant (not a delivery, correction, void)
 //   "line/" + delivery id + NUL + position (8, BE)
 //                                   the delivery's claim-line facts after the event there (it changed them)
+//   "member/" + person id + NUL + position (8, BE)
+//                                   the person's indicator facts after the event there (it changed them)
 // Big-endian positions sort the records and images by position, and a counter's or a grant's keys by position.
 constexpr std::string_view kMetaKey = "meta";
 constexpr std::string_view kRecordPrefix = "record/";
@@ -41,7 +44,9 @@ constexpr std::string_view kUsagePrefix = "usage/";
 constexpr std::string_view kGrantFactPrefix = "fact/";
 constexpr std::string_view kScopePrefix = "scope/";
 constexpr std::string_view kLinePrefix = "line/";
-// 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys; 4: line keys.
+constexpr std::string_view kMemberPrefix = "member/";
+// 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys; 4: line and
+// member keys.
 constexpr uint8_t kFormatVersion = 4;
 constexpr size_t kMetaSize = 1 + 8 + 32;
 
@@ -443,6 +448,42 @@ bool DecodeLineFacts(std::string_view bytes, ClaimLineFacts* facts) {
   return in.I64(&facts->eligible_cost_cents) && in.Str(&facts->reason) && in.done();
 }
 
+// A person's indicator facts: flags (enrolled 1), enrolment date, project, target group, the residence as last
+// recorded, the residences (from, municipality), the first days assessed, with a plan and receiving services.
+std::string EncodeMember(const IndicatorMember& member) {
+  Writer out;
+  out.U64(member.enrolled ? 1 : 0);
+  out.I64(member.enrolled_on);
+  out.Str(member.project_id);
+  out.U64(static_cast<uint64_t>(member.target_group));
+  out.Str(member.residence_municipality_id);
+  out.U64(member.residences.size());
+  for (const auto& [from, municipality] : member.residences) {
+    out.I64(from);
+    out.Str(municipality);
+  }
+  for (int32_t day : {member.first_assessed, member.first_planned, member.first_receiving}) out.I64(day);
+  return out.Take();
+}
+
+bool DecodeMember(std::string_view bytes, IndicatorMember* member) {
+  Reader in(bytes);
+  uint64_t flags = 0, group = 0, count = 0;
+  if (!in.U64(&flags) || flags > 1 || !in.I32(&member->enrolled_on) || !in.Str(&member->project_id) ||
+      !in.U64(&group) || group > 0xffff || !in.Str(&member->residence_municipality_id) || !in.U64(&count)) {
+    return false;
+  }
+  member->enrolled = flags == 1;
+  member->target_group = static_cast<schema::TargetGroup>(group);
+  member->residences.clear();
+  for (uint64_t i = 0; i < count; ++i) {
+    auto& residence = member->residences.emplace_back();
+    if (!in.I32(&residence.first) || !in.Str(&residence.second)) return false;
+  }
+  return in.I32(&member->first_assessed) && in.I32(&member->first_planned) && in.I32(&member->first_receiving) &&
+         in.done();
+}
+
 class RocksJournalStore final : public JournalStore {
  public:
   RocksJournalStore(const JournalStoreOptions& options, std::unique_ptr<rocksdb::DB> db)
@@ -482,6 +523,9 @@ class RocksJournalStore final : public JournalStore {
       }
       for (const auto& [delivery_id, facts] : record.lines) {
         batch.Put(PositionKey(KeyedPrefix(kLinePrefix, delivery_id), record.position), EncodeLineFacts(facts));
+      }
+      for (const IndicatorMember& member : record.members) {
+        batch.Put(PositionKey(KeyedPrefix(kMemberPrefix, member.person_id), record.position), EncodeMember(member));
       }
     }
     for (const Image& image : images) {
@@ -548,6 +592,40 @@ class RocksJournalStore final : public JournalStore {
       return Status::Corruption("journal line of delivery '" + delivery_id + "' does not decode");
     }
     return Status::Ok();
+  }
+
+  Status MembersAsKnownAt(uint64_t known_at_position, std::vector<IndicatorMember>* members) override {
+    DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
+    members->clear();
+    // Keys in (person, position) order: of each person's, the last at or before the known-at position.
+    std::string last_value, last_person;
+    auto emit = [&]() -> Status {
+      if (last_person.empty()) return Status::Ok();
+      IndicatorMember& member = members->emplace_back();
+      member.person_id = last_person;
+      if (!DecodeMember(last_value, &member)) {
+        return Status::Corruption("journal member facts of '" + last_person + "' do not decode");
+      }
+      last_person.clear();
+      return Status::Ok();
+    };
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    const rocksdb::Slice prefix(kMemberPrefix.data(), kMemberPrefix.size());
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      const size_t end_of_id = key.find('\0', kMemberPrefix.size());
+      if (end_of_id == std::string_view::npos || key.size() != end_of_id + 1 + 8) {
+        return Status::Corruption("journal member key does not parse");
+      }
+      const std::string_view person = key.substr(kMemberPrefix.size(), end_of_id - kMemberPrefix.size());
+      const uint64_t position = PositionOfKey(key.substr(0, end_of_id + 1), key);
+      if (position > known_at_position) continue;  // a later version; the person's earlier ones came first
+      if (person != last_person) DI_RETURN_IF_ERROR(emit());
+      last_person.assign(person);
+      last_value.assign(it->value().data(), it->value().size());
+    }
+    DI_RETURN_IF_ERROR(FromRocks(it->status(), "read the journal's members"));
+    return emit();
   }
 
   Status ReadGrantFactPositions(const std::string& stream, uint64_t known_at_position,
@@ -703,6 +781,11 @@ JournalRecord RecordOf(const FundingJournal& journal, const LedgerModel& model, 
   }
   for (const std::string& delivery_id : journal.last_line_changes()) {
     record.lines.emplace_back(delivery_id, LineFactsFromJournal(journal, model, delivery_id));
+  }
+  for (const std::string& person_id : journal.last_member_changes()) {
+    if (const PersonFacts* person = model.FindPerson(person_id)) {
+      record.members.push_back(MemberFactsFromJournal(journal, model, *person));
+    }
   }
   return record;
 }

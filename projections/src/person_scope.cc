@@ -92,4 +92,25 @@ Status FoldPositions(ledger::EventStore& store, const std::vector<uint64_t>& pos
   return Status::Ok();
 }
 
+Status LoadTypesAndStreams(ledger::EventStore& store, uint64_t known_at_position,
+                           const std::vector<ledger::EventType>& types, const std::vector<std::string>& streams,
+                           LedgerModel* model, ScopedLoadStats* stats) {
+  DI_ASSERT(model->last_position() == 0);
+  *stats = ScopedLoadStats{};
+  if (known_at_position == 0) return Status::Ok();
+  const Clock::time_point started = Clock::now();
+  std::vector<uint64_t> positions;
+  // The indexes are in position order: stop at the first position beyond the known-at position.
+  auto collect = [&](uint64_t position) {
+    if (position > known_at_position) return false;
+    positions.push_back(position);
+    return true;
+  };
+  for (ledger::EventType type : types) DI_RETURN_IF_ERROR(store.ReadTypePositions(type, 1, collect));
+  for (const std::string& stream : streams) DI_RETURN_IF_ERROR(store.ReadStreamPositions(stream, 1, collect));
+  std::sort(positions.begin(), positions.end());
+  stats->index_nanoseconds = NanosecondsSince(started);
+  return FoldPositions(store, positions, model, stats);
+}
+
 }  // namespace di::projections

@@ -14,6 +14,7 @@
 #include "di/ledger/sha256.h"
 #include "di/projections/checkpoint.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_indicators.h"
 #include "di/projections/journal_reconciliation.h"
 #include "di/projections/person_scope.h"
 #include "di/projections/replay.h"
@@ -552,10 +553,32 @@ Status LedgerService::QueryIndicators(const Principal& principal, const AsOf& as
     projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
     return Status::Ok();
   }
-  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
-    Status status = projections::ComputeIndicators(model, valid_date, project_id, municipality_id, out);
-    out->known_at_position = position;
+  // As known now: the persons from the live model, their first day receiving services from the live journal.
+  if (Status running = CheckRunning(); !running.ok()) return running;
+  bool answered = false;
+  Status status = live_.WithJournalAtHead(
+      known_at,
+      [&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
+        return projections::ComputeIndicatorsFromJournal(journal, model, valid_date, project_id, municipality_id, out);
+      },
+      &answered);
+  if (answered || !status.ok()) {
+    if (answered && metrics_ != nullptr) metrics_->Add("di_indicators_from_journal_total", {{"journal", "live"}});
     return status;
+  }
+  // As known at a past position: each person's facts read from the journal store, the projects and municipalities
+  // as known then folded.
+  projections::JournalStore* journal = nullptr;
+  DI_RETURN_IF_ERROR(live_.JournalStoreAt(known_at, &journal));
+  if (journal != nullptr) {
+    if (metrics_ != nullptr) metrics_->Add("di_indicators_from_journal_total", {{"journal", "store"}});
+    return projections::ComputeIndicatorsFromStore(*store_, *journal, known_at, valid_date, project_id,
+                                                   municipality_id, out);
+  }
+  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
+    Status computed = projections::ComputeIndicators(model, valid_date, project_id, municipality_id, out);
+    out->known_at_position = position;
+    return computed;
   });
 }
 

@@ -187,6 +187,9 @@ void DeclareServerMetrics(Metrics& metrics) {
                   "Reconciliation queries answered with each claim line's decision from the funding journal, by "
                   "journal: live (as known now) or store (as known at a past position; the claims folded, no "
                   "delivery).");
+  metrics.Declare("di_indicators_from_journal_total", T::kCounter,
+                  "Indicator queries answered with each person's facts from the funding journal, by journal: live (as "
+                  "known now) or store (as known at a past position; no person, grant or delivery folded).");
   metrics.Declare("di_journal_projected_position", T::kGauge,
                   "Position the journal store (<data>/journal) is projected up to (0: not started).");
   metrics.Declare("di_journal_store_errors_total", T::kCounter,

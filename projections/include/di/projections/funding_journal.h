@@ -139,6 +139,12 @@ class FundingJournal {
   // The rules' decision on a live delivery of a known grant as the journal made it (false: the journal decides no
   // such delivery): what DecideEligibility gives it on the model followed, at any valid date on or after its date.
   bool DecisionOf(const std::string& delivery_id, int64_t* eligible_cost_cents, std::string* reason) const;
+  // The persons whose indicator facts the last event followed may have changed (IndicatorMember, indicators.h): the
+  // person of an event on a person stream, and every person whose first day receiving services it moved. Ascending.
+  const std::vector<std::string>& last_member_changes() const { return last_member_changes_; }
+  // The date of the earliest live delivery of `person_id`'s grants that the rules make eligible at least in part
+  // (kNoDate: none): the first day the indicators count the person as receiving services.
+  int32_t FirstReceivingOf(const std::string& person_id) const;
 
   // The caps' counters of `person_id`'s family as of `valid_date`, by counter key: what the live deliveries dated on
   // or before it charged (a stay begun by then with all its days), as DecideEligibility(model, valid_date,
@@ -248,9 +254,15 @@ class FundingJournal {
                            std::vector<const CapUsage*> moved);
   // Decides entries[from..] (holding no charges) in order, updating their contributions.
   void DecideFrom(const LedgerModel& model, Family* family, size_t from);
-  // A live delivery's contribution from its decision (nullptr: none), noting a changed one in the line changes.
+  // A live delivery's contribution from its decision (nullptr: none), noting a changed one in the line changes and
+  // keeping its person's first day receiving services.
   void SetDeliveryContribution(const LedgerModel& model, const std::string& delivery_id,
                                const DeliveryDecision* decision);
+  // A receiving delivery (eligible at least in part) of `person_id` dated `date` counted, or no longer counted: that
+  // of `changed_delivery_id`, whose contribution has just changed (a new one is counted after, by Receive).
+  void Receive(const std::string& person_id, int32_t date);
+  void Unreceive(const LedgerModel& model, const std::string& person_id, int32_t date,
+                 const std::string& changed_delivery_id);
   static Entry MakeEntry(const DeliveryFacts& delivery);
   // Re-decides the deliveries of `person_id`'s family that reach `from_date` or later.
   void RefreshFamilyFrom(const LedgerModel& model, const std::string& person_id, int32_t from_date);
@@ -279,6 +291,7 @@ class FundingJournal {
     int64_t cost_cents = 0;
     int64_t eligible_cost_cents = 0;
     std::string reason;  // the decision's: reconciliation's finding
+    bool receiving = false;  // eligible at least in part: its person receives project-paid services
     CellFigures Figures() const;
   };
   std::unordered_map<std::string, DeliveryContribution> delivery_contributions_;
@@ -290,6 +303,14 @@ class FundingJournal {
   std::vector<UsageChange> last_usage_changes_;
   std::set<std::string> pending_lines_;  // ... in the claim lines' facts
   std::vector<std::string> last_line_changes_;
+  std::set<std::string> pending_members_;  // ... in the persons' indicator facts
+  std::vector<std::string> last_member_changes_;
+  // Per grant holder with a receiving delivery: the earliest receiving delivery's date and how many are dated so.
+  struct FirstReceiving {
+    int32_t date = 0;
+    int64_t count = 0;
+  };
+  std::unordered_map<std::string, FirstReceiving> first_receiving_;
   std::vector<FundingChange> moves_;   // ... and the places it moved to another row key
   FundingContext context_;
   FundingContextChange last_context_change_;

@@ -5,6 +5,7 @@
 #define DI_PROJECTIONS_INDICATORS_H_
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -44,6 +45,35 @@ struct IndicatorsReport {
 
 Status ComputeIndicators(const LedgerModel& model, int32_t valid_date, const std::string& project_id,
                          const std::string& municipality_id, IndicatorsReport* out);
+
+// What the indicators read of one person, as known: the enrolment, the residences, and the first day each indicator
+// counts the person on (kNoDate: none yet). Whether a person counts on a valid date V is then a comparison with V:
+// assessed from the first assessment, with a plan from the first plan's approval, receiving services from the first
+// live delivery the rules make eligible at least in part (a decision does not depend on V: funding_journal.h). The
+// funding journal keeps them per person (journal_indicators.h), so that indicators need no model of the region.
+struct IndicatorMember {
+  std::string person_id;
+  bool enrolled = false;
+  int32_t enrolled_on = ledger::kNoDate;
+  std::string project_id;
+  schema::TargetGroup target_group = schema::TargetGroup::ADULT_MENTAL_DISABILITY;
+  std::string residence_municipality_id;                     // as last recorded
+  std::vector<std::pair<int32_t, std::string>> residences;   // PersonFacts::residences
+  int32_t first_assessed = ledger::kNoDate;
+  int32_t first_planned = ledger::kNoDate;
+  int32_t first_receiving = ledger::kNoDate;
+  bool operator==(const IndicatorMember&) const = default;
+};
+// A person's member facts from `model` but the first day receiving services, which is the caller's (kNoDate).
+IndicatorMember MemberFactsOf(const LedgerModel& model, const PersonFacts& person);
+// The first day of each person receiving services: the earliest live delivery DecideEligibility makes eligible at
+// least in part, by person (what ComputeIndicators decides every delivery for).
+std::map<std::string, int32_t> FirstReceivingOf(const LedgerModel& model);
+// ComputeIndicators with the persons from `members` (any order) and the projects, their targets and the
+// municipalities' territories from `context` (a model that needs no person, grant or delivery).
+Status ComputeIndicatorsOfMembers(const LedgerModel& context, int32_t valid_date, const std::string& project_id,
+                                  const std::string& municipality_id, const std::vector<IndicatorMember>& members,
+                                  IndicatorsReport* out);
 nlohmann::ordered_json IndicatorsToJson(const IndicatorsReport& report);
 std::string IndicatorsToCsv(const IndicatorsReport& report);
 

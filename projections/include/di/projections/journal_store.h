@@ -29,6 +29,7 @@
 #include "di/projections/checkpoint.h"
 #include "di/projections/funding.h"
 #include "di/projections/funding_journal.h"
+#include "di/projections/indicators.h"
 #include "di/projections/person_scope.h"
 #include "di/projections/reconciliation.h"
 
@@ -49,7 +50,8 @@ struct JournalStoreOptions {
 // correction or a void), the grant's stream, which the store indexes so that entitlements fold a family's facts
 // without its deliveries; when it changed a family or its grants (an enrolment, a grant), each member's scope as
 // ScopeStreamsOf gives it after the event, so that a reader without a current model (the CLI) finds a family's streams;
-// for reconciliation, the claim-line facts of each delivery whose facts or decision it changed.
+// for reconciliation, the claim-line facts of each delivery whose facts or decision it changed; for indicators, the
+// member facts of each person whose facts or first day receiving services it changed.
 struct JournalRecord {
   uint64_t position = 0;
   std::vector<FundingChange> changes;
@@ -58,6 +60,7 @@ struct JournalRecord {
   std::string grant_fact_stream;
   std::vector<PersonScope> scopes;
   std::vector<std::pair<std::string, ClaimLineFacts>> lines;  // by delivery id, ascending
+  std::vector<IndicatorMember> members;                        // by person id, ascending
   // Nothing for the funding report and `report changes` (the "record/" key).
   bool funding_empty() const { return changes.empty() && context.empty(); }
 };
@@ -103,6 +106,9 @@ class JournalStore {
   // The claim-line facts of `delivery_id` as known at `known_at_position` (<= position()): those of the last event at
   // or before it that changed them; recorded false when none did (the delivery was not recorded by then).
   virtual Status LineAsKnownAt(uint64_t known_at_position, const std::string& delivery_id, ClaimLineFacts* facts) = 0;
+  // Every person's member facts as known at `known_at_position` (<= position()): of each person with facts recorded by
+  // then, those after the last event at or before it that changed them; in person id order.
+  virtual Status MembersAsKnownAt(uint64_t known_at_position, std::vector<IndicatorMember>* members) = 0;
   // Calls `fn` with the position of every fact of the grant of `stream` ("grant/<id>"; see JournalRecord) at or
   // before `known_at_position` (<= position()), ascending.
   virtual Status ReadGrantFactPositions(const std::string& stream, uint64_t known_at_position,

@@ -63,6 +63,13 @@ Status ScopePositions(ledger::EventStore& store, const PersonScope& scope, uint6
 Status FoldPositions(ledger::EventStore& store, const std::vector<uint64_t>& positions, LedgerModel* model,
                      ScopedLoadStats* stats);
 
+// Folds into `model` (which must be empty) the events at or before `known_at_position` of the given types (the log's
+// type index) and streams (its stream index), in position order: the few facts a report reads besides what the
+// journal keeps (projects and budgets, claims, municipalities; journal_reconciliation.h, journal_indicators.h).
+Status LoadTypesAndStreams(ledger::EventStore& store, uint64_t known_at_position,
+                           const std::vector<ledger::EventType>& types, const std::vector<std::string>& streams,
+                           LedgerModel* model, ScopedLoadStats* stats);
+
 }  // namespace di::projections
 
 #endif  // DI_PROJECTIONS_PERSON_SCOPE_H_
