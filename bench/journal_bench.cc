@@ -23,10 +23,14 @@
 //             now, ComputeReconciliation (decides every delivery of the region) vs ComputeReconciliationFromJournal
 //             (each line's decision from the journal); as known at a random past position, LoadModel from the nearest
 //             checkpoint + ComputeReconciliation vs ComputeReconciliationFromStore (the claims folded, the lines read).
+//   indicators  the indicators (Q questions: all, or one municipality): as known now, ComputeIndicators (decides every
+//             delivery) vs ComputeIndicatorsFromJournal; as known at a random past position, LoadModel +
+//             ComputeIndicators vs ComputeIndicatorsFromStore (each person's facts read, projects and municipalities
+//             folded).
 //   memory    peak RSS.
 //
 //   build/bench/journal_bench [--persons 300] [--years 8] [--queries 20] [--image-stride 16384] [--dir /tmp/x]
-//                             [--reuse] [--only fold|now|past|changes|entitlements|reconciliation]
+//                             [--reuse] [--only fold|now|past|changes|entitlements|reconciliation|indicators]
 //   --only fold|now: the model + journal fold alone (now: then the journal's funding as known now); --only past|changes: that row from a store kept by an earlier --reuse
 //   run, not compared with anything (to profile one row).
 #include <sys/resource.h>
@@ -34,6 +38,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -44,6 +49,7 @@
 #include "di/projections/funding_changes.h"
 #include "di/projections/funding_journal.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_indicators.h"
 #include "di/projections/journal_reconciliation.h"
 #include "di/projections/journal_store.h"
 #include "di/projections/person_scope.h"
@@ -181,9 +187,28 @@ void EntitlementRows(ledger::EventStore& store, projections::JournalStore& journ
               static_cast<double>(facts_log_ns) / 1e3 / queries, static_cast<double>(facts_fold_ns) / 1e3 / queries);
 }
 
+// One row: `ours(i)` answers question i on the journal's path, all of them first, then `today(i)` on today's path,
+// each answer compared with the journal's (one path's garbage does not land in the other's timings).
+void CompareRow(const char* what, int questions, const std::function<std::string(int)>& ours,
+                const std::function<std::string(int)>& today) {
+  Timings ours_timings, today_timings;
+  std::vector<std::string> answers;
+  for (int i = 0; i < questions; ++i) {
+    const auto started = Clock::now();
+    answers.push_back(ours(i));
+    ours_timings.Add(started);
+  }
+  for (int i = 0; i < questions; ++i) {
+    const auto started = Clock::now();
+    const std::string answer = today(i);
+    today_timings.Add(started);
+    if (answer != answers[static_cast<size_t>(i)]) Fail(std::string("the journal's answer differs: ") + what);
+  }
+  PrintRow(what, ours_timings, today_timings);
+}
+
 // The reconciliation rows: Q questions (a random claim of `model`, the head, or a random claiming municipality's
-// claims) as known now (with a `journal` following `model`) and as known at random past positions, each answer
-// compared with today's path.
+// claims) as known now (with a `journal` following `model`) and as known at random past positions.
 void ReconciliationRows(ledger::EventStore& store, projections::CheckpointStore* checkpoints,
                         projections::JournalStore& journal_store, const projections::LedgerModel& model,
                         const projections::FundingJournal* journal, int queries, int32_t first_day, int32_t last_day,
@@ -195,7 +220,6 @@ void ReconciliationRows(ledger::EventStore& store, projections::CheckpointStore*
     uint64_t known_at = 0;
     int32_t valid_date = 0;
     projections::ReconciliationQuery query;
-    std::string answer;
   };
   std::vector<Question> questions(static_cast<size_t>(queries));
   for (Question& question : questions) {
@@ -217,53 +241,110 @@ void ReconciliationRows(ledger::EventStore& store, projections::CheckpointStore*
               queries);
   size_t lines = 0;
   if (journal != nullptr) {
-    Timings ours, today;
-    for (Question& question : questions) {
-      std::vector<projections::ClaimReconciliation> answer;
-      const auto started = Clock::now();
-      const ledger::Status status = projections::ComputeReconciliationFromJournal(
-          *journal, model, question.valid_date, question.query, &answer);
-      ours.Add(started);
-      for (const auto& claim : answer) lines += claim.lines.size();
-      question.answer = json(status, answer, question.valid_date, model.last_position());
-    }
-    for (const Question& question : questions) {
-      std::vector<projections::ClaimReconciliation> answer;
-      const auto started = Clock::now();
-      const ledger::Status status = projections::ComputeReconciliation(model, question.valid_date, question.query, &answer);
-      today.Add(started);
-      if (json(status, answer, question.valid_date, model.last_position()) != question.answer) {
-        Fail("the journal's reconciliation differs");
-      }
-    }
-    PrintRow("as known now: every delivery decided vs the journal's decisions", ours, today);
+    CompareRow(
+        "as known now: every delivery decided vs the journal's decisions", queries,
+        [&](int i) {
+          const Question& question = questions[static_cast<size_t>(i)];
+          std::vector<projections::ClaimReconciliation> answer;
+          const ledger::Status status = projections::ComputeReconciliationFromJournal(
+              *journal, model, question.valid_date, question.query, &answer);
+          for (const auto& claim : answer) lines += claim.lines.size();
+          return json(status, answer, question.valid_date, model.last_position());
+        },
+        [&](int i) {
+          const Question& question = questions[static_cast<size_t>(i)];
+          std::vector<projections::ClaimReconciliation> answer;
+          const ledger::Status status =
+              projections::ComputeReconciliation(model, question.valid_date, question.query, &answer);
+          return json(status, answer, question.valid_date, model.last_position());
+        });
   }
-  Timings ours, today;
-  uint64_t claim_events = 0;
-  for (Question& question : questions) {
-    std::vector<projections::ClaimReconciliation> answer;
-    projections::ScopedLoadStats stats;
-    const auto started = Clock::now();
-    const ledger::Status status = projections::ComputeReconciliationFromStore(
-        store, journal_store, question.known_at, question.valid_date, question.query, &answer, &stats);
-    ours.Add(started);
-    claim_events += stats.events;
-    question.answer = json(status, answer, question.valid_date, question.known_at);
-  }
-  for (const Question& question : questions) {
-    std::vector<projections::ClaimReconciliation> answer;
-    const auto started = Clock::now();
-    projections::LedgerModel then;
-    Check(projections::LoadModel(store, checkpoints, question.known_at, &then), "load");
-    const ledger::Status status = projections::ComputeReconciliation(then, question.valid_date, question.query, &answer);
-    today.Add(started);
-    if (json(status, answer, question.valid_date, question.known_at) != question.answer) {
-      Fail("the journal store's reconciliation differs");
-    }
-  }
-  PrintRow("as known at a random past position: LoadModel + every delivery decided vs the journal store", ours, today);
+  uint64_t folded = 0;
+  CompareRow(
+      "as known at a random past position: LoadModel + every delivery decided vs the journal store", queries,
+      [&](int i) {
+        const Question& question = questions[static_cast<size_t>(i)];
+        std::vector<projections::ClaimReconciliation> answer;
+        projections::ScopedLoadStats stats;
+        const ledger::Status status = projections::ComputeReconciliationFromStore(
+            store, journal_store, question.known_at, question.valid_date, question.query, &answer, &stats);
+        folded += stats.events;
+        return json(status, answer, question.valid_date, question.known_at);
+      },
+      [&](int i) {
+        const Question& question = questions[static_cast<size_t>(i)];
+        projections::LedgerModel then;
+        Check(projections::LoadModel(store, checkpoints, question.known_at, &then), "load");
+        std::vector<projections::ClaimReconciliation> answer;
+        const ledger::Status status = projections::ComputeReconciliation(then, question.valid_date, question.query, &answer);
+        return json(status, answer, question.valid_date, question.known_at);
+      });
   std::printf("events folded per past question: %.0f (the claims and budgets); %.0f lines per question known now\n\n",
-              static_cast<double>(claim_events) / queries, static_cast<double>(lines) / queries);
+              static_cast<double>(folded) / queries, static_cast<double>(lines) / queries);
+}
+
+// The indicators rows: Q questions (every project and municipality, or one municipality's territory) as known now
+// and as known at random past positions.
+void IndicatorRows(ledger::EventStore& store, projections::CheckpointStore* checkpoints,
+                   projections::JournalStore& journal_store, const projections::LedgerModel& model,
+                   const projections::FundingJournal* journal, int queries, int32_t first_day, int32_t last_day,
+                   std::mt19937_64& random) {
+  std::vector<std::string> municipalities;
+  for (const auto& [id, municipality] : model.municipalities()) municipalities.push_back(id);
+  struct Question {
+    uint64_t known_at = 0;
+    int32_t valid_date = 0;
+    std::string municipality_id;
+  };
+  std::vector<Question> questions(static_cast<size_t>(queries));
+  for (Question& question : questions) {
+    if (random() % 2 && !municipalities.empty()) question.municipality_id = municipalities[random() % municipalities.size()];
+    question.known_at = 1 + random() % model.last_position();
+    question.valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+  }
+  auto json = [](const ledger::Status& status, const projections::IndicatorsReport& report) {
+    return status.ok() ? projections::IndicatorsToJson(report).dump() : status.ToString();
+  };
+  std::printf("| indicators (%d questions: all, or one municipality; p50 / p99) | today | journal | today/journal |\n"
+              "|---|---|---|---|\n",
+              queries);
+  if (journal != nullptr) {
+    CompareRow(
+        "as known now: every delivery decided vs the journal's first days", queries,
+        [&](int i) {
+          const Question& question = questions[static_cast<size_t>(i)];
+          projections::IndicatorsReport report;
+          const ledger::Status status = projections::ComputeIndicatorsFromJournal(
+              *journal, model, question.valid_date, "", question.municipality_id, &report);
+          return json(status, report);
+        },
+        [&](int i) {
+          const Question& question = questions[static_cast<size_t>(i)];
+          projections::IndicatorsReport report;
+          const ledger::Status status =
+              projections::ComputeIndicators(model, question.valid_date, "", question.municipality_id, &report);
+          return json(status, report);
+        });
+  }
+  CompareRow(
+      "as known at a random past position: LoadModel + every delivery decided vs the journal store", queries,
+      [&](int i) {
+        const Question& question = questions[static_cast<size_t>(i)];
+        projections::IndicatorsReport report;
+        const ledger::Status status = projections::ComputeIndicatorsFromStore(
+            store, journal_store, question.known_at, question.valid_date, "", question.municipality_id, &report);
+        return json(status, report);
+      },
+      [&](int i) {
+        const Question& question = questions[static_cast<size_t>(i)];
+        projections::LedgerModel then;
+        Check(projections::LoadModel(store, checkpoints, question.known_at, &then), "load");
+        projections::IndicatorsReport report;
+        const ledger::Status status =
+            projections::ComputeIndicators(then, question.valid_date, "", question.municipality_id, &report);
+        return json(status, report);
+      });
+  std::printf("\n");
 }
 
 // --only past|changes: the journal store kept by an earlier run (--reuse) answers Q random past positions (funding),
@@ -298,7 +379,7 @@ int StoreOnly(const std::string& only, ledger::EventStore& store, const std::str
       projections::FundingChangesReport report;
       Check(projections::ComputeFundingChangesFromStore(store, *journal_store, query, &report), "changes");
     } else {
-      Fail("--only takes fold, now, past, changes, entitlements or reconciliation");
+      Fail("--only takes fold, now, past, changes, entitlements, reconciliation or indicators");
     }
     timings.Add(started);
   }
@@ -335,16 +416,20 @@ int Run(int argc, char** argv) {
   std::printf("%s\n%llu events\n\n", flags.command_line().c_str(), static_cast<unsigned long long>(head));
 
   const bool fold_only = only == "fold" || only == "now";
-  if (only == "reconciliation") {
-    // The head model for the claims (not timed), then the past rows from the store kept by --reuse.
+  if (only == "reconciliation" || only == "indicators") {
+    // The head model for the claims and municipalities (not timed), then the past rows from the store kept by --reuse.
     std::unique_ptr<projections::JournalStore> journal_store;
     Check(projections::JournalStore::Open(dir + "/journal", journal_options, &journal_store), "journal store");
     if (journal_store->position() != head) Fail("--only needs a journal store projected up to the head (--reuse)");
     projections::LedgerModel model;
     Check(projections::LoadModel(*store, checkpoints.get(), projections::kKnownNow, &model), "load");
     std::mt19937_64 random(1);
-    ReconciliationRows(*store, checkpoints.get(), *journal_store, model, nullptr, queries,
-                       ledger::DaysFromCivil(2016, 1, 1), ledger::DaysFromCivil(2016 + years, 1, 1), random);
+    const int32_t first_day = ledger::DaysFromCivil(2016, 1, 1), last_day = ledger::DaysFromCivil(2016 + years, 1, 1);
+    if (only == "reconciliation") {
+      ReconciliationRows(*store, checkpoints.get(), *journal_store, model, nullptr, queries, first_day, last_day, random);
+    } else {
+      IndicatorRows(*store, checkpoints.get(), *journal_store, model, nullptr, queries, first_day, last_day, random);
+    }
     return 0;
   }
   if (only == "entitlements") {
@@ -505,6 +590,7 @@ int Run(int argc, char** argv) {
   std::printf("\n");
   EntitlementRows(*store, *journal_store, model, &journal, queries * 20, first_day, last_day, random);
   ReconciliationRows(*store, checkpoints.get(), *journal_store, model, &journal, queries, first_day, last_day, random);
+  IndicatorRows(*store, checkpoints.get(), *journal_store, model, &journal, queries, first_day, last_day, random);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf("\npeak RSS %ld MB (two models and two journals of the whole history are held)\n", usage.ru_maxrss / 1024);

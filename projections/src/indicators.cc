@@ -23,16 +23,6 @@ int32_t EarlierDay(int32_t a, int32_t b) {
 
 bool CountsBy(int32_t first_day, int32_t valid_date) { return first_day != ledger::kNoDate && first_day <= valid_date; }
 
-// The residence in force on `date` (PersonFacts::ResidenceOn on a member's facts).
-const std::string& ResidenceOn(const IndicatorMember& member, int32_t date) {
-  if (member.residences.empty()) return member.residence_municipality_id;
-  const std::pair<int32_t, std::string>* in_force = &member.residences.front();
-  for (const auto& residence : member.residences) {
-    if (residence.first <= date && (in_force->first > date || residence.first >= in_force->first)) in_force = &residence;
-  }
-  return in_force->second;
-}
-
 }  // namespace
 
 IndicatorMember MemberFactsOf(const LedgerModel& model, const PersonFacts& person) {
@@ -97,7 +87,8 @@ Status ComputeIndicatorsOfMembers(const LedgerModel& context, int32_t valid_date
     if (!person.enrolled) continue;  // referenced but not enrolled (as known)
     if (person.enrolled_on > valid_date) continue;  // not yet enrolled on the valid date
     if (!project_id.empty() && person.project_id != project_id) continue;
-    const std::string& residence = ResidenceOn(person, valid_date);
+    const std::string& residence =
+        ResidenceInForce(person.residences, person.residence_municipality_id, valid_date);
     const std::string territory = context.TerritoryOf(residence);
     if (!municipality_id.empty() && territory != municipality_id && residence != municipality_id) continue;
     const std::string group = ledger::EnumValueName(person.target_group);

@@ -36,7 +36,12 @@ const GrantFacts* LedgerModel::FindGrant(const std::string& id) const {
 }
 
 const std::string& PersonFacts::ResidenceOn(int32_t date) const {
-  if (residences.empty()) return residence_municipality_id;
+  return ResidenceInForce(residences, residence_municipality_id, date);
+}
+
+const std::string& ResidenceInForce(const std::vector<std::pair<int32_t, std::string>>& residences,
+                                    const std::string& last_recorded, int32_t date) {
+  if (residences.empty()) return last_recorded;
   const std::pair<int32_t, std::string>* in_force = &residences.front();
   for (const auto& residence : residences) {
     if (residence.first <= date && (in_force->first > date || residence.first >= in_force->first)) in_force = &residence;

@@ -50,9 +50,13 @@ struct PersonFacts {
   std::string project_id;
 
   // The residence in force on `date`: the latest residence from on or before it (of equal dates, the one
-  // recorded last); before the first, the first.
+  // recorded last); before the first, the first (ResidenceInForce).
   const std::string& ResidenceOn(int32_t date) const;
 };
+
+// The residence in force on `date` among `residences` (PersonFacts::residences); `last_recorded` when there are none.
+const std::string& ResidenceInForce(const std::vector<std::pair<int32_t, std::string>>& residences,
+                                    const std::string& last_recorded, int32_t date);
 
 struct PlanFacts {
   std::string id;
