@@ -30,8 +30,9 @@
 //   memory    peak RSS.
 //
 //   build/bench/journal_bench [--persons 300] [--years 8] [--queries 20] [--image-stride 16384] [--dir /tmp/x]
-//                             [--reuse] [--only fold|now|past|changes|entitlements|reconciliation|indicators]
-//   --only fold|now: the model + journal fold alone (now: then the journal's funding as known now); --only past|changes: that row from a store kept by an earlier --reuse
+//                             [--reuse] [--only fold|now|store|past|changes|entitlements|reconciliation|indicators]
+//   --only fold|now: the model + journal fold alone (now: then the journal's funding as known now); --only store: the
+//   journal store projected alone (kept for the other --only rows with --reuse); --only past|changes: that row from a store kept by an earlier --reuse
 //   run, not compared with anything (to profile one row).
 #include <sys/resource.h>
 
@@ -416,6 +417,21 @@ int Run(int argc, char** argv) {
   std::printf("%s\n%llu events\n\n", flags.command_line().c_str(), static_cast<unsigned long long>(head));
 
   const bool fold_only = only == "fold" || only == "now";
+  if (only == "store") {
+    // The journal store projected from the log alone (what --only entitlements, reconciliation and indicators read).
+    std::filesystem::remove_all(dir + "/journal");
+    std::unique_ptr<projections::JournalStore> journal_store;
+    Check(projections::JournalStore::Open(dir + "/journal", journal_options, &journal_store), "journal store");
+    const auto projected = Clock::now();
+    Check(projections::JournalProjector(journal_store.get()).CatchUp(*store, nullptr, projections::kKnownNow),
+          "project the journal store");
+    std::printf("model + journal written to the journal store (image stride %llu): %.0f events/s; %.0f bytes/event\n",
+                static_cast<unsigned long long>(journal_options.image_stride),
+                static_cast<double>(head) / SecondsSince(projected),
+                static_cast<double>(journal_store->DiskBytes()) / static_cast<double>(head));
+    work.Finish(reuse);
+    return 0;
+  }
   if (only == "reconciliation" || only == "indicators") {
     // The head model for the claims and municipalities (not timed), then the past rows from the store kept by --reuse.
     std::unique_ptr<projections::JournalStore> journal_store;

@@ -463,6 +463,16 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
       EXPECT_EQ(FundingToJson(from_store).dump(), FundingToJson(naive).dump())
           << "known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
     }
+    {
+      // The store's list of claims as known then == the model's.
+      std::vector<ClaimHead> heads;
+      EXPECT_TRUE(journal->ClaimsAsKnownAt(event.position, &heads).ok());
+      std::vector<ClaimHead> expected;
+      for (const auto& [id, claim] : model.claims()) {
+        expected.push_back(ClaimHead{id, claim.project_id, claim.municipality_id, claim.positions.front()});
+      }
+      EXPECT_TRUE(heads == expected) << "claims known at " << event.position;
+    }
     // Reconciliation from the store (the claims folded, the lines' facts read) == the naive one; and the line facts
     // of random deliveries as known then == the model's and its decisions.
     for (int i = 0; i < 2; ++i) {

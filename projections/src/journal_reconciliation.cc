@@ -24,18 +24,21 @@ Status ComputeReconciliationFromJournal(const FundingJournal& journal, const Led
       out);
 }
 
-Status LoadClaimsModel(ledger::EventStore& events, uint64_t known_at_position, const std::string& claim_id,
-                       LedgerModel* model, ScopedLoadStats* stats) {
+Status LoadClaimsModel(ledger::EventStore& events, JournalStore& journal, uint64_t known_at_position,
+                       const ReconciliationQuery& query, LedgerModel* model, ScopedLoadStats* stats) {
   ScopedLoadStats local;
-  using P = schema::Event::Payload;
-  std::vector<ledger::EventType> types = {P::PROJECT_REGISTERED, P::BUDGET_AMENDED};
+  std::vector<ClaimHead> claims;
+  DI_RETURN_IF_ERROR(journal.ClaimsAsKnownAt(known_at_position, &claims));
   std::vector<std::string> streams;
-  if (claim_id.empty()) {
-    types.insert(types.end(), {P::REIMBURSEMENT_CLAIMED, P::CLAIM_REVIEWED, P::REIMBURSEMENT_PAID});
-  } else {
-    streams.push_back("claim/" + claim_id);
+  for (const ClaimHead& claim : claims) {
+    if (!query.claim_id.empty() && claim.claim_id != query.claim_id) continue;
+    if (!query.project_id.empty() && claim.project_id != query.project_id) continue;
+    if (!query.municipality_id.empty() && claim.municipality_id != query.municipality_id) continue;
+    streams.push_back("claim/" + claim.claim_id);
   }
-  return LoadTypesAndStreams(events, known_at_position, types, streams, model, stats == nullptr ? &local : stats);
+  using P = schema::Event::Payload;
+  return LoadTypesAndStreams(events, known_at_position, {P::PROJECT_REGISTERED, P::BUDGET_AMENDED}, streams, model,
+                             stats == nullptr ? &local : stats);
 }
 
 Status ComputeReconciliationFromStore(ledger::EventStore& events, JournalStore& journal, uint64_t known_at_position,
@@ -48,13 +51,12 @@ Status ComputeReconciliationFromStore(ledger::EventStore& events, JournalStore& 
                                    "known_at");
   }
   LedgerModel claims;
-  DI_RETURN_IF_ERROR(LoadClaimsModel(events, known_at_position, query.claim_id, &claims, stats));
+  DI_RETURN_IF_ERROR(LoadClaimsModel(events, journal, known_at_position, query, &claims, stats));
+  std::unique_ptr<JournalStore::LineReader> lines;
+  DI_RETURN_IF_ERROR(journal.NewLineReader(known_at_position, &lines));
   return ComputeReconciliationOfLines(
       claims, valid_date, query,
-      [&](const std::string& delivery_id, ClaimLineFacts* facts) {
-        return journal.LineAsKnownAt(known_at_position, delivery_id, facts);
-      },
-      out);
+      [&](const std::string& delivery_id, ClaimLineFacts* facts) { return lines->Read(delivery_id, facts); }, out);
 }
 
 }  // namespace di::projections

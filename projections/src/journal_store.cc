@@ -34,6 +34,7 @@ using ledger::FromRocks;
 //                                   empty: the event there is a fact of that grant (not a delivery, correction, void)
 //   "line/" + delivery id + NUL + position (8, BE)
 //                                   the delivery's claim-line facts after the event there (it changed them)
+//   "claim/" + claim id                the claim's position (8, BE), project and municipality
 //   "member/" + person id + NUL + position (8, BE)
 //                                   the person's indicator facts after the event there (it changed them)
 // Big-endian positions sort the records and images by position, and a counter's or a grant's keys by position.
@@ -45,9 +46,10 @@ constexpr std::string_view kGrantFactPrefix = "fact/";
 constexpr std::string_view kScopePrefix = "scope/";
 constexpr std::string_view kLinePrefix = "line/";
 constexpr std::string_view kMemberPrefix = "member/";
-// 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys; 4: line and
-// member keys.
-constexpr uint8_t kFormatVersion = 4;
+constexpr std::string_view kClaimPrefix = "claim/";
+// 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys; 4: line keys;
+// 5: member keys; 6: claim keys.
+constexpr uint8_t kFormatVersion = 6;
 constexpr size_t kMetaSize = 1 + 8 + 32;
 
 // The position of a key known to be `prefix` and 8 bytes (an iterator's key within the prefix, or the meta value).
@@ -527,6 +529,13 @@ class RocksJournalStore final : public JournalStore {
       for (const IndicatorMember& member : record.members) {
         batch.Put(PositionKey(KeyedPrefix(kMemberPrefix, member.person_id), record.position), EncodeMember(member));
       }
+      for (const ClaimHead& claim : record.claims) {
+        Writer value;
+        value.Raw(PositionKey("", claim.position));
+        value.Str(claim.project_id);
+        value.Str(claim.municipality_id);
+        batch.Put(std::string(kClaimPrefix) + claim.claim_id, value.Take());
+      }
     }
     for (const Image& image : images) {
       DI_ASSERT(image.position > position_ && image.position <= to_position);
@@ -581,17 +590,49 @@ class RocksJournalStore final : public JournalStore {
     return Status::Ok();
   }
 
-  Status LineAsKnownAt(uint64_t known_at_position, const std::string& delivery_id, ClaimLineFacts* facts) override {
-    DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
-    *facts = ClaimLineFacts{};
-    const std::string prefix = KeyedPrefix(kLinePrefix, delivery_id);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    it->SeekForPrev(PositionKey(prefix, known_at_position));
-    if (!it->Valid() || !it->key().starts_with(prefix)) return FromRocks(it->status(), "read the journal's lines");
-    if (!DecodeLineFacts(it->value().ToStringView(), facts)) {
-      return Status::Corruption("journal line of delivery '" + delivery_id + "' does not decode");
+  class RocksLineReader final : public LineReader {
+   public:
+    RocksLineReader(rocksdb::DB* db, uint64_t known_at_position)
+        : it_(db->NewIterator(rocksdb::ReadOptions())), known_at_position_(known_at_position) {}
+    Status Read(const std::string& delivery_id, ClaimLineFacts* facts) override {
+      *facts = ClaimLineFacts{};
+      const std::string prefix = KeyedPrefix(kLinePrefix, delivery_id);
+      it_->SeekForPrev(PositionKey(prefix, known_at_position_));
+      if (!it_->Valid() || !it_->key().starts_with(prefix)) return FromRocks(it_->status(), "read the journal's lines");
+      if (!DecodeLineFacts(it_->value().ToStringView(), facts)) {
+        return Status::Corruption("journal line of delivery '" + delivery_id + "' does not decode");
+      }
+      return Status::Ok();
     }
+
+   private:
+    std::unique_ptr<rocksdb::Iterator> it_;
+    uint64_t known_at_position_;
+  };
+
+  Status NewLineReader(uint64_t known_at_position, std::unique_ptr<LineReader>* out) override {
+    DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
+    *out = std::make_unique<RocksLineReader>(db_.get(), known_at_position);
     return Status::Ok();
+  }
+
+  Status ClaimsAsKnownAt(uint64_t known_at_position, std::vector<ClaimHead>* claims) override {
+    DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
+    claims->clear();
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    const rocksdb::Slice prefix(kClaimPrefix.data(), kClaimPrefix.size());
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      ClaimHead head;
+      head.claim_id.assign(it->key().ToStringView().substr(kClaimPrefix.size()));
+      const std::string_view value = it->value().ToStringView();
+      Reader in(value.size() < 8 ? std::string_view() : value.substr(8));
+      if (value.size() < 8 || !in.Str(&head.project_id) || !in.Str(&head.municipality_id) || !in.done()) {
+        return Status::Corruption("journal claim '" + head.claim_id + "' does not decode");
+      }
+      head.position = PositionOfKey("", value.substr(0, 8));
+      if (head.position <= known_at_position) claims->push_back(std::move(head));
+    }
+    return FromRocks(it->status(), "read the journal's claims");
   }
 
   Status MembersAsKnownAt(uint64_t known_at_position, std::vector<IndicatorMember>* members) override {
@@ -782,12 +823,24 @@ JournalRecord RecordOf(const FundingJournal& journal, const LedgerModel& model, 
   for (const std::string& delivery_id : journal.last_line_changes()) {
     record.lines.emplace_back(delivery_id, LineFactsFromJournal(journal, model, delivery_id));
   }
+  if (which == P::REIMBURSEMENT_CLAIMED) {
+    const auto claim = recorded.getEvent().getPayload().getReimbursementClaimed();
+    record.claims.push_back(
+        ClaimHead{claim.getClaimId().cStr(), claim.getProjectId().cStr(), claim.getMunicipalityId().cStr(), event.position});
+  }
   for (const std::string& person_id : journal.last_member_changes()) {
     if (const PersonFacts* person = model.FindPerson(person_id)) {
       record.members.push_back(MemberFactsFromJournal(journal, model, *person));
     }
   }
   return record;
+}
+
+Status JournalStore::LineAsKnownAt(uint64_t known_at_position, const std::string& delivery_id,
+                                   ClaimLineFacts* facts) {
+  std::unique_ptr<LineReader> reader;
+  DI_RETURN_IF_ERROR(NewLineReader(known_at_position, &reader));
+  return reader->Read(delivery_id, facts);
 }
 
 std::string JournalStore::EncodeImage(const FundingJournal& journal) {

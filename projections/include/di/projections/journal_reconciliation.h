@@ -3,8 +3,9 @@
 // store's line keys), so a reconciliation decides no delivery and folds no delivery, grant or person.
 //
 //   - As known now: the claims from the live model, each line's decision from the live journal.
-//   - As known at a past position K: the claims and the projects' budgets as known then, folded (a few events per
-//     claim, found through the log's type and stream indexes), and each line's facts read from the store up to K.
+//   - As known at a past position K: the claims the query selects and the projects' budgets as known then, folded (a
+//     few events per claim, found through the store's list of claims and the log's indexes), and each line's facts
+//     read from the store up to K.
 //
 // Both answer exactly as ComputeReconciliation on the model as known then; tests/funding_journal_test.cc and
 // tests/cli_test.cc compare them.
@@ -32,10 +33,11 @@ ClaimLineFacts LineFactsFromJournal(const FundingJournal& journal, const LedgerM
 Status ComputeReconciliationFromJournal(const FundingJournal& journal, const LedgerModel& model, int32_t valid_date,
                                         const ReconciliationQuery& query, std::vector<ClaimReconciliation>* out);
 
-// Folds into `model` (empty) the events at or before `known_at_position` that reconciliation reads of the claims:
-// the projects' registrations and budget amendments, and the claims' events (of `claim_id` alone when not empty).
-Status LoadClaimsModel(ledger::EventStore& events, uint64_t known_at_position, const std::string& claim_id,
-                       LedgerModel* model, ScopedLoadStats* stats = nullptr);
+// Folds into `model` (empty) the events at or before `known_at_position` that reconciliation reads of the claims
+// `query` selects: the projects' registrations and budget amendments, and the events of those claims (their streams,
+// found through the store's list of claims).
+Status LoadClaimsModel(ledger::EventStore& events, JournalStore& journal, uint64_t known_at_position,
+                       const ReconciliationQuery& query, LedgerModel* model, ScopedLoadStats* stats = nullptr);
 
 // As known at `known_at_position`, which the store has projected. *stats (optional): the claims' fold.
 Status ComputeReconciliationFromStore(ledger::EventStore& events, JournalStore& journal, uint64_t known_at_position,

@@ -50,8 +50,18 @@ struct JournalStoreOptions {
 // correction or a void), the grant's stream, which the store indexes so that entitlements fold a family's facts
 // without its deliveries; when it changed a family or its grants (an enrolment, a grant), each member's scope as
 // ScopeStreamsOf gives it after the event, so that a reader without a current model (the CLI) finds a family's streams;
-// for reconciliation, the claim-line facts of each delivery whose facts or decision it changed; for indicators, the
+// for reconciliation, the claim it submitted and the claim-line facts of each delivery whose facts or decision it
+// changed; for indicators, the
 // member facts of each person whose facts or first day receiving services it changed.
+// A claim as the store lists it: where reconciliation finds the streams of the claims a query selects.
+struct ClaimHead {
+  std::string claim_id;
+  std::string project_id;
+  std::string municipality_id;
+  uint64_t position = 0;  // of the claim's event
+  bool operator==(const ClaimHead&) const = default;
+};
+
 struct JournalRecord {
   uint64_t position = 0;
   std::vector<FundingChange> changes;
@@ -61,6 +71,7 @@ struct JournalRecord {
   std::vector<PersonScope> scopes;
   std::vector<std::pair<std::string, ClaimLineFacts>> lines;  // by delivery id, ascending
   std::vector<IndicatorMember> members;                        // by person id, ascending
+  std::vector<ClaimHead> claims;                               // the claim its event submitted, if any
   // Nothing for the funding report and `report changes` (the "record/" key).
   bool funding_empty() const { return changes.empty() && context.empty(); }
 };
@@ -103,9 +114,19 @@ class JournalStore {
   // The streams of `person_id`'s family and their grants as of the store's position (ScopeStreamsOf on the model
   // there: they include those of any earlier position); *found false for a person not enrolled by then.
   virtual Status ReadScope(const std::string& person_id, PersonScope* scope, bool* found) = 0;
-  // The claim-line facts of `delivery_id` as known at `known_at_position` (<= position()): those of the last event at
-  // or before it that changed them; recorded false when none did (the delivery was not recorded by then).
-  virtual Status LineAsKnownAt(uint64_t known_at_position, const std::string& delivery_id, ClaimLineFacts* facts) = 0;
+  // The claim-line facts of deliveries as known at `known_at_position` (<= position()), read one after another
+  // through one iterator: of each, those of the last event at or before it that changed them; recorded false when
+  // none did (the delivery was not recorded by then).
+  class LineReader {
+   public:
+    virtual ~LineReader() = default;
+    virtual Status Read(const std::string& delivery_id, ClaimLineFacts* facts) = 0;
+  };
+  virtual Status NewLineReader(uint64_t known_at_position, std::unique_ptr<LineReader>* out) = 0;
+  // One delivery's (a LineReader for one read).
+  Status LineAsKnownAt(uint64_t known_at_position, const std::string& delivery_id, ClaimLineFacts* facts);
+  // Every claim submitted at or before `known_at_position` (<= position()), in claim id order.
+  virtual Status ClaimsAsKnownAt(uint64_t known_at_position, std::vector<ClaimHead>* claims) = 0;
   // Every person's member facts as known at `known_at_position` (<= position()): of each person with facts recorded by
   // then, those after the last event at or before it that changed them; in person id order.
   virtual Status MembersAsKnownAt(uint64_t known_at_position, std::vector<IndicatorMember>* members) = 0;
