@@ -42,12 +42,12 @@ IndicatorMember MemberFactsOf(const LedgerModel& model, const PersonFacts& perso
   return member;
 }
 
-std::map<std::string, int32_t> FirstReceivingOf(const LedgerModel& model) {
+std::map<std::string, int32_t> FirstReceivingOf(const LedgerModel& model, int32_t valid_until) {
   // Persons receiving project-paid services (docs/events.md, the indicator's definition): at least one live
   // delivery dated on or before the valid date that the rules make eligible, wholly or in part. A person whose
   // every delivery is ineligible received services, but none the project pays for.
   std::map<std::string, int32_t> first;
-  for (const DeliveryDecision& decision : DecideEligibility(model, ledger::kNoDate).decisions) {
+  for (const DeliveryDecision& decision : DecideEligibility(model, valid_until).decisions) {
     if (decision.eligible_quantity <= 0) continue;
     auto [it, inserted] = first.try_emplace(decision.person_id, decision.date);
     if (!inserted) it->second = std::min(it->second, decision.date);
@@ -61,7 +61,7 @@ Status ComputeIndicators(const LedgerModel& model, int32_t valid_date, const std
     *out = IndicatorsReport{};
     return Status::NotFound("no project '" + project_id + "'");
   }
-  const std::map<std::string, int32_t> receiving = FirstReceivingOf(model);
+  const std::map<std::string, int32_t> receiving = FirstReceivingOf(model, valid_date);
   std::vector<IndicatorMember> members;
   members.reserve(model.persons().size());
   for (const auto& [person_id, person] : model.persons()) {

@@ -66,9 +66,10 @@ struct IndicatorMember {
 };
 // A person's member facts from `model` but the first day receiving services, which is the caller's (kNoDate).
 IndicatorMember MemberFactsOf(const LedgerModel& model, const PersonFacts& person);
-// The first day of each person receiving services: the earliest live delivery DecideEligibility makes eligible at
-// least in part, by person (what ComputeIndicators decides every delivery for).
-std::map<std::string, int32_t> FirstReceivingOf(const LedgerModel& model);
+// The first day of each person receiving services, by person: the earliest live delivery DecideEligibility makes
+// eligible at least in part, of those dated on or before `valid_until` (kNoDate: all; what ComputeIndicators decides
+// the deliveries up to its valid date for).
+std::map<std::string, int32_t> FirstReceivingOf(const LedgerModel& model, int32_t valid_until = ledger::kNoDate);
 // ComputeIndicators with the persons from `members` (any order) and the projects, their targets and the
 // municipalities' territories from `context` (a model that needs no person, grant or delivery).
 Status ComputeIndicatorsOfMembers(const LedgerModel& context, int32_t valid_date, const std::string& project_id,
