@@ -18,8 +18,10 @@
 // paid parts from each payment's date. What an event changed is the difference between the contributions before and
 // after it. "As of valid date V" sums the contributions valid on or before V.
 //
-// This is the journal's in-memory core: `report changes` folds it from the nearest checkpoint. Kept on disk, followed
-// by a projector and answering every report is the rest of the issue.
+// This is the journal's in-memory core: the server's live journal, and what a JournalProjector follows into the store
+// (journal_store.h). Beside the funding cells it keeps what the other answers read of its decisions: the caps' usage
+// (entitlements), each live delivery's decision (reconciliation), each grant holder's first day receiving services
+// (indicators).
 #ifndef DI_PROJECTIONS_FUNDING_JOURNAL_H_
 #define DI_PROJECTIONS_FUNDING_JOURNAL_H_
 
