@@ -27,10 +27,13 @@
 //             delivery) vs ComputeIndicatorsFromJournal; as known at a random past position, LoadModel +
 //             ComputeIndicators vs ComputeIndicatorsFromStore (each person's facts read, projects and municipalities
 //             folded).
+//   explain   the explained answers as known at a random past position (Q questions): a municipality's funding with
+//             the events per row (LoadModel + ComputeFunding vs the store's line facts and the claims folded), a
+//             person's entitlements with the decisions (person-scoped load deciding the family vs the store's).
 //   memory    peak RSS.
 //
 //   build/bench/journal_bench [--persons 300] [--years 8] [--queries 20] [--image-stride 16384] [--dir /tmp/x]
-//                             [--reuse] [--only fold|now|store|past|changes|entitlements|reconciliation|indicators]
+//                             [--reuse] [--only fold|now|store|past|changes|entitlements|reconciliation|indicators|explain]
 //   --only fold|now: the model + journal fold alone (now: then the journal's funding as known now); --only store: the
 //   journal store projected alone (kept for the other --only rows with --reuse); --only past|changes: that row from a store kept by an earlier --reuse
 //   run, not compared with anything (to profile one row).
@@ -50,6 +53,7 @@
 #include "di/projections/funding_changes.h"
 #include "di/projections/funding_journal.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_funding.h"
 #include "di/projections/journal_indicators.h"
 #include "di/projections/journal_reconciliation.h"
 #include "di/projections/journal_store.h"
@@ -348,6 +352,99 @@ void IndicatorRows(ledger::EventStore& store, projections::CheckpointStore* chec
   std::printf("\n");
 }
 
+// The explained rows (--explain: the events or decisions behind the figures), as known at random past positions:
+// a random municipality's funding by service and month with the events per row (LoadModel + ComputeFunding vs the
+// store's line facts and the claims folded), and a random grant holder's entitlements with the decisions (the
+// person-scoped load deciding the family's deliveries vs the store's decisions).
+void ExplainRows(ledger::EventStore& store, projections::CheckpointStore* checkpoints,
+                 projections::JournalStore& journal_store, const projections::LedgerModel& model, int queries,
+                 int32_t first_day, int32_t last_day, std::mt19937_64& random) {
+  std::vector<std::string> municipalities, holders;
+  for (const auto& [id, grant] : model.grants()) {
+    municipalities.push_back(grant.municipality_id);
+    holders.push_back(grant.person_id);
+  }
+  for (auto* ids : {&municipalities, &holders}) {
+    std::sort(ids->begin(), ids->end());
+    ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+  }
+  if (holders.empty()) Fail("no grant to explain");
+  struct Question {
+    uint64_t known_at = 0;
+    int32_t valid_date = 0;
+    std::string municipality, person;
+  };
+  std::vector<Question> questions(static_cast<size_t>(queries));
+  for (Question& question : questions) {
+    question.known_at = 1 + random() % model.last_position();
+    question.valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day));
+    question.municipality = municipalities[random() % municipalities.size()];
+    question.person = holders[random() % holders.size()];
+  }
+  auto funding_query = [&](const Question& question) {
+    projections::FundingQuery query;
+    query.municipality_id = question.municipality;
+    query.group_by = {"service", "month"};
+    query.explain = true;
+    return query;
+  };
+  auto funding_json = [](const ledger::Status& status, const projections::FundingReport& report) {
+    return status.ok() ? projections::FundingToJson(report).dump() : status.ToString();
+  };
+  std::printf("| explained, as known at a random past position (%d questions, p50 / p99) | today | journal | "
+              "today/journal |\n|---|---|---|---|\n",
+              queries);
+  size_t positions = 0;
+  CompareRow(
+      "a municipality's funding by service and month, events per row: LoadModel + ComputeFunding vs the store", queries,
+      [&](int i) {
+        const Question& question = questions[static_cast<size_t>(i)];
+        projections::FundingReport report;
+        const ledger::Status status = projections::ComputeFundingFromStore(
+            store, journal_store, question.known_at, question.valid_date, funding_query(question), &report);
+        for (const auto& row : report.rows) positions += row.positions.size();
+        return funding_json(status, report);
+      },
+      [&](int i) {
+        const Question& question = questions[static_cast<size_t>(i)];
+        projections::LedgerModel then;
+        Check(projections::LoadModel(store, checkpoints, question.known_at, &then), "load");
+        projections::FundingReport report;
+        const ledger::Status status =
+            projections::ComputeFunding(then, question.valid_date, funding_query(question), &report);
+        return funding_json(status, report);
+      });
+  auto entitlements_json = [](const ledger::Status& status, const projections::Entitlements& entitlements) {
+    return status.ok() ? projections::EntitlementsToJson(entitlements).dump() : status.ToString();
+  };
+  size_t decisions = 0;
+  CompareRow(
+      "a person's entitlements with the decisions: person-scoped load, deliveries decided vs the store", queries,
+      [&](int i) {
+        const Question& question = questions[static_cast<size_t>(i)];
+        projections::Entitlements entitlements;
+        const ledger::Status status = projections::ComputeEntitlementsFromStore(
+            store, journal_store, projections::ScopeStreamsOf(model, question.person), question.known_at,
+            question.valid_date, &entitlements, nullptr, /*explain=*/true);
+        decisions += entitlements.deliveries.size();
+        return entitlements_json(status, entitlements);
+      },
+      [&](int i) {
+        const Question& question = questions[static_cast<size_t>(i)];
+        projections::LedgerModel scoped;
+        Check(projections::LoadScopedModel(store, projections::ScopeStreamsOf(model, question.person),
+                                           question.known_at, &scoped),
+              "scoped load");
+        projections::Entitlements entitlements;
+        const ledger::Status status = projections::ComputeEntitlements(scoped, question.person, question.valid_date,
+                                                                       &entitlements, /*explain=*/true);
+        entitlements.known_at_position = question.known_at;
+        return entitlements_json(status, entitlements);
+      });
+  std::printf("%.0f event positions per funding answer, %.0f decisions per entitlements answer\n\n",
+              static_cast<double>(positions) / queries, static_cast<double>(decisions) / queries);
+}
+
 // --only past|changes: the journal store kept by an earlier run (--reuse) answers Q random past positions (funding),
 // or Q changes over a month of events; nothing else runs, nothing is compared (to profile the store's answers).
 int StoreOnly(const std::string& only, ledger::EventStore& store, const std::string& dir, int queries, int years,
@@ -380,7 +477,7 @@ int StoreOnly(const std::string& only, ledger::EventStore& store, const std::str
       projections::FundingChangesReport report;
       Check(projections::ComputeFundingChangesFromStore(store, *journal_store, query, &report), "changes");
     } else {
-      Fail("--only takes fold, now, past, changes, entitlements, reconciliation or indicators");
+      Fail("--only takes fold, now, past, changes, entitlements, reconciliation, indicators or explain");
     }
     timings.Add(started);
   }
@@ -432,7 +529,7 @@ int Run(int argc, char** argv) {
     work.Finish(reuse);
     return 0;
   }
-  if (only == "reconciliation" || only == "indicators") {
+  if (only == "reconciliation" || only == "indicators" || only == "explain") {
     // The head model for the claims and municipalities (not timed), then the past rows from the store kept by --reuse.
     std::unique_ptr<projections::JournalStore> journal_store;
     Check(projections::JournalStore::Open(dir + "/journal", journal_options, &journal_store), "journal store");
@@ -443,6 +540,8 @@ int Run(int argc, char** argv) {
     const int32_t first_day = ledger::DaysFromCivil(2016, 1, 1), last_day = ledger::DaysFromCivil(2016 + years, 1, 1);
     if (only == "reconciliation") {
       ReconciliationRows(*store, checkpoints.get(), *journal_store, model, nullptr, queries, first_day, last_day, random);
+    } else if (only == "explain") {
+      ExplainRows(*store, checkpoints.get(), *journal_store, model, queries, first_day, last_day, random);
     } else {
       IndicatorRows(*store, checkpoints.get(), *journal_store, model, nullptr, queries, first_day, last_day, random);
     }
@@ -607,6 +706,7 @@ int Run(int argc, char** argv) {
   EntitlementRows(*store, *journal_store, model, &journal, queries * 20, first_day, last_day, random);
   ReconciliationRows(*store, checkpoints.get(), *journal_store, model, &journal, queries, first_day, last_day, random);
   IndicatorRows(*store, checkpoints.get(), *journal_store, model, &journal, queries, first_day, last_day, random);
+  ExplainRows(*store, checkpoints.get(), *journal_store, model, queries, first_day, last_day, random);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::printf("\npeak RSS %ld MB (two models and two journals of the whole history are held)\n", usage.ru_maxrss / 1024);

@@ -20,6 +20,7 @@
 #include "di/projections/funding_journal.h"
 #include "di/projections/indicators.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_funding.h"
 #include "di/projections/journal_indicators.h"
 #include "di/projections/journal_reconciliation.h"
 #include "di/projections/journal_store.h"
@@ -144,30 +145,30 @@ int FoldModel(const std::string& data_dir, ledger::EventStore& store, uint64_t k
 }
 
 // The funding report from the journal store when it has projected the known-at position: an image and the records
-// after it, no model folded. False: the caller folds a model as before.
+// after it (with --explain, every delivery's line facts and the claims' streams), no model folded. False: the caller
+// folds a model as before.
 bool FundingFromJournalStore(const std::string& data_dir, ledger::EventStore& store, uint64_t known_at,
                              int32_t valid_date, const projections::FundingQuery& query,
                              projections::FundingReport* report, Status* status) {
   std::unique_ptr<projections::JournalStore> journal = OpenProjectedJournal(data_dir, store, known_at);
   if (!journal) return false;
-  projections::FundingCells cells;
-  projections::FundingContext context;
-  if (!journal->CellsAsKnownAt(known_at, valid_date, &cells, &context).ok()) return false;
-  *status = projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, report);
+  *status = projections::ComputeFundingFromStore(store, *journal, known_at, valid_date, query, report);
   return true;
 }
 
 // Entitlements from the journal store when it has projected the known-at position and knows the person's family:
-// the family's facts folded, the caps' usage read (projections/journal_entitlements.h). False: the caller folds.
+// the family's facts folded, the caps' usage (and with explain, the decisions) read (projections/journal_entitlements.h).
+// False: the caller folds.
 bool EntitlementsFromJournalStore(const std::string& data_dir, ledger::EventStore& store, uint64_t known_at,
-                                  int32_t valid_date, const std::string& person_id,
+                                  int32_t valid_date, const std::string& person_id, bool explain,
                                   projections::Entitlements* entitlements, Status* status) {
   std::unique_ptr<projections::JournalStore> journal = OpenProjectedJournal(data_dir, store, known_at);
   if (!journal) return false;
   projections::PersonScope scope;
   bool found = false;
   if (!journal->ReadScope(person_id, &scope, &found).ok() || !found) return false;
-  *status = projections::ComputeEntitlementsFromStore(store, *journal, scope, known_at, valid_date, entitlements);
+  *status = projections::ComputeEntitlementsFromStore(store, *journal, scope, known_at, valid_date, entitlements,
+                                                      nullptr, explain);
   return true;
 }
 
@@ -252,9 +253,8 @@ int RunEntitlements(const EntitlementsOptions& options) {
     return 0;
   }
   Status status = Status::Ok();
-  if (options.explain || options.naive ||
-      !EntitlementsFromJournalStore(options.data_dir, *store, known_at, valid_date, options.person_id, &entitlements,
-                                    &status)) {
+  if (options.naive || !EntitlementsFromJournalStore(options.data_dir, *store, known_at, valid_date, options.person_id,
+                                                     options.explain, &entitlements, &status)) {
     projections::LedgerModel model;
     if (int code = FoldModel(options.data_dir, *store, known_at, note, &model)) return code;
     status = projections::ComputeEntitlements(model, options.person_id, valid_date, &entitlements, options.explain);
@@ -456,8 +456,8 @@ void PrintFundingTable(const projections::FundingReport& report, bool explain, i
   }
 }
 
-// The funding report: from the journal store when it has projected the known-at position (and neither --explain
-// nor --naive asks otherwise), else from a model folded as known then.
+// The funding report: from the journal store when it has projected the known-at position (unless --naive asks
+// otherwise), else from a model folded as known then.
 int ReportFunding(const ReportOptions& options, ledger::EventStore& store, uint64_t known_at, int32_t valid_date,
                   const std::string& note) {
   projections::FundingQuery query;
@@ -472,7 +472,7 @@ int ReportFunding(const ReportOptions& options, ledger::EventStore& store, uint6
   Status status = Status::Ok();
   if (!note.empty()) {
     projections::EmptyWithNote({valid_date, known_at, note}, &report);
-  } else if (query.explain || options.naive ||
+  } else if (options.naive ||
              !FundingFromJournalStore(options.data_dir, store, known_at, valid_date, query, &report, &status)) {
     projections::LedgerModel model;
     if (int code = FoldModel(options.data_dir, store, known_at, note, &model)) return code;

@@ -451,7 +451,11 @@ TEST(MigrationCliTest, ASimulatedRegionImportedWithItsRecordedTimesAnswersAsKnow
         std::string("--known-at 2019-03-01 --group-by territory,service --format csv"),
         std::string("--known-at 2022-01-01 --valid-at 2020-12-31"), std::string("--known-at 40 --format json"),
         std::string("--group-by project --format json"), std::string("--known-at 2021-07-15 --group-by colour"),
-        std::string("--known-at 2021-07-15 --municipality M-NOWHERE")}) {
+        std::string("--known-at 2021-07-15 --municipality M-NOWHERE"),
+        // The events behind each row: every delivery's line facts and the claims as the store knows them then.
+        std::string("--known-at 2021-07-15 --valid-at 2021-06-30 --explain --format json"),
+        std::string("--known-at 2022-01-01 --group-by territory,month --explain"),
+        std::string("--explain --group-by service --format json")}) {
     Output journal = RunCli("report funding " + arguments + " --data " + data);
     Output naive = RunCli("report funding --naive " + arguments + " --data " + data);
     EXPECT_EQ(journal.exit_code, naive.exit_code) << arguments;
@@ -472,11 +476,26 @@ TEST(MigrationCliTest, ASimulatedRegionImportedWithItsRecordedTimesAnswersAsKnow
        {std::string("P-000003 --known-at 2021-07-15 --valid-at 2021-06-30 --format json"),
         std::string("P-000007 --known-at 2020-03-01 --valid-at 2020-02-10 --format csv"),
         std::string("P-000012 --known-at 2022-01-01 --valid-at 2021-12-20"), std::string("P-000001 --format json"),
-        std::string("P-000005 --known-at 2016-01-01 --format json"), std::string("P-NOBODY --known-at 2021-07-15")}) {
+        std::string("P-000005 --known-at 2016-01-01 --format json"), std::string("P-NOBODY --known-at 2021-07-15"),
+        // The decisions behind the figures as the journal made them, none decided again.
+        std::string("P-000003 --known-at 2021-07-15 --valid-at 2021-06-30 --explain --format json"),
+        std::string("P-000012 --known-at 2022-01-01 --valid-at 2021-12-20 --explain"),
+        std::string("P-000001 --explain --format json")}) {
     Output journal = RunCli("entitlements " + arguments + " --data " + data);
     Output naive = RunCli("entitlements --naive " + arguments + " --data " + data);
     EXPECT_EQ(journal.exit_code, naive.exit_code) << arguments;
     EXPECT_EQ(FirstDifference(journal.text, naive.text), "") << arguments;
+  }
+  {
+    // The explained answers compared above are not empty: decisions listed, events per funding row.
+    Output decisions = RunCli("entitlements P-000001 --explain --format json --data " + data);
+    ASSERT_EQ(decisions.exit_code, 0) << decisions.text;
+    EXPECT_FALSE(json::parse(decisions.text)["deliveries"].empty()) << decisions.text.substr(0, 400);
+    Output rows = RunCli("report funding --explain --group-by service --format json --data " + data);
+    ASSERT_EQ(rows.exit_code, 0) << rows.text;
+    const json funding = json::parse(rows.text);
+    ASSERT_FALSE(funding["rows"].empty());
+    EXPECT_FALSE(funding["rows"][0]["positions"].empty()) << rows.text.substr(0, 400);
   }
   // Reconciliation as known at any moment: the claims folded and each line's facts from the store == the fold.
   Output claims = RunCli("report reconciliation --known-at 2021-09-01 --format json --data " + data);

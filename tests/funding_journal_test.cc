@@ -24,6 +24,7 @@
 #include "di/projections/funding_changes.h"
 #include "di/projections/funding_journal.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_funding.h"
 #include "di/projections/journal_indicators.h"
 #include "di/projections/journal_reconciliation.h"
 #include "di/projections/journal_store.h"
@@ -221,8 +222,7 @@ ClaimLineFacts NaiveLineFacts(const LedgerModel& model, const std::map<std::stri
   ClaimLineFacts facts = DeliveryLineFacts(model, delivery_id);
   if (auto decision = decisions.find(delivery_id); decision != decisions.end()) {
     facts.decided = true;
-    facts.eligible_cost_cents = decision->second->eligible_cost_cents;
-    facts.reason = decision->second->reason;
+    facts.outcome = OutcomeOf(*decision->second);
   }
   return facts;
 }
@@ -260,9 +260,10 @@ std::map<std::string, IndicatorMember> NaiveMembers(const LedgerModel& model) {
 }
 
 // Entitlements as ComputeEntitlements gives them on `model`, as a document (or the error).
-std::string NaiveEntitlements(const LedgerModel& model, const std::string& person, int32_t valid_date) {
+std::string NaiveEntitlements(const LedgerModel& model, const std::string& person, int32_t valid_date,
+                              bool explain = false) {
   Entitlements naive;
-  const Status status = ComputeEntitlements(model, person, valid_date, &naive);
+  const Status status = ComputeEntitlements(model, person, valid_date, &naive, explain);
   return status.ok() ? EntitlementsToJson(naive).dump() : status.ToString();
 }
 
@@ -301,12 +302,14 @@ void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) 
     {
       // The report from the journal == the naive report, document for document (rows, totals, budgets).
       const int32_t valid_date = valid_dates[0];
-      const FundingQuery query = RandomQuery(random, model);
+      FundingQuery query = RandomQuery(random, model);
+      query.explain = random() % 2 == 0;  // the events per row from the model's facts, none decided
       FundingReport naive, from_journal;
       EXPECT_TRUE(ComputeFunding(model, valid_date, query, &naive).ok());
       EXPECT_TRUE(ComputeFundingFromJournal(journal, model, valid_date, query, &from_journal).ok());
       EXPECT_EQ(FundingToJson(from_journal).dump(), FundingToJson(naive).dump())
-          << "seed " << seed << ", known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
+          << "seed " << seed << ", known at " << event.position << ", valid at " << ledger::FormatDate(valid_date)
+          << (query.explain ? ", explained" : "");
     }
     {
       // Every delivery's line facts from the journal == the model's facts and deciding every delivery; and the
@@ -315,14 +318,12 @@ void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) 
       for (const DeliveryDecision& decision : every.decisions) {
         ClaimLineFacts from_journal = LineFactsFromJournal(journal, model, decision.delivery_id);
         EXPECT_TRUE(from_journal.decided) << decision.delivery_id;
-        EXPECT_EQ(from_journal.eligible_cost_cents, decision.eligible_cost_cents) << decision.delivery_id;
-        EXPECT_EQ(from_journal.reason, decision.reason) << decision.delivery_id;
+        EXPECT_EQ(from_journal.outcome, OutcomeOf(decision)) << decision.delivery_id;
       }
       for (const auto& [id, delivery] : model.deliveries()) {
-        int64_t eligible = 0;
-        std::string reason;
+        DecisionOutcome outcome;
         if (delivery.voided) {
-          EXPECT_FALSE(journal.DecisionOf(id, &eligible, &reason)) << id << " is voided";
+          EXPECT_FALSE(journal.DecisionOf(id, &outcome)) << id << " is voided";
         }
       }
       const int32_t valid_date = random() % 3 ? random_day() : last_day;
@@ -353,15 +354,16 @@ void CheckJournalOnStore(ledger::EventStore& store, uint64_t seed, int samples) 
           << "seed " << seed << ", indicators known at " << event.position << ", valid at "
           << ledger::FormatDate(valid_date);
     }
-    // Entitlements from the journal's usage == deciding the family's deliveries.
+    // Entitlements from the journal's usage (explained: and its decisions) == deciding the family's deliveries.
     for (const std::string& person : RandomPersons(random, model, 4)) {
       const int32_t valid_date = random_day();
+      const bool explain = random() % 2 == 0;
       Entitlements from_journal;
-      const Status status = ComputeEntitlementsFromJournal(journal, model, person, valid_date, &from_journal);
+      const Status status = ComputeEntitlementsFromJournal(journal, model, person, valid_date, &from_journal, explain);
       EXPECT_EQ(status.ok() ? EntitlementsToJson(from_journal).dump() : status.ToString(),
-                NaiveEntitlements(model, person, valid_date))
+                NaiveEntitlements(model, person, valid_date, explain))
           << "seed " << seed << ", person " << person << ", known at " << event.position << ", valid at "
-          << ledger::FormatDate(valid_date);
+          << ledger::FormatDate(valid_date) << (explain ? ", explained" : "");
     }
     if (pair) {
       SCOPED_TRACE("seed " + std::to_string(seed) + ", changes of (" + std::to_string(pair->position) + ", " +
@@ -441,6 +443,7 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
   std::vector<FundingChange> changes;
   Status undecodable = Status::Ok();
   size_t reconciled_lines = 0;  // the reconciliations compared are not all empty
+  size_t explained_positions = 0;  // nor the explained funding reports
   Status status = store.ReadLog(1, 0, [&](const ledger::StoredEvent& event) {
     if (!ApplyOrReport(event, &model, &undecodable)) return false;
     in_memory.Follow(model, event, &changes);
@@ -453,15 +456,17 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
     }
     for (int i = 0; i < 3; ++i) {
       const int32_t valid_date = i == 2 ? last_day : first_day + static_cast<int32_t>(random() % (last_day - first_day + 1));
-      const FundingQuery query = RandomQuery(random, model);
+      FundingQuery query = RandomQuery(random, model);
+      query.explain = i != 1;  // the events per row: the line facts and the claims as the store knows them then
       FundingReport naive, from_store;
       const Status naive_status = ComputeFunding(model, valid_date, query, &naive);
-      Status store_status = journal->CellsAsKnownAt(event.position, valid_date, &cells, &context);
-      EXPECT_TRUE(store_status.ok()) << store_status.ToString();
-      store_status = ComputeFundingFromCells(cells, context, valid_date, event.position, query, &from_store);
+      const Status store_status =
+          ComputeFundingFromStore(store, *journal, event.position, valid_date, query, &from_store);
       EXPECT_EQ(store_status.ToString(), naive_status.ToString());
       EXPECT_EQ(FundingToJson(from_store).dump(), FundingToJson(naive).dump())
-          << "known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
+          << "known at " << event.position << ", valid at " << ledger::FormatDate(valid_date)
+          << (query.explain ? ", explained" : "");
+      for (const FundingRow& row : from_store.rows) explained_positions += row.positions.size();
     }
     {
       // The store's list of claims as known then == the model's.
@@ -532,9 +537,11 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
             << "indicators known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
       }
     }
-    // Entitlements from the store (the family's facts folded, the usage read) == deciding the family's deliveries.
+    // Entitlements from the store (the family's facts folded, the usage and, explained, the decisions read) ==
+    // deciding the family's deliveries.
     for (const std::string& person : RandomPersons(random, at_head, 5)) {
       const int32_t valid_date = first_day + static_cast<int32_t>(random() % (last_day - first_day + 1));
+      const bool explain = random() % 2 == 0;
       Entitlements from_store;
       ScopedLoadStats stats;
       // The scope the store keeps (what the CLI reads) is the head model's.
@@ -547,17 +554,20 @@ void CheckJournalStoreOnStore(ledger::EventStore& store, const std::string& jour
         EXPECT_EQ(scope.streams, expected_scope.streams) << person;
       }
       const Status status = ComputeEntitlementsFromStore(store, *journal, found ? scope : expected_scope,
-                                                         event.position, valid_date, &from_store, &stats);
-      const std::string naive = model.FindPerson(person) == nullptr ? "" : NaiveEntitlements(model, person, valid_date);
+                                                         event.position, valid_date, &from_store, &stats, explain);
+      const std::string naive =
+          model.FindPerson(person) == nullptr ? "" : NaiveEntitlements(model, person, valid_date, explain);
       if (naive.empty()) continue;  // not known yet: the server and the CLI answer with a note before asking
       EXPECT_EQ(status.ok() ? EntitlementsToJson(from_store).dump() : status.ToString(), naive)
-          << "person " << person << ", known at " << event.position << ", valid at " << ledger::FormatDate(valid_date);
+          << "person " << person << ", known at " << event.position << ", valid at " << ledger::FormatDate(valid_date)
+          << (explain ? ", explained" : "");
     }
     return !::testing::Test::HasFailure();
   });
   ASSERT_TRUE(status.ok()) << status.ToString();
   ASSERT_TRUE(undecodable.ok()) << undecodable.ToString();
   EXPECT_GT(reconciled_lines, 0u);
+  EXPECT_GT(explained_positions, 0u);
   // What changed between two positions, from the store's records == from a journal reset at A and following to B.
   for (int i = 0; i < 4; ++i) {
     FundingChangesQuery query;

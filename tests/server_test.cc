@@ -310,25 +310,33 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
     projections::LedgerModel model;
     ASSERT_TRUE(projections::LoadModel(*store_, nullptr, known_at, &model).ok());
     for (const std::string group_by : {"municipality", "service,month", ""}) {
-      projections::FundingQuery query;
-      std::stringstream dimensions(group_by);
-      for (std::string dimension; std::getline(dimensions, dimension, ',');) query.group_by.push_back(dimension);
-      projections::FundingReport naive;
-      ASSERT_TRUE(projections::ComputeFunding(model, ledger::DaysFromCivil(2021, 2, 1), query, &naive).ok());
-      const json served = Get(port_, "/v1/reports/funding?valid_at=2021-02-01&known_at=" + std::to_string(known_at) +
-                                         (group_by.empty() ? "" : "&group_by=" + group_by), kFinance).Json();
-      EXPECT_EQ(served.dump(), json(projections::FundingToJson(naive)).dump()) << group_by;
+      for (bool explain : {false, true}) {  // explained: the events per row from the store's line facts and claims
+        projections::FundingQuery query;
+        std::stringstream dimensions(group_by);
+        for (std::string dimension; std::getline(dimensions, dimension, ',');) query.group_by.push_back(dimension);
+        query.explain = explain;
+        projections::FundingReport naive;
+        ASSERT_TRUE(projections::ComputeFunding(model, ledger::DaysFromCivil(2021, 2, 1), query, &naive).ok());
+        const json served = Get(port_, "/v1/reports/funding?valid_at=2021-02-01&known_at=" + std::to_string(known_at) +
+                                           (group_by.empty() ? "" : "&group_by=" + group_by) +
+                                           (explain ? "&explain=true" : ""), kFinance).Json();
+        EXPECT_EQ(served.dump(), json(projections::FundingToJson(naive)).dump()) << group_by << " " << explain;
+      }
     }
-    // Entitlements as known then: the family's facts folded, the caps' usage from the store's records.
+    // Entitlements as known then: the family's facts folded, the caps' usage (explained: the decisions) from the
+    // store's records.
     if (model.FindPerson("P-C1") != nullptr) {
       for (const char* valid_at : {"2021-01-02", "2021-01-15"}) {
-        projections::Entitlements naive;
-        int32_t valid_date = 0;
-        ASSERT_TRUE(ledger::ParseDate(valid_at, &valid_date));
-        ASSERT_TRUE(projections::ComputeEntitlements(model, "P-C1", valid_date, &naive).ok());
-        const json served = Get(port_, "/v1/entitlements/P-C1?valid_at=" + std::string(valid_at) +
-                                           "&known_at=" + std::to_string(known_at), kClerk1).Json();
-        EXPECT_EQ(served.dump(), json(projections::EntitlementsToJson(naive)).dump()) << valid_at;
+        for (bool explain : {false, true}) {
+          projections::Entitlements naive;
+          int32_t valid_date = 0;
+          ASSERT_TRUE(ledger::ParseDate(valid_at, &valid_date));
+          ASSERT_TRUE(projections::ComputeEntitlements(model, "P-C1", valid_date, &naive, explain).ok());
+          const json served = Get(port_, "/v1/entitlements/P-C1?valid_at=" + std::string(valid_at) + "&known_at=" +
+                                             std::to_string(known_at) + (explain ? "&explain=true" : ""),
+                                  kClerk1).Json();
+          EXPECT_EQ(served.dump(), json(projections::EntitlementsToJson(naive)).dump()) << valid_at << " " << explain;
+        }
       }
     }
   };
@@ -336,16 +344,35 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
   const double scoped_before = metrics_.Value("di_model_scoped_loads_total");
   for (uint64_t known_at : {3u, 13u, 15u, 16u, 18u}) check_past(known_at);
   EXPECT_EQ(metrics_.Value("di_model_scoped_loads_total"), scoped_before);  // no family's deliveries folded
-  EXPECT_EQ(metrics_.Value("di_entitlements_from_journal_total", {{"journal", "store"}}), 8);
+  EXPECT_EQ(metrics_.Value("di_entitlements_from_journal_total", {{"journal", "store"}}), 16);
   {
-    // As known now: the caps' usage from the live journal, which the store's start began.
+    // As known now: the caps' usage and the decisions from the live journal, which the store's start began; the
+    // funding report's events per row from the live model's facts.
     projections::LedgerModel model;
     ASSERT_TRUE(projections::LoadModel(*store_, nullptr, projections::kKnownNow, &model).ok());
-    projections::Entitlements naive;
-    ASSERT_TRUE(projections::ComputeEntitlements(model, "P-C1", ledger::DaysFromCivil(2021, 1, 15), &naive).ok());
-    EXPECT_EQ(Get(port_, "/v1/entitlements/P-C1?valid_at=2021-01-15", kClerk1).Json().dump(),
-              json(projections::EntitlementsToJson(naive)).dump());
-    EXPECT_EQ(metrics_.Value("di_entitlements_from_journal_total", {{"journal", "live"}}), 1);
+    const double funding_before = metrics_.Value("di_funding_from_journal_total");
+    for (bool explain : {false, true}) {
+      projections::Entitlements naive;
+      ASSERT_TRUE(
+          projections::ComputeEntitlements(model, "P-C1", ledger::DaysFromCivil(2021, 1, 15), &naive, explain).ok());
+      EXPECT_EQ(Get(port_, std::string("/v1/entitlements/P-C1?valid_at=2021-01-15") + (explain ? "&explain=true" : ""),
+                    kClerk1).Json().dump(),
+                json(projections::EntitlementsToJson(naive)).dump());
+      projections::FundingQuery query;
+      query.explain = explain;
+      projections::FundingReport funding;
+      ASSERT_TRUE(projections::ComputeFunding(model, ledger::DaysFromCivil(2021, 2, 1), query, &funding).ok());
+      EXPECT_EQ(Get(port_, std::string("/v1/reports/funding?valid_at=2021-02-01") + (explain ? "&explain=true" : ""),
+                    kFinance).Json().dump(),
+                json(projections::FundingToJson(funding)).dump());
+      if (explain) {
+        EXPECT_EQ(naive.deliveries.size(), 5u);  // j-d0..2, k-d0..1
+        ASSERT_FALSE(funding.rows.empty());
+        EXPECT_FALSE(funding.rows[0].positions.empty());
+      }
+    }
+    EXPECT_EQ(metrics_.Value("di_entitlements_from_journal_total", {{"journal", "live"}}), 2);
+    EXPECT_EQ(metrics_.Value("di_funding_from_journal_total"), funding_before + 2);
   }
   // What changed between two positions: from the store's records, as from a journal followed from A.
   for (const auto& [from, to] : std::vector<std::pair<uint64_t, uint64_t>>{{3, 19}, {13, 16}, {16, 16}}) {
@@ -361,7 +388,7 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
     EXPECT_EQ(served.dump(), json(projections::FundingChangesToJson(followed)).dump()) << from << ".." << to;
   }
   EXPECT_EQ(metrics_.Value("di_model_replays_total"), replays_before);  // no model folded for them
-  EXPECT_EQ(metrics_.Value("di_funding_from_journal_store_total"), 18);
+  EXPECT_EQ(metrics_.Value("di_funding_from_journal_store_total"), 33);
   // A restarted server resumes the store where it stands and goes on recording.
   server_.reset();
   service_.reset();

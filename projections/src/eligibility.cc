@@ -383,33 +383,49 @@ const Rule* DecideUnits(const LedgerModel& model, const RuleSet& rules, const De
   return cost_rule;
 }
 
+// The facts part of a decision; false when the delivery's grant, its person or the rules are unknown (the decision is
+// then whole: ineligible, with the reason).
+bool DecisionFacts(const LedgerModel& model, const DeliveryFacts& delivery, DeliveryDecision* decision,
+                   const GrantFacts** grant_out, const PersonFacts** person_out) {
+  const RuleSet* rules = model.rules();
+  decision->delivery_id = delivery.id;
+  decision->grant_id = delivery.grant_id;
+  decision->date = delivery.date;
+  decision->quantity = delivery.quantity;
+  decision->cost_cents = delivery.cost_cents;
+  decision->positions.push_back(delivery.position);
+  decision->positions.insert(decision->positions.end(), delivery.correction_positions.begin(),
+                             delivery.correction_positions.end());
+  const GrantFacts* grant = model.FindGrant(delivery.grant_id);
+  const PersonFacts* person = grant ? model.FindPerson(grant->person_id) : nullptr;
+  if (grant == nullptr || person == nullptr || rules == nullptr) {
+    decision->verdict = Verdict::kIneligible;
+    decision->reason = rules == nullptr ? "no rules enacted" : "delivery of an unknown grant or person";
+    if (grant != nullptr) decision->service = grant->service;
+    return false;
+  }
+  decision->person_id = person->id;
+  decision->municipality_id = grant->municipality_id;
+  decision->service = grant->service;
+  *grant_out = grant;
+  *person_out = person;
+  return true;
+}
+
+Verdict VerdictOf(int64_t eligible, int64_t quantity) {
+  return eligible == quantity ? Verdict::kEligible : eligible == 0 ? Verdict::kIneligible : Verdict::kPartlyEligible;
+}
+
 }  // namespace
 
 DeliveryDecision DecideDelivery(const LedgerModel& model, const DeliveryFacts& delivery, UsageCounters* usage,
                                 CapCharges* charges) {
-  const RuleSet* rules = model.rules();
   DeliveryDecision decision;
-  decision.delivery_id = delivery.id;
-  decision.grant_id = delivery.grant_id;
-  decision.date = delivery.date;
-  decision.quantity = delivery.quantity;
-  decision.cost_cents = delivery.cost_cents;
-  decision.positions.push_back(delivery.position);
-  decision.positions.insert(decision.positions.end(), delivery.correction_positions.begin(),
-                            delivery.correction_positions.end());
-  const GrantFacts* grant = model.FindGrant(delivery.grant_id);
-  const PersonFacts* person = grant ? model.FindPerson(grant->person_id) : nullptr;
-  if (grant == nullptr || person == nullptr || rules == nullptr) {
-    decision.verdict = Verdict::kIneligible;
-    decision.reason = rules == nullptr ? "no rules enacted" : "delivery of an unknown grant or person";
-    if (grant != nullptr) decision.service = grant->service;
-    return decision;
-  }
-  decision.person_id = person->id;
-  decision.municipality_id = grant->municipality_id;
-  decision.service = grant->service;
+  const GrantFacts* grant = nullptr;
+  const PersonFacts* person = nullptr;
+  if (!DecisionFacts(model, delivery, &decision, &grant, &person)) return decision;
 
-  const Rule* cost_rule = DecideUnits(model, *rules, delivery, *grant, *person, usage, charges, &decision);
+  const Rule* cost_rule = DecideUnits(model, *model.rules(), delivery, *grant, *person, usage, charges, &decision);
   const int64_t eligible = decision.eligible_quantity;
   // Cost: actual cost prorated to the eligible part, or units at the grant's unit rate.
   const int64_t unit_rate = grant->UnitCostOn(delivery.date);  // the rate in force on the delivery date
@@ -418,9 +434,25 @@ DeliveryDecision DecideDelivery(const LedgerModel& model, const DeliveryFacts& d
   } else {
     decision.eligible_cost_cents = ProrateHalfUp(delivery.cost_cents, eligible, delivery.quantity);
   }
-  decision.verdict = eligible == delivery.quantity ? Verdict::kEligible
-                     : eligible == 0               ? Verdict::kIneligible
-                                                   : Verdict::kPartlyEligible;
+  decision.verdict = VerdictOf(eligible, delivery.quantity);
+  return decision;
+}
+
+DecisionOutcome OutcomeOf(const DeliveryDecision& decision) {
+  return {decision.eligible_quantity, decision.eligible_cost_cents, decision.rule_id, decision.reason};
+}
+
+DeliveryDecision DecisionFromOutcome(const LedgerModel& model, const DeliveryFacts& delivery,
+                                     const DecisionOutcome& outcome) {
+  DeliveryDecision decision;
+  const GrantFacts* grant = nullptr;
+  const PersonFacts* person = nullptr;
+  if (!DecisionFacts(model, delivery, &decision, &grant, &person)) return decision;
+  decision.eligible_quantity = outcome.eligible_quantity;
+  decision.eligible_cost_cents = outcome.eligible_cost_cents;
+  decision.rule_id = outcome.rule_id;
+  decision.reason = outcome.reason;
+  decision.verdict = VerdictOf(outcome.eligible_quantity, delivery.quantity);
   return decision;
 }
 
@@ -435,8 +467,12 @@ std::set<std::string> ScopeOfPerson(const LedgerModel& model, const std::string&
   return scope;
 }
 
-EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until, const std::set<std::string>* persons) {
-  EligibilityResult result;
+namespace {
+
+// The live deliveries dated on or before `valid_until` (kNoDate: all) of every delivery (`persons` null) or of the
+// persons' grants, in valid-time order.
+std::vector<const DeliveryFacts*> DeliveriesToDecide(const LedgerModel& model, int32_t valid_until,
+                                                     const std::set<std::string>* persons) {
   std::vector<const DeliveryFacts*> deliveries;
   auto consider = [&](const DeliveryFacts& delivery) {
     if (delivery.voided || delivery.position == 0) return;
@@ -461,6 +497,20 @@ EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_unti
   std::sort(deliveries.begin(), deliveries.end(), [](const DeliveryFacts* a, const DeliveryFacts* b) {
     return a->date != b->date ? a->date < b->date : a->position < b->position;
   });
+  return deliveries;
+}
+
+}  // namespace
+
+std::vector<const DeliveryFacts*> ExplainedDeliveriesOf(const LedgerModel& model, const std::string& person_id,
+                                                        int32_t valid_date) {
+  const std::set<std::string> person = {person_id};
+  return DeliveriesToDecide(model, valid_date, &person);
+}
+
+EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_until, const std::set<std::string>* persons) {
+  EligibilityResult result;
+  const std::vector<const DeliveryFacts*> deliveries = DeliveriesToDecide(model, valid_until, persons);
   result.decisions.reserve(deliveries.size());
   for (const DeliveryFacts* delivery : deliveries) {
     result.decisions.push_back(DecideDelivery(model, *delivery, &result.usage, nullptr));

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "di/ledger/invariant.h"
+#include "di/projections/journal_funding.h"
 
 namespace di::projections {
 
@@ -342,12 +343,10 @@ FundingJournal::PlaceId FundingJournal::PlaceOf(const LedgerModel& model, const 
   return it->second;
 }
 
-namespace {
 int32_t MonthNumber(int32_t date) {
   const ledger::CivilDate civil = ledger::CivilFromDays(date);
   return civil.year * 12 + static_cast<int32_t>(civil.month) - 1;
 }
-}  // namespace
 
 FundingJournal::Cell FundingJournal::CellOf(const LedgerModel& model, const GrantFacts& grant, int32_t date) {
   return Cell{PlaceOf(model, grant), MonthNumber(date)};
@@ -403,7 +402,7 @@ void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std
     delivery_contributions_.erase(stored);
     Count({old.cell, old.date}, old.Figures(), -1);
     pending_lines_.insert(delivery_id);
-    if (old.receiving) {
+    if (old.receiving()) {
       // A contribution had a known grant, and the model never forgets a delivery or a grant.
       const GrantFacts* had_grant = model.FindGrant(model.deliveries().at(delivery_id).grant_id);
       DI_ASSERT(had_grant != nullptr);
@@ -417,30 +416,35 @@ void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std
                                                             : CellOf(model, *grant, delivery->date);
   fresh.date = delivery->date;
   fresh.cost_cents = delivery->cost_cents;
+  fresh.eligible_quantity = decision->eligible_quantity;
   fresh.eligible_cost_cents = decision->eligible_cost_cents;
-  fresh.reason = decision->reason;
-  fresh.receiving = decision->eligible_quantity > 0;
-  const bool was_receiving = had && stored->second.receiving;
+  fresh.rule = InternRule(decision->rule_id);
+  const bool was_receiving = had && stored->second.receiving();
   const int32_t old_date = had ? stored->second.date : 0;
   if (had) {
     DeliveryContribution& old = stored->second;
     if (old.cell == fresh.cell && old.date == fresh.date && old.cost_cents == fresh.cost_cents &&
-        old.eligible_cost_cents == fresh.eligible_cost_cents && old.receiving == fresh.receiving) {
-      if (old.reason != fresh.reason) {  // the same figures for another reason: a line's finding changed
-        old.reason = std::move(fresh.reason);
+        old.eligible_cost_cents == fresh.eligible_cost_cents && old.receiving() == fresh.receiving()) {
+      // The same figures; the decision's other parts may differ (a line's finding, what explain lists).
+      if (old.eligible_quantity != fresh.eligible_quantity || old.rule != fresh.rule || old.reason != decision->reason) {
+        old.eligible_quantity = fresh.eligible_quantity;
+        old.rule = fresh.rule;
+        old.reason = decision->reason;
         pending_lines_.insert(delivery_id);
       }
       return;  // unchanged: most of a re-decided suffix
     }
+    fresh.reason = decision->reason;
     Count({old.cell, old.date}, old.Figures(), -1);
     old = fresh;
   } else {
+    fresh.reason = decision->reason;
     delivery_contributions_.emplace(delivery_id, fresh);
   }
   pending_lines_.insert(delivery_id);
   Count({fresh.cell, fresh.date}, fresh.Figures(), +1);
   if (was_receiving) Unreceive(model, grant->person_id, old_date, delivery_id);
-  if (fresh.receiving) Receive(grant->person_id, fresh.date);
+  if (fresh.receiving()) Receive(grant->person_id, fresh.date);
 }
 
 void FundingJournal::Receive(const std::string& person_id, int32_t date) {
@@ -465,7 +469,7 @@ void FundingJournal::Unreceive(const LedgerModel& model, const std::string& pers
     for (const std::string& delivery_id : model.DeliveriesOfGrant(grant_id)) {
       if (delivery_id == changed_delivery_id) continue;  // its new contribution is counted by the caller
       auto contribution = delivery_contributions_.find(delivery_id);
-      if (contribution == delivery_contributions_.end() || !contribution->second.receiving) continue;
+      if (contribution == delivery_contributions_.end() || !contribution->second.receiving()) continue;
       if (next.count == 0 || contribution->second.date < next.date) {
         next = FirstReceiving{contribution->second.date, 1};
       } else if (contribution->second.date == next.date) {
@@ -485,13 +489,19 @@ int32_t FundingJournal::FirstReceivingOf(const std::string& person_id) const {
   return first == first_receiving_.end() ? ledger::kNoDate : first->second.date;
 }
 
-bool FundingJournal::DecisionOf(const std::string& delivery_id, int64_t* eligible_cost_cents,
-                                std::string* reason) const {
+bool FundingJournal::DecisionOf(const std::string& delivery_id, DecisionOutcome* outcome) const {
   auto found = delivery_contributions_.find(delivery_id);
   if (found == delivery_contributions_.end()) return false;
-  *eligible_cost_cents = found->second.eligible_cost_cents;
-  *reason = found->second.reason;
+  const DeliveryContribution& contribution = found->second;
+  *outcome = {contribution.eligible_quantity, contribution.eligible_cost_cents, rule_ids_[contribution.rule],
+              contribution.reason};
   return true;
+}
+
+uint32_t FundingJournal::InternRule(const std::string& rule_id) {
+  auto [found, inserted] = rule_index_.try_emplace(rule_id, static_cast<uint32_t>(rule_ids_.size()));
+  if (inserted) rule_ids_.push_back(rule_id);
+  return found->second;
 }
 
 void FundingJournal::TakeBackCharges(Family* family, size_t from) {
@@ -784,8 +794,27 @@ void FundingJournal::RefreshAll(const LedgerModel& model) {
 Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerModel& model, int32_t valid_date,
                                  const FundingQuery& query, FundingReport* out) {
   DI_ASSERT(journal.position() == model.last_position());
-  return ComputeFundingFromCells(journal.CellsAsOf(valid_date), journal.context(), valid_date,
-                                 model.last_position(), query, out);
+  const FundingCells cells = journal.CellsAsOf(valid_date);
+  FundingQuery figures_only = query;
+  figures_only.explain = false;
+  DI_RETURN_IF_ERROR(
+      ComputeFundingFromCells(cells, journal.context(), valid_date, model.last_position(), figures_only, out));
+  if (!query.explain) return Status::Ok();
+  // The events per row from the model's facts (every delivery's, the claims'): nothing decided.
+  auto line_facts = [&](const std::string& delivery_id, ClaimLineFacts* facts) {
+    *facts = DeliveryLineFacts(model, delivery_id);
+    return Status::Ok();
+  };
+  return ExplainFundingRows(
+      cells, model, valid_date, query,
+      [&](const JournalStore::LineVisitor& visit) -> Status {
+        for (const auto& [delivery_id, delivery] : model.deliveries()) {
+          if (delivery.voided || delivery.date > valid_date) continue;  // never explained: spare their facts
+          DI_RETURN_IF_ERROR(visit(delivery_id, DeliveryLineFacts(model, delivery_id)));
+        }
+        return Status::Ok();
+      },
+      line_facts, out);
 }
 
 PlaceGrouping GroupPlaces(const std::vector<FundingRowKey>& places, const FundingQuery& query,

@@ -8,7 +8,7 @@ namespace di::projections {
 ClaimLineFacts LineFactsFromJournal(const FundingJournal& journal, const LedgerModel& model,
                                     const std::string& delivery_id) {
   ClaimLineFacts facts = DeliveryLineFacts(model, delivery_id);
-  facts.decided = journal.DecisionOf(delivery_id, &facts.eligible_cost_cents, &facts.reason);
+  facts.decided = journal.DecisionOf(delivery_id, &facts.outcome);
   return facts;
 }
 

@@ -49,7 +49,7 @@ constexpr std::string_view kMemberPrefix = "member/";
 constexpr std::string_view kClaimPrefix = "claim/";
 // 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys; 4: line keys;
 // 5: member keys; 6: claim keys.
-constexpr uint8_t kFormatVersion = 6;
+constexpr uint8_t kFormatVersion = 7;
 constexpr size_t kMetaSize = 1 + 8 + 32;
 
 // The position of a key known to be `prefix` and 8 bytes (an iterator's key within the prefix, or the meta value).
@@ -418,25 +418,29 @@ bool AddUsage(std::string_view bytes, int32_t valid_date, int64_t* sum) {
   return in.done();
 }
 
-// A delivery's claim-line facts: flags (recorded 1, voided 2, decided 4), date, service, cost, positions, eligible
-// cost, reason.
+// A delivery's claim-line facts: flags (recorded 1, voided 2, decided 4), date, service, municipality, cost,
+// positions, the decision's eligible quantity, eligible cost, rule and reason.
 std::string EncodeLineFacts(const ClaimLineFacts& facts) {
   Writer out;
   out.U64((facts.recorded ? 1 : 0) | (facts.voided ? 2 : 0) | (facts.decided ? 4 : 0));
   out.I64(facts.date);
   out.Str(facts.service);
+  out.Str(facts.municipality_id);
   out.I64(facts.cost_cents);
   out.U64(facts.positions.size());
   for (uint64_t position : facts.positions) out.U64(position);
-  out.I64(facts.eligible_cost_cents);
-  out.Str(facts.reason);
+  out.I64(facts.outcome.eligible_quantity);
+  out.I64(facts.outcome.eligible_cost_cents);
+  out.Str(facts.outcome.rule_id);
+  out.Str(facts.outcome.reason);
   return out.Take();
 }
 
 bool DecodeLineFacts(std::string_view bytes, ClaimLineFacts* facts) {
   Reader in(bytes);
   uint64_t flags = 0, count = 0;
-  if (!in.U64(&flags) || flags > 7 || !in.I32(&facts->date) || !in.Str(&facts->service) || !in.I64(&facts->cost_cents) ||
+  if (!in.U64(&flags) || flags > 7 || !in.I32(&facts->date) || !in.Str(&facts->service) ||
+      !in.Str(&facts->municipality_id) || !in.I64(&facts->cost_cents) ||
       !in.U64(&count)) {
     return false;
   }
@@ -447,7 +451,8 @@ bool DecodeLineFacts(std::string_view bytes, ClaimLineFacts* facts) {
   for (uint64_t i = 0; i < count; ++i) {
     if (!in.U64(&facts->positions.emplace_back())) return false;
   }
-  return in.I64(&facts->eligible_cost_cents) && in.Str(&facts->reason) && in.done();
+  return in.I64(&facts->outcome.eligible_quantity) && in.I64(&facts->outcome.eligible_cost_cents) &&
+         in.Str(&facts->outcome.rule_id) && in.Str(&facts->outcome.reason) && in.done();
 }
 
 // A person's indicator facts: flags (enrolled 1), enrolment date, project, target group, the residence as last
@@ -614,6 +619,39 @@ class RocksJournalStore final : public JournalStore {
     DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
     *out = std::make_unique<RocksLineReader>(db_.get(), known_at_position);
     return Status::Ok();
+  }
+
+  Status ForEachLineAsKnownAt(uint64_t known_at_position, const LineVisitor& fn) override {
+    DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
+    // Keys in (delivery, position) order: of each delivery's, the last at or before the known-at position.
+    std::string last_value, last_delivery;
+    ClaimLineFacts facts;
+    auto emit = [&]() -> Status {
+      if (last_delivery.empty()) return Status::Ok();
+      if (!DecodeLineFacts(last_value, &facts)) {
+        return Status::Corruption("journal line of delivery '" + last_delivery + "' does not decode");
+      }
+      Status visited = fn(last_delivery, facts);
+      last_delivery.clear();
+      return visited;
+    };
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    const rocksdb::Slice prefix(kLinePrefix.data(), kLinePrefix.size());
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      const size_t end_of_id = key.find('\0', kLinePrefix.size());
+      if (end_of_id == std::string_view::npos || key.size() != end_of_id + 1 + 8) {
+        return Status::Corruption("journal line key does not parse");
+      }
+      const std::string_view delivery = key.substr(kLinePrefix.size(), end_of_id - kLinePrefix.size());
+      const uint64_t position = PositionOfKey(key.substr(0, end_of_id + 1), key);
+      if (position > known_at_position) continue;  // a later version; the delivery's earlier ones came first
+      if (delivery != last_delivery) DI_RETURN_IF_ERROR(emit());
+      last_delivery.assign(delivery);
+      last_value.assign(it->value().data(), it->value().size());
+    }
+    DI_RETURN_IF_ERROR(FromRocks(it->status(), "read the journal's lines"));
+    return emit();
   }
 
   Status ClaimsAsKnownAt(uint64_t known_at_position, std::vector<ClaimHead>* claims) override {

@@ -40,8 +40,8 @@ ReconciliationLine ReconcileLine(const ClaimFacts& claim, const ClaimSplit& spli
   }
   // DecideEligibility(model, valid_date) decides the live deliveries dated on or before the valid date.
   if (delivery.decided && delivery.date <= valid_date) {
-    line.eligible_cents = delivery.eligible_cost_cents;
-    if (!delivery.reason.empty()) line.findings.push_back(delivery.reason);
+    line.eligible_cents = delivery.outcome.eligible_cost_cents;
+    if (!delivery.outcome.reason.empty()) line.findings.push_back(delivery.outcome.reason);
   }
   line.claimed_over_eligible_cents = line.claimed_cents - line.eligible_cents;
   if (split.reviewed) {
@@ -114,6 +114,7 @@ ClaimLineFacts DeliveryLineFacts(const LedgerModel& model, const std::string& de
                          delivery->second.correction_positions.end());
   if (const GrantFacts* grant = model.FindGrant(delivery->second.grant_id)) {
     facts.service = std::string(ledger::ServiceName(grant->service));
+    facts.municipality_id = grant->municipality_id;
   }
   return facts;
 }
@@ -133,8 +134,7 @@ Status ComputeReconciliation(const LedgerModel& model, int32_t valid_date, const
         *facts = DeliveryLineFacts(model, delivery_id);
         if (auto decision = decisions.find(delivery_id); decision != decisions.end()) {
           facts->decided = true;
-          facts->eligible_cost_cents = decision->second->eligible_cost_cents;
-          facts->reason = decision->second->reason;
+          facts->outcome = OutcomeOf(*decision->second);
         }
         return Status::Ok();
       },

@@ -14,6 +14,7 @@
 #include "di/ledger/sha256.h"
 #include "di/projections/checkpoint.h"
 #include "di/projections/journal_entitlements.h"
+#include "di/projections/journal_funding.h"
 #include "di/projections/journal_indicators.h"
 #include "di/projections/journal_reconciliation.h"
 #include "di/projections/person_scope.h"
@@ -357,11 +358,13 @@ Status LedgerService::QueryEntitlements(const Principal& principal, const std::s
     projections::PersonScope scope;
     live_.Read([&](const projections::LedgerModel& model) { scope = projections::ScopeStreamsOf(model, person_id); });
     projections::JournalStore* journal = nullptr;
-    if (!explain) DI_RETURN_IF_ERROR(live_.JournalStoreAt(known_at, &journal));
+    DI_RETURN_IF_ERROR(live_.JournalStoreAt(known_at, &journal));
     if (journal != nullptr) {
-      // From the journal store: the family's facts without its deliveries, the caps' usage as recorded up to then.
+      // From the journal store: the family's facts without its deliveries (with explain, with them), the caps' usage
+      // and the decisions as recorded up to then.
       if (metrics_ != nullptr) metrics_->Add("di_entitlements_from_journal_total", {{"journal", "store"}});
-      return projections::ComputeEntitlementsFromStore(*store_, *journal, scope, known_at, valid_date, out);
+      return projections::ComputeEntitlementsFromStore(*store_, *journal, scope, known_at, valid_date, out, nullptr,
+                                                       explain);
     }
     projections::LedgerModel model;
     if (Status status = projections::LoadScopedModel(*store_, scope, known_at, &model); !status.ok()) {
@@ -372,14 +375,15 @@ Status LedgerService::QueryEntitlements(const Principal& principal, const std::s
     out->known_at_position = known_at;
     return status;
   }
-  if (!explain) {
-    // As known now: the caps' usage from the live journal, when it runs (no delivery decided again; never started
-    // for this question).
+  {
+    // As known now: the caps' usage and the decisions from the live journal, when it runs (no delivery decided again;
+    // never started for this question).
     bool answered = false;
     Status status = live_.WithJournalAtHead(
         known_at,
         [&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
-          Status computed = projections::ComputeEntitlementsFromJournal(journal, model, person_id, valid_date, out);
+          Status computed =
+              projections::ComputeEntitlementsFromJournal(journal, model, person_id, valid_date, out, explain);
           out->known_at_position = model.last_position();
           return computed;
         },
@@ -414,8 +418,9 @@ Status LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of
     projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
     return Status::Ok();
   }
-  if (!query.explain) {
-    // As known now: from the funding journal the live model keeps (its cells summed, no delivery decided again).
+  {
+    // As known now: from the funding journal the live model keeps (its cells summed, no delivery decided again; with
+    // explain, the events per row from the model's facts).
     if (Status running = CheckRunning(); !running.ok()) return running;
     bool answered = false;
     Status status = live_.WithJournalAtHead(
@@ -429,13 +434,11 @@ Status LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of
       return status;
     }
     // As known at a past position: from the journal store, when the server keeps one.
-    projections::FundingCells cells;
-    projections::FundingContext context;
-    status = live_.CellsFromJournalStore(known_at, valid_date, &cells, &context, &answered);
-    if (!status.ok()) return status;
-    if (answered) {
+    projections::JournalStore* journal = nullptr;
+    DI_RETURN_IF_ERROR(live_.JournalStoreAt(known_at, &journal));
+    if (journal != nullptr) {
       if (metrics_ != nullptr) metrics_->Add("di_funding_from_journal_store_total");
-      return projections::ComputeFundingFromCells(cells, context, valid_date, known_at, query, out);
+      return projections::ComputeFundingFromStore(*store_, *journal, known_at, valid_date, query, out);
     }
   }
   return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {

@@ -243,17 +243,6 @@ void LiveModel::FlushJournalStore() {
   }
 }
 
-Status LiveModel::CellsFromJournalStore(uint64_t known_at_position, int32_t valid_date,
-                                        projections::FundingCells* cells,
-                                        projections::FundingContext* context, bool* answered) {
-  *answered = false;
-  projections::JournalStore* journal = nullptr;
-  if (Status status = JournalStoreAt(known_at_position, &journal); !status.ok() || journal == nullptr) return status;
-  Status status = journal->CellsAsKnownAt(known_at_position, valid_date, cells, context);
-  *answered = status.ok();
-  return status;
-}
-
 Status LiveModel::JournalStoreAt(uint64_t position, projections::JournalStore** out) {
   *out = nullptr;
   if (options_.journal_store == nullptr) return Status::Ok();

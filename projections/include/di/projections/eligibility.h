@@ -77,6 +77,26 @@ EligibilityResult DecideEligibility(const LedgerModel& model, int32_t valid_unti
 DeliveryDecision DecideDelivery(const LedgerModel& model, const DeliveryFacts& delivery, UsageCounters* usage,
                                 CapCharges* charges);
 
+// What the rules decided of a delivery beside its facts: what the funding journal keeps per live delivery (and its
+// store writes), so that an explained answer reads the decisions made as events arrived instead of deciding again.
+struct DecisionOutcome {
+  int64_t eligible_quantity = 0;
+  int64_t eligible_cost_cents = 0;
+  std::string rule_id;
+  std::string reason;
+  bool operator==(const DecisionOutcome&) const = default;
+};
+DecisionOutcome OutcomeOf(const DeliveryDecision& decision);
+// The decision DecideDelivery made on `delivery`, from its facts in `model` and the outcome kept: equal to
+// DecideDelivery's when `outcome` is its (without deciding; `outcome` is unused when the delivery's grant, person or
+// the rules are unknown, which DecideDelivery decides from the facts alone).
+DeliveryDecision DecisionFromOutcome(const LedgerModel& model, const DeliveryFacts& delivery,
+                                     const DecisionOutcome& outcome);
+// The deliveries an explained entitlements answer lists: the live deliveries of `person_id`'s grants dated on or
+// before `valid_date`, in valid-time order (date, then position), as DecideEligibility considers them.
+std::vector<const DeliveryFacts*> ExplainedDeliveriesOf(const LedgerModel& model, const std::string& person_id,
+                                                        int32_t valid_date);
+
 // The persons whose deliveries can change a decision about `person_id`: the person and everyone with a
 // grant whose family is the person's.
 std::set<std::string> ScopeOfPerson(const LedgerModel& model, const std::string& person_id);

@@ -54,8 +54,8 @@ struct FundingRow {
   std::string service;
   std::string month;            // YYYY-MM of the delivery date
   FundingFigures figures;
-  // With FundingQuery::explain: the positions of every event behind the row's figures (deliveries,
-  // corrections, voids, claims, reviews, payments, budget versions used for the split), ascending.
+  // With FundingQuery::explain: the positions of every event behind the row's figures (live deliveries and their
+  // corrections, claims, reviews, payments, budget versions used for the split), ascending.
   std::vector<uint64_t> positions;
 };
 

@@ -106,8 +106,9 @@ struct PlaceGrouping {
 PlaceGrouping GroupPlaces(const std::vector<FundingRowKey>& places, const FundingQuery& query,
                           const std::set<std::string>& keep);
 
-// "YYYY-MM" of a month number, and back (false when `text` is not one).
+// "YYYY-MM" of a month number, and back (false when `text` is not one); the month number of a date.
 std::string MonthText(int32_t month_number);
+int32_t MonthNumber(int32_t date);
 bool ParseMonthText(std::string_view text, int32_t* month_number);
 
 class FundingJournal {
@@ -140,7 +141,7 @@ class FundingJournal {
   const std::vector<std::string>& last_line_changes() const { return last_line_changes_; }
   // The rules' decision on a live delivery of a known grant as the journal made it (false: the journal decides no
   // such delivery): what DecideEligibility gives it on the model followed, at any valid date on or after its date.
-  bool DecisionOf(const std::string& delivery_id, int64_t* eligible_cost_cents, std::string* reason) const;
+  bool DecisionOf(const std::string& delivery_id, DecisionOutcome* outcome) const;
   // The persons whose indicator facts the last event followed may have changed (IndicatorMember, indicators.h): the
   // person of an event on a person stream, and every person whose first day receiving services it moved. Ascending.
   const std::vector<std::string>& last_member_changes() const { return last_member_changes_; }
@@ -291,12 +292,19 @@ class FundingJournal {
     Cell cell;
     int32_t date = 0;
     int64_t cost_cents = 0;
+    int64_t eligible_quantity = 0;
     int64_t eligible_cost_cents = 0;
+    uint32_t rule = 0;   // the deciding rule's id, interned (rule_ids_)
     std::string reason;  // the decision's: reconciliation's finding
-    bool receiving = false;  // eligible at least in part: its person receives project-paid services
+    // Eligible at least in part: its person receives project-paid services.
+    bool receiving() const { return eligible_quantity > 0; }
     CellFigures Figures() const;
   };
   std::unordered_map<std::string, DeliveryContribution> delivery_contributions_;
+  // The rules' ids the decisions name, each once (a few hundred at most; "" is 0): a delivery keeps an index.
+  std::vector<std::string> rule_ids_ = {""};
+  std::unordered_map<std::string, uint32_t> rule_index_ = {{"", 0}};
+  uint32_t InternRule(const std::string& rule_id);
   std::map<std::string, Contribution> claim_contributions_;
   std::unordered_map<std::string, ClaimLines> claim_lines_;
   std::unordered_map<std::string, GrantValidity> grant_validity_;
@@ -320,12 +328,13 @@ class FundingJournal {
 };
 
 // The funding report from the journal, as ComputeFunding gives it on `model` (at the journal's position): the same
-// rows, totals and budgets, the same errors. Without FundingQuery::explain (the journal keeps no event list per
-// cell yet: ComputeFunding answers that). `tests/funding_journal_test.cc` compares the two.
+// rows, totals and budgets, the same errors; with FundingQuery::explain, the same events per row (ExplainFundingRows,
+// journal_funding.h, from the model's facts: no delivery decided). `tests/funding_journal_test.cc` compares the two.
 Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerModel& model, int32_t valid_date,
                                  const FundingQuery& query, FundingReport* out);
 // The same from cells as of `valid_date` (FundingJournal::CellsAsOf, or JournalStore::CellsAsKnownAt) and the
-// context as known at `known_at_position`.
+// context as known at `known_at_position`; kInvalidArgument with FundingQuery::explain (the cells know no events:
+// ExplainFundingRows adds them).
 Status ComputeFundingFromCells(const FundingCells& cells, const FundingContext& context,
                                int32_t valid_date, uint64_t known_at_position, const FundingQuery& query,
                                FundingReport* out);

@@ -7,8 +7,9 @@
 //     from the store's index and the rule sets: not its deliveries, which are most of a family's events), and the
 //     usage of the caps those facts resolve, read from the store up to K.
 //
-// Both answer exactly as ComputeEntitlements on the model as known then, without `explain` (the decisions behind
-// the figures are ComputeEntitlements's); tests/funding_journal_test.cc compares them.
+// Both answer exactly as ComputeEntitlements on the model as known then, also with `explain`: the decisions listed are
+// those the journal made as events arrived (FundingJournal::DecisionOf, the store's line facts), none decided again;
+// tests/funding_journal_test.cc and tests/journal_store_test.cc compare them.
 #ifndef DI_PROJECTIONS_JOURNAL_ENTITLEMENTS_H_
 #define DI_PROJECTIONS_JOURNAL_ENTITLEMENTS_H_
 
@@ -25,13 +26,15 @@ namespace di::projections {
 
 // `journal` follows `model` (same position).
 Status ComputeEntitlementsFromJournal(const FundingJournal& journal, const LedgerModel& model,
-                                      const std::string& person_id, int32_t valid_date, Entitlements* out);
+                                      const std::string& person_id, int32_t valid_date, Entitlements* out,
+                                      bool explain = false);
 
 // `scope` as ScopeStreamsOf gives it from a model at or after `known_at_position`, which the store has projected.
-// *stats (optional): the facts' fold.
+// *stats (optional): the facts' fold. With `explain`, the grants' deliveries are folded too (their facts; the
+// decisions come from the store).
 Status ComputeEntitlementsFromStore(ledger::EventStore& events, JournalStore& journal, const PersonScope& scope,
                                     uint64_t known_at_position, int32_t valid_date, Entitlements* out,
-                                    ScopedLoadStats* stats = nullptr);
+                                    ScopedLoadStats* stats = nullptr, bool explain = false);
 
 }  // namespace di::projections
 

@@ -125,6 +125,11 @@ class JournalStore {
   virtual Status NewLineReader(uint64_t known_at_position, std::unique_ptr<LineReader>* out) = 0;
   // One delivery's (a LineReader for one read).
   Status LineAsKnownAt(uint64_t known_at_position, const std::string& delivery_id, ClaimLineFacts* facts);
+  // Every delivery's line facts as known at `known_at_position` (<= position()), of each delivery recorded by then, in
+  // delivery id order: one pass over the line keys (an explained funding report; journal_funding.h). The first
+  // status `fn` fails with ends the pass and is the answer.
+  using LineVisitor = std::function<Status(const std::string& delivery_id, const ClaimLineFacts& facts)>;
+  virtual Status ForEachLineAsKnownAt(uint64_t known_at_position, const LineVisitor& fn) = 0;
   // Every claim submitted at or before `known_at_position` (<= position()), in claim id order.
   virtual Status ClaimsAsKnownAt(uint64_t known_at_position, std::vector<ClaimHead>* claims) = 0;
   // Every person's member facts as known at `known_at_position` (<= position()): of each person with facts recorded by

@@ -86,12 +86,12 @@ struct ClaimLineFacts {
   bool recorded = false;            // the model knows the delivery
   int32_t date = 0;
   std::string service;              // its grant's; empty when the grant is unknown
+  std::string municipality_id;      // its grant's granting municipality; empty when the grant is unknown
   int64_t cost_cents = 0;
   bool voided = false;
   std::vector<uint64_t> positions;  // the delivery's, then its corrections' and void's
-  bool decided = false;             // the rules decided it (a live delivery): the two below hold
-  int64_t eligible_cost_cents = 0;
-  std::string reason;
+  bool decided = false;             // the rules decided it (a live delivery): `outcome` holds
+  DecisionOutcome outcome;          // a line reads the eligible cost and the reason; explain all of it
   bool operator==(const ClaimLineFacts&) const = default;
 };
 // The delivery's part of its line facts, from `model` (decided false).

@@ -91,16 +91,10 @@ class LiveModel {
       std::function<ledger::Status(const projections::LedgerModel& model, const projections::FundingJournal& journal)>;
   ledger::Status WithJournalAtHead(uint64_t known_at_position, const JournalFunction& fn, bool* answered,
                                    bool start = true);
-  // The funding cells as of `valid_date` and the report's context as known at `known_at_position`, from the journal
-  // store (starting the journal if it has not started); *answered false when there is no usable store (none given,
-  // or a write to it failed) or it has not reached the position.
   // The journal store when it has projected `position` (starting the journal if it has not started); *out null when
   // there is no usable store or it has not reached the position. What it holds at or before the position is never
   // rewritten: read it without any lock.
   ledger::Status JournalStoreAt(uint64_t position, projections::JournalStore** out);
-  ledger::Status CellsFromJournalStore(uint64_t known_at_position, int32_t valid_date,
-                                       projections::FundingCells* cells,
-                                       projections::FundingContext* context, bool* answered);
   // Runs `fold`, a fold of the log from a checkpoint (a past known-at model, a funding journal between two
   // positions), in one of the max_concurrent_replays slots; kBusy when they are all taken.
   ledger::Status WithReplaySlot(const std::function<ledger::Status()>& fold);
@@ -138,7 +132,7 @@ class LiveModel {
   mutable std::shared_mutex mutex_;
   projections::LedgerModel model_;
   projections::FundingJournal journal_;  // follows model_ once started, under the same lock
-  bool journal_started_ = false;         // by the first WithJournalAtHead or CellsFromJournalStore
+  bool journal_started_ = false;         // by the first WithJournalAtHead or JournalStoreAt
   std::mutex journal_start_mutex_;       // one start at a time
   // With a journal store, Start() starts the journal on a thread of its own: the store's first catch-up (6.5 s on the
   // demo from nothing) is not paid by the first question. The destructor cancels it and joins.
