@@ -623,35 +623,13 @@ class RocksJournalStore final : public JournalStore {
 
   Status ForEachLineAsKnownAt(uint64_t known_at_position, const LineVisitor& fn) override {
     DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
-    // Keys in (delivery, position) order: of each delivery's, the last at or before the known-at position.
-    std::string last_value, last_delivery;
     ClaimLineFacts facts;
-    auto emit = [&]() -> Status {
-      if (last_delivery.empty()) return Status::Ok();
-      if (!DecodeLineFacts(last_value, &facts)) {
-        return Status::Corruption("journal line of delivery '" + last_delivery + "' does not decode");
+    return LastVersions(kLinePrefix, known_at_position, "lines", [&](const std::string& delivery, std::string_view value) {
+      if (!DecodeLineFacts(value, &facts)) {
+        return Status::Corruption("journal line of delivery '" + delivery + "' does not decode");
       }
-      Status visited = fn(last_delivery, facts);
-      last_delivery.clear();
-      return visited;
-    };
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    const rocksdb::Slice prefix(kLinePrefix.data(), kLinePrefix.size());
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      const std::string_view key = it->key().ToStringView();
-      const size_t end_of_id = key.find('\0', kLinePrefix.size());
-      if (end_of_id == std::string_view::npos || key.size() != end_of_id + 1 + 8) {
-        return Status::Corruption("journal line key does not parse");
-      }
-      const std::string_view delivery = key.substr(kLinePrefix.size(), end_of_id - kLinePrefix.size());
-      const uint64_t position = PositionOfKey(key.substr(0, end_of_id + 1), key);
-      if (position > known_at_position) continue;  // a later version; the delivery's earlier ones came first
-      if (delivery != last_delivery) DI_RETURN_IF_ERROR(emit());
-      last_delivery.assign(delivery);
-      last_value.assign(it->value().data(), it->value().size());
-    }
-    DI_RETURN_IF_ERROR(FromRocks(it->status(), "read the journal's lines"));
-    return emit();
+      return fn(delivery, facts);
+    });
   }
 
   Status ClaimsAsKnownAt(uint64_t known_at_position, std::vector<ClaimHead>* claims) override {
@@ -676,34 +654,44 @@ class RocksJournalStore final : public JournalStore {
   Status MembersAsKnownAt(uint64_t known_at_position, std::vector<IndicatorMember>* members) override {
     DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
     members->clear();
-    // Keys in (person, position) order: of each person's, the last at or before the known-at position.
-    std::string last_value, last_person;
-    auto emit = [&]() -> Status {
-      if (last_person.empty()) return Status::Ok();
+    return LastVersions(kMemberPrefix, known_at_position, "members", [&](const std::string& person, std::string_view value) {
       IndicatorMember& member = members->emplace_back();
-      member.person_id = last_person;
-      if (!DecodeMember(last_value, &member)) {
-        return Status::Corruption("journal member facts of '" + last_person + "' do not decode");
+      member.person_id = person;
+      if (!DecodeMember(value, &member)) {
+        return Status::Corruption("journal member facts of '" + person + "' do not decode");
       }
-      last_person.clear();
       return Status::Ok();
+    });
+  }
+
+  // Of each id's versions under `prefix` (prefix + id + NUL + position, 8 big-endian), the value of the last at or
+  // before `known_at_position`, in id order; ids with none by then are left out. The first status `fn` fails with
+  // ends the pass.
+  Status LastVersions(std::string_view prefix, uint64_t known_at_position, const char* what,
+                      const std::function<Status(const std::string& id, std::string_view value)>& fn) {
+    // Keys in (id, position) order: an id's later versions follow the one wanted.
+    std::string last_value, last_id;
+    auto emit = [&]() -> Status {
+      if (last_id.empty()) return Status::Ok();
+      Status visited = fn(last_id, last_value);
+      last_id.clear();
+      return visited;
     };
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    const rocksdb::Slice prefix(kMemberPrefix.data(), kMemberPrefix.size());
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const rocksdb::Slice start(prefix.data(), prefix.size());
+    for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
       const std::string_view key = it->key().ToStringView();
-      const size_t end_of_id = key.find('\0', kMemberPrefix.size());
+      const size_t end_of_id = key.find('\0', prefix.size());
       if (end_of_id == std::string_view::npos || key.size() != end_of_id + 1 + 8) {
-        return Status::Corruption("journal member key does not parse");
+        return Status::Corruption(std::string("journal key of its ") + what + " does not parse");
       }
-      const std::string_view person = key.substr(kMemberPrefix.size(), end_of_id - kMemberPrefix.size());
-      const uint64_t position = PositionOfKey(key.substr(0, end_of_id + 1), key);
-      if (position > known_at_position) continue;  // a later version; the person's earlier ones came first
-      if (person != last_person) DI_RETURN_IF_ERROR(emit());
-      last_person.assign(person);
+      const std::string_view id = key.substr(prefix.size(), end_of_id - prefix.size());
+      if (PositionOfKey(key.substr(0, end_of_id + 1), key) > known_at_position) continue;
+      if (id != last_id) DI_RETURN_IF_ERROR(emit());
+      last_id.assign(id);
       last_value.assign(it->value().data(), it->value().size());
     }
-    DI_RETURN_IF_ERROR(FromRocks(it->status(), "read the journal's members"));
+    DI_RETURN_IF_ERROR(FromRocks(it->status(), std::string("read the journal's ") + what));
     return emit();
   }
 
