@@ -418,34 +418,23 @@ Status LedgerService::QueryFunding(const Principal& principal, const AsOf& as_of
     projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
     return Status::Ok();
   }
-  {
-    // As known now: from the funding journal the live model keeps (its cells summed, no delivery decided again; with
-    // explain, the events per row from the model's facts).
-    if (Status running = CheckRunning(); !running.ok()) return running;
-    bool answered = false;
-    Status status = live_.WithJournalAtHead(
-        known_at,
-        [&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
-          return projections::ComputeFundingFromJournal(journal, model, valid_date, query, out);
-        },
-        &answered);
-    if (answered || !status.ok()) {
-      if (answered && metrics_ != nullptr) metrics_->Add("di_funding_from_journal_total");
-      return status;
-    }
-    // As known at a past position: from the journal store, when the server keeps one.
-    projections::JournalStore* journal = nullptr;
-    DI_RETURN_IF_ERROR(live_.JournalStoreAt(known_at, &journal));
-    if (journal != nullptr) {
-      if (metrics_ != nullptr) metrics_->Add("di_funding_from_journal_store_total");
-      return projections::ComputeFundingFromStore(*store_, *journal, known_at, valid_date, query, out);
-    }
-  }
-  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
-    Status status = projections::ComputeFunding(model, valid_date, query, out);
-    out->known_at_position = position;
-    return status;
-  });
+  // As known now: the live journal's cells summed, no delivery decided again (with explain, the events per row from the
+  // model's facts); as known at a past position: the journal store's image and records.
+  return AnswerFromJournal(
+      known_at,
+      {[&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
+         return projections::ComputeFundingFromJournal(journal, model, valid_date, query, out);
+       },
+       [&](projections::JournalStore& journal) {
+         return projections::ComputeFundingFromStore(*store_, journal, known_at, valid_date, query, out);
+       },
+       [&](const projections::LedgerModel& model, uint64_t position) {
+         Status status = projections::ComputeFunding(model, valid_date, query, out);
+         out->known_at_position = position;
+         return status;
+       },
+       {"di_funding_from_journal_total", {}},
+       {"di_funding_from_journal_store_total", {}}});
 }
 
 Status LedgerService::QueryFundingChanges(const Principal& principal, const AsOf& as_of, const std::string& to,
@@ -512,32 +501,24 @@ Status LedgerService::QueryReconciliation(const Principal& principal, const AsOf
     *known_at_position = known_at;
     return Status::Ok();
   }
-  // As known now: the claims from the live model, each line's decision from the funding journal it keeps.
-  if (Status running = CheckRunning(); !running.ok()) return running;
-  bool answered = false;
-  Status status = live_.WithJournalAtHead(
+  // As known now: the claims from the live model, each line's decision from the funding journal it keeps; as known
+  // at a past position: the claims as known then folded, each line's facts read from the journal store.
+  return AnswerFromJournal(
       known_at,
-      [&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
-        *known_at_position = model.last_position();
-        return projections::ComputeReconciliationFromJournal(journal, model, *valid_date, query, out);
-      },
-      &answered);
-  if (answered || !status.ok()) {
-    if (answered && metrics_ != nullptr) metrics_->Add("di_reconciliation_from_journal_total", {{"journal", "live"}});
-    return status;
-  }
-  // As known at a past position: the claims as known then folded, each line's facts read from the journal store.
-  projections::JournalStore* journal = nullptr;
-  DI_RETURN_IF_ERROR(live_.JournalStoreAt(known_at, &journal));
-  if (journal != nullptr) {
-    if (metrics_ != nullptr) metrics_->Add("di_reconciliation_from_journal_total", {{"journal", "store"}});
-    *known_at_position = known_at;
-    return projections::ComputeReconciliationFromStore(*store_, *journal, known_at, *valid_date, query, out);
-  }
-  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
-    *known_at_position = position;
-    return projections::ComputeReconciliation(model, *valid_date, query, out);
-  });
+      {[&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
+         *known_at_position = model.last_position();
+         return projections::ComputeReconciliationFromJournal(journal, model, *valid_date, query, out);
+       },
+       [&](projections::JournalStore& journal) {
+         *known_at_position = known_at;
+         return projections::ComputeReconciliationFromStore(*store_, journal, known_at, *valid_date, query, out);
+       },
+       [&](const projections::LedgerModel& model, uint64_t position) {
+         *known_at_position = position;
+         return projections::ComputeReconciliation(model, *valid_date, query, out);
+       },
+       {"di_reconciliation_from_journal_total", {{"journal", "live"}}},
+       {"di_reconciliation_from_journal_total", {{"journal", "store"}}}});
 }
 
 Status LedgerService::QueryIndicators(const Principal& principal, const AsOf& as_of, const std::string& project_id,
@@ -556,33 +537,42 @@ Status LedgerService::QueryIndicators(const Principal& principal, const AsOf& as
     projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
     return Status::Ok();
   }
-  // As known now: the persons from the live model, their first day receiving services from the live journal.
+  // As known now: the persons from the live model, their first day receiving services from the live journal; as known
+  // at a past position: each person's facts read from the journal store, the projects and municipalities folded.
+  return AnswerFromJournal(
+      known_at,
+      {[&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
+         return projections::ComputeIndicatorsFromJournal(journal, model, valid_date, project_id, municipality_id,
+                                                         out);
+       },
+       [&](projections::JournalStore& journal) {
+         return projections::ComputeIndicatorsFromStore(*store_, journal, known_at, valid_date, project_id,
+                                                        municipality_id, out);
+       },
+       [&](const projections::LedgerModel& model, uint64_t position) {
+         Status computed = projections::ComputeIndicators(model, valid_date, project_id, municipality_id, out);
+         out->known_at_position = position;
+         return computed;
+       },
+       {"di_indicators_from_journal_total", {{"journal", "live"}}},
+       {"di_indicators_from_journal_total", {{"journal", "store"}}}});
+}
+
+Status LedgerService::AnswerFromJournal(uint64_t known_at_position, const JournalLadder& ladder) {
   if (Status running = CheckRunning(); !running.ok()) return running;
   bool answered = false;
-  Status status = live_.WithJournalAtHead(
-      known_at,
-      [&](const projections::LedgerModel& model, const projections::FundingJournal& journal) {
-        return projections::ComputeIndicatorsFromJournal(journal, model, valid_date, project_id, municipality_id, out);
-      },
-      &answered);
+  Status status = live_.WithJournalAtHead(known_at_position, ladder.live, &answered);
   if (answered || !status.ok()) {
-    if (answered && metrics_ != nullptr) metrics_->Add("di_indicators_from_journal_total", {{"journal", "live"}});
+    if (answered && metrics_ != nullptr) metrics_->Add(ladder.live_counter.name, ladder.live_counter.labels);
     return status;
   }
-  // As known at a past position: each person's facts read from the journal store, the projects and municipalities
-  // as known then folded.
   projections::JournalStore* journal = nullptr;
-  DI_RETURN_IF_ERROR(live_.JournalStoreAt(known_at, &journal));
+  DI_RETURN_IF_ERROR(live_.JournalStoreAt(known_at_position, &journal));
   if (journal != nullptr) {
-    if (metrics_ != nullptr) metrics_->Add("di_indicators_from_journal_total", {{"journal", "store"}});
-    return projections::ComputeIndicatorsFromStore(*store_, *journal, known_at, valid_date, project_id,
-                                                   municipality_id, out);
+    if (metrics_ != nullptr) metrics_->Add(ladder.store_counter.name, ladder.store_counter.labels);
+    return ladder.store(*journal);
   }
-  return WithModel(known_at, [&](const projections::LedgerModel& model, uint64_t position) -> Status {
-    Status computed = projections::ComputeIndicators(model, valid_date, project_id, municipality_id, out);
-    out->known_at_position = position;
-    return computed;
-  });
+  return WithModel(known_at_position, ladder.fold);
 }
 
 // ---------------------------------------------------------------------------------------------------------

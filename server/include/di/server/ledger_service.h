@@ -48,6 +48,7 @@
 #include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
 #include "di/server/live_model.h"
+#include "di/server/metrics.h"
 #include "di/server/principal.h"
 #include "di/server/pseudonymiser.h"
 
@@ -232,6 +233,21 @@ class LedgerService {
   // thread folds them off the appending thread; what it has not reached yet, the read folds itself).
   ledger::Status BeginRead();
   ledger::Status CheckRunning() const;
+  // How a report answers as known at `known_at_position`, in this order: as known now, from the live journal (started
+  // by the question); as known at a past position, from the journal store when it has projected it; else from a model
+  // folded as known then (a journal that stopped, or none kept). The two counters count the journal's answers.
+  struct Counter {
+    const char* name;
+    Labels labels;
+  };
+  struct JournalLadder {
+    std::function<ledger::Status(const projections::LedgerModel& model, const projections::FundingJournal& journal)>
+        live;
+    std::function<ledger::Status(projections::JournalStore& journal)> store;
+    ModelFunction fold;
+    Counter live_counter, store_counter;
+  };
+  ledger::Status AnswerFromJournal(uint64_t known_at_position, const JournalLadder& ladder);
 
   ledger::EventStore* store_;
   ServiceOptions options_;
