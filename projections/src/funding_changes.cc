@@ -56,29 +56,35 @@ FundingFigures FiguresAtFrom(const FundingCells& cells, const FundingChangesQuer
 
 }  // namespace
 
-Status AssembleFundingChanges(const FundingCells& cells_at_from, const std::vector<FundingChange>& changes,
-                              const FundingChangesQuery& query, FundingChangesReport* out) {
+Status FundingMoves::Start(const FundingChangesQuery& query) {
+  *this = FundingMoves{};
+  query_ = query;
+  DI_RETURN_IF_ERROR(FundingDimensions(query.funding.group_by, &keep_));
+  started_ = true;
+  return Status::Ok();
+}
+
+void FundingMoves::Add(const FundingChange& change) {
+  DI_ASSERT(started_);
+  // The moves of each row: per event, the changes valid by the valid date that the filters keep, summed.
+  if (change.valid_from > query_.valid_date) return;
+  if (!FundingQueryKeeps(query_.funding, change.cell) || change.delta.figures == FundingFigures{}) return;
+  moves_[KeepDimensions(change.cell, keep_)][change.position].Add(change.delta.figures);
+  moved_.Add(change.delta.figures);
+}
+
+Status FundingMoves::Assemble(const FundingCells& cells_at_from, FundingChangesReport* out) {
+  DI_ASSERT(started_);
   *out = FundingChangesReport{};
-  out->valid_date = query.valid_date;
-  out->from_position = query.from_position;
-  out->to_position = query.to_position;
-  std::set<std::string> keep;
-  DI_RETURN_IF_ERROR(FundingDimensions(query.funding.group_by, &keep));
-  // The moves of each row: per event, the changes valid by the valid date that the filters keep, summed. A row at B
-  // is the row at A and its moves; the totals at B, those at A and every move.
-  std::map<FundingRowKey, std::map<uint64_t, FundingFigures>> moves;
-  FundingFigures moved;
-  for (const FundingChange& change : changes) {
-    if (change.valid_from > query.valid_date) continue;
-    if (!FundingQueryKeeps(query.funding, change.cell) || change.delta.figures == FundingFigures{}) continue;
-    moves[KeepDimensions(change.cell, keep)][change.position].Add(change.delta.figures);
-    moved.Add(change.delta.figures);
-  }
+  out->valid_date = query_.valid_date;
+  out->from_position = query_.from_position;
+  out->to_position = query_.to_position;
+  // A row at B is the row at A and its moves; the totals at B, those at A and every move.
   std::map<FundingRowKey, FundingFigures> at_from;
-  out->totals_from = FiguresAtFrom(cells_at_from, query, keep, moves, &at_from);
+  out->totals_from = FiguresAtFrom(cells_at_from, query_, keep_, moves_, &at_from);
   out->totals_to = out->totals_from;
-  out->totals_to.Add(moved);
-  for (auto& [key, by_position] : moves) {
+  out->totals_to.Add(moved_);
+  for (auto& [key, by_position] : moves_) {
     ChangedRow row;
     row.key = key;
     row.at_from = at_from.at(key);
@@ -93,31 +99,43 @@ Status AssembleFundingChanges(const FundingCells& cells_at_from, const std::vect
   return Status::Ok();
 }
 
+Status AssembleFundingChanges(const FundingCells& cells_at_from, const std::vector<FundingChange>& changes,
+                              const FundingChangesQuery& query, FundingChangesReport* out) {
+  FundingMoves moves;
+  DI_RETURN_IF_ERROR(moves.Start(query));
+  for (const FundingChange& change : changes) moves.Add(change);
+  return moves.Assemble(cells_at_from, out);
+}
+
 namespace {
+ChangeCause CauseOf(const ledger::StoredEvent& event) {
+  const auto recorded = event.reader();
+  const auto payload = recorded.getEvent().getPayload();
+  ChangeCause cause;
+  cause.position = event.position;
+  cause.event_id = recorded.getEvent().getId().cStr();
+  cause.type = ledger::EventTypeName(payload.which());
+  cause.stream = recorded.getStream().cStr();
+  using P = schema::Event::Payload;
+  if (payload.which() == P::SERVICE_DELIVERED) cause.delivery_id = payload.getServiceDelivered().getDeliveryId().cStr();
+  if (payload.which() == P::DELIVERY_CORRECTED) cause.delivery_id = payload.getDeliveryCorrected().getDeliveryId().cStr();
+  if (payload.which() == P::DELIVERY_VOIDED) cause.delivery_id = payload.getDeliveryVoided().getDeliveryId().cStr();
+  cause.effective_date = recorded.getEvent().getEffectiveDate();
+  cause.recorded_at_micros = recorded.getRecordedAtMicros();
+  return cause;
+}
+
 Status DescribeCauses(ledger::EventStore& store, FundingChangesReport* out) {
   std::set<uint64_t> positions;
   for (const ChangedRow& row : out->rows) {
     for (const RowMove& move : row.moves) positions.insert(move.position);
   }
+  // One batch of point reads (a read of the whole span through one iterator, most of whose events move some figure,
+  // was 1.2x the answer's p50 and 0.7x its p99 at 10 M events: not taken).
   const std::vector<uint64_t> ordered(positions.begin(), positions.end());
   std::vector<ledger::StoredEvent> events;
   DI_RETURN_IF_ERROR(store.ReadPositions(ordered, &events));
-  for (const ledger::StoredEvent& event : events) {
-    const auto recorded = event.reader();
-    const auto payload = recorded.getEvent().getPayload();
-    ChangeCause cause;
-    cause.position = event.position;
-    cause.event_id = recorded.getEvent().getId().cStr();
-    cause.type = ledger::EventTypeName(payload.which());
-    cause.stream = recorded.getStream().cStr();
-    using P = schema::Event::Payload;
-    if (payload.which() == P::SERVICE_DELIVERED) cause.delivery_id = payload.getServiceDelivered().getDeliveryId().cStr();
-    if (payload.which() == P::DELIVERY_CORRECTED) cause.delivery_id = payload.getDeliveryCorrected().getDeliveryId().cStr();
-    if (payload.which() == P::DELIVERY_VOIDED) cause.delivery_id = payload.getDeliveryVoided().getDeliveryId().cStr();
-    cause.effective_date = recorded.getEvent().getEffectiveDate();
-    cause.recorded_at_micros = recorded.getRecordedAtMicros();
-    out->events.push_back(std::move(cause));
-  }
+  for (const ledger::StoredEvent& event : events) out->events.push_back(CauseOf(event));
   return Status::Ok();
 }
 }  // namespace
@@ -138,12 +156,13 @@ Status ComputeFundingChangesFromStore(ledger::EventStore& store, JournalStore& j
   FundingCells cells_at_from;
   FundingContext context;
   DI_RETURN_IF_ERROR(journal.CellsAsKnownAt(query.from_position, query.valid_date, &cells_at_from, &context));
-  std::vector<FundingChange> changes;
+  FundingMoves moves;
+  DI_RETURN_IF_ERROR(moves.Start(query));
   DI_RETURN_IF_ERROR(journal.ReadRecords(query.from_position, query.to_position, [&](JournalRecord& record) {
-    for (FundingChange& change : record.changes) changes.push_back(std::move(change));
+    for (const FundingChange& change : record.changes) moves.Add(change);
     return true;
   }));
-  DI_RETURN_IF_ERROR(AssembleFundingChanges(cells_at_from, changes, query, out));
+  DI_RETURN_IF_ERROR(moves.Assemble(cells_at_from, out));
   return DescribeCauses(store, out);
 }
 
