@@ -810,7 +810,7 @@ Status ComputeFundingFromJournal(const FundingJournal& journal, const LedgerMode
       [&](const JournalStore::LineVisitor& visit) -> Status {
         for (const auto& [delivery_id, delivery] : model.deliveries()) {
           if (delivery.voided || delivery.date > valid_date) continue;  // never explained: spare their facts
-          DI_RETURN_IF_ERROR(visit(delivery_id, DeliveryLineFacts(model, delivery_id)));
+          DI_RETURN_IF_ERROR(visit(delivery_id, DeliveryLineFacts(model, delivery)));
         }
         return Status::Ok();
       },

@@ -102,17 +102,20 @@ void ReconcilePayments(const ClaimFacts& claim, const ClaimSplit& split, int32_t
 }  // namespace
 
 ClaimLineFacts DeliveryLineFacts(const LedgerModel& model, const std::string& delivery_id) {
-  ClaimLineFacts facts;
   auto delivery = model.deliveries().find(delivery_id);
-  if (delivery == model.deliveries().end()) return facts;
+  return delivery == model.deliveries().end() ? ClaimLineFacts{} : DeliveryLineFacts(model, delivery->second);
+}
+
+ClaimLineFacts DeliveryLineFacts(const LedgerModel& model, const DeliveryFacts& delivery) {
+  ClaimLineFacts facts;
   facts.recorded = true;
-  facts.date = delivery->second.date;
-  facts.cost_cents = delivery->second.cost_cents;
-  facts.voided = delivery->second.voided;
-  facts.positions.push_back(delivery->second.position);
-  facts.positions.insert(facts.positions.end(), delivery->second.correction_positions.begin(),
-                         delivery->second.correction_positions.end());
-  if (const GrantFacts* grant = model.FindGrant(delivery->second.grant_id)) {
+  facts.date = delivery.date;
+  facts.cost_cents = delivery.cost_cents;
+  facts.voided = delivery.voided;
+  facts.positions.push_back(delivery.position);
+  facts.positions.insert(facts.positions.end(), delivery.correction_positions.begin(),
+                         delivery.correction_positions.end());
+  if (const GrantFacts* grant = model.FindGrant(delivery.grant_id)) {
     facts.service = std::string(ledger::ServiceName(grant->service));
     facts.municipality_id = grant->municipality_id;
   }

@@ -96,6 +96,8 @@ struct ClaimLineFacts {
 };
 // The delivery's part of its line facts, from `model` (decided false).
 ClaimLineFacts DeliveryLineFacts(const LedgerModel& model, const std::string& delivery_id);
+// The same of a delivery already found in `model` (a walk over its deliveries looks none up again).
+ClaimLineFacts DeliveryLineFacts(const LedgerModel& model, const DeliveryFacts& delivery);
 // The line facts of a claimed delivery; a failed read fails the reconciliation.
 using ClaimLineSource = std::function<Status(const std::string& delivery_id, ClaimLineFacts* facts)>;
 // ComputeReconciliation with the lines' facts from `lines` and the claims and projects' budgets from `claims` (a
