@@ -1,11 +1,15 @@
 // Child process of the crash-safety test (durability_test.cc, CrashSafety.*).
 //
 //   durability_child <data dir> <round> <seed> [<key file> <checkpoint every> <snapshot interval>]
+//   durability_child <data dir> <round> <seed> kill-before-index-write=<n>
 //
 // Opens the event store in <data dir> (the parent has already appended BaseWorld(), so deliveries under
 // grant G-1 validate) and appends batches of 1..50 deliveries until the parent SIGKILLs it. It is a
 // separate executable, started with posix_spawn, because fork()ing a process that has used RocksDB
 // copies its background threads' locks in an arbitrary state.
+//
+// With kill-before-index-write=<n> the child SIGKILLs itself when its indexer is about to write the indexes
+// for the n-th time: groups durable in the log (and perhaps acknowledged), their indexes not written.
 //
 // With the three optional arguments the store also writes signed Merkle checkpoints (checkpoint_every,
 // signed with the key in <key file>) inside the appenders' groups, and one more thread folds the
@@ -23,7 +27,10 @@
 //   r<round>-t<thread>-b<batch>-n<batch size>-i<index in batch>      (batch id = up to "-i")
 // Odd rounds use two appender threads, so that the writer groups several batches into one RocksDB
 // write: a crash must then still never expose part of a batch.
+#include <signal.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <cstdint>
 #include <cstdio>
@@ -114,8 +121,12 @@ void FoldLoop(EventStore* store, di::projections::CheckpointStore* checkpoints) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4 && argc != 7) {
-    std::fprintf(stderr, "usage: %s <data dir> <round> <seed> [<key file> <checkpoint every> <snapshot interval>]\n",
+  const std::string kill_flag = "kill-before-index-write=";
+  const bool kill_before_index_write = argc == 5 && std::string(argv[4]).starts_with(kill_flag);
+  if (argc != 4 && argc != 7 && !kill_before_index_write) {
+    std::fprintf(stderr,
+                 "usage: %s <data dir> <round> <seed> [<key file> <checkpoint every> <snapshot interval> | "
+                 "kill-before-index-write=<n>]\n",
                  argv[0]);
     return 1;
   }
@@ -126,6 +137,13 @@ int main(int argc, char** argv) {
   EventStoreOptions options;
   options.create_if_missing = false;  // round 0 of the parent created it: never start an empty store
   options.sync = true;                // as in production: the point is what an acknowledgement promises
+  if (kill_before_index_write) {
+    const int kill_at = std::atoi(argv[4] + kill_flag.size());
+    options.before_index_write_for_testing = [kill_at] {
+      static std::atomic<int> writes{0};
+      if (++writes == kill_at) ::raise(SIGKILL);
+    };
+  }
   const bool with_checkpoints = argc == 7;
   std::unique_ptr<di::projections::CheckpointStore> checkpoints;
   if (with_checkpoints) {

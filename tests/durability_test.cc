@@ -506,6 +506,72 @@ TEST(CrashSafety, AcknowledgedBatchesSurviveSigkillAndNoBatchIsEverPartial) {
   loop.ExpectEveryRoundSurvived(kRounds);
 }
 
+// The indexer writes a group's indexes after the group is durable in the log (and perhaps acknowledged): a crash
+// between the two writes loses the indexes only. Here the child kills itself at exactly that point, at its
+// 1st, 4th, 7th... index write; the store as the kill left it has a log ahead of its indexes, and the next open
+// must rebuild them so that every acknowledgement holds, through the indexes too.
+TEST(CrashSafety, KilledBetweenTheLogWriteAndTheIndexWriteLosesNothing) {
+  constexpr int kRounds = 6;
+  const uint64_t base_seed = CrashSeed(20261207);
+  std::printf("[ crash    ] seed %llu (set DI_DURABILITY_SEED to replay)\n",
+              static_cast<unsigned long long>(base_seed));
+  TempDir temp;
+  const std::string dir = temp.Sub("store");
+  ASSERT_TRUE(StoreWithBaseWorld(dir));
+
+  CrashLoop loop;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string kill_at = "kill-before-index-write=" + std::to_string(1 + 3 * round);
+    SCOPED_TRACE("round " + std::to_string(round) + ", " + kill_at);
+    // The child ends itself; the 20 s are a hang guard only.
+    const ChildOutcome outcome =
+        RunChildAndKill(dir, round, base_seed + static_cast<uint64_t>(round), 20000, Anchor::kSpawn, {kill_at});
+    ASSERT_TRUE(outcome.spawned);
+    for (const std::string& line : outcome.unexpected_lines) ADD_FAILURE() << "child said: " << line;
+    EXPECT_TRUE(WIFSIGNALED(outcome.wait_status) && WTERMSIG(outcome.wait_status) == SIGKILL);
+    EXPECT_TRUE(outcome.ready);
+    loop.Count(outcome);
+    // As the kill left it: the log goes further than the indexes.
+    uint64_t indexed = 0, head = 0;
+    auto big_endian = [](const std::string& bytes) {
+      uint64_t value = 0;
+      for (size_t i = 0; i < 8 && i < bytes.size(); ++i) value = (value << 8) | static_cast<uint8_t>(bytes[i]);
+      return value;
+    };
+    di::testing::WithRawStore(dir, [&](rocksdb::DB* db, const std::vector<std::string>& names,
+                                       const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (names[i] != "meta") continue;
+        std::string value;
+        ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), handles[i], "indexed", &value).ok());
+        indexed = big_endian(value);
+        ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), handles[i], "head", &value).ok());
+        head = big_endian(value);
+      }
+    });
+    EXPECT_LT(indexed, head) << "the kill did not land between the two writes";
+    // Read-only (nothing rebuilt) and then read-write (rebuilt at open): every acknowledgement holds, through the
+    // event id index too.
+    for (const bool read_only : {true, false}) {
+      EventStoreOptions options;
+      options.create_if_missing = false;
+      options.read_only = read_only;
+      std::unique_ptr<EventStore> store;
+      ASSERT_TRUE(EventStore::Open(options, dir, &store).ok());
+      for (const Ack& ack : loop.all_acks) {
+        StoredEvent event;
+        const Status found = store->GetByEventId(ack.batch_id + "-i0", &event);
+        ASSERT_TRUE(found.ok()) << ack.batch_id << ": " << found.ToString();
+        EXPECT_EQ(event.position, ack.first) << ack.batch_id << (read_only ? " (read-only)" : "");
+      }
+    }
+    CheckStoreAfterCrash(dir, loop.all_acks, &loop.totals);
+    if (HasFailure()) break;
+    ++loop.rounds_survived;
+  }
+  loop.ExpectEveryRoundSurvived(kRounds);
+}
+
 // The same crash loop with the store writing signed Merkle checkpoints inside its groups (checkpoint_every)
 // and a second thread of the child folding the projections again and again with a CheckpointStore of a
 // small interval, so that the kill lands while audit events and projection snapshots are being written.

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -113,7 +114,31 @@ TEST(StorageCorruption, AFlippedByteInTheMiddleOfTheWriteAheadLogIsReportedNotSi
   ExpectDamageReported(path, head);
 }
 
-// The other side of the same setting: a WAL whose last record was cut short (a crash or power loss while
+// The logical records of a RocksDB write-ahead log, each with the offset it starts at (db/log_format.h: 32 KiB
+// blocks; each physical record a 7-byte header (checksum 4, length 2, type 1) and its payload; a logical record
+// is one FULL (1) or FIRST (2) .. MIDDLE (3) .. LAST (4); a block's last < 7 bytes are padding).
+std::vector<std::pair<uint64_t, std::string>> WalRecords(const std::string& wal) {
+  std::ifstream in(wal, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  constexpr uint64_t kBlock = 32768, kHeader = 7;
+  std::vector<std::pair<uint64_t, std::string>> records;
+  uint64_t offset = 0;
+  while (offset + kHeader <= bytes.size()) {
+    if (kBlock - offset % kBlock < kHeader) {
+      offset += kBlock - offset % kBlock;  // the block's trailer
+      continue;
+    }
+    const uint64_t length = static_cast<uint8_t>(bytes[offset + 4]) | (static_cast<uint8_t>(bytes[offset + 5]) << 8);
+    const int type = static_cast<uint8_t>(bytes[offset + 6]);
+    if (type == 0 && length == 0) break;  // preallocated zeros
+    if (type == 1 || type == 2) records.emplace_back(offset, "");
+    if (!records.empty()) records.back().second.append(bytes, offset + kHeader, length);
+    offset += kHeader + length;
+  }
+  return records;
+}
+
+// The other side of the same setting: a WAL whose last group's record was cut short (a crash or power loss while
 // writing it; that batch was never acknowledged) opens, without that batch, and verifies.
 TEST(StorageCorruption, ATornLastRecordOfTheWriteAheadLogIsDroppedAndTheStoreOpens) {
   TempDir dir;
@@ -121,7 +146,15 @@ TEST(StorageCorruption, ATornLastRecordOfTheWriteAheadLogIsDroppedAndTheStoreOpe
   const uint64_t head = FillStore(path, /*flush_to_sst=*/false);
   const std::string wal = LargestFile(path, ".log");
   ASSERT_FALSE(wal.empty());
-  std::filesystem::resize_file(wal, std::filesystem::file_size(wal) - 100);  // inside the last batch's record
+  // The last group's record is not the WAL's last: the indexer writes the indexes of a group after it (and may
+  // write the previous group's after it too; event_store_indexer.cc). Its record is the first that holds the last
+  // event's id; cut inside it, as a crash while writing it would (everything after it goes too).
+  const auto records = WalRecords(wal);
+  const auto last_group = std::find_if(records.begin(), records.end(), [](const auto& record) {
+    return record.second.find("d2999") != std::string::npos;  // ManyDeliveries(3000)'s last id
+  });
+  ASSERT_NE(last_group, records.end());
+  std::filesystem::resize_file(wal, last_group->first + 100);
   auto store = di::testing::OpenStore(path);
   const uint64_t last_batch = head % 500 == 0 ? 500 : head % 500;  // FillStore appends in batches of 500
   EXPECT_EQ(store->Head().position, head - last_batch) << "exactly the last (torn) batch is gone";

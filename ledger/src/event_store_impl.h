@@ -13,6 +13,14 @@
 //   with sync=true (one fsync for the whole group), and only then acknowledges. A failed batch leaves no
 //   trace; a failed write fails every batch of the group and leaves memory state untouched.
 // Read path: plain RocksDB reads; they never block appends.
+// Indexes: the log, the head, the counters and the Merkle state are the group's synchronous write. The derived
+// indexes (event id, stream, type, effective date) and the entity records are written behind it by the indexer
+// thread (event_store_indexer.cc), one unsynced write per committed group ending in the meta "indexed" marker;
+// a crash may lose the tail of those writes, never the log, and the next read-write open rebuilds them from the
+// log after the marker before it takes appends. Until a group is indexed the writer validates against it in
+// memory (`unindexed_`), so nothing it decides depends on an index that lags; a read that uses an index waits
+// until the indexes reach the head it started at, or, when it cannot (a failed index write, a read-only open
+// after a crash), reads the events past them from the log (IndexViewForRead).
 // Audit: the writer also extends the Merkle frontier (merkle.h) with every event and persists it, and the
 // hashes of perfect subtrees of 2^8 leaves and more, in the same WriteBatch; audit events (checkpoints,
 // key rotations) are built and signed by the writer at their position, never accepted from clients.
@@ -27,6 +35,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -44,6 +53,7 @@
 #include "di/ledger/event_store.h"
 #include "di/ledger/merkle.h"
 #include "di/ledger/rocksdb_status.h"
+#include "id_filter.h"
 #include "validator.h"
 
 namespace di::ledger {
@@ -58,6 +68,11 @@ inline constexpr size_t kMaxCachedEntities = 1 << 19;
 // Subtrees below this level are rehashed from the log when a proof needs them: at most 2 * 256 leaves per
 // proof, against 64 bytes of storage per event if every node were kept.
 inline constexpr uint32_t kStoredMerkleLevel = 8;
+// Events appended but not yet indexed before the writer waits for the indexer (backpressure): what the writer
+// holds in memory for them is ~1 KB each, so ~64 MB at most.
+inline constexpr uint64_t kMaxUnindexedEvents = 1 << 16;
+// Events per write when the indexes catch up with the log at open.
+inline constexpr uint64_t kCatchUpChunkEvents = 4096;
 
 // Keys of the meta family besides keys::kHeadKey and keys::kFormatKey:
 // meta "counters"                     -> Counters::Encode()
@@ -69,6 +84,9 @@ inline constexpr char kCountersKey[] = "counters";
 inline constexpr char kMerkleKey[] = "merkle";
 inline constexpr char kMerkleNodePrefix[] = "merkle-node/";
 inline constexpr char kSigningKeyKey[] = "signing_key";
+// meta "indexed" -> position(8): the derived indexes and entity records hold every event up to it. Absent in a
+// store written before the indexer existed (its indexes were written with the log): open sets it to the head.
+inline constexpr char kIndexedKey[] = "indexed";
 
 // Counters kept in meta so `stats` needs no scan: events per type and number of streams.
 struct Counters {
@@ -103,12 +121,43 @@ struct PendingAppend {
   bool done = false;
 };
 
-// An event appended earlier in the group: what an idempotent retry of it is compared with.
+// An event appended earlier in the group, or in a group not yet indexed: what an idempotent retry of it is
+// compared with. `log_value` views the event's `log` value, held by the batch, group or committed group whose
+// `log_values` also hold this NewId (moving a std::string keeps its heap buffer, so the view stays valid).
 struct NewId {
   uint64_t position = 0;
-  std::string bytes;        // canonical Event
+  std::string_view log_value;  // hash || canonical RecordedEvent
   int64_t recorded_at = 0;
 };
+
+// What a committed group hands to the indexer, and what the writer validates against until it is indexed.
+// Immutable once published, so the writer and the indexer read it without a lock.
+struct CommittedGroup {
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
+  std::vector<std::string> log_values;                     // of first_position.. in order, as written to `log`
+  std::unordered_map<std::string, EntityState> entities;   // key: keys::EntityKey; state after the group
+  std::unordered_map<std::string, NewId> new_ids;
+  std::unordered_map<std::string, uint64_t> stream_versions;
+};
+
+// The column families the indexer writes besides `entity` and `meta`.
+struct IndexFamilies {
+  rocksdb::ColumnFamilyHandle* event_id;
+  rocksdb::ColumnFamilyHandle* stream;
+  rocksdb::ColumnFamilyHandle* type;
+  rocksdb::ColumnFamilyHandle* effective;
+};
+
+// What a read that uses an index reads: the index entries of positions up to `indexed`, then the events of
+// `tail` (positions indexed+1.., read from the log) that match. In the normal case the read waited for the
+// indexer instead: `indexed` is then UINT64_MAX and `tail` is empty.
+struct IndexView {
+  uint64_t indexed = UINT64_MAX;
+  std::vector<StoredEvent> tail;
+};
+// Which events of a view's tail a read takes.
+using TailMatch = std::function<bool(const StoredEvent&)>;
 
 // State of a group being built: what the accepted batches so far have changed.
 struct GroupState {
@@ -122,6 +171,7 @@ struct GroupState {
   std::unordered_map<std::string, EntityState> entities;  // key: keys::EntityKey
   std::unordered_map<std::string, NewId> new_ids;
   std::unordered_map<std::string, uint64_t> stream_versions;
+  std::vector<std::string> log_values;  // of the group's new events, in position order
   Counters counters;
   MerkleFrontier frontier;
   PublicKey signing_key{};
@@ -139,6 +189,7 @@ struct BatchState {
   std::unordered_map<std::string, EntityState> entities;  // key: keys::EntityKey
   std::unordered_map<std::string, NewId> new_ids;
   std::unordered_map<std::string, uint64_t> stream_versions;
+  std::vector<std::string> log_values;  // of the batch's new events, in position order
   Counters counters;
   MerkleFrontier frontier;
   PublicKey signing_key;
@@ -207,10 +258,14 @@ class RocksEventStore final : public EventStore {
   Status ReadPosition(uint64_t position, StoredEvent* event);
   static Status DecodeLookedUp(uint64_t position, const rocksdb::Status& looked_up, std::string_view value,
                                StoredEvent* event);
+  // The positions an index holds from `start` within `prefix` (through `view`: those up to view.indexed, then
+  // the tail's events that `tail_match` takes), and the events at them.
   Status ReadIndex(rocksdb::ColumnFamilyHandle* family, const std::string& start, const std::string& prefix,
-                   uint64_t max_events, bool position_in_value, const EventVisitor& visit);
+                   uint64_t max_events, bool position_in_value, const IndexView& view, const TailMatch& tail_match,
+                   const EventVisitor& visit);
   Status ReadIndexPositions(rocksdb::ColumnFamilyHandle* family, const std::string& start, const std::string& prefix,
-                            bool position_in_value, const PositionVisitor& visit);
+                            bool position_in_value, const IndexView& view, const TailMatch& tail_match,
+                            const PositionVisitor& visit);
   Status ReadStreamVersion(const std::string& stream, uint64_t* version);
 
   // Writer (event_store_writer.cc).
@@ -242,10 +297,38 @@ class RocksEventStore final : public EventStore {
   Status RecordEvent(const IncomingEvent& event, uint64_t stream_version, int64_t clock, ValidatedEvent& validated,
                      BatchState& batch, rocksdb::WriteBatch& write_batch);
   static void FoldBatchIntoGroup(BatchState& batch, GroupState& group, AppendResult* result);
-  // Lookups through the batch's changes, the group's, the writer's caches, then RocksDB.
+  // Lookups through the batch's changes, the group's, the unindexed groups', the writer's caches, then RocksDB.
   Status LookupStreamVersion(const GroupState& group, const BatchState& batch, const std::string& stream,
                              uint64_t* version);
   void CacheEntity(const std::string& key, EntityState entity);
+
+  // Indexes (event_store_indexer.cc).
+  // At a read-write open, before the writer starts: rebuilds from the log the indexes of the events after the
+  // meta "indexed" marker (a crash lost their unsynced index write). Loads the marker in any open.
+  Status CatchUpIndexes();
+  Status LoadIndexedPosition(bool* present, uint64_t* position);
+  // For a read that uses an index: waits until the indexes hold every event up to the head as of the call. If
+  // they cannot get there (a failed index write; a read-only open of a store whose indexes a crash cut short),
+  // `view` gets the events past them from the log instead (at most ~kMaxUnindexedEvents).
+  Status IndexViewForRead(IndexView* view);
+  void IndexerLoop();
+  Status IndexGroups(const std::vector<std::shared_ptr<const CommittedGroup>>& groups);
+  // Writer thread: hands a durable group to the indexer and keeps it for validation until it is indexed.
+  void HandToIndexer(std::shared_ptr<const CommittedGroup> group);
+  // Writer thread: forgets indexed groups, then waits while more than kMaxUnindexedEvents are not indexed.
+  Status WaitForIndexer();
+  void StopIndexer();
+  // The id filter (id_filter.h): loads every event id and entity key the store holds at open; stops early when
+  // the store closes. Writer thread: true if `key` (an event id or keys::EntityKey) is surely not in RocksDB.
+  void LoadIdFilter();
+  bool SurelyNotStored(std::string_view key) const {
+    return id_filter_loaded_.load(std::memory_order_acquire) && !id_filter_->MayContain(key);
+  }
+  // Writer thread: the newest state of an entity, an event id, a stream in the unindexed groups (null/false if
+  // none of them has it).
+  const EntityState* FindUnindexedEntity(const std::string& key) const;
+  const NewId* FindUnindexedId(const std::string& id) const;
+  bool FindUnindexedStreamVersion(const std::string& stream, uint64_t* version) const;
 
   EventStoreOptions options_;
   std::string path_;
@@ -283,6 +366,27 @@ class RocksEventStore final : public EventStore {
   // RocksDB point lookup (~1.5 us, a memtable skiplist search). Filled on read, kept current on write.
   // Bounded: past the limit it starts over (a miss costs one RocksDB read, not correctness).
   std::unordered_map<std::string, EntityState> entity_cache_;
+
+  // The indexer. index_mutex_ guards the queue, the failure and the flags; indexed_position_ is also read
+  // without it (a read's fast path).
+  std::thread indexer_;
+  std::mutex index_mutex_;
+  std::condition_variable index_work_cv_;  // the indexer waits here for groups
+  std::condition_variable indexed_cv_;     // readers and the writer wait here for indexed_position_
+  std::deque<std::shared_ptr<const CommittedGroup>> index_queue_;
+  bool index_closing_ = false;
+  bool index_stalled_ = false;   // the last index write failed; the next group handed over retries it
+  std::string index_failure_;    // why, while stalled
+  std::atomic<uint64_t> indexed_position_{0};
+  // The id filter: created at a read-write open, loaded by id_filter_loader_ (or by Open itself, see
+  // EventStoreOptions::wait_for_id_filter); the writer adds every committed group's ids and entity keys.
+  std::unique_ptr<IdFilter> id_filter_;
+  std::atomic<bool> id_filter_loaded_{false};
+  std::atomic<bool> stop_id_filter_loader_{false};
+  std::thread id_filter_loader_;
+  // Writer thread only: durable groups not yet known to be indexed, oldest first, and how many events they hold.
+  std::deque<std::shared_ptr<const CommittedGroup>> unindexed_;
+  uint64_t unindexed_events_ = 0;
 };
 
 }  // namespace di::ledger

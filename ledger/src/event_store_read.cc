@@ -72,44 +72,100 @@ Status RocksEventStore::ReadLog(uint64_t from_position, uint64_t max_events, con
   return FromRocks(it->status(), "read log");
 }
 
+namespace {
+
+// The tail events of one stream from a version, or of one type from a position (IndexView).
+TailMatch InStream(const std::string& stream, uint64_t from_version) {
+  return [&stream, from_version](const StoredEvent& event) {
+    return event.reader().getStreamVersion() >= from_version && stream == event.reader().getStream().cStr();
+  };
+}
+TailMatch OfType(EventType type, uint64_t from_position) {
+  return [type, from_position](const StoredEvent& event) {
+    return event.position >= from_position && event.reader().getEvent().getPayload().which() == type;
+  };
+}
+
+}  // namespace
+
 Status RocksEventStore::ReadStream(const std::string& stream, uint64_t from_version, uint64_t max_events,
                                    const EventVisitor& visit) {
-  return ReadIndex(stream_, keys::StreamKey(stream, std::max<uint64_t>(from_version, 1)), keys::StreamPrefix(stream),
-                   max_events, /*position_in_value=*/true, visit);
+  IndexView view;
+  DI_RETURN_IF_ERROR(IndexViewForRead(&view));
+  from_version = std::max<uint64_t>(from_version, 1);
+  return ReadIndex(stream_, keys::StreamKey(stream, from_version), keys::StreamPrefix(stream), max_events,
+                   /*position_in_value=*/true, view, InStream(stream, from_version), visit);
 }
 
 Status RocksEventStore::ReadByType(EventType type, uint64_t from_position, uint64_t max_events,
                                    const EventVisitor& visit) {
+  IndexView view;
+  DI_RETURN_IF_ERROR(IndexViewForRead(&view));
   const std::string start = keys::TypeKey(static_cast<uint16_t>(type), from_position);
-  return ReadIndex(type_, start, start.substr(0, 2), max_events, /*position_in_value=*/false, visit);
+  return ReadIndex(type_, start, start.substr(0, 2), max_events, /*position_in_value=*/false, view,
+                   OfType(type, from_position), visit);
 }
 
 Status RocksEventStore::ReadByEffectiveDate(int32_t from_date, int32_t to_date, uint64_t max_events,
                                             const EventVisitor& visit) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), effective_));
-  uint64_t count = 0;
-  for (it->Seek(keys::EffectiveKey(from_date, 0)); it->Valid(); it->Next()) {
-    if (max_events != 0 && count >= max_events) break;
-    const std::string_view key = it->key().ToStringView();
-    if (keys::EffectiveKeyDate(key) > to_date) break;
-    StoredEvent event;
-    Status status = ReadPosition(keys::KeyTrailingPosition(key), &event);
-    if (!status.ok()) return status;
-    ++count;
-    if (!visit(event)) break;
+  IndexView view;
+  DI_RETURN_IF_ERROR(IndexViewForRead(&view));
+  // The tail's events in the range, in the index's order (date, position), merged into the index walk.
+  std::vector<std::pair<int32_t, const StoredEvent*>> tail;
+  for (const StoredEvent& event : view.tail) {
+    const int32_t date = event.reader().getEvent().getEffectiveDate();
+    if (date >= from_date && date <= to_date) tail.emplace_back(date, &event);
   }
-  return FromRocks(it->status(), "read by effective date");
+  std::stable_sort(tail.begin(), tail.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  size_t next_tail = 0;
+  uint64_t count = 0;
+  bool stopped = false;
+  auto emit = [&](const StoredEvent& event) {
+    if (max_events != 0 && count >= max_events) return false;
+    ++count;
+    return visit(event);
+  };
+  // Tail events that sort before (date, position).
+  auto emit_tail_before = [&](int32_t date, uint64_t position) {
+    while (!stopped && next_tail < tail.size() &&
+           std::pair(tail[next_tail].first, tail[next_tail].second->position) < std::pair(date, position)) {
+      stopped = !emit(*tail[next_tail++].second);
+    }
+  };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), effective_));
+  for (it->Seek(keys::EffectiveKey(from_date, 0)); it->Valid() && !stopped; it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    const int32_t date = keys::EffectiveKeyDate(key);
+    if (date > to_date) break;
+    const uint64_t position = keys::KeyTrailingPosition(key);
+    if (position > view.indexed) continue;  // the tail has it
+    emit_tail_before(date, position);
+    if (stopped) break;
+    StoredEvent event;
+    Status status = ReadPosition(position, &event);
+    if (!status.ok()) return status;
+    stopped = !emit(event);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read by effective date");
+  emit_tail_before(INT32_MAX, UINT64_MAX);
+  return Status::Ok();
 }
 
 Status RocksEventStore::ReadStreamPositions(const std::string& stream, uint64_t from_version,
                                             const PositionVisitor& visit) {
-  return ReadIndexPositions(stream_, keys::StreamKey(stream, std::max<uint64_t>(from_version, 1)),
-                            keys::StreamPrefix(stream), /*position_in_value=*/true, visit);
+  IndexView view;
+  DI_RETURN_IF_ERROR(IndexViewForRead(&view));
+  from_version = std::max<uint64_t>(from_version, 1);
+  return ReadIndexPositions(stream_, keys::StreamKey(stream, from_version), keys::StreamPrefix(stream),
+                            /*position_in_value=*/true, view, InStream(stream, from_version), visit);
 }
 
 Status RocksEventStore::ReadTypePositions(EventType type, uint64_t from_position, const PositionVisitor& visit) {
+  IndexView view;
+  DI_RETURN_IF_ERROR(IndexViewForRead(&view));
   const std::string start = keys::TypeKey(static_cast<uint16_t>(type), from_position);
-  return ReadIndexPositions(type_, start, start.substr(0, 2), /*position_in_value=*/false, visit);
+  return ReadIndexPositions(type_, start, start.substr(0, 2), /*position_in_value=*/false, view,
+                            OfType(type, from_position), visit);
 }
 
 Status RocksEventStore::ReadPositions(std::span<const uint64_t> positions, std::vector<StoredEvent>* events) {
@@ -144,15 +200,30 @@ Status RocksEventStore::ReadPositions(std::span<const uint64_t> positions, std::
 }
 
 Status RocksEventStore::GetByEventId(const std::string& event_id, StoredEvent* event) {
+  IndexView view;
+  DI_RETURN_IF_ERROR(IndexViewForRead(&view));
   std::string value;
   rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), event_id_, event_id, &value);
-  if (status.IsNotFound()) return Status::NotFound("no event with id '" + event_id + "'");
-  if (!status.ok()) return FromRocks(status, "read event id");
-  return ReadPosition(keys::ReadBigEndian64(value), event);
+  if (status.ok()) return ReadPosition(keys::ReadBigEndian64(value), event);
+  if (!status.IsNotFound()) return FromRocks(status, "read event id");
+  for (StoredEvent& tail_event : view.tail) {
+    if (event_id == tail_event.reader().getEvent().getId().cStr()) {
+      *event = std::move(tail_event);
+      return Status::Ok();
+    }
+  }
+  return Status::NotFound("no event with id '" + event_id + "'");
 }
 
 Status RocksEventStore::GetStreamVersion(const std::string& stream, uint64_t* version) {
-  return ReadStreamVersion(stream, version);
+  IndexView view;
+  DI_RETURN_IF_ERROR(IndexViewForRead(&view));
+  DI_RETURN_IF_ERROR(ReadStreamVersion(stream, version));
+  const TailMatch in_stream = InStream(stream, 1);
+  for (const StoredEvent& event : view.tail) {
+    if (in_stream(event)) *version = std::max<uint64_t>(*version, event.reader().getStreamVersion());
+  }
+  return Status::Ok();
 }
 
 LogHead RocksEventStore::Head() const {
@@ -185,10 +256,10 @@ Status RocksEventStore::DecodeLookedUp(uint64_t position, const rocksdb::Status&
 // The events an index points at, one log lookup each.
 Status RocksEventStore::ReadIndex(rocksdb::ColumnFamilyHandle* family, const std::string& start,
                                   const std::string& prefix, uint64_t max_events, bool position_in_value,
-                                  const EventVisitor& visit) {
+                                  const IndexView& view, const TailMatch& tail_match, const EventVisitor& visit) {
   uint64_t count = 0;
   Status read = Status::Ok();
-  Status status = ReadIndexPositions(family, start, prefix, position_in_value, [&](uint64_t position) {
+  Status status = ReadIndexPositions(family, start, prefix, position_in_value, view, tail_match, [&](uint64_t position) {
     if (max_events != 0 && count >= max_events) return false;
     StoredEvent event;
     read = ReadPosition(position, &event);
@@ -201,15 +272,23 @@ Status RocksEventStore::ReadIndex(rocksdb::ColumnFamilyHandle* family, const std
 
 Status RocksEventStore::ReadIndexPositions(rocksdb::ColumnFamilyHandle* family, const std::string& start,
                                            const std::string& prefix, bool position_in_value,
+                                           const IndexView& view, const TailMatch& tail_match,
                                            const PositionVisitor& visit) {
+  // Both indexes order a prefix's entries by position (a stream's versions grow with it), and every tail
+  // position is past every indexed one: the tail follows the index walk.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family));
   for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (position_in_value && it->value().size() != 8) return Status::Corruption("stream index entry is not a position");
     const uint64_t position = position_in_value ? keys::ReadBigEndian64(it->value().ToStringView())
                                                 : keys::KeyTrailingPosition(it->key().ToStringView());
-    if (!visit(position)) break;
+    if (position > view.indexed) break;  // written since the view was taken: the tail has it
+    if (!visit(position)) return FromRocks(it->status(), "read index");
   }
-  return FromRocks(it->status(), "read index");
+  if (!it->status().ok()) return FromRocks(it->status(), "read index");
+  for (const StoredEvent& event : view.tail) {
+    if (tail_match(event) && !visit(event.position)) break;
+  }
+  return Status::Ok();
 }
 
 Status RocksEventStore::ReadStreamVersion(const std::string& stream, uint64_t* version) {
@@ -284,6 +363,8 @@ Status RocksEventStore::GetStats(StoreStats* stats) {
     stats->head = head_;
     counters = counters_;
   }
+  IndexView view;
+  DI_RETURN_IF_ERROR(IndexViewForRead(&view));
   stats->streams = counters.streams;
   for (EventType type : AllEventTypes()) {
     stats->events_by_type.emplace_back(type, counters.by_type[static_cast<size_t>(type)]);
@@ -295,6 +376,15 @@ Status RocksEventStore::GetStats(StoreStats* stats) {
   if (it->Valid()) stats->first_effective_date = keys::EffectiveKeyDate(it->key().ToStringView());
   it->SeekToLast();
   if (it->Valid()) stats->last_effective_date = keys::EffectiveKeyDate(it->key().ToStringView());
+  for (const StoredEvent& event : view.tail) {
+    const int32_t date = event.reader().getEvent().getEffectiveDate();
+    if (stats->first_effective_date == kNoDate || date < stats->first_effective_date) {
+      stats->first_effective_date = date;
+    }
+    if (stats->last_effective_date == kNoDate || date > stats->last_effective_date) {
+      stats->last_effective_date = date;
+    }
+  }
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(path_, error)) {
     if (entry.is_regular_file(error)) stats->disk_bytes += entry.file_size(error);

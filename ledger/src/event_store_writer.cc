@@ -86,6 +86,13 @@ Status CheckRetry(const IncomingEvent& event, const EarlierRecording& earlier) {
   return CheckRetryRecordedTime(event.submitted, event.id, earlier.position, earlier.recorded_at);
 }
 
+// True if `stored` records the event whose canonical bytes are `submitted` (an idempotent retry).
+bool SameEvent(const StoredEvent& stored, std::string_view submitted) {
+  const kj::Array<capnp::word> original = capnp::canonicalize(stored.reader().getEvent());
+  return std::string_view(reinterpret_cast<const char*>(original.begin()), original.size() * sizeof(capnp::word)) ==
+         submitted;
+}
+
 // The canonical bytes of the RecordedEvent that wraps `event` at `position`: what is hashed and stored.
 kj::Array<capnp::word> CanonicalRecordedEvent(const IncomingEvent& event, uint64_t position, int64_t recorded_at,
                                               const std::string& stream, uint64_t stream_version) {
@@ -200,11 +207,17 @@ class RocksEventStore::LayeredLookup final : public EntityLookup {
       *state = it->second;
       return true;
     }
+    // Durable, but its entity record may not be written yet (the indexer's).
+    if (const EntityState* unindexed = store_->FindUnindexedEntity(key); unindexed != nullptr) {
+      *state = *unindexed;
+      return true;
+    }
     // The writer's cache of durable entity records (only the writer thread touches it).
     if (auto it = store_->entity_cache_.find(key); it != store_->entity_cache_.end()) {
       *state = it->second;
       return true;
     }
+    if (store_->SurelyNotStored(key)) return false;
     std::string value;
     rocksdb::Status status = store_->db_->Get(rocksdb::ReadOptions(), store_->entity_, key, &value);
     // A read error is reported as "not found": the batch then fails validation, which is safe.
@@ -234,6 +247,7 @@ Status RocksEventStore::LookupStreamVersion(const GroupState& group, const Batch
     *version = it->second;
     return Status::Ok();
   }
+  if (FindUnindexedStreamVersion(stream, version)) return Status::Ok();
   if (auto it = stream_version_cache_.find(stream); it != stream_version_cache_.end()) {
     *version = it->second;
     return Status::Ok();
@@ -311,23 +325,27 @@ Status RocksEventStore::FindEarlierRecording(const IncomingEvent& event, const G
     new_id = &it->second;
   } else if (auto it = group.new_ids.find(id); it != group.new_ids.end()) {
     new_id = &it->second;
+  } else {
+    new_id = FindUnindexedId(id);
   }
+  StoredEvent stored;
   if (new_id != nullptr) {
     earlier->position = new_id->position;
     earlier->recorded_at = new_id->recorded_at;
-    earlier->identical = new_id->bytes == bytes;
+    // The writer's own bytes of a moment ago: they decode.
+    const bool decoded = DecodeLogValue(new_id->position, new_id->log_value, &stored);
+    DI_ASSERT(decoded);
+    earlier->identical = SameEvent(stored, bytes);
     return Status::Ok();
   }
+  if (SurelyNotStored(id)) return Status::Ok();
   std::string value;
   const rocksdb::Status looked_up = db_->Get(rocksdb::ReadOptions(), event_id_, id, &value);
   if (looked_up.IsNotFound()) return Status::Ok();
   if (!looked_up.ok()) return FromRocks(looked_up, "read event id");
   earlier->position = keys::ReadBigEndian64(value);
-  StoredEvent stored;
   if (Status read = ReadPosition(earlier->position, &stored); !read.ok()) return read;
-  const kj::Array<capnp::word> original = capnp::canonicalize(stored.reader().getEvent());
-  earlier->identical = std::string_view(reinterpret_cast<const char*>(original.begin()),
-                                        original.size() * sizeof(capnp::word)) == bytes;
+  earlier->identical = SameEvent(stored, bytes);
   earlier->recorded_at = stored.reader().getRecordedAtMicros();
   return Status::Ok();
 }
@@ -405,20 +423,17 @@ Status RocksEventStore::RecordEvent(const IncomingEvent& event, uint64_t stream_
   std::string log_value(reinterpret_cast<const char*>(hash.data()), hash.size());
   log_value.append(body);
 
-  const std::string position_value = keys::PositionKey(position);
-  write_batch.Put(log_, position_value, log_value);
+  write_batch.Put(log_, keys::PositionKey(position), log_value);
   batch.frontier.Append(MerkleLeafHash(body), [&](uint32_t level, uint64_t index, const Hash& node) {
     if (level >= kStoredMerkleLevel) write_batch.Put(meta_, MerkleNodeKey(level, index), HashBytes(node));
   });
-  write_batch.Put(event_id_, id, position_value);
-  write_batch.Put(stream_, keys::StreamKey(validated.stream, stream_version), position_value);
+  // The indexes and entity records follow behind the log (the indexer, event_store_indexer.cc).
+  batch.log_values.push_back(std::move(log_value));
   const auto type = static_cast<uint16_t>(reader.getPayload().which());
-  write_batch.Put(type_, keys::TypeKey(type, position), rocksdb::Slice());
-  write_batch.Put(effective_, keys::EffectiveKey(reader.getEffectiveDate(), position), rocksdb::Slice());
   for (EntityUpdate& update : validated.updates) {
     batch.entities[keys::EntityKey(static_cast<uint8_t>(update.kind), update.id)] = std::move(update.state);
   }
-  batch.new_ids.emplace(id, NewId{position, std::string(event.submitted.event.bytes()), recorded_at});
+  batch.new_ids.emplace(id, NewId{position, batch.log_values.back(), recorded_at});
   batch.last_recorded_at = recorded_at;
   batch.stream_versions[validated.stream] = stream_version;
   if (type < kMaxEventTypes) ++batch.counters.by_type[type];
@@ -433,6 +448,7 @@ void RocksEventStore::FoldBatchIntoGroup(BatchState& batch, GroupState& group, A
   for (auto& [key, state] : batch.entities) group.entities[key] = std::move(state);
   for (auto& [id, entry] : batch.new_ids) group.new_ids.emplace(id, std::move(entry));
   for (auto& [stream, version] : batch.stream_versions) group.stream_versions[stream] = version;
+  for (std::string& value : batch.log_values) group.log_values.push_back(std::move(value));
   group.counters = batch.counters;
   group.last_recorded_at = batch.last_recorded_at;
   group.frontier = std::move(batch.frontier);
@@ -460,6 +476,13 @@ Status RocksEventStore::ProcessAuditEvent(const AuditEventBuilder& build, GroupS
 // -------------------------------------------------------------------------------------------------
 
 void RocksEventStore::ProcessGroup(const std::vector<PendingAppend*>& group) {
+  if (Status room = WaitForIndexer(); !room.ok()) {
+    for (PendingAppend* pending : group) {
+      pending->status = room;
+      *pending->result = AppendResult{};
+    }
+    return;
+  }
   LogHead head;
   GroupState state = StartGroup(&head);
   rocksdb::WriteBatch write_batch;
@@ -548,11 +571,10 @@ void RocksEventStore::AddAutomaticCheckpoint(const LogHead& head, GroupState& st
   }
 }
 
-// Adds what the group changed besides its events (entity records, head, counters, Merkle frontier, signing
-// key) to `write_batch`, all in the same atomic write. Returns the new head.
+// Adds what the group changed besides its events (head, counters, Merkle frontier, signing key; the entity
+// records are the indexer's) to `write_batch`, all in the same atomic write. Returns the new head.
 LogHead RocksEventStore::PutGroupState(const LogHead& head, const GroupState& state,
                                        rocksdb::WriteBatch& write_batch) {
-  for (const auto& [key, entity] : state.entities) write_batch.Put(entity_, key, EncodeEntity(entity));
   LogHead new_head{state.next_position - 1, state.previous_hash, state.last_recorded_at};
   DI_ASSERT(new_head.position > head.position);
   DI_ASSERT(new_head.recorded_at_micros >= head.recorded_at_micros);
@@ -604,16 +626,29 @@ void RocksEventStore::PublishGroup(const LogHead& new_head, GroupState& state) {
   // Cached records the group changed take their new state. New records (a delivery, a claim) are not cached:
   // most are never read again, and they would push out the grants, persons and providers that every delivery
   // reads.
-  for (auto& [key, entity] : state.entities) {
-    if (auto it = entity_cache_.find(key); it != entity_cache_.end()) it->second = std::move(entity);
+  for (const auto& [key, entity] : state.entities) {
+    if (auto it = entity_cache_.find(key); it != entity_cache_.end()) it->second = entity;
   }
-  std::lock_guard<std::mutex> lock(head_mutex_);
-  DI_ASSERT(new_head.position > head_.position);
-  head_ = new_head;
-  counters_ = state.counters;
-  frontier_ = std::move(state.frontier);
-  signing_key_ = state.signing_key;
-  has_signing_key_ = state.has_signing_key;
+  for (const auto& [id, recorded] : state.new_ids) id_filter_->Add(id);
+  for (const auto& [key, entity] : state.entities) id_filter_->Add(key);
+  auto committed = std::make_shared<CommittedGroup>();
+  {
+    std::lock_guard<std::mutex> lock(head_mutex_);
+    DI_ASSERT(new_head.position > head_.position);
+    DI_ASSERT(new_head.position - head_.position == state.log_values.size());
+    committed->first_position = head_.position + 1;
+    head_ = new_head;
+    counters_ = state.counters;
+    frontier_ = std::move(state.frontier);
+    signing_key_ = state.signing_key;
+    has_signing_key_ = state.has_signing_key;
+  }
+  committed->last_position = new_head.position;
+  committed->log_values = std::move(state.log_values);
+  committed->entities = std::move(state.entities);
+  committed->new_ids = std::move(state.new_ids);
+  committed->stream_versions = std::move(state.stream_versions);
+  HandToIndexer(std::move(committed));
 }
 
 }  // namespace di::ledger

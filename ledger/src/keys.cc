@@ -5,7 +5,10 @@
 namespace di::ledger::keys {
 
 void AppendBigEndian64(std::string* out, uint64_t value) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((value >> shift) & 0xff));
+  // One append of 8 bytes, not 8 push_backs: the indexer builds four such keys per event.
+  char bytes[8];
+  for (int i = 7; i >= 0; --i, value >>= 8) bytes[i] = static_cast<char>(value & 0xff);
+  out->append(bytes, sizeof bytes);
 }
 
 uint64_t ReadBigEndian64(std::string_view bytes) {
@@ -28,13 +31,17 @@ std::string StreamPrefix(std::string_view stream) {
 }
 
 std::string StreamKey(std::string_view stream, uint64_t version) {
-  std::string key = StreamPrefix(stream);
+  std::string key;
+  key.reserve(stream.size() + 9);
+  key.append(stream);
+  key.push_back('\0');
   AppendBigEndian64(&key, version);
   return key;
 }
 
 std::string TypeKey(uint16_t type, uint64_t position) {
   std::string key;
+  key.reserve(10);
   key.push_back(static_cast<char>(type >> 8));
   key.push_back(static_cast<char>(type & 0xff));
   AppendBigEndian64(&key, position);

@@ -14,6 +14,9 @@
 //   * Optional admission check (AppendOptions::admit, subject.h): the writer resolves each event's subject on
 //     the state it is appended to and asks the check before validating the event; a refusal (kForbidden, ...)
 //     fails the batch, nothing appended.
+//   * Reads that use an index (streams, types, effective dates, event ids, stream versions, stats) see every event
+//     up to the head as of the read: the indexes are written behind the log by an indexer thread, and such a
+//     read waits for it (milliseconds); what a crash loses of them is rebuilt from the log at the next open.
 //   * Durable when acknowledged: the WAL is fsynced before Append returns (options.sync). Concurrent
 //     appenders are grouped into one write + one sync (group commit) by a single writer thread, which is
 //     also what makes positions dense and the hash chain sequential.
@@ -78,6 +81,14 @@ struct EventStoreOptions {
   // Fault injection for crash tests: called after the group's write is durable and before the appenders
   // are acknowledged. Default: none.
   std::function<void()> after_durable_write_for_testing;
+  // The writer keeps an in-memory filter of the event ids and entity keys the store holds (a few bytes per
+  // event), so that a new id costs no RocksDB read. At open a background thread loads it from the store (seconds
+  // at ten million events; until then every id is looked up in RocksDB). True: Open loads it before it returns.
+  // Default: false.
+  bool wait_for_id_filter = false;
+  // Fault injection for crash tests: called by the indexer before it writes the indexes of groups that are
+  // durable in the log. Default: none.
+  std::function<void()> before_index_write_for_testing;
   // Fault injection for disk-fault tests: the RocksDB Env (file system) to use. Default: null, the real one.
   rocksdb::Env* env_for_testing = nullptr;
   // Automatic signed checkpoints: after a group commit that crosses a multiple of this many positions, the
