@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   options.sync = true;                // as in production: the point is what an acknowledgement promises
   if (kill_before_index_write) {
     const int kill_at = std::atoi(argv[4] + kill_flag.size());
+    options.index_in_group_max_events = 0;  // every group through the indexer, where the kill lands
     options.before_index_write_for_testing = [kill_at] {
       static std::atomic<int> writes{0};
       if (++writes == kill_at) ::raise(SIGKILL);

@@ -81,6 +81,7 @@ TEST(IndexerTest, WhileAGroupIsNotIndexedTheWriterDecidesAsIfItWereAndReadsWaitF
   auto gate = std::make_shared<Gate>();
   EventStoreOptions options;
   options.before_index_write_for_testing = [gate] { gate->Pass(); };
+  options.index_in_group_max_events = 0;  // every group through the indexer
   auto store = OpenStore(dir.path(), options);
   std::future<uint64_t> read;
   // Whatever fails below, the indexer is let go before the read and the store are destroyed (they wait for it).
@@ -299,6 +300,35 @@ TEST(IndexerTest, AStoreFromBeforeTheIndexerIsTakenAsFullyIndexed) {
   EXPECT_EQ(PositionOf(*store, "d1"), BaseWorld().size() + 1);
   store.reset();
   EXPECT_EQ(ReadIndexes(dir.path()).at("meta").at("indexed"), BigEndian(BaseWorld().size() + 1));
+}
+
+// A small group appended while the indexer is idle carries its indexes in its own write; a larger one, or any
+// group with index_in_group_max_events = 0, goes through the indexer. Both answer the same.
+TEST(IndexerTest, ASmallGroupCarriesItsIndexesInItsOwnWrite) {
+  for (const size_t in_group : {size_t{8}, size_t{0}}) {
+    SCOPED_TRACE("index_in_group_max_events " + std::to_string(in_group));
+    TempDir dir;
+    auto indexer_writes = std::make_shared<std::atomic<int>>(0);
+    EventStoreOptions options;
+    options.index_in_group_max_events = in_group;
+    options.before_index_write_for_testing = [indexer_writes] { ++*indexer_writes; };
+    auto store = OpenStore(dir.path(), options);
+    ASSERT_TRUE(AppendJson(*store, BaseWorld()).ok());  // 12 events: more than 8
+    EXPECT_EQ(PositionOf(*store, "e-g1"), BaseWorld().size());
+    const int after_world = indexer_writes->load();
+    EXPECT_EQ(after_world, 1);
+    std::vector<json> eight;
+    for (int i = 0; i < 8; ++i) {
+      eight.push_back(Delivery("d" + std::to_string(i), "D-" + std::to_string(i), "2021-02-0" + std::to_string(1 + i)));
+    }
+    ASSERT_TRUE(AppendJson(*store, {eight.begin(), eight.begin() + 1}).ok());
+    ASSERT_TRUE(AppendJson(*store, {eight.begin() + 1, eight.end()}).ok());
+    EXPECT_EQ(PositionOf(*store, "d7"), BaseWorld().size() + 8);
+    EXPECT_EQ(AppendJson(*store, {Delivery("d9", "D-7", "2021-02-09")}).code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(indexer_writes->load(), in_group == 0 ? after_world + 2 : after_world);
+    store.reset();
+    EXPECT_EQ(ReadIndexes(dir.path()).at("meta").at("indexed"), BigEndian(BaseWorld().size() + 8));
+  }
 }
 
 TEST(IdFilterTest, NeverSaysAbsentForAnAddedKeyAndRarelyMaybeForAnother) {

@@ -282,7 +282,8 @@ class RocksEventStore final : public EventStore {
   void AddAutomaticCheckpoint(const LogHead& head, GroupState& state, rocksdb::WriteBatch& write_batch);
   LogHead PutGroupState(const LogHead& head, const GroupState& state, rocksdb::WriteBatch& write_batch);
   Status WriteGroup(rocksdb::WriteBatch& write_batch);
-  void PublishGroup(const LogHead& new_head, GroupState& state);
+  // `indexed`: the group's write held its indexes too; else it goes to the indexer.
+  void PublishGroup(const LogHead& new_head, GroupState& state, bool indexed);
   // A batch of the group, and the steps each of its events passes, in this order.
   // `admit`: the batch's admission check (AppendOptions::admit), null or empty: none.
   Status ProcessBatch(const std::vector<NewEvent>& batch, GroupState& group, rocksdb::WriteBatch& write_batch,
@@ -313,6 +314,10 @@ class RocksEventStore final : public EventStore {
   Status IndexViewForRead(IndexView* view);
   void IndexerLoop();
   Status IndexGroups(const std::vector<std::shared_ptr<const CommittedGroup>>& groups);
+  // The index keys of the events in `log_values` (positions first_position..) and the entity records, into
+  // `batch`: the indexer's write, or a small group's own (EventStoreOptions::index_in_group_max_events).
+  void PutIndexes(uint64_t first_position, const std::vector<std::string>& log_values,
+                  const std::unordered_map<std::string, EntityState>& entities, rocksdb::WriteBatch& batch);
   // Writer thread: hands a durable group to the indexer and keeps it for validation until it is indexed.
   void HandToIndexer(std::shared_ptr<const CommittedGroup> group);
   // Writer thread: forgets indexed groups, then waits while more than kMaxUnindexedEvents are not indexed.

@@ -199,22 +199,28 @@ void RocksEventStore::IndexerLoop() {
 // the writer's next synced write makes it durable with its own (one WAL), and a crash before that loses only
 // what the next open rebuilds.
 Status RocksEventStore::IndexGroups(const std::vector<std::shared_ptr<const CommittedGroup>>& groups) {
-  const IndexFamilies families{event_id_, stream_, type_, effective_};
   rocksdb::WriteBatch batch;
   for (const auto& group : groups) {
     DI_ASSERT(group->last_position - group->first_position + 1 == group->log_values.size());
-    for (size_t i = 0; i < group->log_values.size(); ++i) {
-      WithRecordedEvent(group->log_values[i], [&](schema::RecordedEvent::Reader recorded) {
-        DI_ASSERT(recorded.getPosition() == group->first_position + i);
-        PutIndexKeys(families, group->first_position + i, recorded, batch);
-      });
-    }
     // Groups in order: a record a later group changed again is put again, and the later put wins.
-    for (const auto& [key, entity] : group->entities) batch.Put(entity_, key, EncodeEntity(entity));
+    PutIndexes(group->first_position, group->log_values, group->entities, batch);
   }
   batch.Put(meta_, kIndexedKey, keys::PositionKey(groups.back()->last_position));
   if (options_.before_index_write_for_testing) options_.before_index_write_for_testing();
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write the indexes");
+}
+
+void RocksEventStore::PutIndexes(uint64_t first_position, const std::vector<std::string>& log_values,
+                                 const std::unordered_map<std::string, EntityState>& entities,
+                                 rocksdb::WriteBatch& batch) {
+  const IndexFamilies families{event_id_, stream_, type_, effective_};
+  for (size_t i = 0; i < log_values.size(); ++i) {
+    WithRecordedEvent(log_values[i], [&](schema::RecordedEvent::Reader recorded) {
+      DI_ASSERT(recorded.getPosition() == first_position + i);
+      PutIndexKeys(families, first_position + i, recorded, batch);
+    });
+  }
+  for (const auto& [key, entity] : entities) batch.Put(entity_, key, EncodeEntity(entity));
 }
 
 void RocksEventStore::HandToIndexer(std::shared_ptr<const CommittedGroup> group) {

@@ -494,6 +494,14 @@ void RocksEventStore::ProcessGroup(const std::vector<PendingAppend*>& group) {
     return;
   }
   const LogHead new_head = PutGroupState(head, state, write_batch);
+  // Indexed in its own write only when no earlier group waits for the indexer: the `indexed` marker never goes
+  // back, and a crash replays from a marker whose entity records are exactly those of its position.
+  const bool index_in_group =
+      state.log_values.size() <= options_.index_in_group_max_events && unindexed_.empty();
+  if (index_in_group) {
+    PutIndexes(head.position + 1, state.log_values, state.entities, write_batch);
+    write_batch.Put(meta_, kIndexedKey, keys::PositionKey(new_head.position));
+  }
   if (Status written = WriteGroup(write_batch); !written.ok()) {
     // Nothing of the group is acknowledged and memory state is unchanged: the next group starts again from
     // the durable head.
@@ -504,7 +512,7 @@ void RocksEventStore::ProcessGroup(const std::vector<PendingAppend*>& group) {
     return;
   }
   if (options_.after_durable_write_for_testing) options_.after_durable_write_for_testing();
-  PublishGroup(new_head, state);
+  PublishGroup(new_head, state, index_in_group);
   for (PendingAppend* pending : accepted) pending->result->last_position = new_head.position;
 }
 
@@ -619,7 +627,7 @@ Status RocksEventStore::WriteGroup(rocksdb::WriteBatch& write_batch) {
 }
 
 // Only now durable: the writer's caches and the published head take the group's state.
-void RocksEventStore::PublishGroup(const LogHead& new_head, GroupState& state) {
+void RocksEventStore::PublishGroup(const LogHead& new_head, GroupState& state, bool indexed) {
   // Bounded: past the limit the cache starts over (a miss costs one RocksDB seek, not correctness).
   if (stream_version_cache_.size() + state.stream_versions.size() > kMaxCachedStreams) stream_version_cache_.clear();
   for (const auto& [stream, version] : state.stream_versions) stream_version_cache_[stream] = version;
@@ -631,18 +639,22 @@ void RocksEventStore::PublishGroup(const LogHead& new_head, GroupState& state) {
   }
   for (const auto& [id, recorded] : state.new_ids) id_filter_->Add(id);
   for (const auto& [key, entity] : state.entities) id_filter_->Add(key);
-  auto committed = std::make_shared<CommittedGroup>();
+  // Before the head moves: a read that sees the new head finds its indexes there (IndexViewForRead).
+  if (indexed) indexed_position_.store(new_head.position);
+  const uint64_t first_position = new_head.position - state.log_values.size() + 1;
   {
     std::lock_guard<std::mutex> lock(head_mutex_);
     DI_ASSERT(new_head.position > head_.position);
-    DI_ASSERT(new_head.position - head_.position == state.log_values.size());
-    committed->first_position = head_.position + 1;
+    DI_ASSERT(first_position == head_.position + 1);
     head_ = new_head;
     counters_ = state.counters;
     frontier_ = std::move(state.frontier);
     signing_key_ = state.signing_key;
     has_signing_key_ = state.has_signing_key;
   }
+  if (indexed) return;
+  auto committed = std::make_shared<CommittedGroup>();
+  committed->first_position = first_position;
   committed->last_position = new_head.position;
   committed->log_values = std::move(state.log_values);
   committed->entities = std::move(state.entities);
