@@ -78,6 +78,22 @@ int RunInit(const InitOptions& options) {
   return 0;
 }
 
+int RunEnactRules(const EnactRulesOptions& options) {
+  std::unique_ptr<EventStore> store;
+  Status status = OpenExisting(options.data_dir, &store);
+  if (!status.ok()) return ReportError(status);
+  uint64_t position = 0;
+  status = EnactRules(*store, options.rules_file, options.rule_parameters, &position, {}, options.project_ids);
+  if (!status.ok()) return ReportError(status);
+  std::string governs = "every project without rules of its own";
+  if (!options.project_ids.empty()) {
+    governs = "project";
+    for (const std::string& id : options.project_ids) governs += " " + id;
+  }
+  std::cout << "rules enacted at position " << position << " for " << governs << "\n";
+  return 0;
+}
+
 namespace {
 
 // The local store as the import's sink: each batch is appended on a thread of its own, so that parsing the

@@ -78,7 +78,16 @@ int RunRebuild(const std::string& data_dir, uint64_t interval_events);
 // `recorded_at`: as InitOptions::rules_recorded_at.
 ledger::Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
                           const std::vector<std::string>& parameters, uint64_t* position,
-                          const std::string& recorded_at = {});
+                          const std::string& recorded_at = {}, const std::vector<std::string>& project_ids = {});
+// rules enact: a rules document (the default one unless `rules_file`) enacted in an existing store, for every project
+// without rules of its own or for `project_ids` alone (docs/rules.md §3.0).
+struct EnactRulesOptions {
+  std::string data_dir;
+  std::string rules_file;
+  std::vector<std::string> rule_parameters;  // NAME=YYYY-MM-DD overrides of the document's parameters
+  std::vector<std::string> project_ids;      // empty: every project without rules of its own
+};
+int RunEnactRules(const EnactRulesOptions& options);
 
 // Opens the store in `data_dir`, which must exist already (`init` creates one).
 ledger::Status OpenExisting(const std::string& data_dir, std::unique_ptr<ledger::EventStore>* store);

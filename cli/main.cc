@@ -30,6 +30,22 @@ int main(int argc, char** argv) {
     exit_code = di::cli::RunInit(init_options);
   });
 
+  di::cli::EnactRulesOptions enact_options;
+  CLI::App* rules = app.add_subcommand("rules", "rule sets (docs/rules.md)");
+  rules->require_subcommand(1);
+  CLI::App* enact = rules->add_subcommand(
+      "enact", "enact a rules document in an existing store: for every project, or for --project alone");
+  add_data(enact);
+  enact->add_option("--rules", enact_options.rules_file, "the rules document (default: the default rule set, MK 313)");
+  enact->add_option("--rules-parameter", enact_options.rule_parameters,
+                    "override a dated parameter of the rules, NAME=YYYY-MM-DD (repeatable)");
+  enact->add_option("--project", enact_options.project_ids,
+                    "the rules govern this project alone, instead of every project without its own (repeatable)");
+  enact->callback([&] {
+    enact_options.data_dir = data_dir;
+    exit_code = di::cli::RunEnactRules(enact_options);
+  });
+
   di::cli::ImportOptions import_options;
   CLI::App* import = app.add_subcommand("import", "append events from a JSON Lines file (one event per line)");
   add_data(import);

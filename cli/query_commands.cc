@@ -33,7 +33,8 @@ namespace di::cli {
 using ledger::Status;
 
 Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
-                  const std::vector<std::string>& parameters, uint64_t* position, const std::string& recorded_at) {
+                  const std::vector<std::string>& parameters, uint64_t* position, const std::string& recorded_at,
+                  const std::vector<std::string>& project_ids) {
   std::string text(projections::DefaultRulesDocument());
   if (!rules_file.empty()) {
     std::ifstream file(rules_file);
@@ -58,13 +59,17 @@ Status EnactRules(ledger::EventStore& store, const std::string& rules_file,
   projections::RuleSet rule_set;
   Status status = projections::ParseRuleSet(document, &rule_set, overrides);
   if (!status.ok()) return status;
+  // The same document enacted for another project is another event: its id names the projects.
+  std::string id = "rules:" + rule_set.id + ":" + rule_set.version;
+  for (const std::string& project_id : project_ids) id += ":" + project_id;
   nlohmann::json event = {
-      {"id", "rules:" + rule_set.id + ":" + rule_set.version},
+      {"id", id},
       {"type", "rules_enacted"},
       {"effective_date", "2015-07-01"},
       {"actor", "system:init"},
       {"data",
        {{"rule_set_id", rule_set.id}, {"title", rule_set.id + " " + rule_set.version}, {"document", document}}}};
+  if (!project_ids.empty()) event["data"]["project_ids"] = project_ids;
   // The rules are in force from their earliest rule; the document's own dates decide what applies when.
   int32_t earliest = ledger::kNoDate;
   for (const auto& rule : rule_set.rules) {

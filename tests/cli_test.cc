@@ -71,7 +71,8 @@ TEST(CliTest, UsageErrorsExitTwo) {
 
 TEST(CliTest, HelpOnEveryVerb) {
   for (const char* verb :
-       {"", "init", "import", "export", "verify", "stats", "simulate", "entitlements", "report", "rebuild"}) {
+       {"", "init", "import", "export", "verify", "stats", "simulate", "entitlements", "report", "rebuild",
+        "rules enact"}) {
     Output output = RunCli(std::string(verb) + " --help");
     EXPECT_EQ(output.exit_code, 0) << verb;
     EXPECT_NE(output.text.find("--"), std::string::npos) << verb;
@@ -98,6 +99,30 @@ TEST(CliTest, DeeplyNestedLinesAreRefusedNotACrash) {
   Output verified = RunCli("audit verify-export --pubkey " + std::string(64, '0') + " " + file);
   EXPECT_NE(verified.exit_code, 139) << verified.text;
   EXPECT_NE(verified.text.find("deeper than 64 levels"), std::string::npos) << verified.text;
+}
+
+// `rules enact --project`: a project's own rules (docs/rules.md §3.0), recorded with the projects they govern; an
+// unknown project is refused naming the field, and nothing is appended.
+TEST(CliTest, RulesEnactedForOneProject) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("import " + WriteLines(dir, "world.jsonl", BaseWorld()) + " --data " + data).exit_code, 0);
+  Output enacted = RunCli("rules enact --project PR-1 --rules-parameter services_paid_until=2023-06-30 --data " + data);
+  ASSERT_EQ(enacted.exit_code, 0) << enacted.text;
+  EXPECT_NE(enacted.text.find("for project PR-1"), std::string::npos) << enacted.text;
+  const std::vector<json> events = ReadLines(RunCli("export --data " + data).text);
+  ASSERT_FALSE(events.empty());
+  const json& last = events.back();
+  EXPECT_EQ(last["type"], "rules_enacted");
+  EXPECT_EQ(last["data"]["project_ids"], json::array({"PR-1"}));
+  EXPECT_EQ(last["data"]["document"]["parameters"]["services_paid_until"], "2023-06-30");
+
+  Output refused = RunCli("rules enact --project PR-9 --data " + data);
+  EXPECT_EQ(refused.exit_code, 1) << refused.text;
+  EXPECT_NE(refused.text.find("project_ids[0]"), std::string::npos) << refused.text;
+  EXPECT_NE(refused.text.find("unknown project 'PR-9'"), std::string::npos) << refused.text;
+  EXPECT_EQ(ReadLines(RunCli("export --data " + data).text).size(), events.size());
 }
 
 TEST(CliTest, ImportExportVerifyStats) {

@@ -115,15 +115,20 @@ class Ledger {
 
   // --- The world.
 
+  // The persons and grants recorded from now on are of this project and municipality (PR-1 and M-1 at first).
+  void LiveIn(const std::string& project, const std::string& municipality) {
+    project_ = project;
+    municipality_ = municipality;
+  }
   void Child(const std::string& id, const std::string& birth) {
     Add("person_enrolled", "2020-05-04",
-        {{"person_id", id}, {"project_id", "PR-1"}, {"target_group", "child_functional_impairment"},
-         {"birth_date", birth}, {"residence_municipality_id", "M-1"}});
+        {{"person_id", id}, {"project_id", project_}, {"target_group", "child_functional_impairment"},
+         {"birth_date", birth}, {"residence_municipality_id", municipality_}});
   }
   void Parent(const std::string& id, const std::vector<std::string>& children) {
     Add("person_enrolled", "2020-05-04",
-        {{"person_id", id}, {"project_id", "PR-1"}, {"target_group", "parent_of_child"},
-         {"birth_date", "1985-01-01"}, {"residence_municipality_id", "M-1"},
+        {{"person_id", id}, {"project_id", project_}, {"target_group", "parent_of_child"},
+         {"birth_date", "1985-01-01"}, {"residence_municipality_id", municipality_},
          {"representative", {{"relation", "parent"}, {"child_ids", children}}}});
   }
   void Adult(const std::string& id) {
@@ -161,7 +166,7 @@ class Ledger {
   void Grant(const std::string& id, const std::string& person, const std::string& service, int64_t quantity,
              const std::string& period, int64_t unit_cost_cents = 0, const std::string& from = "2020-01-01",
              const std::string& until = "2023-12-31") {
-    json data = {{"grant_id", id},         {"person_id", person},  {"municipality_id", "M-1"},
+    json data = {{"grant_id", id},         {"person_id", person},  {"municipality_id", municipality_},
                  {"service", service},     {"quantity", quantity}, {"period", period},
                  {"valid_from", from},     {"valid_until", until}, {"cost_basis", unit_cost_cents ? "unit_cost" : "actual_cost"}};
     if (unit_cost_cents) data["unit_cost_cents"] = unit_cost_cents;
@@ -179,6 +184,12 @@ class Ledger {
     if (!purpose.empty()) data["purpose"] = purpose;
     if (!last_date.empty()) data["last_date"] = last_date;
     Add("service_delivered", date, std::move(data));
+  }
+  // A delivery of a kind of therapy ("" : none recorded).
+  void DeliverKind(const std::string& id, const std::string& grant, const std::string& date, int64_t quantity,
+                   const std::string& kind) {
+    Deliver(id, grant, date, quantity);
+    if (!kind.empty()) pending_.back()["data"]["kind"] = kind;
   }
   // A multi-day delivery of a day-based service: one day per day of first..last.
   void Stay(const std::string& id, const std::string& grant, const std::string& first, const std::string& last,
@@ -220,7 +231,7 @@ class Ledger {
     LedgerModel model;
     const Status status = ReplayInto(*store_, known_at, &model);
     EXPECT_TRUE(status.ok()) << status.ToString();
-    EXPECT_EQ(model.rules_problem(), "");
+    EXPECT_EQ(model.RulesProblemOfProject("PR-1"), "");
     return model;
   }
   EligibilityResult Result(uint64_t known_at = kKnownNow) { return DecideEligibility(Model(known_at)); }
@@ -243,6 +254,8 @@ class Ledger {
   std::unique_ptr<ledger::EventStore> store_;
   std::vector<json> pending_;
   int events_ = 0;
+  std::string project_ = "PR-1";
+  std::string municipality_ = "M-1";
 };
 
 // A child with a special-care opinion (from 2020-01-01), a parent P-<child> with `activity` from 2020-01-01
@@ -733,6 +746,254 @@ TEST(RespiteTest, FamilyScopeIsSharedBySiblingsPersonScopeIsNot) {
       EXPECT_EQ(Used(result, "respite-test-year", "C-2", "2021"), 16);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Rules per project (docs/rules.md §3.0).
+
+// Zemgale reads respite per child (Z 456), Kurzeme per family (KU 11): one store holds both. Project PR-KU enacts
+// its own rules (the default document with respite per family), late; PR-1 keeps the rules enacted for every
+// project, and a later general version does not replace PR-KU's own.
+TEST(RulesPerProjectTest, EachProjectIsDecidedUnderItsOwnRulesAsKnownAtEachPosition) {
+  Ledger ledger;
+  ledger.Add("project_registered", "2016-01-20",
+             {{"project_id", "PR-KU"}, {"name", "Kurzeme visiem"}, {"region", "Kurzeme"},
+              {"agreement_number", "9.2.2.1/15/I/002"}, {"period_start", "2015-12-01"}, {"period_end", "2023-12-31"}, {"services_paid_until", "2023-08-31"},
+              {"budget_total_cents", 500000000}, {"budget_esf_cents", 425000000}, {"budget_state_cents", 75000000}});
+  ledger.Add("municipality_registered", "2016-01-20",
+             {{"municipality_id", "M-KU"}, {"name", "Liepāja"}, {"project_id", "PR-KU"}});
+  // Two siblings in each project, 20 respite days each in 2021: 40 in each family.
+  for (const std::string project : {"PR-1", "PR-KU"}) {
+    ledger.LiveIn(project, project == "PR-1" ? "M-1" : "M-KU");
+    const std::string a = "C-" + project + "-A", b = "C-" + project + "-B";
+    for (const std::string& child : {a, b}) {
+      ledger.Child(child, "2015-01-01");
+      ledger.Opinion(child, "2020-01-01");
+      ledger.Grant("G-" + child, child, "respite", 365, "year");
+    }
+    ledger.Parent("P-" + project, {a, b});
+    ledger.Stay("S-" + a, "G-" + a, "2021-03-01", "2021-03-20");
+    ledger.Stay("S-" + b, "G-" + b, "2021-04-01", "2021-04-10");    // 10 days: the family's 30th day is the last
+    ledger.Stay("S-" + b + "-2", "G-" + b, "2021-05-01", "2021-05-10");  // 10 more: over a family cap
+  }
+  const uint64_t before = ledger.Flush();
+  json kurzeme = DefaultRules();
+  kurzeme["rule_set"] = "MK313-KU";
+  kurzeme["version"] = "MK313-KU-family-respite";
+  for (json& rule : kurzeme["rules"]) {
+    if (rule["id"] == "respite") rule["caps"][0]["scope"] = "family";
+  }
+  ledger.Add("rules_enacted", "2015-12-01",
+             {{"rule_set_id", "MK313-KU"}, {"title", "Kurzeme: respite per family (KU 11)"}, {"document", kurzeme},
+              {"project_ids", {"PR-KU"}}});
+  const uint64_t enacted = ledger.Flush();
+
+  // As known before PR-KU enacted its own: both projects per child.
+  for (const std::string project : {"PR-1", "PR-KU"}) {
+    SCOPED_TRACE("before, " + project);
+    const Decisions decisions = ledger.Decide(before);
+    ExpectEligible(decisions, "S-C-" + project + "-B-2", 10, "respite");
+  }
+  // As known after: PR-1 unchanged, PR-KU's family has 30 days: the 30th is eligible, the 31st is not.
+  {
+    const EligibilityResult result = ledger.Result(enacted);
+    const Decisions decisions = Ledger::ByDelivery(result);
+    ExpectEligible(decisions, "S-C-PR-1-B", 10, "respite");
+    ExpectEligible(decisions, "S-C-PR-1-B-2", 10, "respite");
+    ExpectEligible(decisions, "S-C-PR-KU-A", 20, "respite");
+    ExpectEligible(decisions, "S-C-PR-KU-B", 10, "respite");
+    ExpectIneligible(decisions, "S-C-PR-KU-B-2", "respite", "in 2021 already used up");
+    EXPECT_EQ(Used(result, "respite-year", "C-PR-1-B", "2021"), 20);
+    EXPECT_EQ(Used(result, "respite-year", "family:P-PR-KU", "2021"), 30);
+    const Entitlements kurzeme_child = ledger.EntitlementsOf("C-PR-KU-A", "2021-06-01", enacted);
+    EXPECT_EQ(kurzeme_child.rules_version, "MK313-KU-family-respite");
+    ASSERT_EQ(kurzeme_child.lines.size(), 1u);
+    EXPECT_EQ(kurzeme_child.lines[0].remaining, 0);
+    EXPECT_EQ(kurzeme_child.lines[0].rules_version, "");  // the grant is in the person's project
+    const Entitlements zemgale_child = ledger.EntitlementsOf("C-PR-1-A", "2021-06-01", enacted);
+    EXPECT_EQ(zemgale_child.rules_version, DefaultRules()["version"]);
+    ASSERT_EQ(zemgale_child.lines.size(), 1u);
+    EXPECT_EQ(zemgale_child.lines[0].remaining, 10);
+  }
+  // A later version for every project (respite 40 a year) governs PR-1, not PR-KU, which has rules of its own.
+  json general = DefaultRules();
+  general["version"] = "MK313-respite-40";
+  for (json& rule : general["rules"]) {
+    if (rule["id"] == "respite") rule["caps"][0]["quantity"] = 40;
+  }
+  ledger.Add("rules_enacted", "2015-07-01",
+             {{"rule_set_id", "MK313"}, {"title", "MK 313, respite 40"}, {"document", general}});
+  const EligibilityResult result = ledger.Result();
+  const Decisions decisions = Ledger::ByDelivery(result);
+  ExpectIneligible(decisions, "S-C-PR-KU-B-2", "respite", "in 2021 already used up");
+  EXPECT_EQ(Used(result, "respite-year", "C-PR-1-B", "2021"), 20);
+  EXPECT_EQ(ledger.EntitlementsOf("C-PR-1-A", "2021-06-01").lines[0].remaining, 20);
+  EXPECT_EQ(ledger.EntitlementsOf("C-PR-KU-A", "2021-06-01").rules_version, "MK313-KU-family-respite");
+}
+
+// Jelgava city's family assistant (Z 12): a rule that selects municipalities applies to grants of those only; a
+// grant elsewhere has no rule in force, and the next rule in order (here: none) is looked for.
+TEST(MunicipalitySelectorTest, ARuleForSomeMunicipalitiesLeavesTheOthersWithoutARule) {
+  Ledger ledger(CustomRules(R"([{"id": "family-assistant-m2", "services": ["family_assistant"],
+      "target_groups": ["child_functional_impairment"], "effective_from": "2015-07-01",
+      "applies_when": {"municipalities": ["M-2", "M-9"]},
+      "caps": [{"id": "fa-month", "quantity": 600, "period": "month"}]}])"));
+  ledger.Child("C-1", "2015-01-01");
+  ledger.Grant("G-1", "C-1", "family_assistant", 31 * 1440, "month");
+  ledger.LiveIn("PR-1", "M-2");
+  ledger.Child("C-2", "2015-01-01");
+  ledger.Grant("G-2", "C-2", "family_assistant", 31 * 1440, "month");
+  ledger.Deliver("FA-1", "G-1", "2021-03-01", 120);
+  ledger.Deliver("FA-2", "G-2", "2021-03-01", 600);  // exactly the cap
+  ledger.Deliver("FA-3", "G-2", "2021-03-02", 60);   // over it
+  const Decisions decisions = ledger.Decide();
+  ExpectIneligible(decisions, "FA-1", "", "family_assistant: no rule in force on 2021-03-01");
+  ExpectEligible(decisions, "FA-2", 600, "family-assistant-m2");
+  ExpectIneligible(decisions, "FA-3", "family-assistant-m2", "in 2021-03 already used up");
+  EXPECT_EQ(ledger.EntitlementsOf("C-2", "2021-03-01").lines[0].rule_id, "family-assistant-m2");
+  EXPECT_NE(ledger.EntitlementsOf("C-1", "2021-03-01").lines[0].problem.find("no rule in force"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Limits per kind of therapy (docs/rules.md §2.7).
+
+// Kurzeme's child rehabilitation (KU 26-28): each recommended service at most 10 times, at most 4 services. The 10th
+// session of a kind is eligible, the 11th is not; the 4th kind is counted, the 5th is not (a delivery without a kind
+// is a kind of its own); a kind already counted stays open; a void gives its kind's place back, as known from then.
+TEST(PerKindTest, TenOfEachKindAndAtMostFourKinds) {
+  Ledger ledger(CustomRules(R"([{"id": "child-rehab-ku", "services": ["child_rehabilitation"],
+      "target_groups": ["child_functional_impairment"], "effective_from": "2015-07-01",
+      "requires": {"support_plan": true, "disability_groups": ["child_disability"]},
+      "caps": [{"id": "rehab-ku", "quantity": 10, "period": "support_plan", "per_kind": true, "max_kinds": 4}]}])"));
+  ledger.Child("C-1", "2012-01-01");
+  ledger.Disability("C-1", "child_disability", "2020-01-01");
+  ledger.Plan("PL-1", "C-1", {"child_rehabilitation"}, "2020-06-01");
+  ledger.Grant("G-1", "C-1", "child_rehabilitation", 1000, "year");
+  ledger.DeliverKind("PSY-10", "G-1", "2021-01-04", 10, "psychologist");
+  ledger.DeliverKind("PSY-11", "G-1", "2021-01-05", 1, "psychologist");
+  ledger.DeliverKind("SPEECH-6", "G-1", "2021-01-06", 6, "speech_therapy");
+  ledger.DeliverKind("SPEECH-5", "G-1", "2021-01-07", 5, "speech_therapy");
+  ledger.DeliverKind("PHYSIO-1", "G-1", "2021-01-08", 1, "physiotherapy");
+  ledger.DeliverKind("ART-1", "G-1", "2021-01-09", 1, "art_therapy");
+  ledger.DeliverKind("MUSIC-2", "G-1", "2021-01-10", 2, "music_therapy");
+  ledger.DeliverKind("NONE-1", "G-1", "2021-01-11", 1, "");
+  ledger.DeliverKind("PHYSIO-2", "G-1", "2021-01-12", 1, "physiotherapy");
+  const uint64_t before_void = ledger.Flush();
+  Decisions decisions = ledger.Decide();
+  ExpectEligible(decisions, "PSY-10", 10, "child-rehab-ku");
+  ExpectIneligible(decisions, "PSY-11", "child-rehab-ku",
+                   "cap rehab-ku of 10 sessions of kind psychologist per support plan (rule child-rehab-ku) in plan "
+                   "PL-1 already used up; 1 session over");
+  ExpectEligible(decisions, "SPEECH-6", 6, "child-rehab-ku");
+  ExpectPartly(decisions, "SPEECH-5", 4, "child-rehab-ku", "of kind speech_therapy per support plan");
+  ExpectEligible(decisions, "PHYSIO-1", 1, "child-rehab-ku");
+  ExpectEligible(decisions, "ART-1", 1, "child-rehab-ku");
+  ExpectIneligible(decisions, "MUSIC-2", "child-rehab-ku",
+                   "cap rehab-ku of at most 4 kinds per support plan (rule child-rehab-ku) in plan PL-1 "
+                   "(music_therapy would be one more) already used up; 2 sessions over");
+  ExpectIneligible(decisions, "NONE-1", "child-rehab-ku", "(unspecified would be one more)");
+  ExpectEligible(decisions, "PHYSIO-2", 1, "child-rehab-ku");
+
+  // Entitlements: each kind counted, and the count of kinds; the line's room is the best counted kind's.
+  const Entitlements entitlements = ledger.EntitlementsOf("C-1", "2021-01-31");
+  ASSERT_EQ(entitlements.lines.size(), 1u);
+  const EntitlementLine& line = entitlements.lines[0];
+  std::map<std::string, std::pair<int64_t, int64_t>> caps;  // part -> (used, limit)
+  for (const EntitlementCap& cap : line.caps) caps[cap.part] = {cap.used, cap.limit};
+  EXPECT_EQ(caps["kind:psychologist"], std::make_pair(int64_t{10}, int64_t{10}));
+  EXPECT_EQ(caps["kind:speech_therapy"], std::make_pair(int64_t{10}, int64_t{10}));
+  EXPECT_EQ(caps["kind:physiotherapy"], std::make_pair(int64_t{2}, int64_t{10}));
+  EXPECT_EQ(caps["kind:art_therapy"], std::make_pair(int64_t{1}, int64_t{10}));
+  EXPECT_EQ(caps["kinds"], std::make_pair(int64_t{4}, int64_t{4}));
+  EXPECT_EQ(caps.count("kind:music_therapy"), 0u);
+  EXPECT_EQ(line.remaining, 9);  // art_therapy's
+
+  // The art therapy session is voided: as known from then, music therapy is the 4th kind.
+  ledger.Void("ART-1", "2021-02-01");
+  decisions = ledger.Decide();
+  ExpectEligible(decisions, "MUSIC-2", 2, "child-rehab-ku");
+  ExpectIneligible(decisions, "NONE-1", "child-rehab-ku", "(unspecified would be one more)");
+  ExpectIneligible(ledger.Decide(before_void), "MUSIC-2", "child-rehab-ku", "at most 4 kinds");
+
+  // The session recorded without a kind was physiotherapy: corrected, it counts under a kind already counted.
+  ledger.Add("delivery_corrected", "2021-02-02",
+             {{"delivery_id", "NONE-1"}, {"quantity", 1}, {"cost_cents", 10}, {"reason", "kind"},
+              {"kind", "physiotherapy"}});
+  decisions = ledger.Decide();
+  ExpectEligible(decisions, "NONE-1", 1, "child-rehab-ku");
+  EXPECT_EQ(Used(ledger.Result(), "rehab-ku", "C-1", "plan PL-1|kind:physiotherapy"), 3);
+}
+
+// Kurzeme's parents (KU 29): at most 2 of psychologist / rehabilitologist / physiotherapy / support groups, each at
+// most 10 times. Another kind is not covered; a delivery without a kind is not either.
+TEST(PerKindTest, ParentsTwoOfFourListedKinds) {
+  Ledger ledger(CustomRules(R"([{"id": "parent-rehab-ku", "services": ["parent_rehabilitation"],
+      "target_groups": ["parent_of_child"], "effective_from": "2015-07-01",
+      "requires": {"kinds": ["psychologist", "rehabilitologist", "physiotherapy", "support_group"]},
+      "caps": [{"id": "parent-rehab-ku", "quantity": 10, "period": "window", "window_from": "2015-07-01",
+                "window_until": "2021-06-30", "per_kind": true, "max_kinds": 2}]}])"));
+  ledger.Child("C-1", "2012-01-01");
+  ledger.Parent("P-1", {"C-1"});
+  ledger.Grant("G-P", "P-1", "parent_rehabilitation", 1000, "year");
+  ledger.DeliverKind("PSY", "G-P", "2021-02-01", 3, "psychologist");
+  ledger.DeliverKind("ART", "G-P", "2021-02-02", 1, "art_therapy");
+  ledger.DeliverKind("NONE", "G-P", "2021-02-03", 1, "");
+  ledger.DeliverKind("PHYSIO", "G-P", "2021-02-04", 2, "physiotherapy");
+  ledger.DeliverKind("GROUP", "G-P", "2021-02-05", 1, "support_group");
+  ledger.DeliverKind("PSY-8", "G-P", "2021-02-06", 8, "psychologist");
+  const Decisions decisions = ledger.Decide();
+  ExpectEligible(decisions, "PSY", 3, "parent-rehab-ku");
+  ExpectIneligible(decisions, "ART", "parent-rehab-ku",
+                   "parent_rehabilitation: rule parent-rehab-ku covers only the kinds "
+                   "psychologist/rehabilitologist/physiotherapy/support_group (delivery kind: art_therapy)");
+  ExpectIneligible(decisions, "NONE", "parent-rehab-ku", "(no kind recorded)");
+  ExpectEligible(decisions, "PHYSIO", 2, "parent-rehab-ku");
+  ExpectIneligible(decisions, "GROUP", "parent-rehab-ku", "at most 2 kinds");
+  ExpectPartly(decisions, "PSY-8", 7, "parent-rehab-ku", "1 session over");
+  // Entitlements list the rule's four kinds, then the count of kinds: the line's room is physiotherapy's 8.
+  const Entitlements entitlements = ledger.EntitlementsOf("P-1", "2021-03-01");
+  ASSERT_EQ(entitlements.lines.size(), 1u);
+  std::vector<std::string> parts;
+  for (const EntitlementCap& cap : entitlements.lines[0].caps) parts.push_back(cap.part);
+  EXPECT_EQ(parts, (std::vector<std::string>{"kind:psychologist", "kind:rehabilitologist", "kind:physiotherapy",
+                                             "kind:support_group", "kinds", ""}));
+  EXPECT_EQ(entitlements.lines[0].remaining, 8);
+}
+
+// GRT "support groups and group sessions, up to 100 times each" (Z 766): per kind, no limit on the kinds.
+TEST(PerKindTest, EachKindCountsApartWithoutALimitOnKinds) {
+  Ledger ledger(CustomRules(R"([{"id": "grt-groups", "services": ["adult_support_group"],
+      "target_groups": ["adult_mental_disability"], "effective_from": "2015-07-01",
+      "caps": [{"id": "grt-groups-each", "quantity": 3, "period": "year", "per_kind": true}]}])"));
+  ledger.Adult("A-1");
+  ledger.Grant("G-A", "A-1", "adult_support_group", 1000, "year");
+  ledger.DeliverKind("SG-3", "G-A", "2021-03-01", 3, "support_group");
+  ledger.DeliverKind("GS-4", "G-A", "2021-03-02", 4, "group_session");
+  ledger.DeliverKind("SG-1", "G-A", "2021-03-03", 1, "support_group");
+  const Decisions decisions = ledger.Decide();
+  ExpectEligible(decisions, "SG-3", 3, "grt-groups");
+  ExpectPartly(decisions, "GS-4", 3, "grt-groups", "of kind group_session per year");
+  ExpectIneligible(decisions, "SG-1", "grt-groups", "already used up");
+}
+
+// A project's own rules that do not parse leave it under the rules it had (here: the general ones), and the problem
+// is reported for that project only.
+TEST(RulesPerProjectTest, AProjectsBrokenRulesAreReportedForItAlone) {
+  Ledger ledger;
+  ledger.Add("project_registered", "2016-01-20",
+             {{"project_id", "PR-KU"}, {"name", "Kurzeme visiem"}, {"region", "Kurzeme"},
+              {"agreement_number", "9.2.2.1/15/I/002"}, {"period_start", "2015-12-01"}, {"period_end", "2023-12-31"}, {"services_paid_until", "2023-08-31"},
+              {"budget_total_cents", 500000000}, {"budget_esf_cents", 425000000}, {"budget_state_cents", 75000000}});
+  ledger.Add("rules_enacted", "2015-12-01",
+             {{"rule_set_id", "KU"}, {"title", "a draft"}, {"document", {{"format", "di-ledger-rules/1"}}},
+              {"project_ids", {"PR-KU"}}});
+  ledger.Flush();
+  LedgerModel model;
+  ASSERT_TRUE(ReplayInto(ledger.store(), kKnownNow, &model).ok());
+  EXPECT_NE(model.RulesProblemOfProject("PR-KU").find("ignored"), std::string::npos);
+  EXPECT_EQ(model.RulesProblemOfProject("PR-1"), "");
+  ASSERT_NE(model.RulesOfProject("PR-KU"), nullptr);
+  EXPECT_EQ(model.RulesOfProject("PR-KU"), model.RulesOfProject("PR-1"));
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -255,7 +255,7 @@ void CheckEntitlements(const LedgerModel& model, const Entitlements& entitlement
       }
       int64_t used = 0;
       for (const std::string& scope : {entitlements.person_id, family}) {
-        auto it = everything.usage.find(cap.cap_id + "|" + scope + "|" + cap.period_label);
+        auto it = everything.usage.find(UsageCounterKey(cap.cap_id, scope, cap.period_label, cap.part));
         if (it != everything.usage.end()) used = it->second.used;
       }
       EXPECT_EQ(cap.used, used) << "the family-scoped usage differs from the usage when deciding everything";

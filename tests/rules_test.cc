@@ -221,6 +221,10 @@ std::vector<ErrorCase> ErrorCases() {
       Set("/rules/0/applies_when/age_max", 151, "document.rules[0].applies_when.age_max", "must be between 0 and 150"),
       Set("/rules/0/applies_when", {{"age_min", 5}, {"age_max", 4}}, "document.rules[0].applies_when.age_max", "is below age_min"),
       Set("/rules/0/applies_when/parent_activity", {"employed"}, "document.rules[0].applies_when.parent_activity[0]", "must be one of: working"),
+      Set("/rules/0/applies_when/municipalities", Json::array(), "document.rules[0].applies_when.municipalities", "must be an array of 1..1000 ids"),
+      Set("/rules/0/applies_when/municipalities", "M-1", "document.rules[0].applies_when.municipalities", "must be an array of 1..1000 ids"),
+      Set("/rules/0/applies_when/municipalities", {"M-1", "Jelgava city"}, "document.rules[0].applies_when.municipalities[1]", "must be an id"),
+      Set("/rules/0/applies_when/municipalities", {"M-1", "M-1"}, "document.rules[0].applies_when.municipalities[1]", "is listed twice"),
       Set("/rules/0/applies_when/parent_activity", "working", "document.rules[0].applies_when.parent_activity", "must be a non-empty array"),
       // Requirements.
       Set("/rules/0/requires", Json::array(), "document.rules[0].requires", "must be an object"),

@@ -133,6 +133,8 @@ std::vector<Case> Cases() {
                       {{"person_id", "P-A1"}, {"group", "group_two"}, {"cause", "mental_disorder"},
                        {"valid_from", "2019-01-01"}});
   json move = E("e-move", "residence_changed", "2021-02-01", {{"person_id", "P-C1"}, {"municipality_id", "M-2"}});
+  json rules = E("e-rules", "rules_enacted", "2021-07-01",
+                 {{"rule_set_id", "KU"}, {"title", "Kurzeme"}, {"document", {{"version", 1}}}});
   const json d1 = kDeliveries[0], d2 = kDeliveries[1];
   return {
       // project_registered, budget_amended, project_expense_recorded
@@ -169,6 +171,15 @@ std::vector<Case> Cases() {
        "data.predecessor_ids[0]", "already merged into 'M-NEW'"},
       {"ContractWithMergedAwayMunicipality", {kMerge}, At(contract, "2021-07-02"), "data.municipality_id",
        "was merged into 'M-NEW' on 2021-07-01"},
+      // rules_enacted: the projects it governs
+      {"RulesForUnknownProject", {}, With(rules, "project_ids", {"PR-1", "PR-9"}), "data.project_ids[1]",
+       "unknown project 'PR-9'"},
+      {"RulesProjectListedTwice", {}, With(rules, "project_ids", {"PR-1", "PR-1"}), "data.project_ids[1]",
+       "listed twice"},
+      {"RulesForNoProject", {}, With(rules, "project_ids", json::array()), "data.project_ids",
+       "leave it out to enact the rules for every project"},
+      {"RulesForTooManyProjects", {}, With(rules, "project_ids", std::vector<std::string>(65, "PR-1")),
+       "data.project_ids", "more than 64 projects"},
       // providers
       {"ProviderTwice", {}, provider, "data.provider_id", "already exists"},
       {"ProviderRegisterTwice", {}, With(With(provider, "provider_id", "PV-2"), "registers",
@@ -346,6 +357,7 @@ TEST(ValidationAcceptsTest, ValidHistoryOfEveryKindIsRecorded) {
       E("v2", "project_expense_recorded", "2021-07-16", {{"project_id", "PR-1"}, {"expense_id", "X-1"}, {"category", "camp"}, {"amount_cents", 250000}}),
       E("v3", "provider_contracted", "2021-01-01", {{"contract_id", "K-1"}, {"provider_id", "PV-1"}, {"municipality_id", "M-1"}, {"services", {"child_care", "respite"}}, {"period_start", "2021-01-01"}, {"period_end", "2023-08-31"}}),
       E("v4", "rules_enacted", "2021-07-01", {{"rule_set_id", "MK313"}, {"title", "MK 313 from 2021-07-01"}, {"document", {{"version", 1}}}}),
+      E("v4p", "rules_enacted", "2021-07-01", {{"rule_set_id", "MK313-PR-1"}, {"title", "PR-1's own"}, {"document", {{"version", 1}}}, {"project_ids", {"PR-1"}}}),
       E("v5", "special_care_opinion_recorded", "2020-06-01", {{"person_id", "P-C1"}, {"valid_from", "2020-06-01"}}),
       E("v6", "parent_activity_recorded", "2021-07-01", {{"person_id", "P-P1"}, {"activity", "working"}, {"valid_from", "2021-07-01"}, {"valid_until", "2021-07-15"}}),
       E("v7", "disability_recorded", "2019-01-01", {{"person_id", "P-A1"}, {"group", "group_one"}, {"cause", "mental_disorder"}, {"valid_from", "2019-01-01"}}),

@@ -112,9 +112,9 @@ sed -n '/^### 4.1 /,/^### 4.29 /p' "$SRC/docs/events.md" | grep '^{"id":"E-' >ca
 "$CLI" export --data catalog -o catalog-export.jsonl
 types=$(python3 -c 'import json, sys; print(len({json.loads(l)["type"] for l in open(sys.argv[1])}))' catalog-export.jsonl)
 [ "$types" -eq 29 ] || fail "the catalog history has $types event types, expected 28 and checkpoint_signed"
-expect 0 '^OK: 35 events' "$CLI" audit verify-export catalog-export.jsonl --pubkey "$DEMO_PUB"
+expect 0 '^OK: 36 events' "$CLI" audit verify-export catalog-export.jsonl --pubkey "$DEMO_PUB"
 summary out.txt >cpp.txt
-expect 0 '^OK: 35 events' "${VERIFY[@]}" catalog-export.jsonl --pubkey "$DEMO_PUB"
+expect 0 '^OK: 36 events' "${VERIFY[@]}" catalog-export.jsonl --pubkey "$DEMO_PUB"
 summary out.txt >python.txt
 diff cpp.txt python.txt || fail "the verifiers disagree on the catalog history"
 

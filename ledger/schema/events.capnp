@@ -255,6 +255,7 @@ struct RulesEnacted {               # stream rules/<ruleSetId>; in force from th
   title @1 :Text;
   sourceReference @2 :Text $optional;
   document @3 :Text $jsonDocument;  # the rules themselves (format: docs/rules.md)
+  projectIds @4 :List(Text) $optional;  # the projects these rules govern; absent: every project without its own
 }
 
 struct PersonEnrolled {             # stream person/<personId>
@@ -378,6 +379,7 @@ struct ServiceDelivered {           # stream grant/<grantId>; the effective date
   mode @5 :DeliveryMode;
   purpose @6 :DeliveryPurpose $optional;
   lastDate @7 :Int32 = -2147483648 $date $optional;   # day-based services spanning several days
+  kind @8 :Text $entityId $optional;  # the kind of therapy or session ("psychologist"), for limits per kind
 }
 
 struct DeliveryCorrected {          # stream grant/<grantId>; replaces quantity and cost of a delivery
@@ -386,6 +388,7 @@ struct DeliveryCorrected {          # stream grant/<grantId>; replaces quantity 
   costCents @2 :Int64;
   reason @3 :Text;
   purpose @4 :DeliveryPurpose $optional;
+  kind @5 :Text $entityId $optional;  # replaces the delivery's kind when set
 }
 
 struct DeliveryVoided {             # stream grant/<grantId>; the delivery did not happen / is withdrawn

@@ -123,6 +123,23 @@ Status ProviderContracted(Context& ctx, schema::ProviderContracted::Reader data)
 
 Status RulesEnacted(Context& ctx, schema::RulesEnacted::Reader data) {
   // The document's structure is checked by the rules engine (projections); here: a JSON object (codec).
+  if (data.hasProjectIds()) {
+    // The projects it governs: registered ones, each once. Absent, not empty, means every project.
+    const auto projects = data.getProjectIds();
+    if (projects.size() == 0) {
+      return Invalid("project_ids", "must name at least one project; leave it out to enact the rules for every project");
+    }
+    if (projects.size() > kMaxRulesProjects) {
+      return Invalid("project_ids", "names more than " + std::to_string(kMaxRulesProjects) + " projects");
+    }
+    std::set<std::string> seen;
+    for (unsigned i = 0; i < projects.size(); ++i) {
+      const std::string field = "project_ids[" + std::to_string(i) + "]";
+      const std::string id = Str(projects[i]);
+      if (!seen.insert(id).second) return Invalid(field, "project '" + id + "' is listed twice");
+      DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, id, field));
+    }
+  }
   ctx.SetStream("rules", Str(data.getRuleSetId()));
   return Status::Ok();
 }

@@ -25,6 +25,9 @@ using EntityKind = schema::EntityKind;
 // Largest money amount in any single field: 10^12 cents (10 billion EUR). Keeps sums of up to a million
 // lines far from int64 overflow.
 inline constexpr int64_t kMaxAmountCents = 1'000'000'000'000LL;
+// Projects one rules enactment may name (rules_enacted.project_ids): the five planning regions' projects and
+// their pilots, with room to spare.
+inline constexpr size_t kMaxRulesProjects = 64;
 
 // Decoded EntityRecord (see entities.capnp for the meaning of each field).
 struct EntityState {

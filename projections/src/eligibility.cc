@@ -84,7 +84,7 @@ const PlanFacts* PlanOn(const LedgerModel& model, const PersonFacts& person, sch
 // Checks the requirements of `rule`; returns "" or the reason the delivery fails them.
 std::string CheckRequirements(const LedgerModel& model, const Rule& rule, const PersonFacts& person,
                               schema::Service service, int32_t date, schema::DeliveryPurpose purpose,
-                              const PlanFacts** plan) {
+                              const PlanFacts** plan, std::optional<std::string_view> kind) {
   const Requirements& required = rule.requirements;
   const std::string_view service_name = ledger::ServiceName(service);  // for the reasons only
   if (required.special_care_opinion) {
@@ -131,7 +131,19 @@ std::string CheckRequirements(const LedgerModel& model, const Rule& rule, const 
     return std::string(service_name) + ": rule " + rule.id + " covers only " + purposes + " (delivery purpose: " +
            ledger::EnumValueName(purpose) + ")";
   }
+  if (kind && !required.kinds.empty() &&
+      std::find(required.kinds.begin(), required.kinds.end(), *kind) == required.kinds.end()) {
+    std::string kinds;
+    for (const std::string& allowed : required.kinds) kinds += (kinds.empty() ? "" : "/") + allowed;
+    return std::string(service_name) + ": rule " + rule.id + " covers only the kinds " + kinds + " (" +
+           (*kind == kUnspecifiedKind ? std::string("no kind recorded") : "delivery kind: " + std::string(*kind)) +
+           ")";
+  }
   return "";
+}
+
+std::string_view KindOf(const DeliveryFacts& delivery) {
+  return delivery.kind.empty() ? kUnspecifiedKind : std::string_view(delivery.kind);
 }
 
 namespace {
@@ -152,14 +164,25 @@ std::string DescribeCap(const ResolvedCap& resolved, const Rule& rule, const Gra
            std::string(CapPeriodName(GrantCapPeriod(grant.period))) + " (grant " + grant.id + ")";
   }
   const Cap& cap = *resolved.rule_cap;
-  return "cap " + cap.id + " of " + FormatQuantity(grant.service, resolved.limit) + " per " +
-         std::string(CapPeriodName(cap.period)) + (cap.purpose ? " (" + ledger::EnumValueName(*cap.purpose) + ")" : "") +
-         " (rule " + rule.id + ")";
+  const std::string per_period = " per " + std::string(CapPeriodName(cap.period)) +
+                                 (cap.purpose ? " (" + ledger::EnumValueName(*cap.purpose) + ")" : "");
+  if (resolved.counts_kinds()) {
+    return "cap " + cap.id + " of at most " + std::to_string(resolved.limit) + " kinds" + per_period + " (rule " +
+           rule.id + ")";
+  }
+  std::string of_kind;
+  if (cap.per_kind) {
+    const std::string_view kind = std::string_view(resolved.part).substr(std::string_view("kind:").size());
+    of_kind = kind.empty() ? " of each kind" : " of kind " + std::string(kind);
+  }
+  return "cap " + cap.id + " of " + FormatQuantity(grant.service, resolved.limit) + of_kind + per_period + " (rule " +
+         rule.id + ")";
 }
 
 std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule, const GrantFacts& grant,
                                      const PersonFacts& person, int32_t date, const PlanFacts* plan,
-                                     std::optional<schema::DeliveryPurpose> purpose) {
+                                     std::optional<schema::DeliveryPurpose> purpose,
+                                     std::optional<std::string_view> kind) {
   std::vector<ResolvedCap> caps;
   for (const Cap& cap : rule.caps) {
     if (purpose && cap.purpose && *cap.purpose != *purpose) continue;  // a sub-cap of another purpose
@@ -181,7 +204,15 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
     }
     resolved.scope_key = scope_key;
     resolved.rule_cap = &cap;
+    if (cap.per_kind) resolved.part = "kind:" + std::string(kind.value_or(""));
     caps.push_back(std::move(resolved));
+    if (cap.max_kinds) {
+      // How many kinds are counted: right after the kind's own entry, which says whether this kind is one of them.
+      ResolvedCap kinds = caps.back();
+      kinds.part = "kinds";
+      kinds.limit = *cap.max_kinds;
+      caps.push_back(std::move(kinds));
+    }
   }
   // The grant itself limits what is reimbursed: its quantity per its period.
   Cap grant_cap;
@@ -200,12 +231,23 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
   return caps;
 }
 
-std::string UsageKey(const ResolvedCap& cap) { return cap.cap_id + "|" + cap.scope_key + "|" + cap.period_label; }
+std::string UsageKey(const ResolvedCap& cap) {
+  return UsageCounterKey(cap.cap_id, cap.scope_key, cap.period_label, cap.part);
+}
 
 }  // namespace internal
 
+std::string UsageCounterKey(std::string_view cap_id, std::string_view scope_key, std::string_view period_label,
+                            std::string_view part) {
+  std::string key;
+  key.reserve(cap_id.size() + scope_key.size() + period_label.size() + part.size() + 3);
+  key.append(cap_id).append("|").append(scope_key).append("|").append(period_label);
+  if (!part.empty()) key.append("|").append(part);
+  return key;
+}
+
 std::string UsageCounterKey(const CapUsage& usage) {
-  return usage.cap_id + "|" + usage.scope_key + "|" + usage.period_label;
+  return UsageCounterKey(usage.cap_id, usage.scope_key, usage.period_label, usage.part);
 }
 
 bool CapPeriodInstance(const Cap& cap, int32_t date, const std::string& plan_id, const PlanFacts* plan,
@@ -270,6 +312,7 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
   SelectorFacts facts;
   facts.age = ledger::AgeInYears(person.birth_date, date);
   facts.parent_activity = internal::ParentActivityOn(model, person, date);
+  facts.municipality_id = grant.municipality_id;
   const Rule* rule = FindRule(rules, grant.service, person.target_group, date, facts);
   if (rule == nullptr) {
     outcome.reason = std::string(service_name) + ": no rule in force on " + FormatDate(date) + " for " +
@@ -286,8 +329,9 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
     return outcome;
   }
   const PlanFacts* plan = nullptr;
+  const std::string_view kind = internal::KindOf(delivery);
   if (std::string problem =
-          internal::CheckRequirements(model, *rule, person, grant.service, date, delivery.purpose, &plan);
+          internal::CheckRequirements(model, *rule, person, grant.service, date, delivery.purpose, &plan, kind);
       !problem.empty()) {
     outcome.reason = std::move(problem);
     return outcome;
@@ -300,16 +344,23 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
   }
   // Caps: the eligible part is what every applicable cap still has room for.
   const std::vector<internal::ResolvedCap> caps =
-      internal::ResolveCaps(model, *rule, grant, person, date, plan, delivery.purpose);
+      internal::ResolveCaps(model, *rule, grant, person, date, plan, delivery.purpose, kind);
   // Each cap's usage counter, looked up once: it is read for the room, then charged.
   std::vector<CapUsage*> usages;
   usages.reserve(caps.size());
   int64_t eligible = quantity;
   const internal::ResolvedCap* binding = nullptr;
-  for (const internal::ResolvedCap& cap : caps) {
+  for (size_t i = 0; i < caps.size(); ++i) {
+    const internal::ResolvedCap& cap = caps[i];
     CapUsage& usage = (*usage_counters)[internal::UsageKey(cap)];
     usages.push_back(&usage);
-    const int64_t room = std::max<int64_t>(0, cap.limit - usage.used);
+    int64_t room = std::max<int64_t>(0, cap.limit - usage.used);
+    if (cap.counts_kinds()) {
+      // A kind already counted keeps its place; another one needs a free place.
+      DI_ASSERT(i > 0 && caps[i - 1].rule_cap == cap.rule_cap);
+      const bool new_kind = usages[i - 1]->used == 0;  // the kind's own entry comes right before
+      room = !new_kind || usage.used < cap.limit ? eligible : 0;
+    }
     if (room < eligible) {
       eligible = room;
       binding = &cap;
@@ -320,14 +371,19 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
     usage.cap_id = caps[i].cap_id;
     usage.scope_key = caps[i].scope_key;
     usage.period_label = caps[i].period_label;
+    usage.part = caps[i].part;
     usage.limit = caps[i].limit;
-    usage.used += eligible;
-    if (charges != nullptr) charges->emplace_back(&usage, eligible);  // also 0: it read the counter
+    // A count of kinds counts this kind once, when it is first counted (its kind entry was 0 before this charge).
+    int64_t charged = eligible;
+    if (caps[i].counts_kinds()) charged = eligible > 0 && usages[i - 1]->used == eligible ? 1 : 0;
+    usage.used += charged;
+    if (charges != nullptr) charges->emplace_back(&usage, charged);  // also 0: it read the counter
   }
   outcome.eligible = eligible;
   if (binding != nullptr) {
     outcome.binding_cap = std::string(service_name) + ": " + internal::DescribeCap(*binding, *rule, grant) + " in " +
                           binding->period_label;
+    if (binding->counts_kinds()) outcome.binding_cap += " (" + std::string(kind) + " would be one more)";
     outcome.reason = outcome.binding_cap +
                      (eligible > 0 ? " reached on " + FormatDate(date) + "; " : " already used up; ") +
                      FormatQuantity(grant.service, quantity - eligible) + " over";
@@ -387,7 +443,6 @@ const Rule* DecideUnits(const LedgerModel& model, const RuleSet& rules, const De
 // then whole: ineligible, with the reason).
 bool DecisionFacts(const LedgerModel& model, const DeliveryFacts& delivery, DeliveryDecision* decision,
                    const GrantFacts** grant_out, const PersonFacts** person_out) {
-  const RuleSet* rules = model.rules();
   decision->delivery_id = delivery.id;
   decision->grant_id = delivery.grant_id;
   decision->date = delivery.date;
@@ -398,9 +453,12 @@ bool DecisionFacts(const LedgerModel& model, const DeliveryFacts& delivery, Deli
                              delivery.correction_positions.end());
   const GrantFacts* grant = model.FindGrant(delivery.grant_id);
   const PersonFacts* person = grant ? model.FindPerson(grant->person_id) : nullptr;
+  const RuleSet* rules = grant ? model.RulesOfGrant(*grant) : nullptr;
   if (grant == nullptr || person == nullptr || rules == nullptr) {
     decision->verdict = Verdict::kIneligible;
-    decision->reason = rules == nullptr ? "no rules enacted" : "delivery of an unknown grant or person";
+    decision->reason = grant != nullptr && person != nullptr ? "no rules enacted for project '" +
+                                                                   model.ProjectOfGrant(*grant) + "'"
+                                                             : "delivery of an unknown grant or person";
     if (grant != nullptr) decision->service = grant->service;
     return false;
   }
@@ -425,7 +483,8 @@ DeliveryDecision DecideDelivery(const LedgerModel& model, const DeliveryFacts& d
   const PersonFacts* person = nullptr;
   if (!DecisionFacts(model, delivery, &decision, &grant, &person)) return decision;
 
-  const Rule* cost_rule = DecideUnits(model, *model.rules(), delivery, *grant, *person, usage, charges, &decision);
+  const Rule* cost_rule =
+      DecideUnits(model, *model.RulesOfGrant(*grant), delivery, *grant, *person, usage, charges, &decision);
   const int64_t eligible = decision.eligible_quantity;
   // Cost: actual cost prorated to the eligible part, or units at the grant's unit rate.
   const int64_t unit_rate = grant->UnitCostOn(delivery.date);  // the rate in force on the delivery date

@@ -13,11 +13,71 @@ namespace di::projections {
 using ledger::FormatDate;
 using ledger::kNoDate;
 
+std::vector<std::pair<std::string, int64_t>> CountersWithPrefix(const UsageCounters& counters,
+                                                                 const std::string& prefix) {
+  std::vector<std::pair<std::string, int64_t>> found;
+  for (const auto& [key, usage] : counters) {
+    if (key.starts_with(prefix)) found.emplace_back(key, usage.used);
+  }
+  return found;
+}
+
 namespace {
+
+// Whether a cap of the line's rule limits only one purpose the rule does not restrict itself to (a leisure sub-cap
+// of a care rule): it limits that purpose, not the line's remaining.
+bool IsPurposeSubCap(const Rule* rule, const std::string& cap_id) {
+  return rule != nullptr && std::any_of(rule->caps.begin(), rule->caps.end(), [&](const Cap& c) {
+           const auto& only = rule->requirements.purposes;
+           return c.id == cap_id && c.purpose.has_value() && std::find(only.begin(), only.end(), *c.purpose) == only.end();
+         });
+}
+
+EntitlementCap EntryOf(const internal::ResolvedCap& cap, const Rule& rule, const GrantFacts& grant, int64_t used) {
+  EntitlementCap entry;
+  entry.cap_id = cap.cap_id;
+  entry.part = cap.part;
+  entry.description = internal::DescribeCap(cap, rule, grant);
+  entry.period_label = cap.period_label;
+  entry.limit = cap.limit;
+  entry.used = used;
+  entry.remaining = std::max<int64_t>(0, cap.limit - used);
+  return entry;
+}
+
+// A cap per kind (`cap`, resolved without a kind; `kinds_cap`, its count of kinds, or null): one entry per kind, the
+// rule's kinds if it lists them, else the kinds counted so far (in key order), then the count of kinds. Returns the
+// most one more delivery could get under it: the best room of a counted kind, or the cap's quantity while another
+// kind may still be counted.
+int64_t AddKindEntries(const internal::ResolvedCap& cap, const internal::ResolvedCap* kinds_cap, const Rule& rule,
+                       const GrantFacts& grant, const CounterUsage& used, const CounterPrefixUsage& kinds_used,
+                       EntitlementLine* line) {
+  const std::string prefix = UsageCounterKey(cap.cap_id, cap.scope_key, cap.period_label, "kind:");
+  std::vector<std::pair<std::string, int64_t>> kinds;  // (kind, used)
+  if (!rule.requirements.kinds.empty()) {
+    for (const std::string& kind : rule.requirements.kinds) kinds.emplace_back(kind, used(prefix + kind));
+  } else {
+    for (auto& [counter, amount] : kinds_used(prefix)) {
+      if (amount > 0) kinds.emplace_back(counter.substr(prefix.size()), amount);
+    }
+    std::sort(kinds.begin(), kinds.end());
+  }
+  const int64_t kinds_counted = kinds_cap != nullptr ? used(internal::UsageKey(*kinds_cap)) : 0;
+  const bool another_kind = kinds_cap == nullptr || kinds_counted < kinds_cap->limit;
+  int64_t room = another_kind ? cap.limit : 0;
+  for (const auto& [kind, amount] : kinds) {
+    internal::ResolvedCap of_kind = cap;
+    of_kind.part = "kind:" + kind;
+    line->caps.push_back(EntryOf(of_kind, rule, grant, amount));
+    if (amount > 0 || another_kind) room = std::max(room, line->caps.back().remaining);
+  }
+  if (kinds_cap != nullptr) line->caps.push_back(EntryOf(*kinds_cap, rule, grant, kinds_counted));
+  return room;
+}
 
 // Entitlements with each cap counter's usage as of the valid date from `used` (counter key -> quantity used).
 Status ComputeLines(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
-                    const std::function<int64_t(const std::string&)>& used, Entitlements* out) {
+                    const CounterUsage& used, const CounterPrefixUsage& kinds_used, Entitlements* out) {
   const PersonFacts* person = model.FindPerson(person_id);
   if (person == nullptr || !person->enrolled) return Status::NotFound("no person '" + person_id + "'");
   *out = Entitlements{};
@@ -26,11 +86,13 @@ Status ComputeLines(const LedgerModel& model, const std::string& person_id, int3
   out->age = ledger::AgeInYears(person->birth_date, valid_date);
   out->valid_date = valid_date;
   out->known_at_position = model.last_position();
-  const RuleSet* rules = model.rules();
-  if (rules != nullptr) out->rules_version = rules->version;
-  out->rules_problem = model.rules_problem();
+  // The rules of the person's project; a grant in another project's municipality names its own on its line.
+  const RuleSet* person_rules = model.RulesOfProject(person->project_id);
+  if (person_rules != nullptr) out->rules_version = person_rules->version;
+  out->rules_problem = model.RulesProblemOfProject(person->project_id);
   for (const std::string& grant_id : model.GrantsOfPerson(person_id)) {
     const GrantFacts& grant = *model.FindGrant(grant_id);
+    const RuleSet* rules = model.RulesOfGrant(grant);
     const int32_t last_day = grant.LastDay();
     if (valid_date < grant.valid_from || valid_date > last_day) continue;
     EntitlementLine line;
@@ -40,16 +102,18 @@ Status ComputeLines(const LedgerModel& model, const std::string& person_id, int3
     line.granted_period = grant.period;
     line.grant_valid_from = grant.valid_from;
     line.grant_last_day = last_day;
+    if (rules != person_rules && rules != nullptr) line.rules_version = rules->version;
     const Rule* rule = nullptr;
     const PlanFacts* plan = nullptr;
     if (rules == nullptr) {
-      line.problem = "no rules enacted";
+      line.problem = "no rules enacted for project '" + model.ProjectOfGrant(grant) + "'";
     } else if (valid_date > rules->services_paid_until) {
       line.problem = "services are paid until " + FormatDate(rules->services_paid_until);
     } else {
       SelectorFacts facts;
       facts.age = out->age;
       facts.parent_activity = internal::ParentActivityOn(model, *person, valid_date);
+      facts.municipality_id = grant.municipality_id;
       rule = FindRule(*rules, grant.service, person->target_group, valid_date, facts);
       if (rule == nullptr) {
         line.problem = "no rule in force for " + std::string(ledger::ServiceName(grant.service)) + " on " +
@@ -69,23 +133,24 @@ Status ComputeLines(const LedgerModel& model, const std::string& person_id, int3
     const std::vector<internal::ResolvedCap> caps =
         internal::ResolveCaps(model, applied, grant, *person, valid_date, rule != nullptr ? plan : nullptr, std::nullopt);
     line.remaining = -1;
-    for (const internal::ResolvedCap& cap : caps) {
-      EntitlementCap entitlement;
-      entitlement.cap_id = cap.cap_id;
-      entitlement.description = internal::DescribeCap(cap, applied, grant);
-      entitlement.period_label = cap.period_label;
-      entitlement.limit = cap.limit;
-      entitlement.used = used(internal::UsageKey(cap));
-      entitlement.remaining = std::max<int64_t>(0, cap.limit - entitlement.used);
+    auto limit_line = [&](int64_t room) {
+      if (line.remaining < 0 || room < line.remaining) line.remaining = room;
+    };
+    for (size_t i = 0; i < caps.size(); ++i) {
+      const internal::ResolvedCap& cap = caps[i];
+      if (cap.counts_kinds()) continue;  // listed with its cap per kind, just before it
+      const bool sub_cap = IsPurposeSubCap(rule, cap.cap_id);
+      if (cap.rule_cap != nullptr && cap.rule_cap->per_kind) {
+        const internal::ResolvedCap* kinds_cap =
+            i + 1 < caps.size() && caps[i + 1].counts_kinds() ? &caps[i + 1] : nullptr;
+        const int64_t room = AddKindEntries(cap, kinds_cap, applied, grant, used, kinds_used, &line);
+        if (!sub_cap) limit_line(room);
+        continue;
+      }
+      line.caps.push_back(EntryOf(cap, applied, grant, used(internal::UsageKey(cap))));
       // A purpose sub-cap limits only that purpose; the line's remaining is the overall room.
       // ...unless the rule covers only that purpose (leisure only): then the sub-cap is the real limit.
-      const bool sub_cap = rule != nullptr && std::any_of(rule->caps.begin(), rule->caps.end(), [&](const Cap& c) {
-                             const auto& only = rule->requirements.purposes;
-                             return c.id == cap.cap_id && c.purpose.has_value() &&
-                                    std::find(only.begin(), only.end(), *c.purpose) == only.end();
-                           });
-      if (!sub_cap && (line.remaining < 0 || entitlement.remaining < line.remaining)) line.remaining = entitlement.remaining;
-      line.caps.push_back(std::move(entitlement));
+      if (!sub_cap) limit_line(line.caps.back().remaining);
     }
     if (line.remaining < 0) line.remaining = 0;
     out->lines.push_back(std::move(line));
@@ -107,7 +172,7 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
         auto usage = eligibility.usage.find(counter);
         return usage == eligibility.usage.end() ? 0 : usage->second.used;
       },
-      out);
+      [&](const std::string& prefix) { return CountersWithPrefix(eligibility.usage, prefix); }, out);
   if (!status.ok()) return status;
   out->explained = explain;
   if (explain) {
@@ -119,8 +184,8 @@ Status ComputeEntitlements(const LedgerModel& model, const std::string& person_i
 }
 
 Status ComputeEntitlementsFromUsage(const LedgerModel& model, const std::string& person_id, int32_t valid_date,
-                                    const CounterUsage& used, Entitlements* out) {
-  return ComputeLines(model, person_id, valid_date, used, out);
+                                    const CounterUsage& used, const CounterPrefixUsage& kinds_used, Entitlements* out) {
+  return ComputeLines(model, person_id, valid_date, used, kinds_used, out);
 }
 
 nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements) {
@@ -143,16 +208,20 @@ nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements) {
     item["granted_per"] = ledger::EnumValueName(line.granted_period);
     item["grant_valid"] = FormatDate(line.grant_valid_from) + ".." + FormatDate(line.grant_last_day);
     item["rule_id"] = line.rule_id;
+    if (!line.rules_version.empty()) item["rules_version"] = line.rules_version;
     if (!line.problem.empty()) item["problem"] = line.problem;
     item["remaining"] = line.remaining;
     item["caps"] = nlohmann::ordered_json::array();
     for (const EntitlementCap& cap : line.caps) {
-      item["caps"].push_back({{"cap_id", cap.cap_id},
-                              {"period", cap.period_label},
-                              {"limit", cap.limit},
-                              {"used", cap.used},
-                              {"remaining", cap.remaining},
-                              {"description", cap.description}});
+      nlohmann::ordered_json entry = {{"cap_id", cap.cap_id}};
+      if (cap.part.starts_with("kind:")) entry["kind"] = cap.part.substr(5);
+      if (cap.part == "kinds") entry["counts"] = "kinds";
+      entry["period"] = cap.period_label;
+      entry["limit"] = cap.limit;
+      entry["used"] = cap.used;
+      entry["remaining"] = cap.remaining;
+      entry["description"] = cap.description;
+      item["caps"].push_back(std::move(entry));
     }
     json["entitlements"].push_back(std::move(item));
   }
@@ -194,7 +263,10 @@ std::string EntitlementsToCsv(const Entitlements& entitlements) {
           << used << ',' << remaining << ',' << CsvField(line.problem) << '\n';
     };
     if (line.caps.empty()) row("", "", 0, 0, line.remaining);
-    for (const EntitlementCap& cap : line.caps) row(cap.cap_id, cap.period_label, cap.limit, cap.used, cap.remaining);
+    for (const EntitlementCap& cap : line.caps) {
+      row(cap.part.empty() ? cap.cap_id : cap.cap_id + " " + cap.part, cap.period_label, cap.limit, cap.used,
+          cap.remaining);
+    }
   }
   return csv.str();
 }

@@ -129,8 +129,7 @@ FundingRowKey FundingRowOf(const LedgerModel& model, const GrantFacts& grant, in
   FundingRowKey key;
   key.municipality_id = grant.municipality_id;
   key.territory_id = model.TerritoryOf(grant.municipality_id);
-  auto municipality = model.municipalities().find(grant.municipality_id);
-  key.project_id = municipality == model.municipalities().end() ? "" : municipality->second.project_id;
+  key.project_id = model.ProjectOfGrant(grant);
   key.service = std::string(ledger::ServiceName(grant.service));
   key.month = MonthOf(date);
   return key;

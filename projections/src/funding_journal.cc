@@ -95,7 +95,8 @@ struct Reach {
     kClaim,         // claim `id`
     kProjectClaims, // the budget of project `id`: its claims' splits
     kCells,         // a municipality or a merger: the project or territory of cells, no decision
-    kEverything,    // rules
+    kRulesOfProjects,  // rules for the projects the event names: the families holding a grant in one of them
+    kEverything,    // rules for every project without its own
   } kind = kNothing;
   std::string id;
   int32_t from_date = ledger::kNoDate;
@@ -179,7 +180,9 @@ Reach ReachOf(const LedgerModel& model, schema::RecordedEvent::Reader recorded,
     return budget ? Reach{Reach::kProjectClaims, std::move(id)} : Reach{};
   }
   if (kind == "municipality") return {Reach::kCells, {}};
-  if (kind == "rules") return {Reach::kEverything, {}};
+  if (kind == "rules") {
+    return payload.getRulesEnacted().hasProjectIds() ? Reach{Reach::kRulesOfProjects, {}} : Reach{Reach::kEverything, {}};
+  }
   return {};
 }
 
@@ -224,6 +227,19 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
       }
       break;
     case Reach::kCells: RefreshPlaces(model); break;
+    case Reach::kRulesOfProjects: {
+      // A delivery is decided under its grant's project's rules; a family's other deliveries may share its caps.
+      std::set<std::string> projects;
+      for (const auto project_id : recorded.getEvent().getPayload().getRulesEnacted().getProjectIds()) {
+        projects.insert(project_id.cStr());
+      }
+      std::set<std::string> persons;
+      for (const auto& [id, grant] : model.grants()) {
+        if (projects.count(model.ProjectOfGrant(grant))) persons.insert(grant.person_id);
+      }
+      RefreshPersons(model, std::move(persons));
+      break;
+    }
     case Reach::kEverything: RefreshAll(model); break;
   }
   for (FundingChange& move : moves_) {

@@ -23,7 +23,8 @@ Status ExplainFromOutcomes(const LedgerModel& facts, const std::string& person_i
     DecisionOutcome outcome;
     DI_RETURN_IF_ERROR(outcome_of(delivery->id, &kept, &outcome));
     // The journal decides every live delivery of a known grant while rules are in force.
-    if (!kept && facts.rules() != nullptr) {
+    const GrantFacts* grant = facts.FindGrant(delivery->grant_id);
+    if (!kept && grant != nullptr && facts.RulesOfGrant(*grant) != nullptr) {
       return Status::Corruption("the journal kept no decision on live delivery '" + delivery->id + "'");
     }
     out->deliveries.push_back(DecisionFromOutcome(facts, *delivery, outcome));
@@ -43,6 +44,13 @@ Status ComputeEntitlementsFromJournal(const FundingJournal& journal, const Ledge
       [&](const std::string& counter) {
         auto found = used.find(counter);
         return found == used.end() ? int64_t{0} : found->second;
+      },
+      [&](const std::string& prefix) {
+        std::vector<std::pair<std::string, int64_t>> found;
+        for (const auto& [counter, amount] : used) {
+          if (counter.starts_with(prefix)) found.emplace_back(counter, amount);
+        }
+        return found;
       },
       out));
   if (!explain) return Status::Ok();
@@ -83,6 +91,11 @@ Status ComputeEntitlementsFromStore(ledger::EventStore& events, JournalStore& jo
         int64_t used = 0;
         if (read.ok()) read = journal.UsageAsKnownAt(known_at_position, valid_date, counter, &used);
         return used;
+      },
+      [&](const std::string& prefix) {
+        std::vector<std::pair<std::string, int64_t>> found;
+        if (read.ok()) read = journal.UsagesWithPrefixAsKnownAt(known_at_position, valid_date, prefix, &found);
+        return found;
       },
       out);
   DI_RETURN_IF_ERROR(read);

@@ -578,6 +578,38 @@ class RocksJournalStore final : public JournalStore {
     return FromRocks(it->status(), "read the journal's usage");
   }
 
+  Status UsagesWithPrefixAsKnownAt(uint64_t known_at_position, int32_t valid_date, const std::string& prefix,
+                                   std::vector<std::pair<std::string, int64_t>>* used) override {
+    DI_RETURN_IF_ERROR(CheckProjected(known_at_position));
+    used->clear();
+    // Keys are counter NUL position: each counter's records come together, oldest first.
+    const std::string start = std::string(kUsagePrefix) + prefix;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(start); it->Valid() && it->key().starts_with(start);) {
+      const std::string_view key = it->key().ToStringView();
+      const size_t end = key.find('\0', start.size());
+      if (end == std::string_view::npos) return Status::Corruption("journal usage key under '" + prefix + "' has no counter end");
+      const std::string counter(key.substr(kUsagePrefix.size(), end - kUsagePrefix.size()));
+      const std::string counter_prefix = KeyedPrefix(kUsagePrefix, counter);
+      int64_t sum = 0;
+      bool recorded = false;
+      for (; it->Valid() && it->key().starts_with(counter_prefix); it->Next()) {
+        uint64_t position = 0;
+        if (!internal::ParsePositionKey(counter_prefix, it->key().ToStringView(), &position)) {
+          return Status::Corruption("journal usage key of counter '" + counter + "' does not parse");
+        }
+        if (position > known_at_position) continue;  // later records of this counter: skipped to the next counter
+        if (!AddUsage(it->value().ToStringView(), valid_date, &sum)) {
+          return Status::Corruption("journal usage of counter '" + counter + "' at position " +
+                                    std::to_string(position) + " does not decode");
+        }
+        recorded = true;
+      }
+      if (recorded) used->emplace_back(counter, sum);
+    }
+    return FromRocks(it->status(), "read the journal's usage");
+  }
+
   Status ReadScope(const std::string& person_id, PersonScope* scope, bool* found) override {
     *found = false;
     std::string value;

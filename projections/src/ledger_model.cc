@@ -331,6 +331,7 @@ void LedgerModel::ApplyServiceDelivered(schema::ServiceDelivered::Reader data, i
   delivery.cost_cents = data.getCostCents();
   delivery.purpose = data.getPurpose();
   delivery.mode = data.getMode();
+  delivery.kind = data.hasKind() ? Str(data.getKind()) : std::string();
   delivery.position = position;
 }
 
@@ -339,6 +340,7 @@ void LedgerModel::ApplyDeliveryCorrected(schema::DeliveryCorrected::Reader data,
   delivery.quantity = data.getQuantity();
   delivery.cost_cents = data.getCostCents();
   if (data.getPurpose() != schema::DeliveryPurpose::UNSPECIFIED) delivery.purpose = data.getPurpose();
+  if (data.hasKind()) delivery.kind = Str(data.getKind());
   delivery.correction_positions.push_back(position);
 }
 
@@ -376,15 +378,40 @@ void LedgerModel::ApplyRulesEnacted(schema::RulesEnacted::Reader data, uint64_t 
   const auto text = data.getDocument();
   std::shared_ptr<const RuleSet> rule_set;
   Status status = internal::ParsedRuleSet(std::string_view(text.begin(), text.size()), &rule_set);
-  if (status.ok()) {
-    rules_ = std::move(rule_set);
-    rules_position_ = position;
-    rules_document_.assign(text.begin(), text.end());
-    rules_problem_.clear();
-  } else {
-    // A document that does not parse is a recorded fact too; the previous rules stay in force.
-    rules_problem_ = "rules at position " + std::to_string(position) + " ignored: " + status.ToString();
+  auto apply = [&](RulesInForce& scope) {
+    if (status.ok()) {
+      scope.rules = rule_set;
+      scope.position = position;
+      scope.document.assign(text.begin(), text.end());
+      scope.problem.clear();
+    } else {
+      // A document that does not parse is a recorded fact too; the previous rules stay in force.
+      scope.problem = "rules at position " + std::to_string(position) + " ignored: " + status.ToString();
+    }
+  };
+  if (!data.hasProjectIds()) return apply(general_rules_);
+  for (const auto project_id : data.getProjectIds()) apply(project_rules_[Str(project_id)]);
+}
+
+const RuleSet* LedgerModel::RulesOfProject(const std::string& project_id) const {
+  if (auto own = project_rules_.find(project_id); own != project_rules_.end() && own->second.rules != nullptr) {
+    return own->second.rules.get();
   }
+  return general_rules_.rules.get();
+}
+
+const std::string& LedgerModel::RulesProblemOfProject(const std::string& project_id) const {
+  auto own = project_rules_.find(project_id);
+  if (own == project_rules_.end()) return general_rules_.problem;
+  // A project with rules of its own is not concerned by a general document that failed; one without them is.
+  if (!own->second.problem.empty() || own->second.rules != nullptr) return own->second.problem;
+  return general_rules_.problem;
+}
+
+const std::string& LedgerModel::ProjectOfGrant(const GrantFacts& grant) const {
+  static const std::string kNone;
+  auto municipality = municipalities_.find(grant.municipality_id);
+  return municipality == municipalities_.end() ? kNone : municipality->second.project_id;
 }
 
 void LedgerModel::ApplyProjectRegistered(schema::ProjectRegistered::Reader data, int32_t date, uint64_t position) {

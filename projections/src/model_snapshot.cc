@@ -18,7 +18,7 @@ namespace di::projections {
 namespace {
 
 constexpr char kSnapshotMagic[8] = {'D', 'I', 'M', 'O', 'D', 'E', 'L', '1'};
-constexpr uint32_t kSnapshotFormat = 2;  // 2: enrolment date and dated residences
+constexpr uint32_t kSnapshotFormat = 3;  // 2: enrolment date and dated residences; 3: rules per project, kinds
 
 class SnapshotWriter {
  public:
@@ -190,7 +190,7 @@ DI_SNAPSHOT_FIELDS(GrantFacts, a(x.id); a(x.person_id); a(x.municipality_id); a(
                    a(x.cost_basis); a(x.unit_cost_cents); a(x.unit_cost_changes); a(x.suspensions);
                    a(x.positions))
 DI_SNAPSHOT_FIELDS(DeliveryFacts, a(x.id); a(x.grant_id); a(x.provider_id); a(x.date); a(x.last_date);
-                   a(x.quantity); a(x.cost_cents); a(x.purpose); a(x.mode); a(x.voided); a(x.position);
+                   a(x.quantity); a(x.cost_cents); a(x.purpose); a(x.mode); a(x.kind); a(x.voided); a(x.position);
                    a(x.correction_positions))
 DI_SNAPSHOT_FIELDS(BudgetVersion, a(x.from); a(x.total_cents); a(x.esf_cents); a(x.state_cents); a(x.position))
 DI_SNAPSHOT_FIELDS(IndicatorTargetFacts, a(x.indicator); a(x.target_group); a(x.count))
@@ -220,9 +220,17 @@ std::string LedgerModel::EncodeSnapshot() const {
   write(projects_);
   write(municipalities_);
   write(claims_);
-  write(rules_position_);
-  write(rules_document_);
-  write(rules_problem_);
+  auto write_rules = [&write](const RulesInForce& scope) {
+    write(scope.position);
+    write(scope.document);
+    write(scope.problem);
+  };
+  write_rules(general_rules_);
+  write(static_cast<uint64_t>(project_rules_.size()));
+  for (const auto& [project_id, scope] : project_rules_) {
+    write(project_id);
+    write_rules(scope);
+  }
   return out;
 }
 
@@ -248,17 +256,30 @@ Status LedgerModel::DecodeSnapshot(std::string_view bytes) {
   read(model.projects_);
   read(model.municipalities_);
   read(model.claims_);
-  read(model.rules_position_);
-  read(model.rules_document_);
-  read(model.rules_problem_);
-  if (!read.ok() || !read.at_end()) return Status::Corruption("truncated or malformed ledger model snapshot");
-  if (!model.rules_document_.empty()) {
-    // The rules were parsed when folded; parsing the same text again gives the same rule set.
-    std::shared_ptr<const RuleSet> rule_set;
-    Status status = internal::ParsedRuleSet(model.rules_document_, &rule_set);
-    if (!status.ok()) return Status::Corruption("snapshot rules do not parse: " + status.ToString());
-    model.rules_ = std::move(rule_set);
+  auto read_rules = [&read](RulesInForce* scope) {
+    read(scope->position);
+    read(scope->document);
+    read(scope->problem);
+  };
+  read_rules(&model.general_rules_);
+  uint64_t projects = 0;
+  read(projects);
+  for (uint64_t i = 0; read.ok() && i < projects; ++i) {
+    std::string project_id;
+    read(project_id);
+    RulesInForce scope;
+    read_rules(&scope);
+    model.project_rules_.emplace(std::move(project_id), std::move(scope));
   }
+  if (!read.ok() || !read.at_end()) return Status::Corruption("truncated or malformed ledger model snapshot");
+  // The rules were parsed when folded; parsing the same text again gives the same rule set.
+  auto parse = [](RulesInForce* scope) {
+    if (scope->document.empty()) return Status::Ok();
+    Status status = internal::ParsedRuleSet(scope->document, &scope->rules);
+    return status.ok() ? status : Status::Corruption("snapshot rules do not parse: " + status.ToString());
+  };
+  DI_RETURN_IF_ERROR(parse(&model.general_rules_));
+  for (auto& [project_id, scope] : model.project_rules_) DI_RETURN_IF_ERROR(parse(&scope));
   model.RebuildIndexes();
   *this = std::move(model);
   return Status::Ok();

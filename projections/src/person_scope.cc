@@ -52,7 +52,11 @@ Status ScopePositions(ledger::EventStore& store, const PersonScope& scope, uint6
     positions->push_back(position);
     return true;
   };
-  DI_RETURN_IF_ERROR(store.ReadTypePositions(schema::Event::Payload::RULES_ENACTED, 1, collect));
+  // The rules, and the municipalities whose projects say which rules govern a grant (a few dozen events).
+  for (const auto type : {schema::Event::Payload::RULES_ENACTED, schema::Event::Payload::MUNICIPALITY_REGISTERED,
+                          schema::Event::Payload::MUNICIPALITIES_MERGED}) {
+    DI_RETURN_IF_ERROR(store.ReadTypePositions(type, 1, collect));
+  }
   for (const std::string& stream : scope.streams) {
     if (grant_positions && ledger::StreamKind(stream) == "grant") {
       DI_RETURN_IF_ERROR(grant_positions(stream, collect));

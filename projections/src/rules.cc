@@ -16,6 +16,8 @@ using ledger::kNoDate;
 constexpr char kFormat[] = "di-ledger-rules/1";
 constexpr size_t kMaxRules = 1000;
 constexpr size_t kMaxCapsPerRule = 16;
+constexpr size_t kMaxListedIds = 1000;  // municipalities a selector lists, kinds a rule allows
+constexpr int64_t kMaxKinds = 100;       // a cap's max_kinds
 
 Status Invalid(const std::string& path, const std::string& message) {
   return Status::InvalidArgument(message, path.empty() ? "document" : "document." + path);
@@ -90,6 +92,26 @@ class Reader {
     return Status::Ok();
   }
 
+  // A list of ids (ledger::IsValidId), each once; absent: empty. Present, it must not be empty.
+  Status IdList(const Json& object, const std::string& path, const char* key, std::vector<std::string>* out) {
+    auto it = object.find(key);
+    if (it == object.end()) return Status::Ok();
+    if (!it->is_array() || it->empty() || it->size() > kMaxListedIds) {
+      return Invalid(Join(path, key), "must be an array of 1.." + std::to_string(kMaxListedIds) + " ids");
+    }
+    std::set<std::string> seen;
+    for (size_t i = 0; i < it->size(); ++i) {
+      const std::string element_path = Join(path, key) + "[" + std::to_string(i) + "]";
+      const Json& element = (*it)[i];
+      if (!element.is_string() || !ledger::IsValidId(element.get<std::string>())) {
+        return Invalid(element_path, "must be an id: 1..64 characters of A-Z a-z 0-9 . _ : -");
+      }
+      if (!seen.insert(element.get<std::string>()).second) return Invalid(element_path, "is listed twice");
+      out->push_back(element.get<std::string>());
+    }
+    return Status::Ok();
+  }
+
   template <typename Enum>
   Status EnumValue(const Json& value, const std::string& path, Enum* out) {
     if (!value.is_string() || !ledger::ParseEnumValue(value.get<std::string>(), out)) {
@@ -107,7 +129,8 @@ class Reader {
 };
 
 Status ParseCap(Reader& reader, const Json& json, const std::string& path, Cap* cap) {
-  DI_RETURN_IF_ERROR(reader.Keys(json, path, {"id", "quantity", "period", "window_from", "window_until", "scope", "purpose"}));
+  DI_RETURN_IF_ERROR(reader.Keys(json, path, {"id", "quantity", "period", "window_from", "window_until", "scope", "purpose",
+                                              "per_kind", "max_kinds"}));
   DI_RETURN_IF_ERROR(reader.Text(json, path, "id", true, &cap->id));
   std::optional<int64_t> quantity;
   DI_RETURN_IF_ERROR(reader.Integer(json, path, "quantity", 1, 1'000'000'000, &quantity));
@@ -140,6 +163,16 @@ Status ParseCap(Reader& reader, const Json& json, const std::string& path, Cap* 
     DI_RETURN_IF_ERROR(reader.EnumValue(*it, Reader::Join(path, "purpose"), &purpose));
     cap->purpose = purpose;
   }
+  if (auto it = json.find("per_kind"); it != json.end()) {
+    if (!it->is_boolean()) return Invalid(Reader::Join(path, "per_kind"), "must be true or false");
+    cap->per_kind = it->get<bool>();
+  }
+  std::optional<int64_t> max_kinds;
+  DI_RETURN_IF_ERROR(reader.Integer(json, path, "max_kinds", 1, kMaxKinds, &max_kinds));
+  if (max_kinds) {
+    if (!cap->per_kind) return Invalid(Reader::Join(path, "max_kinds"), "needs \"per_kind\": true");
+    cap->max_kinds = static_cast<int>(*max_kinds);
+  }
   return Status::Ok();
 }
 
@@ -156,7 +189,7 @@ Status ParseRule(Reader& reader, const Json& json, const std::string& path, Rule
   }
   if (auto it = json.find("applies_when"); it != json.end()) {
     const std::string when = Reader::Join(path, "applies_when");
-    DI_RETURN_IF_ERROR(reader.Keys(*it, when, {"age_min", "age_max", "parent_activity"}));
+    DI_RETURN_IF_ERROR(reader.Keys(*it, when, {"age_min", "age_max", "parent_activity", "municipalities"}));
     std::optional<int64_t> age_min, age_max;
     DI_RETURN_IF_ERROR(reader.Integer(*it, when, "age_min", 0, 150, &age_min));
     DI_RETURN_IF_ERROR(reader.Integer(*it, when, "age_max", 0, 150, &age_max));
@@ -164,11 +197,13 @@ Status ParseRule(Reader& reader, const Json& json, const std::string& path, Rule
     if (age_max) rule->selector.age_max = static_cast<int>(*age_max);
     if (age_min && age_max && *age_max < *age_min) return Invalid(Reader::Join(when, "age_max"), "is below age_min");
     DI_RETURN_IF_ERROR(reader.EnumList(*it, when, "parent_activity", false, &rule->selector.parent_activity));
+    DI_RETURN_IF_ERROR(reader.IdList(*it, when, "municipalities", &rule->selector.municipalities));
   }
   if (auto it = json.find("requires"); it != json.end()) {
     const std::string requires_path = Reader::Join(path, "requires");
     DI_RETURN_IF_ERROR(reader.Keys(*it, requires_path,
-                                   {"special_care_opinion", "disability_groups", "support_plan", "years_after_plan", "purposes"}));
+                                   {"special_care_opinion", "disability_groups", "support_plan", "years_after_plan", "purposes",
+                                    "kinds"}));
     for (const char* flag : {"special_care_opinion", "support_plan"}) {
       if (auto flag_it = it->find(flag); flag_it != it->end()) {
         if (!flag_it->is_boolean()) return Invalid(Reader::Join(requires_path, flag), "must be true or false");
@@ -181,6 +216,7 @@ Status ParseRule(Reader& reader, const Json& json, const std::string& path, Rule
     DI_RETURN_IF_ERROR(reader.Integer(*it, requires_path, "years_after_plan", 1, 100, &years));
     if (years) rule->requirements.years_after_plan = static_cast<int>(*years);
     DI_RETURN_IF_ERROR(reader.EnumList(*it, requires_path, "purposes", false, &rule->requirements.purposes));
+    DI_RETURN_IF_ERROR(reader.IdList(*it, requires_path, "kinds", &rule->requirements.kinds));
   }
   if (auto it = json.find("caps"); it != json.end()) {
     if (!it->is_array() || it->size() > kMaxCapsPerRule) {
@@ -256,7 +292,8 @@ Status ParseRuleSet(const nlohmann::json& document, RuleSet* out, const std::map
       const Cap& first = *it->second;
       if (!inserted && (first.quantity != cap.quantity || first.period != cap.period ||
                         first.window_from != cap.window_from || first.window_until != cap.window_until ||
-                        first.scope != cap.scope || first.purpose != cap.purpose)) {
+                        first.scope != cap.scope || first.purpose != cap.purpose || first.per_kind != cap.per_kind ||
+                        first.max_kinds != cap.max_kinds)) {
         return Invalid("rules[" + std::to_string(i) + "].caps[" + std::to_string(c) + "]",
                        "cap id '" + cap.id + "' is defined differently elsewhere");
       }
@@ -274,6 +311,9 @@ const Rule* FindRule(const RuleSet& rules, schema::Service service, schema::Targ
     if (rule.selector.age_min && facts.age < *rule.selector.age_min) continue;
     if (rule.selector.age_max && facts.age > *rule.selector.age_max) continue;
     if (!rule.selector.parent_activity.empty() && !Contains(rule.selector.parent_activity, facts.parent_activity)) {
+      continue;
+    }
+    if (!rule.selector.municipalities.empty() && !Contains(rule.selector.municipalities, facts.municipality_id)) {
       continue;
     }
     return &rule;

@@ -271,7 +271,9 @@ class Generator {
 
   void Setup();
 
-  void EnactRules(int32_t date, const Json& document, const std::string& title);
+  std::string TherapyKind(const std::string& service);  // "" : no kind recorded
+  // `project_id`: the rules govern that project alone ("" : every project without rules of its own).
+  void EnactRules(int32_t date, const Json& document, const std::string& title, const std::string& project_id = "");
 
   void RecordMerger();
 
@@ -422,6 +424,8 @@ class Generator {
   bool merger_after_grants_ = false;
   int rules_month_ = 70;
   int broken_rules_month_ = -1;
+  int kurzeme_rules_month_ = -1;          // PR-KUR enacts rules of its own (-1: never)
+  bool broken_rules_for_kurzeme_ = false;  // the draft that does not parse names PR-KUR alone
   int64_t deliveries_this_month_ = 0;
 
   int event_counter_ = 0, assessment_counter_ = 0, plan_counter_ = 0, application_counter_ = 0, grant_counter_ = 0,

@@ -207,6 +207,22 @@ std::string Generator::PeriodKey(const GrantState& grant, int32_t date) const {
   return grant.id + "|grant";
 }
 
+// The kind of therapy of a session-based rehabilitation or group delivery: a few kinds, so that Kurzeme's limits per
+// kind (10 of each, at most 4 or 2 kinds; the world's PR-KUR rules) are crossed; sometimes none is recorded.
+std::string Generator::TherapyKind(const std::string& service) {
+  static const std::vector<std::string> kChild = {"psychologist", "speech_therapy", "physiotherapy", "art_therapy",
+                                                  "music_therapy", "ergotherapy"};
+  static const std::vector<std::string> kParent = {"psychologist", "rehabilitologist", "physiotherapy", "support_group",
+                                                   "art_therapy"};
+  static const std::vector<std::string> kGroups = {"support_group", "group_session"};
+  const std::vector<std::string>* kinds = service == "child_rehabilitation"    ? &kChild
+                                          : service == "parent_rehabilitation" ? &kParent
+                                          : service == "adult_support_group"   ? &kGroups
+                                                                               : nullptr;
+  if (kinds == nullptr || Chance(80)) return "";
+  return Pick(*kinds);
+}
+
 int64_t Generator::Cost(const GrantState& grant, int64_t quantity) {
   if (Chance(25)) return 0;  // free: cannot be claimed
   const int64_t base = grant.unit_cost ? grant.unit_cost_cents : Spec(grant.service).cents_per_unit;
@@ -230,6 +246,7 @@ void Generator::Deliver(GrantState& grant, int32_t date, int32_t last_date, int6
     if (purpose < 50) data["purpose"] = "care";
     else if (purpose < 85) data["purpose"] = "leisure";
   }
+  if (const std::string kind = TherapyKind(grant.service); !kind.empty()) data["kind"] = kind;
   if (last_date > date) data["last_date"] = FormatDate(last_date);
   const std::string actor = Chance(500) ? "provider:" + data["provider_id"].get<std::string>()
                                         : SocialService(ActiveFor(grant.municipality_id, MonthEnd()));
@@ -401,6 +418,9 @@ void Generator::CorrectionsAndVoids() {
     const int64_t cost = Cost(grant, quantity);
     Json data = {{"delivery_id", id}, {"quantity", quantity}, {"cost_cents", cost}, {"reason", "timesheet"}};
     if (grant.service == "child_care" && Chance(300)) data["purpose"] = Chance(500) ? "care" : "leisure";
+    if (Chance(100)) {  // the kind recorded wrongly: under a cap per kind, a kind's place moves
+      if (const std::string kind = TherapyKind(grant.service); !kind.empty()) data["kind"] = kind;
+    }
     Emit("delivery_corrected", std::max(delivery.date, Today()), data, SocialService(ActiveFor(grant.municipality_id, MonthEnd())),
          &grant);
     used_[PeriodKey(grant, delivery.date)] += quantity - delivery.quantity;

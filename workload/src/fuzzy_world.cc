@@ -31,6 +31,8 @@ void Generator::PlanWorld() {
   merger_after_grants_ = merger_month_ == 66;
   rules_month_ = static_cast<int>(Between(69, 83));
   broken_rules_month_ = Chance(500) ? static_cast<int>(Between(40, 90)) : -1;
+  kurzeme_rules_month_ = Chance(700) ? static_cast<int>(Between(20, 90)) : -1;
+  broken_rules_for_kurzeme_ = Chance(500);
 }
 
 PersonState& Generator::AddPerson(const std::string& group, int32_t birth) {
@@ -213,10 +215,13 @@ void Generator::Setup() {
   }
 }
 
-void Generator::EnactRules(int32_t date, const Json& document, const std::string& title) {
-  Emit("rules_enacted", date,
-       {{"rule_set_id", "MK313"}, {"title", title}, {"source_reference", "MK 16.06.2015 Nr. 313"}, {"document", document}},
-       "zpr:project-team");
+void Generator::EnactRules(int32_t date, const Json& document, const std::string& title, const std::string& project_id) {
+  Json data = {{"rule_set_id", project_id.empty() ? "MK313" : "MK313-" + project_id},
+               {"title", title},
+               {"source_reference", "MK 16.06.2015 Nr. 313"},
+               {"document", document}};
+  if (!project_id.empty()) data["project_ids"] = Json::array({project_id});
+  Emit("rules_enacted", date, std::move(data), "zpr:project-team");
   ++counts_.rules_enacted;
 }
 
@@ -251,10 +256,36 @@ void Generator::WorldEvents() {
     }
     EnactRules(Today(), document, "MK Nr. 313, changed parameters");
   }
+  if (month_index_ == kurzeme_rules_month_) {
+    // Kurzeme's own rules (docs/rules.md §3.0): respite per family (KU 11), sometimes an earlier last paid day.
+    // From now on PR-KUR's deliveries, also the earlier ones, are decided under them; PR-ZEM's are not, and a later
+    // version for every project does not replace them.
+    Json document = nlohmann::json::parse(projections::DefaultRulesDocument());
+    document["rule_set"] = "MK313-PR-KUR";
+    document["version"] = "MK313-KU-fuzz-" + std::to_string(seed_);
+    for (Json& rule : document["rules"]) {
+      if (rule["id"] == "respite") rule["caps"][0]["scope"] = "family";
+      // KU 26-29: child rehabilitation 10 of each kind, at most 4 kinds; parents at most 2 of 4 listed kinds.
+      if (rule["id"] == "child-rehab-v0") {
+        rule["caps"] = Json::array({{{"id", "child-rehab-ku"}, {"quantity", 10}, {"period", "support_plan"},
+                                     {"per_kind", true}, {"max_kinds", 4}}});
+      }
+      if (rule["id"] == "parent-rehab-v0" || rule["id"] == "parent-rehab-2021") {
+        rule["requires"]["kinds"] = {"psychologist", "rehabilitologist", "physiotherapy", "support_group"};
+        rule["caps"][0]["per_kind"] = true;
+        rule["caps"][0]["max_kinds"] = 2;
+        rule["caps"][0]["id"] = rule["caps"][0]["id"].get<std::string>() + "-ku";
+      }
+      if (rule["id"] == "grt-support-group-2021") rule["caps"][0]["per_kind"] = true;  // 100 of each kind
+    }
+    if (Chance(500)) document["parameters"]["services_paid_until"] = "2023-05-31";
+    EnactRules(Today(), document, "Kurzeme visiem: respite per family", "PR-KUR");
+  }
   if (month_index_ == broken_rules_month_) {
-    // A rules document the engine cannot parse is still a fact; the rules before it stay in force.
+    // A rules document the engine cannot parse is still a fact; the rules before it stay in force (for every
+    // project, or for Kurzeme alone).
     EnactRules(Today(), Json{{"format", "di-ledger-rules/1"}, {"rule_set", "MK313"}, {"version", "broken"}},
-               "MK Nr. 313, a draft that does not parse");
+               "MK Nr. 313, a draft that does not parse", broken_rules_for_kurzeme_ ? "PR-KUR" : "");
   }
   for (auto& [id, project] : projects_) {
     for (int month : project.amendment_months) {

@@ -44,6 +44,9 @@ struct CapUsage {
   std::string cap_id;
   std::string scope_key;
   std::string period_label;
+  // "" for a cap's quantity; under a cap per kind, "kind:<kind>" for a kind's quantity and "kinds" for how many kinds
+  // were counted (Cap::per_kind, Cap::max_kinds).
+  std::string part;
   int64_t limit = 0;
   int64_t used = 0;
 };
@@ -52,8 +55,11 @@ struct CapUsage {
 // family share long prefixes, which made an ordered map's compares a fifth of a decision. Nothing iterates it in
 // order; a node's address stays valid as it grows (CapCharges point into it).
 using UsageCounters = std::unordered_map<std::string, CapUsage>;
-// A counter's key in UsageCounters (and in the journal's usage records): cap id | scope key | period label.
+// A counter's key in UsageCounters (and in the journal's usage records): cap id | scope key | period label, then
+// | part when the part is not "".
 std::string UsageCounterKey(const CapUsage& usage);
+std::string UsageCounterKey(std::string_view cap_id, std::string_view scope_key, std::string_view period_label,
+                            std::string_view part);
 // The counters one delivery read and what it added to each (0 when a cap was already used up): so that it can be
 // taken back, and so that the funding journal knows which later deliveries a late one can change. Counters live in
 // nodes: the pointers stay valid while it lives.

@@ -111,6 +111,10 @@ class JournalStore {
   // of its usage changes recorded up to it that count by the valid date (0: nothing was charged to it).
   virtual Status UsageAsKnownAt(uint64_t known_at_position, int32_t valid_date, const std::string& counter,
                                 int64_t* used) = 0;
+  // Every counter whose key starts with `prefix` (the kinds of a cap per kind), with its usage as UsageAsKnownAt
+  // gives it; counters with no usage record at or before the position are left out.
+  virtual Status UsagesWithPrefixAsKnownAt(uint64_t known_at_position, int32_t valid_date, const std::string& prefix,
+                                           std::vector<std::pair<std::string, int64_t>>* used) = 0;
   // The streams of `person_id`'s family and their grants as of the store's position (ScopeStreamsOf on the model
   // there: they include those of any earlier position); *found false for a person not enrolled by then.
   virtual Status ReadScope(const std::string& person_id, PersonScope* scope, bool* found) = 0;

@@ -103,6 +103,7 @@ struct DeliveryFacts {
   int64_t cost_cents = 0;    // after corrections
   schema::DeliveryPurpose purpose = schema::DeliveryPurpose::UNSPECIFIED;
   schema::DeliveryMode mode = schema::DeliveryMode::IN_PERSON;
+  std::string kind;          // the kind of therapy or session ("" : not recorded), after corrections
   bool voided = false;
   uint64_t position = 0;                 // the service_delivered event
   std::vector<uint64_t> correction_positions;  // delivery_corrected / delivery_voided events
@@ -180,10 +181,16 @@ class LedgerModel {
   const std::map<std::string, PlanFacts>& plans() const { return plans_; }
   const std::map<std::string, GrantFacts>& grants() const { return grants_; }
   const std::map<std::string, DeliveryFacts>& deliveries() const { return deliveries_; }
-  // The rule set in force: the last recorded `rules_enacted` (as known); null before any.
-  const RuleSet* rules() const { return rules_.get(); }
-  const std::string& rules_problem() const { return rules_problem_; }
-  uint64_t rules_position() const { return rules_position_; }
+  // The rule set governing a project (docs/rules.md §3.0): the last recorded `rules_enacted` naming it in
+  // `project_ids`, else the last one naming no project (as known); null before any.
+  const RuleSet* RulesOfProject(const std::string& project_id) const;
+  // A recorded rules document that could not be used, and why, for that project ("" if none).
+  const std::string& RulesProblemOfProject(const std::string& project_id) const;
+  // The project a grant's deliveries are funded by and decided under: its municipality's (funding's row key).
+  const std::string& ProjectOfGrant(const GrantFacts& grant) const;
+  const RuleSet* RulesOfGrant(const GrantFacts& grant) const { return RulesOfProject(ProjectOfGrant(grant)); }
+  // The rules enacted for every project without its own (the `rules_enacted` events without `project_ids`).
+  const RuleSet* rules() const { return general_rules_.rules.get(); }
 
   const std::map<std::string, ProjectFacts>& projects() const { return projects_; }
   const std::map<std::string, MunicipalityFacts>& municipalities() const { return municipalities_; }
@@ -224,10 +231,15 @@ class LedgerModel {
   std::map<std::string, ProjectFacts> projects_;
   std::map<std::string, MunicipalityFacts> municipalities_;
   std::map<std::string, ClaimFacts> claims_;
-  std::shared_ptr<const RuleSet> rules_;
-  uint64_t rules_position_ = 0;
-  std::string rules_document_;  // the text of the rules in force (re-parsed when a snapshot is decoded)
-  std::string rules_problem_;  // a recorded rules document that did not parse (kept, reported)
+  // The rules in force for one scope: every project, or one project that enacted its own.
+  struct RulesInForce {
+    std::shared_ptr<const RuleSet> rules;
+    uint64_t position = 0;
+    std::string document;  // the text of the rules in force (re-parsed when a snapshot is decoded)
+    std::string problem;   // a later recorded rules document that did not parse (kept, reported)
+  };
+  RulesInForce general_rules_;
+  std::map<std::string, RulesInForce> project_rules_;  // by project id
   std::map<std::string, std::vector<std::string>> grants_of_person_;    // derived, see GrantsOfPerson
   std::map<std::string, std::vector<std::string>> deliveries_of_grant_;  // derived, see DeliveriesOfGrant
   // The fold of each event type, called by Apply (ledger_model.cc): the facts it adds.

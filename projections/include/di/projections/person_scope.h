@@ -3,7 +3,8 @@
 //
 // An as-of query otherwise loads the whole model as known then: the nearest snapshot (tens of MB at a million
 // events) plus up to a stride of events, 1.4 s p50 at 1.1 M events. The entitlements of one person depend only
-// on the rules in force and on the records of the person's family: their person streams (enrolment, residence,
+// on the rules in force, the municipalities (whose projects say which rules govern a grant) and the records of the
+// person's family: their person streams (enrolment, residence,
 // disability, opinions, activities, assessments, plans, applications) and the streams of the grants they hold
 // (the grant's events and its deliveries, corrections and voids). Those streams are read through the stream
 // index and folded, in position order, up to the known-at position: a few thousand events.
@@ -42,14 +43,14 @@ struct ScopedLoadStats {
   uint64_t fold_nanoseconds = 0;   // applying them to the model
 };
 
-// Folds into `model` (which must be empty) the events at or before `known_at_position` of the rule sets and of
-// `scope`'s streams, in position order. `known_at_position` must not be beyond what `current` had folded when
+// Folds into `model` (which must be empty) the events at or before `known_at_position` of the rule sets, the
+// municipalities' registrations and mergers, and `scope`'s streams, in position order. `known_at_position` must not be beyond what `current` had folded when
 // the scope was taken. ComputeEntitlements(model, scope.person_id, ...) then answers as on the full model as
 // known at that position (tests/person_scope_test.cc); other reports need the full model.
 Status LoadScopedModel(ledger::EventStore& store, const PersonScope& scope, uint64_t known_at_position,
                        LedgerModel* model, ScopedLoadStats* stats = nullptr);
 
-// The positions at or before `known_at_position` of the rule sets and of `scope`'s streams, ascending: what
+// The positions at or before `known_at_position` of the rule sets, the municipalities and `scope`'s streams, ascending: what
 // LoadScopedModel folds. A "grant/<id>" stream's come from `grant_positions` when given (`collect` each, ascending;
 // journal_entitlements.h gives a grant's facts only), else from the log's stream index.
 using GrantPositions =

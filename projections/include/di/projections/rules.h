@@ -49,7 +49,15 @@ struct Cap {
   CapScope scope = CapScope::kPerson;
   // When set, the cap counts only deliveries with this purpose (a sub-cap inside the rule's other caps).
   std::optional<schema::DeliveryPurpose> purpose;
+  // Limits per kind of therapy (KU 26-29: "each service at most 10 times, at most 4 services"): `quantity` is
+  // counted for each kind apart (a delivery without a kind is of kind kUnspecifiedKind), and with `max_kinds` at
+  // most that many kinds are counted in a period instance; a delivery of one more kind is ineligible.
+  bool per_kind = false;
+  std::optional<int> max_kinds;  // only with per_kind
 };
+
+// The kind a delivery without one is counted as, under a cap per kind.
+inline constexpr std::string_view kUnspecifiedKind = "unspecified";
 
 // When a rule applies (selectors): the first rule in force whose selectors match a delivery is the one
 // that decides it. Unset fields match everything.
@@ -59,6 +67,9 @@ struct Selector {
   // For services of a child whose parent's activity decides the entitlement: the activity of the
   // representing parent on the delivery date is one of these ("not_active" when none is recorded).
   std::vector<schema::ParentActivity> parent_activity;
+  // Services only some municipalities offer (Jelgava city's family assistant, Z 12): the grant's municipality is one
+  // of these (a merger's successor is listed as well where it offers them too). Empty: every municipality.
+  std::vector<std::string> municipalities;
 };
 
 // What a delivery must satisfy under the rule that applies (requirements): failing one makes the
@@ -69,6 +80,7 @@ struct Requirements {
   bool support_plan = false;                // a support plan valid on the date that lists the service
   std::optional<int> years_after_plan;      // within N years from the valid_from of the person's first plan
   std::vector<schema::DeliveryPurpose> purposes;  // allowed purposes (e.g. leisure only); empty: any
+  std::vector<std::string> kinds;  // allowed kinds of therapy (KU 29: 2 of these 4); empty: any, or none recorded
 };
 
 struct Rule {
@@ -103,6 +115,7 @@ Status ParseRuleSet(const nlohmann::json& document, RuleSet* rule_set,
 struct SelectorFacts {
   int age = 0;
   schema::ParentActivity parent_activity = schema::ParentActivity::NOT_ACTIVE;
+  std::string_view municipality_id;  // the grant's (a view: deciding a delivery copies nothing)
 };
 const Rule* FindRule(const RuleSet& rules, schema::Service service, schema::TargetGroup group, int32_t date,
                      const SelectorFacts& facts);

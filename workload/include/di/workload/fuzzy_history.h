@@ -11,8 +11,8 @@
 //     corrections and voids (also of claimed deliveries), grant amendments (quantity, unit cost, validity),
 //     suspensions, resumptions, parent activity changes mid-month, expiring opinions and disabilities;
 //   * claims with partly approved and rejected lines, re-claims of rejected deliveries, several payments,
-//     budget amendments between claims, a second rules_enacted with changed parameters, a rules document
-//     that does not parse;
+//     budget amendments between claims, a second rules_enacted with changed parameters, rules of Kurzeme's
+//     own (respite per family) for one of the two projects, a rules document that does not parse;
 //   * about 3 % events that the ledger must refuse (unknown references, dates out of order, quantities out
 //     of range, codec errors, a duplicate id, a stale expected_version), and a few idempotent retries.
 //
