@@ -191,6 +191,11 @@ class Ledger {
     Deliver(id, grant, date, quantity);
     if (!kind.empty()) pending_.back()["data"]["kind"] = kind;
   }
+  // The last grant or delivery added names this provider instead (a grant's provider_id, a delivery's provider).
+  void NameProvider(const std::string& provider) {
+    json& data = pending_.back()["data"];
+    data["provider_id"] = provider;
+  }
   // A multi-day delivery of a day-based service: one day per day of first..last.
   void Stay(const std::string& id, const std::string& grant, const std::string& first, const std::string& last,
             int64_t cost_cents = -1) {
@@ -974,6 +979,63 @@ TEST(PerKindTest, EachKindCountsApartWithoutALimitOnKinds) {
   ExpectEligible(decisions, "SG-3", 3, "grt-groups");
   ExpectPartly(decisions, "GS-4", 3, "grt-groups", "of kind group_session per year");
   ExpectIneligible(decisions, "SG-1", "grt-groups", "already used up");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Closures (docs/events.md §4.31).
+
+// A day centre closed for COVID-19 (recorded late, for respite only): the respite days its provider delivered while
+// closed are not eligible, as known from the closure's recording; the days after it reopened, another provider's
+// days, and the same provider's other services are. An entitlement of a grant naming the provider says so.
+TEST(ClosureTest, DeliveriesByAClosedProviderOnClosedDaysAreIneligible) {
+  Ledger ledger;
+  ledger.Add("provider_registered", "2016-01-10", {{"provider_id", "PV-2"}, {"name", "Otrs"}, {"kind", "legal_person"}});
+  ledger.Child("C-R", "2015-06-01");
+  ledger.Opinion("C-R", "2020-01-01");
+  ledger.Grant("G-R", "C-R", "respite", 365, "year");
+  ledger.Grant("G-C", "C-R", "child_care", 31 * 1440, "month");
+  ledger.NameProvider("PV-1");
+  ledger.Stay("STAY", "G-R", "2020-03-08", "2020-03-12");   // 3 of 5 days closed (10..12)
+  ledger.Stay("OTHER", "G-R", "2020-03-16", "2020-03-17");  // another provider's
+  ledger.NameProvider("PV-2");
+  ledger.Stay("AFTER", "G-R", "2020-03-31", "2020-04-01");  // from the reopening
+  ledger.Deliver("CARE", "G-C", "2020-03-11", 60, "care");  // not a service closed
+  const uint64_t before = ledger.Flush();
+  ledger.Add("provider_closed", "2020-03-10",
+             {{"provider_id", "PV-1"}, {"reason", "COVID-19 emergency"}, {"services", {"respite"}}});
+  const uint64_t closed = ledger.Flush();
+  ledger.Add("provider_reopened", "2020-03-31", {{"provider_id", "PV-1"}});
+  Decisions decisions = ledger.Decide();
+  ExpectPartly(decisions, "STAY", 2, "respite",
+               "respite: provider PV-1 closed from 2020-03-10 (COVID-19 emergency) (3 of 5 days)");
+  ExpectEligible(decisions, "OTHER", 2, "respite");
+  ExpectEligible(decisions, "AFTER", 2, "respite");
+  ExpectEligible(decisions, "CARE", 60, "child-care-v0-age-0-4");
+  ExpectEligible(ledger.Decide(before), "STAY", 5, "respite");
+  // As known before the reopening: closed from 2020-03-10 on, so the stay from 2020-03-31 is not eligible either.
+  decisions = ledger.Decide(closed);
+  ExpectIneligible(decisions, "AFTER", "respite", "provider PV-1 closed from 2020-03-10 (COVID-19 emergency)");
+  ExpectEligible(decisions, "OTHER", 2, "respite");
+  // The respite grant names no provider: its entitlement has no problem; the care grant names PV-1, whose care is
+  // not closed.
+  for (const EntitlementLine& line : ledger.EntitlementsOf("C-R", "2020-03-20", closed).lines) {
+    EXPECT_EQ(line.problem, "") << line.grant_id;
+  }
+}
+
+// The grant's own provider closed on the valid date: the entitlement says so.
+TEST(ClosureTest, AnEntitlementOfAGrantWhoseProviderIsClosedSaysSo) {
+  Ledger ledger;
+  ledger.Child("C-R", "2015-06-01");
+  ledger.Opinion("C-R", "2020-01-01");
+  ledger.Grant("G-R", "C-R", "respite", 365, "year");
+  ledger.NameProvider("PV-1");
+  ledger.Add("provider_closed", "2020-03-10", {{"provider_id", "PV-1"}, {"reason", "COVID-19 emergency"}});
+  const Entitlements entitlements = ledger.EntitlementsOf("C-R", "2020-03-20");
+  ASSERT_EQ(entitlements.lines.size(), 1u);
+  EXPECT_EQ(entitlements.lines[0].problem,
+            "the grant's provider PV-1 closed from 2020-03-10 (COVID-19 emergency)");
+  EXPECT_EQ(ledger.EntitlementsOf("C-R", "2020-03-09").lines[0].problem, "");
 }
 
 // A project's own rules that do not parse leave it under the rules it had (here: the general ones), and the problem

@@ -253,11 +253,12 @@ void CheckEntitlements(const LedgerModel& model, const Entitlements& entitlement
       if (!amended_grant_cap) {
         EXPECT_LE(cap.used, cap.limit);
       }
+      // The cap's own scope: a family's members may be counted per person under one project's rules and per
+      // family under another's (docs/rules.md §3.0).
+      EXPECT_TRUE(cap.scope_key == entitlements.person_id || cap.scope_key == family) << cap.scope_key;
       int64_t used = 0;
-      for (const std::string& scope : {entitlements.person_id, family}) {
-        auto it = everything.usage.find(UsageCounterKey(cap.cap_id, scope, cap.period_label, cap.part));
-        if (it != everything.usage.end()) used = it->second.used;
-      }
+      auto it = everything.usage.find(UsageCounterKey(cap.cap_id, cap.scope_key, cap.period_label, cap.part));
+      if (it != everything.usage.end()) used = it->second.used;
       EXPECT_EQ(cap.used, used) << "the family-scoped usage differs from the usage when deciding everything";
     }
   }

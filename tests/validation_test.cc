@@ -133,6 +133,8 @@ std::vector<Case> Cases() {
                       {{"person_id", "P-A1"}, {"group", "group_two"}, {"cause", "mental_disorder"},
                        {"valid_from", "2019-01-01"}});
   json move = E("e-move", "residence_changed", "2021-02-01", {{"person_id", "P-C1"}, {"municipality_id", "M-2"}});
+  json closure = E("e-close", "provider_closed", "2020-03-13", {{"provider_id", "PV-1"}, {"reason", "COVID-19"}});
+  json reopen = E("e-reopen", "provider_reopened", "2020-06-01", {{"provider_id", "PV-1"}});
   json rules = E("e-rules", "rules_enacted", "2021-07-01",
                  {{"rule_set_id", "KU"}, {"title", "Kurzeme"}, {"document", {{"version", 1}}}});
   const json d1 = kDeliveries[0], d2 = kDeliveries[1];
@@ -171,6 +173,14 @@ std::vector<Case> Cases() {
        "data.predecessor_ids[0]", "already merged into 'M-NEW'"},
       {"ContractWithMergedAwayMunicipality", {kMerge}, At(contract, "2021-07-02"), "data.municipality_id",
        "was merged into 'M-NEW' on 2021-07-01"},
+      // provider_closed, provider_reopened
+      {"ClosureOfUnknownProvider", {}, With(closure, "provider_id", "PV-9"), "data.provider_id", "unknown provider"},
+      {"ClosureOfNoService", {}, With(closure, "services", json::array()), "data.services", "at least one"},
+      {"ClosureServiceTwice", {}, With(closure, "services", {"respite", "respite"}), "data.services[1]", "listed twice"},
+      {"ClosedTwice", {closure}, At(With(closure, "reason", "again"), "2020-04-01"), "data.provider_id",
+       "already closed since 2020-03-13"},
+      {"ReopenedNotClosed", {}, reopen, "data.provider_id", "is not closed"},
+      {"ReopenedBeforeClosed", {closure}, At(reopen, "2020-03-12"), "effective_date", "before it closed on 2020-03-13"},
       // rules_enacted: the projects it governs
       {"RulesForUnknownProject", {}, With(rules, "project_ids", {"PR-1", "PR-9"}), "data.project_ids[1]",
        "unknown project 'PR-9'"},
@@ -357,6 +367,8 @@ TEST(ValidationAcceptsTest, ValidHistoryOfEveryKindIsRecorded) {
       E("v2", "project_expense_recorded", "2021-07-16", {{"project_id", "PR-1"}, {"expense_id", "X-1"}, {"category", "camp"}, {"amount_cents", 250000}}),
       E("v3", "provider_contracted", "2021-01-01", {{"contract_id", "K-1"}, {"provider_id", "PV-1"}, {"municipality_id", "M-1"}, {"services", {"child_care", "respite"}}, {"period_start", "2021-01-01"}, {"period_end", "2023-08-31"}}),
       E("v4", "rules_enacted", "2021-07-01", {{"rule_set_id", "MK313"}, {"title", "MK 313 from 2021-07-01"}, {"document", {{"version", 1}}}}),
+      E("v4c", "provider_closed", "2020-03-13", {{"provider_id", "PV-1"}, {"reason", "COVID-19"}, {"services", {"respite"}}}),
+      E("v4r", "provider_reopened", "2020-06-01", {{"provider_id", "PV-1"}}),
       E("v4p", "rules_enacted", "2021-07-01", {{"rule_set_id", "MK313-PR-1"}, {"title", "PR-1's own"}, {"document", {{"version", 1}}}, {"project_ids", {"PR-1"}}}),
       E("v5", "special_care_opinion_recorded", "2020-06-01", {{"person_id", "P-C1"}, {"valid_from", "2020-06-01"}}),
       E("v6", "parent_activity_recorded", "2021-07-01", {{"person_id", "P-P1"}, {"activity", "working"}, {"valid_from", "2021-07-01"}, {"valid_until", "2021-07-15"}}),

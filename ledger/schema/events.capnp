@@ -59,6 +59,8 @@ enum Service {
   socialMentor @13;               # minutes. Sociālais mentors
   familyAssistant @14;            # minutes. Ģimenes asistents
   parentSupportGroup @15;         # sessions. Atbalsta grupa vecākiem
+  supportPersonForDecisions @16;  # minutes. Atbalsta persona lēmumu pieņemšanā (the IBM pilot, BA 23-51)
+  familyLikeCare @17;             # days.    Ģimeniskai videi pietuvināts pakalpojums (children in out-of-family care)
 }
 
 enum Unit {
@@ -248,6 +250,16 @@ struct ProviderContracted {         # stream provider/<providerId>
   services @3 :List(Service);
   periodStart @4 :Int32 $date;
   periodEnd @5 :Int32 $date;
+}
+
+struct ProviderClosed {             # stream provider/<providerId>; closed from the effective date
+  providerId @0 :Text $entityId;
+  reason @1 :Text;
+  services @2 :List(Service) $optional;  # the services closed (a day centre of a provider); absent: every one
+}
+
+struct ProviderReopened {           # stream provider/<providerId>; open again from the effective date
+  providerId @0 :Text $entityId;
 }
 
 struct RulesEnacted {               # stream rules/<ruleSetId>; in force from the effective date
@@ -497,6 +509,8 @@ struct Event {
     reimbursementPaid @31 :ReimbursementPaid;
     checkpointSigned @32 :CheckpointSigned;
     signingKeyRotated @33 :SigningKeyRotated;
+    providerClosed @34 :ProviderClosed;
+    providerReopened @35 :ProviderReopened;
   }
 }
 

@@ -74,6 +74,7 @@ schema::Unit ServiceUnit(schema::Service service) {
     case S::ADULT_HOME_CARE:
     case S::SOCIAL_MENTOR:
     case S::FAMILY_ASSISTANT:
+    case S::SUPPORT_PERSON_FOR_DECISIONS:
       return schema::Unit::MINUTES;
     case S::RESPITE:
     case S::CHILD_DAY_CENTRE:
@@ -81,6 +82,7 @@ schema::Unit ServiceUnit(schema::Service service) {
     case S::ADULT_SPECIALISED_WORKSHOP:
     case S::ADULT_GROUP_HOME:
     case S::ADULT_RESPITE:
+    case S::FAMILY_LIKE_CARE:
       return schema::Unit::DAYS;
     case S::CHILD_REHABILITATION:
     case S::PARENT_REHABILITATION:

@@ -121,6 +121,45 @@ Status ProviderContracted(Context& ctx, schema::ProviderContracted::Reader data)
   return Status::Ok();
 }
 
+// A closure (a day centre closed for COVID-19 in spring 2020): every delivery the provider records on a closed day,
+// of a service closed, is ineligible, instead of one suspension per grant. One closure at a time; the provider
+// record keeps its first day (suspended_on) and the services closed (services; empty: all).
+Status ProviderClosed(Context& ctx, schema::ProviderClosed::Reader data) {
+  const std::string id = Str(data.getProviderId());
+  EntityState provider;
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROVIDER, id, "provider_id", &provider));
+  if (provider.suspended_on != kNoDate) {
+    return Invalid("provider_id", "provider '" + id + "' is already closed since " + FormatDate(provider.suspended_on) +
+                                      " (reopen it first)");
+  }
+  provider.services.clear();
+  if (data.hasServices()) {
+    DI_RETURN_IF_ERROR(NeedServices(data.getServices(), "services"));
+    for (const auto service : data.getServices()) provider.services.push_back(service);
+  }
+  provider.suspended_on = ctx.date();
+  ctx.Put(EntityKind::PROVIDER, id, std::move(provider));
+  ctx.SetStream("provider", id);
+  return Status::Ok();
+}
+
+Status ProviderReopened(Context& ctx, schema::ProviderReopened::Reader data) {
+  const std::string id = Str(data.getProviderId());
+  EntityState provider;
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROVIDER, id, "provider_id", &provider));
+  if (provider.suspended_on == kNoDate) return Invalid("provider_id", "provider '" + id + "' is not closed");
+  if (ctx.date() < provider.suspended_on) {
+    return Status::InvalidArgument("reopened " + FormatDate(ctx.date()) + ", before it closed on " +
+                                       FormatDate(provider.suspended_on),
+                                   "effective_date");
+  }
+  provider.suspended_on = kNoDate;
+  provider.services.clear();
+  ctx.Put(EntityKind::PROVIDER, id, std::move(provider));
+  ctx.SetStream("provider", id);
+  return Status::Ok();
+}
+
 Status RulesEnacted(Context& ctx, schema::RulesEnacted::Reader data) {
   // The document's structure is checked by the rules engine (projections); here: a JSON object (codec).
   if (data.hasProjectIds()) {

@@ -110,6 +110,8 @@ Status MunicipalityRegistered(Context& ctx, schema::MunicipalityRegistered::Read
 Status MunicipalitiesMerged(Context& ctx, schema::MunicipalitiesMerged::Reader data);
 Status ProviderRegistered(Context& ctx, schema::ProviderRegistered::Reader data);
 Status ProviderContracted(Context& ctx, schema::ProviderContracted::Reader data);
+Status ProviderClosed(Context& ctx, schema::ProviderClosed::Reader data);
+Status ProviderReopened(Context& ctx, schema::ProviderReopened::Reader data);
 Status RulesEnacted(Context& ctx, schema::RulesEnacted::Reader data);
 
 // validate_person.cc

@@ -142,6 +142,12 @@ std::string CheckRequirements(const LedgerModel& model, const Rule& rule, const 
   return "";
 }
 
+std::string DescribeClosure(const std::string& provider_id, const ClosureFacts& closure) {
+  // Named by its first day only: a reopening recorded later leaves the reason of the days it still covers as it was
+  // (the journal re-decides only the days from the reopening).
+  return "provider " + provider_id + " closed from " + FormatDate(closure.from) + " (" + closure.reason + ")";
+}
+
 std::string_view KindOf(const DeliveryFacts& delivery) {
   return delivery.kind.empty() ? kUnspecifiedKind : std::string_view(delivery.kind);
 }
@@ -226,7 +232,7 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
   }
   PeriodInstance instance;
   if (CapPeriodInstance(grant_cap, date, "", nullptr, &instance)) {
-    caps.push_back(ResolvedCap{grant_cap.id, person.id, instance.label, granted, nullptr});
+    caps.push_back(ResolvedCap{grant_cap.id, person.id, instance.label, granted, nullptr, ""});
   }
   return caps;
 }
@@ -341,6 +347,10 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
       outcome.reason = std::string(service_name) + ": grant " + grant.id + " is suspended from " + FormatDate(from);
       return outcome;
     }
+  }
+  if (const ClosureFacts* closed = model.ClosureOn(delivery.provider_id, grant.service, date); closed != nullptr) {
+    outcome.reason = std::string(service_name) + ": " + internal::DescribeClosure(delivery.provider_id, *closed);
+    return outcome;
   }
   // Caps: the eligible part is what every applicable cap still has room for.
   const std::vector<internal::ResolvedCap> caps =

@@ -36,6 +36,8 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
                                      const PersonFacts& person, int32_t date, const PlanFacts* plan,
                                      std::optional<schema::DeliveryPurpose> purpose,
                                      std::optional<std::string_view> kind = std::nullopt);
+// "provider PV-1 closed from 2020-03-13 (COVID-19)": why a delivery on a closed day is not eligible.
+std::string DescribeClosure(const std::string& provider_id, const ClosureFacts& closure);
 // The kind a delivery is counted as under a cap per kind: its own, else kUnspecifiedKind.
 std::string_view KindOf(const DeliveryFacts& delivery);
 // "cap child-care-month of 200 h per month (rule ...)" for a cap ResolveCaps resolved from `rule` and `grant`:

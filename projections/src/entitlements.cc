@@ -37,6 +37,7 @@ EntitlementCap EntryOf(const internal::ResolvedCap& cap, const Rule& rule, const
   EntitlementCap entry;
   entry.cap_id = cap.cap_id;
   entry.part = cap.part;
+  entry.scope_key = cap.scope_key;
   entry.description = internal::DescribeCap(cap, rule, grant);
   entry.period_label = cap.period_label;
   entry.limit = cap.limit;
@@ -126,6 +127,13 @@ Status ComputeLines(const LedgerModel& model, const std::string& person_id, int3
                                                        ? schema::DeliveryPurpose::UNSPECIFIED
                                                        : rule->requirements.purposes.front(),
                                                    &plan);
+        // The grant's own provider closed on the date: its deliveries would not be eligible.
+        const ClosureFacts* closed = grant.provider_id.empty()
+                                         ? nullptr
+                                         : model.ClosureOn(grant.provider_id, grant.service, valid_date);
+        if (line.problem.empty() && closed != nullptr) {
+          line.problem = "the grant's " + internal::DescribeClosure(grant.provider_id, *closed);
+        }
       }
     }
     const Rule no_rule;  // without a rule, the grant's own quantity still applies

@@ -96,6 +96,7 @@ struct Reach {
     kProjectClaims, // the budget of project `id`: its claims' splits
     kCells,         // a municipality or a merger: the project or territory of cells, no decision
     kRulesOfProjects,  // rules for the projects the event names: the families holding a grant in one of them
+    kProviderFrom,  // provider `id` closed or reopened from `from_date`: the families of its deliveries reaching it
     kEverything,    // rules for every project without its own
   } kind = kNothing;
   std::string id;
@@ -180,6 +181,10 @@ Reach ReachOf(const LedgerModel& model, schema::RecordedEvent::Reader recorded,
     return budget ? Reach{Reach::kProjectClaims, std::move(id)} : Reach{};
   }
   if (kind == "municipality") return {Reach::kCells, {}};
+  if (kind == "provider") {
+    const bool closure = payload.which() == P::PROVIDER_CLOSED || payload.which() == P::PROVIDER_REOPENED;
+    return closure ? Reach{Reach::kProviderFrom, std::move(id), event.getEffectiveDate()} : Reach{};
+  }
   if (kind == "rules") {
     return payload.getRulesEnacted().hasProjectIds() ? Reach{Reach::kRulesOfProjects, {}} : Reach{Reach::kEverything, {}};
   }
@@ -238,6 +243,18 @@ void FundingJournal::Follow(const LedgerModel& model, const ledger::StoredEvent&
         if (projects.count(model.ProjectOfGrant(grant))) persons.insert(grant.person_id);
       }
       RefreshPersons(model, std::move(persons));
+      break;
+    }
+    case Reach::kProviderFrom: {
+      // Each family once: one of its persons with a delivery by the provider stands for it.
+      std::map<std::string, std::string> person_of_family;
+      for (const auto& [id, delivery] : model.deliveries()) {
+        if (delivery.provider_id != reach.id) continue;
+        if (const GrantFacts* grant = model.FindGrant(delivery.grant_id); grant != nullptr) {
+          person_of_family.emplace(model.FamilyOf(grant->person_id), grant->person_id);
+        }
+      }
+      for (const auto& [family, person] : person_of_family) RefreshFamilyFrom(model, person, reach.from_date);
       break;
     }
     case Reach::kEverything: RefreshAll(model); break;

@@ -202,6 +202,8 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
     case P::DELIVERY_CORRECTED: return ApplyDeliveryCorrected(payload.getDeliveryCorrected(), position);
     case P::DELIVERY_VOIDED: return ApplyDeliveryVoided(payload.getDeliveryVoided(), position);
     case P::RULES_ENACTED: return ApplyRulesEnacted(payload.getRulesEnacted(), position);
+    case P::PROVIDER_CLOSED: return ApplyProviderClosed(payload.getProviderClosed(), date, position);
+    case P::PROVIDER_REOPENED: return ApplyProviderReopened(payload.getProviderReopened(), date);
     case P::PROJECT_REGISTERED: return ApplyProjectRegistered(payload.getProjectRegistered(), date, position);
     case P::BUDGET_AMENDED: return ApplyBudgetAmended(payload.getBudgetAmended(), date, position);
     case P::PROJECT_EXPENSE_RECORDED: return ApplyProjectExpenseRecorded(payload.getProjectExpenseRecorded());
@@ -286,6 +288,7 @@ void LedgerModel::ApplyServiceGranted(schema::ServiceGranted::Reader data, uint6
   grant.valid_until = data.getValidUntil();
   grant.cost_basis = data.getCostBasis();
   grant.unit_cost_cents = data.getUnitCostCents();
+  grant.provider_id = data.hasProviderId() ? Str(data.getProviderId()) : std::string();
   grant.positions.push_back(position);
 }
 
@@ -294,6 +297,7 @@ void LedgerModel::ApplyGrantAmended(schema::GrantAmended::Reader data, int32_t d
   if (data.getQuantity() != 0) grant.quantity_changes.emplace_back(date, data.getQuantity());
   if (data.getValidUntil() != ledger::kNoDate) grant.valid_until = data.getValidUntil();
   if (data.getUnitCostCents() != 0) grant.unit_cost_changes.emplace_back(date, data.getUnitCostCents());
+  if (data.hasProviderId()) grant.provider_id = Str(data.getProviderId());  // as amended (entitlements name it)
   grant.positions.push_back(position);
 }
 
@@ -391,6 +395,35 @@ void LedgerModel::ApplyRulesEnacted(schema::RulesEnacted::Reader data, uint64_t 
   };
   if (!data.hasProjectIds()) return apply(general_rules_);
   for (const auto project_id : data.getProjectIds()) apply(project_rules_[Str(project_id)]);
+}
+
+void LedgerModel::ApplyProviderClosed(schema::ProviderClosed::Reader data, int32_t date, uint64_t position) {
+  ProviderFacts& provider = providers_[Str(data.getProviderId())];
+  provider.id = Str(data.getProviderId());
+  ClosureFacts& closure = provider.closures.emplace_back();
+  closure.from = date;
+  for (const auto service : data.getServices()) closure.services.push_back(service);
+  closure.reason = Str(data.getReason());
+  closure.position = position;
+}
+
+void LedgerModel::ApplyProviderReopened(schema::ProviderReopened::Reader data, int32_t date) {
+  auto provider = providers_.find(Str(data.getProviderId()));
+  // The ledger refuses a reopening of a provider not closed; the model stays consistent regardless.
+  if (provider == providers_.end() || provider->second.closures.empty()) return;
+  ClosureFacts& closure = provider->second.closures.back();
+  if (closure.until == ledger::kNoDate) closure.until = date - 1;
+}
+
+const ClosureFacts* LedgerModel::ClosureOn(const std::string& provider_id, schema::Service service,
+                                           int32_t date) const {
+  if (providers_.empty()) return nullptr;  // the common case: no provider was ever closed
+  auto provider = providers_.find(provider_id);
+  if (provider == providers_.end()) return nullptr;
+  for (const ClosureFacts& closure : provider->second.closures) {
+    if (closure.Covers(service, date)) return &closure;
+  }
+  return nullptr;
 }
 
 const RuleSet* LedgerModel::RulesOfProject(const std::string& project_id) const {

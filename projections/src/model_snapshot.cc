@@ -18,7 +18,8 @@ namespace di::projections {
 namespace {
 
 constexpr char kSnapshotMagic[8] = {'D', 'I', 'M', 'O', 'D', 'E', 'L', '1'};
-constexpr uint32_t kSnapshotFormat = 3;  // 2: enrolment date and dated residences; 3: rules per project, kinds
+// 2: enrolment date and dated residences; 3: rules per project, kinds; 4: closures, a grant's provider
+constexpr uint32_t kSnapshotFormat = 4;
 
 class SnapshotWriter {
  public:
@@ -188,7 +189,9 @@ DI_SNAPSHOT_FIELDS(PlanFacts, a(x.id); a(x.approved_on); a(x.person_id); a(x.ser
 DI_SNAPSHOT_FIELDS(GrantFacts, a(x.id); a(x.person_id); a(x.municipality_id); a(x.service); a(x.quantity);
                    a(x.quantity_changes); a(x.period); a(x.valid_from); a(x.valid_until); a(x.ended_on);
                    a(x.cost_basis); a(x.unit_cost_cents); a(x.unit_cost_changes); a(x.suspensions);
-                   a(x.positions))
+                   a(x.provider_id); a(x.positions))
+DI_SNAPSHOT_FIELDS(ClosureFacts, a(x.from); a(x.until); a(x.services); a(x.reason); a(x.position))
+DI_SNAPSHOT_FIELDS(ProviderFacts, a(x.id); a(x.closures))
 DI_SNAPSHOT_FIELDS(DeliveryFacts, a(x.id); a(x.grant_id); a(x.provider_id); a(x.date); a(x.last_date);
                    a(x.quantity); a(x.cost_cents); a(x.purpose); a(x.mode); a(x.kind); a(x.voided); a(x.position);
                    a(x.correction_positions))
@@ -220,6 +223,7 @@ std::string LedgerModel::EncodeSnapshot() const {
   write(projects_);
   write(municipalities_);
   write(claims_);
+  write(providers_);
   auto write_rules = [&write](const RulesInForce& scope) {
     write(scope.position);
     write(scope.document);
@@ -256,6 +260,7 @@ Status LedgerModel::DecodeSnapshot(std::string_view bytes) {
   read(model.projects_);
   read(model.municipalities_);
   read(model.claims_);
+  read(model.providers_);
   auto read_rules = [&read](RulesInForce* scope) {
     read(scope->position);
     read(scope->document);

@@ -52,9 +52,11 @@ Status ScopePositions(ledger::EventStore& store, const PersonScope& scope, uint6
     positions->push_back(position);
     return true;
   };
-  // The rules, and the municipalities whose projects say which rules govern a grant (a few dozen events).
+  // The rules, the municipalities whose projects say which rules govern a grant, and the providers' closures (a few
+  // dozen events).
   for (const auto type : {schema::Event::Payload::RULES_ENACTED, schema::Event::Payload::MUNICIPALITY_REGISTERED,
-                          schema::Event::Payload::MUNICIPALITIES_MERGED}) {
+                          schema::Event::Payload::MUNICIPALITIES_MERGED, schema::Event::Payload::PROVIDER_CLOSED,
+                          schema::Event::Payload::PROVIDER_REOPENED}) {
     DI_RETURN_IF_ERROR(store.ReadTypePositions(type, 1, collect));
   }
   for (const std::string& stream : scope.streams) {

@@ -87,6 +87,8 @@ bool RoleMayWrite(Role role, EventType type) {
         case Payload::MUNICIPALITIES_MERGED:
         case Payload::PROVIDER_REGISTERED:
         case Payload::PROVIDER_CONTRACTED:
+        case Payload::PROVIDER_CLOSED:
+        case Payload::PROVIDER_REOPENED:
         case Payload::RULES_ENACTED:
         case Payload::PERSON_ENROLLED:
         case Payload::RESIDENCE_CHANGED:

@@ -425,6 +425,10 @@ class Generator {
   int rules_month_ = 70;
   int broken_rules_month_ = -1;
   int kurzeme_rules_month_ = -1;          // PR-KUR enacts rules of its own (-1: never)
+  int closure_month_ = -1;                // a provider closes (-1: never), and reopens (-1: not in the history)
+  int reopen_month_ = -1;
+  std::string closed_provider_;
+  int32_t closed_on_ = 0;
   bool broken_rules_for_kurzeme_ = false;  // the draft that does not parse names PR-KUR alone
   int64_t deliveries_this_month_ = 0;
 

@@ -33,6 +33,8 @@ void Generator::PlanWorld() {
   broken_rules_month_ = Chance(500) ? static_cast<int>(Between(40, 90)) : -1;
   kurzeme_rules_month_ = Chance(700) ? static_cast<int>(Between(20, 90)) : -1;
   broken_rules_for_kurzeme_ = Chance(500);
+  closure_month_ = Chance(800) ? static_cast<int>(Between(30, 80)) : -1;
+  reopen_month_ = Chance(800) ? closure_month_ + static_cast<int>(Between(1, 6)) : -1;
 }
 
 PersonState& Generator::AddPerson(const std::string& group, int32_t birth) {
@@ -280,6 +282,19 @@ void Generator::WorldEvents() {
     }
     if (Chance(500)) document["parameters"]["services_paid_until"] = "2023-05-31";
     EnactRules(Today(), document, "Kurzeme visiem: respite per family", "PR-KUR");
+  }
+  if (month_index_ == closure_month_) {
+    // A provider closed (COVID-19, spring 2020), sometimes for one of its services only, often recorded late: its
+    // deliveries on the closed days, already decided, become ineligible.
+    closed_provider_ = Pick(providers_);
+    closed_on_ = std::max(Date(2016, 2, 1), Today() - static_cast<int32_t>(Between(0, 60)));
+    Json data = {{"provider_id", closed_provider_}, {"reason", "COVID-19"}};
+    if (Chance(400)) data["services"] = Json::array({Chance(500) ? "child_rehabilitation" : "respite"});
+    Emit("provider_closed", closed_on_, std::move(data), "zpr:project-team");
+  }
+  if (month_index_ == reopen_month_ && !closed_provider_.empty()) {
+    Emit("provider_reopened", std::max(closed_on_, Today() - static_cast<int32_t>(Between(0, 20))),
+         {{"provider_id", closed_provider_}}, "zpr:project-team");
   }
   if (month_index_ == broken_rules_month_) {
     // A rules document the engine cannot parse is still a fact; the rules before it stay in force (for every

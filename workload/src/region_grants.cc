@@ -122,6 +122,8 @@ void Simulator::Entitle(Grant& grant, int visits_per_week, Rng& rng) {
     case Service::PARENT_REHABILITATION:
     case Service::ADULT_SUPPORT_GROUP:
     case Service::PARENT_SUPPORT_GROUP:
+    case Service::SUPPORT_PERSON_FOR_DECISIONS:  // not in the region's catalogue (kServiceCount)
+    case Service::FAMILY_LIKE_CARE:
       break;
   }
 }

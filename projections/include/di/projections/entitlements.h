@@ -18,6 +18,7 @@ struct EntitlementCap {
   // Under a cap per kind (docs/rules.md §2.7): "kind:<kind>" for one kind's quantity, "kinds" for the count of kinds
   // against max_kinds; "" otherwise.
   std::string part;
+  std::string scope_key;    // whose usage: the person, or "family:<id>" (UsageCounterKey); not in the JSON
   std::string description;  // "cap child-care-month of 200 h per month (rule ...)"
   std::string period_label; // "2021-07"
   int64_t limit = 0;

@@ -6,6 +6,7 @@
 #ifndef DI_PROJECTIONS_LEDGER_MODEL_H_
 #define DI_PROJECTIONS_LEDGER_MODEL_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -83,6 +84,7 @@ struct GrantFacts {
   int64_t unit_cost_cents = 0;       // as granted (see UnitCostOn for amendments)
   std::vector<std::pair<int32_t, int64_t>> unit_cost_changes;  // (from, rate), recording order
   std::vector<std::pair<int32_t, int32_t>> suspensions;  // [from, until] (until kNoDate: not resumed)
+  std::string provider_id;            // the provider named when granted, or by the last amendment ("" if none)
   std::vector<uint64_t> positions;    // events that shaped it
 
   // The quantity per period in force on `date`: the latest amendment in force on or before it.
@@ -91,6 +93,25 @@ struct GrantFacts {
   int64_t UnitCostOn(int32_t date) const;
   // The last day services can be delivered under it: the day it ended, else its (amended) validity.
   int32_t LastDay() const { return ended_on != ledger::kNoDate ? ended_on : valid_until; }
+};
+
+// A provider closed for a period (provider_closed .. provider_reopened): its deliveries of the services closed on
+// those days are not eligible (docs/rules.md §3, step 4).
+struct ClosureFacts {
+  int32_t from = 0;
+  int32_t until = ledger::kNoDate;       // the day before it reopened (kNoDate: still closed, as known)
+  std::vector<schema::Service> services;  // empty: every service
+  std::string reason;
+  uint64_t position = 0;                  // the provider_closed event
+  bool Covers(schema::Service service, int32_t date) const {
+    return date >= from && (until == ledger::kNoDate || date <= until) &&
+           (services.empty() || std::find(services.begin(), services.end(), service) != services.end());
+  }
+};
+
+struct ProviderFacts {
+  std::string id;
+  std::vector<ClosureFacts> closures;  // in recording order, one open at most (the last)
 };
 
 struct DeliveryFacts {
@@ -208,6 +229,8 @@ class LedgerModel {
   // True if the person has an assessment dated on or before `date`.
   bool AssessedBy(const std::string& person_id, int32_t date) const;
   const GrantFacts* FindGrant(const std::string& id) const;
+  // The closure of `provider_id` that covers `service` on `date`, or null.
+  const ClosureFacts* ClosureOn(const std::string& provider_id, schema::Service service, int32_t date) const;
   // Derived indexes (kept by Apply, rebuilt by DecodeSnapshot, never encoded): the grants of a person and the
   // deliveries recorded on a grant, ids in ascending order. They let a query about one person or family touch
   // that family's records only: an entitlement query walked every delivery of the region before (22 ms at
@@ -231,6 +254,7 @@ class LedgerModel {
   std::map<std::string, ProjectFacts> projects_;
   std::map<std::string, MunicipalityFacts> municipalities_;
   std::map<std::string, ClaimFacts> claims_;
+  std::map<std::string, ProviderFacts> providers_;  // the providers that were ever closed
   // The rules in force for one scope: every project, or one project that enacted its own.
   struct RulesInForce {
     std::shared_ptr<const RuleSet> rules;
@@ -259,6 +283,8 @@ class LedgerModel {
   void ApplyDeliveryCorrected(schema::DeliveryCorrected::Reader data, uint64_t position);
   void ApplyDeliveryVoided(schema::DeliveryVoided::Reader data, uint64_t position);
   void ApplyRulesEnacted(schema::RulesEnacted::Reader data, uint64_t position);
+  void ApplyProviderClosed(schema::ProviderClosed::Reader data, int32_t date, uint64_t position);
+  void ApplyProviderReopened(schema::ProviderReopened::Reader data, int32_t date);
   void ApplyProjectRegistered(schema::ProjectRegistered::Reader data, int32_t date, uint64_t position);
   void ApplyBudgetAmended(schema::BudgetAmended::Reader data, int32_t date, uint64_t position);
   void ApplyProjectExpenseRecorded(schema::ProjectExpenseRecorded::Reader data);

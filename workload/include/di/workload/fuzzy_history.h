@@ -12,7 +12,8 @@
 //     suspensions, resumptions, parent activity changes mid-month, expiring opinions and disabilities;
 //   * claims with partly approved and rejected lines, re-claims of rejected deliveries, several payments,
 //     budget amendments between claims, a second rules_enacted with changed parameters, rules of Kurzeme's
-//     own (respite per family) for one of the two projects, a rules document that does not parse;
+//     own (respite per family) for one of the two projects, a rules document that does not parse, a provider's
+//     closure recorded late (and its reopening);
 //   * about 3 % events that the ledger must refuse (unknown references, dates out of order, quantities out
 //     of range, codec errors, a duplicate id, a stale expected_version), and a few idempotent retries.
 //
