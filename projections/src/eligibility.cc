@@ -378,11 +378,13 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
   }
   for (size_t i = 0; i < caps.size(); ++i) {
     CapUsage& usage = *usages[i];
-    usage.cap_id = caps[i].cap_id;
-    usage.scope_key = caps[i].scope_key;
-    usage.period_label = caps[i].period_label;
-    usage.part = caps[i].part;
-    usage.limit = caps[i].limit;
+    if (usage.cap_id.empty()) {  // a new counter: its key's parts, once (they never change for a key)
+      usage.cap_id = caps[i].cap_id;
+      usage.scope_key = caps[i].scope_key;
+      usage.period_label = caps[i].period_label;
+      usage.part = caps[i].part;
+    }
+    usage.limit = caps[i].limit;  // may change (an amended grant, a child assessed)
     // A count of kinds counts this kind once, when it is first counted (its kind entry was 0 before this charge).
     int64_t charged = eligible;
     if (caps[i].counts_kinds()) charged = eligible > 0 && usages[i - 1]->used == eligible ? 1 : 0;
