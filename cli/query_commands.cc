@@ -288,11 +288,13 @@ int RunEntitlements(const EntitlementsOptions& options) {
     if (!line.problem.empty()) std::printf("  not eligible on this date: %s\n", line.problem.c_str());
     std::printf("  %-34s %-24s %14s %14s %14s\n", "limit", "period", "limit", "used", "remaining");
     for (const auto& cap : line.caps) {
+      auto amount = [&](int64_t value) { return cap.money ? Euros(value) : Quantity(line.service, value); };
       std::printf("  %-34s %-24s %14s %14s %14s\n", cap.cap_id.c_str(), cap.period_label.c_str(),
-                  Quantity(line.service, cap.limit).c_str(), Quantity(line.service, cap.used).c_str(),
-                  Quantity(line.service, cap.remaining).c_str());
+                  amount(cap.limit).c_str(), amount(cap.used).c_str(), amount(cap.remaining).c_str());
     }
-    std::printf("  remaining: %s\n", Quantity(line.service, line.remaining).c_str());
+    std::printf("  remaining: %s", Quantity(line.service, line.remaining).c_str());
+    if (line.remaining_cents >= 0) std::printf(", %s of eligible cost", Euros(line.remaining_cents).c_str());
+    std::printf("\n");
   }
   if (options.explain) {
     std::printf("\n%-20s %-12s %-10s %10s %10s %12s %12s %-16s  %s\n", "delivery", "grant", "date", "quantity",

@@ -982,6 +982,85 @@ TEST(PerKindTest, EachKindCountsApartWithoutALimitOnKinds) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Money caps (docs/rules.md §2.7): a cost-volume limit counts eligible cost in cents and admits whole units.
+
+// EUR 250 a year, shared by a unit-cost service (EUR 30 a session) and an actual-cost one: the limit is crossed in the
+// middle of a delivery (3 of 5 sessions fit), the other service's sessions count against it at their own cost, and a
+// session that costs more than what is left is over although the cap is not used up. The next year starts afresh.
+TEST(MoneyCapTest, CrossedMidDeliveryAdmitsTheWholeUnitsThatFit) {
+  Ledger ledger(CustomRules(R"([
+      {"id": "psy", "services": ["adult_psychologist_consultation"], "target_groups": ["adult_mental_disability"],
+       "effective_from": "2015-07-01", "cost_basis": "unit_cost",
+       "caps": [{"id": "cost-volume", "cost_cents": 25000, "period": "year"}]},
+      {"id": "spec", "services": ["adult_specialist_consultation"], "target_groups": ["adult_mental_disability"],
+       "effective_from": "2015-07-01", "caps": [{"id": "cost-volume", "cost_cents": 25000, "period": "year"}]}])"));
+  ledger.Adult("A-1");
+  ledger.Grant("G-U", "A-1", "adult_psychologist_consultation", 100, "month", 3000);
+  ledger.Grant("G-A", "A-1", "adult_specialist_consultation", 100, "month");
+  ledger.Deliver("U-1", "G-U", "2021-03-01", 5, "", 1);       // 150.00
+  ledger.Deliver("U-2", "G-U", "2021-04-01", 5, "", 1);       // 100.00 left: 3 sessions (90.00)
+  ledger.Deliver("A-1", "G-A", "2021-05-01", 2, "", 1500);    // 10.00 left: 1 of 2 at 7.50
+  ledger.Deliver("A-2", "G-A", "2021-05-02", 1, "", 300);     // 2.50 left: less than 3.00
+  ledger.Deliver("A-3", "G-A", "2021-05-03", 1, "", 250);     // exactly what is left
+  ledger.Deliver("U-NEXT", "G-U", "2022-01-10", 8, "", 1);    // 240.00 of a new year's 250.00
+  const Decisions decisions = ledger.Decide();
+  ExpectDecision(decisions, "U-1", Verdict::kEligible, 5, 15000, "psy");
+  ExpectDecision(decisions, "U-2", Verdict::kPartlyEligible, 3, 9000, "psy",
+                 "adult_psychologist_consultation: cap cost-volume of EUR 250.00 of eligible cost per year (rule psy) "
+                 "in 2021 reached on 2021-04-01; 2 sessions over");
+  ExpectDecision(decisions, "A-1", Verdict::kPartlyEligible, 1, 750, "spec", "1 session over");
+  ExpectDecision(decisions, "A-2", Verdict::kIneligible, 0, 0, "spec",
+                 "in 2021 has EUR 2.50 left, less than one more unit costs; 1 session over");
+  ExpectDecision(decisions, "A-3", Verdict::kEligible, 1, 250, "spec");
+  ExpectDecision(decisions, "U-NEXT", Verdict::kEligible, 8, 24000, "psy");
+  EXPECT_EQ(Used(ledger.Result(), "cost-volume", "A-1", "2021"), 25000);
+
+  // Entitlements: the money cap in cents beside the quantity caps; a used-up one leaves no units either.
+  const Entitlements year_end = ledger.EntitlementsOf("A-1", "2021-12-31");
+  ASSERT_EQ(year_end.lines.size(), 2u);
+  for (const EntitlementLine& line : year_end.lines) {
+    SCOPED_TRACE(line.grant_id);
+    EXPECT_EQ(line.remaining_cents, 0);
+    EXPECT_EQ(line.remaining, 0);
+    ASSERT_EQ(line.caps.size(), 2u);
+    EXPECT_TRUE(line.caps[0].money);
+    EXPECT_EQ(line.caps[0].limit, 25000);
+    EXPECT_EQ(line.caps[0].used, 25000);
+    EXPECT_FALSE(line.caps[1].money);  // the grant's own quantity
+  }
+  const Entitlements next_year = ledger.EntitlementsOf("A-1", "2022-01-31");
+  ASSERT_EQ(next_year.lines.size(), 2u);
+  for (const EntitlementLine& line : next_year.lines) {
+    SCOPED_TRACE(line.grant_id);
+    EXPECT_EQ(line.remaining_cents, 1000);  // one cap, shared
+    // The grant's 100 a month, less 8 sessions of G-U: the money cap left is not in units.
+    EXPECT_EQ(line.remaining, line.grant_id == "G-U" ? 92 : 100);
+  }
+  const std::string json = EntitlementsToJson(next_year).dump();
+  EXPECT_NE(json.find(R"("remaining_cents":1000)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("unit":"cents","limit":25000,"used":24000,"remaining":1000)"), std::string::npos) << json;
+}
+
+// A stay decided day by day at its actual cost (EUR 50.01 for 5 days): the days' prorated costs add up to the stay's
+// eligible cost, so a cap of EUR 30.01 admits exactly 3 days (10.00 + 10.00 + 10.01) and the 4th is over.
+TEST(MoneyCapTest, AStayIsPricedDayByDayAndTheDaysAddUpToItsEligibleCost) {
+  Ledger ledger(CustomRules(R"([{"id": "respite-money", "services": ["respite"],
+      "target_groups": ["child_functional_impairment"], "effective_from": "2015-07-01",
+      "caps": [{"id": "respite-cost", "cost_cents": 3001, "period": "month"}]}])"));
+  ledger.Child("C-1", "2015-01-01");
+  ledger.Grant("G-R", "C-1", "respite", 365, "year");
+  ledger.Stay("STAY", "G-R", "2021-03-08", "2021-03-12", 5001);
+  ledger.Stay("TIGHT", "G-R", "2021-04-08", "2021-04-12", 5004);  // 10.01 a day (prorated): 3 days cost 30.02
+  const Decisions decisions = ledger.Decide();
+  ExpectDecision(decisions, "STAY", Verdict::kPartlyEligible, 3, 3001, "respite-money",
+                 "cap respite-cost of EUR 30.01 of eligible cost per month (rule respite-money) in 2021-03 reached on "
+                 "2021-03-10; 2 days over");
+  ExpectDecision(decisions, "TIGHT", Verdict::kPartlyEligible, 2, 2002, "respite-money", "3 days over");
+  EXPECT_EQ(Used(ledger.Result(), "respite-cost", "C-1", "2021-03"), 3001);
+  EXPECT_EQ(Used(ledger.Result(), "respite-cost", "C-1", "2021-04"), 2002);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Closures (docs/events.md §4.31).
 
 // A day centre closed for COVID-19 (recorded late, for respite only): the respite days its provider delivered while

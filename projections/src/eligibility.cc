@@ -34,6 +34,16 @@ std::string FormatQuantity(schema::Service service, int64_t quantity) {
   return std::to_string(quantity);
 }
 
+std::string FormatEuros(int64_t cents) {
+  const bool negative = cents < 0;
+  const uint64_t magnitude = negative ? 0 - static_cast<uint64_t>(cents) : static_cast<uint64_t>(cents);
+  std::string whole = std::to_string(magnitude / 100);
+  for (int at = static_cast<int>(whole.size()) - 3; at > 0; at -= 3) whole.insert(static_cast<size_t>(at), " ");
+  const uint64_t fraction = magnitude % 100;
+  return std::string("EUR ") + (negative ? "-" : "") + whole + "." + (fraction < 10 ? "0" : "") +
+         std::to_string(fraction);
+}
+
 int64_t ProrateHalfUp(int64_t amount, int64_t part, int64_t whole) {
   if (whole <= 0 || part <= 0) return 0;
   if (part >= whole) return amount;
@@ -176,6 +186,10 @@ std::string DescribeCap(const ResolvedCap& resolved, const Rule& rule, const Gra
     return "cap " + cap.id + " of at most " + std::to_string(resolved.limit) + " kinds" + per_period + " (rule " +
            rule.id + ")";
   }
+  if (resolved.money()) {
+    return "cap " + cap.id + " of " + FormatEuros(resolved.limit) + " of eligible cost" + per_period + " (rule " +
+           rule.id + ")";
+  }
   std::string of_kind;
   if (cap.per_kind) {
     const std::string_view kind = std::string_view(resolved.part).substr(std::string_view("kind:").size());
@@ -197,7 +211,7 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
     ResolvedCap resolved;
     resolved.cap_id = cap.id;
     resolved.period_label = instance.label;
-    resolved.limit = cap.quantity;
+    resolved.limit = cap.IsMoney() ? cap.cost_cents : cap.quantity;
     std::string scope_key = person.id;
     if (cap.scope == CapScope::kFamily) {
       scope_key = "family:" + model.FamilyOf(person.id);
@@ -206,7 +220,7 @@ std::vector<ResolvedCap> ResolveCaps(const LedgerModel& model, const Rule& rule,
       for (const std::string& child_id : person.represented_child_ids) {
         if (model.AssessedBy(child_id, date)) ++assessed_children;
       }
-      resolved.limit = cap.quantity * assessed_children;
+      resolved.limit *= assessed_children;
     }
     resolved.scope_key = scope_key;
     resolved.rule_cap = &cap;
@@ -295,6 +309,41 @@ bool CapPeriodInstance(const Cap& cap, int32_t date, const std::string& plan_id,
 
 namespace {
 
+// The eligible cost of a delivery's first `units` eligible units: at the grant's unit rate under a unit-cost rule,
+// else the actual cost prorated (half up). Money caps count these cents, so what they count adds up to the
+// delivery's eligible cost.
+int64_t CostOfEligible(const Rule* cost_rule, int64_t unit_rate, const DeliveryFacts& delivery, int64_t units) {
+  if (cost_rule != nullptr && cost_rule->cost_basis == schema::CostBasis::UNIT_COST && unit_rate > 0) {
+    return units * unit_rate;
+  }
+  return ProrateHalfUp(delivery.cost_cents, units, delivery.quantity);
+}
+
+// How the units of one delivery are priced while it is decided (a stay, day by day).
+struct UnitPricing {
+  const DeliveryFacts* delivery = nullptr;
+  int64_t unit_rate = 0;            // the grant's rate on the delivery date
+  const Rule* cost_rule = nullptr;  // the first rule that applied to the delivery; null before one did
+  int64_t eligible_before = 0;      // units already eligible (earlier days of the stay)
+
+  // The cost of `units` more eligible units under `rule` (the cost rule once there is one).
+  int64_t CostOfMore(const Rule* rule, int64_t units) const {
+    const Rule* pricing = cost_rule != nullptr ? cost_rule : rule;
+    return CostOfEligible(pricing, unit_rate, *delivery, eligible_before + units) -
+           CostOfEligible(pricing, unit_rate, *delivery, eligible_before);
+  }
+  // The most of `units` whose cost fits in `room_cents` (costs grow with units: a binary search).
+  int64_t UnitsWithin(const Rule* rule, int64_t units, int64_t room_cents) const {
+    int64_t low = 0, high = units;
+    while (low < high) {
+      const int64_t middle = low + (high - low + 1) / 2;
+      if (CostOfMore(rule, middle) <= room_cents) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+};
+
 struct UnitOutcome {
   int64_t eligible = 0;
   std::string rule_id;
@@ -307,7 +356,7 @@ struct UnitOutcome {
 // delivery. Eligible units are added to the usage of every applicable cap.
 UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const DeliveryFacts& delivery,
                      const GrantFacts& grant, const PersonFacts& person, int32_t date, int64_t quantity,
-                     UsageCounters* usage_counters, CapCharges* charges) {
+                     const UnitPricing& pricing, UsageCounters* usage_counters, CapCharges* charges) {
   UnitOutcome outcome;
   // Only the reasons name the service: most deliveries have none.
   const std::string_view service_name = ledger::ServiceName(grant.service);
@@ -360,11 +409,13 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
   usages.reserve(caps.size());
   int64_t eligible = quantity;
   const internal::ResolvedCap* binding = nullptr;
+  int64_t binding_left = 0;  // what the binding cap had left before this delivery, in its unit
   for (size_t i = 0; i < caps.size(); ++i) {
     const internal::ResolvedCap& cap = caps[i];
     CapUsage& usage = (*usage_counters)[internal::UsageKey(cap)];
     usages.push_back(&usage);
     int64_t room = std::max<int64_t>(0, cap.limit - usage.used);
+    if (cap.money()) room = pricing.UnitsWithin(rule, eligible, room);  // cents of room -> units that fit
     if (cap.counts_kinds()) {
       // A kind already counted keeps its place; another one needs a free place.
       DI_ASSERT(i > 0 && caps[i - 1].rule_cap == cap.rule_cap);
@@ -374,6 +425,7 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
     if (room < eligible) {
       eligible = room;
       binding = &cap;
+      binding_left = std::max<int64_t>(0, cap.limit - usage.used);
     }
   }
   for (size_t i = 0; i < caps.size(); ++i) {
@@ -386,7 +438,7 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
     }
     usage.limit = caps[i].limit;  // may change (an amended grant, a child assessed)
     // A count of kinds counts this kind once, when it is first counted (its kind entry was 0 before this charge).
-    int64_t charged = eligible;
+    int64_t charged = caps[i].money() ? pricing.CostOfMore(rule, eligible) : eligible;
     if (caps[i].counts_kinds()) charged = eligible > 0 && usages[i - 1]->used == eligible ? 1 : 0;
     usage.used += charged;
     if (charges != nullptr) charges->emplace_back(&usage, charged);  // also 0: it read the counter
@@ -396,9 +448,11 @@ UnitOutcome DecideOn(const LedgerModel& model, const RuleSet& rules, const Deliv
     outcome.binding_cap = std::string(service_name) + ": " + internal::DescribeCap(*binding, *rule, grant) + " in " +
                           binding->period_label;
     if (binding->counts_kinds()) outcome.binding_cap += " (" + std::string(kind) + " would be one more)";
-    outcome.reason = outcome.binding_cap +
-                     (eligible > 0 ? " reached on " + FormatDate(date) + "; " : " already used up; ") +
-                     FormatQuantity(grant.service, quantity - eligible) + " over";
+    std::string how = eligible > 0 ? " reached on " + FormatDate(date) + "; " : " already used up; ";
+    if (eligible == 0 && binding->money() && binding_left > 0) {
+      how = " has " + FormatEuros(binding_left) + " left, less than one more unit costs; ";
+    }
+    outcome.reason = outcome.binding_cap + how + FormatQuantity(grant.service, quantity - eligible) + " over";
   }
   return outcome;
 }
@@ -413,6 +467,9 @@ const Rule* DecideUnits(const LedgerModel& model, const RuleSet& rules, const De
   // requirements and the last paid day in force on it. A stay of fewer days than its span counts its
   // first `quantity` days (the ledger does not record which days of the span were used).
   const bool stay = delivery.last_date > delivery.date && ledger::ServiceUnit(grant.service) == schema::Unit::DAYS;
+  UnitPricing pricing;
+  pricing.delivery = &delivery;
+  pricing.unit_rate = grant.UnitCostOn(delivery.date);  // the rate in force on the delivery date
   const int64_t units_per_step = stay ? 1 : delivery.quantity;
   const int64_t steps = stay ? delivery.quantity : 1;
   int64_t eligible = 0, days_short = 0;
@@ -421,10 +478,13 @@ const Rule* DecideUnits(const LedgerModel& model, const RuleSet& rules, const De
   int32_t last_eligible_day = kNoDate, cap_reached_on = kNoDate;  // the day the stay filled that cap
   for (int64_t step = 0; step < steps; ++step) {
     const int32_t date = delivery.date + static_cast<int32_t>(step);
-    UnitOutcome outcome = DecideOn(model, rules, delivery, grant, person, date, units_per_step, usage, charges);
+    UnitOutcome outcome =
+        DecideOn(model, rules, delivery, grant, person, date, units_per_step, pricing, usage, charges);
     eligible += outcome.eligible;
     if (outcome.eligible > 0) last_eligible_day = date;
     if (cost_rule == nullptr && outcome.rule != nullptr) cost_rule = outcome.rule;
+    pricing.eligible_before = eligible;
+    pricing.cost_rule = cost_rule;
     if (decision->rule_id.empty()) decision->rule_id = outcome.rule_id;
     if (!outcome.reason.empty()) {
       ++days_short;
@@ -498,13 +558,8 @@ DeliveryDecision DecideDelivery(const LedgerModel& model, const DeliveryFacts& d
   const Rule* cost_rule =
       DecideUnits(model, *model.RulesOfGrant(*grant), delivery, *grant, *person, usage, charges, &decision);
   const int64_t eligible = decision.eligible_quantity;
-  // Cost: actual cost prorated to the eligible part, or units at the grant's unit rate.
-  const int64_t unit_rate = grant->UnitCostOn(delivery.date);  // the rate in force on the delivery date
-  if (cost_rule != nullptr && cost_rule->cost_basis == schema::CostBasis::UNIT_COST && unit_rate > 0) {
-    decision.eligible_cost_cents = eligible * unit_rate;
-  } else {
-    decision.eligible_cost_cents = ProrateHalfUp(delivery.cost_cents, eligible, delivery.quantity);
-  }
+  // Cost: actual cost prorated to the eligible part, or units at the grant's unit rate in force on the delivery date.
+  decision.eligible_cost_cents = CostOfEligible(cost_rule, grant->UnitCostOn(delivery.date), delivery, eligible);
   decision.verdict = VerdictOf(eligible, delivery.quantity);
   return decision;
 }

@@ -21,6 +21,7 @@ struct ResolvedCap {
   // or "kinds" (how many kinds are counted, against Cap::max_kinds; it follows its cap's kind entry). "" otherwise.
   std::string part;
   bool counts_kinds() const { return part == "kinds"; }
+  bool money() const { return rule_cap != nullptr && rule_cap->IsMoney(); }  // limit and usage in cents
 };
 
 int32_t AddYears(int32_t date, int years);

@@ -43,6 +43,7 @@ EntitlementCap EntryOf(const internal::ResolvedCap& cap, const Rule& rule, const
   entry.limit = cap.limit;
   entry.used = used;
   entry.remaining = std::max<int64_t>(0, cap.limit - used);
+  entry.money = cap.money();
   return entry;
 }
 
@@ -156,6 +157,13 @@ Status ComputeLines(const LedgerModel& model, const std::string& person_id, int3
         continue;
       }
       line.caps.push_back(EntryOf(cap, applied, grant, used(internal::UsageKey(cap))));
+      if (cap.money()) {
+        // Cents, not units: its own remaining; a used-up one leaves no room in units either.
+        const int64_t left = line.caps.back().remaining;
+        if (!sub_cap && (line.remaining_cents < 0 || left < line.remaining_cents)) line.remaining_cents = left;
+        if (!sub_cap && left == 0) limit_line(0);
+        continue;
+      }
       // A purpose sub-cap limits only that purpose; the line's remaining is the overall room.
       // ...unless the rule covers only that purpose (leisure only): then the sub-cap is the real limit.
       if (!sub_cap) limit_line(line.caps.back().remaining);
@@ -219,12 +227,14 @@ nlohmann::ordered_json EntitlementsToJson(const Entitlements& entitlements) {
     if (!line.rules_version.empty()) item["rules_version"] = line.rules_version;
     if (!line.problem.empty()) item["problem"] = line.problem;
     item["remaining"] = line.remaining;
+    if (line.remaining_cents >= 0) item["remaining_cents"] = line.remaining_cents;
     item["caps"] = nlohmann::ordered_json::array();
     for (const EntitlementCap& cap : line.caps) {
       nlohmann::ordered_json entry = {{"cap_id", cap.cap_id}};
       if (cap.part.starts_with("kind:")) entry["kind"] = cap.part.substr(5);
       if (cap.part == "kinds") entry["counts"] = "kinds";
       entry["period"] = cap.period_label;
+      if (cap.money) entry["unit"] = "cents";
       entry["limit"] = cap.limit;
       entry["used"] = cap.used;
       entry["remaining"] = cap.remaining;
@@ -263,17 +273,18 @@ std::string EntitlementsToCsv(const Entitlements& entitlements) {
   std::ostringstream csv;
   csv << "person_id,service,unit,grant_id,granted,granted_per,rule_id,cap_id,period,limit,used,remaining,problem\n";
   for (const EntitlementLine& line : entitlements.lines) {
-    auto row = [&](const std::string& cap, const std::string& period, int64_t limit, int64_t used, int64_t remaining) {
+    auto row = [&](const std::string& cap, const std::string& period, int64_t limit, int64_t used, int64_t remaining,
+                   bool money) {
       csv << CsvField(entitlements.person_id) << ',' << ledger::ServiceName(line.service) << ','
-          << ledger::UnitName(ledger::ServiceUnit(line.service)) << ',' << CsvField(line.grant_id) << ','
+          << (money ? std::string_view("cents") : ledger::UnitName(ledger::ServiceUnit(line.service))) << ',' << CsvField(line.grant_id) << ','
           << line.granted_quantity << ',' << ledger::EnumValueName(line.granted_period) << ','
           << CsvField(line.rule_id) << ',' << CsvField(cap) << ',' << CsvField(period) << ',' << limit << ','
           << used << ',' << remaining << ',' << CsvField(line.problem) << '\n';
     };
-    if (line.caps.empty()) row("", "", 0, 0, line.remaining);
+    if (line.caps.empty()) row("", "", 0, 0, line.remaining, false);
     for (const EntitlementCap& cap : line.caps) {
       row(cap.part.empty() ? cap.cap_id : cap.cap_id + " " + cap.part, cap.period_label, cap.limit, cap.used,
-          cap.remaining);
+          cap.remaining, cap.money);
     }
   }
   return csv.str();

@@ -18,6 +18,7 @@ constexpr size_t kMaxRules = 1000;
 constexpr size_t kMaxCapsPerRule = 16;
 constexpr size_t kMaxListedIds = 1000;  // municipalities a selector lists, kinds a rule allows
 constexpr int64_t kMaxKinds = 100;       // a cap's max_kinds
+constexpr int64_t kMaxCapCostCents = 100'000'000'000;  // a money cap's cost_cents: EUR 1 000 000 000
 
 Status Invalid(const std::string& path, const std::string& message) {
   return Status::InvalidArgument(message, path.empty() ? "document" : "document." + path);
@@ -129,13 +130,16 @@ class Reader {
 };
 
 Status ParseCap(Reader& reader, const Json& json, const std::string& path, Cap* cap) {
-  DI_RETURN_IF_ERROR(reader.Keys(json, path, {"id", "quantity", "period", "window_from", "window_until", "scope", "purpose",
-                                              "per_kind", "max_kinds"}));
+  DI_RETURN_IF_ERROR(reader.Keys(json, path, {"id", "quantity", "cost_cents", "period", "window_from", "window_until", "scope",
+                                              "purpose", "per_kind", "max_kinds"}));
   DI_RETURN_IF_ERROR(reader.Text(json, path, "id", true, &cap->id));
-  std::optional<int64_t> quantity;
+  std::optional<int64_t> quantity, cost_cents;
   DI_RETURN_IF_ERROR(reader.Integer(json, path, "quantity", 1, 1'000'000'000, &quantity));
-  if (!quantity) return Invalid(Reader::Join(path, "quantity"), "is required");
-  cap->quantity = *quantity;
+  DI_RETURN_IF_ERROR(reader.Integer(json, path, "cost_cents", 1, kMaxCapCostCents, &cost_cents));
+  if (quantity && cost_cents) return Invalid(Reader::Join(path, "cost_cents"), "a cap limits a quantity or a cost, not both");
+  if (!quantity && !cost_cents) return Invalid(Reader::Join(path, "quantity"), "is required (or \"cost_cents\" for a money cap)");
+  cap->quantity = quantity.value_or(0);
+  cap->cost_cents = cost_cents.value_or(0);
   std::string period;
   DI_RETURN_IF_ERROR(reader.Text(json, path, "period", true, &period));
   if (period == "week") cap->period = CapPeriod::kWeek;
@@ -166,6 +170,7 @@ Status ParseCap(Reader& reader, const Json& json, const std::string& path, Cap* 
   if (auto it = json.find("per_kind"); it != json.end()) {
     if (!it->is_boolean()) return Invalid(Reader::Join(path, "per_kind"), "must be true or false");
     cap->per_kind = it->get<bool>();
+    if (cap->per_kind && cap->IsMoney()) return Invalid(Reader::Join(path, "per_kind"), "a money cap is not counted per kind");
   }
   std::optional<int64_t> max_kinds;
   DI_RETURN_IF_ERROR(reader.Integer(json, path, "max_kinds", 1, kMaxKinds, &max_kinds));
@@ -290,7 +295,7 @@ Status ParseRuleSet(const nlohmann::json& document, RuleSet* out, const std::map
       const Cap& cap = rule_set->rules[i].caps[c];
       auto [it, inserted] = caps_by_id.emplace(cap.id, &cap);
       const Cap& first = *it->second;
-      if (!inserted && (first.quantity != cap.quantity || first.period != cap.period ||
+      if (!inserted && (first.quantity != cap.quantity || first.cost_cents != cap.cost_cents || first.period != cap.period ||
                         first.window_from != cap.window_from || first.window_until != cap.window_until ||
                         first.scope != cap.scope || first.purpose != cap.purpose || first.per_kind != cap.per_kind ||
                         first.max_kinds != cap.max_kinds)) {

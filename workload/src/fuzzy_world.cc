@@ -279,6 +279,10 @@ void Generator::WorldEvents() {
         rule["caps"][0]["id"] = rule["caps"][0]["id"].get<std::string>() + "-ku";
       }
       if (rule["id"] == "grt-support-group-2021") rule["caps"][0]["per_kind"] = true;  // 100 of each kind
+      // A cost-volume limit (Z 491's kind; its value here is made up): EUR 300 of day centre a month, some 12 days.
+      if (rule["id"] == "child-day-centre") {
+        rule["caps"] = Json::array({{{"id", "child-dac-cost-ku"}, {"cost_cents", 30000}, {"period", "month"}}});
+      }
     }
     if (Chance(500)) document["parameters"]["services_paid_until"] = "2023-05-31";
     EnactRules(Today(), document, "Kurzeme visiem: respite per family", "PR-KUR");

@@ -110,6 +110,9 @@ std::set<std::string> ScopeOfPerson(const LedgerModel& model, const std::string&
 // Quantity in words in the service's unit: "3 h 30 min", "4 days", "12 sessions".
 std::string FormatQuantity(schema::Service service, int64_t quantity);
 
+// Cents in words: "EUR 1 234.50" (a money cap's limit, in reasons).
+std::string FormatEuros(int64_t cents);
+
 // round_half_up(amount * part / whole), exact for the amounts of this domain (int128 intermediate).
 int64_t ProrateHalfUp(int64_t amount, int64_t part, int64_t whole);
 

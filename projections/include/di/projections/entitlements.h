@@ -24,6 +24,7 @@ struct EntitlementCap {
   int64_t limit = 0;
   int64_t used = 0;         // eligible quantity delivered in the period up to the valid date
   int64_t remaining = 0;
+  bool money = false;       // a money cap: limit, used and remaining are eligible cost in cents
 };
 
 struct EntitlementLine {
@@ -39,7 +40,8 @@ struct EntitlementLine {
   std::string rules_version;
   std::string problem;  // why a delivery on the valid date would not be eligible ("" if it would)
   std::vector<EntitlementCap> caps;
-  int64_t remaining = 0;  // the smallest remaining over the caps
+  int64_t remaining = 0;  // the smallest remaining over the quantity caps (0 too when a money cap is used up)
+  int64_t remaining_cents = -1;  // the smallest remaining over the money caps; -1: the line has none
 };
 
 struct Entitlements {

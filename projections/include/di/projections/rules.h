@@ -42,7 +42,10 @@ enum class CapScope {
 
 struct Cap {
   std::string id;                 // caps with the same id share their usage (across rules and services)
-  int64_t quantity = 0;           // in the service's unit (minutes, days, sessions)
+  int64_t quantity = 0;           // in the service's unit (minutes, days, sessions); 0 for a money cap
+  // A money cap (cost-volume limit, "izmaksu apjoma ierobežojums", Z 491): the most eligible cost per period, in
+  // cents, instead of a quantity. It admits whole units: the unit whose cost would cross it is over.
+  int64_t cost_cents = 0;
   CapPeriod period = CapPeriod::kMonth;
   int32_t window_from = ledger::kNoDate;   // kWindow only
   int32_t window_until = ledger::kNoDate;  // kWindow only
@@ -54,6 +57,7 @@ struct Cap {
   // most that many kinds are counted in a period instance; a delivery of one more kind is ineligible.
   bool per_kind = false;
   std::optional<int> max_kinds;  // only with per_kind
+  bool IsMoney() const { return cost_cents > 0; }
 };
 
 // The kind a delivery without one is counted as, under a cap per kind.
@@ -115,7 +119,7 @@ Status ParseRuleSet(const nlohmann::json& document, RuleSet* rule_set,
 struct SelectorFacts {
   int age = 0;
   schema::ParentActivity parent_activity = schema::ParentActivity::NOT_ACTIVE;
-  std::string_view municipality_id;  // the grant's (a view: deciding a delivery copies nothing)
+  std::string_view municipality_id = {};  // the grant's (a view: deciding a delivery copies nothing)
 };
 const Rule* FindRule(const RuleSet& rules, schema::Service service, schema::TargetGroup group, int32_t date,
                      const SelectorFacts& facts);
