@@ -23,7 +23,8 @@ namespace {
 
 std::string DescribeKey(const projections::FundingRowKey& key) {
   std::string text;
-  for (const std::string* part : {&key.project_id, &key.territory_id, &key.municipality_id, &key.service, &key.month}) {
+  for (const std::string* part : {&key.project_id, &key.territory_id, &key.municipality_id, &key.service,
+                                   &key.provider_id, &key.mode, &key.month}) {
     if (!part->empty()) text += (text.empty() ? "" : " ") + *part;
   }
   return text.empty() ? "(all)" : text;

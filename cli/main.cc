@@ -135,7 +135,8 @@ int main(int argc, char** argv) {
   report->add_option("--to", report_options.to,
                      "changes: counted up to this global position or UTC time (default: now)");
   report->add_option("--group-by", report_options.group_by,
-                     "dimensions to keep, comma-separated: project,territory,municipality,service,month (default: all)");
+                     "dimensions to keep, comma-separated: project,territory,municipality,service,provider,mode,month "
+                     "(default: project,territory,municipality,service,month)");
   report->add_option("--format", report_options.format, "table, json or csv")
       ->capture_default_str()
       ->check(CLI::IsMember({"table", "json", "csv"}));

@@ -432,27 +432,36 @@ void PrintFundingTable(const projections::FundingReport& report, bool explain, i
   std::printf("funding on %s, as known at position %llu (EUR; ESF/state split of approved and paid)\n\n",
               ledger::FormatDate(valid_date).c_str(), static_cast<unsigned long long>(known_at));
   PrintNote(note);
-  std::printf("%-18s %-18s %-18s %-30s %-7s %8s %13s %13s %13s %13s %13s %14s %13s %13s %13s\n", "project",
-              "territory", "municipality", "service", "month", "count", "delivered", "eligible", "claimed", "approved",
-              "approved ESF", "approved state", "paid", "paid ESF", "paid state");
-  auto print = [](const std::string& project, const std::string& territory, const std::string& municipality,
-                  const std::string& service, const std::string& month, const projections::FundingFigures& f) {
-    std::printf("%-18s %-18s %-18s %-30s %-7s %8lld %13s %13s %13s %13s %13s %14s %13s %13s %13s\n",
-                project.c_str(), territory.c_str(), municipality.c_str(), service.c_str(), month.c_str(),
+  // The provider and mode columns only when the report has them.
+  auto extra = [&](const std::string& provider, const std::string& mode) {
+    if (report.by_provider) std::printf("%-14s ", provider.c_str());
+    if (report.by_mode) std::printf("%-9s ", mode.c_str());
+  };
+  std::printf("%-18s %-18s %-18s %-30s ", "project", "territory", "municipality", "service");
+  extra("provider", "mode");
+  std::printf("%-7s %8s %13s %13s %13s %13s %13s %14s %13s %13s %13s\n", "month", "count", "delivered", "eligible",
+              "claimed", "approved", "approved ESF", "approved state", "paid", "paid ESF", "paid state");
+  auto print = [&](const std::string& project, const std::string& territory, const std::string& municipality,
+                   const std::string& service, const std::string& provider, const std::string& mode,
+                   const std::string& month, const projections::FundingFigures& f) {
+    std::printf("%-18s %-18s %-18s %-30s ", project.c_str(), territory.c_str(), municipality.c_str(), service.c_str());
+    extra(provider, mode);
+    std::printf("%-7s %8lld %13s %13s %13s %13s %13s %14s %13s %13s %13s\n", month.c_str(),
                 static_cast<long long>(f.deliveries), Euros(f.delivered_cents).c_str(), Euros(f.eligible_cents).c_str(),
                 Euros(f.claimed_cents).c_str(), Euros(f.approved_cents).c_str(), Euros(f.approved_esf_cents).c_str(),
                 Euros(f.approved_state_cents).c_str(), Euros(f.paid_cents).c_str(), Euros(f.paid_esf_cents).c_str(),
                 Euros(f.paid_state_cents).c_str());
   };
   for (const auto& row : report.rows) {
-    print(row.project_id, row.territory_id, row.municipality_id, row.service, row.month, row.figures);
+    print(row.project_id, row.territory_id, row.municipality_id, row.service, row.provider_id, row.mode, row.month,
+          row.figures);
     if (explain) {
       std::string positions;
       for (uint64_t position : row.positions) positions += (positions.empty() ? "" : " ") + std::to_string(position);
       std::printf("  events: %s\n", positions.c_str());
     }
   }
-  print("total", "", "", "", "", report.totals);
+  print("total", "", "", "", "", "", "", report.totals);
   std::printf("\n%-18s %-12s %15s %15s %15s %15s %15s\n", "budget of", "in force", "total", "ESF", "state",
               "approved", "remaining");
   for (const auto& budget : report.budgets) {

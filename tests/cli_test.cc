@@ -399,6 +399,21 @@ TEST(MigrationCliTest, ASimulatedRegionImportedWithItsRecordedTimesAnswersAsKnow
   };
   const json then = funding("2021-07-15");
   const json now = funding("");
+  // "How many sessions were delivered remotely in March-June 2020?" (the spring lockdown), from the CLI.
+  Output by_mode = RunCli("report funding --valid-at 2023-12-31 --group-by mode,month --format json --data " + data);
+  ASSERT_EQ(by_mode.exit_code, 0) << by_mode.text;
+  int64_t remote_in_lockdown = 0, all_deliveries = 0;
+  const json by_mode_report = json::parse(by_mode.text);
+  for (const json& row : by_mode_report["rows"]) {
+    ASSERT_TRUE(row.contains("mode")) << row.dump();
+    all_deliveries += row["deliveries"].get<int64_t>();
+    const std::string month = row["month"];
+    if (row["mode"] == "remote" && month >= "2020-03" && month <= "2020-06") {
+      remote_in_lockdown += row["deliveries"].get<int64_t>();
+    }
+  }
+  EXPECT_GT(remote_in_lockdown, 0) << by_mode.text;
+  EXPECT_EQ(all_deliveries, now["totals"]["deliveries"]);
   EXPECT_FALSE(then.contains("note"));
   EXPECT_GT(then["known_at_position"].get<uint64_t>(), 1u);
   EXPECT_LT(then["known_at_position"].get<uint64_t>(), now["known_at_position"].get<uint64_t>());

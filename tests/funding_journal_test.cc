@@ -69,21 +69,22 @@ std::vector<nlohmann::json> RegionHistory(uint64_t seed) {
 }
 
 std::string Describe(const FundingRowKey& key) {
-  return key.project_id + "|" + key.territory_id + "|" + key.municipality_id + "|" + key.service + "|" + key.month;
+  return key.project_id + "|" + key.territory_id + "|" + key.municipality_id + "|" + key.service + "|" +
+         key.provider_id + "|" + key.mode + "|" + key.month;
 }
 
 std::string Describe(const FundingFigures& f) {
   return nlohmann::json(FundingFiguresToJson(f)).dump();
 }
 
-// The naive report's rows (every dimension) as cells.
+// The naive report's rows (every dimension, the provider and the mode too) as cells.
 std::map<FundingRowKey, FundingFigures> NaiveCells(const LedgerModel& model, int32_t valid_date) {
   FundingReport report;
-  EXPECT_TRUE(ComputeFunding(model, valid_date, {}, &report).ok());
+  FundingQuery every_dimension;
+  every_dimension.group_by = {"project", "territory", "municipality", "service", "provider", "mode", "month"};
+  EXPECT_TRUE(ComputeFunding(model, valid_date, every_dimension, &report).ok());
   std::map<FundingRowKey, FundingFigures> cells;
-  for (const FundingRow& row : report.rows) {
-    cells[{row.project_id, row.territory_id, row.municipality_id, row.service, row.month}] = row.figures;
-  }
+  for (const FundingRow& row : report.rows) cells[row.Key()] = row.figures;
   return cells;
 }
 
@@ -125,7 +126,7 @@ struct OpenPair {
 
 FundingQuery RandomQuery(std::mt19937_64& random, const LedgerModel& model) {
   FundingQuery query;
-  for (const char* dimension : {"project", "territory", "municipality", "service", "month"}) {
+  for (const char* dimension : {"project", "territory", "municipality", "service", "provider", "mode", "month"}) {
     if (random() % 2) query.group_by.push_back(dimension);
   }
   if (random() % 4 == 0 && !model.municipalities().empty()) {
@@ -150,8 +151,8 @@ void CheckChanges(const OpenPair& pair, const LedgerModel& model, const std::vec
   EXPECT_EQ(report.totals_from, pair.naive.totals) << Describe(report.totals_from) << " " << Describe(pair.naive.totals);
   EXPECT_EQ(report.totals_to, naive.totals) << Describe(report.totals_to) << " " << Describe(naive.totals);
   std::map<FundingRowKey, FundingFigures> at_from, at_to;
-  for (const FundingRow& row : pair.naive.rows) at_from[{row.project_id, row.territory_id, row.municipality_id, row.service, row.month}] = row.figures;
-  for (const FundingRow& row : naive.rows) at_to[{row.project_id, row.territory_id, row.municipality_id, row.service, row.month}] = row.figures;
+  for (const FundingRow& row : pair.naive.rows) at_from[row.Key()] = row.figures;
+  for (const FundingRow& row : naive.rows) at_to[row.Key()] = row.figures;
   std::set<FundingRowKey> moved;
   for (const ChangedRow& row : report.rows) {
     moved.insert(row.key);

@@ -184,16 +184,20 @@ void CheckClaimSplits(const LedgerModel& model, const std::vector<ClaimReconcili
   }
 }
 
-// Every grouping of the funding report (the 32 subsets of its dimensions) sums to the claims, to the cent.
+// Every grouping of the funding report (the 32 subsets of its default dimensions, and with a provider, a mode or
+// both: 3 more) sums to the claims, to the cent.
 void CheckEveryGrouping(const LedgerModel& model, int32_t valid_date, const std::vector<ClaimReconciliation>& claims) {
   const FundingFigures claimed = SumOfClaims(claims);
   const std::vector<std::string> dimensions = {"project", "territory", "municipality", "service", "month"};
-  for (unsigned subset = 0; subset < (1u << dimensions.size()); ++subset) {
+  const std::vector<std::vector<std::string>> split_groupings = {
+      {"provider"}, {"mode", "month"}, {"service", "provider", "mode", "month"}};
+  for (unsigned subset = 0; subset < (1u << dimensions.size()) + split_groupings.size(); ++subset) {
     FundingQuery query;
     for (size_t d = 0; d < dimensions.size(); ++d) {
       if (subset & (1u << d)) query.group_by.push_back(dimensions[d]);
     }
-    if (query.group_by.empty()) query.group_by = dimensions;  // empty means all: the same grouping
+    if (subset >= (1u << dimensions.size())) query.group_by = split_groupings[subset - (1u << dimensions.size())];
+    if (query.group_by.empty()) query.group_by = dimensions;  // empty means the default dimensions: the same grouping
     FundingReport report;
     ASSERT_TRUE(ComputeFunding(model, valid_date, query, &report).ok());
     FundingFigures rows;

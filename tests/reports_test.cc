@@ -155,6 +155,55 @@ TEST_F(ReportsTest, FundingRowsAtFinestGrainAddUpToTheTotals) {
   EXPECT_EQ(coarse.rows[0].figures, fine.totals);
 }
 
+// "How many sessions were delivered remotely in March-June?": grouped by mode and month, and by provider. A remote
+// delivery by another provider in March (over the month's cap: delivered, not eligible) and one in June.
+TEST_F(ReportsTest, FundingByModeAndProviderSplitsTheRowsTheDefaultKeepsTogether) {
+  Append({E("pv2", "provider_registered", "2016-01-11",
+            {{"provider_id", "PV-2"}, {"name", "Otrs"}, {"kind", "legal_person"}})});
+  json remote_march = Delivery("d5", "D-5", "2021-03-20", 60, 700);
+  remote_march["data"]["mode"] = "remote";
+  remote_march["data"]["provider_id"] = "PV-2";
+  json remote_june = Delivery("d6", "D-6", "2021-06-10", 60, 700);
+  remote_june["data"]["mode"] = "remote";
+  Append({remote_march, remote_june});
+  const LedgerModel model = Model();
+
+  const FundingReport by_mode = Funding(model, "2021-12-31", {"mode", "month"});
+  std::vector<std::tuple<std::string, std::string, int64_t, int64_t, int64_t>> rows;  // mode, month, n, delivered, eligible
+  for (const FundingRow& row : by_mode.rows) {
+    EXPECT_EQ(row.service, "");
+    EXPECT_EQ(row.provider_id, "");
+    rows.emplace_back(row.mode, row.month, row.figures.deliveries, row.figures.delivered_cents,
+                      row.figures.eligible_cents);
+  }
+  using Row = std::tuple<std::string, std::string, int64_t, int64_t, int64_t>;
+  EXPECT_EQ(rows, (std::vector<Row>{{"in_person", "2021-03", 3, 9800, 7000}, {"in_person", "2021-06", 1, 1400, 1400},
+                                    {"remote", "2021-03", 1, 700, 0}, {"remote", "2021-06", 1, 700, 700}}));
+  const FundingReport by_provider = Funding(model, "2021-12-31", {"provider"});
+  ASSERT_EQ(by_provider.rows.size(), 2u);
+  EXPECT_EQ(by_provider.rows[0].provider_id, "PV-1");
+  EXPECT_EQ(by_provider.rows[0].figures.deliveries, 5);
+  EXPECT_EQ(by_provider.rows[0].figures.approved_cents, 8001);  // the claims' lines are PV-1's deliveries
+  EXPECT_EQ(by_provider.rows[1].provider_id, "PV-2");
+  EXPECT_EQ(by_provider.rows[1].figures.deliveries, 1);
+  EXPECT_EQ(by_provider.rows[1].figures.claimed_cents, 0);
+  // The default grouping keeps the modes and providers together; the totals are the same.
+  const FundingReport default_rows = Funding(model, "2021-12-31", {});
+  EXPECT_EQ(default_rows.rows.size(), 2u);
+  EXPECT_EQ(default_rows.totals, by_mode.totals);
+  EXPECT_EQ(default_rows.totals, by_provider.totals);
+  // JSON names a mode or a provider only when grouped by it; CSV has their columns only then.
+  EXPECT_EQ(json(FundingToJson(by_mode))["rows"][2]["mode"], "remote");
+  EXPECT_FALSE(json(FundingToJson(default_rows))["rows"][0].contains("mode"));
+  EXPECT_EQ(FundingToCsv(by_mode).substr(0, FundingToCsv(by_mode).find('\n')),
+            "project_id,territory_id,municipality_id,service,mode,month,deliveries,delivered_cents,eligible_cents,"
+            "claimed_cents,approved_cents,approved_esf_cents,approved_state_cents,paid_cents,paid_esf_cents,"
+            "paid_state_cents");
+  EXPECT_NE(FundingToCsv(by_mode).find("\n,,,,remote,2021-06,1,700,700,"), std::string::npos) << FundingToCsv(by_mode);
+  EXPECT_EQ(FundingToCsv(default_rows).rfind("project_id,territory_id,municipality_id,service,month,", 0), 0u);
+  EXPECT_NE(FundingToCsv(by_provider).find("\n,,,,PV-2,,1,700,0,"), std::string::npos) << FundingToCsv(by_provider);
+}
+
 TEST_F(ReportsTest, FundingExplainNamesTheEventsBehindEachRow) {
   FundingQuery query;
   query.group_by = {"month"};

@@ -309,7 +309,7 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
     SCOPED_TRACE("known at " + std::to_string(known_at));
     projections::LedgerModel model;
     ASSERT_TRUE(projections::LoadModel(*store_, nullptr, known_at, &model).ok());
-    for (const std::string group_by : {"municipality", "service,month", ""}) {
+    for (const std::string group_by : {"municipality", "service,month", "", "provider,mode,month"}) {
       for (bool explain : {false, true}) {  // explained: the events per row from the store's line facts and claims
         projections::FundingQuery query;
         std::stringstream dimensions(group_by);
@@ -388,7 +388,8 @@ TEST_F(ServerTest, PastKnownAtFundingComesFromTheJournalStoreAndEqualsTheNaiveFo
     EXPECT_EQ(served.dump(), json(projections::FundingChangesToJson(followed)).dump()) << from << ".." << to;
   }
   EXPECT_EQ(metrics_.Value("di_model_replays_total"), replays_before);  // no model folded for them
-  EXPECT_EQ(metrics_.Value("di_funding_from_journal_store_total"), 33);
+  // 5 positions x 4 groupings x explained or not, and the 3 changes reports (their figures at A)
+  EXPECT_EQ(metrics_.Value("di_funding_from_journal_store_total"), 43);
   // A restarted server resumes the store where it stands and goes on recording.
   server_.reset();
   service_.reset();

@@ -135,13 +135,25 @@ FundingRowKey FundingRowOf(const LedgerModel& model, const GrantFacts& grant, in
   return key;
 }
 
+FundingRowKey FundingRowOfDelivery(const LedgerModel& model, const GrantFacts& grant, const DeliveryFacts& delivery) {
+  FundingRowKey key = FundingRowOf(model, grant, delivery.date);
+  key.provider_id = delivery.provider_id;
+  key.mode = ledger::EnumValueName(delivery.mode);
+  return key;
+}
+
+void MarkDimensions(const std::set<std::string>& keep, FundingReport* report) {
+  report->by_provider = keep.count("provider") > 0;
+  report->by_mode = keep.count("mode") > 0;
+}
+
 Status FundingDimensions(const std::vector<std::string>& group_by, std::set<std::string>* keep) {
   keep->clear();
   for (const std::string& dimension : group_by) {
     if (dimension != "project" && dimension != "territory" && dimension != "municipality" && dimension != "service" &&
-        dimension != "month") {
+        dimension != "provider" && dimension != "mode" && dimension != "month") {
       return Status::InvalidArgument("unknown dimension '" + dimension +
-                                         "' (one of: project, territory, municipality, service, month)",
+                                         "' (one of: project, territory, municipality, service, provider, mode, month)",
                                      "group_by");
     }
     keep->insert(dimension);
@@ -156,6 +168,8 @@ FundingRowKey KeepDimensions(const FundingRowKey& key, const std::set<std::strin
   if (keep.empty() || keep.count("municipality")) kept.municipality_id = key.municipality_id;
   if (keep.empty() || keep.count("service")) kept.service = key.service;
   if (keep.empty() || keep.count("month")) kept.month = key.month;
+  if (keep.count("provider")) kept.provider_id = key.provider_id;  // only when asked for
+  if (keep.count("mode")) kept.mode = key.mode;
   return kept;
 }
 
@@ -235,22 +249,27 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
   const FundingContext context = FundingContextOf(model);
   DI_RETURN_IF_ERROR(CheckFundingQuery(context, query, &keep));
 
-  // The row of a delivery: its grant's project, territory, municipality and service, and its month. The grant's
-  // part is looked up once per grant, and deliveries are summed per (grant part, month) cell with integer keys;
-  // the rows keyed by five strings are made from the cells at the end (comparing those keys per delivery was a
-  // quarter of a report's instructions).
+  MarkDimensions(keep, out);
+  // The row of a delivery: its grant's project, territory, municipality and service (and, when asked for, its
+  // provider and mode), and its month. The grant's part is looked up once per grant (and provider and mode), and
+  // deliveries are summed per (grant part, month) cell with integer keys; the rows keyed by strings are made from the
+  // cells at the end (comparing those keys per delivery was a quarter of a report's instructions).
   struct GrantPart {
     bool included = false;  // a known grant that the project and municipality filters keep
     FundingRowKey key;      // without the month
   };
+  const bool split = out->by_provider || out->by_mode;
   std::unordered_map<std::string, size_t> grant_part_index;
   std::vector<GrantPart> grant_parts;
-  auto grant_part = [&](const std::string& grant_id) -> size_t {
-    auto [it, inserted] = grant_part_index.try_emplace(grant_id, grant_parts.size());
+  std::string part_id;  // reused: the grant id, and with `split` its delivery's provider and mode
+  auto grant_part = [&](const DeliveryFacts& delivery) -> size_t {
+    part_id = delivery.grant_id;
+    if (split) part_id.append(1, '\0').append(delivery.provider_id).append(1, '\0').push_back(static_cast<char>(delivery.mode));
+    auto [it, inserted] = grant_part_index.try_emplace(part_id, grant_parts.size());
     if (!inserted) return it->second;
     GrantPart part;
-    if (const GrantFacts* grant = model.FindGrant(grant_id)) {
-      part.key = FundingRowOf(model, *grant, grant->valid_from);
+    if (const GrantFacts* grant = model.FindGrant(delivery.grant_id)) {
+      part.key = FundingRowOfDelivery(model, *grant, delivery);
       part.key.month.clear();  // the cell's month is the delivery's
       part.included = FundingQueryKeeps(query, part.key);
     }
@@ -267,7 +286,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
 
   const EligibilityResult eligibility = DecideEligibility(model, valid_date);
   for (const DeliveryDecision& decision : eligibility.decisions) {
-    const size_t part = grant_part(decision.grant_id);
+    const size_t part = grant_part(model.deliveries().at(decision.delivery_id));
     if (!grant_parts[part].included) continue;
     const Cell cell{part, month_number(decision.date)};
     FundingFigures& figures = cells[cell];
@@ -283,7 +302,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
     for (size_t i = 0; i < split.lines.size(); ++i) {
       auto delivery = model.deliveries().find(split.lines[i]->first);
       if (delivery == model.deliveries().end()) continue;
-      const size_t part = grant_part(delivery->second.grant_id);
+      const size_t part = grant_part(delivery->second);
       if (!grant_parts[part].included) continue;
       const Cell cell{part, month_number(delivery->second.date)};
       FundingFigures& figures = cells[cell];
@@ -323,7 +342,8 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
     if (query.explain) grouped_positions[kept].insert(row_positions[key].begin(), row_positions[key].end());
   }
   for (const auto& [key, figures] : grouped) {
-    FundingRow row{key.project_id, key.territory_id, key.municipality_id, key.service, key.month, figures, {}};
+    FundingRow row{key.project_id, key.territory_id, key.municipality_id, key.service, key.provider_id, key.mode,
+                   key.month, figures, {}};
     if (query.explain) row.positions.assign(grouped_positions[key].begin(), grouped_positions[key].end());
     out->rows.push_back(std::move(row));
   }
@@ -359,6 +379,8 @@ nlohmann::ordered_json FundingToJson(const FundingReport& report) {
     if (!row.territory_id.empty()) item["territory_id"] = row.territory_id;
     if (!row.municipality_id.empty()) item["municipality_id"] = row.municipality_id;
     if (!row.service.empty()) item["service"] = row.service;
+    if (!row.provider_id.empty()) item["provider_id"] = row.provider_id;
+    if (!row.mode.empty()) item["mode"] = row.mode;
     if (!row.month.empty()) item["month"] = row.month;
     const nlohmann::ordered_json figures = FundingFiguresToJson(row.figures);  // named: items() must not dangle
     for (const auto& [key, value] : figures.items()) item[key] = value;
@@ -383,13 +405,17 @@ nlohmann::ordered_json FundingToJson(const FundingReport& report) {
 
 std::string FundingToCsv(const FundingReport& report) {
   std::ostringstream csv;
-  csv << "project_id,territory_id,municipality_id,service,month,deliveries,delivered_cents,eligible_cents,"
-         "claimed_cents,approved_cents,approved_esf_cents,approved_state_cents,paid_cents,paid_esf_cents,"
-         "paid_state_cents\n";
+  // The provider and mode columns only when the query grouped by them: other answers keep their columns.
+  csv << "project_id,territory_id,municipality_id,service," << (report.by_provider ? "provider_id," : "")
+      << (report.by_mode ? "mode," : "")
+      << "month,deliveries,delivered_cents,eligible_cents,claimed_cents,approved_cents,approved_esf_cents,"
+         "approved_state_cents,paid_cents,paid_esf_cents,paid_state_cents\n";
   for (const FundingRow& row : report.rows) {
     const FundingFigures& f = row.figures;
-    csv << row.project_id << ',' << row.territory_id << ',' << row.municipality_id << ',' << row.service << ','
-        << row.month << ',' << f.deliveries << ',' << f.delivered_cents << ',' << f.eligible_cents << ','
+    csv << row.project_id << ',' << row.territory_id << ',' << row.municipality_id << ',' << row.service << ',';
+    if (report.by_provider) csv << row.provider_id << ',';
+    if (report.by_mode) csv << row.mode << ',';
+    csv << row.month << ',' << f.deliveries << ',' << f.delivered_cents << ',' << f.eligible_cents << ','
         << f.claimed_cents << ',' << f.approved_cents << ',' << f.approved_esf_cents << ','
         << f.approved_state_cents << ',' << f.paid_cents << ',' << f.paid_esf_cents << ',' << f.paid_state_cents
         << '\n';

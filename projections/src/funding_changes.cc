@@ -79,6 +79,8 @@ Status FundingMoves::Assemble(const FundingCells& cells_at_from, FundingChangesR
   out->valid_date = query_.valid_date;
   out->from_position = query_.from_position;
   out->to_position = query_.to_position;
+  out->by_provider = keep_.count("provider") > 0;
+  out->by_mode = keep_.count("mode") > 0;
   // A row at B is the row at A and its moves; the totals at B, those at A and every move.
   std::map<FundingRowKey, FundingFigures> at_from;
   out->totals_from = FiguresAtFrom(cells_at_from, query_, keep_, moves_, &at_from);
@@ -196,6 +198,8 @@ nlohmann::ordered_json KeyToJson(const FundingRowKey& key) {
   if (!key.territory_id.empty()) item["territory_id"] = key.territory_id;
   if (!key.municipality_id.empty()) item["municipality_id"] = key.municipality_id;
   if (!key.service.empty()) item["service"] = key.service;
+  if (!key.provider_id.empty()) item["provider_id"] = key.provider_id;
+  if (!key.mode.empty()) item["mode"] = key.mode;
   if (!key.month.empty()) item["month"] = key.month;
   return item;
 }
@@ -238,8 +242,9 @@ std::string FundingChangesToCsv(const FundingChangesReport& report) {
   std::map<uint64_t, const ChangeCause*> causes;
   for (const ChangeCause& cause : report.events) causes[cause.position] = &cause;
   std::ostringstream csv;
-  csv << "project_id,territory_id,municipality_id,service,month,position,event_id,event_type,stream,delivery_id,"
-         "effective_date,recorded_at,deliveries,"
+  csv << "project_id,territory_id,municipality_id,service," << (report.by_provider ? "provider_id," : "")
+      << (report.by_mode ? "mode," : "")
+      << "month,position,event_id,event_type,stream,delivery_id,effective_date,recorded_at,deliveries,"
          "delivered_cents,eligible_cents,claimed_cents,approved_cents,approved_esf_cents,approved_state_cents,"
          "paid_cents,paid_esf_cents,paid_state_cents\n";
   for (const ChangedRow& row : report.rows) {
@@ -247,7 +252,10 @@ std::string FundingChangesToCsv(const FundingChangesReport& report) {
       const ChangeCause* cause = causes.count(move.position) ? causes.at(move.position) : nullptr;
       const FundingFigures& f = move.delta;
       csv << row.key.project_id << ',' << row.key.territory_id << ',' << row.key.municipality_id << ','
-          << row.key.service << ',' << row.key.month << ',' << move.position << ','
+          << row.key.service << ',';
+      if (report.by_provider) csv << row.key.provider_id << ',';
+      if (report.by_mode) csv << row.key.mode << ',';
+      csv << row.key.month << ',' << move.position << ','
           << (cause ? cause->event_id : "") << ',' << (cause ? cause->type : "") << ','
           << (cause ? cause->stream : "") << ',' << (cause ? cause->delivery_id : "") << ','
           << (cause ? ledger::FormatDate(cause->effective_date) : "") << ','

@@ -365,11 +365,14 @@ void FundingJournal::Replace(Contribution* stored, Contribution fresh) {
   *stored = std::move(fresh);
 }
 
-FundingJournal::PlaceId FundingJournal::PlaceOf(const LedgerModel& model, const GrantFacts& grant) {
-  auto [it, inserted] = place_ids_.try_emplace({grant.municipality_id, grant.service}, 0);
+FundingJournal::PlaceId FundingJournal::PlaceOf(const LedgerModel& model, const GrantFacts& grant,
+                                                const DeliveryFacts& delivery) {
+  auto [it, inserted] =
+      place_ids_.try_emplace(PlaceIdentity{grant.municipality_id, grant.service, delivery.provider_id, delivery.mode}, 0);
   if (inserted) {
     it->second = static_cast<PlaceId>(places_.size());
-    Place place{grant.municipality_id, grant.service, FundingRowOf(model, grant, grant.valid_from)};
+    Place place{grant.municipality_id, grant.service, delivery.provider_id, delivery.mode,
+                FundingRowOfDelivery(model, grant, delivery)};
     place.key.month.clear();
     places_.push_back(std::move(place));
   }
@@ -381,8 +384,9 @@ int32_t MonthNumber(int32_t date) {
   return civil.year * 12 + static_cast<int32_t>(civil.month) - 1;
 }
 
-FundingJournal::Cell FundingJournal::CellOf(const LedgerModel& model, const GrantFacts& grant, int32_t date) {
-  return Cell{PlaceOf(model, grant), MonthNumber(date)};
+FundingJournal::Cell FundingJournal::CellOf(const LedgerModel& model, const GrantFacts& grant,
+                                            const DeliveryFacts& delivery) {
+  return Cell{PlaceOf(model, grant, delivery), MonthNumber(delivery.date)};
 }
 
 FundingRowKey FundingJournal::RowKeyOf(Cell cell) const {
@@ -394,10 +398,13 @@ FundingRowKey FundingJournal::RowKeyOf(Cell cell) const {
 void FundingJournal::RefreshPlaces(const LedgerModel& model) {
   for (PlaceId id = 0; id < places_.size(); ++id) {
     Place& place = places_[id];
-    GrantFacts grant;  // FundingRowOf reads the municipality and the service only
+    GrantFacts grant;  // FundingRowOfDelivery reads the grant's municipality and service only
     grant.municipality_id = place.municipality_id;
     grant.service = place.service;
-    FundingRowKey key = FundingRowOf(model, grant, 0);
+    DeliveryFacts delivery;  // and the delivery's provider and mode
+    delivery.provider_id = place.provider_id;
+    delivery.mode = place.mode;
+    FundingRowKey key = FundingRowOfDelivery(model, grant, delivery);
     key.month.clear();
     if (key == place.key) continue;
     for (auto cell = sums_.lower_bound(Cell{id, INT32_MIN}); cell != sums_.end() && cell->first.place == id; ++cell) {
@@ -446,7 +453,7 @@ void FundingJournal::SetDeliveryContribution(const LedgerModel& model, const std
   DeliveryContribution fresh;
   // The cell's place is the grant's; its month moves with the date.
   fresh.cell = had && stored->second.date == delivery->date ? stored->second.cell
-                                                            : CellOf(model, *grant, delivery->date);
+                                                            : CellOf(model, *grant, *delivery);
   fresh.date = delivery->date;
   fresh.cost_cents = delivery->cost_cents;
   fresh.eligible_quantity = decision->eligible_quantity;
@@ -761,7 +768,7 @@ std::optional<FundingJournal::Cell> FundingJournal::LineCell(const LedgerModel& 
   if (delivery == model.deliveries().end()) return std::nullopt;
   const GrantFacts* grant = model.FindGrant(delivery->second.grant_id);
   if (grant == nullptr) return std::nullopt;
-  return CellOf(model, *grant, delivery->second.date);
+  return CellOf(model, *grant, delivery->second);
 }
 
 const FundingJournal::ClaimLines& FundingJournal::LinesOf(const LedgerModel& model, const std::string& claim_id,
@@ -884,7 +891,8 @@ void GroupCells(const FundingCells& cells, const FundingQuery& query, const std:
   out->rows.reserve(grouped.size());
   for (const auto& [group, figures] : grouped) {
     const FundingRowKey& key = grouping.keys[static_cast<size_t>(group.first)];
-    out->rows.push_back(FundingRow{key.project_id, key.territory_id, key.municipality_id, key.service,
+    out->rows.push_back(FundingRow{key.project_id, key.territory_id, key.municipality_id, key.service, key.provider_id,
+                                   key.mode,
                                    keep_month ? MonthText(group.second) : std::string(), figures, {}});
   }
 }
@@ -899,6 +907,7 @@ Status ComputeFundingFromCells(const FundingCells& cells, const FundingContext& 
   out->known_at_position = known_at_position;
   std::set<std::string> keep;
   DI_RETURN_IF_ERROR(CheckFundingQuery(context, query, &keep));
+  MarkDimensions(keep, out);
   GroupCells(cells, query, keep, out);
   DI_ASSERT(out->totals.approved_esf_cents + out->totals.approved_state_cents == out->totals.approved_cents);
   DI_ASSERT(out->totals.paid_esf_cents + out->totals.paid_state_cents == out->totals.paid_cents);

@@ -22,13 +22,14 @@ class RowFinder {
             const FundingReport& report)
       : keep_month_(keep.empty() || keep.count("month") > 0), grouping_(GroupPlaces(cells.places, query, keep)) {
     for (size_t place = 0; place < cells.places.size(); ++place) {
-      place_of_[PlaceText(cells.places[place].municipality_id, cells.places[place].service)] = place;
+      const FundingRowKey& key = cells.places[place];
+      place_of_[PlaceText(key.municipality_id, key.service, key.provider_id, key.mode)] = place;
     }
     std::map<FundingRowKey, int64_t> group_of_key;
     for (size_t group = 0; group < grouping_.keys.size(); ++group) group_of_key[grouping_.keys[group]] = group;
     for (size_t row = 0; row < report.rows.size(); ++row) {
       const FundingRow& r = report.rows[row];
-      FundingRowKey key{r.project_id, r.territory_id, r.municipality_id, r.service, ""};
+      FundingRowKey key{r.project_id, r.territory_id, r.municipality_id, r.service, r.provider_id, r.mode, ""};
       int32_t month = 0;
       const bool parsed = !keep_month_ || ParseMonthText(r.month, &month);
       DI_ASSERT(parsed);
@@ -40,7 +41,7 @@ class RowFinder {
   // out; kCorruption when its cell has no row.
   Status Find(const ClaimLineFacts& facts, bool* kept, size_t* row) const {
     *kept = false;
-    auto place = place_of_.find(PlaceText(facts.municipality_id, facts.service));
+    auto place = place_of_.find(PlaceText(facts.municipality_id, facts.service, facts.provider_id, facts.mode));
     if (place == place_of_.end()) return Missing(facts);
     const int64_t group = grouping_.key_of_place[place->second];
     if (group < 0) return Status::Ok();
@@ -52,8 +53,9 @@ class RowFinder {
   }
 
  private:
-  static std::string PlaceText(const std::string& municipality_id, const std::string& service) {
-    return municipality_id + '\0' + service;
+  static std::string PlaceText(const std::string& municipality_id, const std::string& service,
+                               const std::string& provider_id, const std::string& mode) {
+    return municipality_id + '\0' + service + '\0' + provider_id + '\0' + mode;
   }
   static Status Missing(const ClaimLineFacts& facts) {
     return Status::Corruption("the journal has no funding cell for " + facts.municipality_id + ", " + facts.service +

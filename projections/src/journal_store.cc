@@ -49,7 +49,7 @@ constexpr std::string_view kMemberPrefix = "member/";
 constexpr std::string_view kClaimPrefix = "claim/";
 // 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys; 4: line keys;
 // 5: member keys; 6: claim keys.
-constexpr uint8_t kFormatVersion = 7;
+constexpr uint8_t kFormatVersion = 8;  // 8: places and line facts with the provider and the mode
 constexpr size_t kMetaSize = 1 + 8 + 32;
 
 // The position of a key known to be `prefix` and 8 bytes (an iterator's key within the prefix, or the meta value).
@@ -88,6 +88,8 @@ class Writer {
     Str(key.territory_id);
     Str(key.municipality_id);
     Str(key.service);
+    Str(key.provider_id);
+    Str(key.mode);
   }
   void Raw(std::string_view bytes) { out_.append(bytes); }
   std::string Take() { return std::move(out_); }
@@ -145,7 +147,8 @@ class Reader {
     return true;
   }
   bool Place(FundingRowKey* key) {
-    return Str(&key->project_id) && Str(&key->territory_id) && Str(&key->municipality_id) && Str(&key->service);
+    return Str(&key->project_id) && Str(&key->territory_id) && Str(&key->municipality_id) && Str(&key->service) &&
+           Str(&key->provider_id) && Str(&key->mode);
   }
   bool done() const { return in_.empty(); }
 
@@ -249,7 +252,7 @@ std::string EncodeRecord(const JournalRecord& record) {
 
 // A change as a record's bytes hold it: views into them, valid while they are.
 struct ChangeView {
-  std::string_view project_id, territory_id, municipality_id, service, month;
+  std::string_view project_id, territory_id, municipality_id, service, provider_id, mode, month;
   int32_t valid_from = 0;
   CellFigures delta;
 };
@@ -264,7 +267,8 @@ bool DecodeRecordParts(std::string_view bytes, const std::function<void(const Ch
   for (uint64_t i = 0; i < count; ++i) {
     ChangeView change;
     if (!in.View(&change.project_id) || !in.View(&change.territory_id) || !in.View(&change.municipality_id) ||
-        !in.View(&change.service) || !in.View(&change.month) || !in.I32(&change.valid_from) ||
+        !in.View(&change.service) || !in.View(&change.provider_id) || !in.View(&change.mode) ||
+        !in.View(&change.month) || !in.I32(&change.valid_from) ||
         !in.Figures(&change.delta)) {
       return false;
     }
@@ -281,7 +285,7 @@ bool DecodeRecord(std::string_view bytes, JournalRecord* record) {
         change.position = record->position;
         change.cell = FundingRowKey{std::string(view.project_id), std::string(view.territory_id),
                                     std::string(view.municipality_id), std::string(view.service),
-                                    std::string(view.month)};
+                                    std::string(view.provider_id), std::string(view.mode), std::string(view.month)};
         change.valid_from = view.valid_from;
         change.delta = view.delta;
         record->changes.push_back(std::move(change));
@@ -294,9 +298,9 @@ bool DecodeRecord(std::string_view bytes, JournalRecord* record) {
 class CellAccumulator {
  public:
   uint32_t PlaceId(std::string_view project, std::string_view territory, std::string_view municipality,
-                   std::string_view service) {
+                   std::string_view service, std::string_view provider, std::string_view mode) {
     key_.clear();
-    for (std::string_view part : {project, territory, municipality, service}) {
+    for (std::string_view part : {project, territory, municipality, service, provider, mode}) {
       key_.append(part);
       key_.push_back('\0');
     }
@@ -304,7 +308,7 @@ class CellAccumulator {
     const auto id = static_cast<uint32_t>(places_.size());
     place_ids_.emplace(key_, id);
     places_.push_back(FundingRowKey{std::string(project), std::string(territory), std::string(municipality),
-                                    std::string(service), {}});
+                                    std::string(service), std::string(provider), std::string(mode), {}});
     return id;
   }
   void Add(uint32_t place, int32_t month, const CellFigures& figures) {
@@ -315,7 +319,9 @@ class CellAccumulator {
     int32_t month = 0;
     if (!ParseMonthText(change.month, &month)) return false;
     if (change.valid_from > valid_date) return true;
-    Add(PlaceId(change.project_id, change.territory_id, change.municipality_id, change.service), month, change.delta);
+    Add(PlaceId(change.project_id, change.territory_id, change.municipality_id, change.service, change.provider_id,
+                change.mode),
+        month, change.delta);
     return true;
   }
   FundingCells Take() {
@@ -330,13 +336,13 @@ class CellAccumulator {
   }
 
  private:
-  std::string key_;  // reused: the place's four parts, each followed by a NUL
+  std::string key_;  // reused: the place's six parts, each followed by a NUL
   std::unordered_map<std::string, uint32_t> place_ids_;
   std::vector<FundingRowKey> places_;
   std::unordered_map<uint64_t, CellFigures> cells_;
 };
 
-// Image: places (4 strings each), then per cell (place index, month number, first and last steps' valid dates, total,
+// Image: places (6 strings each), then per cell (place index, month number, first and last steps' valid dates, total,
 // steps (valid_from, figures) length-prefixed), then the context.
 bool DecodeImage(std::string_view bytes, int32_t valid_date, CellAccumulator* cells, FundingContext* context) {
   Reader in(bytes);
@@ -346,7 +352,8 @@ bool DecodeImage(std::string_view bytes, int32_t valid_date, CellAccumulator* ce
   for (uint64_t i = 0; i < count; ++i) {
     FundingRowKey place;
     if (!in.Place(&place)) return false;
-    place_ids.push_back(cells->PlaceId(place.project_id, place.territory_id, place.municipality_id, place.service));
+    place_ids.push_back(cells->PlaceId(place.project_id, place.territory_id, place.municipality_id, place.service,
+                                       place.provider_id, place.mode));
   }
   if (!in.U64(&count)) return false;
   for (uint64_t i = 0; i < count; ++i) {
@@ -418,7 +425,8 @@ bool AddUsage(std::string_view bytes, int32_t valid_date, int64_t* sum) {
   return in.done();
 }
 
-// A delivery's claim-line facts: flags (recorded 1, voided 2, decided 4), date, service, municipality, cost,
+// A delivery's claim-line facts: flags (recorded 1, voided 2, decided 4), date, service, municipality, provider, mode,
+// cost,
 // positions, the decision's eligible quantity, eligible cost, rule and reason.
 std::string EncodeLineFacts(const ClaimLineFacts& facts) {
   Writer out;
@@ -426,6 +434,8 @@ std::string EncodeLineFacts(const ClaimLineFacts& facts) {
   out.I64(facts.date);
   out.Str(facts.service);
   out.Str(facts.municipality_id);
+  out.Str(facts.provider_id);
+  out.Str(facts.mode);
   out.I64(facts.cost_cents);
   out.U64(facts.positions.size());
   for (uint64_t position : facts.positions) out.U64(position);
@@ -440,7 +450,8 @@ bool DecodeLineFacts(std::string_view bytes, ClaimLineFacts* facts) {
   Reader in(bytes);
   uint64_t flags = 0, count = 0;
   if (!in.U64(&flags) || flags > 7 || !in.I32(&facts->date) || !in.Str(&facts->service) ||
-      !in.Str(&facts->municipality_id) || !in.I64(&facts->cost_cents) ||
+      !in.Str(&facts->municipality_id) || !in.Str(&facts->provider_id) || !in.Str(&facts->mode) ||
+      !in.I64(&facts->cost_cents) ||
       !in.U64(&count)) {
     return false;
   }

@@ -112,6 +112,8 @@ ClaimLineFacts DeliveryLineFacts(const LedgerModel& model, const DeliveryFacts& 
   facts.date = delivery.date;
   facts.cost_cents = delivery.cost_cents;
   facts.voided = delivery.voided;
+  facts.provider_id = delivery.provider_id;
+  facts.mode = ledger::EnumValueName(delivery.mode);
   facts.positions.push_back(delivery.position);
   facts.positions.insert(facts.positions.end(), delivery.correction_positions.begin(),
                          delivery.correction_positions.end());

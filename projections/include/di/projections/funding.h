@@ -39,10 +39,11 @@ struct FundingFigures {
   bool operator==(const FundingFigures&) const = default;
 };
 
-// A row's key: project, territory, municipality, service and month ("YYYY-MM"); empty where grouped away.
+// A row's key: project, territory, municipality, service, provider, mode and month ("YYYY-MM"); empty where grouped
+// away. The month is last: rows sort by it within the other dimensions.
 struct FundingRowKey {
-  std::string project_id, territory_id, municipality_id, service, month;
-  auto Tie() const { return std::tie(project_id, territory_id, municipality_id, service, month); }
+  std::string project_id, territory_id, municipality_id, service, provider_id, mode, month;
+  auto Tie() const { return std::tie(project_id, territory_id, municipality_id, service, provider_id, mode, month); }
   bool operator<(const FundingRowKey& other) const { return Tie() < other.Tie(); }
   bool operator==(const FundingRowKey& other) const { return Tie() == other.Tie(); }
 };
@@ -52,11 +53,14 @@ struct FundingRow {
   std::string territory_id;     // the post-reform municipality (the granting one if never merged)
   std::string municipality_id;  // the granting municipality (old territory)
   std::string service;
+  std::string provider_id;      // the delivering provider; only when grouped by "provider"
+  std::string mode;             // in_person / remote; only when grouped by "mode"
   std::string month;            // YYYY-MM of the delivery date
   FundingFigures figures;
   // With FundingQuery::explain: the positions of every event behind the row's figures (live deliveries and their
   // corrections, claims, reviews, payments, budget versions used for the split), ascending.
   std::vector<uint64_t> positions;
+  FundingRowKey Key() const { return {project_id, territory_id, municipality_id, service, provider_id, mode, month}; }
 };
 
 struct BudgetLine {
@@ -73,7 +77,8 @@ struct BudgetLine {
 struct FundingQuery {
   std::string project_id;       // empty: every project
   std::string municipality_id;  // empty: every municipality; else the granting one or its territory
-  // Dimensions kept in the rows, of: project, territory, municipality, service, month. Empty: all.
+  // Dimensions kept in the rows, of: project, territory, municipality, service, provider, mode, month. Empty: project,
+  // territory, municipality, service and month (a provider or a mode splits rows only when asked for).
   std::vector<std::string> group_by;
   bool explain = false;  // fill FundingRow::positions
 };
@@ -84,6 +89,7 @@ struct FundingReport {
   std::vector<FundingRow> rows;   // sorted by the kept dimensions
   std::vector<BudgetLine> budgets;
   FundingFigures totals;
+  bool by_provider = false, by_mode = false;  // the rows have these dimensions (CSV columns)
   // Why the answer is empty although the query is valid: it is as known at a position before anything it asks
   // about was recorded (ExplainNotYetKnown, replay.h). Empty otherwise; in JSON only when set.
   std::string note;
@@ -117,9 +123,13 @@ ClaimSplit SplitClaim(const LedgerModel& model, const ClaimFacts& claim, const s
 // Adds line `line` of `split` to `figures`: its claimed amount, approved and paid parts, ESF and state.
 void AddClaimLine(const ClaimSplit& split, size_t line, FundingFigures* figures);
 
-// The row of `grant`'s deliveries dated `date`, with every dimension: the grant's project (its municipality's),
-// territory (as merged), municipality and service, and the month of `date`.
+// The row of `grant`'s deliveries dated `date`: the grant's project (its municipality's), territory (as merged),
+// municipality and service, and the month of `date` (no provider, no mode).
 FundingRowKey FundingRowOf(const LedgerModel& model, const GrantFacts& grant, int32_t date);
+// The row of `delivery` (of `grant`) with every dimension: FundingRowOf, its provider and its mode.
+FundingRowKey FundingRowOfDelivery(const LedgerModel& model, const GrantFacts& grant, const DeliveryFacts& delivery);
+// Sets the report's by_provider and by_mode from the dimensions kept.
+void MarkDimensions(const std::set<std::string>& keep, FundingReport* report);
 // Checks FundingQuery::group_by (kInvalidArgument on field "group_by") and returns the dimensions kept.
 Status FundingDimensions(const std::vector<std::string>& group_by, std::set<std::string>* keep);
 // `key` with the dimensions not in `keep` emptied (an empty `keep` keeps all).

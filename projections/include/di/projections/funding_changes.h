@@ -61,6 +61,7 @@ struct FundingChangesReport {
   FundingFigures totals_from, totals_to;  // every row the filters keep
   std::vector<ChangeCause> events;        // every event named by a move, position order
   std::string note;
+  bool by_provider = false, by_mode = false;  // the rows have these dimensions (CSV columns)
 };
 
 // The changes of (A, B] summed per row and event as they are read: a month of records at 10 M events holds some

@@ -176,15 +176,19 @@ class FundingJournal {
   static GrantValidity ValidityOf(const GrantFacts& grant) { return {grant.valid_until, grant.LastDay()}; }
 
  private:
-  // A place: the dimensions of a funding row but its month, interned as (municipality, service). Its project and
+  // A place: the dimensions of a funding row but its month, interned as (municipality, service, provider, mode); a
+  // delivery's provider and mode never change (a correction replaces quantity, cost and kind). Its project and
   // territory are the municipality's as the model says now; RefreshPlaces keeps them so after a municipality's event
   // (which moves whole places from one row key to another, and decides nothing).
   using PlaceId = uint32_t;
   struct Place {
     std::string municipality_id;
     schema::Service service = schema::Service::CHILD_CARE;
+    std::string provider_id;
+    schema::DeliveryMode mode = schema::DeliveryMode::IN_PERSON;
     FundingRowKey key;  // month left empty
   };
+  using PlaceIdentity = std::tuple<std::string, schema::Service, std::string, schema::DeliveryMode>;
   // A cell: a place in a month (year * 12 + month - 1). Integers, so that the journal's maps compare no strings.
   struct Cell {
     PlaceId place = 0;
@@ -269,9 +273,9 @@ class FundingJournal {
   static Entry MakeEntry(const DeliveryFacts& delivery);
   // Re-decides the deliveries of `person_id`'s family that reach `from_date` or later.
   void RefreshFamilyFrom(const LedgerModel& model, const std::string& person_id, int32_t from_date);
-  // The place of a grant's deliveries (interned on first use).
-  PlaceId PlaceOf(const LedgerModel& model, const GrantFacts& grant);
-  Cell CellOf(const LedgerModel& model, const GrantFacts& grant, int32_t date);
+  // The place of a delivery of `grant` (interned on first use).
+  PlaceId PlaceOf(const LedgerModel& model, const GrantFacts& grant, const DeliveryFacts& delivery);
+  Cell CellOf(const LedgerModel& model, const GrantFacts& grant, const DeliveryFacts& delivery);
   FundingRowKey RowKeyOf(Cell cell) const;
   // Gives every place its project and territory as the model says now; a place whose row key changed moves all its
   // figures from the old key to the new one (appended to moves_).
@@ -282,7 +286,7 @@ class FundingJournal {
   void Replace(Contribution* stored, Contribution fresh);
 
   std::vector<Place> places_;
-  std::map<std::pair<std::string, schema::Service>, PlaceId> place_ids_;
+  std::map<PlaceIdentity, PlaceId> place_ids_;
   std::map<Cell, CellSums> sums_;
   std::map<std::string, Family> families_;              // by LedgerModel::FamilyOf
   std::map<std::string, std::string> family_of_person_;  // grant holder -> family key, as partitioned
