@@ -404,20 +404,22 @@ int ReportIndicators(const ReportOptions& options, ledger::EventStore& store, in
   std::printf("indicators on %s, as known at position %llu (distinct persons)\n\n", ledger::FormatDate(valid_date).c_str(),
               static_cast<unsigned long long>(known_at));
   PrintNote(note);
-  std::printf("%-18s %-30s %-18s %9s %9s %9s %10s\n", "project", "target group", "territory", "enrolled", "assessed",
-              "with plan", "receiving");
+  std::printf("%-18s %-30s %-18s %9s %9s %9s %10s %9s %12s\n", "project", "target group", "territory", "enrolled",
+              "assessed", "with plan", "receiving", "prepared", "independent");
   for (const auto& rows : {report.rows, report.totals}) {
     for (const auto& row : rows) {
-      std::printf("%-18s %-30s %-18s %9lld %9lld %9lld %10lld\n", row.project_id.c_str(), row.target_group.c_str(),
-                  row.municipality_id.empty() ? "(all)" : row.municipality_id.c_str(),
+      std::printf("%-18s %-30s %-18s %9lld %9lld %9lld %10lld %9lld %12lld\n", row.project_id.c_str(),
+                  row.target_group.c_str(), row.municipality_id.empty() ? "(all)" : row.municipality_id.c_str(),
                   static_cast<long long>(row.persons_enrolled), static_cast<long long>(row.persons_assessed),
-                  static_cast<long long>(row.persons_with_plan), static_cast<long long>(row.persons_receiving_services));
+                  static_cast<long long>(row.persons_with_plan), static_cast<long long>(row.persons_receiving_services),
+                  static_cast<long long>(row.persons_prepared_for_transition),
+                  static_cast<long long>(row.persons_started_independent_life));
     }
   }
   if (!report.targets.empty()) {
-    std::printf("\n%-18s %-30s %-30s %9s %9s\n", "project", "indicator", "target group", "target", "achieved");
+    std::printf("\n%-18s %-33s %-30s %9s %9s\n", "project", "indicator", "target group", "target", "achieved");
     for (const auto& target : report.targets) {
-      std::printf("%-18s %-30s %-30s %9lld %9lld\n", target.project_id.c_str(), target.indicator.c_str(),
+      std::printf("%-18s %-33s %-30s %9lld %9lld\n", target.project_id.c_str(), target.indicator.c_str(),
                   target.target_group.c_str(), static_cast<long long>(target.target),
                   static_cast<long long>(target.achieved));
     }

@@ -435,6 +435,48 @@ TEST_F(ReportsTest, APersonWhoseEveryDeliveryIsIneligibleIsNotReceivingServices)
   }
 }
 
+// The VSAC residents prepared for community life and those who moved out (brief §3.3 (H)): distinct persons from their
+// first record's date, against targets; as known before the records, none.
+TEST_F(ReportsTest, IndicatorsCountTheTransitionToCommunityLife) {
+  const uint64_t before = store_->Head().position;
+  Append({E("bt", "budget_amended", "2021-07-01",
+            {{"project_id", "PR-1"}, {"total_cents", 100000}, {"esf_cents", 86690}, {"state_cents", 13310},
+             {"targets", {{{"indicator", "persons_prepared_for_transition"}, {"target_group", "adult_mental_disability"},
+                           {"count", 53}},
+                          {{"indicator", "persons_started_independent_life"}, {"target_group", "adult_mental_disability"},
+                           {"count", 2}}}}}),
+          E("t1", "transition_prepared", "2021-02-01", {{"person_id", "P-A1"}, {"centre_id", "PV-1"}}),
+          E("t2", "transition_prepared", "2021-03-01", {{"person_id", "P-A1"}, {"note", "prepared again"}}),
+          E("t3", "independent_life_started", "2021-04-01", {{"person_id", "P-A1"}})});
+  auto adults = [&](const char* valid, uint64_t known_at) {
+    IndicatorsReport report;
+    EXPECT_TRUE(ComputeIndicators(Model(known_at), D(valid), "", "", &report).ok());
+    for (const IndicatorRow& row : report.totals) {
+      if (row.target_group == "adult_mental_disability") return std::make_pair(row, report.targets);
+    }
+    ADD_FAILURE() << "no adult row";
+    return std::make_pair(IndicatorRow{}, report.targets);
+  };
+  auto counts = [](const IndicatorRow& row) {
+    return std::make_pair(row.persons_prepared_for_transition, row.persons_started_independent_life);
+  };
+  using Counts = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(counts(adults("2021-01-31", kKnownNow).first), (Counts{0, 0}));
+  EXPECT_EQ(counts(adults("2021-02-01", kKnownNow).first), (Counts{1, 0}));
+  EXPECT_EQ(counts(adults("2021-03-31", kKnownNow).first), (Counts{1, 0}));  // prepared twice: one person
+  const auto [row, targets] = adults("2021-12-31", kKnownNow);
+  EXPECT_EQ(counts(row), (Counts{1, 1}));
+  std::map<std::string, std::pair<int64_t, int64_t>> achieved;  // indicator -> (target, achieved)
+  for (const IndicatorTargetRow& target : targets) achieved[target.indicator] = {target.target, target.achieved};
+  EXPECT_EQ(achieved["persons_prepared_for_transition"], (Counts{53, 1}));
+  EXPECT_EQ(achieved["persons_started_independent_life"], (Counts{2, 1}));
+  EXPECT_EQ(counts(adults("2021-12-31", before).first), (Counts{0, 0}));  // as known before they were recorded
+  IndicatorsReport report;
+  ASSERT_TRUE(ComputeIndicators(Model(), D("2021-12-31"), "", "", &report).ok());
+  EXPECT_NE(IndicatorsToCsv(report).find("persons_prepared_for_transition,persons_started_independent_life\n"),
+            std::string::npos);
+}
+
 TEST_F(ReportsTest, IndicatorsCountDistinctPersonsAgainstTargets) {
   Append({Delivery("d5", "D-5", "2021-06-03", 60, 700)});  // a second delivery to the same child
   IndicatorsReport report;

@@ -135,6 +135,8 @@ std::vector<Case> Cases() {
   json move = E("e-move", "residence_changed", "2021-02-01", {{"person_id", "P-C1"}, {"municipality_id", "M-2"}});
   json closure = E("e-close", "provider_closed", "2020-03-13", {{"provider_id", "PV-1"}, {"reason", "COVID-19"}});
   json reopen = E("e-reopen", "provider_reopened", "2020-06-01", {{"provider_id", "PV-1"}});
+  json prepared = E("e-prep", "transition_prepared", "2019-11-29", {{"person_id", "P-A1"}, {"centre_id", "PV-1"}});
+  json moved_out = E("e-indep", "independent_life_started", "2020-02-03", {{"person_id", "P-A1"}});
   json rules = E("e-rules", "rules_enacted", "2021-07-01",
                  {{"rule_set_id", "KU"}, {"title", "Kurzeme"}, {"document", {{"version", 1}}}});
   const json d1 = kDeliveries[0], d2 = kDeliveries[1];
@@ -181,6 +183,14 @@ std::vector<Case> Cases() {
        "already closed since 2020-03-13"},
       {"ReopenedNotClosed", {}, reopen, "data.provider_id", "is not closed"},
       {"ReopenedBeforeClosed", {closure}, At(reopen, "2020-03-12"), "effective_date", "before it closed on 2020-03-13"},
+      // transition_prepared, independent_life_started: adults with a mental disability (GRT) only
+      {"PreparedChild", {}, With(prepared, "person_id", "P-C1"), "data.person_id",
+       "preparation for community life is recorded for adult_mental_disability persons; 'P-C1' is "
+       "child_functional_impairment"},
+      {"PreparedUnknownPerson", {}, With(prepared, "person_id", "P-9"), "data.person_id", "unknown person"},
+      {"PreparedInUnknownCentre", {}, With(prepared, "centre_id", "PV-9"), "data.centre_id", "unknown provider"},
+      {"IndependentLifeOfAParent", {}, With(moved_out, "person_id", "P-P1"), "data.person_id",
+       "the start of independent life is recorded for adult_mental_disability persons"},
       // rules_enacted: the projects it governs
       {"RulesForUnknownProject", {}, With(rules, "project_ids", {"PR-1", "PR-9"}), "data.project_ids[1]",
        "unknown project 'PR-9'"},
@@ -369,6 +379,8 @@ TEST(ValidationAcceptsTest, ValidHistoryOfEveryKindIsRecorded) {
       E("v4", "rules_enacted", "2021-07-01", {{"rule_set_id", "MK313"}, {"title", "MK 313 from 2021-07-01"}, {"document", {{"version", 1}}}}),
       E("v4c", "provider_closed", "2020-03-13", {{"provider_id", "PV-1"}, {"reason", "COVID-19"}, {"services", {"respite"}}}),
       E("v4r", "provider_reopened", "2020-06-01", {{"provider_id", "PV-1"}}),
+      E("v4t", "transition_prepared", "2019-11-29", {{"person_id", "P-A1"}, {"centre_id", "PV-1"}, {"note", "VSAC"}}),
+      E("v4i", "independent_life_started", "2020-02-03", {{"person_id", "P-A1"}}),
       E("v4p", "rules_enacted", "2021-07-01", {{"rule_set_id", "MK313-PR-1"}, {"title", "PR-1's own"}, {"document", {{"version", 1}}}, {"project_ids", {"PR-1"}}}),
       E("v5", "special_care_opinion_recorded", "2020-06-01", {{"person_id", "P-C1"}, {"valid_from", "2020-06-01"}}),
       E("v6", "parent_activity_recorded", "2021-07-01", {{"person_id", "P-P1"}, {"activity", "working"}, {"valid_from", "2021-07-01"}, {"valid_until", "2021-07-15"}}),

@@ -97,7 +97,8 @@ enum Indicator {
   personsAssessed @0;
   supportPlans @1;
   personsReceivingServices @2;
-  personsPreparedForTransition @3;
+  personsPreparedForTransition @3;   # GRT residents of a state social care centre prepared for community life
+  personsStartedIndependentLife @4;  # of them, those who moved to live in the community ("uzsāks patstāvīgu dzīvi")
 }
 
 enum RepresentativeRelation {
@@ -191,7 +192,7 @@ struct ProjectRegistered {          # stream project/<projectId>
   projectId @0 :Text $entityId;
   name @1 :Text;
   region @2 :Text;
-  agreementNumber @3 :Text;
+  agreementNumber @3 :Text $optional;   # a pilot outside the ESF agreements has none (BA 23)
   periodStart @4 :Int32 $date;
   periodEnd @5 :Int32 $date;
   servicesPaidUntil @6 :Int32 $date;   # last date on which services are paid (2023-08-31)
@@ -309,6 +310,17 @@ struct ParentActivityRecorded {     # stream person/<personId>; decides 200/80 h
   activity @1 :ParentActivity;
   validFrom @2 :Int32 $date;
   validUntil @3 :Int32 = -2147483648 $date $optional;
+}
+
+struct TransitionPrepared {         # stream person/<personId>; prepared for community life by the effective date
+  personId @0 :Text $entityId;       # an adult with a mental disability (GRT) living in a state social care centre
+  centreId @1 :Text $entityId $optional;  # the centre (VSAC) or its branch, a registered provider
+  note @2 :Text $optional;
+}
+
+struct IndependentLifeStarted {     # stream person/<personId>; moved out of the centre to live in the community
+  personId @0 :Text $entityId;       # from the effective date
+  note @1 :Text $optional;
 }
 
 struct NeedsAssessed {              # stream person/<personId>; individuālo vajadzību izvērtējums
@@ -511,6 +523,8 @@ struct Event {
     signingKeyRotated @33 :SigningKeyRotated;
     providerClosed @34 :ProviderClosed;
     providerReopened @35 :ProviderReopened;
+    transitionPrepared @36 :TransitionPrepared;
+    independentLifeStarted @37 :IndependentLifeStarted;
   }
 }
 

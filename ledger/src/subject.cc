@@ -63,6 +63,10 @@ void ResolvePerson(Payload::Reader payload, EntityLookup& lookup, EventSubject* 
       return ConcernsPerson(lookup, Str(payload.getSpecialCareOpinionRecorded().getPersonId()), "person_id", out);
     case Payload::PARENT_ACTIVITY_RECORDED:
       return ConcernsPerson(lookup, Str(payload.getParentActivityRecorded().getPersonId()), "person_id", out);
+    case Payload::TRANSITION_PREPARED:
+      return ConcernsPerson(lookup, Str(payload.getTransitionPrepared().getPersonId()), "person_id", out);
+    case Payload::INDEPENDENT_LIFE_STARTED:
+      return ConcernsPerson(lookup, Str(payload.getIndependentLifeStarted().getPersonId()), "person_id", out);
     case Payload::NEEDS_ASSESSED:
       return ConcernsPerson(lookup, Str(payload.getNeedsAssessed().getPersonId()), "person_id", out);
     case Payload::SUPPORT_PLAN_APPROVED:

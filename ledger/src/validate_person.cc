@@ -124,6 +124,34 @@ Status ParentActivityRecorded(Context& ctx, schema::ParentActivityRecorded::Read
   return Status::Ok();
 }
 
+namespace {
+// The transition to community life concerns adults with a mental disability (GRT) in state social care centres.
+Status NeedTransitionPerson(Context& ctx, const std::string& id, std::string_view what) {
+  EntityState person;
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PERSON, id, "person_id", &person));
+  if (person.target_group != TargetGroup::ADULT_MENTAL_DISABILITY) {
+    return Invalid("person_id", std::string(what) + " is recorded for adult_mental_disability persons; '" + id +
+                                    "' is " + std::string(TargetGroupName(person.target_group)));
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Status TransitionPrepared(Context& ctx, schema::TransitionPrepared::Reader data) {
+  const std::string id = Str(data.getPersonId());
+  DI_RETURN_IF_ERROR(NeedTransitionPerson(ctx, id, "preparation for community life"));
+  if (data.hasCentreId()) DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROVIDER, Str(data.getCentreId()), "centre_id"));
+  ctx.SetStream("person", id);
+  return Status::Ok();
+}
+
+Status IndependentLifeStarted(Context& ctx, schema::IndependentLifeStarted::Reader data) {
+  const std::string id = Str(data.getPersonId());
+  DI_RETURN_IF_ERROR(NeedTransitionPerson(ctx, id, "the start of independent life"));
+  ctx.SetStream("person", id);
+  return Status::Ok();
+}
+
 Status NeedsAssessed(Context& ctx, schema::NeedsAssessed::Reader data) {
   const std::string assessment_id = Str(data.getAssessmentId());
   const std::string person_id = Str(data.getPersonId());

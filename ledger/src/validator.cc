@@ -128,6 +128,8 @@ Status Dispatch(Context& ctx, schema::Event::Reader event) {
     case P::PROVIDER_CONTRACTED: return ProviderContracted(ctx, payload.getProviderContracted());
     case P::PROVIDER_CLOSED: return ProviderClosed(ctx, payload.getProviderClosed());
     case P::PROVIDER_REOPENED: return ProviderReopened(ctx, payload.getProviderReopened());
+    case P::TRANSITION_PREPARED: return TransitionPrepared(ctx, payload.getTransitionPrepared());
+    case P::INDEPENDENT_LIFE_STARTED: return IndependentLifeStarted(ctx, payload.getIndependentLifeStarted());
     case P::RULES_ENACTED: return RulesEnacted(ctx, payload.getRulesEnacted());
     case P::PERSON_ENROLLED: return PersonEnrolled(ctx, payload.getPersonEnrolled());
     case P::RESIDENCE_CHANGED: return ResidenceChanged(ctx, payload.getResidenceChanged());

@@ -112,6 +112,9 @@ Status ProviderRegistered(Context& ctx, schema::ProviderRegistered::Reader data)
 Status ProviderContracted(Context& ctx, schema::ProviderContracted::Reader data);
 Status ProviderClosed(Context& ctx, schema::ProviderClosed::Reader data);
 Status ProviderReopened(Context& ctx, schema::ProviderReopened::Reader data);
+// validate_person.cc: the transition of a state social care centre's resident to community life
+Status TransitionPrepared(Context& ctx, schema::TransitionPrepared::Reader data);
+Status IndependentLifeStarted(Context& ctx, schema::IndependentLifeStarted::Reader data);
 Status RulesEnacted(Context& ctx, schema::RulesEnacted::Reader data);
 
 // validate_person.cc

@@ -120,6 +120,9 @@ Reach PersonReach(schema::Event::Payload::Reader payload, int32_t date, std::str
     case P::SUPPORT_PLAN_APPROVED:
       return {Reach::kFamilyFrom, person_id, EarlierOf(date, payload.getSupportPlanApproved().getValidFrom())};
     case P::NEEDS_ASSESSED: return {Reach::kFamilyFrom, person_id, date};  // assessed by its effective date
+    case P::TRANSITION_PREPARED:
+    case P::INDEPENDENT_LIFE_STARTED:
+      return {Reach::kNothing};  // indicators only: the person's member record is refreshed as for every person event
     default: return {Reach::kFamily, person_id};  // an enrolment: group, birth date, representation
   }
 }

@@ -35,6 +35,8 @@ IndicatorMember MemberFactsOf(const LedgerModel& model, const PersonFacts& perso
   member.residence_municipality_id = person.residence_municipality_id;
   member.residences = person.residences;
   for (int32_t date : person.assessment_dates) member.first_assessed = EarlierDay(member.first_assessed, date);
+  member.prepared_for_transition = person.prepared_for_transition_on;
+  member.started_independent_life = person.independent_life_from;
   for (const std::string& plan_id : person.plan_ids) {
     auto plan = model.plans().find(plan_id);
     if (plan != model.plans().end()) member.first_planned = EarlierDay(member.first_planned, plan->second.approved_on);
@@ -95,11 +97,15 @@ Status ComputeIndicatorsOfMembers(const LedgerModel& context, int32_t valid_date
     const bool assessed = CountsBy(person.first_assessed, valid_date);
     const bool planned = CountsBy(person.first_planned, valid_date);
     const bool served = CountsBy(person.first_receiving, valid_date);
+    const bool prepared = CountsBy(person.prepared_for_transition, valid_date);
+    const bool independent = CountsBy(person.started_independent_life, valid_date);
     for (IndicatorRow* row : {&rows[{person.project_id, group, territory}], &totals[{person.project_id, group}]}) {
       row->persons_enrolled += 1;
       row->persons_assessed += assessed;
       row->persons_with_plan += planned;
       row->persons_receiving_services += served;
+      row->persons_prepared_for_transition += prepared;
+      row->persons_started_independent_life += independent;
     }
   }
   for (auto& [key, row] : rows) {
@@ -133,7 +139,12 @@ Status ComputeIndicatorsOfMembers(const LedgerModel& context, int32_t valid_date
           case schema::Indicator::PERSONS_ASSESSED: row.achieved = total->second.persons_assessed; break;
           case schema::Indicator::SUPPORT_PLANS: row.achieved = total->second.persons_with_plan; break;
           case schema::Indicator::PERSONS_RECEIVING_SERVICES: row.achieved = total->second.persons_receiving_services; break;
-          case schema::Indicator::PERSONS_PREPARED_FOR_TRANSITION: row.achieved = 0; break;  // not recorded as events yet
+          case schema::Indicator::PERSONS_PREPARED_FOR_TRANSITION:
+            row.achieved = total->second.persons_prepared_for_transition;
+            break;
+          case schema::Indicator::PERSONS_STARTED_INDEPENDENT_LIFE:
+            row.achieved = total->second.persons_started_independent_life;
+            break;
         }
       }
       out->targets.push_back(row);
@@ -152,6 +163,8 @@ nlohmann::ordered_json IndicatorsToJson(const IndicatorsReport& report) {
     item["persons_assessed"] = row.persons_assessed;
     item["persons_with_plan"] = row.persons_with_plan;
     item["persons_receiving_services"] = row.persons_receiving_services;
+    item["persons_prepared_for_transition"] = row.persons_prepared_for_transition;
+    item["persons_started_independent_life"] = row.persons_started_independent_life;
     return item;
   };
   nlohmann::ordered_json json;
@@ -176,10 +189,11 @@ nlohmann::ordered_json IndicatorsToJson(const IndicatorsReport& report) {
 std::string IndicatorsToCsv(const IndicatorsReport& report) {
   std::ostringstream csv;
   csv << "project_id,target_group,municipality_id,persons_enrolled,persons_assessed,persons_with_plan,"
-         "persons_receiving_services\n";
+         "persons_receiving_services,persons_prepared_for_transition,persons_started_independent_life\n";
   for (const auto& row : report.rows) {
     csv << row.project_id << ',' << row.target_group << ',' << row.municipality_id << ',' << row.persons_enrolled << ','
-        << row.persons_assessed << ',' << row.persons_with_plan << ',' << row.persons_receiving_services << '\n';
+        << row.persons_assessed << ',' << row.persons_with_plan << ',' << row.persons_receiving_services << ','
+        << row.persons_prepared_for_transition << ',' << row.persons_started_independent_life << '\n';
   }
   return csv.str();
 }

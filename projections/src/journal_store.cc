@@ -49,7 +49,7 @@ constexpr std::string_view kMemberPrefix = "member/";
 constexpr std::string_view kClaimPrefix = "claim/";
 // 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys; 4: line keys;
 // 5: member keys; 6: claim keys.
-constexpr uint8_t kFormatVersion = 8;  // 8: places and line facts with the provider and the mode
+constexpr uint8_t kFormatVersion = 9;  // 8: places and line facts with the provider and the mode; 9: transitions
 constexpr size_t kMetaSize = 1 + 8 + 32;
 
 // The position of a key known to be `prefix` and 8 bytes (an iterator's key within the prefix, or the meta value).
@@ -480,7 +480,10 @@ std::string EncodeMember(const IndicatorMember& member) {
     out.I64(from);
     out.Str(municipality);
   }
-  for (int32_t day : {member.first_assessed, member.first_planned, member.first_receiving}) out.I64(day);
+  for (int32_t day : {member.first_assessed, member.first_planned, member.first_receiving,
+                      member.prepared_for_transition, member.started_independent_life}) {
+    out.I64(day);
+  }
   return out.Take();
 }
 
@@ -499,7 +502,7 @@ bool DecodeMember(std::string_view bytes, IndicatorMember* member) {
     if (!in.I32(&residence.first) || !in.Str(&residence.second)) return false;
   }
   return in.I32(&member->first_assessed) && in.I32(&member->first_planned) && in.I32(&member->first_receiving) &&
-         in.done();
+         in.I32(&member->prepared_for_transition) && in.I32(&member->started_independent_life) && in.done();
 }
 
 class RocksJournalStore final : public JournalStore {

@@ -176,6 +176,13 @@ std::string LedgerModel::TerritoryOf(const std::string& id) const {
   return current;
 }
 
+namespace {
+// Keeps the earliest of the dates a fact was recorded for (a repeated record does not move it later).
+void FirstDay(int32_t* day, int32_t date) {
+  if (*day == ledger::kNoDate || date < *day) *day = date;
+}
+}  // namespace
+
 void LedgerModel::Apply(const ledger::StoredEvent& stored) {
   const auto recorded = stored.reader();
   const uint64_t position = recorded.getPosition();
@@ -193,6 +200,10 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
     case P::PARENT_ACTIVITY_RECORDED: return ApplyParentActivityRecorded(payload.getParentActivityRecorded(), position);
     case P::NEEDS_ASSESSED: return ApplyNeedsAssessed(payload.getNeedsAssessed(), date);
     case P::SUPPORT_PLAN_APPROVED: return ApplySupportPlanApproved(payload.getSupportPlanApproved(), date);
+    case P::TRANSITION_PREPARED:
+      return FirstDay(&persons_[Str(payload.getTransitionPrepared().getPersonId())].prepared_for_transition_on, date);
+    case P::INDEPENDENT_LIFE_STARTED:
+      return FirstDay(&persons_[Str(payload.getIndependentLifeStarted().getPersonId())].independent_life_from, date);
     case P::SERVICE_GRANTED: return ApplyServiceGranted(payload.getServiceGranted(), position);
     case P::GRANT_AMENDED: return ApplyGrantAmended(payload.getGrantAmended(), date, position);
     case P::GRANT_ENDED: return ApplyGrantEnded(payload.getGrantEnded(), date, position);

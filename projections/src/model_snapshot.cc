@@ -19,7 +19,7 @@ namespace {
 
 constexpr char kSnapshotMagic[8] = {'D', 'I', 'M', 'O', 'D', 'E', 'L', '1'};
 // 2: enrolment date and dated residences; 3: rules per project, kinds; 4: closures, a grant's provider
-constexpr uint32_t kSnapshotFormat = 4;
+constexpr uint32_t kSnapshotFormat = 5;  // 5: a person's transition to community life
 
 class SnapshotWriter {
  public:
@@ -183,7 +183,8 @@ void VisitFields(Archive& a, const Validity<T>& v) { VisitFields(a, const_cast<V
 DI_SNAPSHOT_FIELDS(PersonFacts, a(x.id); a(x.enrolled); a(x.target_group); a(x.birth_date); a(x.enrolled_on);
                    a(x.residence_municipality_id); a(x.residences); a(x.represented_child_ids); a(x.representative_ids);
                    a(x.special_care_opinions); a(x.disabilities); a(x.parent_activities); a(x.plan_ids);
-                   a(x.assessed); a(x.assessment_dates); a(x.project_id))
+                   a(x.assessed); a(x.assessment_dates); a(x.project_id);
+                   a(x.prepared_for_transition_on); a(x.independent_life_from))
 DI_SNAPSHOT_FIELDS(PlanFacts, a(x.id); a(x.approved_on); a(x.person_id); a(x.services); a(x.valid_from);
                    a(x.valid_until))
 DI_SNAPSHOT_FIELDS(GrantFacts, a(x.id); a(x.person_id); a(x.municipality_id); a(x.service); a(x.quantity);

@@ -97,6 +97,8 @@ bool RoleMayWrite(Role role, EventType type) {
         case Payload::PARENT_ACTIVITY_RECORDED:
         case Payload::NEEDS_ASSESSED:
         case Payload::SUPPORT_PLAN_APPROVED:
+        case Payload::TRANSITION_PREPARED:
+        case Payload::INDEPENDENT_LIFE_STARTED:
         case Payload::CLAIM_REVIEWED:
           return true;
         default:

@@ -130,6 +130,8 @@ struct PersonState {
   int32_t disability_until = kNoDate;
   bool activity_recorded = false;
   std::string activity;
+  bool prepared_for_transition = false;  // adults: a transition_prepared recorded
+  bool independent = false;              // adults: an independent_life_started recorded
   int grants_wanted = 1;
 };
 
@@ -300,6 +302,9 @@ class Generator {
   void MaybePlan(PersonState& person, const std::vector<std::string>& services, int per_mille);
 
   void MaybeActivity(PersonState& person, const std::string& actor);
+  // An adult in a state social care centre prepared for community life, then moving out: dated up to 45 days back
+  // (recorded late), a preparation now and then recorded twice.
+  void MaybeTransition(PersonState& person);
 
   // ------------------------------------------------------------------------------------------------------
   // Grants

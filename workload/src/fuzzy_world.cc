@@ -387,6 +387,7 @@ void Generator::PersonFacts() {
                  "adult_specialist_consultation", "adult_psychologist_consultation", "adult_support_group",
                  "social_mentor"},
                 400);
+      MaybeTransition(person);
     } else if (person.group == "child_in_care") {
       MaybePlan(person, {"child_day_centre"}, 50);
     } else if (person.group == "parent_of_child") {
@@ -485,6 +486,22 @@ void Generator::MaybePlan(PersonState& person, const std::vector<std::string>& s
   Emit("support_plan_approved", approved_on, data, "zpr:assessment-team");
   plans_[plan_id] = plan;
   person.plan_ids.push_back(plan_id);
+}
+
+void Generator::MaybeTransition(PersonState& person) {
+  const bool prepare = !person.prepared_for_transition ? Chance(12) : !person.independent && Chance(3);
+  const bool move_out = person.prepared_for_transition && !person.independent && Chance(25);
+  if (!prepare && !move_out) return;
+  const int32_t date = std::max(person.enrolled_on, Today() - static_cast<int32_t>(Between(0, 45)));
+  if (prepare) {
+    Json data = {{"person_id", person.id}};
+    if (Chance(600)) data["centre_id"] = Pick(providers_);
+    Emit("transition_prepared", date, std::move(data), "zpr:project-team");
+    person.prepared_for_transition = true;
+    return;
+  }
+  Emit("independent_life_started", date, {{"person_id", person.id}}, "zpr:project-team");
+  person.independent = true;
 }
 
 void Generator::MaybeActivity(PersonState& person, const std::string& actor) {

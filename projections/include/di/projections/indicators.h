@@ -22,6 +22,10 @@ struct IndicatorRow {
   int64_t persons_assessed = 0;
   int64_t persons_with_plan = 0;
   int64_t persons_receiving_services = 0;
+  // GRT residents of a state social care centre prepared for community life, and those who moved to live in it
+  // (brief §3.3 (H): targets 84 -> 53 in Zemgale, 129 in Latgale), counted by their first record's date.
+  int64_t persons_prepared_for_transition = 0;
+  int64_t persons_started_independent_life = 0;
 };
 
 struct IndicatorTargetRow {
@@ -62,6 +66,8 @@ struct IndicatorMember {
   int32_t first_assessed = ledger::kNoDate;
   int32_t first_planned = ledger::kNoDate;
   int32_t first_receiving = ledger::kNoDate;
+  int32_t prepared_for_transition = ledger::kNoDate;
+  int32_t started_independent_life = ledger::kNoDate;
   bool operator==(const IndicatorMember&) const = default;
 };
 // A person's member facts from `model` but the first day receiving services, which is the caller's (kNoDate).

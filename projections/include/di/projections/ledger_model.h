@@ -49,6 +49,10 @@ struct PersonFacts {
   bool assessed = false;
   std::vector<int32_t> assessment_dates;  // effective dates of needs_assessed
   std::string project_id;
+  // The transition from a state social care centre to community life: the first effective date of each
+  // (kNoDate: none recorded).
+  int32_t prepared_for_transition_on = ledger::kNoDate;  // transition_prepared
+  int32_t independent_life_from = ledger::kNoDate;       // independent_life_started
 
   // The residence in force on `date`: the latest residence from on or before it (of equal dates, the one
   // recorded last); before the first, the first (ResidenceInForce).
