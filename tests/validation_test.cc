@@ -379,6 +379,13 @@ TEST(ValidationAcceptsTest, ValidHistoryOfEveryKindIsRecorded) {
       E("v4", "rules_enacted", "2021-07-01", {{"rule_set_id", "MK313"}, {"title", "MK 313 from 2021-07-01"}, {"document", {{"version", 1}}}}),
       E("v4c", "provider_closed", "2020-03-13", {{"provider_id", "PV-1"}, {"reason", "COVID-19"}, {"services", {"respite"}}}),
       E("v4r", "provider_reopened", "2020-06-01", {{"provider_id", "PV-1"}}),
+      [] {  // the individual budget pilot (BA 23): no agreement number
+        json pilot = BaseWorld()[0];
+        pilot["id"] = "v4pilot";
+        pilot["data"]["project_id"] = "PR-IBM";
+        pilot["data"].erase("agreement_number");
+        return pilot;
+      }(),
       E("v4t", "transition_prepared", "2019-11-29", {{"person_id", "P-A1"}, {"centre_id", "PV-1"}, {"note", "VSAC"}}),
       E("v4i", "independent_life_started", "2020-02-03", {{"person_id", "P-A1"}}),
       E("v4p", "rules_enacted", "2021-07-01", {{"rule_set_id", "MK313-PR-1"}, {"title", "PR-1's own"}, {"document", {{"version", 1}}}, {"project_ids", {"PR-1"}}}),
