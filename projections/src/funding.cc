@@ -258,18 +258,25 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
     bool included = false;  // a known grant that the project and municipality filters keep
     FundingRowKey key;      // without the month
   };
-  const bool split = out->by_provider || out->by_mode;
+  const bool split_rows = out->by_provider || out->by_mode;
   std::unordered_map<std::string, size_t> grant_part_index;
   std::vector<GrantPart> grant_parts;
-  std::string part_id;  // reused: the grant id, and with `split` its delivery's provider and mode
-  auto grant_part = [&](const DeliveryFacts& delivery) -> size_t {
-    part_id = delivery.grant_id;
-    if (split) part_id.append(1, '\0').append(delivery.provider_id).append(1, '\0').push_back(static_cast<char>(delivery.mode));
-    auto [it, inserted] = grant_part_index.try_emplace(part_id, grant_parts.size());
+  std::string part_id;  // reused: with `split_rows`, the grant id, its delivery's provider and its mode
+  // `split_by`: the delivery, only when its provider or mode splits the rows (else the grant's part is the grant's).
+  auto grant_part = [&](const std::string& grant_id, const DeliveryFacts* split_by) -> size_t {
+    const std::string* id = &grant_id;
+    if (split_by != nullptr) {
+      part_id = grant_id;
+      part_id.append(1, '\0').append(split_by->provider_id).append(1, '\0');
+      part_id.push_back(static_cast<char>(split_by->mode));
+      id = &part_id;
+    }
+    auto [it, inserted] = grant_part_index.try_emplace(*id, grant_parts.size());
     if (!inserted) return it->second;
     GrantPart part;
-    if (const GrantFacts* grant = model.FindGrant(delivery.grant_id)) {
-      part.key = FundingRowOfDelivery(model, *grant, delivery);
+    if (const GrantFacts* grant = model.FindGrant(grant_id)) {
+      part.key = split_by != nullptr ? FundingRowOfDelivery(model, *grant, *split_by)
+                                     : FundingRowOf(model, *grant, grant->valid_from);
       part.key.month.clear();  // the cell's month is the delivery's
       part.included = FundingQueryKeeps(query, part.key);
     }
@@ -286,7 +293,9 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
 
   const EligibilityResult eligibility = DecideEligibility(model, valid_date);
   for (const DeliveryDecision& decision : eligibility.decisions) {
-    const size_t part = grant_part(model.deliveries().at(decision.delivery_id));
+    // The delivery is looked up only when its provider or mode splits the rows.
+    const size_t part =
+        grant_part(decision.grant_id, split_rows ? &model.deliveries().at(decision.delivery_id) : nullptr);
     if (!grant_parts[part].included) continue;
     const Cell cell{part, month_number(decision.date)};
     FundingFigures& figures = cells[cell];
@@ -302,7 +311,7 @@ Status ComputeFunding(const LedgerModel& model, int32_t valid_date, const Fundin
     for (size_t i = 0; i < split.lines.size(); ++i) {
       auto delivery = model.deliveries().find(split.lines[i]->first);
       if (delivery == model.deliveries().end()) continue;
-      const size_t part = grant_part(delivery->second);
+      const size_t part = grant_part(delivery->second.grant_id, split_rows ? &delivery->second : nullptr);
       if (!grant_parts[part].included) continue;
       const Cell cell{part, month_number(delivery->second.date)};
       FundingFigures& figures = cells[cell];
