@@ -49,7 +49,7 @@ int RunEntitlements(const EntitlementsOptions& options);
 
 struct ReportOptions {
   std::string data_dir;
-  std::string kind;            // funding, reconciliation, indicators, changes
+  std::string kind;            // funding, reconciliation, indicators, changes, partners, activities
   std::string claim_id;        // reconciliation: one claim
   std::string project_id;
   std::string municipality_id;
@@ -61,6 +61,7 @@ struct ReportOptions {
   std::string table;           // reconciliation CSV: claims, lines (empty: lines) or payments
   bool explain = false;        // funding: the positions of the events behind each row
   bool naive = false;          // funding, reconciliation, indicators: fold a model even when the journal store could answer
+  int year = 0;                // activities: only those that began in this year (0: every year)
 };
 int RunReport(const ReportOptions& options);
 // `report changes`: the funding figures' changes between --known-at and --to, and the events behind them.

@@ -112,12 +112,15 @@ int main(int argc, char** argv) {
   di::cli::ReportOptions report_options;
   CLI::App* report = app.add_subcommand(
       "report",
-      "funding, reconciliation or indicators report, as of a valid date, as known at a time; or the changes of the "
-      "funding figures between two known-at moments, with the events that made them");
+      "funding, reconciliation, indicators, partners or activities report, as of a valid date, as known at a time; or "
+      "the changes of the funding figures between two known-at moments, with the events that made them");
   add_data(report);
-  report->add_option("kind", report_options.kind, "funding | reconciliation | indicators | changes")
+  report->add_option("kind", report_options.kind,
+                     "funding | reconciliation | indicators | changes | partners | activities")
       ->required()
-      ->check(CLI::IsMember({"funding", "reconciliation", "indicators", "changes"}));
+      ->check(CLI::IsMember({"funding", "reconciliation", "indicators", "changes", "partners", "activities"}));
+  report->add_option("--year", report_options.year, "activities: only those that began in this year")
+      ->check(CLI::Range(1900, 2199));
   report->add_option("--claim", report_options.claim_id, "reconciliation: one claim, with its lines and payments");
   report->add_flag("--explain", report_options.explain,
                    "funding: list the positions of the events behind each row (export --from P --limit 1 shows one)");

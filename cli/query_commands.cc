@@ -22,6 +22,7 @@
 #include "di/projections/journal_entitlements.h"
 #include "di/projections/journal_funding.h"
 #include "di/projections/journal_indicators.h"
+#include "di/projections/project_outputs.h"
 #include "di/projections/journal_reconciliation.h"
 #include "di/projections/journal_store.h"
 #include "di/projections/reconciliation.h"
@@ -429,6 +430,64 @@ int ReportIndicators(const ReportOptions& options, ledger::EventStore& store, in
 
 namespace {
 
+// A project's partners on the valid date (and those that ended by then), or its activities held by then: both folded
+// from the project streams and the municipalities as known at the position (project_outputs.h).
+int ReportProjectOutputs(const ReportOptions& options, ledger::EventStore& store, int32_t valid_date, uint64_t known_at,
+                         const std::string& note) {
+  projections::LedgerModel model;
+  Status status = note.empty() ? projections::LoadProjectOutputs(store, known_at, &model) : Status::Ok();
+  projections::PartnersReport partners;
+  projections::ActivitiesReport activities;
+  const bool partners_asked = options.kind == "partners";
+  if (status.ok() && note.empty()) {
+    status = partners_asked ? projections::ComputePartners(model, valid_date, options.project_id, &partners)
+                            : projections::ComputeActivities(model, valid_date, options.project_id, options.year,
+                                                             &activities);
+  }
+  if (!status.ok()) return ReportFailure(status);
+  if (partners_asked) {
+    if (!note.empty()) projections::EmptyWithNote({valid_date, known_at, note}, &partners);
+    partners.known_at_position = known_at;
+  } else {
+    if (!note.empty()) projections::EmptyWithNote({valid_date, known_at, note}, &activities);
+    activities.known_at_position = known_at;
+  }
+  if (PrintMachineReadable(
+          options.format,
+          [&] { return partners_asked ? projections::PartnersToJson(partners) : projections::ActivitiesToJson(activities); },
+          [&] { return partners_asked ? projections::PartnersToCsv(partners) : projections::ActivitiesToCsv(activities); })) {
+    return 0;
+  }
+  std::printf("%s on %s, as known at position %llu\n\n", options.kind.c_str(), ledger::FormatDate(valid_date).c_str(),
+              static_cast<unsigned long long>(known_at));
+  PrintNote(note);
+  if (partners_asked) {
+    for (const auto& counts : partners.projects) {
+      std::printf("%-18s %lld partners (%lld branches):", counts.project_id.c_str(), static_cast<long long>(counts.partners),
+                  static_cast<long long>(counts.branches));
+      for (const auto& [kind, count] : counts.by_kind) std::printf(" %s %lld", kind.c_str(), static_cast<long long>(count));
+      std::printf("\n");
+    }
+    std::printf("\n%-18s %-18s %-30s %-28s %-10s %-10s %-10s\n", "project", "partner", "name", "kind", "basis", "from",
+                "until");
+    for (const auto* rows : {&partners.partners, &partners.former}) {
+      for (const auto& row : *rows) {
+        std::printf("%-18s %-18s %-30s %-28s %-10s %-10s %-10s\n", row.project_id.c_str(), row.partner_id.c_str(),
+                    row.name.c_str(), row.kind.c_str(), row.basis.c_str(), ledger::FormatDate(row.from).c_str(),
+                    row.until == ledger::kNoDate ? "" : ledger::FormatDate(row.until).c_str());
+      }
+    }
+    return 0;
+  }
+  std::printf("%-18s %6s %-20s %10s %12s %8s\n", "project", "year", "kind", "activities", "participants", "cal.days");
+  for (const auto& row : activities.rows) {
+    std::printf("%-18s %6d %-20s %10lld %12lld %8lld\n", row.project_id.c_str(), row.year, row.kind.c_str(),
+                static_cast<long long>(row.activities), static_cast<long long>(row.participants),
+                static_cast<long long>(row.calendar_days));
+  }
+  return 0;
+}
+
 void PrintFundingTable(const projections::FundingReport& report, bool explain, int32_t valid_date, uint64_t known_at,
                        const std::string& note) {
   std::printf("funding on %s, as known at position %llu (EUR; ESF/state split of approved and paid)\n\n",
@@ -510,9 +569,15 @@ int ReportFunding(const ReportOptions& options, ledger::EventStore& store, uint6
 
 int RunReport(const ReportOptions& options) {
   if (options.kind == "changes") return RunChangesReport(options);
-  if (options.kind != "funding" && options.kind != "reconciliation" && options.kind != "indicators") {
+  const bool project_outputs = options.kind == "partners" || options.kind == "activities";
+  if (options.kind != "funding" && options.kind != "reconciliation" && options.kind != "indicators" &&
+      !project_outputs) {
     std::cerr << "error: unknown report '" << options.kind
-              << "' (available: funding, reconciliation, indicators, changes)\n";
+              << "' (available: funding, reconciliation, indicators, changes, partners, activities)\n";
+    return 2;
+  }
+  if (options.year != 0 && options.kind != "activities") {
+    std::cerr << "error: --year is for the activities report\n";
     return 2;
   }
   if (!options.to.empty()) {
@@ -532,7 +597,7 @@ int RunReport(const ReportOptions& options) {
   std::vector<projections::QuerySubject> subjects;
   if (options.kind == "reconciliation") {
     subjects = {{"claim", options.claim_id}};
-  } else if (options.kind == "indicators") {
+  } else if (options.kind == "indicators" || project_outputs) {
     subjects = {{"project", options.project_id}};
   } else {
     subjects = {{"project", options.project_id}, {"municipality", options.municipality_id}};
@@ -547,6 +612,7 @@ int RunReport(const ReportOptions& options) {
   }
   if (options.kind == "funding") return ReportFunding(options, *store, known_at, valid_date, note);
   if (options.kind == "reconciliation") return ReportReconciliation(options, *store, valid_date, known_at, note);
+  if (project_outputs) return ReportProjectOutputs(options, *store, valid_date, known_at, note);
   return ReportIndicators(options, *store, valid_date, known_at, note);
 }
 

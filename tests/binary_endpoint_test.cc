@@ -343,7 +343,8 @@ std::vector<RoutedBatch> RouteHistory(const std::vector<json>& history, std::set
       "project_registered", "budget_amended", "project_expense_recorded", "municipality_registered",
       "municipalities_merged", "provider_registered", "provider_contracted", "rules_enacted", "person_enrolled",
       "residence_changed", "disability_recorded", "special_care_opinion_recorded", "parent_activity_recorded",
-      "needs_assessed", "support_plan_approved", "claim_reviewed"};
+      "needs_assessed", "support_plan_approved", "claim_reviewed", "partner_joined", "partner_left",
+      "project_activity_held"};
   static const std::set<std::string> kFinanceTypes = {"reimbursement_claimed", "reimbursement_paid"};
   std::map<std::string, std::string> residence, application_person, grant_person, delivery_grant, merged_into;
   auto territory = [&](std::string municipality) {

@@ -74,6 +74,43 @@ const json kPerson = E("e-p9", "person_enrolled", "2021-01-10",
                         {"birth_date", "2010-01-10"}, {"residence_municipality_id", "M-2"}});
 json BaseEvent(size_t index) { return BaseWorld().at(index); }  // 0 project ... 11 grant G-1
 
+// The individual budget pilot (BA 23): no agreement number, no budget known; M-1 takes part besides its own project.
+const json kPilot = [] {
+  json pilot = BaseWorld()[0];
+  pilot["id"] = "e-pilot";
+  pilot["effective_date"] = "2019-11-01";
+  pilot["data"]["project_id"] = "PR-IBM";
+  pilot["data"]["period_start"] = "2019-11-01";
+  for (const char* field : {"agreement_number", "budget_total_cents", "budget_esf_cents", "budget_state_cents"}) {
+    pilot["data"].erase(field);
+  }
+  return pilot;
+}();
+const json kPilotJoins = E("e-join", "partner_joined", "2019-11-01",
+                           {{"project_id", "PR-IBM"}, {"partner_id", "M-1"}, {"kind", "municipality"}});
+const json kPilotLeaves = E("e-leave", "partner_left", "2022-01-01",
+                            {{"project_id", "PR-IBM"}, {"partner_id", "M-1"}, {"reason", "pilot ended"}});
+const json kPilotGrant = E("e-gibm", "service_granted", "2021-01-01",
+                           {{"grant_id", "G-IBM"}, {"person_id", "P-A1"}, {"municipality_id", "M-1"},
+                            {"service", "support_person_for_decisions"}, {"quantity", 600}, {"period", "month"},
+                            {"valid_from", "2021-01-01"}, {"valid_until", "2021-12-31"},
+                            {"cost_basis", "actual_cost"}, {"project_id", "PR-IBM"}});
+const json kPilotDelivery = E("e-dibm", "service_delivered", "2021-03-03",
+                              {{"delivery_id", "D-IBM"}, {"grant_id", "G-IBM"}, {"provider_id", "PV-1"},
+                               {"quantity", 60}, {"cost_cents", 1500}, {"mode", "in_person"}});
+const json kPilotClaim = E("e-cibm", "reimbursement_claimed", "2021-04-10",
+                           {{"claim_id", "C-IBM"}, {"project_id", "PR-IBM"}, {"municipality_id", "M-1"},
+                            {"period_start", "2021-03-01"}, {"period_end", "2021-03-31"},
+                            {"lines", {{{"delivery_id", "D-IBM"}, {"amount_cents", 1500}}}}, {"total_cents", 1500}});
+const json kPilotReview = E("e-ribm", "claim_reviewed", "2021-05-01",
+                            {{"claim_id", "C-IBM"},
+                             {"lines", {{{"delivery_id", "D-IBM"}, {"accepted", true}, {"approved_cents", 1500}}}},
+                             {"approved_total_cents", 1500}});
+const json kCamp = E("e-camp", "project_activity_held", "2018-08-31",
+                     {{"project_id", "PR-1"}, {"activity_id", "A-CAMP-2018"}, {"kind", "camp"},
+                      {"title", "Nometne jauniešiem"}, {"first_date", "2018-08-20"}, {"last_date", "2018-08-24"},
+                      {"participants", 30}, {"venue", "Satekas"}});
+
 struct Case {
   std::string name;
   std::vector<json> setup;
@@ -149,8 +186,61 @@ std::vector<Case> Cases() {
        "data.services_paid_until", "within the project period"},
       {"BudgetPartsDoNotSum", {}, With(With(project, "project_id", "PR-2"), "budget_state_cents", 101675221),
        "data.budget_total_cents", "not the total"},
-      {"BudgetZero", {}, With(With(With(With(project, "project_id", "PR-2"), "budget_total_cents", 0), "budget_esf_cents", 0), "budget_state_cents", 0),
+      // A budget not known is left out whole (the pilot's, 17); a zero spelt out means "absent" and is refused as such,
+      // a part of one is a mistake.
+      {"BudgetZeroSpeltOut", {}, With(With(project, "project_id", "PR-2"), "budget_total_cents", 0),
+       "data.budget_total_cents", "omit the field"},
+      {"BudgetTotalLeftOut", {}, Without(With(project, "project_id", "PR-2"), "budget_total_cents"),
        "data.budget_total_cents", "greater than 0"},
+      {"ReviewWithoutBudget", {kPilot, kPilotJoins, kPilotGrant, kPilotDelivery, kPilotClaim}, kPilotReview,
+       "data.claim_id", "project 'PR-IBM' has no budget in force on the claim's date 2021-04-10: record the budget first"},
+      {"ReviewBeforeTheBudgetIsInForce",
+       {kPilot, kPilotJoins, kPilotGrant, kPilotDelivery, kPilotClaim,
+        E("e-pb", "budget_amended", "2021-04-11", {{"project_id", "PR-IBM"}, {"total_cents", 100}, {"esf_cents", 85}, {"state_cents", 15}})},
+       kPilotReview, "data.claim_id", "no budget in force on the claim's date 2021-04-10"},
+      // partner_joined, partner_left: who takes part in a project, and when
+      {"PartnerOfUnknownProject", {}, With(kPilotJoins, "project_id", "PR-9"), "data.project_id", "unknown project 'PR-9'"},
+      {"PartnerUnknownMunicipality", {kPilot}, With(kPilotJoins, "partner_id", "M-9"), "data.partner_id",
+       "unknown municipality 'M-9'"},
+      {"CentreThatIsNoProvider", {kPilot}, With(kPilotJoins, "kind", "state_social_care_centre"), "data.partner_id",
+       "unknown provider 'M-1'"},
+      {"MunicipalityWithBranches", {kPilot}, With(kPilotJoins, "branches", {"REZEKNE"}), "data.branches",
+       "only a centre has branches"},
+      {"BranchListedTwice", {kPilot},
+       With(With(With(kPilotJoins, "kind", "state_social_care_centre"), "partner_id", "PV-1"), "branches", {"A", "A"}),
+       "data.branches[1]", "branch 'A' is listed twice"},
+      {"JoinsItsOwnProject", {}, With(kPilotJoins, "project_id", "PR-1"), "data.partner_id",
+       "municipality 'M-1' is registered with project 'PR-1': a partner since its registration"},
+      {"JoinsTwice", {kPilot, kPilotJoins}, At(kPilotJoins, "2020-01-01"), "data.partner_id",
+       "'M-1' is a partner of project 'PR-IBM' since 2019-11-01"},
+      {"LeavesWhatItIsNotPartOf", {kPilot}, kPilotLeaves, "data.partner_id", "'M-1' is not a partner of project 'PR-IBM'"},
+      {"LeavesTwice", {kPilot, kPilotJoins, kPilotLeaves}, At(kPilotLeaves, "2022-02-01"), "data.partner_id",
+       "'M-1' left project 'PR-IBM' on 2022-01-01"},
+      {"LeavesBeforeJoining", {kPilot, kPilotJoins}, At(kPilotLeaves, "2019-10-31"), "effective_date",
+       "before the partner joined on 2019-11-01"},
+      // a grant paid by another project than its municipality's
+      {"GrantOfUnknownProject", {}, With(kPilotGrant, "project_id", "PR-9"), "data.project_id", "unknown project 'PR-9'"},
+      {"GrantOfAProjectNotJoined", {kPilot}, kPilotGrant, "data.project_id",
+       "municipality 'M-1' is not a partner of project 'PR-IBM' (record partner_joined first)"},
+      {"GrantBeforeJoining", {kPilot, At(kPilotJoins, "2021-02-01")}, kPilotGrant, "data.project_id",
+       "municipality 'M-1' is a partner of project 'PR-IBM' from 2021-02-01, after the grant's first day 2021-01-01"},
+      {"GrantAfterLeaving", {kPilot, kPilotJoins, At(kPilotLeaves, "2021-01-01")}, kPilotGrant, "data.project_id",
+       "municipality 'M-1' left project 'PR-IBM' on 2021-01-01"},
+      {"GrantAfterLeavingItsOwnProject", {At(With(kPilotLeaves, "project_id", "PR-1"), "2021-01-01")}, kRespiteGrant,
+       "data.municipality_id", "left project 'PR-1' on 2021-01-01: name the project that pays the grant (project_id)"},
+      {"ClaimOfAnotherProjectsDelivery", {kPilot, kPilotJoins, kPilotGrant, kPilotDelivery},
+       With(kPilotClaim, "project_id", "PR-1"), "data.lines[0].delivery_id",
+       "delivery 'D-IBM' is paid by project 'PR-IBM' (grant 'G-IBM'), not by 'PR-1'"},
+      // project_activity_held
+      {"ActivityOfUnknownProject", {}, With(kCamp, "project_id", "PR-9"), "data.project_id", "unknown project 'PR-9'"},
+      {"ActivityNotHeldYet", {}, At(kCamp, "2018-08-20"), "data.last_date",
+       "the activity ends 2018-08-24, after the effective date 2018-08-20: record an activity once it is held"},
+      {"ActivityEndsBeforeItBegins", {}, With(kCamp, "last_date", "2018-08-19"), "data.last_date",
+       "is before first_date"},
+      {"ActivityWithoutTitle", {}, With(kCamp, "title", ""), "data.title", "must not be empty"},
+      {"ActivityOfTooMany", {}, With(kCamp, "participants", 100001), "data.participants", "exceeds the maximum of 100000"},
+      {"ActivityMovedToAnotherProject", {kPilot, kCamp}, With(kCamp, "project_id", "PR-IBM"), "data.activity_id",
+       "activity 'A-CAMP-2018' is of project 'PR-1'; a correction keeps the project"},
       {"AmendUnknownProject", {}, E("e-b", "budget_amended", "2021-05-18", {{"project_id", "PR-9"}, {"total_cents", 100}, {"esf_cents", 85}, {"state_cents", 15}}),
        "data.project_id", "unknown project 'PR-9'"},
       {"AmendBeforeProjectStart", {}, E("e-b", "budget_amended", "2015-01-01", {{"project_id", "PR-1"}, {"total_cents", 100}, {"esf_cents", 85}, {"state_cents", 15}}),
@@ -379,13 +469,16 @@ TEST(ValidationAcceptsTest, ValidHistoryOfEveryKindIsRecorded) {
       E("v4", "rules_enacted", "2021-07-01", {{"rule_set_id", "MK313"}, {"title", "MK 313 from 2021-07-01"}, {"document", {{"version", 1}}}}),
       E("v4c", "provider_closed", "2020-03-13", {{"provider_id", "PV-1"}, {"reason", "COVID-19"}, {"services", {"respite"}}}),
       E("v4r", "provider_reopened", "2020-06-01", {{"provider_id", "PV-1"}}),
-      [] {  // the individual budget pilot (BA 23): no agreement number
-        json pilot = BaseWorld()[0];
-        pilot["id"] = "v4pilot";
-        pilot["data"]["project_id"] = "PR-IBM";
-        pilot["data"].erase("agreement_number");
-        return pilot;
-      }(),
+      // The pilot without a budget, M-1 in it besides its own project; its budget later; a grant, delivery, claim and
+      // review in it; Latgale-style partners: a centre with branches, a municipality leaving; activities, one corrected.
+      [] { json pilot = kPilot; pilot["id"] = "v4pilot2"; pilot["data"]["project_id"] = "PR-IBM"; return pilot; }(),
+      kPilotJoins,
+      E("v4pb", "budget_amended", "2019-11-01", {{"project_id", "PR-IBM"}, {"total_cents", 100000}, {"esf_cents", 85000}, {"state_cents", 15000}}),
+      kPilotGrant, kPilotDelivery, kPilotClaim, kPilotReview,
+      E("v4vsac", "partner_joined", "2016-02-01", {{"project_id", "PR-1"}, {"partner_id", "PV-1"}, {"kind", "state_social_care_centre"}, {"branches", {"VSAC-LG-REZEKNE", "VSAC-LG-KALKUNI", "VSAC-LG-KRASTINI"}}}),
+      E("v4m2", "partner_left", "2021-06-30", {{"project_id", "PR-1"}, {"partner_id", "M-2"}, {"reason", "left the partnership"}}),
+      kCamp,
+      [] { json fixed = With(At(kCamp, "2018-09-05"), "participants", 28); fixed["id"] = "v4camp2"; return fixed; }(),
       E("v4t", "transition_prepared", "2019-11-29", {{"person_id", "P-A1"}, {"centre_id", "PV-1"}, {"note", "VSAC"}}),
       E("v4i", "independent_life_started", "2020-02-03", {{"person_id", "P-A1"}}),
       E("v4p", "rules_enacted", "2021-07-01", {{"rule_set_id", "MK313-PR-1"}, {"title", "PR-1's own"}, {"document", {{"version", 1}}}, {"project_ids", {"PR-1"}}}),

@@ -103,7 +103,7 @@ for key in "$DEMO_PUB" new.key.pub; do
 done
 [ "$(wc -l <cpp.txt)" -eq 3 ] || fail "no count, head hash and merkle root in: $(cat cpp.txt)"
 
-# Every domain event type: the example history of docs/events.md §4.1-§4.28 and §4.31-§4.34, in a store of its own (its ids
+# Every domain event type: the example history of docs/events.md §4.1-§4.28 and §4.31-§4.37, in a store of its own (its ids
 # would collide with the simulated ones).
 sed -n -e '/^### 4.1 /,/^### 4.29 /p' -e '/^### 4.31 /,/^## 5\. /p' "$SRC/docs/events.md" | grep '^{"id":"E-' >catalog.jsonl
 "$CLI" init --data catalog --no-rules >/dev/null
@@ -111,10 +111,10 @@ sed -n -e '/^### 4.1 /,/^### 4.29 /p' -e '/^### 4.31 /,/^## 5\. /p' "$SRC/docs/e
 "$CLI" audit checkpoint --data catalog --key demo.key >/dev/null
 "$CLI" export --data catalog -o catalog-export.jsonl
 types=$(python3 -c 'import json, sys; print(len({json.loads(l)["type"] for l in open(sys.argv[1])}))' catalog-export.jsonl)
-[ "$types" -eq 33 ] || fail "the catalog history has $types event types, expected 32 and checkpoint_signed"
-expect 0 '^OK: 42 events' "$CLI" audit verify-export catalog-export.jsonl --pubkey "$DEMO_PUB"
+[ "$types" -eq 36 ] || fail "the catalog history has $types event types, expected 35 and checkpoint_signed"
+expect 0 '^OK: 49 events' "$CLI" audit verify-export catalog-export.jsonl --pubkey "$DEMO_PUB"
 summary out.txt >cpp.txt
-expect 0 '^OK: 42 events' "${VERIFY[@]}" catalog-export.jsonl --pubkey "$DEMO_PUB"
+expect 0 '^OK: 49 events' "${VERIFY[@]}" catalog-export.jsonl --pubkey "$DEMO_PUB"
 summary out.txt >python.txt
 diff cpp.txt python.txt || fail "the verifiers disagree on the catalog history"
 

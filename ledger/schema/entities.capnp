@@ -24,6 +24,8 @@ enum EntityKind {
   claim @10;
   payment @11;
   expense @12;
+  partner @13;                     # id "<project>/<partner>"
+  activity @14;
 }
 
 struct EntityRecord {
@@ -55,4 +57,7 @@ struct EntityRecord {
   costCents @25 :Int64;            # delivery: cost after corrections
   claimId @26 :Text;               # delivery: the claim it is in (cleared when a review rejects the line)
   reviewedOn @27 :Int32;           # claim: effective date of the review
+  projectId @28 :Text;             # municipality: its own project; grant: the project that pays; partner, activity
+  budgetKnownFrom @29 :Int32;      # project: first day a budget is in force (0 in records older than the field:
+                                   # every project had a budget then); kNoDate: not known yet
 }

@@ -101,6 +101,27 @@ enum Indicator {
   personsStartedIndependentLife @4;  # of them, those who moved to live in the community ("uzsāks patstāvīgu dzīvi")
 }
 
+# The kind of a project partner (sadarbības partneris; brief §7): a municipality, a state social care centre
+# (VSAC, with branches), a children's social care centre (BSAC or another child-care institution).
+enum PartnerKind {
+  municipality @0;
+  stateSocialCareCentre @1;       # valsts sociālās aprūpes centrs
+  childrensSocialCareCentre @2;   # bērnu sociālās aprūpes centrs
+}
+
+# A project's own activities, counted as outputs, not paid per person (brief §6.5).
+enum ActivityKind {
+  camp @0;                        # nometne
+  training @1;                    # apmācības
+  school @2;                      # work with schools
+  informationEvent @3;            # informatīvs pasākums
+  exchangeTrip @4;                # pieredzes apmaiņas brauciens
+  integratingEvent @5;            # integrējošs pasākums
+  video @6;                       # video stories
+  mentoring @7;                   # mentoring (RETHINK)
+  other @8;
+}
+
 enum RepresentativeRelation {
   parent @0;
   legalRepresentative @1;
@@ -196,9 +217,11 @@ struct ProjectRegistered {          # stream project/<projectId>
   periodStart @4 :Int32 $date;
   periodEnd @5 :Int32 $date;
   servicesPaidUntil @6 :Int32 $date;   # last date on which services are paid (2023-08-31)
-  budgetTotalCents @7 :Int64;
-  budgetEsfCents @8 :Int64;
-  budgetStateCents @9 :Int64;
+  # The budget; all three absent when not known yet (a pilot): a budget_amended states it later, and no claim of
+  # the project can be reviewed before a budget is in force on the claim's date.
+  budgetTotalCents @7 :Int64 $optional;
+  budgetEsfCents @8 :Int64 $optional;
+  budgetStateCents @9 :Int64 $optional;
   targets @10 :List(IndicatorTarget) $optional;
 }
 
@@ -251,6 +274,32 @@ struct ProviderContracted {         # stream provider/<providerId>
   services @3 :List(Service);
   periodStart @4 :Int32 $date;
   periodEnd @5 :Int32 $date;
+}
+
+struct PartnerJoined {              # stream project/<projectId>; a partner from the effective date
+  projectId @0 :Text $entityId;
+  partnerId @1 :Text $entityId;     # a registered municipality (kind municipality) or provider (the centres)
+  kind @2 :PartnerKind;
+  branches @3 :List(Text) $optional;  # a centre's branches (filiāles), by id
+  note @4 :Text $optional;
+}
+
+struct PartnerLeft {                # stream project/<projectId>; no longer a partner from the effective date
+  projectId @0 :Text $entityId;
+  partnerId @1 :Text $entityId;
+  reason @2 :Text $optional;
+}
+
+struct ProjectActivityHeld {        # stream project/<projectId>; recorded again with the same id: a correction
+  projectId @0 :Text $entityId;
+  activityId @1 :Text $entityId;
+  kind @2 :ActivityKind;
+  title @3 :Text;
+  firstDate @4 :Int32 $date;
+  lastDate @5 :Int32 $date;         # on or before the effective date: held, not planned
+  participants @6 :UInt32;          # persons who took part (0: not counted, e.g. a video)
+  venue @7 :Text $optional;
+  note @8 :Text $optional;
 }
 
 struct ProviderClosed {             # stream provider/<providerId>; closed from the effective date
@@ -368,6 +417,7 @@ struct ServiceGranted {             # stream grant/<grantId>
   applicationId @10 :Text $entityId $optional;
   planId @11 :Text $entityId $optional;
   providerId @12 :Text $entityId $optional;
+  projectId @13 :Text $entityId $optional;  # the project that pays; absent: the municipality's own project
 }
 
 struct GrantAmended {               # stream grant/<grantId>; every present field replaces the granted value
@@ -525,6 +575,9 @@ struct Event {
     providerReopened @35 :ProviderReopened;
     transitionPrepared @36 :TransitionPrepared;
     independentLifeStarted @37 :IndependentLifeStarted;
+    partnerJoined @38 :PartnerJoined;
+    partnerLeft @39 :PartnerLeft;
+    projectActivityHeld @40 :ProjectActivityHeld;
   }
 }
 

@@ -25,6 +25,8 @@ std::string_view EntityKindName(EntityKind kind) {
     case EntityKind::CLAIM: return "claim";
     case EntityKind::PAYMENT: return "payment";
     case EntityKind::EXPENSE: return "expense";
+    case EntityKind::PARTNER: return "partner";
+    case EntityKind::ACTIVITY: return "activity";
   }
   return "entity";
 }
@@ -71,6 +73,8 @@ std::string EncodeEntity(const EntityState& state) {
   record.setCostCents(state.cost_cents);
   if (!state.claim_id.empty()) record.setClaimId(state.claim_id);
   record.setReviewedOn(state.reviewed_on);
+  if (!state.project_id.empty()) record.setProjectId(state.project_id);
+  record.setBudgetKnownFrom(state.budget_known_from);
   const kj::Array<capnp::word> words = capnp::canonicalize(record.asReader());
   return std::string(reinterpret_cast<const char*>(words.begin()), words.size() * sizeof(capnp::word));
 }
@@ -111,6 +115,8 @@ bool DecodeEntity(std::string_view bytes, EntityState* state) {
   state->cost_cents = record.getCostCents();
   state->claim_id = Str(record.getClaimId());
   state->reviewed_on = record.getReviewedOn();
+  state->project_id = Str(record.getProjectId());
+  state->budget_known_from = record.getBudgetKnownFrom();
   return true;
 }
 

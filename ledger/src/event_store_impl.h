@@ -58,7 +58,7 @@
 
 namespace di::ledger {
 
-// Event types the counters record have an ordinal below this (the schema has 38; room to grow). Part of the
+// Event types the counters record have an ordinal below this (the schema has 41; room to grow). Part of the
 // on-disk format: the meta "counters" value holds this many counts.
 inline constexpr size_t kMaxEventTypes = 64;
 // Stream versions the writer keeps in memory (about 100 bytes each).

@@ -118,6 +118,9 @@ void ResolveMunicipalityAndProject(Payload::Reader payload, EntityLookup& lookup
       return;
     case Payload::MUNICIPALITIES_MERGED: out->project_id = Str(payload.getMunicipalitiesMerged().getProjectId()); return;
     case Payload::PERSON_ENROLLED: out->project_id = Str(payload.getPersonEnrolled().getProjectId()); return;
+    case Payload::PARTNER_JOINED: out->project_id = Str(payload.getPartnerJoined().getProjectId()); return;
+    case Payload::PARTNER_LEFT: out->project_id = Str(payload.getPartnerLeft().getProjectId()); return;
+    case Payload::PROJECT_ACTIVITY_HELD: out->project_id = Str(payload.getProjectActivityHeld().getProjectId()); return;
     case Payload::PROVIDER_CONTRACTED:
       return ActsFor(lookup, Str(payload.getProviderContracted().getMunicipalityId()), "municipality_id", out);
     case Payload::APPLICATION_SUBMITTED:

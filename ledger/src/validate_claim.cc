@@ -34,6 +34,19 @@ Status CheckSignedTreeHead(Context& ctx, schema::Event::Reader event, uint64_t t
   return Status::Ok();
 }
 
+// An approval is split into ESF and state parts by the budget in force on the claim's date: there must be one. (A
+// claim recorded before claims knew their project has none here; its project had a budget: every project had.)
+Status NeedBudgetOnClaimDate(Context& ctx, const EntityState& claim) {
+  if (claim.project_id.empty()) return Status::Ok();
+  EntityState project;
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, claim.project_id, "claim_id", &project));
+  if (project.budget_known_from != kNoDate && project.budget_known_from <= claim.created_on) return Status::Ok();
+  return Invalid("claim_id", "project '" + claim.project_id + "' has no budget in force on the claim's date " +
+                                 FormatDate(claim.created_on) +
+                                 ": record the budget first (budget_amended), the ESF and state parts of an "
+                                 "approval are split by it");
+}
+
 }  // namespace
 
 Status ReimbursementClaimed(Context& ctx, schema::ReimbursementClaimed::Reader data) {
@@ -51,6 +64,7 @@ Status ReimbursementClaimed(Context& ctx, schema::ReimbursementClaimed::Reader d
   }
   EntityState claim = ctx.Create(EntityKind::CLAIM);
   claim.municipality_id = municipality_id;
+  claim.project_id = Str(data.getProjectId());
   std::set<std::string> seen;
   int64_t total = 0;
   for (unsigned i = 0; i < lines.size(); ++i) {
@@ -74,6 +88,11 @@ Status ReimbursementClaimed(Context& ctx, schema::ReimbursementClaimed::Reader d
       return Invalid(prefix + "delivery_id", "delivery '" + delivery_id + "' was granted by municipality '" +
                                                  grant.municipality_id + "', not by '" + municipality_id +
                                                  "' or a predecessor");
+    }
+    if (!grant.project_id.empty() && grant.project_id != claim.project_id) {
+      return Invalid(prefix + "delivery_id", "delivery '" + delivery_id + "' is paid by project '" + grant.project_id +
+                                                 "' (grant '" + delivery.grant_id + "'), not by '" + claim.project_id +
+                                                 "'");
     }
     if (!delivery.claim_id.empty()) {
       return Invalid(prefix + "delivery_id", "delivery '" + delivery_id + "' is already claimed in claim '" +
@@ -105,6 +124,7 @@ Status ClaimReviewed(Context& ctx, schema::ClaimReviewed::Reader data) {
   DI_RETURN_IF_ERROR(ctx.Need(EntityKind::CLAIM, claim_id, "claim_id", &claim));
   if (claim.reviewed) return Invalid("claim_id", "claim '" + claim_id + "' is already reviewed");
   DI_RETURN_IF_ERROR(NeedNotBefore(ctx.date(), claim.created_on, "the claim"));
+  DI_RETURN_IF_ERROR(NeedBudgetOnClaimDate(ctx, claim));
   const auto lines = data.getLines();
   if (lines.size() != claim.claim_lines.size()) {
     return Invalid("lines", "the review has " + std::to_string(lines.size()) + " line(s); the claim has " +

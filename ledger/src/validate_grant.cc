@@ -63,6 +63,44 @@ Status NeedLiveDelivery(Context& ctx, const std::string& delivery_id, EntityStat
 
 }  // namespace
 
+namespace {
+
+// The project that pays a new grant: the one it names, which the municipality must be a partner of on the grant's
+// first day, else the municipality's own, which it must not have left by then. Empty for a municipality recorded
+// before municipalities knew their project (an older store): nothing to check then.
+Status ProjectOfNewGrant(Context& ctx, schema::ServiceGranted::Reader data, std::string* project_id) {
+  const std::string municipality_id = Str(data.getMunicipalityId());
+  EntityState municipality;
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::MUNICIPALITY, municipality_id, "municipality_id", &municipality));
+  const bool named = data.hasProjectId();
+  *project_id = named ? Str(data.getProjectId()) : municipality.project_id;
+  if (named) DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, *project_id, "project_id"));
+  if (project_id->empty()) return Status::Ok();
+  const std::string field = named ? "project_id" : "municipality_id";
+  const int32_t first_day = data.getValidFrom();
+  EntityState partner;
+  if (ctx.Find(EntityKind::PARTNER, PartnerKey(*project_id, municipality_id), &partner)) {
+    if (first_day < partner.created_on) {
+      return Invalid(field, "municipality '" + municipality_id + "' is a partner of project '" + *project_id +
+                                "' from " + FormatDate(partner.created_on) + ", after the grant's first day " +
+                                FormatDate(first_day));
+    }
+    if (partner.ended_on != kNoDate && first_day >= partner.ended_on) {
+      return Invalid(field, "municipality '" + municipality_id + "' left project '" + *project_id + "' on " +
+                                FormatDate(partner.ended_on) +
+                                (named ? "" : ": name the project that pays the grant (project_id)"));
+    }
+    return Status::Ok();
+  }
+  if (municipality.project_id != *project_id) {
+    return Invalid(field, "municipality '" + municipality_id + "' is not a partner of project '" + *project_id +
+                              "' (record partner_joined first)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ServiceGranted(Context& ctx, schema::ServiceGranted::Reader data) {
   const std::string grant_id = Str(data.getGrantId());
   const std::string person_id = Str(data.getPersonId());
@@ -104,7 +142,10 @@ Status ServiceGranted(Context& ctx, schema::ServiceGranted::Reader data) {
     }
   }
   if (data.hasProviderId()) DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROVIDER, Str(data.getProviderId()), "provider_id"));
+  std::string project_id;
+  DI_RETURN_IF_ERROR(ProjectOfNewGrant(ctx, data, &project_id));
   EntityState grant = ctx.Create(EntityKind::GRANT);
+  grant.project_id = std::move(project_id);
   grant.person_id = person_id;
   grant.municipality_id = Str(data.getMunicipalityId());
   grant.service = data.getService();

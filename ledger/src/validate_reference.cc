@@ -17,12 +17,19 @@ Status ProjectRegistered(Context& ctx, schema::ProjectRegistered::Reader data) {
     return Invalid("services_paid_until", "must lie within the project period " + FormatDate(data.getPeriodStart()) +
                                               ".." + FormatDate(data.getPeriodEnd()));
   }
-  DI_RETURN_IF_ERROR(CheckBudget(data.getBudgetTotalCents(), data.getBudgetEsfCents(), data.getBudgetStateCents(),
-                                 "budget_total_cents", "budget_esf_cents", "budget_state_cents"));
+  // A budget not known yet (a pilot) is left out whole; a part of one is a mistake, refused by CheckBudget.
+  const bool budget_known =
+      data.getBudgetTotalCents() != 0 || data.getBudgetEsfCents() != 0 || data.getBudgetStateCents() != 0;
+  if (budget_known) {
+    DI_RETURN_IF_ERROR(CheckBudget(data.getBudgetTotalCents(), data.getBudgetEsfCents(), data.getBudgetStateCents(),
+                                   "budget_total_cents", "budget_esf_cents", "budget_state_cents"));
+  }
   DI_RETURN_IF_ERROR(CheckTargets(data.getTargets(), "targets"));
   EntityState project = ctx.Create(EntityKind::PROJECT);
   project.period_start = data.getPeriodStart();
   project.valid_until = data.getPeriodEnd();
+  // The first budget governs every date before it too (the projections split by it), so it is known "always".
+  project.budget_known_from = budget_known ? kBudgetKnownAlways : kNoDate;
   ctx.Put(EntityKind::PROJECT, id, std::move(project));
   ctx.SetStream("project", id);
   return Status::Ok();
@@ -40,6 +47,10 @@ Status BudgetAmended(Context& ctx, schema::BudgetAmended::Reader data) {
   DI_RETURN_IF_ERROR(CheckBudget(data.getTotalCents(), data.getEsfCents(), data.getStateCents(), "total_cents",
                                  "esf_cents", "state_cents"));
   DI_RETURN_IF_ERROR(CheckTargets(data.getTargets(), "targets"));
+  if (project.budget_known_from == kNoDate || ctx.date() < project.budget_known_from) {
+    project.budget_known_from = ctx.date();
+    ctx.Put(EntityKind::PROJECT, id, std::move(project));
+  }
   ctx.SetStream("project", id);
   return Status::Ok();
 }
@@ -60,7 +71,9 @@ Status MunicipalityRegistered(Context& ctx, schema::MunicipalityRegistered::Read
   const std::string id = Str(data.getMunicipalityId());
   DI_RETURN_IF_ERROR(ctx.NeedNew(EntityKind::MUNICIPALITY, id, "municipality_id"));
   DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, Str(data.getProjectId()), "project_id"));
-  ctx.Put(EntityKind::MUNICIPALITY, id, ctx.Create(EntityKind::MUNICIPALITY));
+  EntityState municipality = ctx.Create(EntityKind::MUNICIPALITY);
+  municipality.project_id = Str(data.getProjectId());
+  ctx.Put(EntityKind::MUNICIPALITY, id, std::move(municipality));
   ctx.SetStream("municipality", id);
   return Status::Ok();
 }
@@ -85,7 +98,9 @@ Status MunicipalitiesMerged(Context& ctx, schema::MunicipalitiesMerged::Reader d
     predecessor.ended_on = ctx.date();
     ctx.Put(EntityKind::MUNICIPALITY, id, std::move(predecessor));
   }
-  ctx.Put(EntityKind::MUNICIPALITY, successor_id, ctx.Create(EntityKind::MUNICIPALITY));
+  EntityState successor = ctx.Create(EntityKind::MUNICIPALITY);
+  successor.project_id = Str(data.getProjectId());
+  ctx.Put(EntityKind::MUNICIPALITY, successor_id, std::move(successor));
   ctx.SetStream("municipality", successor_id);
   return Status::Ok();
 }
@@ -124,6 +139,106 @@ Status ProviderContracted(Context& ctx, schema::ProviderContracted::Reader data)
 // A closure (a day centre closed for COVID-19 in spring 2020): every delivery the provider records on a closed day,
 // of a service closed, is ineligible, instead of one suspension per grant. One closure at a time; the provider
 // record keeps its first day (suspended_on) and the services closed (services; empty: all).
+std::string PartnerKey(const std::string& project_id, const std::string& partner_id) {
+  return project_id + "/" + partner_id;
+}
+
+Status PartnerJoined(Context& ctx, schema::PartnerJoined::Reader data) {
+  const std::string project_id = Str(data.getProjectId());
+  const std::string partner_id = Str(data.getPartnerId());
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, project_id, "project_id"));
+  const bool municipality = data.getKind() == schema::PartnerKind::MUNICIPALITY;
+  if (municipality) {
+    DI_RETURN_IF_ERROR(ctx.NeedActiveMunicipality(partner_id, "partner_id"));
+    if (data.hasBranches()) return Invalid("branches", "only a centre has branches, not a municipality");
+  } else {
+    DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROVIDER, partner_id, "partner_id"));
+  }
+  if (data.getBranches().size() > kMaxBranches) {
+    return Invalid("branches", "at most " + std::to_string(kMaxBranches) + " branches");
+  }
+  std::set<std::string> branches;
+  for (unsigned i = 0; i < data.getBranches().size(); ++i) {
+    const std::string branch = Str(data.getBranches()[i]);  // an id: the codec checks its form
+    const std::string field = "branches[" + std::to_string(i) + "]";
+    if (!branches.insert(branch).second) return Invalid(field, "branch '" + branch + "' is listed twice");
+  }
+  EntityState partner;
+  const bool recorded = ctx.Find(EntityKind::PARTNER, PartnerKey(project_id, partner_id), &partner);
+  if (recorded && partner.ended_on == kNoDate) {
+    return Invalid("partner_id", "'" + partner_id + "' is a partner of project '" + project_id + "' since " +
+                                     FormatDate(partner.created_on));
+  }
+  EntityState own;  // a municipality registered with the project has no record until it leaves
+  if (municipality && !recorded && ctx.Find(EntityKind::MUNICIPALITY, partner_id, &own) &&
+      own.project_id == project_id) {
+    return Invalid("partner_id", "municipality '" + partner_id + "' is registered with project '" + project_id +
+                                     "': a partner since its registration");
+  }
+  partner = ctx.Create(EntityKind::PARTNER);
+  partner.project_id = project_id;
+  if (municipality) partner.municipality_id = partner_id;
+  partner.ended_on = kNoDate;
+  ctx.Put(EntityKind::PARTNER, PartnerKey(project_id, partner_id), std::move(partner));
+  ctx.SetStream("project", project_id);
+  return Status::Ok();
+}
+
+Status PartnerLeft(Context& ctx, schema::PartnerLeft::Reader data) {
+  const std::string project_id = Str(data.getProjectId());
+  const std::string partner_id = Str(data.getPartnerId());
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, project_id, "project_id"));
+  EntityState partner;
+  EntityState own;
+  if (!ctx.Find(EntityKind::PARTNER, PartnerKey(project_id, partner_id), &partner)) {
+    // A municipality registered with the project is its partner from its registration, without a partner record.
+    if (!ctx.Find(EntityKind::MUNICIPALITY, partner_id, &own) || own.project_id != project_id) {
+      return Invalid("partner_id", "'" + partner_id + "' is not a partner of project '" + project_id + "'");
+    }
+    partner = own;
+    partner.kind = EntityKind::PARTNER;
+    partner.project_id = project_id;
+    partner.municipality_id = partner_id;
+    partner.ended_on = kNoDate;
+  }
+  if (partner.ended_on != kNoDate) {
+    return Invalid("partner_id", "'" + partner_id + "' left project '" + project_id + "' on " +
+                                     FormatDate(partner.ended_on));
+  }
+  DI_RETURN_IF_ERROR(NeedNotBefore(ctx.date(), partner.created_on, "the partner joined"));
+  partner.ended_on = ctx.date();
+  ctx.Put(EntityKind::PARTNER, PartnerKey(project_id, partner_id), std::move(partner));
+  ctx.SetStream("project", project_id);
+  return Status::Ok();
+}
+
+Status ProjectActivityHeld(Context& ctx, schema::ProjectActivityHeld::Reader data) {
+  const std::string project_id = Str(data.getProjectId());
+  const std::string activity_id = Str(data.getActivityId());
+  DI_RETURN_IF_ERROR(ctx.Need(EntityKind::PROJECT, project_id, "project_id"));
+  EntityState activity;
+  const bool correction = ctx.Find(EntityKind::ACTIVITY, activity_id, &activity);
+  if (correction && activity.project_id != project_id) {
+    return Invalid("activity_id", "activity '" + activity_id + "' is of project '" + activity.project_id +
+                                      "'; a correction keeps the project");
+  }
+  DI_RETURN_IF_ERROR(NeedDateOrder(data.getFirstDate(), data.getLastDate(), "last_date", "first_date"));
+  if (data.getLastDate() > ctx.date()) {
+    return Invalid("last_date", "the activity ends " + FormatDate(data.getLastDate()) + ", after the effective date " +
+                                    FormatDate(ctx.date()) + ": record an activity once it is held");
+  }
+  if (data.getParticipants() > kMaxActivityParticipants) {
+    return Invalid("participants", "exceeds the maximum of " + std::to_string(kMaxActivityParticipants));
+  }
+  if (!correction) {
+    activity = ctx.Create(EntityKind::ACTIVITY);
+    activity.project_id = project_id;
+    ctx.Put(EntityKind::ACTIVITY, activity_id, std::move(activity));
+  }
+  ctx.SetStream("project", project_id);
+  return Status::Ok();
+}
+
 Status ProviderClosed(Context& ctx, schema::ProviderClosed::Reader data) {
   const std::string id = Str(data.getProviderId());
   EntityState provider;

@@ -126,6 +126,9 @@ Status Dispatch(Context& ctx, schema::Event::Reader event) {
     case P::MUNICIPALITIES_MERGED: return MunicipalitiesMerged(ctx, payload.getMunicipalitiesMerged());
     case P::PROVIDER_REGISTERED: return ProviderRegistered(ctx, payload.getProviderRegistered());
     case P::PROVIDER_CONTRACTED: return ProviderContracted(ctx, payload.getProviderContracted());
+    case P::PARTNER_JOINED: return PartnerJoined(ctx, payload.getPartnerJoined());
+    case P::PARTNER_LEFT: return PartnerLeft(ctx, payload.getPartnerLeft());
+    case P::PROJECT_ACTIVITY_HELD: return ProjectActivityHeld(ctx, payload.getProjectActivityHeld());
     case P::PROVIDER_CLOSED: return ProviderClosed(ctx, payload.getProviderClosed());
     case P::PROVIDER_REOPENED: return ProviderReopened(ctx, payload.getProviderReopened());
     case P::TRANSITION_PREPARED: return TransitionPrepared(ctx, payload.getTransitionPrepared());

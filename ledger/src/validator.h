@@ -59,6 +59,8 @@ struct EntityState {
   int64_t cost_cents = 0;
   std::string claim_id;
   int32_t reviewed_on = 0;
+  std::string project_id;       // municipality: its own project; grant: the project that pays it
+  int32_t budget_known_from = 0;  // project: the first day a budget is in force; kNoDate: none yet
 };
 
 // The reference index's record, canonical Cap'n Proto (entity_record.cc).

@@ -26,6 +26,15 @@ namespace di::ledger::validation {
 using schema::Service;
 using schema::TargetGroup;
 
+// The budget of a project registered with one is known on every date: its first version governs the dates before
+// it too. EntityState::budget_known_from of such a project; kNoDate: no budget yet.
+inline constexpr int32_t kBudgetKnownAlways = INT32_MIN + 1;
+// Limits of the project's outputs: a centre's branches, an activity's participants.
+inline constexpr unsigned kMaxBranches = 64;
+inline constexpr uint32_t kMaxActivityParticipants = 100'000;
+// The key of a partnership's record (EntityKind::PARTNER).
+std::string PartnerKey(const std::string& project_id, const std::string& partner_id);
+
 // A refusal of the payload field `field` ("quantity" names "data.quantity").
 Status Invalid(std::string field, std::string message);
 
@@ -110,6 +119,9 @@ Status MunicipalityRegistered(Context& ctx, schema::MunicipalityRegistered::Read
 Status MunicipalitiesMerged(Context& ctx, schema::MunicipalitiesMerged::Reader data);
 Status ProviderRegistered(Context& ctx, schema::ProviderRegistered::Reader data);
 Status ProviderContracted(Context& ctx, schema::ProviderContracted::Reader data);
+Status PartnerJoined(Context& ctx, schema::PartnerJoined::Reader data);
+Status PartnerLeft(Context& ctx, schema::PartnerLeft::Reader data);
+Status ProjectActivityHeld(Context& ctx, schema::ProjectActivityHeld::Reader data);
 Status ProviderClosed(Context& ctx, schema::ProviderClosed::Reader data);
 Status ProviderReopened(Context& ctx, schema::ProviderReopened::Reader data);
 // validate_person.cc: the transition of a state social care centre's resident to community life

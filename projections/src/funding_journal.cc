@@ -122,7 +122,7 @@ Reach PersonReach(schema::Event::Payload::Reader payload, int32_t date, std::str
     case P::NEEDS_ASSESSED: return {Reach::kFamilyFrom, person_id, date};  // assessed by its effective date
     case P::TRANSITION_PREPARED:
     case P::INDEPENDENT_LIFE_STARTED:
-      return {Reach::kNothing};  // indicators only: the person's member record is refreshed as for every person event
+      return {Reach::kNothing, {}};  // indicators only: the person's member record is refreshed as for every person event
     default: return {Reach::kFamily, person_id};  // an enrolment: group, birth date, representation
   }
 }
@@ -371,10 +371,12 @@ void FundingJournal::Replace(Contribution* stored, Contribution fresh) {
 FundingJournal::PlaceId FundingJournal::PlaceOf(const LedgerModel& model, const GrantFacts& grant,
                                                 const DeliveryFacts& delivery) {
   auto [it, inserted] =
-      place_ids_.try_emplace(PlaceIdentity{grant.municipality_id, grant.service, delivery.provider_id, delivery.mode}, 0);
+      place_ids_.try_emplace(PlaceIdentity{grant.municipality_id, grant.service, delivery.provider_id, delivery.mode,
+                                           grant.project_id},
+                             0);
   if (inserted) {
     it->second = static_cast<PlaceId>(places_.size());
-    Place place{grant.municipality_id, grant.service, delivery.provider_id, delivery.mode,
+    Place place{grant.municipality_id, grant.service, delivery.provider_id, delivery.mode, grant.project_id,
                 FundingRowOfDelivery(model, grant, delivery)};
     place.key.month.clear();
     places_.push_back(std::move(place));
@@ -401,9 +403,10 @@ FundingRowKey FundingJournal::RowKeyOf(Cell cell) const {
 void FundingJournal::RefreshPlaces(const LedgerModel& model) {
   for (PlaceId id = 0; id < places_.size(); ++id) {
     Place& place = places_[id];
-    GrantFacts grant;  // FundingRowOfDelivery reads the grant's municipality and service only
+    GrantFacts grant;  // FundingRowOfDelivery reads the grant's municipality, service and project only
     grant.municipality_id = place.municipality_id;
     grant.service = place.service;
+    grant.project_id = place.named_project_id;
     DeliveryFacts delivery;  // and the delivery's provider and mode
     delivery.provider_id = place.provider_id;
     delivery.mode = place.mode;

@@ -23,7 +23,7 @@ class RowFinder {
       : keep_month_(keep.empty() || keep.count("month") > 0), grouping_(GroupPlaces(cells.places, query, keep)) {
     for (size_t place = 0; place < cells.places.size(); ++place) {
       const FundingRowKey& key = cells.places[place];
-      place_of_[PlaceText(key.municipality_id, key.service, key.provider_id, key.mode)] = place;
+      place_of_[PlaceText(key.project_id, key.municipality_id, key.service, key.provider_id, key.mode)] = place;
     }
     std::map<FundingRowKey, int64_t> group_of_key;
     for (size_t group = 0; group < grouping_.keys.size(); ++group) group_of_key[grouping_.keys[group]] = group;
@@ -41,7 +41,8 @@ class RowFinder {
   // out; kCorruption when its cell has no row.
   Status Find(const ClaimLineFacts& facts, bool* kept, size_t* row) const {
     *kept = false;
-    auto place = place_of_.find(PlaceText(facts.municipality_id, facts.service, facts.provider_id, facts.mode));
+    auto place =
+        place_of_.find(PlaceText(facts.project_id, facts.municipality_id, facts.service, facts.provider_id, facts.mode));
     if (place == place_of_.end()) return Missing(facts);
     const int64_t group = grouping_.key_of_place[place->second];
     if (group < 0) return Status::Ok();
@@ -53,12 +54,14 @@ class RowFinder {
   }
 
  private:
-  static std::string PlaceText(const std::string& municipality_id, const std::string& service,
-                               const std::string& provider_id, const std::string& mode) {
-    return municipality_id + '\0' + service + '\0' + provider_id + '\0' + mode;
+  // A municipality's grants may be paid by two projects (one named): the project is part of the place.
+  static std::string PlaceText(const std::string& project_id, const std::string& municipality_id,
+                               const std::string& service, const std::string& provider_id, const std::string& mode) {
+    return project_id + '\0' + municipality_id + '\0' + service + '\0' + provider_id + '\0' + mode;
   }
   static Status Missing(const ClaimLineFacts& facts) {
-    return Status::Corruption("the journal has no funding cell for " + facts.municipality_id + ", " + facts.service +
+    return Status::Corruption("the journal has no funding cell for " + facts.project_id + ", " + facts.municipality_id +
+                              ", " + facts.service +
                               ", " + MonthText(MonthNumber(facts.date)) + " that its line facts name");
   }
 

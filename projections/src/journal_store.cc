@@ -49,7 +49,8 @@ constexpr std::string_view kMemberPrefix = "member/";
 constexpr std::string_view kClaimPrefix = "claim/";
 // 2: an image's cells carry their first and last steps and total; 3: usage, grant fact and scope keys; 4: line keys;
 // 5: member keys; 6: claim keys.
-constexpr uint8_t kFormatVersion = 9;  // 8: places and line facts with the provider and the mode; 9: transitions
+// 8: places and line facts with the provider and the mode; 9: transitions
+constexpr uint8_t kFormatVersion = 10;  // 10: a grant's own project in its line facts
 constexpr size_t kMetaSize = 1 + 8 + 32;
 
 // The position of a key known to be `prefix` and 8 bytes (an iterator's key within the prefix, or the meta value).
@@ -434,6 +435,7 @@ std::string EncodeLineFacts(const ClaimLineFacts& facts) {
   out.I64(facts.date);
   out.Str(facts.service);
   out.Str(facts.municipality_id);
+  out.Str(facts.project_id);
   out.Str(facts.provider_id);
   out.Str(facts.mode);
   out.I64(facts.cost_cents);
@@ -450,7 +452,8 @@ bool DecodeLineFacts(std::string_view bytes, ClaimLineFacts* facts) {
   Reader in(bytes);
   uint64_t flags = 0, count = 0;
   if (!in.U64(&flags) || flags > 7 || !in.I32(&facts->date) || !in.Str(&facts->service) ||
-      !in.Str(&facts->municipality_id) || !in.Str(&facts->provider_id) || !in.Str(&facts->mode) ||
+      !in.Str(&facts->municipality_id) || !in.Str(&facts->project_id) || !in.Str(&facts->provider_id) ||
+      !in.Str(&facts->mode) ||
       !in.I64(&facts->cost_cents) ||
       !in.U64(&count)) {
     return false;

@@ -218,13 +218,22 @@ void LedgerModel::Apply(const ledger::StoredEvent& stored) {
     case P::PROJECT_REGISTERED: return ApplyProjectRegistered(payload.getProjectRegistered(), date, position);
     case P::BUDGET_AMENDED: return ApplyBudgetAmended(payload.getBudgetAmended(), date, position);
     case P::PROJECT_EXPENSE_RECORDED: return ApplyProjectExpenseRecorded(payload.getProjectExpenseRecorded());
-    case P::MUNICIPALITY_REGISTERED: return ApplyMunicipalityRegistered(payload.getMunicipalityRegistered());
+    case P::MUNICIPALITY_REGISTERED: return ApplyMunicipalityRegistered(payload.getMunicipalityRegistered(), date);
+    case P::PARTNER_JOINED: return ApplyPartnerJoined(payload.getPartnerJoined(), date, position);
+    case P::PARTNER_LEFT: return ApplyPartnerLeft(payload.getPartnerLeft(), date, position);
+    case P::PROJECT_ACTIVITY_HELD: return ApplyProjectActivityHeld(payload.getProjectActivityHeld(), position);
+    case P::PROVIDER_REGISTERED: {
+      ProviderFacts& provider = providers_[Str(payload.getProviderRegistered().getProviderId())];
+      provider.id = Str(payload.getProviderRegistered().getProviderId());
+      provider.name = Str(payload.getProviderRegistered().getName());
+      return;
+    }
     case P::MUNICIPALITIES_MERGED: return ApplyMunicipalitiesMerged(payload.getMunicipalitiesMerged(), date);
     case P::REIMBURSEMENT_CLAIMED: return ApplyReimbursementClaimed(payload.getReimbursementClaimed(), date, position);
     case P::CLAIM_REVIEWED: return ApplyClaimReviewed(payload.getClaimReviewed(), date, position);
     case P::REIMBURSEMENT_PAID: return ApplyReimbursementPaid(payload.getReimbursementPaid(), date, position);
     default:
-      return;  // provider registrations and contracts, applications: not needed by these projections
+      return;  // provider contracts, applications: not needed by these projections
   }
 }
 
@@ -298,6 +307,7 @@ void LedgerModel::ApplyServiceGranted(schema::ServiceGranted::Reader data, uint6
   grant.valid_from = data.getValidFrom();
   grant.valid_until = data.getValidUntil();
   grant.cost_basis = data.getCostBasis();
+  grant.project_id = Str(data.getProjectId());
   grant.unit_cost_cents = data.getUnitCostCents();
   grant.provider_id = data.hasProviderId() ? Str(data.getProviderId()) : std::string();
   grant.positions.push_back(position);
@@ -454,7 +464,8 @@ const std::string& LedgerModel::RulesProblemOfProject(const std::string& project
 
 const std::string& LedgerModel::ProjectOfGrant(const GrantFacts& grant) const {
   static const std::string kNone;
-  auto municipality = municipalities_.find(grant.municipality_id);
+  if (!grant.project_id.empty()) return grant.project_id;  // a grant names the project that pays it, or
+  auto municipality = municipalities_.find(grant.municipality_id);  // its municipality's own project pays
   return municipality == municipalities_.end() ? kNone : municipality->second.project_id;
 }
 
@@ -463,8 +474,10 @@ void LedgerModel::ApplyProjectRegistered(schema::ProjectRegistered::Reader data,
   project.id = Str(data.getProjectId());
   project.name = Str(data.getName());
   project.services_paid_until = data.getServicesPaidUntil();
-  project.budgets.push_back(
-      {date, data.getBudgetTotalCents(), data.getBudgetEsfCents(), data.getBudgetStateCents(), position});
+  if (data.getBudgetTotalCents() != 0) {  // else not known yet: a budget_amended states it
+    project.budgets.push_back(
+        {date, data.getBudgetTotalCents(), data.getBudgetEsfCents(), data.getBudgetStateCents(), position});
+  }
   if (data.hasTargets()) project.targets.push_back(ReadTargets(data.getTargets(), date, position));
 }
 
@@ -479,11 +492,52 @@ void LedgerModel::ApplyProjectExpenseRecorded(schema::ProjectExpenseRecorded::Re
   projects_[Str(data.getProjectId())].expenses_cents += data.getAmountCents();
 }
 
-void LedgerModel::ApplyMunicipalityRegistered(schema::MunicipalityRegistered::Reader data) {
+void LedgerModel::ApplyMunicipalityRegistered(schema::MunicipalityRegistered::Reader data, int32_t date) {
   MunicipalityFacts& municipality = municipalities_[Str(data.getMunicipalityId())];
   municipality.id = Str(data.getMunicipalityId());
+  municipality.registered_on = date;
   municipality.name = Str(data.getName());
   municipality.project_id = Str(data.getProjectId());
+}
+
+void LedgerModel::ApplyPartnerJoined(schema::PartnerJoined::Reader data, int32_t date, uint64_t position) {
+  ProjectFacts& project = projects_[Str(data.getProjectId())];
+  PartnershipFacts& partnership = project.partnerships.emplace_back();
+  partnership.partner_id = Str(data.getPartnerId());
+  partnership.kind = data.getKind();
+  for (const auto branch : data.getBranches()) partnership.branches.push_back(Str(branch));
+  partnership.note = Str(data.getNote());
+  partnership.from = date;
+  partnership.positions.push_back(position);
+}
+
+void LedgerModel::ApplyPartnerLeft(schema::PartnerLeft::Reader data, int32_t date, uint64_t position) {
+  ProjectFacts& project = projects_[Str(data.getProjectId())];
+  const std::string partner_id = Str(data.getPartnerId());
+  auto open = std::find_if(project.partnerships.rbegin(), project.partnerships.rend(), [&](const PartnershipFacts& p) {
+    return p.partner_id == partner_id && p.until == ledger::kNoDate;
+  });
+  PartnershipFacts* partnership = open == project.partnerships.rend() ? nullptr : &*open;
+  if (partnership == nullptr) {  // a municipality registered with the project leaves it
+    partnership = &project.partnerships.emplace_back();
+    partnership->partner_id = partner_id;
+  }
+  partnership->until = date;
+  partnership->reason = Str(data.getReason());
+  partnership->positions.push_back(position);
+}
+
+void LedgerModel::ApplyProjectActivityHeld(schema::ProjectActivityHeld::Reader data, uint64_t position) {
+  ActivityFacts& activity = projects_[Str(data.getProjectId())].activities[Str(data.getActivityId())];
+  activity.id = Str(data.getActivityId());
+  activity.kind = data.getKind();
+  activity.title = Str(data.getTitle());
+  activity.first_date = data.getFirstDate();
+  activity.last_date = data.getLastDate();
+  activity.participants = data.getParticipants();
+  activity.venue = Str(data.getVenue());
+  activity.note = Str(data.getNote());
+  activity.positions.push_back(position);
 }
 
 void LedgerModel::ApplyMunicipalitiesMerged(schema::MunicipalitiesMerged::Reader data, int32_t date) {
@@ -491,6 +545,7 @@ void LedgerModel::ApplyMunicipalitiesMerged(schema::MunicipalitiesMerged::Reader
   successor.id = Str(data.getSuccessorId());
   successor.name = Str(data.getSuccessorName());
   successor.project_id = Str(data.getProjectId());
+  successor.registered_on = date;
   for (auto predecessor : data.getPredecessorIds()) {
     MunicipalityFacts& merged = municipalities_[Str(predecessor)];
     merged.merged_into = successor.id;

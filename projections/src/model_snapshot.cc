@@ -19,7 +19,8 @@ namespace {
 
 constexpr char kSnapshotMagic[8] = {'D', 'I', 'M', 'O', 'D', 'E', 'L', '1'};
 // 2: enrolment date and dated residences; 3: rules per project, kinds; 4: closures, a grant's provider
-constexpr uint32_t kSnapshotFormat = 5;  // 5: a person's transition to community life
+// 5: a person's transition to community life
+constexpr uint32_t kSnapshotFormat = 6;  // 6: a grant's project, partners, activities, provider names
 
 class SnapshotWriter {
  public:
@@ -190,18 +191,23 @@ DI_SNAPSHOT_FIELDS(PlanFacts, a(x.id); a(x.approved_on); a(x.person_id); a(x.ser
 DI_SNAPSHOT_FIELDS(GrantFacts, a(x.id); a(x.person_id); a(x.municipality_id); a(x.service); a(x.quantity);
                    a(x.quantity_changes); a(x.period); a(x.valid_from); a(x.valid_until); a(x.ended_on);
                    a(x.cost_basis); a(x.unit_cost_cents); a(x.unit_cost_changes); a(x.suspensions);
-                   a(x.provider_id); a(x.positions))
+                   a(x.provider_id); a(x.project_id); a(x.positions))
 DI_SNAPSHOT_FIELDS(ClosureFacts, a(x.from); a(x.until); a(x.services); a(x.reason); a(x.position))
-DI_SNAPSHOT_FIELDS(ProviderFacts, a(x.id); a(x.closures))
+DI_SNAPSHOT_FIELDS(ProviderFacts, a(x.id); a(x.name); a(x.closures))
 DI_SNAPSHOT_FIELDS(DeliveryFacts, a(x.id); a(x.grant_id); a(x.provider_id); a(x.date); a(x.last_date);
                    a(x.quantity); a(x.cost_cents); a(x.purpose); a(x.mode); a(x.kind); a(x.voided); a(x.position);
                    a(x.correction_positions))
 DI_SNAPSHOT_FIELDS(BudgetVersion, a(x.from); a(x.total_cents); a(x.esf_cents); a(x.state_cents); a(x.position))
 DI_SNAPSHOT_FIELDS(IndicatorTargetFacts, a(x.indicator); a(x.target_group); a(x.count))
 DI_SNAPSHOT_FIELDS(TargetsVersion, a(x.from); a(x.targets); a(x.position))
+DI_SNAPSHOT_FIELDS(PartnershipFacts, a(x.partner_id); a(x.kind); a(x.branches); a(x.note); a(x.from); a(x.until);
+                   a(x.reason); a(x.positions))
+DI_SNAPSHOT_FIELDS(ActivityFacts, a(x.id); a(x.kind); a(x.title); a(x.first_date); a(x.last_date);
+                   a(x.participants); a(x.venue); a(x.note); a(x.positions))
 DI_SNAPSHOT_FIELDS(ProjectFacts, a(x.id); a(x.targets); a(x.name); a(x.services_paid_until); a(x.budgets);
-                   a(x.expenses_cents))
-DI_SNAPSHOT_FIELDS(MunicipalityFacts, a(x.id); a(x.name); a(x.project_id); a(x.merged_into); a(x.merged_on))
+                   a(x.expenses_cents); a(x.partnerships); a(x.activities))
+DI_SNAPSHOT_FIELDS(MunicipalityFacts, a(x.id); a(x.name); a(x.project_id); a(x.merged_into); a(x.merged_on);
+                   a(x.registered_on))
 DI_SNAPSHOT_FIELDS(PaymentFacts, a(x.id); a(x.date); a(x.amount_cents); a(x.esf_cents); a(x.state_cents);
                    a(x.position))
 DI_SNAPSHOT_FIELDS(ClaimFacts, a(x.id); a(x.project_id); a(x.municipality_id); a(x.date); a(x.period_start);

@@ -120,6 +120,7 @@ ClaimLineFacts DeliveryLineFacts(const LedgerModel& model, const DeliveryFacts& 
   if (const GrantFacts* grant = model.FindGrant(delivery.grant_id)) {
     facts.service = std::string(ledger::ServiceName(grant->service));
     facts.municipality_id = grant->municipality_id;
+    facts.project_id = model.ProjectOfGrant(*grant);
   }
   return facts;
 }

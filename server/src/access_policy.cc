@@ -89,6 +89,9 @@ bool RoleMayWrite(Role role, EventType type) {
         case Payload::PROVIDER_CONTRACTED:
         case Payload::PROVIDER_CLOSED:
         case Payload::PROVIDER_REOPENED:
+        case Payload::PARTNER_JOINED:
+        case Payload::PARTNER_LEFT:
+        case Payload::PROJECT_ACTIVITY_HELD:
         case Payload::RULES_ENACTED:
         case Payload::PERSON_ENROLLED:
         case Payload::RESIDENCE_CHANGED:

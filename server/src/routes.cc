@@ -107,6 +107,16 @@ Status BoolParameter(const Target& target, const std::string& name, bool* out) {
   return Status::Ok();
 }
 
+// A calendar year (the activities report's `year`); absent: 0, every year.
+Status YearParameter(const Target& target, int32_t* year) {
+  uint64_t value = 0;
+  if (!NumberParameter(target, "year", 0, &value).ok() || (value != 0 && (value < 1900 || value > 2199))) {
+    return Status::InvalidArgument("must be a year 1900..2199", "year");
+  }
+  *year = static_cast<int32_t>(value);
+  return Status::Ok();
+}
+
 Status FormatParameter(const Target& target, bool csv_allowed, std::string* format) {
   *format = Parameter(target, "format");
   if (format->empty()) *format = "json";
@@ -205,6 +215,8 @@ class Router {
     if (path == "/v1/reports/changes") return Only(get, "GET, HEAD", path, reply, [&] { return FundingChanges(); });
     if (path == "/v1/reports/reconciliation") return Only(get, "GET, HEAD", path, reply, [&] { return Reconciliation(); });
     if (path == "/v1/reports/indicators") return Only(get, "GET, HEAD", path, reply, [&] { return Indicators(); });
+    if (path == "/v1/reports/partners") return Only(get, "GET, HEAD", path, reply, [&] { return Partners(); });
+    if (path == "/v1/reports/activities") return Only(get, "GET, HEAD", path, reply, [&] { return Activities(); });
     if (path == "/v1/audit/head") return Only(get, "GET, HEAD", path, reply, [&] { return AuditHead(); });
     if (path == "/v1/audit/verify") return Only(get, "GET, HEAD", path, reply, [&] { return AuditVerify(); });
     if (path == "/v1/whoami") return Only(get, "GET, HEAD", path, reply, [&] { return WhoAmI(); });
@@ -514,6 +526,32 @@ class Router {
     if (!status.ok()) return Error(status);
     if (format == "csv") return CsvReply(projections::IndicatorsToCsv(report));
     return JsonReply(200, projections::IndicatorsToJson(report));
+  }
+
+  Reply Partners() {
+    Status status = CheckParameters(target_, {"valid_at", "known_at", "project", "format"});
+    std::string format;
+    if (status.ok()) status = FormatParameter(target_, true, &format);
+    projections::PartnersReport report;
+    if (status.ok()) status = context_.service->QueryPartners(principal_, ReadAsOf(), Parameter(target_, "project"), &report);
+    if (!status.ok()) return Error(status);
+    if (format == "csv") return CsvReply(projections::PartnersToCsv(report));
+    return JsonReply(200, projections::PartnersToJson(report));
+  }
+
+  Reply Activities() {
+    Status status = CheckParameters(target_, {"valid_at", "known_at", "project", "year", "format"});
+    std::string format;
+    if (status.ok()) status = FormatParameter(target_, true, &format);
+    int32_t year = 0;
+    if (status.ok()) status = YearParameter(target_, &year);
+    projections::ActivitiesReport report;
+    if (status.ok()) {
+      status = context_.service->QueryActivities(principal_, ReadAsOf(), Parameter(target_, "project"), year, &report);
+    }
+    if (!status.ok()) return Error(status);
+    if (format == "csv") return CsvReply(projections::ActivitiesToCsv(report));
+    return JsonReply(200, projections::ActivitiesToJson(report));
   }
 
   Reply AuditHead() {

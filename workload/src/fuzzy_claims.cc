@@ -10,19 +10,23 @@
 
 namespace di::workload::fuzzy {
 
-bool Generator::Claimable(const DeliveryState& delivery, const std::string& claimant, int32_t from, int32_t until) const {
+bool Generator::Claimable(const DeliveryState& delivery, const std::string& claimant, const std::string& project_id,
+                          int32_t from, int32_t until) const {
   if (delivery.voided || !delivery.claim_id.empty() || delivery.cost_cents <= 0) return false;
   if (delivery.date < from || delivery.date > until) return false;
-  return BelongsTo(grants_.at(delivery.grant_id).municipality_id, claimant);
+  const GrantState& grant = grants_.at(delivery.grant_id);
+  return grant.project_id == project_id && BelongsTo(grant.municipality_id, claimant);
 }
 
-void Generator::FileClaim(const std::string& claimant, int32_t date, int32_t from, int32_t until) {
+// A claim to one project: the ledger refuses a line of a delivery another project pays.
+void Generator::FileClaim(const std::string& claimant, const std::string& project_id, int32_t date, int32_t from,
+                          int32_t until) {
   Json lines = Json::array();
   std::vector<std::pair<std::string, int64_t>> claimed;
   int64_t total = 0;
   for (const auto& [id, delivery] : deliveries_) {
     if (claimed.size() >= 60) break;
-    if (!Claimable(delivery, claimant, from, until) || Chance(70)) continue;
+    if (!Claimable(delivery, claimant, project_id, from, until) || Chance(70)) continue;
     const int64_t amount = Chance(900) ? delivery.cost_cents : Between(1, delivery.cost_cents);
     lines.push_back({{"delivery_id", id}, {"amount_cents", amount}});
     claimed.emplace_back(id, amount);
@@ -30,8 +34,6 @@ void Generator::FileClaim(const std::string& claimant, int32_t date, int32_t fro
   }
   if (claimed.empty()) return;
   const std::string claim_id = NumberedId("C-", ++claim_counter_, 4);
-  std::string project_id = municipalities_[claimant].project_id;
-  if (Chance(30)) project_id = project_id == "PR-ZEM" ? "PR-KUR" : "PR-ZEM";  // not checked by the ledger
   Emit("reimbursement_claimed", date,
        {{"claim_id", claim_id}, {"project_id", project_id}, {"municipality_id", claimant},
         {"period_start", FormatDate(from)}, {"period_end", FormatDate(until)}, {"lines", lines}, {"total_cents", total}},
@@ -50,18 +52,22 @@ void Generator::Claims() {
   for (const auto& [id, municipality] : municipalities_) {
     if (!Active(id, date)) continue;
     const int every = municipality.claim_every_months;
-    if (every == 1 || (month_ - 1) % 3 == 0) {
-      const int first_month = month_index_ - every;
-      FileClaim(id, date, first_month >= 0 ? MonthStartOf(first_month) : rules_.project_start, MonthStart() - 1);
+    for (const std::string& project_id : {municipality.project_id, std::string("PR-IBM")}) {
+      if (every == 1 || (month_ - 1) % 3 == 0) {
+        const int first_month = month_index_ - every;
+        FileClaim(id, project_id, date, first_month >= 0 ? MonthStartOf(first_month) : rules_.project_start,
+                  MonthStart() - 1);
+      }
+      // Once a year, a catch-up claim for everything older that is still unclaimed (late, rejected).
+      if (month_ == 3 && Chance(600)) FileClaim(id, project_id, date, rules_.project_start, Date(year_ - 1, 12, 31));
     }
-    // Once a year, a catch-up claim for everything older that is still unclaimed (late, rejected).
-    if (month_ == 3 && Chance(600)) FileClaim(id, date, rules_.project_start, Date(year_ - 1, 12, 31));
   }
 }
 
 void Generator::Reviews() {
   for (auto& [id, claim] : claims_) {
     if (claim.reviewed || claim.date >= MonthStart() || !Chance(650)) continue;
+    if (claim.project_id == "PR-IBM" && !pilot_budget_known_) continue;  // refused until the budget is recorded
     const int32_t date = Today();
     std::vector<std::pair<std::string, int64_t>> order = claim.lines;
     if (Chance(150)) Shuffle(&order);  // lines in another order than the claim's

@@ -156,6 +156,7 @@ struct GrantState {
   std::string id;
   std::string person_id;
   std::string municipality_id;
+  std::string project_id;  // the project that pays: the one it names, else its municipality's
   std::string service;
   std::string period;  // week, month, year, grant_period
   std::string provider_id;
@@ -354,9 +355,13 @@ class Generator {
   // ------------------------------------------------------------------------------------------------------
   // Claims, reviews, payments
   // ------------------------------------------------------------------------------------------------------
-  bool Claimable(const DeliveryState& delivery, const std::string& claimant, int32_t from, int32_t until) const;
+  bool Claimable(const DeliveryState& delivery, const std::string& claimant, const std::string& project_id, int32_t from,
+                 int32_t until) const;
 
-  void FileClaim(const std::string& claimant, int32_t date, int32_t from, int32_t until);
+  void FileClaim(const std::string& claimant, const std::string& project_id, int32_t date, int32_t from, int32_t until);
+  // The individual budget pilot (PR-IBM, no budget until it is recorded late): M-BAUSKA a partner besides its own
+  // project, some of its grants paid by the pilot; partners and activities of the projects.
+  void ProjectOutputs();
 
   void Claims();
 
@@ -426,6 +431,7 @@ class Generator {
 
   int month_index_ = 0, year_ = kFirstYear, month_ = 1;
   int merger_month_ = 65;
+  bool pilot_budget_known_ = false;
   bool merger_after_grants_ = false;
   int rules_month_ = 70;
   int broken_rules_month_ = -1;

@@ -127,6 +127,12 @@ void Generator::NewGrant(PersonState& person) {
   if (grant.unit_cost) data["unit_cost_cents"] = grant.unit_cost_cents;
   if (!application_id.empty()) data["application_id"] = application_id;
   if (!person.plan_ids.empty() && Chance(500)) data["plan_id"] = person.plan_ids.back();
+  grant.project_id = municipalities_[grant.municipality_id].project_id;
+  // Bauska in the individual budget pilot from 2019-11 (BA 233): some of its grants are the pilot's.
+  if (grant.municipality_id == "M-BAUSKA" && grant.valid_from >= Date(2019, 11, 1) && Chance(400)) {
+    grant.project_id = "PR-IBM";
+    data["project_id"] = "PR-IBM";
+  }
   grant.provider_id = ProviderFor(service);
   if (Chance(800)) data["provider_id"] = grant.provider_id;
   GrantState& stored = grants_[grant.id] = grant;

@@ -25,7 +25,7 @@ Json Generator::ClaimData(const std::string& project_id, const std::string& clai
 Json Generator::DeliveryClaimData(const std::string& delivery_id, int32_t date, int64_t amount, int64_t total) {
   const DeliveryState& delivery = deliveries_[delivery_id];
   const std::string claimant = ActiveFor(grants_[delivery.grant_id].municipality_id, date);
-  return ClaimData(municipalities_[claimant].project_id, claimant, delivery.date, delivery.date, delivery_id, amount,
+  return ClaimData(grants_[delivery.grant_id].project_id, claimant, delivery.date, delivery.date, delivery_id, amount,
                    total);
 }
 
@@ -202,7 +202,7 @@ bool Generator::RefuseReview(int kind, int32_t today) {
   }
   // 15: review approving more than claimed; 16: partly approved without a reason.
   const std::string id = RandomIdOf(claims_, [&](const ClaimState& c) {
-    if (c.reviewed) return false;
+    if (c.reviewed || (c.project_id == "PR-IBM" && !pilot_budget_known_)) return false;  // refused for that first
     if (kind == 15) return true;
     return std::any_of(c.lines.begin(), c.lines.end(), [](const auto& line) { return line.second >= 2; });
   });

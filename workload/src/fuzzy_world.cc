@@ -187,6 +187,14 @@ void Generator::Setup() {
          {{"municipality_id", id}, {"name", id.substr(2)}, {"project_id", project_id}}, "zpr:project-team");
     municipalities_[id] = {project_id, "", kNoDate, id == "M-JELGAVA" ? 1 : 3};
   }
+  // The individual budget pilot (BA 23, 233): no agreement number, its budget not known until recorded late.
+  Emit("project_registered", Date(2019, 11, 1),
+       {{"project_id", "PR-IBM"}, {"name", "Individuālā budžeta modelis"}, {"region", "Latvia"},
+        {"period_start", "2019-11-01"}, {"period_end", "2023-12-31"},
+        {"services_paid_until", FormatDate(rules_.services_paid_until)}},
+       "lm:project-team");
+  Emit("partner_joined", Date(2019, 11, 1), {{"project_id", "PR-IBM"}, {"partner_id", "M-BAUSKA"}, {"kind", "municipality"}},
+       "lm:project-team");
   const Json social = {{{"register", "social_service_providers"}, {"registration_number", "SP-1234"}}};
   Emit("provider_registered", Date(2016, 1, 5),
        {{"provider_id", "PV-ATELPA"}, {"name", "Biedrība Atelpa"}, {"kind", "legal_person"}, {"registers", social}},
@@ -205,6 +213,10 @@ void Generator::Setup() {
         {"registers", {{{"register", "psychologists"}, {"registration_number", "PS-9"}}}}},
        "zpr:project-team");
   providers_ = {"PV-ATELPA", "PV-CARE-1", "PV-CARE-2", "PV-REHAB", "PV-PSY"};
+  Emit("partner_joined", Date(2016, 2, 1),
+       {{"project_id", "PR-ZEM"}, {"partner_id", "PV-REHAB"}, {"kind", "state_social_care_centre"},
+        {"branches", {"PV-REHAB-JELGAVA", "PV-REHAB-IECAVA"}}},
+       "zpr:project-team");
   int contract = 0;
   for (const auto& [municipality, services] : std::vector<std::pair<std::string, Json>>{
            {"M-BAUSKA", {"respite", "child_care"}}, {"M-JELGAVA", {"adult_day_centre", "adult_group_home"}},
@@ -240,8 +252,40 @@ void Generator::RecordMerger() {
   }
 }
 
+void Generator::ProjectOutputs() {
+  // The pilot's budget, stated a year or more after its start; in force from the start.
+  if (!pilot_budget_known_ && Today() >= Date(2020, 11, 1) && (Chance(200) || Today() >= Date(2021, 6, 1))) {
+    Emit("budget_amended", Date(2019, 11, 1),
+         {{"project_id", "PR-IBM"}, {"total_cents", 120000000}, {"esf_cents", 102000000}, {"state_cents", 18000000},
+          {"reason", "the pilot's budget as stated"}},
+         "lm:finance");
+    pilot_budget_known_ = true;
+  }
+  // A camp each August (brief §6.5), its count sometimes corrected later; a partner municipality for a while.
+  if (month_ == 8) {
+    const std::string id = "A-CAMP-" + std::to_string(year_);
+    Json data = {{"project_id", "PR-ZEM"}, {"activity_id", id}, {"kind", "camp"}, {"title", "Nometne " + std::to_string(year_)},
+                 {"first_date", FormatDate(Date(year_, 8, 10))}, {"last_date", FormatDate(Date(year_, 8, 14))},
+                 {"participants", Between(20, 45)}};
+    Emit("project_activity_held", Date(year_, 8, 20), data, "zpr:project-team");
+    if (Chance(300)) {
+      data["participants"] = Between(20, 45);
+      Emit("project_activity_held", Date(year_, 8, 28), data, "zpr:project-team");
+    }
+  }
+  if (year_ == 2018 && month_ == 3) {
+    Emit("partner_joined", Today(), {{"project_id", "PR-ZEM"}, {"partner_id", "M-LIEPAJA"}, {"kind", "municipality"}},
+         "zpr:project-team");
+  }
+  if (year_ == 2022 && month_ == 3) {
+    Emit("partner_left", Today(), {{"project_id", "PR-ZEM"}, {"partner_id", "M-LIEPAJA"}, {"reason", "camps only"}},
+         "zpr:project-team");
+  }
+}
+
 void Generator::WorldEvents() {
   if (month_index_ == merger_month_ && !merger_after_grants_) RecordMerger();
+  ProjectOutputs();
   if (month_index_ == rules_month_) {
     // A second version of the rules with changed parameters, enacted part-way: every replay as known after it
     // decides everything (also what happened before) under it.

@@ -60,6 +60,33 @@ constexpr PlannedExpense kPlannedExpenses[] = {
 };
 // clang-format on
 
+// The project's own activities with their participants as the sources count them (brief §6.5; Z 116-175, Z 337,
+// Z 549-557): the camps and the 2022 training. Days before 2023 are the expense days above (the sources give the
+// month); 0 participants where the sources give no count.
+struct PlannedActivity {
+  const char* id;
+  const char* kind;
+  int first_year, first_month, first_day;
+  int days;
+  int participants;
+  const char* title;
+  const char* venue;
+};
+// clang-format off
+constexpr PlannedActivity kPlannedActivities[] = {
+    {"A-CAMP-2018", "camp", 2018, 8, 6, 5, 30, "Integrējošā nometne jauniešiem (13-17 g.)", "Satekas, Vecumnieku pagasts"},
+    {"A-CAMP-2019", "camp", 2019, 7, 15, 5, 28, "Nometne", "Dimantu kalns"},
+    {"A-CAMP-2020", "camp", 2020, 7, 20, 5, 25, "Nometne", "Mauriņi"},
+    {"A-CAMP-2021", "camp", 2021, 7, 12, 5, 42, "Nometne, divas grupas (7-12 g.)", "Mauriņi"},
+    {"A-VIDEO-2022", "video", 2022, 6, 30, 1, 0, "18 video stāsti", ""},
+    {"A-CAMP-2022", "camp", 2022, 8, 8, 6, 0, "Piecu nakšu nometne jauniešiem (12-17 g.)", ""},
+    {"A-TRAINING-2022", "training", 2022, 11, 7, 40, 0, "Apmācības (8 dienas)", ""},
+    {"A-FAMILY-2023-1", "camp", 2023, 7, 13, 4, 40, "Ģimeņu nometne, 1. grupa", "Rati, Aizkraukles novads"},
+    {"A-YOUTH-2023", "camp", 2023, 7, 17, 5, 0, "Jauniešu integrējošā nometne (12-17 g.)", "Valle, Bauskas novads"},
+    {"A-FAMILY-2023-2", "camp", 2023, 7, 20, 4, 40, "Ģimeņu nometne, 2. grupa", "Rati, Aizkraukles novads"},
+};
+// clang-format on
+
 struct Expense {
   int32_t on;
   const char* category;
@@ -240,6 +267,26 @@ void Simulator::RecordProjectExpenses() {
     data["description"] = expense.description;
     log_.Add(expense.on, EventType::PROJECT_EXPENSE_RECORDED, "expense:" + expense_id, expense.on,
              kProjectActor, std::move(data));
+  }
+}
+
+void Simulator::RecordProjectActivities() {
+  for (const PlannedActivity& planned : kPlannedActivities) {
+    const int32_t first = Date(planned.first_year, planned.first_month, planned.first_day);
+    const int32_t last = first + planned.days - 1;
+    const int32_t recorded = last + 7;  // reported a week after
+    if (first < services_start_ || recorded > horizon_) continue;
+    Json data;
+    data["project_id"] = kProjectId;
+    data["activity_id"] = planned.id;
+    data["kind"] = planned.kind;
+    data["title"] = planned.title;
+    data["first_date"] = FormatDate(first);
+    data["last_date"] = FormatDate(last);
+    data["participants"] = planned.participants;
+    if (planned.venue[0] != '\0') data["venue"] = planned.venue;
+    log_.Add(recorded, EventType::PROJECT_ACTIVITY_HELD, std::string("activity:") + planned.id, recorded, kProjectActor,
+             std::move(data));
   }
 }
 

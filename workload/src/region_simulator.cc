@@ -72,6 +72,7 @@ SimulateSummary Simulator::Run() {
   MergeMunicipalities();
   AmendBudget();
   RecordProjectExpenses();
+  RecordProjectActivities();
   RegisterProviders();
 
   const std::vector<Household> households = PlanHouseholds();

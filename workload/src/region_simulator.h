@@ -249,6 +249,7 @@ class Simulator {
   void MergeMunicipalities();
   void AmendBudget();
   void RecordProjectExpenses();
+  void RecordProjectActivities();
   void RegisterProviders();
   int AddProvider(Provider provider, int32_t registered_on);
   // A natural person in a professional register, available from the first contracts.

@@ -176,9 +176,10 @@ class FundingJournal {
   static GrantValidity ValidityOf(const GrantFacts& grant) { return {grant.valid_until, grant.LastDay()}; }
 
  private:
-  // A place: the dimensions of a funding row but its month, interned as (municipality, service, provider, mode); a
-  // delivery's provider and mode never change (a correction replaces quantity, cost and kind). Its project and
-  // territory are the municipality's as the model says now; RefreshPlaces keeps them so after a municipality's event
+  // A place: the dimensions of a funding row but its month, interned as (municipality, service, provider, mode, the
+  // project the grant names); a delivery's provider and mode, and its grant's project, never change (a correction
+  // replaces quantity, cost and kind). Its project (unless the grant names one) and territory are the municipality's
+  // as the model says now; RefreshPlaces keeps them so after a municipality's event
   // (which moves whole places from one row key to another, and decides nothing).
   using PlaceId = uint32_t;
   struct Place {
@@ -186,9 +187,10 @@ class FundingJournal {
     schema::Service service = schema::Service::CHILD_CARE;
     std::string provider_id;
     schema::DeliveryMode mode = schema::DeliveryMode::IN_PERSON;
+    std::string named_project_id;  // the project the grant names ("" if none: the municipality's own)
     FundingRowKey key;  // month left empty
   };
-  using PlaceIdentity = std::tuple<std::string, schema::Service, std::string, schema::DeliveryMode>;
+  using PlaceIdentity = std::tuple<std::string, schema::Service, std::string, schema::DeliveryMode, std::string>;
   // A cell: a place in a month (year * 12 + month - 1). Integers, so that the journal's maps compare no strings.
   struct Cell {
     PlaceId place = 0;

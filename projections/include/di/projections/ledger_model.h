@@ -89,6 +89,7 @@ struct GrantFacts {
   std::vector<std::pair<int32_t, int64_t>> unit_cost_changes;  // (from, rate), recording order
   std::vector<std::pair<int32_t, int32_t>> suspensions;  // [from, until] (until kNoDate: not resumed)
   std::string provider_id;            // the provider named when granted, or by the last amendment ("" if none)
+  std::string project_id;             // the project it names ("" if none: its municipality's own project pays)
   std::vector<uint64_t> positions;    // events that shaped it
 
   // The quantity per period in force on `date`: the latest amendment in force on or before it.
@@ -115,6 +116,7 @@ struct ClosureFacts {
 
 struct ProviderFacts {
   std::string id;
+  std::string name;                    // as registered ("" if the model did not see the registration)
   std::vector<ClosureFacts> closures;  // in recording order, one open at most (the last)
 };
 
@@ -154,13 +156,42 @@ struct TargetsVersion {
   uint64_t position = 0;
 };
 
+// A partnership in a project (sadarbības partneris) for a period: partner_joined .. partner_left. A municipality
+// registered with the project is its partner from its registration without one; when it leaves, a partnership with
+// `from` kNoDate records that.
+struct PartnershipFacts {
+  std::string partner_id;
+  schema::PartnerKind kind = schema::PartnerKind::MUNICIPALITY;
+  std::vector<std::string> branches;
+  std::string note;
+  int32_t from = ledger::kNoDate;      // kNoDate: since the municipality's registration with the project
+  int32_t until = ledger::kNoDate;     // the day it left (not a partner from that day); kNoDate: still a partner
+  std::string reason;                  // why it left
+  std::vector<uint64_t> positions;     // the join and the leave
+};
+
+// A project's own activity (a camp, a training...) as last recorded: recording it again corrects it.
+struct ActivityFacts {
+  std::string id;
+  schema::ActivityKind kind = schema::ActivityKind::OTHER;
+  std::string title;
+  int32_t first_date = 0;
+  int32_t last_date = 0;
+  int64_t participants = 0;
+  std::string venue;
+  std::string note;
+  std::vector<uint64_t> positions;     // every record of it, the last one in force
+};
+
 struct ProjectFacts {
   std::string id;
   std::vector<TargetsVersion> targets;  // versions in recording order
   std::string name;
   int32_t services_paid_until = ledger::kNoDate;
-  std::vector<BudgetVersion> budgets;  // in recording order
+  std::vector<BudgetVersion> budgets;  // in recording order; none while the budget is not known
   int64_t expenses_cents = 0;          // project-side costs (camps, training...), outside claims
+  std::vector<PartnershipFacts> partnerships;   // in recording order
+  std::map<std::string, ActivityFacts> activities;
 };
 
 struct MunicipalityFacts {
@@ -169,6 +200,7 @@ struct MunicipalityFacts {
   std::string project_id;
   std::string merged_into;             // successor after the territorial reform
   int32_t merged_on = ledger::kNoDate;
+  int32_t registered_on = ledger::kNoDate;  // the effective date of its registration (or of the merger creating it)
 };
 
 struct PaymentFacts {
@@ -219,6 +251,7 @@ class LedgerModel {
 
   const std::map<std::string, ProjectFacts>& projects() const { return projects_; }
   const std::map<std::string, MunicipalityFacts>& municipalities() const { return municipalities_; }
+  const std::map<std::string, ProviderFacts>& providers() const { return providers_; }
   const std::map<std::string, ClaimFacts>& claims() const { return claims_; }
 
   const PersonFacts* FindPerson(const std::string& id) const;
@@ -258,7 +291,7 @@ class LedgerModel {
   std::map<std::string, ProjectFacts> projects_;
   std::map<std::string, MunicipalityFacts> municipalities_;
   std::map<std::string, ClaimFacts> claims_;
-  std::map<std::string, ProviderFacts> providers_;  // the providers that were ever closed
+  std::map<std::string, ProviderFacts> providers_;  // registered, or ever closed
   // The rules in force for one scope: every project, or one project that enacted its own.
   struct RulesInForce {
     std::shared_ptr<const RuleSet> rules;
@@ -292,7 +325,10 @@ class LedgerModel {
   void ApplyProjectRegistered(schema::ProjectRegistered::Reader data, int32_t date, uint64_t position);
   void ApplyBudgetAmended(schema::BudgetAmended::Reader data, int32_t date, uint64_t position);
   void ApplyProjectExpenseRecorded(schema::ProjectExpenseRecorded::Reader data);
-  void ApplyMunicipalityRegistered(schema::MunicipalityRegistered::Reader data);
+  void ApplyMunicipalityRegistered(schema::MunicipalityRegistered::Reader data, int32_t date);
+  void ApplyPartnerJoined(schema::PartnerJoined::Reader data, int32_t date, uint64_t position);
+  void ApplyPartnerLeft(schema::PartnerLeft::Reader data, int32_t date, uint64_t position);
+  void ApplyProjectActivityHeld(schema::ProjectActivityHeld::Reader data, uint64_t position);
   void ApplyMunicipalitiesMerged(schema::MunicipalitiesMerged::Reader data, int32_t date);
   void ApplyReimbursementClaimed(schema::ReimbursementClaimed::Reader data, int32_t date, uint64_t position);
   void ApplyClaimReviewed(schema::ClaimReviewed::Reader data, int32_t date, uint64_t position);

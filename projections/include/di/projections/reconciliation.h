@@ -87,6 +87,7 @@ struct ClaimLineFacts {
   int32_t date = 0;
   std::string service;              // its grant's; empty when the grant is unknown
   std::string municipality_id;      // its grant's granting municipality; empty when the grant is unknown
+  std::string project_id;           // its grant's project (LedgerModel::ProjectOfGrant): a place of the funding cells
   std::string provider_id;          // the delivering provider
   std::string mode;                 // in_person / remote
   int64_t cost_cents = 0;

@@ -44,6 +44,7 @@
 #include "di/projections/funding.h"
 #include "di/projections/funding_changes.h"
 #include "di/projections/indicators.h"
+#include "di/projections/project_outputs.h"
 #include "di/projections/ledger_model.h"
 #include "di/projections/reconciliation.h"
 #include "di/projections/replay.h"
@@ -185,6 +186,12 @@ class LedgerService {
                                      uint64_t* known_at_position, std::string* note);
   ledger::Status QueryIndicators(const Principal& principal, const AsOf& as_of, const std::string& project_id,
                                  std::string municipality_id, projections::IndicatorsReport* out);
+  // A project's partners on the valid date, and its activities held by then (project_outputs.h): no person in them,
+  // so every role that may query reports reads them whole (a clerk too, unscoped).
+  ledger::Status QueryPartners(const Principal& principal, const AsOf& as_of, const std::string& project_id,
+                               projections::PartnersReport* out);
+  ledger::Status QueryActivities(const Principal& principal, const AsOf& as_of, const std::string& project_id,
+                                 int32_t year, projections::ActivitiesReport* out);
 
   // Runs `fn` on the model as known at `known_at_position` (projections::kKnownNow: the head). "Known now"
   // uses the live model under a shared lock (no replay); a past position folds a fresh model (the place where
