@@ -20,6 +20,8 @@
 #include <thread>
 
 #include "chain_oracle.h"
+#include "di/ledger/catalog.h"
+#include "di/server/access_policy.h"
 #include "di/server/binary_client.h"
 #include "di/server/binary_endpoint.h"
 #include "di/server/ledger_service.h"
@@ -339,13 +341,15 @@ struct RoutedBatch {
 // Events before `begin` only inform the routing (residences, merges...); batches hold events from `begin` on.
 std::vector<RoutedBatch> RouteHistory(const std::vector<json>& history, std::set<std::string>* municipalities,
                                       size_t begin = 0) {
-  static const std::set<std::string> kProjectTypes = {
-      "project_registered", "budget_amended", "project_expense_recorded", "municipality_registered",
-      "municipalities_merged", "provider_registered", "provider_contracted", "rules_enacted", "person_enrolled",
-      "residence_changed", "disability_recorded", "special_care_opinion_recorded", "parent_activity_recorded",
-      "needs_assessed", "support_plan_approved", "claim_reviewed", "partner_joined", "partner_left",
-      "project_activity_held"};
-  static const std::set<std::string> kFinanceTypes = {"reimbursement_claimed", "reimbursement_paid"};
+  // Who appends a type: the project team when it may (the access matrix, RoleMayWrite), else finance, else the
+  // clerk of the person's territory. A type added to the matrix is routed without a change here.
+  auto writer_of = [](const std::string& type) -> std::string {
+    ledger::EventType event_type;
+    if (!ledger::ParseEventTypeName(type, &event_type)) return "clerk";
+    if (RoleMayWrite(Role::kProject, event_type)) return "project";
+    if (RoleMayWrite(Role::kFinance, event_type)) return "finance";
+    return "clerk";
+  };
   std::map<std::string, std::string> residence, application_person, grant_person, delivery_grant, merged_into;
   auto territory = [&](std::string municipality) {
     for (int depth = 0; depth < 16 && merged_into.count(municipality); ++depth) municipality = merged_into[municipality];
@@ -376,9 +380,8 @@ std::vector<RoutedBatch> RouteHistory(const std::vector<json>& history, std::set
       for (const auto& predecessor : data["predecessor_ids"]) merged_into[predecessor] = data["successor_id"];
     }
     const bool emit = i >= begin;
-    if (kProjectTypes.count(type) || kFinanceTypes.count(type)) {
+    if (const std::string token = writer_of(type); token != "clerk") {
       if (!emit) continue;
-      const std::string token = kProjectTypes.count(type) ? "project" : "finance";
       flush_clerks();
       if (other.token != token || other.indexes.size() >= 1000) flush_other();
       other.token = token;

@@ -281,6 +281,34 @@ TEST(SimulateTest, SameSeedSameBytesAndTheHistoryIsValid) {
   EXPECT_EQ(RunCli("verify --data " + data).exit_code, 0);
 }
 
+// The project's partners and activities on a simulated region (issue #17): the municipalities registered with the
+// project until the reform merges them, the camps with the participants the sources count; and the errors.
+TEST(CliTest, PartnersAndActivitiesOfTheSimulatedProject) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  ASSERT_EQ(RunCli("init --data " + data).exit_code, 0);
+  ASSERT_EQ(RunCli("simulate --seed 4 --persons 12 --years 8 -o " + dir.Sub("sim.jsonl")).exit_code, 0);
+  ASSERT_EQ(RunCli("import " + dir.Sub("sim.jsonl") + " --data " + data).exit_code, 0);
+  const Output before = RunCli("report partners --valid-at 2021-06-30 --format json --data " + data);
+  ASSERT_EQ(before.exit_code, 0) << before.text;
+  const Output after = RunCli("report partners --valid-at 2021-07-01 --format json --data " + data);
+  ASSERT_EQ(after.exit_code, 0) << after.text;
+  const nlohmann::json partners_before = nlohmann::json::parse(before.text);
+  const nlohmann::json partners_after = nlohmann::json::parse(after.text);
+  EXPECT_EQ(partners_before["projects"][0]["partners"], 22);  // the 22 pre-reform municipalities
+  EXPECT_EQ(partners_after["projects"][0]["partners"], 6);    // their 6 successors
+  EXPECT_EQ(partners_after["former"].size(), 22u);
+  const Output activities = RunCli("report activities --year 2018 --format csv --data " + data);
+  ASSERT_EQ(activities.exit_code, 0) << activities.text;
+  EXPECT_NE(activities.text.find(",2018,camp,1,30,5\n"), std::string::npos) << activities.text;
+  const Output table = RunCli("report activities --data " + data);
+  EXPECT_NE(table.text.find("participants"), std::string::npos) << table.text;
+  EXPECT_EQ(RunCli("report partners --year 2019 --data " + data).exit_code, 2);
+  const Output unknown = RunCli("report activities --project PR-NOPE --data " + data);
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.text.find("PR-NOPE"), std::string::npos) << unknown.text;
+}
+
 // `rebuild` recomputes the projection checkpoints; answers are the same whichever path built the state:
 // no checkpoints, checkpoints written by queries, checkpoints from a rebuild.
 TEST(CliTest, RebuildIsDeterministicAndAnswersDoNotDependOnThePath) {

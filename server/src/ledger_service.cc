@@ -558,52 +558,46 @@ Status LedgerService::QueryIndicators(const Principal& principal, const AsOf& as
        {"di_indicators_from_journal_total", {{"journal", "store"}}}});
 }
 
-namespace {
-// Folds what a project outputs report reads as known at the resolved position, then answers with `compute`.
-template <typename Report, typename Compute>
-Status ProjectOutputsAsOf(ledger::EventStore& store, int32_t valid_date, uint64_t known_at, std::string note,
-                          Report* out, Compute compute) {
-  if (!note.empty()) {
-    projections::EmptyWithNote({valid_date, known_at, std::move(note)}, out);
-    return Status::Ok();
-  }
-  if (known_at == projections::kKnownNow) known_at = store.Head().position;
-  projections::LedgerModel model;
-  DI_RETURN_IF_ERROR(projections::LoadProjectOutputs(store, known_at, &model));
-  DI_RETURN_IF_ERROR(compute(model));
-  out->known_at_position = known_at;
-  return Status::Ok();
-}
-}  // namespace
-
-Status LedgerService::QueryPartners(const Principal& principal, const AsOf& as_of, const std::string& project_id,
-                                    projections::PartnersReport* out) {
+Status LedgerService::LoadProjectOutputsAsOf(const Principal& principal, const AsOf& as_of,
+                                             const std::string& project_id, projections::LedgerModel* model,
+                                             projections::ResolvedAsOf* resolved) {
   // No person in them: any role that may query reports, clerks of every municipality too.
   if (principal.role == Role::kReader) return Status::Forbidden("role 'reader' may not query reports");
   DI_RETURN_IF_ERROR(BeginRead());
-  int32_t valid_date = 0;
-  uint64_t known_at = 0;
-  std::string note;
-  DI_RETURN_IF_ERROR(Resolve(as_of, {{"project", project_id}}, &valid_date, &known_at, &note));
+  DI_RETURN_IF_ERROR(
+      Resolve(as_of, {{"project", project_id}}, &resolved->valid_date, &resolved->known_at_position, &resolved->note));
   if (Status running = CheckRunning(); !running.ok()) return running;
-  return ProjectOutputsAsOf(*store_, valid_date, known_at, std::move(note), out, [&](const projections::LedgerModel& m) {
-    return projections::ComputePartners(m, valid_date, project_id, out);
-  });
+  if (resolved->known_at_position == projections::kKnownNow) resolved->known_at_position = store_->Head().position;
+  if (!resolved->note.empty()) return Status::Ok();
+  return projections::LoadProjectOutputs(*store_, resolved->known_at_position, model);
+}
+
+Status LedgerService::QueryPartners(const Principal& principal, const AsOf& as_of, const std::string& project_id,
+                                    projections::PartnersReport* out) {
+  projections::LedgerModel model;
+  projections::ResolvedAsOf resolved;
+  DI_RETURN_IF_ERROR(LoadProjectOutputsAsOf(principal, as_of, project_id, &model, &resolved));
+  if (resolved.note.empty()) {
+    DI_RETURN_IF_ERROR(projections::ComputePartners(model, resolved.valid_date, project_id, out));
+  } else {
+    projections::EmptyWithNote(resolved, out);
+  }
+  out->known_at_position = resolved.known_at_position;
+  return Status::Ok();
 }
 
 Status LedgerService::QueryActivities(const Principal& principal, const AsOf& as_of, const std::string& project_id,
                                       int32_t year, projections::ActivitiesReport* out) {
-  // No person in them: any role that may query reports, clerks of every municipality too.
-  if (principal.role == Role::kReader) return Status::Forbidden("role 'reader' may not query reports");
-  DI_RETURN_IF_ERROR(BeginRead());
-  int32_t valid_date = 0;
-  uint64_t known_at = 0;
-  std::string note;
-  DI_RETURN_IF_ERROR(Resolve(as_of, {{"project", project_id}}, &valid_date, &known_at, &note));
-  if (Status running = CheckRunning(); !running.ok()) return running;
-  return ProjectOutputsAsOf(*store_, valid_date, known_at, std::move(note), out, [&](const projections::LedgerModel& m) {
-    return projections::ComputeActivities(m, valid_date, project_id, year, out);
-  });
+  projections::LedgerModel model;
+  projections::ResolvedAsOf resolved;
+  DI_RETURN_IF_ERROR(LoadProjectOutputsAsOf(principal, as_of, project_id, &model, &resolved));
+  if (resolved.note.empty()) {
+    DI_RETURN_IF_ERROR(projections::ComputeActivities(model, resolved.valid_date, project_id, year, out));
+  } else {
+    projections::EmptyWithNote(resolved, out);
+  }
+  out->known_at_position = resolved.known_at_position;
+  return Status::Ok();
 }
 
 Status LedgerService::AnswerFromJournal(uint64_t known_at_position, const JournalLadder& ladder) {

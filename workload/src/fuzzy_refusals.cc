@@ -48,9 +48,9 @@ bool Generator::TryInvalid(int kind) {
       return RefuseDelivery(kind, today);
     case 7: case 8: case 9: case 42: case 44:
       return RefuseDeliveryChange(kind, today);
-    case 10: case 11: case 12: case 13: case 14:
+    case 10: case 11: case 12: case 13: case 14: case 45:
       return RefuseClaim(kind, today);
-    case 15: case 16: case 17:
+    case 15: case 16: case 17: case 47:
       return RefuseReview(kind, today);
     case 18: case 19: case 20: case 21:
       return RefusePayment(kind, today);
@@ -58,7 +58,7 @@ bool Generator::TryInvalid(int kind) {
       return RefuseGrantChange(kind, today);
     case 29: case 30: case 31:
       return RefusePersonRecord(kind, today);
-    case 32: case 33: case 40: case 41:
+    case 32: case 33: case 40: case 41: case 46:
       return RefuseDecision(kind, today);
     case 34: case 35: case 36: case 37: case 38:
       return RefuseMalformed(kind);
@@ -169,6 +169,16 @@ bool Generator::RefuseClaim(int kind, int32_t today) {
              ClaimData("PR-ZEM", "M-BAUSKA", MonthStart(), date, delivery_ids_.front(), 100, 100),
              "data.municipality_id", "claim by a merged municipality");
       return true;
+    case 45: {  // a delivery claimed from another project than the one paying it (its grant's)
+      const std::string id = RandomIdOf(deliveries_, [&](const DeliveryState& d) {
+        return !d.voided && d.claim_id.empty() && d.cost_cents >= 1 && d.date <= date;
+      });
+      if (id.empty()) return false;
+      Json data = DeliveryClaimData(id, date, 1, 1);
+      data["project_id"] = grants_[deliveries_[id].grant_id].project_id == "PR-ZEM" ? "PR-KUR" : "PR-ZEM";
+      Refuse("reimbursement_claimed", date, data, "data.lines[0].delivery_id", "delivery paid by another project");
+      return true;
+    }
     case 13: {  // a delivery claimed twice
       const std::string id = RandomIdOf(deliveries_, [&](const DeliveryState& d) {
         return !d.voided && !d.claim_id.empty() && d.date <= date && d.cost_cents >= 1;
@@ -198,6 +208,23 @@ bool Generator::RefuseReview(int kind, int32_t today) {
                                           {"approved_cents", 0}, {"reason", "again"}}}},
             {"approved_total_cents", 0}},
            "data.claim_id", "second review");
+    return true;
+  }
+  if (kind == 47) {  // the pilot's claim reviewed before its budget is recorded
+    const std::string id = RandomIdOf(claims_, [&](const ClaimState& c) {
+      return !c.reviewed && c.project_id == "PR-IBM" && !pilot_budget_known_;
+    });
+    if (id.empty()) return false;
+    const ClaimState& claim = claims_[id];
+    Json review = Json::array();
+    int64_t total = 0;
+    for (const auto& [delivery_id, claimed] : claim.lines) {
+      review.push_back({{"delivery_id", delivery_id}, {"accepted", true}, {"approved_cents", claimed}});
+      total += claimed;
+    }
+    Refuse("claim_reviewed", std::max(claim.date, today),
+           {{"claim_id", id}, {"lines", review}, {"approved_total_cents", total}}, "data.claim_id",
+           "review before the project's budget is known");
     return true;
   }
   // 15: review approving more than claimed; 16: partly approved without a reason.
@@ -354,6 +381,16 @@ bool Generator::RefuseDecision(int kind, int32_t today) {
     }
     return false;
   }
+  if (kind == 46) {  // a grant paid by a project its municipality is not a partner of
+    for (const std::string& id : person_order_) {
+      if (!persons_[id].enrolled) continue;
+      Json data = RespiteGrantData(id, today, today + 30);
+      data["project_id"] = "PR-IBM";
+      Refuse("service_granted", today, data, "data.project_id", "grant of a project the municipality is not in");
+      return true;
+    }
+    return false;
+  }
   if (kind == 40) {  // a plan approved before its assessment
     if (assessments_.empty()) return false;
     const auto& [assessment_id, assessment] = *std::next(assessments_.begin(), Below(assessments_.size()));
@@ -396,7 +433,7 @@ bool Generator::RefuseMalformed(int kind) {
 }
 
 void Generator::EmitInvalid() {
-  constexpr int kKinds = 45;
+  constexpr int kKinds = 48;
   for (int attempt = 0; attempt < 16; ++attempt) {
     if (TryInvalid(static_cast<int>(Below(kKinds)))) return;
   }

@@ -255,6 +255,7 @@ void Generator::RecordMerger() {
 void Generator::ProjectOutputs() {
   // The pilot's budget, stated a year or more after its start; in force from the start.
   if (!pilot_budget_known_ && Today() >= Date(2020, 11, 1) && (Chance(200) || Today() >= Date(2021, 6, 1))) {
+    RefuseReview(47, Today());  // a review of a claim filed meanwhile, tried before the budget is recorded: refused
     Emit("budget_amended", Date(2019, 11, 1),
          {{"project_id", "PR-IBM"}, {"total_cents", 120000000}, {"esf_cents", 102000000}, {"state_cents", 18000000},
           {"reason", "the pilot's budget as stated"}},

@@ -274,6 +274,7 @@ void Simulator::PlanAdult(Rng& rng, int32_t enrol_on) {
   const int person = EnrolPerson(TargetGroup::kAdultMentalDisability, birth, home, enrol_on);
   RecordDisabilities(person, enrol_on, /*child=*/false, rng);
   const Departure departure = AdultDeparture(rng, person, home, enrol_on);
+  PlanTransition(person, enrol_on, departure);
   CareerPlan plan =
       NewCareer(person, /*adult=*/true, Workday(enrol_on + static_cast<int32_t>(rng.Between(7, 60))), services_end_);
   plan.departure = departure;
@@ -295,6 +296,30 @@ void Simulator::PlanAdult(Rng& rng, int32_t enrol_on) {
     std::erase(plan.optional_services, fallback);
   }
   PlanAssessedCareer(plan, rng);
+}
+
+void Simulator::PlanTransition(int person, int32_t enrol_on, const Departure& departure) {
+  Rng rng(options_.seed, Stream::kTransitions, static_cast<uint64_t>(person));
+  if (!rng.Chance(250)) return;  // a resident of the centre, one adult in four
+  // Prepared in the centre's programme (2018 on), before any departure, within the years simulated.
+  const int32_t earliest = std::max(enrol_on + 90, Date(2018, 1, 1));
+  const int32_t latest = std::min(departure.on == kNoDate ? services_end_ : departure.on - 1, Date(2023, 6, 30));
+  if (earliest > latest) return;
+  const int32_t prepared_on = Workday(static_cast<int32_t>(rng.Between(earliest, latest)));
+  if (prepared_on > latest || prepared_on + 14 > horizon_) return;
+  Json prepared;
+  prepared["person_id"] = persons_[person].id;
+  prepared["note"] = "VSAC \"Zemgale\": sagatavots dzīvei sabiedrībā";
+  log_.Add(prepared_on + static_cast<int32_t>(rng.Between(0, 14)), EventType::TRANSITION_PREPARED,
+           "prepared:" + persons_[person].id, prepared_on, kProjectActor, std::move(prepared));
+  if (!rng.Chance(600)) return;  // most of those prepared move out (53 of 84, Z 419)
+  const int32_t moved_on = prepared_on + static_cast<int32_t>(rng.Between(30, 400));
+  if (moved_on > latest || moved_on + 14 > horizon_) return;
+  Json moved;
+  moved["person_id"] = persons_[person].id;
+  moved["note"] = "grupu dzīvoklis";
+  log_.Add(moved_on + static_cast<int32_t>(rng.Between(0, 14)), EventType::INDEPENDENT_LIFE_STARTED,
+           "independent:" + persons_[person].id, moved_on, kProjectActor, std::move(moved));
 }
 
 // Some adults die or withdraw from services; some move to another municipality (their services move with them).

@@ -31,6 +31,7 @@ enum class Stream : uint64_t {
   kSetup,
   kExpenses,
   kRecordedTimes,
+  kTransitions,  // a stream of its own: adding it changed no other draw, so no earlier history
 };
 
 // xoshiro256** (Blackman & Vigna), seeded through SplitMix64.

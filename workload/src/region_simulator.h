@@ -263,6 +263,9 @@ class Simulator {
   void EnrolHousehold(const Household& household);
   void PlanAdult(Rng& rng, int32_t enrol_on);
   Departure AdultDeparture(Rng& rng, int person, int home, int32_t enrol_on);
+  // Some adults live in the state social care centre (VSAC) and are prepared for community life, some then move
+  // out (brief §3.3 (H): the indicators persons_prepared_for_transition / persons_started_independent_life).
+  void PlanTransition(int person, int32_t enrol_on, const Departure& departure);
   void PlanFamily(Rng& rng, int32_t enrol_on, int children);
   std::vector<int> EnrolChildren(Rng& rng, int32_t enrol_on, int count, int home, int32_t* family_end);
   int EnrolParent(Rng& rng, int32_t enrol_on, int home, const std::vector<int>& children, int32_t family_end);

@@ -234,6 +234,10 @@ class LedgerService {
   nlohmann::ordered_json Render(const Principal& principal, const ledger::StoredEvent& event) const;
   // The valid date and the known-at position of a query, and (projections::ExplainNotYetKnown) why its answer
   // is empty when a subject it names was not recorded yet as known then ("" otherwise).
+  // What a partners or activities report reads (project_outputs.h), folded as known at the asked position; nothing
+  // folded when the answer is empty with a note (resolved->note).
+  ledger::Status LoadProjectOutputsAsOf(const Principal& principal, const AsOf& as_of, const std::string& project_id,
+                                        projections::LedgerModel* model, projections::ResolvedAsOf* resolved);
   ledger::Status Resolve(const AsOf& as_of, const std::vector<projections::QuerySubject>& subjects, int32_t* valid_date,
                          uint64_t* known_at_position, std::string* note);
   // Where every read begins: refused while shutting down; sees every append acknowledged before it (the projector
