@@ -430,62 +430,85 @@ int ReportIndicators(const ReportOptions& options, ledger::EventStore& store, in
 
 namespace {
 
+// The partners and activities reports as JSON, CSV and tables, by their type (PrintProjectOutputs).
+nlohmann::ordered_json ToJson(const projections::PartnersReport& report) { return projections::PartnersToJson(report); }
+nlohmann::ordered_json ToJson(const projections::ActivitiesReport& report) {
+  return projections::ActivitiesToJson(report);
+}
+std::string ToCsv(const projections::PartnersReport& report) { return projections::PartnersToCsv(report); }
+std::string ToCsv(const projections::ActivitiesReport& report) { return projections::ActivitiesToCsv(report); }
+
+void PrintTable(const projections::PartnersReport& report) {
+  for (const auto& counts : report.projects) {
+    std::printf("%-18s %lld partners (%lld branches):", counts.project_id.c_str(),
+                static_cast<long long>(counts.partners), static_cast<long long>(counts.branches));
+    for (const auto& [kind, count] : counts.by_kind) {
+      std::printf(" %s %lld", kind.c_str(), static_cast<long long>(count));
+    }
+    std::printf("\n");
+  }
+  std::printf("\n%-18s %-18s %-30s %-28s %-10s %-10s %-10s\n", "project", "partner", "name", "kind", "basis", "from",
+              "until");
+  for (const auto* rows : {&report.partners, &report.former}) {
+    for (const auto& row : *rows) {
+      std::printf("%-18s %-18s %-30s %-28s %-10s %-10s %-10s\n", row.project_id.c_str(), row.partner_id.c_str(),
+                  row.name.c_str(), row.kind.c_str(), row.basis.c_str(), ledger::FormatDate(row.from).c_str(),
+                  row.until == ledger::kNoDate ? "" : ledger::FormatDate(row.until).c_str());
+    }
+  }
+}
+
+void PrintTable(const projections::ActivitiesReport& report) {
+  std::printf("%-18s %6s %-20s %10s %12s %8s\n", "project", "year", "kind", "activities", "participants", "cal.days");
+  for (const auto& row : report.rows) {
+    std::printf("%-18s %6d %-20s %10lld %12lld %8lld\n", row.project_id.c_str(), row.year, row.kind.c_str(),
+                static_cast<long long>(row.activities), static_cast<long long>(row.participants),
+                static_cast<long long>(row.calendar_days));
+  }
+}
+
 // A project's partners on the valid date (and those that ended by then), or its activities held by then: both folded
 // from the project streams and the municipalities as known at the position (project_outputs.h).
-int ReportProjectOutputs(const ReportOptions& options, ledger::EventStore& store, int32_t valid_date, uint64_t known_at,
-                         const std::string& note) {
-  projections::LedgerModel model;
-  Status status = note.empty() ? projections::LoadProjectOutputs(store, known_at, &model) : Status::Ok();
-  projections::PartnersReport partners;
-  projections::ActivitiesReport activities;
-  const bool partners_asked = options.kind == "partners";
-  if (status.ok() && note.empty()) {
-    status = partners_asked ? projections::ComputePartners(model, valid_date, options.project_id, &partners)
-                            : projections::ComputeActivities(model, valid_date, options.project_id, options.year,
-                                                             &activities);
-  }
-  if (!status.ok()) return ReportFailure(status);
-  if (partners_asked) {
-    if (!note.empty()) projections::EmptyWithNote({valid_date, known_at, note}, &partners);
-    partners.known_at_position = known_at;
-  } else {
-    if (!note.empty()) projections::EmptyWithNote({valid_date, known_at, note}, &activities);
-    activities.known_at_position = known_at;
-  }
+template <typename Report>
+int PrintProjectOutputs(const ReportOptions& options, const Report& report, int32_t valid_date, uint64_t known_at,
+                        const std::string& note) {
   if (PrintMachineReadable(
-          options.format,
-          [&] { return partners_asked ? projections::PartnersToJson(partners) : projections::ActivitiesToJson(activities); },
-          [&] { return partners_asked ? projections::PartnersToCsv(partners) : projections::ActivitiesToCsv(activities); })) {
+          options.format, [&] { return ToJson(report); }, [&] { return ToCsv(report); })) {
     return 0;
   }
   std::printf("%s on %s, as known at position %llu\n\n", options.kind.c_str(), ledger::FormatDate(valid_date).c_str(),
               static_cast<unsigned long long>(known_at));
   PrintNote(note);
-  if (partners_asked) {
-    for (const auto& counts : partners.projects) {
-      std::printf("%-18s %lld partners (%lld branches):", counts.project_id.c_str(), static_cast<long long>(counts.partners),
-                  static_cast<long long>(counts.branches));
-      for (const auto& [kind, count] : counts.by_kind) std::printf(" %s %lld", kind.c_str(), static_cast<long long>(count));
-      std::printf("\n");
-    }
-    std::printf("\n%-18s %-18s %-30s %-28s %-10s %-10s %-10s\n", "project", "partner", "name", "kind", "basis", "from",
-                "until");
-    for (const auto* rows : {&partners.partners, &partners.former}) {
-      for (const auto& row : *rows) {
-        std::printf("%-18s %-18s %-30s %-28s %-10s %-10s %-10s\n", row.project_id.c_str(), row.partner_id.c_str(),
-                    row.name.c_str(), row.kind.c_str(), row.basis.c_str(), ledger::FormatDate(row.from).c_str(),
-                    row.until == ledger::kNoDate ? "" : ledger::FormatDate(row.until).c_str());
-      }
-    }
-    return 0;
-  }
-  std::printf("%-18s %6s %-20s %10s %12s %8s\n", "project", "year", "kind", "activities", "participants", "cal.days");
-  for (const auto& row : activities.rows) {
-    std::printf("%-18s %6d %-20s %10lld %12lld %8lld\n", row.project_id.c_str(), row.year, row.kind.c_str(),
-                static_cast<long long>(row.activities), static_cast<long long>(row.participants),
-                static_cast<long long>(row.calendar_days));
-  }
+  PrintTable(report);
   return 0;
+}
+
+int ReportProjectOutputs(const ReportOptions& options, ledger::EventStore& store, int32_t valid_date, uint64_t known_at,
+                         const std::string& note) {
+  projections::LedgerModel model;
+  if (note.empty()) {
+    if (Status status = projections::LoadProjectOutputs(store, known_at, &model); !status.ok()) {
+      return ReportFailure(status);
+    }
+  }
+  auto answer = [&](auto* report, auto compute) {
+    if (!note.empty()) {
+      projections::EmptyWithNote({valid_date, known_at, note}, report);
+    } else if (Status status = compute(); !status.ok()) {
+      return ReportFailure(status);
+    }
+    report->known_at_position = known_at;
+    return PrintProjectOutputs(options, *report, valid_date, known_at, note);
+  };
+  if (options.kind == "partners") {
+    projections::PartnersReport partners;
+    return answer(&partners,
+                  [&] { return projections::ComputePartners(model, valid_date, options.project_id, &partners); });
+  }
+  projections::ActivitiesReport activities;
+  return answer(&activities, [&] {
+    return projections::ComputeActivities(model, valid_date, options.project_id, options.year, &activities);
+  });
 }
 
 void PrintFundingTable(const projections::FundingReport& report, bool explain, int32_t valid_date, uint64_t known_at,

@@ -122,7 +122,8 @@ Reach PersonReach(schema::Event::Payload::Reader payload, int32_t date, std::str
     case P::NEEDS_ASSESSED: return {Reach::kFamilyFrom, person_id, date};  // assessed by its effective date
     case P::TRANSITION_PREPARED:
     case P::INDEPENDENT_LIFE_STARTED:
-      return {Reach::kNothing, {}};  // indicators only: the person's member record is refreshed as for every person event
+      // Indicators only: the person's member record is refreshed as for every person event.
+      return {Reach::kNothing, {}};
     default: return {Reach::kFamily, person_id};  // an enrolment: group, birth date, representation
   }
 }

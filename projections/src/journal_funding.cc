@@ -41,8 +41,8 @@ class RowFinder {
   // out; kCorruption when its cell has no row.
   Status Find(const ClaimLineFacts& facts, bool* kept, size_t* row) const {
     *kept = false;
-    auto place =
-        place_of_.find(PlaceText(facts.project_id, facts.municipality_id, facts.service, facts.provider_id, facts.mode));
+    auto place = place_of_.find(
+        PlaceText(facts.project_id, facts.municipality_id, facts.service, facts.provider_id, facts.mode));
     if (place == place_of_.end()) return Missing(facts);
     const int64_t group = grouping_.key_of_place[place->second];
     if (group < 0) return Status::Ok();

@@ -105,8 +105,9 @@ Status ComputePartners(const LedgerModel& model, int32_t valid_date, const std::
 namespace {
 
 nlohmann::ordered_json PartnerJson(const PartnerRow& row) {
-  nlohmann::ordered_json json{{"project_id", row.project_id}, {"partner_id", row.partner_id}, {"name", row.name},
-                              {"kind", row.kind},             {"basis", row.basis},           {"from", FormatDate(row.from)}};
+  nlohmann::ordered_json json{{"project_id", row.project_id}, {"partner_id", row.partner_id},
+                              {"name", row.name},             {"kind", row.kind},
+                              {"basis", row.basis},           {"from", FormatDate(row.from)}};
   if (row.until != kNoDate) json["until"] = FormatDate(row.until);
   if (!row.reason.empty()) json["reason"] = row.reason;
   if (!row.branches.empty()) json["branches"] = row.branches;

@@ -533,7 +533,9 @@ class Router {
     std::string format;
     if (status.ok()) status = FormatParameter(target_, true, &format);
     projections::PartnersReport report;
-    if (status.ok()) status = context_.service->QueryPartners(principal_, ReadAsOf(), Parameter(target_, "project"), &report);
+    if (status.ok()) {
+      status = context_.service->QueryPartners(principal_, ReadAsOf(), Parameter(target_, "project"), &report);
+    }
     if (!status.ok()) return Error(status);
     if (format == "csv") return CsvReply(projections::PartnersToCsv(report));
     return JsonReply(200, projections::PartnersToJson(report));

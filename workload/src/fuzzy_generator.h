@@ -355,8 +355,8 @@ class Generator {
   // ------------------------------------------------------------------------------------------------------
   // Claims, reviews, payments
   // ------------------------------------------------------------------------------------------------------
-  bool Claimable(const DeliveryState& delivery, const std::string& claimant, const std::string& project_id, int32_t from,
-                 int32_t until) const;
+  bool Claimable(const DeliveryState& delivery, const std::string& claimant, const std::string& project_id,
+                 int32_t from, int32_t until) const;
 
   void FileClaim(const std::string& claimant, const std::string& project_id, int32_t date, int32_t from, int32_t until);
   // The individual budget pilot (PR-IBM, no budget until it is recorded late): M-BAUSKA a partner besides its own

@@ -193,8 +193,8 @@ void Generator::Setup() {
         {"period_start", "2019-11-01"}, {"period_end", "2023-12-31"},
         {"services_paid_until", FormatDate(rules_.services_paid_until)}},
        "lm:project-team");
-  Emit("partner_joined", Date(2019, 11, 1), {{"project_id", "PR-IBM"}, {"partner_id", "M-BAUSKA"}, {"kind", "municipality"}},
-       "lm:project-team");
+  Emit("partner_joined", Date(2019, 11, 1),
+       {{"project_id", "PR-IBM"}, {"partner_id", "M-BAUSKA"}, {"kind", "municipality"}}, "lm:project-team");
   const Json social = {{{"register", "social_service_providers"}, {"registration_number", "SP-1234"}}};
   Emit("provider_registered", Date(2016, 1, 5),
        {{"provider_id", "PV-ATELPA"}, {"name", "Biedrība Atelpa"}, {"kind", "legal_person"}, {"registers", social}},
@@ -265,9 +265,9 @@ void Generator::ProjectOutputs() {
   // A camp each August (brief §6.5), its count sometimes corrected later; a partner municipality for a while.
   if (month_ == 8) {
     const std::string id = "A-CAMP-" + std::to_string(year_);
-    Json data = {{"project_id", "PR-ZEM"}, {"activity_id", id}, {"kind", "camp"}, {"title", "Nometne " + std::to_string(year_)},
-                 {"first_date", FormatDate(Date(year_, 8, 10))}, {"last_date", FormatDate(Date(year_, 8, 14))},
-                 {"participants", Between(20, 45)}};
+    Json data = {{"project_id", "PR-ZEM"}, {"activity_id", id}, {"kind", "camp"},
+                 {"title", "Nometne " + std::to_string(year_)}, {"first_date", FormatDate(Date(year_, 8, 10))},
+                 {"last_date", FormatDate(Date(year_, 8, 14))}, {"participants", Between(20, 45)}};
     Emit("project_activity_held", Date(year_, 8, 20), data, "zpr:project-team");
     if (Chance(300)) {
       data["participants"] = Between(20, 45);
