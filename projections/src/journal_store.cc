@@ -605,7 +605,9 @@ class RocksJournalStore final : public JournalStore {
     for (it->Seek(start); it->Valid() && it->key().starts_with(start);) {
       const std::string_view key = it->key().ToStringView();
       const size_t end = key.find('\0', start.size());
-      if (end == std::string_view::npos) return Status::Corruption("journal usage key under '" + prefix + "' has no counter end");
+      if (end == std::string_view::npos) {
+        return Status::Corruption("journal usage key under '" + prefix + "' has no counter end");
+      }
       const std::string counter(key.substr(kUsagePrefix.size(), end - kUsagePrefix.size()));
       const std::string counter_prefix = KeyedPrefix(kUsagePrefix, counter);
       int64_t sum = 0;
@@ -615,7 +617,12 @@ class RocksJournalStore final : public JournalStore {
         if (!internal::ParsePositionKey(counter_prefix, it->key().ToStringView(), &position)) {
           return Status::Corruption("journal usage key of counter '" + counter + "' does not parse");
         }
-        if (position > known_at_position) continue;  // later records of this counter: skipped to the next counter
+        if (position > known_at_position) {  // the counter's later records, all of them: on to the next counter
+          const std::string last = internal::PositionKey(counter_prefix, UINT64_MAX);
+          it->Seek(last);
+          if (it->Valid() && it->key().ToStringView() == last) it->Next();
+          break;
+        }
         if (!AddUsage(it->value().ToStringView(), valid_date, &sum)) {
           return Status::Corruption("journal usage of counter '" + counter + "' at position " +
                                     std::to_string(position) + " does not decode");
