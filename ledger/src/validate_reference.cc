@@ -178,7 +178,6 @@ Status PartnerJoined(Context& ctx, schema::PartnerJoined::Reader data) {
   partner = ctx.Create(EntityKind::PARTNER);
   partner.project_id = project_id;
   if (municipality) partner.municipality_id = partner_id;
-  partner.ended_on = kNoDate;
   ctx.Put(EntityKind::PARTNER, PartnerKey(project_id, partner_id), std::move(partner));
   ctx.SetStream("project", project_id);
   return Status::Ok();

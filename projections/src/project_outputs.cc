@@ -33,13 +33,14 @@ Status NeedProject(const LedgerModel& model, const std::string& project_id) {
   return Status::Ok();
 }
 
-// Every partnership of one project as rows, current or ended on `valid_date`; none that starts after it.
+// Every partnership of one project as rows, whatever its dates (ComputePartners sorts them by the valid date).
 std::vector<PartnerRow> PartnershipsOf(const LedgerModel& model, const ProjectFacts& project) {
   std::vector<PartnerRow> rows;
-  std::map<std::string, int32_t> left_own;  // municipalities registered with the project that left it: the day
+  // Municipalities registered with the project that left it (a partnership without a first day).
+  std::map<std::string, const PartnershipFacts*> left_own;
   for (const PartnershipFacts& partnership : project.partnerships) {
     if (partnership.from == kNoDate) {
-      left_own[partnership.partner_id] = partnership.until;
+      left_own[partnership.partner_id] = &partnership;
       continue;
     }
     PartnerRow row{project.id, partnership.partner_id, NameOf(model, partnership.kind, partnership.partner_id),
@@ -55,14 +56,11 @@ std::vector<PartnerRow> PartnershipsOf(const LedgerModel& model, const ProjectFa
       row.until = municipality.merged_on;
       row.reason = "merged into " + municipality.merged_into;
     }
-    if (auto left = left_own.find(id); left != left_own.end() && (row.until == kNoDate || left->second < row.until)) {
-      row.until = left->second;
-      for (const PartnershipFacts& partnership : project.partnerships) {
-        if (partnership.from == kNoDate && partnership.partner_id == id) {
-          row.reason = partnership.reason;
-          row.positions = partnership.positions;
-        }
-      }
+    auto left = left_own.find(id);
+    if (left != left_own.end() && (row.until == kNoDate || left->second->until < row.until)) {
+      row.until = left->second->until;
+      row.reason = left->second->reason;
+      row.positions = left->second->positions;
     }
     rows.push_back(std::move(row));
   }
